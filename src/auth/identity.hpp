@@ -1,0 +1,37 @@
+// The verified identity of a request: who the caller is and what role they hold.
+//
+// Produced only from the claims of a verified access token (IdentityFromClaims), so code that
+// holds an Identity may trust it. Value type; thread-safe like any immutable value.
+// Usage: auto claims = Verify(token, ring, opts, now); auto id = IdentityFromClaims(*claims);
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "auth/jwt.hpp"
+#include "core/clock.hpp"
+#include "core/result.hpp"
+
+namespace rocketmart::auth {
+
+enum class Role { kUser, kAdmin };
+
+struct Identity {
+  std::int64_t member_id = 0;
+  Role role = Role::kUser;
+  std::string token_id;  // jti of the access token, for audit logs and revocation.
+  TimePoint expires_at{};
+};
+
+// "user" | "admin": the wire name used in the `role` claim.
+std::string_view RoleName(Role role);
+// Exact, case-sensitive: an unknown role is an error, never a silent downgrade or upgrade.
+std::optional<Role> ParseRole(std::string_view name);
+
+// kUnauthenticated unless the claims are an access token for a positive member id with a known
+// role: a refresh token never becomes an identity.
+Result<Identity> IdentityFromClaims(const Claims& claims);
+
+}  // namespace rocketmart::auth

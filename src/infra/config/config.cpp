@@ -1,0 +1,573 @@
+#include "infra/config/config.hpp"
+
+#include <toml++/toml.h>
+
+#include <algorithm>
+#include <charconv>
+#include <fstream>
+#include <iterator>
+#include <set>
+#include <span>
+#include <sstream>
+#include <system_error>
+#include <variant>
+
+extern char**
+    environ;  // POSIX; declared here because <unistd.h> only declares it with _GNU_SOURCE.
+
+namespace rocketmart::config {
+namespace {
+
+// ---------------------------------------------------------------------------------------------
+// The field table. One line per key; the key path is also the member path, so the two cannot
+// drift. Defaults live in the member initialisers of config.hpp and are read back from Config{}.
+
+using Ref = std::variant<int*, bool*, std::string*>;
+using Check = const char* (*)(std::string_view value);  // Returns a reason, or nullptr if valid.
+
+struct FieldSpec {
+  std::string_view key;
+  Ref (*ref)(Config&);
+  std::int64_t min = 0;  // int: value range; string: length range (bytes).
+  std::int64_t max = 0;
+  std::span<const std::string_view> choices;  // Non-empty: the string must be one of these.
+  Check check = nullptr;
+  bool secret = false;
+  std::string_view description;
+};
+
+constexpr std::string_view kSynchronous[] = {"full", "normal"};
+constexpr std::string_view kLogLevels[] = {"trace", "debug", "info", "warn", "error", "off"};
+constexpr std::int64_t kMiB = 1024 * 1024;
+constexpr std::int64_t kMaxString = 4096;
+
+const char* CheckKeyId(std::string_view v) {
+  // The key id is copied into every token header; the JWT keyring accepts exactly this alphabet.
+  const bool ok = std::all_of(v.begin(), v.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+           c == '_' || c == '-';
+  });
+  return ok ? nullptr : "must use only the characters [A-Za-z0-9._-]";
+}
+
+const char* CheckHmacSecret(std::string_view v) {
+  // Short HMAC keys can be brute-forced offline from one captured token (RFC 7518 §3.2).
+  return v.empty() || v.size() >= 32 ? nullptr : "must be at least 32 bytes";
+}
+
+#define RM_REF(path) [](Config& c) -> Ref { return &c.path; }
+#define RM_INT(path, lo, hi, desc)                        \
+  FieldSpec {                                             \
+#path, RM_REF(path), lo, hi, {}, nullptr, false, desc \
+  }
+#define RM_BOOL(path, desc)                             \
+  FieldSpec {                                           \
+#path, RM_REF(path), 0, 0, {}, nullptr, false, desc \
+  }
+#define RM_STR(path, lo, hi, desc)                        \
+  FieldSpec {                                             \
+#path, RM_REF(path), lo, hi, {}, nullptr, false, desc \
+  }
+#define RM_STR_CHECKED(path, lo, hi, check, desc)       \
+  FieldSpec {                                           \
+#path, RM_REF(path), lo, hi, {}, check, false, desc \
+  }
+#define RM_ENUM(path, choices, desc)                         \
+  FieldSpec {                                                \
+#path, RM_REF(path), 0, 0, choices, nullptr, false, desc \
+  }
+#define RM_SECRET(path, check, desc)                          \
+  FieldSpec {                                                 \
+#path, RM_REF(path), 0, kMaxString, {}, check, true, desc \
+  }
+
+// clang-format off
+const FieldSpec kFields[] = {
+  RM_STR(server.host, 1, 255, "Address to bind."),
+  RM_INT(server.port, 0, 65535, "TCP port; 0 picks a free port."),
+  RM_INT(server.threads, 0, 64, "I/O threads; 0 = number of cores."),
+  RM_INT(server.max_connections, 1, 1'000'000, "Concurrent connections; more are refused."),
+  RM_INT(server.max_body_bytes, 1024, 16 * kMiB, "Largest accepted request body."),
+  RM_INT(server.max_header_bytes, 1024, 65536, "Largest accepted request head."),
+  RM_INT(server.header_timeout_ms, 100, 120'000, "Time allowed to receive the request head."),
+  RM_INT(server.idle_timeout_ms, 100, 3'600'000, "Keep-alive idle time before closing."),
+  RM_INT(server.request_timeout_ms, 100, 120'000, "Deadline for handling one request."),
+  RM_INT(server.shutdown_grace_ms, 0, 120'000, "Time to drain in-flight requests on shutdown."),
+  RM_STR(storage.data_dir, 1, kMaxString, "Directory for the database and generated secrets."),
+  RM_ENUM(storage.synchronous, kSynchronous, "SQLite durability: full survives power loss."),
+  RM_INT(storage.writer_max_batch, 1, 10'000, "Most writes committed in one transaction."),
+  RM_INT(storage.writer_queue, 16, 1'000'000, "Queued writes before callers see overload."),
+  RM_STR(auth.issuer, 1, 255, "JWT `iss` issued and required."),
+  RM_STR(auth.audience, 1, 255, "JWT `aud` issued and required."),
+  RM_STR_CHECKED(auth.key_id, 1, 64, CheckKeyId, "JWT `kid` of the signing key; characters [A-Za-z0-9._-]."),
+  RM_INT(auth.leeway_s, 0, 60, "Clock skew tolerated on exp/nbf."),
+  RM_INT(auth.access_ttl_s, 60, 86'400, "Access token lifetime."),
+  RM_SECRET(auth.secret, CheckHmacSecret, "HMAC signing secret (>= 32 bytes); usually from env."),
+  RM_STR(auth.secret_file, 0, kMaxString,
+         "Secret file, created if missing; empty = `<data_dir>/secrets/jwt.key`."),
+  RM_ENUM(log.level, kLogLevels, "Minimum log level."),
+  RM_BOOL(log.access_log, "Log one line per request."),
+  RM_BOOL(demo.seed, "Seed a demo catalog into an empty data directory."),
+};
+// clang-format on
+
+#undef RM_REF
+#undef RM_INT
+#undef RM_BOOL
+#undef RM_STR
+#undef RM_STR_CHECKED
+#undef RM_ENUM
+#undef RM_SECRET
+
+constexpr std::size_t kFieldCount = std::size(kFields);
+constexpr std::string_view kFileSuffix = "_file";
+constexpr std::string_view kEnvPrefix = "ROCKETMART_";
+
+enum class Kind { kInt, kBool, kString };
+
+Kind KindOf(const FieldSpec& f) {
+  Config probe;
+  const Ref r = f.ref(probe);
+  if (std::holds_alternative<int*>(r)) return Kind::kInt;
+  if (std::holds_alternative<bool*>(r)) return Kind::kBool;
+  return Kind::kString;
+}
+
+const FieldSpec* FindField(std::string_view key) {
+  for (const auto& f : kFields) {
+    if (f.key == key) return &f;
+  }
+  return nullptr;
+}
+
+std::size_t IndexOf(const FieldSpec& f) {
+  return static_cast<std::size_t>(&f - kFields);
+}
+
+// For `x.y_file`: the secret field `x.y` it names, if any.
+const FieldSpec* SecretForFileKey(std::string_view key) {
+  if (key.size() <= kFileSuffix.size() || !key.ends_with(kFileSuffix)) return nullptr;
+  const FieldSpec* f = FindField(key.substr(0, key.size() - kFileSuffix.size()));
+  return f != nullptr && f->secret ? f : nullptr;
+}
+
+bool IsKnownSection(std::string_view section) {
+  return std::any_of(std::begin(kFields), std::end(kFields), [&](const FieldSpec& f) {
+    return f.key.substr(0, f.key.find('.')) == section;
+  });
+}
+
+std::string Quote(std::string_view s) {
+  std::string out = "\"";
+  for (char c : s.substr(0, 200)) {
+    if (c == '"' || c == '\\') out += '\\';
+    out += c;
+  }
+  if (s.size() > 200) out += "...";
+  return out + "\"";
+}
+
+std::string BoundsText(const FieldSpec& f) {
+  if (!f.choices.empty()) {
+    std::string out = "one of: ";
+    for (std::size_t i = 0; i < f.choices.size(); ++i) {
+      out += (i ? ", " : "") + std::string(f.choices[i]);
+    }
+    return out;
+  }
+  switch (KindOf(f)) {
+    case Kind::kInt:
+      return std::to_string(f.min) + ".." + std::to_string(f.max);
+    case Kind::kBool:
+      return "true, false";
+    case Kind::kString:
+      if (f.secret) return "empty or >= 32 bytes";
+      return f.min == 0 ? "up to " + std::to_string(f.max) + " bytes"
+                        : std::to_string(f.min) + ".." + std::to_string(f.max) + " bytes";
+  }
+  return {};
+}
+
+Error Invalid(std::string message) {
+  return MakeError(Errc::kValidationFailed, "config: " + std::move(message));
+}
+
+using Value = std::variant<std::int64_t, bool, std::string>;
+
+// Validates `value` against the field and stores it. `source` says where it came from.
+Status Apply(Config& cfg, const FieldSpec& f, Value value, std::string_view source) {
+  const std::string where = std::string(f.key) + " (from " + std::string(source) + ")";
+  const Ref ref = f.ref(cfg);
+  if (auto* i = std::get_if<int*>(&ref)) {
+    const std::int64_t v = std::get<std::int64_t>(value);
+    if (v < f.min || v > f.max) {
+      return Invalid(where + ": " + std::to_string(v) + " is out of range " + BoundsText(f));
+    }
+    **i = static_cast<int>(v);
+    return Ok();
+  }
+  if (auto* b = std::get_if<bool*>(&ref)) {
+    **b = std::get<bool>(value);
+    return Ok();
+  }
+  std::string& s = std::get<std::string>(value);
+  // A secret's value never appears in a message, not even partially.
+  const std::string shown = f.secret ? "<hidden>" : Quote(s);
+  if (!f.choices.empty()) {
+    if (std::find(f.choices.begin(), f.choices.end(), s) == f.choices.end()) {
+      return Invalid(where + ": " + shown + " is not " + BoundsText(f));
+    }
+  } else if (static_cast<std::int64_t>(s.size()) < f.min ||
+             static_cast<std::int64_t>(s.size()) > f.max) {
+    return Invalid(where + ": " + shown + " must be " + BoundsText(f));
+  }
+  if (f.check != nullptr) {
+    if (const char* reason = f.check(s)) return Invalid(where + ": " + shown + " " + reason);
+  }
+  *std::get<std::string*>(ref) = std::move(s);
+  return Ok();
+}
+
+// Parses text (environment, command line) according to the field's type.
+Result<Value> ParseText(const FieldSpec& f, std::string_view text, std::string_view source) {
+  switch (KindOf(f)) {
+    case Kind::kInt: {
+      std::int64_t v = 0;
+      auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+      if (text.empty() || ec != std::errc() || end != text.data() + text.size()) {
+        return Invalid(std::string(f.key) + " (from " + std::string(source) + "): " + Quote(text) +
+                       " is not an integer; expected " + BoundsText(f));
+      }
+      return Value{v};
+    }
+    case Kind::kBool:
+      if (text == "true" || text == "1" || text == "yes" || text == "on") return Value{true};
+      if (text == "false" || text == "0" || text == "no" || text == "off") return Value{false};
+      return Invalid(std::string(f.key) + " (from " + std::string(source) + "): " + Quote(text) +
+                     " is not a boolean; expected true or false");
+    case Kind::kString:
+      return Value{std::string(text)};
+  }
+  return Invalid("unreachable");
+}
+
+std::string_view TomlTypeName(const toml::node& node) {
+  switch (node.type()) {
+    case toml::node_type::string:
+      return "a string";
+    case toml::node_type::integer:
+      return "an integer";
+    case toml::node_type::floating_point:
+      return "a float";
+    case toml::node_type::boolean:
+      return "a boolean";
+    case toml::node_type::table:
+      return "a table";
+    case toml::node_type::array:
+      return "an array";
+    default:
+      return "a date/time";
+  }
+}
+
+Result<Value> FromToml(const FieldSpec& f, const toml::node& node, std::string_view source) {
+  std::string_view expected;
+  switch (KindOf(f)) {
+    case Kind::kInt:
+      if (const auto* v = node.as_integer()) return Value{v->get()};
+      expected = "an integer";
+      break;
+    case Kind::kBool:
+      if (const auto* v = node.as_boolean()) return Value{v->get()};
+      expected = "a boolean";
+      break;
+    case Kind::kString:
+      if (const auto* v = node.as_string()) return Value{v->get()};
+      expected = "a string";
+      break;
+  }
+  return Invalid(std::string(f.key) + " (from " + std::string(source) + "): expected " +
+                 std::string(expected) + ", got " + std::string(TomlTypeName(node)));
+}
+
+Result<std::string> ReadSecretFile(std::string_view key, const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Invalid(std::string(key) + ": cannot read file " + path.string());
+  std::string s((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  while (!s.empty() && (s.back() == '\n' || s.back() == '\r')) s.pop_back();
+  return s;
+}
+
+// Which of a secret and its `_file` form was given at which precedence layer. The value from the
+// higher layer wins; both in the same layer is ambiguous and rejected.
+struct SecretSource {
+  int value_layer = -1;
+  int file_layer = -1;
+  std::filesystem::path file;
+  std::string file_source;
+};
+
+class Loader {
+ public:
+  Status ApplyField(const FieldSpec& f, Value v, std::string_view source, int layer) {
+    if (f.secret) {
+      SecretSource& s = secrets_[IndexOf(f)];
+      if (s.file_layer == layer) return Both(f, source);
+      s.value_layer = layer;
+    }
+    if (const FieldSpec* secret = SecretForFileKey(f.key)) {
+      // A declared `_file` key (auth.secret_file): also a secret file, resolved at the end.
+      if (auto st = NoteFile(*secret, std::get<std::string>(v), source, layer); !st.ok()) return st;
+    }
+    return Apply(config_, f, std::move(v), source);
+  }
+
+  // `x.y_file` for a secret x.y that has no declared `_file` key.
+  Status ApplyGenericFile(const FieldSpec& secret, std::string path, std::string_view source,
+                          int layer) {
+    return NoteFile(secret, std::move(path), source, layer);
+  }
+
+  // Reads secret files that won over explicit values.
+  Status ResolveSecrets() {
+    for (std::size_t i = 0; i < kFieldCount; ++i) {
+      const SecretSource& s = secrets_[i];
+      if (s.file_layer < 0 || s.file_layer < s.value_layer) continue;
+      const FieldSpec& f = kFields[i];
+      const bool declared = FindField(std::string(f.key) + std::string(kFileSuffix)) != nullptr;
+      std::error_code ec;
+      if (declared && !std::filesystem::exists(s.file, ec)) {
+        // A declared secret file that does not exist yet is created by its owner on first start
+        // (auth: LoadOrCreateSecret); the file beat any lower-layer value, so that value goes.
+        *std::get<std::string*>(f.ref(config_)) = "";
+        continue;
+      }
+      const std::string file_key = std::string(f.key) + std::string(kFileSuffix);
+      auto contents = ReadSecretFile(file_key, s.file);
+      if (!contents.ok()) return std::move(contents).error();
+      if (auto st = Apply(config_, f, std::move(*contents), s.file_source + " -> " + file_key);
+          !st.ok()) {
+        return st;
+      }
+    }
+    return Ok();
+  }
+
+  Config& config() { return config_; }
+
+ private:
+  Status Both(const FieldSpec& f, std::string_view source) {
+    return Invalid(std::string(f.key) + " and " + std::string(f.key) + std::string(kFileSuffix) +
+                   " are both set (from " + std::string(source) + "); set only one");
+  }
+  Status NoteFile(const FieldSpec& secret, std::string path, std::string_view source, int layer) {
+    SecretSource& s = secrets_[IndexOf(secret)];
+    if (s.value_layer == layer) return Both(secret, source);
+    s.file_layer = layer;
+    s.file = std::move(path);
+    s.file_source = std::string(source);
+    return Ok();
+  }
+
+  Config config_;
+  SecretSource secrets_[kFieldCount];
+};
+
+constexpr int kLayerFile = 1;
+constexpr int kLayerEnv = 2;
+
+Status ApplyToml(Loader& loader, const toml::table& root, const std::string& file) {
+  for (const auto& [section_key, section_node] : root) {
+    const std::string section(section_key.str());
+    const auto line = [&](const toml::node& n) {
+      return file + ":" + std::to_string(n.source().begin.line);
+    };
+    if (!IsKnownSection(section)) {
+      return Invalid((section_node.is_table() ? "unknown section [" + section + "]"
+                                              : "unknown key '" + section + "'") +
+                     " in " + line(section_node));
+    }
+    const toml::table* table = section_node.as_table();
+    if (table == nullptr) {
+      return Invalid("'" + section + "' must be a table ([" + section + "]) in " +
+                     line(section_node));
+    }
+    for (const auto& [name, node] : *table) {
+      const std::string key = section + "." + std::string(name.str());
+      const std::string source = "file " + line(node);
+      if (const FieldSpec* f = FindField(key)) {
+        auto value = FromToml(*f, node, source);
+        if (!value.ok()) return std::move(value).error();
+        if (auto st = loader.ApplyField(*f, std::move(*value), source, kLayerFile); !st.ok()) {
+          return st;
+        }
+      } else if (const FieldSpec* secret = SecretForFileKey(key)) {
+        const auto* path = node.as_string();
+        if (path == nullptr) {
+          return Invalid(key + " (from " + source + "): expected a string, got " +
+                         std::string(TomlTypeName(node)));
+        }
+        if (auto st = loader.ApplyGenericFile(*secret, path->get(), source, kLayerFile); !st.ok()) {
+          return st;
+        }
+      } else {
+        return Invalid("unknown key '" + key + "' in " + line(node));
+      }
+    }
+  }
+  return Ok();
+}
+
+Status ApplyEnv(Loader& loader, const std::map<std::string, std::string>& env) {
+  // Iterate the table, not the environment: ROCKETMART_* is shared with tooling (for instance
+  // ROCKETMART_BINARY in the test harness), so unknown variables cannot be treated as typos.
+  for (const FieldSpec& f : kFields) {
+    const std::string name = EnvVarName(f.key);
+    if (auto it = env.find(name); it != env.end()) {
+      const std::string source = "env " + name;
+      auto value = ParseText(f, it->second, source);
+      if (!value.ok()) return std::move(value).error();
+      if (auto st = loader.ApplyField(f, std::move(*value), source, kLayerEnv); !st.ok()) return st;
+    }
+    if (!f.secret) continue;
+    const std::string file_key = std::string(f.key) + std::string(kFileSuffix);
+    if (FindField(file_key) != nullptr) continue;  // Declared: handled as a field above.
+    const std::string file_name = EnvVarName(file_key);
+    if (auto it = env.find(file_name); it != env.end()) {
+      if (auto st = loader.ApplyGenericFile(f, it->second, "env " + file_name, kLayerEnv);
+          !st.ok()) {
+        return st;
+      }
+    }
+  }
+  return Ok();
+}
+
+std::string ValueText(const FieldSpec& f, Config& cfg) {
+  const Ref ref = f.ref(cfg);
+  if (auto* i = std::get_if<int*>(&ref)) return std::to_string(**i);
+  if (auto* b = std::get_if<bool*>(&ref)) return **b ? "true" : "false";
+  const std::string& s = *std::get<std::string*>(ref);
+  if (f.secret) return s.empty() ? "<unset>" : "<set>";
+  return Quote(s);
+}
+
+}  // namespace
+
+std::string EnvVarName(std::string_view key) {
+  std::string out(kEnvPrefix);
+  for (char c : key) {
+    out += c == '.' ? '_' : static_cast<char>(c >= 'a' && c <= 'z' ? c - 'a' + 'A' : c);
+  }
+  return out;
+}
+
+std::map<std::string, std::string> EnvFromEnviron() {
+  std::map<std::string, std::string> env;
+  for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
+    const std::string_view entry(*e);
+    if (!entry.starts_with(kEnvPrefix)) continue;
+    const std::size_t eq = entry.find('=');
+    if (eq == std::string_view::npos) continue;
+    env.emplace(std::string(entry.substr(0, eq)), std::string(entry.substr(eq + 1)));
+  }
+  return env;
+}
+
+Result<Config> Load(const LoadOptions& options) {
+  Loader loader;
+  if (options.file) {
+    const std::filesystem::path& path = *options.file;
+    std::error_code ec;
+    if (!std::filesystem::is_regular_file(path, ec)) {
+      return Invalid(
+          "config file " + path.string() +
+          (std::filesystem::exists(path, ec) ? " is not a regular file" : " does not exist"));
+    }
+    std::ifstream in(path, std::ios::binary);
+    if (!in) return Invalid("cannot read config file " + path.string());
+    const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    toml::table root;
+    try {
+      root = toml::parse(text, path.string());
+    } catch (const toml::parse_error& e) {
+      return Invalid("config file " + path.string() + ":" + std::to_string(e.source().begin.line) +
+                     ":" + std::to_string(e.source().begin.column) + ": " +
+                     std::string(e.description()));
+    }
+    if (auto st = ApplyToml(loader, root, path.string()); !st.ok()) return std::move(st).error();
+  }
+  if (auto st = ApplyEnv(loader, options.env); !st.ok()) return std::move(st).error();
+  if (auto st = loader.ResolveSecrets(); !st.ok()) return std::move(st).error();
+  return std::move(loader.config());
+}
+
+Status Set(Config& config, std::string_view key, std::string_view value) {
+  const std::string source = "command line";
+  if (const FieldSpec* f = FindField(key)) {
+    auto parsed = ParseText(*f, value, source);
+    if (!parsed.ok()) return std::move(parsed).error();
+    Config updated = config;  // All or nothing: a failed Set leaves `config` untouched.
+    if (auto st = Apply(updated, *f, std::move(*parsed), source); !st.ok()) return st;
+    if (const FieldSpec* secret = SecretForFileKey(key)) {
+      // The command line outranks every other source, so its secret file replaces any value.
+      std::error_code ec;
+      if (!std::filesystem::exists(std::string(value), ec)) {
+        *std::get<std::string*>(secret->ref(updated)) = "";
+      } else {
+        auto contents = ReadSecretFile(key, std::string(value));
+        if (!contents.ok()) return std::move(contents).error();
+        if (auto st = Apply(updated, *secret, std::move(*contents), source); !st.ok()) return st;
+      }
+    }
+    config = std::move(updated);
+    return Ok();
+  }
+  if (const FieldSpec* secret = SecretForFileKey(key)) {
+    auto contents = ReadSecretFile(key, std::string(value));
+    if (!contents.ok()) return std::move(contents).error();
+    return Apply(config, *secret, std::move(*contents), source);
+  }
+  return Invalid("unknown key '" + std::string(key) + "'");
+}
+
+std::string Describe(const Config& config) {
+  Config copy = config;  // The table's accessors take a mutable Config; describing never writes.
+  std::string out;
+  for (const FieldSpec& f : kFields) {
+    out += std::string(f.key) + " = " + ValueText(f, copy) + "\n";
+  }
+  return out;
+}
+
+std::string RenderDocsMarkdown() {
+  Config defaults;
+  std::string out =
+      "| Key | Env var | Default | Bounds | Description |\n"
+      "|---|---|---|---|---|\n";
+  for (const FieldSpec& f : kFields) {
+    std::string def = ValueText(f, defaults);
+    if (f.secret) def = "(unset)";
+    out += "| `" + std::string(f.key) + "` | `" + EnvVarName(f.key) + "` | `" + def + "` | " +
+           BoundsText(f) + " | " + std::string(f.description) + (f.secret ? " (secret)" : "") +
+           " |\n";
+  }
+  out +=
+      "\nPrecedence: defaults < TOML file < environment < command-line overrides. A secret key "
+      "`x.y` may instead be given as a file path: `x.y_file` in TOML or `ROCKETMART_X_Y_FILE` in "
+      "the environment; the file's contents (trailing newline trimmed) are the value.\n";
+  return out;
+}
+
+std::vector<std::string> Keys() {
+  std::vector<std::string> keys;
+  for (const FieldSpec& f : kFields) keys.emplace_back(f.key);
+  return keys;
+}
+
+std::filesystem::path JwtSecretPath(const Config& config) {
+  if (!config.auth.secret_file.empty()) return config.auth.secret_file;
+  return std::filesystem::path(config.storage.data_dir) / "secrets" / "jwt.key";
+}
+
+}  // namespace rocketmart::config

@@ -1,0 +1,116 @@
+// The one typed, validated configuration of the rocketmart process.
+//
+// Sources, lowest precedence first: built-in defaults (the member initialisers below), an optional
+// TOML file, environment variables (`ROCKETMART_` + upper-cased key with `.` -> `_`, e.g.
+// ROCKETMART_SERVER_PORT), then command-line overrides the caller applies with Set(). Unknown keys,
+// wrong types and out-of-range values are rejected with a message naming the key: a typo must stop
+// the process at startup, never fall back silently to a default.
+//
+// Secrets: a secret key `x.y` may also be given as a file path, `x.y_file` in TOML or
+// ROCKETMART_X_Y_FILE in the environment; the file's contents (trailing newline trimmed) are the
+// value. An explicit secret value always wins over a secret file.
+//
+// Every key is one line of the field table in config.cpp; that table also drives the environment
+// names, validation, Describe() and RenderDocsMarkdown().
+//
+// Thread-safety: Load/Set/Describe are reentrant; a Config is a plain value (copy it freely, do not
+// mutate it while other threads read it).
+//
+// Usage:
+//   auto cfg = config::Load({.file = path_or_nullopt, .env = config::EnvFromEnviron()});
+//   if (!cfg.ok()) { std::cerr << cfg.error().message; return 2; }
+//   for (auto& [k, v] : cli_overrides) if (auto s = config::Set(*cfg, k, v); !s.ok()) ...
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/result.hpp"
+
+namespace rocketmart::config {
+
+struct ServerConfig {
+  std::string host = "0.0.0.0";
+  int port = 8080;  // 0 = pick a free port.
+  int threads = 0;  // 0 = number of cores.
+  int max_connections = 10000;
+  int max_body_bytes = 65536;
+  int max_header_bytes = 8192;
+  int header_timeout_ms = 10000;
+  int idle_timeout_ms = 60000;
+  int request_timeout_ms = 10000;
+  int shutdown_grace_ms = 10000;
+};
+
+struct StorageConfig {
+  std::string data_dir = "./data";
+  std::string synchronous = "full";  // "full" | "normal" (SQLite PRAGMA synchronous).
+  int writer_max_batch = 512;
+  int writer_queue = 65536;
+};
+
+struct AuthConfig {
+  std::string issuer = "rocketmart";
+  std::string audience = "rocketmart-api";
+  std::string key_id = "k1";
+  int leeway_s = 30;
+  int access_ttl_s = 900;
+  std::string secret;       // Secret; empty = unset (then the secret file is used).
+  std::string secret_file;  // Empty = <storage.data_dir>/secrets/jwt.key (see JwtSecretPath).
+};
+
+struct LogConfig {
+  std::string level = "info";  // trace | debug | info | warn | error | off
+  bool access_log = true;
+};
+
+struct DemoConfig {
+  bool seed = true;  // Seed a demo catalog into an empty data directory.
+};
+
+struct Config {
+  ServerConfig server;
+  StorageConfig storage;
+  AuthConfig auth;
+  LogConfig log;
+  DemoConfig demo;
+};
+
+struct LoadOptions {
+  std::optional<std::filesystem::path> file;  // nullopt: defaults + env only. Named: must exist.
+  std::map<std::string, std::string> env;     // Usually EnvFromEnviron(); tests inject their own.
+};
+
+// The process environment's ROCKETMART_* variables (other variables are of no interest).
+std::map<std::string, std::string> EnvFromEnviron();
+
+// Builds the configuration. Errors are kValidationFailed, with the key, the offending value
+// (never a secret's) and the allowed range in the message.
+Result<Config> Load(const LoadOptions& options);
+
+// Applies one override (e.g. from `--set server.port=9090`) with the same parsing and validation
+// as the environment. `key` may be a secret's `_file` form.
+Status Set(Config& config, std::string_view key, std::string_view value);
+
+// The effective configuration, one `key = value` line per key, secrets shown as <set>/<unset>.
+std::string Describe(const Config& config);
+
+// A markdown table of every key: key, env var, default, bounds, description.
+std::string RenderDocsMarkdown();
+
+// Every key of the table, in table order (for docs, tests and shell completion).
+std::vector<std::string> Keys();
+
+// The env var for `key`: ROCKETMART_ + upper-cased key with '.' -> '_'.
+std::string EnvVarName(std::string_view key);
+
+// Where the JWT secret lives when auth.secret is unset: auth.secret_file, or its default
+// <storage.data_dir>/secrets/jwt.key.
+std::filesystem::path JwtSecretPath(const Config& config);
+
+}  // namespace rocketmart::config

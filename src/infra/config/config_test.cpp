@@ -1,0 +1,338 @@
+#include "infra/config/config.hpp"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <random>
+
+namespace rocketmart::config {
+namespace {
+
+namespace fs = std::filesystem;
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+const std::string kSecret = "0123456789abcdef0123456789abcdef-secret";
+
+class ConfigTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() /
+           ("rocketmart-config-test-" + std::to_string(std::random_device{}()));
+    fs::create_directories(dir_);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  fs::path Write(const std::string& name, const std::string& text) {
+    const fs::path p = dir_ / name;
+    std::ofstream(p, std::ios::binary) << text;
+    return p;
+  }
+  Result<Config> LoadToml(const std::string& toml, std::map<std::string, std::string> env = {}) {
+    return Load({.file = Write("rocketmart.toml", toml), .env = std::move(env)});
+  }
+
+  fs::path dir_;
+};
+
+std::string ErrorOf(const Result<Config>& r) {
+  return r.ok() ? "" : r.error().message;
+}
+
+TEST_F(ConfigTest, DefaultsWithNoFile) {
+  auto cfg = Load({});
+  ASSERT_TRUE(cfg.ok()) << cfg.error().message;
+  EXPECT_EQ(cfg->server.host, "0.0.0.0");
+  EXPECT_EQ(cfg->server.port, 8080);
+  EXPECT_EQ(cfg->server.threads, 0);
+  EXPECT_EQ(cfg->server.max_connections, 10000);
+  EXPECT_EQ(cfg->server.max_body_bytes, 65536);
+  EXPECT_EQ(cfg->server.max_header_bytes, 8192);
+  EXPECT_EQ(cfg->server.header_timeout_ms, 10000);
+  EXPECT_EQ(cfg->server.idle_timeout_ms, 60000);
+  EXPECT_EQ(cfg->server.request_timeout_ms, 10000);
+  EXPECT_EQ(cfg->server.shutdown_grace_ms, 10000);
+  EXPECT_EQ(cfg->storage.data_dir, "./data");
+  EXPECT_EQ(cfg->storage.synchronous, "full");
+  EXPECT_EQ(cfg->storage.writer_max_batch, 512);
+  EXPECT_EQ(cfg->storage.writer_queue, 65536);
+  EXPECT_EQ(cfg->auth.issuer, "rocketmart");
+  EXPECT_EQ(cfg->auth.audience, "rocketmart-api");
+  EXPECT_EQ(cfg->auth.key_id, "k1");
+  EXPECT_EQ(cfg->auth.leeway_s, 30);
+  EXPECT_EQ(cfg->auth.access_ttl_s, 900);
+  EXPECT_EQ(cfg->auth.secret, "");
+  EXPECT_EQ(cfg->auth.secret_file, "");
+  EXPECT_EQ(cfg->log.level, "info");
+  EXPECT_TRUE(cfg->log.access_log);
+  EXPECT_TRUE(cfg->demo.seed);
+  EXPECT_EQ(JwtSecretPath(*cfg), fs::path("./data/secrets/jwt.key"));
+}
+
+TEST_F(ConfigTest, FullFile) {
+  auto cfg = LoadToml(R"(
+[server]
+host = "127.0.0.1"
+port = 9090
+threads = 4
+max_connections = 500
+max_body_bytes = 2048
+max_header_bytes = 4096
+header_timeout_ms = 1000
+idle_timeout_ms = 2000
+request_timeout_ms = 3000
+shutdown_grace_ms = 0
+
+[storage]
+data_dir = "/var/lib/rocketmart"
+synchronous = "normal"
+writer_max_batch = 64
+writer_queue = 1024
+
+[auth]
+issuer = "shop"
+audience = "shop-api"
+key_id = "2026-11.a"
+leeway_s = 5
+access_ttl_s = 600
+secret_file = "/etc/rocketmart/jwt.key"
+
+[log]
+level = "debug"
+access_log = false
+
+[demo]
+seed = false
+)");
+  ASSERT_TRUE(cfg.ok()) << cfg.error().message;
+  EXPECT_EQ(cfg->server.host, "127.0.0.1");
+  EXPECT_EQ(cfg->server.port, 9090);
+  EXPECT_EQ(cfg->server.threads, 4);
+  EXPECT_EQ(cfg->server.max_connections, 500);
+  EXPECT_EQ(cfg->server.max_body_bytes, 2048);
+  EXPECT_EQ(cfg->server.max_header_bytes, 4096);
+  EXPECT_EQ(cfg->server.header_timeout_ms, 1000);
+  EXPECT_EQ(cfg->server.idle_timeout_ms, 2000);
+  EXPECT_EQ(cfg->server.request_timeout_ms, 3000);
+  EXPECT_EQ(cfg->server.shutdown_grace_ms, 0);
+  EXPECT_EQ(cfg->storage.data_dir, "/var/lib/rocketmart");
+  EXPECT_EQ(cfg->storage.synchronous, "normal");
+  EXPECT_EQ(cfg->storage.writer_max_batch, 64);
+  EXPECT_EQ(cfg->storage.writer_queue, 1024);
+  EXPECT_EQ(cfg->auth.issuer, "shop");
+  EXPECT_EQ(cfg->auth.audience, "shop-api");
+  EXPECT_EQ(cfg->auth.key_id, "2026-11.a");
+  EXPECT_EQ(cfg->auth.leeway_s, 5);
+  EXPECT_EQ(cfg->auth.access_ttl_s, 600);
+  EXPECT_EQ(cfg->auth.secret, "");  // The file does not exist yet: created at startup.
+  EXPECT_EQ(JwtSecretPath(*cfg), fs::path("/etc/rocketmart/jwt.key"));
+  EXPECT_EQ(cfg->log.level, "debug");
+  EXPECT_FALSE(cfg->log.access_log);
+  EXPECT_FALSE(cfg->demo.seed);
+}
+
+struct Bound {
+  std::string key;
+  std::int64_t min;
+  std::int64_t max;
+};
+
+TEST_F(ConfigTest, EveryIntegerBound) {
+  const std::vector<Bound> bounds = {
+      {"server.port", 0, 65535},
+      {"server.threads", 0, 64},
+      {"server.max_connections", 1, 1'000'000},
+      {"server.max_body_bytes", 1024, 16 * 1024 * 1024},
+      {"server.max_header_bytes", 1024, 65536},
+      {"server.header_timeout_ms", 100, 120'000},
+      {"server.idle_timeout_ms", 100, 3'600'000},
+      {"server.request_timeout_ms", 100, 120'000},
+      {"server.shutdown_grace_ms", 0, 120'000},
+      {"storage.writer_max_batch", 1, 10'000},
+      {"storage.writer_queue", 16, 1'000'000},
+      {"auth.leeway_s", 0, 60},
+      {"auth.access_ttl_s", 60, 86'400},
+  };
+  for (const Bound& b : bounds) {
+    const std::string section = b.key.substr(0, b.key.find('.'));
+    const std::string name = b.key.substr(b.key.find('.') + 1);
+    for (std::int64_t v : {b.min, b.max}) {
+      Config cfg;
+      EXPECT_TRUE(Set(cfg, b.key, std::to_string(v)).ok()) << b.key << "=" << v;
+      auto loaded = LoadToml("[" + section + "]\n" + name + " = " + std::to_string(v) + "\n");
+      EXPECT_TRUE(loaded.ok()) << ErrorOf(loaded);
+      auto env = Load({.env = {{EnvVarName(b.key), std::to_string(v)}}});
+      EXPECT_TRUE(env.ok()) << ErrorOf(env);
+    }
+    for (std::int64_t v : {b.min - 1, b.max + 1}) {
+      Config cfg;
+      auto st = Set(cfg, b.key, std::to_string(v));
+      ASSERT_FALSE(st.ok()) << b.key << "=" << v;
+      EXPECT_EQ(st.error().code, Errc::kValidationFailed);
+      EXPECT_THAT(st.error().message, HasSubstr(b.key));
+      EXPECT_THAT(st.error().message, HasSubstr(std::to_string(v)));
+      EXPECT_THAT(st.error().message,
+                  HasSubstr(std::to_string(b.min) + ".." + std::to_string(b.max)));
+      auto loaded = LoadToml("[" + section + "]\n" + name + " = " + std::to_string(v) + "\n");
+      EXPECT_THAT(ErrorOf(loaded), HasSubstr(b.key));
+      auto env = Load({.env = {{EnvVarName(b.key), std::to_string(v)}}});
+      EXPECT_THAT(ErrorOf(env), HasSubstr(EnvVarName(b.key)));
+    }
+  }
+}
+
+TEST_F(ConfigTest, StringChoicesAndShapes) {
+  Config cfg;
+  EXPECT_TRUE(Set(cfg, "storage.synchronous", "normal").ok());
+  EXPECT_THAT(Set(cfg, "storage.synchronous", "off").error().message,
+              HasSubstr("one of: full, normal"));
+  for (const char* level : {"trace", "debug", "info", "warn", "error", "off"}) {
+    EXPECT_TRUE(Set(cfg, "log.level", level).ok()) << level;
+  }
+  EXPECT_FALSE(Set(cfg, "log.level", "verbose").ok());
+  EXPECT_FALSE(Set(cfg, "log.level", "INFO").ok());
+  EXPECT_FALSE(Set(cfg, "server.host", "").ok());
+  EXPECT_FALSE(Set(cfg, "storage.data_dir", "").ok());
+  EXPECT_FALSE(Set(cfg, "auth.key_id", "k 1").ok());
+  EXPECT_FALSE(Set(cfg, "auth.key_id", std::string(65, 'k')).ok());
+  EXPECT_TRUE(Set(cfg, "log.access_log", "false").ok());
+  EXPECT_FALSE(cfg.log.access_log);
+  EXPECT_FALSE(Set(cfg, "log.access_log", "maybe").ok());
+  EXPECT_FALSE(Set(cfg, "server.port", "80abc").ok());
+  EXPECT_FALSE(Set(cfg, "server.port", "").ok());
+  EXPECT_FALSE(Set(cfg, "server.port", "99999999999999999999999").ok());
+}
+
+TEST_F(ConfigTest, FailedSetLeavesConfigUntouched) {
+  Config cfg;
+  ASSERT_FALSE(Set(cfg, "server.port", "70000").ok());
+  EXPECT_EQ(cfg.server.port, 8080);
+}
+
+TEST_F(ConfigTest, UnknownKeysAndSectionsRejected) {
+  EXPECT_THAT(ErrorOf(LoadToml("[server]\nprot = 80\n")), HasSubstr("unknown key 'server.prot'"));
+  EXPECT_THAT(ErrorOf(LoadToml("[sever]\nport = 80\n")), HasSubstr("unknown section [sever]"));
+  EXPECT_THAT(ErrorOf(LoadToml("port = 80\n")), HasSubstr("unknown key 'port'"));
+  EXPECT_THAT(ErrorOf(LoadToml("[server.tls]\ncert = \"x\"\n")),
+              HasSubstr("unknown key 'server.tls'"));
+  EXPECT_THAT(ErrorOf(LoadToml("server = 5\n")), HasSubstr("must be a table"));
+  EXPECT_THAT(ErrorOf(LoadToml("[server]\nport_file = \"/x\"\n")),
+              HasSubstr("unknown key 'server.port_file'"));
+  Config cfg;
+  EXPECT_THAT(Set(cfg, "server.prot", "80").error().message, HasSubstr("server.prot"));
+}
+
+TEST_F(ConfigTest, WrongTypesRejected) {
+  EXPECT_THAT(ErrorOf(LoadToml("[server]\nport = \"8080\"\n")),
+              HasSubstr("server.port (from file"));
+  EXPECT_THAT(ErrorOf(LoadToml("[server]\nport = \"8080\"\n")),
+              HasSubstr("expected an integer, got a string"));
+  EXPECT_THAT(ErrorOf(LoadToml("[server]\nport = 80.5\n")), HasSubstr("got a float"));
+  EXPECT_THAT(ErrorOf(LoadToml("[log]\naccess_log = \"yes\"\n")), HasSubstr("expected a boolean"));
+  EXPECT_THAT(ErrorOf(LoadToml("[server]\nhost = 1\n")), HasSubstr("expected a string"));
+  EXPECT_THAT(ErrorOf(LoadToml("[server]\nport = 99999999999\n")), HasSubstr("out of range"));
+  EXPECT_THAT(ErrorOf(Load({.env = {{"ROCKETMART_SERVER_PORT", "http"}}})),
+              HasSubstr("is not an integer"));
+}
+
+TEST_F(ConfigTest, MalformedAndMissingFiles) {
+  const std::string malformed = ErrorOf(LoadToml("[server\nport = 80\n"));
+  EXPECT_THAT(malformed, HasSubstr("rocketmart.toml:1:"));
+  EXPECT_THAT(ErrorOf(LoadToml("[server]\nport = 80\nport = 81\n")), HasSubstr("rocketmart.toml"));
+  auto missing = Load({.file = dir_ / "nope.toml"});
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.error().code, Errc::kValidationFailed);
+  EXPECT_THAT(missing.error().message, HasSubstr("does not exist"));
+  EXPECT_THAT(ErrorOf(Load({.file = dir_})), HasSubstr("not a regular file"));
+  EXPECT_TRUE(LoadToml("").ok());  // An empty file means all defaults.
+}
+
+TEST_F(ConfigTest, PrecedenceFileThenEnvThenSet) {
+  auto cfg = LoadToml("[server]\nport = 9000\nthreads = 2\n",
+                      {{"ROCKETMART_SERVER_PORT", "9001"},
+                       {"ROCKETMART_LOG_ACCESS_LOG", "off"},
+                       {"ROCKETMART_BINARY", "/usr/bin/rocketmart"}});  // Unrelated: ignored.
+  ASSERT_TRUE(cfg.ok()) << cfg.error().message;
+  EXPECT_EQ(cfg->server.port, 9001);  // env beats file
+  EXPECT_EQ(cfg->server.threads, 2);  // file beats default
+  EXPECT_FALSE(cfg->log.access_log);
+  ASSERT_TRUE(Set(*cfg, "server.port", "9002").ok());
+  EXPECT_EQ(cfg->server.port, 9002);  // Set beats env
+}
+
+TEST_F(ConfigTest, SecretFromEnvIsValidatedAndNeverShown) {
+  auto cfg = Load({.env = {{"ROCKETMART_AUTH_SECRET", kSecret}}});
+  ASSERT_TRUE(cfg.ok()) << cfg.error().message;
+  EXPECT_EQ(cfg->auth.secret, kSecret);
+  const std::string described = Describe(*cfg);
+  EXPECT_THAT(described, HasSubstr("auth.secret = <set>"));
+  EXPECT_THAT(described, Not(HasSubstr(kSecret)));
+  EXPECT_THAT(Describe(Config{}), HasSubstr("auth.secret = <unset>"));
+
+  auto short_secret = Load({.env = {{"ROCKETMART_AUTH_SECRET", "hunter2-hunter2"}}});
+  ASSERT_FALSE(short_secret.ok());
+  EXPECT_THAT(short_secret.error().message, HasSubstr("auth.secret"));
+  EXPECT_THAT(short_secret.error().message, HasSubstr("at least 32 bytes"));
+  EXPECT_THAT(short_secret.error().message, Not(HasSubstr("hunter2")));
+}
+
+TEST_F(ConfigTest, SecretFromFile) {
+  const fs::path key = Write("jwt.key", kSecret + "\n");
+  // From the environment's _FILE form.
+  auto cfg = Load({.env = {{"ROCKETMART_AUTH_SECRET_FILE", key.string()}}});
+  ASSERT_TRUE(cfg.ok()) << cfg.error().message;
+  EXPECT_EQ(cfg->auth.secret, kSecret);
+  EXPECT_EQ(JwtSecretPath(*cfg), key);
+  // From TOML's _file form.
+  cfg = LoadToml("[auth]\nsecret_file = \"" + key.string() + "\"\n");
+  ASSERT_TRUE(cfg.ok()) << cfg.error().message;
+  EXPECT_EQ(cfg->auth.secret, kSecret);
+  // Precedence across layers: env's file beats the file's value, env's value beats file's file.
+  cfg = LoadToml("[auth]\nsecret = \"" + std::string(40, 'x') + "\"\n",
+                 {{"ROCKETMART_AUTH_SECRET_FILE", key.string()}});
+  ASSERT_TRUE(cfg.ok()) << cfg.error().message;
+  EXPECT_EQ(cfg->auth.secret, kSecret);
+  cfg = LoadToml("[auth]\nsecret_file = \"" + key.string() + "\"\n",
+                 {{"ROCKETMART_AUTH_SECRET", std::string(40, 'y')}});
+  ASSERT_TRUE(cfg.ok()) << cfg.error().message;
+  EXPECT_EQ(cfg->auth.secret, std::string(40, 'y'));
+  // Both forms in one layer are ambiguous.
+  EXPECT_THAT(ErrorOf(Load({.env = {{"ROCKETMART_AUTH_SECRET", kSecret},
+                                    {"ROCKETMART_AUTH_SECRET_FILE", key.string()}}})),
+              HasSubstr("both set"));
+  // A short secret in a file is rejected, naming the _file key.
+  const fs::path weak = Write("weak.key", "short\n");
+  EXPECT_THAT(ErrorOf(Load({.env = {{"ROCKETMART_AUTH_SECRET_FILE", weak.string()}}})),
+              HasSubstr("auth.secret_file"));
+  // A secret file that does not exist yet is left to LoadOrCreateSecret at startup.
+  cfg = Load({.env = {{"ROCKETMART_AUTH_SECRET_FILE", (dir_ / "new.key").string()}}});
+  ASSERT_TRUE(cfg.ok()) << cfg.error().message;
+  EXPECT_EQ(cfg->auth.secret, "");
+  EXPECT_EQ(JwtSecretPath(*cfg), dir_ / "new.key");
+  // On the command line.
+  Config c;
+  ASSERT_TRUE(Set(c, "auth.secret_file", key.string()).ok());
+  EXPECT_EQ(c.auth.secret, kSecret);
+  EXPECT_FALSE(Set(c, "auth.secret", "short").ok());
+  EXPECT_EQ(c.auth.secret, kSecret);
+}
+
+TEST_F(ConfigTest, DocsListEveryKey) {
+  const std::string docs = RenderDocsMarkdown();
+  const std::vector<std::string> keys = Keys();
+  EXPECT_EQ(keys.size(), 24u);
+  for (const std::string& key : keys) {
+    EXPECT_THAT(docs, HasSubstr("| `" + key + "` | `" + EnvVarName(key) + "` |")) << key;
+  }
+  EXPECT_THAT(docs, HasSubstr("| `server.port` | `ROCKETMART_SERVER_PORT` | `8080` | 0..65535 |"));
+  EXPECT_THAT(docs, HasSubstr("one of: full, normal"));
+  EXPECT_THAT(docs, HasSubstr("ROCKETMART_X_Y_FILE"));
+  const std::string described = Describe(Config{});
+  for (const std::string& key : keys) EXPECT_THAT(described, HasSubstr(key + " = ")) << key;
+  EXPECT_EQ(EnvVarName("storage.writer_max_batch"), "ROCKETMART_STORAGE_WRITER_MAX_BATCH");
+}
+
+}  // namespace
+}  // namespace rocketmart::config
