@@ -1,0 +1,426 @@
+#include "infra/http/server.hpp"
+
+#include <spdlog/spdlog.h>
+#include <sys/socket.h>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http.hpp>
+#include <random>
+#include <unordered_set>
+
+#include "infra/http/error_mapping.hpp"
+
+namespace rocketmart::http {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+using tcp = asio::ip::tcp;
+
+namespace {
+
+constexpr auto kNoThrow = asio::as_tuple(asio::use_awaitable);
+constexpr std::size_t kMaxTargetBytes = 2048;
+
+using ReusePort = asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>;
+
+struct RouteMetrics {
+  std::array<metrics::Counter*, 6> by_class{};  // index = status / 100
+  metrics::Histogram* latency = nullptr;
+};
+
+bool IsSafeRequestId(std::string_view id) {
+  if (id.empty() || id.size() > 64) return false;
+  for (char c : id) {
+    const bool ok = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                    c == '-' || c == '_' || c == '.';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+bool IsJsonContentType(std::string_view ct) {
+  const std::size_t semi = ct.find(';');
+  std::string_view type = ct.substr(0, semi);
+  while (!type.empty() && type.back() == ' ') type.remove_suffix(1);
+  if (type.size() != 16) return false;
+  static constexpr std::string_view kJson = "application/json";
+  for (std::size_t i = 0; i < type.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(type[i])) != kJson[i]) return false;
+  }
+  return true;
+}
+
+std::string_view BearerToken(std::string_view authorization) {
+  if (authorization.size() < 7) return {};
+  static constexpr std::string_view kScheme = "bearer ";
+  for (std::size_t i = 0; i < kScheme.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(authorization[i])) != kScheme[i]) return {};
+  }
+  std::string_view token = authorization.substr(7);
+  while (!token.empty() && token.front() == ' ') token.remove_prefix(1);
+  return token;
+}
+
+}  // namespace
+
+struct Server::Worker {
+  asio::io_context ioc{1};
+  tcp::acceptor acceptor{ioc};
+  // Sessions of this worker; touched only on this worker's thread.
+  struct SessionState {
+    beast::tcp_stream* stream;
+    bool busy;
+  };
+  std::unordered_set<SessionState*> sessions;
+  std::uint64_t request_counter = 0;
+  std::string request_id_prefix;
+};
+
+struct Server::Impl {
+  Impl(Server& owner, ServerOptions opts, const Router& r, const Authenticator& a,
+       metrics::Registry& m)
+      : self(owner), options(std::move(opts)), router(r), authenticator(a), registry(m) {}
+
+  Server& self;
+  ServerOptions options;
+  const Router& router;
+  const Authenticator& authenticator;
+  metrics::Registry& registry;
+  std::vector<std::unique_ptr<Worker>> workers;
+  std::vector<RouteMetrics> route_metrics;
+  RouteMetrics unmatched_metrics;
+  metrics::Counter* connections_rejected = nullptr;
+  std::unique_ptr<asio::signal_set> signals;
+
+  std::atomic<bool> draining{false};
+  std::mutex mutex;
+  std::condition_variable cv;
+  bool shutdown_requested = false;
+  std::size_t workers_running = 0;
+
+  RouteMetrics MakeRouteMetrics(const std::string& route, const std::string& method) {
+    RouteMetrics rm;
+    const std::string base =
+        "route=\"" + metrics::EscapeLabel(route) + "\",method=\"" + method + "\"";
+    for (int c = 1; c <= 5; ++c) {
+      rm.by_class[c] = &registry.GetCounter("http_requests_total", "HTTP requests answered",
+                                            base + ",status=\"" + std::to_string(c) + "xx\"");
+    }
+    rm.latency = &registry.GetHistogram("http_request_duration_seconds",
+                                        "Time from full request read to response ready", base);
+    return rm;
+  }
+
+  asio::awaitable<void> Accept(Worker& w) {
+    for (;;) {
+      auto [ec, socket] = co_await w.acceptor.async_accept(kNoThrow);
+      if (draining.load()) co_return;
+      if (ec) {
+        if (ec == asio::error::operation_aborted) co_return;
+        // Out of descriptors or a transient network error: back off briefly instead of spinning.
+        asio::steady_timer backoff(w.ioc, std::chrono::milliseconds(10));
+        co_await backoff.async_wait(kNoThrow);
+        continue;
+      }
+      if (self.active_connections_.load(std::memory_order_relaxed) >= options.max_connections) {
+        connections_rejected->Add();
+        boost::system::error_code ignored;
+        socket.close(ignored);
+        continue;
+      }
+      socket.set_option(tcp::no_delay(true), ec);
+      asio::co_spawn(w.ioc, Session(w, std::move(socket)), asio::detached);
+    }
+  }
+
+  asio::awaitable<void> WriteAndClose(beast::tcp_stream& stream, Response res) {
+    res.keep_alive(false);
+    stream.expires_after(options.header_timeout);
+    co_await beast_http::async_write(stream, res, kNoThrow);
+  }
+
+  asio::awaitable<void> Session(Worker& w, tcp::socket socket) {
+    self.active_connections_.fetch_add(1, std::memory_order_relaxed);
+    boost::system::error_code ec;
+    const auto remote = socket.remote_endpoint(ec).address();
+    beast::tcp_stream stream(std::move(socket));
+    Worker::SessionState state{&stream, true};
+    w.sessions.insert(&state);
+    beast::flat_buffer buffer(8192);
+    bool first = true;
+    for (;;) {
+      state.busy = false;
+      if (draining.load(std::memory_order_relaxed)) break;
+      beast_http::request_parser<beast_http::string_body> parser;
+      parser.header_limit(static_cast<std::uint32_t>(options.max_header_bytes));
+      parser.body_limit(options.max_body_bytes);
+      stream.expires_after(first ? options.header_timeout : options.idle_timeout);
+      auto [read_ec, header_bytes] =
+          co_await beast_http::async_read_header(stream, buffer, parser, kNoThrow);
+      state.busy = true;
+      if (read_ec) {
+        if (read_ec == beast_http::error::header_limit) {
+          co_await WriteAndClose(stream, ErrorResponse(MakeError(Errc::kHeadersTooLarge,
+                                                                 "request headers too large")));
+        } else if (read_ec == beast_http::error::body_limit) {
+          co_await WriteAndClose(
+              stream, ErrorResponse(MakeError(Errc::kPayloadTooLarge, "request body too large")));
+        } else if (read_ec.category() ==
+                       beast_http::make_error_code(beast_http::error::bad_target).category() &&
+                   read_ec != beast_http::error::end_of_stream &&
+                   read_ec != beast_http::error::partial_message) {
+          co_await WriteAndClose(
+              stream, ErrorResponse(MakeError(Errc::kValidationFailed, "malformed HTTP request")));
+        }
+        break;
+      }
+      // Per-route body limits are tighter than the server's; check the declared length first so
+      // an oversized body is refused before a byte of it is read.
+      std::vector<std::pair<std::string_view, std::string_view>> params;
+      std::string_view target = parser.get().target();
+      const Match match =
+          router.Find(parser.get().method(), target.substr(0, target.find('?')), params);
+      std::size_t body_limit = options.max_body_bytes;
+      if (match.route && match.route->options.max_body_bytes != 0) {
+        body_limit = std::min(body_limit, match.route->options.max_body_bytes);
+      }
+      if (const auto length = parser.content_length(); length && *length > body_limit) {
+        co_await WriteAndClose(
+            stream, ErrorResponse(MakeError(Errc::kPayloadTooLarge, "request body too large")));
+        break;
+      }
+      parser.body_limit(body_limit);
+      if (!parser.is_done()) {
+        stream.expires_after(options.header_timeout);
+        auto [body_ec, body_bytes] =
+            co_await beast_http::async_read(stream, buffer, parser, kNoThrow);
+        if (body_ec) {
+          if (body_ec == beast_http::error::body_limit) {
+            co_await WriteAndClose(
+                stream, ErrorResponse(MakeError(Errc::kPayloadTooLarge, "request body too large")));
+          } else if (body_ec != beast_http::error::end_of_stream &&
+                     body_ec != beast_http::error::partial_message &&
+                     body_ec != beast::error::timeout) {
+            co_await WriteAndClose(stream, ErrorResponse(MakeError(Errc::kValidationFailed,
+                                                                   "malformed HTTP request")));
+          }
+          break;
+        }
+      }
+      RawRequest raw = parser.release();
+      // The parser's views died with release(): match the moved message again for its parameters.
+      params.clear();
+      target = raw.target();
+      router.Find(raw.method(), target.substr(0, target.find('?')), params);
+      Response res = co_await Dispatch(w, raw, remote, match, std::move(params));
+      const bool keep_alive = raw.keep_alive() && !draining.load(std::memory_order_relaxed);
+      res.keep_alive(keep_alive);
+      stream.expires_after(options.idle_timeout);
+      auto [write_ec, written] = co_await beast_http::async_write(stream, res, kNoThrow);
+      if (write_ec || !keep_alive) break;
+      first = false;
+    }
+    w.sessions.erase(&state);
+    stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+    stream.close();
+    self.active_connections_.fetch_sub(1, std::memory_order_relaxed);
+  }
+
+  std::string NextRequestId(Worker& w) {
+    return w.request_id_prefix + std::to_string(++w.request_counter);
+  }
+
+  asio::awaitable<Response> Dispatch(
+      Worker& w, RawRequest& raw, const asio::ip::address& remote, const Match& match,
+      std::vector<std::pair<std::string_view, std::string_view>> params) {
+    const auto started = std::chrono::steady_clock::now();
+    const std::string_view target = raw.target();
+    const std::size_t q = target.find('?');
+    Request req{raw,
+                target.substr(0, q),
+                q == std::string_view::npos ? std::string_view{} : target.substr(q + 1),
+                std::move(params),
+                std::nullopt,
+                {},
+                remote,
+                started + options.request_timeout};
+    const std::string_view incoming_id = req.Header("X-Request-Id");
+    req.request_id = IsSafeRequestId(incoming_id) ? std::string(incoming_id) : NextRequestId(w);
+
+    Response res = co_await Handle(req, match);
+
+    res.set("X-Request-Id", req.request_id);
+    const auto micros =
+        static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
+                                       std::chrono::steady_clock::now() - started)
+                                       .count());
+    RouteMetrics& rm = match.route ? route_metrics[match.route->index] : unmatched_metrics;
+    const unsigned status_class = std::min(5u, res.result_int() / 100);
+    if (rm.by_class[status_class]) rm.by_class[status_class]->Add();
+    rm.latency->ObserveMicros(micros);
+    if (options.access_log) {
+      spdlog::info("access rid={} {} {} {} {}B {}us", req.request_id, raw.method_string(),
+                   match.route ? std::string_view(match.route->pattern) : std::string_view("-"),
+                   res.result_int(), res.body().size(), micros);
+    }
+    co_return res;
+  }
+
+  asio::awaitable<Response> Handle(Request& req, const Match& match) {
+    if (req.raw.target().size() > kMaxTargetBytes) {
+      co_return ErrorResponse(MakeError(Errc::kValidationFailed, "request target too long"));
+    }
+    if (!match.route) {
+      if (match.path_known) {
+        Response res = ErrorResponse(MakeError(Errc::kMethodNotAllowed, "method not allowed"));
+        res.set(beast_http::field::allow, match.allowed_methods);
+        co_return res;
+      }
+      co_return ErrorResponse(MakeError(Errc::kNotFound, "no such route"));
+    }
+    const Route& route = *match.route;
+    const std::string_view token = BearerToken(req.Header("Authorization"));
+    if (!token.empty()) {
+      auto identity = authenticator.Authenticate(token);
+      if (identity.ok()) {
+        req.identity = std::move(identity.value());
+      } else if (route.options.access != Access::kPublic) {
+        co_return ErrorResponse(
+            MakeError(Errc::kUnauthenticated, "invalid or expired access token"));
+      }
+    }
+    if (route.options.access != Access::kPublic && !req.identity) {
+      Response res = ErrorResponse(MakeError(Errc::kUnauthenticated, "access token required"));
+      res.set(beast_http::field::www_authenticate, "Bearer");
+      co_return res;
+    }
+    if (route.options.access == Access::kAdmin && req.identity->role != auth::Role::kAdmin) {
+      co_return ErrorResponse(MakeError(Errc::kForbidden, "admin role required"));
+    }
+    if (route.options.json_body && !req.raw.body().empty() &&
+        !IsJsonContentType(req.Header("Content-Type"))) {
+      co_return ErrorResponse(
+          MakeError(Errc::kUnsupportedMediaType, "Content-Type must be application/json"));
+    }
+    try {
+      co_return co_await route.handler(req);
+    } catch (const std::exception& e) {
+      spdlog::error("rid={} {} {} failed: {}", req.request_id, req.raw.method_string(),
+                    route.pattern, e.what());
+    }
+    co_return ErrorResponse(MakeError(Errc::kInternal, "internal error"));
+  }
+
+  void BeginDrain() {
+    if (draining.exchange(true)) return;
+    spdlog::info("shutdown: draining connections");
+    for (auto& w : workers) {
+      asio::post(w->ioc, [this, worker = w.get()] {
+        boost::system::error_code ec;
+        worker->acceptor.close(ec);
+        for (Worker::SessionState* s : worker->sessions) {
+          if (!s->busy) s->stream->cancel();
+        }
+      });
+    }
+    if (signals) {
+      asio::post(workers[0]->ioc, [this] {
+        boost::system::error_code ec;
+        signals->cancel(ec);
+      });
+    }
+  }
+};
+
+Server::Server(ServerOptions options, const Router& router, const Authenticator& authenticator,
+               metrics::Registry& metrics)
+    : impl_(std::make_unique<Impl>(*this, std::move(options), router, authenticator, metrics)) {}
+
+Server::~Server() = default;
+
+void Server::Bind() {
+  Impl& im = *impl_;
+  int threads = im.options.threads;
+  if (threads <= 0) threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  std::random_device rd;
+  const auto address = asio::ip::make_address(im.options.host);
+  std::uint16_t port = im.options.port;
+  for (int i = 0; i < threads; ++i) {
+    auto w = std::make_unique<Worker>();
+    w->request_id_prefix = std::to_string(rd() % 100000) + "-" + std::to_string(i) + "-";
+    tcp::endpoint endpoint(address, port);
+    w->acceptor.open(endpoint.protocol());
+    w->acceptor.set_option(tcp::acceptor::reuse_address(true));
+    w->acceptor.set_option(ReusePort(true));
+    w->acceptor.bind(endpoint);
+    w->acceptor.listen(asio::socket_base::max_listen_connections);
+    port = w->acceptor.local_endpoint().port();
+    im.workers.push_back(std::move(w));
+  }
+  port_ = port;
+  for (const auto& route : im.router.routes()) {
+    im.route_metrics.push_back(
+        im.MakeRouteMetrics(route->pattern, std::string(beast_http::to_string(route->method))));
+  }
+  im.unmatched_metrics = im.MakeRouteMetrics("unmatched", "any");
+  im.connections_rejected = &im.registry.GetCounter(
+      "http_connections_rejected_total", "Connections closed at accept: max_connections reached");
+  im.registry.AddGauge("http_connections_active", "Open client connections", "",
+                       [this] { return static_cast<double>(active_connections()); });
+}
+
+void Server::Run() {
+  Impl& im = *impl_;
+  for (auto& w : im.workers) {
+    asio::co_spawn(w->ioc, im.Accept(*w), asio::detached);
+  }
+  if (im.options.handle_signals) {
+    im.signals = std::make_unique<asio::signal_set>(im.workers[0]->ioc, SIGINT, SIGTERM);
+    im.signals->async_wait([this](const boost::system::error_code& ec, int) {
+      if (!ec) Shutdown();
+    });
+  }
+  std::vector<std::thread> threads;
+  {
+    std::lock_guard lock(im.mutex);
+    im.workers_running = im.workers.size();
+  }
+  for (auto& w : im.workers) {
+    threads.emplace_back([&im, worker = w.get()] {
+      worker->ioc.run();
+      std::lock_guard lock(im.mutex);
+      --im.workers_running;
+      im.cv.notify_all();
+    });
+  }
+  {
+    std::unique_lock lock(im.mutex);
+    im.cv.wait(lock, [&] { return im.shutdown_requested || im.workers_running == 0; });
+    const auto deadline = std::chrono::steady_clock::now() + im.options.shutdown_grace;
+    if (!im.cv.wait_until(lock, deadline, [&] { return im.workers_running == 0; })) {
+      spdlog::warn("shutdown: grace period over, closing remaining connections");
+    }
+  }
+  for (auto& w : im.workers) w->ioc.stop();
+  for (auto& t : threads) t.join();
+  spdlog::info("shutdown: server stopped");
+}
+
+void Server::Shutdown() {
+  Impl& im = *impl_;
+  im.BeginDrain();
+  std::lock_guard lock(im.mutex);
+  im.shutdown_requested = true;
+  im.cv.notify_all();
+}
+
+}  // namespace rocketmart::http

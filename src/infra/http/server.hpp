@@ -1,0 +1,75 @@
+// The HTTP/1.1 server: Boost.Beast on Asio with one C++20 coroutine per connection.
+//
+// Threading: one io_context per worker thread, each with its own SO_REUSEPORT acceptor, so a
+// connection lives on one thread for its whole life and needs no locks; shared state (routes,
+// services, metrics) is immutable or thread-safe. Limits (connections, header and body bytes,
+// header/idle timeouts, a per-request deadline) are enforced here, before any handler runs.
+// Shutdown (SIGTERM/SIGINT or Shutdown()) stops accepting, lets in-flight requests finish and
+// closes idle keep-alive connections, then stops after the grace period at the latest.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "core/result.hpp"
+#include "infra/http/router.hpp"
+#include "infra/metrics/metrics.hpp"
+
+namespace rocketmart::http {
+
+struct ServerOptions {
+  std::string host = "0.0.0.0";
+  std::uint16_t port = 8080;
+  int threads = 0;  // 0 = one per core
+  std::size_t max_connections = 10000;
+  std::size_t max_body_bytes = 64 * 1024;
+  std::size_t max_header_bytes = 8 * 1024;
+  std::chrono::milliseconds header_timeout{10000};
+  std::chrono::milliseconds idle_timeout{60000};
+  std::chrono::milliseconds request_timeout{10000};
+  std::chrono::milliseconds shutdown_grace{10000};
+  bool access_log = true;
+  bool handle_signals = true;
+};
+
+// Turns a bearer token into a verified identity. Implemented by the gateway.
+class Authenticator {
+ public:
+  virtual ~Authenticator() = default;
+  virtual Result<auth::Identity> Authenticate(std::string_view bearer_token) const = 0;
+};
+
+class Server {
+ public:
+  Server(ServerOptions options, const Router& router, const Authenticator& authenticator,
+         metrics::Registry& metrics);
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  // Binds every worker's acceptor. Throws on failure (port in use, bad address).
+  void Bind();
+  std::uint16_t port() const { return port_; }
+  // Serves until Shutdown() (or a signal) and the drain completes. Blocks the caller.
+  void Run();
+  // Thread-safe and idempotent.
+  void Shutdown();
+
+  std::size_t active_connections() const { return active_connections_.load(); }
+
+ private:
+  struct Worker;
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+  std::uint16_t port_ = 0;
+  std::atomic<std::size_t> active_connections_{0};
+};
+
+}  // namespace rocketmart::http

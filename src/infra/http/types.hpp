@@ -1,0 +1,73 @@
+// The request/response vocabulary handlers see. Transport details (sockets, parsers, timeouts) stay
+// in server.cpp; handlers get a parsed Request and return a Response.
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/ip/address.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/json/value.hpp>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "auth/identity.hpp"
+#include "core/result.hpp"
+
+namespace rocketmart::http {
+
+namespace beast_http = boost::beast::http;
+using RawRequest = beast_http::request<beast_http::string_body>;
+using Response = beast_http::response<beast_http::string_body>;
+using Status = beast_http::status;
+using Method = beast_http::verb;
+
+// Who may call a route. The server enforces it before the handler runs.
+enum class Access {
+  kPublic,  // anyone; a valid token is still read (likedByMe), an invalid one is ignored
+  kMember,  // a valid access token
+  kAdmin,   // a valid access token with role admin
+};
+
+struct Request {
+  RawRequest& raw;
+  std::string_view path;
+  std::string_view query;
+  std::vector<std::pair<std::string_view, std::string_view>> params;  // path parameters
+  std::optional<auth::Identity> identity;
+  std::string request_id;
+  boost::asio::ip::address remote;
+  std::chrono::steady_clock::time_point deadline;
+
+  std::string_view Header(std::string_view name) const;
+  std::string_view Body() const { return raw.body(); }
+  // A path parameter that must be a positive 63-bit integer.
+  Result<std::int64_t> IdParam(std::string_view name) const;
+  // A decoded query parameter, if present.
+  std::optional<std::string> QueryParam(std::string_view name) const;
+  // The member id of an authenticated caller (routes with Access::kMember/kAdmin always have one).
+  std::int64_t MemberId() const { return identity ? identity->member_id : 0; }
+};
+
+using Handler = std::function<boost::asio::awaitable<Response>(Request&)>;
+
+struct RouteOptions {
+  Access access = Access::kPublic;
+  // Requests with a body must declare application/json.
+  bool json_body = true;
+  // A tighter body limit than the server's, 0 = server default.
+  std::size_t max_body_bytes = 0;
+};
+
+// Response helpers. Every JSON answer goes through these so headers are uniform.
+Response JsonResponse(Status status, const boost::json::value& body);
+Response JsonText(Status status, std::string body);
+Response NoContent();
+Response ErrorResponse(const Error& error);
+Response TextResponse(Status status, std::string body, std::string_view content_type);
+
+}  // namespace rocketmart::http
