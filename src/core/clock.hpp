@@ -32,7 +32,9 @@ class FakeClock final : public Clock {
     return TimePoint{std::chrono::microseconds{now_us_.load(std::memory_order_acquire)}};
   }
   void Set(TimePoint t) { now_us_.store(ToMicros(t), std::memory_order_release); }
-  void Advance(std::chrono::microseconds d) { now_us_.fetch_add(d.count(), std::memory_order_acq_rel); }
+  void Advance(std::chrono::microseconds d) {
+    now_us_.fetch_add(d.count(), std::memory_order_acq_rel);
+  }
 
  private:
   static std::int64_t ToMicros(TimePoint t) {
@@ -44,7 +46,9 @@ class FakeClock final : public Clock {
 inline std::int64_t ToUnixMillis(TimePoint t) {
   return std::chrono::duration_cast<Millis>(t.time_since_epoch()).count();
 }
-inline TimePoint FromUnixMillis(std::int64_t ms) { return TimePoint{Millis{ms}}; }
+inline TimePoint FromUnixMillis(std::int64_t ms) {
+  return TimePoint{Millis{ms}};
+}
 inline std::int64_t ToUnixSeconds(TimePoint t) {
   return std::chrono::duration_cast<Seconds>(t.time_since_epoch()).count();
 }

@@ -1,8 +1,9 @@
 // The closed set of outcomes every module reports to its callers.
 //
-// Each code has a stable public name (the `error.code` field of the HTTP error body). Codes are never
-// renumbered or reused: add new ones at the end of their group. The HTTP layer maps codes to status
-// codes in exactly one table (infra/http/error_mapping.cpp); domain code never names a status.
+// Each code has a stable public name (the `error.code` field of the HTTP error body). Codes are
+// never renumbered or reused: add new ones at the end of their group. The HTTP layer maps codes to
+// status codes in exactly one table (infra/http/error_mapping.cpp); domain code never names a
+// status.
 #pragma once
 
 #include <cstdint>

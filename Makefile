@@ -1,0 +1,55 @@
+# The two commands:
+#   make run    install dependencies, build, start the embedded server on :8080 (data in ./data)
+#   make test   install dependencies, build, run every test (and the unit tests under ASan+UBSan)
+BUILD_DIR      ?= build
+SANITIZE_DIR   ?= build-asan
+BUILD_TYPE     ?= Release
+JOBS           ?= $(shell nproc)
+PORT           ?= 8080
+DATA_DIR       ?= ./data
+CTEST_FLAGS    ?= --output-on-failure --timeout 900
+
+.PHONY: all setup configure build run test test-fast test-sanitize bench format check-format clean
+
+all: build
+
+setup:
+	@bash scripts/setup.sh
+
+configure: setup
+	@cmake -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) >/dev/null
+
+build: configure
+	@cmake --build $(BUILD_DIR) -j$(JOBS)
+
+run: build
+	./$(BUILD_DIR)/rocketmart serve --port $(PORT) --data-dir $(DATA_DIR)
+
+# Everything: unit, integration and end-to-end tests on the release build, then the unit tests
+# again under AddressSanitizer + UndefinedBehaviorSanitizer.
+test: build
+	cd $(BUILD_DIR) && ctest $(CTEST_FLAGS) -j$(JOBS)
+	@$(MAKE) --no-print-directory test-sanitize
+
+# Unit tests only (seconds).
+test-fast: build
+	cd $(BUILD_DIR) && ctest $(CTEST_FLAGS) -j$(JOBS) -L unit
+
+test-sanitize: setup
+	@cmake -S . -B $(SANITIZE_DIR) -DCMAKE_BUILD_TYPE=Debug -DROCKETMART_SANITIZE=ON -DROCKETMART_BENCH=OFF >/dev/null
+	@cmake --build $(SANITIZE_DIR) -j$(JOBS) --target unit_tests
+	cd $(SANITIZE_DIR) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	  ctest $(CTEST_FLAGS) -j$(JOBS) -L unit
+
+# Benchmarks: nginx vs rocketmart with wrk, and the drop scenario (see bench/README.md).
+bench: build
+	bash bench/run.sh $(BUILD_DIR)
+
+format:
+	@clang-format -i $$(git ls-files '*.cpp' '*.hpp')
+
+check-format:
+	@clang-format --dry-run -Werror $$(git ls-files '*.cpp' '*.hpp')
+
+clean:
+	rm -rf $(BUILD_DIR) $(SANITIZE_DIR)

@@ -1,0 +1,172 @@
+// rocketmart: the command line. `serve` runs the embedded all-in-one server; `token` mints a signed
+// access token for operators, tests and load drivers; `check-config` validates a configuration.
+#include <spdlog/spdlog.h>
+
+#include <CLI/CLI.hpp>
+#include <charconv>
+#include <cstdio>
+#include <iostream>
+#include <optional>
+
+#include "app/embedded_app.hpp"
+#include "app/keys.hpp"
+#include "auth/identity.hpp"
+#include "auth/jwt.hpp"
+#include "core/clock.hpp"
+#include "infra/config/config.hpp"
+#include "infra/log/log.hpp"
+
+namespace {
+
+using namespace rocketmart;
+
+struct CommonFlags {
+  std::string config_file;
+  std::string data_dir;
+};
+
+void AddCommonFlags(CLI::App* command, CommonFlags& flags) {
+  command->add_option("--config", flags.config_file, "TOML configuration file (optional)");
+  command->add_option("--data-dir", flags.data_dir, "Data directory (overrides storage.data_dir)");
+}
+
+std::optional<config::Config> LoadConfig(
+    const CommonFlags& flags, const std::vector<std::pair<std::string, std::string>>& overrides) {
+  config::LoadOptions options;
+  if (!flags.config_file.empty()) options.file = flags.config_file;
+  options.env = config::EnvFromEnviron();
+  auto loaded = config::Load(options);
+  if (!loaded.ok()) {
+    std::fprintf(stderr, "configuration error: %s\n", loaded.error().message.c_str());
+    return std::nullopt;
+  }
+  if (!flags.data_dir.empty()) {
+    if (auto st = config::Set(*loaded, "storage.data_dir", flags.data_dir); !st.ok()) {
+      std::fprintf(stderr, "configuration error: %s\n", st.error().message.c_str());
+      return std::nullopt;
+    }
+  }
+  for (const auto& [key, value] : overrides) {
+    if (auto st = config::Set(*loaded, key, value); !st.ok()) {
+      std::fprintf(stderr, "configuration error: %s\n", st.error().message.c_str());
+      return std::nullopt;
+    }
+  }
+  return std::move(*loaded);
+}
+
+// "15m", "900s", "2h", "1d" or plain seconds.
+std::optional<std::chrono::seconds> ParseDuration(std::string_view text) {
+  if (text.empty()) return std::nullopt;
+  std::int64_t n = 0;
+  auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
+  if (ec != std::errc{} || n <= 0) return std::nullopt;
+  const std::string_view unit(ptr, static_cast<std::size_t>(text.data() + text.size() - ptr));
+  std::int64_t scale = 0;
+  if (unit.empty() || unit == "s")
+    scale = 1;
+  else if (unit == "m")
+    scale = 60;
+  else if (unit == "h")
+    scale = 3600;
+  else if (unit == "d")
+    scale = 86400;
+  else
+    return std::nullopt;
+  if (n > 365 * 86400 / scale) return std::nullopt;
+  return std::chrono::seconds(n * scale);
+}
+
+int Serve(const CommonFlags& flags, const std::string& port, const std::string& host) {
+  std::vector<std::pair<std::string, std::string>> overrides;
+  if (!port.empty()) overrides.emplace_back("server.port", port);
+  if (!host.empty()) overrides.emplace_back("server.host", host);
+  auto cfg = LoadConfig(flags, overrides);
+  if (!cfg) return 2;
+  if (!log::Init(cfg->log.level)) return 2;
+  SystemClock clock;
+  try {
+    app::EmbeddedApp app(std::move(*cfg), clock);
+    app.Start();
+    app.Run();
+  } catch (const std::exception& e) {
+    spdlog::critical("fatal: {}", e.what());
+    return 1;
+  }
+  return 0;
+}
+
+int Token(const CommonFlags& flags, std::int64_t member, const std::string& role,
+          const std::string& ttl_text) {
+  auto cfg = LoadConfig(flags, {});
+  if (!cfg) return 2;
+  const auto parsed_role = auth::ParseRole(role);
+  if (!parsed_role) {
+    std::fprintf(stderr, "--role must be user or admin\n");
+    return 2;
+  }
+  const auto ttl = ParseDuration(ttl_text);
+  if (!ttl) {
+    std::fprintf(stderr, "--ttl must look like 900s, 15m, 2h or 1d (at most 365d)\n");
+    return 2;
+  }
+  auto keyring = app::BuildKeyring(*cfg);
+  if (!keyring.ok()) {
+    std::fprintf(stderr, "auth key: %s\n", keyring.error().message.c_str());
+    return 1;
+  }
+  SystemClock clock;
+  const TimePoint now = clock.Now();
+  auth::Claims claims;
+  claims.member_id = member;
+  claims.role = std::string(auth::RoleName(*parsed_role));
+  claims.type = std::string(auth::kAccessType);
+  claims.issued_at = now;
+  claims.not_before = now;
+  claims.expires_at = now + *ttl;
+  claims.issuer = cfg->auth.issuer;
+  claims.audience = cfg->auth.audience;
+  std::printf("%s\n", auth::Sign(claims, *keyring).c_str());
+  return 0;
+}
+
+int CheckConfig(const CommonFlags& flags) {
+  auto cfg = LoadConfig(flags, {});
+  if (!cfg) return 2;
+  std::printf("%s", config::Describe(*cfg).c_str());
+  std::printf("configuration OK\n");
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App cli{"rocketmart: a flash-sale commerce backend"};
+  cli.require_subcommand(1);
+
+  CommonFlags serve_flags;
+  std::string port, host;
+  auto* serve = cli.add_subcommand("serve", "Run the embedded all-in-one server");
+  AddCommonFlags(serve, serve_flags);
+  serve->add_option("--port", port, "Listen port (0 picks a free one and prints it)");
+  serve->add_option("--host", host, "Listen address");
+
+  CommonFlags token_flags;
+  std::int64_t member = 0;
+  std::string role = "user", ttl = "15m";
+  auto* token = cli.add_subcommand("token", "Print a signed access token (operators, tests)");
+  AddCommonFlags(token, token_flags);
+  token->add_option("--member", member, "Member id")->required()->check(CLI::PositiveNumber);
+  token->add_option("--role", role, "user or admin");
+  token->add_option("--ttl", ttl, "Lifetime: 900s, 15m, 2h, 1d");
+
+  CommonFlags check_flags;
+  auto* check = cli.add_subcommand("check-config", "Validate the configuration and print it");
+  AddCommonFlags(check, check_flags);
+
+  CLI11_PARSE(cli, argc, argv);
+  if (serve->parsed()) return Serve(serve_flags, port, host);
+  if (token->parsed()) return Token(token_flags, member, role, ttl);
+  if (check->parsed()) return CheckConfig(check_flags);
+  return 2;
+}

@@ -1,0 +1,150 @@
+#include "services/catalog/adapters/sqlite_product_repository.hpp"
+
+#include <boost/json.hpp>
+
+#include "infra/async/write.hpp"
+#include "infra/storage/outbox.hpp"
+
+namespace rocketmart::catalog {
+namespace {
+
+constexpr storage::Migration kMigrations[] = {
+    {1, "products", R"sql(
+      CREATE TABLE products (
+        id            INTEGER PRIMARY KEY AUTOINCREMENT,
+        name          TEXT    NOT NULL,
+        description   TEXT    NOT NULL,
+        price         INTEGER NOT NULL CHECK (price >= 0),
+        image_url     TEXT    NOT NULL,
+        initial_stock INTEGER NOT NULL CHECK (initial_stock >= 0),
+        retired       INTEGER NOT NULL DEFAULT 0,
+        created_at_ms INTEGER NOT NULL,
+        updated_at_ms INTEGER NOT NULL,
+        version       INTEGER NOT NULL
+      );
+    )sql"},
+};
+
+constexpr std::string_view kSelectColumns =
+    "SELECT id, name, description, price, image_url, initial_stock, retired, created_at_ms, "
+    "updated_at_ms, version FROM products";
+
+Product ReadProduct(const storage::Statement& s) {
+  Product p;
+  p.id = s.Int64(0);
+  p.name = s.Text(1);
+  p.description = s.Text(2);
+  p.price = s.Int64(3);
+  p.image_url = s.Text(4);
+  p.initial_stock = s.Int64(5);
+  p.retired = s.Int64(6) != 0;
+  p.created_at = FromUnixMillis(s.Int64(7));
+  p.updated_at = FromUnixMillis(s.Int64(8));
+  p.version = s.Int64(9);
+  return p;
+}
+
+std::optional<Product> Find(storage::Database& db, std::int64_t id) {
+  static const std::string sql = std::string(kSelectColumns) + " WHERE id = ?";
+  auto& stmt = db.Cached(sql);
+  stmt.BindInt64(1, id);
+  std::optional<Product> out;
+  if (stmt.Step()) out = ReadProduct(stmt);
+  stmt.Reset();
+  return out;
+}
+
+std::string EventPayload(const Product& p) {
+  boost::json::object o;
+  o["productId"] = p.id;
+  o["name"] = p.name;
+  o["price"] = p.price;
+  o["initialStock"] = p.initial_stock;
+  o["retired"] = p.retired;
+  o["version"] = p.version;
+  return boost::json::serialize(o);
+}
+
+void Store(storage::Database& db, const Product& p) {
+  auto& stmt = db.Cached(
+      "UPDATE products SET name = ?, description = ?, price = ?, image_url = ?, retired = ?, "
+      "updated_at_ms = ?, version = ? WHERE id = ?");
+  stmt.BindText(1, p.name)
+      .BindText(2, p.description)
+      .BindInt64(3, p.price)
+      .BindText(4, p.image_url)
+      .BindInt64(5, p.retired ? 1 : 0)
+      .BindInt64(6, ToUnixMillis(p.updated_at))
+      .BindInt64(7, p.version)
+      .BindInt64(8, p.id);
+  stmt.Step();
+  stmt.Reset();
+}
+
+}  // namespace
+
+std::span<const storage::Migration> CatalogMigrations() {
+  return kMigrations;
+}
+
+boost::asio::awaitable<Result<Product>> SqliteProductRepository::Insert(Product product) {
+  auto job = [product = std::move(product)](storage::Database& db) mutable -> Result<Product> {
+    auto& stmt = db.Cached(
+        "INSERT INTO products (name, description, price, image_url, initial_stock, retired, "
+        "created_at_ms, updated_at_ms, version) VALUES (?, ?, ?, ?, ?, 0, ?, ?, ?)");
+    stmt.BindText(1, product.name)
+        .BindText(2, product.description)
+        .BindInt64(3, product.price)
+        .BindText(4, product.image_url)
+        .BindInt64(5, product.initial_stock)
+        .BindInt64(6, ToUnixMillis(product.created_at))
+        .BindInt64(7, ToUnixMillis(product.updated_at))
+        .BindInt64(8, product.version);
+    stmt.Step();
+    stmt.Reset();
+    product.id = db.LastInsertRowId();
+    storage::AppendOutbox(db, kProductCreated, EventPayload(product), product.created_at);
+    return product;
+  };
+  co_return co_await async::Write<Product>(writer_, std::move(job));
+}
+
+boost::asio::awaitable<Result<Product>> SqliteProductRepository::Update(std::int64_t id,
+                                                                        ProductChanges changes,
+                                                                        TimePoint now) {
+  auto job = [id, changes = std::move(changes), now](storage::Database& db) -> Result<Product> {
+    auto product = Find(db, id);
+    if (!product || product->retired) return MakeError(Errc::kNotFound, "no such product");
+    if (!ApplyChanges(*product, changes, now)) return *product;
+    Store(db, *product);
+    storage::AppendOutbox(db, kProductUpdated, EventPayload(*product), now);
+    return *product;
+  };
+  co_return co_await async::Write<Product>(writer_, std::move(job));
+}
+
+boost::asio::awaitable<Result<Product>> SqliteProductRepository::Retire(std::int64_t id,
+                                                                        TimePoint now) {
+  auto job = [id, now](storage::Database& db) -> Result<Product> {
+    auto product = Find(db, id);
+    if (!product || product->retired) return MakeError(Errc::kNotFound, "no such product");
+    product->retired = true;
+    product->updated_at = now;
+    ++product->version;
+    Store(db, *product);
+    storage::AppendOutbox(db, kProductRetired, EventPayload(*product), now);
+    return *product;
+  };
+  co_return co_await async::Write<Product>(writer_, std::move(job));
+}
+
+std::vector<Product> SqliteProductRepository::LoadAll() {
+  std::vector<Product> out;
+  writer_.RunSync([&out](storage::Database& db) {
+    auto stmt = db.Prepare(std::string(kSelectColumns) + " ORDER BY id");
+    while (stmt.Step()) out.push_back(ReadProduct(stmt));
+  });
+  return out;
+}
+
+}  // namespace rocketmart::catalog

@@ -1,0 +1,28 @@
+// Port: durable storage of products. Implemented by adapters/sqlite_product_repository.
+// Writes are coroutines that complete only after the change (and its outbox event) committed.
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+#include <vector>
+
+#include "core/result.hpp"
+#include "services/catalog/domain/product.hpp"
+
+namespace rocketmart::catalog {
+
+class ProductRepository {
+ public:
+  virtual ~ProductRepository() = default;
+  // Assigns the id; emits product.created with the initial stock.
+  virtual boost::asio::awaitable<Result<Product>> Insert(Product product) = 0;
+  // Applies the changes to the stored product (read-modify-write in one transaction, so concurrent
+  // updates never lose each other); emits product.updated. kNotFound for unknown/retired ids.
+  virtual boost::asio::awaitable<Result<Product>> Update(std::int64_t id, ProductChanges changes,
+                                                         TimePoint now) = 0;
+  // Marks the product retired (it stays in history: orders refer to it); emits product.retired.
+  virtual boost::asio::awaitable<Result<Product>> Retire(std::int64_t id, TimePoint now) = 0;
+  // Synchronous: start-up only.
+  virtual std::vector<Product> LoadAll() = 0;
+};
+
+}  // namespace rocketmart::catalog

@@ -1,0 +1,200 @@
+#include "support/server_process.hpp"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <random>
+#include <stdexcept>
+#include <thread>
+
+namespace rocketmart::testing {
+namespace {
+
+std::filesystem::path MakeTempDir() {
+  std::random_device rd;
+  auto dir = std::filesystem::temp_directory_path() /
+             ("rocketmart-e2e-" + std::to_string(getpid()) + "-" + std::to_string(rd()));
+  std::filesystem::create_directories(dir);
+  return dir;
+}
+
+std::vector<char*> CStrings(std::vector<std::string>& strings) {
+  std::vector<char*> out;
+  for (auto& s : strings) out.push_back(s.data());
+  out.push_back(nullptr);
+  return out;
+}
+
+// Reads the child's stdout until the line "rocketmart listening on http://host:port".
+std::uint16_t ReadPort(int fd, pid_t pid) {
+  std::string seen;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  char buf[4096];
+  while (std::chrono::steady_clock::now() < deadline) {
+    pollfd p{fd, POLLIN, 0};
+    const int ready = poll(&p, 1, 200);
+    if (ready > 0) {
+      const ssize_t n = read(fd, buf, sizeof buf);
+      if (n <= 0) break;
+      seen.append(buf, static_cast<std::size_t>(n));
+      const auto pos = seen.find("rocketmart listening on http://");
+      if (pos != std::string::npos) {
+        const auto eol = seen.find('\n', pos);
+        if (eol != std::string::npos) {
+          const std::string line = seen.substr(pos, eol - pos);
+          return static_cast<std::uint16_t>(std::stoi(line.substr(line.rfind(':') + 1)));
+        }
+      }
+    }
+    int status = 0;
+    if (waitpid(pid, &status, WNOHANG) == pid) {
+      throw std::runtime_error("server exited during start-up: " + seen);
+    }
+  }
+  throw std::runtime_error("server did not report its port: " + seen);
+}
+
+}  // namespace
+
+std::string BinaryPath() {
+  const char* path = std::getenv("ROCKETMART_BINARY");
+  if (!path || !*path) throw std::runtime_error("ROCKETMART_BINARY is not set");
+  return path;
+}
+
+std::string RunCommand(const std::vector<std::string>& argv,
+                       const std::map<std::string, std::string>& env) {
+  int out[2];
+  if (pipe(out) != 0) throw std::runtime_error("pipe failed");
+  const pid_t pid = fork();
+  if (pid == 0) {
+    dup2(out[1], STDOUT_FILENO);
+    close(out[0]);
+    close(out[1]);
+    for (const auto& [k, v] : env) setenv(k.c_str(), v.c_str(), 1);
+    std::vector<std::string> args = argv;
+    auto cargs = CStrings(args);
+    execv(cargs[0], cargs.data());
+    _exit(127);
+  }
+  close(out[1]);
+  std::string output;
+  char buf[4096];
+  ssize_t n;
+  while ((n = read(out[0], buf, sizeof buf)) > 0) output.append(buf, static_cast<std::size_t>(n));
+  close(out[0]);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    throw std::runtime_error("command failed: " + argv[0] + " " + (argv.size() > 1 ? argv[1] : ""));
+  }
+  return output;
+}
+
+ServerProcess::ServerProcess(ServerOptions options) : options_(std::move(options)) {
+  if (options_.data_dir.empty()) {
+    data_dir_ = MakeTempDir();
+    owns_data_dir_ = true;
+  } else {
+    data_dir_ = options_.data_dir;
+  }
+  Start();
+}
+
+ServerProcess::~ServerProcess() {
+  if (pid_ > 0) {
+    Terminate(std::chrono::seconds(10));
+  }
+  if (owns_data_dir_) {
+    std::error_code ec;
+    std::filesystem::remove_all(data_dir_, ec);
+  }
+}
+
+void ServerProcess::Start() {
+  int out[2];
+  if (pipe(out) != 0) throw std::runtime_error("pipe failed");
+  std::vector<std::string> args = {BinaryPath(), "serve",     "--port",     "0",
+                                   "--host",     "127.0.0.1", "--data-dir", data_dir_.string()};
+  for (const auto& a : options_.extra_args) args.push_back(a);
+  const pid_t pid = fork();
+  if (pid == 0) {
+    dup2(out[1], STDOUT_FILENO);
+    const int devnull = open("/dev/null", O_WRONLY);
+    if (devnull >= 0 && !std::getenv("ROCKETMART_E2E_SERVER_LOGS")) dup2(devnull, STDERR_FILENO);
+    close(out[0]);
+    close(out[1]);
+    setenv("ROCKETMART_DEMO_SEED", options_.seed_demo ? "true" : "false", 1);
+    setenv("ROCKETMART_LOG_ACCESS_LOG", "false", 1);
+    for (const auto& [k, v] : options_.env) setenv(k.c_str(), v.c_str(), 1);
+    auto cargs = CStrings(args);
+    execv(cargs[0], cargs.data());
+    _exit(127);
+  }
+  close(out[1]);
+  pid_ = pid;
+  try {
+    port_ = ReadPort(out[0], pid);
+  } catch (...) {
+    close(out[0]);
+    Kill();
+    throw;
+  }
+  // Keep draining stdout in the background so the server never blocks on a full pipe.
+  std::thread([fd = out[0]] {
+    char buf[4096];
+    while (read(fd, buf, sizeof buf) > 0) {
+    }
+    close(fd);
+  }).detach();
+}
+
+int ServerProcess::WaitExit(std::chrono::milliseconds timeout) {
+  int status = 0;
+  // A pidfd becomes readable when the child exits: wait on that event, bounded by the timeout.
+  const int pidfd = static_cast<int>(syscall(SYS_pidfd_open, pid_, 0));
+  if (pidfd >= 0) {
+    pollfd p{pidfd, POLLIN, 0};
+    const int ready = poll(&p, 1, static_cast<int>(timeout.count()));
+    close(pidfd);
+    if (ready <= 0) kill(pid_, SIGKILL);
+  }
+  waitpid(pid_, &status, 0);
+  pid_ = -1;
+  if (WIFEXITED(status)) return WEXITSTATUS(status);
+  if (WIFSIGNALED(status)) return -WTERMSIG(status);
+  return -1;
+}
+
+int ServerProcess::Terminate(std::chrono::milliseconds timeout) {
+  if (pid_ <= 0) return 0;
+  kill(pid_, SIGTERM);
+  return WaitExit(timeout);
+}
+
+void ServerProcess::Kill() {
+  if (pid_ <= 0) return;
+  kill(pid_, SIGKILL);
+  int status = 0;
+  waitpid(pid_, &status, 0);
+  pid_ = -1;
+}
+
+void ServerProcess::Restart() {
+  if (pid_ > 0) Kill();
+  Start();
+}
+
+std::string ServerProcess::Token(std::int64_t member_id, bool admin) const {
+  std::string out = RunCommand({BinaryPath(), "token", "--data-dir", data_dir_.string(), "--member",
+                                std::to_string(member_id), "--role", admin ? "admin" : "user"});
+  while (!out.empty() && (out.back() == '\n' || out.back() == '\r')) out.pop_back();
+  return out;
+}
+
+}  // namespace rocketmart::testing

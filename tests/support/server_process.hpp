@@ -1,0 +1,62 @@
+// Starts the real rocketmart binary for end-to-end tests: a fresh data directory, port 0, the port
+// read back from the "listening on" line. The destructor kills the process (SIGTERM, then SIGKILL)
+// and removes the data directory, so every test cleans up what it started.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace rocketmart::testing {
+
+struct ServerOptions {
+  std::vector<std::string> extra_args;
+  std::map<std::string, std::string> env;
+  std::filesystem::path data_dir;  // empty = a fresh temporary directory, removed afterwards
+  bool seed_demo = false;
+};
+
+class ServerProcess {
+ public:
+  explicit ServerProcess(ServerOptions options = {});
+  ~ServerProcess();
+  ServerProcess(const ServerProcess&) = delete;
+  ServerProcess& operator=(const ServerProcess&) = delete;
+
+  std::uint16_t port() const { return port_; }
+  const std::filesystem::path& data_dir() const { return data_dir_; }
+  pid_t pid() const { return pid_; }
+
+  // SIGTERM and wait for exit; returns the exit status (or -signal).
+  int Terminate(std::chrono::milliseconds timeout = std::chrono::seconds(20));
+  // SIGKILL, as a crash would.
+  void Kill();
+  // Starts again on the same data directory (after Kill/Terminate).
+  void Restart();
+
+  // A token minted by `rocketmart token` against this server's data directory.
+  std::string Token(std::int64_t member_id, bool admin = false) const;
+
+ private:
+  void Start();
+  int WaitExit(std::chrono::milliseconds timeout);
+
+  ServerOptions options_;
+  std::filesystem::path data_dir_;
+  bool owns_data_dir_ = false;
+  pid_t pid_ = -1;
+  std::uint16_t port_ = 0;
+};
+
+// Path of the binary under test (ROCKETMART_BINARY, set by CTest).
+std::string BinaryPath();
+// Runs a command, returns its stdout; throws on a non-zero exit.
+std::string RunCommand(const std::vector<std::string>& argv,
+                       const std::map<std::string, std::string>& env = {});
+
+}  // namespace rocketmart::testing
