@@ -23,7 +23,8 @@ Result<Identity> IdentityFromClaims(const Claims& claims) {
   if (claims.member_id <= 0) return MakeError(Errc::kUnauthenticated, "bad sub");
   const auto role = ParseRole(claims.role);
   if (!role) return MakeError(Errc::kUnauthenticated, "unknown role");
-  return Identity{claims.member_id, *role, claims.token_id, claims.expires_at};
+  return Identity{claims.member_id, *role, claims.token_id, claims.expires_at,
+                  claims.email_verified};
 }
 
 }  // namespace rocketmart::auth

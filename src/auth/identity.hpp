@@ -23,6 +23,7 @@ struct Identity {
   Role role = Role::kUser;
   std::string token_id;  // jti of the access token, for audit logs and revocation.
   TimePoint expires_at{};
+  bool email_verified = false;  // from the access token; checkout refuses purchases without it
 };
 
 // "user" | "admin": the wire name used in the `role` claim.

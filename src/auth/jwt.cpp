@@ -104,7 +104,7 @@ void AppendJsonInt(std::string& out, std::int64_t v) {
 // which duplicate wins, which is an attack surface), and optionally rejects unknown members.
 // It never builds a DOM: the only allocations are for string values longer than the SSO buffer.
 
-enum class Kind : std::uint8_t { kAbsent, kString, kInt, kOther };
+enum class Kind : std::uint8_t { kAbsent, kString, kInt, kBool, kOther };
 
 struct Slot {
   Kind kind = Kind::kAbsent;
@@ -204,7 +204,14 @@ class FlatObjectHandler {
   bool on_double(double, boost::json::string_view, boost::json::error_code& ec) {
     return OnOther(ec);
   }
-  bool on_bool(bool, boost::json::error_code& ec) { return OnOther(ec); }
+  bool on_bool(bool v, boost::json::error_code& ec) {
+    if (depth_ == 0) return Fail(ec, "not a JSON object");
+    if (depth_ == 1 && current_ >= 0) {
+      slots_[current_].kind = Kind::kBool;
+      slots_[current_].num = v ? 1 : 0;
+    }
+    return true;
+  }
   bool on_null(boost::json::error_code& ec) { return OnOther(ec); }
   bool on_comment_part(boost::json::string_view, boost::json::error_code&) { return true; }
   bool on_comment(boost::json::string_view, boost::json::error_code&) { return true; }
@@ -277,9 +284,21 @@ enum HeaderMember { kHAlg, kHTyp, kHKid, kHJku, kHX5u, kHJwk, kHX5c, kHCrit, kHe
 constexpr std::string_view kHeaderNames[kHeaderMemberCount] = {"alg", "typ", "kid", "jku",
                                                                "x5u", "jwk", "x5c", "crit"};
 
-enum ClaimMember { kCSub, kCRole, kCTyp, kCJti, kCIat, kCNbf, kCExp, kCIss, kCAud, kClaimCount };
-constexpr std::string_view kClaimNames[kClaimCount] = {"sub", "role", "typ", "jti", "iat",
-                                                       "nbf", "exp",  "iss", "aud"};
+enum ClaimMember {
+  kCSub,
+  kCRole,
+  kCTyp,
+  kCJti,
+  kCIat,
+  kCNbf,
+  kCExp,
+  kCIss,
+  kCAud,
+  kCEmailVerified,
+  kClaimCount
+};
+constexpr std::string_view kClaimNames[kClaimCount] = {
+    "sub", "role", "typ", "jti", "iat", "nbf", "exp", "iss", "aud", "email_verified"};
 
 Error Fail(const char* reason) {
   return MakeError(Errc::kUnauthenticated, reason);
@@ -393,6 +412,7 @@ std::string Sign(const Claims& claims, const Keyring& keyring) {
   AppendJsonString(payload, claims.issuer);
   payload += ",\"aud\":";
   AppendJsonString(payload, claims.audience);
+  if (claims.email_verified) payload += ",\"email_verified\":true";
   payload += '}';
 
   std::string token;
@@ -499,6 +519,12 @@ Result<Claims> Verify(std::string_view token, const Keyring& keyring, const Veri
   const Slot& jti = h.slot(kCJti);
   if (jti.kind != Kind::kString || jti.str.empty() || jti.str.size() > 128) return Fail("bad jti");
 
+  const Slot& verified = h.slot(kCEmailVerified);
+  if (verified.kind == Kind::kBool) {
+    claims.email_verified = verified.num != 0;
+  } else if (verified.kind != Kind::kAbsent) {
+    return Fail("bad email_verified");
+  }
   if (!NumericDate(h.slot(kCExp), claims.expires_at)) return Fail("bad exp");
   if (!NumericDate(h.slot(kCIat), claims.issued_at)) return Fail("bad iat");
   if (h.slot(kCNbf).kind == Kind::kAbsent) {

@@ -78,15 +78,16 @@ class Keyring {
 };
 
 struct Claims {
-  std::int64_t member_id = 0;  // `sub`, as a decimal string on the wire.
-  std::string role;            // "user" | "admin".
-  std::string type;            // `typ` claim: "access" | "refresh".
-  std::string token_id;        // `jti`: random 128-bit hex; Sign generates one when empty.
-  TimePoint issued_at{};       // `iat` (whole seconds on the wire).
-  TimePoint not_before{};      // `nbf`
-  TimePoint expires_at{};      // `exp`
-  std::string issuer;          // `iss`
-  std::string audience;        // `aud` (a single string).
+  std::int64_t member_id = 0;   // `sub`, as a decimal string on the wire.
+  std::string role;             // "user" | "admin".
+  std::string type;             // `typ` claim: "access" | "refresh".
+  std::string token_id;         // `jti`: random 128-bit hex; Sign generates one when empty.
+  TimePoint issued_at{};        // `iat` (whole seconds on the wire).
+  TimePoint not_before{};       // `nbf`
+  TimePoint expires_at{};       // `exp`
+  std::string issuer;           // `iss`
+  std::string audience;         // `aud` (a single string).
+  bool email_verified = false;  // `email_verified` (OIDC name): purchases require it.
 };
 
 // Signs with the ring's active key. Precondition: the ring has an active key (throws

@@ -128,6 +128,24 @@ TEST(JwtTest, RoundTrip) {
   EXPECT_EQ(out->expires_at, in.expires_at);
   EXPECT_EQ(out->issuer, "rocketmart");
   EXPECT_EQ(out->audience, "rocketmart-api");
+  EXPECT_FALSE(out->email_verified);
+}
+
+TEST(JwtTest, EmailVerifiedClaimRoundTripsAndMustBeBoolean) {
+  const Keyring ring = Ring();
+  Claims in = AccessClaims();
+  in.email_verified = true;
+  auto out = Verify(Sign(in, ring), ring, Options(), kNow);
+  ASSERT_TRUE(out.ok()) << out.error().message;
+  EXPECT_TRUE(out->email_verified);
+  const std::string header = R"({"alg":"HS256","typ":"JWT","kid":"k1"})";
+  const std::string base = R"({"sub":"42","role":"user","typ":"access","jti":"j","iat":)" +
+                           std::to_string(ToUnixSeconds(kNow)) + R"(,"exp":)" +
+                           std::to_string(ToUnixSeconds(kNow) + 60) +
+                           R"(,"iss":"rocketmart","aud":"rocketmart-api","email_verified":)";
+  EXPECT_FALSE(Verify(Craft(header, base + "\"true\"}"), ring, Options(), kNow).ok());
+  EXPECT_FALSE(Verify(Craft(header, base + "1}"), ring, Options(), kNow).ok());
+  EXPECT_TRUE(Verify(Craft(header, base + "true}"), ring, Options(), kNow).ok());
 }
 
 TEST(JwtTest, HeaderIsPinnedAndSignGeneratesJti) {
