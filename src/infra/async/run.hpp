@@ -18,7 +18,8 @@ T RunToCompletion(boost::asio::awaitable<T> task) {
   std::exception_ptr failure;
   auto wrapper = [](std::optional<T>& out,
                     boost::asio::awaitable<T> task) -> boost::asio::awaitable<void> {
-    out.emplace(co_await std::move(task));
+    T value = co_await std::move(task);
+    out.emplace(std::move(value));
   };
   boost::asio::co_spawn(ioc, wrapper(out, std::move(task)),
                         [&failure](std::exception_ptr e) { failure = e; });

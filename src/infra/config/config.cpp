@@ -37,6 +37,7 @@ struct FieldSpec {
 };
 
 constexpr std::string_view kSynchronous[] = {"full", "normal"};
+constexpr std::string_view kMailTransports[] = {"file", "smtp"};
 constexpr std::string_view kLogLevels[] = {"trace", "debug", "info", "warn", "error", "off"};
 constexpr std::int64_t kMiB = 1024 * 1024;
 constexpr std::int64_t kMaxString = 4096;
@@ -102,12 +103,35 @@ const FieldSpec kFields[] = {
   RM_STR_CHECKED(auth.key_id, 1, 64, CheckKeyId, "JWT `kid` of the signing key; characters [A-Za-z0-9._-]."),
   RM_INT(auth.leeway_s, 0, 60, "Clock skew tolerated on exp/nbf."),
   RM_INT(auth.access_ttl_s, 60, 86'400, "Access token lifetime."),
+  RM_INT(auth.refresh_ttl_s, 300, 31'536'000, "Absolute lifetime of a refresh-token family."),
   RM_SECRET(auth.secret, CheckHmacSecret, "HMAC signing secret (>= 32 bytes); usually from env."),
   RM_STR(auth.secret_file, 0, kMaxString,
          "Secret file, created if missing; empty = `<data_dir>/secrets/jwt.key`."),
   RM_ENUM(log.level, kLogLevels, "Minimum log level."),
   RM_BOOL(log.access_log, "Log one line per request."),
   RM_BOOL(demo.seed, "Seed a demo catalog into an empty data directory."),
+  RM_STR(members.public_base_url, 1, 2048, "Base URL of links in mails (never the Host header)."),
+  RM_SECRET(members.data_key, CheckHmacSecret,
+            "Key sealing phone/address at rest (>= 32 bytes); empty = `<data_dir>/secrets/members.key`."),
+  RM_INT(members.verify_ttl_s, 300, 604'800, "Lifetime of an email verification link."),
+  RM_INT(members.reset_ttl_s, 60, 86'400, "Lifetime of a password reset link."),
+  RM_INT(members.hash_threads, 1, 64, "Threads hashing passwords (argon2id)."),
+  RM_INT(members.hash_queue, 1, 100'000, "Queued password hashes before 503 OVERLOADED."),
+  RM_INT(members.signups_per_ip_per_hour, 1, 1'000'000, "Signups accepted per client address per hour."),
+  RM_INT(members.mails_per_ip_per_hour, 1, 1'000'000, "Resend/reset requests per client address per hour."),
+  RM_ENUM(mail.transport, kMailTransports, "Where mail goes: file (`<data_dir>/mail/*.eml`) or smtp."),
+  RM_STR(mail.from, 3, 320, "From header of outgoing mail."),
+  RM_STR(mail.smtp_url, 1, 2048, "SMTP server: smtp://host:port or smtps://host:port."),
+  RM_BOOL(mail.smtp_starttls, "Require STARTTLS on smtp:// URLs."),
+  RM_STR(mail.smtp_username, 0, 320, "SMTP AUTH user; empty = no AUTH."),
+  RM_SECRET(mail.smtp_password, nullptr, "SMTP AUTH password."),
+  RM_INT(mail.smtp_timeout_ms, 1000, 300'000, "Timeout of one SMTP submission."),
+  RM_INT(checkout.hold_ttl_s, 1, 86'400, "Unpaid holds are released after this many seconds."),
+  RM_INT(checkout.sweep_interval_ms, 10, 60'000, "How often expired holds are released."),
+  RM_INT(checkout.reconcile_interval_s, 1, 86'400, "How often the stock invariant is checked."),
+  RM_INT(payment.decline_percent, 0, 100, "Simulated provider: share of charges declined."),
+  RM_INT(payment.seed, 0, 2'147'483'647, "Simulated provider: seed of the decline decision."),
+  RM_INT(payment.latency_ms, 0, 10'000, "Simulated provider: latency added to each charge."),
 };
 // clang-format on
 

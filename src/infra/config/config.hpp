@@ -60,6 +60,7 @@ struct AuthConfig {
   std::string key_id = "k1";
   int leeway_s = 30;
   int access_ttl_s = 900;
+  int refresh_ttl_s = 2'592'000;  // Absolute lifetime of a refresh-token family (30 days).
   std::string secret;       // Secret; empty = unset (then the secret file is used).
   std::string secret_file;  // Empty = <storage.data_dir>/secrets/jwt.key (see JwtSecretPath).
 };
@@ -67,6 +68,39 @@ struct AuthConfig {
 struct LogConfig {
   std::string level = "info";  // trace | debug | info | warn | error | off
   bool access_log = true;
+};
+
+struct CheckoutConfig {
+  int hold_ttl_s = 600;             // Unpaid holds are released after this.
+  int sweep_interval_ms = 1000;     // How often expired holds are looked for.
+  int reconcile_interval_s = 60;    // How often the stock invariant is checked.
+};
+
+struct PaymentConfig {
+  int decline_percent = 0;  // Simulated provider: share of charges declined (load tests use 20).
+  int seed = 1;             // Simulated provider: seed of the deterministic decline decision.
+  int latency_ms = 0;       // Simulated provider: added latency per charge.
+};
+
+struct MembersConfig {
+  std::string public_base_url = "http://localhost:8080";  // Links in mails; never the Host header.
+  std::string data_key;  // Secret; empty = <storage.data_dir>/secrets/members.key (generated).
+  int verify_ttl_s = 86'400;
+  int reset_ttl_s = 1'800;
+  int hash_threads = 1;  // argon2id threads; kept small so logins never starve the sale path.
+  int hash_queue = 32;   // Queued hashes beyond which login/signup answer 503 OVERLOADED.
+  int signups_per_ip_per_hour = 30;
+  int mails_per_ip_per_hour = 20;
+};
+
+struct MailConfig {
+  std::string transport = "file";  // "file" (<data_dir>/mail/*.eml) | "smtp"
+  std::string from = "Rocket Mart <no-reply@rocketmart.local>";
+  std::string smtp_url = "smtp://127.0.0.1:25";  // smtps://host:465 for implicit TLS
+  bool smtp_starttls = false;
+  std::string smtp_username;
+  std::string smtp_password;  // Secret.
+  int smtp_timeout_ms = 15'000;
 };
 
 struct DemoConfig {
@@ -79,6 +113,10 @@ struct Config {
   AuthConfig auth;
   LogConfig log;
   DemoConfig demo;
+  MembersConfig members;
+  MailConfig mail;
+  CheckoutConfig checkout;
+  PaymentConfig payment;
 };
 
 struct LoadOptions {

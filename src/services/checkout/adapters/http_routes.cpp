@@ -1,0 +1,228 @@
+#include "services/checkout/adapters/http_routes.hpp"
+
+#include <openssl/evp.h>
+
+#include <boost/json.hpp>
+
+#include "core/time_format.hpp"
+#include "infra/json/json.hpp"
+
+namespace rocketmart::checkout {
+namespace {
+
+using boost::asio::awaitable;
+using http::Request;
+using http::Response;
+
+constexpr std::size_t kMaxIdempotencyKeyBytes = 255;
+
+std::string Sha256Hex(std::string_view data) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_Digest(data.data(), data.size(), digest, &len, EVP_sha256(), nullptr);
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(len * 2);
+  for (unsigned int i = 0; i < len; ++i) {
+    out += kHex[digest[i] >> 4];
+    out += kHex[digest[i] & 15];
+  }
+  return out;
+}
+
+// The Idempotency-Key header, if any, with the fingerprint of the request it protects.
+Result<std::optional<IdempotencyRequest>> ReadIdempotency(const Request& req) {
+  const auto it = req.raw.find("Idempotency-Key");
+  if (it == req.raw.end()) return std::optional<IdempotencyRequest>{};
+  const std::string_view key = it->value();
+  if (key.empty() || key.size() > kMaxIdempotencyKeyBytes) {
+    return MakeError(Errc::kValidationFailed, "Idempotency-Key must be 1 to 255 characters",
+                     "Idempotency-Key");
+  }
+  for (unsigned char c : key) {
+    if (c < 0x21 || c > 0x7e) {
+      return MakeError(Errc::kValidationFailed, "Idempotency-Key must be printable ASCII",
+                       "Idempotency-Key");
+    }
+  }
+  std::string fingerprint;
+  fingerprint.append(req.raw.method_string()).append(" ").append(req.path).append("\n");
+  fingerprint.append(req.Body());
+  return std::optional<IdempotencyRequest>{
+      IdempotencyRequest{std::string(key), Sha256Hex(fingerprint)}};
+}
+
+Result<PurchaseLine> ReadLine(std::string_view body) {
+  auto object = json::ParseObject(body);
+  if (!object.ok()) return object.error();
+  json::FieldReader r(*object);
+  auto product_id = r.RequiredInt("productId", {.min = 1, .max = INT64_MAX});
+  auto amount = r.RequiredInt("amount", {.min = 1, .max = kMaxQuantityPerPurchase});
+  if (auto st = r.Finish(); !st.ok()) return st.error();
+  return PurchaseLine{*product_id, *amount};
+}
+
+Buyer BuyerOf(const Request& req) {
+  return Buyer{req.identity->member_id, req.identity->email_verified};
+}
+
+Response WithReplayMark(Response res, bool replayed) {
+  if (replayed) res.set("Idempotent-Replayed", "true");
+  return res;
+}
+
+boost::json::object PaidJson(const PaidOrder& paid) {
+  return {{"orderId", paid.order_id}, {"paymentId", paid.payment_id}, {"status", "PAID"}};
+}
+
+boost::json::object HoldJson(const Hold& hold) {
+  boost::json::array lines;
+  for (const HoldLine& l : hold.lines) {
+    lines.push_back({{"productId", l.product_id}, {"quantity", l.quantity}, {"price", l.price}});
+  }
+  return {{"holdId", hold.id},
+          {"status", HoldStatusName(hold.status)},
+          {"expiresAt", FormatRfc3339(hold.expires_at)},
+          {"total", hold.total},
+          {"lines", std::move(lines)}};
+}
+
+Result<Sale> ReadSale(std::string_view body) {
+  auto object = json::ParseObject(body);
+  if (!object.ok()) return object.error();
+  json::FieldReader r(*object);
+  auto starts = r.RequiredString("startsAt", {.min_chars = 1, .max_chars = 40});
+  auto ends = r.RequiredString("endsAt", {.min_chars = 1, .max_chars = 40});
+  auto limit = r.RequiredInt("perMemberLimit", {.min = 1, .max = kMaxPerMemberLimit});
+  if (auto st = r.Finish(); !st.ok()) return st.error();
+  auto starts_at = ParseRfc3339(*starts);
+  if (!starts_at) {
+    return MakeError(Errc::kValidationFailed, "startsAt must be an RFC 3339 timestamp", "startsAt");
+  }
+  auto ends_at = ParseRfc3339(*ends);
+  if (!ends_at) {
+    return MakeError(Errc::kValidationFailed, "endsAt must be an RFC 3339 timestamp", "endsAt");
+  }
+  return Sale{*starts_at, *ends_at, *limit};
+}
+
+}  // namespace
+
+boost::json::object SaleJson(const SaleView& view) {
+  return {{"productId", view.product_id},
+          {"startsAt", FormatRfc3339(view.sale.starts_at)},
+          {"endsAt", FormatRfc3339(view.sale.ends_at)},
+          {"perMemberLimit", view.sale.per_member_limit},
+          {"state", SaleStateName(view.state)}};
+}
+
+void RegisterRoutes(http::Router& router, CheckoutService& checkout) {
+  const http::RouteOptions member{.access = http::Access::kMember,
+                                  .max_body_bytes = kPurchaseBodyLimit};
+  const http::RouteOptions admin{.access = http::Access::kAdmin,
+                                 .max_body_bytes = kPurchaseBodyLimit};
+
+  router.Add(
+      http::Method::get, "/payment/{productId}/sale", {},
+      [&checkout](Request& req) -> awaitable<Response> {
+        auto id = req.IdParam("productId");
+        if (!id.ok()) co_return http::ErrorResponse(id.error());
+        auto view = checkout.GetSale(*id);
+        if (!view)
+          co_return http::ErrorResponse(MakeError(Errc::kNotFound, "no sale for this product"));
+        co_return http::JsonResponse(http::Status::ok, SaleJson(*view));
+      });
+
+  router.Add(http::Method::put, "/payment/{productId}/sale", admin,
+             [&checkout](Request& req) -> awaitable<Response> {
+               auto id = req.IdParam("productId");
+               if (!id.ok()) co_return http::ErrorResponse(id.error());
+               auto sale = ReadSale(req.Body());
+               if (!sale.ok()) co_return http::ErrorResponse(sale.error());
+               auto view = co_await checkout.SetSale(*id, *sale);
+               if (!view.ok()) co_return http::ErrorResponse(view.error());
+               co_return http::JsonResponse(http::Status::ok, SaleJson(*view));
+             });
+
+  router.Add(http::Method::post, "/payment/{productId}/restock", admin,
+             [&checkout](Request& req) -> awaitable<Response> {
+               auto id = req.IdParam("productId");
+               if (!id.ok()) co_return http::ErrorResponse(id.error());
+               auto object = json::ParseObject(req.Body());
+               if (!object.ok()) co_return http::ErrorResponse(object.error());
+               json::FieldReader r(*object);
+               auto quantity = r.RequiredInt("quantity", {.min = 1, .max = kMaxRestock});
+               if (auto st = r.Finish(); !st.ok()) co_return http::ErrorResponse(st.error());
+               auto row = co_await checkout.Restock(*id, *quantity);
+               if (!row.ok()) co_return http::ErrorResponse(row.error());
+               co_return http::JsonResponse(http::Status::ok,
+                                            boost::json::object{{"productId", row->product_id},
+                                                                {"available", row->available},
+                                                                {"held", row->held},
+                                                                {"sold", row->sold},
+                                                                {"restocked", row->restocked}});
+             });
+
+  router.Add(
+      http::Method::post, "/payment/request", member,
+      [&checkout](Request& req) -> awaitable<Response> {
+        auto idem = ReadIdempotency(req);
+        if (!idem.ok()) co_return http::ErrorResponse(idem.error());
+        auto line = ReadLine(req.Body());
+        if (!line.ok()) co_return http::ErrorResponse(line.error());
+        std::vector<PurchaseLine> lines{*line};
+        auto answer = co_await checkout.Purchase(BuyerOf(req), std::move(lines), std::move(*idem));
+        if (!answer.result.ok()) {
+          co_return WithReplayMark(http::ErrorResponse(answer.result.error()), answer.replayed);
+        }
+        co_return WithReplayMark(
+            http::JsonResponse(http::Status::created, PaidJson(*answer.result)), answer.replayed);
+      });
+
+  router.Add(
+      http::Method::post, "/payment/holds", member,
+      [&checkout](Request& req) -> awaitable<Response> {
+        auto idem = ReadIdempotency(req);
+        if (!idem.ok()) co_return http::ErrorResponse(idem.error());
+        auto line = ReadLine(req.Body());
+        if (!line.ok()) co_return http::ErrorResponse(line.error());
+        std::vector<PurchaseLine> lines{*line};
+        auto answer =
+            co_await checkout.CreateHold(BuyerOf(req), std::move(lines), std::move(*idem));
+        if (!answer.result.ok()) {
+          co_return WithReplayMark(http::ErrorResponse(answer.result.error()), answer.replayed);
+        }
+        co_return WithReplayMark(
+            http::JsonResponse(http::Status::created, HoldJson(*answer.result)), answer.replayed);
+      });
+
+  router.Add(http::Method::post, "/payment/holds/{id}/pay", member,
+             [&checkout](Request& req) -> awaitable<Response> {
+               auto id = req.IdParam("id");
+               if (!id.ok()) co_return http::ErrorResponse(id.error());
+               if (!req.Body().empty()) {
+                 co_return http::ErrorResponse(
+                     MakeError(Errc::kValidationFailed, "this request takes no body"));
+               }
+               auto idem = ReadIdempotency(req);
+               if (!idem.ok()) co_return http::ErrorResponse(idem.error());
+               auto answer = co_await checkout.PayHold(BuyerOf(req), *id, std::move(*idem));
+               if (!answer.result.ok()) {
+                 co_return WithReplayMark(http::ErrorResponse(answer.result.error()),
+                                          answer.replayed);
+               }
+               co_return WithReplayMark(
+                   http::JsonResponse(http::Status::ok, PaidJson(*answer.result)), answer.replayed);
+             });
+
+  router.Add(http::Method::delete_, "/payment/holds/{id}", member,
+             [&checkout](Request& req) -> awaitable<Response> {
+               auto id = req.IdParam("id");
+               if (!id.ok()) co_return http::ErrorResponse(id.error());
+               auto st = co_await checkout.CancelHold(BuyerOf(req), *id);
+               if (!st.ok()) co_return http::ErrorResponse(st.error());
+               co_return http::NoContent();
+             });
+}
+
+}  // namespace rocketmart::checkout

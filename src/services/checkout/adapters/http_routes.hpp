@@ -1,0 +1,15 @@
+// Checkout's HTTP surface (the original's /payment paths): sales, restock, purchases and holds.
+#pragma once
+
+#include "infra/http/router.hpp"
+#include "services/checkout/checkout_service.hpp"
+
+namespace rocketmart::checkout {
+
+inline constexpr std::size_t kPurchaseBodyLimit = 16 * 1024;
+
+void RegisterRoutes(http::Router& router, CheckoutService& checkout);
+
+boost::json::object SaleJson(const SaleView& view);
+
+}  // namespace rocketmart::checkout

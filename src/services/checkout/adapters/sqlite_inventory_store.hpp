@@ -1,0 +1,61 @@
+// InventoryStore on checkout's SQLite database (checkout.db). Every write is one job on the
+// group-commit writer; guarded UPDATEs (available >= q, units + q <= limit, status = expected)
+// make oversell, over-limit and double resolution impossible whatever memory believed.
+#pragma once
+
+#include <span>
+
+#include "infra/storage/group_commit_writer.hpp"
+#include "infra/storage/migrations.hpp"
+#include "infra/storage/read_connections.hpp"
+#include "services/checkout/ports/inventory_store.hpp"
+
+namespace rocketmart::checkout {
+
+std::span<const storage::Migration> CheckoutMigrations();
+
+inline constexpr std::string_view kOrderPaidTopic = "order.paid";
+
+class SqliteInventoryStore final : public InventoryStore {
+ public:
+  SqliteInventoryStore(storage::GroupCommitWriter& writer, storage::ReadConnections& readers)
+      : writer_(writer), readers_(readers) {}
+
+  std::vector<InventoryRow> LoadInventory() override;
+  std::vector<std::pair<std::int64_t, Sale>> LoadSales() override;
+  std::unordered_map<std::int64_t, std::unordered_map<std::int64_t, std::int64_t>> LoadMemberUnits()
+      override;
+  std::vector<std::int64_t> HoldsInStatus(HoldStatus status) override;
+  std::vector<InvariantReport> CheckInvariants() override;
+
+  std::optional<IdempotencyEntry> FindIdempotency(std::int64_t member_id,
+                                                  std::string_view key) override;
+  std::optional<HoldOutcome> FindHold(std::int64_t hold_id) override;
+
+  boost::asio::awaitable<Result<Hold>> PlaceHold(HoldRequest request) override;
+  boost::asio::awaitable<Result<Hold>> BeginPayment(
+      std::int64_t hold_id, std::int64_t member_id, TimePoint now,
+      std::optional<IdempotencyTag> idempotency) override;
+  boost::asio::awaitable<Result<PaidOrder>> CompletePayment(std::int64_t hold_id,
+                                                            ChargeRecord charge,
+                                                            TimePoint now) override;
+  boost::asio::awaitable<Result<ReleasedUnits>> ReleaseHold(std::int64_t hold_id,
+                                                            std::int64_t member_id, HoldStatus from,
+                                                            ReleaseReason reason,
+                                                            TimePoint now) override;
+  boost::asio::awaitable<Result<std::vector<ReleasedUnits>>> ExpireDue(TimePoint now,
+                                                                       std::size_t limit) override;
+  boost::asio::awaitable<Result<InventoryRow>> Restock(std::int64_t product_id,
+                                                       std::int64_t quantity,
+                                                       TimePoint now) override;
+  boost::asio::awaitable<Status> SaveSale(std::int64_t product_id, Sale sale,
+                                          TimePoint now) override;
+  std::optional<InventoryRow> ApplyProductFacts(const ProductFacts& facts,
+                                                std::string_view event_id, TimePoint now) override;
+
+ private:
+  storage::GroupCommitWriter& writer_;
+  storage::ReadConnections& readers_;
+};
+
+}  // namespace rocketmart::checkout

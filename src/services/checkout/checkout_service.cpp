@@ -1,0 +1,450 @@
+#include "services/checkout/checkout_service.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <mutex>
+
+#include "infra/async/run.hpp"
+
+namespace rocketmart::checkout {
+namespace {
+
+Error Declined() {
+  return MakeError(Errc::kPaymentDeclined, "the payment was declined; the stock was released");
+}
+
+Status ValidateLines(const std::vector<PurchaseLine>& lines) {
+  if (lines.empty()) return MakeError(Errc::kValidationFailed, "nothing to buy");
+  if (lines.size() > kMaxLinesPerPurchase) {
+    return MakeError(Errc::kValidationFailed, "too many lines in one purchase");
+  }
+  for (std::size_t i = 0; i < lines.size(); ++i) {
+    if (lines[i].quantity < 1 || lines[i].quantity > kMaxQuantityPerPurchase) {
+      return MakeError(Errc::kValidationFailed, "quantity must be between 1 and 100", "amount");
+    }
+    for (std::size_t j = 0; j < i; ++j) {
+      if (lines[j].product_id == lines[i].product_id) {
+        return MakeError(Errc::kValidationFailed, "a product appears twice");
+      }
+    }
+  }
+  return Ok();
+}
+
+}  // namespace
+
+CheckoutService::CheckoutService(InventoryStore& store, PaymentProvider& provider,
+                                 const Clock& clock, metrics::Registry& metrics,
+                                 CheckoutOptions options)
+    : store_(store),
+      provider_(provider),
+      clock_(clock),
+      options_(options),
+      paid_(
+          metrics.GetCounter("checkout_purchases_total", "Purchase outcomes", "outcome=\"paid\"")),
+      declined_(metrics.GetCounter("checkout_purchases_total", "Purchase outcomes",
+                                   "outcome=\"declined\"")),
+      rejected_sold_out_(metrics.GetCounter("checkout_purchases_total", "Purchase outcomes",
+                                            "outcome=\"sold_out\"")),
+      rejected_limit_(
+          metrics.GetCounter("checkout_purchases_total", "Purchase outcomes", "outcome=\"limit\"")),
+      rejected_window_(metrics.GetCounter("checkout_purchases_total", "Purchase outcomes",
+                                          "outcome=\"window\"")),
+      db_guard_rejections_(metrics.GetCounter(
+          "checkout_admission_db_rejections_total",
+          "Holds admitted in memory but refused by the database guard (admission drift)")),
+      expired_(metrics.GetCounter("checkout_holds_expired_total", "Holds released by expiry")),
+      replays_(metrics.GetCounter("checkout_idempotent_replays_total",
+                                  "Answers replayed for a repeated Idempotency-Key")),
+      invariant_violations_(
+          metrics.GetCounter("checkout_invariant_violations_total",
+                             "Products whose stock invariant failed at reconciliation")) {}
+
+CheckoutService::ProductState* CheckoutService::Find(std::int64_t product_id) const {
+  std::shared_lock lock(products_mutex_);
+  auto it = products_.find(product_id);
+  return it == products_.end() ? nullptr : it->second.get();
+}
+
+CheckoutService::ProductState& CheckoutService::FindOrCreate(std::int64_t product_id) {
+  if (ProductState* p = Find(product_id)) return *p;
+  std::unique_lock lock(products_mutex_);
+  auto& slot = products_[product_id];
+  if (!slot) slot = std::make_unique<ProductState>();
+  return *slot;
+}
+
+void CheckoutService::ApplyInventoryRow(const InventoryRow& row) {
+  ProductState& p = FindOrCreate(row.product_id);
+  p.price.store(row.price);
+  p.retired.store(row.retired);
+  p.has_inventory.store(true);
+}
+
+void CheckoutService::Load() {
+  auto units = store_.LoadMemberUnits();
+  for (const InventoryRow& row : store_.LoadInventory()) {
+    ApplyInventoryRow(row);
+    auto it = units.find(row.product_id);
+    FindOrCreate(row.product_id)
+        .admission.Reset(row.available, it == units.end()
+                                            ? std::unordered_map<std::int64_t, std::int64_t>{}
+                                            : std::move(it->second));
+  }
+  for (auto& [product_id, sale] : store_.LoadSales()) {
+    FindOrCreate(product_id).sale.store(std::make_shared<const Sale>(sale));
+  }
+  const std::size_t settled = ResolveStalePayments(true);
+  if (settled > 0) spdlog::warn("checkout: settled {} holds left in PAYING by a crash", settled);
+  Reconcile();
+}
+
+std::size_t CheckoutService::Reconcile() {
+  const auto problems = store_.CheckInvariants();
+  for (const auto& p : problems) {
+    invariant_violations_.Add();
+    spdlog::error("checkout: invariant violated for product {}: {}", p.product_id, p.problem);
+  }
+  return problems.size();
+}
+
+void CheckoutService::OnProductFacts(const ProductFacts& facts, std::string_view event_id) {
+  const bool existed =
+      Find(facts.product_id) != nullptr && Find(facts.product_id)->has_inventory.load();
+  auto row = store_.ApplyProductFacts(facts, event_id, clock_.Now());
+  if (!row) return;
+  ApplyInventoryRow(*row);
+  if (!existed) FindOrCreate(row->product_id).admission.AddStock(row->available);
+}
+
+std::optional<std::int64_t> CheckoutService::Available(std::int64_t product_id) const {
+  const ProductState* p = Find(product_id);
+  if (!p || !p->has_inventory.load()) return std::nullopt;
+  return p->admission.available();
+}
+
+std::optional<SaleView> CheckoutService::GetSale(std::int64_t product_id) const {
+  const ProductState* p = Find(product_id);
+  if (!p) return std::nullopt;
+  auto sale = p->sale.load();
+  if (!sale) return std::nullopt;
+  return SaleView{product_id, *sale, StateOf(*sale, clock_.Now(), p->admission.available())};
+}
+
+Result<HoldRequest> CheckoutService::Admit(const Buyer& buyer,
+                                           const std::vector<PurchaseLine>& lines, TimePoint now) {
+  if (auto st = ValidateLines(lines); !st.ok()) return st.error();
+  if (!buyer.email_verified) {
+    return MakeError(Errc::kEmailNotVerified, "verify your email address before buying");
+  }
+  HoldRequest request;
+  request.member_id = buyer.member_id;
+  request.now = now;
+  request.expires_at = now + options_.hold_ttl;
+  for (const PurchaseLine& line : lines) {
+    ProductState* p = Find(line.product_id);
+    if (!p || !p->has_inventory.load() || p->retired.load()) {
+      Unadmit(buyer.member_id, request.lines);
+      return MakeError(Errc::kNotFound, "no such product");
+    }
+    auto sale = p->sale.load();
+    if (auto st = CheckWindow(sale.get(), now); !st.ok()) {
+      Unadmit(buyer.member_id, request.lines);
+      rejected_window_.Add();
+      return st.error();
+    }
+    if (auto st = p->admission.Admit(buyer.member_id, line.quantity, sale->per_member_limit);
+        !st.ok()) {
+      Unadmit(buyer.member_id, request.lines);
+      (st.error().code == Errc::kPurchaseLimitReached ? rejected_limit_ : rejected_sold_out_).Add();
+      return st.error();
+    }
+    request.lines.push_back({line.product_id, line.quantity, p->price.load()});
+    request.per_member_limits[line.product_id] = sale->per_member_limit;
+  }
+  return request;
+}
+
+void CheckoutService::Unadmit(std::int64_t member_id, const std::vector<HoldLine>& lines) {
+  for (const HoldLine& line : lines) {
+    if (ProductState* p = Find(line.product_id)) p->admission.GiveBack(member_id, line.quantity);
+  }
+}
+
+void CheckoutService::GiveBack(const ReleasedUnits& released) {
+  Unadmit(released.member_id, released.lines);
+}
+
+boost::asio::awaitable<Result<PaidOrder>> CheckoutService::PayAndSettle(Hold hold) {
+  auto charge = co_await provider_.Charge(hold.id, hold.member_id, hold.total);
+  if (!charge.ok()) {
+    // The provider's answer is unknown: the hold stays PAYING and ResolveStalePayments settles it
+    // from the provider's own record. The caller may retry with the same Idempotency-Key.
+    co_return charge.error();
+  }
+  if (charge->outcome == ChargeOutcome::kCaptured) {
+    auto paid = co_await store_.CompletePayment(hold.id, std::move(*charge), clock_.Now());
+    if (paid.ok()) paid_.Add();
+    co_return paid;
+  }
+  auto released = co_await store_.ReleaseHold(hold.id, hold.member_id, HoldStatus::kPaying,
+                                              ReleaseReason::kDeclined, clock_.Now());
+  if (released.ok()) GiveBack(*released);
+  declined_.Add();
+  co_return Declined();
+}
+
+boost::asio::awaitable<Result<PaidOrder>> CheckoutService::PurchaseOnce(
+    Buyer buyer, std::vector<PurchaseLine> lines, std::optional<IdempotencyTag> tag) {
+  auto admitted = Admit(buyer, lines, clock_.Now());
+  if (!admitted.ok()) co_return admitted.error();
+  admitted->pay_now = true;
+  admitted->idempotency = std::move(tag);
+  const std::vector<HoldLine> admitted_lines = admitted->lines;
+  auto hold = co_await store_.PlaceHold(std::move(*admitted));
+  if (!hold.ok()) {
+    Unadmit(buyer.member_id, admitted_lines);
+    if (hold.error().code == Errc::kSoldOut || hold.error().code == Errc::kPurchaseLimitReached) {
+      db_guard_rejections_.Add();
+    }
+    co_return hold.error();
+  }
+  auto paid = co_await PayAndSettle(std::move(*hold));
+  co_return paid;
+}
+
+Result<PaidOrder> CheckoutService::ReplayPayment(const IdempotencyEntry& entry) {
+  auto outcome = store_.FindHold(entry.hold_id);
+  if (!outcome) return MakeError(Errc::kInternal, "idempotency record without its hold");
+  switch (outcome->hold.status) {
+    case HoldStatus::kPaid:
+      return PaidOrder{*outcome->payment_id, *outcome->payment_id, entry.hold_id,
+                       outcome->hold.total};
+    case HoldStatus::kReleased:
+      if (outcome->release_reason == "DECLINED") return Declined();
+      return MakeError(Errc::kHoldNotActive, "the hold was released");
+    case HoldStatus::kExpired:
+      return MakeError(Errc::kHoldExpired, "the hold expired; nothing was charged");
+    case HoldStatus::kActive:
+    case HoldStatus::kPaying:
+      break;
+  }
+  return MakeError(Errc::kRequestInFlight, "the original request is still being processed");
+}
+
+Result<Hold> CheckoutService::ReplayHold(const IdempotencyEntry& entry) {
+  auto outcome = store_.FindHold(entry.hold_id);
+  if (!outcome) return MakeError(Errc::kInternal, "idempotency record without its hold");
+  return outcome->hold;
+}
+
+boost::asio::awaitable<Answer<PaidOrder>> CheckoutService::Purchase(
+    Buyer buyer, std::vector<PurchaseLine> lines, std::optional<IdempotencyRequest> idem) {
+  if (!idem) {
+    auto result = co_await PurchaseOnce(buyer, std::move(lines), std::nullopt);
+    co_return Answer<PaidOrder>{std::move(result)};
+  }
+  for (int round = 0; round < 2; ++round) {
+    auto ticket = gate_.Enter(buyer.member_id, idem->key, idem->request_hash);
+    if (ticket.role == IdempotencyGate::Role::kMismatch) {
+      co_return Answer<PaidOrder>{MakeError(Errc::kIdempotencyKeyReused,
+                                            "this Idempotency-Key was used for another request")};
+    }
+    if (ticket.role == IdempotencyGate::Role::kDuplicate) {
+      if (!co_await IdempotencyGate::Wait(ticket.entry, options_.duplicate_wait)) {
+        co_return Answer<PaidOrder>{MakeError(
+            Errc::kRequestInFlight, "a request with this Idempotency-Key is in progress")};
+      }
+      continue;  // the first one finished: answer from its durable outcome
+    }
+    // First with this key in this process: the key may still have a durable past.
+    Answer<PaidOrder> answer{MakeError(Errc::kInternal, "unset")};
+    if (auto entry = store_.FindIdempotency(buyer.member_id, idem->key)) {
+      if (entry->request_hash != idem->request_hash || entry->operation != "purchase") {
+        answer = {MakeError(Errc::kIdempotencyKeyReused,
+                            "this Idempotency-Key was used for another request")};
+      } else {
+        replays_.Add();
+        answer = {ReplayPayment(*entry), true};
+      }
+    } else {
+      IdempotencyTag tag{idem->key, idem->request_hash, "purchase"};
+      auto result = co_await PurchaseOnce(buyer, std::move(lines), std::move(tag));
+      answer = {std::move(result)};
+    }
+    gate_.Leave(buyer.member_id, idem->key, ticket.entry);
+    co_return answer;
+  }
+  co_return Answer<PaidOrder>{
+      MakeError(Errc::kRequestInFlight, "a request with this Idempotency-Key is in progress")};
+}
+
+boost::asio::awaitable<Answer<Hold>> CheckoutService::CreateHold(
+    Buyer buyer, std::vector<PurchaseLine> lines, std::optional<IdempotencyRequest> idem) {
+  auto place = [this](Buyer b, std::vector<PurchaseLine> l,
+                      std::optional<IdempotencyTag> tag) -> boost::asio::awaitable<Result<Hold>> {
+    auto admitted = Admit(b, l, clock_.Now());
+    if (!admitted.ok()) co_return admitted.error();
+    admitted->idempotency = std::move(tag);
+    const std::vector<HoldLine> admitted_lines = admitted->lines;
+    auto hold = co_await store_.PlaceHold(std::move(*admitted));
+    if (!hold.ok()) {
+      Unadmit(b.member_id, admitted_lines);
+      db_guard_rejections_.Add();
+    }
+    co_return hold;
+  };
+  if (!idem) {
+    auto result = co_await place(buyer, std::move(lines), std::nullopt);
+    co_return Answer<Hold>{std::move(result)};
+  }
+  for (int round = 0; round < 2; ++round) {
+    auto ticket = gate_.Enter(buyer.member_id, idem->key, idem->request_hash);
+    if (ticket.role == IdempotencyGate::Role::kMismatch) {
+      co_return Answer<Hold>{MakeError(Errc::kIdempotencyKeyReused,
+                                       "this Idempotency-Key was used for another request")};
+    }
+    if (ticket.role == IdempotencyGate::Role::kDuplicate) {
+      if (!co_await IdempotencyGate::Wait(ticket.entry, options_.duplicate_wait)) {
+        co_return Answer<Hold>{MakeError(Errc::kRequestInFlight,
+                                         "a request with this Idempotency-Key is in progress")};
+      }
+      continue;
+    }
+    Answer<Hold> answer{MakeError(Errc::kInternal, "unset")};
+    if (auto entry = store_.FindIdempotency(buyer.member_id, idem->key)) {
+      if (entry->request_hash != idem->request_hash || entry->operation != "hold") {
+        answer = {MakeError(Errc::kIdempotencyKeyReused,
+                            "this Idempotency-Key was used for another request")};
+      } else {
+        replays_.Add();
+        answer = {ReplayHold(*entry), true};
+      }
+    } else {
+      IdempotencyTag tag{idem->key, idem->request_hash, "hold"};
+      auto result = co_await place(buyer, std::move(lines), std::move(tag));
+      answer = {std::move(result)};
+    }
+    gate_.Leave(buyer.member_id, idem->key, ticket.entry);
+    co_return answer;
+  }
+  co_return Answer<Hold>{
+      MakeError(Errc::kRequestInFlight, "a request with this Idempotency-Key is in progress")};
+}
+
+boost::asio::awaitable<Answer<PaidOrder>> CheckoutService::PayHold(
+    Buyer buyer, std::int64_t hold_id, std::optional<IdempotencyRequest> idem) {
+  auto pay = [this](
+                 Buyer b, std::int64_t id,
+                 std::optional<IdempotencyTag> tag) -> boost::asio::awaitable<Result<PaidOrder>> {
+    auto hold = co_await store_.BeginPayment(id, b.member_id, clock_.Now(), std::move(tag));
+    if (!hold.ok()) co_return hold.error();
+    auto paid = co_await PayAndSettle(std::move(*hold));
+    co_return paid;
+  };
+  if (!idem) {
+    auto result = co_await pay(buyer, hold_id, std::nullopt);
+    co_return Answer<PaidOrder>{std::move(result)};
+  }
+  for (int round = 0; round < 2; ++round) {
+    auto ticket = gate_.Enter(buyer.member_id, idem->key, idem->request_hash);
+    if (ticket.role == IdempotencyGate::Role::kMismatch) {
+      co_return Answer<PaidOrder>{MakeError(Errc::kIdempotencyKeyReused,
+                                            "this Idempotency-Key was used for another request")};
+    }
+    if (ticket.role == IdempotencyGate::Role::kDuplicate) {
+      if (!co_await IdempotencyGate::Wait(ticket.entry, options_.duplicate_wait)) {
+        co_return Answer<PaidOrder>{MakeError(
+            Errc::kRequestInFlight, "a request with this Idempotency-Key is in progress")};
+      }
+      continue;
+    }
+    Answer<PaidOrder> answer{MakeError(Errc::kInternal, "unset")};
+    if (auto entry = store_.FindIdempotency(buyer.member_id, idem->key)) {
+      if (entry->request_hash != idem->request_hash || entry->operation != "pay") {
+        answer = {MakeError(Errc::kIdempotencyKeyReused,
+                            "this Idempotency-Key was used for another request")};
+      } else {
+        replays_.Add();
+        answer = {ReplayPayment(*entry), true};
+      }
+    } else {
+      IdempotencyTag tag{idem->key, idem->request_hash, "pay"};
+      auto result = co_await pay(buyer, hold_id, std::move(tag));
+      answer = {std::move(result)};
+    }
+    gate_.Leave(buyer.member_id, idem->key, ticket.entry);
+    co_return answer;
+  }
+  co_return Answer<PaidOrder>{
+      MakeError(Errc::kRequestInFlight, "a request with this Idempotency-Key is in progress")};
+}
+
+boost::asio::awaitable<Status> CheckoutService::CancelHold(Buyer buyer, std::int64_t hold_id) {
+  auto released = co_await store_.ReleaseHold(hold_id, buyer.member_id, HoldStatus::kActive,
+                                              ReleaseReason::kCancelled, clock_.Now());
+  if (!released.ok()) co_return released.error();
+  GiveBack(*released);
+  co_return Ok();
+}
+
+boost::asio::awaitable<Result<SaleView>> CheckoutService::SetSale(std::int64_t product_id,
+                                                                  Sale sale) {
+  if (auto st = ValidateSale(sale); !st.ok()) co_return st.error();
+  const ProductState* known = Find(product_id);
+  const bool exists = (known && known->has_inventory.load() && !known->retired.load()) ||
+                      (product_exists_ && product_exists_(product_id));
+  if (!exists) co_return MakeError(Errc::kNotFound, "no such product");
+  auto saved = co_await store_.SaveSale(product_id, sale, clock_.Now());
+  if (!saved.ok()) co_return saved.error();
+  ProductState& p = FindOrCreate(product_id);
+  p.sale.store(std::make_shared<const Sale>(sale));
+  co_return SaleView{product_id, sale, StateOf(sale, clock_.Now(), p.admission.available())};
+}
+
+boost::asio::awaitable<Result<InventoryRow>> CheckoutService::Restock(std::int64_t product_id,
+                                                                      std::int64_t quantity) {
+  if (quantity < 1 || quantity > kMaxRestock) {
+    co_return MakeError(Errc::kValidationFailed, "quantity must be between 1 and 1000000000",
+                        "quantity");
+  }
+  auto row = co_await store_.Restock(product_id, quantity, clock_.Now());
+  if (!row.ok()) co_return row.error();
+  FindOrCreate(product_id).admission.AddStock(quantity);
+  co_return row;
+}
+
+boost::asio::awaitable<std::size_t> CheckoutService::SweepExpired() {
+  auto released = co_await store_.ExpireDue(clock_.Now(), options_.sweep_batch);
+  if (!released.ok()) co_return 0;
+  for (const ReleasedUnits& r : *released) GiveBack(r);
+  expired_.Add(released->size());
+  co_return released->size();
+}
+
+std::size_t CheckoutService::ResolveStalePayments(bool at_startup) {
+  std::size_t settled = 0;
+  const TimePoint now = clock_.Now();
+  for (std::int64_t hold_id : store_.HoldsInStatus(HoldStatus::kPaying)) {
+    auto outcome = store_.FindHold(hold_id);
+    if (!outcome || outcome->hold.status != HoldStatus::kPaying) continue;
+    if (!at_startup && now - outcome->hold.created_at < options_.stale_payment_after) continue;
+    const auto record = provider_.Lookup(hold_id);
+    if (record && record->outcome != ChargeOutcome::kDeclined) {
+      // Captured (or already refunded by an operator): the money moved, so the order must exist.
+      auto paid = async::RunToCompletion(store_.CompletePayment(hold_id, *record, now));
+      if (paid.ok()) paid_.Add();
+    } else {
+      // The provider never charged (or declined): nothing was taken, give the stock back.
+      const ReleaseReason reason = record ? ReleaseReason::kDeclined : ReleaseReason::kRecovered;
+      auto released =
+          async::RunToCompletion(store_.ReleaseHold(hold_id, 0, HoldStatus::kPaying, reason, now));
+      if (released.ok()) GiveBack(*released);
+    }
+    ++settled;
+  }
+  return settled;
+}
+
+}  // namespace rocketmart::checkout

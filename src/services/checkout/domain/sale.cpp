@@ -1,0 +1,43 @@
+#include "services/checkout/domain/sale.hpp"
+
+namespace rocketmart::checkout {
+
+std::string_view SaleStateName(SaleState state) {
+  switch (state) {
+    case SaleState::kUpcoming:
+      return "upcoming";
+    case SaleState::kLive:
+      return "live";
+    case SaleState::kSoldOut:
+      return "soldout";
+    case SaleState::kEnded:
+      return "ended";
+  }
+  return "ended";
+}
+
+SaleState StateOf(const Sale& sale, TimePoint now, std::int64_t available) {
+  if (now < sale.starts_at) return SaleState::kUpcoming;
+  if (now >= sale.ends_at) return SaleState::kEnded;
+  return available > 0 ? SaleState::kLive : SaleState::kSoldOut;
+}
+
+Status ValidateSale(const Sale& sale) {
+  if (sale.ends_at <= sale.starts_at) {
+    return MakeError(Errc::kValidationFailed, "endsAt must be after startsAt", "endsAt");
+  }
+  if (sale.per_member_limit < 1 || sale.per_member_limit > kMaxPerMemberLimit) {
+    return MakeError(Errc::kValidationFailed, "perMemberLimit must be between 1 and 10000",
+                     "perMemberLimit");
+  }
+  return Ok();
+}
+
+Status CheckWindow(const Sale* sale, TimePoint now) {
+  if (sale == nullptr) return MakeError(Errc::kNoSale, "this product is not on sale");
+  if (now < sale->starts_at) return MakeError(Errc::kSaleNotStarted, "the sale has not started");
+  if (now >= sale->ends_at) return MakeError(Errc::kSaleEnded, "the sale has ended");
+  return Ok();
+}
+
+}  // namespace rocketmart::checkout

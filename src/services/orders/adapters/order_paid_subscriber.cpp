@@ -1,0 +1,38 @@
+#include "services/orders/adapters/order_paid_subscriber.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <boost/json.hpp>
+
+namespace rocketmart::orders {
+
+void OrderPaidSubscriber::Handle(std::span<const storage::Event> batch) {
+  std::vector<PaidOrderEvent> events;
+  events.reserve(batch.size());
+  for (const storage::Event& event : batch) {
+    boost::system::error_code ec;
+    const boost::json::value v = boost::json::parse(event.payload, ec);
+    if (ec || !v.is_object()) {
+      spdlog::error("orders: skipping malformed order.paid event {}", event.id);
+      continue;
+    }
+    const auto& o = v.as_object();
+    PaidOrderEvent e;
+    e.event_id = event.id;
+    e.order_id = o.at("orderId").to_number<std::int64_t>();
+    e.payment_id = o.at("paymentId").to_number<std::int64_t>();
+    e.member_id = o.at("memberId").to_number<std::int64_t>();
+    e.total = o.at("total").to_number<std::int64_t>();
+    e.paid_at = FromUnixMillis(o.at("paidAtMs").to_number<std::int64_t>());
+    for (const auto& line : o.at("lines").as_array()) {
+      const auto& l = line.as_object();
+      e.lines.push_back({l.at("productId").to_number<std::int64_t>(),
+                         l.at("quantity").to_number<std::int64_t>(),
+                         l.at("price").to_number<std::int64_t>()});
+    }
+    events.push_back(std::move(e));
+  }
+  orders_.OnOrdersPaid(events);
+}
+
+}  // namespace rocketmart::orders
