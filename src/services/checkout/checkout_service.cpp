@@ -239,146 +239,119 @@ Result<Hold> CheckoutService::ReplayHold(const IdempotencyEntry& entry) {
   return outcome->hold;
 }
 
+template <class T>
+boost::asio::awaitable<Answer<T>> CheckoutService::WithIdempotency(
+    const Buyer& buyer, const IdempotencyRequest& idem, std::string_view operation,
+    std::function<boost::asio::awaitable<Result<T>>(std::optional<IdempotencyTag>)> execute,
+    std::function<Result<T>(const IdempotencyEntry&)> replay) {
+  auto reused = [] {
+    return MakeError(Errc::kIdempotencyKeyReused,
+                     "this Idempotency-Key was used for another request");
+  };
+  // Answers a key that already has a durable record; nullopt when it has none.
+  auto from_record = [&]() -> std::optional<Answer<T>> {
+    auto entry = store_.FindIdempotency(buyer.member_id, idem.key);
+    if (!entry) return std::nullopt;
+    if (entry->request_hash != idem.request_hash || entry->operation != operation) {
+      return Answer<T>{reused()};
+    }
+    replays_.Add();
+    return Answer<T>{replay(*entry), true};
+  };
+  // A few rounds: a woken duplicate whose first request left no record (it was refused without
+  // effect) goes through the gate again and does the work itself.
+  for (int round = 0; round < 4; ++round) {
+    auto ticket = gate_.Enter(buyer.member_id, idem.key, idem.request_hash);
+    if (ticket.role == IdempotencyGate::Role::kMismatch) co_return Answer<T>{reused()};
+    if (ticket.role == IdempotencyGate::Role::kDuplicate) {
+      const bool done = co_await IdempotencyGate::Wait(ticket.entry, options_.duplicate_wait);
+      if (!done) break;
+      if (auto answer = from_record()) co_return std::move(*answer);
+      continue;
+    }
+    std::optional<Answer<T>> answer = from_record();
+    if (!answer) {
+      std::optional<IdempotencyTag> tag =
+          IdempotencyTag{idem.key, idem.request_hash, std::string(operation)};
+      auto result = co_await execute(std::move(tag));
+      answer.emplace(Answer<T>{std::move(result)});
+    }
+    gate_.Leave(buyer.member_id, idem.key, ticket.entry);
+    co_return std::move(*answer);
+  }
+  co_return Answer<T>{
+      MakeError(Errc::kRequestInFlight, "a request with this Idempotency-Key is in progress")};
+}
+
 boost::asio::awaitable<Answer<PaidOrder>> CheckoutService::Purchase(
     Buyer buyer, std::vector<PurchaseLine> lines, std::optional<IdempotencyRequest> idem) {
+  std::function<boost::asio::awaitable<Result<PaidOrder>>(std::optional<IdempotencyTag>)> execute =
+      [this, buyer, &lines](std::optional<IdempotencyTag> tag) {
+        return PurchaseOnce(buyer, std::move(lines), std::move(tag));
+      };
   if (!idem) {
-    auto result = co_await PurchaseOnce(buyer, std::move(lines), std::nullopt);
+    auto result = co_await execute(std::nullopt);
     co_return Answer<PaidOrder>{std::move(result)};
   }
-  for (int round = 0; round < 2; ++round) {
-    auto ticket = gate_.Enter(buyer.member_id, idem->key, idem->request_hash);
-    if (ticket.role == IdempotencyGate::Role::kMismatch) {
-      co_return Answer<PaidOrder>{MakeError(Errc::kIdempotencyKeyReused,
-                                            "this Idempotency-Key was used for another request")};
-    }
-    if (ticket.role == IdempotencyGate::Role::kDuplicate) {
-      if (!co_await IdempotencyGate::Wait(ticket.entry, options_.duplicate_wait)) {
-        co_return Answer<PaidOrder>{MakeError(
-            Errc::kRequestInFlight, "a request with this Idempotency-Key is in progress")};
-      }
-      continue;  // the first one finished: answer from its durable outcome
-    }
-    // First with this key in this process: the key may still have a durable past.
-    Answer<PaidOrder> answer{MakeError(Errc::kInternal, "unset")};
-    if (auto entry = store_.FindIdempotency(buyer.member_id, idem->key)) {
-      if (entry->request_hash != idem->request_hash || entry->operation != "purchase") {
-        answer = {MakeError(Errc::kIdempotencyKeyReused,
-                            "this Idempotency-Key was used for another request")};
-      } else {
-        replays_.Add();
-        answer = {ReplayPayment(*entry), true};
-      }
-    } else {
-      IdempotencyTag tag{idem->key, idem->request_hash, "purchase"};
-      auto result = co_await PurchaseOnce(buyer, std::move(lines), std::move(tag));
-      answer = {std::move(result)};
-    }
-    gate_.Leave(buyer.member_id, idem->key, ticket.entry);
-    co_return answer;
+  std::function<Result<PaidOrder>(const IdempotencyEntry&)> replay =
+      [this](const IdempotencyEntry& e) { return ReplayPayment(e); };
+  auto answer = co_await WithIdempotency<PaidOrder>(buyer, *idem, "purchase", execute, replay);
+  co_return answer;
+}
+
+boost::asio::awaitable<Result<Hold>> CheckoutService::PlaceHoldOnce(
+    Buyer buyer, std::vector<PurchaseLine> lines, std::optional<IdempotencyTag> tag) {
+  auto admitted = Admit(buyer, lines, clock_.Now());
+  if (!admitted.ok()) co_return admitted.error();
+  admitted->idempotency = std::move(tag);
+  const std::vector<HoldLine> admitted_lines = admitted->lines;
+  auto hold = co_await store_.PlaceHold(std::move(*admitted));
+  if (!hold.ok()) {
+    Unadmit(buyer.member_id, admitted_lines);
+    db_guard_rejections_.Add();
   }
-  co_return Answer<PaidOrder>{
-      MakeError(Errc::kRequestInFlight, "a request with this Idempotency-Key is in progress")};
+  co_return hold;
 }
 
 boost::asio::awaitable<Answer<Hold>> CheckoutService::CreateHold(
     Buyer buyer, std::vector<PurchaseLine> lines, std::optional<IdempotencyRequest> idem) {
-  auto place = [this](Buyer b, std::vector<PurchaseLine> l,
-                      std::optional<IdempotencyTag> tag) -> boost::asio::awaitable<Result<Hold>> {
-    auto admitted = Admit(b, l, clock_.Now());
-    if (!admitted.ok()) co_return admitted.error();
-    admitted->idempotency = std::move(tag);
-    const std::vector<HoldLine> admitted_lines = admitted->lines;
-    auto hold = co_await store_.PlaceHold(std::move(*admitted));
-    if (!hold.ok()) {
-      Unadmit(b.member_id, admitted_lines);
-      db_guard_rejections_.Add();
-    }
-    co_return hold;
-  };
+  std::function<boost::asio::awaitable<Result<Hold>>(std::optional<IdempotencyTag>)> execute =
+      [this, buyer, &lines](std::optional<IdempotencyTag> tag) {
+        return PlaceHoldOnce(buyer, std::move(lines), std::move(tag));
+      };
   if (!idem) {
-    auto result = co_await place(buyer, std::move(lines), std::nullopt);
+    auto result = co_await execute(std::nullopt);
     co_return Answer<Hold>{std::move(result)};
   }
-  for (int round = 0; round < 2; ++round) {
-    auto ticket = gate_.Enter(buyer.member_id, idem->key, idem->request_hash);
-    if (ticket.role == IdempotencyGate::Role::kMismatch) {
-      co_return Answer<Hold>{MakeError(Errc::kIdempotencyKeyReused,
-                                       "this Idempotency-Key was used for another request")};
-    }
-    if (ticket.role == IdempotencyGate::Role::kDuplicate) {
-      if (!co_await IdempotencyGate::Wait(ticket.entry, options_.duplicate_wait)) {
-        co_return Answer<Hold>{MakeError(Errc::kRequestInFlight,
-                                         "a request with this Idempotency-Key is in progress")};
-      }
-      continue;
-    }
-    Answer<Hold> answer{MakeError(Errc::kInternal, "unset")};
-    if (auto entry = store_.FindIdempotency(buyer.member_id, idem->key)) {
-      if (entry->request_hash != idem->request_hash || entry->operation != "hold") {
-        answer = {MakeError(Errc::kIdempotencyKeyReused,
-                            "this Idempotency-Key was used for another request")};
-      } else {
-        replays_.Add();
-        answer = {ReplayHold(*entry), true};
-      }
-    } else {
-      IdempotencyTag tag{idem->key, idem->request_hash, "hold"};
-      auto result = co_await place(buyer, std::move(lines), std::move(tag));
-      answer = {std::move(result)};
-    }
-    gate_.Leave(buyer.member_id, idem->key, ticket.entry);
-    co_return answer;
-  }
-  co_return Answer<Hold>{
-      MakeError(Errc::kRequestInFlight, "a request with this Idempotency-Key is in progress")};
+  std::function<Result<Hold>(const IdempotencyEntry&)> replay = [this](const IdempotencyEntry& e) {
+    return ReplayHold(e);
+  };
+  auto answer = co_await WithIdempotency<Hold>(buyer, *idem, "hold", execute, replay);
+  co_return answer;
+}
+
+boost::asio::awaitable<Result<PaidOrder>> CheckoutService::PayHoldOnce(
+    Buyer buyer, std::int64_t hold_id, std::optional<IdempotencyTag> tag) {
+  auto hold = co_await store_.BeginPayment(hold_id, buyer.member_id, clock_.Now(), std::move(tag));
+  if (!hold.ok()) co_return hold.error();
+  auto paid = co_await PayAndSettle(std::move(*hold));
+  co_return paid;
 }
 
 boost::asio::awaitable<Answer<PaidOrder>> CheckoutService::PayHold(
     Buyer buyer, std::int64_t hold_id, std::optional<IdempotencyRequest> idem) {
-  auto pay = [this](
-                 Buyer b, std::int64_t id,
-                 std::optional<IdempotencyTag> tag) -> boost::asio::awaitable<Result<PaidOrder>> {
-    auto hold = co_await store_.BeginPayment(id, b.member_id, clock_.Now(), std::move(tag));
-    if (!hold.ok()) co_return hold.error();
-    auto paid = co_await PayAndSettle(std::move(*hold));
-    co_return paid;
-  };
+  std::function<boost::asio::awaitable<Result<PaidOrder>>(std::optional<IdempotencyTag>)> execute =
+      [this, buyer, hold_id](std::optional<IdempotencyTag> tag) {
+        return PayHoldOnce(buyer, hold_id, std::move(tag));
+      };
   if (!idem) {
-    auto result = co_await pay(buyer, hold_id, std::nullopt);
+    auto result = co_await execute(std::nullopt);
     co_return Answer<PaidOrder>{std::move(result)};
   }
-  for (int round = 0; round < 2; ++round) {
-    auto ticket = gate_.Enter(buyer.member_id, idem->key, idem->request_hash);
-    if (ticket.role == IdempotencyGate::Role::kMismatch) {
-      co_return Answer<PaidOrder>{MakeError(Errc::kIdempotencyKeyReused,
-                                            "this Idempotency-Key was used for another request")};
-    }
-    if (ticket.role == IdempotencyGate::Role::kDuplicate) {
-      if (!co_await IdempotencyGate::Wait(ticket.entry, options_.duplicate_wait)) {
-        co_return Answer<PaidOrder>{MakeError(
-            Errc::kRequestInFlight, "a request with this Idempotency-Key is in progress")};
-      }
-      continue;
-    }
-    Answer<PaidOrder> answer{MakeError(Errc::kInternal, "unset")};
-    if (auto entry = store_.FindIdempotency(buyer.member_id, idem->key)) {
-      if (entry->request_hash != idem->request_hash || entry->operation != "pay") {
-        answer = {MakeError(Errc::kIdempotencyKeyReused,
-                            "this Idempotency-Key was used for another request")};
-      } else {
-        replays_.Add();
-        answer = {ReplayPayment(*entry), true};
-      }
-    } else {
-      IdempotencyTag tag{idem->key, idem->request_hash, "pay"};
-      auto result = co_await pay(buyer, hold_id, std::move(tag));
-      answer = {std::move(result)};
-    }
-    gate_.Leave(buyer.member_id, idem->key, ticket.entry);
-    co_return answer;
-  }
-  co_return Answer<PaidOrder>{
-      MakeError(Errc::kRequestInFlight, "a request with this Idempotency-Key is in progress")};
+  std::function<Result<PaidOrder>(const IdempotencyEntry&)> replay =
+      [this](const IdempotencyEntry& e) { return ReplayPayment(e); };
+  auto answer = co_await WithIdempotency<PaidOrder>(buyer, *idem, "pay", execute, replay);
+  co_return answer;
 }
 
 boost::asio::awaitable<Status> CheckoutService::CancelHold(Buyer buyer, std::int64_t hold_id) {

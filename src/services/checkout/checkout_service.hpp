@@ -14,6 +14,7 @@
 #include <atomic>
 #include <boost/asio/awaitable.hpp>
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <shared_mutex>
@@ -126,6 +127,16 @@ class CheckoutService {
   boost::asio::awaitable<Result<PaidOrder>> PurchaseOnce(Buyer buyer,
                                                          std::vector<PurchaseLine> lines,
                                                          std::optional<IdempotencyTag> tag);
+  boost::asio::awaitable<Result<Hold>> PlaceHoldOnce(Buyer buyer, std::vector<PurchaseLine> lines,
+                                                     std::optional<IdempotencyTag> tag);
+  boost::asio::awaitable<Result<PaidOrder>> PayHoldOnce(Buyer buyer, std::int64_t hold_id,
+                                                        std::optional<IdempotencyTag> tag);
+  // One request under an Idempotency-Key: first does `execute`, duplicates wait and replay.
+  template <class T>
+  boost::asio::awaitable<Answer<T>> WithIdempotency(
+      const Buyer& buyer, const IdempotencyRequest& idem, std::string_view operation,
+      std::function<boost::asio::awaitable<Result<T>>(std::optional<IdempotencyTag>)> execute,
+      std::function<Result<T>(const IdempotencyEntry&)> replay);
   // Rebuilds an answer from what the database says about the hold behind a key.
   Result<PaidOrder> ReplayPayment(const IdempotencyEntry& entry);
   Result<Hold> ReplayHold(const IdempotencyEntry& entry);

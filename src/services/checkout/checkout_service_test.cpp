@@ -1,2 +1,512 @@
+// CheckoutService over the real SQLite store and the simulated provider (each with its own
+// database file), with a fake clock. These are the drop's correctness tests at the service level:
+// exact sell-out under concurrency, compensation, expiry, the pay/expire race, crash recovery,
+// idempotency and bad input. End-to-end versions against the real binary live in tests/e2e.
+#include "services/checkout/checkout_service.hpp"
+
 #include <gtest/gtest.h>
-TEST(Placeholder, Builds) {}
+
+#include <atomic>
+#include <map>
+#include <set>
+#include <thread>
+
+#include "infra/storage/migrations.hpp"
+#include "infra/storage/read_connections.hpp"
+#include "services/checkout/adapters/simulated_payment_provider.hpp"
+#include "services/checkout/adapters/sqlite_inventory_store.hpp"
+#include "support/run_await.hpp"
+
+namespace rocketmart::checkout {
+namespace {
+
+using testing::RunAwait;
+
+constexpr std::int64_t kProduct = 1;
+constexpr std::int64_t kPrice = 1000;
+
+class CheckoutTest : public ::testing::Test {
+ protected:
+  void Open(double decline_rate = 0.0) {
+    storage::OpenOptions checkout_db{dir_.File("checkout.db")};
+    checkout_writer_ = std::make_unique<storage::GroupCommitWriter>(checkout_db);
+    storage::Migrate(checkout_writer_->Connection(), CheckoutMigrations());
+    checkout_db.read_only = true;
+    checkout_readers_ = std::make_unique<storage::ReadConnections>(checkout_db);
+    storage::OpenOptions provider_db{dir_.File("provider.db")};
+    provider_writer_ = std::make_unique<storage::GroupCommitWriter>(provider_db);
+    storage::Migrate(provider_writer_->Connection(), SimulatedProviderMigrations());
+    provider_db.read_only = true;
+    provider_readers_ = std::make_unique<storage::ReadConnections>(provider_db);
+    checkout_writer_->Start();
+    provider_writer_->Start();
+    store_ = std::make_unique<SqliteInventoryStore>(*checkout_writer_, *checkout_readers_);
+    provider_ = std::make_unique<SimulatedPaymentProvider>(
+        *provider_writer_, *provider_readers_, SimulatedProviderOptions{decline_rate, 7, {}});
+    metrics_ = std::make_unique<metrics::Registry>();
+    CheckoutOptions options;
+    options.hold_ttl = std::chrono::seconds(600);
+    options.duplicate_wait = std::chrono::milliseconds(30000);
+    service_ = std::make_unique<CheckoutService>(*store_, *provider_, clock_, *metrics_, options);
+    service_->Load();
+  }
+
+  void Close() {
+    service_.reset();
+    checkout_writer_->Stop();
+    provider_writer_->Stop();
+  }
+
+  void TearDown() override {
+    if (service_) Close();
+  }
+
+  void CreateProduct(std::int64_t stock, std::int64_t product = kProduct) {
+    service_->OnProductFacts({product, kPrice, stock, false, 1},
+                             "catalog:" + std::to_string(product));
+  }
+  void OpenSale(std::int64_t limit, std::int64_t product = kProduct) {
+    auto r = RunAwait(service_->SetSale(product, {clock_.Now() - std::chrono::hours(1),
+                                                  clock_.Now() + std::chrono::hours(1), limit}));
+    ASSERT_TRUE(r.ok());
+  }
+
+  Buyer B(std::int64_t member) { return Buyer{member, true}; }
+
+  std::int64_t Query(const std::string& db, const std::string& sql) {
+    storage::Database conn(storage::OpenOptions{dir_.File(db), true});
+    auto s = conn.Prepare(sql);
+    return s.Step() ? s.Int64(0) : -1;
+  }
+  std::int64_t Available() {
+    return Query("checkout.db", "SELECT available FROM inventory WHERE product_id = 1");
+  }
+  std::int64_t Sold() {
+    return Query("checkout.db", "SELECT sold FROM inventory WHERE product_id = 1");
+  }
+  std::int64_t Held() {
+    return Query("checkout.db", "SELECT held FROM inventory WHERE product_id = 1");
+  }
+  std::int64_t Captures() {
+    return Query("provider.db", "SELECT count(*) FROM charges WHERE status = 'CAPTURED'");
+  }
+  std::int64_t Charges() { return Query("provider.db", "SELECT count(*) FROM charges"); }
+  std::int64_t Holds(const std::string& status) {
+    return Query("checkout.db", "SELECT count(*) FROM holds WHERE status = '" + status + "'");
+  }
+
+  // I8: replaying the append-only stock ledger reproduces the inventory row.
+  void ExpectLedgerReplays() {
+    const std::int64_t available = Query(
+        "checkout.db",
+        "SELECT COALESCE(SUM(CASE kind WHEN 'INIT' THEN quantity WHEN 'RESTOCK' THEN quantity "
+        "WHEN 'HOLD' THEN -quantity WHEN 'RELEASE' THEN quantity ELSE 0 END), 0) FROM stock_ledger "
+        "WHERE product_id = 1");
+    const std::int64_t held = Query(
+        "checkout.db",
+        "SELECT COALESCE(SUM(CASE kind WHEN 'HOLD' THEN quantity WHEN 'RELEASE' THEN -quantity "
+        "WHEN 'SELL' THEN -quantity ELSE 0 END), 0) FROM stock_ledger WHERE product_id = 1");
+    const std::int64_t sold = Query(
+        "checkout.db",
+        "SELECT COALESCE(SUM(CASE kind WHEN 'SELL' THEN quantity ELSE 0 END), 0) FROM stock_ledger "
+        "WHERE product_id = 1");
+    EXPECT_EQ(available, Available());
+    EXPECT_EQ(held, Held());
+    EXPECT_EQ(sold, Sold());
+  }
+
+  void ExpectInvariants() {
+    EXPECT_EQ(service_->Reconcile(), 0u);
+    ExpectLedgerReplays();
+    EXPECT_EQ(Query("checkout.db", "SELECT count(*) FROM payments"), Captures());
+    EXPECT_EQ(Holds("PAID"), Captures());
+  }
+
+  testing::TempDir dir_;
+  FakeClock clock_;
+  std::unique_ptr<storage::GroupCommitWriter> checkout_writer_, provider_writer_;
+  std::unique_ptr<storage::ReadConnections> checkout_readers_, provider_readers_;
+  std::unique_ptr<SqliteInventoryStore> store_;
+  std::unique_ptr<SimulatedPaymentProvider> provider_;
+  std::unique_ptr<metrics::Registry> metrics_;
+  std::unique_ptr<CheckoutService> service_;
+};
+
+TEST_F(CheckoutTest, SellsExactlyTheStockUnderConcurrency) {
+  Open();
+  CreateProduct(100);
+  OpenSale(1);
+  constexpr int kThreads = 8;
+  constexpr int kAttemptsPerThread = 250;  // 2,000 attempts by 500 members (4 each)
+  std::atomic<int> paid{0}, sold_out{0}, limit{0}, other{0};
+  std::mutex winners_mutex;
+  std::multiset<std::int64_t> winners;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kAttemptsPerThread; ++i) {
+        const std::int64_t member = 1 + (t * kAttemptsPerThread + i) % 500;
+        std::vector<PurchaseLine> lines{{kProduct, 1}};
+        auto answer = RunAwait(service_->Purchase(B(member), std::move(lines), std::nullopt));
+        if (answer.result.ok()) {
+          ++paid;
+          std::lock_guard lock(winners_mutex);
+          winners.insert(member);
+        } else if (answer.result.error().code == Errc::kSoldOut) {
+          ++sold_out;
+        } else if (answer.result.error().code == Errc::kPurchaseLimitReached) {
+          ++limit;
+        } else {
+          ++other;
+        }
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(paid.load(), 100);
+  EXPECT_EQ(other.load(), 0);
+  EXPECT_EQ(paid + sold_out + limit, kThreads * kAttemptsPerThread);
+  EXPECT_EQ(std::set<std::int64_t>(winners.begin(), winners.end()).size(), winners.size())
+      << "a member bought twice";
+  EXPECT_EQ(Sold(), 100);
+  EXPECT_EQ(Available(), 0);
+  EXPECT_EQ(Captures(), 100);
+  EXPECT_EQ(service_->Available(kProduct), 0);
+  ExpectInvariants();
+}
+
+TEST_F(CheckoutTest, MultiQuantityPurchasesSellExactlyTheStock) {
+  Open();
+  CreateProduct(1000);
+  OpenSale(5);
+  std::atomic<std::int64_t> units{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 8; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 150; ++i) {
+        const std::int64_t member = 1 + t * 150 + i;
+        const std::int64_t qty = i < 100 ? 1 + (member % 5) : 1;  // the tail is 1s: exact sell-out
+        std::vector<PurchaseLine> lines{{kProduct, qty}};
+        auto answer = RunAwait(service_->Purchase(B(member), std::move(lines), std::nullopt));
+        if (answer.result.ok()) units += qty;
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(units.load(), 1000);
+  EXPECT_EQ(Sold(), 1000);
+  EXPECT_EQ(Available(), 0);
+  ExpectInvariants();
+}
+
+TEST_F(CheckoutTest, DeclinedPaymentsGiveStockBackExactlyOnce) {
+  Open(/*decline_rate=*/1.0);
+  CreateProduct(10);
+  OpenSale(1);
+  for (std::int64_t member = 1; member <= 30; ++member) {
+    std::vector<PurchaseLine> lines{{kProduct, 1}};
+    auto answer = RunAwait(service_->Purchase(B(member), std::move(lines), std::nullopt));
+    ASSERT_FALSE(answer.result.ok());
+    EXPECT_EQ(answer.result.error().code, Errc::kPaymentDeclined);
+  }
+  EXPECT_EQ(Available(), 10);
+  EXPECT_EQ(Held(), 0);
+  EXPECT_EQ(Captures(), 0);
+  EXPECT_EQ(Holds("RELEASED"), 30);
+  EXPECT_EQ(service_->Available(kProduct), 10);
+  // The declined member's limit was given back too: they may try again.
+  std::vector<PurchaseLine> lines{{kProduct, 1}};
+  auto again = RunAwait(service_->Purchase(B(1), std::move(lines), std::nullopt));
+  EXPECT_EQ(again.result.error().code, Errc::kPaymentDeclined);
+  ExpectInvariants();
+}
+
+TEST_F(CheckoutTest, AbandonedHoldsExpireExactlyOnceAndCannotBePaidAfterwards) {
+  Open();
+  CreateProduct(10);
+  OpenSale(1);
+  std::vector<std::int64_t> holds;
+  for (std::int64_t member = 1; member <= 10; ++member) {
+    std::vector<PurchaseLine> lines{{kProduct, 1}};
+    auto hold = RunAwait(service_->CreateHold(B(member), std::move(lines), std::nullopt));
+    ASSERT_TRUE(hold.result.ok());
+    holds.push_back(hold.result->id);
+  }
+  std::vector<PurchaseLine> one{{kProduct, 1}};
+  EXPECT_EQ(RunAwait(service_->CreateHold(B(99), std::move(one), std::nullopt)).result.error().code,
+            Errc::kSoldOut);
+  clock_.Advance(std::chrono::seconds(599));
+  EXPECT_EQ(RunAwait(service_->SweepExpired()), 0u);
+  clock_.Advance(std::chrono::seconds(1));
+  // Due but not yet swept: paying is refused and charges nothing.
+  auto late = RunAwait(service_->PayHold(B(1), holds[0], std::nullopt));
+  EXPECT_EQ(late.result.error().code, Errc::kHoldExpired);
+  EXPECT_EQ(RunAwait(service_->SweepExpired()), 10u);
+  EXPECT_EQ(RunAwait(service_->SweepExpired()), 0u);
+  EXPECT_EQ(Available(), 10);
+  EXPECT_EQ(Holds("EXPIRED"), 10);
+  EXPECT_EQ(Charges(), 0);
+  auto after = RunAwait(service_->PayHold(B(2), holds[1], std::nullopt));
+  EXPECT_EQ(after.result.error().code, Errc::kHoldExpired);
+  EXPECT_EQ(Charges(), 0);
+  // Stock and limits are back: a new buyer gets it.
+  std::vector<PurchaseLine> lines{{kProduct, 1}};
+  EXPECT_TRUE(RunAwait(service_->Purchase(B(1), std::move(lines), std::nullopt)).result.ok());
+  ExpectInvariants();
+}
+
+TEST_F(CheckoutTest, CancelledHoldsReturnStockOnceAndOnlyForTheirOwner) {
+  Open();
+  CreateProduct(3);
+  OpenSale(3);
+  std::vector<PurchaseLine> lines{{kProduct, 2}};
+  auto hold = RunAwait(service_->CreateHold(B(1), std::move(lines), std::nullopt));
+  ASSERT_TRUE(hold.result.ok());
+  EXPECT_EQ(RunAwait(service_->CancelHold(B(2), hold.result->id)).error().code, Errc::kNotFound);
+  EXPECT_TRUE(RunAwait(service_->CancelHold(B(1), hold.result->id)).ok());
+  EXPECT_EQ(RunAwait(service_->CancelHold(B(1), hold.result->id)).error().code,
+            Errc::kHoldNotActive);
+  EXPECT_EQ(Available(), 3);
+  EXPECT_EQ(service_->Available(kProduct), 3);
+  ExpectInvariants();
+}
+
+TEST_F(CheckoutTest, PayRacingExpiryEndsInExactlyOneFinalState) {
+  Open();
+  CreateProduct(200);
+  OpenSale(1);
+  std::vector<std::int64_t> holds;
+  for (std::int64_t member = 1; member <= 200; ++member) {
+    std::vector<PurchaseLine> lines{{kProduct, 1}};
+    auto hold = RunAwait(service_->CreateHold(B(member), std::move(lines), std::nullopt));
+    ASSERT_TRUE(hold.result.ok());
+    holds.push_back(hold.result->id);
+  }
+  clock_.Advance(std::chrono::seconds(599));
+  std::atomic<bool> done{false};
+  std::thread payer([&] {
+    for (std::size_t i = 0; i < holds.size(); ++i) {
+      (void)RunAwait(
+          service_->PayHold(B(static_cast<std::int64_t>(i + 1)), holds[i], std::nullopt));
+      if (i == holds.size() / 2) clock_.Advance(std::chrono::seconds(1));  // expiry hits mid-run
+    }
+    done = true;
+  });
+  std::thread sweeper([&] {
+    while (!done.load()) (void)RunAwait(service_->SweepExpired());
+    (void)RunAwait(service_->SweepExpired());
+  });
+  payer.join();
+  sweeper.join();
+  const std::int64_t paid = Holds("PAID"), expired = Holds("EXPIRED");
+  EXPECT_EQ(paid + expired, 200) << "every hold ends PAID or EXPIRED, none in between";
+  EXPECT_GT(paid, 0);
+  EXPECT_GT(expired, 0);
+  EXPECT_EQ(Captures(), paid);
+  EXPECT_EQ(Charges(), paid) << "an expired hold was never charged";
+  EXPECT_EQ(Sold(), paid);
+  EXPECT_EQ(Available(), expired);
+  ExpectInvariants();
+}
+
+TEST_F(CheckoutTest, CrashWhilePayingIsSettledFromTheProviderRecordAtStart) {
+  Open();
+  CreateProduct(5);
+  OpenSale(5);
+  // Two holds reach PAYING; the provider captured the first; the process dies before either
+  // outcome is recorded.
+  HoldRequest first;
+  first.member_id = 1;
+  first.lines = {{kProduct, 1, kPrice}};
+  first.per_member_limits = {{kProduct, 5}};
+  first.now = clock_.Now();
+  first.expires_at = clock_.Now() + std::chrono::minutes(10);
+  first.pay_now = true;
+  HoldRequest second = first;
+  second.member_id = 2;
+  auto captured = RunAwait(store_->PlaceHold(first));
+  auto unknown = RunAwait(store_->PlaceHold(second));
+  ASSERT_TRUE(captured.ok() && unknown.ok());
+  ASSERT_TRUE(RunAwait(provider_->Charge(captured->id, 1, kPrice)).ok());
+  Close();
+  Open();  // start-up recovery
+  EXPECT_EQ(Holds("PAID"), 1);
+  EXPECT_EQ(Holds("RELEASED"), 1);
+  EXPECT_EQ(Holds("PAYING"), 0);
+  EXPECT_EQ(Sold(), 1);
+  EXPECT_EQ(Available(), 4);
+  EXPECT_EQ(service_->Available(kProduct), 4);
+  EXPECT_EQ(Query("checkout.db", "SELECT count(*) FROM outbox WHERE topic = 'order.paid'"), 1);
+  ExpectInvariants();
+}
+
+TEST_F(CheckoutTest, FiftyConcurrentRetriesWithOneKeyMakeOneChargeAndFiftyIdenticalAnswers) {
+  Open();
+  CreateProduct(10);
+  OpenSale(1);
+  IdempotencyRequest idem{"key-123", "hash-of-the-body"};
+  std::mutex m;
+  std::vector<Answer<PaidOrder>> answers;
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 50; ++i) {
+    threads.emplace_back([&] {
+      std::vector<PurchaseLine> lines{{kProduct, 1}};
+      auto a = RunAwait(service_->Purchase(B(7), std::move(lines), idem));
+      std::lock_guard lock(m);
+      answers.push_back(std::move(a));
+    });
+  }
+  for (auto& th : threads) th.join();
+  ASSERT_EQ(answers.size(), 50u);
+  int replayed = 0;
+  for (const auto& a : answers) {
+    ASSERT_TRUE(a.result.ok()) << a.result.error().message;
+    EXPECT_EQ(a.result->order_id, answers[0].result->order_id);
+    replayed += a.replayed;
+  }
+  EXPECT_EQ(replayed, 49);
+  EXPECT_EQ(Charges(), 1);
+  EXPECT_EQ(Query("checkout.db", "SELECT count(*) FROM holds"), 1);
+  // Same key, different request: refused, nothing happens.
+  std::vector<PurchaseLine> lines{{kProduct, 1}};
+  auto other =
+      RunAwait(service_->Purchase(B(7), std::move(lines), IdempotencyRequest{"key-123", "other"}));
+  EXPECT_EQ(other.result.error().code, Errc::kIdempotencyKeyReused);
+  // After a restart the key is still answered from the durable record.
+  Close();
+  Open();
+  std::vector<PurchaseLine> again{{kProduct, 1}};
+  auto replay = RunAwait(service_->Purchase(B(7), std::move(again), idem));
+  ASSERT_TRUE(replay.result.ok());
+  EXPECT_TRUE(replay.replayed);
+  EXPECT_EQ(replay.result->order_id, answers[0].result->order_id);
+  EXPECT_EQ(Charges(), 1);
+}
+
+TEST_F(CheckoutTest, WindowAndVerificationChecksComeFirstAndChangeNothing) {
+  Open();
+  CreateProduct(5);
+  std::vector<PurchaseLine> lines{{kProduct, 1}};
+  EXPECT_EQ(RunAwait(service_->Purchase(B(1), lines, std::nullopt)).result.error().code,
+            Errc::kNoSale);
+  auto r = RunAwait(service_->SetSale(
+      kProduct, {clock_.Now() + std::chrono::minutes(5), clock_.Now() + std::chrono::hours(1), 1}));
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(service_->GetSale(kProduct)->state, SaleState::kUpcoming);
+  EXPECT_EQ(RunAwait(service_->Purchase(B(1), lines, std::nullopt)).result.error().code,
+            Errc::kSaleNotStarted);
+  EXPECT_EQ(RunAwait(service_->Purchase(Buyer{1, false}, lines, std::nullopt)).result.error().code,
+            Errc::kEmailNotVerified);
+  clock_.Advance(std::chrono::hours(2));
+  EXPECT_EQ(service_->GetSale(kProduct)->state, SaleState::kEnded);
+  EXPECT_EQ(RunAwait(service_->Purchase(B(1), lines, std::nullopt)).result.error().code,
+            Errc::kSaleEnded);
+  EXPECT_EQ(Available(), 5);
+  EXPECT_EQ(Query("checkout.db", "SELECT count(*) FROM holds"), 0);
+}
+
+TEST_F(CheckoutTest, BadPurchasesAreRefusedAndChangeNothing) {
+  Open();
+  CreateProduct(5);
+  OpenSale(3);
+  CreateProduct(5, 2);
+  OpenSale(3, 2);
+  const std::vector<std::vector<PurchaseLine>> bad = {
+      {},
+      {{kProduct, 0}},
+      {{kProduct, -1}},
+      {{kProduct, 101}},
+      {{kProduct, 4}},                 // over the per-member limit
+      {{kProduct, 6}},                 // more than the stock (and the limit)
+      {{999, 1}},                      // unknown product
+      {{kProduct, 1}, {kProduct, 1}},  // the same product twice
+      {{kProduct, 1}, {999, 1}},       // one bad line fails the whole purchase
+  };
+  for (const auto& lines : bad) {
+    auto answer = RunAwait(service_->Purchase(B(1), lines, std::nullopt));
+    EXPECT_FALSE(answer.result.ok());
+  }
+  EXPECT_EQ(Available(), 5);
+  EXPECT_EQ(service_->Available(kProduct), 5);
+  EXPECT_EQ(Query("checkout.db", "SELECT count(*) FROM holds"), 0);
+  EXPECT_EQ(Charges(), 0);
+  ExpectInvariants();
+}
+
+TEST_F(CheckoutTest, MultiLinePurchaseIsAllOrNothing) {
+  Open();
+  CreateProduct(5, 1);
+  CreateProduct(1, 2);
+  OpenSale(5, 1);
+  OpenSale(5, 2);
+  std::vector<PurchaseLine> lines{{1, 2}, {2, 1}};
+  ASSERT_TRUE(RunAwait(service_->Purchase(B(1), lines, std::nullopt)).result.ok());
+  // Product 2 is gone: a second two-line purchase must not leave product 1 held.
+  auto second = RunAwait(service_->Purchase(B(2), lines, std::nullopt));
+  ASSERT_FALSE(second.result.ok());
+  EXPECT_EQ(second.result.error().code, Errc::kSoldOut);
+  EXPECT_EQ(service_->Available(1), 3);
+  EXPECT_EQ(Available(), 3);
+  EXPECT_EQ(Held(), 0);
+  ExpectInvariants();
+}
+
+TEST_F(CheckoutTest, RestockAddsSellableUnits) {
+  Open();
+  CreateProduct(1);
+  OpenSale(5);
+  std::vector<PurchaseLine> lines{{kProduct, 1}};
+  ASSERT_TRUE(RunAwait(service_->Purchase(B(1), lines, std::nullopt)).result.ok());
+  EXPECT_EQ(RunAwait(service_->Purchase(B(2), lines, std::nullopt)).result.error().code,
+            Errc::kSoldOut);
+  EXPECT_EQ(RunAwait(service_->Restock(kProduct, 0)).error().code, Errc::kValidationFailed);
+  EXPECT_EQ(RunAwait(service_->Restock(999, 1)).error().code, Errc::kNotFound);
+  ASSERT_TRUE(RunAwait(service_->Restock(kProduct, 2)).ok());
+  EXPECT_TRUE(RunAwait(service_->Purchase(B(2), lines, std::nullopt)).result.ok());
+  EXPECT_EQ(Available(), 1);
+  ExpectInvariants();
+}
+
+TEST_F(CheckoutTest, ProductEventsAreAppliedOnceAndStaleVersionsIgnored) {
+  Open();
+  CreateProduct(5);
+  CreateProduct(5);  // redelivered: same event id, no second effect
+  service_->OnProductFacts({kProduct, 2000, 5, false, 3}, "catalog:3");
+  service_->OnProductFacts({kProduct, 1500, 5, false, 2}, "catalog:2");  // older: ignored
+  EXPECT_EQ(Available(), 5);
+  EXPECT_EQ(service_->Available(kProduct), 5);
+  EXPECT_EQ(Query("checkout.db", "SELECT price FROM inventory WHERE product_id = 1"), 2000);
+  OpenSale(1);
+  service_->OnProductFacts({kProduct, 2000, 5, true, 4}, "catalog:4");
+  std::vector<PurchaseLine> lines{{kProduct, 1}};
+  EXPECT_EQ(RunAwait(service_->Purchase(B(1), lines, std::nullopt)).result.error().code,
+            Errc::kNotFound);
+}
+
+TEST(AdmissionTest, ChecksLimitThenStockAndGivesBack) {
+  Admission a(2);
+  EXPECT_TRUE(a.Admit(1, 1, 1).ok());
+  EXPECT_EQ(a.Admit(1, 1, 1).error().code, Errc::kPurchaseLimitReached);
+  EXPECT_EQ(a.Admit(2, 2, 5).error().code, Errc::kInsufficientStock);
+  EXPECT_TRUE(a.Admit(2, 1, 5).ok());
+  EXPECT_EQ(a.Admit(3, 1, 5).error().code, Errc::kSoldOut);
+  a.GiveBack(1, 1);
+  EXPECT_EQ(a.MemberUnits(1), 0);
+  EXPECT_TRUE(a.Admit(3, 1, 5).ok());
+  EXPECT_EQ(a.available(), 0);
+}
+
+TEST(SaleTest, StatesAndValidation) {
+  const TimePoint t0{std::chrono::seconds(1000)};
+  const Sale s{t0, t0 + std::chrono::seconds(10), 1};
+  EXPECT_EQ(StateOf(s, t0 - std::chrono::seconds(1), 5), SaleState::kUpcoming);
+  EXPECT_EQ(StateOf(s, t0, 5), SaleState::kLive);
+  EXPECT_EQ(StateOf(s, t0, 0), SaleState::kSoldOut);
+  EXPECT_EQ(StateOf(s, t0 + std::chrono::seconds(10), 5), SaleState::kEnded);
+  EXPECT_FALSE(ValidateSale({t0, t0, 1}).ok());
+  EXPECT_FALSE(ValidateSale({t0, t0 + std::chrono::seconds(1), 0}).ok());
+  EXPECT_FALSE(ValidateSale({t0, t0 + std::chrono::seconds(1), kMaxPerMemberLimit + 1}).ok());
+}
+
+}  // namespace
+}  // namespace rocketmart::checkout
