@@ -12,6 +12,9 @@
 #include <stdexcept>
 #include <thread>
 
+#include "auth/jwt.hpp"
+#include "auth/secret.hpp"
+
 namespace rocketmart::testing {
 namespace {
 
@@ -188,6 +191,25 @@ void ServerProcess::Kill() {
 void ServerProcess::Restart() {
   if (pid_ > 0) Kill();
   Start();
+}
+
+std::string ServerProcess::FastToken(std::int64_t member_id, bool admin, bool verified) const {
+  auto secret = auth::LoadOrCreateSecret(data_dir_ / "secrets" / "jwt.key");
+  if (!secret.ok()) throw std::runtime_error("no signing key in the data directory");
+  auth::Keyring keyring;
+  if (!keyring.Add({"k1", *secret}, true).ok()) throw std::runtime_error("bad signing key");
+  const auto now = std::chrono::system_clock::now();
+  auth::Claims claims;
+  claims.member_id = member_id;
+  claims.role = admin ? "admin" : "user";
+  claims.type = std::string(auth::kAccessType);
+  claims.issued_at = now;
+  claims.not_before = now;
+  claims.expires_at = now + std::chrono::minutes(30);
+  claims.issuer = "rocketmart";
+  claims.audience = "rocketmart-api";
+  claims.email_verified = verified;
+  return auth::Sign(claims, keyring);
 }
 
 std::string ServerProcess::Token(std::int64_t member_id, bool admin) const {

@@ -41,6 +41,9 @@ class ServerProcess {
 
   // A token minted by `rocketmart token` against this server's data directory.
   std::string Token(std::int64_t member_id, bool admin = false) const;
+  // The same token signed in-process with the data directory's key (for thousands of members;
+  // the CLI path above is covered by tests that use it).
+  std::string FastToken(std::int64_t member_id, bool admin = false, bool verified = true) const;
 
  private:
   void Start();

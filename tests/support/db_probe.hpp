@@ -1,0 +1,44 @@
+// Read-only looks into a running server's SQLite files, for end-to-end invariant checks
+// (paid holds = captures = orders = sold, conservation of stock). Opens a fresh connection per
+// query so it always sees the latest committed state.
+#pragma once
+
+#include <sqlite3.h>
+
+#include <cstdint>
+#include <filesystem>
+#include <stdexcept>
+#include <string>
+
+namespace rocketmart::testing {
+
+inline std::string QueryText(const std::filesystem::path& db, const std::string& sql);
+
+inline std::int64_t QueryInt(const std::filesystem::path& db, const std::string& sql) {
+  const std::string text = QueryText(db, sql);
+  return text.empty() ? -1 : std::stoll(text);
+}
+
+inline std::string QueryText(const std::filesystem::path& db, const std::string& sql) {
+  sqlite3* conn = nullptr;
+  if (sqlite3_open_v2(db.c_str(), &conn, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK) {
+    sqlite3_close(conn);
+    throw std::runtime_error("cannot open " + db.string());
+  }
+  sqlite3_busy_timeout(conn, 5000);
+  sqlite3_stmt* stmt = nullptr;
+  if (sqlite3_prepare_v2(conn, sql.c_str(), -1, &stmt, nullptr) != SQLITE_OK) {
+    const std::string message = sqlite3_errmsg(conn);
+    sqlite3_close(conn);
+    throw std::runtime_error("bad query: " + message);
+  }
+  std::string value;
+  if (sqlite3_step(stmt) == SQLITE_ROW && sqlite3_column_text(stmt, 0) != nullptr) {
+    value = reinterpret_cast<const char*>(sqlite3_column_text(stmt, 0));
+  }
+  sqlite3_finalize(stmt);
+  sqlite3_close(conn);
+  return value;
+}
+
+}  // namespace rocketmart::testing
