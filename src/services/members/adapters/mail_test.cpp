@@ -1,0 +1,129 @@
+// The mail adapters against real components: SmtpMailer and the outbox worker against a real
+// SMTP server (python3-aiosmtpd on loopback, started and stopped by the test), and the .eml
+// writer against the file system. The SMTP-down case starts the server late.
+#include "services/members/domain/mail.hpp"
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "infra/storage/migrations.hpp"
+#include "services/members/adapters/mailers.hpp"
+#include "services/members/adapters/sodium_crypto.hpp"
+#include "services/members/adapters/sqlite_member_repository.hpp"
+#include "support/run_await.hpp"
+#include "support/smtp_server.hpp"
+
+namespace rocketmart::members {
+namespace {
+
+using rocketmart::testing::FindLink;
+using rocketmart::testing::PlainTextPart;
+using rocketmart::testing::SmtpServer;
+
+constexpr std::string_view kSecret = "0123456789abcdef0123456789abcdef-mail-test";
+
+SmtpOptions Options(const SmtpServer& server) {
+  SmtpOptions o;
+  o.url = server.Url();
+  o.connect_timeout = std::chrono::milliseconds(2000);
+  o.timeout = std::chrono::milliseconds(5000);
+  return o;
+}
+
+TEST(SmtpMailer, DeliversMultipartMailWhoseLinkCanBeFollowed) {
+  SmtpServer server;
+  FakeClock clock;
+  SmtpMailer mailer(Options(server), clock);
+  const std::string link = "https://shop.example/member/verify?token=" + std::string(64, 'a');
+  ASSERT_TRUE(mailer.Send(VerificationMail("ann@example.com", "Ann <b>", link, 24), "m1-1").ok());
+  auto messages = server.WaitForMessages(1);
+  ASSERT_EQ(messages.size(), 1u);
+  const std::string& raw = messages[0];
+  EXPECT_NE(raw.find("To: ann@example.com"), std::string::npos);
+  EXPECT_NE(raw.find("Subject: Verify your Rocket Mart email address"), std::string::npos);
+  EXPECT_NE(raw.find("multipart/alternative"), std::string::npos);
+  EXPECT_NE(raw.find("Content-Type: text/html"), std::string::npos);
+  EXPECT_EQ(FindLink(PlainTextPart(raw), "/member/verify?token="), link);
+  EXPECT_NE(PlainTextPart(raw).find("Hello Ann <b>"), std::string::npos);
+}
+
+TEST(SmtpMailer, ReportsAnUnreachableServerAsUnavailable) {
+  SmtpServer server(/*start=*/false);
+  FakeClock clock;
+  SmtpMailer mailer(Options(server), clock);
+  auto st = mailer.Send(ResetMail("a@example.com", "https://x.example/r?token=1", 30), "m2");
+  ASSERT_FALSE(st.ok());
+  EXPECT_EQ(st.error().code, Errc::kUnavailable);
+}
+
+TEST(MailWorker, QueuedMailIsDeliveredOnceTheSmtpServerComesUp) {
+  rocketmart::testing::TempDir dir;
+  storage::OpenOptions open;
+  open.path = dir.File("members.db");
+  storage::GroupCommitWriter writer(open);
+  storage::Migrate(writer.Connection(), MembersMigrations());
+  writer.Start();
+  SqliteMailOutbox outbox(writer);
+  SodiumFieldCipher cipher(kSecret);
+  FakeClock clock;
+  SmtpServer server(/*start=*/false);
+  SmtpMailer mailer(Options(server), clock);
+  MailWorker worker(outbox, cipher, mailer, clock);
+
+  // Queue a mail the way the repository does (sealed, in a writer transaction).
+  const std::string link =
+      "https://shop.example/member/reset-password?token=" + std::string(64, 'b');
+  const std::string sealed = cipher.Seal(EncodeMail(ResetMail("bo@example.com", link, 30)), "mail");
+  writer.RunSync([&](storage::Database& db) {
+    auto stmt = db.Prepare(
+        "INSERT INTO mail_outbox (sealed, next_attempt_at_ms, created_at_ms) VALUES (?, ?, ?)");
+    stmt.BindBlob(1, {reinterpret_cast<const std::byte*>(sealed.data()), sealed.size()})
+        .BindInt64(2, ToUnixMillis(clock.Now()))
+        .BindInt64(3, ToUnixMillis(clock.Now()));
+    stmt.Step();
+  });
+
+  EXPECT_EQ(worker.RunOnce(), 0);  // server down
+  EXPECT_EQ(outbox.Pending(), 1);  // not lost
+  clock.Advance(std::chrono::seconds{5});
+  EXPECT_EQ(worker.RunOnce(), 0);  // still down; backoff doubles
+  server.Start();
+  clock.Advance(std::chrono::seconds{5});
+  EXPECT_EQ(worker.RunOnce(), 0);  // up, but the retry is not due yet (10 s)
+  clock.Advance(std::chrono::seconds{5});
+  EXPECT_EQ(worker.RunOnce(), 1);
+  EXPECT_EQ(outbox.Pending(), 0);
+  auto messages = server.WaitForMessages(1);
+  ASSERT_EQ(messages.size(), 1u);
+  EXPECT_EQ(FindLink(PlainTextPart(messages[0]), "reset-password"), link);
+  EXPECT_EQ(worker.RunOnce(), 0);  // delivered exactly once
+  writer.Stop();
+}
+
+TEST(EmlMailer, WritesAReadableMessageFile) {
+  rocketmart::testing::TempDir dir;
+  FakeClock clock;
+  EmlMailer mailer(dir.path() / "mail", "Rocket Mart <no-reply@rocketmart.local>", clock);
+  const std::string link = "https://shop.example/member/verify?token=" + std::string(64, 'c');
+  ASSERT_TRUE(mailer.Send(VerificationMail("cy@example.com", "Cy", link, 24), "m7-1").ok());
+  std::ifstream in(dir.path() / "mail" / "m7-1.eml", std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  EXPECT_NE(ss.str().find("From: Rocket Mart <no-reply@rocketmart.local>\r\n"), std::string::npos);
+  EXPECT_EQ(FindLink(PlainTextPart(ss.str()), "verify"), link);
+}
+
+TEST(MailTemplates, HtmlPartEscapesNames) {
+  const MailMessage m = VerificationMail("a@b.com", "<script>x</script>", "https://x/?a=1&b=2", 24);
+  EXPECT_EQ(m.html.find("<script>"), std::string::npos);
+  EXPECT_NE(m.html.find("&lt;script&gt;"), std::string::npos);
+  EXPECT_NE(m.html.find("https://x/?a=1&amp;b=2"), std::string::npos);
+  MailMessage decoded;
+  ASSERT_TRUE(DecodeMail(EncodeMail(m), decoded));
+  EXPECT_EQ(decoded.html, m.html);
+}
+
+}  // namespace
+}  // namespace rocketmart::members

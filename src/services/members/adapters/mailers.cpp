@@ -1,0 +1,197 @@
+#include "services/members/adapters/mailers.hpp"
+
+#include <curl/curl.h>
+#include <fcntl.h>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+
+namespace rocketmart::members {
+namespace {
+
+// The bare address of "Name <addr>" or "addr".
+std::string Address(std::string_view from) {
+  const auto lt = from.find('<');
+  const auto gt = from.rfind('>');
+  if (lt != std::string_view::npos && gt != std::string_view::npos && gt > lt) {
+    return std::string(from.substr(lt + 1, gt - lt - 1));
+  }
+  return std::string(from);
+}
+
+struct Upload {
+  std::string_view data;
+  std::size_t offset = 0;
+};
+
+std::size_t ReadCallback(char* buffer, std::size_t size, std::size_t nitems, void* user) {
+  auto* up = static_cast<Upload*>(user);
+  const std::size_t n = std::min(size * nitems, up->data.size() - up->offset);
+  std::memcpy(buffer, up->data.data() + up->offset, n);
+  up->offset += n;
+  return n;
+}
+
+struct CurlGlobal {
+  CurlGlobal() { curl_global_init(CURL_GLOBAL_DEFAULT); }
+};
+
+}  // namespace
+
+EmlMailer::EmlMailer(std::filesystem::path directory, std::string from, const Clock& clock)
+    : directory_(std::move(directory)), from_(std::move(from)), clock_(clock) {}
+
+Status EmlMailer::Send(const MailMessage& mail, const std::string& message_id) {
+  std::error_code ec;
+  std::filesystem::create_directories(directory_, ec);
+  const std::string text = RenderRfc5322(mail, from_, clock_.Now(), message_id);
+  const std::filesystem::path final_path = directory_ / (message_id + ".eml");
+  const std::filesystem::path tmp = directory_ / (message_id + ".eml.tmp");
+  // Written then renamed, so a reader never sees half a mail. 0600: the file carries a link.
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) return MakeError(Errc::kUnavailable, "cannot write " + tmp.string());
+  std::size_t done = 0;
+  while (done < text.size()) {
+    const ssize_t n = ::write(fd, text.data() + done, text.size() - done);
+    if (n <= 0) {
+      ::close(fd);
+      return MakeError(Errc::kUnavailable, "cannot write " + tmp.string());
+    }
+    done += static_cast<std::size_t>(n);
+  }
+  ::fsync(fd);
+  ::close(fd);
+  std::filesystem::rename(tmp, final_path, ec);
+  if (ec) return MakeError(Errc::kUnavailable, "cannot rename " + tmp.string());
+  if (mail.link.empty()) {
+    spdlog::info("mail: \"{}\" to {} written to {}", mail.subject, mail.to, final_path.string());
+  } else {
+    spdlog::info("mail: \"{}\" to {} written to {}; link: {}", mail.subject, mail.to,
+                 final_path.string(), mail.link);
+  }
+  return Ok();
+}
+
+SmtpMailer::SmtpMailer(SmtpOptions options, const Clock& clock)
+    : options_(std::move(options)), clock_(clock) {
+  static CurlGlobal global;
+}
+
+Status SmtpMailer::Send(const MailMessage& mail, const std::string& message_id) {
+  const std::string text = RenderRfc5322(mail, options_.from, clock_.Now(), message_id);
+  CURL* curl = curl_easy_init();
+  if (!curl) return MakeError(Errc::kUnavailable, "curl_easy_init failed");
+  Upload upload{text};
+  const std::string from = "<" + Address(options_.from) + ">";
+  const std::string to = "<" + mail.to + ">";
+  curl_slist* rcpt = curl_slist_append(nullptr, to.c_str());
+  curl_easy_setopt(curl, CURLOPT_URL, options_.url.c_str());
+  curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "smtp,smtps");
+  curl_easy_setopt(curl, CURLOPT_MAIL_FROM, from.c_str());
+  curl_easy_setopt(curl, CURLOPT_MAIL_RCPT, rcpt);
+  curl_easy_setopt(curl, CURLOPT_READFUNCTION, ReadCallback);
+  curl_easy_setopt(curl, CURLOPT_READDATA, &upload);
+  curl_easy_setopt(curl, CURLOPT_UPLOAD, 1L);
+  curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS,
+                   static_cast<long>(options_.connect_timeout.count()));
+  curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, static_cast<long>(options_.timeout.count()));
+  if (options_.starttls) curl_easy_setopt(curl, CURLOPT_USE_SSL, static_cast<long>(CURLUSESSL_ALL));
+  if (!options_.username.empty()) {
+    curl_easy_setopt(curl, CURLOPT_USERNAME, options_.username.c_str());
+    curl_easy_setopt(curl, CURLOPT_PASSWORD, options_.password.c_str());
+  }
+  char error[CURL_ERROR_SIZE] = {0};
+  curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, error);
+  const CURLcode rc = curl_easy_perform(curl);
+  curl_slist_free_all(rcpt);
+  curl_easy_cleanup(curl);
+  if (rc != CURLE_OK) {
+    return MakeError(Errc::kUnavailable, std::string("smtp: ") + curl_easy_strerror(rc) +
+                                             (error[0] ? std::string(": ") + error : ""));
+  }
+  spdlog::info("mail: \"{}\" to {} handed to {}", mail.subject, mail.to, options_.url);
+  return Ok();
+}
+
+MailWorker::MailWorker(SqliteMailOutbox& outbox, const FieldCipher& cipher, Mailer& mailer,
+                       const Clock& clock, MailWorkerOptions options)
+    : outbox_(outbox), cipher_(cipher), mailer_(mailer), clock_(clock), options_(options) {}
+
+MailWorker::~MailWorker() {
+  Stop();
+}
+
+void MailWorker::Start() {
+  thread_ = std::thread([this] { Run(); });
+}
+
+void MailWorker::Stop() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+void MailWorker::Notify() {
+  {
+    std::lock_guard lock(mu_);
+    notified_ = true;
+  }
+  cv_.notify_all();
+}
+
+int MailWorker::RunOnce() {
+  int sent = 0;
+  const TimePoint now = clock_.Now();
+  for (const OutboxMail& row : outbox_.Due(now, options_.batch)) {
+    const std::string message_id =
+        "m" + std::to_string(row.id) + "-" + std::to_string(ToUnixMillis(now));
+    auto plain = cipher_.Open(row.sealed, "mail");
+    MailMessage mail;
+    if (!plain || !DecodeMail(*plain, mail)) {
+      // Unreadable with this key: retrying cannot help and would block nothing else, so drop it
+      // loudly (the member can ask for a new link).
+      spdlog::error("mail: outbox row {} cannot be opened with the current data key; dropped",
+                    row.id);
+      outbox_.MarkSent(row.id);
+      continue;
+    }
+    const Status st = mailer_.Send(mail, message_id);
+    if (st.ok()) {
+      outbox_.MarkSent(row.id);
+      ++sent;
+      sent_.fetch_add(1);
+      continue;
+    }
+    failures_.fetch_add(1);
+    const int shift = std::min(row.attempts, 16);
+    const auto delay = std::min<std::chrono::seconds>(options_.backoff_initial * (1LL << shift),
+                                                      options_.backoff_max);
+    spdlog::warn("mail: delivery of outbox row {} failed (attempt {}): {}; retry in {} s", row.id,
+                 row.attempts + 1, st.error().message, delay.count());
+    outbox_.Reschedule(row.id, now + delay, st.error().message);
+  }
+  return sent;
+}
+
+void MailWorker::Run() {
+  for (;;) {
+    try {
+      while (RunOnce() > 0) {
+      }
+    } catch (const std::exception& e) {
+      spdlog::error("mail worker: {}", e.what());
+    }
+    std::unique_lock lock(mu_);
+    cv_.wait_for(lock, options_.poll_interval, [this] { return stopping_ || notified_; });
+    if (stopping_) return;
+    notified_ = false;
+  }
+}
+
+}  // namespace rocketmart::members

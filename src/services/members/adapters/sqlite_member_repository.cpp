@@ -1,0 +1,568 @@
+#include "services/members/adapters/sqlite_member_repository.hpp"
+
+#include <span>
+
+#include "infra/async/write.hpp"
+
+namespace rocketmart::members {
+namespace {
+
+using boost::asio::awaitable;
+
+constexpr storage::Migration kMigrations[] = {
+    {1, "members", R"sql(
+      CREATE TABLE members (
+        id                    INTEGER PRIMARY KEY AUTOINCREMENT,
+        email                 TEXT    NOT NULL,
+        email_key             TEXT    NOT NULL UNIQUE,
+        password_hash         TEXT    NOT NULL,
+        name                  TEXT    NOT NULL,
+        phone                 BLOB    NOT NULL DEFAULT x'',
+        address               BLOB    NOT NULL DEFAULT x'',
+        role                  TEXT    NOT NULL CHECK (role IN ('user', 'admin')),
+        email_verified        INTEGER NOT NULL DEFAULT 0,
+        tokens_valid_after_ms INTEGER NOT NULL DEFAULT 0,
+        created_at_ms         INTEGER NOT NULL,
+        updated_at_ms         INTEGER NOT NULL
+      );
+      -- Single-use links (verification, reset): only the SHA-256 of the token is stored; a row is
+      -- deleted when used or superseded.
+      CREATE TABLE member_tokens (
+        token_hash    TEXT    PRIMARY KEY,
+        member_id     INTEGER NOT NULL REFERENCES members(id),
+        kind          INTEGER NOT NULL,
+        expires_at_ms INTEGER NOT NULL,
+        created_at_ms INTEGER NOT NULL
+      );
+      CREATE INDEX member_tokens_by_member ON member_tokens(member_id, kind);
+      CREATE TABLE refresh_families (
+        family_id     TEXT    PRIMARY KEY,
+        member_id     INTEGER NOT NULL REFERENCES members(id),
+        revoked       INTEGER NOT NULL DEFAULT 0,
+        expires_at_ms INTEGER NOT NULL,
+        created_at_ms INTEGER NOT NULL
+      );
+      CREATE INDEX refresh_families_by_member ON refresh_families(member_id);
+      -- Used tokens are kept until their family expires: presenting one again is reuse.
+      CREATE TABLE refresh_tokens (
+        token_hash    TEXT    PRIMARY KEY,
+        family_id     TEXT    NOT NULL REFERENCES refresh_families(family_id),
+        used_at_ms    INTEGER,
+        created_at_ms INTEGER NOT NULL
+      );
+      CREATE INDEX refresh_tokens_by_family ON refresh_tokens(family_id);
+      CREATE TABLE denied_tokens (
+        jti           TEXT    PRIMARY KEY,
+        member_id     INTEGER NOT NULL,
+        expires_at_ms INTEGER NOT NULL
+      );
+      -- Mails wait here (sealed: they may carry a single-use link) until the SMTP server took them.
+      CREATE TABLE mail_outbox (
+        id                 INTEGER PRIMARY KEY AUTOINCREMENT,
+        sealed             BLOB    NOT NULL,
+        attempts           INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at_ms INTEGER NOT NULL,
+        last_error         TEXT,
+        created_at_ms      INTEGER NOT NULL
+      );
+    )sql"},
+};
+
+constexpr std::string_view kSelect =
+    "SELECT id, email, password_hash, name, phone, address, role, email_verified, "
+    "tokens_valid_after_ms, created_at_ms, updated_at_ms FROM members ";
+
+std::span<const std::byte> Bytes(std::string_view s) {
+  return {reinterpret_cast<const std::byte*>(s.data()), s.size()};
+}
+
+std::string BlobString(const storage::Statement& s, int column) {
+  const std::vector<std::byte> b = s.Blob(column);
+  return std::string(reinterpret_cast<const char*>(b.data()), b.size());
+}
+
+MemberRecord ReadMember(const storage::Statement& s) {
+  MemberRecord r;
+  r.id = s.Int64(0);
+  r.email = s.Text(1);
+  r.password_hash = s.Text(2);
+  r.name = s.Text(3);
+  r.phone_sealed = BlobString(s, 4);
+  r.address_sealed = BlobString(s, 5);
+  r.role = s.Text(6) == "admin" ? MemberRole::kAdmin : MemberRole::kUser;
+  r.email_verified = s.Int64(7) != 0;
+  r.tokens_valid_after = FromUnixMillis(s.Int64(8));
+  r.created_at = FromUnixMillis(s.Int64(9));
+  r.updated_at = FromUnixMillis(s.Int64(10));
+  return r;
+}
+
+std::optional<MemberRecord> FindWhere(storage::Database& db, std::string_view where,
+                                      const std::function<void(storage::Statement&)>& bind) {
+  auto& stmt = db.Cached(std::string(kSelect) + std::string(where));
+  bind(stmt);
+  std::optional<MemberRecord> out;
+  if (stmt.Step()) out = ReadMember(stmt);
+  stmt.Reset();
+  return out;
+}
+
+std::optional<MemberRecord> FindIdIn(storage::Database& db, std::int64_t id) {
+  return FindWhere(db, "WHERE id = ?", [id](storage::Statement& s) { s.BindInt64(1, id); });
+}
+
+void QueueMail(storage::Database& db, const QueuedMail& mail, TimePoint now) {
+  auto& stmt = db.Cached(
+      "INSERT INTO mail_outbox (sealed, next_attempt_at_ms, created_at_ms) VALUES (?, ?, ?)");
+  stmt.BindBlob(1, Bytes(mail.sealed))
+      .BindInt64(2, ToUnixMillis(now))
+      .BindInt64(3, ToUnixMillis(now));
+  stmt.Step();
+  stmt.Reset();
+}
+
+void Exec1(storage::Database& db, std::string_view sql,
+           const std::function<void(storage::Statement&)>& bind) {
+  auto& stmt = db.Cached(sql);
+  bind(stmt);
+  stmt.Step();
+  stmt.Reset();
+}
+
+TimePoint RevokeFamilies(storage::Database& db, std::int64_t member_id, const std::string& keep,
+                         TimePoint valid_after) {
+  Exec1(db, "UPDATE refresh_families SET revoked = 1 WHERE member_id = ? AND family_id != ?",
+        [&](storage::Statement& s) { s.BindInt64(1, member_id).BindText(2, keep); });
+  auto member = FindIdIn(db, member_id);
+  if (!member) return valid_after;
+  // Tokens issued since the previous revocation carry iat = that instant: move strictly past it.
+  const TimePoint stored = member->tokens_valid_after >= valid_after
+                               ? member->tokens_valid_after + std::chrono::seconds{1}
+                               : valid_after;
+  Exec1(
+      db, "UPDATE members SET tokens_valid_after_ms = ? WHERE id = ?",
+      [&](storage::Statement& s) { s.BindInt64(1, ToUnixMillis(stored)).BindInt64(2, member_id); });
+  return stored;
+}
+
+// Returns the member id of a live token of `kind`, deleting it (single use); 0 when none.
+std::int64_t TakeToken(storage::Database& db, const std::string& hash, TokenKind kind,
+                       TimePoint now) {
+  auto& stmt = db.Cached(
+      "SELECT member_id, expires_at_ms FROM member_tokens WHERE token_hash = ? AND kind = ?");
+  stmt.BindText(1, hash).BindInt64(2, static_cast<int>(kind));
+  std::int64_t member = 0;
+  std::int64_t expires = 0;
+  if (stmt.Step()) {
+    member = stmt.Int64(0);
+    expires = stmt.Int64(1);
+  }
+  stmt.Reset();
+  if (member == 0 || expires <= ToUnixMillis(now)) return 0;
+  Exec1(
+      db, "DELETE FROM member_tokens WHERE member_id = ? AND kind = ?",
+      [&](storage::Statement& s) { s.BindInt64(1, member).BindInt64(2, static_cast<int>(kind)); });
+  return member;
+}
+
+std::int64_t InsertMember(storage::Database& db, const NewMember& m, TimePoint now) {
+  Exec1(db,
+        "INSERT INTO members (email, email_key, password_hash, name, role, email_verified, "
+        "created_at_ms, updated_at_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        [&](storage::Statement& s) {
+          s.BindText(1, m.email)
+              .BindText(2, EmailKey(m.email))
+              .BindText(3, m.password_hash)
+              .BindText(4, m.name)
+              .BindText(5, RoleName(m.role))
+              .BindInt64(6, m.email_verified ? 1 : 0)
+              .BindInt64(7, ToUnixMillis(now))
+              .BindInt64(8, ToUnixMillis(now));
+        });
+  return db.LastInsertRowId();
+}
+
+}  // namespace
+
+std::span<const storage::Migration> MembersMigrations() {
+  return kMigrations;
+}
+
+std::optional<MemberRecord> SqliteMemberRepository::FindById(std::int64_t id) {
+  return FindIdIn(readers_.ForThisThread(), id);
+}
+
+std::optional<MemberRecord> SqliteMemberRepository::FindByEmail(std::string_view email) {
+  const std::string key = EmailKey(email);
+  return FindWhere(readers_.ForThisThread(), "WHERE email_key = ?",
+                   [&key](storage::Statement& s) { s.BindText(1, key); });
+}
+
+awaitable<Result<std::int64_t>> SqliteMemberRepository::Signup(SignupRequest request, SealFn seal) {
+  auto job = [request = std::move(request),
+              seal = std::move(seal)](storage::Database& db) -> Result<std::int64_t> {
+    const std::string key = EmailKey(request.member.email);
+    auto existing =
+        FindWhere(db, "WHERE email_key = ?", [&key](storage::Statement& s) { s.BindText(1, key); });
+    if (existing) {
+      QueueMail(db, request.taken_mail, request.now);
+      return std::int64_t{0};
+    }
+    const std::int64_t id = InsertMember(db, request.member, request.now);
+    const std::string phone = seal(id, "phone", request.phone);
+    const std::string address = seal(id, "address", request.address);
+    Exec1(db, "UPDATE members SET phone = ?, address = ? WHERE id = ?", [&](storage::Statement& s) {
+      s.BindBlob(1, Bytes(phone)).BindBlob(2, Bytes(address)).BindInt64(3, id);
+    });
+    Exec1(db,
+          "INSERT INTO member_tokens (token_hash, member_id, kind, expires_at_ms, created_at_ms) "
+          "VALUES (?, ?, ?, ?, ?)",
+          [&](storage::Statement& s) {
+            s.BindText(1, request.verify_token_hash)
+                .BindInt64(2, id)
+                .BindInt64(3, static_cast<int>(TokenKind::kVerifyEmail))
+                .BindInt64(4, ToUnixMillis(request.verify_expires_at))
+                .BindInt64(5, ToUnixMillis(request.now));
+          });
+    QueueMail(db, request.new_mail, request.now);
+    return id;
+  };
+  co_return co_await async::Write<std::int64_t>(writer_, std::move(job));
+}
+
+awaitable<Status> SqliteMemberRepository::IssueToken(std::int64_t member_id, TokenKind kind,
+                                                     std::string token_hash, TimePoint expires_at,
+                                                     QueuedMail mail, TimePoint now) {
+  auto job = [=, token_hash = std::move(token_hash),
+              mail = std::move(mail)](storage::Database& db) -> Result<bool> {
+    if (!FindIdIn(db, member_id)) return MakeError(Errc::kNotFound, "no such member");
+    Exec1(db, "DELETE FROM member_tokens WHERE member_id = ? AND kind = ?",
+          [&](storage::Statement& s) {
+            s.BindInt64(1, member_id).BindInt64(2, static_cast<int>(kind));
+          });
+    Exec1(db,
+          "INSERT INTO member_tokens (token_hash, member_id, kind, expires_at_ms, created_at_ms) "
+          "VALUES (?, ?, ?, ?, ?)",
+          [&](storage::Statement& s) {
+            s.BindText(1, token_hash)
+                .BindInt64(2, member_id)
+                .BindInt64(3, static_cast<int>(kind))
+                .BindInt64(4, ToUnixMillis(expires_at))
+                .BindInt64(5, ToUnixMillis(now));
+          });
+    QueueMail(db, mail, now);
+    return true;
+  };
+  auto r = co_await async::Write<bool>(writer_, std::move(job));
+  if (!r.ok()) co_return r.error();
+  co_return Ok();
+}
+
+awaitable<Result<std::int64_t>> SqliteMemberRepository::ConsumeVerification(std::string token_hash,
+                                                                            TimePoint now) {
+  auto job = [token_hash = std::move(token_hash),
+              now](storage::Database& db) -> Result<std::int64_t> {
+    const std::int64_t member = TakeToken(db, token_hash, TokenKind::kVerifyEmail, now);
+    if (member == 0) return MakeError(Errc::kValidationFailed, "invalid token");
+    Exec1(db, "UPDATE members SET email_verified = 1, updated_at_ms = ? WHERE id = ?",
+          [&](storage::Statement& s) { s.BindInt64(1, ToUnixMillis(now)).BindInt64(2, member); });
+    return member;
+  };
+  co_return co_await async::Write<std::int64_t>(writer_, std::move(job));
+}
+
+awaitable<Result<Revocation>> SqliteMemberRepository::ConsumeReset(std::string token_hash,
+                                                                   std::string new_hash,
+                                                                   TimePoint valid_after,
+                                                                   TimePoint now) {
+  auto job = [token_hash = std::move(token_hash), new_hash = std::move(new_hash), valid_after,
+              now](storage::Database& db) -> Result<Revocation> {
+    const std::int64_t member = TakeToken(db, token_hash, TokenKind::kResetPassword, now);
+    if (member == 0) return MakeError(Errc::kValidationFailed, "invalid token");
+    Exec1(db, "UPDATE members SET password_hash = ?, updated_at_ms = ? WHERE id = ?",
+          [&](storage::Statement& s) {
+            s.BindText(1, new_hash).BindInt64(2, ToUnixMillis(now)).BindInt64(3, member);
+          });
+    // Whoever could read the reset mail proved control of the address.
+    Exec1(db, "UPDATE members SET email_verified = 1 WHERE id = ?",
+          [&](storage::Statement& s) { s.BindInt64(1, member); });
+    return Revocation{member, RevokeFamilies(db, member, "", valid_after)};
+  };
+  co_return co_await async::Write<Revocation>(writer_, std::move(job));
+}
+
+awaitable<Status> SqliteMemberRepository::StoreRefresh(std::int64_t member_id,
+                                                       std::string family_id,
+                                                       std::string token_hash,
+                                                       TimePoint family_expires_at, TimePoint now) {
+  auto job = [=, family_id = std::move(family_id),
+              token_hash = std::move(token_hash)](storage::Database& db) -> Result<bool> {
+    // Housekeeping: this member's expired families go (their used tokens can no longer matter).
+    Exec1(
+        db,
+        "DELETE FROM refresh_tokens WHERE family_id IN (SELECT family_id FROM refresh_families "
+        "WHERE member_id = ? AND expires_at_ms <= ?)",
+        [&](storage::Statement& s) { s.BindInt64(1, member_id).BindInt64(2, ToUnixMillis(now)); });
+    Exec1(
+        db, "DELETE FROM refresh_families WHERE member_id = ? AND expires_at_ms <= ?",
+        [&](storage::Statement& s) { s.BindInt64(1, member_id).BindInt64(2, ToUnixMillis(now)); });
+    Exec1(db,
+          "INSERT INTO refresh_families (family_id, member_id, expires_at_ms, created_at_ms) "
+          "VALUES (?, ?, ?, ?)",
+          [&](storage::Statement& s) {
+            s.BindText(1, family_id)
+                .BindInt64(2, member_id)
+                .BindInt64(3, ToUnixMillis(family_expires_at))
+                .BindInt64(4, ToUnixMillis(now));
+          });
+    Exec1(db, "INSERT INTO refresh_tokens (token_hash, family_id, created_at_ms) VALUES (?, ?, ?)",
+          [&](storage::Statement& s) {
+            s.BindText(1, token_hash).BindText(2, family_id).BindInt64(3, ToUnixMillis(now));
+          });
+    return true;
+  };
+  auto r = co_await async::Write<bool>(writer_, std::move(job));
+  if (!r.ok()) co_return r.error();
+  co_return Ok();
+}
+
+awaitable<Result<RefreshOutcome>> SqliteMemberRepository::RotateRefresh(std::string token_hash,
+                                                                        std::string new_hash,
+                                                                        TimePoint now) {
+  auto job = [token_hash = std::move(token_hash), new_hash = std::move(new_hash),
+              now](storage::Database& db) -> Result<RefreshOutcome> {
+    auto& stmt = db.Cached(
+        "SELECT t.family_id, t.used_at_ms, f.member_id, f.revoked, f.expires_at_ms "
+        "FROM refresh_tokens t JOIN refresh_families f ON f.family_id = t.family_id "
+        "WHERE t.token_hash = ?");
+    stmt.BindText(1, token_hash);
+    RefreshOutcome out;
+    if (!stmt.Step()) {
+      stmt.Reset();
+      return out;  // kUnknown
+    }
+    out.family_id = stmt.Text(0);
+    const bool used = !stmt.IsNull(1);
+    out.member_id = stmt.Int64(2);
+    const bool revoked = stmt.Int64(3) != 0;
+    out.family_expires_at = FromUnixMillis(stmt.Int64(4));
+    stmt.Reset();
+    if (used || revoked) {
+      // Reuse of a rotated token: someone holds a copy. Revoke the family (ASVS 10.4.5); the
+      // change commits because the job returns a value, not an error.
+      Exec1(db, "UPDATE refresh_families SET revoked = 1 WHERE family_id = ?",
+            [&](storage::Statement& s) { s.BindText(1, out.family_id); });
+      out.status = RefreshStatus::kReused;
+      return out;
+    }
+    if (out.family_expires_at <= now) {
+      out.status = RefreshStatus::kExpired;
+      return out;
+    }
+    Exec1(
+        db, "UPDATE refresh_tokens SET used_at_ms = ? WHERE token_hash = ?",
+        [&](storage::Statement& s) { s.BindInt64(1, ToUnixMillis(now)).BindText(2, token_hash); });
+    Exec1(db, "INSERT INTO refresh_tokens (token_hash, family_id, created_at_ms) VALUES (?, ?, ?)",
+          [&](storage::Statement& s) {
+            s.BindText(1, new_hash).BindText(2, out.family_id).BindInt64(3, ToUnixMillis(now));
+          });
+    out.status = RefreshStatus::kRotated;
+    return out;
+  };
+  co_return co_await async::Write<RefreshOutcome>(writer_, std::move(job));
+}
+
+awaitable<Status> SqliteMemberRepository::Logout(std::int64_t member_id,
+                                                 std::optional<std::string> token_hash,
+                                                 std::string jti, TimePoint jti_expires_at,
+                                                 TimePoint now) {
+  auto job = [=, token_hash = std::move(token_hash),
+              jti = std::move(jti)](storage::Database& db) -> Result<bool> {
+    if (token_hash) {
+      Exec1(db,
+            "UPDATE refresh_families SET revoked = 1 WHERE member_id = ? AND family_id = "
+            "(SELECT family_id FROM refresh_tokens WHERE token_hash = ?)",
+            [&](storage::Statement& s) { s.BindInt64(1, member_id).BindText(2, *token_hash); });
+    }
+    Exec1(db, "DELETE FROM denied_tokens WHERE expires_at_ms <= ?",
+          [&](storage::Statement& s) { s.BindInt64(1, ToUnixMillis(now)); });
+    Exec1(db,
+          "INSERT OR REPLACE INTO denied_tokens (jti, member_id, expires_at_ms) VALUES (?, ?, ?)",
+          [&](storage::Statement& s) {
+            s.BindText(1, jti).BindInt64(2, member_id).BindInt64(3, ToUnixMillis(jti_expires_at));
+          });
+    return true;
+  };
+  auto r = co_await async::Write<bool>(writer_, std::move(job));
+  if (!r.ok()) co_return r.error();
+  co_return Ok();
+}
+
+awaitable<Result<TimePoint>> SqliteMemberRepository::RevokeSessions(std::int64_t member_id,
+                                                                    std::string keep_family,
+                                                                    TimePoint valid_after,
+                                                                    TimePoint now) {
+  (void)now;
+  auto job = [=, keep_family = std::move(keep_family)](storage::Database& db) -> Result<TimePoint> {
+    return RevokeFamilies(db, member_id, keep_family, valid_after);
+  };
+  co_return co_await async::Write<TimePoint>(writer_, std::move(job));
+}
+
+awaitable<Result<TimePoint>> SqliteMemberRepository::ChangePassword(std::int64_t member_id,
+                                                                    std::string new_hash,
+                                                                    std::string keep_family,
+                                                                    TimePoint valid_after,
+                                                                    TimePoint now) {
+  auto job = [=, new_hash = std::move(new_hash),
+              keep_family = std::move(keep_family)](storage::Database& db) -> Result<TimePoint> {
+    if (!FindIdIn(db, member_id)) return MakeError(Errc::kNotFound, "no such member");
+    Exec1(db, "UPDATE members SET password_hash = ?, updated_at_ms = ? WHERE id = ?",
+          [&](storage::Statement& s) {
+            s.BindText(1, new_hash).BindInt64(2, ToUnixMillis(now)).BindInt64(3, member_id);
+          });
+    return RevokeFamilies(db, member_id, keep_family, valid_after);
+  };
+  co_return co_await async::Write<TimePoint>(writer_, std::move(job));
+}
+
+awaitable<Status> SqliteMemberRepository::UpgradeHash(std::int64_t member_id, std::string old_hash,
+                                                      std::string new_hash) {
+  auto job = [=, old_hash = std::move(old_hash),
+              new_hash = std::move(new_hash)](storage::Database& db) -> Result<bool> {
+    Exec1(db, "UPDATE members SET password_hash = ? WHERE id = ? AND password_hash = ?",
+          [&](storage::Statement& s) {
+            s.BindText(1, new_hash).BindInt64(2, member_id).BindText(3, old_hash);
+          });
+    return true;
+  };
+  auto r = co_await async::Write<bool>(writer_, std::move(job));
+  if (!r.ok()) co_return r.error();
+  co_return Ok();
+}
+
+awaitable<Result<MemberRecord>> SqliteMemberRepository::UpdateProfile(std::int64_t member_id,
+                                                                      ProfileUpdate update,
+                                                                      TimePoint now) {
+  auto job = [=, update = std::move(update)](storage::Database& db) -> Result<MemberRecord> {
+    if (!FindIdIn(db, member_id)) return MakeError(Errc::kNotFound, "no such member");
+    if (update.name) {
+      Exec1(db, "UPDATE members SET name = ? WHERE id = ?",
+            [&](storage::Statement& s) { s.BindText(1, *update.name).BindInt64(2, member_id); });
+    }
+    if (update.phone_sealed) {
+      Exec1(db, "UPDATE members SET phone = ? WHERE id = ?", [&](storage::Statement& s) {
+        s.BindBlob(1, Bytes(*update.phone_sealed)).BindInt64(2, member_id);
+      });
+    }
+    if (update.address_sealed) {
+      Exec1(db, "UPDATE members SET address = ? WHERE id = ?", [&](storage::Statement& s) {
+        s.BindBlob(1, Bytes(*update.address_sealed)).BindInt64(2, member_id);
+      });
+    }
+    Exec1(db, "UPDATE members SET updated_at_ms = ? WHERE id = ?", [&](storage::Statement& s) {
+      s.BindInt64(1, ToUnixMillis(now)).BindInt64(2, member_id);
+    });
+    return *FindIdIn(db, member_id);
+  };
+  co_return co_await async::Write<MemberRecord>(writer_, std::move(job));
+}
+
+DenylistSnapshot SqliteMemberRepository::LoadDenylist(TimePoint now) {
+  DenylistSnapshot out;
+  writer_.RunSync([&](storage::Database& db) {
+    auto denied = db.Prepare(
+        "SELECT member_id, jti, expires_at_ms FROM denied_tokens WHERE expires_at_ms > ?");
+    denied.BindInt64(1, ToUnixMillis(now));
+    while (denied.Step()) {
+      out.denied_tokens.push_back(
+          {denied.Int64(0), denied.Text(1), FromUnixMillis(denied.Int64(2))});
+    }
+    auto after =
+        db.Prepare("SELECT id, tokens_valid_after_ms FROM members WHERE tokens_valid_after_ms > 0");
+    while (after.Step())
+      out.valid_after.emplace_back(after.Int64(0), FromUnixMillis(after.Int64(1)));
+  });
+  return out;
+}
+
+Result<std::int64_t> SqliteMemberRepository::CreateAdminSync(NewMember member, TimePoint now) {
+  std::int64_t id = 0;
+  writer_.RunSync([&](storage::Database& db) {
+    const std::string key = EmailKey(member.email);
+    auto existing =
+        FindWhere(db, "WHERE email_key = ?", [&key](storage::Statement& s) { s.BindText(1, key); });
+    if (existing) {
+      id = existing->id;
+      Exec1(db,
+            "UPDATE members SET role = 'admin', email_verified = 1, password_hash = ?, "
+            "updated_at_ms = ? WHERE id = ?",
+            [&](storage::Statement& s) {
+              s.BindText(1, member.password_hash).BindInt64(2, ToUnixMillis(now)).BindInt64(3, id);
+            });
+      // A new password ends the sessions held with the old one.
+      RevokeFamilies(db, id, "",
+                     std::chrono::floor<std::chrono::seconds>(now) + std::chrono::seconds{1});
+    } else {
+      member.role = MemberRole::kAdmin;
+      member.email_verified = true;
+      id = InsertMember(db, member, now);
+    }
+  });
+  return id;
+}
+
+std::vector<OutboxMail> SqliteMailOutbox::Due(TimePoint now, std::size_t limit) {
+  std::vector<OutboxMail> out;
+  writer_.RunSync([&](storage::Database& db) {
+    auto stmt = db.Prepare(
+        "SELECT id, sealed, attempts FROM mail_outbox WHERE next_attempt_at_ms <= ? ORDER BY id "
+        "LIMIT ?");
+    stmt.BindInt64(1, ToUnixMillis(now)).BindInt64(2, static_cast<std::int64_t>(limit));
+    while (stmt.Step()) {
+      out.push_back({stmt.Int64(0), BlobString(stmt, 1), static_cast<int>(stmt.Int64(2))});
+    }
+  });
+  return out;
+}
+
+void SqliteMailOutbox::MarkSent(std::int64_t id) {
+  writer_.RunSync([id](storage::Database& db) {
+    Exec1(db, "DELETE FROM mail_outbox WHERE id = ?",
+          [id](storage::Statement& s) { s.BindInt64(1, id); });
+  });
+}
+
+void SqliteMailOutbox::Reschedule(std::int64_t id, TimePoint next_attempt,
+                                  const std::string& error) {
+  writer_.RunSync([&](storage::Database& db) {
+    Exec1(db,
+          "UPDATE mail_outbox SET attempts = attempts + 1, next_attempt_at_ms = ?, last_error = ? "
+          "WHERE id = ?",
+          [&](storage::Statement& s) {
+            s.BindInt64(1, ToUnixMillis(next_attempt))
+                .BindText(2, error.substr(0, 500))
+                .BindInt64(3, id);
+          });
+  });
+}
+
+std::optional<TimePoint> SqliteMailOutbox::NextDue() {
+  std::optional<TimePoint> out;
+  writer_.RunSync([&](storage::Database& db) {
+    auto stmt = db.Prepare("SELECT min(next_attempt_at_ms) FROM mail_outbox");
+    if (stmt.Step() && !stmt.IsNull(0)) out = FromUnixMillis(stmt.Int64(0));
+  });
+  return out;
+}
+
+std::int64_t SqliteMailOutbox::Pending() {
+  std::int64_t n = 0;
+  writer_.RunSync([&](storage::Database& db) {
+    auto stmt = db.Prepare("SELECT count(*) FROM mail_outbox");
+    if (stmt.Step()) n = stmt.Int64(0);
+  });
+  return n;
+}
+
+}  // namespace rocketmart::members

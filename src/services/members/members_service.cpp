@@ -1,0 +1,415 @@
+#include "services/members/members_service.hpp"
+
+#include <sodium.h>
+
+#include <algorithm>
+
+#include "auth/random.hpp"
+#include "services/members/domain/mail.hpp"
+
+namespace rocketmart::members {
+namespace {
+
+using boost::asio::awaitable;
+
+constexpr std::size_t kTokenHexChars = 64;  // 256 bits
+constexpr std::size_t kMyPageLimit = 20;
+
+Error Unauthenticated() {
+  // One message for unknown email and wrong password (no enumeration).
+  return MakeError(Errc::kUnauthenticated, "invalid email or password");
+}
+
+Error BadLink() {
+  // One answer for unknown, used, superseded and expired tokens: no oracle for guessing.
+  return MakeError(Errc::kValidationFailed, "this link is invalid or has expired", "token");
+}
+
+Error BadRefresh() {
+  return MakeError(Errc::kUnauthenticated, "invalid or expired refresh token");
+}
+
+// Field names on the wire differ per endpoint (password vs newPassword).
+Status Renamed(Status st, std::string field) {
+  if (st.ok()) return st;
+  Error e = st.error();
+  e.field = std::move(field);
+  return e;
+}
+
+std::string FamilyOf(std::string_view token_id) {
+  const std::size_t dot = token_id.find('.');
+  return dot == std::string_view::npos ? std::string() : std::string(token_id.substr(0, dot));
+}
+
+}  // namespace
+
+Error RateLimitedError(std::chrono::seconds retry_after) {
+  const auto secs = std::max<std::int64_t>(1, retry_after.count());
+  return MakeError(Errc::kRateLimited,
+                   "too many attempts; retry in " + std::to_string(secs) + " seconds",
+                   std::to_string(secs));
+}
+
+MembersService::MembersService(MemberRepository& repository, PasswordHasher& hasher,
+                               const FieldCipher& cipher, TokenRevoker& revoker,
+                               const auth::Keyring& keyring, const Clock& clock,
+                               MembersOptions options)
+    : repository_(repository),
+      hasher_(hasher),
+      cipher_(cipher),
+      revoker_(revoker),
+      keyring_(keyring),
+      clock_(clock),
+      options_(std::move(options)),
+      account_failures_(options_.account_throttle),
+      ip_failures_(options_.ip_throttle),
+      account_mails_(options_.mails_per_account_per_hour, std::chrono::hours{1}),
+      ip_mails_(options_.mails_per_ip_per_hour, std::chrono::hours{1}),
+      ip_signups_(options_.signups_per_ip_per_hour, std::chrono::hours{1}) {}
+
+void MembersService::Load() {
+  const DenylistSnapshot snapshot = repository_.LoadDenylist(clock_.Now());
+  for (const auto& d : snapshot.denied_tokens) revoker_.DenyToken(d.member_id, d.jti, d.expires_at);
+  for (const auto& [member, after] : snapshot.valid_after) revoker_.InvalidateBefore(member, after);
+}
+
+void MembersService::SetClients(OrdersClient* orders, WishlistClient* wishlist,
+                                LikesClient* likes) {
+  orders_ = orders;
+  wishlist_ = wishlist;
+  likes_ = likes;
+}
+
+bool MembersService::IsWellFormedToken(std::string_view token) {
+  return token.size() == kTokenHexChars && std::all_of(token.begin(), token.end(), [](char c) {
+           return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+         });
+}
+
+std::string MembersService::HashToken(std::string_view token) {
+  unsigned char digest[crypto_hash_sha256_BYTES];
+  crypto_hash_sha256(digest, reinterpret_cast<const unsigned char*>(token.data()), token.size());
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(2 * sizeof digest);
+  for (unsigned char b : digest) {
+    out += kHex[b >> 4];
+    out += kHex[b & 15];
+  }
+  return out;
+}
+
+TimePoint MembersService::ValidAfter(TimePoint now) {
+  return std::chrono::floor<std::chrono::seconds>(now) + std::chrono::seconds{1};
+}
+
+std::string MembersService::Seal(std::int64_t id, std::string_view field,
+                                 std::string_view plaintext) const {
+  if (plaintext.empty()) return {};
+  return cipher_.Seal(plaintext, "member:" + std::to_string(id) + ":" + std::string(field));
+}
+
+std::optional<std::string> MembersService::OpenField(std::int64_t id, std::string_view field,
+                                                     const std::string& sealed) const {
+  if (sealed.empty()) return std::nullopt;
+  auto plain = cipher_.Open(sealed, "member:" + std::to_string(id) + ":" + std::string(field));
+  if (!plain)
+    throw std::runtime_error("members: stored " + std::string(field) + " of member " +
+                             std::to_string(id) + " does not decrypt (wrong data key?)");
+  return plain;
+}
+
+ProfileView MembersService::View(const MemberRecord& r) const {
+  ProfileView v;
+  v.id = r.id;
+  v.email = r.email;
+  v.name = r.name;
+  v.phone = OpenField(r.id, "phone", r.phone_sealed);
+  v.address = OpenField(r.id, "address", r.address_sealed);
+  v.email_verified = r.email_verified;
+  v.role = r.role;
+  v.created_at = r.created_at;
+  return v;
+}
+
+Result<TokenPair> MembersService::IssueTokens(const MemberRecord& member,
+                                              const std::string& family_id,
+                                              const std::string& refresh_token,
+                                              TimePoint family_expires_at, TimePoint now) {
+  (void)family_expires_at;
+  auth::Claims claims;
+  claims.member_id = member.id;
+  claims.role = std::string(RoleName(member.role));
+  claims.type = std::string(auth::kAccessType);
+  // The family rides in the jti so password change can keep the caller's own session.
+  claims.token_id = family_id + "." + auth::RandomHex(8);
+  // Never before the member's revocation instant, so a token issued in the same second as a
+  // logout-all is not voided with the old ones.
+  claims.issued_at = std::max(now, member.tokens_valid_after);
+  claims.not_before = now;
+  claims.expires_at = now + options_.access_ttl;
+  claims.issuer = options_.issuer;
+  claims.audience = options_.audience;
+  claims.email_verified = member.email_verified;
+  TokenPair pair;
+  pair.access_token = auth::Sign(claims, keyring_);
+  pair.refresh_token = refresh_token;
+  pair.expires_in = options_.access_ttl.count();
+  return pair;
+}
+
+awaitable<Status> MembersService::Signup(SignupInput input, std::string client_ip) {
+  if (auto st = ValidateEmail(input.email); !st.ok()) co_return st;
+  if (auto st = ValidatePassword(input.password); !st.ok()) co_return st;
+  if (auto st = ValidateName(input.name); !st.ok()) co_return st;
+  if (!input.phone.empty()) {
+    if (auto st = ValidatePhone(input.phone); !st.ok()) co_return st;
+  }
+  if (auto st = ValidateAddress(input.address); !st.ok()) co_return st;
+  const TimePoint now = clock_.Now();
+  if (auto wait = ip_signups_.Acquire("signup:" + client_ip, now)) {
+    co_return RateLimitedError(*wait);
+  }
+  // Hash whether or not the email is taken: both answers cost the same.
+  auto hash = co_await hasher_.Hash(std::move(input.password));
+  if (!hash.ok()) co_return hash.error();
+
+  const std::string token = auth::RandomHex(32);
+  const std::string link = options_.public_base_url + "/member/verify?token=" + token;
+  const int hours = static_cast<int>(options_.verify_ttl.count() / 3600);
+  MemberRepository::SignupRequest request;
+  request.member.email = input.email;
+  request.member.password_hash = std::move(*hash);
+  request.member.name = input.name;
+  request.phone = std::move(input.phone);
+  request.address = std::move(input.address);
+  request.verify_token_hash = HashToken(token);
+  request.verify_expires_at = now + options_.verify_ttl;
+  request.new_mail.sealed =
+      cipher_.Seal(EncodeMail(VerificationMail(input.email, input.name, link, hours)), "mail");
+  request.taken_mail.sealed =
+      cipher_.Seal(EncodeMail(SignupAttemptMail(
+                       input.email, options_.public_base_url + "/member/find-password")),
+                   "mail");
+  request.now = now;
+  auto seal = [this](std::int64_t id, std::string_view field, std::string_view plain) {
+    return Seal(id, field, plain);
+  };
+  auto created = co_await repository_.Signup(std::move(request), seal);
+  if (!created.ok()) co_return created.error();
+  co_return Ok();
+}
+
+awaitable<Status> MembersService::VerifyEmail(std::string token, std::string client_ip) {
+  const TimePoint now = clock_.Now();
+  const std::string ip_key = "link:" + client_ip;
+  if (auto wait = ip_failures_.Check(ip_key, now)) co_return RateLimitedError(*wait);
+  if (!IsWellFormedToken(token)) {
+    ip_failures_.RecordFailure(ip_key, now);
+    co_return BadLink();
+  }
+  auto consumed = co_await repository_.ConsumeVerification(HashToken(token), now);
+  if (!consumed.ok()) {
+    ip_failures_.RecordFailure(ip_key, now);
+    co_return BadLink();
+  }
+  co_return Ok();
+}
+
+awaitable<Status> MembersService::ResendVerification(std::string email, std::string client_ip) {
+  if (auto st = ValidateEmail(email); !st.ok()) co_return st;
+  const TimePoint now = clock_.Now();
+  if (auto wait = ip_mails_.Acquire("mail:" + client_ip, now)) co_return RateLimitedError(*wait);
+  // Over the per-account limit the answer stays 202 (no enumeration); the mail is just not sent.
+  if (account_mails_.Acquire("verify:" + EmailKey(email), now)) co_return Ok();
+  auto member = repository_.FindByEmail(email);
+  if (!member || member->email_verified) co_return Ok();
+  const std::string token = auth::RandomHex(32);
+  const std::string link = options_.public_base_url + "/member/verify?token=" + token;
+  QueuedMail mail{cipher_.Seal(
+      EncodeMail(VerificationMail(member->email, member->name, link,
+                                  static_cast<int>(options_.verify_ttl.count() / 3600))),
+      "mail")};
+  co_return co_await repository_.IssueToken(member->id, TokenKind::kVerifyEmail, HashToken(token),
+                                            now + options_.verify_ttl, std::move(mail), now);
+}
+
+awaitable<Result<TokenPair>> MembersService::Login(std::string email, std::string password,
+                                                   std::string client_ip) {
+  const TimePoint now = clock_.Now();
+  const std::string ip_key = "login:" + client_ip;
+  const std::string account_key = "login:" + EmailKey(email);
+  if (auto wait = ip_failures_.Check(ip_key, now)) co_return RateLimitedError(*wait);
+  if (auto wait = account_failures_.Check(account_key, now)) co_return RateLimitedError(*wait);
+
+  std::optional<MemberRecord> member;
+  if (ValidateEmail(email).ok()) member = repository_.FindByEmail(email);
+  std::optional<std::string> stored;
+  if (member) stored = member->password_hash;
+  auto check = co_await hasher_.Verify(stored, password);
+  if (!check.ok()) co_return check.error();
+  if (!member || !check->match) {
+    ip_failures_.RecordFailure(ip_key, clock_.Now());
+    account_failures_.RecordFailure(account_key, clock_.Now());
+    co_return Unauthenticated();
+  }
+  account_failures_.RecordSuccess(account_key);
+  if (check->needs_rehash) {
+    auto upgraded = co_await hasher_.Hash(password);
+    if (upgraded.ok()) {
+      auto st =
+          co_await repository_.UpgradeHash(member->id, member->password_hash, std::move(*upgraded));
+      (void)st;  // best effort: the login succeeds either way
+    }
+  }
+  const std::string family = auth::RandomHex(16);
+  const std::string refresh = auth::RandomHex(32);
+  const TimePoint family_expires = now + options_.refresh_ttl;
+  auto stored_refresh = co_await repository_.StoreRefresh(member->id, family, HashToken(refresh),
+                                                          family_expires, now);
+  if (!stored_refresh.ok()) co_return stored_refresh.error();
+  co_return IssueTokens(*member, family, refresh, family_expires, now);
+}
+
+awaitable<Result<TokenPair>> MembersService::Refresh(std::string refresh_token) {
+  if (!IsWellFormedToken(refresh_token)) co_return BadRefresh();
+  const TimePoint now = clock_.Now();
+  const std::string next = auth::RandomHex(32);
+  auto outcome = co_await repository_.RotateRefresh(HashToken(refresh_token), HashToken(next), now);
+  if (!outcome.ok()) co_return outcome.error();
+  if (outcome->status != RefreshStatus::kRotated) co_return BadRefresh();
+  auto member = repository_.FindById(outcome->member_id);
+  if (!member) co_return BadRefresh();
+  co_return IssueTokens(*member, outcome->family_id, next, outcome->family_expires_at, now);
+}
+
+awaitable<Status> MembersService::Logout(auth::Identity identity,
+                                         std::optional<std::string> refresh_token) {
+  std::optional<std::string> hash;
+  if (refresh_token) {
+    if (!IsWellFormedToken(*refresh_token)) {
+      co_return MakeError(Errc::kValidationFailed, "refreshToken is malformed", "refreshToken");
+    }
+    hash = HashToken(*refresh_token);
+  }
+  auto st = co_await repository_.Logout(identity.member_id, std::move(hash), identity.token_id,
+                                        identity.expires_at, clock_.Now());
+  if (!st.ok()) co_return st;
+  revoker_.DenyToken(identity.member_id, identity.token_id, identity.expires_at);
+  co_return Ok();
+}
+
+awaitable<Status> MembersService::LogoutAll(auth::Identity identity) {
+  const TimePoint valid_after = ValidAfter(clock_.Now());
+  auto stored =
+      co_await repository_.RevokeSessions(identity.member_id, "", valid_after, clock_.Now());
+  if (!stored.ok()) co_return stored.error();
+  revoker_.InvalidateBefore(identity.member_id, *stored);
+  co_return Ok();
+}
+
+awaitable<Status> MembersService::UpdatePassword(auth::Identity identity,
+                                                 std::string current_password,
+                                                 std::string new_password) {
+  if (auto st = Renamed(ValidatePassword(new_password), "newPassword"); !st.ok()) co_return st;
+  auto member = repository_.FindById(identity.member_id);
+  if (!member) co_return MakeError(Errc::kNotFound, "no such member");
+  const TimePoint now = clock_.Now();
+  const std::string account_key = "login:" + EmailKey(member->email);
+  if (auto wait = account_failures_.Check(account_key, now)) co_return RateLimitedError(*wait);
+  auto check = co_await hasher_.Verify(member->password_hash, std::move(current_password));
+  if (!check.ok()) co_return check.error();
+  if (!check->match) {
+    account_failures_.RecordFailure(account_key, clock_.Now());
+    co_return MakeError(Errc::kValidationFailed, "the current password is not correct",
+                        "currentPassword");
+  }
+  auto hash = co_await hasher_.Hash(std::move(new_password));
+  if (!hash.ok()) co_return hash.error();
+  const TimePoint valid_after = ValidAfter(clock_.Now());
+  auto stored = co_await repository_.ChangePassword(
+      member->id, std::move(*hash), FamilyOf(identity.token_id), valid_after, clock_.Now());
+  if (!stored.ok()) co_return stored.error();
+  revoker_.InvalidateBefore(member->id, *stored);
+  co_return Ok();
+}
+
+awaitable<Status> MembersService::FindPassword(std::string email, std::string client_ip) {
+  if (auto st = ValidateEmail(email); !st.ok()) co_return st;
+  const TimePoint now = clock_.Now();
+  if (auto wait = ip_mails_.Acquire("mail:" + client_ip, now)) co_return RateLimitedError(*wait);
+  if (account_mails_.Acquire("reset:" + EmailKey(email), now)) co_return Ok();
+  auto member = repository_.FindByEmail(email);
+  if (!member) co_return Ok();
+  const std::string token = auth::RandomHex(32);
+  const std::string link = options_.public_base_url + "/member/reset-password?token=" + token;
+  QueuedMail mail{cipher_.Seal(
+      EncodeMail(ResetMail(member->email, link, static_cast<int>(options_.reset_ttl.count() / 60))),
+      "mail")};
+  co_return co_await repository_.IssueToken(member->id, TokenKind::kResetPassword, HashToken(token),
+                                            now + options_.reset_ttl, std::move(mail), now);
+}
+
+awaitable<Status> MembersService::ResetPassword(std::string token, std::string new_password,
+                                                std::string client_ip) {
+  const TimePoint now = clock_.Now();
+  const std::string ip_key = "link:" + client_ip;
+  if (auto wait = ip_failures_.Check(ip_key, now)) co_return RateLimitedError(*wait);
+  if (!IsWellFormedToken(token)) {
+    ip_failures_.RecordFailure(ip_key, now);
+    co_return BadLink();
+  }
+  if (auto st = Renamed(ValidatePassword(new_password), "newPassword"); !st.ok()) co_return st;
+  auto hash = co_await hasher_.Hash(std::move(new_password));
+  if (!hash.ok()) co_return hash.error();
+  const TimePoint valid_after = ValidAfter(clock_.Now());
+  auto revocation = co_await repository_.ConsumeReset(HashToken(token), std::move(*hash),
+                                                      valid_after, clock_.Now());
+  if (!revocation.ok()) {
+    ip_failures_.RecordFailure(ip_key, clock_.Now());
+    co_return BadLink();
+  }
+  revoker_.InvalidateBefore(revocation->member_id, revocation->valid_after);
+  co_return Ok();
+}
+
+Result<ProfileView> MembersService::Me(std::int64_t member_id) {
+  auto member = repository_.FindById(member_id);
+  if (!member) return MakeError(Errc::kNotFound, "no such member");
+  return View(*member);
+}
+
+awaitable<Result<ProfileView>> MembersService::UpdateProfile(std::int64_t member_id,
+                                                             ProfileChanges changes) {
+  if (auto st = ValidateChanges(changes); !st.ok()) co_return st.error();
+  MemberRepository::ProfileUpdate update;
+  update.name = std::move(changes.name);
+  if (changes.phone) update.phone_sealed = Seal(member_id, "phone", *changes.phone);
+  if (changes.address) update.address_sealed = Seal(member_id, "address", *changes.address);
+  auto stored = co_await repository_.UpdateProfile(member_id, std::move(update), clock_.Now());
+  if (!stored.ok()) co_return stored.error();
+  co_return View(*stored);
+}
+
+awaitable<Result<MyPageView>> MembersService::MyPage(std::int64_t member_id) {
+  auto profile = Me(member_id);
+  if (!profile.ok()) co_return profile.error();
+  MyPageView page;
+  page.profile = std::move(*profile);
+  if (orders_) {
+    auto orders = co_await orders_->RecentOrders(member_id, kMyPageLimit);
+    if (orders.ok()) page.orders.items = std::move(*orders);
+  }
+  if (wishlist_) {
+    auto wishlist = co_await wishlist_->Wishlist(member_id, kMyPageLimit);
+    if (wishlist.ok()) page.wishlist.items = std::move(*wishlist);
+  }
+  if (likes_) {
+    auto likes = co_await likes_->Likes(member_id, kMyPageLimit);
+    if (likes.ok()) page.likes.items = std::move(*likes);
+  }
+  co_return page;
+}
+
+}  // namespace rocketmart::members

@@ -1,0 +1,161 @@
+// The members application service: signup with email verification, login with short access
+// tokens and rotated refresh tokens, logout, password change and reset, profile and my page.
+//
+// Security rules it owns (docs/members.md): argon2id through PasswordHasher (off the I/O threads);
+// single-use links are 256-bit random, stored as SHA-256, expiring and superseded by a newer one;
+// signup, resend and find-password answer the same whether or not the email is known (the
+// difference goes by mail); login verifies a dummy hash for unknown emails; failed logins are
+// throttled per account and per client address; refresh tokens rotate on every use and a reused
+// one revokes its family; logout, logout-all, password change and reset void access tokens at
+// once through TokenRevoker. Rate-limit errors (Errc::kRateLimited) carry the Retry-After seconds
+// as decimal text in Error::field; the HTTP adapter moves it into the header.
+//
+// Thread-safety: all methods may be called concurrently from any I/O thread. The service keeps no
+// per-member state in memory beyond the throttles (bounded).
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "auth/identity.hpp"
+#include "auth/jwt.hpp"
+#include "core/clock.hpp"
+#include "core/result.hpp"
+#include "services/members/domain/member.hpp"
+#include "services/members/domain/throttle.hpp"
+#include "services/members/ports/clients.hpp"
+#include "services/members/ports/field_cipher.hpp"
+#include "services/members/ports/member_repository.hpp"
+#include "services/members/ports/password_hasher.hpp"
+#include "services/members/ports/token_revoker.hpp"
+
+namespace rocketmart::members {
+
+struct MembersOptions {
+  std::string public_base_url = "http://localhost:8080";  // links in mails start with this
+  std::chrono::seconds verify_ttl{24 * 3600};
+  std::chrono::seconds reset_ttl{30 * 60};
+  std::chrono::seconds access_ttl{15 * 60};
+  std::chrono::seconds refresh_ttl{30 * 24 * 3600};  // absolute lifetime of a refresh family
+  std::string issuer = "rocketmart";
+  std::string audience = "rocketmart-api";
+  FailureThrottle::Options account_throttle{};  // 5 free failures, then 1 s doubling to 15 min
+  FailureThrottle::Options ip_throttle{.free_failures = 100,
+                                       .base_delay = std::chrono::seconds{60},
+                                       .max_delay = std::chrono::seconds{900}};
+  int mails_per_account_per_hour = 3;  // resend-verification and find-password, each
+  int mails_per_ip_per_hour = 20;
+  int signups_per_ip_per_hour = 30;
+};
+
+struct SignupInput {
+  std::string email;
+  std::string password;
+  std::string name;
+  std::string phone;    // optional: empty = not given
+  std::string address;  // optional
+};
+
+struct TokenPair {
+  std::string access_token;
+  std::string refresh_token;
+  std::int64_t expires_in = 0;  // seconds until the access token expires
+};
+
+struct ProfileView {
+  std::int64_t id = 0;
+  std::string email;
+  std::string name;
+  std::optional<std::string> phone;
+  std::optional<std::string> address;
+  bool email_verified = false;
+  MemberRole role = MemberRole::kUser;
+  TimePoint created_at{};
+};
+
+template <class T>
+struct Section {
+  std::optional<std::vector<T>> items;  // nullopt = "unavailable"
+};
+
+struct MyPageView {
+  ProfileView profile;
+  Section<OrderSummary> orders;
+  Section<WishlistEntry> wishlist;
+  Section<LikedProduct> likes;
+};
+
+class MembersService {
+ public:
+  MembersService(MemberRepository& repository, PasswordHasher& hasher, const FieldCipher& cipher,
+                 TokenRevoker& revoker, const auth::Keyring& keyring, const Clock& clock,
+                 MembersOptions options);
+
+  // Replays the durable denylist into the revoker. Start-up only.
+  void Load();
+  // Optional: unbound clients make their my-page section "unavailable".
+  void SetClients(OrdersClient* orders, WishlistClient* wishlist, LikesClient* likes);
+
+  boost::asio::awaitable<Status> Signup(SignupInput input, std::string client_ip);
+  boost::asio::awaitable<Status> VerifyEmail(std::string token, std::string client_ip);
+  boost::asio::awaitable<Status> ResendVerification(std::string email, std::string client_ip);
+
+  boost::asio::awaitable<Result<TokenPair>> Login(std::string email, std::string password,
+                                                  std::string client_ip);
+  boost::asio::awaitable<Result<TokenPair>> Refresh(std::string refresh_token);
+  boost::asio::awaitable<Status> Logout(auth::Identity identity,
+                                        std::optional<std::string> refresh_token);
+  boost::asio::awaitable<Status> LogoutAll(auth::Identity identity);
+
+  boost::asio::awaitable<Status> UpdatePassword(auth::Identity identity,
+                                                std::string current_password,
+                                                std::string new_password);
+  boost::asio::awaitable<Status> FindPassword(std::string email, std::string client_ip);
+  boost::asio::awaitable<Status> ResetPassword(std::string token, std::string new_password,
+                                               std::string client_ip);
+
+  Result<ProfileView> Me(std::int64_t member_id);
+  boost::asio::awaitable<Result<ProfileView>> UpdateProfile(std::int64_t member_id,
+                                                            ProfileChanges changes);
+  boost::asio::awaitable<Result<MyPageView>> MyPage(std::int64_t member_id);
+
+  // Tokens travel as 64 lowercase hex characters (256 bits); anything else is rejected unseen.
+  static bool IsWellFormedToken(std::string_view token);
+  static std::string HashToken(std::string_view token);  // SHA-256, hex
+
+ private:
+  Result<TokenPair> IssueTokens(const MemberRecord& member, const std::string& family_id,
+                                const std::string& refresh_token, TimePoint family_expires_at,
+                                TimePoint now);
+  ProfileView View(const MemberRecord& record) const;
+  std::string Seal(std::int64_t id, std::string_view field, std::string_view plaintext) const;
+  std::optional<std::string> OpenField(std::int64_t id, std::string_view field,
+                                       const std::string& sealed) const;
+  // Voids access tokens issued up to now: the next whole second after `now`.
+  static TimePoint ValidAfter(TimePoint now);
+
+  MemberRepository& repository_;
+  PasswordHasher& hasher_;
+  const FieldCipher& cipher_;
+  TokenRevoker& revoker_;
+  const auth::Keyring& keyring_;
+  const Clock& clock_;
+  const MembersOptions options_;
+  FailureThrottle account_failures_;
+  FailureThrottle ip_failures_;
+  WindowLimiter account_mails_;
+  WindowLimiter ip_mails_;
+  WindowLimiter ip_signups_;
+  OrdersClient* orders_ = nullptr;
+  WishlistClient* wishlist_ = nullptr;
+  LikesClient* likes_ = nullptr;
+};
+
+// The Errc::kRateLimited error with its Retry-After seconds in `field`.
+Error RateLimitedError(std::chrono::seconds retry_after);
+
+}  // namespace rocketmart::members

@@ -1,0 +1,550 @@
+// MembersService over the real SQLite repository, the real libsodium hasher and cipher, and a
+// capturing mailer fed by the real outbox worker. The clock is fake: expiry and throttling are
+// tested by moving it, never by sleeping.
+#include "services/members/members_service.hpp"
+
+#include <gtest/gtest.h>
+#include <sodium.h>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <fstream>
+#include <map>
+#include <sstream>
+
+#include "auth/identity.hpp"
+#include "infra/storage/migrations.hpp"
+#include "services/members/adapters/mailers.hpp"
+#include "services/members/adapters/sodium_crypto.hpp"
+#include "services/members/adapters/sqlite_member_repository.hpp"
+#include "support/run_await.hpp"
+
+namespace rocketmart::members {
+namespace {
+
+using rocketmart::testing::RunAwait;
+
+constexpr std::string_view kSecret = "0123456789abcdef0123456789abcdef-members-test";
+constexpr const char* kPassword = "correct horse battery";
+
+class RecordingRevoker final : public TokenRevoker {
+ public:
+  void DenyToken(std::int64_t, const std::string& token_id, TimePoint) override {
+    denied.push_back(token_id);
+  }
+  void InvalidateBefore(std::int64_t member_id, TimePoint valid_after) override {
+    valid_after_[member_id] = valid_after;
+  }
+  std::vector<std::string> denied;
+  std::map<std::int64_t, TimePoint> valid_after_;
+};
+
+class CapturingMailer final : public Mailer {
+ public:
+  Status Send(const MailMessage& mail, const std::string&) override {
+    if (fail) return MakeError(Errc::kUnavailable, "smtp down");
+    sent.push_back(mail);
+    return Ok();
+  }
+  bool fail = false;
+  std::vector<MailMessage> sent;
+};
+
+HasherOptions FastHasher() {
+  // libsodium's minimum: these tests are about flows, not hash strength (tested separately).
+  return {.threads = 1,
+          .max_queue = 32,
+          .opslimit = crypto_pwhash_OPSLIMIT_MIN,
+          .memlimit = crypto_pwhash_MEMLIMIT_MIN};
+}
+
+// A free coroutine (not a capturing lambda): its arguments live in the coroutine frame.
+boost::asio::awaitable<void> RefreshInto(MembersService& service, std::string token,
+                                         int* successes) {
+  auto r = co_await service.Refresh(std::move(token));
+  if (r.ok()) ++*successes;
+}
+
+class MembersServiceTest : public ::testing::Test {
+ protected:
+  void SetUp() override { Open(FastHasher()); }
+  void TearDown() override { writer_->Stop(); }
+
+  void Open(HasherOptions hasher_options) {
+    if (writer_) writer_->Stop();
+    service_.reset();
+    storage::OpenOptions open;
+    open.path = dir_.File("members.db");
+    writer_ = std::make_unique<storage::GroupCommitWriter>(open);
+    storage::Migrate(writer_->Connection(), MembersMigrations());
+    writer_->Start();
+    open.read_only = true;
+    readers_ = std::make_unique<storage::ReadConnections>(open);
+    repository_ = std::make_unique<SqliteMemberRepository>(*writer_, *readers_);
+    outbox_ = std::make_unique<SqliteMailOutbox>(*writer_);
+    hasher_ = std::make_unique<SodiumPasswordHasher>(hasher_options);
+    worker_ = std::make_unique<MailWorker>(*outbox_, cipher_, mailer_, clock_);
+    ASSERT_TRUE(keyring_.Contains("k1") || keyring_.Add({"k1", std::string(kSecret)}, true).ok());
+    MembersOptions options;
+    options.public_base_url = "https://shop.example";
+    service_ = std::make_unique<MembersService>(*repository_, *hasher_, cipher_, revoker_, keyring_,
+                                                clock_, options);
+    service_->Load();
+  }
+
+  // Delivers queued mail and returns the newest one to `to`.
+  MailMessage LastMailTo(const std::string& to) {
+    worker_->RunOnce();
+    for (auto it = mailer_.sent.rbegin(); it != mailer_.sent.rend(); ++it) {
+      if (it->to == to) return *it;
+    }
+    ADD_FAILURE() << "no mail to " << to;
+    return {};
+  }
+  static std::string TokenOf(const std::string& link) {
+    return link.substr(link.find("token=") + 6);
+  }
+
+  Status Signup(const std::string& email, const std::string& password = kPassword,
+                const std::string& phone = "", const std::string& address = "") {
+    return RunAwait(service_->Signup({email, password, "Ann", phone, address}, "10.0.0.1"));
+  }
+  // Signs up and verifies; returns the member id.
+  std::int64_t Member(const std::string& email) {
+    EXPECT_TRUE(Signup(email).ok());
+    const std::string link = LastMailTo(email).link;
+    EXPECT_TRUE(RunAwait(service_->VerifyEmail(TokenOf(link), "10.0.0.1")).ok());
+    return repository_->FindByEmail(email)->id;
+  }
+  Result<TokenPair> Login(const std::string& email, const std::string& password = kPassword,
+                          const std::string& ip = "10.0.0.9") {
+    return RunAwait(service_->Login(email, password, ip));
+  }
+  auth::Identity IdentityOf(const TokenPair& pair) {
+    auto claims =
+        auth::Verify(pair.access_token, keyring_,
+                     {.issuer = "rocketmart", .audience = "rocketmart-api"}, clock_.Now());
+    EXPECT_TRUE(claims.ok());
+    return *auth::IdentityFromClaims(*claims);
+  }
+  std::string DatabaseBytes() {
+    writer_->Stop();
+    std::string all;
+    for (const char* suffix : {"", "-wal"}) {
+      std::ifstream in(dir_.File(std::string("members.db") + suffix), std::ios::binary);
+      std::stringstream ss;
+      ss << in.rdbuf();
+      all += ss.str();
+    }
+    return all;
+  }
+
+  rocketmart::testing::TempDir dir_;
+  FakeClock clock_;
+  auth::Keyring keyring_;
+  SodiumFieldCipher cipher_{kSecret};
+  RecordingRevoker revoker_;
+  CapturingMailer mailer_;
+  std::unique_ptr<storage::GroupCommitWriter> writer_;
+  std::unique_ptr<storage::ReadConnections> readers_;
+  std::unique_ptr<SqliteMemberRepository> repository_;
+  std::unique_ptr<SqliteMailOutbox> outbox_;
+  std::unique_ptr<SodiumPasswordHasher> hasher_;
+  std::unique_ptr<MailWorker> worker_;
+  std::unique_ptr<MembersService> service_;
+};
+
+TEST(MembersDomain, EmailSyntax) {
+  for (const char* good : {"a@example.com", "first.last+tag@sub.example.co.kr", "x_y@a-b.io"}) {
+    EXPECT_TRUE(ValidateEmail(good).ok()) << good;
+  }
+  for (const char* bad : {"", "plain", "@example.com", "a@", "a@b", "a@@b.com", "a b@c.com",
+                          ".a@b.com", "a.@b.com", "a..b@c.com", "a@-b.com", "a@b-.com", "a@b.c",
+                          "a@b.12", "a@[127.0.0.1]", "\"q\"@b.com", "a@b.com\r\n", "é@b.com"}) {
+    EXPECT_FALSE(ValidateEmail(bad).ok()) << bad;
+  }
+  EXPECT_FALSE(ValidateEmail(std::string(65, 'a') + "@b.com").ok());
+  EXPECT_FALSE(ValidateEmail("a@" + std::string(250, 'b') + ".com").ok());
+}
+
+TEST(MembersDomain, PasswordPolicy) {
+  EXPECT_FALSE(ValidatePassword("short1!").ok());
+  EXPECT_TRUE(ValidatePassword("eightchr").ok());  // no composition rules
+  EXPECT_TRUE(ValidatePassword(std::string(128, 'x')).ok());
+  EXPECT_FALSE(ValidatePassword(std::string(129, 'x')).ok());
+  EXPECT_FALSE(ValidatePassword("Password1").ok());  // common, case-insensitively
+  EXPECT_FALSE(ValidatePassword("12345678").ok());
+  EXPECT_TRUE(ValidatePassword("비밀번호는길어요").ok());  // 8 code points, not bytes
+}
+
+TEST(MembersDomain, ProfileFields) {
+  EXPECT_TRUE(ValidatePhone("+82 10-1234-5678").ok());
+  EXPECT_TRUE(ValidatePhone("(02) 123-4567").ok());
+  EXPECT_FALSE(ValidatePhone("12345").ok());
+  EXPECT_FALSE(ValidatePhone("1234567a").ok());
+  EXPECT_FALSE(ValidatePhone("12+3456789").ok());
+  EXPECT_FALSE(ValidateName(std::string(101, 'n')).ok());
+  EXPECT_FALSE(ValidateName("   ").ok());
+  EXPECT_FALSE(ValidateAddress(std::string(501, 'a')).ok());
+  EXPECT_FALSE(ValidateAddress("line\nbreak").ok());
+}
+
+TEST(MembersDomain, FailureThrottleBacksOffAndForgives) {
+  FailureThrottle t({});
+  FakeClock clock;
+  for (int i = 0; i < 5; ++i) {
+    EXPECT_FALSE(t.Check("k", clock.Now()));
+    t.RecordFailure("k", clock.Now());
+  }
+  EXPECT_FALSE(t.Check("k", clock.Now()));  // five free failures
+  t.RecordFailure("k", clock.Now());
+  ASSERT_TRUE(t.Check("k", clock.Now()));
+  EXPECT_EQ(*t.Check("k", clock.Now()), std::chrono::seconds{1});
+  clock.Advance(std::chrono::seconds{1});
+  t.RecordFailure("k", clock.Now());
+  EXPECT_EQ(*t.Check("k", clock.Now()), std::chrono::seconds{2});
+  for (int i = 0; i < 30; ++i) t.RecordFailure("k", clock.Now());
+  EXPECT_EQ(*t.Check("k", clock.Now()), std::chrono::seconds{900});  // capped: no lockout DoS
+  t.RecordSuccess("k");
+  EXPECT_FALSE(t.Check("k", clock.Now()));
+}
+
+TEST_F(MembersServiceTest, SignupMailsASingleUseVerificationLink) {
+  ASSERT_TRUE(Signup("ann@example.com", kPassword, "+82 10-1234-5678", "Seoul").ok());
+  const MailMessage mail = LastMailTo("ann@example.com");
+  ASSERT_EQ(mail.link.rfind("https://shop.example/member/verify?token=", 0), 0u) << mail.link;
+  EXPECT_NE(mail.text.find(mail.link), std::string::npos);
+  EXPECT_NE(mail.html.find("Verify my email"), std::string::npos);
+  const std::string token = TokenOf(mail.link);
+  EXPECT_EQ(token.size(), 64u);  // 256 bits
+
+  auto before = repository_->FindByEmail("ann@example.com");
+  ASSERT_TRUE(before);
+  EXPECT_FALSE(before->email_verified);
+  EXPECT_TRUE(before->password_hash.starts_with("$argon2id$"));
+
+  EXPECT_TRUE(RunAwait(service_->VerifyEmail(token, "10.0.0.1")).ok());
+  EXPECT_TRUE(repository_->FindByEmail("ann@example.com")->email_verified);
+  auto again = RunAwait(service_->VerifyEmail(token, "10.0.0.1"));
+  ASSERT_FALSE(again.ok());
+  EXPECT_EQ(again.error().code, Errc::kValidationFailed);
+
+  auto me = service_->Me(before->id);
+  ASSERT_TRUE(me.ok());
+  EXPECT_EQ(me->phone, "+82 10-1234-5678");
+  EXPECT_EQ(me->address, "Seoul");
+  // Nothing sensitive in the database file in plain text: not the phone, the address, the token.
+  const std::string bytes = DatabaseBytes();
+  EXPECT_EQ(bytes.find("1234-5678"), std::string::npos);
+  EXPECT_EQ(bytes.find("Seoul"), std::string::npos);
+  EXPECT_EQ(bytes.find(token), std::string::npos);
+  EXPECT_NE(bytes.find(MembersService::HashToken(token)), std::string::npos);
+}
+
+TEST_F(MembersServiceTest, VerificationLinkExpiresIsSupersededAndCannotBeGuessed) {
+  ASSERT_TRUE(Signup("bo@example.com").ok());
+  const std::string first = TokenOf(LastMailTo("bo@example.com").link);
+  ASSERT_TRUE(RunAwait(service_->ResendVerification("bo@example.com", "10.0.0.1")).ok());
+  const std::string second = TokenOf(LastMailTo("bo@example.com").link);
+  ASSERT_NE(first, second);
+  EXPECT_FALSE(RunAwait(service_->VerifyEmail(first, "10.0.0.1")).ok());  // superseded
+  clock_.Advance(std::chrono::hours{24} + std::chrono::seconds{1});
+  EXPECT_FALSE(RunAwait(service_->VerifyEmail(second, "10.0.0.1")).ok());  // expired
+  EXPECT_FALSE(repository_->FindByEmail("bo@example.com")->email_verified);
+  // Guessing: malformed and random tokens fail, and the client address is throttled.
+  int limited = 0;
+  for (int i = 0; i < 150; ++i) {
+    auto r = RunAwait(service_->VerifyEmail(std::string(64, 'a' + i % 6), "10.6.6.6"));
+    ASSERT_FALSE(r.ok());
+    if (r.error().code == Errc::kRateLimited) ++limited;
+  }
+  EXPECT_GT(limited, 0);
+  EXPECT_FALSE(repository_->FindByEmail("bo@example.com")->email_verified);
+}
+
+TEST_F(MembersServiceTest, DuplicateSignupAnswersTheSameAndWarnsTheOwner) {
+  ASSERT_TRUE(Signup("cy@example.com").ok());
+  const auto original = repository_->FindByEmail("cy@example.com");
+  ASSERT_TRUE(Signup("CY@Example.com", "another password 2").ok());  // same answer as new
+  const MailMessage mail = LastMailTo("CY@Example.com");
+  EXPECT_EQ(mail.subject, "Someone tried to sign up with your email address");
+  EXPECT_TRUE(mail.link.empty());
+  const auto after = repository_->FindByEmail("cy@example.com");
+  EXPECT_EQ(after->id, original->id);
+  EXPECT_EQ(after->password_hash, original->password_hash);  // no state change
+}
+
+TEST_F(MembersServiceTest, RejectedSignupsChangeNothing) {
+  EXPECT_EQ(Signup("not-an-email").error().code, Errc::kValidationFailed);
+  EXPECT_EQ(Signup("dee@example.com", "password").error().field, "password");
+  EXPECT_EQ(Signup("dee@example.com", "short").error().field, "password");
+  EXPECT_EQ(Signup("dee@example.com", kPassword, "call me").error().field, "phone");
+  EXPECT_FALSE(repository_->FindByEmail("dee@example.com"));
+  worker_->RunOnce();
+  EXPECT_TRUE(mailer_.sent.empty());
+}
+
+TEST_F(MembersServiceTest, LoginIsGenericAndThrottled) {
+  const std::int64_t id = Member("eve@example.com");
+  auto unknown = Login("nobody@example.com", "whatever pass");
+  auto wrong = Login("eve@example.com", "wrong password");
+  ASSERT_FALSE(unknown.ok());
+  ASSERT_FALSE(wrong.ok());
+  EXPECT_EQ(unknown.error().code, Errc::kUnauthenticated);
+  EXPECT_EQ(unknown.error().message, wrong.error().message);
+
+  for (int i = 0; i < 5; ++i)
+    EXPECT_EQ(Login("eve@example.com", "wrong").error().code, Errc::kUnauthenticated);
+  auto limited = Login("eve@example.com", kPassword);  // even the right password waits
+  ASSERT_FALSE(limited.ok());
+  EXPECT_EQ(limited.error().code, Errc::kRateLimited);
+  EXPECT_EQ(limited.error().field, "1");  // Retry-After seconds
+  clock_.Advance(std::chrono::seconds{2});
+  auto ok = Login("eve@example.com", kPassword);
+  ASSERT_TRUE(ok.ok());
+  const auth::Identity identity = IdentityOf(*ok);
+  EXPECT_EQ(identity.member_id, id);
+  EXPECT_TRUE(identity.email_verified);
+  EXPECT_EQ(ok->expires_in, 900);
+}
+
+TEST_F(MembersServiceTest, PerAddressThrottleCoversManyAccounts) {
+  int limited = 0;
+  for (int i = 0; i < 120; ++i) {
+    auto r = Login("user" + std::to_string(i) + "@example.com", "wrong password", "10.9.9.9");
+    if (!r.ok() && r.error().code == Errc::kRateLimited) ++limited;
+  }
+  EXPECT_GT(limited, 0);
+  EXPECT_TRUE(Login("fresh@example.com", "wrong password", "10.1.1.1").error().code ==
+              Errc::kUnauthenticated);
+}
+
+TEST_F(MembersServiceTest, UnverifiedMembersLogInWithoutThePurchaseClaim) {
+  ASSERT_TRUE(Signup("fay@example.com").ok());
+  auto tokens = Login("fay@example.com");
+  ASSERT_TRUE(tokens.ok());
+  EXPECT_FALSE(IdentityOf(*tokens).email_verified);
+  ASSERT_TRUE(
+      RunAwait(service_->VerifyEmail(TokenOf(LastMailTo("fay@example.com").link), "1.1.1.1")).ok());
+  auto refreshed = RunAwait(service_->Refresh(tokens->refresh_token));
+  ASSERT_TRUE(refreshed.ok());
+  EXPECT_TRUE(IdentityOf(*refreshed).email_verified);
+}
+
+TEST_F(MembersServiceTest, RefreshRotatesAndReuseRevokesTheFamily) {
+  Member("gus@example.com");
+  auto r0 = Login("gus@example.com");
+  ASSERT_TRUE(r0.ok());
+  auto r1 = RunAwait(service_->Refresh(r0->refresh_token));
+  ASSERT_TRUE(r1.ok());
+  EXPECT_NE(r1->refresh_token, r0->refresh_token);
+  auto reuse = RunAwait(service_->Refresh(r0->refresh_token));
+  ASSERT_FALSE(reuse.ok());
+  EXPECT_EQ(reuse.error().code, Errc::kUnauthenticated);
+  EXPECT_FALSE(RunAwait(service_->Refresh(r1->refresh_token)).ok());  // family revoked
+  EXPECT_FALSE(RunAwait(service_->Refresh(std::string(64, 'f'))).ok());
+  EXPECT_FALSE(RunAwait(service_->Refresh("not-a-token")).ok());
+  // Absolute lifetime.
+  auto other = Login("gus@example.com");
+  clock_.Advance(std::chrono::hours{24 * 30} + std::chrono::seconds{1});
+  EXPECT_FALSE(RunAwait(service_->Refresh(other->refresh_token)).ok());
+}
+
+TEST_F(MembersServiceTest, ParallelRefreshOfOneTokenSucceedsAtMostOnce) {
+  Member("hal@example.com");
+  auto r0 = Login("hal@example.com");
+  ASSERT_TRUE(r0.ok());
+  boost::asio::io_context ioc;
+  int successes = 0;
+  for (int i = 0; i < 8; ++i) {
+    boost::asio::co_spawn(ioc, RefreshInto(*service_, r0->refresh_token, &successes),
+                          boost::asio::detached);
+  }
+  ioc.run();
+  EXPECT_LE(successes, 1);
+}
+
+TEST_F(MembersServiceTest, LogoutAndLogoutAllRevoke) {
+  Member("ida@example.com");
+  auto a = Login("ida@example.com");
+  auto b = Login("ida@example.com");
+  const auth::Identity id_a = IdentityOf(*a);
+  ASSERT_TRUE(RunAwait(service_->Logout(id_a, a->refresh_token)).ok());
+  ASSERT_EQ(revoker_.denied.size(), 1u);
+  EXPECT_EQ(revoker_.denied[0], id_a.token_id);
+  EXPECT_FALSE(RunAwait(service_->Refresh(a->refresh_token)).ok());
+  EXPECT_TRUE(RunAwait(service_->Refresh(b->refresh_token)).ok());  // other session lives
+
+  auto c = Login("ida@example.com");
+  ASSERT_TRUE(RunAwait(service_->LogoutAll(IdentityOf(*c))).ok());
+  EXPECT_FALSE(RunAwait(service_->Refresh(c->refresh_token)).ok());
+  const TimePoint after = revoker_.valid_after_.at(id_a.member_id);
+  EXPECT_GT(after, IdentityOf(*c).expires_at - std::chrono::minutes{15});
+  // A login in the same second is not voided by the logout-all.
+  auto d = Login("ida@example.com");
+  auto claims = auth::Verify(d->access_token, keyring_,
+                             {.issuer = "rocketmart", .audience = "rocketmart-api"}, clock_.Now());
+  ASSERT_TRUE(claims.ok());
+  EXPECT_GE(claims->issued_at, after);
+  // Restart: the denylist is replayed from the database.
+  revoker_ = {};
+  service_->Load();
+  EXPECT_EQ(revoker_.denied.size(), 1u);
+  EXPECT_EQ(revoker_.valid_after_.count(id_a.member_id), 1u);
+}
+
+TEST_F(MembersServiceTest, RevocationsInTheSameSecondStillVoidTokensIssuedBetween) {
+  const std::int64_t id = Member("ivy@example.com");
+  auto a = Login("ivy@example.com");
+  ASSERT_TRUE(RunAwait(service_->LogoutAll(IdentityOf(*a))).ok());
+  const TimePoint first = revoker_.valid_after_.at(id);
+  auto b = Login("ivy@example.com");  // same second: iat is stamped `first`
+  auto claims = auth::Verify(b->access_token, keyring_,
+                             {.issuer = "rocketmart", .audience = "rocketmart-api"}, clock_.Now());
+  ASSERT_TRUE(claims.ok());
+  EXPECT_EQ(claims->issued_at, first);
+  ASSERT_TRUE(RunAwait(service_->LogoutAll(IdentityOf(*b))).ok());
+  EXPECT_GT(revoker_.valid_after_.at(id), claims->issued_at);  // b is void too
+}
+
+TEST_F(MembersServiceTest, PasswordChangeNeedsTheCurrentOneAndEndsOtherSessions) {
+  Member("jo@example.com");
+  auto mine = Login("jo@example.com");
+  auto other = Login("jo@example.com");
+  const auth::Identity me = IdentityOf(*mine);
+  auto wrong = RunAwait(service_->UpdatePassword(me, "not my password", "brand new secret"));
+  ASSERT_FALSE(wrong.ok());
+  EXPECT_EQ(wrong.error().field, "currentPassword");
+  EXPECT_EQ(RunAwait(service_->UpdatePassword(me, kPassword, "password1")).error().field,
+            "newPassword");
+  ASSERT_TRUE(RunAwait(service_->UpdatePassword(me, kPassword, "brand new secret")).ok());
+  EXPECT_FALSE(RunAwait(service_->Refresh(other->refresh_token)).ok());
+  EXPECT_TRUE(RunAwait(service_->Refresh(mine->refresh_token)).ok());
+  EXPECT_EQ(revoker_.valid_after_.count(me.member_id), 1u);
+  EXPECT_FALSE(Login("jo@example.com").ok());
+  EXPECT_TRUE(Login("jo@example.com", "brand new secret").ok());
+}
+
+TEST_F(MembersServiceTest, ResetLinkIsSingleUseExpiresAndRevokesSessions) {
+  Member("kim@example.com");
+  auto session = Login("kim@example.com");
+  ASSERT_TRUE(RunAwait(service_->FindPassword("kim@example.com", "10.0.0.1")).ok());
+  ASSERT_TRUE(RunAwait(service_->FindPassword("ghost@example.com", "10.0.0.1")).ok());  // same
+  const MailMessage mail = LastMailTo("kim@example.com");
+  ASSERT_EQ(mail.link.rfind("https://shop.example/member/reset-password?token=", 0), 0u);
+  for (const auto& m : mailer_.sent) EXPECT_NE(m.to, "ghost@example.com");
+  const std::string token = TokenOf(mail.link);
+
+  ASSERT_TRUE(RunAwait(service_->ResetPassword(token, "a fresh passphrase", "10.0.0.1")).ok());
+  EXPECT_FALSE(RunAwait(service_->ResetPassword(token, "yet another one", "10.0.0.1")).ok());
+  EXPECT_FALSE(RunAwait(service_->Refresh(session->refresh_token)).ok());
+  EXPECT_TRUE(Login("kim@example.com", "a fresh passphrase").ok());
+
+  ASSERT_TRUE(RunAwait(service_->FindPassword("kim@example.com", "10.0.0.1")).ok());
+  const std::string late = TokenOf(LastMailTo("kim@example.com").link);
+  clock_.Advance(std::chrono::minutes{30} + std::chrono::seconds{1});
+  EXPECT_FALSE(RunAwait(service_->ResetPassword(late, "too late for this", "10.0.0.1")).ok());
+  EXPECT_TRUE(Login("kim@example.com", "a fresh passphrase").ok());
+}
+
+TEST_F(MembersServiceTest, ResetMailsAreRateLimitedPerAccountSilently) {
+  Member("lu@example.com");
+  const std::size_t before = mailer_.sent.size();
+  for (int i = 0; i < 6; ++i) {
+    ASSERT_TRUE(
+        RunAwait(service_->FindPassword("lu@example.com", "10.0.0." + std::to_string(i))).ok());
+  }
+  worker_->RunOnce();
+  EXPECT_EQ(mailer_.sent.size() - before, 3u);
+}
+
+TEST_F(MembersServiceTest, ProfileUpdateValidatesAndSeals) {
+  const std::int64_t id = Member("mo@example.com");
+  auto updated = RunAwait(service_->UpdateProfile(
+      id, {.name = "Mo", .phone = "010-9876-5432", .address = std::nullopt}));
+  ASSERT_TRUE(updated.ok());
+  EXPECT_EQ(updated->name, "Mo");
+  EXPECT_EQ(updated->phone, "010-9876-5432");
+  EXPECT_FALSE(updated->address);
+  auto bad = RunAwait(service_->UpdateProfile(id, {.phone = "nope"}));
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(service_->Me(id)->phone, "010-9876-5432");
+  EXPECT_FALSE(RunAwait(service_->UpdateProfile(id, {})).ok());
+  auto cleared = RunAwait(service_->UpdateProfile(id, {.phone = ""}));
+  EXPECT_FALSE(cleared->phone);
+  EXPECT_EQ(DatabaseBytes().find("9876-5432"), std::string::npos);
+}
+
+TEST_F(MembersServiceTest, MyPageMarksUnboundSectionsUnavailable) {
+  const std::int64_t id = Member("ned@example.com");
+  auto page = RunAwait(service_->MyPage(id));
+  ASSERT_TRUE(page.ok());
+  EXPECT_EQ(page->profile.email, "ned@example.com");
+  EXPECT_FALSE(page->orders.items);
+  EXPECT_FALSE(page->likes.items);
+  EXPECT_EQ(RunAwait(service_->MyPage(id + 1000)).error().code, Errc::kNotFound);
+}
+
+TEST_F(MembersServiceTest, MailSurvivesAnSmtpOutageWithBackoff) {
+  mailer_.fail = true;
+  ASSERT_TRUE(Signup("oz@example.com").ok());
+  EXPECT_EQ(worker_->RunOnce(), 0);
+  EXPECT_EQ(outbox_->Pending(), 1);
+  mailer_.fail = false;
+  EXPECT_EQ(worker_->RunOnce(), 0);  // not due yet: backoff
+  clock_.Advance(std::chrono::seconds{5});
+  EXPECT_EQ(worker_->RunOnce(), 1);
+  EXPECT_EQ(outbox_->Pending(), 0);
+  EXPECT_EQ(mailer_.sent.back().to, "oz@example.com");
+}
+
+TEST_F(MembersServiceTest, LoginUpgradesWeakerHashes) {
+  Member("pat@example.com");
+  const std::string weak = repository_->FindByEmail("pat@example.com")->password_hash;
+  Open({.threads = 1, .max_queue = 32, .opslimit = 2, .memlimit = 19u * 1024 * 1024});
+  ASSERT_TRUE(Login("pat@example.com").ok());
+  const std::string strong = repository_->FindByEmail("pat@example.com")->password_hash;
+  EXPECT_NE(weak, strong);
+  EXPECT_NE(strong.find("m=19456,t=2,p=1"), std::string::npos) << strong;
+  EXPECT_TRUE(Login("pat@example.com").ok());
+}
+
+TEST(MembersCrypto, DefaultHashParametersMeetTheFloorAndAreTimed) {
+  SodiumPasswordHasher hasher;  // production defaults
+  const auto start = std::chrono::steady_clock::now();
+  const std::string hash = hasher.HashNow("correct horse battery");
+  const auto hash_ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+  EXPECT_EQ(hash.rfind("$argon2id$v=19$m=65536,t=2,p=1$", 0), 0u) << hash;
+  const auto verify_start = std::chrono::steady_clock::now();
+  EXPECT_TRUE(hasher.VerifyNow(hash, "correct horse battery").match);
+  const auto verify_ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - verify_start)
+          .count();
+  // No truncation: a long password differing only at character 80 must fail.
+  std::string long_pw(100, 'a');
+  const std::string long_hash = hasher.HashNow(long_pw);
+  long_pw[80] = 'b';
+  EXPECT_FALSE(hasher.VerifyNow(long_hash, long_pw).match);
+  EXPECT_FALSE(hasher.VerifyNow(std::nullopt, "anything").match);
+  RecordProperty("argon2id_hash_ms", std::to_string(hash_ms));
+  std::printf("argon2id t=2 m=64MiB: hash %.1f ms, verify %.1f ms\n", hash_ms, verify_ms);
+}
+
+TEST(MembersCrypto, SealedFieldsAreBoundToTheirContext) {
+  SodiumFieldCipher cipher(kSecret);
+  const std::string sealed = cipher.Seal("010-1234-5678", "member:1:phone");
+  EXPECT_EQ(cipher.Open(sealed, "member:1:phone"), "010-1234-5678");
+  EXPECT_FALSE(cipher.Open(sealed, "member:2:phone"));  // copied to another row
+  EXPECT_FALSE(cipher.Open(sealed, "member:1:address"));
+  std::string tampered = sealed;
+  tampered.back() ^= 1;
+  EXPECT_FALSE(cipher.Open(tampered, "member:1:phone"));
+  SodiumFieldCipher other("another key of at least thirty-two bytes!!");
+  EXPECT_FALSE(other.Open(sealed, "member:1:phone"));
+  EXPECT_NE(cipher.Seal("x", "c"), cipher.Seal("x", "c"));  // random nonces
+}
+
+}  // namespace
+}  // namespace rocketmart::members

@@ -1,0 +1,353 @@
+// Members end to end: the built binary on a free port, mail through the .eml sink (and, in one
+// test, a real SMTP server), driven over HTTP like a client would.
+#include <gtest/gtest.h>
+
+#include <boost/json.hpp>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "support/http_client.hpp"
+#include "support/server_process.hpp"
+#include "support/smtp_server.hpp"
+
+namespace rocketmart::testing {
+namespace {
+
+constexpr const char* kPassword = "correct horse battery";
+
+std::string Json(std::initializer_list<std::pair<const char*, std::string>> fields) {
+  boost::json::object o;
+  for (const auto& [k, v] : fields) o[k] = v;
+  return boost::json::serialize(o);
+}
+
+class Members : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    server_ = new ServerProcess(
+        {.env = {{"ROCKETMART_MEMBERS_PUBLIC_BASE_URL", "https://shop.example"}}});
+  }
+  static void TearDownTestSuite() {
+    delete server_;
+    server_ = nullptr;
+  }
+  HttpClient Client() { return HttpClient(server_->port()); }
+
+  // The newest mail to `to` in the .eml sink (waits, bounded, for the mail worker).
+  static std::string MailTo(const std::string& to, std::size_t nth = 1) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    for (;;) {
+      std::vector<std::pair<std::filesystem::file_time_type, std::string>> found;
+      std::error_code ec;
+      for (const auto& e : std::filesystem::directory_iterator(server_->data_dir() / "mail", ec)) {
+        if (e.path().extension() != ".eml") continue;
+        std::ifstream in(e.path(), std::ios::binary);
+        std::stringstream ss;
+        ss << in.rdbuf();
+        if (ss.str().find("\r\nTo: " + to + "\r\n") != std::string::npos) {
+          found.emplace_back(e.last_write_time(), ss.str());
+        }
+      }
+      if (found.size() >= nth) {
+        std::sort(found.begin(), found.end());
+        return found.back().second;
+      }
+      if (std::chrono::steady_clock::now() > deadline) return "";
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+  }
+  static std::string PathOf(const std::string& link) {
+    const std::string base = "https://shop.example";
+    EXPECT_EQ(link.rfind(base, 0), 0u) << link;
+    return link.substr(base.size());
+  }
+  static std::string TokenOf(const std::string& link) {
+    return link.substr(link.find("token=") + 6);
+  }
+
+  // Signs up and follows the verification link; returns the login answer.
+  static boost::json::object Register(HttpClient& c, const std::string& email) {
+    auto r = c.PostJson("/member/signup", Json({{"email", email},
+                                                {"password", kPassword},
+                                                {"name", "Ann"},
+                                                {"phone", "+82 10-1234-5678"},
+                                                {"address", "Seoul"}}));
+    EXPECT_EQ(r.status, 202) << r.body;
+    const std::string link = FindLink(PlainTextPart(MailTo(email)), "/member/verify?token=");
+    EXPECT_FALSE(link.empty());
+    auto v = c.Get(PathOf(link));
+    EXPECT_EQ(v.status, 200) << v.body;
+    return Login(c, email);
+  }
+  static boost::json::object Login(HttpClient& c, const std::string& email,
+                                   const std::string& password = kPassword) {
+    auto r = c.PostJson("/auth/login", Json({{"email", email}, {"password", password}}));
+    EXPECT_EQ(r.status, 200) << r.body;
+    return r.status == 200 ? r.Json().as_object() : boost::json::object{};
+  }
+  static std::string Access(const boost::json::object& tokens) {
+    return std::string(tokens.at("accessToken").as_string());
+  }
+  static std::string Refresh(const boost::json::object& tokens) {
+    return std::string(tokens.at("refreshToken").as_string());
+  }
+
+  static ServerProcess* server_;
+};
+
+ServerProcess* Members::server_ = nullptr;
+
+TEST_F(Members, SignupVerifyLoginAndProfile) {
+  auto c = Client();
+  const auto tokens = Register(c, "ann@example.com");
+  EXPECT_EQ(tokens.at("expiresIn").as_int64(), 900);
+  auto me = c.Get("/member/me", Access(tokens));
+  ASSERT_EQ(me.status, 200) << me.body;
+  const auto profile = me.Json().as_object();
+  EXPECT_EQ(profile.at("email").as_string(), "ann@example.com");
+  EXPECT_EQ(profile.at("phone").as_string(), "+82 10-1234-5678");
+  EXPECT_EQ(profile.at("address").as_string(), "Seoul");
+  EXPECT_TRUE(profile.at("emailVerified").as_bool());
+  EXPECT_EQ(profile.at("role").as_string(), "user");
+
+  auto updated = c.PutJson("/member/update-profile", R"({"address":"Busan"})", Access(tokens));
+  ASSERT_EQ(updated.status, 200) << updated.body;
+  EXPECT_EQ(updated.Json().at("address").as_string(), "Busan");
+
+  auto page = c.Get("/member/mypage", Access(tokens));
+  ASSERT_EQ(page.status, 200) << page.body;
+  const auto mypage = page.Json().as_object();
+  EXPECT_EQ(mypage.at("profile").at("email").as_string(), "ann@example.com");
+  EXPECT_TRUE(mypage.at("orders").as_object().contains("items")) << page.body;
+  EXPECT_TRUE(mypage.at("wishlist").as_object().contains("items")) << page.body;
+  EXPECT_EQ(mypage.at("likes").at("error").as_string(), "unavailable");
+}
+
+TEST_F(Members, NoEnumerationThroughSignupResendOrReset) {
+  auto c = Client();
+  Register(c, "bo@example.com");
+  auto taken = c.PostJson(
+      "/member/signup",
+      Json({{"email", "bo@example.com"}, {"password", "another good one"}, {"name", "Mallory"}}));
+  auto fresh = c.PostJson(
+      "/member/signup",
+      Json({{"email", "new-bo@example.com"}, {"password", "another good one"}, {"name", "Bo"}}));
+  EXPECT_EQ(taken.status, 202);
+  EXPECT_EQ(taken.body, fresh.body);
+  EXPECT_NE(MailTo("bo@example.com", 2).find("Someone tried to sign up"), std::string::npos);
+  for (const char* path : {"/member/find-password", "/member/resend-verification"}) {
+    auto known = c.PostJson(path, Json({{"email", "bo@example.com"}}));
+    auto unknown = c.PostJson(path, Json({{"email", "nobody@example.com"}}));
+    EXPECT_EQ(known.status, 202) << path;
+    EXPECT_EQ(known.body, unknown.body) << path;
+  }
+  auto wrong =
+      c.PostJson("/auth/login", Json({{"email", "bo@example.com"}, {"password", "nope nope"}}));
+  auto none =
+      c.PostJson("/auth/login", Json({{"email", "zz@example.com"}, {"password", "nope nope"}}));
+  EXPECT_EQ(wrong.status, 401);
+  EXPECT_EQ(wrong.body, none.body);
+}
+
+TEST_F(Members, BadInputIsRejectedWithoutA500) {
+  auto c = Client();
+  struct Case {
+    std::string path, body;
+    int status;
+    std::string code;
+  };
+  const std::vector<Case> cases = {
+      {"/member/signup", "{", 400, "MALFORMED_JSON"},
+      {"/member/signup", "[]", 400, "MALFORMED_JSON"},
+      {"/member/signup", R"({"email":"x","password":"correct horse battery","name":"A"})", 400,
+       "VALIDATION_FAILED"},
+      {"/member/signup", R"({"email":"a@b.com","password":"password","name":"A"})", 400,
+       "VALIDATION_FAILED"},
+      {"/member/signup",
+       R"({"email":"a@b.com","password":"correct horse battery","name":"A","role":"admin"})", 400,
+       "VALIDATION_FAILED"},
+      {"/member/signup",
+       R"({"email":"a@b.com","password":"correct horse battery","name":")" + std::string(101, 'n') +
+           "\"}",
+       400, "VALIDATION_FAILED"},
+      {"/member/signup", "{\"email\":\"" + std::string(5000, 'a') + "\"}", 413,
+       "PAYLOAD_TOO_LARGE"},
+      {"/auth/login", R"({"email":1,"password":"x"})", 400, "VALIDATION_FAILED"},
+      {"/auth/refresh", R"({"refreshToken":"short"})", 401, "UNAUTHENTICATED"},
+      {"/member/reset-password", R"({"token":"abc","newPassword":"correct horse battery"})", 400,
+       "VALIDATION_FAILED"},
+  };
+  for (const auto& k : cases) {
+    auto r = c.PostJson(k.path, k.body);
+    EXPECT_EQ(r.status, k.status) << k.path << " " << k.body.substr(0, 80) << " -> " << r.body;
+    EXPECT_EQ(r.ErrorCode(), k.code) << k.path;
+  }
+  auto text = c.Request("POST", "/auth/login", R"({"email":"a@b.com","password":"x"})",
+                        {{"Content-Type", "text/plain"}});
+  EXPECT_EQ(text.status, 415);
+  EXPECT_EQ(c.Get("/member/verify?token=" + std::string(64, 'a')).status, 400);
+  EXPECT_EQ(c.Get("/member/verify").status, 400);
+  // Nothing was created by any of it.
+  auto login = c.PostJson("/auth/login", Json({{"email", "a@b.com"}, {"password", kPassword}}));
+  EXPECT_EQ(login.status, 401);
+}
+
+TEST_F(Members, ForgedTokensAreRejectedAtTheGateway) {
+  auto c = Client();
+  const auto tokens = Register(c, "cy@example.com");
+  const std::string good = Access(tokens);
+  ASSERT_EQ(c.Get("/member/me", good).status, 200);
+  std::string flipped = good;
+  flipped[flipped.size() - 2] = flipped[flipped.size() - 2] == 'A' ? 'B' : 'A';
+  const std::string payload = good.substr(good.find('.') + 1, good.rfind('.') - good.find('.') - 1);
+  for (const std::string& bad :
+       {flipped, std::string("eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.") + payload + ".",
+        good.substr(0, good.rfind('.') + 1), Refresh(tokens), std::string("garbage")}) {
+    auto r = c.Get("/member/me", bad);
+    EXPECT_EQ(r.status, 401) << bad;
+    EXPECT_EQ(r.body.find("cy@example.com"), std::string::npos);
+  }
+}
+
+TEST_F(Members, RefreshRotationReuseAndParallelUse) {
+  auto c = Client();
+  const auto t0 = Register(c, "dee@example.com");
+  auto r1 = c.PostJson("/auth/refresh", Json({{"refreshToken", Refresh(t0)}}));
+  ASSERT_EQ(r1.status, 200) << r1.body;
+  const std::string rotated(r1.Json().at("refreshToken").as_string());
+  EXPECT_NE(rotated, Refresh(t0));
+  EXPECT_EQ(c.PostJson("/auth/refresh", Json({{"refreshToken", Refresh(t0)}})).status, 401);
+  EXPECT_EQ(c.PostJson("/auth/refresh", Json({{"refreshToken", rotated}})).status, 401);
+
+  const auto t1 = Login(c, "dee@example.com");
+  std::atomic<int> ok{0};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 6; ++i) {
+    threads.emplace_back([&] {
+      HttpClient own(server_->port());
+      if (own.PostJson("/auth/refresh", Json({{"refreshToken", Refresh(t1)}})).status == 200) ++ok;
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_LE(ok.load(), 1);
+}
+
+TEST_F(Members, LogoutPasswordChangeAndResetEndSessions) {
+  auto c = Client();
+  const auto a = Register(c, "eve@example.com");
+  const auto b = Login(c, "eve@example.com");
+  EXPECT_EQ(c.PostJson("/auth/logout", Json({{"refreshToken", Refresh(a)}}), Access(a)).status,
+            204);
+  EXPECT_EQ(c.Get("/member/me", Access(a)).status, 401);  // denied at once, not at exp
+  EXPECT_EQ(c.PostJson("/auth/refresh", Json({{"refreshToken", Refresh(a)}})).status, 401);
+  EXPECT_EQ(c.Get("/member/me", Access(b)).status, 200);  // the other session lives
+
+  const auto d = Login(c, "eve@example.com");
+  auto wrong = c.PutJson(
+      "/member/update-password",
+      Json({{"currentPassword", "not it at all"}, {"newPassword", "new secret one"}}), Access(d));
+  EXPECT_EQ(wrong.status, 400);
+  auto changed = c.PutJson(
+      "/member/update-password",
+      Json({{"currentPassword", kPassword}, {"newPassword", "new secret one"}}), Access(d));
+  ASSERT_EQ(changed.status, 204) << changed.body;
+  EXPECT_EQ(c.Get("/member/me", Access(b)).status, 401);
+  EXPECT_EQ(c.PostJson("/auth/refresh", Json({{"refreshToken", Refresh(b)}})).status, 401);
+  auto mine = c.PostJson("/auth/refresh", Json({{"refreshToken", Refresh(d)}}));
+  EXPECT_EQ(mine.status, 200) << mine.body;  // the caller's own session continues
+
+  // Reset, asked with a hostile Host header: the link still uses the configured base URL.
+  auto asked = c.Request("POST", "/member/find-password", Json({{"email", "eve@example.com"}}),
+                         {{"Content-Type", "application/json"}, {"Host", "evil.example"}});
+  EXPECT_EQ(asked.status, 202);
+  const std::string mail = PlainTextPart(MailTo("eve@example.com", 2));
+  EXPECT_EQ(mail.find("evil.example"), std::string::npos);
+  const std::string link = FindLink(mail, "/member/reset-password?token=");
+  ASSERT_FALSE(link.empty()) << mail;
+  const std::string body = Json({{"token", TokenOf(link)}, {"newPassword", "after the reset"}});
+  EXPECT_EQ(c.PostJson("/member/reset-password", body).status, 204);
+  EXPECT_EQ(c.PostJson("/member/reset-password", body).status, 400);  // single use
+  const auto e = Login(c, "eve@example.com", "after the reset");
+  EXPECT_FALSE(e.empty());
+
+  EXPECT_EQ(c.PostJson("/auth/logout-all", "", Access(e)).status, 204);
+  EXPECT_EQ(c.Get("/member/me", Access(e)).status, 401);
+}
+
+TEST_F(Members, BruteForceIsThrottledWithRetryAfter) {
+  auto c = Client();
+  Register(c, "fay@example.com");
+  int limited = 0;
+  std::string retry_after;
+  for (int i = 0; i < 8; ++i) {
+    auto r = c.PostJson("/auth/login", Json({{"email", "fay@example.com"},
+                                             {"password", "guess " + std::to_string(i)}}));
+    EXPECT_NE(r.status, 200);
+    if (r.status == 429) {
+      ++limited;
+      EXPECT_EQ(r.ErrorCode(), "RATE_LIMITED");
+      retry_after = r.Header("Retry-After");
+    }
+  }
+  EXPECT_GT(limited, 0);
+  EXPECT_FALSE(retry_after.empty());
+}
+
+TEST_F(Members, NoRouteReadsAnotherMembersData) {
+  auto c = Client();
+  const auto gus = Register(c, "gus@example.com");
+  const auto hal = Register(c, "hal@example.com");
+  for (const char* path : {"/member/1", "/member/gus@example.com", "/member/me/1"}) {
+    auto r = c.Get(path, Access(hal));
+    EXPECT_EQ(r.status, 404) << path;
+    EXPECT_EQ(r.body.find("gus@example.com"), std::string::npos);
+  }
+  EXPECT_EQ(c.Get("/member/me", Access(hal)).Json().at("email").as_string(), "hal@example.com");
+  // Mass assignment: id, email and role are not profile fields.
+  for (const char* body : {R"({"role":"admin"})", R"({"id":1})", R"({"email":"x@y.com"})"}) {
+    EXPECT_EQ(c.PutJson("/member/update-profile", body, Access(hal)).status, 400) << body;
+  }
+  EXPECT_EQ(c.Get("/member/me", Access(hal)).Json().at("role").as_string(), "user");
+  EXPECT_EQ(c.Get("/member/me", Access(gus)).Json().at("email").as_string(), "gus@example.com");
+}
+
+TEST_F(Members, AdminBootstrapFromTheCommandLine) {
+  RunCommand({BinaryPath(), "admin", "create", "--data-dir", server_->data_dir().string(),
+              "--email", "root@example.com"},
+             {{"ROCKETMART_ADMIN_PASSWORD", "a long admin passphrase"}});
+  auto c = Client();
+  const auto tokens = Login(c, "root@example.com", "a long admin passphrase");
+  auto me = c.Get("/member/me", Access(tokens));
+  ASSERT_EQ(me.status, 200);
+  EXPECT_EQ(me.Json().at("role").as_string(), "admin");
+  EXPECT_TRUE(me.Json().at("emailVerified").as_bool());
+  auto created =
+      c.PostJson("/products", R"({"name":"Rocket","price":1000,"stock":5})", Access(tokens));
+  EXPECT_EQ(created.status, 201) << created.body;
+}
+
+TEST(MembersSmtp, VerificationMailGoesThroughARealSmtpServer) {
+  SmtpServer smtp;
+  ServerProcess server({.env = {{"ROCKETMART_MAIL_TRANSPORT", "smtp"},
+                                {"ROCKETMART_MAIL_SMTP_URL", smtp.Url()},
+                                {"ROCKETMART_MEMBERS_PUBLIC_BASE_URL", "https://shop.example"}}});
+  HttpClient c(server.port());
+  auto r =
+      c.PostJson("/member/signup",
+                 Json({{"email", "smtp@example.com"}, {"password", kPassword}, {"name", "Sam"}}));
+  ASSERT_EQ(r.status, 202);
+  auto messages = smtp.WaitForMessages(1);
+  ASSERT_EQ(messages.size(), 1u);
+  const std::string link = FindLink(PlainTextPart(messages[0]), "/member/verify?token=");
+  ASSERT_EQ(link.rfind("https://shop.example/member/verify?token=", 0), 0u) << link;
+  EXPECT_EQ(c.Get(link.substr(std::string("https://shop.example").size())).status, 200);
+  auto login =
+      c.PostJson("/auth/login", Json({{"email", "smtp@example.com"}, {"password", kPassword}}));
+  ASSERT_EQ(login.status, 200);
+  auto me = c.Get("/member/me", std::string(login.Json().at("accessToken").as_string()));
+  EXPECT_TRUE(me.Json().at("emailVerified").as_bool());
+}
+
+}  // namespace
+}  // namespace rocketmart::testing
