@@ -22,8 +22,10 @@ struct CursorKey {
   std::int64_t id = 0;
 };
 
-std::int64_t SortKey(const Product& p, SortOrder order) {
+std::int64_t SortKey(const Product& p, std::int64_t likes, SortOrder order) {
   switch (order) {
+    case SortOrder::kLikes:
+      return -likes;
     case SortOrder::kIdAsc:
       return p.id;
     case SortOrder::kNewest:
@@ -38,7 +40,7 @@ std::int64_t SortKey(const Product& p, SortOrder order) {
   return p.id;
 }
 
-std::string EncodeCursor(const Product& p, SortOrder order) {
+std::string EncodeCursor(const Product& p, std::int64_t likes, SortOrder order) {
   if (order == SortOrder::kNameAsc) {
     std::string hex;
     static constexpr char kHex[] = "0123456789abcdef";
@@ -48,7 +50,7 @@ std::string EncodeCursor(const Product& p, SortOrder order) {
     }
     return "n" + hex + "." + std::to_string(p.id);
   }
-  return "k" + std::to_string(SortKey(p, order)) + "." + std::to_string(p.id);
+  return "k" + std::to_string(SortKey(p, likes, order)) + "." + std::to_string(p.id);
 }
 
 std::optional<CursorKey> DecodeCursor(std::string_view c, SortOrder order) {
@@ -81,11 +83,13 @@ std::optional<CursorKey> DecodeCursor(std::string_view c, SortOrder order) {
 
 }  // namespace
 
-CatalogService::CatalogService(ProductRepository& repository, const Clock& clock)
-    : repository_(repository), clock_(clock) {}
+CatalogService::CatalogService(ProductRepository& repository, const Clock& clock,
+                               LikeRepository* likes)
+    : repository_(repository), clock_(clock), like_repository_(likes) {}
 
 void CatalogService::Load() {
   for (Product& p : repository_.LoadAll()) Publish(p);
+  if (like_repository_) likes_.Load(like_repository_->LoadLikes());
 }
 
 void CatalogService::Publish(const Product& product) {
@@ -100,12 +104,47 @@ void CatalogService::Publish(const Product& product) {
   }
 }
 
-ProductView CatalogService::View(const Product& product) const {
-  ProductView view{product, product.initial_stock};
+std::int64_t CatalogService::LiveStock(const Product& product) const {
   if (stock_source_) {
-    if (auto stock = stock_source_->AvailableStock(product.id)) view.stock = *stock;
+    if (auto stock = stock_source_->AvailableStock(product.id)) return *stock;
   }
+  return product.initial_stock;
+}
+
+ProductView CatalogService::View(const Product& product, std::int64_t member_id,
+                                 TimePoint now) const {
+  ProductView view{product, LiveStock(product)};
+  view.likes = likes_.Count(product.id);
+  if (member_id != 0) view.liked_by_me = likes_.Liked(member_id, product.id);
+  if (sale_source_) view.sale = sale_source_->Sale(product.id);
+  view.sale_state = ComputeSaleState(view.sale, view.stock, now);
   return view;
+}
+
+boost::asio::awaitable<Result<LikeState>> CatalogService::ChangeLike(std::int64_t member_id,
+                                                                     std::int64_t product_id,
+                                                                     LikeOp op) {
+  if (!like_repository_) co_return MakeError(Errc::kUnavailable, "likes are not available");
+  if (member_id <= 0) co_return MakeError(Errc::kUnauthenticated, "a member is required");
+  {
+    std::shared_lock lock(mutex_);
+    if (!products_.contains(product_id)) co_return MakeError(Errc::kNotFound, "no such product");
+  }
+  likes_.Begin(member_id, product_id);
+  std::optional<Result<LikeChange>> change;
+  try {
+    change.emplace(co_await like_repository_->ChangeLike(member_id, product_id, op, clock_.Now()));
+  } catch (...) {
+    likes_.Abandon(member_id, product_id);
+    throw;
+  }
+  if (!change->ok()) {
+    likes_.Abandon(member_id, product_id);
+    co_return change->error();
+  }
+  likes_.Apply(member_id, product_id, change->value());
+  // The committed values of this change, not the index: the answer is what this request did.
+  co_return LikeState{change->value().likes, change->value().liked};
 }
 
 boost::asio::awaitable<Result<ProductView>> CatalogService::Create(ProductDraft draft) {
@@ -127,7 +166,7 @@ boost::asio::awaitable<Result<ProductView>> CatalogService::Create(ProductDraft 
   auto stored = co_await repository_.Insert(std::move(product));
   if (!stored.ok()) co_return stored.error();
   Publish(*stored);
-  co_return View(*stored);
+  co_return View(*stored, 0, clock_.Now());
 }
 
 boost::asio::awaitable<Result<ProductView>> CatalogService::Update(std::int64_t id,
@@ -136,7 +175,7 @@ boost::asio::awaitable<Result<ProductView>> CatalogService::Update(std::int64_t 
   auto stored = co_await repository_.Update(id, std::move(changes), clock_.Now());
   if (!stored.ok()) co_return stored.error();
   Publish(*stored);
-  co_return View(*stored);
+  co_return View(*stored, 0, clock_.Now());
 }
 
 boost::asio::awaitable<Status> CatalogService::Retire(std::int64_t id) {
@@ -146,7 +185,7 @@ boost::asio::awaitable<Status> CatalogService::Retire(std::int64_t id) {
   co_return Ok();
 }
 
-std::optional<ProductView> CatalogService::Get(std::int64_t id) const {
+std::optional<ProductView> CatalogService::Get(std::int64_t id, std::int64_t member_id) const {
   std::shared_ptr<const Product> product;
   {
     std::shared_lock lock(mutex_);
@@ -154,7 +193,7 @@ std::optional<ProductView> CatalogService::Get(std::int64_t id) const {
     if (it == products_.end()) return std::nullopt;
     product = it->second;
   }
-  return View(*product);
+  return View(*product, member_id, clock_.Now());
 }
 
 std::size_t CatalogService::size() const {
@@ -168,6 +207,7 @@ Result<ListPage> CatalogService::List(const ListQuery& query) const {
     after = DecodeCursor(query.cursor, query.sort);
     if (!after) return MakeError(Errc::kValidationFailed, "invalid cursor", "cursor");
   }
+  const TimePoint now = clock_.Now();
   const std::string needle = Lower(query.search);
   std::vector<std::shared_ptr<const Product>> matches;
   {
@@ -178,33 +218,67 @@ Result<ListPage> CatalogService::List(const ListQuery& query) const {
       matches.push_back(p);
     }
   }
+  if (query.sale_state) {
+    const SaleState wanted = *query.sale_state;
+    std::erase_if(matches, [&](const auto& p) {
+      const std::optional<SaleInfo> sale =
+          sale_source_ ? sale_source_->Sale(p->id) : std::optional<SaleInfo>{};
+      // Stock only matters inside the window; skip the lookup otherwise.
+      return ComputeSaleState(sale, sale ? LiveStock(*p) : 0, now) != wanted;
+    });
+  }
   const SortOrder order = query.sort;
-  auto less = [order](const Product& a, const Product& b) {
-    if (order == SortOrder::kNameAsc) {
-      if (a.name != b.name) return a.name < b.name;
-    } else if (SortKey(a, order) != SortKey(b, order)) {
-      return SortKey(a, order) < SortKey(b, order);
-    }
-    return a.id < b.id;
+  // One like count per candidate, read under one lock so the sort sees a consistent snapshot.
+  std::vector<std::pair<std::int64_t, std::int64_t>> likes;
+  if (order == SortOrder::kLikes) {
+    likes.reserve(matches.size());
+    for (const auto& p : matches) likes.emplace_back(p->id, 0);
+    likes_.Counts(likes);
+  }
+  struct Candidate {
+    const Product* product;
+    std::int64_t likes;
+    std::size_t index;
   };
-  auto is_after_cursor = [&](const Product& p) {
+  std::vector<Candidate> candidates;
+  candidates.reserve(matches.size());
+  for (std::size_t i = 0; i < matches.size(); ++i) {
+    candidates.push_back({matches[i].get(), likes.empty() ? 0 : likes[i].second, i});
+  }
+  auto less = [order](const Candidate& a, const Candidate& b) {
+    if (order == SortOrder::kNameAsc) {
+      if (a.product->name != b.product->name) return a.product->name < b.product->name;
+    } else {
+      const std::int64_t ka = SortKey(*a.product, a.likes, order);
+      const std::int64_t kb = SortKey(*b.product, b.likes, order);
+      if (ka != kb) return ka < kb;
+    }
+    return a.product->id < b.product->id;
+  };
+  auto is_after_cursor = [&](const Candidate& c) {
     if (!after) return true;
+    const Product& p = *c.product;
     if (order == SortOrder::kNameAsc) {
       if (p.name != after->text_key) return p.name > after->text_key;
-    } else if (SortKey(p, order) != after->key) {
-      return SortKey(p, order) > after->key;
+    } else if (SortKey(p, c.likes, order) != after->key) {
+      return SortKey(p, c.likes, order) > after->key;
     }
     return p.id > after->id;
   };
-  std::erase_if(matches, [&](const auto& p) { return !is_after_cursor(*p); });
+  std::erase_if(candidates, [&](const Candidate& c) { return !is_after_cursor(c); });
   const std::size_t limit = std::clamp<std::size_t>(query.limit, 1, kMaxPageSize);
-  const std::size_t take = std::min(limit, matches.size());
-  std::partial_sort(matches.begin(), matches.begin() + static_cast<std::ptrdiff_t>(take),
-                    matches.end(), [&](const auto& a, const auto& b) { return less(*a, *b); });
+  const std::size_t take = std::min(limit, candidates.size());
+  std::partial_sort(candidates.begin(), candidates.begin() + static_cast<std::ptrdiff_t>(take),
+                    candidates.end(), less);
   ListPage page;
   page.items.reserve(take);
-  for (std::size_t i = 0; i < take; ++i) page.items.push_back(View(*matches[i]));
-  if (matches.size() > take && take > 0) page.next_cursor = EncodeCursor(*matches[take - 1], order);
+  for (std::size_t i = 0; i < take; ++i) {
+    page.items.push_back(View(*candidates[i].product, query.member_id, now));
+  }
+  if (candidates.size() > take && take > 0) {
+    const Candidate& last = candidates[take - 1];
+    page.next_cursor = EncodeCursor(*last.product, last.likes, order);
+  }
   return page;
 }
 

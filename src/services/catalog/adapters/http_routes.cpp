@@ -77,10 +77,21 @@ Result<ListQuery> ParseListQuery(const Request& req) {
       q.sort = SortOrder::kPriceDesc;
     else if (*sort == "name")
       q.sort = SortOrder::kNameAsc;
+    else if (*sort == "likes")
+      q.sort = SortOrder::kLikes;
     else
       return MakeError(Errc::kValidationFailed,
-                       "sort must be one of id, newest, price, -price, name", "sort");
+                       "sort must be one of id, newest, price, -price, name, likes", "sort");
   }
+  if (auto state = req.QueryParam("saleState")) {
+    q.sale_state = ParseSaleState(*state);
+    if (!q.sale_state) {
+      return MakeError(Errc::kValidationFailed,
+                       "saleState must be one of upcoming, live, soldout, ended, none",
+                       "saleState");
+    }
+  }
+  q.member_id = req.MemberId();
   if (auto cursor = req.QueryParam("cursor")) {
     if (cursor->size() > 1024)
       return MakeError(Errc::kValidationFailed, "invalid cursor", "cursor");
@@ -106,8 +117,40 @@ boost::json::object ProductJson(const ProductView& view) {
   o["price"] = p.price;
   o["imageUrl"] = p.image_url;
   o["stock"] = view.stock;
+  o["likes"] = view.likes;
+  if (view.liked_by_me) o["likedByMe"] = *view.liked_by_me;
+  o["saleState"] = SaleStateName(view.sale_state);
+  if (view.sale) {
+    o["sale"] = {{"startsAt", FormatRfc3339(view.sale->starts_at)},
+                 {"endsAt", FormatRfc3339(view.sale->ends_at)},
+                 {"perMemberLimit", view.sale->per_member_limit},
+                 {"state", SaleStateName(view.sale_state)}};
+  }
   o["createdAt"] = FormatRfc3339(p.created_at);
   o["updatedAt"] = FormatRfc3339(p.updated_at);
+  return o;
+}
+
+boost::json::object BasketLineJson(const BasketLine& line) {
+  boost::json::object o;
+  o["productId"] = line.product_id;
+  o["name"] = line.name;
+  o["quantity"] = line.quantity;
+  o["price"] = line.price;
+  o["lineTotal"] = line.line_total;
+  o["stock"] = line.stock;
+  o["saleState"] = SaleStateName(line.sale_state);
+  o["addedAt"] = FormatRfc3339(line.added_at);
+  return o;
+}
+
+boost::json::object BasketJson(const BasketView& basket) {
+  boost::json::array items;
+  items.reserve(basket.items.size());
+  for (const BasketLine& line : basket.items) items.push_back(BasketLineJson(line));
+  boost::json::object o;
+  o["items"] = std::move(items);
+  o["total"] = basket.total;
   return o;
 }
 
@@ -138,7 +181,7 @@ void RegisterRoutes(http::Router& router, CatalogService& catalog, ProductDecora
   auto get_one = [&catalog, product_json](Request& req) -> awaitable<Response> {
     auto id = req.IdParam("id");
     if (!id.ok()) co_return http::ErrorResponse(id.error());
-    auto view = catalog.Get(*id);
+    auto view = catalog.Get(*id, req.MemberId());
     if (!view) co_return http::ErrorResponse(MakeError(Errc::kNotFound, "no such product"));
     co_return http::JsonResponse(http::Status::ok, product_json(*view));
   };
@@ -174,6 +217,113 @@ void RegisterRoutes(http::Router& router, CatalogService& catalog, ProductDecora
                if (!id.ok()) co_return http::ErrorResponse(id.error());
                auto retired = co_await catalog.Retire(*id);
                if (!retired.ok()) co_return http::ErrorResponse(retired.error());
+               co_return http::NoContent();
+             });
+
+  // Likes: PUT/DELETE are idempotent; POST /products/like/{id} is the original's toggle.
+  auto like_route = [&catalog](LikeOp op) {
+    return [&catalog, op](Request& req) -> awaitable<Response> {
+      auto id = req.IdParam("id");
+      if (!id.ok()) co_return http::ErrorResponse(id.error());
+      auto state = co_await catalog.ChangeLike(req.MemberId(), *id, op);
+      if (!state.ok()) co_return http::ErrorResponse(state.error());
+      boost::json::object body;
+      body["likes"] = state->likes;
+      body["likedByMe"] = state->liked_by_me;
+      co_return http::JsonResponse(http::Status::ok, body);
+    };
+  };
+  const http::RouteOptions member{.access = http::Access::kMember, .max_body_bytes = 1024};
+  router.Add(http::Method::put, "/products/{id}/like", member, like_route(LikeOp::kLike));
+  router.Add(http::Method::delete_, "/products/{id}/like", member, like_route(LikeOp::kUnlike));
+  router.Add(http::Method::post, "/products/like/{id}", member, like_route(LikeOp::kToggle));
+}
+
+namespace {
+
+constexpr json::IntBounds kQuantityBounds{.min = kLineQuantityMin, .max = kLineQuantityMax};
+constexpr json::IntBounds kIdBounds{.min = 1, .max = INT64_MAX};
+
+struct WishRequest {
+  std::int64_t product_id = 0;
+  std::int64_t quantity = 1;
+};
+
+Result<WishRequest> ParseWish(std::string_view body) {
+  auto object = json::ParseObject(body);
+  if (!object.ok()) return object.error();
+  json::FieldReader r(*object);
+  auto product_id = r.RequiredInt("productId", kIdBounds);
+  auto quantity = r.OptionalInt("quantity", kQuantityBounds);
+  // The original's clients send these too; accepted and ignored (the current product wins).
+  (void)r.OptionalString("productName", {.min_chars = 0, .max_chars = kNameMaxChars});
+  (void)r.OptionalInt("price", {.min = 0, .max = kPriceMax});
+  if (auto st = r.Finish(); !st.ok()) return st.error();
+  return WishRequest{*product_id, quantity.value_or(1)};
+}
+
+Result<std::int64_t> ParseQuantity(std::string_view body) {
+  auto object = json::ParseObject(body);
+  if (!object.ok()) return object.error();
+  json::FieldReader r(*object);
+  auto quantity = r.RequiredInt("quantity", kQuantityBounds);
+  if (auto st = r.Finish(); !st.ok()) return st.error();
+  return *quantity;
+}
+
+}  // namespace
+
+void RegisterShoppingRoutes(http::Router& router, ShoppingService& shopping) {
+  const http::RouteOptions member{.access = http::Access::kMember, .max_body_bytes = 4096};
+
+  router.Add(http::Method::get, "/products/wishlist", member,
+             [&shopping](Request& req) -> awaitable<Response> {
+               co_return http::JsonResponse(http::Status::ok,
+                                            BasketJson(shopping.Wishlist(req.MemberId())));
+             });
+  router.Add(http::Method::post, "/products/wishlist", member,
+             [&shopping](Request& req) -> awaitable<Response> {
+               auto wish = ParseWish(req.Body());
+               if (!wish.ok()) co_return http::ErrorResponse(wish.error());
+               auto line = co_await shopping.AddToWishlist(req.MemberId(), wish->product_id,
+                                                           wish->quantity);
+               if (!line.ok()) co_return http::ErrorResponse(line.error());
+               co_return http::JsonResponse(http::Status::ok, BasketLineJson(*line));
+             });
+  router.Add(http::Method::delete_, "/products/wishlist/{productId}", member,
+             [&shopping](Request& req) -> awaitable<Response> {
+               auto id = req.IdParam("productId");
+               if (!id.ok()) co_return http::ErrorResponse(id.error());
+               auto removed = co_await shopping.RemoveFromWishlist(req.MemberId(), *id);
+               if (!removed.ok()) co_return http::ErrorResponse(removed.error());
+               co_return http::NoContent();
+             });
+
+  router.Add(http::Method::get, "/cart", member, [&shopping](Request& req) -> awaitable<Response> {
+    co_return http::JsonResponse(http::Status::ok, BasketJson(shopping.Cart(req.MemberId())));
+  });
+  router.Add(http::Method::put, "/cart/items/{productId}", member,
+             [&shopping](Request& req) -> awaitable<Response> {
+               auto id = req.IdParam("productId");
+               if (!id.ok()) co_return http::ErrorResponse(id.error());
+               auto quantity = ParseQuantity(req.Body());
+               if (!quantity.ok()) co_return http::ErrorResponse(quantity.error());
+               auto cart = co_await shopping.SetCartQuantity(req.MemberId(), *id, *quantity);
+               if (!cart.ok()) co_return http::ErrorResponse(cart.error());
+               co_return http::JsonResponse(http::Status::ok, BasketJson(*cart));
+             });
+  router.Add(http::Method::delete_, "/cart/items/{productId}", member,
+             [&shopping](Request& req) -> awaitable<Response> {
+               auto id = req.IdParam("productId");
+               if (!id.ok()) co_return http::ErrorResponse(id.error());
+               auto cart = co_await shopping.RemoveFromCart(req.MemberId(), *id);
+               if (!cart.ok()) co_return http::ErrorResponse(cart.error());
+               co_return http::JsonResponse(http::Status::ok, BasketJson(*cart));
+             });
+  router.Add(http::Method::delete_, "/cart", member,
+             [&shopping](Request& req) -> awaitable<Response> {
+               auto cleared = co_await shopping.ClearCart(req.MemberId());
+               if (!cleared.ok()) co_return http::ErrorResponse(cleared.error());
                co_return http::NoContent();
              });
 }

@@ -23,6 +23,35 @@ constexpr storage::Migration kMigrations[] = {
         version       INTEGER NOT NULL
       );
     )sql"},
+    // Likes, wishlist and cart (issue 5). One row per (product, member) by primary key, so
+    // duplicates are impossible whatever the concurrency; like_count is kept equal to the rows by
+    // updating it in the same transaction as the row (see sqlite_shopping_repository.cpp).
+    {2, "shopping", R"sql(
+      ALTER TABLE products ADD COLUMN like_count INTEGER NOT NULL DEFAULT 0;
+      CREATE TABLE likes (
+        product_id    INTEGER NOT NULL REFERENCES products(id),
+        member_id     INTEGER NOT NULL,
+        created_at_ms INTEGER NOT NULL,
+        PRIMARY KEY (product_id, member_id)
+      ) WITHOUT ROWID;
+      CREATE INDEX likes_by_member ON likes (member_id, product_id);
+      CREATE TABLE wishlist (
+        member_id     INTEGER NOT NULL,
+        product_id    INTEGER NOT NULL REFERENCES products(id),
+        quantity      INTEGER NOT NULL CHECK (quantity BETWEEN 1 AND 99),
+        added_at_ms   INTEGER NOT NULL,
+        updated_at_ms INTEGER NOT NULL,
+        PRIMARY KEY (member_id, product_id)
+      ) WITHOUT ROWID;
+      CREATE TABLE cart_items (
+        member_id     INTEGER NOT NULL,
+        product_id    INTEGER NOT NULL REFERENCES products(id),
+        quantity      INTEGER NOT NULL CHECK (quantity BETWEEN 1 AND 99),
+        added_at_ms   INTEGER NOT NULL,
+        updated_at_ms INTEGER NOT NULL,
+        PRIMARY KEY (member_id, product_id)
+      ) WITHOUT ROWID;
+    )sql"},
 };
 
 constexpr std::string_view kSelectColumns =
@@ -132,6 +161,10 @@ boost::asio::awaitable<Result<Product>> SqliteProductRepository::Retire(std::int
     product->updated_at = now;
     ++product->version;
     Store(db, *product);
+    // A retired product can no longer be bought: its cart and wishlist lines go with it, in the
+    // same transaction. Likes stay (history; they no longer show anywhere).
+    db.Cached("DELETE FROM cart_items WHERE product_id = ?").BindInt64(1, id).Step();
+    db.Cached("DELETE FROM wishlist WHERE product_id = ?").BindInt64(1, id).Step();
     storage::AppendOutbox(db, kProductRetired, EventPayload(*product), now);
     return *product;
   };

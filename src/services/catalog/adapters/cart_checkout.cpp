@@ -1,0 +1,75 @@
+#include "services/catalog/adapters/cart_checkout.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <boost/json.hpp>
+
+#include "infra/async/run.hpp"
+#include "infra/http/idempotency_key.hpp"
+
+namespace rocketmart::catalog {
+
+using boost::asio::awaitable;
+using http::Request;
+using http::Response;
+
+void RegisterCartCheckoutRoute(http::Router& router, ShoppingService& shopping,
+                               CheckoutClient& checkout) {
+  router.Add(
+      http::Method::post, "/cart/checkout",
+      {.access = http::Access::kMember, .max_body_bytes = 1024},
+      [&shopping, &checkout](Request& req) -> awaitable<Response> {
+        if (!req.Body().empty()) {
+          co_return http::ErrorResponse(
+              MakeError(Errc::kValidationFailed, "this request takes no body: it buys the cart"));
+        }
+        auto header = http::ReadIdempotencyKey(req);
+        if (!header.ok()) co_return http::ErrorResponse(header.error());
+        std::optional<CheckoutKey> key;
+        if (*header) key = CheckoutKey{(*header)->key, (*header)->fingerprint};
+        std::vector<CheckoutLine> lines;
+        for (const BasketLine& line : shopping.Cart(req.MemberId()).items) {
+          lines.push_back({line.product_id, line.quantity});
+        }
+        if (lines.empty() && !key) {
+          co_return http::ErrorResponse(MakeError(Errc::kConflict, "the cart is empty"));
+        }
+        const bool verified = req.identity->email_verified;
+        auto answer =
+            co_await checkout.Purchase(req.MemberId(), verified, std::move(lines), std::move(key));
+        Response res =
+            answer.result.ok()
+                ? http::JsonResponse(http::Status::created,
+                                     boost::json::object{{"orderId", answer.result->order_id},
+                                                         {"paymentId", answer.result->payment_id},
+                                                         {"status", "PAID"},
+                                                         {"total", answer.result->total}})
+                : http::ErrorResponse(answer.result.error());
+        if (answer.replayed) res.set("Idempotent-Replayed", "true");
+        co_return res;
+      });
+}
+
+void PaidCartSubscriber::Handle(std::span<const storage::Event> batch) {
+  for (const storage::Event& event : batch) {
+    boost::system::error_code ec;
+    const boost::json::value v = boost::json::parse(event.payload, ec);
+    if (ec || !v.is_object()) {
+      spdlog::error("catalog: skipping malformed order.paid event {}", event.id);
+      continue;
+    }
+    const auto& o = v.as_object();
+    const std::int64_t member = o.at("memberId").to_number<std::int64_t>();
+    const TimePoint paid_at = FromUnixMillis(o.at("paidAtMs").to_number<std::int64_t>());
+    std::vector<std::int64_t> products;
+    for (const auto& line : o.at("lines").as_array()) {
+      products.push_back(line.as_object().at("productId").to_number<std::int64_t>());
+    }
+    auto removed = async::RunToCompletion(
+        shopping_.RemovePurchasedLines(member, std::move(products), paid_at));
+    // Throwing makes the relay retry the batch later (a full writer queue, for instance).
+    if (!removed.ok()) throw std::runtime_error("cart cleanup failed: " + removed.error().message);
+  }
+}
+
+}  // namespace rocketmart::catalog

@@ -1,0 +1,238 @@
+#include "services/catalog/adapters/sqlite_shopping_repository.hpp"
+
+#include <string>
+
+#include "infra/async/write.hpp"
+
+namespace rocketmart::catalog {
+namespace {
+
+// Inside a writer job: is the product there and not retired?
+bool ProductIsLive(storage::Database& db, std::int64_t product_id) {
+  auto& stmt = db.Cached("SELECT retired FROM products WHERE id = ?");
+  stmt.BindInt64(1, product_id);
+  const bool live = stmt.Step() && stmt.Int64(0) == 0;
+  stmt.Reset();
+  return live;
+}
+
+std::int64_t QueryInt(storage::Database& db, std::string_view sql, std::int64_t a,
+                      std::int64_t b = 0, bool bind_b = false) {
+  auto& stmt = db.Cached(sql);
+  stmt.BindInt64(1, a);
+  if (bind_b) stmt.BindInt64(2, b);
+  const std::int64_t value = stmt.Step() ? stmt.Int64(0) : -1;
+  stmt.Reset();
+  return value;
+}
+
+std::string_view Table(Basket basket) {
+  return basket == Basket::kCart ? "cart_items" : "wishlist";
+}
+
+Error NoSuchProduct() {
+  return MakeError(Errc::kNotFound, "no such product", "productId");
+}
+
+}  // namespace
+
+boost::asio::awaitable<Result<LikeChange>> SqliteShoppingRepository::ChangeLike(
+    std::int64_t member_id, std::int64_t product_id, LikeOp op, TimePoint now) {
+  auto job = [this, member_id, product_id, op, now](storage::Database& db) -> Result<LikeChange> {
+    if (!ProductIsLive(db, product_id)) return NoSuchProduct();
+    bool like = op == LikeOp::kLike;
+    if (op == LikeOp::kToggle) {
+      like = QueryInt(db, "SELECT 1 FROM likes WHERE product_id = ? AND member_id = ?", product_id,
+                      member_id, true) != 1;
+    }
+    if (like) {
+      auto& insert = db.Cached(
+          "INSERT OR IGNORE INTO likes (product_id, member_id, created_at_ms) VALUES (?, ?, ?)");
+      insert.BindInt64(1, product_id).BindInt64(2, member_id).BindInt64(3, ToUnixMillis(now));
+      insert.Step();
+      if (db.Changes() == 1) {
+        // Counted only when a row was added; the index keeps this cheap at the bound.
+        if (QueryInt(db, "SELECT COUNT(*) FROM likes WHERE member_id = ?", member_id) >
+            kMaxLikesPerMember) {
+          return MakeError(
+              Errc::kConflict,
+              "a member can like at most " + std::to_string(kMaxLikesPerMember) + " products",
+              "productId");
+        }
+        db.Cached("UPDATE products SET like_count = like_count + 1 WHERE id = ?")
+            .BindInt64(1, product_id)
+            .Step();
+      }
+    } else {
+      auto& remove = db.Cached("DELETE FROM likes WHERE product_id = ? AND member_id = ?");
+      remove.BindInt64(1, product_id).BindInt64(2, member_id);
+      remove.Step();
+      if (db.Changes() == 1) {
+        db.Cached("UPDATE products SET like_count = like_count - 1 WHERE id = ?")
+            .BindInt64(1, product_id)
+            .Step();
+      }
+    }
+    LikeChange change;
+    change.likes = QueryInt(db, "SELECT like_count FROM products WHERE id = ?", product_id);
+    change.liked = like;
+    // Jobs run one at a time on the writer thread in commit order, so this order is theirs.
+    change.seq = like_seq_.fetch_add(1, std::memory_order_relaxed) + 1;
+    return change;
+  };
+  co_return co_await async::Write<LikeChange>(writer_, std::move(job));
+}
+
+std::vector<std::pair<std::int64_t, std::int64_t>> SqliteShoppingRepository::LoadLikes() {
+  std::vector<std::pair<std::int64_t, std::int64_t>> out;
+  writer_.RunSync([&out](storage::Database& db) {
+    auto stmt = db.Prepare("SELECT member_id, product_id FROM likes");
+    while (stmt.Step()) out.emplace_back(stmt.Int64(0), stmt.Int64(1));
+  });
+  return out;
+}
+
+boost::asio::awaitable<Result<StoredLine>> SqliteShoppingRepository::AddToWishlist(
+    std::int64_t member_id, std::int64_t product_id, std::int64_t quantity, TimePoint now) {
+  auto job = [member_id, product_id, quantity, now](storage::Database& db) -> Result<StoredLine> {
+    if (!ProductIsLive(db, product_id)) return NoSuchProduct();
+    auto& find = db.Cached(
+        "SELECT quantity, added_at_ms FROM wishlist WHERE member_id = ? AND product_id = ?");
+    find.BindInt64(1, member_id).BindInt64(2, product_id);
+    std::optional<StoredLine> existing;
+    if (find.Step())
+      existing = StoredLine{product_id, find.Int64(0), FromUnixMillis(find.Int64(1))};
+    find.Reset();
+    if (existing) {
+      const std::int64_t total = existing->quantity + quantity;
+      if (total > kLineQuantityMax) {
+        return MakeError(Errc::kValidationFailed,
+                         "the wishlist line would hold " + std::to_string(total) + " (at most " +
+                             std::to_string(kLineQuantityMax) + ")",
+                         "quantity");
+      }
+      db.Cached(
+            "UPDATE wishlist SET quantity = ?, updated_at_ms = ? WHERE member_id = ? AND "
+            "product_id = ?")
+          .BindInt64(1, total)
+          .BindInt64(2, ToUnixMillis(now))
+          .BindInt64(3, member_id)
+          .BindInt64(4, product_id)
+          .Step();
+      existing->quantity = total;
+      return *existing;
+    }
+    if (QueryInt(db, "SELECT COUNT(*) FROM wishlist WHERE member_id = ?", member_id) >=
+        kWishlistMaxItems) {
+      return MakeError(
+          Errc::kConflict,
+          "the wishlist holds at most " + std::to_string(kWishlistMaxItems) + " products",
+          "productId");
+    }
+    db.Cached(
+          "INSERT INTO wishlist (member_id, product_id, quantity, added_at_ms, updated_at_ms) "
+          "VALUES (?, ?, ?, ?, ?)")
+        .BindInt64(1, member_id)
+        .BindInt64(2, product_id)
+        .BindInt64(3, quantity)
+        .BindInt64(4, ToUnixMillis(now))
+        .BindInt64(5, ToUnixMillis(now))
+        .Step();
+    return StoredLine{product_id, quantity, now};
+  };
+  co_return co_await async::Write<StoredLine>(writer_, std::move(job));
+}
+
+boost::asio::awaitable<Result<StoredLine>> SqliteShoppingRepository::SetCartLine(
+    std::int64_t member_id, std::int64_t product_id, std::int64_t quantity, TimePoint now) {
+  auto job = [member_id, product_id, quantity, now](storage::Database& db) -> Result<StoredLine> {
+    if (!ProductIsLive(db, product_id)) return NoSuchProduct();
+    auto& update = db.Cached(
+        "UPDATE cart_items SET quantity = ?, updated_at_ms = ? WHERE member_id = ? AND "
+        "product_id = ?");
+    update.BindInt64(1, quantity)
+        .BindInt64(2, ToUnixMillis(now))
+        .BindInt64(3, member_id)
+        .BindInt64(4, product_id);
+    update.Step();
+    if (db.Changes() == 1) {
+      const std::int64_t added =
+          QueryInt(db, "SELECT added_at_ms FROM cart_items WHERE member_id = ? AND product_id = ?",
+                   member_id, product_id, true);
+      return StoredLine{product_id, quantity, FromUnixMillis(added)};
+    }
+    if (QueryInt(db, "SELECT COUNT(*) FROM cart_items WHERE member_id = ?", member_id) >=
+        kCartMaxLines) {
+      return MakeError(Errc::kConflict,
+                       "the cart holds at most " + std::to_string(kCartMaxLines) + " lines",
+                       "productId");
+    }
+    db.Cached(
+          "INSERT INTO cart_items (member_id, product_id, quantity, added_at_ms, updated_at_ms) "
+          "VALUES (?, ?, ?, ?, ?)")
+        .BindInt64(1, member_id)
+        .BindInt64(2, product_id)
+        .BindInt64(3, quantity)
+        .BindInt64(4, ToUnixMillis(now))
+        .BindInt64(5, ToUnixMillis(now))
+        .Step();
+    return StoredLine{product_id, quantity, now};
+  };
+  co_return co_await async::Write<StoredLine>(writer_, std::move(job));
+}
+
+boost::asio::awaitable<Result<std::int64_t>> SqliteShoppingRepository::Remove(
+    Basket basket, std::int64_t member_id, std::vector<std::int64_t> product_ids, bool all) {
+  auto job = [basket, member_id, product_ids = std::move(product_ids),
+              all](storage::Database& db) -> Result<std::int64_t> {
+    const std::string table(Table(basket));
+    if (all) {
+      db.Cached("DELETE FROM " + table + " WHERE member_id = ?").BindInt64(1, member_id).Step();
+      return db.Changes();
+    }
+    std::int64_t removed = 0;
+    auto& stmt = db.Cached("DELETE FROM " + table + " WHERE member_id = ? AND product_id = ?");
+    for (std::int64_t product_id : product_ids) {
+      stmt.Reset();
+      stmt.BindInt64(1, member_id).BindInt64(2, product_id);
+      stmt.Step();
+      removed += db.Changes();
+    }
+    return removed;
+  };
+  co_return co_await async::Write<std::int64_t>(writer_, std::move(job));
+}
+
+boost::asio::awaitable<Result<std::int64_t>> SqliteShoppingRepository::RemovePurchased(
+    std::int64_t member_id, std::vector<std::int64_t> product_ids, TimePoint paid_at) {
+  auto job = [member_id, product_ids = std::move(product_ids),
+              paid_at](storage::Database& db) -> Result<std::int64_t> {
+    std::int64_t removed = 0;
+    auto& stmt = db.Cached(
+        "DELETE FROM cart_items WHERE member_id = ? AND product_id = ? AND updated_at_ms <= ?");
+    for (std::int64_t product_id : product_ids) {
+      stmt.Reset();
+      stmt.BindInt64(1, member_id).BindInt64(2, product_id).BindInt64(3, ToUnixMillis(paid_at));
+      stmt.Step();
+      removed += db.Changes();
+    }
+    stmt.Reset();
+    return removed;
+  };
+  co_return co_await async::Write<std::int64_t>(writer_, std::move(job));
+}
+
+std::vector<StoredLine> SqliteShoppingRepository::Lines(Basket basket, std::int64_t member_id) {
+  storage::Database& db = readers_.ForThisThread();
+  auto& stmt =
+      db.Cached("SELECT product_id, quantity, added_at_ms FROM " + std::string(Table(basket)) +
+                " WHERE member_id = ? ORDER BY added_at_ms, product_id");
+  stmt.BindInt64(1, member_id);
+  std::vector<StoredLine> out;
+  while (stmt.Step()) {
+    out.push_back(StoredLine{stmt.Int64(0), stmt.Int64(1), FromUnixMillis(stmt.Int64(2))});
+  }
+  return out;
+}
+
+}  // namespace rocketmart::catalog

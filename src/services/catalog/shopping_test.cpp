@@ -1,0 +1,332 @@
+// Likes, wishlist and cart against the real SQLite-backed repositories (a temporary database file,
+// the real group-commit writer); threads hammer the services to show the counts stay exact.
+#include <gtest/gtest.h>
+
+#include <map>
+#include <random>
+#include <set>
+#include <thread>
+
+#include "infra/storage/group_commit_writer.hpp"
+#include "infra/storage/migrations.hpp"
+#include "infra/storage/read_connections.hpp"
+#include "services/catalog/adapters/sqlite_product_repository.hpp"
+#include "services/catalog/adapters/sqlite_shopping_repository.hpp"
+#include "services/catalog/catalog_service.hpp"
+#include "services/catalog/shopping_service.hpp"
+#include "support/run_await.hpp"
+
+namespace rocketmart::catalog {
+namespace {
+
+using testing::RunAwait;
+
+class FakeSales final : public SaleSource {
+ public:
+  std::optional<SaleInfo> Sale(std::int64_t product_id) const override {
+    auto it = sales.find(product_id);
+    if (it == sales.end()) return std::nullopt;
+    return it->second;
+  }
+  std::map<std::int64_t, SaleInfo> sales;
+};
+
+class FakeStock final : public StockSource {
+ public:
+  std::optional<std::int64_t> AvailableStock(std::int64_t product_id) const override {
+    auto it = stock.find(product_id);
+    if (it == stock.end()) return std::nullopt;
+    return it->second;
+  }
+  std::map<std::int64_t, std::int64_t> stock;
+};
+
+class ShoppingTest : public ::testing::Test {
+ protected:
+  void SetUp() override { Open(); }
+  void TearDown() override { writer_->Stop(); }
+
+  void Open() {
+    shopping_.reset();
+    catalog_.reset();
+    baskets_.reset();
+    readers_.reset();
+    storage::OpenOptions open;
+    open.path = dir_.File("catalog.db");
+    writer_ = std::make_unique<storage::GroupCommitWriter>(open);
+    storage::Migrate(writer_->Connection(), CatalogMigrations());
+    writer_->Start();
+    readers_ = std::make_unique<storage::ReadConnections>(open);
+    products_ = std::make_unique<SqliteProductRepository>(*writer_);
+    baskets_ = std::make_unique<SqliteShoppingRepository>(*writer_, *readers_);
+    catalog_ = std::make_unique<CatalogService>(*products_, clock_, baskets_.get());
+    catalog_->SetSaleSource(&sales_);
+    catalog_->SetStockSource(&stock_);
+    catalog_->Load();
+    shopping_ = std::make_unique<ShoppingService>(*catalog_, *baskets_, clock_);
+  }
+  void Reopen() {
+    writer_->Stop();
+    Open();
+  }
+
+  std::int64_t Create(std::string name, std::int64_t price = 1000) {
+    auto r = RunAwait(catalog_->Create({std::move(name), "", price, "", 10}));
+    EXPECT_TRUE(r.ok());
+    return r->product.id;
+  }
+
+  std::int64_t Sql(const std::string& sql) {
+    std::int64_t value = -1;
+    writer_->RunSync([&](storage::Database& db) {
+      auto stmt = db.Prepare(sql);
+      if (stmt.Step()) value = stmt.Int64(0);
+    });
+    return value;
+  }
+
+  Result<LikeState> Like(std::int64_t member, std::int64_t product, LikeOp op = LikeOp::kLike) {
+    return RunAwait(catalog_->ChangeLike(member, product, op));
+  }
+
+  testing::TempDir dir_;
+  FakeClock clock_;
+  FakeSales sales_;
+  FakeStock stock_;
+  std::unique_ptr<storage::GroupCommitWriter> writer_;
+  std::unique_ptr<storage::ReadConnections> readers_;
+  std::unique_ptr<SqliteProductRepository> products_;
+  std::unique_ptr<SqliteShoppingRepository> baskets_;
+  std::unique_ptr<CatalogService> catalog_;
+  std::unique_ptr<ShoppingService> shopping_;
+};
+
+TEST_F(ShoppingTest, LikesAreIdempotentAndToggleFlips) {
+  const auto p = Create("Alpha");
+  auto r = Like(7, p);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->likes, 1);
+  EXPECT_TRUE(r->liked_by_me);
+  EXPECT_EQ(Like(7, p)->likes, 1);  // idempotent
+  EXPECT_EQ(Like(8, p)->likes, 2);
+  EXPECT_EQ(catalog_->Get(p, 7)->liked_by_me, true);
+  EXPECT_EQ(catalog_->Get(p, 9)->liked_by_me, false);
+  EXPECT_FALSE(catalog_->Get(p)->liked_by_me.has_value());
+  EXPECT_EQ(catalog_->Get(p)->likes, 2);
+  auto toggled = Like(7, p, LikeOp::kToggle);
+  EXPECT_EQ(toggled->likes, 1);
+  EXPECT_FALSE(toggled->liked_by_me);
+  EXPECT_EQ(Like(7, p, LikeOp::kUnlike)->likes, 1);  // idempotent
+  EXPECT_TRUE(Like(7, p, LikeOp::kToggle)->liked_by_me);
+  EXPECT_EQ(Like(7, 424242).error().code, Errc::kNotFound);
+  ASSERT_TRUE(RunAwait(catalog_->Retire(p)).ok());
+  EXPECT_EQ(Like(9, p).error().code, Errc::kNotFound);
+}
+
+TEST_F(ShoppingTest, ConcurrentLikesAndUnlikesKeepCountsExact) {
+  const std::vector<std::int64_t> products = {Create("A"), Create("B"), Create("C")};
+  constexpr int kThreads = 8;
+  constexpr int kOpsPerThread = 300;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      std::mt19937 rng(static_cast<unsigned>(t));
+      for (int i = 0; i < kOpsPerThread; ++i) {
+        // Few members shared by all threads, so the same (member, product) races constantly.
+        const std::int64_t member = 1 + static_cast<std::int64_t>(rng() % 6);
+        const std::int64_t product = products[rng() % products.size()];
+        const auto op = static_cast<LikeOp>(rng() % 3);
+        auto r = Like(member, product, op);
+        ASSERT_TRUE(r.ok());
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  auto check = [&] {
+    for (std::int64_t p : products) {
+      const std::string id = std::to_string(p);
+      const std::int64_t rows = Sql("SELECT COUNT(*) FROM likes WHERE product_id = " + id);
+      EXPECT_EQ(Sql("SELECT like_count FROM products WHERE id = " + id), rows);
+      EXPECT_EQ(catalog_->Get(p)->likes, rows);
+      for (std::int64_t m = 1; m <= 6; ++m) {
+        const bool stored = Sql("SELECT COUNT(*) FROM likes WHERE product_id = " + id +
+                                " AND member_id = " + std::to_string(m)) == 1;
+        EXPECT_EQ(catalog_->Get(p, m)->liked_by_me, stored) << "member " << m << " product " << p;
+      }
+    }
+  };
+  check();
+  Reopen();
+  check();
+}
+
+TEST(LikeIndexTest, OutOfOrderResumesKeepTheNewestCommittedState) {
+  LikeIndex index;
+  index.Load({{1, 10}});
+  // Two changes by member 1 in flight; the later-committed unlike (seq 6) resumes first.
+  index.Begin(1, 10);
+  index.Begin(1, 10);
+  index.Apply(1, 10, LikeChange{0, false, 6});
+  EXPECT_FALSE(index.Liked(1, 10));
+  index.Apply(1, 10, LikeChange{1, true, 5});  // older: must not resurrect the like or the count
+  EXPECT_FALSE(index.Liked(1, 10));
+  EXPECT_EQ(index.Count(10), 0);
+  EXPECT_EQ(index.LikeEntries(), 0u);  // nothing in flight and unliked: dropped
+  // An abandoned change leaves the state as it was.
+  index.Begin(2, 10);
+  index.Abandon(2, 10);
+  EXPECT_FALSE(index.Liked(2, 10));
+  EXPECT_EQ(index.LikeEntries(), 0u);
+  index.Begin(2, 10);
+  index.Apply(2, 10, LikeChange{1, true, 7});
+  EXPECT_TRUE(index.Liked(2, 10));
+  EXPECT_EQ(index.Count(10), 1);
+}
+
+TEST_F(ShoppingTest, WishlistIsBoundedAndOneMembersListIsTheirs) {
+  for (int i = 0; i < kWishlistMaxItems; ++i) {
+    ASSERT_TRUE(RunAwait(shopping_->AddToWishlist(6, Create("w" + std::to_string(i)), 1)).ok());
+  }
+  const auto extra = Create("extra");
+  auto refused = RunAwait(shopping_->AddToWishlist(6, extra, 1));
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().code, Errc::kConflict);
+  EXPECT_EQ(shopping_->Wishlist(6).items.size(), static_cast<std::size_t>(kWishlistMaxItems));
+  EXPECT_TRUE(RunAwait(shopping_->AddToWishlist(7, extra, 1)).ok());  // another member: own list
+  EXPECT_EQ(shopping_->Wishlist(7).items.size(), 1u);
+}
+
+TEST_F(ShoppingTest, SortByLikesIsCursorStable) {
+  std::vector<std::int64_t> ids;
+  for (int i = 0; i < 9; ++i) ids.push_back(Create("p" + std::to_string(i)));
+  for (int i = 0; i < 9; ++i) {
+    for (int m = 0; m < i % 4; ++m) ASSERT_TRUE(Like(100 + m, ids[static_cast<size_t>(i)]).ok());
+  }
+  ListQuery q;
+  q.sort = SortOrder::kLikes;
+  q.limit = 2;
+  std::vector<std::int64_t> seen;
+  std::int64_t last_likes = INT64_MAX;
+  for (int page = 0; page < 10; ++page) {
+    auto r = catalog_->List(q);
+    ASSERT_TRUE(r.ok());
+    for (const auto& v : r->items) {
+      EXPECT_LE(v.likes, last_likes);
+      last_likes = v.likes;
+      seen.push_back(v.product.id);
+    }
+    if (r->next_cursor.empty()) break;
+    q.cursor = r->next_cursor;
+  }
+  std::sort(seen.begin(), seen.end());
+  EXPECT_EQ(seen, ids);
+}
+
+TEST_F(ShoppingTest, SaleStateFollowsTheClockAndStockAndFilters) {
+  const auto none = Create("none");
+  const auto sale = Create("sale");
+  const TimePoint start = clock_.Now() + std::chrono::hours(1);
+  sales_.sales[sale] = SaleInfo{start, start + std::chrono::hours(2), 1};
+  stock_.stock[sale] = 5;
+  EXPECT_EQ(catalog_->Get(none)->sale_state, SaleState::kNone);
+  EXPECT_EQ(catalog_->Get(sale)->sale_state, SaleState::kUpcoming);
+  ListQuery q;
+  q.sale_state = SaleState::kUpcoming;
+  ASSERT_EQ(catalog_->List(q)->items.size(), 1u);
+  EXPECT_EQ(catalog_->List(q)->items[0].product.id, sale);
+  clock_.Set(start);
+  EXPECT_EQ(catalog_->Get(sale)->sale_state, SaleState::kLive);
+  stock_.stock[sale] = 0;
+  EXPECT_EQ(catalog_->Get(sale)->sale_state, SaleState::kSoldOut);
+  q.sale_state = SaleState::kSoldOut;
+  EXPECT_EQ(catalog_->List(q)->items.size(), 1u);
+  q.sale_state = SaleState::kNone;
+  ASSERT_EQ(catalog_->List(q)->items.size(), 1u);
+  EXPECT_EQ(catalog_->List(q)->items[0].product.id, none);
+  clock_.Set(start + std::chrono::hours(2));
+  EXPECT_EQ(catalog_->Get(sale)->sale_state, SaleState::kEnded);
+}
+
+TEST(SaleStateRules, WindowBoundaries) {
+  const TimePoint t0{std::chrono::seconds(1000)};
+  const SaleInfo s{t0, t0 + std::chrono::seconds(10), 1};
+  EXPECT_EQ(ComputeSaleState(std::nullopt, 5, t0), SaleState::kNone);
+  EXPECT_EQ(ComputeSaleState(s, 5, t0 - std::chrono::milliseconds(1)), SaleState::kUpcoming);
+  EXPECT_EQ(ComputeSaleState(s, 5, t0), SaleState::kLive);
+  EXPECT_EQ(ComputeSaleState(s, 0, t0), SaleState::kSoldOut);
+  EXPECT_EQ(ComputeSaleState(s, 5, t0 + std::chrono::seconds(10)), SaleState::kEnded);
+  EXPECT_EQ(ParseSaleState("soldout"), SaleState::kSoldOut);
+  EXPECT_FALSE(ParseSaleState("LIVE"));
+}
+
+TEST_F(ShoppingTest, ConcurrentWishlistAddsNeverDuplicate) {
+  const auto p = Create("Wish", 700);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 8; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < 5; ++i) ASSERT_TRUE(RunAwait(shopping_->AddToWishlist(3, p, 2)).ok());
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(Sql("SELECT COUNT(*) FROM wishlist WHERE member_id = 3"), 1);
+  auto list = shopping_->Wishlist(3);
+  ASSERT_EQ(list.items.size(), 1u);
+  EXPECT_EQ(list.items[0].quantity, 80);
+  EXPECT_EQ(list.items[0].line_total, 80 * 700);
+  // Over the bound: refused, nothing changed.
+  EXPECT_EQ(RunAwait(shopping_->AddToWishlist(3, p, 20)).error().code, Errc::kValidationFailed);
+  EXPECT_EQ(shopping_->Wishlist(3).items[0].quantity, 80);
+  // The current price is shown, not a snapshot.
+  ProductChanges changes;
+  changes.price = 900;
+  ASSERT_TRUE(RunAwait(catalog_->Update(p, changes)).ok());
+  EXPECT_EQ(shopping_->Wishlist(3).items[0].price, 900);
+  EXPECT_TRUE(shopping_->Wishlist(4).items.empty());  // another member sees nothing
+  EXPECT_EQ(RunAwait(shopping_->RemoveFromWishlist(4, p)).error().code, Errc::kNotFound);
+  EXPECT_TRUE(RunAwait(shopping_->RemoveFromWishlist(3, p)).ok());
+  EXPECT_TRUE(shopping_->Wishlist(3).items.empty());
+}
+
+TEST_F(ShoppingTest, CartRulesAndBadInputChangeNothing) {
+  const auto a = Create("A", 100);
+  const auto b = Create("B", 250);
+  ASSERT_TRUE(RunAwait(shopping_->SetCartQuantity(5, a, 2)).ok());
+  auto cart = RunAwait(shopping_->SetCartQuantity(5, b, 3));
+  ASSERT_TRUE(cart.ok());
+  EXPECT_EQ(cart->total, 2 * 100 + 3 * 250);
+  ASSERT_EQ(cart->items.size(), 2u);
+  EXPECT_EQ(cart->items[0].product_id, a);
+  EXPECT_EQ(cart->items[1].stock, 10);
+  cart = RunAwait(shopping_->SetCartQuantity(5, a, 1));  // sets, not adds
+  EXPECT_EQ(cart->items[0].quantity, 1);
+  for (std::int64_t bad : {0, -1, 100}) {
+    EXPECT_EQ(RunAwait(shopping_->SetCartQuantity(5, a, bad)).error().code,
+              Errc::kValidationFailed);
+  }
+  EXPECT_EQ(RunAwait(shopping_->SetCartQuantity(5, 999999, 1)).error().code, Errc::kNotFound);
+  EXPECT_EQ(RunAwait(shopping_->RemoveFromCart(5, 999999)).error().code, Errc::kNotFound);
+  EXPECT_EQ(shopping_->Cart(5).total, 1 * 100 + 3 * 250);
+  // At most kCartMaxLines lines.
+  std::vector<std::int64_t> more;
+  for (int i = 0; i < kCartMaxLines - 2; ++i) {
+    more.push_back(Create("m" + std::to_string(i)));
+    ASSERT_TRUE(RunAwait(shopping_->SetCartQuantity(5, more.back(), 1)).ok());
+  }
+  const auto extra = Create("extra");
+  auto full = RunAwait(shopping_->SetCartQuantity(5, extra, 1));
+  ASSERT_FALSE(full.ok());
+  EXPECT_EQ(full.error().code, Errc::kConflict);
+  EXPECT_EQ(shopping_->Cart(5).items.size(), static_cast<std::size_t>(kCartMaxLines));
+  EXPECT_TRUE(RunAwait(shopping_->SetCartQuantity(5, a, 4)).ok());  // existing line still editable
+  // Retiring a product removes its lines; clearing empties the cart.
+  ASSERT_TRUE(RunAwait(catalog_->Retire(b)).ok());
+  EXPECT_EQ(Sql("SELECT COUNT(*) FROM cart_items WHERE product_id = " + std::to_string(b)), 0);
+  EXPECT_EQ(shopping_->Cart(5).items.size(), static_cast<std::size_t>(kCartMaxLines - 1));
+  std::vector<std::int64_t> paid{a, more[0]};
+  EXPECT_EQ(*RunAwait(shopping_->RemoveCartLines(5, paid)), 2);
+  ASSERT_TRUE(RunAwait(shopping_->ClearCart(5)).ok());
+  EXPECT_TRUE(shopping_->Cart(5).items.empty());
+}
+
+}  // namespace
+}  // namespace rocketmart::catalog

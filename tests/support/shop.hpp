@@ -1,0 +1,42 @@
+// End-to-end test setup shared by the suites: an admin creates a product, opens its sale, and the
+// test waits until checkout's stock for it is visible (it arrives through the catalog's event).
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <cstdint>
+#include <string>
+
+#include "support/http_client.hpp"
+#include "support/server_process.hpp"
+#include "support/wait.hpp"
+
+namespace rocketmart::testing {
+
+inline std::int64_t CreateProductOnSale(ServerProcess& server, std::int64_t stock,
+                                        std::int64_t per_member_limit, bool open_sale = true,
+                                        std::int64_t price = 129000) {
+  HttpClient c(server.port());
+  const std::string admin = server.FastToken(1, true);
+  auto created = c.PostJson("/products",
+                            R"({"name":"Drop","price":)" + std::to_string(price) + R"(,"stock":)" +
+                                std::to_string(stock) + "}",
+                            admin);
+  EXPECT_EQ(created.status, 201) << created.body;
+  const std::int64_t id = created.Json().at("id").as_int64();
+  if (open_sale) {
+    auto sale = c.PutJson(
+        "/payment/" + std::to_string(id) + "/sale",
+        R"({"startsAt":"2020-01-01T00:00:00Z","endsAt":"2099-01-01T00:00:00Z","perMemberLimit":)" +
+            std::to_string(per_member_limit) + "}",
+        admin);
+    EXPECT_EQ(sale.status, 200) << sale.body;
+  }
+  EXPECT_TRUE(WaitUntil([&] {
+    auto p = c.Get("/products/" + std::to_string(id));
+    return p.status == 200 && p.Json().at("stock").as_int64() == stock;
+  }));
+  return id;
+}
+
+}  // namespace rocketmart::testing
