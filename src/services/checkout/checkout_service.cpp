@@ -59,7 +59,10 @@ CheckoutService::CheckoutService(InventoryStore& store, PaymentProvider& provide
                                   "Answers replayed for a repeated Idempotency-Key")),
       invariant_violations_(
           metrics.GetCounter("checkout_invariant_violations_total",
-                             "Products whose stock invariant failed at reconciliation")) {}
+                             "Products whose stock invariant failed at reconciliation")),
+      refunds_(
+          metrics.GetCounter("checkout_refunds_total",
+                             "Payments refunded and restocked (orders cancelled or returned)")) {}
 
 CheckoutService::ProductState* CheckoutService::Find(std::int64_t product_id) const {
   std::shared_lock lock(products_mutex_);
@@ -144,6 +147,12 @@ Result<HoldRequest> CheckoutService::Admit(const Buyer& buyer,
   request.expires_at = now + options_.hold_ttl;
   for (const PurchaseLine& line : lines) {
     ProductState* p = Find(line.product_id);
+    if (p && !p->has_inventory.load() && p->sale.load() && !p->retired.load()) {
+      // The catalog knows the product and its sale is set, but the catalog's event carrying its
+      // stock has not arrived yet (milliseconds after creation): a retry will succeed.
+      Unadmit(buyer.member_id, request.lines);
+      return MakeError(Errc::kUnavailable, "this product's stock is still being set up; retry");
+    }
     if (!p || !p->has_inventory.load() || p->retired.load()) {
       Unadmit(buyer.member_id, request.lines);
       return MakeError(Errc::kNotFound, "no such product");
@@ -418,6 +427,38 @@ std::size_t CheckoutService::ResolveStalePayments(bool at_startup) {
     ++settled;
   }
   return settled;
+}
+
+bool CheckoutService::RefundAndRestock(std::int64_t payment_id, std::string_view event_id) {
+  const TimePoint now = clock_.Now();
+  auto refunded = store_.RefundPayment(payment_id, "checkout.order_refunds", event_id, now);
+  if (!refunded) return false;
+  // Committed: the units are available again, so admission may sell them.
+  Unadmit(refunded->member_id, refunded->lines);
+  refunds_.Add();
+  auto answer = async::RunToCompletion(provider_.Refund(refunded->hold_id));
+  if (answer.ok()) {
+    store_.SettleRefund(payment_id, now);
+  } else {
+    spdlog::warn("checkout: refund of payment {} left pending: {}", payment_id,
+                 answer.error().message);
+  }
+  return true;
+}
+
+std::size_t CheckoutService::RetryPendingRefunds() {
+  std::size_t settled = 0;
+  for (const RefundedPayment& r : store_.PendingRefunds(options_.sweep_batch)) {
+    auto answer = async::RunToCompletion(provider_.Refund(r.hold_id));
+    if (!answer.ok()) continue;
+    store_.SettleRefund(r.payment_id, clock_.Now());
+    ++settled;
+  }
+  return settled;
+}
+
+std::optional<ProductSaleFigures> CheckoutService::SaleFigures(std::int64_t product_id) const {
+  return store_.SaleFigures(product_id);
 }
 
 }  // namespace rocketmart::checkout

@@ -97,6 +97,18 @@ class CheckoutService {
   // Catalog events (relay thread).
   void OnProductFacts(const ProductFacts& facts, std::string_view event_id);
 
+  // Orders events (relay thread): an order was cancelled or its return was received. Refunds the
+  // payment and restocks its units exactly once per payment (by event id and by payment status),
+  // then gives the units back to admission and asks the provider to refund (idempotent by hold
+  // id). A provider failure leaves the refund pending for RetryPendingRefunds. Returns true when
+  // this call did the refund. Blocks.
+  bool RefundAndRestock(std::int64_t payment_id, std::string_view event_id);
+  // Maintenance: asks the provider again for refunds it has not confirmed. Returns how many
+  // settled.
+  std::size_t RetryPendingRefunds();
+  // The operator's per-sale summary (stock and money); nullopt for unknown products.
+  std::optional<ProductSaleFigures> SaleFigures(std::int64_t product_id) const;
+
   // Live stock for the catalog's display; nullopt for unknown products.
   std::optional<std::int64_t> Available(std::int64_t product_id) const;
   // A product the catalog knows about may get a sale before its inventory event arrives.
@@ -160,6 +172,7 @@ class CheckoutService {
   metrics::Counter& expired_;
   metrics::Counter& replays_;
   metrics::Counter& invariant_violations_;
+  metrics::Counter& refunds_;
 };
 
 }  // namespace rocketmart::checkout

@@ -1,13 +1,22 @@
-// The orders service: creates orders from checkout's order.paid events (idempotent by payment id)
-// and answers a member's questions about their orders. Thread-safe.
+// The orders service: creates orders from checkout's order.paid events (idempotent by payment id),
+// moves them through their life on a durable schedule (orders.db, see OrderStore), lets a member
+// cancel or return, and gives operators views and manual control.
+//
+// Thread-safety: every public method may be called from any thread concurrently; writes are
+// serialized by the store's single writer and guarded there, so two OrdersService objects over
+// the same database (two scheduler instances) apply each transition once. Time comes only from
+// the injected Clock.
 #pragma once
 
+#include <boost/asio/awaitable.hpp>
+#include <map>
 #include <span>
 #include <string>
 
 #include "core/clock.hpp"
 #include "core/result.hpp"
 #include "services/orders/ports/order_store.hpp"
+#include "services/orders/ports/sale_figures_source.hpp"
 
 namespace rocketmart::orders {
 
@@ -16,19 +25,57 @@ struct OrderPage {
   std::int64_t next_before_id = 0;  // 0 on the last page
 };
 
+struct OrdersOptions {
+  std::size_t scheduler_batch = 1000;  // transitions per transaction
+};
+
+// The operator's view of one product's sale: checkout's stock and money figures beside the
+// orders' own counts per status.
+struct SaleSummary {
+  std::int64_t product_id = 0;
+  std::optional<SaleFigures> checkout;  // nullopt when checkout does not know the product
+  std::map<OrderStatus, StatusTally> orders;
+};
+
+inline constexpr std::size_t kMaxReasonChars = 500;
+
 class OrdersService {
  public:
-  OrdersService(OrderStore& store, const Clock& clock) : store_(store), clock_(clock) {}
+  OrdersService(OrderStore& store, const Clock& clock, OrdersOptions options = {})
+      : store_(store), clock_(clock), options_(options) {}
+
+  // Start-up: schedules orders that predate the schedule. Blocks.
+  void Load();
 
   std::size_t OnOrdersPaid(std::span<const PaidOrderEvent> events);
   Result<OrderPage> ListForMember(std::int64_t member_id, std::int64_t before_id,
                                   std::size_t limit);
   // Another member's order answers kNotFound, exactly like a missing one.
   Result<Order> GetForMember(std::int64_t member_id, std::int64_t order_id);
+  boost::asio::awaitable<Result<Order>> Cancel(std::int64_t member_id, std::int64_t order_id);
+  boost::asio::awaitable<Result<Order>> RequestReturn(std::int64_t member_id,
+                                                      std::int64_t order_id);
+
+  // The scheduler: one batch of due transitions in one transaction; returns how many applied
+  // (0 also when the writer is overloaded: the next run retries). Call until it returns less than
+  // the batch to drain.
+  boost::asio::awaitable<std::size_t> RunSchedulerOnce();
+  std::size_t scheduler_batch() const { return options_.scheduler_batch; }
+
+  // Operators.
+  Result<OrderPage> ListForAdmin(AdminOrderQuery query);
+  Result<Order> GetForAdmin(std::int64_t order_id);
+  boost::asio::awaitable<Result<Order>> Advance(std::int64_t order_id, std::string reason);
+  boost::asio::awaitable<Result<Order>> SetHold(std::int64_t order_id, bool hold,
+                                                std::string reason);
+  SaleSummary Summary(std::int64_t product_id);
+  void SetSaleFiguresSource(const SaleFiguresSource* source) { figures_ = source; }
 
  private:
   OrderStore& store_;
   const Clock& clock_;
+  const OrdersOptions options_;
+  const SaleFiguresSource* figures_ = nullptr;
 };
 
 }  // namespace rocketmart::orders

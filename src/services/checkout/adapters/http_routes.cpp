@@ -1,10 +1,9 @@
 #include "services/checkout/adapters/http_routes.hpp"
 
-#include <openssl/evp.h>
-
 #include <boost/json.hpp>
 
 #include "core/time_format.hpp"
+#include "infra/http/idempotency_key.hpp"
 #include "infra/json/json.hpp"
 
 namespace rocketmart::checkout {
@@ -14,42 +13,13 @@ using boost::asio::awaitable;
 using http::Request;
 using http::Response;
 
-constexpr std::size_t kMaxIdempotencyKeyBytes = 255;
-
-std::string Sha256Hex(std::string_view data) {
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  EVP_Digest(data.data(), data.size(), digest, &len, EVP_sha256(), nullptr);
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(len * 2);
-  for (unsigned int i = 0; i < len; ++i) {
-    out += kHex[digest[i] >> 4];
-    out += kHex[digest[i] & 15];
-  }
-  return out;
-}
-
 // The Idempotency-Key header, if any, with the fingerprint of the request it protects.
 Result<std::optional<IdempotencyRequest>> ReadIdempotency(const Request& req) {
-  const auto it = req.raw.find("Idempotency-Key");
-  if (it == req.raw.end()) return std::optional<IdempotencyRequest>{};
-  const std::string_view key = it->value();
-  if (key.empty() || key.size() > kMaxIdempotencyKeyBytes) {
-    return MakeError(Errc::kValidationFailed, "Idempotency-Key must be 1 to 255 characters",
-                     "Idempotency-Key");
-  }
-  for (unsigned char c : key) {
-    if (c < 0x21 || c > 0x7e) {
-      return MakeError(Errc::kValidationFailed, "Idempotency-Key must be printable ASCII",
-                       "Idempotency-Key");
-    }
-  }
-  std::string fingerprint;
-  fingerprint.append(req.raw.method_string()).append(" ").append(req.path).append("\n");
-  fingerprint.append(req.Body());
+  auto header = http::ReadIdempotencyKey(req);
+  if (!header.ok()) return header.error();
+  if (!*header) return std::optional<IdempotencyRequest>{};
   return std::optional<IdempotencyRequest>{
-      IdempotencyRequest{std::string(key), Sha256Hex(fingerprint)}};
+      IdempotencyRequest{std::move((*header)->key), std::move((*header)->fingerprint)}};
 }
 
 Result<PurchaseLine> ReadLine(std::string_view body) {

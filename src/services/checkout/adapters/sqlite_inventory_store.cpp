@@ -83,6 +83,17 @@ constexpr storage::Migration kMigrations[] = {
         PRIMARY KEY (member_id, key)
       ) WITHOUT ROWID;
     )sql"},
+    // Refunds (orders cancelled or returned). Refunded units go back to `available` and leave
+    // `sold`; `refunded` counts them so the paid holds still explain every unit:
+    //   initial + restocked = available + held + sold   and   sold + refunded = units in PAID
+    //   holds.
+    // refund_pending: the payment is REFUNDED here but the provider has not confirmed it yet.
+    {2, "refunds", R"sql(
+      ALTER TABLE inventory ADD COLUMN refunded INTEGER NOT NULL DEFAULT 0 CHECK (refunded >= 0);
+      ALTER TABLE payments ADD COLUMN refund_pending INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE payments ADD COLUMN refunded_at_ms INTEGER;
+      CREATE INDEX payments_refund_pending ON payments (id) WHERE refund_pending = 1;
+    )sql"},
 };
 
 void Ledger(Database& db, std::int64_t product_id, std::string_view kind, std::int64_t quantity,
@@ -209,12 +220,29 @@ std::span<const storage::Migration> CheckoutMigrations() {
   return kMigrations;
 }
 
+std::string SqliteInventoryStore::KeyOf(std::int64_t member_id, std::string_view key) {
+  std::string out = std::to_string(member_id);
+  out += '\n';
+  out += key;
+  return out;
+}
+
+void SqliteInventoryStore::RememberKey(std::int64_t member_id, std::string_view key) {
+  std::unique_lock lock(keys_mutex_);
+  known_keys_.insert(KeyOf(member_id, key));
+}
+
 std::vector<InventoryRow> SqliteInventoryStore::LoadInventory() {
   std::vector<InventoryRow> rows;
-  writer_.RunSync([&rows](Database& db) {
+  std::vector<std::string> keys;
+  writer_.RunSync([&rows, &keys](Database& db) {
     auto s = db.Prepare(std::string(kInventoryColumns) + " ORDER BY product_id");
     while (s.Step()) rows.push_back(ReadInventoryRow(s));
+    auto k = db.Prepare("SELECT member_id, key FROM idempotency");
+    while (k.Step()) keys.push_back(KeyOf(k.Int64(0), k.TextView(1)));
   });
+  std::unique_lock lock(keys_mutex_);
+  known_keys_.insert(keys.begin(), keys.end());
   return rows;
 }
 
@@ -258,7 +286,8 @@ std::vector<InvariantReport> SqliteInventoryStore::CheckInvariants() {
       COALESCE((SELECT SUM(l.quantity) FROM hold_lines l JOIN holds h ON h.id = l.hold_id
                 WHERE l.product_id = i.product_id AND h.status IN ('ACTIVE', 'PAYING')), 0),
       COALESCE((SELECT SUM(l.quantity) FROM hold_lines l JOIN holds h ON h.id = l.hold_id
-                WHERE l.product_id = i.product_id AND h.status = 'PAID'), 0)
+                WHERE l.product_id = i.product_id AND h.status = 'PAID'), 0),
+      i.refunded
     FROM inventory i)sql");
   while (s.Step()) {
     const std::int64_t product = s.Int64(0);
@@ -266,13 +295,19 @@ std::vector<InvariantReport> SqliteInventoryStore::CheckInvariants() {
       problems.push_back({product, "initial + restocked != available + held + sold"});
     }
     if (s.Int64(4) != s.Int64(6)) problems.push_back({product, "held != units in open holds"});
-    if (s.Int64(5) != s.Int64(7)) problems.push_back({product, "sold != units in paid holds"});
+    if (s.Int64(5) + s.Int64(8) != s.Int64(7)) {
+      problems.push_back({product, "sold + refunded != units in paid holds"});
+    }
   }
   return problems;
 }
 
 std::optional<IdempotencyEntry> SqliteInventoryStore::FindIdempotency(std::int64_t member_id,
                                                                       std::string_view key) {
+  {
+    std::shared_lock lock(keys_mutex_);
+    if (!known_keys_.contains(KeyOf(member_id, key))) return std::nullopt;
+  }
   Database& db = readers_.ForThisThread();
   auto& s = db.Cached(
       "SELECT request_hash, operation, hold_id FROM idempotency WHERE member_id = ? AND key = ?");
@@ -288,6 +323,7 @@ std::optional<HoldOutcome> SqliteInventoryStore::FindHold(std::int64_t hold_id) 
 }
 
 boost::asio::awaitable<Result<Hold>> SqliteInventoryStore::PlaceHold(HoldRequest request) {
+  const std::optional<IdempotencyTag> tag = request.idempotency;
   auto job = [request = std::move(request)](Database& db) -> Result<Hold> {
     Hold hold;
     hold.member_id = request.member_id;
@@ -364,12 +400,16 @@ boost::asio::awaitable<Result<Hold>> SqliteInventoryStore::PlaceHold(HoldRequest
     }
     return hold;
   };
-  co_return co_await async::Write<Hold>(writer_, std::move(job));
+  auto hold = co_await async::Write<Hold>(writer_, std::move(job));
+  if (hold.ok() && tag) RememberKey(hold->member_id, tag->key);
+  co_return hold;
 }
 
 boost::asio::awaitable<Result<Hold>> SqliteInventoryStore::BeginPayment(
     std::int64_t hold_id, std::int64_t member_id, TimePoint now,
     std::optional<IdempotencyTag> idempotency) {
+  const std::optional<std::string> key =
+      idempotency ? std::optional<std::string>(idempotency->key) : std::nullopt;
   auto job = [hold_id, member_id, now,
               idempotency = std::move(idempotency)](Database& db) -> Result<Hold> {
     auto outcome = ReadHold(db, hold_id);
@@ -405,7 +445,9 @@ boost::asio::awaitable<Result<Hold>> SqliteInventoryStore::BeginPayment(
     hold.status = HoldStatus::kPaying;
     return hold;
   };
-  co_return co_await async::Write<Hold>(writer_, std::move(job));
+  auto hold = co_await async::Write<Hold>(writer_, std::move(job));
+  if (hold.ok() && key) RememberKey(member_id, *key);
+  co_return hold;
 }
 
 boost::asio::awaitable<Result<PaidOrder>> SqliteInventoryStore::CompletePayment(
@@ -576,6 +618,92 @@ std::optional<InventoryRow> SqliteInventoryStore::ApplyProductFacts(const Produc
     read.Reset();
   });
   return row;
+}
+
+std::optional<RefundedPayment> SqliteInventoryStore::RefundPayment(std::int64_t payment_id,
+                                                                   std::string_view consumer,
+                                                                   std::string_view event_id,
+                                                                   TimePoint now) {
+  std::optional<RefundedPayment> out;
+  const std::string consumer_name(consumer);
+  const std::string id(event_id);
+  writer_.RunSync([&](Database& db) {
+    if (!storage::ClaimEvent(db, consumer_name, id, now)) return;
+    // The guard makes a second event about the same payment (cancel and return cannot both
+    // happen, but a replayed or duplicated event can) change nothing.
+    auto& mark = db.Cached(
+        "UPDATE payments SET status = 'REFUNDED', refund_pending = 1, refunded_at_ms = ? "
+        "WHERE id = ? AND status = 'CAPTURED'");
+    mark.BindInt64(1, ToUnixMillis(now)).BindInt64(2, payment_id);
+    mark.Step();
+    mark.Reset();
+    if (db.Changes() == 0) return;
+    auto& p = db.Cached("SELECT hold_id, member_id, amount FROM payments WHERE id = ?");
+    p.BindInt64(1, payment_id);
+    p.Step();
+    RefundedPayment r{payment_id, p.Int64(0), p.Int64(1), p.Int64(2), {}};
+    p.Reset();
+    r.lines = LoadLines(db, r.hold_id);
+    for (const HoldLine& line : r.lines) {
+      auto& inv = db.Cached(
+          "UPDATE inventory SET sold = sold - ?1, available = available + ?1, "
+          "refunded = refunded + ?1 WHERE product_id = ?2");
+      inv.BindInt64(1, line.quantity).BindInt64(2, line.product_id);
+      inv.Step();
+      inv.Reset();
+      auto& units = db.Cached(
+          "UPDATE member_units SET units = MAX(units - ?, 0) WHERE product_id = ? AND member_id = "
+          "?");
+      units.BindInt64(1, line.quantity).BindInt64(2, line.product_id).BindInt64(3, r.member_id);
+      units.Step();
+      units.Reset();
+      Ledger(db, line.product_id, "RETURN", line.quantity, r.hold_id, now);
+    }
+    out = std::move(r);
+  });
+  return out;
+}
+
+std::vector<RefundedPayment> SqliteInventoryStore::PendingRefunds(std::size_t limit) {
+  std::vector<RefundedPayment> out;
+  Database& db = readers_.ForThisThread();
+  auto& s = db.Cached(
+      "SELECT id, hold_id, member_id, amount FROM payments WHERE refund_pending = 1 "
+      "ORDER BY id LIMIT ?");
+  s.BindInt64(1, static_cast<std::int64_t>(limit));
+  while (s.Step()) out.push_back({s.Int64(0), s.Int64(1), s.Int64(2), s.Int64(3), {}});
+  s.Reset();
+  return out;
+}
+
+void SqliteInventoryStore::SettleRefund(std::int64_t payment_id, TimePoint /*now*/) {
+  writer_.RunSync([payment_id](Database& db) {
+    auto& s = db.Cached("UPDATE payments SET refund_pending = 0 WHERE id = ?");
+    s.BindInt64(1, payment_id);
+    s.Step();
+    s.Reset();
+  });
+}
+
+std::optional<ProductSaleFigures> SqliteInventoryStore::SaleFigures(std::int64_t product_id) {
+  Database& db = readers_.ForThisThread();
+  auto& s = db.Cached(R"sql(
+    SELECT i.available, i.held, i.sold, i.refunded,
+      COALESCE((SELECT SUM(l.quantity * l.price) FROM hold_lines l
+                JOIN payments p ON p.hold_id = l.hold_id
+                WHERE l.product_id = i.product_id AND p.status = 'CAPTURED'), 0),
+      COALESCE((SELECT SUM(l.quantity * l.price) FROM hold_lines l
+                JOIN payments p ON p.hold_id = l.hold_id
+                WHERE l.product_id = i.product_id AND p.status = 'REFUNDED'), 0)
+    FROM inventory i WHERE i.product_id = ?)sql");
+  s.BindInt64(1, product_id);
+  std::optional<ProductSaleFigures> out;
+  if (s.Step()) {
+    out =
+        ProductSaleFigures{s.Int64(0), s.Int64(1), s.Int64(2), s.Int64(3), s.Int64(4), s.Int64(5)};
+  }
+  s.Reset();
+  return out;
 }
 
 }  // namespace rocketmart::checkout

@@ -3,7 +3,9 @@
 // make oversell, over-limit and double resolution impossible whatever memory believed.
 #pragma once
 
+#include <shared_mutex>
 #include <span>
+#include <unordered_set>
 
 #include "infra/storage/group_commit_writer.hpp"
 #include "infra/storage/migrations.hpp"
@@ -52,10 +54,22 @@ class SqliteInventoryStore final : public InventoryStore {
                                           TimePoint now) override;
   std::optional<InventoryRow> ApplyProductFacts(const ProductFacts& facts,
                                                 std::string_view event_id, TimePoint now) override;
+  std::optional<RefundedPayment> RefundPayment(std::int64_t payment_id, std::string_view consumer,
+                                               std::string_view event_id, TimePoint now) override;
+  std::vector<RefundedPayment> PendingRefunds(std::size_t limit) override;
+  void SettleRefund(std::int64_t payment_id, TimePoint now) override;
+  std::optional<ProductSaleFigures> SaleFigures(std::int64_t product_id) override;
 
  private:
+  static std::string KeyOf(std::int64_t member_id, std::string_view key);
+  void RememberKey(std::int64_t member_id, std::string_view key);
+
   storage::GroupCommitWriter& writer_;
   storage::ReadConnections& readers_;
+  // Keys that have a durable record. A request whose key has none (every first attempt, every
+  // sold-out retry) is answered without reading the database. Warmed by LoadInventory at start.
+  mutable std::shared_mutex keys_mutex_;
+  std::unordered_set<std::string> known_keys_;
 };
 
 }  // namespace rocketmart::checkout

@@ -2,24 +2,8 @@
 
 namespace rocketmart::checkout {
 
-std::string_view SaleStateName(SaleState state) {
-  switch (state) {
-    case SaleState::kUpcoming:
-      return "upcoming";
-    case SaleState::kLive:
-      return "live";
-    case SaleState::kSoldOut:
-      return "soldout";
-    case SaleState::kEnded:
-      return "ended";
-  }
-  return "ended";
-}
-
 SaleState StateOf(const Sale& sale, TimePoint now, std::int64_t available) {
-  if (now < sale.starts_at) return SaleState::kUpcoming;
-  if (now >= sale.ends_at) return SaleState::kEnded;
-  return available > 0 ? SaleState::kLive : SaleState::kSoldOut;
+  return SaleStateAt(sale.starts_at, sale.ends_at, available, now);
 }
 
 Status ValidateSale(const Sale& sale) {

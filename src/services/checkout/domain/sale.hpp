@@ -8,6 +8,7 @@
 
 #include "core/clock.hpp"
 #include "core/result.hpp"
+#include "core/sale_state.hpp"
 
 namespace rocketmart::checkout {
 
@@ -22,9 +23,6 @@ struct Sale {
   std::int64_t per_member_limit = 1;
 };
 
-enum class SaleState { kUpcoming, kLive, kSoldOut, kEnded };
-
-std::string_view SaleStateName(SaleState state);
 SaleState StateOf(const Sale& sale, TimePoint now, std::int64_t available);
 
 // A window must have positive length and a limit within bounds.

@@ -74,6 +74,25 @@ struct ProductFacts {
   std::int64_t version = 0;  // catalog version: older facts never overwrite newer ones
 };
 
+// A captured payment taken back: its units returned from `sold` to `available` (orders issue 6).
+struct RefundedPayment {
+  std::int64_t payment_id = 0;
+  std::int64_t hold_id = 0;  // the provider's idempotency key for the refund
+  std::int64_t member_id = 0;
+  std::int64_t amount = 0;
+  std::vector<HoldLine> lines;
+};
+
+// Checkout's figures for one product's sale (the operator's per-sale summary).
+struct ProductSaleFigures {
+  std::int64_t available = 0;
+  std::int64_t held = 0;
+  std::int64_t sold = 0;
+  std::int64_t refunded_units = 0;
+  std::int64_t revenue = 0;  // captured and not refunded
+  std::int64_t refunded_amount = 0;
+};
+
 struct InvariantReport {
   std::int64_t product_id = 0;
   std::string problem;
@@ -131,6 +150,27 @@ class InventoryStore {
   virtual std::optional<InventoryRow> ApplyProductFacts(const ProductFacts& facts,
                                                         std::string_view event_id,
                                                         TimePoint now) = 0;
+
+  // Refunds and restocks (order cancelled or return received). Not pure: stores that predate
+  // refunds (test doubles) keep compiling and simply never refund.
+  //
+  // One transaction: claims `event_id` for `consumer`, moves the payment CAPTURED -> REFUNDED
+  // with refund_pending set, returns its units from sold to available (ledger RETURN) and from the
+  // member's per-sale count. nullopt when the event or the payment was already handled (or is
+  // unknown): exactly once per payment, whatever the redelivery. Blocks: relay thread.
+  virtual std::optional<RefundedPayment> RefundPayment(std::int64_t /*payment_id*/,
+                                                       std::string_view /*consumer*/,
+                                                       std::string_view /*event_id*/,
+                                                       TimePoint /*now*/) {
+    return std::nullopt;
+  }
+  // Payments refunded here whose provider refund has not been confirmed yet. Blocks.
+  virtual std::vector<RefundedPayment> PendingRefunds(std::size_t /*limit*/) { return {}; }
+  // The provider confirmed the refund. Blocks.
+  virtual void SettleRefund(std::int64_t /*payment_id*/, TimePoint /*now*/) {}
+  virtual std::optional<ProductSaleFigures> SaleFigures(std::int64_t /*product_id*/) {
+    return std::nullopt;
+  }
 };
 
 }  // namespace rocketmart::checkout

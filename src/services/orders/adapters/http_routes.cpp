@@ -4,12 +4,93 @@
 #include <charconv>
 
 #include "core/time_format.hpp"
+#include "infra/json/json.hpp"
 
 namespace rocketmart::orders {
 
 using boost::asio::awaitable;
 using http::Request;
 using http::Response;
+
+namespace {
+
+Result<std::size_t> ReadLimit(const Request& req) {
+  std::size_t limit = 20;
+  if (auto text = req.QueryParam("limit")) {
+    auto [p, ec] = std::from_chars(text->data(), text->data() + text->size(), limit);
+    if (ec != std::errc{} || p != text->data() + text->size()) {
+      return MakeError(Errc::kValidationFailed, "limit must be between 1 and 100", "limit");
+    }
+  }
+  return limit;
+}
+
+// A positive integer query parameter; 0 when absent.
+Result<std::int64_t> ReadPositive(const Request& req, std::string_view name,
+                                  std::string_view message) {
+  std::int64_t value = 0;
+  if (auto text = req.QueryParam(name)) {
+    auto [p, ec] = std::from_chars(text->data(), text->data() + text->size(), value);
+    if (ec != std::errc{} || p != text->data() + text->size() || value <= 0) {
+      return MakeError(Errc::kValidationFailed, std::string(message), std::string(name));
+    }
+  }
+  return value;
+}
+
+Response PageResponse(const OrderPage& page) {
+  boost::json::array items;
+  for (const Order& o : page.items) items.push_back(OrderJson(o, false));
+  boost::json::object body{{"items", std::move(items)}};
+  body["nextCursor"] = page.next_before_id > 0
+                           ? boost::json::value(std::to_string(page.next_before_id))
+                           : boost::json::value(nullptr);
+  return http::JsonResponse(http::Status::ok, body);
+}
+
+Result<std::string> ReadReason(std::string_view body) {
+  auto object = json::ParseObject(body);
+  if (!object.ok()) return object.error();
+  json::FieldReader r(*object);
+  auto reason = r.RequiredString("reason", {.min_chars = 1, .max_chars = kMaxReasonChars});
+  if (auto st = r.Finish(); !st.ok()) return st.error();
+  return std::move(*reason);
+}
+
+boost::json::object TallyJson(const StatusTally& t) {
+  return {{"orders", t.orders}, {"units", t.units}, {"amount", t.amount}};
+}
+
+boost::json::object SummaryJson(const SaleSummary& s) {
+  boost::json::object by_status;
+  for (const auto& [status, tally] : s.orders) {
+    by_status[OrderStatusName(status)] = TallyJson(tally);
+  }
+  auto tally = [&s](OrderStatus st) {
+    auto it = s.orders.find(st);
+    return it == s.orders.end() ? StatusTally{} : it->second;
+  };
+  boost::json::object o{{"productId", s.product_id}, {"ordersByStatus", std::move(by_status)}};
+  o["cancelled"] = TallyJson(tally(OrderStatus::kCancelled));
+  o["returned"] = TallyJson(tally(OrderStatus::kReturned));
+  if (s.checkout) {
+    o["available"] = s.checkout->available;
+    o["held"] = s.checkout->held;
+    o["sold"] = s.checkout->sold;
+    o["refunded"] = boost::json::object{{"units", s.checkout->refunded_units},
+                                        {"amount", s.checkout->refunded_amount}};
+    o["revenue"] = s.checkout->revenue;
+  } else {
+    o["available"] = nullptr;
+    o["held"] = nullptr;
+    o["sold"] = nullptr;
+    o["refunded"] = nullptr;
+    o["revenue"] = nullptr;
+  }
+  return o;
+}
+
+}  // namespace
 
 boost::json::object OrderJson(const Order& order, bool with_history) {
   boost::json::array lines;
@@ -22,46 +103,38 @@ boost::json::object OrderJson(const Order& order, bool with_history) {
                         {"total", order.total},
                         {"createdAt", FormatRfc3339(order.created_at)},
                         {"updatedAt", FormatRfc3339(order.updated_at)},
+                        {"onHold", order.on_hold},
                         {"lines", std::move(lines)}};
+  if (order.delivered_at) o["deliveredAt"] = FormatRfc3339(*order.delivered_at);
   if (with_history) {
     boost::json::array history;
     for (const StatusChange& h : order.history) {
-      history.push_back(
-          {{"status", OrderStatusName(h.status)}, {"at", FormatRfc3339(h.at)}, {"cause", h.cause}});
+      history.push_back({{"status", OrderStatusName(h.status)},
+                         {"at", FormatRfc3339(h.at)},
+                         {"cause", h.cause},
+                         {"kind", h.kind}});
     }
     o["history"] = std::move(history);
+    o["next"] =
+        order.next
+            ? boost::json::value(boost::json::object{{"status", OrderStatusName(order.next->to)},
+                                                     {"dueAt", FormatRfc3339(order.next->due_at)}})
+            : boost::json::value(nullptr);
   }
   return o;
 }
 
 void RegisterRoutes(http::Router& router, OrdersService& orders) {
   const http::RouteOptions member{.access = http::Access::kMember};
+  const http::RouteOptions admin{.access = http::Access::kAdmin};
   router.Add(http::Method::get, "/order", member, [&orders](Request& req) -> awaitable<Response> {
-    std::size_t limit = 20;
-    if (auto text = req.QueryParam("limit")) {
-      auto [p, ec] = std::from_chars(text->data(), text->data() + text->size(), limit);
-      if (ec != std::errc{} || p != text->data() + text->size()) {
-        co_return http::ErrorResponse(
-            MakeError(Errc::kValidationFailed, "limit must be between 1 and 100", "limit"));
-      }
-    }
-    std::int64_t before = 0;
-    if (auto cursor = req.QueryParam("cursor")) {
-      auto [p, ec] = std::from_chars(cursor->data(), cursor->data() + cursor->size(), before);
-      if (ec != std::errc{} || p != cursor->data() + cursor->size() || before <= 0) {
-        co_return http::ErrorResponse(
-            MakeError(Errc::kValidationFailed, "invalid cursor", "cursor"));
-      }
-    }
-    auto page = orders.ListForMember(req.MemberId(), before, limit);
+    auto limit = ReadLimit(req);
+    if (!limit.ok()) co_return http::ErrorResponse(limit.error());
+    auto before = ReadPositive(req, "cursor", "invalid cursor");
+    if (!before.ok()) co_return http::ErrorResponse(before.error());
+    auto page = orders.ListForMember(req.MemberId(), *before, *limit);
     if (!page.ok()) co_return http::ErrorResponse(page.error());
-    boost::json::array items;
-    for (const Order& o : page->items) items.push_back(OrderJson(o, false));
-    boost::json::object body{{"items", std::move(items)}};
-    body["nextCursor"] = page->next_before_id > 0
-                             ? boost::json::value(std::to_string(page->next_before_id))
-                             : boost::json::value(nullptr);
-    co_return http::JsonResponse(http::Status::ok, body);
+    co_return PageResponse(*page);
   });
   router.Add(http::Method::get, "/order/{id}", member,
              [&orders](Request& req) -> awaitable<Response> {
@@ -71,6 +144,87 @@ void RegisterRoutes(http::Router& router, OrdersService& orders) {
                if (!order.ok()) co_return http::ErrorResponse(order.error());
                co_return http::JsonResponse(http::Status::ok, OrderJson(*order, true));
              });
+  router.Add(http::Method::delete_, "/order/{id}", member,
+             [&orders](Request& req) -> awaitable<Response> {
+               auto id = req.IdParam("id");
+               if (!id.ok()) co_return http::ErrorResponse(id.error());
+               auto order = co_await orders.Cancel(req.MemberId(), *id);
+               if (!order.ok()) co_return http::ErrorResponse(order.error());
+               co_return http::JsonResponse(http::Status::ok, OrderJson(*order, true));
+             });
+  router.Add(http::Method::post, "/order/return/{id}",
+             http::RouteOptions{.access = http::Access::kMember, .json_body = false},
+             [&orders](Request& req) -> awaitable<Response> {
+               auto id = req.IdParam("id");
+               if (!id.ok()) co_return http::ErrorResponse(id.error());
+               auto order = co_await orders.RequestReturn(req.MemberId(), *id);
+               if (!order.ok()) co_return http::ErrorResponse(order.error());
+               co_return http::JsonResponse(http::Status::ok, OrderJson(*order, true));
+             });
+
+  // Operators.
+  router.Add(http::Method::get, "/admin/orders", admin,
+             [&orders](Request& req) -> awaitable<Response> {
+               AdminOrderQuery query;
+               auto limit = ReadLimit(req);
+               if (!limit.ok()) co_return http::ErrorResponse(limit.error());
+               query.limit = *limit;
+               auto before = ReadPositive(req, "cursor", "invalid cursor");
+               if (!before.ok()) co_return http::ErrorResponse(before.error());
+               query.before_id = *before;
+               auto product = ReadPositive(req, "productId", "invalid productId");
+               if (!product.ok()) co_return http::ErrorResponse(product.error());
+               if (*product > 0) query.product_id = *product;
+               if (auto status = req.QueryParam("status")) {
+                 query.status = ParseOrderStatus(*status);
+                 if (!query.status) {
+                   co_return http::ErrorResponse(
+                       MakeError(Errc::kValidationFailed, "unknown status", "status"));
+                 }
+               }
+               auto page = orders.ListForAdmin(std::move(query));
+               if (!page.ok()) co_return http::ErrorResponse(page.error());
+               co_return PageResponse(*page);
+             });
+  router.Add(http::Method::get, "/admin/orders/{id}", admin,
+             [&orders](Request& req) -> awaitable<Response> {
+               auto id = req.IdParam("id");
+               if (!id.ok()) co_return http::ErrorResponse(id.error());
+               auto order = orders.GetForAdmin(*id);
+               if (!order.ok()) co_return http::ErrorResponse(order.error());
+               auto body = OrderJson(*order, true);
+               body["memberId"] = order->member_id;
+               co_return http::JsonResponse(http::Status::ok, body);
+             });
+  router.Add(http::Method::get, "/admin/sales/{productId}/summary", admin,
+             [&orders](Request& req) -> awaitable<Response> {
+               auto id = req.IdParam("productId");
+               if (!id.ok()) co_return http::ErrorResponse(id.error());
+               const SaleSummary summary = orders.Summary(*id);
+               co_return http::JsonResponse(http::Status::ok, SummaryJson(summary));
+             });
+  router.Add(http::Method::post, "/admin/orders/{id}/advance", admin,
+             [&orders](Request& req) -> awaitable<Response> {
+               auto id = req.IdParam("id");
+               if (!id.ok()) co_return http::ErrorResponse(id.error());
+               auto reason = ReadReason(req.Body());
+               if (!reason.ok()) co_return http::ErrorResponse(reason.error());
+               auto order = co_await orders.Advance(*id, std::move(*reason));
+               if (!order.ok()) co_return http::ErrorResponse(order.error());
+               co_return http::JsonResponse(http::Status::ok, OrderJson(*order, true));
+             });
+  for (const bool hold : {true, false}) {
+    router.Add(http::Method::post, hold ? "/admin/orders/{id}/hold" : "/admin/orders/{id}/release",
+               admin, [&orders, hold](Request& req) -> awaitable<Response> {
+                 auto id = req.IdParam("id");
+                 if (!id.ok()) co_return http::ErrorResponse(id.error());
+                 auto reason = ReadReason(req.Body());
+                 if (!reason.ok()) co_return http::ErrorResponse(reason.error());
+                 auto order = co_await orders.SetHold(*id, hold, std::move(*reason));
+                 if (!order.ok()) co_return http::ErrorResponse(order.error());
+                 co_return http::JsonResponse(http::Status::ok, OrderJson(*order, true));
+               });
+  }
 }
 
 }  // namespace rocketmart::orders

@@ -1,4 +1,6 @@
-// The orders service's HTTP surface: a member's own orders.
+// The orders service's HTTP surface: a member's own orders (list, detail, cancel, return) and the
+// operators' views and controls under /admin. Routes hold a reference to the service, which must
+// outlive the router.
 #pragma once
 
 #include "infra/http/router.hpp"

@@ -1,5 +1,8 @@
 #include "services/orders/adapters/sqlite_order_store.hpp"
 
+#include <boost/json.hpp>
+
+#include "infra/async/write.hpp"
 #include "infra/storage/outbox.hpp"
 
 namespace rocketmart::orders {
@@ -35,7 +38,28 @@ constexpr storage::Migration kMigrations[] = {
         PRIMARY KEY (order_id, seq)
       ) WITHOUT ROWID;
     )sql"},
+    // The durable schedule: one row per order holding its next automatic step. Orders that existed
+    // before this migration get theirs from EnsureScheduled() at start-up (the delays are
+    // configuration, which a migration cannot see).
+    {2, "order schedule, operator hold, delivery time, history kinds", R"sql(
+      ALTER TABLE orders ADD COLUMN on_hold INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE orders ADD COLUMN delivered_at_ms INTEGER;
+      ALTER TABLE order_history ADD COLUMN kind TEXT NOT NULL DEFAULT 'transition';
+      CREATE TABLE order_schedule (
+        order_id    INTEGER PRIMARY KEY REFERENCES orders (id),
+        from_status TEXT    NOT NULL,
+        to_status   TEXT    NOT NULL,
+        due_at_ms   INTEGER NOT NULL
+      );
+      CREATE INDEX order_schedule_by_due ON order_schedule (due_at_ms);
+      CREATE INDEX orders_by_status ON orders (status, id DESC);
+      CREATE INDEX order_lines_by_product ON order_lines (product_id, order_id);
+    )sql"},
 };
+
+constexpr std::string_view kOrderColumns =
+    "SELECT id, member_id, payment_id, status, total, created_at_ms, updated_at_ms, on_hold, "
+    "delivered_at_ms FROM orders";
 
 Order ReadOrderRow(const storage::Statement& s) {
   Order o;
@@ -46,6 +70,8 @@ Order ReadOrderRow(const storage::Statement& s) {
   o.total = s.Int64(4);
   o.created_at = FromUnixMillis(s.Int64(5));
   o.updated_at = FromUnixMillis(s.Int64(6));
+  o.on_hold = s.Int64(7) != 0;
+  if (!s.IsNull(8)) o.delivered_at = FromUnixMillis(s.Int64(8));
   return o;
 }
 
@@ -55,6 +81,134 @@ void LoadLines(Database& db, Order& order) {
   s.BindInt64(1, order.id);
   while (s.Step()) order.lines.push_back({s.Int64(0), s.Int64(1), s.Int64(2)});
   s.Reset();
+}
+
+void LoadHistoryAndNext(Database& db, Order& order) {
+  auto& h = db.Cached(
+      "SELECT status, at_ms, cause, kind FROM order_history WHERE order_id = ? ORDER BY seq");
+  h.BindInt64(1, order.id);
+  while (h.Step()) {
+    order.history.push_back({ParseOrderStatus(h.TextView(0)).value_or(OrderStatus::kPaid),
+                             FromUnixMillis(h.Int64(1)), h.Text(2), h.Text(3)});
+  }
+  h.Reset();
+  auto& n =
+      db.Cached("SELECT from_status, to_status, due_at_ms FROM order_schedule WHERE order_id = ?");
+  n.BindInt64(1, order.id);
+  if (n.Step()) {
+    order.next = PendingTransition{ParseOrderStatus(n.TextView(0)).value_or(OrderStatus::kPaid),
+                                   ParseOrderStatus(n.TextView(1)).value_or(OrderStatus::kPaid),
+                                   FromUnixMillis(n.Int64(2))};
+  }
+  n.Reset();
+}
+
+std::optional<Order> ReadOrder(Database& db, std::int64_t order_id, bool full) {
+  static const std::string sql = std::string(kOrderColumns) + " WHERE id = ?";
+  auto& s = db.Cached(sql);
+  s.BindInt64(1, order_id);
+  std::optional<Order> out;
+  if (s.Step()) out = ReadOrderRow(s);
+  s.Reset();
+  if (!out) return out;
+  LoadLines(db, *out);
+  if (full) LoadHistoryAndNext(db, *out);
+  return out;
+}
+
+void AppendHistory(Database& db, std::int64_t order_id, OrderStatus status, TimePoint at,
+                   std::string_view cause, std::string_view kind) {
+  auto& h = db.Cached(
+      "INSERT INTO order_history (order_id, seq, status, at_ms, cause, kind) "
+      "SELECT ?1, COALESCE(MAX(seq), 0) + 1, ?2, ?3, ?4, ?5 FROM order_history WHERE order_id = "
+      "?1");
+  h.BindInt64(1, order_id)
+      .BindText(2, OrderStatusName(status))
+      .BindInt64(3, ToUnixMillis(at))
+      .BindText(4, cause)
+      .BindText(5, kind);
+  h.Step();
+  h.Reset();
+}
+
+// Replaces the order's scheduled step with the automatic step out of `status` (or none).
+void ScheduleNext(Database& db, std::int64_t order_id, OrderStatus status, TimePoint from,
+                  const LifecycleOptions& lifecycle) {
+  const auto step = NextAutomatic(status, lifecycle);
+  if (!step) {
+    auto& del = db.Cached("DELETE FROM order_schedule WHERE order_id = ?");
+    del.BindInt64(1, order_id);
+    del.Step();
+    del.Reset();
+    return;
+  }
+  auto& up = db.Cached(
+      "INSERT INTO order_schedule (order_id, from_status, to_status, due_at_ms) "
+      "VALUES (?1, ?2, ?3, ?4) ON CONFLICT (order_id) DO UPDATE SET from_status = ?2, "
+      "to_status = ?3, due_at_ms = ?4");
+  up.BindInt64(1, order_id)
+      .BindText(2, OrderStatusName(status))
+      .BindText(3, OrderStatusName(step->to))
+      .BindInt64(4, ToUnixMillis(from + step->delay));
+  up.Step();
+  up.Reset();
+}
+
+std::string RefundEventPayload(const Order& order, OrderStatus status) {
+  boost::json::array lines;
+  for (const OrderLine& l : order.lines) {
+    lines.push_back(boost::json::object{
+        {"productId", l.product_id}, {"quantity", l.quantity}, {"price", l.price}});
+  }
+  boost::json::object o;
+  o["orderId"] = order.id;
+  o["paymentId"] = order.payment_id;
+  o["memberId"] = order.member_id;
+  o["total"] = order.total;
+  o["status"] = OrderStatusName(status);
+  o["lines"] = std::move(lines);
+  return boost::json::serialize(o);
+}
+
+// The one way an order changes status: guarded on `from`, with its history line, its next
+// scheduled step and (for CANCELLED and RETURNED) the outbox event that makes checkout refund and
+// restock. Returns false, changing nothing, when the order is no longer in `from`.
+bool ApplyTransition(Database& db, std::int64_t order_id, OrderStatus from, OrderStatus to,
+                     TimePoint now, std::string_view cause, const LifecycleOptions& lifecycle) {
+  auto& up = db.Cached(
+      "UPDATE orders SET status = ?1, updated_at_ms = ?2, delivered_at_ms = CASE WHEN ?1 = "
+      "'DELIVERED' THEN ?2 ELSE delivered_at_ms END WHERE id = ?3 AND status = ?4");
+  up.BindText(1, OrderStatusName(to))
+      .BindInt64(2, ToUnixMillis(now))
+      .BindInt64(3, order_id)
+      .BindText(4, OrderStatusName(from));
+  up.Step();
+  up.Reset();
+  if (db.Changes() == 0) return false;
+  AppendHistory(db, order_id, to, now, cause, "transition");
+  ScheduleNext(db, order_id, to, now, lifecycle);
+  if (to == OrderStatus::kCancelled || to == OrderStatus::kReturned) {
+    const auto order = ReadOrder(db, order_id, false);
+    const std::string_view topic =
+        to == OrderStatus::kCancelled ? kOrderCancelledTopic : kOrderReturnedTopic;
+    storage::AppendOutbox(db, topic, RefundEventPayload(*order, to), now);
+  }
+  return true;
+}
+
+std::string_view ScheduledCause(OrderStatus to) {
+  switch (to) {
+    case OrderStatus::kShipping:
+      return "shipped (scheduled)";
+    case OrderStatus::kDelivered:
+      return "delivered (scheduled)";
+    case OrderStatus::kCompleted:
+      return "return window closed (scheduled)";
+    case OrderStatus::kReturned:
+      return "return received (scheduled)";
+    default:
+      return "scheduled";
+  }
 }
 
 }  // namespace
@@ -90,24 +244,48 @@ std::size_t SqliteOrderStore::RecordPaid(std::span<const PaidOrderEvent> events,
         l.Step();
         l.Reset();
       }
-      auto& h = db.Cached(
-          "INSERT INTO order_history (order_id, seq, status, at_ms, cause) "
-          "VALUES (?, 1, 'PAID', ?, 'payment captured')");
-      h.BindInt64(1, e.order_id).BindInt64(2, ToUnixMillis(e.paid_at));
-      h.Step();
-      h.Reset();
+      AppendHistory(db, e.order_id, OrderStatus::kPaid, e.paid_at, "payment captured",
+                    "transition");
+      // Shipping is due relative to the payment, not to when the event happened to arrive.
+      ScheduleNext(db, e.order_id, OrderStatus::kPaid, e.paid_at, lifecycle_);
       ++created;
     }
   });
   return created;
 }
 
+std::size_t SqliteOrderStore::EnsureScheduled(TimePoint now) {
+  std::size_t scheduled = 0;
+  writer_.RunSync([&](Database& db) {
+    struct Missing {
+      std::int64_t id;
+      OrderStatus status;
+      TimePoint since;
+    };
+    std::vector<Missing> missing;
+    auto s = db.Prepare(
+        "SELECT o.id, o.status, COALESCE(o.delivered_at_ms, o.updated_at_ms) FROM orders o "
+        "WHERE o.status NOT IN ('COMPLETED', 'CANCELLED', 'RETURNED') "
+        "AND NOT EXISTS (SELECT 1 FROM order_schedule s WHERE s.order_id = o.id)");
+    while (s.Step()) {
+      missing.push_back({s.Int64(0), ParseOrderStatus(s.TextView(1)).value_or(OrderStatus::kPaid),
+                         FromUnixMillis(s.Int64(2))});
+    }
+    for (const Missing& m : missing) {
+      ScheduleNext(db, m.id, m.status, m.since, lifecycle_);
+      ++scheduled;
+    }
+    (void)now;
+  });
+  return scheduled;
+}
+
 std::vector<Order> SqliteOrderStore::ListForMember(std::int64_t member_id, std::int64_t before_id,
                                                    std::size_t limit) {
   Database& db = readers_.ForThisThread();
-  auto& s = db.Cached(
-      "SELECT id, member_id, payment_id, status, total, created_at_ms, updated_at_ms FROM orders "
-      "WHERE member_id = ? AND id < ? ORDER BY id DESC LIMIT ?");
+  static const std::string sql =
+      std::string(kOrderColumns) + " WHERE member_id = ? AND id < ? ORDER BY id DESC LIMIT ?";
+  auto& s = db.Cached(sql);
   s.BindInt64(1, member_id)
       .BindInt64(2, before_id > 0 ? before_id : INT64_MAX)
       .BindInt64(3, static_cast<std::int64_t>(limit));
@@ -119,25 +297,166 @@ std::vector<Order> SqliteOrderStore::ListForMember(std::int64_t member_id, std::
 }
 
 std::optional<Order> SqliteOrderStore::Find(std::int64_t order_id) {
+  return ReadOrder(readers_.ForThisThread(), order_id, true);
+}
+
+std::vector<Order> SqliteOrderStore::ListForAdmin(const AdminOrderQuery& query) {
+  Database& db = readers_.ForThisThread();
+  static const std::string sql =
+      std::string(kOrderColumns) +
+      " WHERE id < ?1 AND (?2 IS NULL OR status = ?2) AND (?3 IS NULL OR EXISTS (SELECT 1 FROM "
+      "order_lines l WHERE l.order_id = orders.id AND l.product_id = ?3)) ORDER BY id DESC LIMIT "
+      "?4";
+  auto& s = db.Cached(sql);
+  s.BindInt64(1, query.before_id > 0 ? query.before_id : INT64_MAX);
+  if (query.status) {
+    s.BindText(2, OrderStatusName(*query.status));
+  } else {
+    s.BindNull(2);
+  }
+  if (query.product_id) {
+    s.BindInt64(3, *query.product_id);
+  } else {
+    s.BindNull(3);
+  }
+  s.BindInt64(4, static_cast<std::int64_t>(query.limit));
+  std::vector<Order> out;
+  while (s.Step()) out.push_back(ReadOrderRow(s));
+  s.Reset();
+  for (Order& o : out) LoadLines(db, o);
+  return out;
+}
+
+std::map<OrderStatus, StatusTally> SqliteOrderStore::TallyForProduct(std::int64_t product_id) {
   Database& db = readers_.ForThisThread();
   auto& s = db.Cached(
-      "SELECT id, member_id, payment_id, status, total, created_at_ms, updated_at_ms FROM orders "
-      "WHERE id = ?");
-  s.BindInt64(1, order_id);
-  std::optional<Order> out;
-  if (s.Step()) out = ReadOrderRow(s);
-  s.Reset();
-  if (!out) return out;
-  LoadLines(db, *out);
-  auto& h =
-      db.Cached("SELECT status, at_ms, cause FROM order_history WHERE order_id = ? ORDER BY seq");
-  h.BindInt64(1, order_id);
-  while (h.Step()) {
-    out->history.push_back({ParseOrderStatus(h.TextView(0)).value_or(OrderStatus::kPaid),
-                            FromUnixMillis(h.Int64(1)), h.Text(2)});
+      "SELECT o.status, COUNT(*), SUM(l.quantity), SUM(l.quantity * l.price) FROM order_lines l "
+      "JOIN orders o ON o.id = l.order_id WHERE l.product_id = ? GROUP BY o.status");
+  s.BindInt64(1, product_id);
+  std::map<OrderStatus, StatusTally> out;
+  while (s.Step()) {
+    if (auto status = ParseOrderStatus(s.TextView(0))) {
+      out[*status] = StatusTally{s.Int64(1), s.Int64(2), s.Int64(3)};
+    }
   }
-  h.Reset();
+  s.Reset();
   return out;
+}
+
+boost::asio::awaitable<Result<std::size_t>> SqliteOrderStore::ApplyDue(TimePoint now,
+                                                                       std::size_t limit) {
+  auto job = [now, limit, lifecycle = lifecycle_](Database& db) -> Result<std::size_t> {
+    struct Due {
+      std::int64_t order_id;
+      OrderStatus from;
+      OrderStatus to;
+    };
+    std::vector<Due> due;
+    due.reserve(limit);
+    auto& s = db.Cached(
+        "SELECT s.order_id, s.from_status, s.to_status FROM order_schedule s "
+        "JOIN orders o ON o.id = s.order_id WHERE s.due_at_ms <= ? AND o.on_hold = 0 "
+        "ORDER BY s.due_at_ms LIMIT ?");
+    s.BindInt64(1, ToUnixMillis(now)).BindInt64(2, static_cast<std::int64_t>(limit));
+    while (s.Step()) {
+      auto from = ParseOrderStatus(s.TextView(1));
+      auto to = ParseOrderStatus(s.TextView(2));
+      if (from && to) due.push_back({s.Int64(0), *from, *to});
+    }
+    s.Reset();
+    std::size_t applied = 0;
+    for (const Due& d : due) {
+      if (ApplyTransition(db, d.order_id, d.from, d.to, now, ScheduledCause(d.to), lifecycle)) {
+        ++applied;
+        continue;
+      }
+      // The order left `from` without replacing its schedule (cannot happen through this store,
+      // but a stale row must never be retried forever).
+      auto& del = db.Cached("DELETE FROM order_schedule WHERE order_id = ? AND from_status = ?");
+      del.BindInt64(1, d.order_id).BindText(2, OrderStatusName(d.from));
+      del.Step();
+      del.Reset();
+    }
+    return applied;
+  };
+  co_return co_await async::Write<std::size_t>(writer_, std::move(job));
+}
+
+boost::asio::awaitable<Result<Order>> SqliteOrderStore::Cancel(std::int64_t order_id,
+                                                               std::int64_t member_id,
+                                                               TimePoint now) {
+  auto job = [order_id, member_id, now, lifecycle = lifecycle_](Database& db) -> Result<Order> {
+    auto order = ReadOrder(db, order_id, false);
+    if (!order || order->member_id != member_id) return MakeError(Errc::kNotFound, "no such order");
+    if (order->status != OrderStatus::kPaid ||
+        !ApplyTransition(db, order_id, OrderStatus::kPaid, OrderStatus::kCancelled, now,
+                         "cancelled by the member", lifecycle)) {
+      return MakeError(Errc::kOrderNotCancellable,
+                       std::string("only an order that has not shipped can be cancelled; it is ") +
+                           std::string(OrderStatusName(order->status)));
+    }
+    return *ReadOrder(db, order_id, true);
+  };
+  co_return co_await async::Write<Order>(writer_, std::move(job));
+}
+
+boost::asio::awaitable<Result<Order>> SqliteOrderStore::RequestReturn(std::int64_t order_id,
+                                                                      std::int64_t member_id,
+                                                                      TimePoint now) {
+  auto job = [order_id, member_id, now, lifecycle = lifecycle_](Database& db) -> Result<Order> {
+    auto order = ReadOrder(db, order_id, false);
+    if (!order || order->member_id != member_id) return MakeError(Errc::kNotFound, "no such order");
+    const bool window_open = order->status == OrderStatus::kDelivered && order->delivered_at &&
+                             now < *order->delivered_at + lifecycle.return_window;
+    if (order->status == OrderStatus::kCompleted ||
+        (order->status == OrderStatus::kDelivered && !window_open)) {
+      return MakeError(Errc::kReturnWindowClosed, "the return window of this order has closed");
+    }
+    if (order->status != OrderStatus::kDelivered ||
+        !ApplyTransition(db, order_id, OrderStatus::kDelivered, OrderStatus::kReturnRequested, now,
+                         "return requested by the member", lifecycle)) {
+      return MakeError(Errc::kOrderNotReturnable,
+                       std::string("only a delivered order can be returned; it is ") +
+                           std::string(OrderStatusName(order->status)));
+    }
+    return *ReadOrder(db, order_id, true);
+  };
+  co_return co_await async::Write<Order>(writer_, std::move(job));
+}
+
+boost::asio::awaitable<Result<Order>> SqliteOrderStore::Advance(std::int64_t order_id,
+                                                                std::string reason, TimePoint now) {
+  auto job = [order_id, reason = std::move(reason), now,
+              lifecycle = lifecycle_](Database& db) -> Result<Order> {
+    auto order = ReadOrder(db, order_id, false);
+    if (!order) return MakeError(Errc::kNotFound, "no such order");
+    const auto step = NextAutomatic(order->status, lifecycle);
+    if (!step) return MakeError(Errc::kConflict, "the order is final; there is no next state");
+    ApplyTransition(db, order_id, order->status, step->to, now, "operator: " + reason, lifecycle);
+    return *ReadOrder(db, order_id, true);
+  };
+  co_return co_await async::Write<Order>(writer_, std::move(job));
+}
+
+boost::asio::awaitable<Result<Order>> SqliteOrderStore::SetHold(std::int64_t order_id, bool hold,
+                                                                std::string reason, TimePoint now) {
+  auto job = [order_id, hold, reason = std::move(reason), now](Database& db) -> Result<Order> {
+    auto order = ReadOrder(db, order_id, false);
+    if (!order) return MakeError(Errc::kNotFound, "no such order");
+    if (IsFinal(order->status)) return MakeError(Errc::kConflict, "the order is final");
+    if (order->on_hold == hold) {
+      return MakeError(Errc::kConflict,
+                       hold ? "the order is already on hold" : "the order is not on hold");
+    }
+    auto& up = db.Cached("UPDATE orders SET on_hold = ?, updated_at_ms = ? WHERE id = ?");
+    up.BindInt64(1, hold ? 1 : 0).BindInt64(2, ToUnixMillis(now)).BindInt64(3, order_id);
+    up.Step();
+    up.Reset();
+    AppendHistory(db, order_id, order->status, now, "operator: " + reason,
+                  hold ? "hold" : "release");
+    return *ReadOrder(db, order_id, true);
+  };
+  co_return co_await async::Write<Order>(writer_, std::move(job));
 }
 
 }  // namespace rocketmart::orders

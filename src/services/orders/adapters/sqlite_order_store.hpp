@@ -1,4 +1,9 @@
 // OrderStore on the orders service's own SQLite database (orders.db).
+//
+// The schedule lives in the table order_schedule (one row per order: its next automatic step and
+// when it is due), written in the same transaction as the transition that created it, so a crash
+// never forgets or repeats a step. Writes go through the database's single GroupCommitWriter;
+// reads use per-thread reader connections. Thread-safe.
 #pragma once
 
 #include <span>
@@ -14,17 +19,32 @@ std::span<const storage::Migration> OrdersMigrations();
 
 class SqliteOrderStore final : public OrderStore {
  public:
-  SqliteOrderStore(storage::GroupCommitWriter& writer, storage::ReadConnections& readers)
-      : writer_(writer), readers_(readers) {}
+  SqliteOrderStore(storage::GroupCommitWriter& writer, storage::ReadConnections& readers,
+                   LifecycleOptions lifecycle = {})
+      : writer_(writer), readers_(readers), lifecycle_(lifecycle) {}
 
   std::size_t RecordPaid(std::span<const PaidOrderEvent> events, TimePoint now) override;
+  std::size_t EnsureScheduled(TimePoint now) override;
   std::vector<Order> ListForMember(std::int64_t member_id, std::int64_t before_id,
                                    std::size_t limit) override;
   std::optional<Order> Find(std::int64_t order_id) override;
+  std::vector<Order> ListForAdmin(const AdminOrderQuery& query) override;
+  std::map<OrderStatus, StatusTally> TallyForProduct(std::int64_t product_id) override;
+
+  boost::asio::awaitable<Result<std::size_t>> ApplyDue(TimePoint now, std::size_t limit) override;
+  boost::asio::awaitable<Result<Order>> Cancel(std::int64_t order_id, std::int64_t member_id,
+                                               TimePoint now) override;
+  boost::asio::awaitable<Result<Order>> RequestReturn(std::int64_t order_id, std::int64_t member_id,
+                                                      TimePoint now) override;
+  boost::asio::awaitable<Result<Order>> Advance(std::int64_t order_id, std::string reason,
+                                                TimePoint now) override;
+  boost::asio::awaitable<Result<Order>> SetHold(std::int64_t order_id, bool hold,
+                                                std::string reason, TimePoint now) override;
 
  private:
   storage::GroupCommitWriter& writer_;
   storage::ReadConnections& readers_;
+  const LifecycleOptions lifecycle_;
 };
 
 }  // namespace rocketmart::orders

@@ -31,4 +31,27 @@ std::optional<OrderStatus> ParseOrderStatus(std::string_view name) {
   return std::nullopt;
 }
 
+std::optional<AutomaticStep> NextAutomatic(OrderStatus from, const LifecycleOptions& options) {
+  switch (from) {
+    case OrderStatus::kPaid:
+      return AutomaticStep{OrderStatus::kShipping, options.ship_after};
+    case OrderStatus::kShipping:
+      return AutomaticStep{OrderStatus::kDelivered, options.deliver_after};
+    case OrderStatus::kDelivered:
+      return AutomaticStep{OrderStatus::kCompleted, options.return_window};
+    case OrderStatus::kReturnRequested:
+      return AutomaticStep{OrderStatus::kReturned, options.return_receive_after};
+    case OrderStatus::kCompleted:
+    case OrderStatus::kCancelled:
+    case OrderStatus::kReturned:
+      return std::nullopt;
+  }
+  return std::nullopt;
+}
+
+bool IsFinal(OrderStatus status) {
+  return status == OrderStatus::kCompleted || status == OrderStatus::kCancelled ||
+         status == OrderStatus::kReturned;
+}
+
 }  // namespace rocketmart::orders

@@ -32,11 +32,46 @@ struct OrderLine {
   std::int64_t price = 0;  // unit price at purchase, minor units
 };
 
+// One line of an order's history. kind is "transition" for a status change, "hold"/"release" for
+// an operator pausing or resuming the schedule (status is then the unchanged current status).
 struct StatusChange {
   OrderStatus status = OrderStatus::kPaid;
   TimePoint at;
   std::string cause;
+  std::string kind = "transition";
 };
+
+// The next automatic transition of an order, as stored in the schedule.
+struct PendingTransition {
+  OrderStatus from = OrderStatus::kPaid;
+  OrderStatus to = OrderStatus::kShipping;
+  TimePoint due_at;
+};
+
+// Delays of the automatic transitions, each measured from the moment the previous transition was
+// applied (so a late scheduler never collapses several steps into one moment):
+//   PAID --ship_after--> SHIPPING --deliver_after--> DELIVERED --return_window--> COMPLETED
+//   RETURN_REQUESTED --return_receive_after--> RETURNED
+// Defaults: shipped D+1, delivered D+2, completed when the 7-day return window closes.
+struct LifecycleOptions {
+  Seconds ship_after{86'400};
+  Seconds deliver_after{86'400};
+  Seconds return_window{604'800};
+  Seconds return_receive_after{86'400};
+};
+
+struct AutomaticStep {
+  OrderStatus to = OrderStatus::kShipping;
+  Seconds delay{0};
+};
+
+// The scheduler's step out of `from`, or nullopt for states that only a person leaves (none) or
+// that are final.
+std::optional<AutomaticStep> NextAutomatic(OrderStatus from, const LifecycleOptions& options);
+bool IsFinal(OrderStatus status);
+
+inline constexpr std::string_view kOrderCancelledTopic = "order.cancelled";
+inline constexpr std::string_view kOrderReturnedTopic = "order.returned";
 
 struct Order {
   std::int64_t id = 0;  // equals the id of the payment that created it
@@ -48,6 +83,9 @@ struct Order {
   TimePoint updated_at;
   std::vector<OrderLine> lines;
   std::vector<StatusChange> history;
+  bool on_hold = false;                   // an operator paused the schedule
+  std::optional<TimePoint> delivered_at;  // start of the return window
+  std::optional<PendingTransition> next;  // the scheduled automatic step, if any
 };
 
 // The order.paid event as the orders service reads it.

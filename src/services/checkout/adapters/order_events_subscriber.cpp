@@ -1,0 +1,25 @@
+#include "services/checkout/adapters/order_events_subscriber.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <boost/json.hpp>
+
+namespace rocketmart::checkout {
+
+void OrderEventsSubscriber::Handle(std::span<const storage::Event> batch) {
+  for (const storage::Event& event : batch) {
+    boost::system::error_code ec;
+    const boost::json::value v = boost::json::parse(event.payload, ec);
+    const boost::json::object* o = v.if_object();
+    const boost::json::value* payment = o ? o->if_contains("paymentId") : nullptr;
+    if (ec || payment == nullptr || !payment->is_int64()) {
+      // Our own producer wrote it; a malformed event is a bug, not something to retry forever.
+      spdlog::error("checkout: skipping malformed order event {}", event.id);
+      continue;
+    }
+    // The lines in the event are informative: checkout restocks what its own hold recorded.
+    checkout_.RefundAndRestock(payment->as_int64(), event.id);
+  }
+}
+
+}  // namespace rocketmart::checkout

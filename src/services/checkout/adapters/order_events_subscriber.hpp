@@ -1,0 +1,21 @@
+// Consumes the orders service's order.cancelled and order.returned events: each refunds its
+// payment and puts its units back on sale, exactly once (CheckoutService::RefundAndRestock claims
+// the event and guards on the payment's status). Runs on the orders relay's thread.
+#pragma once
+
+#include "infra/storage/outbox.hpp"
+#include "services/checkout/checkout_service.hpp"
+
+namespace rocketmart::checkout {
+
+class OrderEventsSubscriber final : public storage::EventSubscriber {
+ public:
+  explicit OrderEventsSubscriber(CheckoutService& checkout) : checkout_(checkout) {}
+  std::string_view Name() const override { return "checkout.order_refunds"; }
+  void Handle(std::span<const storage::Event> batch) override;
+
+ private:
+  CheckoutService& checkout_;
+};
+
+}  // namespace rocketmart::checkout

@@ -1,0 +1,434 @@
+// The order lifecycle on a real orders.db with a fake clock: every path walked by moving time
+// (never by sleeping), restart after kill -9 with due work pending, two scheduler instances over
+// one database, cancel racing the shipping transition, and refusals that change nothing.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <memory>
+#include <set>
+#include <thread>
+
+#include "infra/async/run.hpp"
+#include "infra/storage/migrations.hpp"
+#include "infra/storage/test_support.hpp"
+#include "services/orders/adapters/sqlite_order_store.hpp"
+#include "services/orders/orders_service.hpp"
+
+namespace rocketmart::orders {
+namespace {
+
+using namespace std::chrono_literals;
+using storage::testing::TempDir;
+
+constexpr auto kDay = std::chrono::hours(24);
+
+// One "instance" of the orders service over a database file: its own writer, readers and store.
+struct Instance {
+  Instance(const std::string& path, const Clock& clock, LifecycleOptions lifecycle = {},
+           std::size_t batch = 1000) {
+    storage::OpenOptions open;
+    open.path = path;
+    writer = std::make_unique<storage::GroupCommitWriter>(open);
+    storage::Migrate(writer->Connection(), OrdersMigrations());
+    open.read_only = true;
+    readers = std::make_unique<storage::ReadConnections>(open);
+    store = std::make_unique<SqliteOrderStore>(*writer, *readers, lifecycle);
+    service = std::make_unique<OrdersService>(*store, clock, OrdersOptions{batch});
+    writer->Start();
+  }
+  ~Instance() { writer->Stop(); }
+
+  std::size_t RunOnce() { return async::RunToCompletion(service->RunSchedulerOnce()); }
+  std::size_t Drain() {
+    std::size_t total = 0;
+    while (const std::size_t n = RunOnce()) total += n;
+    return total;
+  }
+
+  std::unique_ptr<storage::GroupCommitWriter> writer;
+  std::unique_ptr<storage::ReadConnections> readers;
+  std::unique_ptr<SqliteOrderStore> store;
+  std::unique_ptr<OrdersService> service;
+};
+
+PaidOrderEvent Paid(std::int64_t id, std::int64_t member, TimePoint at) {
+  return PaidOrderEvent{"checkout:" + std::to_string(id), id, id, member, 3000, at,
+                        {{7, 2, 1000}, {8, 1, 1000}}};
+}
+
+std::int64_t Count(const std::string& path, const std::string& sql) {
+  storage::OpenOptions open;
+  open.path = path;
+  open.read_only = true;
+  storage::Database db(open);
+  auto s = db.Prepare(sql);
+  s.Step();
+  return s.Int64(0);
+}
+
+std::vector<OrderStatus> Statuses(const Order& o) {
+  std::vector<OrderStatus> out;
+  for (const auto& h : o.history) {
+    if (h.kind == "transition") out.push_back(h.status);
+  }
+  return out;
+}
+
+class OrdersTest : public ::testing::Test {
+ protected:
+  std::string Path() const { return dir_.File("orders.db"); }
+  Order Get(Instance& i, std::int64_t id) { return *i.store->Find(id); }
+
+  TempDir dir_;
+  FakeClock clock_;
+};
+
+TEST_F(OrdersTest, WalksPaidShippingDeliveredCompletedOnTheClock) {
+  Instance i(Path(), clock_);
+  const TimePoint t0 = clock_.Now();
+  std::vector<PaidOrderEvent> events{Paid(1, 10, t0)};
+  ASSERT_EQ(i.service->OnOrdersPaid(events), 1u);
+  EXPECT_EQ(i.service->OnOrdersPaid(events), 0u);  // redelivered: still one order
+
+  clock_.Advance(kDay - 1ms);
+  EXPECT_EQ(i.RunOnce(), 0u);
+  clock_.Advance(1ms);
+  EXPECT_EQ(i.RunOnce(), 1u);
+  EXPECT_EQ(Get(i, 1).status, OrderStatus::kShipping);
+  EXPECT_EQ(i.RunOnce(), 0u);  // the next step is a day away, not now
+
+  clock_.Advance(kDay);
+  EXPECT_EQ(i.RunOnce(), 1u);
+  Order delivered = Get(i, 1);
+  EXPECT_EQ(delivered.status, OrderStatus::kDelivered);
+  ASSERT_TRUE(delivered.delivered_at.has_value());
+  EXPECT_EQ(*delivered.delivered_at, t0 + 2 * kDay);
+  ASSERT_TRUE(delivered.next.has_value());
+  EXPECT_EQ(delivered.next->to, OrderStatus::kCompleted);
+  EXPECT_EQ(delivered.next->due_at, t0 + 9 * kDay);
+
+  clock_.Advance(7 * kDay);
+  EXPECT_EQ(i.RunOnce(), 1u);
+  const Order done = Get(i, 1);
+  EXPECT_EQ(done.status, OrderStatus::kCompleted);
+  EXPECT_FALSE(done.next.has_value());
+  EXPECT_EQ(Statuses(done),
+            (std::vector<OrderStatus>{OrderStatus::kPaid, OrderStatus::kShipping,
+                                      OrderStatus::kDelivered, OrderStatus::kCompleted}));
+  EXPECT_EQ(done.history[1].at, t0 + kDay);
+  EXPECT_EQ(done.history[1].cause, "shipped (scheduled)");
+  clock_.Advance(365 * kDay);
+  EXPECT_EQ(i.RunOnce(), 0u);
+  EXPECT_EQ(Count(Path(), "SELECT COUNT(*) FROM outbox"), 0);  // no refund for a completed order
+}
+
+TEST_F(OrdersTest, ALateSchedulerNeverCollapsesSteps) {
+  Instance i(Path(), clock_);
+  std::vector<PaidOrderEvent> events{Paid(1, 10, clock_.Now())};
+  i.service->OnOrdersPaid(events);
+  clock_.Advance(30 * kDay);  // the scheduler was down for a month
+  EXPECT_EQ(i.Drain(), 1u);
+  EXPECT_EQ(Get(i, 1).status, OrderStatus::kShipping);
+  clock_.Advance(kDay);
+  EXPECT_EQ(i.Drain(), 1u);
+  EXPECT_EQ(Get(i, 1).status, OrderStatus::kDelivered);
+}
+
+TEST_F(OrdersTest, CancelBeforeShippingEmitsOneEventAndStopsTheSchedule) {
+  Instance i(Path(), clock_);
+  std::vector<PaidOrderEvent> events{Paid(1, 10, clock_.Now())};
+  i.service->OnOrdersPaid(events);
+  auto cancelled = async::RunToCompletion(i.service->Cancel(10, 1));
+  ASSERT_TRUE(cancelled.ok()) << cancelled.error().message;
+  EXPECT_EQ(cancelled->status, OrderStatus::kCancelled);
+  EXPECT_FALSE(cancelled->next.has_value());
+  EXPECT_EQ(cancelled->history.back().cause, "cancelled by the member");
+  auto again = async::RunToCompletion(i.service->Cancel(10, 1));
+  ASSERT_FALSE(again.ok());
+  EXPECT_EQ(again.error().code, Errc::kOrderNotCancellable);
+  clock_.Advance(10 * kDay);
+  EXPECT_EQ(i.Drain(), 0u);
+  EXPECT_EQ(Count(Path(), "SELECT COUNT(*) FROM outbox WHERE topic = 'order.cancelled'"), 1);
+  EXPECT_EQ(Count(Path(), "SELECT COUNT(*) FROM outbox"), 1);
+}
+
+TEST_F(OrdersTest, ReturnInsideTheWindowIsReceivedAfterTheConfiguredDelay) {
+  Instance i(Path(), clock_);
+  std::vector<PaidOrderEvent> events{Paid(1, 10, clock_.Now())};
+  i.service->OnOrdersPaid(events);
+  clock_.Advance(kDay);
+  i.Drain();
+  clock_.Advance(kDay);
+  i.Drain();
+  clock_.Advance(7 * kDay - 1ms);  // the last millisecond of the window
+  auto requested = async::RunToCompletion(i.service->RequestReturn(10, 1));
+  ASSERT_TRUE(requested.ok()) << requested.error().message;
+  EXPECT_EQ(requested->status, OrderStatus::kReturnRequested);
+  EXPECT_EQ(Count(Path(), "SELECT COUNT(*) FROM outbox"), 0);  // nothing refunded before receipt
+  clock_.Advance(kDay - 1ms);
+  EXPECT_EQ(i.Drain(), 0u);
+  clock_.Advance(1ms);
+  EXPECT_EQ(i.Drain(), 1u);
+  const Order returned = Get(i, 1);
+  EXPECT_EQ(returned.status, OrderStatus::kReturned);
+  EXPECT_EQ(
+      Statuses(returned),
+      (std::vector<OrderStatus>{OrderStatus::kPaid, OrderStatus::kShipping, OrderStatus::kDelivered,
+                                OrderStatus::kReturnRequested, OrderStatus::kReturned}));
+  EXPECT_EQ(Count(Path(),
+                  "SELECT COUNT(*) FROM outbox WHERE topic = 'order.returned' AND "
+                  "payload LIKE '%\"paymentId\":1,%'"),
+            1);
+  clock_.Advance(30 * kDay);
+  EXPECT_EQ(i.Drain(), 0u);
+}
+
+TEST_F(OrdersTest, BadRequestsAreRefusedWithCodesAndChangeNothing) {
+  Instance i(Path(), clock_);
+  std::vector<PaidOrderEvent> events{Paid(1, 10, clock_.Now()), Paid(2, 10, clock_.Now()),
+                                     Paid(3, 10, clock_.Now())};
+  i.service->OnOrdersPaid(events);
+  auto expect_refused = [&](Result<Order> r, Errc code, std::int64_t id) {
+    const Order before = Get(i, id);
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(r.error().code, code) << r.error().message;
+    const Order after = Get(i, id);
+    EXPECT_EQ(after.status, before.status);
+    EXPECT_EQ(after.history.size(), before.history.size());
+  };
+  // Another member's order looks exactly like a missing one.
+  expect_refused(async::RunToCompletion(i.service->Cancel(11, 1)), Errc::kNotFound, 1);
+  expect_refused(async::RunToCompletion(i.service->RequestReturn(11, 1)), Errc::kNotFound, 1);
+  EXPECT_EQ(async::RunToCompletion(i.service->Cancel(10, 999)).error().code, Errc::kNotFound);
+  EXPECT_FALSE(i.service->GetForMember(11, 1).ok());
+  // Not yet delivered: not returnable.
+  expect_refused(async::RunToCompletion(i.service->RequestReturn(10, 1)), Errc::kOrderNotReturnable,
+                 1);
+  clock_.Advance(kDay);
+  i.Drain();
+  // Shipped: too late to cancel.
+  expect_refused(async::RunToCompletion(i.service->Cancel(10, 1)), Errc::kOrderNotCancellable, 1);
+  clock_.Advance(kDay);
+  i.Drain();
+  // Delivered, window over but the scheduler has not completed it yet: still closed.
+  clock_.Advance(7 * kDay);
+  expect_refused(async::RunToCompletion(i.service->RequestReturn(10, 1)), Errc::kReturnWindowClosed,
+                 1);
+  i.Drain();
+  EXPECT_EQ(Get(i, 1).status, OrderStatus::kCompleted);
+  expect_refused(async::RunToCompletion(i.service->RequestReturn(10, 1)), Errc::kReturnWindowClosed,
+                 1);
+  expect_refused(async::RunToCompletion(i.service->Cancel(10, 1)), Errc::kOrderNotCancellable, 1);
+  EXPECT_EQ(Count(Path(), "SELECT COUNT(*) FROM outbox"), 0);
+}
+
+TEST_F(OrdersTest, OperatorHoldsAdvancesAndReleasesWithReasons) {
+  Instance i(Path(), clock_);
+  std::vector<PaidOrderEvent> events{Paid(1, 10, clock_.Now())};
+  i.service->OnOrdersPaid(events);
+  auto held = async::RunToCompletion(i.service->SetHold(1, true, "address check"));
+  ASSERT_TRUE(held.ok());
+  EXPECT_TRUE(held->on_hold);
+  EXPECT_EQ(async::RunToCompletion(i.service->SetHold(1, true, "again")).error().code,
+            Errc::kConflict);
+  EXPECT_EQ(async::RunToCompletion(i.service->SetHold(1, true, "")).error().code,
+            Errc::kValidationFailed);
+  clock_.Advance(5 * kDay);
+  EXPECT_EQ(i.Drain(), 0u);  // held: the scheduler skips it
+  EXPECT_EQ(Get(i, 1).status, OrderStatus::kPaid);
+  auto advanced = async::RunToCompletion(i.service->Advance(1, "shipped by courier"));
+  ASSERT_TRUE(advanced.ok());
+  EXPECT_EQ(advanced->status, OrderStatus::kShipping);
+  EXPECT_EQ(advanced->history.back().cause, "operator: shipped by courier");
+  auto released = async::RunToCompletion(i.service->SetHold(1, false, "address ok"));
+  ASSERT_TRUE(released.ok());
+  EXPECT_FALSE(released->on_hold);
+  clock_.Advance(kDay);
+  EXPECT_EQ(i.Drain(), 1u);
+  const Order o = Get(i, 1);
+  EXPECT_EQ(o.status, OrderStatus::kDelivered);
+  std::vector<std::string> kinds;
+  for (const auto& h : o.history) kinds.push_back(h.kind);
+  EXPECT_EQ(kinds, (std::vector<std::string>{"transition", "hold", "transition", "release",
+                                             "transition"}));
+  EXPECT_EQ(async::RunToCompletion(i.service->Advance(999, "x")).error().code, Errc::kNotFound);
+  // The admin list filters by status and by product.
+  AdminOrderQuery q;
+  q.status = OrderStatus::kDelivered;
+  EXPECT_EQ(i.service->ListForAdmin(q)->items.size(), 1u);
+  q.status = OrderStatus::kPaid;
+  EXPECT_EQ(i.service->ListForAdmin(q)->items.size(), 0u);
+  AdminOrderQuery by_product;
+  by_product.product_id = 8;
+  EXPECT_EQ(i.service->ListForAdmin(by_product)->items.size(), 1u);
+  by_product.product_id = 9;
+  EXPECT_EQ(i.service->ListForAdmin(by_product)->items.size(), 0u);
+  const SaleSummary summary = i.service->Summary(7);
+  EXPECT_EQ(summary.orders.at(OrderStatus::kDelivered).units, 2);
+  EXPECT_FALSE(summary.checkout.has_value());
+}
+
+TEST_F(OrdersTest, OrdersFromBeforeTheScheduleAreScheduledAtStartup) {
+  const TimePoint t0 = clock_.Now();
+  {
+    storage::OpenOptions open;
+    open.path = Path();
+    storage::Database db(open);
+    storage::Migrate(db, OrdersMigrations().first(1));
+    db.Exec("INSERT INTO orders VALUES (5, 10, 5, 'PAID', 100, " +
+            std::to_string(ToUnixMillis(t0)) + ", " + std::to_string(ToUnixMillis(t0)) +
+            "); INSERT INTO order_lines VALUES (5, 7, 1, 100); INSERT INTO order_history VALUES "
+            "(5, 1, 'PAID', " +
+            std::to_string(ToUnixMillis(t0)) + ", 'payment captured')");
+  }
+  Instance i(Path(), clock_);
+  i.service->Load();
+  const Order o = Get(i, 5);
+  ASSERT_TRUE(o.next.has_value());
+  EXPECT_EQ(o.next->due_at, t0 + kDay);
+  EXPECT_EQ(i.store->EnsureScheduled(clock_.Now()), 0u);  // idempotent
+  clock_.Advance(kDay);
+  EXPECT_EQ(i.Drain(), 1u);
+}
+
+TEST_F(OrdersTest, TwoSchedulerInstancesApplyEachTransitionOnce) {
+  constexpr int kOrders = 3000;
+  {
+    Instance seed(Path(), clock_);
+    std::vector<PaidOrderEvent> events;
+    for (int id = 1; id <= kOrders; ++id) events.push_back(Paid(id, 10, clock_.Now()));
+    seed.service->OnOrdersPaid(events);
+  }
+  clock_.Advance(kDay);
+  // Two writers on one file: SQLite serializes their transactions; the guard keeps the result
+  // exactly-once whichever instance picks a row first.
+  Instance a(Path(), clock_, {}, 100);
+  Instance b(Path(), clock_, {}, 100);
+  std::size_t applied_a = 0;
+  std::size_t applied_b = 0;
+  std::thread ta([&] { applied_a = a.Drain(); });
+  std::thread tb([&] { applied_b = b.Drain(); });
+  ta.join();
+  tb.join();
+  EXPECT_EQ(applied_a + applied_b, static_cast<std::size_t>(kOrders));
+  EXPECT_EQ(Count(Path(), "SELECT COUNT(*) FROM order_history WHERE status = 'SHIPPING'"), kOrders);
+  EXPECT_EQ(Count(Path(), "SELECT COUNT(*) FROM orders WHERE status = 'SHIPPING'"), kOrders);
+  EXPECT_EQ(Count(Path(),
+                  "SELECT COUNT(*) FROM (SELECT order_id, status FROM order_history "
+                  "GROUP BY order_id, status HAVING COUNT(*) > 1)"),
+            0);
+}
+
+TEST_F(OrdersTest, CancelRacingTheShippingTransitionEndsInExactlyOneState) {
+  constexpr int kOrders = 1000;
+  Instance i(Path(), clock_, {}, 50);
+  std::vector<PaidOrderEvent> events;
+  for (int id = 1; id <= kOrders; ++id) events.push_back(Paid(id, 10, clock_.Now()));
+  i.service->OnOrdersPaid(events);
+  clock_.Advance(kDay);
+  int cancelled = 0;
+  int refused = 0;
+  std::thread scheduler([&] { i.Drain(); });
+  for (int id = 1; id <= kOrders; ++id) {
+    auto r = async::RunToCompletion(i.service->Cancel(10, id));
+    if (r.ok()) {
+      ++cancelled;
+    } else {
+      EXPECT_EQ(r.error().code, Errc::kOrderNotCancellable);
+      ++refused;
+    }
+  }
+  scheduler.join();
+  i.Drain();
+  EXPECT_EQ(cancelled + refused, kOrders);
+  EXPECT_EQ(Count(Path(), "SELECT COUNT(*) FROM orders WHERE status = 'CANCELLED'"), cancelled);
+  EXPECT_EQ(Count(Path(), "SELECT COUNT(*) FROM orders WHERE status = 'SHIPPING'"), refused);
+  // Every order: PAID plus exactly one of CANCELLED / SHIPPING, and one event per cancel.
+  EXPECT_EQ(Count(Path(), "SELECT COUNT(*) FROM order_history"), 2 * kOrders);
+  EXPECT_EQ(Count(Path(), "SELECT COUNT(*) FROM outbox WHERE topic = 'order.cancelled'"),
+            cancelled);
+}
+
+TEST_F(OrdersTest, Kill9WithDueWorkPendingThenEveryTransitionHappensExactlyOnce) {
+  constexpr int kOrders = 3000;
+  // Zero delays: at one fixed instant every order is due for its whole walk (3 transitions).
+  LifecycleOptions immediate{0s, 0s, 0s, 0s};
+  {
+    Instance seed(Path(), clock_, immediate);
+    std::vector<PaidOrderEvent> events;
+    for (int id = 1; id <= kOrders; ++id) events.push_back(Paid(id, 10, clock_.Now()));
+    seed.service->OnOrdersPaid(events);
+  }  // the writer is stopped: no thread is running when we fork
+  int progress[2];
+  ASSERT_EQ(pipe(progress), 0);
+  const pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    close(progress[0]);
+    Instance worker(Path(), clock_, immediate, 50);
+    while (worker.RunOnce() > 0) {
+      const char committed = 1;  // one byte per committed batch
+      if (write(progress[1], &committed, 1) != 1) _exit(2);
+    }
+    _exit(0);
+  }
+  close(progress[1]);
+  char buf[5];
+  std::size_t got = 0;
+  while (got < sizeof buf) {
+    const ssize_t n = read(progress[0], buf + got, sizeof buf - got);
+    ASSERT_GT(n, 0) << "the worker stopped before making progress";
+    got += static_cast<std::size_t>(n);
+  }
+  kill(child, SIGKILL);  // mid-schedule, possibly mid-transaction
+  int status = 0;
+  waitpid(child, &status, 0);
+  close(progress[0]);
+  ASSERT_TRUE(WIFSIGNALED(status));
+  const std::int64_t done_before = Count(Path(), "SELECT COUNT(*) FROM order_history");
+  ASSERT_GT(done_before, kOrders);      // some work was applied
+  ASSERT_LT(done_before, 4 * kOrders);  // and some was still pending
+  Instance restarted(Path(), clock_, immediate, 500);
+  restarted.service->Load();
+  restarted.Drain();
+  EXPECT_EQ(Count(Path(), "SELECT COUNT(*) FROM orders WHERE status = 'COMPLETED'"), kOrders);
+  EXPECT_EQ(Count(Path(), "SELECT COUNT(*) FROM order_history"), 4 * kOrders);
+  EXPECT_EQ(Count(Path(),
+                  "SELECT COUNT(*) FROM (SELECT order_id, status FROM order_history "
+                  "GROUP BY order_id, status HAVING COUNT(*) > 1)"),
+            0);
+  EXPECT_EQ(Count(Path(), "SELECT COUNT(*) FROM order_schedule"), 0);
+}
+
+// The "Orders" benchmark of docs/performance.md: transitions applied per second over 100,000 due
+// orders (one batch = one transaction on the writer). Disabled by default; run with
+//   test_orders --gtest_also_run_disabled_tests --gtest_filter='*Throughput*'
+TEST_F(OrdersTest, DISABLED_SchedulerThroughputOver100000DueOrders) {
+  constexpr int kOrders = 100'000;
+  for (const std::size_t batch : {100u, 1000u, 5000u}) {
+    TempDir dir;
+    const std::string path = dir.File("orders.db");
+    FakeClock clock;
+    Instance i(path, clock, {}, batch);
+    for (int start = 1; start <= kOrders; start += 1000) {
+      std::vector<PaidOrderEvent> events;
+      for (int id = start; id < start + 1000; ++id)
+        events.push_back(Paid(id, id % 977, clock.Now()));
+      i.service->OnOrdersPaid(events);
+    }
+    clock.Advance(kDay);
+    const auto t0 = std::chrono::steady_clock::now();
+    const std::size_t applied = i.Drain();
+    const double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    ASSERT_EQ(applied, static_cast<std::size_t>(kOrders));
+    std::printf("batch %zu: %d transitions in %.3f s = %.0f transitions/s\n", batch, kOrders,
+                seconds, kOrders / seconds);
+  }
+}
+
+}  // namespace
+}  // namespace rocketmart::orders

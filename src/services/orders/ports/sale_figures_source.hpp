@@ -1,0 +1,27 @@
+// Port: checkout's figures for one product's sale (stock held and sold, refunds, revenue), which
+// the orders service combines with its own order counts into the operator's per-sale summary. Bound
+// in the composition root (in-process: CheckoutService); orders never reads checkout's tables.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+
+namespace rocketmart::orders {
+
+struct SaleFigures {
+  std::int64_t available = 0;
+  std::int64_t held = 0;             // units in unpaid holds
+  std::int64_t sold = 0;             // units paid and not refunded
+  std::int64_t refunded_units = 0;   // units refunded and restocked (cancels + received returns)
+  std::int64_t revenue = 0;          // captured and not refunded, minor units
+  std::int64_t refunded_amount = 0;  // minor units
+};
+
+class SaleFiguresSource {
+ public:
+  virtual ~SaleFiguresSource() = default;
+  // nullopt for a product checkout does not know. Any thread.
+  virtual std::optional<SaleFigures> Figures(std::int64_t product_id) const = 0;
+};
+
+}  // namespace rocketmart::orders

@@ -1,0 +1,250 @@
+// Cancel and return events through the orders relay into checkout: every cancelled order and every
+// received return is refunded and restocked exactly once, even when events are delivered twice,
+// and a refund the provider failed is retried until it settles. Real databases, fake clock.
+#include <gtest/gtest.h>
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+
+#include "infra/async/run.hpp"
+#include "infra/metrics/metrics.hpp"
+#include "infra/storage/migrations.hpp"
+#include "infra/storage/outbox.hpp"
+#include "infra/storage/test_support.hpp"
+#include "services/checkout/adapters/order_events_subscriber.hpp"
+#include "services/checkout/adapters/sqlite_inventory_store.hpp"
+#include "services/checkout/checkout_service.hpp"
+#include "services/orders/adapters/order_paid_subscriber.hpp"
+#include "services/orders/adapters/sqlite_order_store.hpp"
+#include "services/orders/orders_service.hpp"
+
+namespace rocketmart::orders {
+namespace {
+
+using boost::asio::awaitable;
+using checkout::ChargeOutcome;
+using checkout::ChargeRecord;
+using storage::testing::TempDir;
+
+constexpr auto kDay = std::chrono::hours(24);
+constexpr std::int64_t kProduct = 7;
+constexpr std::int64_t kPrice = 1000;
+
+// Captures everything; refunds can be made to fail. Idempotent by hold id like the real port.
+class FakeProvider final : public checkout::PaymentProvider {
+ public:
+  awaitable<Result<ChargeRecord>> Charge(std::int64_t hold_id, std::int64_t /*member_id*/,
+                                         std::int64_t /*amount*/) override {
+    std::lock_guard lock(mu_);
+    charges_[hold_id] = ChargeOutcome::kCaptured;
+    ChargeRecord record{ChargeOutcome::kCaptured, "ref-" + std::to_string(hold_id)};
+    co_return record;
+  }
+  std::optional<ChargeRecord> Lookup(std::int64_t hold_id) override {
+    std::lock_guard lock(mu_);
+    auto it = charges_.find(hold_id);
+    if (it == charges_.end()) return std::nullopt;
+    return ChargeRecord{it->second, "ref-" + std::to_string(hold_id)};
+  }
+  awaitable<Result<ChargeRecord>> Refund(std::int64_t hold_id) override {
+    std::lock_guard lock(mu_);
+    ++refund_calls_;
+    if (fail_refunds_) {
+      Error e = MakeError(Errc::kUnavailable, "provider down");
+      co_return e;
+    }
+    charges_[hold_id] = ChargeOutcome::kRefunded;
+    refunded_.insert(hold_id);
+    ChargeRecord record{ChargeOutcome::kRefunded, "ref-" + std::to_string(hold_id)};
+    co_return record;
+  }
+  void FailRefunds(bool fail) {
+    std::lock_guard lock(mu_);
+    fail_refunds_ = fail;
+  }
+  std::size_t Refunded() {
+    std::lock_guard lock(mu_);
+    return refunded_.size();
+  }
+
+ private:
+  std::mutex mu_;
+  std::map<std::int64_t, ChargeOutcome> charges_;
+  std::set<std::int64_t> refunded_;
+  int refund_calls_ = 0;
+  bool fail_refunds_ = false;
+};
+
+struct Db {
+  Db(const std::string& path, std::span<const storage::Migration> migrations,
+     const std::string& name, const Clock& clock) {
+    storage::OpenOptions open;
+    open.path = path;
+    writer = std::make_unique<storage::GroupCommitWriter>(open);
+    storage::Migrate(writer->Connection(), migrations);
+    open.read_only = true;
+    readers = std::make_unique<storage::ReadConnections>(open);
+    relay = std::make_unique<storage::OutboxRelay>(name, *writer, *readers, clock);
+  }
+  ~Db() { writer->Stop(); }
+  std::int64_t Count(const std::string& sql) {
+    auto s = readers->ForThisThread().Prepare(sql);
+    s.Step();
+    return s.Int64(0);
+  }
+  std::unique_ptr<storage::GroupCommitWriter> writer;
+  std::unique_ptr<storage::ReadConnections> readers;
+  std::unique_ptr<storage::OutboxRelay> relay;
+};
+
+class RefundFlowTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    checkout_db_ = std::make_unique<Db>(dir_.File("checkout.db"), checkout::CheckoutMigrations(),
+                                        "checkout", clock_);
+    orders_db_ = std::make_unique<Db>(dir_.File("orders.db"), OrdersMigrations(), "orders", clock_);
+    inventory_ = std::make_unique<checkout::SqliteInventoryStore>(*checkout_db_->writer,
+                                                                  *checkout_db_->readers);
+    checkout_ =
+        std::make_unique<checkout::CheckoutService>(*inventory_, provider_, clock_, metrics_);
+    order_store_ = std::make_unique<SqliteOrderStore>(*orders_db_->writer, *orders_db_->readers);
+    orders_ = std::make_unique<OrdersService>(*order_store_, clock_);
+    paid_subscriber_ = std::make_unique<OrderPaidSubscriber>(*orders_);
+    refunds_subscriber_ = std::make_unique<checkout::OrderEventsSubscriber>(*checkout_);
+    checkout_db_->relay->Subscribe("order.paid", paid_subscriber_.get());
+    orders_db_->relay->Subscribe(std::string(kOrderCancelledTopic), refunds_subscriber_.get());
+    orders_db_->relay->Subscribe(std::string(kOrderReturnedTopic), refunds_subscriber_.get());
+    checkout_db_->writer->Start();
+    orders_db_->writer->Start();
+    checkout_->Load();
+    orders_->Load();
+    checkout_->OnProductFacts({kProduct, kPrice, 100, false, 1}, "catalog:1");
+    const TimePoint now = clock_.Now();
+    checkout::Sale sale{now - std::chrono::hours(1), now + 30 * kDay, 10};
+    ASSERT_TRUE(async::RunToCompletion(checkout_->SetSale(kProduct, sale)).ok());
+  }
+
+  std::int64_t Buy(std::int64_t member, std::int64_t quantity) {
+    std::vector<checkout::PurchaseLine> lines{{kProduct, quantity}};
+    auto answer = async::RunToCompletion(
+        checkout_->Purchase(checkout::Buyer{member, true}, std::move(lines), std::nullopt));
+    EXPECT_TRUE(answer.result.ok());
+    return answer.result->order_id;
+  }
+  void DeliverPaid() {
+    while (checkout_db_->relay->DeliverOnceForTest()) {
+    }
+  }
+  // Delivers, keeping a copy of what was delivered (the relay prunes delivered rows).
+  void DeliverOrderEvents() {
+    for (auto& e : OrderEvents()) delivered_[e.id] = std::move(e);
+    while (orders_db_->relay->DeliverOnceForTest()) {
+    }
+  }
+  void Walk(std::chrono::hours by) {
+    clock_.Advance(by);
+    while (async::RunToCompletion(orders_->RunSchedulerOnce()) > 0) {
+    }
+  }
+  std::vector<storage::Event> OrderEvents() {
+    std::vector<storage::Event> out;
+    auto s = orders_db_->readers->ForThisThread().Prepare(
+        "SELECT seq, topic, payload FROM outbox ORDER BY seq");
+    while (s.Step()) {
+      out.push_back({"orders:" + std::to_string(s.Int64(0)), s.Text(1), s.Text(2), clock_.Now()});
+    }
+    return out;
+  }
+
+  TempDir dir_;
+  FakeClock clock_;
+  metrics::Registry metrics_;
+  FakeProvider provider_;
+  std::unique_ptr<Db> checkout_db_;
+  std::unique_ptr<Db> orders_db_;
+  std::unique_ptr<checkout::SqliteInventoryStore> inventory_;
+  std::unique_ptr<checkout::CheckoutService> checkout_;
+  std::unique_ptr<SqliteOrderStore> order_store_;
+  std::unique_ptr<OrdersService> orders_;
+  std::unique_ptr<OrderPaidSubscriber> paid_subscriber_;
+  std::unique_ptr<checkout::OrderEventsSubscriber> refunds_subscriber_;
+  std::map<std::string, storage::Event> delivered_;
+};
+
+TEST_F(RefundFlowTest, RefundsAndRestocksEqualCancelsPlusReceivedReturnsEvenWhenRedelivered) {
+  std::vector<std::int64_t> ids;
+  for (std::int64_t member = 1; member <= 10; ++member) ids.push_back(Buy(member, 2));
+  DeliverPaid();
+  ASSERT_EQ(checkout_->Available(kProduct), 80);
+  // Three cancels before shipping.
+  for (int k = 0; k < 3; ++k) {
+    ASSERT_TRUE(async::RunToCompletion(orders_->Cancel(k + 1, ids[k])).ok());
+  }
+  Walk(kDay);  // the rest ship
+  Walk(kDay);  // and are delivered
+  for (int k = 3; k < 5; ++k) {
+    ASSERT_TRUE(async::RunToCompletion(orders_->RequestReturn(k + 1, ids[k])).ok());
+  }
+  DeliverOrderEvents();
+  // A requested return is not refunded before it is received.
+  EXPECT_EQ(provider_.Refunded(), 3u);
+  EXPECT_EQ(checkout_->Available(kProduct), 86);
+  Walk(kDay);  // the returns are received
+  DeliverOrderEvents();
+  Walk(7 * kDay);  // the others complete
+
+  // Every event delivered a second time (a relay crash before its cursor advanced), and once more
+  // under other ids (a producer replay): nothing changes.
+  std::vector<storage::Event> events;
+  for (const auto& [id, e] : delivered_) events.push_back(e);
+  ASSERT_EQ(events.size(), 5u);
+  refunds_subscriber_->Handle(events);
+  auto replayed = events;
+  for (auto& e : replayed) e.id += "-replay";
+  refunds_subscriber_->Handle(replayed);
+
+  EXPECT_EQ(provider_.Refunded(), 5u);
+  EXPECT_EQ(checkout_db_->Count("SELECT COUNT(*) FROM payments WHERE status = 'REFUNDED'"), 5);
+  EXPECT_EQ(checkout_db_->Count("SELECT COUNT(*) FROM payments WHERE refund_pending = 1"), 0);
+  EXPECT_EQ(checkout_db_->Count("SELECT COALESCE(SUM(quantity), 0) FROM stock_ledger "
+                                "WHERE kind = 'RETURN'"),
+            10);
+  EXPECT_EQ(checkout_->Available(kProduct), 90);
+  EXPECT_EQ(checkout_->Reconcile(), 0u);  // conservation holds with refunded units
+  const auto figures = checkout_->SaleFigures(kProduct);
+  ASSERT_TRUE(figures.has_value());
+  EXPECT_EQ(figures->available, 90);
+  EXPECT_EQ(figures->sold, 10);
+  EXPECT_EQ(figures->refunded_units, 10);
+  EXPECT_EQ(figures->revenue, 10 * kPrice);
+  EXPECT_EQ(figures->refunded_amount, 10 * kPrice);
+  const auto tally = order_store_->TallyForProduct(kProduct);
+  EXPECT_EQ(tally.at(OrderStatus::kCancelled).units + tally.at(OrderStatus::kReturned).units,
+            figures->refunded_units);
+  EXPECT_EQ(tally.at(OrderStatus::kCompleted).orders, 5);
+  // A returned member may buy again: their per-sale count went down.
+  Buy(1, 10);
+}
+
+TEST_F(RefundFlowTest, AFailedProviderRefundStaysPendingUntilRetried) {
+  const std::int64_t id = Buy(1, 3);
+  DeliverPaid();
+  provider_.FailRefunds(true);
+  ASSERT_TRUE(async::RunToCompletion(orders_->Cancel(1, id)).ok());
+  DeliverOrderEvents();
+  // Stock is back at once; the money is owed.
+  EXPECT_EQ(checkout_->Available(kProduct), 100);
+  EXPECT_EQ(checkout_db_->Count("SELECT COUNT(*) FROM payments WHERE refund_pending = 1"), 1);
+  EXPECT_EQ(checkout_->RetryPendingRefunds(), 0u);
+  provider_.FailRefunds(false);
+  EXPECT_EQ(checkout_->RetryPendingRefunds(), 1u);
+  EXPECT_EQ(provider_.Refunded(), 1u);
+  EXPECT_EQ(checkout_db_->Count("SELECT COUNT(*) FROM payments WHERE refund_pending = 1"), 0);
+  EXPECT_EQ(checkout_->RetryPendingRefunds(), 0u);
+  EXPECT_EQ(checkout_->Available(kProduct), 100);
+}
+
+}  // namespace
+}  // namespace rocketmart::orders

@@ -1,0 +1,223 @@
+// Orders end to end on the real binary: cancel, return, the operator's controls and views, the
+// refunds they cause in checkout, refusals with stable codes, and a kill -9 in the middle of the
+// schedule. Transitions are driven by the operator's "advance" (no waiting for time) except in
+// the restart test, which configures zero delays. Waits below poll for asynchronous event
+// delivery between services, never for time to pass.
+#include <gtest/gtest.h>
+
+#include <boost/json.hpp>
+#include <chrono>
+#include <functional>
+#include <thread>
+
+#include "support/http_client.hpp"
+#include "support/server_process.hpp"
+
+namespace rocketmart::testing {
+namespace {
+
+using namespace std::chrono_literals;
+
+bool WaitUntil(const std::function<bool()>& done, std::chrono::seconds timeout = 30s) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (done()) return true;
+    std::this_thread::sleep_for(20ms);  // polling another thread's progress, not waiting for time
+  }
+  return done();
+}
+
+std::int64_t CreateSale(HttpClient& c, const std::string& admin, std::int64_t stock) {
+  auto r = c.PostJson("/products",
+                      R"({"name":"orders-e2e","price":1000,"stock":)" + std::to_string(stock) + "}",
+                      admin);
+  EXPECT_EQ(r.status, 201) << r.body;
+  const std::int64_t id = r.Json().at("id").as_int64();
+  auto sale = c.PutJson("/payment/" + std::to_string(id) + "/sale",
+                        R"({"startsAt":"2020-01-01T00:00:00Z","endsAt":"2099-01-01T00:00:00Z",)"
+                        R"("perMemberLimit":10})",
+                        admin);
+  EXPECT_EQ(sale.status, 200) << sale.body;
+  return id;
+}
+
+// Buys and waits until the order exists in the orders service.
+std::int64_t Buy(HttpClient& c, const std::string& token, std::int64_t product, int amount) {
+  HttpResponse r;
+  // The product reaches checkout through the catalog's event relay.
+  EXPECT_TRUE(WaitUntil([&] {
+    r = c.PostJson("/payment/request",
+                   R"({"productId":)" + std::to_string(product) + R"(,"amount":)" +
+                       std::to_string(amount) + "}",
+                   token);
+    return r.status != 404;
+  }));
+  EXPECT_EQ(r.status, 201) << r.body;
+  const std::int64_t order = r.Json().at("orderId").as_int64();
+  EXPECT_TRUE(
+      WaitUntil([&] { return c.Get("/order/" + std::to_string(order), token).status == 200; }));
+  return order;
+}
+
+std::string StatusOf(HttpClient& c, const std::string& token, std::int64_t order) {
+  auto r = c.Get("/order/" + std::to_string(order), token);
+  return std::string(r.Json().at("status").as_string());
+}
+
+TEST(OrdersE2E, CancelReturnRefundsAndOperatorControls) {
+  ServerProcess server;
+  const std::string admin = server.Token(1, true);
+  const std::string alice = server.Token(2);
+  const std::string bob = server.Token(3);
+  HttpClient c(server.port());
+  const std::int64_t product = CreateSale(c, admin, 20);
+  const std::int64_t o1 = Buy(c, alice, product, 1);
+  const std::int64_t o2 = Buy(c, alice, product, 2);
+  const std::int64_t o3 = Buy(c, alice, product, 3);
+  const std::int64_t o4 = Buy(c, bob, product, 4);
+  auto path = [](std::int64_t id) { return "/order/" + std::to_string(id); };
+  auto ret = [](std::int64_t id) { return "/order/return/" + std::to_string(id); };
+  auto admin_path = [](std::int64_t id, const char* what) {
+    return "/admin/orders/" + std::to_string(id) + "/" + what;
+  };
+  auto advance = [&](std::int64_t id) {
+    auto r = c.PostJson(admin_path(id, "advance"), R"({"reason":"courier scan"})", admin);
+    EXPECT_EQ(r.status, 200) << r.body;
+    return r;
+  };
+
+  // Refusals: another member's order, unknown ids, wrong states. Each changes nothing.
+  EXPECT_EQ(c.Delete(path(o1), bob).ErrorCode(), "NOT_FOUND");
+  EXPECT_EQ(c.PostJson(ret(o1), "", bob).ErrorCode(), "NOT_FOUND");
+  EXPECT_EQ(c.Get(path(o1), bob).status, 404);
+  EXPECT_EQ(c.Delete(path(999999), alice).status, 404);
+  EXPECT_EQ(c.Delete("/order/abc", alice).status, 404);
+  auto not_returnable = c.PostJson(ret(o1), "", alice);
+  EXPECT_EQ(not_returnable.status, 409);
+  EXPECT_EQ(not_returnable.ErrorCode(), "ORDER_NOT_RETURNABLE");
+  EXPECT_EQ(c.Delete(path(o1)).status, 401);
+  EXPECT_EQ(StatusOf(c, alice, o1), "PAID");
+
+  // Cancel before shipping.
+  auto cancelled = c.Delete(path(o1), alice);
+  ASSERT_EQ(cancelled.status, 200) << cancelled.body;
+  EXPECT_EQ(cancelled.Json().at("status").as_string(), "CANCELLED");
+  EXPECT_EQ(c.Delete(path(o1), alice).ErrorCode(), "ORDER_NOT_CANCELLABLE");
+
+  // Shipped: no cancel; delivered: return inside the window, received by the operator.
+  advance(o2);
+  EXPECT_EQ(c.Delete(path(o2), alice).ErrorCode(), "ORDER_NOT_CANCELLABLE");
+  advance(o2);
+  auto requested = c.PostJson(ret(o2), "", alice);
+  ASSERT_EQ(requested.status, 200) << requested.body;
+  EXPECT_EQ(requested.Json().at("status").as_string(), "RETURN_REQUESTED");
+  EXPECT_EQ(advance(o2).Json().at("status").as_string(), "RETURNED");
+  auto detail = c.Get(path(o2), alice).Json().as_object();
+  std::vector<std::string> statuses;
+  for (const auto& h : detail.at("history").as_array()) {
+    statuses.emplace_back(h.at("status").as_string());
+  }
+  EXPECT_EQ(statuses, (std::vector<std::string>{"PAID", "SHIPPING", "DELIVERED", "RETURN_REQUESTED",
+                                                "RETURNED"}));
+  EXPECT_EQ(detail.at("history").as_array()[1].at("cause").as_string(), "operator: courier scan");
+
+  // Completed: the window closed. A final order has no next state.
+  advance(o3);
+  advance(o3);
+  advance(o3);
+  EXPECT_EQ(StatusOf(c, alice, o3), "COMPLETED");
+  auto closed = c.PostJson(ret(o3), "", alice);
+  EXPECT_EQ(closed.status, 409);
+  EXPECT_EQ(closed.ErrorCode(), "RETURN_WINDOW_CLOSED");
+  EXPECT_EQ(c.PostJson(admin_path(o3, "advance"), R"({"reason":"x"})", admin).ErrorCode(),
+            "CONFLICT");
+
+  // Hold and release with reasons; bad bodies and non-admins are refused.
+  EXPECT_EQ(c.PostJson(admin_path(o4, "hold"), R"({"reason":"fraud check"})", admin).status, 200);
+  EXPECT_EQ(c.PostJson(admin_path(o4, "hold"), R"({"reason":"again"})", admin).status, 409);
+  EXPECT_EQ(c.PostJson(admin_path(o4, "hold"), R"({})", admin).status, 400);
+  EXPECT_EQ(c.PostJson(admin_path(o4, "hold"), R"({"reason":"x"})", bob).status, 403);
+  auto released = c.PostJson(admin_path(o4, "release"), R"({"reason":"ok"})", admin);
+  ASSERT_EQ(released.status, 200) << released.body;
+  EXPECT_FALSE(released.Json().at("onHold").as_bool());
+
+  // Refunds and restocks equal the cancel plus the received return (1 + 2 units).
+  const std::string summary_path = "/admin/sales/" + std::to_string(product) + "/summary";
+  boost::json::object summary;
+  ASSERT_TRUE(WaitUntil([&] {
+    summary = c.Get(summary_path, admin).Json().as_object();
+    return summary.at("refunded").at("units").as_int64() == 3;
+  })) << boost::json::serialize(summary);
+  EXPECT_EQ(summary.at("refunded").at("amount").as_int64(), 3000);
+  EXPECT_EQ(summary.at("sold").as_int64(), 7);
+  EXPECT_EQ(summary.at("revenue").as_int64(), 7000);
+  EXPECT_EQ(summary.at("available").as_int64(), 13);
+  EXPECT_EQ(summary.at("held").as_int64(), 0);
+  EXPECT_EQ(summary.at("cancelled").at("orders").as_int64(), 1);
+  EXPECT_EQ(summary.at("returned").at("units").as_int64(), 2);
+  EXPECT_EQ(c.Get(summary_path, alice).status, 403);
+
+  // Admin views by status and product.
+  auto list = c.Get("/admin/orders?status=CANCELLED&productId=" + std::to_string(product), admin);
+  ASSERT_EQ(list.status, 200) << list.body;
+  const boost::json::value listed = list.Json();
+  const auto& items = listed.at("items").as_array();
+  ASSERT_EQ(items.size(), 1u);
+  EXPECT_EQ(items[0].at("id").as_int64(), o1);
+  EXPECT_EQ(c.Get("/admin/orders?productId=" + std::to_string(product), admin)
+                .Json()
+                .at("items")
+                .as_array()
+                .size(),
+            4u);
+  EXPECT_EQ(c.Get("/admin/orders?status=LOST", admin).ErrorCode(), "VALIDATION_FAILED");
+  EXPECT_EQ(c.Get("/admin/orders", alice).status, 403);
+}
+
+TEST(OrdersE2E, Kill9MidScheduleThenEveryTransitionHappensExactlyOnce) {
+  ServerOptions options;
+  // Zero delays: every order walks PAID -> SHIPPING -> DELIVERED -> COMPLETED on the scheduler's
+  // next runs, so a kill -9 right after buying lands in the middle of the schedule.
+  options.env = {{"ROCKETMART_ORDERS_SHIP_AFTER_S", "0"},
+                 {"ROCKETMART_ORDERS_DELIVER_AFTER_S", "0"},
+                 {"ROCKETMART_ORDERS_RETURN_WINDOW_S", "0"},
+                 {"ROCKETMART_ORDERS_SCHEDULER_INTERVAL_MS", "10"},
+                 {"ROCKETMART_ORDERS_SCHEDULER_BATCH", "3"}};
+  ServerProcess server(options);
+  const std::string admin = server.Token(1, true);
+  HttpClient c(server.port());
+  const std::int64_t product = CreateSale(c, admin, 100);
+  std::vector<std::string> tokens;
+  for (int member = 2; member < 22; ++member) tokens.push_back(server.Token(member));
+  std::vector<std::int64_t> orders{Buy(c, tokens[0], product, 1)};
+  for (std::size_t k = 1; k < tokens.size(); ++k) {
+    auto r =
+        c.PostJson("/payment/request",
+                   R"({"productId":)" + std::to_string(product) + R"(,"amount":1})", tokens[k]);
+    ASSERT_EQ(r.status, 201) << r.body;
+    orders.push_back(r.Json().at("orderId").as_int64());
+  }
+  server.Kill();  // order.paid events and due transitions are still in flight
+  server.Restart();
+  HttpClient again(server.port());
+  const std::string list =
+      "/admin/orders?limit=100&status=COMPLETED&productId=" + std::to_string(product);
+  ASSERT_TRUE(WaitUntil([&] {
+    auto r = again.Get(list, admin);
+    return r.status == 200 && r.Json().at("items").as_array().size() == orders.size();
+  }));
+  for (std::int64_t id : orders) {
+    auto r = again.Get("/admin/orders/" + std::to_string(id), admin);
+    ASSERT_EQ(r.status, 200);
+    std::vector<std::string> statuses;
+    const boost::json::value order = r.Json();
+    for (const auto& h : order.at("history").as_array()) {
+      statuses.emplace_back(h.at("status").as_string());
+    }
+    EXPECT_EQ(statuses, (std::vector<std::string>{"PAID", "SHIPPING", "DELIVERED", "COMPLETED"}))
+        << "order " << id;
+  }
+}
+
+}  // namespace
+}  // namespace rocketmart::testing
