@@ -9,16 +9,36 @@
 #include "app/demo_seed.hpp"
 #include "app/keys.hpp"
 #include "app/ops_routes.hpp"
+#include "app/periodic_tasks.hpp"
+#include "auth/secret.hpp"
 #include "infra/http/server.hpp"
 #include "infra/metrics/metrics.hpp"
 #include "infra/storage/group_commit_writer.hpp"
 #include "infra/storage/migrations.hpp"
 #include "infra/storage/outbox.hpp"
 #include "infra/storage/read_connections.hpp"
+#include "services/catalog/adapters/cart_checkout.hpp"
 #include "services/catalog/adapters/http_routes.hpp"
 #include "services/catalog/adapters/sqlite_product_repository.hpp"
+#include "services/catalog/adapters/sqlite_shopping_repository.hpp"
 #include "services/catalog/catalog_service.hpp"
+#include "services/catalog/shopping_service.hpp"
+#include "services/checkout/adapters/catalog_subscriber.hpp"
+#include "services/checkout/adapters/http_routes.hpp"
+#include "services/checkout/adapters/order_events_subscriber.hpp"
+#include "services/checkout/adapters/simulated_payment_provider.hpp"
+#include "services/checkout/adapters/sqlite_inventory_store.hpp"
+#include "services/checkout/checkout_service.hpp"
 #include "services/gateway/jwt_authenticator.hpp"
+#include "services/members/adapters/http_routes.hpp"
+#include "services/members/adapters/mailers.hpp"
+#include "services/members/adapters/sodium_crypto.hpp"
+#include "services/members/adapters/sqlite_member_repository.hpp"
+#include "services/members/members_service.hpp"
+#include "services/orders/adapters/http_routes.hpp"
+#include "services/orders/adapters/order_paid_subscriber.hpp"
+#include "services/orders/adapters/sqlite_order_store.hpp"
+#include "services/orders/orders_service.hpp"
 
 namespace rocketmart::app {
 namespace {
@@ -27,11 +47,13 @@ namespace {
 struct ServiceDatabase {
   ServiceDatabase(const std::string& name, const config::Config& config,
                   std::span<const storage::Migration> migrations, const Clock& clock,
-                  metrics::Registry& metrics) {
+                  metrics::Registry& metrics,
+                  std::optional<storage::Synchronous> synchronous = std::nullopt) {
     storage::OpenOptions open;
     open.path = (std::filesystem::path(config.storage.data_dir) / (name + ".db")).string();
     open.synchronous = config.storage.synchronous == "normal" ? storage::Synchronous::kNormal
                                                               : storage::Synchronous::kFull;
+    if (synchronous) open.synchronous = *synchronous;
     writer = std::make_unique<storage::GroupCommitWriter>(
         open, storage::GroupCommitWriter::Options{
                   static_cast<std::size_t>(config.storage.writer_max_batch),
@@ -81,11 +103,141 @@ http::ServerOptions ServerOptionsFrom(const config::Config& c) {
 
 }  // namespace
 
+// The catalog shows checkout's live stock (in-process call: the embedded binding of the port).
+class CheckoutStockSource final : public catalog::StockSource {
+ public:
+  explicit CheckoutStockSource(const checkout::CheckoutService& checkout) : checkout_(checkout) {}
+  std::optional<std::int64_t> AvailableStock(std::int64_t product_id) const override {
+    return checkout_.Available(product_id);
+  }
+
+ private:
+  const checkout::CheckoutService& checkout_;
+};
+
+// The catalog shows each product's sale window and state from checkout (embedded binding).
+class CheckoutSaleSource final : public catalog::SaleSource {
+ public:
+  explicit CheckoutSaleSource(const checkout::CheckoutService& checkout) : checkout_(checkout) {}
+  std::optional<catalog::SaleInfo> Sale(std::int64_t product_id) const override {
+    auto view = checkout_.GetSale(product_id);
+    if (!view) return std::nullopt;
+    return catalog::SaleInfo{view->sale.starts_at, view->sale.ends_at, view->sale.per_member_limit};
+  }
+
+ private:
+  const checkout::CheckoutService& checkout_;
+};
+
+// The cart buys through checkout's purchase path (embedded binding of CheckoutClient).
+class InProcessCheckoutClient final : public catalog::CheckoutClient {
+ public:
+  explicit InProcessCheckoutClient(checkout::CheckoutService& checkout) : checkout_(checkout) {}
+  boost::asio::awaitable<catalog::CheckoutAnswer> Purchase(
+      std::int64_t member_id, bool email_verified, std::vector<catalog::CheckoutLine> lines,
+      std::optional<catalog::CheckoutKey> key) override {
+    std::vector<checkout::PurchaseLine> purchase;
+    for (const auto& line : lines) purchase.push_back({line.product_id, line.quantity});
+    std::optional<checkout::IdempotencyRequest> idem;
+    if (key) idem = checkout::IdempotencyRequest{std::move(key->key), std::move(key->fingerprint)};
+    const checkout::Buyer buyer{member_id, email_verified};
+    auto answer = co_await checkout_.Purchase(buyer, std::move(purchase), std::move(idem));
+    if (!answer.result.ok()) {
+      co_return catalog::CheckoutAnswer{std::move(answer.result).error(), answer.replayed};
+    }
+    co_return catalog::CheckoutAnswer{
+        catalog::CheckoutReceipt{answer.result->order_id, answer.result->payment_id,
+                                 answer.result->total},
+        answer.replayed};
+  }
+
+ private:
+  checkout::CheckoutService& checkout_;
+};
+
+// Members tell the gateway which access tokens are void (embedded binding of TokenRevoker).
+class GatewayRevoker final : public members::TokenRevoker {
+ public:
+  GatewayRevoker(gateway::TokenDenylist& denylist, const Clock& clock)
+      : denylist_(denylist), clock_(clock) {}
+  void DenyToken(std::int64_t member_id, const std::string& token_id,
+                 TimePoint expires_at) override {
+    denylist_.DenyToken(member_id, token_id, expires_at, clock_.Now());
+  }
+  void InvalidateBefore(std::int64_t member_id, TimePoint valid_after) override {
+    denylist_.InvalidateBefore(member_id, valid_after);
+  }
+
+ private:
+  gateway::TokenDenylist& denylist_;
+  const Clock& clock_;
+};
+
+// The operator's per-sale summary reads checkout's figures in-process (embedded binding).
+class CheckoutSaleFigures final : public orders::SaleFiguresSource {
+ public:
+  explicit CheckoutSaleFigures(const checkout::CheckoutService& checkout) : checkout_(checkout) {}
+  std::optional<orders::SaleFigures> Figures(std::int64_t product_id) const override {
+    auto f = checkout_.SaleFigures(product_id);
+    if (!f) return std::nullopt;
+    return orders::SaleFigures{f->available,      f->held,    f->sold,
+                               f->refunded_units, f->revenue, f->refunded_amount};
+  }
+
+ private:
+  const checkout::CheckoutService& checkout_;
+};
+
+// My page's order list: an in-process call to the orders service (embedded binding).
+class InProcessOrdersClient final : public members::OrdersClient {
+ public:
+  explicit InProcessOrdersClient(orders::OrdersService& orders) : orders_(orders) {}
+  boost::asio::awaitable<Result<std::vector<members::OrderSummary>>> RecentOrders(
+      std::int64_t member_id, std::size_t limit) override {
+    auto page = orders_.ListForMember(member_id, 0, limit);
+    if (!page.ok()) co_return page.error();
+    std::vector<members::OrderSummary> out;
+    for (const auto& o : page->items) {
+      out.push_back({o.id, std::string(orders::OrderStatusName(o.status)), o.total, o.created_at});
+    }
+    co_return out;
+  }
+
+ private:
+  orders::OrdersService& orders_;
+};
+
+// My page's wishlist: an in-process call to the catalog's shopping service (embedded binding).
+class InProcessWishlistClient final : public members::WishlistClient {
+ public:
+  explicit InProcessWishlistClient(const catalog::ShoppingService& shopping)
+      : shopping_(shopping) {}
+  boost::asio::awaitable<Result<std::vector<members::WishlistEntry>>> Wishlist(
+      std::int64_t member_id, std::size_t limit) override {
+    std::vector<members::WishlistEntry> out;
+    for (const auto& line : shopping_.Wishlist(member_id).items) {
+      if (out.size() >= limit) break;
+      out.push_back({line.product_id, line.quantity});
+    }
+    co_return out;
+  }
+
+ private:
+  const catalog::ShoppingService& shopping_;
+};
+
+// TODO(members): bind LikesClient once the catalog offers "products liked by member"; until then
+// my page answers likes: {"error": "unavailable"} (never invented data).
+
 struct EmbeddedApp::Parts {
   Parts(config::Config c, const Clock& clk) : config(std::move(c)), clock(clk) {}
   ~Parts() {
-    // Reverse order of construction: nothing may deliver into a stopped service.
-    for (auto it = databases.rbegin(); it != databases.rend(); ++it) (*it)->Stop();
+    // The mail worker reads the members writer: it stops before any writer does.
+    if (mail_worker) mail_worker->Stop();
+    maintenance.Stop();
+    // Relays first, so nothing delivers into a stopped writer; then the writers drain.
+    for (ServiceDatabase* db : databases) db->relay->Stop();
+    for (ServiceDatabase* db : databases) db->writer->Stop();
   }
 
   config::Config config;
@@ -95,7 +247,46 @@ struct EmbeddedApp::Parts {
 
   std::unique_ptr<ServiceDatabase> catalog_db;
   std::unique_ptr<catalog::SqliteProductRepository> product_repository;
+  std::unique_ptr<catalog::SqliteShoppingRepository> shopping_repository;
   std::unique_ptr<catalog::CatalogService> catalog;
+  std::unique_ptr<catalog::ShoppingService> shopping;
+
+  // Checkout, with the simulated card processor's own ledger (provider.db).
+  std::unique_ptr<ServiceDatabase> provider_db;
+  std::unique_ptr<checkout::SimulatedPaymentProvider> payment_provider;
+  std::unique_ptr<ServiceDatabase> checkout_db;
+  std::unique_ptr<checkout::SqliteInventoryStore> inventory_store;
+  std::unique_ptr<checkout::CheckoutService> checkout;
+  std::unique_ptr<checkout::CatalogSubscriber> checkout_catalog_subscriber;
+  std::unique_ptr<CheckoutStockSource> stock_source;
+  std::unique_ptr<CheckoutSaleSource> sale_source;
+  std::unique_ptr<InProcessCheckoutClient> cart_checkout_client;
+  std::unique_ptr<catalog::PaidCartSubscriber> paid_cart_subscriber;
+
+  // Orders.
+  std::unique_ptr<ServiceDatabase> orders_db;
+  std::unique_ptr<orders::SqliteOrderStore> order_store;
+  std::unique_ptr<orders::OrdersService> orders;
+  std::unique_ptr<orders::OrderPaidSubscriber> order_paid_subscriber;
+  std::unique_ptr<checkout::OrderEventsSubscriber> checkout_order_events_subscriber;
+  std::unique_ptr<CheckoutSaleFigures> sale_figures;
+
+  // Members (after catalog in start order; its mail worker stops first).
+  std::unique_ptr<ServiceDatabase> members_db;
+  gateway::TokenDenylist token_denylist;
+  std::unique_ptr<GatewayRevoker> revoker;
+  auth::Keyring members_keyring;
+  std::unique_ptr<members::SodiumFieldCipher> members_cipher;
+  std::unique_ptr<members::SodiumPasswordHasher> password_hasher;
+  std::unique_ptr<members::SqliteMemberRepository> member_repository;
+  std::unique_ptr<members::SqliteMailOutbox> mail_outbox;
+  std::unique_ptr<members::Mailer> mailer;
+  std::unique_ptr<members::MailWorker> mail_worker;
+  std::unique_ptr<members::MembersService> members;
+  std::unique_ptr<InProcessOrdersClient> orders_client;
+  std::unique_ptr<InProcessWishlistClient> wishlist_client;
+
+  PeriodicTasks maintenance;
 
   std::unique_ptr<gateway::JwtAuthenticator> authenticator;
   http::Router router;
@@ -122,22 +313,200 @@ void EmbeddedApp::Start() {
       "catalog", p.config, catalog::CatalogMigrations(), p.clock, p.metrics);
   p.databases.push_back(p.catalog_db.get());
   p.product_repository = std::make_unique<catalog::SqliteProductRepository>(*p.catalog_db->writer);
-  p.catalog = std::make_unique<catalog::CatalogService>(*p.product_repository, p.clock);
+  p.shopping_repository = std::make_unique<catalog::SqliteShoppingRepository>(
+      *p.catalog_db->writer, *p.catalog_db->readers);
+  p.catalog = std::make_unique<catalog::CatalogService>(*p.product_repository, p.clock,
+                                                        p.shopping_repository.get());
+  p.shopping =
+      std::make_unique<catalog::ShoppingService>(*p.catalog, *p.shopping_repository, p.clock);
 
-  for (ServiceDatabase* db : p.databases) db->Start();
+  // Members.
+  {
+    p.members_db = std::make_unique<ServiceDatabase>(
+        "members", p.config, members::MembersMigrations(), p.clock, p.metrics);
+    p.databases.push_back(p.members_db.get());
+    auto signing = BuildKeyring(p.config);
+    if (!signing.ok()) throw std::runtime_error("auth key: " + signing.error().message);
+    p.members_keyring = std::move(*signing);
+    std::string data_key = p.config.members.data_key;
+    if (data_key.empty()) {
+      auto loaded = auth::LoadOrCreateSecret(std::filesystem::path(p.config.storage.data_dir) /
+                                             "secrets" / "members.key");
+      if (!loaded.ok()) throw std::runtime_error("members data key: " + loaded.error().message);
+      data_key = std::move(*loaded);
+    }
+    p.members_cipher = std::make_unique<members::SodiumFieldCipher>(data_key);
+    spdlog::info("members: personal data sealed with {}", p.members_cipher->algorithm());
+    members::HasherOptions hasher_options;
+    hasher_options.threads = p.config.members.hash_threads;
+    hasher_options.max_queue = static_cast<std::size_t>(p.config.members.hash_queue);
+    p.password_hasher = std::make_unique<members::SodiumPasswordHasher>(hasher_options);
+    p.member_repository = std::make_unique<members::SqliteMemberRepository>(*p.members_db->writer,
+                                                                            *p.members_db->readers);
+    p.mail_outbox = std::make_unique<members::SqliteMailOutbox>(*p.members_db->writer);
+    if (p.config.mail.transport == "smtp") {
+      members::SmtpOptions smtp;
+      smtp.url = p.config.mail.smtp_url;
+      smtp.starttls = p.config.mail.smtp_starttls;
+      smtp.username = p.config.mail.smtp_username;
+      smtp.password = p.config.mail.smtp_password;
+      smtp.from = p.config.mail.from;
+      smtp.timeout = std::chrono::milliseconds(p.config.mail.smtp_timeout_ms);
+      p.mailer = std::make_unique<members::SmtpMailer>(std::move(smtp), p.clock);
+    } else {
+      p.mailer = std::make_unique<members::EmlMailer>(
+          std::filesystem::path(p.config.storage.data_dir) / "mail", p.config.mail.from, p.clock);
+    }
+    p.mail_worker = std::make_unique<members::MailWorker>(*p.mail_outbox, *p.members_cipher,
+                                                          *p.mailer, p.clock);
+    members::MailWorker* worker = p.mail_worker.get();
+    p.members_db->writer->AddCommitListener([worker] { worker->Notify(); });
+    p.revoker = std::make_unique<GatewayRevoker>(p.token_denylist, p.clock);
+    members::MembersOptions options;
+    options.public_base_url = p.config.members.public_base_url;
+    while (options.public_base_url.ends_with('/')) options.public_base_url.pop_back();
+    options.verify_ttl = std::chrono::seconds(p.config.members.verify_ttl_s);
+    options.reset_ttl = std::chrono::seconds(p.config.members.reset_ttl_s);
+    options.access_ttl = std::chrono::seconds(p.config.auth.access_ttl_s);
+    options.refresh_ttl = std::chrono::seconds(p.config.auth.refresh_ttl_s);
+    options.issuer = p.config.auth.issuer;
+    options.audience = p.config.auth.audience;
+    options.signups_per_ip_per_hour = p.config.members.signups_per_ip_per_hour;
+    options.mails_per_ip_per_hour = p.config.members.mails_per_ip_per_hour;
+    p.members = std::make_unique<members::MembersService>(
+        *p.member_repository, *p.password_hasher, *p.members_cipher, *p.revoker, p.members_keyring,
+        p.clock, std::move(options));
+    p.authenticator->SetDenylist(&p.token_denylist);
+  }
+
+  // Checkout.
+  // The simulated processor stands in for an external system: its ledger is WAL + NORMAL, which
+  // survives a killed process (our fault model) without spending a third fsync per purchase.
+  // Our own databases keep storage.synchronous (FULL by default).
+  p.provider_db = std::make_unique<ServiceDatabase>(
+      "provider", p.config, checkout::SimulatedProviderMigrations(), p.clock, p.metrics,
+      storage::Synchronous::kNormal);
+  p.payment_provider = std::make_unique<checkout::SimulatedPaymentProvider>(
+      *p.provider_db->writer, *p.provider_db->readers,
+      checkout::SimulatedProviderOptions{p.config.payment.decline_percent / 100.0,
+                                         static_cast<std::uint64_t>(p.config.payment.seed),
+                                         std::chrono::milliseconds(p.config.payment.latency_ms)});
+  p.checkout_db = std::make_unique<ServiceDatabase>(
+      "checkout", p.config, checkout::CheckoutMigrations(), p.clock, p.metrics);
+  p.inventory_store = std::make_unique<checkout::SqliteInventoryStore>(*p.checkout_db->writer,
+                                                                       *p.checkout_db->readers);
+  checkout::CheckoutOptions checkout_options;
+  checkout_options.hold_ttl = std::chrono::seconds(p.config.checkout.hold_ttl_s);
+  p.checkout = std::make_unique<checkout::CheckoutService>(*p.inventory_store, *p.payment_provider,
+                                                           p.clock, p.metrics, checkout_options);
+  p.checkout_catalog_subscriber = std::make_unique<checkout::CatalogSubscriber>(*p.checkout);
+  p.catalog_db->relay->Subscribe("product.created", p.checkout_catalog_subscriber.get());
+  p.catalog_db->relay->Subscribe("product.updated", p.checkout_catalog_subscriber.get());
+  p.catalog_db->relay->Subscribe("product.retired", p.checkout_catalog_subscriber.get());
+  p.checkout->SetProductExistsCheck(
+      [catalog = p.catalog.get()](std::int64_t id) { return catalog->Get(id).has_value(); });
+  p.stock_source = std::make_unique<CheckoutStockSource>(*p.checkout);
+  p.catalog->SetStockSource(p.stock_source.get());
+  p.sale_source = std::make_unique<CheckoutSaleSource>(*p.checkout);
+  p.catalog->SetSaleSource(p.sale_source.get());
+  p.cart_checkout_client = std::make_unique<InProcessCheckoutClient>(*p.checkout);
+  p.paid_cart_subscriber = std::make_unique<catalog::PaidCartSubscriber>(*p.shopping);
+  p.checkout_db->relay->Subscribe(std::string(checkout::kOrderPaidTopic),
+                                  p.paid_cart_subscriber.get());
+
+  // Orders, fed by checkout's order.paid events.
+  p.orders_db = std::make_unique<ServiceDatabase>("orders", p.config, orders::OrdersMigrations(),
+                                                  p.clock, p.metrics);
+  orders::LifecycleOptions lifecycle;
+  lifecycle.ship_after = std::chrono::seconds(p.config.orders.ship_after_s);
+  lifecycle.deliver_after = std::chrono::seconds(p.config.orders.deliver_after_s);
+  lifecycle.return_window = std::chrono::seconds(p.config.orders.return_window_s);
+  lifecycle.return_receive_after = std::chrono::seconds(p.config.orders.return_receive_after_s);
+  p.order_store = std::make_unique<orders::SqliteOrderStore>(*p.orders_db->writer,
+                                                             *p.orders_db->readers, lifecycle);
+  p.orders = std::make_unique<orders::OrdersService>(
+      *p.order_store, p.clock,
+      orders::OrdersOptions{static_cast<std::size_t>(p.config.orders.scheduler_batch)});
+  // Cancelled orders and received returns are refunded and restocked by checkout.
+  p.checkout_order_events_subscriber =
+      std::make_unique<checkout::OrderEventsSubscriber>(*p.checkout);
+  p.orders_db->relay->Subscribe(std::string(orders::kOrderCancelledTopic),
+                                p.checkout_order_events_subscriber.get());
+  p.orders_db->relay->Subscribe(std::string(orders::kOrderReturnedTopic),
+                                p.checkout_order_events_subscriber.get());
+  p.sale_figures = std::make_unique<CheckoutSaleFigures>(*p.checkout);
+  p.orders->SetSaleFiguresSource(p.sale_figures.get());
+  p.order_paid_subscriber = std::make_unique<orders::OrderPaidSubscriber>(*p.orders);
+  p.checkout_db->relay->Subscribe(std::string(checkout::kOrderPaidTopic),
+                                  p.order_paid_subscriber.get());
+
+  // Consumers' databases start before their producers' relays deliver into them.
+  p.databases.push_back(p.orders_db.get());
+  p.databases.push_back(p.provider_db.get());
+  p.databases.push_back(p.checkout_db.get());
+  // Writers first (services load through them), relays last (they deliver into services).
+  for (ServiceDatabase* db : p.databases) db->writer->Start();
+  p.checkout->Load();
+  p.orders->Load();
   p.catalog->Load();
+  p.members->Load();
+  p.mail_worker->Start();
+  for (ServiceDatabase* db : p.databases) db->relay->Start();
   if (p.config.demo.seed) {
-    if (const int seeded = SeedDemoCatalog(*p.catalog); seeded > 0) {
-      spdlog::info("demo: seeded {} products into an empty catalog", seeded);
+    if (const auto seeded = SeedDemoCatalog(*p.catalog, *p.checkout, p.clock.Now());
+        !seeded.empty()) {
+      spdlog::info("demo: seeded {} products with open sales into an empty catalog", seeded.size());
       std::printf(
-          "Demo catalog seeded. Mint an admin token with:\n"
-          "  build/rocketmart token --data-dir %s --member 1 --role admin\n",
-          p.config.storage.data_dir.c_str());
+          "Demo catalog seeded (%zu products, sales open for 30 days).\n"
+          "Mint tokens with:\n"
+          "  build/rocketmart token --data-dir %s --member 1 --role admin   # an admin\n"
+          "  build/rocketmart token --data-dir %s --member 2                # a verified buyer\n",
+          seeded.size(), p.config.storage.data_dir.c_str(), p.config.storage.data_dir.c_str());
     }
   }
 
   catalog::RegisterRoutes(p.router, *p.catalog);
+  catalog::RegisterShoppingRoutes(p.router, *p.shopping);
+  catalog::RegisterCartCheckoutRoute(p.router, *p.shopping, *p.cart_checkout_client);
+  checkout::RegisterRoutes(p.router, *p.checkout);
+  orders::RegisterRoutes(p.router, *p.orders);
+  p.orders_client = std::make_unique<InProcessOrdersClient>(*p.orders);
+  p.wishlist_client = std::make_unique<InProcessWishlistClient>(*p.shopping);
+  p.members->SetClients(p.orders_client.get(), p.wishlist_client.get(), nullptr);
+  members::RegisterRoutes(p.router, *p.members);
   RegisterOpsRoutes(p.router, p.metrics, [&p] { return p.ready.load(); });
+
+  checkout::CheckoutService* checkout_service = p.checkout.get();
+  p.maintenance.Add("hold-expiry", std::chrono::milliseconds(p.config.checkout.sweep_interval_ms),
+                    [checkout_service]() -> boost::asio::awaitable<void> {
+                      // Drain every due hold, one bounded batch per transaction.
+                      while (co_await checkout_service->SweepExpired() > 0) {
+                      }
+                    });
+  p.maintenance.Add("stale-payments", std::chrono::seconds(10),
+                    [checkout_service]() -> boost::asio::awaitable<void> {
+                      checkout_service->ResolveStalePayments(false);
+                      co_return;
+                    });
+  p.maintenance.Add("reconcile", std::chrono::seconds(p.config.checkout.reconcile_interval_s),
+                    [checkout_service]() -> boost::asio::awaitable<void> {
+                      checkout_service->Reconcile();
+                      co_return;
+                    });
+  orders::OrdersService* orders_service = p.orders.get();
+  p.maintenance.Add(
+      "order-scheduler", std::chrono::milliseconds(p.config.orders.scheduler_interval_ms),
+      [orders_service]() -> boost::asio::awaitable<void> {
+        // Drain every due transition, one bounded batch per transaction.
+        while (co_await orders_service->RunSchedulerOnce() >= orders_service->scheduler_batch()) {
+        }
+      });
+  p.maintenance.Add("pending-refunds", std::chrono::seconds(10),
+                    [checkout_service]() -> boost::asio::awaitable<void> {
+                      checkout_service->RetryPendingRefunds();
+                      co_return;
+                    });
+  p.maintenance.Start();
 
   p.server = std::make_unique<http::Server>(ServerOptionsFrom(p.config), p.router, *p.authenticator,
                                             p.metrics);

@@ -5,6 +5,8 @@
 #include <CLI/CLI.hpp>
 #include <charconv>
 #include <cstdio>
+#include <cstdlib>
+#include <filesystem>
 #include <iostream>
 #include <optional>
 
@@ -15,6 +17,11 @@
 #include "core/clock.hpp"
 #include "infra/config/config.hpp"
 #include "infra/log/log.hpp"
+#include "infra/storage/group_commit_writer.hpp"
+#include "infra/storage/migrations.hpp"
+#include "infra/storage/read_connections.hpp"
+#include "services/members/adapters/sodium_crypto.hpp"
+#include "services/members/adapters/sqlite_member_repository.hpp"
 
 namespace {
 
@@ -133,6 +140,71 @@ int Token(const CommonFlags& flags, std::int64_t member, const std::string& role
   return 0;
 }
 
+// Creates (or promotes) a verified admin. The password never appears on the command line (it
+// would show in `ps` and shell history): it comes from a file or ROCKETMART_ADMIN_PASSWORD.
+int AdminCreate(const CommonFlags& flags, const std::string& email,
+                const std::string& password_file) {
+  auto cfg = LoadConfig(flags, {});
+  if (!cfg) return 2;
+  std::string password;
+  if (!password_file.empty()) {
+    std::FILE* f = std::fopen(password_file.c_str(), "rb");
+    if (!f) {
+      std::fprintf(stderr, "cannot read %s\n", password_file.c_str());
+      return 2;
+    }
+    char buf[1024];
+    std::size_t n = 0;
+    while ((n = std::fread(buf, 1, sizeof buf, f)) > 0 && password.size() < 4096) {
+      password.append(buf, n);
+    }
+    std::fclose(f);
+    while (!password.empty() && (password.back() == '\n' || password.back() == '\r')) {
+      password.pop_back();
+    }
+  } else if (const char* env = std::getenv("ROCKETMART_ADMIN_PASSWORD")) {
+    password = env;
+  } else {
+    std::fprintf(stderr, "give the password with --password-file or ROCKETMART_ADMIN_PASSWORD\n");
+    return 2;
+  }
+  if (auto st = members::ValidateEmail(email); !st.ok()) {
+    std::fprintf(stderr, "--email: %s\n", st.error().message.c_str());
+    return 2;
+  }
+  if (auto st = members::ValidatePassword(password); !st.ok()) {
+    std::fprintf(stderr, "password: %s\n", st.error().message.c_str());
+    return 2;
+  }
+  try {
+    storage::OpenOptions open;
+    open.path = (std::filesystem::path(cfg->storage.data_dir) / "members.db").string();
+    storage::GroupCommitWriter writer(open);
+    storage::Migrate(writer.Connection(), members::MembersMigrations());
+    writer.Start();
+    open.read_only = true;
+    storage::ReadConnections readers(open);
+    members::SqliteMemberRepository repository(writer, readers);
+    members::SodiumPasswordHasher hasher;
+    members::NewMember member;
+    member.email = email;
+    member.password_hash = hasher.HashNow(password);
+    member.name = "Administrator";
+    SystemClock clock;
+    auto id = repository.CreateAdminSync(std::move(member), clock.Now());
+    writer.Stop();
+    if (!id.ok()) {
+      std::fprintf(stderr, "admin create: %s\n", id.error().message.c_str());
+      return 1;
+    }
+    std::printf("admin %s is member %lld (verified)\n", email.c_str(), static_cast<long long>(*id));
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "admin create: %s\n", e.what());
+    return 1;
+  }
+  return 0;
+}
+
 int CheckConfig(const CommonFlags& flags) {
   auto cfg = LoadConfig(flags, {});
   if (!cfg) return 2;
@@ -170,9 +242,28 @@ int main(int argc, char** argv) {
   auto* check = cli.add_subcommand("check-config", "Validate the configuration and print it");
   AddCommonFlags(check, check_flags);
 
+  CommonFlags admin_flags;
+  std::string admin_email, admin_password_file;
+  auto* admin = cli.add_subcommand("admin", "Administration commands");
+  admin->require_subcommand(1);
+  auto* admin_create =
+      admin->add_subcommand("create", "Create (or promote) a verified admin member");
+  AddCommonFlags(admin_create, admin_flags);
+  admin_create->add_option("--email", admin_email, "Admin email")->required();
+  admin_create->add_option("--password-file", admin_password_file,
+                           "File holding the password (else env ROCKETMART_ADMIN_PASSWORD)");
+
+  auto* config_docs =
+      cli.add_subcommand("config-docs", "Print every configuration key as markdown");
+
   CLI11_PARSE(cli, argc, argv);
+  if (config_docs->parsed()) {
+    std::printf("%s", config::RenderDocsMarkdown().c_str());
+    return 0;
+  }
   if (serve->parsed()) return Serve(serve_flags, port, host);
   if (token->parsed()) return Token(token_flags, member, role, ttl, unverified);
   if (check->parsed()) return CheckConfig(check_flags);
+  if (admin_create->parsed()) return AdminCreate(admin_flags, admin_email, admin_password_file);
   return 2;
 }

@@ -15,6 +15,7 @@
 #include "support/db_probe.hpp"
 #include "support/http_client.hpp"
 #include "support/server_process.hpp"
+#include "support/shop.hpp"
 #include "support/wait.hpp"
 
 namespace rocketmart::testing {
@@ -25,25 +26,7 @@ struct Drop {
 };
 
 Drop OpenDrop(ServerProcess& server, std::int64_t stock, std::int64_t limit) {
-  HttpClient c(server.port());
-  const std::string admin = server.Token(1, true);
-  auto created =
-      c.PostJson("/products",
-                 R"({"name":"Drop","price":129000,"stock":)" + std::to_string(stock) + "}", admin);
-  EXPECT_EQ(created.status, 201) << created.body;
-  const std::int64_t id = created.Json().at("id").as_int64();
-  auto sale = c.PutJson(
-      "/payment/" + std::to_string(id) + "/sale",
-      R"({"startsAt":"2020-01-01T00:00:00Z","endsAt":"2099-01-01T00:00:00Z","perMemberLimit":)" +
-          std::to_string(limit) + "}",
-      admin);
-  EXPECT_EQ(sale.status, 200) << sale.body;
-  // Inventory arrives through the catalog's event; wait for it to be visible.
-  EXPECT_TRUE(WaitUntil([&] {
-    auto p = c.Get("/products/" + std::to_string(id));
-    return p.status == 200 && p.Json().at("stock").as_int64() == stock;
-  }));
-  return {id};
+  return {CreateProductOnSale(server, stock, limit)};
 }
 
 // One verified member token per member id, signed with the server's key.

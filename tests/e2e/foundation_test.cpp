@@ -1,13 +1,40 @@
 // The foundation end to end: the built binary on a free port, driven over HTTP.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <boost/json.hpp>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
 
 #include "support/http_client.hpp"
 #include "support/server_process.hpp"
 
 namespace rocketmart::testing {
 namespace {
+
+// A temporary directory for configuration files.
+class TempDirForConfig {
+ public:
+  TempDirForConfig()
+      : path_(std::filesystem::temp_directory_path() /
+              ("rocketmart-config-" + std::to_string(::getpid()) + "-" +
+               std::to_string(std::chrono::steady_clock::now().time_since_epoch().count()))) {
+    std::filesystem::create_directories(path_);
+  }
+  ~TempDirForConfig() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  std::string Write(const std::string& name, const std::string& text) {
+    const auto file = path_ / name;
+    std::ofstream(file) << text;
+    return file.string();
+  }
+
+ private:
+  std::filesystem::path path_;
+};
 
 class Foundation : public ::testing::Test {
  protected:
@@ -311,6 +338,52 @@ TEST(Lifecycle, DemoCatalogIsSeededIntoAnEmptyDataDirectoryOnce) {
   server.Restart();
   HttpClient c2(server.port());
   EXPECT_EQ(c2.Get("/products").Json().at("items").as_array().size(), first);
+}
+
+}  // namespace
+}  // namespace rocketmart::testing
+
+namespace rocketmart::testing {
+namespace {
+
+TEST(Limits, SlowHeadersAreCutAtTheHeaderTimeout) {
+  ServerOptions options;
+  options.env = {{"ROCKETMART_SERVER_HEADER_TIMEOUT_MS", "300"}};
+  ServerProcess server(options);
+  const auto started = std::chrono::steady_clock::now();
+  // Half a request head, then silence: the server must hang up on its own.
+  const std::string answer = SendRaw(server.port(), "GET /health HTTP/1.1\r\nHost: x\r\n", 10000);
+  const auto waited = std::chrono::steady_clock::now() - started;
+  EXPECT_EQ(answer.find("200"), std::string::npos);
+  EXPECT_LT(waited, std::chrono::seconds(5)) << "the connection was not closed by the server";
+  HttpClient c(server.port());
+  EXPECT_EQ(c.Get("/health").status, 200) << "the server still serves others";
+}
+
+TEST(Limits, ConnectionsBeyondTheMaximumAreRefused) {
+  ServerOptions options;
+  options.env = {{"ROCKETMART_SERVER_MAX_CONNECTIONS", "2"}, {"ROCKETMART_SERVER_THREADS", "1"}};
+  ServerProcess server(options);
+  HttpClient first(server.port()), second(server.port());
+  ASSERT_EQ(first.Get("/health").status, 200);
+  ASSERT_EQ(second.Get("/health").status, 200);
+  // A third connection is accepted and closed at once, without an answer.
+  EXPECT_EQ(SendRaw(server.port(), "GET /health HTTP/1.1\r\nHost: x\r\n\r\n", 3000), "");
+  EXPECT_EQ(first.Get("/health").status, 200);
+}
+
+TEST(Config, BadConfigurationStopsTheStartWithAMessage) {
+  TempDirForConfig dir;
+  const auto file = dir.Write("bad.toml", "[server]\nport = 70000\n");
+  EXPECT_THROW(RunCommand({BinaryPath(), "check-config", "--config", file}), std::runtime_error);
+  const auto unknown = dir.Write("unknown.toml", "[server]\nprot = 80\n");
+  EXPECT_THROW(RunCommand({BinaryPath(), "check-config", "--config", unknown}), std::runtime_error);
+  const auto good = dir.Write("good.toml", "[server]\nport = 9090\n[checkout]\nhold_ttl_s = 120\n");
+  const std::string out = RunCommand({BinaryPath(), "check-config", "--config", good});
+  EXPECT_NE(out.find("server.port = 9090"), std::string::npos) << out;
+  EXPECT_NE(out.find("configuration OK"), std::string::npos);
+  EXPECT_THROW(RunCommand({BinaryPath(), "check-config"}, {{"ROCKETMART_SERVER_PORT", "-1"}}),
+               std::runtime_error);
 }
 
 }  // namespace

@@ -61,8 +61,8 @@ struct AuthConfig {
   int leeway_s = 30;
   int access_ttl_s = 900;
   int refresh_ttl_s = 2'592'000;  // Absolute lifetime of a refresh-token family (30 days).
-  std::string secret;       // Secret; empty = unset (then the secret file is used).
-  std::string secret_file;  // Empty = <storage.data_dir>/secrets/jwt.key (see JwtSecretPath).
+  std::string secret;             // Secret; empty = unset (then the secret file is used).
+  std::string secret_file;        // Empty = <storage.data_dir>/secrets/jwt.key (see JwtSecretPath).
 };
 
 struct LogConfig {
@@ -71,9 +71,19 @@ struct LogConfig {
 };
 
 struct CheckoutConfig {
-  int hold_ttl_s = 600;             // Unpaid holds are released after this.
-  int sweep_interval_ms = 1000;     // How often expired holds are looked for.
-  int reconcile_interval_s = 60;    // How often the stock invariant is checked.
+  int hold_ttl_s = 600;           // Unpaid holds are released after this.
+  int sweep_interval_ms = 1000;   // How often expired holds are looked for.
+  int reconcile_interval_s = 60;  // How often the stock invariant is checked.
+};
+
+// Order lifecycle (docs/orders.md). Each delay counts from the previous transition.
+struct OrdersConfig {
+  int ship_after_s = 86'400;            // PAID -> SHIPPING
+  int deliver_after_s = 86'400;         // SHIPPING -> DELIVERED (D+2 from payment)
+  int return_window_s = 604'800;        // DELIVERED -> COMPLETED; returns accepted until then
+  int return_receive_after_s = 86'400;  // RETURN_REQUESTED -> RETURNED (refund, restock)
+  int scheduler_interval_ms = 1000;     // how often due transitions are looked for
+  int scheduler_batch = 1000;           // transitions per transaction
 };
 
 struct PaymentConfig {
@@ -116,6 +126,7 @@ struct Config {
   MembersConfig members;
   MailConfig mail;
   CheckoutConfig checkout;
+  OrdersConfig orders;
   PaymentConfig payment;
 };
 

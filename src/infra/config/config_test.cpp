@@ -1,9 +1,9 @@
-#include <algorithm>
 #include "infra/config/config.hpp"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <random>
