@@ -11,7 +11,7 @@ packages=(
   libcurl4-openssl-dev libtomlplusplus-dev libcli11-dev libspdlog-dev libfmt-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev sqlite3 curl python3 procps
-  nginx-light wrk python3-aiosmtpd
+  nginx-light wrk python3-aiosmtpd python3-locust
 )
 
 missing=()

@@ -1,0 +1,186 @@
+#!/usr/bin/env bash
+# rocketmart benchmarks, all in one run on this machine so the numbers compare as ratios:
+#   1. nginx (Debian's nginx-light) `return 200 "ok"` under wrk: the yardstick.
+#   2. rocketmart GET /health and GET /products/1 under the same wrk.
+#   3. sold-out answers: wrk posting /payment/request to a stock-0 product (same wrk settings),
+#      then rocketmart-load --scenario soldout (async driver, with correctness checks).
+#   4. the original's drop scenario at full scale (100 000 members, 1 000 000 attempts, stock
+#      10 000, 20% leave at payment entry, 20% of payments declined by the simulated provider).
+#   5. durable paid orders with storage.synchronous=full.
+# Every process and temp dir is removed on exit; every step is bounded in time.
+# Usage: bash bench/run.sh [build-dir]   (make bench)
+set -euo pipefail
+
+BUILD_DIR="${1:-build}"
+BIN="$BUILD_DIR/rocketmart"
+LOAD="$BUILD_DIR/rocketmart-load"
+WRK_ARGS=(-t1 -c64 -d10s --latency)
+DROP_MEMBERS="${DROP_MEMBERS:-100000}"
+DROP_ATTEMPTS="${DROP_ATTEMPTS:-1000000}"
+DROP_STOCK="${DROP_STOCK:-10000}"
+ORDERS_ATTEMPTS="${ORDERS_ATTEMPTS:-200000}"
+CONNECTIONS="${CONNECTIONS:-64}"
+
+for tool in "$BIN" "$LOAD"; do
+  [ -x "$tool" ] || { echo "bench: $tool not built (cmake --build $BUILD_DIR)" >&2; exit 2; }
+done
+for tool in nginx wrk python3 timeout; do
+  command -v "$tool" >/dev/null || { echo "bench: $tool missing (make setup)" >&2; exit 2; }
+done
+NGINX="$(command -v nginx)"
+
+WORK="$(mktemp -d /tmp/rocketmart-bench.XXXXXX)"
+PIDS=()
+cleanup() {
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+# wrk_run NAME URL [lua] -> prints wrk's output, records req/s and p99 in $WORK/NAME.{rps,p99}
+wrk_run() {
+  local name="$1" url="$2" script="${3:-}"
+  local args=("${WRK_ARGS[@]}")
+  [ -n "$script" ] && args+=(-s "$script")
+  echo "--- wrk ${args[*]} $url ($name)"
+  timeout 40 wrk "${args[@]}" "$url" | tee "$WORK/$name.wrk"
+  awk '/^Requests\/sec:/ {printf "%d", $2}' "$WORK/$name.wrk" >"$WORK/$name.rps"
+  awk '$1=="99%" {print $2}' "$WORK/$name.wrk" >"$WORK/$name.p99"
+}
+
+stop_pid() {
+  kill "$1" 2>/dev/null || true
+  timeout 30 tail --pid="$1" -f /dev/null 2>/dev/null || kill -9 "$1" 2>/dev/null || true
+}
+
+# start_server NAME [ENV=VALUE...] -> sets PORT, SERVER_PID, DATA
+start_server() {
+  local name="$1"; shift
+  DATA="$WORK/$name-data"
+  mkdir -p "$DATA"
+  env ROCKETMART_LOG_ACCESS_LOG=false ROCKETMART_LOG_LEVEL=warn "$@" \
+    "$BIN" serve --port 0 --host 127.0.0.1 --data-dir "$DATA" >"$WORK/$name.out" 2>"$WORK/$name.err" &
+  SERVER_PID=$!
+  PIDS+=("$SERVER_PID")
+  PORT=""
+  for _ in $(seq 1 150); do
+    PORT="$(sed -n 's#^rocketmart listening on http://[^:]*:\([0-9]*\).*#\1#p' "$WORK/$name.out")"
+    [ -n "$PORT" ] && break
+    kill -0 "$SERVER_PID" 2>/dev/null || { cat "$WORK/$name.err" >&2; exit 1; }
+    sleep 0.1
+  done
+  [ -n "$PORT" ] || { echo "bench: $name did not start" >&2; exit 1; }
+  echo "=== rocketmart ($name) on 127.0.0.1:$PORT, data $DATA, env: $*"
+}
+
+load_run() {  # load_run NAME LIMIT_S ARGS... -> RESULT json in $WORK/NAME.json
+  local name="$1" limit="$2"; shift 2
+  echo "--- rocketmart-load $*"
+  local rc=0
+  timeout "$limit" "$LOAD" --url "http://127.0.0.1:$PORT" --data-dir "$DATA" "$@" \
+    | tee "$WORK/$name.load" || rc=$?
+  sed -n 's/^RESULT //p' "$WORK/$name.load" >"$WORK/$name.json"
+  [ "$rc" -eq 0 ] || echo "!!! rocketmart-load $name exited $rc (correctness check failed or timeout)"
+  return 0
+}
+
+json() {  # json NAME FIELD
+  python3 -c 'import json,sys
+try: print(json.load(open(sys.argv[1]))[sys.argv[2]])
+except Exception: print("n/a")' "$WORK/$1.json" "$2"
+}
+
+echo "machine: $(nproc) cores, $(uname -srm), $(date -u +%FT%TZ)"
+echo "nginx: $("$NGINX" -v 2>&1)"
+
+# 1. nginx
+NGX="$WORK/nginx"
+mkdir -p "$NGX/logs"
+NGX_PORT="$(free_port)"
+cat >"$NGX/nginx.conf" <<EOF
+worker_processes auto;
+daemon off;
+pid $NGX/nginx.pid;
+error_log $NGX/logs/error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path $NGX/body; proxy_temp_path $NGX/proxy; fastcgi_temp_path $NGX/fcgi;
+  uwsgi_temp_path $NGX/uwsgi; scgi_temp_path $NGX/scgi;
+  keepalive_requests 1000000;
+  server {
+    listen 127.0.0.1:$NGX_PORT;
+    location / { default_type text/plain; return 200 "ok"; }
+  }
+}
+EOF
+"$NGINX" -p "$NGX" -c "$NGX/nginx.conf" -e "$NGX/logs/error.log" &
+NGX_PID=$!
+PIDS+=("$NGX_PID")
+for _ in $(seq 1 50); do curl -sf "http://127.0.0.1:$NGX_PORT/" >/dev/null && break; sleep 0.1; done
+echo "=== nginx on 127.0.0.1:$NGX_PORT"
+wrk_run nginx "http://127.0.0.1:$NGX_PORT/"
+stop_pid "$NGX_PID"
+
+# 2-3. rocketmart reads and sold-out answers
+start_server reads
+wrk_run health "http://127.0.0.1:$PORT/health"
+curl -sf "http://127.0.0.1:$PORT/products/1" >/dev/null || echo "!!! GET /products/1 is not 200"
+wrk_run product "http://127.0.0.1:$PORT/products/1"
+timeout 60 "$LOAD" --url "http://127.0.0.1:$PORT" --data-dir "$DATA" --scenario soldout \
+  --setup-only --members 1 --tokens-file "$WORK/soldout.tokens" | tee "$WORK/soldout-setup.out"
+SOLDOUT_PRODUCT="$(sed -n 's/^product_id=\([0-9]*\).*/\1/p' "$WORK/soldout-setup.out")"
+TOKEN="$(head -1 "$WORK/soldout.tokens")"
+cat >"$WORK/soldout.lua" <<EOF
+wrk.method = "POST"
+wrk.body = '{"productId":$SOLDOUT_PRODUCT,"amount":1}'
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "Bearer $TOKEN"
+EOF
+echo "sample answer: $(curl -s -X POST -H 'Content-Type: application/json' -H "Authorization: Bearer $TOKEN" \
+  -d "{\"productId\":$SOLDOUT_PRODUCT,\"amount\":1}" -w ' HTTP %{http_code}' "http://127.0.0.1:$PORT/payment/request")"
+wrk_run soldout "http://127.0.0.1:$PORT/payment/request" "$WORK/soldout.lua"
+load_run soldout-load 120 --scenario soldout --members 1000 --attempts 2000000 --duration 10 \
+  --connections "$CONNECTIONS"
+stop_pid "$SERVER_PID"
+
+# 4. the original's drop scenario at full scale
+start_server drop ROCKETMART_PAYMENT_DECLINE_PERCENT=20
+load_run drop 600 --scenario drop --members "$DROP_MEMBERS" --attempts "$DROP_ATTEMPTS" \
+  --stock "$DROP_STOCK" --leave 0.2 --seed 1 --connections "$CONNECTIONS" --duration 300
+stop_pid "$SERVER_PID"
+
+# 5. durable orders, synchronous=FULL
+start_server orders ROCKETMART_STORAGE_SYNCHRONOUS=full ROCKETMART_PAYMENT_DECLINE_PERCENT=0
+load_run orders 300 --scenario orders --members 1000 --attempts "$ORDERS_ATTEMPTS" \
+  --stock 100000000 --per-member-limit 10000 --connections "$CONNECTIONS" --duration 60
+stop_pid "$SERVER_PID"
+
+# Summary
+N="$(cat "$WORK/nginx.rps")"
+ratio() { python3 -c 'import sys; a,b=sys.argv[1:]; print("%.2f" % (float(a)/float(b)) if a not in ("","n/a") and float(b) else "n/a")' "$1" "$N"; }
+H="$(cat "$WORK/health.rps")"; P="$(cat "$WORK/product.rps")"; S="$(cat "$WORK/soldout.rps")"
+SL="$(json soldout-load rps)"
+DT="$(json drop tps)"; DR="$(json drop rps)"; D99="$(json drop att_p99_ms)"
+OT="$(json orders tps)"; O99="$(json orders att_p99_ms)"
+echo
+echo "================ summary (wrk ${WRK_ARGS[*]}; rocketmart-load -c $CONNECTIONS, 1 thread) ================"
+printf '%-44s %12s %10s %12s\n' "what" "per second" "x nginx" "p99"
+printf '%-44s %12s %10s %12s\n' "nginx return 200 \"ok\"" "$N" "1.00" "$(cat "$WORK/nginx.p99")"
+printf '%-44s %12s %10s %12s\n' "rocketmart GET /health" "$H" "$(ratio "$H")" "$(cat "$WORK/health.p99")"
+printf '%-44s %12s %10s %12s\n' "rocketmart GET /products/1" "$P" "$(ratio "$P")" "$(cat "$WORK/product.p99")"
+printf '%-44s %12s %10s %12s\n' "sold-out POST /payment/request (wrk)" "$S" "$(ratio "$S")" "$(cat "$WORK/soldout.p99")"
+printf '%-44s %12.0f %10s %12s\n' "sold-out (rocketmart-load)" "$SL" "$(ratio "$SL")" "$(json soldout-load req_p99_ms)ms"
+printf '%-44s %12.0f %10s %12s\n' "drop: attempts/s (TPS)" "$DT" "$(ratio "$DT")" "${D99}ms"
+printf '%-44s %12.0f %10s %12s\n' "drop: requests/s" "$DR" "$(ratio "$DR")" "$(json drop req_p99_ms)ms"
+printf '%-44s %12.0f %10s %12s\n' "durable orders/s (synchronous=FULL)" "$OT" "$(ratio "$OT")" "${O99}ms"
+echo "drop: paid=$(json drop paid) sold=$(json drop sold) oversold=$(json drop oversold) orders=$(json drop orders) checks_ok=$(json drop checks_ok)"
+echo "orders: paid=$(json orders paid) orders=$(json orders orders) checks_ok=$(json orders checks_ok)"
+echo "soldout: checks_ok=$(json soldout-load checks_ok)"
+echo "targets: GET /products/{id} >= 0.6x nginx; sold-out >= 0.5x nginx; drop >= 50000 attempts/s with p99 <= 20 ms; durable orders >= 10000/s"

@@ -1,0 +1,799 @@
+// rocketmart-load: an async HTTP/1.1 load driver for the purchase path (Boost.Beast + C++20
+// coroutines), N keep-alive connections on 1-2 threads, loopback only.
+//
+// It prepares the server itself (tokens minted in-process from <data_dir>/secrets/jwt.key with the
+// server's own configuration loading, an admin-created product and an open sale), runs one
+// scenario (`drop`: the original's Locust test; `soldout`; `orders`), prints the original's result
+// table plus latency percentiles, then reads the outcome back over HTTP and from the SQLite files
+// (read-only) and checks it: no oversell, orders = payments = captures = units sold, and the stock
+// invariant initial + restocked = available + held + sold. Exit code 1 when a check fails.
+//
+//   rocketmart-load --url http://127.0.0.1:8080 --data-dir ./data --scenario drop
+//       --members 100000 --attempts 1000000 --stock 10000 --connections 64
+#include <sqlite3.h>
+
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <atomic>
+#include <boost/asio.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/json.hpp>
+#include <charconv>
+#include <chrono>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "auth/jwt.hpp"
+#include "auth/secret.hpp"
+#include "core/time_format.hpp"
+#include "infra/config/config.hpp"
+
+namespace rocketmart::load {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = beast::http;
+using tcp = asio::ip::tcp;
+using Steady = std::chrono::steady_clock;
+
+struct Options {
+  std::string url = "http://127.0.0.1:8080";
+  std::string data_dir;
+  std::string config_file;
+  std::string scenario = "drop";  // drop | soldout | orders
+  std::string mode = "holds";     // holds | oneshot
+  std::int64_t members = 1000;
+  std::int64_t attempts = -1;  // -1: = members
+  std::int64_t stock = 10;
+  std::int64_t per_member_limit = 1;
+  double leave = 0.2;
+  std::uint64_t seed = 1;
+  int connections = 64;
+  int threads = 1;
+  double duration_s = 300;
+  double settle_s = 30;
+  std::int64_t price = 1000;
+  bool setup_only = false;
+  bool no_idempotency_key = false;  // diagnostics only: measures what the key costs the server
+  std::string tokens_file;
+};
+
+// ---------------------------------------------------------------------------------------------
+// HTTP
+
+struct Reply {
+  int status = 0;  // 0 = transport error
+  std::string body;
+};
+
+// One keep-alive connection; reconnects lazily after an error or a server close.
+class Connection {
+ public:
+  Connection(asio::any_io_executor ex, tcp::endpoint endpoint, std::string host)
+      : socket_(ex), endpoint_(endpoint), host_(std::move(host)) {}
+
+  asio::awaitable<Reply> Send(bhttp::verb verb, const std::string& target, const std::string& body,
+                              const std::string& token, const std::string& idempotency_key) {
+    Reply reply;
+    if (!connected_) {
+      beast::error_code close_ec;
+      socket_.close(close_ec);
+      auto [ec] = co_await socket_.async_connect(endpoint_, asio::as_tuple(asio::use_awaitable));
+      if (ec) co_return reply;
+      socket_.set_option(tcp::no_delay(true));
+      buffer_.clear();
+      connected_ = true;
+    }
+    bhttp::request<bhttp::string_body> req(verb, target, 11);
+    req.set(bhttp::field::host, host_);
+    if (!token.empty()) req.set(bhttp::field::authorization, "Bearer " + token);
+    if (!idempotency_key.empty()) req.set("Idempotency-Key", idempotency_key);
+    if (!body.empty()) req.set(bhttp::field::content_type, "application/json");
+    req.body() = body;
+    req.keep_alive(true);
+    req.prepare_payload();
+    auto [wec, wn] = co_await bhttp::async_write(socket_, req, asio::as_tuple(asio::use_awaitable));
+    if (wec) {
+      connected_ = false;
+      co_return reply;
+    }
+    bhttp::response<bhttp::string_body> res;
+    auto [rec, rn] =
+        co_await bhttp::async_read(socket_, buffer_, res, asio::as_tuple(asio::use_awaitable));
+    if (rec) {
+      connected_ = false;
+      co_return reply;
+    }
+    if (!res.keep_alive()) connected_ = false;
+    reply.status = static_cast<int>(res.result_int());
+    reply.body = std::move(res.body());
+    co_return reply;
+  }
+
+ private:
+  tcp::socket socket_;
+  beast::flat_buffer buffer_;
+  tcp::endpoint endpoint_;
+  std::string host_;
+  bool connected_ = false;
+};
+
+// Cheap field extraction from the server's compact JSON (no full parse on the hot path).
+std::optional<std::int64_t> IntField(std::string_view body, std::string_view name) {
+  const std::string needle = "\"" + std::string(name) + "\"";
+  auto pos = body.find(needle);
+  if (pos == std::string_view::npos) return std::nullopt;
+  pos = body.find(':', pos + needle.size());
+  if (pos == std::string_view::npos) return std::nullopt;
+  ++pos;
+  while (pos < body.size() && body[pos] == ' ') ++pos;
+  std::int64_t v = 0;
+  auto [p, ec] = std::from_chars(body.data() + pos, body.data() + body.size(), v);
+  if (ec != std::errc{}) return std::nullopt;
+  return v;
+}
+
+std::string ErrorCode(std::string_view body) {
+  auto pos = body.find("\"code\"");
+  if (pos == std::string_view::npos) return "";
+  pos = body.find('"', body.find(':', pos + 6));
+  if (pos == std::string_view::npos) return "";
+  auto end = body.find('"', pos + 1);
+  if (end == std::string_view::npos) return "";
+  return std::string(body.substr(pos + 1, end - pos - 1));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Statistics
+
+struct Stats {
+  std::int64_t attempts = 0;
+  std::int64_t requests = 0;
+  std::int64_t paid = 0;
+  std::int64_t sold_out = 0;
+  std::int64_t declined = 0;
+  std::int64_t left = 0;
+  std::int64_t limit = 0;
+  std::int64_t server_errors = 0;
+  std::int64_t transport = 0;
+  std::map<std::string, std::int64_t> other;
+  std::map<std::string, std::string> other_sample;  // the first body seen per code
+  std::vector<std::uint32_t> request_us;
+  std::vector<std::uint32_t> attempt_us;
+
+  void Merge(Stats& o) {
+    attempts += o.attempts;
+    requests += o.requests;
+    paid += o.paid;
+    sold_out += o.sold_out;
+    declined += o.declined;
+    left += o.left;
+    limit += o.limit;
+    server_errors += o.server_errors;
+    transport += o.transport;
+    for (auto& [k, v] : o.other) other[k] += v;
+    other_sample.merge(o.other_sample);
+    request_us.insert(request_us.end(), o.request_us.begin(), o.request_us.end());
+    attempt_us.insert(attempt_us.end(), o.attempt_us.begin(), o.attempt_us.end());
+  }
+
+  // Classifies a final non-success answer of an attempt.
+  void Classify(const Reply& r) {
+    if (r.status == 0) {
+      ++transport;
+      return;
+    }
+    if (r.status >= 500) {
+      ++server_errors;
+      return;
+    }
+    const std::string code = ErrorCode(r.body);
+    if (code == "SOLD_OUT" || code == "INSUFFICIENT_STOCK") {
+      ++sold_out;
+    } else if (code == "PAYMENT_DECLINED") {
+      ++declined;
+    } else if (code == "PURCHASE_LIMIT_REACHED") {
+      ++limit;
+    } else {
+      const std::string key = std::to_string(r.status) + " " + (code.empty() ? "(no code)" : code);
+      if (++other[key] == 1) other_sample[key] = r.body.substr(0, 160);
+    }
+  }
+};
+
+struct Latency {
+  double avg_ms = 0, p50_ms = 0, p90_ms = 0, p99_ms = 0, max_ms = 0;
+};
+
+Latency Summarise(std::vector<std::uint32_t>& us) {
+  Latency l;
+  if (us.empty()) return l;
+  std::sort(us.begin(), us.end());
+  double sum = 0;
+  for (auto v : us) sum += v;
+  auto pct = [&us](double p) {
+    std::size_t i = static_cast<std::size_t>(std::ceil(p * us.size())) - 1;
+    return us[std::min(i, us.size() - 1)] / 1000.0;
+  };
+  l.avg_ms = sum / us.size() / 1000.0;
+  l.p50_ms = pct(0.50);
+  l.p90_ms = pct(0.90);
+  l.p99_ms = pct(0.99);
+  l.max_ms = us.back() / 1000.0;
+  return l;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The run
+
+std::uint64_t SplitMix(std::uint64_t x) {
+  x += 0x9e3779b97f4a7c15ULL;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+  return x ^ (x >> 31);
+}
+
+struct Shared {
+  const Options* options = nullptr;
+  tcp::endpoint endpoint;
+  std::string host;
+  std::int64_t product_id = 0;
+  std::int64_t attempts = 0;
+  std::vector<std::string> tokens;  // index = member id - 1
+  std::atomic<std::int64_t> next{0};
+  Steady::time_point deadline;
+  std::string key_prefix;
+  double leave = 0;
+  bool oneshot = false;
+};
+
+std::uint32_t MicrosSince(Steady::time_point t0) {
+  auto us = std::chrono::duration_cast<std::chrono::microseconds>(Steady::now() - t0).count();
+  return static_cast<std::uint32_t>(std::min<std::int64_t>(us, UINT32_MAX));
+}
+
+asio::awaitable<void> RunAttempt(Connection& conn, Shared& sh, Stats& st, std::int64_t i) {
+  const std::int64_t members = static_cast<std::int64_t>(sh.tokens.size());
+  const std::string& token = sh.tokens[static_cast<std::size_t>(i % members)];
+  const std::string key =
+      sh.options->no_idempotency_key ? std::string() : sh.key_prefix + std::to_string(i);
+  const std::string body = "{\"productId\":" + std::to_string(sh.product_id) + ",\"amount\":1}";
+  const auto t0 = Steady::now();
+  ++st.attempts;
+  if (sh.oneshot) {
+    const std::string target = "/payment/request";
+    Reply r = co_await conn.Send(bhttp::verb::post, target, body, token, key);
+    ++st.requests;
+    st.request_us.push_back(MicrosSince(t0));
+    if (r.status == 201) {
+      ++st.paid;
+    } else {
+      st.Classify(r);
+    }
+    st.attempt_us.push_back(MicrosSince(t0));
+    co_return;
+  }
+  const std::string hold_target = "/payment/holds";
+  const std::string hold_key = key.empty() ? key : key + "-h";
+  Reply hold = co_await conn.Send(bhttp::verb::post, hold_target, body, token, hold_key);
+  ++st.requests;
+  st.request_us.push_back(MicrosSince(t0));
+  std::optional<std::int64_t> hold_id;
+  if (hold.status == 201) hold_id = IntField(hold.body, "holdId");
+  if (!hold_id) {
+    if (hold.status == 201) {
+      ++st.other["201 (no holdId)"];
+    } else {
+      st.Classify(hold);
+    }
+    st.attempt_us.push_back(MicrosSince(t0));
+    co_return;
+  }
+  const double u =
+      static_cast<double>(SplitMix(sh.options->seed * 1000003ULL + static_cast<std::uint64_t>(i)) >>
+                          11) *
+      0x1.0p-53;
+  const std::string id = std::to_string(*hold_id);
+  const auto t1 = Steady::now();
+  if (u < sh.leave) {
+    const std::string target = "/payment/holds/" + id;
+    const std::string empty;
+    const std::string leave_key = key.empty() ? key : key + "-d";
+    Reply r = co_await conn.Send(bhttp::verb::delete_, target, empty, token, leave_key);
+    ++st.requests;
+    st.request_us.push_back(MicrosSince(t1));
+    if (r.status == 204) {
+      ++st.left;
+    } else {
+      st.Classify(r);
+    }
+  } else {
+    const std::string target = "/payment/holds/" + id + "/pay";
+    const std::string empty;
+    const std::string pay_key = key.empty() ? key : key + "-p";
+    Reply r = co_await conn.Send(bhttp::verb::post, target, empty, token, pay_key);
+    ++st.requests;
+    st.request_us.push_back(MicrosSince(t1));
+    if (r.status == 200) {
+      ++st.paid;
+    } else {
+      st.Classify(r);
+    }
+  }
+  st.attempt_us.push_back(MicrosSince(t0));
+}
+
+asio::awaitable<void> Worker(Shared& sh, Stats& st) {
+  auto ex = co_await asio::this_coro::executor;
+  Connection conn(ex, sh.endpoint, sh.host);
+  for (;;) {
+    const std::int64_t i = sh.next.fetch_add(1, std::memory_order_relaxed);
+    if (i >= sh.attempts) break;
+    if ((i & 255) == 0 && Steady::now() >= sh.deadline) break;
+    co_await RunAttempt(conn, sh, st, i);
+  }
+}
+
+// A blocking request for setup and read-back (its own io_context).
+Reply Blocking(const Shared& sh, bhttp::verb verb, const std::string& target,
+               const std::string& body, const std::string& token) {
+  asio::io_context io;
+  Connection conn(io.get_executor(), sh.endpoint, sh.host);
+  Reply out;
+  asio::co_spawn(
+      io,
+      [&]() -> asio::awaitable<void> {
+        const std::string no_key;
+        out = co_await conn.Send(verb, target, body, token, no_key);
+      },
+      asio::detached);
+  io.run();
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Read-back from SQLite (read-only)
+
+class Db {
+ public:
+  explicit Db(const std::filesystem::path& file) {
+    if (sqlite3_open_v2(file.c_str(), &db_, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, nullptr) !=
+        SQLITE_OK) {
+      error_ = db_ ? sqlite3_errmsg(db_) : "open failed";
+    } else {
+      sqlite3_busy_timeout(db_, 5000);
+    }
+  }
+  ~Db() { sqlite3_close(db_); }
+  Db(const Db&) = delete;
+  Db& operator=(const Db&) = delete;
+  bool ok() const { return error_.empty(); }
+  const std::string& error() const { return error_; }
+
+  // Rows of integers (text columns are returned as -1; use Rows for those).
+  std::vector<std::vector<std::string>> Rows(const std::string& sql, std::int64_t param = -1) {
+    std::vector<std::vector<std::string>> rows;
+    if (!ok()) return rows;
+    sqlite3_stmt* s = nullptr;
+    if (sqlite3_prepare_v2(db_, sql.c_str(), -1, &s, nullptr) != SQLITE_OK) {
+      error_ = sqlite3_errmsg(db_);
+      return rows;
+    }
+    if (param >= 0) sqlite3_bind_int64(s, 1, param);
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+      std::vector<std::string> row;
+      for (int c = 0; c < sqlite3_column_count(s); ++c) {
+        const unsigned char* t = sqlite3_column_text(s, c);
+        row.emplace_back(t ? reinterpret_cast<const char*>(t) : "");
+      }
+      rows.push_back(std::move(row));
+    }
+    if (rc != SQLITE_DONE) error_ = sqlite3_errmsg(db_);
+    sqlite3_finalize(s);
+    return rows;
+  }
+  std::int64_t Int(const std::string& sql, std::int64_t param = -1) {
+    auto rows = Rows(sql, param);
+    if (rows.empty() || rows[0].empty()) return -1;
+    return std::stoll(rows[0][0].empty() ? "0" : rows[0][0]);
+  }
+
+ private:
+  sqlite3* db_ = nullptr;
+  std::string error_;
+};
+
+struct Counts {
+  std::int64_t total = -1, available = -1, held = -1, sold = -1;
+  std::map<std::string, std::int64_t> holds;
+  std::int64_t payments = -1, orders = -1, orders_all = -1, captures = -1, http_stock = -1;
+  std::string error;
+};
+
+Counts ReadCounts(const Shared& sh, const std::filesystem::path& dir, double settle_s) {
+  Counts c;
+  const std::int64_t p = sh.product_id;
+  Db checkout(dir / "checkout.db");
+  Db orders(dir / "orders.db");
+  const std::string attach = "file:" + (dir / "checkout.db").string() + "?mode=ro";
+  Db provider(dir / "provider.db");
+  if (!checkout.ok() || !orders.ok() || !provider.ok()) {
+    c.error = "cannot open databases: " + checkout.error() + " " + orders.error() + " " +
+              provider.error();
+    return c;
+  }
+  provider.Rows("ATTACH DATABASE '" + attach + "' AS c");
+  const auto deadline = Steady::now() + std::chrono::duration<double>(settle_s);
+  for (;;) {
+    auto inv = checkout.Rows(
+        "SELECT initial + restocked, available, held, sold FROM inventory WHERE product_id = ?", p);
+    if (!inv.empty()) {
+      c.total = std::stoll(inv[0][0]);
+      c.available = std::stoll(inv[0][1]);
+      c.held = std::stoll(inv[0][2]);
+      c.sold = std::stoll(inv[0][3]);
+    }
+    c.holds.clear();
+    for (auto& row : checkout.Rows("SELECT h.status, count(*) FROM holds h JOIN hold_lines l ON "
+                                   "l.hold_id = h.id WHERE l.product_id = ? GROUP BY h.status",
+                                   p)) {
+      c.holds[row[0]] = std::stoll(row[1]);
+    }
+    c.payments = checkout.Int(
+        "SELECT count(*) FROM payments y JOIN hold_lines l ON l.hold_id = y.hold_id "
+        "WHERE l.product_id = ? AND y.status = 'CAPTURED'",
+        p);
+    c.orders =
+        orders.Int("SELECT count(DISTINCT order_id) FROM order_lines WHERE product_id = ?", p);
+    c.orders_all = orders.Int("SELECT count(*) FROM orders");
+    c.captures = provider.Int(
+        "SELECT count(*) FROM charges ch JOIN c.hold_lines l ON l.hold_id = ch.hold_id "
+        "WHERE l.product_id = ? AND ch.status = 'CAPTURED'",
+        p);
+    Reply r = Blocking(sh, bhttp::verb::get, "/products/" + std::to_string(p), "", "");
+    if (r.status == 200) c.http_stock = IntField(r.body, "stock").value_or(-1);
+    const bool settled = c.orders == c.payments && c.held == 0 && c.http_stock == c.available;
+    if (settled || Steady::now() >= deadline) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  if (!checkout.ok()) c.error += "checkout.db: " + checkout.error() + " ";
+  if (!orders.ok()) c.error += "orders.db: " + orders.error() + " ";
+  if (!provider.ok()) c.error += "provider.db: " + provider.error() + " ";
+  return c;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Setup
+
+std::string Sign(const auth::Keyring& ring, const config::Config& cfg, std::int64_t member,
+                 bool admin) {
+  const auto now = std::chrono::system_clock::now();
+  auth::Claims claims;
+  claims.member_id = member;
+  claims.role = admin ? "admin" : "user";
+  claims.type = std::string(auth::kAccessType);
+  claims.issued_at = now;
+  claims.not_before = now;
+  claims.expires_at = now + std::chrono::hours(4);
+  claims.issuer = cfg.auth.issuer;
+  claims.audience = cfg.auth.audience;
+  claims.email_verified = true;
+  return auth::Sign(claims, ring);
+}
+
+int Main(const Options& o) {
+  // Loopback only.
+  constexpr std::string_view kScheme = "http://";
+  if (o.url.rfind(kScheme, 0) != 0) {
+    std::fprintf(stderr, "--url must be http://127.0.0.1:PORT\n");
+    return 2;
+  }
+  std::string hostport = o.url.substr(kScheme.size());
+  while (!hostport.empty() && hostport.back() == '/') hostport.pop_back();
+  const auto colon = hostport.rfind(':');
+  if (colon == std::string::npos) {
+    std::fprintf(stderr, "--url needs a port\n");
+    return 2;
+  }
+  beast::error_code ec;
+  auto address = asio::ip::make_address(
+      hostport.substr(0, colon) == "localhost" ? "127.0.0.1" : hostport.substr(0, colon), ec);
+  if (ec || !address.is_loopback()) {
+    std::fprintf(stderr, "--url must name a loopback address (127.0.0.1 or ::1)\n");
+    return 2;
+  }
+  Shared sh;
+  sh.options = &o;
+  sh.endpoint =
+      tcp::endpoint(address, static_cast<unsigned short>(std::stoi(hostport.substr(colon + 1))));
+  sh.host = hostport;
+
+  // The server's configuration (file, ROCKETMART_* env, data dir), hence its issuer/audience/key.
+  config::LoadOptions lo;
+  if (!o.config_file.empty()) lo.file = o.config_file;
+  lo.env = config::EnvFromEnviron();
+  auto cfg = config::Load(lo);
+  if (!cfg.ok()) {
+    std::fprintf(stderr, "configuration error: %s\n", cfg.error().message.c_str());
+    return 2;
+  }
+  if (!o.data_dir.empty()) (void)config::Set(*cfg, "storage.data_dir", o.data_dir);
+  std::string secret = cfg->auth.secret;
+  if (secret.empty()) {
+    const auto path = config::JwtSecretPath(*cfg);
+    if (!std::filesystem::exists(path)) {
+      std::fprintf(stderr, "no JWT key at %s: start the server on this data dir first\n",
+                   path.c_str());
+      return 2;
+    }
+    auto loaded = auth::LoadOrCreateSecret(path);
+    if (!loaded.ok()) {
+      std::fprintf(stderr, "jwt key: %s\n", loaded.error().message.c_str());
+      return 2;
+    }
+    secret = std::move(*loaded);
+  }
+  auth::Keyring ring;
+  if (auto st = ring.Add({cfg->auth.key_id, secret}, true); !st.ok()) {
+    std::fprintf(stderr, "jwt key: %s\n", st.error().message.c_str());
+    return 2;
+  }
+  const std::string admin = Sign(ring, *cfg, 2'000'000'000, true);
+  const std::int64_t members = std::max<std::int64_t>(1, o.members);
+  sh.tokens.reserve(static_cast<std::size_t>(members));
+  for (std::int64_t m = 1; m <= members; ++m) sh.tokens.push_back(Sign(ring, *cfg, m, false));
+
+  // Wait for the server, create the product, open the sale.
+  const auto ready_by = Steady::now() + std::chrono::seconds(15);
+  while (Blocking(sh, bhttp::verb::get, "/health", "", "").status != 200) {
+    if (Steady::now() >= ready_by) {
+      std::fprintf(stderr, "server at %s not healthy\n", o.url.c_str());
+      return 2;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  const std::string product_body = "{\"name\":\"load " + o.scenario + " " + std::to_string(o.seed) +
+                                   "\",\"price\":" + std::to_string(o.price) +
+                                   ",\"stock\":" + std::to_string(o.stock) + "}";
+  Reply created = Blocking(sh, bhttp::verb::post, "/products", product_body, admin);
+  auto product = IntField(created.body, "id");
+  if (created.status / 100 != 2 || !product) {
+    std::fprintf(stderr, "POST /products: %d %s\n", created.status, created.body.c_str());
+    return 2;
+  }
+  sh.product_id = *product;
+  const auto now = std::chrono::system_clock::now();
+  const std::string sale_body = "{\"startsAt\":\"" + FormatRfc3339(now - std::chrono::minutes(1)) +
+                                "\",\"endsAt\":\"" + FormatRfc3339(now + std::chrono::hours(1)) +
+                                "\",\"perMemberLimit\":" + std::to_string(o.per_member_limit) + "}";
+  const std::string sale_target = "/payment/" + std::to_string(sh.product_id) + "/sale";
+  const auto sale_by = Steady::now() + std::chrono::seconds(15);
+  for (;;) {  // The inventory row arrives through the catalog's outbox: retry until it exists.
+    Reply r = Blocking(sh, bhttp::verb::put, sale_target, sale_body, admin);
+    if (r.status == 200) break;
+    if (r.status != 404 || Steady::now() >= sale_by) {
+      std::fprintf(stderr, "PUT %s: %d %s\n", sale_target.c_str(), r.status, r.body.c_str());
+      return 2;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  {  // PUT .../sale may succeed (the catalog knows the product) before checkout's inventory row
+     // exists; purchases answer NOT_FOUND until then. Wait for the row, then for the memory.
+    const std::filesystem::path checkout_db =
+        std::filesystem::path(cfg->storage.data_dir) / "checkout.db";
+    const auto row_by = Steady::now() + std::chrono::seconds(60);
+    for (;;) {
+      Db db(checkout_db);
+      if (db.Int("SELECT count(*) FROM inventory WHERE product_id = ?", sh.product_id) == 1) break;
+      if (Steady::now() >= row_by) {
+        std::fprintf(stderr, "no inventory row for product %lld in %s\n",
+                     static_cast<long long>(sh.product_id), checkout_db.c_str());
+        return 2;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  std::printf("product_id=%lld stock=%lld per_member_limit=%lld members=%lld\n",
+              static_cast<long long>(sh.product_id), static_cast<long long>(o.stock),
+              static_cast<long long>(o.per_member_limit), static_cast<long long>(members));
+  if (!o.tokens_file.empty()) {
+    std::ofstream f(o.tokens_file, std::ios::trunc);
+    for (auto& t : sh.tokens) f << t << '\n';
+    std::printf("tokens written to %s\n", o.tokens_file.c_str());
+  }
+  std::fflush(stdout);
+  if (o.setup_only) return 0;
+
+  // The run.
+  sh.attempts = o.attempts < 0 ? members : o.attempts;
+  sh.oneshot = o.mode == "oneshot";
+  sh.leave = sh.oneshot ? 0.0 : o.leave;
+  sh.key_prefix = "ld" + std::to_string(o.seed) + "-" + std::to_string(sh.product_id) + "-";
+  const int threads = std::clamp(o.threads, 1, 2);
+  const int conns = std::max(1, o.connections);
+  std::vector<Stats> stats(static_cast<std::size_t>(threads));
+  std::vector<std::unique_ptr<asio::io_context>> ios;
+  for (int t = 0; t < threads; ++t) {
+    ios.push_back(std::make_unique<asio::io_context>(1));
+    stats[t].request_us.reserve(static_cast<std::size_t>(sh.attempts * 2 / threads + 16));
+    stats[t].attempt_us.reserve(static_cast<std::size_t>(sh.attempts / threads + 16));
+  }
+  for (int c = 0; c < conns; ++c) {
+    const int t = c % threads;
+    asio::co_spawn(*ios[t], Worker(sh, stats[t]), asio::detached);
+  }
+  const auto started = Steady::now();
+  sh.deadline = started + std::chrono::duration_cast<Steady::duration>(
+                              std::chrono::duration<double>(o.duration_s));
+  std::vector<std::thread> pool;
+  for (int t = 1; t < threads; ++t) pool.emplace_back([&ios, t] { ios[t]->run(); });
+  ios[0]->run();
+  for (auto& th : pool) th.join();
+  const double elapsed = std::chrono::duration<double>(Steady::now() - started).count();
+  Stats total;
+  for (auto& s : stats) total.Merge(s);
+  const Latency req = Summarise(total.request_us);
+  const Latency att = Summarise(total.attempt_us);
+  const double tps = total.attempts / elapsed;
+  const double rps = total.requests / elapsed;
+
+  std::int64_t other4xx = 0;
+  for (auto& [k, v] : total.other) other4xx += v;
+  std::printf("\n== rocketmart-load: scenario %s (%s), %d connections on %d thread(s) ==\n",
+              o.scenario.c_str(), sh.oneshot ? "oneshot" : "holds", conns, threads);
+  std::printf("%-34s %12.3f s\n", "total duration", elapsed);
+  std::printf("%-34s %12lld\n", "attempts", static_cast<long long>(total.attempts));
+  std::printf("%-34s %12lld\n", "success (paid)", static_cast<long long>(total.paid));
+  std::printf("%-34s %12lld\n", "out of stock", static_cast<long long>(total.sold_out));
+  std::printf("%-34s %12lld\n", "payment failures (declined)",
+              static_cast<long long>(total.declined));
+  std::printf("%-34s %12lld\n", "left at payment entry", static_cast<long long>(total.left));
+  std::printf("%-34s %12lld\n", "limit reached", static_cast<long long>(total.limit));
+  for (auto& [k, v] : total.other) {
+    std::printf("  other: %-26s %12lld  e.g. %s\n", k.c_str(), static_cast<long long>(v),
+                total.other_sample[k].c_str());
+  }
+  std::printf("%-34s %12lld\n", "5xx", static_cast<long long>(total.server_errors));
+  std::printf("%-34s %12lld\n", "transport errors", static_cast<long long>(total.transport));
+  std::printf("%-34s %12lld\n", "requests", static_cast<long long>(total.requests));
+  std::printf("%-22s %8s %8s %8s %8s %8s\n", "latency (ms)", "avg", "p50", "p90", "p99", "max");
+  std::printf("%-22s %8.3f %8.3f %8.3f %8.3f %8.3f\n", "  per request", req.avg_ms, req.p50_ms,
+              req.p90_ms, req.p99_ms, req.max_ms);
+  std::printf("%-22s %8.3f %8.3f %8.3f %8.3f %8.3f\n", "  per attempt", att.avg_ms, att.p50_ms,
+              att.p90_ms, att.p99_ms, att.max_ms);
+  std::printf("%-34s %12.0f\n", "attempts/s (TPS)", tps);
+  std::printf("%-34s %12.0f\n", "requests/s", rps);
+  std::printf("%-34s %12.0f\n", "paid orders/s", total.paid / elapsed);
+  std::fflush(stdout);
+
+  // Correctness.
+  const std::filesystem::path dir = cfg->storage.data_dir;
+  const Counts c = ReadCounts(sh, dir, o.settle_s);
+  const std::int64_t oversold = std::max<std::int64_t>(0, c.sold - o.stock);
+  struct Check {
+    std::string name;
+    bool ok;
+  };
+  std::vector<Check> checks = {
+      {"databases readable", c.error.empty()},
+      {"oversold = 0 (sold <= stock)", c.sold >= 0 && oversold == 0 && total.paid <= o.stock},
+      {"sold = successes", c.sold == total.paid},
+      {"sold = min(stock, successes)", c.sold == std::min(o.stock, total.paid)},
+      {"orders = sold", c.orders == c.sold},
+      {"payments = sold", c.payments == c.sold},
+      {"captures = payments", c.captures == c.payments},
+      {"initial+restocked = available+held+sold", c.total == c.available + c.held + c.sold},
+      {"held = 0 after the run", c.held == 0},
+      {"GET /products stock = available", c.http_stock == c.available},
+      {"no 5xx, no transport errors", total.server_errors == 0 && total.transport == 0},
+  };
+  if (o.scenario == "soldout") {
+    checks.push_back({"every answer sold out", total.sold_out == total.attempts});
+  }
+  std::printf("\n== correctness (HTTP + %s, read-only) ==\n", dir.c_str());
+  std::printf(
+      "inventory: initial+restocked=%lld available=%lld held=%lld sold=%lld oversold=%lld\n",
+      static_cast<long long>(c.total), static_cast<long long>(c.available),
+      static_cast<long long>(c.held), static_cast<long long>(c.sold),
+      static_cast<long long>(oversold));
+  std::printf("holds:");
+  for (auto& [k, v] : c.holds) std::printf(" %s=%lld", k.c_str(), static_cast<long long>(v));
+  std::printf("\npayments=%lld orders=%lld (all products: %lld) captures=%lld http_stock=%lld\n",
+              static_cast<long long>(c.payments), static_cast<long long>(c.orders),
+              static_cast<long long>(c.orders_all), static_cast<long long>(c.captures),
+              static_cast<long long>(c.http_stock));
+  if (!c.error.empty()) std::printf("error: %s\n", c.error.c_str());
+  bool all_ok = true;
+  for (auto& ch : checks) {
+    std::printf("  [%s] %s\n", ch.ok ? " ok " : "FAIL", ch.name.c_str());
+    all_ok = all_ok && ch.ok;
+  }
+
+  boost::json::object j{{"scenario", o.scenario},
+                        {"mode", sh.oneshot ? "oneshot" : "holds"},
+                        {"connections", conns},
+                        {"threads", threads},
+                        {"duration_s", elapsed},
+                        {"attempts", total.attempts},
+                        {"requests", total.requests},
+                        {"paid", total.paid},
+                        {"sold_out", total.sold_out},
+                        {"declined", total.declined},
+                        {"left", total.left},
+                        {"limit", total.limit},
+                        {"other_4xx", other4xx},
+                        {"server_errors", total.server_errors},
+                        {"transport_errors", total.transport},
+                        {"tps", tps},
+                        {"rps", rps},
+                        {"paid_per_s", total.paid / elapsed},
+                        {"req_p50_ms", req.p50_ms},
+                        {"req_p99_ms", req.p99_ms},
+                        {"att_avg_ms", att.avg_ms},
+                        {"att_p50_ms", att.p50_ms},
+                        {"att_p90_ms", att.p90_ms},
+                        {"att_p99_ms", att.p99_ms},
+                        {"att_max_ms", att.max_ms},
+                        {"stock", o.stock},
+                        {"sold", c.sold},
+                        {"oversold", oversold},
+                        {"orders", c.orders},
+                        {"payments", c.payments},
+                        {"captures", c.captures},
+                        {"checks_ok", all_ok}};
+  std::printf("RESULT %s\n", boost::json::serialize(j).c_str());
+  return all_ok ? 0 : 1;
+}
+
+}  // namespace
+}  // namespace rocketmart::load
+
+int main(int argc, char** argv) {
+  rocketmart::load::Options o;
+  CLI::App cli{"rocketmart-load: load driver for the rocketmart purchase path (loopback only)"};
+  cli.add_option("--url", o.url, "Server base URL, http://127.0.0.1:PORT");
+  cli.add_option("--data-dir", o.data_dir, "The server's data directory (JWT key, SQLite files)")
+      ->required();
+  cli.add_option("--config", o.config_file, "The server's TOML configuration, if any");
+  cli.add_option("--scenario", o.scenario, "drop | soldout | orders")
+      ->check(CLI::IsMember({"drop", "soldout", "orders"}));
+  cli.add_option("--mode", o.mode, "holds (hold, then pay or leave) | oneshot (/payment/request)")
+      ->check(CLI::IsMember({"holds", "oneshot"}));
+  cli.add_option("--members", o.members, "Virtual members (ids 1..N)");
+  cli.add_option("--attempts", o.attempts, "Purchase attempts (default: = members)");
+  cli.add_option("--stock", o.stock, "Stock of the product created for the run");
+  cli.add_option("--per-member-limit", o.per_member_limit, "Sale's per-member limit")
+      ->check(CLI::Range(1, 10000));
+  cli.add_option("--leave", o.leave, "Share of holds abandoned at payment entry (holds mode)")
+      ->check(CLI::Range(0.0, 1.0));
+  cli.add_option("--seed", o.seed, "Seed of the leave decision and of the idempotency keys");
+  cli.add_option("--connections,-c", o.connections, "Keep-alive connections");
+  cli.add_option("--threads,-t", o.threads, "Client threads (1-2)")->check(CLI::Range(1, 2));
+  cli.add_option("--duration", o.duration_s, "Stop issuing attempts after this many seconds");
+  cli.add_option("--settle", o.settle_s, "Max seconds to wait for orders = payments afterwards");
+  cli.add_option("--price", o.price, "Product price (minor units)");
+  cli.add_flag("--setup-only", o.setup_only, "Create product and sale, write tokens, exit");
+  cli.add_flag("--no-idempotency-key", o.no_idempotency_key,
+               "Diagnostics: send no Idempotency-Key (to measure what the key costs)");
+  cli.add_option("--tokens-file", o.tokens_file, "Write the members' tokens here, one a line");
+  CLI11_PARSE(cli, argc, argv);
+  if (o.scenario == "soldout") {
+    o.stock = 0;
+    o.mode = "oneshot";
+  } else if (o.scenario == "orders") {
+    o.mode = "oneshot";
+  }
+  return rocketmart::load::Main(o);
+}
