@@ -226,8 +226,20 @@ class InProcessWishlistClient final : public members::WishlistClient {
   const catalog::ShoppingService& shopping_;
 };
 
-// TODO(members): bind LikesClient once the catalog offers "products liked by member"; until then
-// my page answers likes: {"error": "unavailable"} (never invented data).
+// My page reads the member's likes from the catalog (embedded binding of LikesClient).
+class InProcessLikesClient final : public members::LikesClient {
+ public:
+  explicit InProcessLikesClient(catalog::LikeRepository& likes) : likes_(likes) {}
+  boost::asio::awaitable<Result<std::vector<members::LikedProduct>>> Likes(
+      std::int64_t member_id, std::size_t limit) override {
+    std::vector<members::LikedProduct> out;
+    for (std::int64_t product_id : likes_.LikedBy(member_id, limit)) out.push_back({product_id});
+    co_return out;
+  }
+
+ private:
+  catalog::LikeRepository& likes_;
+};
 
 struct EmbeddedApp::Parts {
   Parts(config::Config c, const Clock& clk) : config(std::move(c)), clock(clk) {}
@@ -261,6 +273,7 @@ struct EmbeddedApp::Parts {
   std::unique_ptr<CheckoutStockSource> stock_source;
   std::unique_ptr<CheckoutSaleSource> sale_source;
   std::unique_ptr<InProcessCheckoutClient> cart_checkout_client;
+  std::unique_ptr<InProcessLikesClient> likes_client;
   std::unique_ptr<catalog::PaidCartSubscriber> paid_cart_subscriber;
 
   // Orders.
@@ -472,7 +485,8 @@ void EmbeddedApp::Start() {
   orders::RegisterRoutes(p.router, *p.orders);
   p.orders_client = std::make_unique<InProcessOrdersClient>(*p.orders);
   p.wishlist_client = std::make_unique<InProcessWishlistClient>(*p.shopping);
-  p.members->SetClients(p.orders_client.get(), p.wishlist_client.get(), nullptr);
+  p.likes_client = std::make_unique<InProcessLikesClient>(*p.shopping_repository);
+  p.members->SetClients(p.orders_client.get(), p.wishlist_client.get(), p.likes_client.get());
   members::RegisterRoutes(p.router, *p.members);
   RegisterOpsRoutes(p.router, p.metrics, [&p] { return p.ready.load(); });
 

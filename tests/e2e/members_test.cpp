@@ -115,13 +115,25 @@ TEST_F(Members, SignupVerifyLoginAndProfile) {
   ASSERT_EQ(updated.status, 200) << updated.body;
   EXPECT_EQ(updated.Json().at("address").as_string(), "Busan");
 
+  // Something liked shows up on my page, gathered from the catalog.
+  auto product = c.PostJson("/products", R"({"name":"Liked","price":1,"stock":1})",
+                            server_->FastToken(1, true));
+  ASSERT_EQ(product.status, 201) << product.body;
+  const std::int64_t product_id = product.Json().at("id").as_int64();
+  ASSERT_EQ(c.Request("PUT", "/products/" + std::to_string(product_id) + "/like", "",
+                      {{"Authorization", "Bearer " + Access(tokens)}})
+                .status,
+            200);
+
   auto page = c.Get("/member/mypage", Access(tokens));
   ASSERT_EQ(page.status, 200) << page.body;
   const auto mypage = page.Json().as_object();
   EXPECT_EQ(mypage.at("profile").at("email").as_string(), "ann@example.com");
   EXPECT_TRUE(mypage.at("orders").as_object().contains("items")) << page.body;
   EXPECT_TRUE(mypage.at("wishlist").as_object().contains("items")) << page.body;
-  EXPECT_EQ(mypage.at("likes").at("error").as_string(), "unavailable");
+  const auto& likes = mypage.at("likes").at("items").as_array();
+  ASSERT_EQ(likes.size(), 1u) << page.body;
+  EXPECT_EQ(likes[0].at("productId").as_int64(), product_id);
 }
 
 TEST_F(Members, NoEnumerationThroughSignupResendOrReset) {

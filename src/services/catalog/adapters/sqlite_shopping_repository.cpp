@@ -92,6 +92,19 @@ std::vector<std::pair<std::int64_t, std::int64_t>> SqliteShoppingRepository::Loa
   return out;
 }
 
+std::vector<std::int64_t> SqliteShoppingRepository::LikedBy(std::int64_t member_id,
+                                                            std::size_t limit) {
+  storage::Database& db = readers_.ForThisThread();
+  auto& stmt = db.Cached(
+      "SELECT product_id FROM likes WHERE member_id = ? ORDER BY created_at_ms DESC, product_id "
+      "LIMIT ?");
+  stmt.BindInt64(1, member_id).BindInt64(2, static_cast<std::int64_t>(limit));
+  std::vector<std::int64_t> out;
+  while (stmt.Step()) out.push_back(stmt.Int64(0));
+  stmt.Reset();
+  return out;
+}
+
 boost::asio::awaitable<Result<StoredLine>> SqliteShoppingRepository::AddToWishlist(
     std::int64_t member_id, std::int64_t product_id, std::int64_t quantity, TimePoint now) {
   auto job = [member_id, product_id, quantity, now](storage::Database& db) -> Result<StoredLine> {

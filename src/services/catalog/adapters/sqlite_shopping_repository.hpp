@@ -23,6 +23,7 @@ class SqliteShoppingRepository final : public LikeRepository, public BasketRepos
   boost::asio::awaitable<Result<LikeChange>> ChangeLike(std::int64_t member_id,
                                                         std::int64_t product_id, LikeOp op,
                                                         TimePoint now) override;
+  std::vector<std::int64_t> LikedBy(std::int64_t member_id, std::size_t limit) override;
   std::vector<std::pair<std::int64_t, std::int64_t>> LoadLikes() override;
 
   boost::asio::awaitable<Result<StoredLine>> AddToWishlist(std::int64_t member_id,

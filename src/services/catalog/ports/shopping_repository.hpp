@@ -25,6 +25,8 @@ class LikeRepository {
                                                                 TimePoint now) = 0;
   // Every (member_id, product_id) like. Start-up only.
   virtual std::vector<std::pair<std::int64_t, std::int64_t>> LoadLikes() = 0;
+  // The products a member likes, most recent first (a reader connection; for "my page").
+  virtual std::vector<std::int64_t> LikedBy(std::int64_t member_id, std::size_t limit) = 0;
 };
 
 enum class Basket { kWishlist, kCart };
