@@ -3,7 +3,8 @@
 // Threading: one io_context per worker thread, each with its own SO_REUSEPORT acceptor, so a
 // connection lives on one thread for its whole life and needs no locks; shared state (routes,
 // services, metrics) is immutable or thread-safe. Limits (connections, header and body bytes,
-// header/idle timeouts, a per-request deadline) are enforced here, before any handler runs.
+// header/idle timeouts) are enforced here, before any handler runs. Request::deadline is computed
+// from server.request_timeout_ms for handlers to honour; nothing cancels a handler yet.
 // Shutdown (SIGTERM/SIGINT or Shutdown()) stops accepting, lets in-flight requests finish and
 // closes idle keep-alive connections, then stops after the grace period at the latest.
 #pragma once
