@@ -51,7 +51,8 @@ struct Options {
   std::string data_dir;
   std::string config_file;
   std::string scenario = "drop";  // drop | soldout | orders
-  std::string mode = "holds";     // holds | oneshot
+  std::string mode = "holds";     // holds | oneshot | cart
+  int cart_lines = 1;             // cart mode: lines (products) per checkout
   std::int64_t members = 1000;
   std::int64_t attempts = -1;  // -1: = members
   std::int64_t stock = 10;
@@ -255,6 +256,8 @@ struct Shared {
   std::string key_prefix;
   double leave = 0;
   bool oneshot = false;
+  bool cart = false;                         // checkout from the cart (PUT lines, POST checkout)
+  std::vector<std::int64_t> extra_products;  // the cart's other lines
 };
 
 std::uint32_t MicrosSince(Steady::time_point t0) {
@@ -270,6 +273,35 @@ asio::awaitable<void> RunAttempt(Connection& conn, Shared& sh, Stats& st, std::i
   const std::string body = "{\"productId\":" + std::to_string(sh.product_id) + ",\"amount\":1}";
   const auto t0 = Steady::now();
   ++st.attempts;
+  if (sh.cart) {
+    std::vector<std::int64_t> products{sh.product_id};
+    products.insert(products.end(), sh.extra_products.begin(), sh.extra_products.end());
+    const std::string line_body = "{\"quantity\":1}";
+    const std::string no_key;
+    for (std::int64_t product : products) {
+      const std::string target = "/cart/items/" + std::to_string(product);
+      Reply line = co_await conn.Send(bhttp::verb::put, target, line_body, token, no_key);
+      ++st.requests;
+      if (line.status != 200) {
+        st.Classify(line);
+        st.attempt_us.push_back(MicrosSince(t0));
+        co_return;
+      }
+    }
+    const auto t1 = Steady::now();
+    const std::string target = "/cart/checkout";
+    const std::string empty;
+    Reply r = co_await conn.Send(bhttp::verb::post, target, empty, token, key);
+    ++st.requests;
+    st.request_us.push_back(MicrosSince(t1));
+    if (r.status == 201) {
+      ++st.paid;
+    } else {
+      st.Classify(r);
+    }
+    st.attempt_us.push_back(MicrosSince(t0));
+    co_return;
+  }
   if (sh.oneshot) {
     const std::string target = "/payment/request";
     Reply r = co_await conn.Send(bhttp::verb::post, target, body, token, key);
@@ -563,47 +595,61 @@ int Main(const Options& o) {
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
-  const std::string product_body = "{\"name\":\"load " + o.scenario + " " + std::to_string(o.seed) +
-                                   "\",\"price\":" + std::to_string(o.price) +
-                                   ",\"stock\":" + std::to_string(o.stock) + "}";
-  Reply created = Blocking(sh, bhttp::verb::post, "/products", product_body, admin);
-  auto product = IntField(created.body, "id");
-  if (created.status / 100 != 2 || !product) {
-    std::fprintf(stderr, "POST /products: %d %s\n", created.status, created.body.c_str());
-    return 2;
-  }
-  sh.product_id = *product;
-  const auto now = std::chrono::system_clock::now();
-  const std::string sale_body = "{\"startsAt\":\"" + FormatRfc3339(now - std::chrono::minutes(1)) +
-                                "\",\"endsAt\":\"" + FormatRfc3339(now + std::chrono::hours(1)) +
-                                "\",\"perMemberLimit\":" + std::to_string(o.per_member_limit) + "}";
-  const std::string sale_target = "/payment/" + std::to_string(sh.product_id) + "/sale";
-  const auto sale_by = Steady::now() + std::chrono::seconds(15);
-  for (;;) {  // The inventory row arrives through the catalog's outbox: retry until it exists.
-    Reply r = Blocking(sh, bhttp::verb::put, sale_target, sale_body, admin);
-    if (r.status == 200) break;
-    if (r.status != 404 || Steady::now() >= sale_by) {
-      std::fprintf(stderr, "PUT %s: %d %s\n", sale_target.c_str(), r.status, r.body.c_str());
-      return 2;
+  // Creates a product with an open sale and waits until checkout can sell it. 0 on failure.
+  auto setup_product = [&]() -> std::int64_t {
+    const std::string product_body =
+        "{\"name\":\"load " + o.scenario + " " + std::to_string(o.seed) +
+        "\",\"price\":" + std::to_string(o.price) + ",\"stock\":" + std::to_string(o.stock) + "}";
+    Reply created = Blocking(sh, bhttp::verb::post, "/products", product_body, admin);
+    auto product = IntField(created.body, "id");
+    if (created.status / 100 != 2 || !product) {
+      std::fprintf(stderr, "POST /products: %d %s\n", created.status, created.body.c_str());
+      return std::int64_t{0};
     }
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  {  // PUT .../sale may succeed (the catalog knows the product) before checkout's inventory row
-     // exists; purchases answer NOT_FOUND until then. Wait for the row, then for the memory.
-    const std::filesystem::path checkout_db =
-        std::filesystem::path(cfg->storage.data_dir) / "checkout.db";
-    const auto row_by = Steady::now() + std::chrono::seconds(60);
-    for (;;) {
-      Db db(checkout_db);
-      if (db.Int("SELECT count(*) FROM inventory WHERE product_id = ?", sh.product_id) == 1) break;
-      if (Steady::now() >= row_by) {
-        std::fprintf(stderr, "no inventory row for product %lld in %s\n",
-                     static_cast<long long>(sh.product_id), checkout_db.c_str());
-        return 2;
+    const std::int64_t product_id = *product;
+    const auto now = std::chrono::system_clock::now();
+    const std::string sale_body =
+        "{\"startsAt\":\"" + FormatRfc3339(now - std::chrono::minutes(1)) + "\",\"endsAt\":\"" +
+        FormatRfc3339(now + std::chrono::hours(1)) +
+        "\",\"perMemberLimit\":" + std::to_string(o.per_member_limit) + "}";
+    const std::string sale_target = "/payment/" + std::to_string(product_id) + "/sale";
+    const auto sale_by = Steady::now() + std::chrono::seconds(15);
+    for (;;) {  // The inventory row arrives through the catalog's outbox: retry until it exists.
+      Reply r = Blocking(sh, bhttp::verb::put, sale_target, sale_body, admin);
+      if (r.status == 200) break;
+      if (r.status != 404 || Steady::now() >= sale_by) {
+        std::fprintf(stderr, "PUT %s: %d %s\n", sale_target.c_str(), r.status, r.body.c_str());
+        return std::int64_t{0};
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
-    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    {  // PUT .../sale may succeed (the catalog knows the product) before checkout's inventory row
+       // exists; purchases answer NOT_FOUND until then. Wait for the row, then for the memory.
+      const std::filesystem::path checkout_db =
+          std::filesystem::path(cfg->storage.data_dir) / "checkout.db";
+      const auto row_by = Steady::now() + std::chrono::seconds(60);
+      for (;;) {
+        Db db(checkout_db);
+        if (db.Int("SELECT count(*) FROM inventory WHERE product_id = ?", product_id) == 1) break;
+        if (Steady::now() >= row_by) {
+          std::fprintf(stderr, "no inventory row for product %lld in %s\n",
+                       static_cast<long long>(product_id), checkout_db.c_str());
+          return std::int64_t{0};
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    }
+    return product_id;
+  };
+  sh.product_id = setup_product();
+  if (sh.product_id == 0) return 2;
+  if (o.mode == "cart") {
+    for (int line = 1; line < o.cart_lines; ++line) {
+      const std::int64_t extra = setup_product();
+      if (extra == 0) return 2;
+      sh.extra_products.push_back(extra);
+    }
   }
   std::printf("product_id=%lld stock=%lld per_member_limit=%lld members=%lld\n",
               static_cast<long long>(sh.product_id), static_cast<long long>(o.stock),
@@ -619,7 +665,8 @@ int Main(const Options& o) {
   // The run.
   sh.attempts = o.attempts < 0 ? members : o.attempts;
   sh.oneshot = o.mode == "oneshot";
-  sh.leave = sh.oneshot ? 0.0 : o.leave;
+  sh.cart = o.mode == "cart";
+  sh.leave = sh.oneshot || sh.cart ? 0.0 : o.leave;
   sh.key_prefix = "ld" + std::to_string(o.seed) + "-" + std::to_string(sh.product_id) + "-";
   const int threads = std::clamp(o.threads, 1, 2);
   const int conns = std::max(1, o.connections);
@@ -652,7 +699,7 @@ int Main(const Options& o) {
   std::int64_t other4xx = 0;
   for (auto& [k, v] : total.other) other4xx += v;
   std::printf("\n== rocketmart-load: scenario %s (%s), %d connections on %d thread(s) ==\n",
-              o.scenario.c_str(), sh.oneshot ? "oneshot" : "holds", conns, threads);
+              o.scenario.c_str(), o.mode.c_str(), conns, threads);
   std::printf("%-34s %12.3f s\n", "total duration", elapsed);
   std::printf("%-34s %12lld\n", "attempts", static_cast<long long>(total.attempts));
   std::printf("%-34s %12lld\n", "success (paid)", static_cast<long long>(total.paid));
@@ -722,7 +769,7 @@ int Main(const Options& o) {
   }
 
   boost::json::object j{{"scenario", o.scenario},
-                        {"mode", sh.oneshot ? "oneshot" : "holds"},
+                        {"mode", o.mode},
                         {"connections", conns},
                         {"threads", threads},
                         {"duration_s", elapsed},
@@ -769,8 +816,12 @@ int main(int argc, char** argv) {
   cli.add_option("--config", o.config_file, "The server's TOML configuration, if any");
   cli.add_option("--scenario", o.scenario, "drop | soldout | orders")
       ->check(CLI::IsMember({"drop", "soldout", "orders"}));
-  cli.add_option("--mode", o.mode, "holds (hold, then pay or leave) | oneshot (/payment/request)")
-      ->check(CLI::IsMember({"holds", "oneshot"}));
+  cli.add_option("--mode", o.mode,
+                 "holds (hold, then pay or leave) | oneshot (/payment/request) | cart (PUT the "
+                 "cart lines, POST /cart/checkout)")
+      ->check(CLI::IsMember({"holds", "oneshot", "cart"}));
+  cli.add_option("--cart-lines", o.cart_lines, "cart mode: products per checkout (1..10)")
+      ->check(CLI::Range(1, 10));
   cli.add_option("--members", o.members, "Virtual members (ids 1..N)");
   cli.add_option("--attempts", o.attempts, "Purchase attempts (default: = members)");
   cli.add_option("--stock", o.stock, "Stock of the product created for the run");
@@ -792,7 +843,7 @@ int main(int argc, char** argv) {
   if (o.scenario == "soldout") {
     o.stock = 0;
     o.mode = "oneshot";
-  } else if (o.scenario == "orders") {
+  } else if (o.scenario == "orders" && o.mode != "cart") {
     o.mode = "oneshot";
   }
   return rocketmart::load::Main(o);
