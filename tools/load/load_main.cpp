@@ -265,101 +265,89 @@ std::uint32_t MicrosSince(Steady::time_point t0) {
   return static_cast<std::uint32_t>(std::min<std::int64_t>(us, UINT32_MAX));
 }
 
+// One request: sent, counted, its latency recorded.
+asio::awaitable<Reply> Timed(Connection& conn, Stats& st, bhttp::verb verb,
+                             const std::string& target, const std::string& body,
+                             const std::string& token, const std::string& key) {
+  const auto t = Steady::now();
+  Reply r = co_await conn.Send(verb, target, body, token, key);
+  ++st.requests;
+  st.request_us.push_back(MicrosSince(t));
+  co_return r;
+}
+
+// Counts an answer: `expected` adds to `outcome`, anything else is classified by its code.
+void Count(Stats& st, const Reply& r, int expected, std::int64_t& outcome) {
+  if (r.status == expected) {
+    ++outcome;
+  } else {
+    st.Classify(r);
+  }
+}
+
 asio::awaitable<void> RunAttempt(Connection& conn, Shared& sh, Stats& st, std::int64_t i) {
   const std::int64_t members = static_cast<std::int64_t>(sh.tokens.size());
   const std::string& token = sh.tokens[static_cast<std::size_t>(i % members)];
   const std::string key =
       sh.options->no_idempotency_key ? std::string() : sh.key_prefix + std::to_string(i);
+  // Keys of the steps of one attempt are distinct: each step is its own request.
+  auto step_key = [&key](const char* suffix) { return key.empty() ? key : key + suffix; };
   const std::string body = "{\"productId\":" + std::to_string(sh.product_id) + ",\"amount\":1}";
+  const std::string empty;
   const auto t0 = Steady::now();
   ++st.attempts;
   if (sh.cart) {
     std::vector<std::int64_t> products{sh.product_id};
     products.insert(products.end(), sh.extra_products.begin(), sh.extra_products.end());
     const std::string line_body = "{\"quantity\":1}";
-    const std::string no_key;
+    bool lines_ok = true;
     for (std::int64_t product : products) {
       const std::string target = "/cart/items/" + std::to_string(product);
-      Reply line = co_await conn.Send(bhttp::verb::put, target, line_body, token, no_key);
-      ++st.requests;
+      Reply line = co_await Timed(conn, st, bhttp::verb::put, target, line_body, token, empty);
       if (line.status != 200) {
         st.Classify(line);
-        st.attempt_us.push_back(MicrosSince(t0));
-        co_return;
+        lines_ok = false;
+        break;
       }
     }
-    const auto t1 = Steady::now();
-    const std::string target = "/cart/checkout";
-    const std::string empty;
-    Reply r = co_await conn.Send(bhttp::verb::post, target, empty, token, key);
-    ++st.requests;
-    st.request_us.push_back(MicrosSince(t1));
-    if (r.status == 201) {
-      ++st.paid;
-    } else {
-      st.Classify(r);
+    if (lines_ok) {
+      const std::string target = "/cart/checkout";
+      Reply r = co_await Timed(conn, st, bhttp::verb::post, target, empty, token, key);
+      Count(st, r, 201, st.paid);
     }
-    st.attempt_us.push_back(MicrosSince(t0));
-    co_return;
-  }
-  if (sh.oneshot) {
+  } else if (sh.oneshot) {
     const std::string target = "/payment/request";
-    Reply r = co_await conn.Send(bhttp::verb::post, target, body, token, key);
-    ++st.requests;
-    st.request_us.push_back(MicrosSince(t0));
-    if (r.status == 201) {
-      ++st.paid;
-    } else {
-      st.Classify(r);
-    }
-    st.attempt_us.push_back(MicrosSince(t0));
-    co_return;
-  }
-  const std::string hold_target = "/payment/holds";
-  const std::string hold_key = key.empty() ? key : key + "-h";
-  Reply hold = co_await conn.Send(bhttp::verb::post, hold_target, body, token, hold_key);
-  ++st.requests;
-  st.request_us.push_back(MicrosSince(t0));
-  std::optional<std::int64_t> hold_id;
-  if (hold.status == 201) hold_id = IntField(hold.body, "holdId");
-  if (!hold_id) {
-    if (hold.status == 201) {
-      ++st.other["201 (no holdId)"];
-    } else {
-      st.Classify(hold);
-    }
-    st.attempt_us.push_back(MicrosSince(t0));
-    co_return;
-  }
-  const double u =
-      static_cast<double>(SplitMix(sh.options->seed * 1000003ULL + static_cast<std::uint64_t>(i)) >>
-                          11) *
-      0x1.0p-53;
-  const std::string id = std::to_string(*hold_id);
-  const auto t1 = Steady::now();
-  if (u < sh.leave) {
-    const std::string target = "/payment/holds/" + id;
-    const std::string empty;
-    const std::string leave_key = key.empty() ? key : key + "-d";
-    Reply r = co_await conn.Send(bhttp::verb::delete_, target, empty, token, leave_key);
-    ++st.requests;
-    st.request_us.push_back(MicrosSince(t1));
-    if (r.status == 204) {
-      ++st.left;
-    } else {
-      st.Classify(r);
-    }
+    Reply r = co_await Timed(conn, st, bhttp::verb::post, target, body, token, key);
+    Count(st, r, 201, st.paid);
   } else {
-    const std::string target = "/payment/holds/" + id + "/pay";
-    const std::string empty;
-    const std::string pay_key = key.empty() ? key : key + "-p";
-    Reply r = co_await conn.Send(bhttp::verb::post, target, empty, token, pay_key);
-    ++st.requests;
-    st.request_us.push_back(MicrosSince(t1));
-    if (r.status == 200) {
-      ++st.paid;
+    const std::string hold_target = "/payment/holds";
+    const std::string hold_key = step_key("-h");
+    Reply hold = co_await Timed(conn, st, bhttp::verb::post, hold_target, body, token, hold_key);
+    std::optional<std::int64_t> hold_id;
+    if (hold.status == 201) hold_id = IntField(hold.body, "holdId");
+    if (!hold_id) {
+      if (hold.status == 201) {
+        ++st.other["201 (no holdId)"];
+      } else {
+        st.Classify(hold);
+      }
     } else {
-      st.Classify(r);
+      const double u =
+          static_cast<double>(
+              SplitMix(sh.options->seed * 1000003ULL + static_cast<std::uint64_t>(i)) >> 11) *
+          0x1.0p-53;
+      const std::string hold_path = "/payment/holds/" + std::to_string(*hold_id);
+      if (u < sh.leave) {
+        const std::string leave_key = step_key("-d");
+        Reply r =
+            co_await Timed(conn, st, bhttp::verb::delete_, hold_path, empty, token, leave_key);
+        Count(st, r, 204, st.left);
+      } else {
+        const std::string pay_target = hold_path + "/pay";
+        const std::string pay_key = step_key("-p");
+        Reply r = co_await Timed(conn, st, bhttp::verb::post, pay_target, empty, token, pay_key);
+        Count(st, r, 200, st.paid);
+      }
     }
   }
   st.attempt_us.push_back(MicrosSince(t0));
