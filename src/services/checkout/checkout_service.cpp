@@ -113,8 +113,8 @@ std::size_t CheckoutService::Reconcile() {
 }
 
 void CheckoutService::OnProductFacts(const ProductFacts& facts, std::string_view event_id) {
-  const bool existed =
-      Find(facts.product_id) != nullptr && Find(facts.product_id)->has_inventory.load();
+  const ProductState* known = Find(facts.product_id);
+  const bool existed = known != nullptr && known->has_inventory.load();
   auto row = store_.ApplyProductFacts(facts, event_id, clock_.Now());
   if (!row) return;
   ApplyInventoryRow(*row);
