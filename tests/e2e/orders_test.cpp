@@ -12,46 +12,24 @@
 
 #include "support/http_client.hpp"
 #include "support/server_process.hpp"
+#include "support/shop.hpp"
 
 namespace rocketmart::testing {
 namespace {
 
 using namespace std::chrono_literals;
 
-bool WaitUntil(const std::function<bool()>& done, std::chrono::seconds timeout = 30s) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (done()) return true;
-    std::this_thread::sleep_for(20ms);  // polling another thread's progress, not waiting for time
-  }
-  return done();
-}
-
-std::int64_t CreateSale(HttpClient& c, const std::string& admin, std::int64_t stock) {
-  auto r = c.PostJson("/products",
-                      R"({"name":"orders-e2e","price":1000,"stock":)" + std::to_string(stock) + "}",
-                      admin);
-  EXPECT_EQ(r.status, 201) << r.body;
-  const std::int64_t id = r.Json().at("id").as_int64();
-  auto sale = c.PutJson("/payment/" + std::to_string(id) + "/sale",
-                        R"({"startsAt":"2020-01-01T00:00:00Z","endsAt":"2099-01-01T00:00:00Z",)"
-                        R"("perMemberLimit":10})",
-                        admin);
-  EXPECT_EQ(sale.status, 200) << sale.body;
-  return id;
+std::int64_t CreateSale(ServerProcess& server, std::int64_t stock) {
+  return CreateProductOnSale(server, stock, /*per_member_limit=*/10, /*open_sale=*/true,
+                             /*price=*/1000);
 }
 
 // Buys and waits until the order exists in the orders service.
 std::int64_t Buy(HttpClient& c, const std::string& token, std::int64_t product, int amount) {
-  HttpResponse r;
-  // The product reaches checkout through the catalog's event relay.
-  EXPECT_TRUE(WaitUntil([&] {
-    r = c.PostJson("/payment/request",
-                   R"({"productId":)" + std::to_string(product) + R"(,"amount":)" +
-                       std::to_string(amount) + "}",
-                   token);
-    return r.status != 404;
-  }));
+  HttpResponse r = c.PostJson(
+      "/payment/request",
+      R"({"productId":)" + std::to_string(product) + R"(,"amount":)" + std::to_string(amount) + "}",
+      token);
   EXPECT_EQ(r.status, 201) << r.body;
   const std::int64_t order = r.Json().at("orderId").as_int64();
   EXPECT_TRUE(
@@ -70,7 +48,7 @@ TEST(OrdersE2E, CancelReturnRefundsAndOperatorControls) {
   const std::string alice = server.Token(2);
   const std::string bob = server.Token(3);
   HttpClient c(server.port());
-  const std::int64_t product = CreateSale(c, admin, 20);
+  const std::int64_t product = CreateSale(server, 20);
   const std::int64_t o1 = Buy(c, alice, product, 1);
   const std::int64_t o2 = Buy(c, alice, product, 2);
   const std::int64_t o3 = Buy(c, alice, product, 3);
@@ -186,7 +164,7 @@ TEST(OrdersE2E, Kill9MidScheduleThenEveryTransitionHappensExactlyOnce) {
   ServerProcess server(options);
   const std::string admin = server.Token(1, true);
   HttpClient c(server.port());
-  const std::int64_t product = CreateSale(c, admin, 100);
+  const std::int64_t product = CreateSale(server, 100);
   std::vector<std::string> tokens;
   for (int member = 2; member < 22; ++member) tokens.push_back(server.Token(member));
   std::vector<std::int64_t> orders{Buy(c, tokens[0], product, 1)};
