@@ -356,7 +356,8 @@ void EmbeddedApp::Start() {
     p.password_hasher = std::make_unique<members::SodiumPasswordHasher>(hasher_options);
     p.member_repository = std::make_unique<members::SqliteMemberRepository>(*p.members_db->writer,
                                                                             *p.members_db->readers);
-    p.mail_outbox = std::make_unique<members::SqliteMailOutbox>(*p.members_db->writer);
+    p.mail_outbox =
+        std::make_unique<members::SqliteMailOutbox>(*p.members_db->writer, *p.members_db->readers);
     if (p.config.mail.transport == "smtp") {
       members::SmtpOptions smtp;
       smtp.url = p.config.mail.smtp_url;

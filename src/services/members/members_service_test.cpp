@@ -82,7 +82,7 @@ class MembersServiceTest : public ::testing::Test {
     open.read_only = true;
     readers_ = std::make_unique<storage::ReadConnections>(open);
     repository_ = std::make_unique<SqliteMemberRepository>(*writer_, *readers_);
-    outbox_ = std::make_unique<SqliteMailOutbox>(*writer_);
+    outbox_ = std::make_unique<SqliteMailOutbox>(*writer_, *readers_);
     hasher_ = std::make_unique<SodiumPasswordHasher>(hasher_options);
     worker_ = std::make_unique<MailWorker>(*outbox_, cipher_, mailer_, clock_);
     ASSERT_TRUE(keyring_.Contains("k1") || keyring_.Add({"k1", std::string(kSecret)}, true).ok());

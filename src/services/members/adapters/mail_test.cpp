@@ -65,7 +65,9 @@ TEST(MailWorker, QueuedMailIsDeliveredOnceTheSmtpServerComesUp) {
   storage::GroupCommitWriter writer(open);
   storage::Migrate(writer.Connection(), MembersMigrations());
   writer.Start();
-  SqliteMailOutbox outbox(writer);
+  open.read_only = true;
+  storage::ReadConnections readers(open);
+  SqliteMailOutbox outbox(writer, readers);
   SodiumFieldCipher cipher(kSecret);
   FakeClock clock;
   SmtpServer server(/*start=*/false);
@@ -99,6 +101,31 @@ TEST(MailWorker, QueuedMailIsDeliveredOnceTheSmtpServerComesUp) {
   ASSERT_EQ(messages.size(), 1u);
   EXPECT_EQ(FindLink(PlainTextPart(messages[0]), "reset-password"), link);
   EXPECT_EQ(worker.RunOnce(), 0);  // delivered exactly once
+  writer.Stop();
+}
+
+// The worker wakes on every commit of the members database; if looking for due mail committed,
+// an idle server would spin one core forever (it did).
+TEST(MailWorker, LookingForDueMailCommitsNothing) {
+  rocketmart::testing::TempDir dir;
+  storage::OpenOptions open;
+  open.path = dir.File("members.db");
+  storage::GroupCommitWriter writer(open);
+  storage::Migrate(writer.Connection(), MembersMigrations());
+  writer.Start();
+  open.read_only = true;
+  storage::ReadConnections readers(open);
+  SqliteMailOutbox outbox(writer, readers);
+  SodiumFieldCipher cipher(kSecret);
+  FakeClock clock;
+  EmlMailer mailer(dir.path() / "mail", "Rocket Mart <no-reply@rocketmart.local>", clock);
+  MailWorker worker(outbox, cipher, mailer, clock);
+
+  const std::uint64_t before = writer.BatchesCommitted();
+  EXPECT_EQ(worker.RunOnce(), 0);
+  EXPECT_EQ(outbox.Pending(), 0);
+  EXPECT_FALSE(outbox.NextDue().has_value());
+  EXPECT_EQ(writer.BatchesCommitted(), before);
   writer.Stop();
 }
 

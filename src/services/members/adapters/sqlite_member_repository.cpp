@@ -514,15 +514,13 @@ Result<std::int64_t> SqliteMemberRepository::CreateAdminSync(NewMember member, T
 
 std::vector<OutboxMail> SqliteMailOutbox::Due(TimePoint now, std::size_t limit) {
   std::vector<OutboxMail> out;
-  writer_.RunSync([&](storage::Database& db) {
-    auto stmt = db.Prepare(
-        "SELECT id, sealed, attempts FROM mail_outbox WHERE next_attempt_at_ms <= ? ORDER BY id "
-        "LIMIT ?");
-    stmt.BindInt64(1, ToUnixMillis(now)).BindInt64(2, static_cast<std::int64_t>(limit));
-    while (stmt.Step()) {
-      out.push_back({stmt.Int64(0), BlobString(stmt, 1), static_cast<int>(stmt.Int64(2))});
-    }
-  });
+  auto stmt = readers_.ForThisThread().Prepare(
+      "SELECT id, sealed, attempts FROM mail_outbox WHERE next_attempt_at_ms <= ? ORDER BY id "
+      "LIMIT ?");
+  stmt.BindInt64(1, ToUnixMillis(now)).BindInt64(2, static_cast<std::int64_t>(limit));
+  while (stmt.Step()) {
+    out.push_back({stmt.Int64(0), BlobString(stmt, 1), static_cast<int>(stmt.Int64(2))});
+  }
   return out;
 }
 
@@ -548,21 +546,14 @@ void SqliteMailOutbox::Reschedule(std::int64_t id, TimePoint next_attempt,
 }
 
 std::optional<TimePoint> SqliteMailOutbox::NextDue() {
-  std::optional<TimePoint> out;
-  writer_.RunSync([&](storage::Database& db) {
-    auto stmt = db.Prepare("SELECT min(next_attempt_at_ms) FROM mail_outbox");
-    if (stmt.Step() && !stmt.IsNull(0)) out = FromUnixMillis(stmt.Int64(0));
-  });
-  return out;
+  auto stmt = readers_.ForThisThread().Prepare("SELECT min(next_attempt_at_ms) FROM mail_outbox");
+  if (stmt.Step() && !stmt.IsNull(0)) return FromUnixMillis(stmt.Int64(0));
+  return std::nullopt;
 }
 
 std::int64_t SqliteMailOutbox::Pending() {
-  std::int64_t n = 0;
-  writer_.RunSync([&](storage::Database& db) {
-    auto stmt = db.Prepare("SELECT count(*) FROM mail_outbox");
-    if (stmt.Step()) n = stmt.Int64(0);
-  });
-  return n;
+  auto stmt = readers_.ForThisThread().Prepare("SELECT count(*) FROM mail_outbox");
+  return stmt.Step() ? stmt.Int64(0) : 0;
 }
 
 }  // namespace rocketmart::members

@@ -72,7 +72,10 @@ struct OutboxMail {
 
 class SqliteMailOutbox {
  public:
-  explicit SqliteMailOutbox(storage::GroupCommitWriter& writer) : writer_(writer) {}
+  // Looks go through `readers`, never the writer: the worker is woken by every commit of the
+  // members database, so a look that committed would wake it again, forever.
+  SqliteMailOutbox(storage::GroupCommitWriter& writer, storage::ReadConnections& readers)
+      : writer_(writer), readers_(readers) {}
   // Mails whose next attempt is due, oldest first. Blocking; worker thread only.
   std::vector<OutboxMail> Due(TimePoint now, std::size_t limit);
   // Sent: the row (and the link it carries) is deleted.
@@ -84,6 +87,7 @@ class SqliteMailOutbox {
 
  private:
   storage::GroupCommitWriter& writer_;
+  storage::ReadConnections& readers_;
 };
 
 }  // namespace rocketmart::members
