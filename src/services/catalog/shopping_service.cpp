@@ -101,9 +101,10 @@ boost::asio::awaitable<Result<std::int64_t>> ShoppingService::RemoveCartLines(
 }
 
 boost::asio::awaitable<Result<std::int64_t>> ShoppingService::RemovePurchasedLines(
-    std::int64_t member_id, std::vector<std::int64_t> products, TimePoint paid_at) {
-  if (products.empty()) co_return std::int64_t{0};
-  auto removed = co_await repository_.RemovePurchased(member_id, std::move(products), paid_at);
+    std::vector<PurchasedLines> orders) {
+  std::erase_if(orders, [](const PurchasedLines& o) { return o.product_ids.empty(); });
+  if (orders.empty()) co_return std::int64_t{0};
+  auto removed = co_await repository_.RemovePurchased(std::move(orders));
   co_return removed;
 }
 

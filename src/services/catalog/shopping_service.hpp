@@ -63,7 +63,7 @@ class ShoppingService {
                                                                std::vector<std::int64_t> products);
   // order.paid: the bought lines leave the cart, unless changed after the payment.
   boost::asio::awaitable<Result<std::int64_t>> RemovePurchasedLines(
-      std::int64_t member_id, std::vector<std::int64_t> products, TimePoint paid_at);
+      std::vector<PurchasedLines> orders);
 
  private:
   BasketView Read(Basket basket, std::int64_t member_id) const;

@@ -217,17 +217,20 @@ boost::asio::awaitable<Result<std::int64_t>> SqliteShoppingRepository::Remove(
 }
 
 boost::asio::awaitable<Result<std::int64_t>> SqliteShoppingRepository::RemovePurchased(
-    std::int64_t member_id, std::vector<std::int64_t> product_ids, TimePoint paid_at) {
-  auto job = [member_id, product_ids = std::move(product_ids),
-              paid_at](storage::Database& db) -> Result<std::int64_t> {
+    std::vector<PurchasedLines> orders) {
+  auto job = [orders = std::move(orders)](storage::Database& db) -> Result<std::int64_t> {
     std::int64_t removed = 0;
     auto& stmt = db.Cached(
         "DELETE FROM cart_items WHERE member_id = ? AND product_id = ? AND updated_at_ms <= ?");
-    for (std::int64_t product_id : product_ids) {
-      stmt.Reset();
-      stmt.BindInt64(1, member_id).BindInt64(2, product_id).BindInt64(3, ToUnixMillis(paid_at));
-      stmt.Step();
-      removed += db.Changes();
+    for (const PurchasedLines& order : orders) {
+      for (std::int64_t product_id : order.product_ids) {
+        stmt.Reset();
+        stmt.BindInt64(1, order.member_id)
+            .BindInt64(2, product_id)
+            .BindInt64(3, ToUnixMillis(order.paid_at));
+        stmt.Step();
+        removed += db.Changes();
+      }
     }
     stmt.Reset();
     return removed;

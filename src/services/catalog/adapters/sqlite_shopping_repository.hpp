@@ -38,7 +38,7 @@ class SqliteShoppingRepository final : public LikeRepository, public BasketRepos
                                                       std::vector<std::int64_t> product_ids,
                                                       bool all) override;
   boost::asio::awaitable<Result<std::int64_t>> RemovePurchased(
-      std::int64_t member_id, std::vector<std::int64_t> product_ids, TimePoint paid_at) override;
+      std::vector<PurchasedLines> orders) override;
   std::vector<StoredLine> Lines(Basket basket, std::int64_t member_id) override;
 
  private:

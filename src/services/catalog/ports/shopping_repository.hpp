@@ -31,6 +31,13 @@ class LikeRepository {
 
 enum class Basket { kWishlist, kCart };
 
+// One paid order's lines, as far as the member's cart is concerned.
+struct PurchasedLines {
+  std::int64_t member_id = 0;
+  std::vector<std::int64_t> product_ids;
+  TimePoint paid_at;
+};
+
 class BasketRepository {
  public:
   virtual ~BasketRepository() = default;
@@ -51,10 +58,11 @@ class BasketRepository {
   virtual boost::asio::awaitable<Result<std::int64_t>> Remove(Basket basket, std::int64_t member_id,
                                                               std::vector<std::int64_t> product_ids,
                                                               bool all) = 0;
-  // Removes cart lines bought at `paid_at`: lines changed after it (re-added or edited since) stay,
-  // which makes a redelivered order.paid harmless. Returns how many lines were removed.
+  // Removes cart lines bought at each order's `paid_at`: lines changed after it (re-added or edited
+  // since) stay, which makes a redelivered order.paid harmless. All orders in one transaction (a
+  // drop delivers thousands at once). Returns how many lines were removed.
   virtual boost::asio::awaitable<Result<std::int64_t>> RemovePurchased(
-      std::int64_t member_id, std::vector<std::int64_t> product_ids, TimePoint paid_at) = 0;
+      std::vector<PurchasedLines> orders) = 0;
   // The member's lines in the order they were added. Reads the latest committed state.
   virtual std::vector<StoredLine> Lines(Basket basket, std::int64_t member_id) = 0;
 };
