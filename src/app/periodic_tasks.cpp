@@ -8,6 +8,8 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include "core/thread_name.hpp"
+
 namespace rocketmart::app {
 
 void PeriodicTasks::Add(std::string name, std::chrono::milliseconds every, Task task) {
@@ -30,7 +32,10 @@ boost::asio::awaitable<void> PeriodicTasks::Loop(Entry& entry) {
 
 void PeriodicTasks::Start() {
   for (Entry& entry : entries_) boost::asio::co_spawn(ioc_, Loop(entry), boost::asio::detached);
-  thread_ = std::thread([this] { ioc_.run(); });
+  thread_ = std::thread([this] {
+    NameThisThread("periodic");
+    ioc_.run();
+  });
 }
 
 void PeriodicTasks::Stop() {

@@ -17,6 +17,7 @@
 #include <random>
 #include <unordered_set>
 
+#include "core/thread_name.hpp"
 #include "infra/http/error_mapping.hpp"
 
 namespace rocketmart::http {
@@ -395,7 +396,8 @@ void Server::Run() {
     im.workers_running = im.workers.size();
   }
   for (auto& w : im.workers) {
-    threads.emplace_back([&im, worker = w.get()] {
+    threads.emplace_back([&im, worker = w.get(), n = threads.size()] {
+      NameThisThread("http-" + std::to_string(n));
       worker->ioc.run();
       std::lock_guard lock(im.mutex);
       --im.workers_running;

@@ -1,7 +1,10 @@
 #include "infra/storage/group_commit_writer.hpp"
 
+#include <filesystem>
 #include <future>
 #include <utility>
+
+#include "core/thread_name.hpp"
 
 namespace rocketmart::storage {
 namespace {
@@ -41,7 +44,10 @@ void GroupCommitWriter::Start() {
   if (stopping_) throw std::logic_error("GroupCommitWriter: Start() after Stop()");
   if (started_) return;
   started_ = true;
-  thread_ = std::thread([this] { Run(); });
+  thread_ = std::thread([this] {
+    NameThisThread("w:" + std::filesystem::path(db_.path()).stem().string());
+    Run();
+  });
 }
 
 void GroupCommitWriter::Stop() {

@@ -4,6 +4,8 @@
 #include <stdexcept>
 #include <utility>
 
+#include "core/thread_name.hpp"
+
 namespace rocketmart::storage {
 namespace {
 
@@ -113,7 +115,10 @@ void OutboxRelay::Start() {
   listener_id_ = writer_.AddCommitListener([this] { Notify(); });
   std::lock_guard lock(mu_);
   started_ = true;
-  thread_ = std::thread([this] { Run(); });
+  thread_ = std::thread([this] {
+    NameThisThread("relay:" + source_);
+    Run();
+  });
 }
 
 void OutboxRelay::Stop() {

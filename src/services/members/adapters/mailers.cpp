@@ -8,6 +8,8 @@
 #include <algorithm>
 #include <cstring>
 
+#include "core/thread_name.hpp"
+
 namespace rocketmart::members {
 namespace {
 
@@ -125,7 +127,10 @@ MailWorker::~MailWorker() {
 }
 
 void MailWorker::Start() {
-  thread_ = std::thread([this] { Run(); });
+  thread_ = std::thread([this] {
+    NameThisThread("mail");
+    Run();
+  });
 }
 
 void MailWorker::Stop() {

@@ -10,6 +10,7 @@
 #include <stdexcept>
 
 #include "auth/random.hpp"
+#include "core/thread_name.hpp"
 
 namespace rocketmart::members {
 namespace {
@@ -66,7 +67,11 @@ SodiumPasswordHasher::SodiumPasswordHasher(HasherOptions options) : options_(opt
   // The dummy verified for unknown emails has the same parameters as real hashes, so it costs
   // the same; its password is random and never known.
   dummy_hash_ = HashNow(auth::RandomHex(16));
-  for (int i = 0; i < std::max(1, options_.threads); ++i) threads_.emplace_back([this] { Run(); });
+  for (int i = 0; i < std::max(1, options_.threads); ++i)
+    threads_.emplace_back([this] {
+      NameThisThread("argon2id");
+      Run();
+    });
 }
 
 SodiumPasswordHasher::~SodiumPasswordHasher() {
