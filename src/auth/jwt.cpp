@@ -428,6 +428,12 @@ std::string Sign(const Claims& claims, const Keyring& keyring) {
   return token;
 }
 
+bool ExpiredAt(const Claims& claims, const VerifyOptions& options, TimePoint now) {
+  const auto leeway =
+      std::clamp<std::chrono::seconds>(options.leeway, std::chrono::seconds{0}, kMaxLeeway);
+  return now > claims.expires_at + leeway;
+}
+
 Result<Claims> Verify(std::string_view token, const Keyring& keyring, const VerifyOptions& options,
                       TimePoint now) {
   // 1. Shape, before decoding anything.
@@ -534,7 +540,7 @@ Result<Claims> Verify(std::string_view token, const Keyring& keyring, const Veri
   }
   const auto leeway =
       std::clamp<std::chrono::seconds>(options.leeway, std::chrono::seconds{0}, kMaxLeeway);
-  if (now > claims.expires_at + leeway) return Fail("expired");
+  if (ExpiredAt(claims, options, now)) return Fail("expired");
   if (claims.not_before > now + leeway) return Fail("not yet valid");
   if (claims.issued_at > now + leeway) return Fail("issued in the future");
   if (claims.expires_at < claims.issued_at) return Fail("exp before iat");

@@ -107,4 +107,8 @@ struct VerifyOptions {
 Result<Claims> Verify(std::string_view token, const Keyring& keyring, const VerifyOptions& options,
                       TimePoint now);
 
+// Verify's expiry rule alone (exp plus the clamped leeway), for callers that re-check a token
+// they verified earlier.
+bool ExpiredAt(const Claims& claims, const VerifyOptions& options, TimePoint now);
+
 }  // namespace rocketmart::auth

@@ -217,11 +217,9 @@ struct Server::Impl {
           break;
         }
       }
-      RawRequest raw = parser.release();
-      // The parser's views died with release(): match the moved message again for its parameters.
-      params.clear();
-      target = raw.target();
-      router.Find(raw.method(), target.substr(0, target.find('?')), params);
+      // Not released: the path parameters found above are views into this message, and it stays
+      // where it is until the next request, so the route is matched once.
+      RawRequest& raw = parser.get();
       Response res = co_await Dispatch(w, raw, remote, match, std::move(params));
       const bool keep_alive = raw.keep_alive() && !draining.load(std::memory_order_relaxed);
       res.keep_alive(keep_alive);

@@ -48,6 +48,9 @@ class JwtAuthenticator final : public http::Authenticator {
   void SetDenylist(const TokenDenylist* denylist) { denylist_ = denylist; }
 
  private:
+  // Keys this object's entries in the per-thread cache of verified tokens (never reused, unlike
+  // an address).
+  const std::uint64_t cache_id_;
   const TokenDenylist* denylist_ = nullptr;
   const auth::Keyring keyring_;
   const auth::VerifyOptions options_;
