@@ -6,7 +6,7 @@
 #      then rocketmart-load --scenario soldout (async driver, with correctness checks).
 #   4. the original's drop scenario at full scale (100 000 members, 1 000 000 attempts, stock
 #      10 000, 20% leave at payment entry, 20% of payments declined by the simulated provider).
-#   5. durable paid orders with storage.synchronous=full.
+#   5. durable paid orders with storage.synchronous=full, at 64 and at 256 connections.
 # Every process and temp dir is removed on exit; every step is bounded in time.
 # Usage: bash bench/run.sh [build-dir]   (make bench)
 set -euo pipefail
@@ -20,6 +20,7 @@ DROP_ATTEMPTS="${DROP_ATTEMPTS:-1000000}"
 DROP_STOCK="${DROP_STOCK:-10000}"
 ORDERS_ATTEMPTS="${ORDERS_ATTEMPTS:-200000}"
 CONNECTIONS="${CONNECTIONS:-64}"
+ORDERS_WIDE_CONNECTIONS="${ORDERS_WIDE_CONNECTIONS:-256}"
 
 for tool in "$BIN" "$LOAD"; do
   [ -x "$tool" ] || { echo "bench: $tool not built (cmake --build $BUILD_DIR)" >&2; exit 2; }
@@ -162,6 +163,12 @@ load_run orders 300 --scenario orders --members 1000 --attempts "$ORDERS_ATTEMPT
   --stock 100000000 --per-member-limit 10000 --connections "$CONNECTIONS" --duration 60
 stop_pid "$SERVER_PID"
 
+# 5b. the same with more requests in flight: bigger group commits per fsync
+start_server orders-wide ROCKETMART_STORAGE_SYNCHRONOUS=full ROCKETMART_PAYMENT_DECLINE_PERCENT=0
+load_run orders-wide 300 --scenario orders --members 1000 --attempts "$ORDERS_ATTEMPTS" \
+  --stock 100000000 --per-member-limit 10000 --connections "$ORDERS_WIDE_CONNECTIONS" --duration 60
+stop_pid "$SERVER_PID"
+
 # Summary
 N="$(cat "$WORK/nginx.rps")"
 ratio() { python3 -c 'import sys; a,b=sys.argv[1:]; print("%.2f" % (float(a)/float(b)) if a not in ("","n/a") and float(b) else "n/a")' "$1" "$N"; }
@@ -169,6 +176,7 @@ H="$(cat "$WORK/health.rps")"; P="$(cat "$WORK/product.rps")"; S="$(cat "$WORK/s
 SL="$(json soldout-load rps)"
 DT="$(json drop tps)"; DR="$(json drop rps)"; D99="$(json drop att_p99_ms)"
 OT="$(json orders tps)"; O99="$(json orders att_p99_ms)"
+OWT="$(json orders-wide tps)"; OW99="$(json orders-wide att_p99_ms)"
 echo
 echo "================ summary (wrk ${WRK_ARGS[*]}; rocketmart-load -c $CONNECTIONS, 1 thread) ================"
 printf '%-44s %12s %10s %12s\n' "what" "per second" "x nginx" "p99"
@@ -180,7 +188,9 @@ printf '%-44s %12.0f %10s %12s\n' "sold-out (rocketmart-load)" "$SL" "$(ratio "$
 printf '%-44s %12.0f %10s %12s\n' "drop: attempts/s (TPS)" "$DT" "$(ratio "$DT")" "${D99}ms"
 printf '%-44s %12.0f %10s %12s\n' "drop: requests/s" "$DR" "$(ratio "$DR")" "$(json drop req_p99_ms)ms"
 printf '%-44s %12.0f %10s %12s\n' "durable orders/s (synchronous=FULL)" "$OT" "$(ratio "$OT")" "${O99}ms"
+printf '%-44s %12.0f %10s %12s\n' "durable orders/s, $ORDERS_WIDE_CONNECTIONS connections" "$OWT" "$(ratio "$OWT")" "${OW99}ms"
 echo "drop: paid=$(json drop paid) sold=$(json drop sold) oversold=$(json drop oversold) orders=$(json drop orders) checks_ok=$(json drop checks_ok)"
 echo "orders: paid=$(json orders paid) orders=$(json orders orders) checks_ok=$(json orders checks_ok)"
+echo "orders-wide: paid=$(json orders-wide paid) orders=$(json orders-wide orders) checks_ok=$(json orders-wide checks_ok)"
 echo "soldout: checks_ok=$(json soldout-load checks_ok)"
 echo "targets: GET /products/{id} >= 0.6x nginx; sold-out >= 0.5x nginx; drop >= 50000 attempts/s with p99 <= 20 ms; durable orders >= 10000/s"
