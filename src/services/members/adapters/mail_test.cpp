@@ -58,16 +58,35 @@ TEST(SmtpMailer, ReportsAnUnreachableServerAsUnavailable) {
   EXPECT_EQ(st.error().code, Errc::kUnavailable);
 }
 
-TEST(MailWorker, QueuedMailIsDeliveredOnceTheSmtpServerComesUp) {
+// A migrated members.db with its writer running, reader connections and the mail outbox on them.
+struct MailOutboxDb {
+  MailOutboxDb() : writer(Open()), readers(ReadOnly()), outbox(writer, readers) {
+    storage::Migrate(writer.Connection(), MembersMigrations());
+    writer.Start();
+  }
+  ~MailOutboxDb() { writer.Stop(); }
+
+  storage::OpenOptions Open() const {
+    storage::OpenOptions open;
+    open.path = dir.File("members.db");
+    return open;
+  }
+  storage::OpenOptions ReadOnly() const {
+    storage::OpenOptions open = Open();
+    open.read_only = true;
+    return open;
+  }
+
   rocketmart::testing::TempDir dir;
-  storage::OpenOptions open;
-  open.path = dir.File("members.db");
-  storage::GroupCommitWriter writer(open);
-  storage::Migrate(writer.Connection(), MembersMigrations());
-  writer.Start();
-  open.read_only = true;
-  storage::ReadConnections readers(open);
-  SqliteMailOutbox outbox(writer, readers);
+  storage::GroupCommitWriter writer;
+  storage::ReadConnections readers;
+  SqliteMailOutbox outbox;
+};
+
+TEST(MailWorker, QueuedMailIsDeliveredOnceTheSmtpServerComesUp) {
+  MailOutboxDb db;
+  storage::GroupCommitWriter& writer = db.writer;
+  SqliteMailOutbox& outbox = db.outbox;
   SodiumFieldCipher cipher(kSecret);
   FakeClock clock;
   SmtpServer server(/*start=*/false);
@@ -101,24 +120,17 @@ TEST(MailWorker, QueuedMailIsDeliveredOnceTheSmtpServerComesUp) {
   ASSERT_EQ(messages.size(), 1u);
   EXPECT_EQ(FindLink(PlainTextPart(messages[0]), "reset-password"), link);
   EXPECT_EQ(worker.RunOnce(), 0);  // delivered exactly once
-  writer.Stop();
 }
 
 // The worker wakes on every commit of the members database; if looking for due mail committed,
 // an idle server would spin one core forever (it did).
 TEST(MailWorker, LookingForDueMailCommitsNothing) {
-  rocketmart::testing::TempDir dir;
-  storage::OpenOptions open;
-  open.path = dir.File("members.db");
-  storage::GroupCommitWriter writer(open);
-  storage::Migrate(writer.Connection(), MembersMigrations());
-  writer.Start();
-  open.read_only = true;
-  storage::ReadConnections readers(open);
-  SqliteMailOutbox outbox(writer, readers);
+  MailOutboxDb db;
+  storage::GroupCommitWriter& writer = db.writer;
+  SqliteMailOutbox& outbox = db.outbox;
   SodiumFieldCipher cipher(kSecret);
   FakeClock clock;
-  EmlMailer mailer(dir.path() / "mail", "Rocket Mart <no-reply@rocketmart.local>", clock);
+  EmlMailer mailer(db.dir.path() / "mail", "Rocket Mart <no-reply@rocketmart.local>", clock);
   MailWorker worker(outbox, cipher, mailer, clock);
 
   const std::uint64_t before = writer.BatchesCommitted();
@@ -126,7 +138,6 @@ TEST(MailWorker, LookingForDueMailCommitsNothing) {
   EXPECT_EQ(outbox.Pending(), 0);
   EXPECT_FALSE(outbox.NextDue().has_value());
   EXPECT_EQ(writer.BatchesCommitted(), before);
-  writer.Stop();
 }
 
 TEST(EmlMailer, WritesAReadableMessageFile) {
