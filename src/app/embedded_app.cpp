@@ -54,10 +54,14 @@ struct ServiceDatabase {
     open.synchronous = config.storage.synchronous == "normal" ? storage::Synchronous::kNormal
                                                               : storage::Synchronous::kFull;
     if (synchronous) open.synchronous = *synchronous;
+    const auto checkpoint_pages = static_cast<std::size_t>(config.storage.checkpoint_pages);
     writer = std::make_unique<storage::GroupCommitWriter>(
-        open, storage::GroupCommitWriter::Options{
-                  static_cast<std::size_t>(config.storage.writer_max_batch),
-                  static_cast<std::size_t>(config.storage.writer_queue)});
+        open,
+        storage::GroupCommitWriter::Options{
+            .max_batch = static_cast<std::size_t>(config.storage.writer_max_batch),
+            .max_queue = static_cast<std::size_t>(config.storage.writer_queue),
+            .checkpoint = storage::WalCheckpointerOptions{.background_pages = checkpoint_pages,
+                                                          .inline_pages = 16 * checkpoint_pages}});
     storage::Migrate(writer->Connection(), migrations);
     open.read_only = true;
     readers = std::make_unique<storage::ReadConnections>(open);
@@ -70,6 +74,12 @@ struct ServiceDatabase {
                      [w] { return static_cast<double>(w->BatchesCommitted()); });
     metrics.AddGauge("db_writer_jobs_total", "Write jobs committed", labels,
                      [w] { return static_cast<double>(w->JobsCommitted()); });
+    metrics.AddGauge("db_wal_checkpoints_total",
+                     "Write-ahead log checkpoints by the background thread", labels,
+                     [w] { return static_cast<double>(w->BackgroundCheckpoints()); });
+    metrics.AddGauge("db_wal_inline_checkpoints_total",
+                     "Checkpoints the writer ran itself because the log passed its limit", labels,
+                     [w] { return static_cast<double>(w->InlineCheckpoints()); });
   }
   void Start() {
     writer->Start();

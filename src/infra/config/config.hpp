@@ -52,6 +52,7 @@ struct StorageConfig {
   std::string synchronous = "full";  // "full" | "normal" (SQLite PRAGMA synchronous).
   int writer_max_batch = 512;
   int writer_queue = 65536;
+  int checkpoint_pages = 4000;
 };
 
 struct AuthConfig {

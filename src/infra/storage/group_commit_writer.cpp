@@ -29,9 +29,13 @@ void CallDone(const GroupCommitWriter::Done& done, std::exception_ptr error) noe
 }  // namespace
 
 GroupCommitWriter::GroupCommitWriter(OpenOptions open, Options options)
-    : db_(Writable(std::move(open))), options_(options) {
+    : db_(Writable(open)), options_(options) {
   if (options_.max_batch == 0 || options_.max_queue == 0) {
     throw std::invalid_argument("GroupCommitWriter: max_batch and max_queue must be positive");
+  }
+  if (options_.checkpoint && !IsInMemoryPath(open.path)) {
+    checkpointer_ = std::make_unique<WalCheckpointer>(open, *options_.checkpoint);
+    db_.OnWalCommit([this](int log_pages) { AfterWalCommit(log_pages); });
   }
 }
 
@@ -44,6 +48,7 @@ void GroupCommitWriter::Start() {
   if (stopping_) throw std::logic_error("GroupCommitWriter: Start() after Stop()");
   if (started_) return;
   started_ = true;
+  if (checkpointer_) checkpointer_->Start();
   thread_ = std::thread([this] {
     NameThisThread("w:" + std::filesystem::path(db_.path()).stem().string());
     Run();
@@ -64,6 +69,7 @@ void GroupCommitWriter::Stop() {
   } else if (run_inline) {
     Run();
   }
+  if (checkpointer_) checkpointer_->Stop();
 }
 
 bool GroupCommitWriter::TrySubmit(Job job, Done done) {
@@ -199,6 +205,18 @@ void GroupCommitWriter::CommitBatch(std::vector<Item>& batch) {
   jobs_failed_.fetch_add(failed, kRelaxed);
   for (std::size_t i = 0; i < batch.size(); ++i) CallDone(batch[i].done, results[i]);
   NotifyListeners();
+}
+
+void GroupCommitWriter::AfterWalCommit(int log_pages) noexcept {
+  if (checkpointer_->NoteLogSize(static_cast<std::size_t>(log_pages)) !=
+      WalCheckpointer::Action::kCheckpointInline) {
+    return;
+  }
+  try {
+    if (!db_.CheckpointPassive().busy) inline_checkpoints_.fetch_add(1, kRelaxed);
+  } catch (...) {
+    // The commit itself succeeded; the next commit tries again.
+  }
 }
 
 void GroupCommitWriter::NotifyListeners() noexcept {

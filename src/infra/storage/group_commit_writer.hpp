@@ -18,19 +18,25 @@
 #include <deque>
 #include <exception>
 #include <functional>
+#include <memory>
 #include <mutex>
+#include <optional>
 #include <stdexcept>
 #include <thread>
 #include <utility>
 #include <vector>
 
 #include "infra/storage/sqlite.hpp"
+#include "infra/storage/wal_checkpointer.hpp"
 
 namespace rocketmart::storage {
 
 struct GroupCommitWriterOptions {
   std::size_t max_batch = 512;
   std::size_t max_queue = 65536;
+  // Who copies the write-ahead log into the database file; nullopt leaves it to SQLite's
+  // automatic checkpoint inside COMMIT. Ignored for in-memory databases.
+  std::optional<WalCheckpointerOptions> checkpoint = WalCheckpointerOptions{};
 };
 
 // Thrown by RunSync when the queue is full or the writer is stopped: the caller should answer
@@ -79,6 +85,10 @@ class GroupCommitWriter {
   std::uint64_t JobsCommitted() const noexcept { return jobs_committed_.load(kRelaxed); }
   std::uint64_t JobsFailed() const noexcept { return jobs_failed_.load(kRelaxed); }
   std::size_t QueueDepth() const noexcept { return queue_depth_.load(kRelaxed); }
+  std::uint64_t BackgroundCheckpoints() const noexcept {
+    return checkpointer_ ? checkpointer_->Checkpoints() : 0;
+  }
+  std::uint64_t InlineCheckpoints() const noexcept { return inline_checkpoints_.load(kRelaxed); }
   const std::string& path() const noexcept { return db_.path(); }
 
  private:
@@ -94,9 +104,11 @@ class GroupCommitWriter {
   bool NextBatch(std::vector<Item>& batch);
   void CommitBatch(std::vector<Item>& batch);
   void NotifyListeners() noexcept;
+  void AfterWalCommit(int log_pages) noexcept;
 
   Database db_;
   const Options options_;
+  std::unique_ptr<WalCheckpointer> checkpointer_;
 
   std::mutex stop_mu_;
   std::mutex mu_;
@@ -115,6 +127,7 @@ class GroupCommitWriter {
   std::atomic<std::uint64_t> jobs_committed_{0};
   std::atomic<std::uint64_t> jobs_failed_{0};
   std::atomic<std::size_t> queue_depth_{0};
+  std::atomic<std::uint64_t> inline_checkpoints_{0};
 };
 
 }  // namespace rocketmart::storage

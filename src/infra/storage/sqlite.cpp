@@ -28,7 +28,22 @@ std::string Describe(std::string_view context, std::string_view detail) {
   throw SqliteError(code, Describe(context, msg));
 }
 
+// Process-wide settings, applied once before the library initialises itself on the first open.
+// Memory statistics make every sqlite3_malloc take one global mutex that all connections share;
+// nothing here reads those statistics.
+void ConfigureLibraryOnce() {
+  static const bool configured = [] {
+    sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+    return true;
+  }();
+  (void)configured;
+}
+
 }  // namespace
+
+bool IsInMemoryPath(std::string_view path) noexcept {
+  return path.empty() || path == ":memory:" || path.starts_with("file:");
+}
 
 SqliteError::SqliteError(int code, const std::string& message)
     : std::runtime_error("sqlite error " + std::to_string(code) + " (" + sqlite3_errstr(code) +
@@ -161,14 +176,14 @@ std::vector<std::byte> Statement::Blob(int column) const {
 // --- Database ----------------------------------------------------------------------------------
 
 Database::Database(const OpenOptions& options) : path_(options.path) {
-  const bool in_memory =
-      options.path.empty() || options.path == ":memory:" || options.path.starts_with("file:");
+  const bool in_memory = IsInMemoryPath(options.path);
   if (!options.read_only && !in_memory) {
     std::filesystem::path parent = std::filesystem::path(options.path).parent_path();
     if (!parent.empty()) std::filesystem::create_directories(parent);
   }
   // NOMUTEX: each connection is confined to one thread at a time, so SQLite's own per-connection
   // mutex would be pure overhead on the hot path.
+  ConfigureLibraryOnce();
   int flags = SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_URI;
   flags |= options.read_only ? SQLITE_OPEN_READONLY : (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
   sqlite3* db = nullptr;
@@ -206,7 +221,8 @@ Database::~Database() {
 Database::Database(Database&& other) noexcept
     : db_(std::exchange(other.db_, nullptr)),
       path_(std::move(other.path_)),
-      cache_(std::move(other.cache_)) {}
+      cache_(std::move(other.cache_)),
+      wal_hook_(std::move(other.wal_hook_)) {}
 
 Database& Database::operator=(Database&& other) noexcept {
   if (this != &other) {
@@ -214,6 +230,7 @@ Database& Database::operator=(Database&& other) noexcept {
     db_ = std::exchange(other.db_, nullptr);
     path_ = std::move(other.path_);
     cache_ = std::move(other.cache_);
+    wal_hook_ = std::move(other.wal_hook_);
   }
   return *this;
 }
@@ -225,6 +242,29 @@ void Database::Close() noexcept {
     sqlite3_close_v2(db_);
     db_ = nullptr;
   }
+}
+
+void Database::OnWalCommit(std::function<void(int log_pages)> hook) {
+  wal_hook_ = std::make_unique<std::function<void(int)>>(std::move(hook));
+  sqlite3_wal_hook(
+      db_,
+      [](void* context, sqlite3*, const char*, int log_pages) -> int {
+        (*static_cast<std::function<void(int)>*>(context))(log_pages);
+        return SQLITE_OK;
+      },
+      wal_hook_.get());
+}
+
+CheckpointResult Database::CheckpointPassive() {
+  CheckpointResult out;
+  const int rc = sqlite3_wal_checkpoint_v2(db_, nullptr, SQLITE_CHECKPOINT_PASSIVE, &out.log_pages,
+                                           &out.copied_pages);
+  if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED) {
+    out.busy = true;
+    return out;
+  }
+  ThrowIfError(db_, rc, "wal_checkpoint(PASSIVE)");
+  return out;
 }
 
 void Database::Exec(std::string_view sql) {

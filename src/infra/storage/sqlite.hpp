@@ -9,6 +9,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <span>
 #include <stdexcept>
 #include <string>
@@ -50,6 +51,16 @@ struct OpenOptions {
   bool read_only = false;
   Synchronous synchronous = Synchronous::kFull;
   int busy_timeout_ms = 5000;
+};
+
+// True for paths SQLite keeps in memory (no file, hence no write-ahead log).
+bool IsInMemoryPath(std::string_view path) noexcept;
+
+// What one checkpoint did, in pages of the write-ahead log.
+struct CheckpointResult {
+  bool busy = false;  // Another connection was checkpointing; nothing was done.
+  int log_pages = 0;
+  int copied_pages = 0;
 };
 
 // A prepared statement. Bind indices are 1-based (SQLite's convention); column indices 0-based.
@@ -116,6 +127,13 @@ class Database {
   // Resets every cached statement a caller left mid-iteration, releasing pinned read snapshots.
   void ResetCached() noexcept;
 
+  // Called after every commit of this connection with the write-ahead log's size in pages.
+  // Replaces SQLite's own automatic checkpoint for this connection (see WalCheckpointer).
+  void OnWalCommit(std::function<void(int log_pages)> hook);
+  // A PASSIVE checkpoint: copies what no reader still needs into the database file without
+  // waiting for, or blocking, readers and the writer.
+  CheckpointResult CheckpointPassive();
+
   std::int64_t Changes() const noexcept;
   std::int64_t LastInsertRowId() const noexcept;
   bool InTransaction() const noexcept;
@@ -135,6 +153,8 @@ class Database {
   sqlite3* db_ = nullptr;
   std::string path_;
   std::unordered_map<std::string, Statement, SqlHash, std::equal_to<>> cache_;
+  // Heap-held so the address SQLite keeps stays valid when the Database is moved.
+  std::unique_ptr<std::function<void(int)>> wal_hook_;
 };
 
 // Throws SqliteError built from the connection's last error when rc is not SQLITE_OK.
