@@ -360,6 +360,38 @@ TEST(Limits, SlowHeadersAreCutAtTheHeaderTimeout) {
   EXPECT_EQ(c.Get("/health").status, 200) << "the server still serves others";
 }
 
+TEST(Limits, SlowBodiesAreCutAtTheHeaderTimeoutWithoutAnAnswer) {
+  ServerOptions options;
+  options.env = {{"ROCKETMART_SERVER_HEADER_TIMEOUT_MS", "300"}};
+  ServerProcess server(options);
+  const auto started = std::chrono::steady_clock::now();
+  // A complete head promising 100 bytes of body, then 13 of them and silence. A timed-out client
+  // gets no answer (it is not a malformed request), just the closed connection.
+  const std::string answer = SendRaw(server.port(),
+                                     "POST /payment/request HTTP/1.1\r\nHost: x\r\n"
+                                     "Content-Type: application/json\r\nContent-Length: 100\r\n\r\n"
+                                     "{\"productId\":",
+                                     10000);
+  const auto waited = std::chrono::steady_clock::now() - started;
+  EXPECT_EQ(answer, "");
+  EXPECT_LT(waited, std::chrono::seconds(5)) << "the connection was not closed by the server";
+}
+
+TEST(Limits, IdleKeepAliveConnectionsAreClosedAtTheIdleTimeout) {
+  ServerOptions options;
+  options.env = {{"ROCKETMART_SERVER_IDLE_TIMEOUT_MS", "300"}};
+  ServerProcess server(options);
+  const auto started = std::chrono::steady_clock::now();
+  // One answered request, then the connection idles; SendRaw returns when the server hangs up
+  // (or, if it never does, after 10 s of silence).
+  const std::string answer =
+      SendRaw(server.port(), "GET /health HTTP/1.1\r\nHost: x\r\n\r\n", 10000);
+  const auto waited = std::chrono::steady_clock::now() - started;
+  EXPECT_EQ(answer.rfind("HTTP/1.1 200 OK\r\n", 0), 0u) << answer;
+  EXPECT_NE(answer.find("\r\nX-Request-Id: "), std::string::npos) << answer;
+  EXPECT_LT(waited, std::chrono::seconds(5)) << "the idle connection was not closed by the server";
+}
+
 TEST(Limits, ConnectionsBeyondTheMaximumAreRefused) {
   ServerOptions options;
   options.env = {{"ROCKETMART_SERVER_MAX_CONNECTIONS", "2"}, {"ROCKETMART_SERVER_THREADS", "1"}};

@@ -3,6 +3,8 @@
 #include <spdlog/spdlog.h>
 #include <sys/socket.h>
 
+#include <algorithm>
+#include <array>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -11,8 +13,8 @@
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http.hpp>
 #include <random>
 #include <unordered_set>
@@ -74,11 +76,18 @@ std::string_view BearerToken(std::string_view authorization) {
 }  // namespace
 
 struct Server::Worker {
+  using Clock = std::chrono::steady_clock;
+
   asio::io_context ioc{1};
   tcp::acceptor acceptor{ioc};
+  // One timer per worker closes the connections whose deadline passed, instead of a timer armed
+  // and cancelled around every read and write of every connection.
+  asio::steady_timer sweeper{ioc};
+  bool sweeper_parked = false;  // No connections: the sweeper sleeps until one arrives.
   // Sessions of this worker; touched only on this worker's thread.
   struct SessionState {
-    beast::tcp_stream* stream;
+    tcp::socket* socket;
+    Clock::time_point deadline;  // max(): none (a request is being handled)
     bool busy;
   };
   std::unordered_set<SessionState*> sessions;
@@ -86,6 +95,36 @@ struct Server::Worker {
   std::string request_id_prefix;
 };
 
+namespace {
+
+constexpr auto kNoDeadline = std::chrono::steady_clock::time_point::max();
+
+// The status line and header block of `res`, as the bytes to put on the wire before its body.
+// Written by hand: Beast's serializer walks a buffers_cat view of every field per write, which
+// was the largest user-space cost of a small answer.
+void AppendHead(const Response& res, std::string_view request_id, std::string& out) {
+  out.clear();
+  out += res.version() == 10 ? "HTTP/1.0 " : "HTTP/1.1 ";
+  const unsigned status = res.result_int();
+  const char digits[3] = {static_cast<char>('0' + status / 100 % 10),
+                          static_cast<char>('0' + status / 10 % 10),
+                          static_cast<char>('0' + status % 10)};
+  out.append(digits, 3);
+  out += ' ';
+  out += beast_http::obsolete_reason(res.result());
+  out += "\r\n";
+  for (const auto& field : res) {
+    out += field.name_string();
+    out += ": ";
+    out += field.value();
+    out += "\r\n";
+  }
+  out += "X-Request-Id: ";
+  out += request_id;
+  out += "\r\n\r\n";
+}
+
+}  // namespace
 struct Server::Impl {
   Impl(Server& owner, ServerOptions opts, const Router& r, const Authenticator& a,
        metrics::Registry& m)
@@ -143,20 +182,69 @@ struct Server::Impl {
     }
   }
 
-  asio::awaitable<void> WriteAndClose(beast::tcp_stream& stream, Response res) {
+  // Ticks often enough that a connection outlives its deadline by at most a quarter of the
+  // shortest timeout (and never by more than 250 ms).
+  std::chrono::milliseconds SweepInterval() const {
+    const auto shortest = std::min(options.header_timeout, options.idle_timeout);
+    return std::clamp(shortest / 4, std::chrono::milliseconds(5), std::chrono::milliseconds(250));
+  }
+
+  asio::awaitable<void> Sweep(Worker& w) {
+    const auto interval = SweepInterval();
+    for (;;) {
+      // An idle server must not wake up just to find nothing to sweep.
+      w.sweeper_parked = w.sessions.empty();
+      if (w.sweeper_parked) {
+        w.sweeper.expires_at(Worker::Clock::time_point::max());
+      } else {
+        w.sweeper.expires_after(interval);
+      }
+      auto [ec] = co_await w.sweeper.async_wait(kNoThrow);
+      w.sweeper_parked = false;
+      if (draining.load(std::memory_order_relaxed) && w.sessions.empty()) co_return;
+      const auto now = Worker::Clock::now();
+      for (Worker::SessionState* s : w.sessions) {
+        if (s->deadline <= now) {
+          // The pending read or write ends with operation_aborted and the session closes.
+          s->deadline = kNoDeadline;
+          boost::system::error_code ignored;
+          s->socket->cancel(ignored);
+        }
+      }
+    }
+  }
+
+  static void ExpireIn(Worker::SessionState& state, std::chrono::milliseconds timeout) {
+    state.deadline = Worker::Clock::now() + timeout;
+  }
+
+  // Sends `res` (head, then body, in one gathered write) with `timeout` to finish.
+  asio::awaitable<boost::system::error_code> Write(Worker::SessionState& state, std::string& head,
+                                                   const Response& res, std::string_view request_id,
+                                                   std::chrono::milliseconds timeout) {
+    AppendHead(res, request_id, head);
+    const std::array<asio::const_buffer, 2> wire{asio::buffer(head), asio::buffer(res.body())};
+    ExpireIn(state, timeout);
+    auto [ec, written] = co_await asio::async_write(*state.socket, wire, kNoThrow);
+    co_return ec;
+  }
+
+  asio::awaitable<void> WriteAndClose(Worker& w, Worker::SessionState& state, std::string& head,
+                                      Response res) {
     res.keep_alive(false);
-    stream.expires_after(options.header_timeout);
-    co_await beast_http::async_write(stream, res, kNoThrow);
+    co_await Write(state, head, res, NextRequestId(w), options.header_timeout);
   }
 
   asio::awaitable<void> Session(Worker& w, tcp::socket socket) {
     self.active_connections_.fetch_add(1, std::memory_order_relaxed);
     boost::system::error_code ec;
     const auto remote = socket.remote_endpoint(ec).address();
-    beast::tcp_stream stream(std::move(socket));
-    Worker::SessionState state{&stream, true};
+    Worker::SessionState state{&socket, kNoDeadline, true};
     w.sessions.insert(&state);
+    if (w.sweeper_parked) w.sweeper.cancel();
     beast::flat_buffer buffer(8192);
+    std::string head;
+    head.reserve(512);
     bool first = true;
     for (;;) {
       state.busy = false;
@@ -164,23 +252,26 @@ struct Server::Impl {
       beast_http::request_parser<beast_http::string_body> parser;
       parser.header_limit(static_cast<std::uint32_t>(options.max_header_bytes));
       parser.body_limit(options.max_body_bytes);
-      stream.expires_after(first ? options.header_timeout : options.idle_timeout);
+      ExpireIn(state, first ? options.header_timeout : options.idle_timeout);
       auto [read_ec, header_bytes] =
-          co_await beast_http::async_read_header(stream, buffer, parser, kNoThrow);
+          co_await beast_http::async_read_header(socket, buffer, parser, kNoThrow);
       state.busy = true;
       if (read_ec) {
         if (read_ec == beast_http::error::header_limit) {
-          co_await WriteAndClose(stream, ErrorResponse(MakeError(Errc::kHeadersTooLarge,
-                                                                 "request headers too large")));
+          co_await WriteAndClose(
+              w, state, head,
+              ErrorResponse(MakeError(Errc::kHeadersTooLarge, "request headers too large")));
         } else if (read_ec == beast_http::error::body_limit) {
           co_await WriteAndClose(
-              stream, ErrorResponse(MakeError(Errc::kPayloadTooLarge, "request body too large")));
+              w, state, head,
+              ErrorResponse(MakeError(Errc::kPayloadTooLarge, "request body too large")));
         } else if (read_ec.category() ==
                        beast_http::make_error_code(beast_http::error::bad_target).category() &&
                    read_ec != beast_http::error::end_of_stream &&
                    read_ec != beast_http::error::partial_message) {
           co_await WriteAndClose(
-              stream, ErrorResponse(MakeError(Errc::kValidationFailed, "malformed HTTP request")));
+              w, state, head,
+              ErrorResponse(MakeError(Errc::kValidationFailed, "malformed HTTP request")));
         }
         break;
       }
@@ -196,41 +287,46 @@ struct Server::Impl {
       }
       if (const auto length = parser.content_length(); length && *length > body_limit) {
         co_await WriteAndClose(
-            stream, ErrorResponse(MakeError(Errc::kPayloadTooLarge, "request body too large")));
+            w, state, head,
+            ErrorResponse(MakeError(Errc::kPayloadTooLarge, "request body too large")));
         break;
       }
       parser.body_limit(body_limit);
       if (!parser.is_done()) {
-        stream.expires_after(options.header_timeout);
+        ExpireIn(state, options.header_timeout);
         auto [body_ec, body_bytes] =
-            co_await beast_http::async_read(stream, buffer, parser, kNoThrow);
+            co_await beast_http::async_read(socket, buffer, parser, kNoThrow);
         if (body_ec) {
           if (body_ec == beast_http::error::body_limit) {
             co_await WriteAndClose(
-                stream, ErrorResponse(MakeError(Errc::kPayloadTooLarge, "request body too large")));
+                w, state, head,
+                ErrorResponse(MakeError(Errc::kPayloadTooLarge, "request body too large")));
           } else if (body_ec != beast_http::error::end_of_stream &&
                      body_ec != beast_http::error::partial_message &&
-                     body_ec != beast::error::timeout) {
-            co_await WriteAndClose(stream, ErrorResponse(MakeError(Errc::kValidationFailed,
-                                                                   "malformed HTTP request")));
+                     body_ec != asio::error::operation_aborted) {  // aborted = timed out
+            co_await WriteAndClose(
+                w, state, head,
+                ErrorResponse(MakeError(Errc::kValidationFailed, "malformed HTTP request")));
           }
           break;
         }
       }
+      state.deadline = kNoDeadline;  // Handlers are bounded by their own deadlines, not here.
       // Not released: the path parameters found above are views into this message, and it stays
       // where it is until the next request, so the route is matched once.
       RawRequest& raw = parser.get();
-      Response res = co_await Dispatch(w, raw, remote, match, std::move(params));
+      std::string request_id;
+      Response res = co_await Dispatch(w, raw, remote, match, std::move(params), request_id);
       const bool keep_alive = raw.keep_alive() && !draining.load(std::memory_order_relaxed);
       res.keep_alive(keep_alive);
-      stream.expires_after(options.idle_timeout);
-      auto [write_ec, written] = co_await beast_http::async_write(stream, res, kNoThrow);
+      const auto write_ec = co_await Write(state, head, res, request_id, options.idle_timeout);
       if (write_ec || !keep_alive) break;
       first = false;
     }
     w.sessions.erase(&state);
-    stream.socket().shutdown(tcp::socket::shutdown_send, ec);
-    stream.close();
+    if (draining.load(std::memory_order_relaxed) && w.sessions.empty()) w.sweeper.cancel();
+    socket.shutdown(tcp::socket::shutdown_send, ec);
+    socket.close(ec);
     self.active_connections_.fetch_sub(1, std::memory_order_relaxed);
   }
 
@@ -238,9 +334,10 @@ struct Server::Impl {
     return w.request_id_prefix + std::to_string(++w.request_counter);
   }
 
+  // Handles one request; `request_id` receives the id the answer carries (X-Request-Id).
   asio::awaitable<Response> Dispatch(
       Worker& w, RawRequest& raw, const asio::ip::address& remote, const Match& match,
-      std::vector<std::pair<std::string_view, std::string_view>> params) {
+      std::vector<std::pair<std::string_view, std::string_view>> params, std::string& request_id) {
     const auto started = std::chrono::steady_clock::now();
     const std::string_view target = raw.target();
     const std::size_t q = target.find('?');
@@ -256,8 +353,6 @@ struct Server::Impl {
     req.request_id = IsSafeRequestId(incoming_id) ? std::string(incoming_id) : NextRequestId(w);
 
     Response res = co_await Handle(req, match);
-
-    res.set("X-Request-Id", req.request_id);
     const auto micros =
         static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
                                        std::chrono::steady_clock::now() - started)
@@ -271,6 +366,7 @@ struct Server::Impl {
                    match.route ? std::string_view(match.route->pattern) : std::string_view("-"),
                    res.result_int(), res.body().size(), micros);
     }
+    request_id = std::move(req.request_id);
     co_return res;
   }
 
@@ -327,8 +423,9 @@ struct Server::Impl {
         boost::system::error_code ec;
         worker->acceptor.close(ec);
         for (Worker::SessionState* s : worker->sessions) {
-          if (!s->busy) s->stream->cancel();
+          if (!s->busy) s->socket->cancel(ec);
         }
+        if (worker->sessions.empty()) worker->sweeper.cancel();
       });
     }
     if (signals) {
@@ -381,6 +478,7 @@ void Server::Run() {
   Impl& im = *impl_;
   for (auto& w : im.workers) {
     asio::co_spawn(w->ioc, im.Accept(*w), asio::detached);
+    asio::co_spawn(w->ioc, im.Sweep(*w), asio::detached);
   }
   if (im.options.handle_signals) {
     im.signals = std::make_unique<asio::signal_set>(im.workers[0]->ioc, SIGINT, SIGTERM);
