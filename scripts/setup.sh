@@ -8,7 +8,7 @@ packages=(
   g++ cmake make pkg-config git clang-format
   # libraries
   libboost1.81-dev libboost-json1.81-dev libsqlite3-dev libssl-dev libsodium-dev
-  libcurl4-openssl-dev libtomlplusplus-dev libcli11-dev libspdlog-dev libfmt-dev
+  libcurl4-openssl-dev libtomlplusplus-dev libcli11-dev libspdlog-dev libfmt-dev libmimalloc-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev sqlite3 curl python3 procps
   nginx-light wrk python3-aiosmtpd python3-locust
