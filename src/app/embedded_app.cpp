@@ -421,6 +421,7 @@ void EmbeddedApp::Start() {
                                                                        *p.checkout_db->readers);
   checkout::CheckoutOptions checkout_options;
   checkout_options.hold_ttl = std::chrono::seconds(p.config.checkout.hold_ttl_s);
+  checkout_options.idempotency_ttl = std::chrono::seconds(p.config.checkout.idempotency_ttl_s);
   p.checkout = std::make_unique<checkout::CheckoutService>(*p.inventory_store, *p.payment_provider,
                                                            p.clock, p.metrics, checkout_options);
   p.checkout_catalog_subscriber = std::make_unique<checkout::CatalogSubscriber>(*p.checkout);
@@ -512,6 +513,13 @@ void EmbeddedApp::Start() {
                     [checkout_service]() -> boost::asio::awaitable<void> {
                       checkout_service->ResolveStalePayments(false);
                       co_return;
+                    });
+  p.maintenance.Add("idempotency-retention", std::chrono::seconds(60),
+                    [checkout_service]() -> boost::asio::awaitable<void> {
+                      // Drain every expired record, one bounded batch per transaction.
+                      while (co_await checkout_service->ForgetExpiredIdempotencyKeys() >=
+                             checkout_service->idempotency_forget_batch()) {
+                      }
                     });
   p.maintenance.Add("reconcile", std::chrono::seconds(p.config.checkout.reconcile_interval_s),
                     [checkout_service]() -> boost::asio::awaitable<void> {

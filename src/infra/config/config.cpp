@@ -131,6 +131,8 @@ const FieldSpec kFields[] = {
   RM_INT(checkout.hold_ttl_s, 1, 86'400, "Unpaid holds are released after this many seconds."),
   RM_INT(checkout.sweep_interval_ms, 10, 60'000, "How often expired holds are released."),
   RM_INT(checkout.reconcile_interval_s, 1, 86'400, "How often the stock invariant is checked."),
+  RM_INT(checkout.idempotency_ttl_s, 60, 2'592'000,
+         "How long an Idempotency-Key is remembered after its purchase settled."),
   RM_INT(orders.ship_after_s, 0, 31'536'000, "Paid orders ship after this many seconds."),
   RM_INT(orders.deliver_after_s, 0, 31'536'000, "Shipped orders are delivered after this many seconds."),
   RM_INT(orders.return_window_s, 0, 31'536'000, "Returns are accepted this long after delivery; then the order completes."),

@@ -75,6 +75,7 @@ struct CheckoutConfig {
   int hold_ttl_s = 600;           // Unpaid holds are released after this.
   int sweep_interval_ms = 1000;   // How often expired holds are looked for.
   int reconcile_interval_s = 60;  // How often the stock invariant is checked.
+  int idempotency_ttl_s = 86400;  // How long a settled purchase's Idempotency-Key is remembered.
 };
 
 // Order lifecycle (docs/orders.md). Each delay counts from the previous transition.

@@ -405,6 +405,12 @@ boost::asio::awaitable<std::size_t> CheckoutService::SweepExpired() {
   co_return released->size();
 }
 
+boost::asio::awaitable<std::size_t> CheckoutService::ForgetExpiredIdempotencyKeys() {
+  auto forgotten = co_await store_.ForgetIdempotencyKeys(clock_.Now() - options_.idempotency_ttl,
+                                                         options_.idempotency_forget_batch);
+  co_return forgotten.ok() ? *forgotten : 0;
+}
+
 std::size_t CheckoutService::ResolveStalePayments(bool at_startup) {
   std::size_t settled = 0;
   const TimePoint now = clock_.Now();

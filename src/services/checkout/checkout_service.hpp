@@ -39,6 +39,9 @@ struct CheckoutOptions {
   std::chrono::milliseconds duplicate_wait{5000};  // how long an in-flight duplicate waits
   std::size_t sweep_batch = 1000;
   std::chrono::seconds stale_payment_after{60};
+  // How long an Idempotency-Key is remembered once its purchase is settled.
+  std::chrono::seconds idempotency_ttl{86400};
+  std::size_t idempotency_forget_batch = 10000;
 };
 
 // Who is buying, as the gateway verified it.
@@ -93,6 +96,9 @@ class CheckoutService {
   boost::asio::awaitable<std::size_t> SweepExpired();
   std::size_t ResolveStalePayments(bool at_startup);
   std::size_t Reconcile();
+  // Forgets one batch of idempotency records past their retention; returns how many.
+  boost::asio::awaitable<std::size_t> ForgetExpiredIdempotencyKeys();
+  std::size_t idempotency_forget_batch() const { return options_.idempotency_forget_batch; }
 
   // Catalog events (relay thread).
   void OnProductFacts(const ProductFacts& facts, std::string_view event_id);

@@ -383,6 +383,45 @@ TEST_F(CheckoutTest, FiftyConcurrentRetriesWithOneKeyMakeOneChargeAndFiftyIdenti
   EXPECT_EQ(Charges(), 1);
 }
 
+TEST_F(CheckoutTest, SettledKeysAreForgottenAfterTheirRetentionOpenOnesNever) {
+  Open();  // idempotency_ttl: the default 24 h
+  CreateProduct(10);
+  OpenSale(5);
+  const IdempotencyRequest paid_key{"paid-key", "hash-a"};
+  const IdempotencyRequest open_key{"open-key", "hash-b"};
+  std::vector<PurchaseLine> one{{kProduct, 1}};
+  ASSERT_TRUE(RunAwait(service_->Purchase(B(7), one, paid_key)).result.ok());
+  ASSERT_TRUE(RunAwait(service_->CreateHold(B(7), one, open_key)).result.ok());
+  const auto reused = [&](const std::string& key) {
+    return RunAwait(service_->Purchase(B(7), one, IdempotencyRequest{key, "another-body"}))
+        .result.error()
+        .code;
+  };
+  // Within the retention nothing is forgotten and both keys are still bound to their requests.
+  clock_.Advance(std::chrono::hours(23));
+  EXPECT_EQ(RunAwait(service_->ForgetExpiredIdempotencyKeys()), 0u);
+  EXPECT_EQ(reused("paid-key"), Errc::kIdempotencyKeyReused);
+
+  clock_.Advance(std::chrono::hours(2));
+  EXPECT_EQ(RunAwait(service_->ForgetExpiredIdempotencyKeys()), 1u) << "only the settled one";
+  EXPECT_EQ(Query("checkout.db", "SELECT count(*) FROM idempotency"), 1);
+  EXPECT_EQ(reused("open-key"), Errc::kIdempotencyKeyReused) << "its hold is still open";
+  // The forgotten key is free again: the same key with another body is a new purchase.
+  OpenSale(5);  // the first sale window (one hour each side) is long over
+  auto fresh = RunAwait(service_->Purchase(B(7), one, IdempotencyRequest{"paid-key", "new"}));
+  ASSERT_TRUE(fresh.result.ok()) << fresh.result.error().message;
+  EXPECT_FALSE(fresh.replayed);
+  EXPECT_EQ(Charges(), 2);
+  // A restart rebuilds the same knowledge from the database.
+  Close();
+  Open();
+  EXPECT_EQ(reused("open-key"), Errc::kIdempotencyKeyReused);
+  auto replay = RunAwait(service_->Purchase(B(7), one, IdempotencyRequest{"paid-key", "new"}));
+  ASSERT_TRUE(replay.result.ok());
+  EXPECT_TRUE(replay.replayed);
+  ExpectInvariants();
+}
+
 TEST_F(CheckoutTest, WindowAndVerificationChecksComeFirstAndChangeNothing) {
   Open();
   CreateProduct(5);

@@ -94,6 +94,10 @@ constexpr storage::Migration kMigrations[] = {
       ALTER TABLE payments ADD COLUMN refunded_at_ms INTEGER;
       CREATE INDEX payments_refund_pending ON payments (id) WHERE refund_pending = 1;
     )sql"},
+    // Idempotency records are kept for checkout.idempotency_ttl_s, then forgotten oldest first.
+    {3, "idempotency retention", R"sql(
+      CREATE INDEX idempotency_by_age ON idempotency (created_at_ms);
+    )sql"},
 };
 
 void Ledger(Database& db, std::int64_t product_id, std::string_view kind, std::int64_t quantity,
@@ -220,29 +224,30 @@ std::span<const storage::Migration> CheckoutMigrations() {
   return kMigrations;
 }
 
-std::string SqliteInventoryStore::KeyOf(std::int64_t member_id, std::string_view key) {
-  std::string out = std::to_string(member_id);
-  out += '\n';
-  out += key;
-  return out;
+std::uint64_t SqliteInventoryStore::KeyHash(std::int64_t member_id, std::string_view key) {
+  std::uint64_t h = std::hash<std::string_view>{}(key);
+  // Mixes the member in (boost::hash_combine's step) so equal keys of two members differ.
+  h ^= static_cast<std::uint64_t>(member_id) + 0x9e3779b97f4a7c15ULL + (h << 6) + (h >> 2);
+  return h;
 }
 
 void SqliteInventoryStore::RememberKey(std::int64_t member_id, std::string_view key) {
   std::unique_lock lock(keys_mutex_);
-  known_keys_.insert(KeyOf(member_id, key));
+  ++known_keys_[KeyHash(member_id, key)];
 }
 
 std::vector<InventoryRow> SqliteInventoryStore::LoadInventory() {
   std::vector<InventoryRow> rows;
-  std::vector<std::string> keys;
+  std::vector<std::uint64_t> keys;
   writer_.RunSync([&rows, &keys](Database& db) {
     auto s = db.Prepare(std::string(kInventoryColumns) + " ORDER BY product_id");
     while (s.Step()) rows.push_back(ReadInventoryRow(s));
     auto k = db.Prepare("SELECT member_id, key FROM idempotency");
-    while (k.Step()) keys.push_back(KeyOf(k.Int64(0), k.TextView(1)));
+    while (k.Step()) keys.push_back(KeyHash(k.Int64(0), k.TextView(1)));
   });
   std::unique_lock lock(keys_mutex_);
-  known_keys_.insert(keys.begin(), keys.end());
+  known_keys_.clear();
+  for (std::uint64_t h : keys) ++known_keys_[h];
   return rows;
 }
 
@@ -306,7 +311,7 @@ std::optional<IdempotencyEntry> SqliteInventoryStore::FindIdempotency(std::int64
                                                                       std::string_view key) {
   {
     std::shared_lock lock(keys_mutex_);
-    if (!known_keys_.contains(KeyOf(member_id, key))) return std::nullopt;
+    if (!known_keys_.contains(KeyHash(member_id, key))) return std::nullopt;
   }
   Database& db = readers_.ForThisThread();
   auto& s = db.Cached(
@@ -529,6 +534,34 @@ boost::asio::awaitable<Result<std::vector<ReleasedUnits>>> SqliteInventoryStore:
     return released;
   };
   co_return co_await async::Write<std::vector<ReleasedUnits>>(writer_, std::move(job));
+}
+
+boost::asio::awaitable<Result<std::size_t>> SqliteInventoryStore::ForgetIdempotencyKeys(
+    TimePoint created_before, std::size_t limit) {
+  auto job = [created_before, limit](Database& db) -> Result<std::vector<std::uint64_t>> {
+    auto& s = db.Cached(
+        "DELETE FROM idempotency WHERE (member_id, key) IN ("
+        "  SELECT i.member_id, i.key FROM idempotency i JOIN holds h ON h.id = i.hold_id"
+        "  WHERE i.created_at_ms < ?1 AND h.status NOT IN ('ACTIVE', 'PAYING')"
+        "  ORDER BY i.created_at_ms LIMIT ?2) "
+        "RETURNING member_id, key");
+    s.BindInt64(1, ToUnixMillis(created_before)).BindInt64(2, static_cast<std::int64_t>(limit));
+    std::vector<std::uint64_t> forgotten;
+    while (s.Step()) forgotten.push_back(KeyHash(s.Int64(0), s.TextView(1)));
+    s.Reset();
+    return forgotten;
+  };
+  auto forgotten = co_await async::Write<std::vector<std::uint64_t>>(writer_, std::move(job));
+  if (!forgotten.ok()) co_return forgotten.error();
+  {
+    // Only after the commit: until then a retry must still find its record.
+    std::unique_lock lock(keys_mutex_);
+    for (std::uint64_t h : *forgotten) {
+      auto it = known_keys_.find(h);
+      if (it != known_keys_.end() && --it->second == 0) known_keys_.erase(it);
+    }
+  }
+  co_return forgotten->size();
 }
 
 boost::asio::awaitable<Result<InventoryRow>> SqliteInventoryStore::Restock(std::int64_t product_id,

@@ -5,7 +5,7 @@
 
 #include <shared_mutex>
 #include <span>
-#include <unordered_set>
+#include <unordered_map>
 
 #include "infra/storage/group_commit_writer.hpp"
 #include "infra/storage/migrations.hpp"
@@ -47,6 +47,8 @@ class SqliteInventoryStore final : public InventoryStore {
                                                             TimePoint now) override;
   boost::asio::awaitable<Result<std::vector<ReleasedUnits>>> ExpireDue(TimePoint now,
                                                                        std::size_t limit) override;
+  boost::asio::awaitable<Result<std::size_t>> ForgetIdempotencyKeys(TimePoint created_before,
+                                                                    std::size_t limit) override;
   boost::asio::awaitable<Result<InventoryRow>> Restock(std::int64_t product_id,
                                                        std::int64_t quantity,
                                                        TimePoint now) override;
@@ -61,15 +63,17 @@ class SqliteInventoryStore final : public InventoryStore {
   std::optional<ProductSaleFigures> SaleFigures(std::int64_t product_id) override;
 
  private:
-  static std::string KeyOf(std::int64_t member_id, std::string_view key);
+  static std::uint64_t KeyHash(std::int64_t member_id, std::string_view key);
   void RememberKey(std::int64_t member_id, std::string_view key);
 
   storage::GroupCommitWriter& writer_;
   storage::ReadConnections& readers_;
-  // Keys that have a durable record. A request whose key has none (every first attempt, every
-  // sold-out retry) is answered without reading the database. Warmed by LoadInventory at start.
+  // Hashes of the keys that have a durable record, with how many records share each hash. A
+  // request whose key has none (every first attempt, every sold-out retry) is answered without
+  // reading the database; a hash collision only costs that read. Counted, so forgetting one key
+  // never hides another with the same hash. Warmed by LoadInventory at start; 16 bytes a key.
   mutable std::shared_mutex keys_mutex_;
-  std::unordered_set<std::string> known_keys_;
+  std::unordered_map<std::uint64_t, std::uint32_t> known_keys_;
 };
 
 }  // namespace rocketmart::checkout

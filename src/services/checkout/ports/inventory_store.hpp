@@ -138,6 +138,11 @@ class InventoryStore {
   // Expires up to `limit` ACTIVE holds whose TTL passed, in one transaction.
   virtual boost::asio::awaitable<Result<std::vector<ReleasedUnits>>> ExpireDue(
       TimePoint now, std::size_t limit) = 0;
+  // Forgets up to `limit` idempotency records created before `created_before` whose hold is
+  // settled (not ACTIVE or PAYING); a retry of an open purchase is always recognised. Returns how
+  // many were forgotten.
+  virtual boost::asio::awaitable<Result<std::size_t>> ForgetIdempotencyKeys(
+      TimePoint created_before, std::size_t limit) = 0;
   virtual boost::asio::awaitable<Result<InventoryRow>> Restock(std::int64_t product_id,
                                                                std::int64_t quantity,
                                                                TimePoint now) = 0;
