@@ -74,6 +74,14 @@ struct ServiceDatabase {
                      [w] { return static_cast<double>(w->BatchesCommitted()); });
     metrics.AddGauge("db_writer_jobs_total", "Write jobs committed", labels,
                      [w] { return static_cast<double>(w->JobsCommitted()); });
+    storage::OutboxRelay* r = relay.get();
+    metrics.AddGauge("outbox_events_delivered_total", "Events handed to subscribers", labels,
+                     [r] { return static_cast<double>(r->EventsDelivered()); });
+    metrics.AddGauge("outbox_delivery_failures_total", "Deliveries that failed and will be retried",
+                     labels, [r] { return static_cast<double>(r->DeliveryFailures()); });
+    metrics.AddGauge("outbox_dead_letters_total",
+                     "Events set aside as malformed (table outbox_dead_letters)", labels,
+                     [r] { return static_cast<double>(r->DeadLetters()); });
     metrics.AddGauge("db_wal_checkpoints_total",
                      "Write-ahead log checkpoints by the background thread", labels,
                      [w] { return static_cast<double>(w->BackgroundCheckpoints()); });

@@ -32,6 +32,18 @@ CREATE TABLE processed_events (
   PRIMARY KEY (consumer, event_id)
 ) WITHOUT ROWID;
 )sql"},
+    {2, "outbox dead letters",
+     R"sql(
+CREATE TABLE outbox_dead_letters (
+  subscriber TEXT NOT NULL,
+  event_id TEXT NOT NULL,
+  topic TEXT NOT NULL,
+  payload TEXT NOT NULL,
+  reason TEXT NOT NULL,
+  at_ms INTEGER NOT NULL,
+  PRIMARY KEY (subscriber, event_id)
+) WITHOUT ROWID;
+)sql"},
 };
 
 std::int64_t NowUnixSeconds() {

@@ -1,5 +1,7 @@
 #include "infra/storage/outbox.hpp"
 
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
 #include <stdexcept>
 #include <utility>
@@ -230,7 +232,7 @@ bool OutboxRelay::DeliverTo(Subscription& sub) {
     select.Reset();
     if (last_seq == cursor) return false;  // Nothing new.
     // Events of other topics are passed over too, so they never hold this cursor (or pruning) back.
-    if (!events.empty()) sub.subscriber->Handle(events);
+    if (!events.empty()) HandleSettingAsideMalformed(sub, events);
     AdvanceCursor(sub, last_seq);
   } catch (...) {
     RecordFailure(sub);
@@ -240,6 +242,37 @@ bool OutboxRelay::DeliverTo(Subscription& sub) {
   sub.backoff = Millis{0};
   sub.next_attempt = SteadyTime{};
   return true;
+}
+
+void OutboxRelay::HandleSettingAsideMalformed(Subscription& sub, std::vector<Event>& events) {
+  while (!events.empty()) {
+    try {
+      sub.subscriber->Handle(events);
+      return;
+    } catch (const MalformedEvent& bad) {
+      const auto it = std::find_if(events.begin(), events.end(),
+                                   [&bad](const Event& e) { return e.id == bad.event_id(); });
+      if (it == events.end()) throw;  // Names no event of this batch: a failure like any other.
+      const std::string reason = bad.what();
+      const TimePoint now = clock_.Now();
+      writer_.RunSync([&](Database& db) {
+        Statement& keep = db.Cached(
+            "INSERT OR IGNORE INTO outbox_dead_letters "
+            "(subscriber, event_id, topic, payload, reason, at_ms) VALUES (?, ?, ?, ?, ?, ?)");
+        keep.BindText(1, sub.name)
+            .BindText(2, it->id)
+            .BindText(3, it->topic)
+            .BindText(4, it->payload)
+            .BindText(5, reason)
+            .BindInt64(6, ToUnixMillis(now));
+        keep.Step();
+      });
+      spdlog::error("outbox {}: {} set aside event {} ({}): {}", source_, sub.name, it->id,
+                    it->topic, reason);
+      dead_letters_.fetch_add(1, kRelaxed);
+      events.erase(it);
+    }
+  }
 }
 
 void OutboxRelay::AdvanceCursor(Subscription& sub, std::int64_t new_cursor) {

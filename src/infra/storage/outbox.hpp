@@ -19,6 +19,7 @@
 #include <memory>
 #include <mutex>
 #include <span>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -50,14 +51,31 @@ struct Event {
   TimePoint created_at;
 };
 
+// Thrown by a subscriber for an event it can never process (a payload it cannot decode, a
+// shape it does not know). The relay sets that event aside in `outbox_dead_letters` (producer's
+// database, with the payload and the reason, for an operator to inspect and replay) and hands
+// the subscriber the rest of the batch again; effects it already applied for other events must
+// be idempotent, as for any redelivery. Never for infrastructure trouble: that is any other
+// exception, and the batch is retried.
+class MalformedEvent : public std::runtime_error {
+ public:
+  MalformedEvent(std::string event_id, const std::string& reason)
+      : std::runtime_error(reason), event_id_(std::move(event_id)) {}
+  const std::string& event_id() const noexcept { return event_id_; }
+
+ private:
+  std::string event_id_;
+};
+
 class EventSubscriber {
  public:
   virtual ~EventSubscriber();
   // Stable across restarts: it keys the subscriber's cursor.
   virtual std::string_view Name() const = 0;
   // Runs on the relay thread and may block. Must be idempotent: a batch is redelivered after a
-  // throw or a crash before the cursor advanced. Throw to have the same batch retried after a
-  // backoff; events are never skipped.
+  // throw or a crash before the cursor advanced. Throw MalformedEvent for an event that can never
+  // be processed; throw anything else to have the same batch retried after a backoff. No event
+  // is ever skipped silently.
   virtual void Handle(std::span<const Event> batch) = 0;
 };
 
@@ -95,6 +113,8 @@ class OutboxRelay {
 
   std::uint64_t EventsDelivered() const noexcept { return delivered_.load(kRelaxed); }
   std::uint64_t DeliveryFailures() const noexcept { return failures_.load(kRelaxed); }
+  // Events set aside as malformed (see MalformedEvent) since start.
+  std::uint64_t DeadLetters() const noexcept { return dead_letters_.load(kRelaxed); }
   // Events appended but not yet passed by the subscriber's cursor, as of the relay's last look;
   // -1 for an unknown subscriber.
   std::int64_t Lag(std::string_view subscriber) const;
@@ -126,6 +146,8 @@ class OutboxRelay {
   RoundResult DeliverRound(bool honor_backoff);
   // Returns true when the cursor advanced.
   bool DeliverTo(Subscription& sub);
+  // Hands `events` to the subscriber, setting aside each one it reports as malformed.
+  void HandleSettingAsideMalformed(Subscription& sub, std::vector<Event>& events);
   void AdvanceCursor(Subscription& sub, std::int64_t new_cursor);
   void RecordFailure(Subscription& sub);
 
@@ -151,6 +173,7 @@ class OutboxRelay {
 
   std::atomic<std::uint64_t> delivered_{0};
   std::atomic<std::uint64_t> failures_{0};
+  std::atomic<std::uint64_t> dead_letters_{0};
 };
 
 }  // namespace rocketmart::storage

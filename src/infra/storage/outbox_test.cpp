@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <map>
+#include <set>
 #include <stdexcept>
 #include <vector>
 
@@ -83,6 +84,33 @@ class EffectSubscriber : public EventSubscriber {
   const Clock& clock_;
   bool crash_;
   int duplicates_ = 0;  // Written on the writer thread, read after the relay round returned.
+};
+
+// Refuses, as a decoder would, every event whose payload is in `undecodable` (the whole batch,
+// before accepting any of it); accepts the rest. `name_an_unknown_event` makes it name an id that
+// is not in the batch instead.
+class PickySubscriber : public EventSubscriber {
+ public:
+  explicit PickySubscriber(std::set<std::string> undecodable, bool name_an_unknown_event = false)
+      : undecodable_(std::move(undecodable)), unknown_(name_an_unknown_event) {}
+  std::string_view Name() const override { return "picky"; }
+  void Handle(std::span<const Event> batch) override {
+    ++calls_;
+    for (const Event& e : batch) {
+      if (undecodable_.contains(e.payload)) {
+        throw MalformedEvent(unknown_ ? "elsewhere:1" : e.id, "no field memberId");
+      }
+    }
+    accepted_.insert(accepted_.end(), batch.begin(), batch.end());
+  }
+  const std::vector<Event>& accepted() const { return accepted_; }
+  int calls() const { return calls_; }
+
+ private:
+  std::set<std::string> undecodable_;
+  bool unknown_;
+  std::vector<Event> accepted_;
+  int calls_ = 0;
 };
 
 class OutboxTest : public ::testing::Test {
@@ -200,6 +228,39 @@ TEST_F(OutboxTest, FailingSubscriberGetsTheSameBatchUntilItSucceeds) {
   EXPECT_EQ(relay.EventsDelivered(), 3u);
   EXPECT_EQ(Scalar("SELECT last_seq FROM outbox_cursor WHERE subscriber = 'flaky'"),
             relay.Cursor("flaky"));
+}
+
+TEST_F(OutboxTest, MalformedEventsAreSetAsideAndTheRestIsDelivered) {
+  Append({"t", "t", "t", "t"});
+  PickySubscriber picky({"payload-1", "payload-3"});
+  OutboxRelay relay("orders", writer_, readers_, clock_);
+  relay.Subscribe("t", &picky);
+  EXPECT_TRUE(relay.DeliverOnceForTest());
+  EXPECT_EQ(Ids(picky.accepted()), (std::vector<std::string>{"orders:1", "orders:3"}));
+  EXPECT_EQ(picky.calls(), 3) << "the batch, then without each malformed event in turn";
+  EXPECT_EQ(relay.Cursor("picky"), 4);
+  EXPECT_EQ(relay.DeadLetters(), 2u);
+  EXPECT_EQ(relay.DeliveryFailures(), 0u);
+  // Kept for the operator with what is needed to understand and replay it.
+  EXPECT_EQ(Scalar("SELECT count(*) FROM outbox_dead_letters WHERE subscriber = 'picky' AND "
+                   "topic = 't' AND reason = 'no field memberId'"),
+            2);
+  EXPECT_EQ(Scalar("SELECT count(*) FROM outbox_dead_letters WHERE event_id = 'orders:2' AND "
+                   "payload = 'payload-1'"),
+            1);
+  EXPECT_FALSE(relay.DeliverOnceForTest()) << "nothing is delivered twice";
+}
+
+TEST_F(OutboxTest, AMalformedEventOutsideTheBatchIsAnOrdinaryFailure) {
+  Append({"t", "t"});
+  PickySubscriber confused({"payload-0"}, /*name_an_unknown_event=*/true);
+  OutboxRelay relay("orders", writer_, readers_, clock_);
+  relay.Subscribe("t", &confused);
+  EXPECT_FALSE(relay.DeliverOnceForTest());
+  EXPECT_EQ(relay.Cursor("picky"), 0) << "not advanced: the batch will be retried";
+  EXPECT_EQ(relay.DeliveryFailures(), 1u);
+  EXPECT_EQ(relay.DeadLetters(), 0u);
+  EXPECT_EQ(Scalar("SELECT count(*) FROM outbox_dead_letters"), 0);
 }
 
 TEST_F(OutboxTest, RunningRelayRetriesAfterBackoff) {

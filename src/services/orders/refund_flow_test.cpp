@@ -173,6 +173,25 @@ class RefundFlowTest : public ::testing::Test {
   std::map<std::string, storage::Event> delivered_;
 };
 
+TEST_F(RefundFlowTest, AMalformedOrderPaidIsSetAsideWithoutHoldingBackTheOrdersAfterIt) {
+  const std::int64_t first = Buy(1, 1);
+  // An event this build cannot decode (a producer of another version, a hand-made row).
+  checkout_db_->writer->RunSync([this](storage::Database& db) {
+    storage::AppendOutbox(db, "order.paid", R"({"orderId":"not a number"})", clock_.Now());
+  });
+  const std::int64_t second = Buy(2, 1);
+  DeliverPaid();
+  EXPECT_EQ(orders_db_->Count("SELECT COUNT(*) FROM orders"), 2);
+  EXPECT_EQ(orders_db_->Count("SELECT COUNT(*) FROM orders WHERE id IN (" + std::to_string(first) +
+                              ", " + std::to_string(second) + ")"),
+            2);
+  EXPECT_EQ(checkout_db_->relay->DeadLetters(), 1u);
+  EXPECT_EQ(checkout_db_->Count("SELECT COUNT(*) FROM outbox_dead_letters "
+                                "WHERE subscriber = 'orders.order_paid' AND topic = 'order.paid'"),
+            1);
+  EXPECT_EQ(checkout_db_->relay->Lag("orders.order_paid"), 0);
+}
+
 TEST_F(RefundFlowTest, RefundsAndRestocksEqualCancelsPlusReceivedReturnsEvenWhenRedelivered) {
   std::vector<std::int64_t> ids;
   for (std::int64_t member = 1; member <= 10; ++member) ids.push_back(Buy(member, 2));

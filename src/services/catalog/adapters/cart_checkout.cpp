@@ -1,7 +1,5 @@
 #include "services/catalog/adapters/cart_checkout.hpp"
 
-#include <spdlog/spdlog.h>
-
 #include <boost/json.hpp>
 
 #include "infra/async/run.hpp"
@@ -56,18 +54,19 @@ void PaidCartSubscriber::Handle(std::span<const storage::Event> batch) {
   std::vector<PurchasedLines> orders;
   orders.reserve(batch.size());
   for (const storage::Event& event : batch) {
-    boost::system::error_code ec;
-    const boost::json::value v = boost::json::parse(event.payload, ec);
-    if (ec || !v.is_object()) {
-      spdlog::error("catalog: skipping malformed order.paid event {}", event.id);
-      continue;
-    }
-    const auto& o = v.as_object();
-    PurchasedLines& order = orders.emplace_back();
-    order.member_id = o.at("memberId").to_number<std::int64_t>();
-    order.paid_at = FromUnixMillis(o.at("paidAtMs").to_number<std::int64_t>());
-    for (const auto& line : o.at("lines").as_array()) {
-      order.product_ids.push_back(line.as_object().at("productId").to_number<std::int64_t>());
+    try {
+      const boost::json::value v = boost::json::parse(event.payload);
+      const auto& o = v.as_object();
+      PurchasedLines order;
+      order.member_id = o.at("memberId").to_number<std::int64_t>();
+      order.paid_at = FromUnixMillis(o.at("paidAtMs").to_number<std::int64_t>());
+      for (const auto& line : o.at("lines").as_array()) {
+        order.product_ids.push_back(line.as_object().at("productId").to_number<std::int64_t>());
+      }
+      orders.push_back(std::move(order));
+    } catch (const std::exception& e) {
+      // Thrown before anything was removed: the rest of the batch is delivered again.
+      throw storage::MalformedEvent(event.id, std::string("order.paid: ") + e.what());
     }
   }
   auto removed = async::RunToCompletion(shopping_.RemovePurchasedLines(std::move(orders)));

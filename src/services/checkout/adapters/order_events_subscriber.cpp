@@ -1,7 +1,5 @@
 #include "services/checkout/adapters/order_events_subscriber.hpp"
 
-#include <spdlog/spdlog.h>
-
 #include <boost/json.hpp>
 
 namespace rocketmart::checkout {
@@ -13,9 +11,8 @@ void OrderEventsSubscriber::Handle(std::span<const storage::Event> batch) {
     const boost::json::object* o = v.if_object();
     const boost::json::value* payment = o ? o->if_contains("paymentId") : nullptr;
     if (ec || payment == nullptr || !payment->is_int64()) {
-      // Our own producer wrote it; a malformed event is a bug, not something to retry forever.
-      spdlog::error("checkout: skipping malformed order event {}", event.id);
-      continue;
+      // Earlier events of the batch were refunded and claimed: redelivery skips them.
+      throw storage::MalformedEvent(event.id, event.topic + ": no integer paymentId");
     }
     // The lines in the event are informative: checkout restocks what its own hold recorded.
     checkout_.RefundAndRestock(payment->as_int64(), event.id);

@@ -1,7 +1,5 @@
 #include "services/orders/adapters/order_paid_subscriber.hpp"
 
-#include <spdlog/spdlog.h>
-
 #include <boost/json.hpp>
 
 namespace rocketmart::orders {
@@ -10,12 +8,14 @@ void OrderPaidSubscriber::Handle(std::span<const storage::Event> batch) {
   std::vector<PaidOrderEvent> events;
   events.reserve(batch.size());
   for (const storage::Event& event : batch) {
-    boost::system::error_code ec;
-    const boost::json::value v = boost::json::parse(event.payload, ec);
-    if (ec || !v.is_object()) {
-      spdlog::error("orders: skipping malformed order.paid event {}", event.id);
-      continue;
-    }
+    events.push_back(Decode(event));
+  }
+  orders_.OnOrdersPaid(events);
+}
+
+PaidOrderEvent OrderPaidSubscriber::Decode(const storage::Event& event) {
+  try {
+    const boost::json::value v = boost::json::parse(event.payload);
     const auto& o = v.as_object();
     PaidOrderEvent e;
     e.event_id = event.id;
@@ -30,9 +30,11 @@ void OrderPaidSubscriber::Handle(std::span<const storage::Event> batch) {
                          l.at("quantity").to_number<std::int64_t>(),
                          l.at("price").to_number<std::int64_t>()});
     }
-    events.push_back(std::move(e));
+    return e;
+  } catch (const std::exception& e) {
+    // Decoding failed (not JSON, a field missing or of another type): retrying cannot help.
+    throw storage::MalformedEvent(event.id, std::string("order.paid: ") + e.what());
   }
-  orders_.OnOrdersPaid(events);
 }
 
 }  // namespace rocketmart::orders

@@ -13,6 +13,9 @@ class OrderPaidSubscriber final : public storage::EventSubscriber {
   void Handle(std::span<const storage::Event> batch) override;
 
  private:
+  // Throws storage::MalformedEvent when the payload is not an order.paid this build understands.
+  static PaidOrderEvent Decode(const storage::Event& event);
+
   OrdersService& orders_;
 };
 
