@@ -98,9 +98,10 @@ TEST_F(WalCheckpointerTest, LogStaysBoundedUnderManyCommits) {
   constexpr int kJobs = 500;  // ~1000 pages written, 15x the limit.
   for (int i = 1; i <= kJobs; ++i) writer.RunSync(InsertPages(i, kPagesPerJob));
   // The log restarts from its beginning after a complete checkpoint. While the background thread
-  // holds the checkpoint lock the writer's own attempt is skipped, so allow a few commits past the
-  // limit; SQLite's default (checkpoint at 1000 pages) would leave a file of ~1000 pages.
-  constexpr std::size_t kBoundPages = 4 * kInlinePages;
+  // holds the checkpoint lock (longer on a loaded machine) the writer's own attempt is skipped and
+  // the log grows past the limit for a while, so the bound is loose; SQLite's default (checkpoint
+  // at 1000 pages) would leave a file of ~1000 pages here.
+  constexpr std::size_t kBoundPages = 8 * kInlinePages;
   EXPECT_LE(LogBytes(), kBoundPages * (kPageBytes + 24) + 32);
   writer.Stop();
   EXPECT_EQ(CountRows(), kJobs);
