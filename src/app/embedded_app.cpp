@@ -151,15 +151,18 @@ class CheckoutSaleSource final : public catalog::SaleSource {
 class InProcessCheckoutClient final : public catalog::CheckoutClient {
  public:
   explicit InProcessCheckoutClient(checkout::CheckoutService& checkout) : checkout_(checkout) {}
-  boost::asio::awaitable<catalog::CheckoutAnswer> Purchase(
-      std::int64_t member_id, bool email_verified, std::vector<catalog::CheckoutLine> lines,
-      std::optional<catalog::CheckoutKey> key) override {
+  boost::asio::awaitable<catalog::CheckoutAnswer> Purchase(std::int64_t member_id,
+                                                           bool email_verified,
+                                                           std::vector<catalog::CheckoutLine> lines,
+                                                           std::optional<catalog::CheckoutKey> key,
+                                                           Deadline start_by) override {
     std::vector<checkout::PurchaseLine> purchase;
     for (const auto& line : lines) purchase.push_back({line.product_id, line.quantity});
     std::optional<checkout::IdempotencyRequest> idem;
     if (key) idem = checkout::IdempotencyRequest{std::move(key->key), std::move(key->fingerprint)};
     const checkout::Buyer buyer{member_id, email_verified};
-    auto answer = co_await checkout_.Purchase(buyer, std::move(purchase), std::move(idem));
+    auto answer =
+        co_await checkout_.Purchase(buyer, std::move(purchase), std::move(idem), start_by);
     if (!answer.result.ok()) {
       co_return catalog::CheckoutAnswer{std::move(answer.result).error(), answer.replayed};
     }

@@ -11,6 +11,10 @@ namespace rocketmart {
 using TimePoint = std::chrono::system_clock::time_point;
 using Millis = std::chrono::milliseconds;
 using Seconds = std::chrono::seconds;
+// By when work must have started, on the monotonic clock (a request's deadline). Work that has
+// not started by then is not started at all.
+using Deadline = std::chrono::steady_clock::time_point;
+inline constexpr Deadline kNoDeadline = Deadline::max();
 
 class Clock {
  public:

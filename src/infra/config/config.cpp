@@ -92,7 +92,7 @@ const FieldSpec kFields[] = {
   RM_INT(server.max_header_bytes, 1024, 65536, "Largest accepted request head."),
   RM_INT(server.header_timeout_ms, 100, 120'000, "Time allowed to receive the request head."),
   RM_INT(server.idle_timeout_ms, 100, 3'600'000, "Keep-alive idle time before closing."),
-  RM_INT(server.request_timeout_ms, 100, 120'000, "Deadline for handling one request."),
+  RM_INT(server.request_timeout_ms, 100, 120'000, "Deadline for a request's work to start; a purchase still queued then answers 503 TIMEOUT."),
   RM_INT(server.shutdown_grace_ms, 0, 120'000, "Time to drain in-flight requests on shutdown."),
   RM_STR(storage.data_dir, 1, kMaxString, "Directory for the database and generated secrets."),
   RM_ENUM(storage.synchronous, kSynchronous, "SQLite durability: full survives power loss."),

@@ -4,7 +4,8 @@
 // connection lives on one thread for its whole life and needs no locks; shared state (routes,
 // services, metrics) is immutable or thread-safe. Limits (connections, header and body bytes,
 // header/idle timeouts) are enforced here, before any handler runs. Request::deadline is computed
-// from server.request_timeout_ms for handlers to honour; nothing cancels a handler yet.
+// from server.request_timeout_ms for handlers to honour (a purchase not yet started by then is
+// not started: 503 TIMEOUT); nothing cancels work already under way.
 // Shutdown (SIGTERM/SIGINT or Shutdown()) stops accepting, lets in-flight requests finish and
 // closes idle keep-alive connections, then stops after the grace period at the latest.
 #pragma once

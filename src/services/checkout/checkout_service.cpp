@@ -205,11 +205,13 @@ boost::asio::awaitable<Result<PaidOrder>> CheckoutService::PayAndSettle(Hold hol
 }
 
 boost::asio::awaitable<Result<PaidOrder>> CheckoutService::PurchaseOnce(
-    Buyer buyer, std::vector<PurchaseLine> lines, std::optional<IdempotencyTag> tag) {
+    Buyer buyer, std::vector<PurchaseLine> lines, std::optional<IdempotencyTag> tag,
+    Deadline start_by) {
   auto admitted = Admit(buyer, lines, clock_.Now());
   if (!admitted.ok()) co_return admitted.error();
   admitted->pay_now = true;
   admitted->idempotency = std::move(tag);
+  admitted->start_by = start_by;
   const std::vector<HoldLine> admitted_lines = admitted->lines;
   auto hold = co_await store_.PlaceHold(std::move(*admitted));
   if (!hold.ok()) {
@@ -293,10 +295,11 @@ boost::asio::awaitable<Answer<T>> CheckoutService::WithIdempotency(
 }
 
 boost::asio::awaitable<Answer<PaidOrder>> CheckoutService::Purchase(
-    Buyer buyer, std::vector<PurchaseLine> lines, std::optional<IdempotencyRequest> idem) {
+    Buyer buyer, std::vector<PurchaseLine> lines, std::optional<IdempotencyRequest> idem,
+    Deadline start_by) {
   std::function<boost::asio::awaitable<Result<PaidOrder>>(std::optional<IdempotencyTag>)> execute =
-      [this, buyer, &lines](std::optional<IdempotencyTag> tag) {
-        return PurchaseOnce(buyer, std::move(lines), std::move(tag));
+      [this, buyer, &lines, start_by](std::optional<IdempotencyTag> tag) {
+        return PurchaseOnce(buyer, std::move(lines), std::move(tag), start_by);
       };
   if (!idem) {
     auto result = co_await execute(std::nullopt);
@@ -309,10 +312,12 @@ boost::asio::awaitable<Answer<PaidOrder>> CheckoutService::Purchase(
 }
 
 boost::asio::awaitable<Result<Hold>> CheckoutService::PlaceHoldOnce(
-    Buyer buyer, std::vector<PurchaseLine> lines, std::optional<IdempotencyTag> tag) {
+    Buyer buyer, std::vector<PurchaseLine> lines, std::optional<IdempotencyTag> tag,
+    Deadline start_by) {
   auto admitted = Admit(buyer, lines, clock_.Now());
   if (!admitted.ok()) co_return admitted.error();
   admitted->idempotency = std::move(tag);
+  admitted->start_by = start_by;
   const std::vector<HoldLine> admitted_lines = admitted->lines;
   auto hold = co_await store_.PlaceHold(std::move(*admitted));
   if (!hold.ok()) {
@@ -323,10 +328,11 @@ boost::asio::awaitable<Result<Hold>> CheckoutService::PlaceHoldOnce(
 }
 
 boost::asio::awaitable<Answer<Hold>> CheckoutService::CreateHold(
-    Buyer buyer, std::vector<PurchaseLine> lines, std::optional<IdempotencyRequest> idem) {
+    Buyer buyer, std::vector<PurchaseLine> lines, std::optional<IdempotencyRequest> idem,
+    Deadline start_by) {
   std::function<boost::asio::awaitable<Result<Hold>>(std::optional<IdempotencyTag>)> execute =
-      [this, buyer, &lines](std::optional<IdempotencyTag> tag) {
-        return PlaceHoldOnce(buyer, std::move(lines), std::move(tag));
+      [this, buyer, &lines, start_by](std::optional<IdempotencyTag> tag) {
+        return PlaceHoldOnce(buyer, std::move(lines), std::move(tag), start_by);
       };
   if (!idem) {
     auto result = co_await execute(std::nullopt);

@@ -78,10 +78,12 @@ class CheckoutService {
 
   // One-shot purchase (the original's POST /payment/request, and cart checkout with many lines).
   boost::asio::awaitable<Answer<PaidOrder>> Purchase(Buyer buyer, std::vector<PurchaseLine> lines,
-                                                     std::optional<IdempotencyRequest> idem);
+                                                     std::optional<IdempotencyRequest> idem,
+                                                     Deadline start_by = kNoDeadline);
   // Two-step purchase.
   boost::asio::awaitable<Answer<Hold>> CreateHold(Buyer buyer, std::vector<PurchaseLine> lines,
-                                                  std::optional<IdempotencyRequest> idem);
+                                                  std::optional<IdempotencyRequest> idem,
+                                                  Deadline start_by = kNoDeadline);
   boost::asio::awaitable<Answer<PaidOrder>> PayHold(Buyer buyer, std::int64_t hold_id,
                                                     std::optional<IdempotencyRequest> idem);
   boost::asio::awaitable<Status> CancelHold(Buyer buyer, std::int64_t hold_id);
@@ -144,9 +146,11 @@ class CheckoutService {
   boost::asio::awaitable<Result<PaidOrder>> PayAndSettle(Hold hold);
   boost::asio::awaitable<Result<PaidOrder>> PurchaseOnce(Buyer buyer,
                                                          std::vector<PurchaseLine> lines,
-                                                         std::optional<IdempotencyTag> tag);
+                                                         std::optional<IdempotencyTag> tag,
+                                                         Deadline start_by);
   boost::asio::awaitable<Result<Hold>> PlaceHoldOnce(Buyer buyer, std::vector<PurchaseLine> lines,
-                                                     std::optional<IdempotencyTag> tag);
+                                                     std::optional<IdempotencyTag> tag,
+                                                     Deadline start_by);
   boost::asio::awaitable<Result<PaidOrder>> PayHoldOnce(Buyer buyer, std::int64_t hold_id,
                                                         std::optional<IdempotencyTag> tag);
   // One request under an Idempotency-Key: first does `execute`, duplicates wait and replay.

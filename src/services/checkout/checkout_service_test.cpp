@@ -422,6 +422,32 @@ TEST_F(CheckoutTest, SettledKeysAreForgottenAfterTheirRetentionOpenOnesNever) {
   ExpectInvariants();
 }
 
+TEST_F(CheckoutTest, APurchaseStillQueuedAtItsDeadlineIsNotStartedAndChangesNothing) {
+  Open();
+  CreateProduct(1);
+  OpenSale(1);
+  // Already past: as if the request had waited in the writer's queue beyond its deadline.
+  const Deadline past = std::chrono::steady_clock::now() - std::chrono::milliseconds(1);
+  const IdempotencyRequest key{"late-key", "hash"};
+  std::vector<PurchaseLine> one{{kProduct, 1}};
+  auto late = RunAwait(service_->Purchase(B(7), one, key, past));
+  ASSERT_FALSE(late.result.ok());
+  EXPECT_EQ(late.result.error().code, Errc::kTimeout);
+  auto late_hold = RunAwait(service_->CreateHold(B(7), one, std::nullopt, past));
+  ASSERT_FALSE(late_hold.result.ok());
+  EXPECT_EQ(late_hold.result.error().code, Errc::kTimeout);
+  EXPECT_EQ(Available(), 1);
+  EXPECT_EQ(Query("checkout.db", "SELECT count(*) FROM holds"), 0);
+  EXPECT_EQ(Query("checkout.db", "SELECT count(*) FROM idempotency"), 0);
+  EXPECT_EQ(Charges(), 0);
+  // The unit, the member's limit and the key are all still free: the retry buys.
+  auto retry = RunAwait(service_->Purchase(B(7), one, key));
+  ASSERT_TRUE(retry.result.ok()) << retry.result.error().message;
+  EXPECT_FALSE(retry.replayed);
+  EXPECT_EQ(Available(), 0);
+  ExpectInvariants();
+}
+
 TEST_F(CheckoutTest, WindowAndVerificationChecksComeFirstAndChangeNothing) {
   Open();
   CreateProduct(5);

@@ -13,39 +13,38 @@ using http::Response;
 
 void RegisterCartCheckoutRoute(http::Router& router, ShoppingService& shopping,
                                CheckoutClient& checkout) {
-  router.Add(
-      http::Method::post, "/cart/checkout",
-      {.access = http::Access::kMember, .max_body_bytes = 1024},
-      [&shopping, &checkout](Request& req) -> awaitable<Response> {
-        if (!req.Body().empty()) {
-          co_return http::ErrorResponse(
-              MakeError(Errc::kValidationFailed, "this request takes no body: it buys the cart"));
-        }
-        auto header = http::ReadIdempotencyKey(req);
-        if (!header.ok()) co_return http::ErrorResponse(header.error());
-        std::optional<CheckoutKey> key;
-        if (*header) key = CheckoutKey{(*header)->key, (*header)->fingerprint};
-        std::vector<CheckoutLine> lines;
-        for (const BasketLine& line : shopping.Cart(req.MemberId()).items) {
-          lines.push_back({line.product_id, line.quantity});
-        }
-        if (lines.empty() && !key) {
-          co_return http::ErrorResponse(MakeError(Errc::kConflict, "the cart is empty"));
-        }
-        const bool verified = req.identity->email_verified;
-        auto answer =
-            co_await checkout.Purchase(req.MemberId(), verified, std::move(lines), std::move(key));
-        Response res =
-            answer.result.ok()
-                ? http::JsonResponse(http::Status::created,
-                                     boost::json::object{{"orderId", answer.result->order_id},
-                                                         {"paymentId", answer.result->payment_id},
-                                                         {"status", "PAID"},
-                                                         {"total", answer.result->total}})
-                : http::ErrorResponse(answer.result.error());
-        if (answer.replayed) res.set("Idempotent-Replayed", "true");
-        co_return res;
-      });
+  router.Add(http::Method::post, "/cart/checkout",
+             {.access = http::Access::kMember, .max_body_bytes = 1024},
+             [&shopping, &checkout](Request& req) -> awaitable<Response> {
+               if (!req.Body().empty()) {
+                 co_return http::ErrorResponse(MakeError(
+                     Errc::kValidationFailed, "this request takes no body: it buys the cart"));
+               }
+               auto header = http::ReadIdempotencyKey(req);
+               if (!header.ok()) co_return http::ErrorResponse(header.error());
+               std::optional<CheckoutKey> key;
+               if (*header) key = CheckoutKey{(*header)->key, (*header)->fingerprint};
+               std::vector<CheckoutLine> lines;
+               for (const BasketLine& line : shopping.Cart(req.MemberId()).items) {
+                 lines.push_back({line.product_id, line.quantity});
+               }
+               if (lines.empty() && !key) {
+                 co_return http::ErrorResponse(MakeError(Errc::kConflict, "the cart is empty"));
+               }
+               const bool verified = req.identity->email_verified;
+               auto answer = co_await checkout.Purchase(req.MemberId(), verified, std::move(lines),
+                                                        std::move(key), req.deadline);
+               Response res = answer.result.ok()
+                                  ? http::JsonResponse(http::Status::created,
+                                                       boost::json::object{
+                                                           {"orderId", answer.result->order_id},
+                                                           {"paymentId", answer.result->payment_id},
+                                                           {"status", "PAID"},
+                                                           {"total", answer.result->total}})
+                                  : http::ErrorResponse(answer.result.error());
+               if (answer.replayed) res.set("Idempotent-Replayed", "true");
+               co_return res;
+             });
 }
 
 void PaidCartSubscriber::Handle(std::span<const storage::Event> batch) {

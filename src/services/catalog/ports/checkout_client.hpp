@@ -40,7 +40,8 @@ class CheckoutClient {
   virtual boost::asio::awaitable<CheckoutAnswer> Purchase(std::int64_t member_id,
                                                           bool email_verified,
                                                           std::vector<CheckoutLine> lines,
-                                                          std::optional<CheckoutKey> key) = 0;
+                                                          std::optional<CheckoutKey> key,
+                                                          Deadline start_by) = 0;
 };
 
 }  // namespace rocketmart::catalog

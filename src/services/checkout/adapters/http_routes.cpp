@@ -141,7 +141,8 @@ void RegisterRoutes(http::Router& router, CheckoutService& checkout) {
         auto line = ReadLine(req.Body());
         if (!line.ok()) co_return http::ErrorResponse(line.error());
         std::vector<PurchaseLine> lines{*line};
-        auto answer = co_await checkout.Purchase(BuyerOf(req), std::move(lines), std::move(*idem));
+        auto answer = co_await checkout.Purchase(BuyerOf(req), std::move(lines), std::move(*idem),
+                                                 req.deadline);
         if (!answer.result.ok()) {
           co_return WithReplayMark(http::ErrorResponse(answer.result.error()), answer.replayed);
         }
@@ -157,8 +158,8 @@ void RegisterRoutes(http::Router& router, CheckoutService& checkout) {
         auto line = ReadLine(req.Body());
         if (!line.ok()) co_return http::ErrorResponse(line.error());
         std::vector<PurchaseLine> lines{*line};
-        auto answer =
-            co_await checkout.CreateHold(BuyerOf(req), std::move(lines), std::move(*idem));
+        auto answer = co_await checkout.CreateHold(BuyerOf(req), std::move(lines), std::move(*idem),
+                                                   req.deadline);
         if (!answer.result.ok()) {
           co_return WithReplayMark(http::ErrorResponse(answer.result.error()), answer.replayed);
         }

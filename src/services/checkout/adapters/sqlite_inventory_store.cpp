@@ -330,6 +330,10 @@ std::optional<HoldOutcome> SqliteInventoryStore::FindHold(std::int64_t hold_id) 
 boost::asio::awaitable<Result<Hold>> SqliteInventoryStore::PlaceHold(HoldRequest request) {
   const std::optional<IdempotencyTag> tag = request.idempotency;
   auto job = [request = std::move(request)](Database& db) -> Result<Hold> {
+    if (request.start_by != kNoDeadline && std::chrono::steady_clock::now() > request.start_by) {
+      return MakeError(Errc::kTimeout,
+                       "the purchase waited too long to start; nothing was done, retry");
+    }
     Hold hold;
     hold.member_id = request.member_id;
     hold.status = request.pay_now ? HoldStatus::kPaying : HoldStatus::kActive;

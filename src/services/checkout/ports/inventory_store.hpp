@@ -63,6 +63,9 @@ struct HoldRequest {
   TimePoint expires_at;
   bool pay_now = false;  // one-shot purchase: the hold starts in PAYING
   std::optional<IdempotencyTag> idempotency;
+  // A hold still queued for the writer at this moment is not placed (kTimeout, nothing written):
+  // its buyer has been answered or has given up, and the units stay sellable to the next one.
+  Deadline start_by = kNoDeadline;
 };
 
 // What checkout learns about a product from the catalog's events.
