@@ -63,7 +63,9 @@ std::optional<TimePoint> ParseRfc3339(std::string_view s) {
     return std::nullopt;
   }
   static constexpr int kDaysInMonth[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-  if (y < 1970 || y > 9999 || mo < 1 || mo > 12 || h > 23 || mi > 59 || se > 59)
+  // TimePoint counts nanoseconds in 64 bits, which ends in April 2262: a later year would
+  // overflow (found by fuzz/rfc3339.cpp). 2200 leaves room for any offset.
+  if (y < 1970 || y > kMaxRfc3339Year || mo < 1 || mo > 12 || h > 23 || mi > 59 || se > 59)
     return std::nullopt;
   const int max_day = kDaysInMonth[mo - 1] + (mo == 2 && IsLeap(y) ? 1 : 0);
   if (d < 1 || d > max_day) return std::nullopt;
@@ -97,6 +99,7 @@ std::optional<TimePoint> ParseRfc3339(std::string_view s) {
   if (pos != s.size()) return std::nullopt;
   const std::int64_t days = DaysFromCivil(y, static_cast<unsigned>(mo), static_cast<unsigned>(d));
   const std::int64_t secs = days * 86400 + h * 3600 + mi * 60 + se - offset_min * 60;
+  if (secs < 0) return std::nullopt;  // Before 1970 once the offset is applied.
   return FromUnixMillis(secs * 1000 + millis);
 }
 

@@ -301,7 +301,10 @@ TEST(Drop, BadPurchasesGetClear4xxAndChangeNothing) {
       {R"({"startsAt":"yesterday","endsAt":"2099-01-01T00:00:00Z","perMemberLimit":1})",
        R"({"startsAt":"2030-01-01T00:00:00Z","endsAt":"2020-01-01T00:00:00Z","perMemberLimit":1})",
        R"({"startsAt":"2020-01-01T00:00:00Z","endsAt":"2099-01-01T00:00:00Z","perMemberLimit":0})",
-       R"({"startsAt":"2020-02-30T00:00:00Z","endsAt":"2099-01-01T00:00:00Z","perMemberLimit":1})"}) {
+       R"({"startsAt":"2020-02-30T00:00:00Z","endsAt":"2099-01-01T00:00:00Z","perMemberLimit":1})",
+       // Past the clock's range (found by fuzzing: 3026 overflowed the 64-bit nanosecond clock).
+       R"({"startsAt":"2020-01-01T00:00:00Z","endsAt":"3026-11-24T12:00:00Z","perMemberLimit":1})",
+       R"({"startsAt":"1970-01-01T00:30:00+01:00","endsAt":"2099-01-01T00:00:00Z","perMemberLimit":1})"}) {
     EXPECT_EQ(c.PutJson("/payment/" + pid + "/sale", sale, server.Token(1, true)).status, 400)
         << sale;
   }
