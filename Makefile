@@ -3,13 +3,14 @@
 #   make test   install dependencies, build, run every test (and the unit tests under ASan+UBSan)
 BUILD_DIR      ?= build
 SANITIZE_DIR   ?= build-asan
+FUZZ_DIR       ?= build-fuzz
 BUILD_TYPE     ?= Release
 JOBS           ?= $(shell nproc)
 PORT           ?= 8080
 DATA_DIR       ?= ./data
 CTEST_FLAGS    ?= --output-on-failure --timeout 900
 
-.PHONY: all setup configure build run test test-fast test-sanitize bench format check-format clean
+.PHONY: all setup configure build run test test-fast test-sanitize test-fuzz bench format check-format clean
 
 all: build
 
@@ -26,10 +27,11 @@ run: build
 	./$(BUILD_DIR)/rocketmart serve --port $(PORT) --data-dir $(DATA_DIR)
 
 # Everything: unit, integration and end-to-end tests on the release build, then the unit tests
-# again under AddressSanitizer + UndefinedBehaviorSanitizer.
+# again under AddressSanitizer + UndefinedBehaviorSanitizer, then each fuzz target for a while.
 test: build
 	cd $(BUILD_DIR) && ctest $(CTEST_FLAGS) -j$(JOBS)
 	@$(MAKE) --no-print-directory test-sanitize
+	@$(MAKE) --no-print-directory test-fuzz
 
 # Unit tests only (seconds).
 test-fast: build
@@ -40,6 +42,12 @@ test-sanitize: setup
 	@cmake --build $(SANITIZE_DIR) -j$(JOBS) --target unit_tests
 	cd $(SANITIZE_DIR) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  ctest $(CTEST_FLAGS) -j$(JOBS) -L unit
+
+# libFuzzer targets (clang, ASan+UBSan) for FUZZ_SECONDS each; see fuzz/README.md.
+test-fuzz: setup
+	@cmake -S . -B $(FUZZ_DIR) -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=RelWithDebInfo -DROCKETMART_FUZZ=ON >/dev/null
+	@cmake --build $(FUZZ_DIR) -j$(JOBS)
+	bash fuzz/run.sh $(FUZZ_DIR)
 
 # Benchmarks: nginx vs rocketmart with wrk, and the drop scenario (see bench/README.md).
 bench: build
@@ -52,4 +60,4 @@ check-format:
 	@clang-format --dry-run -Werror $$(git ls-files '*.cpp' '*.hpp')
 
 clean:
-	rm -rf $(BUILD_DIR) $(SANITIZE_DIR)
+	rm -rf $(BUILD_DIR) $(SANITIZE_DIR) $(FUZZ_DIR)

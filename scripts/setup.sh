@@ -6,6 +6,8 @@ set -euo pipefail
 packages=(
   # toolchain
   g++ cmake make pkg-config git clang-format
+  # fuzzing (libFuzzer ships with clang's runtime libraries)
+  clang libclang-rt-14-dev
   # libraries
   libboost1.81-dev libboost-json1.81-dev libsqlite3-dev libssl-dev libsodium-dev
   libcurl4-openssl-dev libtomlplusplus-dev libcli11-dev libspdlog-dev libfmt-dev libmimalloc-dev
