@@ -4,7 +4,10 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "auth/jwt.hpp"
 #include "core/clock.hpp"
@@ -77,6 +80,51 @@ TEST_F(JwtAuthenticatorTest, CachedTokenIsRefusedOnceRevoked) {
   ASSERT_TRUE(authn.Authenticate(other).ok());
   denylist.InvalidateBefore(7, clock_.Now() + seconds{1});
   EXPECT_FALSE(authn.Authenticate(other).ok());
+}
+
+TEST_F(JwtAuthenticatorTest, ARevocationReachesEveryThreadsCacheAtOnce) {
+  // Four request threads keep authenticating (so each has the token cached) while another
+  // revokes it: no thread may accept it after the revocation returned, and the tokens nobody
+  // revoked keep working everywhere.
+  constexpr int kThreads = 4;
+  JwtAuthenticator authn(Ring('a'), Options(), clock_, metrics_);
+  TokenDenylist denylist;
+  authn.SetDenylist(&denylist);
+  const std::string revoked = Token(Ring('a'), clock_.Now(), 7);
+  const std::string kept = Token(Ring('a'), clock_.Now(), 8);
+  const auto revoked_identity = authn.Authenticate(revoked);
+  ASSERT_TRUE(revoked_identity.ok());
+  std::atomic<bool> revocation_done{false};
+  std::atomic<int> warmed{0};
+  std::atomic<int> accepted_after{0};
+  std::atomic<int> kept_refused{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&] {
+      bool counted = false;
+      // Until a thousand rounds after the revocation, so every thread checks after it.
+      for (int rounds_after = 0; rounds_after < 1000;) {
+        const bool done_before = revocation_done.load(std::memory_order_acquire);
+        const bool ok = authn.Authenticate(revoked).ok();
+        if (done_before) {
+          ++rounds_after;
+          if (ok) accepted_after.fetch_add(1);
+        }
+        if (!authn.Authenticate(kept).ok()) kept_refused.fetch_add(1);
+        if (!counted) {
+          counted = true;
+          warmed.fetch_add(1);
+        }
+      }
+    });
+  }
+  while (warmed.load() < kThreads) std::this_thread::yield();  // every cache holds the token
+  denylist.DenyToken(7, revoked_identity->token_id, revoked_identity->expires_at, clock_.Now());
+  revocation_done.store(true, std::memory_order_release);
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(accepted_after.load(), 0);
+  EXPECT_EQ(kept_refused.load(), 0);
+  EXPECT_FALSE(authn.Authenticate(revoked).ok());
 }
 
 TEST_F(JwtAuthenticatorTest, OnlyTheExactBytesHit) {
