@@ -4,13 +4,14 @@
 BUILD_DIR      ?= build
 SANITIZE_DIR   ?= build-asan
 FUZZ_DIR       ?= build-fuzz
+TSAN_DIR       ?= build-tsan
 BUILD_TYPE     ?= Release
 JOBS           ?= $(shell nproc)
 PORT           ?= 8080
 DATA_DIR       ?= ./data
 CTEST_FLAGS    ?= --output-on-failure --timeout 900
 
-.PHONY: all setup configure build run test test-fast test-sanitize test-fuzz bench format check-format clean
+.PHONY: all setup configure build run test test-fast test-sanitize test-tsan test-fuzz bench format check-format clean
 
 all: build
 
@@ -27,10 +28,12 @@ run: build
 	./$(BUILD_DIR)/rocketmart serve --port $(PORT) --data-dir $(DATA_DIR)
 
 # Everything: unit, integration and end-to-end tests on the release build, then the unit tests
-# again under AddressSanitizer + UndefinedBehaviorSanitizer, then each fuzz target for a while.
+# again under AddressSanitizer + UndefinedBehaviorSanitizer and under ThreadSanitizer, then each
+# fuzz target for a while.
 test: build
 	cd $(BUILD_DIR) && ctest $(CTEST_FLAGS) -j$(JOBS)
 	@$(MAKE) --no-print-directory test-sanitize
+	@$(MAKE) --no-print-directory test-tsan
 	@$(MAKE) --no-print-directory test-fuzz
 
 # Unit tests only (seconds).
@@ -41,6 +44,13 @@ test-sanitize: setup
 	@cmake -S . -B $(SANITIZE_DIR) -DCMAKE_BUILD_TYPE=Debug -DROCKETMART_SANITIZE=ON -DROCKETMART_BENCH=OFF >/dev/null
 	@cmake --build $(SANITIZE_DIR) -j$(JOBS) --target unit_tests
 	cd $(SANITIZE_DIR) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	  ctest $(CTEST_FLAGS) -j$(JOBS) -L unit
+
+# Unit tests under ThreadSanitizer: any data race report fails the run.
+test-tsan: setup
+	@cmake -S . -B $(TSAN_DIR) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DROCKETMART_TSAN=ON -DROCKETMART_BENCH=OFF >/dev/null
+	@cmake --build $(TSAN_DIR) -j$(JOBS) --target unit_tests
+	cd $(TSAN_DIR) && TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
 	  ctest $(CTEST_FLAGS) -j$(JOBS) -L unit
 
 # libFuzzer targets (clang, ASan+UBSan) for FUZZ_SECONDS each; see fuzz/README.md.
@@ -60,4 +70,4 @@ check-format:
 	@clang-format --dry-run -Werror $$(git ls-files '*.cpp' '*.hpp')
 
 clean:
-	rm -rf $(BUILD_DIR) $(SANITIZE_DIR) $(FUZZ_DIR)
+	rm -rf $(BUILD_DIR) $(SANITIZE_DIR) $(TSAN_DIR) $(FUZZ_DIR)
