@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <CLI/CLI.hpp>
+#include <boost/json.hpp>
 #include <charconv>
 #include <cstdio>
 #include <cstdlib>
@@ -15,10 +16,12 @@
 #include "auth/identity.hpp"
 #include "auth/jwt.hpp"
 #include "core/clock.hpp"
+#include "core/time_format.hpp"
 #include "infra/config/config.hpp"
 #include "infra/log/log.hpp"
 #include "infra/storage/group_commit_writer.hpp"
 #include "infra/storage/migrations.hpp"
+#include "infra/storage/outbox.hpp"
 #include "infra/storage/read_connections.hpp"
 #include "services/members/adapters/sodium_crypto.hpp"
 #include "services/members/adapters/sqlite_member_repository.hpp"
@@ -140,6 +143,37 @@ int Token(const CommonFlags& flags, std::int64_t member, const std::string& role
   return 0;
 }
 
+// Prints every event a relay set aside as malformed, one JSON object a line, per database.
+// Read-only, so it is safe while the server runs. Exit 0 with no output: nothing was set aside.
+int AdminDeadLetters(const CommonFlags& flags) {
+  auto cfg = LoadConfig(flags, {});
+  if (!cfg) return 2;
+  try {
+    for (const char* name : {"catalog", "checkout", "orders", "members", "provider"}) {
+      storage::OpenOptions open;
+      open.path =
+          (std::filesystem::path(cfg->storage.data_dir) / (std::string(name) + ".db")).string();
+      open.read_only = true;
+      if (!std::filesystem::exists(open.path)) continue;
+      storage::Database db(open);
+      for (const storage::DeadLetter& letter : storage::ReadDeadLetters(db)) {
+        const boost::json::object line{{"db", name},
+                                       {"subscriber", letter.subscriber},
+                                       {"eventId", letter.event_id},
+                                       {"topic", letter.topic},
+                                       {"reason", letter.reason},
+                                       {"at", FormatRfc3339(letter.at)},
+                                       {"payload", letter.payload}};
+        std::printf("%s\n", boost::json::serialize(line).c_str());
+      }
+    }
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "admin dead-letters: %s\n", e.what());
+    return 1;
+  }
+  return 0;
+}
+
 // Creates (or promotes) a verified admin. The password never appears on the command line (it
 // would show in `ps` and shell history): it comes from a file or ROCKETMART_ADMIN_PASSWORD.
 int AdminCreate(const CommonFlags& flags, const std::string& email,
@@ -252,6 +286,10 @@ int main(int argc, char** argv) {
   admin_create->add_option("--email", admin_email, "Admin email")->required();
   admin_create->add_option("--password-file", admin_password_file,
                            "File holding the password (else env ROCKETMART_ADMIN_PASSWORD)");
+  CommonFlags dead_letter_flags;
+  auto* admin_dead_letters = admin->add_subcommand(
+      "dead-letters", "List events set aside as malformed (JSON lines; safe while serving)");
+  AddCommonFlags(admin_dead_letters, dead_letter_flags);
 
   auto* config_docs =
       cli.add_subcommand("config-docs", "Print every configuration key as markdown");
@@ -265,5 +303,6 @@ int main(int argc, char** argv) {
   if (token->parsed()) return Token(token_flags, member, role, ttl, unverified);
   if (check->parsed()) return CheckConfig(check_flags);
   if (admin_create->parsed()) return AdminCreate(admin_flags, admin_email, admin_password_file);
+  if (admin_dead_letters->parsed()) return AdminDeadLetters(dead_letter_flags);
   return 2;
 }

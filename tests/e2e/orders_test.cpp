@@ -8,8 +8,11 @@
 #include <boost/json.hpp>
 #include <chrono>
 #include <functional>
+#include <set>
+#include <sstream>
 #include <thread>
 
+#include "support/db_probe.hpp"
 #include "support/http_client.hpp"
 #include "support/server_process.hpp"
 #include "support/shop.hpp"
@@ -40,6 +43,44 @@ std::int64_t Buy(HttpClient& c, const std::string& token, std::int64_t product, 
 std::string StatusOf(HttpClient& c, const std::string& token, std::int64_t order) {
   auto r = c.Get("/order/" + std::to_string(order), token);
   return std::string(r.Json().at("status").as_string());
+}
+
+TEST(OrdersE2E, AMalformedOrderPaidIsSetAsideAndListedForTheOperator) {
+  ServerProcess server;
+  HttpClient c(server.port());
+  const std::int64_t product = CreateSale(server, 10);
+  const std::string token = server.Token(21);
+  const std::int64_t first = Buy(c, token, product, 1);
+  // An order.paid this version cannot decode (another version's producer, a hand edit).
+  ExecWrite(server.data_dir() / "checkout.db",
+            "INSERT INTO outbox (topic, payload, created_at_ms) "
+            "VALUES ('order.paid', '{\"orderId\":\"not a number\"}', 0)");
+  // Buy waits until this order exists: the bad event before it held nothing back.
+  const std::int64_t second = Buy(c, token, product, 1);
+  EXPECT_NE(first, second);
+  const std::vector<std::string> list{BinaryPath(), "admin", "dead-letters", "--data-dir",
+                                      server.data_dir().string()};
+  std::vector<boost::json::object> letters;
+  ASSERT_TRUE(WaitUntil([&] {
+    letters.clear();
+    std::istringstream lines(RunCommand(list));
+    for (std::string line; std::getline(lines, line);) {
+      letters.push_back(boost::json::parse(line).as_object());
+    }
+    return letters.size() == 2;  // both order.paid subscribers set it aside
+  })) << letters.size();
+  std::set<std::string> subscribers;
+  for (const auto& letter : letters) {
+    EXPECT_EQ(letter.at("db").as_string(), "checkout");
+    EXPECT_EQ(letter.at("topic").as_string(), "order.paid");
+    EXPECT_EQ(letter.at("payload").as_string(), R"({"orderId":"not a number"})");
+    EXPECT_FALSE(letter.at("reason").as_string().empty());
+    subscribers.insert(std::string(letter.at("subscriber").as_string()));
+  }
+  EXPECT_EQ(subscribers, (std::set<std::string>{"catalog.cart", "orders.order_paid"}));
+  EXPECT_NE(c.Get("/metrics").body.find("outbox_dead_letters_total{db=\"checkout\"} 2"),
+            std::string::npos);
+  EXPECT_EQ(QueryInt(server.data_dir() / "orders.db", "SELECT count(*) FROM orders"), 2);
 }
 
 TEST(OrdersE2E, CancelReturnRefundsAndOperatorControls) {

@@ -41,4 +41,21 @@ inline std::string QueryText(const std::filesystem::path& db, const std::string&
   return value;
 }
 
+// Writes behind the server's back, for fault-injection tests only (a row no code of this version
+// would write). WAL lets it run beside the server's own writer; it waits for the write lock.
+inline void ExecWrite(const std::filesystem::path& db, const std::string& sql) {
+  sqlite3* conn = nullptr;
+  if (sqlite3_open_v2(db.c_str(), &conn, SQLITE_OPEN_READWRITE, nullptr) != SQLITE_OK) {
+    sqlite3_close(conn);
+    throw std::runtime_error("cannot open " + db.string());
+  }
+  sqlite3_busy_timeout(conn, 5000);
+  char* error = nullptr;
+  const int rc = sqlite3_exec(conn, sql.c_str(), nullptr, nullptr, &error);
+  const std::string message = error != nullptr ? error : "";
+  sqlite3_free(error);
+  sqlite3_close(conn);
+  if (rc != SQLITE_OK) throw std::runtime_error("exec failed: " + message);
+}
+
 }  // namespace rocketmart::testing

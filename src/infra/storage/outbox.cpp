@@ -244,6 +244,18 @@ bool OutboxRelay::DeliverTo(Subscription& sub) {
   return true;
 }
 
+std::vector<DeadLetter> ReadDeadLetters(Database& db) {
+  std::vector<DeadLetter> letters;
+  Statement s = db.Prepare(
+      "SELECT subscriber, event_id, topic, payload, reason, at_ms FROM outbox_dead_letters "
+      "ORDER BY at_ms, subscriber, event_id");
+  while (s.Step()) {
+    letters.push_back(
+        {s.Text(0), s.Text(1), s.Text(2), s.Text(3), s.Text(4), FromUnixMillis(s.Int64(5))});
+  }
+  return letters;
+}
+
 void OutboxRelay::HandleSettingAsideMalformed(Subscription& sub, std::vector<Event>& events) {
   while (!events.empty()) {
     try {

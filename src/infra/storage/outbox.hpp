@@ -67,6 +67,20 @@ class MalformedEvent : public std::runtime_error {
   std::string event_id_;
 };
 
+// One event a relay set aside (see MalformedEvent).
+struct DeadLetter {
+  std::string subscriber;
+  std::string event_id;
+  std::string topic;
+  std::string payload;
+  std::string reason;
+  TimePoint at;
+};
+
+// The dead letters kept in `db` (a producer's database), oldest first. Works on a read-only
+// connection, so an operator can look while the server runs.
+std::vector<DeadLetter> ReadDeadLetters(Database& db);
+
 class EventSubscriber {
  public:
   virtual ~EventSubscriber();
