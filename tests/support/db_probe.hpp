@@ -14,18 +14,24 @@ namespace rocketmart::testing {
 
 inline std::string QueryText(const std::filesystem::path& db, const std::string& sql);
 
+// A fresh connection that waits up to 5 s for the server's locks; the caller closes it.
+inline sqlite3* OpenForTest(const std::filesystem::path& db, int flags) {
+  sqlite3* conn = nullptr;
+  if (sqlite3_open_v2(db.c_str(), &conn, flags, nullptr) != SQLITE_OK) {
+    sqlite3_close(conn);
+    throw std::runtime_error("cannot open " + db.string());
+  }
+  sqlite3_busy_timeout(conn, 5000);
+  return conn;
+}
+
 inline std::int64_t QueryInt(const std::filesystem::path& db, const std::string& sql) {
   const std::string text = QueryText(db, sql);
   return text.empty() ? -1 : std::stoll(text);
 }
 
 inline std::string QueryText(const std::filesystem::path& db, const std::string& sql) {
-  sqlite3* conn = nullptr;
-  if (sqlite3_open_v2(db.c_str(), &conn, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK) {
-    sqlite3_close(conn);
-    throw std::runtime_error("cannot open " + db.string());
-  }
-  sqlite3_busy_timeout(conn, 5000);
+  sqlite3* conn = OpenForTest(db, SQLITE_OPEN_READONLY);
   sqlite3_stmt* stmt = nullptr;
   if (sqlite3_prepare_v2(conn, sql.c_str(), -1, &stmt, nullptr) != SQLITE_OK) {
     const std::string message = sqlite3_errmsg(conn);
@@ -44,12 +50,7 @@ inline std::string QueryText(const std::filesystem::path& db, const std::string&
 // Writes behind the server's back, for fault-injection tests only (a row no code of this version
 // would write). WAL lets it run beside the server's own writer; it waits for the write lock.
 inline void ExecWrite(const std::filesystem::path& db, const std::string& sql) {
-  sqlite3* conn = nullptr;
-  if (sqlite3_open_v2(db.c_str(), &conn, SQLITE_OPEN_READWRITE, nullptr) != SQLITE_OK) {
-    sqlite3_close(conn);
-    throw std::runtime_error("cannot open " + db.string());
-  }
-  sqlite3_busy_timeout(conn, 5000);
+  sqlite3* conn = OpenForTest(db, SQLITE_OPEN_READWRITE);
   char* error = nullptr;
   const int rc = sqlite3_exec(conn, sql.c_str(), nullptr, nullptr, &error);
   const std::string message = error != nullptr ? error : "";
