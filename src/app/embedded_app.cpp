@@ -532,6 +532,24 @@ void EmbeddedApp::Start() {
                              checkout_service->idempotency_forget_batch()) {
                       }
                     });
+  p.maintenance.Add("processed-events-retention", std::chrono::minutes(10),
+                    [&p]() -> boost::asio::awaitable<void> {
+                      // A relay redelivers only what its subscriber has not passed yet: seconds,
+                      // not days.
+                      const TimePoint before =
+                          p.clock.Now() -
+                          std::chrono::seconds(p.config.storage.processed_events_ttl_s);
+                      constexpr std::int64_t kBatch = 10'000;
+                      for (ServiceDatabase* db : p.databases) {
+                        std::int64_t pruned = kBatch;
+                        while (pruned == kBatch) {
+                          db->writer->RunSync([&](storage::Database& conn) {
+                            pruned = storage::PruneProcessedEvents(conn, before, kBatch);
+                          });
+                        }
+                      }
+                      co_return;
+                    });
   p.maintenance.Add("reconcile", std::chrono::seconds(p.config.checkout.reconcile_interval_s),
                     [checkout_service]() -> boost::asio::awaitable<void> {
                       checkout_service->Reconcile();

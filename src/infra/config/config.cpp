@@ -98,6 +98,8 @@ const FieldSpec kFields[] = {
   RM_ENUM(storage.synchronous, kSynchronous, "SQLite durability: full survives power loss."),
   RM_INT(storage.writer_max_batch, 1, 10'000, "Most writes committed in one transaction."),
   RM_INT(storage.writer_queue, 16, 1'000'000, "Queued writes before callers see overload."),
+  RM_INT(storage.processed_events_ttl_s, 86'400, 31'536'000,
+         "How long a consumer remembers an event id it applied (redelivery guard)."),
   RM_INT(storage.checkpoint_pages, 100, 1'000'000,
          "Write-ahead log pages that start a background checkpoint; at 16x the writer checkpoints itself."),
   RM_STR(auth.issuer, 1, 255, "JWT `iss` issued and required."),

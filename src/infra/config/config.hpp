@@ -53,6 +53,7 @@ struct StorageConfig {
   int writer_max_batch = 512;
   int writer_queue = 65536;
   int checkpoint_pages = 4000;
+  int processed_events_ttl_s = 7 * 86400;
 };
 
 struct AuthConfig {

@@ -44,6 +44,10 @@ CREATE TABLE outbox_dead_letters (
   PRIMARY KEY (subscriber, event_id)
 ) WITHOUT ROWID;
 )sql"},
+    {3, "processed events by age",
+     R"sql(
+CREATE INDEX processed_events_by_age ON processed_events (processed_at_ms);
+)sql"},
 };
 
 std::int64_t NowUnixSeconds() {

@@ -38,9 +38,13 @@ bool ClaimEvent(Database& db, std::string_view consumer, std::string_view event_
   return db.Changes() == 1;
 }
 
-std::int64_t PruneProcessedEvents(Database& db, TimePoint before) {
-  Statement& del = db.Cached("DELETE FROM processed_events WHERE processed_at_ms < ?1");
-  del.BindInt64(1, ToUnixMillis(before));
+std::int64_t PruneProcessedEvents(Database& db, TimePoint before, std::int64_t limit) {
+  // Oldest first through processed_events_by_age, so a bounded batch never scans the table.
+  Statement& del = db.Cached(
+      "DELETE FROM processed_events WHERE (consumer, event_id) IN ("
+      "  SELECT consumer, event_id FROM processed_events WHERE processed_at_ms < ?1"
+      "  ORDER BY processed_at_ms LIMIT ?2)");
+  del.BindInt64(1, ToUnixMillis(before)).BindInt64(2, limit);
   del.Step();
   return db.Changes();
 }

@@ -40,9 +40,9 @@ std::int64_t AppendOutbox(Database& db, std::string_view topic, std::string_view
 // writer job as the effect so the effect and the claim commit together.
 bool ClaimEvent(Database& db, std::string_view consumer, std::string_view event_id, TimePoint now);
 
-// Forgets claims older than `before`; returns how many. Safe once the producer can no longer
-// redeliver them (its outbox was pruned past them).
-std::int64_t PruneProcessedEvents(Database& db, TimePoint before);
+// Forgets up to `limit` claims older than `before`, oldest first; returns how many. Safe once the
+// producer can no longer redeliver them (its outbox was pruned past them).
+std::int64_t PruneProcessedEvents(Database& db, TimePoint before, std::int64_t limit = INT64_MAX);
 
 struct Event {
   std::string id;  // "<source>:<seq>", globally unique; the key for ClaimEvent.

@@ -364,6 +364,29 @@ TEST_F(OutboxTest, ClaimEventIsFirstWinsPerConsumer) {
   EXPECT_EQ(pruned, 2);
 }
 
+TEST_F(OutboxTest, OldClaimsArePrunedOldestFirstInBoundedBatches) {
+  // Five claims an hour apart, then a fresh one that must survive.
+  for (int i = 1; i <= 5; ++i) {
+    writer_.RunSync(
+        [&](Database& db) { ClaimEvent(db, "c", "orders:" + std::to_string(i), clock_.Now()); });
+    clock_.Advance(std::chrono::hours{1});
+  }
+  clock_.Advance(std::chrono::hours{48});
+  writer_.RunSync([&](Database& db) { ClaimEvent(db, "c", "orders:6", clock_.Now()); });
+  const TimePoint before = clock_.Now() - std::chrono::hours{24};
+  std::vector<std::int64_t> batches;
+  for (std::int64_t pruned = 2; pruned == 2;) {
+    writer_.RunSync([&](Database& db) { pruned = PruneProcessedEvents(db, before, 2); });
+    batches.push_back(pruned);
+  }
+  EXPECT_EQ(batches, (std::vector<std::int64_t>{2, 2, 1}));
+  EXPECT_EQ(Scalar("SELECT count(*) FROM processed_events"), 1);
+  // The survivor is still a claim: its redelivery is still refused.
+  bool again = true;
+  writer_.RunSync([&](Database& db) { again = ClaimEvent(db, "c", "orders:6", clock_.Now()); });
+  EXPECT_FALSE(again);
+}
+
 TEST_F(OutboxTest, SubscribeRulesAreEnforced) {
   RecordingSubscriber a("same"), b("same");
   OutboxRelay relay("orders", writer_, readers_, clock_);
