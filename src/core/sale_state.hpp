@@ -1,6 +1,6 @@
 // Where a product's sale stands: the shared vocabulary of checkout (which owns sales) and the
-// catalog (which shows them and filters by them). On the wire: none | upcoming | live | soldout |
-// ended.
+// catalog (which shows them and filters by them). On the wire: none | upcoming | preparing | live |
+// soldout | ended.
 #pragma once
 
 #include <cstdint>
@@ -11,13 +11,17 @@
 
 namespace rocketmart {
 
-enum class SaleState { kNone, kUpcoming, kLive, kSoldOut, kEnded };
+// kPreparing: inside the window, but checkout has not received the product's stock yet (the
+// catalog's product event is milliseconds behind its creation); a purchase then answers 503
+// UNAVAILABLE and a retry succeeds. Reporting it as soldout would tell buyers to give up.
+enum class SaleState { kNone, kUpcoming, kPreparing, kLive, kSoldOut, kEnded };
 
 std::string_view SaleStateName(SaleState state);
 std::optional<SaleState> ParseSaleState(std::string_view name);
 
-// The state of a sale window [starts_at, ends_at) at `now` with `available` units left.
-SaleState SaleStateAt(TimePoint starts_at, TimePoint ends_at, std::int64_t available,
+// The state of a sale window [starts_at, ends_at) at `now` with `available` units left, or with
+// `available` nullopt when inventory does not know the product yet.
+SaleState SaleStateAt(TimePoint starts_at, TimePoint ends_at, std::optional<std::int64_t> available,
                       TimePoint now);
 
 }  // namespace rocketmart

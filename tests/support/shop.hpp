@@ -37,8 +37,8 @@ inline std::int64_t CreateProductOnSale(ServerProcess& server, std::int64_t stoc
     return p.status == 200 && p.Json().at("stock").as_int64() == stock;
   }));
   if (open_sale && stock > 0) {
-    // Checkout learns the stock from the catalog's event; until then its sale reads "soldout" and a
-    // purchase answers 503. "live" means the stock has arrived and a purchase can be admitted.
+    // Checkout learns the stock from the catalog's event; until then its sale reads "preparing" and
+    // a purchase answers 503. "live" means the stock has arrived and a purchase can be admitted.
     EXPECT_TRUE(WaitUntil([&] {
       auto s = c.Get("/payment/" + std::to_string(id) + "/sale");
       return s.status == 200 && s.Json().at("state").as_string() == "live";

@@ -611,22 +611,22 @@ int Main(const Options& o) {
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
-    {  // PUT .../sale may succeed (the catalog knows the product) before checkout's inventory row
-       // exists; purchases answer NOT_FOUND until then. Wait for the row, then for the memory.
-      const std::filesystem::path checkout_db =
-          std::filesystem::path(cfg->storage.data_dir) / "checkout.db";
-      const auto row_by = Steady::now() + std::chrono::seconds(60);
+    {  // PUT .../sale may succeed (the catalog knows the product) before checkout has received
+       // the product's stock; the sale reads "preparing" until then and "live" after.
+      const auto live_by = Steady::now() + std::chrono::seconds(60);
       for (;;) {
-        Db db(checkout_db);
-        if (db.Int("SELECT count(*) FROM inventory WHERE product_id = ?", product_id) == 1) break;
-        if (Steady::now() >= row_by) {
-          std::fprintf(stderr, "no inventory row for product %lld in %s\n",
-                       static_cast<long long>(product_id), checkout_db.c_str());
+        Reply r = Blocking(sh, bhttp::verb::get, sale_target, "", "");
+        boost::system::error_code ec;
+        const boost::json::value v = boost::json::parse(r.body, ec);
+        const auto* state = !ec && v.is_object() ? v.as_object().if_contains("state") : nullptr;
+        if (r.status == 200 && state && state->is_string() && state->as_string() == "live") break;
+        if (Steady::now() >= live_by) {
+          std::fprintf(stderr, "GET %s never read live: %d %s\n", sale_target.c_str(), r.status,
+                       r.body.c_str());
           return std::int64_t{0};
         }
-        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
       }
-      std::this_thread::sleep_for(std::chrono::milliseconds(200));
     }
     return product_id;
   };

@@ -104,20 +104,20 @@ void CatalogService::Publish(const Product& product) {
   }
 }
 
-std::int64_t CatalogService::LiveStock(const Product& product) const {
-  if (stock_source_) {
-    if (auto stock = stock_source_->AvailableStock(product.id)) return *stock;
-  }
+std::optional<std::int64_t> CatalogService::LiveStock(const Product& product) const {
+  if (stock_source_) return stock_source_->AvailableStock(product.id);
   return product.initial_stock;
 }
 
 ProductView CatalogService::View(const Product& product, std::int64_t member_id,
                                  TimePoint now) const {
-  ProductView view{product, LiveStock(product)};
+  const std::optional<std::int64_t> stock = LiveStock(product);
+  // Until inventory knows the product, what it will start with is the honest count to show.
+  ProductView view{product, stock.value_or(product.initial_stock)};
   view.likes = likes_.Count(product.id);
   if (member_id != 0) view.liked_by_me = likes_.Liked(member_id, product.id);
   if (sale_source_) view.sale = sale_source_->Sale(product.id);
-  view.sale_state = ComputeSaleState(view.sale, view.stock, now);
+  view.sale_state = ComputeSaleState(view.sale, stock, now);
   return view;
 }
 
@@ -224,7 +224,7 @@ Result<ListPage> CatalogService::List(const ListQuery& query) const {
       const std::optional<SaleInfo> sale =
           sale_source_ ? sale_source_->Sale(p->id) : std::optional<SaleInfo>{};
       // Stock only matters inside the window; skip the lookup otherwise.
-      return ComputeSaleState(sale, sale ? LiveStock(*p) : 0, now) != wanted;
+      return ComputeSaleState(sale, sale ? LiveStock(*p) : std::nullopt, now) != wanted;
     });
   }
   const SortOrder order = query.sort;

@@ -93,7 +93,9 @@ class CatalogService {
  private:
   void Publish(const Product& product);
   ProductView View(const Product& product, std::int64_t member_id, TimePoint now) const;
-  std::int64_t LiveStock(const Product& product) const;
+  // Inventory's count, or nullopt while inventory does not know the product yet. Without a stock
+  // source (the catalog alone) the product's initial stock is the count.
+  std::optional<std::int64_t> LiveStock(const Product& product) const;
 
   ProductRepository& repository_;
   const Clock& clock_;

@@ -235,6 +235,12 @@ TEST_F(ShoppingTest, SaleStateFollowsTheClockAndStockAndFilters) {
   ASSERT_EQ(catalog_->List(q)->items.size(), 1u);
   EXPECT_EQ(catalog_->List(q)->items[0].product.id, sale);
   clock_.Set(start);
+  // Inventory has not heard of the product yet: shown with its initial stock, not as sold out.
+  stock_.stock.erase(sale);
+  EXPECT_EQ(catalog_->Get(sale)->sale_state, SaleState::kPreparing);
+  q.sale_state = SaleState::kPreparing;
+  EXPECT_EQ(catalog_->List(q)->items.size(), 1u);
+  stock_.stock[sale] = 5;
   EXPECT_EQ(catalog_->Get(sale)->sale_state, SaleState::kLive);
   stock_.stock[sale] = 0;
   EXPECT_EQ(catalog_->Get(sale)->sale_state, SaleState::kSoldOut);
@@ -255,7 +261,11 @@ TEST(SaleStateRules, WindowBoundaries) {
   EXPECT_EQ(ComputeSaleState(s, 5, t0), SaleState::kLive);
   EXPECT_EQ(ComputeSaleState(s, 0, t0), SaleState::kSoldOut);
   EXPECT_EQ(ComputeSaleState(s, 5, t0 + std::chrono::seconds(10)), SaleState::kEnded);
+  EXPECT_EQ(ComputeSaleState(s, std::nullopt, t0), SaleState::kPreparing);
+  EXPECT_EQ(ComputeSaleState(s, std::nullopt, t0 - std::chrono::milliseconds(1)),
+            SaleState::kUpcoming);
   EXPECT_EQ(ParseSaleState("soldout"), SaleState::kSoldOut);
+  EXPECT_EQ(ParseSaleState("preparing"), SaleState::kPreparing);
   EXPECT_FALSE(ParseSaleState("LIVE"));
 }
 

@@ -121,10 +121,15 @@ void CheckoutService::OnProductFacts(const ProductFacts& facts, std::string_view
   if (!existed) FindOrCreate(row->product_id).admission.AddStock(row->available);
 }
 
+std::optional<std::int64_t> CheckoutService::KnownStock(const ProductState& p) {
+  if (!p.has_inventory.load()) return std::nullopt;
+  return p.admission.available();
+}
+
 std::optional<std::int64_t> CheckoutService::Available(std::int64_t product_id) const {
   const ProductState* p = Find(product_id);
-  if (!p || !p->has_inventory.load()) return std::nullopt;
-  return p->admission.available();
+  if (!p) return std::nullopt;
+  return KnownStock(*p);
 }
 
 std::optional<SaleView> CheckoutService::GetSale(std::int64_t product_id) const {
@@ -132,7 +137,7 @@ std::optional<SaleView> CheckoutService::GetSale(std::int64_t product_id) const 
   if (!p) return std::nullopt;
   auto sale = p->sale.load();
   if (!sale) return std::nullopt;
-  return SaleView{product_id, *sale, StateOf(*sale, clock_.Now(), p->admission.available())};
+  return SaleView{product_id, *sale, StateOf(*sale, clock_.Now(), KnownStock(*p))};
 }
 
 Result<HoldRequest> CheckoutService::Admit(const Buyer& buyer,
@@ -388,7 +393,7 @@ boost::asio::awaitable<Result<SaleView>> CheckoutService::SetSale(std::int64_t p
   if (!saved.ok()) co_return saved.error();
   ProductState& p = FindOrCreate(product_id);
   p.sale.store(std::make_shared<const Sale>(sale));
-  co_return SaleView{product_id, sale, StateOf(sale, clock_.Now(), p.admission.available())};
+  co_return SaleView{product_id, sale, StateOf(sale, clock_.Now(), KnownStock(p))};
 }
 
 boost::asio::awaitable<Result<InventoryRow>> CheckoutService::Restock(std::int64_t product_id,

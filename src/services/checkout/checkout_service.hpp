@@ -135,6 +135,8 @@ class CheckoutService {
 
   ProductState* Find(std::int64_t product_id) const;
   ProductState& FindOrCreate(std::int64_t product_id);
+  // Units left, or nullopt until the product's inventory event has arrived.
+  static std::optional<std::int64_t> KnownStock(const ProductState& p);
   void ApplyInventoryRow(const InventoryRow& row);
   void GiveBack(const ReleasedUnits& released);
 

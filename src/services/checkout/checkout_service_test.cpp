@@ -548,6 +548,23 @@ TEST_F(CheckoutTest, ProductEventsAreAppliedOnceAndStaleVersionsIgnored) {
             Errc::kNotFound);
 }
 
+TEST_F(CheckoutTest, ASaleSetBeforeTheStockArrivesReadsPreparingNotSoldOut) {
+  Open();
+  // The catalog has created the product; its event with the stock has not reached checkout yet.
+  service_->SetProductExistsCheck([](std::int64_t id) { return id == kProduct; });
+  OpenSale(1);
+  EXPECT_EQ(service_->GetSale(kProduct)->state, SaleState::kPreparing);
+  EXPECT_EQ(service_->Available(kProduct), std::nullopt);
+  std::vector<PurchaseLine> lines{{kProduct, 1}};
+  EXPECT_EQ(RunAwait(service_->Purchase(B(1), lines, std::nullopt)).result.error().code,
+            Errc::kUnavailable);
+  EXPECT_EQ(Query("checkout.db", "SELECT count(*) FROM holds"), 0);
+  CreateProduct(1);
+  EXPECT_EQ(service_->GetSale(kProduct)->state, SaleState::kLive);
+  EXPECT_TRUE(RunAwait(service_->Purchase(B(1), lines, std::nullopt)).result.ok());
+  EXPECT_EQ(service_->GetSale(kProduct)->state, SaleState::kSoldOut);
+}
+
 TEST(AdmissionTest, ChecksLimitThenStockAndGivesBack) {
   Admission a(2);
   EXPECT_TRUE(a.Admit(1, 1, 1).ok());
@@ -568,6 +585,10 @@ TEST(SaleTest, StatesAndValidation) {
   EXPECT_EQ(StateOf(s, t0, 5), SaleState::kLive);
   EXPECT_EQ(StateOf(s, t0, 0), SaleState::kSoldOut);
   EXPECT_EQ(StateOf(s, t0 + std::chrono::seconds(10), 5), SaleState::kEnded);
+  // Stock not known yet: only inside the window does it matter.
+  EXPECT_EQ(StateOf(s, t0, std::nullopt), SaleState::kPreparing);
+  EXPECT_EQ(StateOf(s, t0 - std::chrono::seconds(1), std::nullopt), SaleState::kUpcoming);
+  EXPECT_EQ(StateOf(s, t0 + std::chrono::seconds(10), std::nullopt), SaleState::kEnded);
   EXPECT_FALSE(ValidateSale({t0, t0, 1}).ok());
   EXPECT_FALSE(ValidateSale({t0, t0 + std::chrono::seconds(1), 0}).ok());
   EXPECT_FALSE(ValidateSale({t0, t0 + std::chrono::seconds(1), kMaxPerMemberLimit + 1}).ok());

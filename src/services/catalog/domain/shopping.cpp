@@ -4,7 +4,8 @@
 
 namespace rocketmart::catalog {
 
-SaleState ComputeSaleState(const std::optional<SaleInfo>& sale, std::int64_t stock, TimePoint now) {
+SaleState ComputeSaleState(const std::optional<SaleInfo>& sale, std::optional<std::int64_t> stock,
+                           TimePoint now) {
   if (!sale) return SaleState::kNone;
   return SaleStateAt(sale->starts_at, sale->ends_at, stock, now);
 }

@@ -25,8 +25,10 @@ inline constexpr std::int64_t kMaxLikesPerMember = 10'000;
 // it is accepted as one anyway since it is a state a shopper sees.
 
 // upcoming before start, live inside [starts_at, ends_at) with stock, soldout inside without,
-// ended from ends_at on, none without a sale.
-SaleState ComputeSaleState(const std::optional<SaleInfo>& sale, std::int64_t stock, TimePoint now);
+// preparing inside while inventory does not know the product (stock nullopt), ended from ends_at
+// on, none without a sale.
+SaleState ComputeSaleState(const std::optional<SaleInfo>& sale, std::optional<std::int64_t> stock,
+                           TimePoint now);
 
 // A cart or wishlist line quantity: kLineQuantityMin..kLineQuantityMax.
 Status ValidateLineQuantity(std::int64_t quantity);

@@ -2,7 +2,7 @@
 
 namespace rocketmart::checkout {
 
-SaleState StateOf(const Sale& sale, TimePoint now, std::int64_t available) {
+SaleState StateOf(const Sale& sale, TimePoint now, std::optional<std::int64_t> available) {
   return SaleStateAt(sale.starts_at, sale.ends_at, available, now);
 }
 

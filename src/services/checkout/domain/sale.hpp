@@ -23,7 +23,8 @@ struct Sale {
   std::int64_t per_member_limit = 1;
 };
 
-SaleState StateOf(const Sale& sale, TimePoint now, std::int64_t available);
+// `available` is nullopt until checkout has the product's stock (see SaleState::kPreparing).
+SaleState StateOf(const Sale& sale, TimePoint now, std::optional<std::int64_t> available);
 
 // A window must have positive length and a limit within bounds.
 Status ValidateSale(const Sale& sale);
