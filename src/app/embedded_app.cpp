@@ -88,6 +88,9 @@ struct ServiceDatabase {
     metrics.AddGauge("db_wal_inline_checkpoints_total",
                      "Checkpoints the writer ran itself because the log passed its limit", labels,
                      [w] { return static_cast<double>(w->InlineCheckpoints()); });
+    metrics.AddGauge("db_wal_truncations_total",
+                     "Times the log file was cut back to zero bytes once writes came to rest",
+                     labels, [w] { return static_cast<double>(w->LogTruncations()); });
   }
   void Start() {
     writer->Start();

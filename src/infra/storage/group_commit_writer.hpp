@@ -89,6 +89,9 @@ class GroupCommitWriter {
     return checkpointer_ ? checkpointer_->Checkpoints() : 0;
   }
   std::uint64_t InlineCheckpoints() const noexcept { return inline_checkpoints_.load(kRelaxed); }
+  std::uint64_t LogTruncations() const noexcept {
+    return checkpointer_ ? checkpointer_->Truncations() : 0;
+  }
   const std::string& path() const noexcept { return db_.path(); }
 
  private:

@@ -255,16 +255,27 @@ void Database::OnWalCommit(std::function<void(int log_pages)> hook) {
       wal_hook_.get());
 }
 
-CheckpointResult Database::CheckpointPassive() {
+namespace {
+
+CheckpointResult RunCheckpoint(sqlite3* db, int mode, const char* what) {
   CheckpointResult out;
-  const int rc = sqlite3_wal_checkpoint_v2(db_, nullptr, SQLITE_CHECKPOINT_PASSIVE, &out.log_pages,
-                                           &out.copied_pages);
+  const int rc = sqlite3_wal_checkpoint_v2(db, nullptr, mode, &out.log_pages, &out.copied_pages);
   if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED) {
     out.busy = true;
     return out;
   }
-  ThrowIfError(db_, rc, "wal_checkpoint(PASSIVE)");
+  ThrowIfError(db, rc, what);
   return out;
+}
+
+}  // namespace
+
+CheckpointResult Database::CheckpointPassive() {
+  return RunCheckpoint(db_, SQLITE_CHECKPOINT_PASSIVE, "wal_checkpoint(PASSIVE)");
+}
+
+CheckpointResult Database::CheckpointTruncate() {
+  return RunCheckpoint(db_, SQLITE_CHECKPOINT_TRUNCATE, "wal_checkpoint(TRUNCATE)");
 }
 
 void Database::Exec(std::string_view sql) {

@@ -133,6 +133,9 @@ class Database {
   // A PASSIVE checkpoint: copies what no reader still needs into the database file without
   // waiting for, or blocking, readers and the writer.
   CheckpointResult CheckpointPassive();
+  // A TRUNCATE checkpoint: waits (busy timeout) for readers and holds off the writer meanwhile,
+  // copies the whole log, then cuts the log file to zero bytes. For a database at rest only.
+  CheckpointResult CheckpointTruncate();
 
   std::int64_t Changes() const noexcept;
   std::int64_t LastInsertRowId() const noexcept;

@@ -43,31 +43,75 @@ void WalCheckpointer::Stop() {
 }
 
 WalCheckpointer::Action WalCheckpointer::NoteLogSize(std::size_t log_pages) noexcept {
-  if (log_pages >= options_.inline_pages) return Action::kCheckpointInline;
-  if (log_pages >= options_.background_pages) {
-    {
-      std::lock_guard lock(mu_);
-      requested_ = true;
-    }
-    cv_.notify_one();
+  commits_.fetch_add(1, kRelaxed);
+  if (log_pages < options_.background_pages) return Action::kNone;
+  // Past the inline limit the writer checkpoints itself; a background checkpoint started now
+  // would only hold the checkpoint lock against it. The thread is still woken, to watch for the
+  // end of the burst and give the file back.
+  const bool inline_due = log_pages >= options_.inline_pages;
+  {
+    std::lock_guard lock(mu_);
+    (inline_due ? watch_requested_ : checkpoint_requested_) = true;
   }
-  return Action::kNone;
+  cv_.notify_one();
+  return inline_due ? Action::kCheckpointInline : Action::kNone;
 }
 
 void WalCheckpointer::Run() {
   std::unique_lock lock(mu_);
+  // The log file may be large only after a burst: watch for writes coming to rest only then, so an
+  // idle database's thread sleeps without waking.
+  bool watching = false;
+  std::uint64_t commits_seen = 0;
+  const auto woken = [this] { return checkpoint_requested_ || watch_requested_ || stopping_; };
   while (true) {
-    cv_.wait(lock, [this] { return requested_ || stopping_; });
-    if (stopping_) return;
-    requested_ = false;
-    lock.unlock();
-    try {
-      if (!db_->CheckpointPassive().busy) checkpoints_.fetch_add(1, kRelaxed);
-    } catch (const std::exception& e) {
-      // The log keeps growing until a later attempt (or the writer's inline one) succeeds.
-      spdlog::warn("checkpoint of {} failed: {}", open_.path, e.what());
+    if (!watching) {
+      cv_.wait(lock, woken);
+    } else if (!cv_.wait_for(lock, options_.idle_truncate_after, woken)) {
+      const std::uint64_t commits = commits_.load(kRelaxed);
+      if (commits != commits_seen) {  // Still busy: look again one idle period later.
+        commits_seen = commits;
+        continue;
+      }
+      watching = false;
+      lock.unlock();
+      TruncateIfLarge();
+      lock.lock();
+      continue;
     }
-    lock.lock();
+    if (stopping_) return;
+    const bool checkpoint = std::exchange(checkpoint_requested_, false);
+    watch_requested_ = false;
+    if (checkpoint) {
+      lock.unlock();
+      CheckpointInBackground();
+      lock.lock();
+    }
+    watching = true;
+    commits_seen = commits_.load(kRelaxed);
+  }
+}
+
+void WalCheckpointer::CheckpointInBackground() {
+  try {
+    if (!db_->CheckpointPassive().busy) checkpoints_.fetch_add(1, kRelaxed);
+  } catch (const std::exception& e) {
+    // The log keeps growing until a later attempt (or the writer's inline one) succeeds.
+    spdlog::warn("checkpoint of {} failed: {}", open_.path, e.what());
+  }
+}
+
+void WalCheckpointer::TruncateIfLarge() {
+  std::error_code ec;
+  const std::uintmax_t log_bytes = std::filesystem::file_size(open_.path + "-wal", ec);
+  // 4 KiB pages are the default; a database with larger ones is simply truncated a bit sooner.
+  if (ec || log_bytes <= options_.background_pages * 4096) return;
+  try {
+    // Busy (a writer arrived meanwhile) means the database is not at rest after all: the next
+    // background checkpoint starts the watch again.
+    if (!db_->CheckpointTruncate().busy) truncations_.fetch_add(1, kRelaxed);
+  } catch (const std::exception& e) {
+    spdlog::warn("truncating the log of {} failed: {}", open_.path, e.what());
   }
 }
 

@@ -107,6 +107,23 @@ TEST_F(WalCheckpointerTest, LogStaysBoundedUnderManyCommits) {
   EXPECT_EQ(CountRows(), kJobs);
 }
 
+TEST_F(WalCheckpointerTest, LogFileIsGivenBackOnceWritesComeToRest) {
+  GroupCommitWriter writer(open_, {.checkpoint = WalCheckpointerOptions{
+                                       .background_pages = 16,
+                                       .inline_pages = 200,
+                                       .idle_truncate_after = std::chrono::milliseconds(20)}});
+  writer.Start();
+  writer.RunSync(InsertPages(1, 1000));  // One big transaction: the log file grows to ~1000 pages.
+  EXPECT_GT(LogBytes(), 900 * kPageBytes);
+  EXPECT_TRUE(::rocketmart::testing::WaitUntil([&] { return writer.LogTruncations() == 1; }));
+  EXPECT_EQ(LogBytes(), 0u);
+  // The database goes on as before, and a small write does not start another watch.
+  writer.RunSync(InsertPages(2, 1));
+  writer.Stop();
+  EXPECT_EQ(writer.LogTruncations(), 1u);
+  EXPECT_EQ(CountRows(), 2);
+}
+
 TEST_F(WalCheckpointerTest, InMemoryDatabasesGetNoCheckpointer) {
   GroupCommitWriter writer(OpenOptions{.path = ":memory:"});
   writer.Start();
