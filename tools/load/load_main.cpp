@@ -612,17 +612,20 @@ int Main(const Options& o) {
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
     {  // PUT .../sale may succeed (the catalog knows the product) before checkout has received
-       // the product's stock; the sale reads "preparing" until then and "live" after.
+       // the product's stock; the sale reads "preparing" until then, and "live" after (or
+       // "soldout" for the sold-out scenario's product, created with no stock).
+      const std::string_view ready_state = o.stock > 0 ? "live" : "soldout";
       const auto live_by = Steady::now() + std::chrono::seconds(60);
       for (;;) {
         Reply r = Blocking(sh, bhttp::verb::get, sale_target, "", "");
         boost::system::error_code ec;
         const boost::json::value v = boost::json::parse(r.body, ec);
         const auto* state = !ec && v.is_object() ? v.as_object().if_contains("state") : nullptr;
-        if (r.status == 200 && state && state->is_string() && state->as_string() == "live") break;
+        if (r.status == 200 && state && state->is_string() && state->as_string() == ready_state)
+          break;
         if (Steady::now() >= live_by) {
-          std::fprintf(stderr, "GET %s never read live: %d %s\n", sale_target.c_str(), r.status,
-                       r.body.c_str());
+          std::fprintf(stderr, "GET %s never read %s: %d %s\n", sale_target.c_str(),
+                       std::string(ready_state).c_str(), r.status, r.body.c_str());
           return std::int64_t{0};
         }
         std::this_thread::sleep_for(std::chrono::milliseconds(20));
