@@ -11,6 +11,7 @@
 #include "app/ops_routes.hpp"
 #include "app/periodic_tasks.hpp"
 #include "auth/secret.hpp"
+#include "infra/async/write.hpp"
 #include "infra/http/server.hpp"
 #include "infra/metrics/metrics.hpp"
 #include "infra/storage/group_commit_writer.hpp"
@@ -543,15 +544,16 @@ void EmbeddedApp::Start() {
                           p.clock.Now() -
                           std::chrono::seconds(p.config.storage.processed_events_ttl_s);
                       constexpr std::int64_t kBatch = 10'000;
+                      auto prune = [before](storage::Database& conn) -> Result<std::int64_t> {
+                        return storage::PruneProcessedEvents(conn, before, kBatch);
+                      };
+                      // Awaited, not run synchronously: the hold-expiry sweep shares this thread.
                       for (ServiceDatabase* db : p.databases) {
-                        std::int64_t pruned = kBatch;
-                        while (pruned == kBatch) {
-                          db->writer->RunSync([&](storage::Database& conn) {
-                            pruned = storage::PruneProcessedEvents(conn, before, kBatch);
-                          });
+                        for (;;) {
+                          auto pruned = co_await async::Write<std::int64_t>(*db->writer, prune);
+                          if (!pruned.ok() || *pruned < kBatch) break;
                         }
                       }
-                      co_return;
                     });
   p.maintenance.Add("reconcile", std::chrono::seconds(p.config.checkout.reconcile_interval_s),
                     [checkout_service]() -> boost::asio::awaitable<void> {
