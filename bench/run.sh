@@ -135,7 +135,8 @@ wrk_run health "http://127.0.0.1:$PORT/health"
 curl -sf "http://127.0.0.1:$PORT/products/1" >/dev/null || echo "!!! GET /products/1 is not 200"
 wrk_run product "http://127.0.0.1:$PORT/products/1"
 timeout 60 "$LOAD" --url "http://127.0.0.1:$PORT" --data-dir "$DATA" --scenario soldout \
-  --setup-only --members 1 --tokens-file "$WORK/soldout.tokens" | tee "$WORK/soldout-setup.out"
+  --setup-only --members 1 --tokens-file "$WORK/soldout.tokens" | tee "$WORK/soldout-setup.out" ||
+  { echo "bench: the sold-out scenario's setup failed or timed out (above); stopping" >&2; exit 1; }
 SOLDOUT_PRODUCT="$(sed -n 's/^product_id=\([0-9]*\).*/\1/p' "$WORK/soldout-setup.out")"
 TOKEN="$(head -1 "$WORK/soldout.tokens")"
 cat >"$WORK/soldout.lua" <<EOF
