@@ -615,7 +615,7 @@ int Main(const Options& o) {
        // the product's stock; the sale reads "preparing" until then, and "live" after (or
        // "soldout" for the sold-out scenario's product, created with no stock).
       const std::string_view ready_state = o.stock > 0 ? "live" : "soldout";
-      const auto live_by = Steady::now() + std::chrono::seconds(60);
+      const auto state_by = Steady::now() + std::chrono::seconds(60);
       for (;;) {
         Reply r = Blocking(sh, bhttp::verb::get, sale_target, "", "");
         boost::system::error_code ec;
@@ -623,7 +623,7 @@ int Main(const Options& o) {
         const auto* state = !ec && v.is_object() ? v.as_object().if_contains("state") : nullptr;
         if (r.status == 200 && state && state->is_string() && state->as_string() == ready_state)
           break;
-        if (Steady::now() >= live_by) {
+        if (Steady::now() >= state_by) {
           std::fprintf(stderr, "GET %s never read %s: %d %s\n", sale_target.c_str(),
                        std::string(ready_state).c_str(), r.status, r.body.c_str());
           return std::int64_t{0};

@@ -17,7 +17,7 @@
 // commit, with a file past `background_pages`, it runs one TRUNCATE checkpoint.
 //
 // Thread-safety: NoteLogSize is called by the writer thread; Start/Stop by the owner; the
-// counter from anywhere.
+// counters from anywhere.
 #pragma once
 
 #include <atomic>
