@@ -63,6 +63,7 @@ void WalCheckpointer::Run() {
   // idle database's thread sleeps without waking.
   bool watching = false;
   std::uint64_t commits_seen = 0;
+  int truncate_attempts = 0;
   const auto woken = [this] { return checkpoint_requested_ || watch_requested_ || stopping_; };
   while (true) {
     if (!watching) {
@@ -73,10 +74,12 @@ void WalCheckpointer::Run() {
         commits_seen = commits;
         continue;
       }
-      watching = false;
       lock.unlock();
-      TruncateIfLarge();
+      const bool busy = !TruncateIfLarge();
       lock.lock();
+      // Busy: the writer's own checkpoint or a reader still held the log. Try again one idle
+      // period later, a few times, rather than leave the file large until the next burst.
+      watching = busy && ++truncate_attempts < kTruncateAttempts;
       continue;
     }
     if (stopping_) return;
@@ -88,6 +91,7 @@ void WalCheckpointer::Run() {
       lock.lock();
     }
     watching = true;
+    truncate_attempts = 0;
     commits_seen = commits_.load(kRelaxed);
   }
 }
@@ -101,18 +105,18 @@ void WalCheckpointer::CheckpointInBackground() {
   }
 }
 
-void WalCheckpointer::TruncateIfLarge() {
+bool WalCheckpointer::TruncateIfLarge() {
   std::error_code ec;
   const std::uintmax_t log_bytes = std::filesystem::file_size(open_.path + "-wal", ec);
   // 4 KiB pages are the default; a database with larger ones is simply truncated a bit sooner.
-  if (ec || log_bytes <= options_.background_pages * 4096) return;
+  if (ec || log_bytes <= options_.background_pages * 4096) return true;
   try {
-    // Busy (a writer arrived meanwhile) means the database is not at rest after all: the next
-    // background checkpoint starts the watch again.
-    if (!db_->CheckpointTruncate().busy) truncations_.fetch_add(1, kRelaxed);
+    if (db_->CheckpointTruncate().busy) return false;
+    truncations_.fetch_add(1, kRelaxed);
   } catch (const std::exception& e) {
     spdlog::warn("truncating the log of {} failed: {}", open_.path, e.what());
   }
+  return true;
 }
 
 }  // namespace rocketmart::storage

@@ -64,11 +64,13 @@ class WalCheckpointer {
 
  private:
   static constexpr std::memory_order kRelaxed = std::memory_order_relaxed;
+  static constexpr int kTruncateAttempts = 5;  // Per burst, one idle period apart.
 
   void Run();
   void CheckpointInBackground();
   // Once idle after a burst: the log file back to zero bytes if it grew past background_pages.
-  void TruncateIfLarge();
+  // False when the checkpoint was busy and should be tried again later.
+  bool TruncateIfLarge();
 
   OpenOptions open_;
   const Options options_;

@@ -114,7 +114,8 @@ TEST_F(WalCheckpointerTest, LogFileIsGivenBackOnceWritesComeToRest) {
                                        .idle_truncate_after = std::chrono::milliseconds(20)}});
   writer.Start();
   writer.RunSync(InsertPages(1, 1000));  // One big transaction: the log file grows to ~1000 pages.
-  EXPECT_GT(LogBytes(), 900 * kPageBytes);
+  // Not asserted here: 20 ms later it may already be cut. The counter moves only for a file past
+  // background_pages, so it stands for "the file was large".
   EXPECT_TRUE(::rocketmart::testing::WaitUntil([&] { return writer.LogTruncations() == 1; }));
   EXPECT_EQ(LogBytes(), 0u);
   // The database goes on as before, and a small write does not start another watch.
