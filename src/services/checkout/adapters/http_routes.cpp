@@ -167,14 +167,11 @@ void RegisterRoutes(http::Router& router, CheckoutService& checkout) {
             http::JsonResponse(http::Status::created, HoldJson(*answer.result)), answer.replayed);
       });
 
-  router.Add(http::Method::post, "/payment/holds/{id}/pay", member,
+  router.Add(http::Method::post, "/payment/holds/{id}/pay",
+             {.access = http::Access::kMember, .body = http::BodyRule::kNone},
              [&checkout](Request& req) -> awaitable<Response> {
                auto id = req.IdParam("id");
                if (!id.ok()) co_return http::ErrorResponse(id.error());
-               if (!req.Body().empty()) {
-                 co_return http::ErrorResponse(
-                     MakeError(Errc::kValidationFailed, "this request takes no body"));
-               }
                auto idem = ReadIdempotency(req);
                if (!idem.ok()) co_return http::ErrorResponse(idem.error());
                auto answer = co_await checkout.PayHold(BuyerOf(req), *id, std::move(*idem));

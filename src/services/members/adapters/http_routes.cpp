@@ -109,7 +109,8 @@ void RegisterRoutes(http::Router& router, MembersService& members) {
                co_return Accepted();
              });
 
-  router.Add(http::Method::get, "/member/verify", kPublic,
+  router.Add(http::Method::get, "/member/verify",
+             {.access = http::Access::kPublic, .query = {"token"}},
              [&members](Request& req) -> awaitable<Response> {
                auto token = req.QueryParam("token");
                auto st = co_await members.VerifyEmail(token.value_or(""), Ip(req));
@@ -176,7 +177,8 @@ void RegisterRoutes(http::Router& router, MembersService& members) {
                co_return http::NoContent();
              });
 
-  router.Add(http::Method::post, "/auth/logout-all", kMember,
+  router.Add(http::Method::post, "/auth/logout-all",
+             {.access = http::Access::kMember, .body = http::BodyRule::kNone},
              [&members](Request& req) -> awaitable<Response> {
                auto st = co_await members.LogoutAll(*req.identity);
                if (!st.ok()) co_return Error(st.error());

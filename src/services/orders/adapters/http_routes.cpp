@@ -127,15 +127,17 @@ boost::json::object OrderJson(const Order& order, bool with_history) {
 void RegisterRoutes(http::Router& router, OrdersService& orders) {
   const http::RouteOptions member{.access = http::Access::kMember};
   const http::RouteOptions admin{.access = http::Access::kAdmin};
-  router.Add(http::Method::get, "/order", member, [&orders](Request& req) -> awaitable<Response> {
-    auto limit = ReadLimit(req);
-    if (!limit.ok()) co_return http::ErrorResponse(limit.error());
-    auto before = ReadPositive(req, "cursor", "invalid cursor");
-    if (!before.ok()) co_return http::ErrorResponse(before.error());
-    auto page = orders.ListForMember(req.MemberId(), *before, *limit);
-    if (!page.ok()) co_return http::ErrorResponse(page.error());
-    co_return PageResponse(*page);
-  });
+  router.Add(http::Method::get, "/order",
+             {.access = http::Access::kMember, .query = {"limit", "cursor"}},
+             [&orders](Request& req) -> awaitable<Response> {
+               auto limit = ReadLimit(req);
+               if (!limit.ok()) co_return http::ErrorResponse(limit.error());
+               auto before = ReadPositive(req, "cursor", "invalid cursor");
+               if (!before.ok()) co_return http::ErrorResponse(before.error());
+               auto page = orders.ListForMember(req.MemberId(), *before, *limit);
+               if (!page.ok()) co_return http::ErrorResponse(page.error());
+               co_return PageResponse(*page);
+             });
   router.Add(http::Method::get, "/order/{id}", member,
              [&orders](Request& req) -> awaitable<Response> {
                auto id = req.IdParam("id");
@@ -153,7 +155,7 @@ void RegisterRoutes(http::Router& router, OrdersService& orders) {
                co_return http::JsonResponse(http::Status::ok, OrderJson(*order, true));
              });
   router.Add(http::Method::post, "/order/return/{id}",
-             http::RouteOptions{.access = http::Access::kMember, .json_body = false},
+             {.access = http::Access::kMember, .body = http::BodyRule::kNone},
              [&orders](Request& req) -> awaitable<Response> {
                auto id = req.IdParam("id");
                if (!id.ok()) co_return http::ErrorResponse(id.error());
@@ -163,7 +165,8 @@ void RegisterRoutes(http::Router& router, OrdersService& orders) {
              });
 
   // Operators.
-  router.Add(http::Method::get, "/admin/orders", admin,
+  router.Add(http::Method::get, "/admin/orders",
+             {.access = http::Access::kAdmin, .query = {"limit", "cursor", "productId", "status"}},
              [&orders](Request& req) -> awaitable<Response> {
                AdminOrderQuery query;
                auto limit = ReadLimit(req);
