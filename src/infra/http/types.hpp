@@ -49,6 +49,10 @@ struct Request {
   Result<std::int64_t> IdParam(std::string_view name) const;
   // A decoded query parameter, if present.
   std::optional<std::string> QueryParam(std::string_view name) const;
+  // A query parameter that must be a decimal integer in [min, max]; `fallback` when absent.
+  // kValidationFailed naming the parameter otherwise ("limit must be between 1 and 100").
+  Result<std::int64_t> IntQueryParam(std::string_view name, std::int64_t min, std::int64_t max,
+                                     std::int64_t fallback) const;
   // The member id of an authenticated caller (routes with Access::kMember/kAdmin always have one).
   std::int64_t MemberId() const { return identity ? identity->member_id : 0; }
 };
