@@ -81,5 +81,61 @@ TEST(ApiLists, AMemberListsTheirOpenHoldsAndCanFindALostOne) {
   EXPECT_EQ(c.Get("/payment/holds").status, 401);
 }
 
+TEST(ApiLists, AnAdminListsMembersAndFindsThemByEmailOrNamePrefix) {
+  ServerProcess server;
+  HttpClient c(server.port());
+  const std::string admin = server.FastToken(1, true);
+  for (const auto& [email, name] : std::vector<std::pair<std::string, std::string>>{
+           {"ann@example.com", "Ann Lee"}, {"bob@shop.io", "Annabel"}, {"cy@example.com", "Cy"}}) {
+    boost::json::object signup{
+        {"email", email}, {"password", "correct horse battery"}, {"name", name}};
+    ASSERT_EQ(c.PostJson("/member/signup", boost::json::serialize(signup)).status, 202);
+  }
+  auto all = c.Get("/admin/members", admin);
+  ASSERT_EQ(all.status, 200) << all.body;
+  const auto body = all.Json();
+  EXPECT_EQ(body.at("total").as_int64(), 3);
+  EXPECT_TRUE(body.at("nextCursor").is_null());
+  const auto& items = body.at("items").as_array();
+  ASSERT_EQ(items.size(), 3u);
+  const auto& newest = items[0].as_object();
+  EXPECT_EQ(newest.at("email").as_string(), "cy@example.com");
+  EXPECT_EQ(newest.at("name").as_string(), "Cy");
+  EXPECT_EQ(newest.at("role").as_string(), "user");
+  EXPECT_FALSE(newest.at("emailVerified").as_bool());
+  EXPECT_FALSE(newest.at("createdAt").as_string().empty());
+  EXPECT_FALSE(newest.contains("phone")) << "no personal data in the list";
+  EXPECT_FALSE(newest.contains("passwordHash"));
+
+  auto emails = [](const HttpResponse& r) {
+    std::vector<std::string> out;
+    const boost::json::value body = r.Json();
+    for (const auto& m : body.at("items").as_array()) {
+      out.emplace_back(m.at("email").as_string());
+    }
+    return out;
+  };
+  auto ann = c.Get("/admin/members?q=ANN", admin);
+  ASSERT_EQ(ann.status, 200) << ann.body;
+  EXPECT_EQ(emails(ann), (std::vector<std::string>{"bob@shop.io", "ann@example.com"}));
+  EXPECT_TRUE(ann.Json().at("total").is_null()) << "a search is not counted";
+  EXPECT_EQ(emails(c.Get("/admin/members?q=bob%40shop", admin)),
+            std::vector<std::string>{"bob@shop.io"});
+  auto page = c.Get("/admin/members?limit=2", admin).Json();
+  ASSERT_FALSE(page.at("nextCursor").is_null());
+  auto next = c.Get(
+      "/admin/members?limit=2&cursor=" + std::string(page.at("nextCursor").as_string()), admin);
+  EXPECT_EQ(emails(next), std::vector<std::string>{"ann@example.com"});
+
+  EXPECT_EQ(c.Get("/admin/members", server.FastToken(5)).status, 403);
+  EXPECT_EQ(c.Get("/admin/members").status, 401);
+  for (const char* target : {"/admin/members?q=", "/admin/members?limit=0",
+                             "/admin/members?cursor=x", "/admin/members?email=a"}) {
+    auto r = c.Get(target, admin);
+    EXPECT_EQ(r.status, 400) << target << " -> " << r.body;
+    EXPECT_EQ(r.ErrorCode(), "VALIDATION_FAILED") << target;
+  }
+}
+
 }  // namespace
 }  // namespace rocketmart::testing
