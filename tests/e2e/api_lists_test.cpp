@@ -137,5 +137,63 @@ TEST(ApiLists, AnAdminListsMembersAndFindsThemByEmailOrNamePrefix) {
   }
 }
 
+TEST(ApiLists, AdminOrdersFilterByMemberCarryTheMemberAndNameTheAdminInTheHistory) {
+  ServerProcess server;
+  const std::int64_t product = CreateProductOnSale(server, 10, 5);
+  HttpClient c(server.port());
+  const std::string admin = server.FastToken(1, true);
+  const std::string ann = server.FastToken(20), bob = server.FastToken(21);
+  const std::string line = R"({"productId":)" + std::to_string(product) + R"(,"amount":1})";
+  std::vector<std::int64_t> anns;
+  for (const std::string* buyer : {&ann, &bob, &ann}) {
+    auto paid = c.PostJson("/payment/request", line, *buyer);
+    ASSERT_EQ(paid.status, 201) << paid.body;
+    const std::int64_t id = paid.Json().at("orderId").as_int64();
+    if (buyer == &ann) anns.insert(anns.begin(), id);
+    ASSERT_TRUE(
+        WaitUntil([&] { return c.Get("/order/" + std::to_string(id), *buyer).status == 200; }));
+  }
+
+  auto mine = c.Get("/admin/orders?memberId=20", admin);
+  ASSERT_EQ(mine.status, 200) << mine.body;
+  const auto body = mine.Json();
+  std::vector<std::int64_t> ids;
+  for (const auto& o : body.at("items").as_array()) {
+    ids.push_back(o.at("id").as_int64());
+    EXPECT_EQ(o.at("memberId").as_int64(), 20);
+  }
+  EXPECT_EQ(ids, anns) << "only member 20's orders, newest first";
+  EXPECT_EQ(body.at("total").as_int64(), 2);
+  auto all = c.Get("/admin/orders", admin).Json();
+  EXPECT_EQ(all.at("total").as_int64(), 3);
+  for (const auto& o : all.at("items").as_array()) EXPECT_TRUE(o.as_object().contains("memberId"));
+  EXPECT_EQ(c.Get("/admin/orders?memberId=999", admin).Json().at("items").as_array().size(), 0u);
+  EXPECT_EQ(c.Get("/admin/orders?memberId=0", admin).ErrorCode(), "VALIDATION_FAILED");
+  EXPECT_EQ(c.Get("/order", ann).Json().at("total").as_int64(), 2);
+
+  // An admin holds and advances an order: the history names them, for admins only.
+  const std::string order = std::to_string(anns[0]);
+  auto held =
+      c.PostJson("/admin/orders/" + order + "/hold", R"({"reason":"address check"})", admin);
+  ASSERT_EQ(held.status, 200) << held.body;
+  EXPECT_EQ(held.Json().at("history").as_array().back().at("actorId").as_int64(), 1);
+  EXPECT_EQ(held.Json().at("memberId").as_int64(), 20);
+  auto advanced =
+      c.PostJson("/admin/orders/" + order + "/advance", R"({"reason":"courier"})", admin);
+  ASSERT_EQ(advanced.status, 200) << advanced.body;
+  const auto history = c.Get("/admin/orders/" + order, admin).Json().at("history").as_array();
+  ASSERT_EQ(history.size(), 3u);
+  EXPECT_TRUE(history[0].at("actorId").is_null()) << "the payment was nobody's action";
+  EXPECT_EQ(history[1].at("kind").as_string(), "hold");
+  EXPECT_EQ(history[1].at("actorId").as_int64(), 1);
+  EXPECT_EQ(history[2].at("status").as_string(), "SHIPPING");
+  EXPECT_EQ(history[2].at("actorId").as_int64(), 1);
+  const auto seen_by_member = c.Get("/order/" + order, ann).Json().at("history").as_array();
+  ASSERT_EQ(seen_by_member.size(), 3u);
+  for (const auto& h : seen_by_member) {
+    EXPECT_FALSE(h.as_object().contains("actorId")) << "a member does not see operator ids";
+  }
+}
+
 }  // namespace
 }  // namespace rocketmart::testing
