@@ -412,7 +412,8 @@ boost::asio::awaitable<Result<SaleView>> CheckoutService::SetSale(std::int64_t p
 boost::asio::awaitable<Result<InventoryRow>> CheckoutService::Restock(std::int64_t product_id,
                                                                       std::int64_t quantity) {
   if (quantity < 1 || quantity > kMaxRestock) {
-    co_return MakeError(Errc::kValidationFailed, "quantity must be between 1 and 1000000000",
+    co_return MakeError(Errc::kValidationFailed,
+                        "quantity must be between 1 and " + std::to_string(kMaxRestock),
                         "quantity");
   }
   auto row = co_await store_.Restock(product_id, quantity, clock_.Now());

@@ -635,5 +635,26 @@ TEST_F(CheckoutTest, OpenHoldsListsTheMembersUnexpiredAndPayingHoldsNewestFirst)
   ExpectInvariants();
 }
 
+// Issue 11 point 8: stock could be pushed to 2,000,000,025 by repeated restocks.
+TEST_F(CheckoutTest, RestockIsBoundedPerRequestAndOverTheProductsLife) {
+  Open();
+  CreateProduct(kMaxUnitsStocked - 5);
+  OpenSale(5);
+  EXPECT_EQ(RunAwait(service_->Restock(kProduct, kMaxRestock + 1)).error().field, "quantity");
+  ASSERT_TRUE(RunAwait(service_->Restock(kProduct, 5)).ok());
+  EXPECT_EQ(Available(), kMaxUnitsStocked);
+  auto over = RunAwait(service_->Restock(kProduct, 1));
+  ASSERT_FALSE(over.ok());
+  EXPECT_EQ(over.error().code, Errc::kValidationFailed);
+  EXPECT_EQ(over.error().field, "quantity");
+  EXPECT_EQ(Available(), kMaxUnitsStocked) << "a refused restock changes nothing";
+  // Sold units still count: selling one does not make room for another restock.
+  std::vector<PurchaseLine> lines{{kProduct, 1}};
+  ASSERT_TRUE(RunAwait(service_->Purchase(B(1), lines, std::nullopt)).result.ok());
+  EXPECT_FALSE(RunAwait(service_->Restock(kProduct, 1)).ok());
+  EXPECT_EQ(RunAwait(service_->Restock(999, 1)).error().code, Errc::kNotFound);
+  ExpectInvariants();
+}
+
 }  // namespace
 }  // namespace rocketmart::checkout

@@ -607,13 +607,27 @@ boost::asio::awaitable<Result<InventoryRow>> SqliteInventoryStore::Restock(std::
                                                                            std::int64_t quantity,
                                                                            TimePoint now) {
   auto job = [product_id, quantity, now](Database& db) -> Result<InventoryRow> {
+    // Guarded like a hold: the ceiling holds whatever the caller checked.
     auto& up = db.Cached(
-        "UPDATE inventory SET available = available + ?, restocked = restocked + ? "
-        "WHERE product_id = ? AND retired = 0");
-    up.BindInt64(1, quantity).BindInt64(2, quantity).BindInt64(3, product_id);
+        "UPDATE inventory SET available = available + ?1, restocked = restocked + ?1 "
+        "WHERE product_id = ?2 AND retired = 0 AND initial + restocked + ?1 <= ?3");
+    up.BindInt64(1, quantity).BindInt64(2, product_id).BindInt64(3, kMaxUnitsStocked);
     up.Step();
     up.Reset();
-    if (db.Changes() == 0) return MakeError(Errc::kNotFound, "no such product");
+    if (db.Changes() == 0) {
+      auto& row = db.Cached(
+          "SELECT initial + restocked FROM inventory WHERE product_id = ? AND retired = 0");
+      row.BindInt64(1, product_id);
+      const bool exists = row.Step();
+      const std::int64_t stocked = exists ? row.Int64(0) : 0;
+      row.Reset();
+      if (!exists) return MakeError(Errc::kNotFound, "no such product");
+      return MakeError(Errc::kValidationFailed,
+                       "a product is stocked with at most " + std::to_string(kMaxUnitsStocked) +
+                           " units over its life (initial + restocked); room left: " +
+                           std::to_string(kMaxUnitsStocked - stocked),
+                       "quantity");
+    }
     Ledger(db, product_id, "RESTOCK", quantity, 0, now);
     static const std::string sql = std::string(kInventoryColumns) + " WHERE product_id = ?";
     auto& s = db.Cached(sql);
