@@ -46,7 +46,7 @@ export async function selfTest() {
   // Document rules: a missing operationId, a duplicate one, an operation without 431.
   const broken = JSON.parse(JSON.stringify(doc));
   delete broken.paths["/health"].get.operationId;
-  broken.paths["/metrics"].get.operationId = broken.paths["/cart"].get.operationId;
+  broken.paths["/products"].get.operationId = broken.paths["/cart"].get.operationId;
   delete broken.paths["/cart"].get.responses["431"];
   const rules = documentRules(broken).join("\n");
   for (const needle of ["GET /health: no operationId", "is also used by", "GET /cart: does not declare 431"]) {
