@@ -15,6 +15,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev sqlite3 curl python3 procps
   nginx-light wrk python3-aiosmtpd python3-locust
 )
+command -v npm >/dev/null 2>&1 || packages+=(nodejs npm)  # tests/contract; keeps a Node.js already installed
 
 missing=()
 for p in "${packages[@]}"; do

@@ -104,11 +104,12 @@ boost::asio::awaitable<Result<Order>> OrdersService::SetHold(std::int64_t order_
   co_return co_await store_.SetHold(order_id, hold, std::move(reason), actor_id, clock_.Now());
 }
 
-SaleSummary OrdersService::Summary(std::int64_t product_id) {
+Result<SaleSummary> OrdersService::Summary(std::int64_t product_id) {
   SaleSummary s;
   s.product_id = product_id;
   if (figures_) s.checkout = figures_->Figures(product_id);
   s.orders = store_.TallyForProduct(product_id);
+  if (!s.checkout && s.orders.empty()) return MakeError(Errc::kNotFound, "no such product");
   return s;
 }
 

@@ -71,7 +71,9 @@ class OrdersService {
                                                 std::int64_t actor_id = 0);
   boost::asio::awaitable<Result<Order>> SetHold(std::int64_t order_id, bool hold,
                                                 std::string reason, std::int64_t actor_id = 0);
-  SaleSummary Summary(std::int64_t product_id);
+  // kNotFound when neither checkout nor the orders know the product (a product created a moment
+  // ago is unknown until its stock reaches checkout through the catalog's event).
+  Result<SaleSummary> Summary(std::int64_t product_id);
   void SetSaleFiguresSource(const SaleFiguresSource* source) { figures_ = source; }
 
  private:

@@ -266,9 +266,40 @@ TEST_F(OrdersTest, OperatorHoldsAdvancesAndReleasesWithReasons) {
   EXPECT_EQ(i.service->ListForAdmin(by_product)->items.size(), 1u);
   by_product.product_id = 9;
   EXPECT_EQ(i.service->ListForAdmin(by_product)->items.size(), 0u);
-  const SaleSummary summary = i.service->Summary(7);
-  EXPECT_EQ(summary.orders.at(OrderStatus::kDelivered).units, 2);
-  EXPECT_FALSE(summary.checkout.has_value());
+  const auto summary = i.service->Summary(7);
+  ASSERT_TRUE(summary.ok());
+  EXPECT_EQ(summary->orders.at(OrderStatus::kDelivered).units, 2);
+  EXPECT_FALSE(summary->checkout.has_value());
+}
+
+// Checkout's figures for the products it knows (in-memory stand-in for the port).
+class KnownProducts final : public SaleFiguresSource {
+ public:
+  std::optional<SaleFigures> Figures(std::int64_t product_id) const override {
+    if (product_id != 42) return std::nullopt;
+    return SaleFigures{.available = 5};
+  }
+};
+
+TEST_F(OrdersTest, TheSummaryOfAProductNobodyKnowsIsNotFound) {
+  Instance i(Path(), clock_);
+  const KnownProducts figures;
+  i.service->SetSaleFiguresSource(&figures);
+  // Neither checkout nor the orders know product 9.
+  auto missing = i.service->Summary(9);
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.error().code, Errc::kNotFound);
+  // Checkout knows 42, which has no orders yet: a summary of zeros.
+  auto known = i.service->Summary(42);
+  ASSERT_TRUE(known.ok());
+  EXPECT_EQ(known->checkout->available, 5);
+  EXPECT_TRUE(known->orders.empty());
+  // Orders of product 7 exist although checkout does not report it: still summarised.
+  std::vector<PaidOrderEvent> events{Paid(1, 10, clock_.Now())};
+  i.service->OnOrdersPaid(events);
+  auto ordered = i.service->Summary(7);
+  ASSERT_TRUE(ordered.ok());
+  EXPECT_EQ(ordered->orders.at(OrderStatus::kPaid).units, 2);
 }
 
 TEST_F(OrdersTest, OrdersFromBeforeTheScheduleAreScheduledAtStartup) {

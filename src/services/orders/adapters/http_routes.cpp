@@ -231,8 +231,9 @@ void RegisterRoutes(http::Router& router, OrdersService& orders) {
              [&orders](Request& req) -> awaitable<Response> {
                auto id = req.IdParam("productId");
                if (!id.ok()) co_return http::ErrorResponse(id.error());
-               const SaleSummary summary = orders.Summary(*id);
-               co_return http::JsonResponse(http::Status::ok, SummaryJson(summary));
+               auto summary = orders.Summary(*id);
+               if (!summary.ok()) co_return http::ErrorResponse(summary.error());
+               co_return http::JsonResponse(http::Status::ok, SummaryJson(*summary));
              });
   router.Add(http::Method::post, "/admin/orders/{id}/advance", admin,
              [&orders](Request& req) -> awaitable<Response> {
