@@ -58,7 +58,8 @@ constexpr storage::Migration kMigrations[] = {
     // Who did an operator's action (advance, hold, release): the admin's member id on the history
     // line. And the number of orders per status, kept by triggers, so the admin list's total is a
     // read of a few rows instead of a count over the table.
-    {3, "history actor, order counts", R"sql(
+    // Version 4: 3 is taken by a change in flight (i11-cart, product names on order lines).
+    {4, "history actor, order counts", R"sql(
       ALTER TABLE order_history ADD COLUMN actor_id INTEGER;
       CREATE TABLE order_counts (
         status TEXT    PRIMARY KEY,
