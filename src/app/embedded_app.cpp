@@ -189,6 +189,10 @@ class GatewayRevoker final : public members::TokenRevoker {
                  TimePoint expires_at) override {
     denylist_.DenyToken(member_id, token_id, expires_at, clock_.Now());
   }
+  void DenyFamily(std::int64_t member_id, const std::string& family_id,
+                  TimePoint expires_at) override {
+    denylist_.DenyFamily(member_id, family_id, expires_at, clock_.Now());
+  }
   void InvalidateBefore(std::int64_t member_id, TimePoint valid_after) override {
     denylist_.InvalidateBefore(member_id, valid_after);
   }

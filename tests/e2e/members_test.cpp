@@ -245,6 +245,30 @@ TEST_F(Members, RefreshRotationReuseAndParallelUse) {
   EXPECT_LE(ok.load(), 1);
 }
 
+TEST_F(Members, RefreshReuseAndLogoutEndTheSessionsAccessTokensAtOnce) {
+  auto c = Client();
+  const auto first = Register(c, "dot@example.com");
+  auto rotated = c.PostJson("/auth/refresh", Json({{"refreshToken", Refresh(first)}}));
+  ASSERT_EQ(rotated.status, 200) << rotated.body;
+  const auto second = rotated.Json().as_object();
+  const auto other = Login(c, "dot@example.com");  // another session of the same member
+  ASSERT_EQ(c.Get("/member/me", Access(first)).status, 200);
+  ASSERT_EQ(c.Get("/member/me", Access(second)).status, 200);
+
+  // The spent refresh token comes back: someone holds a copy. The family is revoked and every
+  // access token it issued stops at once, not when it expires 15 minutes later.
+  EXPECT_EQ(c.PostJson("/auth/refresh", Json({{"refreshToken", Refresh(first)}})).status, 401);
+  EXPECT_EQ(c.Get("/member/me", Access(first)).status, 401);
+  EXPECT_EQ(c.Get("/member/me", Access(second)).status, 401);
+  EXPECT_EQ(c.Get("/member/me", Access(other)).status, 200);  // the other session lives
+
+  // Logout with the newest access token also ends the older ones of its session.
+  auto next = c.PostJson("/auth/refresh", Json({{"refreshToken", Refresh(other)}}));
+  ASSERT_EQ(next.status, 200) << next.body;
+  EXPECT_EQ(c.PostJson("/auth/logout", "", Access(next.Json().as_object())).status, 204);
+  EXPECT_EQ(c.Get("/member/me", Access(other)).status, 401);
+}
+
 TEST_F(Members, LogoutPasswordChangeAndResetEndSessions) {
   auto c = Client();
   const auto a = Register(c, "eve@example.com");

@@ -70,7 +70,13 @@ MembersService::MembersService(MemberRepository& repository, PasswordHasher& has
 
 void MembersService::Load() {
   const DenylistSnapshot snapshot = repository_.LoadDenylist(clock_.Now());
-  for (const auto& d : snapshot.denied_tokens) revoker_.DenyToken(d.member_id, d.jti, d.expires_at);
+  for (const auto& d : snapshot.denied_tokens) {
+    if (d.family) {
+      revoker_.DenyFamily(d.member_id, d.jti, d.expires_at);
+    } else {
+      revoker_.DenyToken(d.member_id, d.jti, d.expires_at);
+    }
+  }
   for (const auto& [member, after] : snapshot.valid_after) revoker_.InvalidateBefore(member, after);
 }
 
@@ -276,8 +282,14 @@ awaitable<Result<TokenPair>> MembersService::Refresh(std::string refresh_token) 
   if (!IsWellFormedToken(refresh_token)) co_return BadRefresh();
   const TimePoint now = clock_.Now();
   const std::string next = auth::RandomHex(32);
-  auto outcome = co_await repository_.RotateRefresh(HashToken(refresh_token), HashToken(next), now);
+  // On reuse, the family's access tokens are denied for as long as any of them can live.
+  const TimePoint denied_until = now + options_.access_ttl;
+  auto outcome = co_await repository_.RotateRefresh(HashToken(refresh_token), HashToken(next),
+                                                    denied_until, now);
   if (!outcome.ok()) co_return outcome.error();
+  if (outcome->status == RefreshStatus::kReused) {
+    revoker_.DenyFamily(outcome->member_id, outcome->family_id, denied_until);
+  }
   if (outcome->status != RefreshStatus::kRotated) co_return BadRefresh();
   auto member = repository_.FindById(outcome->member_id);
   if (!member) co_return BadRefresh();
@@ -293,10 +305,19 @@ awaitable<Status> MembersService::Logout(auth::Identity identity,
     }
     hash = HashToken(*refresh_token);
   }
-  auto st = co_await repository_.Logout(identity.member_id, std::move(hash), identity.token_id,
-                                        identity.expires_at, clock_.Now());
+  // A session's access tokens all end with it (those issued before its last refresh too). A token
+  // minted outside a session (`rocketmart token`) has no family and is denied alone.
+  const TimePoint now = clock_.Now();
+  AccessDenial denial{FamilyOf(identity.token_id), true,
+                      std::max(identity.expires_at, now + options_.access_ttl)};
+  if (denial.id.empty()) denial = AccessDenial{identity.token_id, false, identity.expires_at};
+  auto st = co_await repository_.Logout(identity.member_id, std::move(hash), denial, now);
   if (!st.ok()) co_return st;
-  revoker_.DenyToken(identity.member_id, identity.token_id, identity.expires_at);
+  if (denial.family) {
+    revoker_.DenyFamily(identity.member_id, denial.id, denial.expires_at);
+  } else {
+    revoker_.DenyToken(identity.member_id, denial.id, denial.expires_at);
+  }
   co_return Ok();
 }
 

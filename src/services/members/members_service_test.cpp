@@ -33,10 +33,14 @@ class RecordingRevoker final : public TokenRevoker {
   void DenyToken(std::int64_t, const std::string& token_id, TimePoint) override {
     denied.push_back(token_id);
   }
+  void DenyFamily(std::int64_t, const std::string& family_id, TimePoint expires_at) override {
+    denied_families.emplace_back(family_id, expires_at);
+  }
   void InvalidateBefore(std::int64_t member_id, TimePoint valid_after) override {
     valid_after_[member_id] = valid_after;
   }
   std::vector<std::string> denied;
+  std::vector<std::pair<std::string, TimePoint>> denied_families;
   std::map<std::int64_t, TimePoint> valid_after_;
 };
 
@@ -339,9 +343,20 @@ TEST_F(MembersServiceTest, RefreshRotatesAndReuseRevokesTheFamily) {
   auto r1 = RunAwait(service_->Refresh(r0->refresh_token));
   ASSERT_TRUE(r1.ok());
   EXPECT_NE(r1->refresh_token, r0->refresh_token);
+  const std::string family = IdentityOf(*r0).token_id.substr(0, 32);
+  ASSERT_EQ(IdentityOf(*r1).token_id.substr(0, 33), family + ".");
+  EXPECT_TRUE(revoker_.denied_families.empty());
   auto reuse = RunAwait(service_->Refresh(r0->refresh_token));
   ASSERT_FALSE(reuse.ok());
   EXPECT_EQ(reuse.error().code, Errc::kUnauthenticated);
+  // The family's access tokens are void at the gateway at once, for as long as one can live.
+  ASSERT_EQ(revoker_.denied_families.size(), 1u);
+  EXPECT_EQ(revoker_.denied_families[0].first, family);
+  EXPECT_EQ(revoker_.denied_families[0].second, clock_.Now() + std::chrono::minutes{15});
+  revoker_ = {};
+  service_->Load();  // and after a restart
+  ASSERT_EQ(revoker_.denied_families.size(), 1u);
+  EXPECT_EQ(revoker_.denied_families[0].first, family);
   EXPECT_FALSE(RunAwait(service_->Refresh(r1->refresh_token)).ok());  // family revoked
   EXPECT_FALSE(RunAwait(service_->Refresh(std::string(64, 'f'))).ok());
   EXPECT_FALSE(RunAwait(service_->Refresh("not-a-token")).ok());
@@ -371,8 +386,9 @@ TEST_F(MembersServiceTest, LogoutAndLogoutAllRevoke) {
   auto b = Login("ida@example.com");
   const auth::Identity id_a = IdentityOf(*a);
   ASSERT_TRUE(RunAwait(service_->Logout(id_a, a->refresh_token)).ok());
-  ASSERT_EQ(revoker_.denied.size(), 1u);
-  EXPECT_EQ(revoker_.denied[0], id_a.token_id);
+  // The whole session ends: the jti is "<family>.<random>", and the family is denied.
+  ASSERT_EQ(revoker_.denied_families.size(), 1u);
+  EXPECT_EQ(revoker_.denied_families[0].first + "." + id_a.token_id.substr(33), id_a.token_id);
   EXPECT_FALSE(RunAwait(service_->Refresh(a->refresh_token)).ok());
   EXPECT_TRUE(RunAwait(service_->Refresh(b->refresh_token)).ok());  // other session lives
 
@@ -390,7 +406,8 @@ TEST_F(MembersServiceTest, LogoutAndLogoutAllRevoke) {
   // Restart: the denylist is replayed from the database.
   revoker_ = {};
   service_->Load();
-  EXPECT_EQ(revoker_.denied.size(), 1u);
+  // a's session (logout) and c's (its refresh token came back after the logout-all).
+  EXPECT_EQ(revoker_.denied_families.size(), 2u);
   EXPECT_EQ(revoker_.valid_after_.count(id_a.member_id), 1u);
 }
 

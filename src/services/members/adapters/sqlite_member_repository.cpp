@@ -66,6 +66,11 @@ constexpr storage::Migration kMigrations[] = {
         created_at_ms      INTEGER NOT NULL
       );
     )sql"},
+    // A denial can name a whole session: every access token whose jti starts with the refresh
+    // family id held in `jti` (refresh-token reuse, logout).
+    {2, "denied_families", R"sql(
+      ALTER TABLE denied_tokens ADD COLUMN family INTEGER NOT NULL DEFAULT 0;
+    )sql"},
 };
 
 constexpr std::string_view kSelect =
@@ -127,6 +132,21 @@ void Exec1(storage::Database& db, std::string_view sql,
   bind(stmt);
   stmt.Step();
   stmt.Reset();
+}
+
+void InsertDenial(storage::Database& db, std::int64_t member_id, const AccessDenial& denial,
+                  TimePoint now) {
+  Exec1(db, "DELETE FROM denied_tokens WHERE expires_at_ms <= ?",
+        [&](storage::Statement& s) { s.BindInt64(1, ToUnixMillis(now)); });
+  Exec1(db,
+        "INSERT OR REPLACE INTO denied_tokens (jti, member_id, expires_at_ms, family) "
+        "VALUES (?, ?, ?, ?)",
+        [&](storage::Statement& s) {
+          s.BindText(1, denial.id)
+              .BindInt64(2, member_id)
+              .BindInt64(3, ToUnixMillis(denial.expires_at))
+              .BindInt64(4, denial.family ? 1 : 0);
+        });
 }
 
 TimePoint RevokeFamilies(storage::Database& db, std::int64_t member_id, const std::string& keep,
@@ -326,11 +346,10 @@ awaitable<Status> SqliteMemberRepository::StoreRefresh(std::int64_t member_id,
   co_return Ok();
 }
 
-awaitable<Result<RefreshOutcome>> SqliteMemberRepository::RotateRefresh(std::string token_hash,
-                                                                        std::string new_hash,
-                                                                        TimePoint now) {
+awaitable<Result<RefreshOutcome>> SqliteMemberRepository::RotateRefresh(
+    std::string token_hash, std::string new_hash, TimePoint access_denied_until, TimePoint now) {
   auto job = [token_hash = std::move(token_hash), new_hash = std::move(new_hash),
-              now](storage::Database& db) -> Result<RefreshOutcome> {
+              access_denied_until, now](storage::Database& db) -> Result<RefreshOutcome> {
     auto& stmt = db.Cached(
         "SELECT t.family_id, t.used_at_ms, f.member_id, f.revoked, f.expires_at_ms "
         "FROM refresh_tokens t JOIN refresh_families f ON f.family_id = t.family_id "
@@ -352,6 +371,8 @@ awaitable<Result<RefreshOutcome>> SqliteMemberRepository::RotateRefresh(std::str
       // change commits because the job returns a value, not an error.
       Exec1(db, "UPDATE refresh_families SET revoked = 1 WHERE family_id = ?",
             [&](storage::Statement& s) { s.BindText(1, out.family_id); });
+      // The access tokens the family issued stop too, whoever holds them.
+      InsertDenial(db, out.member_id, AccessDenial{out.family_id, true, access_denied_until}, now);
       out.status = RefreshStatus::kReused;
       return out;
     }
@@ -374,23 +395,16 @@ awaitable<Result<RefreshOutcome>> SqliteMemberRepository::RotateRefresh(std::str
 
 awaitable<Status> SqliteMemberRepository::Logout(std::int64_t member_id,
                                                  std::optional<std::string> token_hash,
-                                                 std::string jti, TimePoint jti_expires_at,
-                                                 TimePoint now) {
+                                                 AccessDenial denial, TimePoint now) {
   auto job = [=, token_hash = std::move(token_hash),
-              jti = std::move(jti)](storage::Database& db) -> Result<bool> {
+              denial = std::move(denial)](storage::Database& db) -> Result<bool> {
     if (token_hash) {
       Exec1(db,
             "UPDATE refresh_families SET revoked = 1 WHERE member_id = ? AND family_id = "
             "(SELECT family_id FROM refresh_tokens WHERE token_hash = ?)",
             [&](storage::Statement& s) { s.BindInt64(1, member_id).BindText(2, *token_hash); });
     }
-    Exec1(db, "DELETE FROM denied_tokens WHERE expires_at_ms <= ?",
-          [&](storage::Statement& s) { s.BindInt64(1, ToUnixMillis(now)); });
-    Exec1(db,
-          "INSERT OR REPLACE INTO denied_tokens (jti, member_id, expires_at_ms) VALUES (?, ?, ?)",
-          [&](storage::Statement& s) {
-            s.BindText(1, jti).BindInt64(2, member_id).BindInt64(3, ToUnixMillis(jti_expires_at));
-          });
+    InsertDenial(db, member_id, denial, now);
     return true;
   };
   auto r = co_await async::Write<bool>(writer_, std::move(job));
@@ -472,11 +486,11 @@ DenylistSnapshot SqliteMemberRepository::LoadDenylist(TimePoint now) {
   DenylistSnapshot out;
   writer_.RunSync([&](storage::Database& db) {
     auto denied = db.Prepare(
-        "SELECT member_id, jti, expires_at_ms FROM denied_tokens WHERE expires_at_ms > ?");
+        "SELECT member_id, jti, family, expires_at_ms FROM denied_tokens WHERE expires_at_ms > ?");
     denied.BindInt64(1, ToUnixMillis(now));
     while (denied.Step()) {
       out.denied_tokens.push_back(
-          {denied.Int64(0), denied.Text(1), FromUnixMillis(denied.Int64(2))});
+          {denied.Int64(0), denied.Text(1), denied.Int64(2) != 0, FromUnixMillis(denied.Int64(3))});
     }
     auto after =
         db.Prepare("SELECT id, tokens_valid_after_ms FROM members WHERE tokens_valid_after_ms > 0");

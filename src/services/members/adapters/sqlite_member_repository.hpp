@@ -37,10 +37,11 @@ class SqliteMemberRepository final : public MemberRepository {
                                               TimePoint now) override;
   boost::asio::awaitable<Result<RefreshOutcome>> RotateRefresh(std::string token_hash,
                                                                std::string new_hash,
+                                                               TimePoint access_denied_until,
                                                                TimePoint now) override;
   boost::asio::awaitable<Status> Logout(std::int64_t member_id,
-                                        std::optional<std::string> token_hash, std::string jti,
-                                        TimePoint jti_expires_at, TimePoint now) override;
+                                        std::optional<std::string> token_hash, AccessDenial denial,
+                                        TimePoint now) override;
   boost::asio::awaitable<Result<TimePoint>> RevokeSessions(std::int64_t member_id,
                                                            std::string keep_family,
                                                            TimePoint valid_after,

@@ -68,10 +68,19 @@ struct Revocation {
   TimePoint valid_after{};
 };
 
+// Access tokens made void before they expire: one token (`id` is its jti) or every access token
+// of a session (`family`: `id` is the refresh family id that starts their jtis).
+struct AccessDenial {
+  std::string id;
+  bool family = false;
+  TimePoint expires_at{};
+};
+
 struct DenylistSnapshot {
   struct Denied {
     std::int64_t member_id = 0;
-    std::string jti;
+    std::string jti;  // or the family id when `family`
+    bool family = false;
     TimePoint expires_at{};
   };
   std::vector<Denied> denied_tokens;
@@ -126,16 +135,16 @@ class MemberRepository {
                                                       TimePoint family_expires_at,
                                                       TimePoint now) = 0;
   // Marks `token_hash` used and stores `new_hash` in the same family, or reports why not. On reuse
-  // of an already-used token the whole family is revoked (committed; the caller answers 401).
-  virtual boost::asio::awaitable<Result<RefreshOutcome>> RotateRefresh(std::string token_hash,
-                                                                       std::string new_hash,
-                                                                       TimePoint now) = 0;
+  // of an already-used token the whole family is revoked and its access tokens are denied until
+  // `access_denied_until` (committed; the caller answers 401).
+  virtual boost::asio::awaitable<Result<RefreshOutcome>> RotateRefresh(
+      std::string token_hash, std::string new_hash, TimePoint access_denied_until,
+      TimePoint now) = 0;
   // Revokes the family of `token_hash` if it belongs to `member_id` (otherwise does nothing) and
-  // denies the access token `jti` until `jti_expires_at`.
+  // records `denial` (the caller's access token, or its whole session).
   virtual boost::asio::awaitable<Status> Logout(std::int64_t member_id,
                                                 std::optional<std::string> token_hash,
-                                                std::string jti, TimePoint jti_expires_at,
-                                                TimePoint now) = 0;
+                                                AccessDenial denial, TimePoint now) = 0;
   // Revokes every refresh family of the member except `keep_family` (may be empty) and voids
   // access tokens issued before `valid_after`. Returns the instant stored: `valid_after`, or one
   // second past the previous one if that was not earlier (tokens issued since the previous
