@@ -9,6 +9,7 @@
 
 #include "support/http_client.hpp"
 #include "support/server_process.hpp"
+#include "support/shop.hpp"
 #include "support/smtp_server.hpp"
 
 namespace rocketmart::testing {
@@ -267,6 +268,31 @@ TEST_F(Members, RefreshReuseAndLogoutEndTheSessionsAccessTokensAtOnce) {
   ASSERT_EQ(next.status, 200) << next.body;
   EXPECT_EQ(c.PostJson("/auth/logout", "", Access(next.Json().as_object())).status, 204);
   EXPECT_EQ(c.Get("/member/me", Access(other)).status, 401);
+}
+
+TEST_F(Members, ATokenFromBeforeVerificationIsToldToRefresh) {
+  auto c = Client();
+  const std::int64_t product = CreateProductOnSale(*server_, 10, 5);
+  ASSERT_EQ(
+      c.PostJson("/member/signup",
+                 Json({{"email", "pre@example.com"}, {"password", kPassword}, {"name", "Pre"}}))
+          .status,
+      202);
+  const auto early = Login(c, "pre@example.com");  // before verifying: email_verified is false
+  const std::string link =
+      FindLink(PlainTextPart(MailTo("pre@example.com")), "/member/verify?token=");
+  ASSERT_EQ(c.Get(PathOf(link)).status, 200);
+  const std::string buy = R"({"productId":)" + std::to_string(product) + R"(,"amount":1})";
+  auto refused = c.PostJson("/payment/request", buy, Access(early));
+  EXPECT_EQ(refused.status, 403) << refused.body;
+  EXPECT_EQ(refused.ErrorCode(), "EMAIL_NOT_VERIFIED");
+  // The address is verified by now; the token was minted before. The message says what to do.
+  const std::string message(refused.Json().at("error").at("message").as_string());
+  EXPECT_NE(message.find("POST /auth/refresh"), std::string::npos) << message;
+  EXPECT_NE(message.find("log in again"), std::string::npos) << message;
+  auto refreshed = c.PostJson("/auth/refresh", Json({{"refreshToken", Refresh(early)}}));
+  ASSERT_EQ(refreshed.status, 200) << refreshed.body;
+  EXPECT_EQ(c.PostJson("/payment/request", buy, Access(refreshed.Json().as_object())).status, 201);
 }
 
 TEST_F(Members, LogoutPasswordChangeAndResetEndSessions) {
