@@ -413,3 +413,63 @@ TEST(MembersSmtp, VerificationMailGoesThroughARealSmtpServer) {
 
 }  // namespace
 }  // namespace rocketmart::testing
+
+namespace rocketmart::testing {
+namespace {
+
+std::string TokenCommand(const ServerProcess& server, std::vector<std::string> args) {
+  std::vector<std::string> argv = {BinaryPath(), "token", "--data-dir", server.data_dir().string()};
+  argv.insert(argv.end(), args.begin(), args.end());
+  std::string out = RunCommand(argv);
+  while (!out.empty() && (out.back() == '\n' || out.back() == '\r')) out.pop_back();
+  return out;
+}
+
+TEST(MembersTokens, TokensAreForRealMembersOrSyntheticIdentitiesThatNeverCollide) {
+  ServerProcess server;
+  HttpClient c(server.port());
+  // Nobody has signed up yet: there is no member 1, and the command refuses to sign for it.
+  EXPECT_THROW(TokenCommand(server, {"--member", "1"}), std::runtime_error);
+  EXPECT_THROW(TokenCommand(server, {"--member", "1", "--role", "admin"}), std::runtime_error);
+  // The synthetic range is only reachable by asking for it.
+  EXPECT_THROW(TokenCommand(server, {"--member", "9007199254740993"}), std::runtime_error);
+
+  // A synthetic load-test identity buys (no signup needed)...
+  const std::int64_t product = CreateProductOnSale(server, 10, 5);
+  const std::string buy = R"({"productId":)" + std::to_string(product) + R"(,"amount":1})";
+  const std::string synthetic = TokenCommand(server, {"--synthetic", "--member", "1"});
+  ASSERT_EQ(c.PostJson("/payment/request", buy, synthetic).status, 201);
+  EXPECT_TRUE(WaitUntil(
+      [&] { return c.Get("/order", synthetic).Json().at("items").as_array().size() == 1; }));
+  EXPECT_EQ(c.Get("/member/me", synthetic).status, 404);  // it is nobody
+
+  // ...and the first real member, id 1, inherits nothing of it.
+  RunCommand({BinaryPath(), "admin", "create", "--data-dir", server.data_dir().string(), "--email",
+              "first@example.com"},
+             {{"ROCKETMART_ADMIN_PASSWORD", "a long admin passphrase"}});
+  const std::string first = TokenCommand(server, {"--member", "1"});
+  auto me = c.Get("/member/me", first);
+  ASSERT_EQ(me.status, 200) << me.body;
+  EXPECT_EQ(me.Json().at("id").as_int64(), 1);
+  EXPECT_EQ(me.Json().at("role").as_string(), "admin");  // the member's own role by default
+  EXPECT_EQ(c.Get("/order", first).Json().at("items").as_array().size(), 0u);
+
+  // A token never claims more than the member has: no admin role for a user, and an unverified
+  // member's token says so.
+  ASSERT_EQ(c.PostJson("/member/signup", R"({"email":"second@example.com","password":)"
+                                         R"("correct horse battery","name":"Second"})")
+                .status,
+            202);
+  EXPECT_THROW(TokenCommand(server, {"--member", "2", "--role", "admin"}), std::runtime_error);
+  const std::string second = TokenCommand(server, {"--member", "2"});
+  EXPECT_EQ(c.Get("/member/me", second).Json().at("email").as_string(), "second@example.com");
+  EXPECT_EQ(c.PostJson("/payment/request", buy, second).ErrorCode(), "EMAIL_NOT_VERIFIED");
+
+  // Read-only, so it works while the server runs and after it stopped.
+  server.Terminate();
+  EXPECT_FALSE(TokenCommand(server, {"--member", "1"}).empty());
+  EXPECT_THROW(TokenCommand(server, {"--member", "3"}), std::runtime_error);
+}
+
+}  // namespace
+}  // namespace rocketmart::testing

@@ -12,6 +12,7 @@
 #include <stdexcept>
 #include <thread>
 
+#include "auth/identity.hpp"
 #include "auth/jwt.hpp"
 #include "auth/secret.hpp"
 
@@ -193,14 +194,14 @@ void ServerProcess::Restart() {
   Start();
 }
 
-std::string ServerProcess::FastToken(std::int64_t member_id, bool admin, bool verified) const {
+std::string ServerProcess::FastToken(std::int64_t n, bool admin, bool verified) const {
   auto secret = auth::LoadOrCreateSecret(data_dir_ / "secrets" / "jwt.key");
   if (!secret.ok()) throw std::runtime_error("no signing key in the data directory");
   auth::Keyring keyring;
   if (!keyring.Add({"k1", *secret}, true).ok()) throw std::runtime_error("bad signing key");
   const auto now = std::chrono::system_clock::now();
   auth::Claims claims;
-  claims.member_id = member_id;
+  claims.member_id = auth::SyntheticMemberId(n);
   claims.role = admin ? "admin" : "user";
   claims.type = std::string(auth::kAccessType);
   claims.issued_at = now;
@@ -212,9 +213,10 @@ std::string ServerProcess::FastToken(std::int64_t member_id, bool admin, bool ve
   return auth::Sign(claims, keyring);
 }
 
-std::string ServerProcess::Token(std::int64_t member_id, bool admin) const {
-  std::string out = RunCommand({BinaryPath(), "token", "--data-dir", data_dir_.string(), "--member",
-                                std::to_string(member_id), "--role", admin ? "admin" : "user"});
+std::string ServerProcess::Token(std::int64_t n, bool admin) const {
+  std::string out =
+      RunCommand({BinaryPath(), "token", "--data-dir", data_dir_.string(), "--synthetic",
+                  "--member", std::to_string(n), "--role", admin ? "admin" : "user"});
   while (!out.empty() && (out.back() == '\n' || out.back() == '\r')) out.pop_back();
   return out;
 }

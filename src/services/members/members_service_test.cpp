@@ -279,6 +279,18 @@ TEST_F(MembersServiceTest, DuplicateSignupAnswersTheSameAndWarnsTheOwner) {
   EXPECT_EQ(after->password_hash, original->password_hash);  // no state change
 }
 
+TEST_F(MembersServiceTest, RealMembersNeverGetASyntheticIdentitysId) {
+  const std::int64_t id = Member("last-ordinary@example.com");
+  EXPECT_FALSE(auth::IsSyntheticMember(id));
+  // Jump the id sequence to the last ordinary id: the next member would get 2^53.
+  writer_->RunSync([](storage::Database& db) {
+    db.Exec("UPDATE sqlite_sequence SET seq = 9007199254740991 WHERE name = 'members'");
+  });
+  EXPECT_ANY_THROW(Signup("first-synthetic@example.com"));
+  EXPECT_FALSE(repository_->FindByEmail("first-synthetic@example.com"));
+  EXPECT_TRUE(repository_->FindByEmail("last-ordinary@example.com"));
+}
+
 TEST_F(MembersServiceTest, RejectedSignupsChangeNothing) {
   EXPECT_EQ(Signup("not-an-email").error().code, Errc::kValidationFailed);
   EXPECT_EQ(Signup("dee@example.com", "password").error().field, "password");

@@ -2,6 +2,7 @@
 
 #include <span>
 
+#include "auth/identity.hpp"
 #include "infra/async/write.hpp"
 
 namespace rocketmart::members {
@@ -71,7 +72,18 @@ constexpr storage::Migration kMigrations[] = {
     {2, "denied_families", R"sql(
       ALTER TABLE denied_tokens ADD COLUMN family INTEGER NOT NULL DEFAULT 0;
     )sql"},
+    // Member ids from 2^53 (auth::kSyntheticMemberBase) up belong to synthetic load-test
+    // identities: a real member never gets one, so it can never inherit their orders.
+    {3, "real_member_ids_below_synthetic", R"sql(
+      CREATE TRIGGER members_ids_below_synthetic AFTER INSERT ON members
+      WHEN NEW.id >= 9007199254740992
+      BEGIN
+        SELECT RAISE(ABORT, 'member ids from 2^53 up are reserved for synthetic identities');
+      END;
+    )sql"},
 };
+
+static_assert(auth::kSyntheticMemberBase == 9007199254740992, "migration 3 names this bound");
 
 constexpr std::string_view kSelect =
     "SELECT id, email, password_hash, name, phone, address, role, email_verified, "
@@ -206,6 +218,10 @@ std::int64_t InsertMember(storage::Database& db, const NewMember& m, TimePoint n
 
 std::span<const storage::Migration> MembersMigrations() {
   return kMigrations;
+}
+
+std::optional<MemberRecord> ReadMemberById(storage::Database& db, std::int64_t id) {
+  return FindIdIn(db, id);
 }
 
 std::optional<MemberRecord> SqliteMemberRepository::FindById(std::int64_t id) {

@@ -15,6 +15,10 @@ namespace rocketmart::members {
 
 std::span<const storage::Migration> MembersMigrations();
 
+// One member read straight from a members database, e.g. one `rocketmart token` opened read-only
+// while the server runs. nullopt when there is no such member.
+std::optional<MemberRecord> ReadMemberById(storage::Database& db, std::int64_t id);
+
 class SqliteMemberRepository final : public MemberRepository {
  public:
   SqliteMemberRepository(storage::GroupCommitWriter& writer, storage::ReadConnections& readers)
