@@ -500,12 +500,26 @@ void EmbeddedApp::Start() {
     if (const auto seeded = SeedDemoCatalog(*p.catalog, *p.checkout, p.clock.Now());
         !seeded.empty()) {
       spdlog::info("demo: seeded {} products with open sales into an empty catalog", seeded.size());
-      std::printf(
-          "Demo catalog seeded (%zu products, sales open for 30 days).\n"
-          "Mint tokens with:\n"
-          "  build/rocketmart token --data-dir %s --member 1 --role admin   # an admin\n"
-          "  build/rocketmart token --data-dir %s --member 2                # a verified buyer\n",
-          seeded.size(), p.config.storage.data_dir.c_str(), p.config.storage.data_dir.c_str());
+      std::printf("Demo catalog seeded (%zu products, sales open for 30 days).\n", seeded.size());
+      // Real accounts with passwords generated for this data directory: shown once here (stdout,
+      // not the log) and kept in a 0600 file under the data directory.
+      const std::filesystem::path data_dir(p.config.storage.data_dir);
+      if (const auto accounts =
+              SeedDemoAccounts(*p.member_repository, *p.password_hasher, data_dir, p.clock.Now())) {
+        spdlog::info("demo: created the demo admin (member {}) and buyer (member {}); see {}",
+                     accounts->admin.id, accounts->buyer.id, accounts->file.string());
+        std::printf(
+            "Demo accounts (passwords generated for this data directory, kept in %s):\n"
+            "  admin  member %lld  %s  password %s\n"
+            "  buyer  member %lld  %s  password %s  (verified)\n"
+            "Log in with POST /auth/login, or mint a token:\n"
+            "  build/rocketmart token --data-dir %s --member %lld\n",
+            accounts->file.c_str(), static_cast<long long>(accounts->admin.id),
+            accounts->admin.email.c_str(), accounts->admin.password.c_str(),
+            static_cast<long long>(accounts->buyer.id), accounts->buyer.email.c_str(),
+            accounts->buyer.password.c_str(), p.config.storage.data_dir.c_str(),
+            static_cast<long long>(accounts->buyer.id));
+      }
     }
   }
 

@@ -4,6 +4,7 @@
 
 #include <boost/json.hpp>
 #include <fstream>
+#include <map>
 #include <sstream>
 #include <thread>
 
@@ -469,6 +470,74 @@ TEST(MembersTokens, TokensAreForRealMembersOrSyntheticIdentitiesThatNeverCollide
   server.Terminate();
   EXPECT_FALSE(TokenCommand(server, {"--member", "1"}).empty());
   EXPECT_THROW(TokenCommand(server, {"--member", "3"}), std::runtime_error);
+}
+
+}  // namespace
+}  // namespace rocketmart::testing
+
+namespace rocketmart::testing {
+namespace {
+
+std::map<std::string, std::string> ReadDemoAccounts(const std::filesystem::path& data_dir) {
+  std::map<std::string, std::string> values;
+  std::ifstream in(data_dir / "demo-accounts.env");
+  for (std::string line; std::getline(in, line);) {
+    const auto eq = line.find('=');
+    if (line.empty() || line[0] == '#' || eq == std::string::npos) continue;
+    values[line.substr(0, eq)] = line.substr(eq + 1);
+  }
+  return values;
+}
+
+TEST(MembersDemo, TheDemoAccountsAreRealWithPasswordsGeneratedPerDataDirectory) {
+  ServerOptions options;
+  options.seed_demo = true;
+  ServerProcess server(options);
+  const auto file = server.data_dir() / "demo-accounts.env";
+  ASSERT_TRUE(std::filesystem::exists(file));
+  EXPECT_EQ(std::filesystem::status(file).permissions() & std::filesystem::perms::all,
+            std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+  auto demo = ReadDemoAccounts(server.data_dir());
+  ASSERT_EQ(demo.size(), 6u);
+
+  // The buyer logs in like any client, is verified and buys a demo product (the sneakers).
+  HttpClient c(server.port());
+  auto login = c.PostJson("/auth/login", boost::json::serialize(boost::json::object{
+                                             {"email", demo["DEMO_BUYER_EMAIL"]},
+                                             {"password", demo["DEMO_BUYER_PASSWORD"]}}));
+  ASSERT_EQ(login.status, 200) << login.body;
+  const std::string buyer(login.Json().at("accessToken").as_string());
+  auto me = c.Get("/member/me", buyer);
+  EXPECT_EQ(me.Json().at("role").as_string(), "user");
+  EXPECT_TRUE(me.Json().at("emailVerified").as_bool());
+  EXPECT_EQ(std::to_string(me.Json().at("id").as_int64()), demo["DEMO_BUYER_ID"]);
+  EXPECT_TRUE(WaitUntil([&] {
+    auto s = c.Get("/payment/1/sale");
+    return s.status == 200 && s.Json().at("state").as_string() == "live";
+  }));
+  EXPECT_EQ(c.PostJson("/payment/request", R"({"productId":1,"amount":1})", buyer).status, 201);
+
+  // The admin, through `rocketmart token --member <its id>`, is an admin.
+  const std::string admin = TokenCommand(server, {"--member", demo["DEMO_ADMIN_ID"]});
+  EXPECT_EQ(c.Get("/member/me", admin).Json().at("role").as_string(), "admin");
+  EXPECT_EQ(
+      c.PostJson("/products", R"({"name":"Comet Jacket","price":259000,"stock":50})", admin).status,
+      201);
+
+  // Another data directory gets other passwords; a restart keeps these ones.
+  ServerProcess other(options);
+  const auto other_demo = ReadDemoAccounts(other.data_dir());
+  EXPECT_NE(other_demo.at("DEMO_BUYER_PASSWORD"), demo["DEMO_BUYER_PASSWORD"]);
+  EXPECT_NE(other_demo.at("DEMO_ADMIN_PASSWORD"), demo["DEMO_ADMIN_PASSWORD"]);
+  server.Restart();
+  EXPECT_EQ(ReadDemoAccounts(server.data_dir()), demo);
+  HttpClient again(server.port());
+  EXPECT_EQ(again
+                .PostJson("/auth/login", boost::json::serialize(boost::json::object{
+                                             {"email", demo["DEMO_ADMIN_EMAIL"]},
+                                             {"password", demo["DEMO_ADMIN_PASSWORD"]}}))
+                .status,
+            200);
 }
 
 }  // namespace

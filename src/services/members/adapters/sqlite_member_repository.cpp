@@ -542,6 +542,18 @@ Result<std::int64_t> SqliteMemberRepository::CreateAdminSync(NewMember member, T
   return id;
 }
 
+Result<std::int64_t> SqliteMemberRepository::CreateMemberSync(NewMember member, TimePoint now) {
+  std::int64_t id = 0;
+  writer_.RunSync([&](storage::Database& db) {
+    const std::string key = EmailKey(member.email);
+    if (FindWhere(db, "WHERE email_key = ?", [&key](storage::Statement& s) { s.BindText(1, key); }))
+      return;
+    id = InsertMember(db, member, now);
+  });
+  if (id == 0) return MakeError(Errc::kConflict, "the email " + member.email + " is taken");
+  return id;
+}
+
 std::vector<OutboxMail> SqliteMailOutbox::Due(TimePoint now, std::size_t limit) {
   std::vector<OutboxMail> out;
   auto stmt = readers_.ForThisThread().Prepare(

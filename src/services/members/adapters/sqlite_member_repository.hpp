@@ -62,6 +62,7 @@ class SqliteMemberRepository final : public MemberRepository {
                                                              TimePoint now) override;
   DenylistSnapshot LoadDenylist(TimePoint now) override;
   Result<std::int64_t> CreateAdminSync(NewMember member, TimePoint now) override;
+  Result<std::int64_t> CreateMemberSync(NewMember member, TimePoint now) override;
 
  private:
   storage::GroupCommitWriter& writer_;

@@ -177,6 +177,8 @@ class MemberRepository {
   // Synchronous, start-up / CLI only.
   virtual DenylistSnapshot LoadDenylist(TimePoint now) = 0;
   virtual Result<std::int64_t> CreateAdminSync(NewMember member, TimePoint now) = 0;
+  // Inserts the member as given (role, verified flag); kConflict when the email is taken.
+  virtual Result<std::int64_t> CreateMemberSync(NewMember member, TimePoint now) = 0;
 };
 
 }  // namespace rocketmart::members
