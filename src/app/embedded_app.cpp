@@ -11,6 +11,7 @@
 #include "app/ops_routes.hpp"
 #include "app/periodic_tasks.hpp"
 #include "auth/secret.hpp"
+#include "infra/async/run.hpp"
 #include "infra/async/write.hpp"
 #include "infra/http/server.hpp"
 #include "infra/metrics/metrics.hpp"
@@ -420,6 +421,11 @@ void EmbeddedApp::Start() {
         *p.member_repository, *p.password_hasher, *p.members_cipher, *p.revoker, p.members_keyring,
         p.clock, std::move(options));
     p.authenticator->SetDenylist(&p.token_denylist);
+    // Resend-verification and find-password only record the address; the mail worker looks it
+    // up, so their answer time says nothing about the account.
+    p.mail_worker->SetRequestResolver([members = p.members.get()] {
+      return async::RunToCompletion(members->ResolveMailRequests());
+    });
   }
 
   // Checkout.

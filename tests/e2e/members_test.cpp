@@ -3,8 +3,10 @@
 #include <gtest/gtest.h>
 
 #include <boost/json.hpp>
+#include <cmath>
 #include <fstream>
 #include <map>
+#include <random>
 #include <sstream>
 #include <thread>
 
@@ -538,6 +540,96 @@ TEST(MembersDemo, TheDemoAccountsAreRealWithPasswordsGeneratedPerDataDirectory) 
                                              {"password", demo["DEMO_ADMIN_PASSWORD"]}}))
                 .status,
             200);
+}
+
+}  // namespace
+}  // namespace rocketmart::testing
+
+namespace rocketmart::testing {
+namespace {
+
+// Mann-Whitney U of two samples, as a z score (normal approximation, ties given their mean rank).
+double MannWhitneyZ(const std::vector<double>& a, const std::vector<double>& b) {
+  std::vector<std::pair<double, int>> all;
+  for (double x : a) all.emplace_back(x, 0);
+  for (double x : b) all.emplace_back(x, 1);
+  std::sort(all.begin(), all.end());
+  double rank_sum_a = 0;
+  for (std::size_t i = 0; i < all.size();) {
+    std::size_t j = i;
+    while (j < all.size() && all[j].first == all[i].first) ++j;
+    const double mean_rank = (static_cast<double>(i + 1) + static_cast<double>(j)) / 2;
+    for (std::size_t k = i; k < j; ++k) {
+      if (all[k].second == 0) rank_sum_a += mean_rank;
+    }
+    i = j;
+  }
+  const double n1 = static_cast<double>(a.size()), n2 = static_cast<double>(b.size());
+  const double u = rank_sum_a - n1 * (n1 + 1) / 2;
+  return (u - n1 * n2 / 2) / std::sqrt(n1 * n2 * (n1 + n2 + 1) / 12);
+}
+
+double Median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v.size() % 2 ? v[v.size() / 2] : (v[v.size() / 2 - 1] + v[v.size() / 2]) / 2;
+}
+
+// POST /member/find-password and /member/resend-verification must not tell, by their answer time,
+// whether an address is registered: the same status, body and headers are not enough if a
+// registered address takes a millisecond longer. Each address is asked about as an attacker would
+// (a few times at most, so per-account mail limits do not hide the difference), registered and
+// unknown addresses interleaved in a random order so drift and noise from other processes fall on
+// both alike; medians and a rank test, not means, so outliers do not decide. The data directory is
+// on storage.synchronous=normal: with full, every commit's fsync adds the disk's noise to both
+// sides alike, which this test does not need to measure.
+TEST(MembersTiming, MailRequestsTakeTheSameTimeForRegisteredAndUnknownAddresses) {
+  ServerProcess server({.env = {{"ROCKETMART_MEMBERS_MAILS_PER_IP_PER_HOUR", "1000000"},
+                                {"ROCKETMART_MEMBERS_SIGNUPS_PER_IP_PER_HOUR", "1000000"},
+                                {"ROCKETMART_STORAGE_SYNCHRONOUS", "normal"}}});
+  HttpClient c(server.port());
+  constexpr int kAccounts = 100;
+  constexpr int kAsksPerAddress = 2;  // within the per-account limit of 3 mails an hour
+  std::vector<std::string> registered, unknown;
+  for (int i = 0; i < kAccounts; ++i) {
+    registered.push_back("timing" + std::to_string(i) + "@example.com");
+    unknown.push_back("nobody" + std::to_string(i) + "@example.com");
+    // Signed up, not verified: resend-verification has work to do for them.
+    ASSERT_EQ(
+        c.PostJson(
+             "/member/signup",
+             Json({{"email", registered.back()}, {"password", kPassword}, {"name", "Timing"}}))
+            .status,
+        202);
+  }
+  std::mt19937 rng(20261129);
+  for (const char* path : {"/member/find-password", "/member/resend-verification"}) {
+    std::vector<std::pair<bool, std::string>> asks;
+    for (int round = 0; round < kAsksPerAddress; ++round) {
+      for (int i = 0; i < kAccounts; ++i) {
+        asks.emplace_back(true, registered[static_cast<std::size_t>(i)]);
+        asks.emplace_back(false, unknown[static_cast<std::size_t>(i)]);
+      }
+    }
+    std::shuffle(asks.begin(), asks.end(), rng);
+    for (int i = 0; i < 20; ++i) c.PostJson(path, Json({{"email", "warmup@example.com"}}));
+    std::vector<double> known_ms, unknown_ms;
+    for (const auto& [is_registered, email] : asks) {
+      const std::string body = Json({{"email", email}});
+      const auto start = std::chrono::steady_clock::now();
+      auto r = c.PostJson(path, body);
+      const double ms =
+          std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
+              .count();
+      ASSERT_EQ(r.status, 202) << path << " " << r.body;
+      (is_registered ? known_ms : unknown_ms).push_back(ms);
+    }
+    const double known_median = Median(known_ms), unknown_median = Median(unknown_ms);
+    const double z = MannWhitneyZ(known_ms, unknown_ms);
+    std::printf("%s: median %.3f ms registered, %.3f ms unknown, Mann-Whitney z %.2f (n=%zu+%zu)\n",
+                path, known_median, unknown_median, z, known_ms.size(), unknown_ms.size());
+    EXPECT_LT(std::abs(known_median - unknown_median), 0.1) << path;
+    EXPECT_LT(std::abs(z), 3.0) << path;
+  }
 }
 
 }  // namespace

@@ -224,21 +224,71 @@ awaitable<Status> MembersService::VerifyEmail(std::string token, std::string cli
 }
 
 awaitable<Status> MembersService::ResendVerification(std::string email, std::string client_ip) {
+  co_return co_await RecordMailRequest(MailRequestKind::kVerification, std::move(email),
+                                       std::move(client_ip));
+}
+
+awaitable<Status> MembersService::RecordMailRequest(MailRequestKind kind, std::string email,
+                                                    std::string client_ip) {
   if (auto st = ValidateEmail(email); !st.ok()) co_return st;
   const TimePoint now = clock_.Now();
   if (auto wait = ip_mails_.Acquire("mail:" + client_ip, now)) co_return RateLimitedError(*wait);
-  // Over the per-account limit the answer stays 202 (no enumeration); the mail is just not sent.
-  if (account_mails_.Acquire("verify:" + EmailKey(email), now)) co_return Ok();
+  // No lookup here: whether the address is registered is decided by the mail worker, so the
+  // answer (and its time) is the same for every address (no enumeration, ASVS 6.3.8).
+  co_return co_await repository_.RecordMailRequest(kind, cipher_.Seal(email, "mail-request"), now);
+}
+
+std::optional<TokenIssue> MembersService::LinkFor(MailRequestKind kind, const std::string& email,
+                                                  TimePoint now) {
   auto member = repository_.FindByEmail(email);
-  if (!member || member->email_verified) co_return Ok();
+  if (!member) return std::nullopt;
+  const bool reset = kind == MailRequestKind::kPasswordReset;
+  if (!reset && member->email_verified) return std::nullopt;
+  // Over the per-account limit the mail is just not sent (the request was answered long ago).
+  const std::string limit_key = (reset ? "reset:" : "verify:") + std::to_string(member->id);
+  if (account_mails_.Acquire(limit_key, now)) return std::nullopt;
   const std::string token = auth::RandomHex(32);
-  const std::string link = options_.public_base_url + "/member/verify?token=" + token;
-  QueuedMail mail{cipher_.Seal(
-      EncodeMail(VerificationMail(member->email, member->name, link,
-                                  static_cast<int>(options_.verify_ttl.count() / 3600))),
-      "mail")};
-  co_return co_await repository_.IssueToken(member->id, TokenKind::kVerifyEmail, HashToken(token),
-                                            now + options_.verify_ttl, std::move(mail), now);
+  TokenIssue issue;
+  issue.member_id = member->id;
+  issue.token_hash = HashToken(token);
+  if (reset) {
+    issue.kind = TokenKind::kResetPassword;
+    issue.expires_at = now + options_.reset_ttl;
+    const std::string link = options_.public_base_url + "/member/reset-password?token=" + token;
+    issue.mail.sealed =
+        cipher_.Seal(EncodeMail(ResetMail(member->email, link,
+                                          static_cast<int>(options_.reset_ttl.count() / 60))),
+                     "mail");
+  } else {
+    issue.kind = TokenKind::kVerifyEmail;
+    issue.expires_at = now + options_.verify_ttl;
+    const std::string link = options_.public_base_url + "/member/verify?token=" + token;
+    issue.mail.sealed = cipher_.Seal(
+        EncodeMail(VerificationMail(member->email, member->name, link,
+                                    static_cast<int>(options_.verify_ttl.count() / 3600))),
+        "mail");
+  }
+  return issue;
+}
+
+awaitable<int> MembersService::ResolveMailRequests() {
+  constexpr std::size_t kBatch = 64;
+  int resolved = 0;
+  for (;;) {
+    const std::vector<MailRequest> batch = repository_.PendingMailRequests(kBatch);
+    for (const MailRequest& request : batch) {
+      const TimePoint now = clock_.Now();
+      std::optional<TokenIssue> issue;
+      // A row this key cannot open (the data key changed) earns nothing; it is deleted anyway.
+      if (auto address = cipher_.Open(request.sealed_address, "mail-request")) {
+        issue = LinkFor(request.kind, *address, now);
+      }
+      auto st = co_await repository_.ResolveMailRequest(request.id, std::move(issue), now);
+      if (!st.ok()) co_return resolved;  // the writer is overloaded: the next pass retries
+      ++resolved;
+    }
+    if (batch.size() < kBatch) co_return resolved;
+  }
 }
 
 awaitable<Result<TokenPair>> MembersService::Login(std::string email, std::string password,
@@ -357,19 +407,8 @@ awaitable<Status> MembersService::UpdatePassword(auth::Identity identity,
 }
 
 awaitable<Status> MembersService::FindPassword(std::string email, std::string client_ip) {
-  if (auto st = ValidateEmail(email); !st.ok()) co_return st;
-  const TimePoint now = clock_.Now();
-  if (auto wait = ip_mails_.Acquire("mail:" + client_ip, now)) co_return RateLimitedError(*wait);
-  if (account_mails_.Acquire("reset:" + EmailKey(email), now)) co_return Ok();
-  auto member = repository_.FindByEmail(email);
-  if (!member) co_return Ok();
-  const std::string token = auth::RandomHex(32);
-  const std::string link = options_.public_base_url + "/member/reset-password?token=" + token;
-  QueuedMail mail{cipher_.Seal(
-      EncodeMail(ResetMail(member->email, link, static_cast<int>(options_.reset_ttl.count() / 60))),
-      "mail")};
-  co_return co_await repository_.IssueToken(member->id, TokenKind::kResetPassword, HashToken(token),
-                                            now + options_.reset_ttl, std::move(mail), now);
+  co_return co_await RecordMailRequest(MailRequestKind::kPasswordReset, std::move(email),
+                                       std::move(client_ip));
 }
 
 awaitable<Status> MembersService::ResetPassword(std::string token, std::string new_password,

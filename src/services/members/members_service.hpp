@@ -115,6 +115,10 @@ class MembersService {
                                                 std::string current_password,
                                                 std::string new_password);
   boost::asio::awaitable<Status> FindPassword(std::string email, std::string client_ip);
+  // The mail worker's half of resend-verification and find-password: looks each recorded address
+  // up, applies the per-account mail limit, and issues the link to a member who should get one.
+  // Returns how many requests it resolved. Call from one thread at a time (the mail worker).
+  boost::asio::awaitable<int> ResolveMailRequests();
   boost::asio::awaitable<Status> ResetPassword(std::string token, std::string new_password,
                                                std::string client_ip);
 
@@ -137,6 +141,12 @@ class MembersService {
                                        const std::string& sealed) const;
   // Voids access tokens issued up to now: the next whole second after `now`.
   static TimePoint ValidAfter(TimePoint now);
+  // The request half of resend and find-password: the same work whatever the address.
+  boost::asio::awaitable<Status> RecordMailRequest(MailRequestKind kind, std::string email,
+                                                   std::string client_ip);
+  // The link (and mail) a recorded request earns, if any: nullopt for an unknown address, an
+  // already verified one (verification), or an account over its mail limit.
+  std::optional<TokenIssue> LinkFor(MailRequestKind kind, const std::string& email, TimePoint now);
 
   MemberRepository& repository_;
   PasswordHasher& hasher_;

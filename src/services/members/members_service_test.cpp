@@ -95,6 +95,8 @@ class MembersServiceTest : public ::testing::Test {
     service_ = std::make_unique<MembersService>(*repository_, *hasher_, cipher_, revoker_, keyring_,
                                                 clock_, options);
     service_->Load();
+    worker_->SetRequestResolver(
+        [this] { return rocketmart::testing::RunAwait(service_->ResolveMailRequests()); });
   }
 
   // Delivers queued mail and returns the newest one to `to`.
@@ -475,6 +477,33 @@ TEST_F(MembersServiceTest, ResetLinkIsSingleUseExpiresAndRevokesSessions) {
   clock_.Advance(std::chrono::minutes{30} + std::chrono::seconds{1});
   EXPECT_FALSE(RunAwait(service_->ResetPassword(late, "too late for this", "10.0.0.1")).ok());
   EXPECT_TRUE(Login("kim@example.com", "a fresh passphrase").ok());
+}
+
+TEST_F(MembersServiceTest, MailRequestsAreRecordedAlikeAndResolvedByTheMailWorker) {
+  Member("nia@example.com");                    // verified
+  ASSERT_TRUE(Signup("ola@example.com").ok());  // not verified
+  worker_->RunOnce();
+  const std::size_t before = mailer_.sent.size();
+  for (const char* email : {"nia@example.com", "ghost@example.com"}) {
+    ASSERT_TRUE(RunAwait(service_->FindPassword(email, "10.0.0.1")).ok());
+  }
+  for (const char* email : {"ola@example.com", "nia@example.com", "ghost@example.com"}) {
+    ASSERT_TRUE(RunAwait(service_->ResendVerification(email, "10.0.0.1")).ok());
+  }
+  // The requests did the same thing for every address: one row each, no lookup, no link, no mail.
+  EXPECT_EQ(repository_->PendingMailRequests(100).size(), 5u);
+  EXPECT_EQ(outbox_->Pending(), 0);
+  worker_->RunOnce();  // the worker looks the addresses up and sends what is due
+  EXPECT_TRUE(repository_->PendingMailRequests(100).empty());
+  std::vector<std::pair<std::string, std::string>> got;
+  for (std::size_t i = before; i < mailer_.sent.size(); ++i) {
+    got.emplace_back(mailer_.sent[i].to, mailer_.sent[i].subject);
+  }
+  const std::vector<std::pair<std::string, std::string>> want = {
+      {"nia@example.com", "Reset your Rocket Mart password"},
+      {"ola@example.com", "Verify your Rocket Mart email address"}};
+  EXPECT_EQ(got, want);  // nothing to the unknown address, no verification for a verified one
+  EXPECT_EQ(DatabaseBytes().find("ghost@example.com"), std::string::npos);  // sealed at rest
 }
 
 TEST_F(MembersServiceTest, ResetMailsAreRateLimitedPerAccountSilently) {

@@ -151,6 +151,7 @@ void MailWorker::Notify() {
 }
 
 int MailWorker::RunOnce() {
+  if (resolve_) resolve_();
   int sent = 0;
   const TimePoint now = clock_.Now();
   for (const OutboxMail& row : outbox_.Due(now, options_.batch)) {

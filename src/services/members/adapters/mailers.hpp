@@ -15,6 +15,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <filesystem>
+#include <functional>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -69,10 +70,14 @@ class MailWorker {
   MailWorker(SqliteMailOutbox& outbox, const FieldCipher& cipher, Mailer& mailer,
              const Clock& clock, MailWorkerOptions options = {});
   ~MailWorker();
+  // Runs at the start of every pass, on the worker's thread, before the due mails are sent: the
+  // members service resolves the recorded mail requests there, so their mails go out in the same
+  // pass. Set before Start().
+  void SetRequestResolver(std::function<int()> resolve) { resolve_ = std::move(resolve); }
   void Start();
   void Stop();
   void Notify();
-  // One pass over the due mails on the calling thread. Returns how many were sent.
+  // One pass (requests, then due mails) on the calling thread. Returns how many mails were sent.
   int RunOnce();
 
   std::uint64_t sent() const { return sent_.load(); }
@@ -86,6 +91,7 @@ class MailWorker {
   Mailer& mailer_;
   const Clock& clock_;
   const MailWorkerOptions options_;
+  std::function<int()> resolve_;
   std::mutex mu_;
   std::condition_variable cv_;
   bool stopping_ = false;

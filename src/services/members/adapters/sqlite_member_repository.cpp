@@ -81,6 +81,16 @@ constexpr storage::Migration kMigrations[] = {
         SELECT RAISE(ABORT, 'member ids from 2^53 up are reserved for synthetic identities');
       END;
     )sql"},
+    // find-password and resend-verification record the asked-for address here, the same way for
+    // every address; the mail worker looks it up and deletes the row (docs/members.md).
+    {4, "mail_requests", R"sql(
+      CREATE TABLE mail_requests (
+        id            INTEGER PRIMARY KEY AUTOINCREMENT,
+        kind          INTEGER NOT NULL,
+        address       BLOB    NOT NULL,
+        created_at_ms INTEGER NOT NULL
+      );
+    )sql"},
 };
 
 static_assert(auth::kSyntheticMemberBase == 9007199254740992, "migration 3 names this bound");
@@ -177,6 +187,20 @@ TimePoint RevokeFamilies(storage::Database& db, std::int64_t member_id, const st
   return stored;
 }
 
+void InsertToken(storage::Database& db, std::int64_t member_id, TokenKind kind,
+                 const std::string& hash, TimePoint expires_at, TimePoint now) {
+  Exec1(db,
+        "INSERT INTO member_tokens (token_hash, member_id, kind, expires_at_ms, created_at_ms) "
+        "VALUES (?, ?, ?, ?, ?)",
+        [&](storage::Statement& s) {
+          s.BindText(1, hash)
+              .BindInt64(2, member_id)
+              .BindInt64(3, static_cast<int>(kind))
+              .BindInt64(4, ToUnixMillis(expires_at))
+              .BindInt64(5, ToUnixMillis(now));
+        });
+}
+
 // Returns the member id of a live token of `kind`, deleting it (single use); 0 when none.
 std::int64_t TakeToken(storage::Database& db, const std::string& hash, TokenKind kind,
                        TimePoint now) {
@@ -250,43 +274,58 @@ awaitable<Result<std::int64_t>> SqliteMemberRepository::Signup(SignupRequest req
     Exec1(db, "UPDATE members SET phone = ?, address = ? WHERE id = ?", [&](storage::Statement& s) {
       s.BindBlob(1, Bytes(phone)).BindBlob(2, Bytes(address)).BindInt64(3, id);
     });
-    Exec1(db,
-          "INSERT INTO member_tokens (token_hash, member_id, kind, expires_at_ms, created_at_ms) "
-          "VALUES (?, ?, ?, ?, ?)",
-          [&](storage::Statement& s) {
-            s.BindText(1, request.verify_token_hash)
-                .BindInt64(2, id)
-                .BindInt64(3, static_cast<int>(TokenKind::kVerifyEmail))
-                .BindInt64(4, ToUnixMillis(request.verify_expires_at))
-                .BindInt64(5, ToUnixMillis(request.now));
-          });
+    InsertToken(db, id, TokenKind::kVerifyEmail, request.verify_token_hash,
+                request.verify_expires_at, request.now);
     QueueMail(db, request.new_mail, request.now);
     return id;
   };
   co_return co_await async::Write<std::int64_t>(writer_, std::move(job));
 }
 
-awaitable<Status> SqliteMemberRepository::IssueToken(std::int64_t member_id, TokenKind kind,
-                                                     std::string token_hash, TimePoint expires_at,
-                                                     QueuedMail mail, TimePoint now) {
-  auto job = [=, token_hash = std::move(token_hash),
-              mail = std::move(mail)](storage::Database& db) -> Result<bool> {
-    if (!FindIdIn(db, member_id)) return MakeError(Errc::kNotFound, "no such member");
+awaitable<Status> SqliteMemberRepository::RecordMailRequest(MailRequestKind kind,
+                                                            std::string sealed_address,
+                                                            TimePoint now) {
+  auto job = [kind, sealed_address = std::move(sealed_address),
+              now](storage::Database& db) -> Result<bool> {
+    Exec1(db, "INSERT INTO mail_requests (kind, address, created_at_ms) VALUES (?, ?, ?)",
+          [&](storage::Statement& s) {
+            s.BindInt64(1, static_cast<int>(kind))
+                .BindBlob(2, Bytes(sealed_address))
+                .BindInt64(3, ToUnixMillis(now));
+          });
+    return true;
+  };
+  auto r = co_await async::Write<bool>(writer_, std::move(job));
+  if (!r.ok()) co_return r.error();
+  co_return Ok();
+}
+
+std::vector<MailRequest> SqliteMemberRepository::PendingMailRequests(std::size_t limit) {
+  std::vector<MailRequest> out;
+  auto& stmt = readers_.ForThisThread().Cached(
+      "SELECT id, kind, address FROM mail_requests ORDER BY id LIMIT ?");
+  stmt.BindInt64(1, static_cast<std::int64_t>(limit));
+  while (stmt.Step()) {
+    out.push_back(
+        {stmt.Int64(0), static_cast<MailRequestKind>(stmt.Int64(1)), BlobString(stmt, 2)});
+  }
+  stmt.Reset();
+  return out;
+}
+
+awaitable<Status> SqliteMemberRepository::ResolveMailRequest(std::int64_t request_id,
+                                                             std::optional<TokenIssue> issue,
+                                                             TimePoint now) {
+  auto job = [request_id, issue = std::move(issue), now](storage::Database& db) -> Result<bool> {
+    Exec1(db, "DELETE FROM mail_requests WHERE id = ?",
+          [&](storage::Statement& s) { s.BindInt64(1, request_id); });
+    if (!issue || !FindIdIn(db, issue->member_id)) return true;
     Exec1(db, "DELETE FROM member_tokens WHERE member_id = ? AND kind = ?",
           [&](storage::Statement& s) {
-            s.BindInt64(1, member_id).BindInt64(2, static_cast<int>(kind));
+            s.BindInt64(1, issue->member_id).BindInt64(2, static_cast<int>(issue->kind));
           });
-    Exec1(db,
-          "INSERT INTO member_tokens (token_hash, member_id, kind, expires_at_ms, created_at_ms) "
-          "VALUES (?, ?, ?, ?, ?)",
-          [&](storage::Statement& s) {
-            s.BindText(1, token_hash)
-                .BindInt64(2, member_id)
-                .BindInt64(3, static_cast<int>(kind))
-                .BindInt64(4, ToUnixMillis(expires_at))
-                .BindInt64(5, ToUnixMillis(now));
-          });
-    QueueMail(db, mail, now);
+    InsertToken(db, issue->member_id, issue->kind, issue->token_hash, issue->expires_at, now);
+    QueueMail(db, issue->mail, now);
     return true;
   };
   auto r = co_await async::Write<bool>(writer_, std::move(job));

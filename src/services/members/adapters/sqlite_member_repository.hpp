@@ -27,9 +27,12 @@ class SqliteMemberRepository final : public MemberRepository {
   std::optional<MemberRecord> FindById(std::int64_t id) override;
   std::optional<MemberRecord> FindByEmail(std::string_view email) override;
   boost::asio::awaitable<Result<std::int64_t>> Signup(SignupRequest request, SealFn seal) override;
-  boost::asio::awaitable<Status> IssueToken(std::int64_t member_id, TokenKind kind,
-                                            std::string token_hash, TimePoint expires_at,
-                                            QueuedMail mail, TimePoint now) override;
+  boost::asio::awaitable<Status> RecordMailRequest(MailRequestKind kind, std::string sealed_address,
+                                                   TimePoint now) override;
+  std::vector<MailRequest> PendingMailRequests(std::size_t limit) override;
+  boost::asio::awaitable<Status> ResolveMailRequest(std::int64_t request_id,
+                                                    std::optional<TokenIssue> issue,
+                                                    TimePoint now) override;
   boost::asio::awaitable<Result<std::int64_t>> ConsumeVerification(std::string token_hash,
                                                                    TimePoint now) override;
   boost::asio::awaitable<Result<Revocation>> ConsumeReset(std::string token_hash,

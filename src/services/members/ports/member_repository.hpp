@@ -54,6 +54,26 @@ struct NewMember {
   bool email_verified = false;
 };
 
+// "Send a link to this address" (find-password, resend-verification), recorded the same way
+// whether or not the address is registered, and resolved later by the mail worker: the request's
+// answer time then says nothing about the account. The address is sealed (it may be anyone's).
+enum class MailRequestKind { kPasswordReset = 1, kVerification = 2 };
+
+struct MailRequest {
+  std::int64_t id = 0;
+  MailRequestKind kind = MailRequestKind::kPasswordReset;
+  std::string sealed_address;
+};
+
+// A single-use link to issue to a member, with the mail that carries it.
+struct TokenIssue {
+  std::int64_t member_id = 0;
+  TokenKind kind = TokenKind::kVerifyEmail;
+  std::string token_hash;
+  TimePoint expires_at{};
+  QueuedMail mail;
+};
+
 enum class RefreshStatus { kRotated, kUnknown, kExpired, kReused };
 
 struct RefreshOutcome {
@@ -113,11 +133,18 @@ class MemberRepository {
   virtual boost::asio::awaitable<Result<std::int64_t>> Signup(SignupRequest request,
                                                               SealFn seal) = 0;
 
-  // Replaces the member's outstanding tokens of `kind` (a new link supersedes the old one) and
-  // queues the mail. kNotFound for an unknown member.
-  virtual boost::asio::awaitable<Status> IssueToken(std::int64_t member_id, TokenKind kind,
-                                                    std::string token_hash, TimePoint expires_at,
-                                                    QueuedMail mail, TimePoint now) = 0;
+  // Records a mail request; the same write for every address.
+  virtual boost::asio::awaitable<Status> RecordMailRequest(MailRequestKind kind,
+                                                           std::string sealed_address,
+                                                           TimePoint now) = 0;
+  // The oldest recorded requests. A read: the mail worker calls it on every wake-up.
+  virtual std::vector<MailRequest> PendingMailRequests(std::size_t limit) = 0;
+  // Deletes the request and, with `issue`, replaces the member's outstanding tokens of its kind
+  // (a new link supersedes the old one) and queues the mail, in one transaction. A member that
+  // no longer exists gets nothing; the request is deleted all the same.
+  virtual boost::asio::awaitable<Status> ResolveMailRequest(std::int64_t request_id,
+                                                            std::optional<TokenIssue> issue,
+                                                            TimePoint now) = 0;
 
   // Consumes a verification token and marks the email verified. kValidationFailed when the token is
   // unknown, used, superseded or expired (one answer for all: no oracle).
