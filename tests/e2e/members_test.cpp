@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "support/http_client.hpp"
+#include "support/run_await.hpp"
 #include "support/server_process.hpp"
 #include "support/shop.hpp"
 #include "support/smtp_server.hpp"
@@ -629,6 +630,94 @@ TEST(MembersTiming, MailRequestsTakeTheSameTimeForRegisteredAndUnknownAddresses)
                 path, known_median, unknown_median, z, known_ms.size(), unknown_ms.size());
     EXPECT_LT(std::abs(known_median - unknown_median), 0.1) << path;
     EXPECT_LT(std::abs(z), 3.0) << path;
+  }
+}
+
+}  // namespace
+}  // namespace rocketmart::testing
+
+namespace rocketmart::testing {
+namespace {
+
+// Every secret a member's journey handles, and the server's whole log at the most verbose level
+// with the access log on: none of the secrets may appear in it (ASVS 7.1.1: no tokens, passwords
+// or session identifiers in logs).
+TEST(MembersLogs, SecretsNeverReachTheLog) {
+  TempDir logs;
+  const auto log_file = logs.path() / "server.log";
+  ServerProcess server({.env = {{"ROCKETMART_LOG_LEVEL", "trace"},
+                                {"ROCKETMART_LOG_ACCESS_LOG", "true"},
+                                {"ROCKETMART_MEMBERS_PUBLIC_BASE_URL", "https://shop.example"}},
+                        .log_file = log_file});
+  HttpClient c(server.port());
+  std::vector<std::string> secrets = {kPassword, "a new secret phrase", "wrong guess here"};
+  const auto mails = [&] {
+    std::vector<std::string> out;
+    std::error_code ec;
+    for (const auto& e : std::filesystem::directory_iterator(server.data_dir() / "mail", ec)) {
+      std::ifstream in(e.path(), std::ios::binary);
+      std::stringstream ss;
+      ss << in.rdbuf();
+      out.push_back(PlainTextPart(ss.str()));
+    }
+    return out;
+  };
+  const auto link_tokens = [&](const std::string& path) {
+    std::vector<std::string> out;
+    for (const auto& m : mails()) {
+      const std::string link = FindLink(m, path);
+      if (!link.empty()) out.push_back(link.substr(link.find("token=") + 6));
+    }
+    return out;
+  };
+  const std::string email = "secret@example.com";
+  ASSERT_EQ(
+      c.PostJson("/member/signup", Json({{"email", email}, {"password", kPassword}, {"name", "S"}}))
+          .status,
+      202);
+  ASSERT_TRUE(WaitUntil([&] { return link_tokens("/member/verify?token=").size() == 1; }));
+  ASSERT_EQ(c.PostJson("/member/resend-verification", Json({{"email", email}})).status, 202);
+  ASSERT_TRUE(WaitUntil([&] { return link_tokens("/member/verify?token=").size() == 2; }));
+  const auto verify_tokens = link_tokens("/member/verify?token=");
+  for (const auto& t : verify_tokens) secrets.push_back(t);
+  for (const auto& t : verify_tokens) c.Get("/member/verify?token=" + t);  // one is current
+  EXPECT_EQ(
+      c.PostJson("/auth/login", Json({{"email", email}, {"password", "wrong guess here"}})).status,
+      401);
+  auto login = c.PostJson("/auth/login", Json({{"email", email}, {"password", kPassword}}));
+  ASSERT_EQ(login.status, 200) << login.body;
+  secrets.push_back(std::string(login.Json().at("accessToken").as_string()));
+  secrets.push_back(std::string(login.Json().at("refreshToken").as_string()));
+  EXPECT_EQ(c.Get("/member/me", secrets.back()).status, 401);  // a refresh token as a bearer
+  auto refreshed = c.PostJson(
+      "/auth/refresh",
+      Json({{"refreshToken", std::string(login.Json().at("refreshToken").as_string())}}));
+  ASSERT_EQ(refreshed.status, 200);
+  secrets.push_back(std::string(refreshed.Json().at("accessToken").as_string()));
+  secrets.push_back(std::string(refreshed.Json().at("refreshToken").as_string()));
+  EXPECT_EQ(c.Get("/member/me", secrets.back() + "x").status, 401);
+  ASSERT_EQ(c.PostJson("/member/find-password", Json({{"email", email}})).status, 202);
+  ASSERT_TRUE(WaitUntil([&] { return link_tokens("/member/reset-password?token=").size() == 1; }));
+  const std::string reset = link_tokens("/member/reset-password?token=")[0];
+  secrets.push_back(reset);
+  EXPECT_EQ(c.PostJson("/member/reset-password",
+                       Json({{"token", reset}, {"newPassword", "a new secret phrase"}}))
+                .status,
+            204);
+  EXPECT_EQ(c.PostJson("/member/reset-password",
+                       Json({{"token", reset}, {"newPassword", "a new secret phrase"}}))
+                .status,
+            400);      // spent: its failure is logged too, if anything is
+  server.Terminate();  // flushes the log
+
+  std::ifstream in(log_file);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  const std::string log = ss.str();
+  ASSERT_NE(log.find("listening on"), std::string::npos) << "the log was captured";
+  ASSERT_NE(log.find("access"), std::string::npos) << "the access log was on";
+  for (const auto& secret : secrets) {
+    EXPECT_EQ(log.find(secret), std::string::npos) << "in the log: " << secret;
   }
 }
 

@@ -19,6 +19,8 @@ struct ServerOptions {
   std::map<std::string, std::string> env;
   std::filesystem::path data_dir;  // empty = a fresh temporary directory, removed afterwards
   bool seed_demo = false;
+  // Non-empty: the server's log (stderr) is appended to this file instead of discarded.
+  std::filesystem::path log_file;
 };
 
 class ServerProcess {

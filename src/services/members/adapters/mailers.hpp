@@ -1,11 +1,11 @@
 // Mailer adapters and the mail worker.
 //
 // EmlMailer writes each mail as an RFC 5322 file under a directory (the embedded default: no
-// server needed; the log shows the link so a developer can click it). SmtpMailer submits through
-// libcurl (smtp:// with optional STARTTLS, or smtps:// for implicit TLS; optional AUTH; connect
-// and total timeouts). MailWorker drains the durable outbox in members.db on its own thread:
-// every queued mail is retried with exponential backoff until the transport takes it, so a mail
-// is never lost while the SMTP server is down.
+// server needed; the log names the file, never the link, which carries a single-use token).
+// SmtpMailer submits through libcurl (smtp:// with optional STARTTLS, or smtps:// for implicit
+// TLS; optional AUTH; connect and total timeouts). MailWorker drains the durable outbox in
+// members.db on its own thread: every queued mail is retried with exponential backoff until the
+// transport takes it, so a mail is never lost while the SMTP server is down.
 //
 // Thread-safety: mailers are called from the worker thread only. MailWorker's Start/Stop/Notify
 // are thread-safe; RunOnce is for tests and only when the worker thread is not started.
@@ -26,6 +26,9 @@
 #include "services/members/ports/mailer.hpp"
 
 namespace rocketmart::members {
+
+// The URL without its userinfo (smtp://user:password@host -> smtp://host): what log lines show.
+std::string UrlWithoutCredentials(std::string_view url);
 
 class EmlMailer final : public Mailer {
  public:
