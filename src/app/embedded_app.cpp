@@ -108,6 +108,18 @@ struct ServiceDatabase {
   std::unique_ptr<storage::OutboxRelay> relay;
 };
 
+// members.public_base_url when it is not configured: this server's own address, with `localhost`
+// for a wildcard host (a link needs a name a browser can open) and the port actually bound.
+std::string DefaultPublicBaseUrl(const std::string& host, std::uint16_t port) {
+  std::string name = host;
+  if (name == "0.0.0.0" || name == "::" || name == "[::]") {
+    name = "localhost";
+  } else if (name.find(':') != std::string::npos && name.front() != '[') {
+    name = "[" + name + "]";  // an IPv6 literal
+  }
+  return "http://" + name + ":" + std::to_string(port);
+}
+
 http::ServerOptions ServerOptionsFrom(const config::Config& c) {
   http::ServerOptions o;
   o.host = c.server.host;
@@ -408,6 +420,11 @@ void EmbeddedApp::Start() {
     p.revoker = std::make_unique<GatewayRevoker>(p.token_denylist, p.clock);
     members::MembersOptions options;
     options.public_base_url = p.config.members.public_base_url;
+    if (options.public_base_url.empty()) {
+      // Until the port is bound (server.port 0 picks one): then SetPublicBaseUrl below.
+      options.public_base_url = DefaultPublicBaseUrl(
+          p.config.server.host, static_cast<std::uint16_t>(p.config.server.port));
+    }
     while (options.public_base_url.ends_with('/')) options.public_base_url.pop_back();
     options.verify_ttl = std::chrono::seconds(p.config.members.verify_ttl_s);
     options.reset_ttl = std::chrono::seconds(p.config.members.reset_ttl_s);
@@ -602,6 +619,9 @@ void EmbeddedApp::Start() {
   p.server = std::make_unique<http::Server>(ServerOptionsFrom(p.config), p.router, *p.authenticator,
                                             p.metrics);
   p.server->Bind();
+  if (p.config.members.public_base_url.empty()) {
+    p.members->SetPublicBaseUrl(DefaultPublicBaseUrl(p.config.server.host, p.server->port()));
+  }
   p.ready = true;
   std::printf("rocketmart listening on http://%s:%u\n", p.config.server.host.c_str(),
               static_cast<unsigned>(p.server->port()));

@@ -1,6 +1,7 @@
 // Members end to end: the built binary on a free port, mail through the .eml sink (and, in one
 // test, a real SMTP server), driven over HTTP like a client would.
 #include <gtest/gtest.h>
+#include <openssl/evp.h>
 
 #include <boost/json.hpp>
 #include <cmath>
@@ -25,6 +26,14 @@ std::string Json(std::initializer_list<std::pair<const char*, std::string>> fiel
   boost::json::object o;
   for (const auto& [k, v] : fields) o[k] = v;
   return boost::json::serialize(o);
+}
+
+// Follows a mailed verification link as a browser does: GET opens the page, and its script
+// confirms with POST /member/verify {token} (the token taken from the link).
+HttpResponse FollowVerificationLink(HttpClient& c, const std::string& link) {
+  const std::string path = link.substr(link.find("/member/verify?token="));
+  EXPECT_EQ(c.Get(path).status, 200) << link;
+  return c.PostJson("/member/verify", Json({{"token", link.substr(link.find("token=") + 6)}}));
 }
 
 class Members : public ::testing::Test {
@@ -62,11 +71,6 @@ class Members : public ::testing::Test {
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
   }
-  static std::string PathOf(const std::string& link) {
-    const std::string base = "https://shop.example";
-    EXPECT_EQ(link.rfind(base, 0), 0u) << link;
-    return link.substr(base.size());
-  }
   static std::string TokenOf(const std::string& link) {
     return link.substr(link.find("token=") + 6);
   }
@@ -81,7 +85,8 @@ class Members : public ::testing::Test {
     EXPECT_EQ(r.status, 202) << r.body;
     const std::string link = FindLink(PlainTextPart(MailTo(email)), "/member/verify?token=");
     EXPECT_FALSE(link.empty());
-    auto v = c.Get(PathOf(link));
+    EXPECT_EQ(link.rfind("https://shop.example/member/verify?token=", 0), 0u) << link;
+    auto v = FollowVerificationLink(c, link);
     EXPECT_EQ(v.status, 200) << v.body;
     return Login(c, email);
   }
@@ -203,8 +208,9 @@ TEST_F(Members, BadInputIsRejectedWithoutA500) {
   auto text = c.Request("POST", "/auth/login", R"({"email":"a@b.com","password":"x"})",
                         {{"Content-Type", "text/plain"}});
   EXPECT_EQ(text.status, 415);
-  EXPECT_EQ(c.Get("/member/verify?token=" + std::string(64, 'a')).status, 400);
-  EXPECT_EQ(c.Get("/member/verify").status, 400);
+  EXPECT_EQ(c.PostJson("/member/verify", Json({{"token", std::string(64, 'a')}})).status, 400);
+  EXPECT_EQ(c.PostJson("/member/verify", "{}").status, 400);
+  EXPECT_EQ(c.PostJson("/member/verify", R"({"token":"x","extra":1})").status, 400);
   // Nothing was created by any of it.
   auto login = c.PostJson("/auth/login", Json({{"email", "a@b.com"}, {"password", kPassword}}));
   EXPECT_EQ(login.status, 401);
@@ -285,7 +291,7 @@ TEST_F(Members, ATokenFromBeforeVerificationIsToldToRefresh) {
   const auto early = Login(c, "pre@example.com");  // before verifying: email_verified is false
   const std::string link =
       FindLink(PlainTextPart(MailTo("pre@example.com")), "/member/verify?token=");
-  ASSERT_EQ(c.Get(PathOf(link)).status, 200);
+  ASSERT_EQ(FollowVerificationLink(c, link).status, 200);
   const std::string buy = R"({"productId":)" + std::to_string(product) + R"(,"amount":1})";
   auto refused = c.PostJson("/payment/request", buy, Access(early));
   EXPECT_EQ(refused.status, 403) << refused.body;
@@ -407,7 +413,7 @@ TEST(MembersSmtp, VerificationMailGoesThroughARealSmtpServer) {
   ASSERT_EQ(messages.size(), 1u);
   const std::string link = FindLink(PlainTextPart(messages[0]), "/member/verify?token=");
   ASSERT_EQ(link.rfind("https://shop.example/member/verify?token=", 0), 0u) << link;
-  EXPECT_EQ(c.Get(link.substr(std::string("https://shop.example").size())).status, 200);
+  EXPECT_EQ(FollowVerificationLink(c, link).status, 200);
   auto login =
       c.PostJson("/auth/login", Json({{"email", "smtp@example.com"}, {"password", kPassword}}));
   ASSERT_EQ(login.status, 200);
@@ -680,7 +686,10 @@ TEST(MembersLogs, SecretsNeverReachTheLog) {
   ASSERT_TRUE(WaitUntil([&] { return link_tokens("/member/verify?token=").size() == 2; }));
   const auto verify_tokens = link_tokens("/member/verify?token=");
   for (const auto& t : verify_tokens) secrets.push_back(t);
-  for (const auto& t : verify_tokens) c.Get("/member/verify?token=" + t);  // one is current
+  for (const auto& t : verify_tokens) {  // one is current
+    c.Get("/member/verify?token=" + t);
+    c.PostJson("/member/verify", Json({{"token", t}}));
+  }
   EXPECT_EQ(
       c.PostJson("/auth/login", Json({{"email", email}, {"password", "wrong guess here"}})).status,
       401);
@@ -719,6 +728,130 @@ TEST(MembersLogs, SecretsNeverReachTheLog) {
   for (const auto& secret : secrets) {
     EXPECT_EQ(log.find(secret), std::string::npos) << "in the log: " << secret;
   }
+}
+
+}  // namespace
+}  // namespace rocketmart::testing
+
+namespace rocketmart::testing {
+namespace {
+
+std::string Sha256Base64(const std::string& text) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int size = 0;
+  EVP_Digest(text.data(), text.size(), digest, &size, EVP_sha256(), nullptr);
+  unsigned char b64[4 * ((EVP_MAX_MD_SIZE + 2) / 3) + 1];
+  const int n = EVP_EncodeBlock(b64, digest, static_cast<int>(size));
+  return std::string(reinterpret_cast<const char*>(b64), static_cast<std::size_t>(n));
+}
+
+std::string Between(const std::string& text, const std::string& open, const std::string& close) {
+  const auto start = text.find(open);
+  if (start == std::string::npos) return "";
+  const auto end = text.find(close, start + open.size());
+  return end == std::string::npos ? ""
+                                  : text.substr(start + open.size(), end - start - open.size());
+}
+
+// A mailed link opens a small page and nothing else happens: the page's script confirms with a
+// POST. So a mail scanner's prefetch or a double click cannot use a token up, and no link points
+// at a route that only answers POST. Links start with the server's own address when
+// members.public_base_url is not configured (not a hard-coded http://localhost:8080).
+TEST(MembersLinks, EveryMailedLinkOpensAPageThatConfirmsWithAPost) {
+  ServerProcess server;  // members.public_base_url not set; 127.0.0.1 on a port picked at start
+  HttpClient c(server.port());
+  const std::string base = "http://127.0.0.1:" + std::to_string(server.port());
+  const std::string email = "links@example.com";
+  const auto mail_to = [&](std::size_t nth) {
+    std::string found;
+    EXPECT_TRUE(WaitUntil([&] {
+      std::vector<std::pair<std::filesystem::file_time_type, std::string>> all;
+      std::error_code ec;
+      for (const auto& e : std::filesystem::directory_iterator(server.data_dir() / "mail", ec)) {
+        std::ifstream in(e.path(), std::ios::binary);
+        std::stringstream ss;
+        ss << in.rdbuf();
+        if (ss.str().find("\r\nTo: " + email + "\r\n") != std::string::npos) {
+          all.emplace_back(e.last_write_time(), PlainTextPart(ss.str()));
+        }
+      }
+      if (all.size() < nth) return false;
+      std::sort(all.begin(), all.end());
+      found = all[nth - 1].second;
+      return true;
+    }));
+    return found;
+  };
+  const auto expect_page = [&](const std::string& link) {
+    SCOPED_TRACE(link);
+    ASSERT_EQ(link.rfind(base + "/member/", 0), 0u);
+    auto page = c.Get(link.substr(base.size()));
+    ASSERT_EQ(page.status, 200) << page.body;
+    EXPECT_EQ(page.Header("Content-Type"), "text/html; charset=utf-8");
+    EXPECT_EQ(page.Header("Referrer-Policy"), "no-referrer");
+    EXPECT_EQ(page.Header("Cache-Control"), "no-store");
+    const std::string csp = page.Header("Content-Security-Policy");
+    EXPECT_EQ(csp.rfind("default-src 'none';", 0), 0u) << csp;
+    // Self-contained: nothing loaded from anywhere; the inline style and script are allowed by
+    // their hashes, so a browser runs them (and nothing else).
+    EXPECT_EQ(page.body.find("http"), std::string::npos);
+    EXPECT_EQ(page.body.find(" src="), std::string::npos);
+    EXPECT_EQ(page.body.find("<link"), std::string::npos);
+    EXPECT_NE(page.body.find("<form"), std::string::npos);
+    const std::string script = Between(page.body, "<script>", "</script>");
+    const std::string style = Between(page.body, "<style>", "</style>");
+    EXPECT_NE(script.find("method: 'POST'"), std::string::npos);
+    EXPECT_NE(csp.find("script-src 'sha256-" + Sha256Base64(script) + "'"), std::string::npos);
+    EXPECT_NE(csp.find("style-src 'sha256-" + Sha256Base64(style) + "'"), std::string::npos);
+  };
+
+  ASSERT_EQ(
+      c.PostJson("/member/signup", Json({{"email", email}, {"password", kPassword}, {"name", "L"}}))
+          .status,
+      202);
+  const std::string verify = FindLink(mail_to(1), "/member/verify?token=");
+  ASSERT_EQ(verify.rfind(base + "/member/verify?token=", 0), 0u) << verify;
+  expect_page(verify);
+  expect_page(verify);  // a scanner's prefetch, then the member's click: still unused
+  const auto before = c.PostJson("/auth/login", Json({{"email", email}, {"password", kPassword}}));
+  ASSERT_EQ(before.status, 200);
+  EXPECT_FALSE(c.Get("/member/me", std::string(before.Json().at("accessToken").as_string()))
+                   .Json()
+                   .at("emailVerified")
+                   .as_bool());
+  const std::string token = verify.substr(verify.find("token=") + 6);
+  auto first = c.PostJson("/member/verify", Json({{"token", token}}));
+  ASSERT_EQ(first.status, 200) << first.body;
+  EXPECT_FALSE(first.Json().at("alreadyVerified").as_bool());
+  auto second = c.PostJson("/member/verify", Json({{"token", token}}));  // a double click
+  ASSERT_EQ(second.status, 200) << second.body;
+  EXPECT_TRUE(second.Json().at("alreadyVerified").as_bool());
+
+  // The duplicate-signup mail links to the forgot-password page, which a GET opens.
+  ASSERT_EQ(c.PostJson("/member/signup",
+                       Json({{"email", email}, {"password", "another good one"}, {"name", "M"}}))
+                .status,
+            202);
+  const std::string attempt = mail_to(2);
+  ASSERT_NE(attempt.find("Someone tried"), std::string::npos) << attempt;
+  const std::string find = FindLink(attempt, "/member/");
+  EXPECT_EQ(find, base + "/member/find-password");
+  expect_page(find);
+
+  // The reset link opens its page (twice); the token still works for the POST the page sends.
+  ASSERT_EQ(c.PostJson("/member/find-password", Json({{"email", email}})).status, 202);
+  const std::string reset = FindLink(mail_to(3), "/member/reset-password?token=");
+  ASSERT_EQ(reset.rfind(base + "/member/reset-password?token=", 0), 0u) << reset;
+  expect_page(reset);
+  expect_page(reset);
+  EXPECT_EQ(
+      c.PostJson("/member/reset-password", Json({{"token", reset.substr(reset.find("token=") + 6)},
+                                                 {"newPassword", "after the reset"}}))
+          .status,
+      204);
+  EXPECT_EQ(
+      c.PostJson("/auth/login", Json({{"email", email}, {"password", "after the reset"}})).status,
+      200);
 }
 
 }  // namespace

@@ -62,6 +62,7 @@ MembersService::MembersService(MemberRepository& repository, PasswordHasher& has
       keyring_(keyring),
       clock_(clock),
       options_(std::move(options)),
+      public_base_url_(options_.public_base_url),
       account_failures_(options_.account_throttle),
       ip_failures_(options_.ip_throttle),
       account_mails_(options_.mails_per_account_per_hour, std::chrono::hours{1}),
@@ -78,6 +79,17 @@ void MembersService::Load() {
     }
   }
   for (const auto& [member, after] : snapshot.valid_after) revoker_.InvalidateBefore(member, after);
+}
+
+void MembersService::SetPublicBaseUrl(std::string url) {
+  while (url.ends_with('/')) url.pop_back();
+  std::lock_guard lock(base_url_mu_);
+  public_base_url_ = std::move(url);
+}
+
+std::string MembersService::PublicBaseUrl() const {
+  std::lock_guard lock(base_url_mu_);
+  return public_base_url_;
 }
 
 void MembersService::SetClients(OrdersClient* orders, WishlistClient* wishlist,
@@ -182,7 +194,8 @@ awaitable<Status> MembersService::Signup(SignupInput input, std::string client_i
   if (!hash.ok()) co_return hash.error();
 
   const std::string token = auth::RandomHex(32);
-  const std::string link = options_.public_base_url + "/member/verify?token=" + token;
+  const std::string base_url = PublicBaseUrl();
+  const std::string link = base_url + "/member/verify?token=" + token;
   const int hours = static_cast<int>(options_.verify_ttl.count() / 3600);
   MemberRepository::SignupRequest request;
   request.member.email = input.email;
@@ -194,10 +207,8 @@ awaitable<Status> MembersService::Signup(SignupInput input, std::string client_i
   request.verify_expires_at = now + options_.verify_ttl;
   request.new_mail.sealed =
       cipher_.Seal(EncodeMail(VerificationMail(input.email, input.name, link, hours)), "mail");
-  request.taken_mail.sealed =
-      cipher_.Seal(EncodeMail(SignupAttemptMail(
-                       input.email, options_.public_base_url + "/member/find-password")),
-                   "mail");
+  request.taken_mail.sealed = cipher_.Seal(
+      EncodeMail(SignupAttemptMail(input.email, base_url + "/member/find-password")), "mail");
   request.now = now;
   auto seal = [this](std::int64_t id, std::string_view field, std::string_view plain) {
     return Seal(id, field, plain);
@@ -207,7 +218,8 @@ awaitable<Status> MembersService::Signup(SignupInput input, std::string client_i
   co_return Ok();
 }
 
-awaitable<Status> MembersService::VerifyEmail(std::string token, std::string client_ip) {
+awaitable<Result<MembersService::VerifyOutcome>> MembersService::VerifyEmail(
+    std::string token, std::string client_ip) {
   const TimePoint now = clock_.Now();
   const std::string ip_key = "link:" + client_ip;
   if (auto wait = ip_failures_.Check(ip_key, now)) co_return RateLimitedError(*wait);
@@ -220,7 +232,7 @@ awaitable<Status> MembersService::VerifyEmail(std::string token, std::string cli
     ip_failures_.RecordFailure(ip_key, now);
     co_return BadLink();
   }
-  co_return Ok();
+  co_return VerifyOutcome{consumed->already_verified};
 }
 
 awaitable<Status> MembersService::ResendVerification(std::string email, std::string client_ip) {
@@ -248,13 +260,14 @@ std::optional<TokenIssue> MembersService::LinkFor(MailRequestKind kind, const st
   const std::string limit_key = (reset ? "reset:" : "verify:") + std::to_string(member->id);
   if (account_mails_.Acquire(limit_key, now)) return std::nullopt;
   const std::string token = auth::RandomHex(32);
+  const std::string base_url = PublicBaseUrl();
   TokenIssue issue;
   issue.member_id = member->id;
   issue.token_hash = HashToken(token);
   if (reset) {
     issue.kind = TokenKind::kResetPassword;
     issue.expires_at = now + options_.reset_ttl;
-    const std::string link = options_.public_base_url + "/member/reset-password?token=" + token;
+    const std::string link = base_url + "/member/reset-password?token=" + token;
     issue.mail.sealed =
         cipher_.Seal(EncodeMail(ResetMail(member->email, link,
                                           static_cast<int>(options_.reset_ttl.count() / 60))),
@@ -262,7 +275,7 @@ std::optional<TokenIssue> MembersService::LinkFor(MailRequestKind kind, const st
   } else {
     issue.kind = TokenKind::kVerifyEmail;
     issue.expires_at = now + options_.verify_ttl;
-    const std::string link = options_.public_base_url + "/member/verify?token=" + token;
+    const std::string link = base_url + "/member/verify?token=" + token;
     issue.mail.sealed = cipher_.Seal(
         EncodeMail(VerificationMail(member->email, member->name, link,
                                     static_cast<int>(options_.verify_ttl.count() / 3600))),

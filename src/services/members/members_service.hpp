@@ -17,6 +17,7 @@
 #include <boost/asio/awaitable.hpp>
 #include <chrono>
 #include <cstdint>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -97,11 +98,19 @@ class MembersService {
 
   // Replays the durable denylist into the revoker. Start-up only.
   void Load();
+  // Where the links in mails point (no trailing slash). Replaces MembersOptions::public_base_url,
+  // e.g. once the server knows the port it bound; safe while requests run.
+  void SetPublicBaseUrl(std::string url);
+  std::string PublicBaseUrl() const;
   // Optional: unbound clients make their my-page section "unavailable".
   void SetClients(OrdersClient* orders, WishlistClient* wishlist, LikesClient* likes);
 
   boost::asio::awaitable<Status> Signup(SignupInput input, std::string client_ip);
-  boost::asio::awaitable<Status> VerifyEmail(std::string token, std::string client_ip);
+  struct VerifyOutcome {
+    bool already_verified = false;  // the link was used before, or the address verified otherwise
+  };
+  boost::asio::awaitable<Result<VerifyOutcome>> VerifyEmail(std::string token,
+                                                            std::string client_ip);
   boost::asio::awaitable<Status> ResendVerification(std::string email, std::string client_ip);
 
   boost::asio::awaitable<Result<TokenPair>> Login(std::string email, std::string password,
@@ -155,6 +164,8 @@ class MembersService {
   const auth::Keyring& keyring_;
   const Clock& clock_;
   const MembersOptions options_;
+  mutable std::mutex base_url_mu_;
+  std::string public_base_url_;  // guarded by base_url_mu_
   FailureThrottle account_failures_;
   FailureThrottle ip_failures_;
   WindowLimiter account_mails_;

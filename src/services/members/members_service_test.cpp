@@ -230,11 +230,19 @@ TEST_F(MembersServiceTest, SignupMailsASingleUseVerificationLink) {
   EXPECT_FALSE(before->email_verified);
   EXPECT_TRUE(before->password_hash.starts_with("$argon2id$"));
 
-  EXPECT_TRUE(RunAwait(service_->VerifyEmail(token, "10.0.0.1")).ok());
+  auto first = RunAwait(service_->VerifyEmail(token, "10.0.0.1"));
+  ASSERT_TRUE(first.ok());
+  EXPECT_FALSE(first->already_verified);
   EXPECT_TRUE(repository_->FindByEmail("ann@example.com")->email_verified);
+  // A second use (double click, another device) is not an error, and changes nothing.
   auto again = RunAwait(service_->VerifyEmail(token, "10.0.0.1"));
-  ASSERT_FALSE(again.ok());
-  EXPECT_EQ(again.error().code, Errc::kValidationFailed);
+  ASSERT_TRUE(again.ok());
+  EXPECT_TRUE(again->already_verified);
+  // Until the link expires: then it is an invalid link like any other.
+  clock_.Advance(std::chrono::hours{24} + std::chrono::seconds{1});
+  auto late = RunAwait(service_->VerifyEmail(token, "10.0.0.1"));
+  ASSERT_FALSE(late.ok());
+  EXPECT_EQ(late.error().code, Errc::kValidationFailed);
 
   auto me = service_->Me(before->id);
   ASSERT_TRUE(me.ok());
@@ -269,6 +277,18 @@ TEST_F(MembersServiceTest, VerificationLinkExpiresIsSupersededAndCannotBeGuessed
   EXPECT_FALSE(repository_->FindByEmail("bo@example.com")->email_verified);
 }
 
+TEST_F(MembersServiceTest, ALiveLinkOfAnAddressVerifiedByAResetAnswersAlreadyVerified) {
+  ASSERT_TRUE(Signup("rae@example.com").ok());
+  const std::string verify = TokenOf(LastMailTo("rae@example.com").link);
+  ASSERT_TRUE(RunAwait(service_->FindPassword("rae@example.com", "10.0.0.1")).ok());
+  const std::string reset = TokenOf(LastMailTo("rae@example.com").link);
+  ASSERT_TRUE(RunAwait(service_->ResetPassword(reset, "a fresh passphrase", "10.0.0.1")).ok());
+  ASSERT_TRUE(repository_->FindByEmail("rae@example.com")->email_verified);  // by the reset
+  auto outcome = RunAwait(service_->VerifyEmail(verify, "10.0.0.1"));
+  ASSERT_TRUE(outcome.ok());
+  EXPECT_TRUE(outcome->already_verified);
+}
+
 TEST_F(MembersServiceTest, DuplicateSignupAnswersTheSameAndWarnsTheOwner) {
   ASSERT_TRUE(Signup("cy@example.com").ok());
   const auto original = repository_->FindByEmail("cy@example.com");
@@ -276,6 +296,9 @@ TEST_F(MembersServiceTest, DuplicateSignupAnswersTheSameAndWarnsTheOwner) {
   const MailMessage mail = LastMailTo("CY@Example.com");
   EXPECT_EQ(mail.subject, "Someone tried to sign up with your email address");
   EXPECT_TRUE(mail.link.empty());
+  // Its only link opens the forgot-password page (a GET route), not a POST-only route.
+  EXPECT_NE(mail.text.find("https://shop.example/member/find-password\n"), std::string::npos)
+      << mail.text;
   const auto after = repository_->FindByEmail("cy@example.com");
   EXPECT_EQ(after->id, original->id);
   EXPECT_EQ(after->password_hash, original->password_hash);  // no state change

@@ -91,6 +91,11 @@ constexpr storage::Migration kMigrations[] = {
         created_at_ms INTEGER NOT NULL
       );
     )sql"},
+    // A used verification token is kept (marked) until it expires: presenting it again answers
+    // "already verified", not an error.
+    {5, "verification_tokens_used_at", R"sql(
+      ALTER TABLE member_tokens ADD COLUMN used_at_ms INTEGER;
+    )sql"},
 };
 
 static_assert(auth::kSyntheticMemberBase == 9007199254740992, "migration 3 names this bound");
@@ -333,17 +338,37 @@ awaitable<Status> SqliteMemberRepository::ResolveMailRequest(std::int64_t reques
   co_return Ok();
 }
 
-awaitable<Result<std::int64_t>> SqliteMemberRepository::ConsumeVerification(std::string token_hash,
-                                                                            TimePoint now) {
+awaitable<Result<MemberRepository::Verification>> SqliteMemberRepository::ConsumeVerification(
+    std::string token_hash, TimePoint now) {
   auto job = [token_hash = std::move(token_hash),
-              now](storage::Database& db) -> Result<std::int64_t> {
-    const std::int64_t member = TakeToken(db, token_hash, TokenKind::kVerifyEmail, now);
-    if (member == 0) return MakeError(Errc::kValidationFailed, "invalid token");
-    Exec1(db, "UPDATE members SET email_verified = 1, updated_at_ms = ? WHERE id = ?",
-          [&](storage::Statement& s) { s.BindInt64(1, ToUnixMillis(now)).BindInt64(2, member); });
-    return member;
+              now](storage::Database& db) -> Result<Verification> {
+    auto& stmt = db.Cached(
+        "SELECT t.member_id, t.expires_at_ms, t.used_at_ms IS NOT NULL, m.email_verified "
+        "FROM member_tokens t JOIN members m ON m.id = t.member_id "
+        "WHERE t.token_hash = ? AND t.kind = ?");
+    stmt.BindText(1, token_hash).BindInt64(2, static_cast<int>(TokenKind::kVerifyEmail));
+    if (!stmt.Step()) {
+      stmt.Reset();
+      return MakeError(Errc::kValidationFailed, "invalid token");
+    }
+    const Verification found{stmt.Int64(0), stmt.Int64(2) != 0 || stmt.Int64(3) != 0};
+    const bool expired = stmt.Int64(1) <= ToUnixMillis(now);
+    const bool used = stmt.Int64(2) != 0;
+    stmt.Reset();
+    if (expired) return MakeError(Errc::kValidationFailed, "invalid token");
+    if (used) return found;
+    Exec1(
+        db, "UPDATE member_tokens SET used_at_ms = ? WHERE token_hash = ?",
+        [&](storage::Statement& s) { s.BindInt64(1, ToUnixMillis(now)).BindText(2, token_hash); });
+    if (!found.already_verified) {
+      Exec1(db, "UPDATE members SET email_verified = 1, updated_at_ms = ? WHERE id = ?",
+            [&](storage::Statement& s) {
+              s.BindInt64(1, ToUnixMillis(now)).BindInt64(2, found.member_id);
+            });
+    }
+    return found;
   };
-  co_return co_await async::Write<std::int64_t>(writer_, std::move(job));
+  co_return co_await async::Write<Verification>(writer_, std::move(job));
 }
 
 awaitable<Result<Revocation>> SqliteMemberRepository::ConsumeReset(std::string token_hash,

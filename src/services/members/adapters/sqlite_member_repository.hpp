@@ -33,7 +33,7 @@ class SqliteMemberRepository final : public MemberRepository {
   boost::asio::awaitable<Status> ResolveMailRequest(std::int64_t request_id,
                                                     std::optional<TokenIssue> issue,
                                                     TimePoint now) override;
-  boost::asio::awaitable<Result<std::int64_t>> ConsumeVerification(std::string token_hash,
+  boost::asio::awaitable<Result<Verification>> ConsumeVerification(std::string token_hash,
                                                                    TimePoint now) override;
   boost::asio::awaitable<Result<Revocation>> ConsumeReset(std::string token_hash,
                                                           std::string new_hash,

@@ -146,9 +146,16 @@ class MemberRepository {
                                                             std::optional<TokenIssue> issue,
                                                             TimePoint now) = 0;
 
-  // Consumes a verification token and marks the email verified. kValidationFailed when the token is
-  // unknown, used, superseded or expired (one answer for all: no oracle).
-  virtual boost::asio::awaitable<Result<std::int64_t>> ConsumeVerification(std::string token_hash,
+  // Uses a verification token: marks the email verified and the token used. A used token is kept
+  // until it expires, so presenting it again (a double click, a second device) answers
+  // `already_verified` rather than an error; so does a live token of a member already verified
+  // another way (a password reset). kValidationFailed when the token is unknown, superseded or
+  // expired (one answer for all: no oracle).
+  struct Verification {
+    std::int64_t member_id = 0;
+    bool already_verified = false;
+  };
+  virtual boost::asio::awaitable<Result<Verification>> ConsumeVerification(std::string token_hash,
                                                                            TimePoint now) = 0;
   // Consumes a reset token, sets the new hash, revokes every refresh token and voids every access
   // token issued before `valid_after`. Returns the member and the revocation instant stored.
