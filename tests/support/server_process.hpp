@@ -19,6 +19,8 @@ struct ServerOptions {
   std::map<std::string, std::string> env;
   std::filesystem::path data_dir;  // empty = a fresh temporary directory, removed afterwards
   bool seed_demo = false;
+  // Non-empty: the server's log (stderr) is appended to this file instead of discarded.
+  std::filesystem::path log_file;
 };
 
 class ServerProcess {
@@ -39,11 +41,13 @@ class ServerProcess {
   // Starts again on the same data directory (after Kill/Terminate).
   void Restart();
 
-  // A token minted by `rocketmart token` against this server's data directory.
-  std::string Token(std::int64_t member_id, bool admin = false) const;
+  // A token for synthetic load-test identity `n` (member id 2^53 + n, auth::SyntheticMemberId):
+  // no real member has it, so tests need no signup. Minted by `rocketmart token --synthetic`
+  // against this server's data directory.
+  std::string Token(std::int64_t n, bool admin = false) const;
   // The same token signed in-process with the data directory's key (for thousands of members;
   // the CLI path above is covered by tests that use it).
-  std::string FastToken(std::int64_t member_id, bool admin = false, bool verified = true) const;
+  std::string FastToken(std::int64_t n, bool admin = false, bool verified = true) const;
 
  private:
   void Start();

@@ -114,7 +114,9 @@ const FieldSpec kFields[] = {
   RM_ENUM(log.level, kLogLevels, "Minimum log level."),
   RM_BOOL(log.access_log, "Log one line per request."),
   RM_BOOL(demo.seed, "Seed a demo catalog into an empty data directory."),
-  RM_STR(members.public_base_url, 1, 2048, "Base URL of links in mails (never the Host header)."),
+  RM_STR(members.public_base_url, 0, 2048,
+         "Base URL of links in mails (never the Host header); empty = `http://<server.host>:<port>` "
+         "(`localhost` for a wildcard host; the bound port when server.port is 0)."),
   RM_SECRET(members.data_key, CheckHmacSecret,
             "Key sealing phone/address at rest (>= 32 bytes); empty = `<data_dir>/secrets/members.key`."),
   RM_INT(members.verify_ttl_s, 300, 604'800, "Lifetime of an email verification link."),
