@@ -7,6 +7,7 @@
 #include <stdexcept>
 
 #include "app/demo_seed.hpp"
+#include "app/in_process_clients.hpp"
 #include "app/keys.hpp"
 #include "app/ops_routes.hpp"
 #include "app/periodic_tasks.hpp"
@@ -149,35 +150,6 @@ class CheckoutSaleSource final : public catalog::SaleSource {
 
  private:
   const checkout::CheckoutService& checkout_;
-};
-
-// The cart buys through checkout's purchase path (embedded binding of CheckoutClient).
-class InProcessCheckoutClient final : public catalog::CheckoutClient {
- public:
-  explicit InProcessCheckoutClient(checkout::CheckoutService& checkout) : checkout_(checkout) {}
-  boost::asio::awaitable<catalog::CheckoutAnswer> Purchase(std::int64_t member_id,
-                                                           bool email_verified,
-                                                           std::vector<catalog::CheckoutLine> lines,
-                                                           std::optional<catalog::CheckoutKey> key,
-                                                           Deadline start_by) override {
-    std::vector<checkout::PurchaseLine> purchase;
-    for (const auto& line : lines) purchase.push_back({line.product_id, line.quantity});
-    std::optional<checkout::IdempotencyRequest> idem;
-    if (key) idem = checkout::IdempotencyRequest{std::move(key->key), std::move(key->fingerprint)};
-    const checkout::Buyer buyer{member_id, email_verified};
-    auto answer =
-        co_await checkout_.Purchase(buyer, std::move(purchase), std::move(idem), start_by);
-    if (!answer.result.ok()) {
-      co_return catalog::CheckoutAnswer{std::move(answer.result).error(), answer.replayed};
-    }
-    co_return catalog::CheckoutAnswer{
-        catalog::CheckoutReceipt{answer.result->order_id, answer.result->payment_id,
-                                 answer.result->total},
-        answer.replayed};
-  }
-
- private:
-  checkout::CheckoutService& checkout_;
 };
 
 // Members tell the gateway which access tokens are void (embedded binding of TokenRevoker).
@@ -450,6 +422,7 @@ void EmbeddedApp::Start() {
   p.sale_source = std::make_unique<CheckoutSaleSource>(*p.checkout);
   p.catalog->SetSaleSource(p.sale_source.get());
   p.cart_checkout_client = std::make_unique<InProcessCheckoutClient>(*p.checkout);
+  p.shopping->SetCheckoutClient(p.cart_checkout_client.get());
   p.paid_cart_subscriber = std::make_unique<catalog::PaidCartSubscriber>(*p.shopping);
   p.checkout_db->relay->Subscribe(std::string(checkout::kOrderPaidTopic),
                                   p.paid_cart_subscriber.get());
@@ -507,7 +480,7 @@ void EmbeddedApp::Start() {
 
   catalog::RegisterRoutes(p.router, *p.catalog);
   catalog::RegisterShoppingRoutes(p.router, *p.shopping);
-  catalog::RegisterCartCheckoutRoute(p.router, *p.shopping, *p.cart_checkout_client);
+  catalog::RegisterCartCheckoutRoute(p.router, *p.shopping);
   checkout::RegisterRoutes(p.router, *p.checkout);
   orders::RegisterRoutes(p.router, *p.orders);
   p.orders_client = std::make_unique<InProcessOrdersClient>(*p.orders);

@@ -235,8 +235,8 @@ Result<PaidOrder> CheckoutService::ReplayPayment(const IdempotencyEntry& entry) 
   if (!outcome) return MakeError(Errc::kInternal, "idempotency record without its hold");
   switch (outcome->hold.status) {
     case HoldStatus::kPaid:
-      return PaidOrder{*outcome->payment_id, *outcome->payment_id, entry.hold_id,
-                       outcome->hold.total};
+      return PaidOrder{*outcome->payment_id, *outcome->payment_id,           entry.hold_id,
+                       outcome->hold.total,  std::move(outcome->hold.lines), outcome->paid_at};
     case HoldStatus::kReleased:
       if (outcome->release_reason == "DECLINED") return Declined();
       return MakeError(Errc::kHoldNotActive, "the hold was released");

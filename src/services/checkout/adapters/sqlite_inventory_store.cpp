@@ -129,8 +129,8 @@ std::vector<HoldLine> LoadLines(Database& db, std::int64_t hold_id) {
 std::optional<HoldOutcome> ReadHold(Database& db, std::int64_t hold_id) {
   auto& s = db.Cached(
       "SELECT h.member_id, h.status, h.total, h.created_at_ms, h.expires_at_ms, "
-      "COALESCE(h.release_reason, ''), p.id FROM holds h LEFT JOIN payments p ON p.hold_id = h.id "
-      "WHERE h.id = ?");
+      "COALESCE(h.release_reason, ''), p.id, p.created_at_ms FROM holds h "
+      "LEFT JOIN payments p ON p.hold_id = h.id WHERE h.id = ?");
   s.BindInt64(1, hold_id);
   if (!s.Step()) {
     s.Reset();
@@ -144,7 +144,10 @@ std::optional<HoldOutcome> ReadHold(Database& db, std::int64_t hold_id) {
   out.hold.created_at = FromUnixMillis(s.Int64(3));
   out.hold.expires_at = FromUnixMillis(s.Int64(4));
   out.release_reason = s.Text(5);
-  if (!s.IsNull(6)) out.payment_id = s.Int64(6);
+  if (!s.IsNull(6)) {
+    out.payment_id = s.Int64(6);
+    out.paid_at = FromUnixMillis(s.Int64(7));
+  }
   s.Reset();
   out.hold.lines = LoadLines(db, hold_id);
   return out;
@@ -465,7 +468,8 @@ boost::asio::awaitable<Result<PaidOrder>> SqliteInventoryStore::CompletePayment(
     auto outcome = ReadHold(db, hold_id);
     if (!outcome) return MakeError(Errc::kNotFound, "no such hold");
     if (outcome->hold.status == HoldStatus::kPaid && outcome->payment_id) {
-      return PaidOrder{*outcome->payment_id, *outcome->payment_id, hold_id, outcome->hold.total};
+      return PaidOrder{*outcome->payment_id, *outcome->payment_id,           hold_id,
+                       outcome->hold.total,  std::move(outcome->hold.lines), outcome->paid_at};
     }
     if (outcome->hold.status != HoldStatus::kPaying) {
       return MakeError(Errc::kHoldNotActive, "the hold is not awaiting payment");
@@ -494,7 +498,9 @@ boost::asio::awaitable<Result<PaidOrder>> SqliteInventoryStore::CompletePayment(
     pay.Reset();
     const std::int64_t payment_id = db.LastInsertRowId();
     storage::AppendOutbox(db, kOrderPaidTopic, OrderPaidPayload(*outcome, payment_id, now), now);
-    return PaidOrder{payment_id, payment_id, hold_id, outcome->hold.total};
+    // The lines are moved, not copied: the answer costs no allocation beyond the hold's read.
+    return PaidOrder{
+        payment_id, payment_id, hold_id, outcome->hold.total, std::move(outcome->hold.lines), now};
   };
   co_return co_await async::Write<PaidOrder>(writer_, std::move(job));
 }

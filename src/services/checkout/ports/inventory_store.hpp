@@ -49,6 +49,7 @@ struct IdempotencyEntry {
 struct HoldOutcome {
   Hold hold;
   std::optional<std::int64_t> payment_id;
+  TimePoint paid_at;           // when payment_id is set
   std::string release_reason;  // CANCELLED | DECLINED | EXPIRED | RECOVERED, when released
 };
 
