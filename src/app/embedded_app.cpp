@@ -280,6 +280,7 @@ struct EmbeddedApp::Parts {
   std::unique_ptr<orders::OrderPaidSubscriber> order_paid_subscriber;
   std::unique_ptr<checkout::OrderEventsSubscriber> checkout_order_events_subscriber;
   std::unique_ptr<CheckoutSaleFigures> sale_figures;
+  std::unique_ptr<InProcessPaymentsClient> payments_client;
 
   // Members (after catalog in start order; its mail worker stops first).
   std::unique_ptr<ServiceDatabase> members_db;
@@ -449,6 +450,8 @@ void EmbeddedApp::Start() {
                                 p.checkout_order_events_subscriber.get());
   p.sale_figures = std::make_unique<CheckoutSaleFigures>(*p.checkout);
   p.orders->SetSaleFiguresSource(p.sale_figures.get());
+  p.payments_client = std::make_unique<InProcessPaymentsClient>(*p.checkout);
+  p.orders->SetPaymentsClient(p.payments_client.get());
   p.order_paid_subscriber = std::make_unique<orders::OrderPaidSubscriber>(*p.orders);
   p.checkout_db->relay->Subscribe(std::string(checkout::kOrderPaidTopic),
                                   p.order_paid_subscriber.get());

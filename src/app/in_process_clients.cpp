@@ -25,4 +25,20 @@ boost::asio::awaitable<catalog::CheckoutAnswer> InProcessCheckoutClient::Purchas
   co_return catalog::CheckoutAnswer{std::move(receipt), answer.replayed};
 }
 
+boost::asio::awaitable<Result<std::optional<orders::PaidOrderEvent>>>
+InProcessPaymentsClient::PaidOrder(std::int64_t order_id) {
+  auto paid = checkout_.FindPaidPurchase(order_id);
+  if (!paid) co_return std::optional<orders::PaidOrderEvent>{};
+  orders::PaidOrderEvent out;
+  out.order_id = paid->payment_id;
+  out.payment_id = paid->payment_id;
+  out.member_id = paid->member_id;
+  out.total = paid->total;
+  out.paid_at = paid->paid_at;
+  for (const checkout::HoldLine& line : paid->lines) {
+    out.lines.push_back({line.product_id, line.quantity, line.price});
+  }
+  co_return std::optional<orders::PaidOrderEvent>{std::move(out)};
+}
+
 }  // namespace rocketmart::app

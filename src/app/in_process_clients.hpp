@@ -5,6 +5,7 @@
 
 #include "services/catalog/ports/checkout_client.hpp"
 #include "services/checkout/checkout_service.hpp"
+#include "services/orders/ports/payments_client.hpp"
 
 namespace rocketmart::app {
 
@@ -20,6 +21,19 @@ class InProcessCheckoutClient final : public catalog::CheckoutClient {
 
  private:
   checkout::CheckoutService& checkout_;
+};
+
+// Orders read a paid purchase whose order.paid has not arrived yet (embedded binding of
+// orders::PaymentsClient): a point read on checkout's reader connection.
+class InProcessPaymentsClient final : public orders::PaymentsClient {
+ public:
+  explicit InProcessPaymentsClient(const checkout::CheckoutService& checkout)
+      : checkout_(checkout) {}
+  boost::asio::awaitable<Result<std::optional<orders::PaidOrderEvent>>> PaidOrder(
+      std::int64_t order_id) override;
+
+ private:
+  const checkout::CheckoutService& checkout_;
 };
 
 }  // namespace rocketmart::app

@@ -83,6 +83,58 @@ TEST(OrdersE2E, AMalformedOrderPaidIsSetAsideAndListedForTheOperator) {
   EXPECT_EQ(QueryInt(server.data_dir() / "orders.db", "SELECT count(*) FROM orders"), 2);
 }
 
+// Issue 11 point 2: right after 201 {orderId}, GET and DELETE /order/{id} answered 404 (the
+// order is created later, from the order.paid event). Its owner reads and cancels it at once;
+// another member still gets 404.
+TEST(OrdersE2E, TheOrderA201NamesIsReadAndCancelledByItsOwnerAtOnce) {
+  ServerProcess server;
+  const std::int64_t product = CreateProductOnSale(server, 500, 200, true, 1000);
+  HttpClient c(server.port());
+  const std::string owner = server.FastToken(61);
+  const std::string stranger = server.FastToken(62);
+  constexpr int kRounds = 60;
+  int read_404 = 0, cancel_404 = 0;
+  for (int i = 0; i < kRounds; ++i) {
+    HttpResponse paid =
+        c.PostJson("/payment/request",
+                   R"({"productId":)" + std::to_string(product) + R"(,"amount":1})", owner);
+    ASSERT_EQ(paid.status, 201) << paid.body;
+    const std::string path = "/order/" + std::to_string(paid.Json().at("orderId").as_int64());
+    if (i % 3 == 0) {
+      EXPECT_EQ(c.Get(path, stranger).status, 404) << "another member's order";
+      EXPECT_EQ(c.Delete(path, stranger).status, 404) << "another member's order";
+    }
+    if (i % 2 == 0) {
+      HttpResponse read = c.Get(path, owner);
+      read_404 += read.status == 404;
+      ASSERT_TRUE(read.status == 200 || read.status == 404) << read.body;
+      if (read.status == 200) {
+        EXPECT_EQ(read.Json().at("status").as_string(), "PAID");
+        EXPECT_EQ(read.Json().at("total").as_int64(), 1000);
+        EXPECT_EQ(read.Json().at("lines").as_array().size(), 1u);
+      }
+    }
+    HttpResponse cancelled = c.Delete(path, owner);
+    cancel_404 += cancelled.status == 404;
+    if (cancelled.status != 404) {
+      ASSERT_EQ(cancelled.status, 200) << cancelled.body;
+      EXPECT_EQ(cancelled.Json().at("status").as_string(), "CANCELLED");
+    }
+  }
+  EXPECT_EQ(read_404, 0) << "reads of a just-paid order answered 404";
+  EXPECT_EQ(cancel_404, 0) << "cancels of a just-paid order answered 404";
+  // When the events arrive they change nothing: one order per payment, one PAID line each.
+  const auto orders = server.data_dir() / "orders.db";
+  EXPECT_TRUE(WaitUntil([&] {
+    return QueryInt(orders,
+                    "SELECT count(*) FROM processed_events WHERE consumer = "
+                    "'orders.order_paid'") == kRounds;
+  }));
+  EXPECT_EQ(QueryInt(orders, "SELECT count(*) FROM orders"), kRounds);
+  EXPECT_EQ(QueryInt(orders, "SELECT count(*) FROM orders WHERE status = 'CANCELLED'"), kRounds);
+  EXPECT_EQ(QueryInt(orders, "SELECT count(*) FROM order_history WHERE status = 'PAID'"), kRounds);
+}
+
 TEST(OrdersE2E, CancelReturnRefundsAndOperatorControls) {
   ServerProcess server;
   const std::string admin = server.Token(1, true);

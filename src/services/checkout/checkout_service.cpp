@@ -474,6 +474,10 @@ std::size_t CheckoutService::RetryPendingRefunds() {
   return settled;
 }
 
+std::optional<PaidPurchase> CheckoutService::FindPaidPurchase(std::int64_t payment_id) const {
+  return store_.FindPaidPurchase(payment_id);
+}
+
 std::optional<ProductSaleFigures> CheckoutService::SaleFigures(std::int64_t product_id) const {
   return store_.SaleFigures(product_id);
 }

@@ -8,6 +8,7 @@
 #include <mutex>
 #include <set>
 
+#include "app/in_process_clients.hpp"
 #include "infra/async/run.hpp"
 #include "infra/metrics/metrics.hpp"
 #include "infra/storage/migrations.hpp"
@@ -111,6 +112,8 @@ class RefundFlowTest : public ::testing::Test {
         std::make_unique<checkout::CheckoutService>(*inventory_, provider_, clock_, metrics_);
     order_store_ = std::make_unique<SqliteOrderStore>(*orders_db_->writer, *orders_db_->readers);
     orders_ = std::make_unique<OrdersService>(*order_store_, clock_);
+    payments_ = std::make_unique<app::InProcessPaymentsClient>(*checkout_);
+    orders_->SetPaymentsClient(payments_.get());
     paid_subscriber_ = std::make_unique<OrderPaidSubscriber>(*orders_);
     refunds_subscriber_ = std::make_unique<checkout::OrderEventsSubscriber>(*checkout_);
     checkout_db_->relay->Subscribe("order.paid", paid_subscriber_.get());
@@ -168,6 +171,7 @@ class RefundFlowTest : public ::testing::Test {
   std::unique_ptr<checkout::CheckoutService> checkout_;
   std::unique_ptr<SqliteOrderStore> order_store_;
   std::unique_ptr<OrdersService> orders_;
+  std::unique_ptr<app::InProcessPaymentsClient> payments_;
   std::unique_ptr<OrderPaidSubscriber> paid_subscriber_;
   std::unique_ptr<checkout::OrderEventsSubscriber> refunds_subscriber_;
   std::map<std::string, storage::Event> delivered_;
@@ -190,6 +194,54 @@ TEST_F(RefundFlowTest, AMalformedOrderPaidIsSetAsideWithoutHoldingBackTheOrdersA
                                 "WHERE subscriber = 'orders.order_paid' AND topic = 'order.paid'"),
             1);
   EXPECT_EQ(checkout_db_->relay->Lag("orders.order_paid"), 0);
+}
+
+// Issue 11 point 2: the order a purchase names is read and cancelled by its owner before its
+// order.paid was delivered (the relay never ran), from checkout's record; the event, delivered
+// afterwards, changes nothing: one order, one history.
+TEST_F(RefundFlowTest, AnOrderIsReadAndCancelledBeforeItsEventAndTheEventChangesNothing) {
+  const std::int64_t read_first = Buy(3, 2);
+  const std::int64_t cancel_first = Buy(3, 1);
+  ASSERT_EQ(orders_db_->Count("SELECT COUNT(*) FROM orders"), 0) << "no event was delivered";
+  // Another member: not found, and nothing is created for them.
+  EXPECT_EQ(async::RunToCompletion(orders_->GetForMember(4, read_first)).error().code,
+            Errc::kNotFound);
+  EXPECT_EQ(async::RunToCompletion(orders_->Cancel(4, cancel_first)).error().code, Errc::kNotFound);
+  EXPECT_EQ(async::RunToCompletion(orders_->GetForMember(3, 987654)).error().code, Errc::kNotFound);
+  EXPECT_EQ(orders_db_->Count("SELECT COUNT(*) FROM orders"), 0);
+
+  auto read = async::RunToCompletion(orders_->GetForMember(3, read_first));
+  ASSERT_TRUE(read.ok()) << read.error().message;
+  EXPECT_EQ(read->status, OrderStatus::kPaid);
+  EXPECT_EQ(read->total, 2 * kPrice);
+  ASSERT_EQ(read->lines.size(), 1u);
+  EXPECT_EQ(read->lines[0].quantity, 2);
+  EXPECT_EQ(read->lines[0].price, kPrice);
+  EXPECT_EQ(read->history.size(), 1u);
+  ASSERT_TRUE(read->next.has_value());
+  EXPECT_EQ(read->next->to, OrderStatus::kShipping);
+  auto cancelled = async::RunToCompletion(orders_->Cancel(3, read_first));
+  ASSERT_TRUE(cancelled.ok());
+  EXPECT_EQ(cancelled->status, OrderStatus::kCancelled);
+  auto cancelled_at_once = async::RunToCompletion(orders_->Cancel(3, cancel_first));
+  ASSERT_TRUE(cancelled_at_once.ok()) << cancelled_at_once.error().message;
+  EXPECT_EQ(cancelled_at_once->history.size(), 2u);
+
+  DeliverPaid();  // the events arrive late
+  EXPECT_EQ(checkout_db_->relay->Lag("orders.order_paid"), 0);
+  EXPECT_EQ(orders_db_->Count("SELECT COUNT(*) FROM orders"), 2);
+  EXPECT_EQ(orders_db_->Count("SELECT COUNT(*) FROM order_history"), 4);
+  EXPECT_EQ(orders_db_->Count("SELECT COUNT(*) FROM order_lines"), 2);
+  for (std::int64_t id : {read_first, cancel_first}) {
+    auto order = async::RunToCompletion(orders_->GetForMember(3, id));
+    ASSERT_TRUE(order.ok());
+    EXPECT_EQ(order->status, OrderStatus::kCancelled);
+    EXPECT_EQ(order->history.size(), 2u);
+  }
+  // The cancels refund once each.
+  DeliverOrderEvents();
+  EXPECT_EQ(provider_.Refunded(), 2u);
+  EXPECT_EQ(checkout_->Available(kProduct), 100);
 }
 
 TEST_F(RefundFlowTest, RefundsAndRestocksEqualCancelsPlusReceivedReturnsEvenWhenRedelivered) {

@@ -330,6 +330,22 @@ std::optional<HoldOutcome> SqliteInventoryStore::FindHold(std::int64_t hold_id) 
   return ReadHold(readers_.ForThisThread(), hold_id);
 }
 
+std::optional<PaidPurchase> SqliteInventoryStore::FindPaidPurchase(std::int64_t payment_id) {
+  Database& db = readers_.ForThisThread();
+  auto& s =
+      db.Cached("SELECT member_id, amount, created_at_ms, hold_id FROM payments WHERE id = ?");
+  s.BindInt64(1, payment_id);
+  if (!s.Step()) {
+    s.Reset();
+    return std::nullopt;
+  }
+  PaidPurchase out{payment_id, s.Int64(0), s.Int64(1), FromUnixMillis(s.Int64(2)), {}};
+  const std::int64_t hold_id = s.Int64(3);
+  s.Reset();
+  out.lines = LoadLines(db, hold_id);
+  return out;
+}
+
 boost::asio::awaitable<Result<Hold>> SqliteInventoryStore::PlaceHold(HoldRequest request) {
   const std::optional<IdempotencyTag> tag = request.idempotency;
   auto job = [request = std::move(request)](Database& db) -> Result<Hold> {

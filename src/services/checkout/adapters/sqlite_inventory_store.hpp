@@ -33,6 +33,7 @@ class SqliteInventoryStore final : public InventoryStore {
   std::optional<IdempotencyEntry> FindIdempotency(std::int64_t member_id,
                                                   std::string_view key) override;
   std::optional<HoldOutcome> FindHold(std::int64_t hold_id) override;
+  std::optional<PaidPurchase> FindPaidPurchase(std::int64_t payment_id) override;
 
   boost::asio::awaitable<Result<Hold>> PlaceHold(HoldRequest request) override;
   boost::asio::awaitable<Result<Hold>> BeginPayment(

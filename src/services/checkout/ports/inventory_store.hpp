@@ -87,6 +87,15 @@ struct RefundedPayment {
   std::vector<HoldLine> lines;
 };
 
+// A captured payment as the order it creates (orders read it before order.paid arrives).
+struct PaidPurchase {
+  std::int64_t payment_id = 0;  // = the order id
+  std::int64_t member_id = 0;
+  std::int64_t total = 0;
+  TimePoint paid_at;
+  std::vector<HoldLine> lines;
+};
+
 // Checkout's figures for one product's sale (the operator's per-sale summary).
 struct ProductSaleFigures {
   std::int64_t available = 0;
@@ -119,6 +128,8 @@ class InventoryStore {
   virtual std::optional<IdempotencyEntry> FindIdempotency(std::int64_t member_id,
                                                           std::string_view key) = 0;
   virtual std::optional<HoldOutcome> FindHold(std::int64_t hold_id) = 0;
+  // The payment with this id (captured, refunded or not), as the order it created.
+  virtual std::optional<PaidPurchase> FindPaidPurchase(std::int64_t payment_id) = 0;
 
   // Writes.
   // Guarded: fails with kSoldOut/kInsufficientStock or kPurchaseLimitReached if the database

@@ -140,7 +140,7 @@ void RegisterRoutes(http::Router& router, OrdersService& orders) {
              [&orders](Request& req) -> awaitable<Response> {
                auto id = req.IdParam("id");
                if (!id.ok()) co_return http::ErrorResponse(id.error());
-               auto order = orders.GetForMember(req.MemberId(), *id);
+               auto order = co_await orders.GetForMember(req.MemberId(), *id);
                if (!order.ok()) co_return http::ErrorResponse(order.error());
                co_return http::JsonResponse(http::Status::ok, OrderJson(*order, true));
              });

@@ -196,6 +196,38 @@ bool ApplyTransition(Database& db, std::int64_t order_id, OrderStatus from, Orde
   return true;
 }
 
+// Creates the order of a paid purchase with its lines, its PAID history line and its first
+// scheduled step; nothing when an order with this id exists (the same payment delivered again, or
+// already created for a read before its event). True when created.
+bool InsertPaidOrder(Database& db, const PaidOrderEvent& e, const LifecycleOptions& lifecycle) {
+  auto& insert = db.Cached(
+      "INSERT OR IGNORE INTO orders (id, member_id, payment_id, status, total, created_at_ms, "
+      "updated_at_ms) VALUES (?, ?, ?, 'PAID', ?, ?, ?)");
+  insert.BindInt64(1, e.order_id)
+      .BindInt64(2, e.member_id)
+      .BindInt64(3, e.payment_id)
+      .BindInt64(4, e.total)
+      .BindInt64(5, ToUnixMillis(e.paid_at))
+      .BindInt64(6, ToUnixMillis(e.paid_at));
+  insert.Step();
+  insert.Reset();
+  if (db.Changes() == 0) return false;
+  for (const OrderLine& line : e.lines) {
+    auto& l = db.Cached(
+        "INSERT INTO order_lines (order_id, product_id, quantity, price) VALUES (?, ?, ?, ?)");
+    l.BindInt64(1, e.order_id)
+        .BindInt64(2, line.product_id)
+        .BindInt64(3, line.quantity)
+        .BindInt64(4, line.price);
+    l.Step();
+    l.Reset();
+  }
+  AppendHistory(db, e.order_id, OrderStatus::kPaid, e.paid_at, "payment captured", "transition");
+  // Shipping is due relative to the payment, not to when the event happened to arrive.
+  ScheduleNext(db, e.order_id, OrderStatus::kPaid, e.paid_at, lifecycle);
+  return true;
+}
+
 std::string_view ScheduledCause(OrderStatus to) {
   switch (to) {
     case OrderStatus::kShipping:
@@ -222,36 +254,17 @@ std::size_t SqliteOrderStore::RecordPaid(std::span<const PaidOrderEvent> events,
   writer_.RunSync([&](Database& db) {
     for (const PaidOrderEvent& e : events) {
       if (!storage::ClaimEvent(db, "orders.order_paid", e.event_id, now)) continue;
-      auto& insert = db.Cached(
-          "INSERT OR IGNORE INTO orders (id, member_id, payment_id, status, total, created_at_ms, "
-          "updated_at_ms) VALUES (?, ?, ?, 'PAID', ?, ?, ?)");
-      insert.BindInt64(1, e.order_id)
-          .BindInt64(2, e.member_id)
-          .BindInt64(3, e.payment_id)
-          .BindInt64(4, e.total)
-          .BindInt64(5, ToUnixMillis(e.paid_at))
-          .BindInt64(6, ToUnixMillis(e.paid_at));
-      insert.Step();
-      insert.Reset();
-      if (db.Changes() == 0) continue;  // same payment delivered under another event id
-      for (const OrderLine& line : e.lines) {
-        auto& l = db.Cached(
-            "INSERT INTO order_lines (order_id, product_id, quantity, price) VALUES (?, ?, ?, ?)");
-        l.BindInt64(1, e.order_id)
-            .BindInt64(2, line.product_id)
-            .BindInt64(3, line.quantity)
-            .BindInt64(4, line.price);
-        l.Step();
-        l.Reset();
-      }
-      AppendHistory(db, e.order_id, OrderStatus::kPaid, e.paid_at, "payment captured",
-                    "transition");
-      // Shipping is due relative to the payment, not to when the event happened to arrive.
-      ScheduleNext(db, e.order_id, OrderStatus::kPaid, e.paid_at, lifecycle_);
-      ++created;
+      if (InsertPaidOrder(db, e, lifecycle_)) ++created;
     }
   });
   return created;
+}
+
+boost::asio::awaitable<Result<bool>> SqliteOrderStore::RecordPaidNow(PaidOrderEvent event) {
+  auto job = [event = std::move(event), lifecycle = lifecycle_](Database& db) -> Result<bool> {
+    return InsertPaidOrder(db, event, lifecycle);
+  };
+  co_return co_await async::Write<bool>(writer_, std::move(job));
 }
 
 std::size_t SqliteOrderStore::EnsureScheduled(TimePoint now) {

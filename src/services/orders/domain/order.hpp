@@ -88,7 +88,8 @@ struct Order {
   std::optional<PendingTransition> next;  // the scheduled automatic step, if any
 };
 
-// The order.paid event as the orders service reads it.
+// A paid purchase as the orders service reads it: checkout's order.paid event, or checkout's record
+// of the payment read through PaymentsClient before the event arrived (event_id empty).
 struct PaidOrderEvent {
   std::string event_id;
   std::int64_t order_id = 0;
