@@ -35,8 +35,9 @@ InProcessPaymentsClient::PaidOrder(std::int64_t order_id) {
   out.member_id = paid->member_id;
   out.total = paid->total;
   out.paid_at = paid->paid_at;
-  for (const checkout::HoldLine& line : paid->lines) {
-    out.lines.push_back({line.product_id, line.quantity, line.price});
+  for (checkout::PaidLine& paid_line : paid->lines) {
+    const checkout::HoldLine& line = paid_line.line;
+    out.lines.push_back({line.product_id, line.quantity, line.price, std::move(paid_line.name)});
   }
   co_return std::optional<orders::PaidOrderEvent>{std::move(out)};
 }

@@ -135,6 +135,57 @@ TEST(OrdersE2E, TheOrderA201NamesIsReadAndCancelledByItsOwnerAtOnce) {
   EXPECT_EQ(QueryInt(orders, "SELECT count(*) FROM order_history WHERE status = 'PAID'"), kRounds);
 }
 
+// Issue 11 point 12: an order line carries the product's name and unit price as they were when it
+// was paid, so the order still reads after the product is renamed or retired.
+TEST(OrdersE2E, AnOrderKeepsItsProductNamesAfterTheProductIsRenamedOrRetired) {
+  ServerProcess server;
+  HttpClient c(server.port());
+  const std::string admin = server.FastToken(1, true);
+  const std::string token = server.FastToken(71);
+  const std::int64_t renamed = CreateSale(server, 10), retired = CreateSale(server, 10);
+  auto order_of = [&](std::int64_t product) {
+    HttpResponse r =
+        c.PostJson("/payment/request",
+                   R"({"productId":)" + std::to_string(product) + R"(,"amount":2})", token);
+    EXPECT_EQ(r.status, 201) << r.body;
+    return r.Json().at("orderId").as_int64();
+  };
+  const std::int64_t first = order_of(renamed), second = order_of(retired);
+  // Both orders created from their order.paid events (not from a read).
+  ASSERT_TRUE(WaitUntil([&] {
+    return QueryInt(server.data_dir() / "orders.db", "SELECT count(*) FROM orders") == 2;
+  }));
+  ASSERT_EQ(
+      c.PutJson("/products/" + std::to_string(renamed), R"({"name":"Renamed","price":5})", admin)
+          .status,
+      200);
+  ASSERT_EQ(c.Delete("/products/" + std::to_string(retired), admin).status, 204);
+  for (std::int64_t order : {first, second}) {
+    auto read = c.Get("/order/" + std::to_string(order), token);
+    ASSERT_EQ(read.status, 200) << read.body;
+    const boost::json::value body = read.Json();
+    const auto& line = body.at("lines").at(0);
+    EXPECT_EQ(line.at("name").as_string(), "Drop");
+    EXPECT_EQ(line.at("price").as_int64(), 1000);
+    EXPECT_EQ(line.at("quantity").as_int64(), 2);
+  }
+  const auto list = c.Get("/order", token).Json().at("items").as_array();
+  ASSERT_EQ(list.size(), 2u);
+  EXPECT_EQ(list[0].at("lines").at(0).at("name").as_string(), "Drop");
+  // Read at once (before its event), a new order carries the name too: once checkout has the
+  // product's new facts (the catalog's event), the next purchase is at the new name and price.
+  ASSERT_TRUE(WaitUntil([&] {
+    return QueryInt(server.data_dir() / "checkout.db",
+                    "SELECT price FROM inventory WHERE product_id = " + std::to_string(renamed)) ==
+           5;
+  }));
+  const std::int64_t third = order_of(renamed);
+  auto read = c.Get("/order/" + std::to_string(third), token);
+  ASSERT_EQ(read.status, 200) << read.body;
+  EXPECT_EQ(read.Json().at("lines").at(0).at("name").as_string(), "Renamed");
+  EXPECT_EQ(read.Json().at("lines").at(0).at("price").as_int64(), 5);
+}
+
 TEST(OrdersE2E, CancelReturnRefundsAndOperatorControls) {
   ServerProcess server;
   const std::string admin = server.Token(1, true);

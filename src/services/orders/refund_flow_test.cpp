@@ -244,6 +244,32 @@ TEST_F(RefundFlowTest, AnOrderIsReadAndCancelledBeforeItsEventAndTheEventChanges
   EXPECT_EQ(checkout_->Available(kProduct), 100);
 }
 
+// Order lines carry the product's name from checkout's product facts; an order.paid written before
+// names existed (no "name") still decodes, with an empty name.
+TEST_F(RefundFlowTest, OrderLinesCarryTheProductNameAndOldEventsWithoutOneStillDecode) {
+  checkout::ProductFacts named{kProduct, kPrice, 100, false, 2, "Sneaker"};
+  checkout_->OnProductFacts(named, "catalog:2");
+  const std::int64_t id = Buy(5, 1);
+  checkout_db_->writer->RunSync([this](storage::Database& db) {
+    storage::AppendOutbox(
+        db, "order.paid",
+        R"({"orderId":9001,"paymentId":9001,"holdId":1,"memberId":6,"total":1000,)"
+        R"("lines":[{"productId":7,"quantity":1,"price":1000}],"paidAtMs":1})",
+        clock_.Now());
+  });
+  DeliverPaid();
+  EXPECT_EQ(checkout_db_->relay->DeadLetters(), 0u);
+  auto named_order = async::RunToCompletion(orders_->GetForMember(5, id));
+  ASSERT_TRUE(named_order.ok());
+  ASSERT_EQ(named_order->lines.size(), 1u);
+  EXPECT_EQ(named_order->lines[0].name, "Sneaker");
+  auto old_order = async::RunToCompletion(orders_->GetForMember(6, 9001));
+  ASSERT_TRUE(old_order.ok());
+  ASSERT_EQ(old_order->lines.size(), 1u);
+  EXPECT_EQ(old_order->lines[0].name, "");
+  EXPECT_EQ(old_order->lines[0].price, 1000);
+}
+
 TEST_F(RefundFlowTest, RefundsAndRestocksEqualCancelsPlusReceivedReturnsEvenWhenRedelivered) {
   std::vector<std::int64_t> ids;
   for (std::int64_t member = 1; member <= 10; ++member) ids.push_back(Buy(member, 2));

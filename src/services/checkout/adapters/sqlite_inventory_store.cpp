@@ -98,6 +98,12 @@ constexpr storage::Migration kMigrations[] = {
     {3, "idempotency retention", R"sql(
       CREATE INDEX idempotency_by_age ON idempotency (created_at_ms);
     )sql"},
+    // Product names from the catalog's events, carried on order.paid lines so an order still
+    // reads after its product is retired (issue 11). Rows from before are '' until the product's
+    // next event.
+    {4, "product names", R"sql(
+      ALTER TABLE inventory ADD COLUMN name TEXT NOT NULL DEFAULT '';
+    )sql"},
 };
 
 void Ledger(Database& db, std::int64_t product_id, std::string_view kind, std::int64_t quantity,
@@ -182,12 +188,9 @@ ReleasedUnits ReleaseInTransaction(Database& db, const HoldOutcome& outcome, Hol
   return ReleasedUnits{outcome.hold.member_id, outcome.hold.lines};
 }
 
-std::string OrderPaidPayload(const HoldOutcome& outcome, std::int64_t payment_id, TimePoint now) {
-  boost::json::array lines;
-  for (const HoldLine& l : outcome.hold.lines) {
-    lines.push_back(boost::json::object{
-        {"productId", l.product_id}, {"quantity", l.quantity}, {"price", l.price}});
-  }
+// `lines`: the hold's lines with each product's name, built while the stock moved.
+std::string OrderPaidPayload(const HoldOutcome& outcome, boost::json::array lines,
+                             std::int64_t payment_id, TimePoint now) {
   boost::json::object o;
   o["orderId"] = payment_id;
   o["paymentId"] = payment_id;
@@ -342,7 +345,13 @@ std::optional<PaidPurchase> SqliteInventoryStore::FindPaidPurchase(std::int64_t 
   PaidPurchase out{payment_id, s.Int64(0), s.Int64(1), FromUnixMillis(s.Int64(2)), {}};
   const std::int64_t hold_id = s.Int64(3);
   s.Reset();
-  out.lines = LoadLines(db, hold_id);
+  auto& l = db.Cached(
+      "SELECT l.product_id, l.quantity, l.price, COALESCE(i.name, '') FROM hold_lines l "
+      "LEFT JOIN inventory i ON i.product_id = l.product_id WHERE l.hold_id = ? "
+      "ORDER BY l.product_id");
+  l.BindInt64(1, hold_id);
+  while (l.Step()) out.lines.push_back({{l.Int64(0), l.Int64(1), l.Int64(2)}, l.Text(3)});
+  l.Reset();
   return out;
 }
 
@@ -494,11 +503,18 @@ boost::asio::awaitable<Result<PaidOrder>> SqliteInventoryStore::CompletePayment(
     mark.BindInt64(1, ToUnixMillis(now)).BindInt64(2, hold_id);
     mark.Step();
     mark.Reset();
+    boost::json::array lines;
     for (const HoldLine& line : outcome->hold.lines) {
-      auto& inv =
-          db.Cached("UPDATE inventory SET held = held - ?, sold = sold + ? WHERE product_id = ?");
+      // The row being updated gives the product's name for the order line (no extra read).
+      auto& inv = db.Cached(
+          "UPDATE inventory SET held = held - ?, sold = sold + ? WHERE product_id = ? "
+          "RETURNING name");
       inv.BindInt64(1, line.quantity).BindInt64(2, line.quantity).BindInt64(3, line.product_id);
-      inv.Step();
+      const bool found = inv.Step();
+      lines.push_back(boost::json::object{{"productId", line.product_id},
+                                          {"quantity", line.quantity},
+                                          {"price", line.price},
+                                          {"name", found ? inv.TextView(0) : std::string_view()}});
       inv.Reset();
       Ledger(db, line.product_id, "SELL", line.quantity, hold_id, now);
     }
@@ -513,7 +529,8 @@ boost::asio::awaitable<Result<PaidOrder>> SqliteInventoryStore::CompletePayment(
     pay.Step();
     pay.Reset();
     const std::int64_t payment_id = db.LastInsertRowId();
-    storage::AppendOutbox(db, kOrderPaidTopic, OrderPaidPayload(*outcome, payment_id, now), now);
+    storage::AppendOutbox(db, kOrderPaidTopic,
+                          OrderPaidPayload(*outcome, std::move(lines), payment_id, now), now);
     // The lines are moved, not copied: the answer costs no allocation beyond the hold's read.
     return PaidOrder{
         payment_id, payment_id, hold_id, outcome->hold.total, std::move(outcome->hold.lines), now};
@@ -647,24 +664,27 @@ std::optional<InventoryRow> SqliteInventoryStore::ApplyProductFacts(const Produc
     exists.Reset();
     if (!known) {
       auto& insert = db.Cached(
-          "INSERT INTO inventory (product_id, price, initial, available, retired, catalog_version) "
-          "VALUES (?1, ?2, ?3, ?3, ?4, ?5)");
+          "INSERT INTO inventory (product_id, price, initial, available, retired, catalog_version, "
+          "name) VALUES (?1, ?2, ?3, ?3, ?4, ?5, ?6)");
       insert.BindInt64(1, facts.product_id)
           .BindInt64(2, facts.price)
           .BindInt64(3, facts.initial_stock)
           .BindInt64(4, facts.retired ? 1 : 0)
-          .BindInt64(5, facts.version);
+          .BindInt64(5, facts.version)
+          .BindText(6, facts.name);
       insert.Step();
       insert.Reset();
       Ledger(db, facts.product_id, "INIT", facts.initial_stock, 0, now);
     } else {
       auto& update = db.Cached(
-          "UPDATE inventory SET price = ?2, retired = ?3, catalog_version = ?4 "
+          "UPDATE inventory SET price = ?2, retired = ?3, catalog_version = ?4, "
+          "name = CASE WHEN ?5 = '' THEN name ELSE ?5 END "
           "WHERE product_id = ?1 AND catalog_version < ?4");
       update.BindInt64(1, facts.product_id)
           .BindInt64(2, facts.price)
           .BindInt64(3, facts.retired ? 1 : 0)
-          .BindInt64(4, facts.version);
+          .BindInt64(4, facts.version)
+          .BindText(5, facts.name);
       update.Step();
       update.Reset();
       if (db.Changes() == 0) return;

@@ -76,6 +76,7 @@ struct ProductFacts {
   std::int64_t initial_stock = 0;
   bool retired = false;
   std::int64_t version = 0;  // catalog version: older facts never overwrite newer ones
+  std::string name;          // carried on order lines (empty from events that predate names)
 };
 
 // A captured payment taken back: its units returned from `sold` to `available` (orders issue 6).
@@ -87,13 +88,19 @@ struct RefundedPayment {
   std::vector<HoldLine> lines;
 };
 
+// A line of a paid purchase with the product's name (as checkout last heard it from the catalog).
+struct PaidLine {
+  HoldLine line;
+  std::string name;
+};
+
 // A captured payment as the order it creates (orders read it before order.paid arrives).
 struct PaidPurchase {
   std::int64_t payment_id = 0;  // = the order id
   std::int64_t member_id = 0;
   std::int64_t total = 0;
   TimePoint paid_at;
-  std::vector<HoldLine> lines;
+  std::vector<PaidLine> lines;
 };
 
 // Checkout's figures for one product's sale (the operator's per-sale summary).

@@ -95,7 +95,10 @@ boost::json::object SummaryJson(const SaleSummary& s) {
 boost::json::object OrderJson(const Order& order, bool with_history) {
   boost::json::array lines;
   for (const OrderLine& l : order.lines) {
-    lines.push_back({{"productId", l.product_id}, {"quantity", l.quantity}, {"price", l.price}});
+    lines.push_back({{"productId", l.product_id},
+                     {"name", l.name},
+                     {"quantity", l.quantity},
+                     {"price", l.price}});
   }
   boost::json::object o{{"id", order.id},
                         {"paymentId", order.payment_id},

@@ -26,9 +26,13 @@ PaidOrderEvent OrderPaidSubscriber::Decode(const storage::Event& event) {
     e.paid_at = FromUnixMillis(o.at("paidAtMs").to_number<std::int64_t>());
     for (const auto& line : o.at("lines").as_array()) {
       const auto& l = line.as_object();
-      e.lines.push_back({l.at("productId").to_number<std::int64_t>(),
-                         l.at("quantity").to_number<std::int64_t>(),
-                         l.at("price").to_number<std::int64_t>()});
+      OrderLine decoded{l.at("productId").to_number<std::int64_t>(),
+                        l.at("quantity").to_number<std::int64_t>(),
+                        l.at("price").to_number<std::int64_t>(),
+                        {}};
+      // Events written before names were carried have none: the line keeps an empty name.
+      if (const auto* name = l.if_contains("name")) decoded.name = name->as_string();
+      e.lines.push_back(std::move(decoded));
     }
     return e;
   } catch (const std::exception& e) {

@@ -55,6 +55,11 @@ constexpr storage::Migration kMigrations[] = {
       CREATE INDEX orders_by_status ON orders (status, id DESC);
       CREATE INDEX order_lines_by_product ON order_lines (product_id, order_id);
     )sql"},
+    // The product's name on each line, so an order still reads after its product is retired
+    // (issue 11). Lines from before are ''.
+    {3, "product names on order lines", R"sql(
+      ALTER TABLE order_lines ADD COLUMN name TEXT NOT NULL DEFAULT '';
+    )sql"},
 };
 
 constexpr std::string_view kOrderColumns =
@@ -77,9 +82,10 @@ Order ReadOrderRow(const storage::Statement& s) {
 
 void LoadLines(Database& db, Order& order) {
   auto& s = db.Cached(
-      "SELECT product_id, quantity, price FROM order_lines WHERE order_id = ? ORDER BY product_id");
+      "SELECT product_id, quantity, price, name FROM order_lines WHERE order_id = ? "
+      "ORDER BY product_id");
   s.BindInt64(1, order.id);
-  while (s.Step()) order.lines.push_back({s.Int64(0), s.Int64(1), s.Int64(2)});
+  while (s.Step()) order.lines.push_back({s.Int64(0), s.Int64(1), s.Int64(2), s.Text(3)});
   s.Reset();
 }
 
@@ -214,11 +220,13 @@ bool InsertPaidOrder(Database& db, const PaidOrderEvent& e, const LifecycleOptio
   if (db.Changes() == 0) return false;
   for (const OrderLine& line : e.lines) {
     auto& l = db.Cached(
-        "INSERT INTO order_lines (order_id, product_id, quantity, price) VALUES (?, ?, ?, ?)");
+        "INSERT INTO order_lines (order_id, product_id, quantity, price, name) "
+        "VALUES (?, ?, ?, ?, ?)");
     l.BindInt64(1, e.order_id)
         .BindInt64(2, line.product_id)
         .BindInt64(3, line.quantity)
-        .BindInt64(4, line.price);
+        .BindInt64(4, line.price)
+        .BindText(5, line.name);
     l.Step();
     l.Reset();
   }

@@ -30,6 +30,7 @@ struct OrderLine {
   std::int64_t product_id = 0;
   std::int64_t quantity = 0;
   std::int64_t price = 0;  // unit price at purchase, minor units
+  std::string name;        // the product's name when it was paid ("" for orders from before)
 };
 
 // One line of an order's history. kind is "transition" for a status change, "hold"/"release" for
