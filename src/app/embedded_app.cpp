@@ -278,6 +278,7 @@ struct EmbeddedApp::Parts {
   std::unique_ptr<orders::SqliteOrderStore> order_store;
   std::unique_ptr<orders::OrdersService> orders;
   std::unique_ptr<orders::OrderPaidSubscriber> order_paid_subscriber;
+  std::unique_ptr<orders::PaymentRefundedSubscriber> payment_refunded_subscriber;
   std::unique_ptr<checkout::OrderEventsSubscriber> checkout_order_events_subscriber;
   std::unique_ptr<CheckoutSaleFigures> sale_figures;
   std::unique_ptr<InProcessPaymentsClient> payments_client;
@@ -455,6 +456,9 @@ void EmbeddedApp::Start() {
   p.order_paid_subscriber = std::make_unique<orders::OrderPaidSubscriber>(*p.orders);
   p.checkout_db->relay->Subscribe(std::string(checkout::kOrderPaidTopic),
                                   p.order_paid_subscriber.get());
+  p.payment_refunded_subscriber = std::make_unique<orders::PaymentRefundedSubscriber>(*p.orders);
+  p.checkout_db->relay->Subscribe(std::string(checkout::kPaymentRefundedTopic),
+                                  p.payment_refunded_subscriber.get());
 
   // Consumers' databases start before their producers' relays deliver into them.
   p.databases.push_back(p.orders_db.get());

@@ -186,6 +186,32 @@ TEST(OrdersE2E, AnOrderKeepsItsProductNamesAfterTheProductIsRenamedOrRetired) {
   EXPECT_EQ(read.Json().at("lines").at(0).at("price").as_int64(), 5);
 }
 
+// Issue 11 point 12: the member sees the refund of their own cancelled order: pending at once,
+// then refunded with its amount and time once checkout's provider confirmed it.
+TEST(OrdersE2E, TheMemberSeesTheRefundOfTheirCancelledOrder) {
+  ServerProcess server;
+  HttpClient c(server.port());
+  const std::int64_t product = CreateSale(server, 10);
+  const std::string token = server.FastToken(81);
+  const std::int64_t order = Buy(c, token, product, 3);
+  const std::string path = "/order/" + std::to_string(order);
+  EXPECT_FALSE(c.Get(path, token).Json().as_object().contains("refund")) << "paid: no refund";
+  auto cancelled = c.Delete(path, token);
+  ASSERT_EQ(cancelled.status, 200) << cancelled.body;
+  const boost::json::value at_cancel = cancelled.Json();
+  EXPECT_EQ(at_cancel.at("refund").at("amount").as_int64(), 3000);
+  boost::json::value refund;
+  ASSERT_TRUE(WaitUntil([&] {
+    refund = c.Get(path, token).Json().at("refund");
+    return refund.at("status").as_string() == "REFUNDED";
+  })) << boost::json::serialize(refund);
+  EXPECT_EQ(refund.at("amount").as_int64(), 3000);
+  EXPECT_TRUE(refund.at("at").is_string());
+  const auto list = c.Get("/order", token).Json().at("items").as_array();
+  ASSERT_EQ(list.size(), 1u);
+  EXPECT_EQ(list[0].at("refund").at("status").as_string(), "REFUNDED");
+}
+
 TEST(OrdersE2E, CancelReturnRefundsAndOperatorControls) {
   ServerProcess server;
   const std::string admin = server.Token(1, true);

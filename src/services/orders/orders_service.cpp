@@ -26,6 +26,10 @@ std::size_t OrdersService::OnOrdersPaid(std::span<const PaidOrderEvent> events) 
   return store_.RecordPaid(events, clock_.Now());
 }
 
+std::size_t OrdersService::OnPaymentsRefunded(std::span<const PaymentRefundedEvent> events) {
+  return store_.RecordRefunds(events, clock_.Now());
+}
+
 Result<OrderPage> OrdersService::ListForMember(std::int64_t member_id, std::int64_t before_id,
                                                std::size_t limit) {
   if (limit < 1 || limit > kMaxOrdersPage) {

@@ -50,6 +50,8 @@ class OrdersService {
   void Load();
 
   std::size_t OnOrdersPaid(std::span<const PaidOrderEvent> events);
+  // Checkout confirmed refunds (payment.refunded): the orders show them. Relay thread; blocks.
+  std::size_t OnPaymentsRefunded(std::span<const PaymentRefundedEvent> events);
   Result<OrderPage> ListForMember(std::int64_t member_id, std::int64_t before_id,
                                   std::size_t limit);
   // Another member's order answers kNotFound, exactly like a missing one. The member's own order

@@ -117,6 +117,9 @@ class RefundFlowTest : public ::testing::Test {
     paid_subscriber_ = std::make_unique<OrderPaidSubscriber>(*orders_);
     refunds_subscriber_ = std::make_unique<checkout::OrderEventsSubscriber>(*checkout_);
     checkout_db_->relay->Subscribe("order.paid", paid_subscriber_.get());
+    refunded_subscriber_ = std::make_unique<PaymentRefundedSubscriber>(*orders_);
+    checkout_db_->relay->Subscribe(std::string(checkout::kPaymentRefundedTopic),
+                                   refunded_subscriber_.get());
     orders_db_->relay->Subscribe(std::string(kOrderCancelledTopic), refunds_subscriber_.get());
     orders_db_->relay->Subscribe(std::string(kOrderReturnedTopic), refunds_subscriber_.get());
     checkout_db_->writer->Start();
@@ -173,6 +176,7 @@ class RefundFlowTest : public ::testing::Test {
   std::unique_ptr<OrdersService> orders_;
   std::unique_ptr<app::InProcessPaymentsClient> payments_;
   std::unique_ptr<OrderPaidSubscriber> paid_subscriber_;
+  std::unique_ptr<PaymentRefundedSubscriber> refunded_subscriber_;
   std::unique_ptr<checkout::OrderEventsSubscriber> refunds_subscriber_;
   std::map<std::string, storage::Event> delivered_;
 };
@@ -323,6 +327,47 @@ TEST_F(RefundFlowTest, RefundsAndRestocksEqualCancelsPlusReceivedReturnsEvenWhen
   EXPECT_EQ(tally.at(OrderStatus::kCompleted).orders, 5);
   // A returned member may buy again: their per-sale count went down.
   Buy(1, 10);
+}
+
+// The member's own order shows its refund: PENDING (the order's total) once cancelled, REFUNDED
+// with the amount and time once checkout reports the provider's confirmation (payment.refunded),
+// recorded once whatever the redelivery.
+TEST_F(RefundFlowTest, ACancelledOrderShowsItsRefundPendingThenConfirmed) {
+  const std::int64_t id = Buy(4, 3);
+  DeliverPaid();
+  auto read = [&] {
+    auto order = async::RunToCompletion(orders_->GetForMember(4, id));
+    EXPECT_TRUE(order.ok());
+    return RefundOf(*order);
+  };
+  EXPECT_FALSE(read().has_value()) << "a paid order has no refund";
+  provider_.FailRefunds(true);
+  ASSERT_TRUE(async::RunToCompletion(orders_->Cancel(4, id)).ok());
+  ASSERT_TRUE(read().has_value());
+  EXPECT_EQ(read()->status, RefundStatus::kPending);
+  EXPECT_EQ(read()->amount, 3 * kPrice);
+  EXPECT_FALSE(read()->at.has_value());
+  DeliverOrderEvents();  // checkout refunds and restocks; the provider fails
+  DeliverPaid();
+  EXPECT_EQ(read()->status, RefundStatus::kPending);
+
+  provider_.FailRefunds(false);
+  clock_.Advance(std::chrono::minutes(5));
+  const TimePoint settled_at = clock_.Now();
+  EXPECT_EQ(checkout_->RetryPendingRefunds(), 1u);
+  DeliverPaid();
+  ASSERT_TRUE(read().has_value());
+  EXPECT_EQ(read()->status, RefundStatus::kRefunded);
+  EXPECT_EQ(read()->amount, 3 * kPrice);
+  ASSERT_TRUE(read()->at.has_value());
+  EXPECT_EQ(ToUnixMillis(*read()->at), ToUnixMillis(settled_at));
+  // Settling again emits nothing; a confirmation delivered again (another id) changes nothing.
+  EXPECT_EQ(checkout_->RetryPendingRefunds(), 0u);
+  checkout_->RefundAndRestock(id, "orders:again");
+  std::vector<PaymentRefundedEvent> again{{"checkout:again", id, 1, clock_.Now()}};
+  EXPECT_EQ(orders_->OnPaymentsRefunded(again), 0u);
+  EXPECT_EQ(ToUnixMillis(*read()->at), ToUnixMillis(settled_at));
+  EXPECT_EQ(read()->amount, 3 * kPrice);
 }
 
 TEST_F(RefundFlowTest, AFailedProviderRefundStaysPendingUntilRetried) {

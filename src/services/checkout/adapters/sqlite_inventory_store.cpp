@@ -104,6 +104,17 @@ constexpr storage::Migration kMigrations[] = {
     {4, "product names", R"sql(
       ALTER TABLE inventory ADD COLUMN name TEXT NOT NULL DEFAULT '';
     )sql"},
+    // Refunds the provider confirmed are reported to the orders service as payment.refunded (see
+    // SettleRefund). Those settled before the event existed are reported once, here, with the
+    // time they were refunded, so their orders do not read PENDING forever.
+    {5, "report refunds settled before payment.refunded", R"sql(
+      INSERT INTO outbox (topic, payload, created_at_ms)
+      SELECT 'payment.refunded',
+             json_object('orderId', id, 'paymentId', id, 'memberId', member_id,
+                         'amount', amount, 'refundedAtMs', COALESCE(refunded_at_ms, created_at_ms)),
+             COALESCE(refunded_at_ms, created_at_ms)
+      FROM payments WHERE status = 'REFUNDED' AND refund_pending = 0 ORDER BY id;
+    )sql"},
 };
 
 void Ledger(Database& db, std::int64_t product_id, std::string_view kind, std::int64_t quantity,
@@ -755,12 +766,25 @@ std::vector<RefundedPayment> SqliteInventoryStore::PendingRefunds(std::size_t li
   return out;
 }
 
-void SqliteInventoryStore::SettleRefund(std::int64_t payment_id, TimePoint /*now*/) {
-  writer_.RunSync([payment_id](Database& db) {
-    auto& s = db.Cached("UPDATE payments SET refund_pending = 0 WHERE id = ?");
+void SqliteInventoryStore::SettleRefund(std::int64_t payment_id, TimePoint now) {
+  writer_.RunSync([payment_id, now](Database& db) {
+    // Guarded: the refund settles once, with one payment.refunded event for the orders service.
+    auto& s = db.Cached(
+        "UPDATE payments SET refund_pending = 0 WHERE id = ? AND refund_pending = 1 "
+        "RETURNING member_id, amount");
     s.BindInt64(1, payment_id);
-    s.Step();
+    if (!s.Step()) {
+      s.Reset();
+      return;
+    }
+    boost::json::object o;
+    o["orderId"] = payment_id;
+    o["paymentId"] = payment_id;
+    o["memberId"] = s.Int64(0);
+    o["amount"] = s.Int64(1);
+    o["refundedAtMs"] = ToUnixMillis(now);
     s.Reset();
+    storage::AppendOutbox(db, kPaymentRefundedTopic, boost::json::serialize(o), now);
   });
 }
 

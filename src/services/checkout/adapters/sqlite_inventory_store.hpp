@@ -17,6 +17,8 @@ namespace rocketmart::checkout {
 std::span<const storage::Migration> CheckoutMigrations();
 
 inline constexpr std::string_view kOrderPaidTopic = "order.paid";
+// A refund the provider confirmed: {orderId, paymentId, memberId, amount, refundedAtMs}.
+inline constexpr std::string_view kPaymentRefundedTopic = "payment.refunded";
 
 class SqliteInventoryStore final : public InventoryStore {
  public:

@@ -193,7 +193,8 @@ class InventoryStore {
   }
   // Payments refunded here whose provider refund has not been confirmed yet. Blocks.
   virtual std::vector<RefundedPayment> PendingRefunds(std::size_t /*limit*/) { return {}; }
-  // The provider confirmed the refund. Blocks.
+  // The provider confirmed the refund: clears refund_pending and, once per payment, puts
+  // payment.refunded in the outbox (the orders service shows it on the order). Blocks.
   virtual void SettleRefund(std::int64_t /*payment_id*/, TimePoint /*now*/) {}
   virtual std::optional<ProductSaleFigures> SaleFigures(std::int64_t /*product_id*/) {
     return std::nullopt;

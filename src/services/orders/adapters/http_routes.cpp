@@ -109,6 +109,13 @@ boost::json::object OrderJson(const Order& order, bool with_history) {
                         {"onHold", order.on_hold},
                         {"lines", std::move(lines)}};
   if (order.delivered_at) o["deliveredAt"] = FormatRfc3339(*order.delivered_at);
+  if (const auto refund = RefundOf(order)) {
+    o["refund"] =
+        boost::json::object{{"status", RefundStatusName(refund->status)},
+                            {"amount", refund->amount},
+                            {"at", refund->at ? boost::json::value(FormatRfc3339(*refund->at))
+                                              : boost::json::value(nullptr)}};
+  }
   if (with_history) {
     boost::json::array history;
     for (const StatusChange& h : order.history) {

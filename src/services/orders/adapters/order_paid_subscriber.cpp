@@ -41,4 +41,22 @@ PaidOrderEvent OrderPaidSubscriber::Decode(const storage::Event& event) {
   }
 }
 
+void PaymentRefundedSubscriber::Handle(std::span<const storage::Event> batch) {
+  std::vector<PaymentRefundedEvent> events;
+  events.reserve(batch.size());
+  for (const storage::Event& event : batch) {
+    try {
+      const boost::json::value v = boost::json::parse(event.payload);
+      const auto& o = v.as_object();
+      events.push_back({event.id, o.at("orderId").to_number<std::int64_t>(),
+                        o.at("amount").to_number<std::int64_t>(),
+                        FromUnixMillis(o.at("refundedAtMs").to_number<std::int64_t>())});
+    } catch (const std::exception& e) {
+      // Thrown before anything was recorded: the rest of the batch is delivered again.
+      throw storage::MalformedEvent(event.id, std::string("payment.refunded: ") + e.what());
+    }
+  }
+  orders_.OnPaymentsRefunded(events);
+}
+
 }  // namespace rocketmart::orders

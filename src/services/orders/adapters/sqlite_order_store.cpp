@@ -60,11 +60,16 @@ constexpr storage::Migration kMigrations[] = {
     {3, "product names on order lines", R"sql(
       ALTER TABLE order_lines ADD COLUMN name TEXT NOT NULL DEFAULT '';
     )sql"},
+    // The refund checkout confirmed (payment.refunded) for a cancelled or returned order.
+    {4, "refunds confirmed by checkout", R"sql(
+      ALTER TABLE orders ADD COLUMN refund_amount INTEGER;
+      ALTER TABLE orders ADD COLUMN refunded_at_ms INTEGER;
+    )sql"},
 };
 
 constexpr std::string_view kOrderColumns =
     "SELECT id, member_id, payment_id, status, total, created_at_ms, updated_at_ms, on_hold, "
-    "delivered_at_ms FROM orders";
+    "delivered_at_ms, refund_amount, refunded_at_ms FROM orders";
 
 Order ReadOrderRow(const storage::Statement& s) {
   Order o;
@@ -77,6 +82,9 @@ Order ReadOrderRow(const storage::Statement& s) {
   o.updated_at = FromUnixMillis(s.Int64(6));
   o.on_hold = s.Int64(7) != 0;
   if (!s.IsNull(8)) o.delivered_at = FromUnixMillis(s.Int64(8));
+  if (!s.IsNull(9)) {
+    o.refund = Refund{RefundStatus::kRefunded, s.Int64(9), FromUnixMillis(s.Int64(10))};
+  }
   return o;
 }
 
@@ -273,6 +281,24 @@ boost::asio::awaitable<Result<bool>> SqliteOrderStore::RecordPaidNow(PaidOrderEv
     return InsertPaidOrder(db, event, lifecycle);
   };
   co_return co_await async::Write<bool>(writer_, std::move(job));
+}
+
+std::size_t SqliteOrderStore::RecordRefunds(std::span<const PaymentRefundedEvent> events,
+                                            TimePoint now) {
+  std::size_t changed = 0;
+  writer_.RunSync([&](Database& db) {
+    for (const PaymentRefundedEvent& e : events) {
+      if (!storage::ClaimEvent(db, "orders.payment_refunded", e.event_id, now)) continue;
+      auto& up = db.Cached(
+          "UPDATE orders SET refund_amount = ?, refunded_at_ms = ? "
+          "WHERE id = ? AND refund_amount IS NULL");
+      up.BindInt64(1, e.amount).BindInt64(2, ToUnixMillis(e.refunded_at)).BindInt64(3, e.order_id);
+      up.Step();
+      up.Reset();
+      changed += static_cast<std::size_t>(db.Changes());
+    }
+  });
+  return changed;
 }
 
 std::size_t SqliteOrderStore::EnsureScheduled(TimePoint now) {
