@@ -227,5 +227,32 @@ TEST(CartCheckout, EveryLineMustBeOnSale) {
   EXPECT_EQ(c.PostJson("/cart/checkout", "", unverified).ErrorCode(), "EMAIL_NOT_VERIFIED");
 }
 
+// Issue 11 point 12: a retired product's sale read "live" (checkout kept answering its window with
+// its stock). Retiring it takes it out of carts and its sale reads "retired"; it cannot be bought.
+TEST(CartCheckout, ARetiredProductLeavesTheCartAndItsSaleReadsRetired) {
+  ServerProcess server;
+  const std::int64_t product = NewProductOnSale(server, 10, 5);
+  HttpClient c(server.port());
+  const std::string admin = server.FastToken(1, true);
+  const std::string buyer = server.FastToken(11);
+  PutInCart(c, buyer, product, 1);
+  const std::string sale = "/payment/" + std::to_string(product) + "/sale";
+  ASSERT_EQ(c.Get(sale).Json().at("state").as_string(), "live");
+  ASSERT_EQ(c.Delete("/products/" + std::to_string(product), admin).status, 204);
+  EXPECT_TRUE(c.Get("/cart", buyer).Json().at("items").as_array().empty());
+  EXPECT_EQ(c.Get("/products/" + std::to_string(product)).status, 404);
+  // Checkout hears of the retirement through the catalog's event.
+  ASSERT_TRUE(WaitUntil([&] {
+    return QueryInt(Checkout(server), "SELECT retired FROM inventory WHERE product_id = " +
+                                          std::to_string(product)) == 1;
+  }));
+  auto read = c.Get(sale);
+  ASSERT_EQ(read.status, 200) << read.body;
+  EXPECT_EQ(read.Json().at("state").as_string(), "retired");
+  auto buy = c.PostJson("/payment/request",
+                        R"({"productId":)" + std::to_string(product) + R"(,"amount":1})", buyer);
+  EXPECT_EQ(buy.ErrorCode(), "NOT_FOUND");
+}
+
 }  // namespace
 }  // namespace rocketmart::testing

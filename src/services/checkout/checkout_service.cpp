@@ -137,7 +137,10 @@ std::optional<SaleView> CheckoutService::GetSale(std::int64_t product_id) const 
   if (!p) return std::nullopt;
   auto sale = p->sale.load();
   if (!sale) return std::nullopt;
-  return SaleView{product_id, *sale, StateOf(*sale, clock_.Now(), KnownStock(*p))};
+  // A retired product sells nothing, whatever its window and stock say.
+  const SaleState state =
+      p->retired.load() ? SaleState::kRetired : StateOf(*sale, clock_.Now(), KnownStock(*p));
+  return SaleView{product_id, *sale, state};
 }
 
 Result<HoldRequest> CheckoutService::Admit(const Buyer& buyer,

@@ -542,10 +542,13 @@ TEST_F(CheckoutTest, ProductEventsAreAppliedOnceAndStaleVersionsIgnored) {
   EXPECT_EQ(service_->Available(kProduct), 5);
   EXPECT_EQ(Query("checkout.db", "SELECT price FROM inventory WHERE product_id = 1"), 2000);
   OpenSale(1);
+  EXPECT_EQ(service_->GetSale(kProduct)->state, SaleState::kLive);
   service_->OnProductFacts({kProduct, 2000, 5, true, 4}, "catalog:4");
   std::vector<PurchaseLine> lines{{kProduct, 1}};
   EXPECT_EQ(RunAwait(service_->Purchase(B(1), lines, std::nullopt)).result.error().code,
             Errc::kNotFound);
+  // Its sale no longer reads live (issue 11).
+  EXPECT_EQ(service_->GetSale(kProduct)->state, SaleState::kRetired);
 }
 
 TEST_F(CheckoutTest, ASaleSetBeforeTheStockArrivesReadsPreparingNotSoldOut) {
