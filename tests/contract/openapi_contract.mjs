@@ -237,6 +237,10 @@ async function journey(server, checker) {
   const hold2 = json(await call("POST", "/payment/holds", { token: buyer, json: { productId, amount: 1 }, expect: 201 }));
   await call("DELETE", `/payment/holds/${hold2.holdId}`, { token: buyer, expect: 204 });
   await call("DELETE", `/payment/holds/${hold2.holdId}`, { token: buyer, expect: 409 });
+  const hold3 = json(await call("POST", "/payment/holds", { token: buyer, json: { productId, amount: 1 }, expect: 201 }));
+  await call("GET", "/payment/holds", { token: buyer, expect: 200 });
+  await call("GET", "/payment/holds?limit=1", { token: buyer, expect: 200 });
+  await call("DELETE", `/payment/holds/${hold3.holdId}`, { token: buyer, expect: 204 });
 
   // The per-member limit (5): 1 (cart) + 1 (buy) + 1 (hold) paid; 3 more is over it.
   await call("POST", "/payment/request", { token: buyer, json: { productId, amount: 3 }, expect: 409, code: "PURCHASE_LIMIT_REACHED" });
@@ -256,6 +260,11 @@ async function journey(server, checker) {
   await call("GET", "/admin/orders", { token: admin, expect: 200 });
   await call("GET", "/admin/orders?status=PAID&limit=2", { token: admin, expect: 200 });
   await call("GET", `/admin/orders?productId=${productId}`, { token: admin, expect: 200 });
+  await call("GET", "/admin/orders?memberId=1&limit=5", { token: admin, expect: 200 });
+  await call("GET", "/admin/members", { token: admin, expect: 200 });
+  await call("GET", "/admin/members?q=ann&limit=1", { token: admin, expect: 200 });
+  await call("GET", "/order?zzUnknown=1", { token: buyer, expect: 400, code: "VALIDATION_FAILED" });
+  await call("POST", `/order/return/${cartOrder.orderId}`, { token: buyer, json: { x: 1 }, expect: 400, code: "VALIDATION_FAILED" });
   await call("GET", `/admin/orders/${cartOrder.orderId}`, { token: admin, expect: 200 });
   await call("POST", `/admin/orders/${cartOrder.orderId}/hold`, { token: admin, json: { reason: "address check" }, expect: 200 });
   await call("POST", `/admin/orders/${cartOrder.orderId}/release`, { token: admin, json: { reason: "address ok" }, expect: 200 });

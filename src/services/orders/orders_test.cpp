@@ -461,5 +461,65 @@ TEST_F(OrdersTest, DISABLED_SchedulerThroughputOver100000DueOrders) {
   }
 }
 
+// The operators' list: one member's orders (through their index), totals read from kept counts,
+// and the admin who advanced or held an order named in its history.
+TEST_F(OrdersTest, AdminListFiltersByMemberCountsCheaplyAndNamesTheActor) {
+  Instance i(Path(), clock_);
+  std::vector<PaidOrderEvent> events{Paid(1, 10, clock_.Now()), Paid(2, 11, clock_.Now()),
+                                     Paid(3, 10, clock_.Now())};
+  i.service->OnOrdersPaid(events);
+  auto ids = [](const OrderPage& page) {
+    std::vector<std::int64_t> out;
+    for (const Order& o : page.items) out.push_back(o.id);
+    return out;
+  };
+  AdminOrderQuery mine;
+  mine.member_id = 10;
+  auto page = i.service->ListForAdmin(mine);
+  ASSERT_TRUE(page.ok());
+  EXPECT_EQ(ids(*page), (std::vector<std::int64_t>{3, 1}));
+  EXPECT_EQ(page->total, 2);
+  mine.limit = 1;
+  EXPECT_EQ(ids(*i.service->ListForAdmin(mine)), std::vector<std::int64_t>{3});
+  EXPECT_EQ(i.service->ListForAdmin(mine)->total, 2) << "the total ignores paging";
+  mine.member_id = 99;
+  EXPECT_EQ(i.service->ListForAdmin(mine)->items.size(), 0u);
+  EXPECT_EQ(i.service->ListForAdmin(mine)->total, 0);
+  EXPECT_EQ(i.service->ListForAdmin({})->total, 3);
+  EXPECT_EQ(i.service->ListForMember(10, 0, 20)->total, 2);
+
+  auto advanced = async::RunToCompletion(i.service->Advance(1, "courier", 42));
+  ASSERT_TRUE(advanced.ok());
+  EXPECT_EQ(advanced->history.back().actor_id, 42);
+  EXPECT_EQ(advanced->history.front().actor_id, 0) << "the payment had no operator";
+  auto held = async::RunToCompletion(i.service->SetHold(3, true, "address check", 43));
+  ASSERT_TRUE(held.ok());
+  EXPECT_EQ(held->history.back().kind, "hold");
+  EXPECT_EQ(held->history.back().actor_id, 43);
+  EXPECT_EQ(Get(i, 3).history.back().actor_id, 43) << "durable";
+
+  AdminOrderQuery by_status;
+  by_status.status = OrderStatus::kShipping;
+  EXPECT_EQ(i.service->ListForAdmin(by_status)->total, 1);
+  by_status.status = OrderStatus::kPaid;
+  EXPECT_EQ(i.service->ListForAdmin(by_status)->total, 2);
+  by_status.member_id = 10;
+  EXPECT_EQ(ids(*i.service->ListForAdmin(by_status)), std::vector<std::int64_t>{3});
+  EXPECT_EQ(i.service->ListForAdmin(by_status)->total, 1);
+  AdminOrderQuery by_product;
+  by_product.product_id = 7;
+  EXPECT_FALSE(i.service->ListForAdmin(by_product)->total) << "not counted without a scan";
+
+  // The kept counts follow the scheduler and a cancel.
+  ASSERT_TRUE(async::RunToCompletion(i.service->Cancel(11, 2)).ok());
+  clock_.Advance(10 * kDay);
+  i.Drain();
+  EXPECT_EQ(Count(Path(),
+                  "SELECT count(*) FROM (SELECT status, count(*) AS n FROM orders GROUP BY status "
+                  "EXCEPT SELECT status, orders FROM order_counts WHERE orders > 0)"),
+            0);
+  EXPECT_EQ(Count(Path(), "SELECT SUM(orders) FROM order_counts"), 3);
+}
+
 }  // namespace
 }  // namespace rocketmart::orders

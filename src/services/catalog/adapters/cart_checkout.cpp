@@ -28,12 +28,8 @@ Response AlreadyCheckedOut(const Error& error, std::int64_t order_id) {
 void RegisterCartCheckoutRoute(http::Router& router, ShoppingService& shopping) {
   router.Add(
       http::Method::post, "/cart/checkout",
-      {.access = http::Access::kMember, .max_body_bytes = 1024},
+      {.access = http::Access::kMember, .body = http::BodyRule::kNone},
       [&shopping](Request& req) -> awaitable<Response> {
-        if (!req.Body().empty()) {
-          co_return http::ErrorResponse(
-              MakeError(Errc::kValidationFailed, "this request takes no body: it buys the cart"));
-        }
         auto header = http::ReadIdempotencyKey(req);
         if (!header.ok()) co_return http::ErrorResponse(header.error());
         std::optional<std::string> key;
