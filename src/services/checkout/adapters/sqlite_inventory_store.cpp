@@ -98,22 +98,23 @@ constexpr storage::Migration kMigrations[] = {
     {3, "idempotency retention", R"sql(
       CREATE INDEX idempotency_by_age ON idempotency (created_at_ms);
     )sql"},
+    // GET /payment/holds: a member's ACTIVE holds without a scan. Partial, so a one-shot purchase
+    // (its hold goes PAYING -> PAID, never ACTIVE) never touches it. Version 4 is unused: it was
+    // kept for i11-cart's product names, which came later as 6 (a database migrated to 5 first
+    // would never have applied a 4).
+    {5, "open holds by member", R"sql(
+      CREATE INDEX holds_active_by_member ON holds (member_id, id) WHERE status = 'ACTIVE';
+    )sql"},
     // Product names from the catalog's events, carried on order.paid lines so an order still
     // reads after its product is retired (issue 11). Rows from before are '' until the product's
     // next event.
-    {4, "product names", R"sql(
+    {6, "product names", R"sql(
       ALTER TABLE inventory ADD COLUMN name TEXT NOT NULL DEFAULT '';
-    )sql"},
-    // GET /payment/holds: a member's ACTIVE holds without a scan. Partial, so a one-shot purchase
-    // (its hold goes PAYING -> PAID, never ACTIVE) never touches it. Version 5: 4 is taken by a
-    // change in flight (i11-cart, product names).
-    {5, "open holds by member", R"sql(
-      CREATE INDEX holds_active_by_member ON holds (member_id, id) WHERE status = 'ACTIVE';
     )sql"},
     // Refunds the provider confirmed are reported to the orders service as payment.refunded (see
     // SettleRefund). Those settled before the event existed are reported once, here, with the
     // time they were refunded, so their orders do not read PENDING forever.
-    {6, "report refunds settled before payment.refunded", R"sql(
+    {7, "report refunds settled before payment.refunded", R"sql(
       INSERT INTO outbox (topic, payload, created_at_ms)
       SELECT 'payment.refunded',
              json_object('orderId', id, 'paymentId', id, 'memberId', member_id,

@@ -55,15 +55,11 @@ constexpr storage::Migration kMigrations[] = {
       CREATE INDEX orders_by_status ON orders (status, id DESC);
       CREATE INDEX order_lines_by_product ON order_lines (product_id, order_id);
     )sql"},
-    // The product's name on each line, so an order still reads after its product is retired
-    // (issue 11). Lines from before are ''.
-    {3, "product names on order lines", R"sql(
-      ALTER TABLE order_lines ADD COLUMN name TEXT NOT NULL DEFAULT '';
-    )sql"},
     // Who did an operator's action (advance, hold, release): the admin's member id on the history
     // line. And the number of orders per status, kept by triggers, so the admin list's total is a
     // read of a few rows instead of a count over the table.
-    // Version 4: 3 is taken by a change in flight (i11-cart, product names on order lines).
+    // Version 3 is unused: it was kept for i11-cart's product names, which came later as 5 (a
+    // database migrated to 4 first would never have applied a 3).
     {4, "history actor, order counts", R"sql(
       ALTER TABLE order_history ADD COLUMN actor_id INTEGER;
       CREATE TABLE order_counts (
@@ -85,8 +81,13 @@ constexpr storage::Migration kMigrations[] = {
         UPDATE order_counts SET orders = orders - 1 WHERE status = OLD.status;
       END;
     )sql"},
+    // The product's name on each line, so an order still reads after its product is retired
+    // (issue 11). Lines from before are ''.
+    {5, "product names on order lines", R"sql(
+      ALTER TABLE order_lines ADD COLUMN name TEXT NOT NULL DEFAULT '';
+    )sql"},
     // The refund checkout confirmed (payment.refunded) for a cancelled or returned order.
-    {5, "refunds confirmed by checkout", R"sql(
+    {6, "refunds confirmed by checkout", R"sql(
       ALTER TABLE orders ADD COLUMN refund_amount INTEGER;
       ALTER TABLE orders ADD COLUMN refunded_at_ms INTEGER;
     )sql"},
