@@ -7,6 +7,7 @@
 #include <stdexcept>
 
 #include "app/demo_seed.hpp"
+#include "app/in_process_clients.hpp"
 #include "app/keys.hpp"
 #include "app/ops_routes.hpp"
 #include "app/periodic_tasks.hpp"
@@ -164,35 +165,6 @@ class CheckoutSaleSource final : public catalog::SaleSource {
   const checkout::CheckoutService& checkout_;
 };
 
-// The cart buys through checkout's purchase path (embedded binding of CheckoutClient).
-class InProcessCheckoutClient final : public catalog::CheckoutClient {
- public:
-  explicit InProcessCheckoutClient(checkout::CheckoutService& checkout) : checkout_(checkout) {}
-  boost::asio::awaitable<catalog::CheckoutAnswer> Purchase(std::int64_t member_id,
-                                                           bool email_verified,
-                                                           std::vector<catalog::CheckoutLine> lines,
-                                                           std::optional<catalog::CheckoutKey> key,
-                                                           Deadline start_by) override {
-    std::vector<checkout::PurchaseLine> purchase;
-    for (const auto& line : lines) purchase.push_back({line.product_id, line.quantity});
-    std::optional<checkout::IdempotencyRequest> idem;
-    if (key) idem = checkout::IdempotencyRequest{std::move(key->key), std::move(key->fingerprint)};
-    const checkout::Buyer buyer{member_id, email_verified};
-    auto answer =
-        co_await checkout_.Purchase(buyer, std::move(purchase), std::move(idem), start_by);
-    if (!answer.result.ok()) {
-      co_return catalog::CheckoutAnswer{std::move(answer.result).error(), answer.replayed};
-    }
-    co_return catalog::CheckoutAnswer{
-        catalog::CheckoutReceipt{answer.result->order_id, answer.result->payment_id,
-                                 answer.result->total},
-        answer.replayed};
-  }
-
- private:
-  checkout::CheckoutService& checkout_;
-};
-
 // Members tell the gateway which access tokens are void (embedded binding of TokenRevoker).
 class GatewayRevoker final : public members::TokenRevoker {
  public:
@@ -323,8 +295,10 @@ struct EmbeddedApp::Parts {
   std::unique_ptr<orders::SqliteOrderStore> order_store;
   std::unique_ptr<orders::OrdersService> orders;
   std::unique_ptr<orders::OrderPaidSubscriber> order_paid_subscriber;
+  std::unique_ptr<orders::PaymentRefundedSubscriber> payment_refunded_subscriber;
   std::unique_ptr<checkout::OrderEventsSubscriber> checkout_order_events_subscriber;
   std::unique_ptr<CheckoutSaleFigures> sale_figures;
+  std::unique_ptr<InProcessPaymentsClient> payments_client;
 
   // Members (after catalog in start order; its mail worker stops first).
   std::unique_ptr<ServiceDatabase> members_db;
@@ -477,6 +451,7 @@ void EmbeddedApp::Start() {
   p.sale_source = std::make_unique<CheckoutSaleSource>(*p.checkout);
   p.catalog->SetSaleSource(p.sale_source.get());
   p.cart_checkout_client = std::make_unique<InProcessCheckoutClient>(*p.checkout);
+  p.shopping->SetCheckoutClient(p.cart_checkout_client.get());
   p.paid_cart_subscriber = std::make_unique<catalog::PaidCartSubscriber>(*p.shopping);
   p.checkout_db->relay->Subscribe(std::string(checkout::kOrderPaidTopic),
                                   p.paid_cart_subscriber.get());
@@ -503,9 +478,14 @@ void EmbeddedApp::Start() {
                                 p.checkout_order_events_subscriber.get());
   p.sale_figures = std::make_unique<CheckoutSaleFigures>(*p.checkout);
   p.orders->SetSaleFiguresSource(p.sale_figures.get());
+  p.payments_client = std::make_unique<InProcessPaymentsClient>(*p.checkout);
+  p.orders->SetPaymentsClient(p.payments_client.get());
   p.order_paid_subscriber = std::make_unique<orders::OrderPaidSubscriber>(*p.orders);
   p.checkout_db->relay->Subscribe(std::string(checkout::kOrderPaidTopic),
                                   p.order_paid_subscriber.get());
+  p.payment_refunded_subscriber = std::make_unique<orders::PaymentRefundedSubscriber>(*p.orders);
+  p.checkout_db->relay->Subscribe(std::string(checkout::kPaymentRefundedTopic),
+                                  p.payment_refunded_subscriber.get());
 
   // Consumers' databases start before their producers' relays deliver into them.
   p.databases.push_back(p.orders_db.get());
@@ -548,7 +528,7 @@ void EmbeddedApp::Start() {
 
   catalog::RegisterRoutes(p.router, *p.catalog);
   catalog::RegisterShoppingRoutes(p.router, *p.shopping);
-  catalog::RegisterCartCheckoutRoute(p.router, *p.shopping, *p.cart_checkout_client);
+  catalog::RegisterCartCheckoutRoute(p.router, *p.shopping);
   checkout::RegisterRoutes(p.router, *p.checkout);
   orders::RegisterRoutes(p.router, *p.orders);
   p.orders_client = std::make_unique<InProcessOrdersClient>(*p.orders);

@@ -220,6 +220,7 @@ async function journey(server, checker) {
   const cartOrder = json(await call("POST", "/cart/checkout", { token: buyer, headers: cartKey, expect: 201 }));
   const replayedCart = await call("POST", "/cart/checkout", { token: buyer, headers: cartKey, expect: 201 });
   expect(header(replayedCart, "Idempotent-Replayed") === "true", "cart checkout retry is not marked Idempotent-Replayed");
+  await call("POST", "/cart/checkout", { token: buyer, expect: 409, code: "CART_ALREADY_CHECKED_OUT" });
   await call("PUT", `/cart/items/${productId}`, { token: buyer, json: { quantity: 1 }, expect: 200 });
   await call("DELETE", "/cart", { token: buyer, expect: 204 });
 

@@ -137,7 +137,10 @@ std::optional<SaleView> CheckoutService::GetSale(std::int64_t product_id) const 
   if (!p) return std::nullopt;
   auto sale = p->sale.load();
   if (!sale) return std::nullopt;
-  return SaleView{product_id, *sale, StateOf(*sale, clock_.Now(), KnownStock(*p))};
+  // A retired product sells nothing, whatever its window and stock say.
+  const SaleState state =
+      p->retired.load() ? SaleState::kRetired : StateOf(*sale, clock_.Now(), KnownStock(*p));
+  return SaleView{product_id, *sale, state};
 }
 
 Result<HoldRequest> CheckoutService::Admit(const Buyer& buyer,
@@ -237,8 +240,8 @@ Result<PaidOrder> CheckoutService::ReplayPayment(const IdempotencyEntry& entry) 
   if (!outcome) return MakeError(Errc::kInternal, "idempotency record without its hold");
   switch (outcome->hold.status) {
     case HoldStatus::kPaid:
-      return PaidOrder{*outcome->payment_id, *outcome->payment_id, entry.hold_id,
-                       outcome->hold.total};
+      return PaidOrder{*outcome->payment_id, *outcome->payment_id,           entry.hold_id,
+                       outcome->hold.total,  std::move(outcome->hold.lines), outcome->paid_at};
     case HoldStatus::kReleased:
       if (outcome->release_reason == "DECLINED") return Declined();
       return MakeError(Errc::kHoldNotActive, "the hold was released");
@@ -488,6 +491,10 @@ std::size_t CheckoutService::RetryPendingRefunds() {
     ++settled;
   }
   return settled;
+}
+
+std::optional<PaidPurchase> CheckoutService::FindPaidPurchase(std::int64_t payment_id) const {
+  return store_.FindPaidPurchase(payment_id);
 }
 
 std::optional<ProductSaleFigures> CheckoutService::SaleFigures(std::int64_t product_id) const {

@@ -122,6 +122,9 @@ class CheckoutService {
   // Maintenance: asks the provider again for refunds it has not confirmed. Returns how many
   // settled.
   std::size_t RetryPendingRefunds();
+  // The paid purchase behind a payment (= order) id, for the orders service's read-your-writes
+  // before order.paid arrives; nullopt when there is no such payment. A reader connection.
+  std::optional<PaidPurchase> FindPaidPurchase(std::int64_t payment_id) const;
   // The operator's per-sale summary (stock and money); nullopt for unknown products.
   std::optional<ProductSaleFigures> SaleFigures(std::int64_t product_id) const;
 

@@ -542,10 +542,13 @@ TEST_F(CheckoutTest, ProductEventsAreAppliedOnceAndStaleVersionsIgnored) {
   EXPECT_EQ(service_->Available(kProduct), 5);
   EXPECT_EQ(Query("checkout.db", "SELECT price FROM inventory WHERE product_id = 1"), 2000);
   OpenSale(1);
+  EXPECT_EQ(service_->GetSale(kProduct)->state, SaleState::kLive);
   service_->OnProductFacts({kProduct, 2000, 5, true, 4}, "catalog:4");
   std::vector<PurchaseLine> lines{{kProduct, 1}};
   EXPECT_EQ(RunAwait(service_->Purchase(B(1), lines, std::nullopt)).result.error().code,
             Errc::kNotFound);
+  // Its sale no longer reads live (issue 11).
+  EXPECT_EQ(service_->GetSale(kProduct)->state, SaleState::kRetired);
 }
 
 TEST_F(CheckoutTest, ASaleSetBeforeTheStockArrivesReadsPreparingNotSoldOut) {
@@ -563,6 +566,28 @@ TEST_F(CheckoutTest, ASaleSetBeforeTheStockArrivesReadsPreparingNotSoldOut) {
   EXPECT_EQ(service_->GetSale(kProduct)->state, SaleState::kLive);
   EXPECT_TRUE(RunAwait(service_->Purchase(B(1), lines, std::nullopt)).result.ok());
   EXPECT_EQ(service_->GetSale(kProduct)->state, SaleState::kSoldOut);
+}
+
+// Orders learn of confirmed refunds from payment.refunded; refunds settled before that event
+// existed are reported once by the migration that introduced it.
+TEST(CheckoutMigrationsTest, RefundsSettledBeforePaymentRefundedExistedAreReportedOnce) {
+  testing::TempDir dir;
+  storage::Database db(storage::OpenOptions{dir.File("checkout.db")});
+  storage::Migrate(db, CheckoutMigrations().first(CheckoutMigrations().size() - 1));
+  db.Exec(
+      "INSERT INTO holds (id, member_id, status, total, created_at_ms, expires_at_ms) VALUES "
+      "(1, 9, 'PAID', 3000, 1, 2), (2, 9, 'PAID', 100, 1, 2), (3, 9, 'PAID', 100, 1, 2);"
+      "INSERT INTO payments (id, hold_id, member_id, amount, provider_ref, status, created_at_ms, "
+      "refund_pending, refunded_at_ms) VALUES (5, 1, 9, 3000, 'r', 'REFUNDED', 1, 0, 1234), "
+      "(6, 2, 9, 100, 'r', 'REFUNDED', 1, 1, 1235), (7, 3, 9, 100, 'r', 'CAPTURED', 1, 0, NULL);");
+  storage::Migrate(db, CheckoutMigrations());
+  storage::Migrate(db, CheckoutMigrations());
+  auto rows = db.Prepare("SELECT topic, payload FROM outbox");
+  ASSERT_TRUE(rows.Step());
+  EXPECT_EQ(rows.Text(0), "payment.refunded");
+  EXPECT_EQ(rows.Text(1),
+            R"({"orderId":5,"paymentId":5,"memberId":9,"amount":3000,"refundedAtMs":1234})");
+  EXPECT_FALSE(rows.Step()) << "only settled refunds, once";
 }
 
 TEST(AdmissionTest, ChecksLimitThenStockAndGivesBack) {

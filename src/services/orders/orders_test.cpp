@@ -203,7 +203,7 @@ TEST_F(OrdersTest, BadRequestsAreRefusedWithCodesAndChangeNothing) {
   expect_refused(async::RunToCompletion(i.service->Cancel(11, 1)), Errc::kNotFound, 1);
   expect_refused(async::RunToCompletion(i.service->RequestReturn(11, 1)), Errc::kNotFound, 1);
   EXPECT_EQ(async::RunToCompletion(i.service->Cancel(10, 999)).error().code, Errc::kNotFound);
-  EXPECT_FALSE(i.service->GetForMember(11, 1).ok());
+  EXPECT_FALSE(async::RunToCompletion(i.service->GetForMember(11, 1)).ok());
   // Not yet delivered: not returnable.
   expect_refused(async::RunToCompletion(i.service->RequestReturn(10, 1)), Errc::kOrderNotReturnable,
                  1);

@@ -101,7 +101,10 @@ boost::json::object SummaryJson(const SaleSummary& s) {
 boost::json::object OrderJson(const Order& order, bool with_history, bool for_admin) {
   boost::json::array lines;
   for (const OrderLine& l : order.lines) {
-    lines.push_back({{"productId", l.product_id}, {"quantity", l.quantity}, {"price", l.price}});
+    lines.push_back({{"productId", l.product_id},
+                     {"name", l.name},
+                     {"quantity", l.quantity},
+                     {"price", l.price}});
   }
   boost::json::object o{{"id", order.id},
                         {"paymentId", order.payment_id},
@@ -112,6 +115,13 @@ boost::json::object OrderJson(const Order& order, bool with_history, bool for_ad
                         {"onHold", order.on_hold},
                         {"lines", std::move(lines)}};
   if (order.delivered_at) o["deliveredAt"] = FormatRfc3339(*order.delivered_at);
+  if (const auto refund = RefundOf(order)) {
+    o["refund"] =
+        boost::json::object{{"status", RefundStatusName(refund->status)},
+                            {"amount", refund->amount},
+                            {"at", refund->at ? boost::json::value(FormatRfc3339(*refund->at))
+                                              : boost::json::value(nullptr)}};
+  }
   if (with_history) {
     boost::json::array history;
     for (const StatusChange& h : order.history) {
@@ -168,7 +178,7 @@ void RegisterRoutes(http::Router& router, OrdersService& orders) {
       http::Method::get, "/order/{id}", member, [&orders](Request& req) -> awaitable<Response> {
         auto id = req.IdParam("id");
         if (!id.ok()) co_return http::ErrorResponse(id.error());
-        auto order = orders.GetForMember(req.MemberId(), *id);
+        auto order = co_await orders.GetForMember(req.MemberId(), *id);
         if (!order.ok()) co_return http::ErrorResponse(order.error());
         co_return http::JsonResponse(http::Status::ok, OrderJson(*order, true, IsAdmin(req)));
       });

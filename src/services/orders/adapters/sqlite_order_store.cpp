@@ -58,7 +58,8 @@ constexpr storage::Migration kMigrations[] = {
     // Who did an operator's action (advance, hold, release): the admin's member id on the history
     // line. And the number of orders per status, kept by triggers, so the admin list's total is a
     // read of a few rows instead of a count over the table.
-    // Version 4: 3 is taken by a change in flight (i11-cart, product names on order lines).
+    // Version 3 is unused: it was kept for i11-cart's product names, which came later as 5 (a
+    // database migrated to 4 first would never have applied a 3).
     {4, "history actor, order counts", R"sql(
       ALTER TABLE order_history ADD COLUMN actor_id INTEGER;
       CREATE TABLE order_counts (
@@ -80,11 +81,21 @@ constexpr storage::Migration kMigrations[] = {
         UPDATE order_counts SET orders = orders - 1 WHERE status = OLD.status;
       END;
     )sql"},
+    // The product's name on each line, so an order still reads after its product is retired
+    // (issue 11). Lines from before are ''.
+    {5, "product names on order lines", R"sql(
+      ALTER TABLE order_lines ADD COLUMN name TEXT NOT NULL DEFAULT '';
+    )sql"},
+    // The refund checkout confirmed (payment.refunded) for a cancelled or returned order.
+    {6, "refunds confirmed by checkout", R"sql(
+      ALTER TABLE orders ADD COLUMN refund_amount INTEGER;
+      ALTER TABLE orders ADD COLUMN refunded_at_ms INTEGER;
+    )sql"},
 };
 
 constexpr std::string_view kOrderColumns =
     "SELECT id, member_id, payment_id, status, total, created_at_ms, updated_at_ms, on_hold, "
-    "delivered_at_ms FROM orders";
+    "delivered_at_ms, refund_amount, refunded_at_ms FROM orders";
 
 Order ReadOrderRow(const storage::Statement& s) {
   Order o;
@@ -97,14 +108,18 @@ Order ReadOrderRow(const storage::Statement& s) {
   o.updated_at = FromUnixMillis(s.Int64(6));
   o.on_hold = s.Int64(7) != 0;
   if (!s.IsNull(8)) o.delivered_at = FromUnixMillis(s.Int64(8));
+  if (!s.IsNull(9)) {
+    o.refund = Refund{RefundStatus::kRefunded, s.Int64(9), FromUnixMillis(s.Int64(10))};
+  }
   return o;
 }
 
 void LoadLines(Database& db, Order& order) {
   auto& s = db.Cached(
-      "SELECT product_id, quantity, price FROM order_lines WHERE order_id = ? ORDER BY product_id");
+      "SELECT product_id, quantity, price, name FROM order_lines WHERE order_id = ? "
+      "ORDER BY product_id");
   s.BindInt64(1, order.id);
-  while (s.Step()) order.lines.push_back({s.Int64(0), s.Int64(1), s.Int64(2)});
+  while (s.Step()) order.lines.push_back({s.Int64(0), s.Int64(1), s.Int64(2), s.Text(3)});
   s.Reset();
 }
 
@@ -225,6 +240,40 @@ bool ApplyTransition(Database& db, std::int64_t order_id, OrderStatus from, Orde
   return true;
 }
 
+// Creates the order of a paid purchase with its lines, its PAID history line and its first
+// scheduled step; nothing when an order with this id exists (the same payment delivered again, or
+// already created for a read before its event). True when created.
+bool InsertPaidOrder(Database& db, const PaidOrderEvent& e, const LifecycleOptions& lifecycle) {
+  auto& insert = db.Cached(
+      "INSERT OR IGNORE INTO orders (id, member_id, payment_id, status, total, created_at_ms, "
+      "updated_at_ms) VALUES (?, ?, ?, 'PAID', ?, ?, ?)");
+  insert.BindInt64(1, e.order_id)
+      .BindInt64(2, e.member_id)
+      .BindInt64(3, e.payment_id)
+      .BindInt64(4, e.total)
+      .BindInt64(5, ToUnixMillis(e.paid_at))
+      .BindInt64(6, ToUnixMillis(e.paid_at));
+  insert.Step();
+  insert.Reset();
+  if (db.Changes() == 0) return false;
+  for (const OrderLine& line : e.lines) {
+    auto& l = db.Cached(
+        "INSERT INTO order_lines (order_id, product_id, quantity, price, name) "
+        "VALUES (?, ?, ?, ?, ?)");
+    l.BindInt64(1, e.order_id)
+        .BindInt64(2, line.product_id)
+        .BindInt64(3, line.quantity)
+        .BindInt64(4, line.price)
+        .BindText(5, line.name);
+    l.Step();
+    l.Reset();
+  }
+  AppendHistory(db, e.order_id, OrderStatus::kPaid, e.paid_at, "payment captured", "transition");
+  // Shipping is due relative to the payment, not to when the event happened to arrive.
+  ScheduleNext(db, e.order_id, OrderStatus::kPaid, e.paid_at, lifecycle);
+  return true;
+}
+
 std::string_view ScheduledCause(OrderStatus to) {
   switch (to) {
     case OrderStatus::kShipping:
@@ -251,36 +300,35 @@ std::size_t SqliteOrderStore::RecordPaid(std::span<const PaidOrderEvent> events,
   writer_.RunSync([&](Database& db) {
     for (const PaidOrderEvent& e : events) {
       if (!storage::ClaimEvent(db, "orders.order_paid", e.event_id, now)) continue;
-      auto& insert = db.Cached(
-          "INSERT OR IGNORE INTO orders (id, member_id, payment_id, status, total, created_at_ms, "
-          "updated_at_ms) VALUES (?, ?, ?, 'PAID', ?, ?, ?)");
-      insert.BindInt64(1, e.order_id)
-          .BindInt64(2, e.member_id)
-          .BindInt64(3, e.payment_id)
-          .BindInt64(4, e.total)
-          .BindInt64(5, ToUnixMillis(e.paid_at))
-          .BindInt64(6, ToUnixMillis(e.paid_at));
-      insert.Step();
-      insert.Reset();
-      if (db.Changes() == 0) continue;  // same payment delivered under another event id
-      for (const OrderLine& line : e.lines) {
-        auto& l = db.Cached(
-            "INSERT INTO order_lines (order_id, product_id, quantity, price) VALUES (?, ?, ?, ?)");
-        l.BindInt64(1, e.order_id)
-            .BindInt64(2, line.product_id)
-            .BindInt64(3, line.quantity)
-            .BindInt64(4, line.price);
-        l.Step();
-        l.Reset();
-      }
-      AppendHistory(db, e.order_id, OrderStatus::kPaid, e.paid_at, "payment captured",
-                    "transition");
-      // Shipping is due relative to the payment, not to when the event happened to arrive.
-      ScheduleNext(db, e.order_id, OrderStatus::kPaid, e.paid_at, lifecycle_);
-      ++created;
+      if (InsertPaidOrder(db, e, lifecycle_)) ++created;
     }
   });
   return created;
+}
+
+boost::asio::awaitable<Result<bool>> SqliteOrderStore::RecordPaidNow(PaidOrderEvent event) {
+  auto job = [event = std::move(event), lifecycle = lifecycle_](Database& db) -> Result<bool> {
+    return InsertPaidOrder(db, event, lifecycle);
+  };
+  co_return co_await async::Write<bool>(writer_, std::move(job));
+}
+
+std::size_t SqliteOrderStore::RecordRefunds(std::span<const PaymentRefundedEvent> events,
+                                            TimePoint now) {
+  std::size_t changed = 0;
+  writer_.RunSync([&](Database& db) {
+    for (const PaymentRefundedEvent& e : events) {
+      if (!storage::ClaimEvent(db, "orders.payment_refunded", e.event_id, now)) continue;
+      auto& up = db.Cached(
+          "UPDATE orders SET refund_amount = ?, refunded_at_ms = ? "
+          "WHERE id = ? AND refund_amount IS NULL");
+      up.BindInt64(1, e.amount).BindInt64(2, ToUnixMillis(e.refunded_at)).BindInt64(3, e.order_id);
+      up.Step();
+      up.Reset();
+      changed += static_cast<std::size_t>(db.Changes());
+    }
+  });
+  return changed;
 }
 
 std::size_t SqliteOrderStore::EnsureScheduled(TimePoint now) {

@@ -24,6 +24,8 @@ class SqliteOrderStore final : public OrderStore {
       : writer_(writer), readers_(readers), lifecycle_(lifecycle) {}
 
   std::size_t RecordPaid(std::span<const PaidOrderEvent> events, TimePoint now) override;
+  boost::asio::awaitable<Result<bool>> RecordPaidNow(PaidOrderEvent event) override;
+  std::size_t RecordRefunds(std::span<const PaymentRefundedEvent> events, TimePoint now) override;
   std::size_t EnsureScheduled(TimePoint now) override;
   std::vector<Order> ListForMember(std::int64_t member_id, std::int64_t before_id,
                                    std::size_t limit) override;

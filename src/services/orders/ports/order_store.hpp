@@ -43,6 +43,15 @@ class OrderStore {
   // event id and by payment id), each with its first transition scheduled. Blocks until
   // committed; returns how many were new. Relay thread.
   virtual std::size_t RecordPaid(std::span<const PaidOrderEvent> events, TimePoint now) = 0;
+  // Creates one order the way RecordPaid does (idempotent by payment id: a later order.paid for it
+  // changes nothing) but without an event to claim: a member read or cancelled the order before
+  // its event arrived. True when this call created it.
+  virtual boost::asio::awaitable<Result<bool>> RecordPaidNow(PaidOrderEvent event) = 0;
+  // Records checkout's confirmations of refunds on their orders, each event once (by event id; a
+  // second confirmation of the same order changes nothing). Blocks until committed; returns how
+  // many orders changed. Relay thread.
+  virtual std::size_t RecordRefunds(std::span<const PaymentRefundedEvent> events,
+                                    TimePoint now) = 0;
   // Start-up: gives every non-final order without a scheduled step one (orders created before the
   // schedule existed). Idempotent; returns how many were scheduled. Blocks.
   virtual std::size_t EnsureScheduled(TimePoint now) = 0;
