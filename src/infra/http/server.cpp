@@ -73,6 +73,39 @@ std::string_view BearerToken(std::string_view authorization) {
   return token;
 }
 
+// RFC 9112 message framing, checked on the parsed head before any body byte is read. A request
+// whose body length two parties could read differently is refused (400, connection closed), so a
+// proxy in front can never make us read its body as a second request (request smuggling):
+// Transfer-Encoding must be exactly `chunked` (§6.1: the only coding we decode; anything else, or
+// a list, would leave the body unframed), never repeated, never with Content-Length (§6.3) and
+// never in HTTP/1.0 (§6.1); HTTP/1.1 needs exactly one Host, and no request may carry two (§3.2).
+// Returns why the request is refused, or nullptr. Lookups only: no allocation on the hot path.
+const char* FramingError(const RawRequest& req) {
+  const std::size_t hosts = req.count(beast_http::field::host);
+  if (hosts > 1) return "more than one Host header";
+  if (hosts == 0 && req.version() >= 11) return "request without a Host header";
+  const auto te = req.find(beast_http::field::transfer_encoding);
+  if (te == req.end()) return nullptr;
+  if (req.version() < 11) return "Transfer-Encoding in an HTTP/1.0 request";
+  if (req.count(beast_http::field::transfer_encoding) > 1) return "more than one Transfer-Encoding";
+  if (req.count(beast_http::field::content_length) > 0) {
+    return "both Transfer-Encoding and Content-Length";
+  }
+  std::string_view coding = te->value();
+  while (!coding.empty() && (coding.front() == ' ' || coding.front() == '\t'))
+    coding.remove_prefix(1);
+  while (!coding.empty() && (coding.back() == ' ' || coding.back() == '\t'))
+    coding.remove_suffix(1);
+  static constexpr std::string_view kChunked = "chunked";
+  if (coding.size() != kChunked.size()) return "Transfer-Encoding other than chunked";
+  for (std::size_t i = 0; i < kChunked.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(coding[i])) != kChunked[i]) {
+      return "Transfer-Encoding other than chunked";
+    }
+  }
+  return nullptr;
+}
+
 }  // namespace
 
 struct Server::Worker {
@@ -273,6 +306,13 @@ struct Server::Impl {
               w, state, head,
               ErrorResponse(MakeError(Errc::kValidationFailed, "malformed HTTP request")));
         }
+        break;
+      }
+      if (const char* framing = FramingError(parser.get())) {
+        co_await WriteAndClose(
+            w, state, head,
+            ErrorResponse(MakeError(Errc::kValidationFailed,
+                                    std::string("malformed HTTP request: ") + framing)));
         break;
       }
       // Per-route body limits are tighter than the server's; check the declared length first so
