@@ -1,10 +1,13 @@
 #include "app/embedded_app.hpp"
 
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <filesystem>
+#include <optional>
 #include <stdexcept>
+#include <system_error>
 
 #include "app/demo_seed.hpp"
 #include "app/keys.hpp"
@@ -13,6 +16,7 @@
 #include "auth/secret.hpp"
 #include "infra/async/write.hpp"
 #include "infra/http/server.hpp"
+#include "infra/lock/file_lock.hpp"
 #include "infra/metrics/metrics.hpp"
 #include "infra/storage/group_commit_writer.hpp"
 #include "infra/storage/migrations.hpp"
@@ -106,6 +110,59 @@ struct ServiceDatabase {
   std::unique_ptr<storage::ReadConnections> readers;
   std::unique_ptr<storage::OutboxRelay> relay;
 };
+
+// The data directory belongs to one process at a time: two servers on one directory would each
+// trust their in-memory view (stock counters, caches) of databases the other changes. flock on
+// <data_dir>/rocketmart.lock, held for the process lifetime and released by the kernel even on
+// SIGKILL. (`rocketmart admin create` writes one member row through SQLite's own locking while a
+// server runs, and the read-only tools do not write: neither takes this lock.)
+lock::FileLock LockDataDirectory(const std::string& dir) {
+  std::error_code ec;
+  if (std::filesystem::exists(dir, ec) && !std::filesystem::is_directory(dir, ec)) {
+    throw std::runtime_error("data directory " + dir + " is not a directory");
+  }
+  std::filesystem::create_directories(dir, ec);
+  if (ec) throw std::runtime_error("cannot create data directory " + dir + ": " + ec.message());
+  const auto path = std::filesystem::path(dir) / "rocketmart.lock";
+  std::optional<lock::FileLock> held;
+  try {
+    held = lock::FileLock::TryAcquire(path);
+  } catch (const std::system_error& e) {
+    throw std::runtime_error("cannot lock data directory " + dir + ": " + e.code().message());
+  }
+  if (!held) {
+    const std::string holder = lock::FileLock::ReadNote(path);
+    throw std::runtime_error("data directory " + dir + " is in use by another rocketmart" +
+                             (holder.empty() ? std::string() : " (" + holder + ")") +
+                             "; stop it or choose another --data-dir");
+  }
+  held->SetNote("pid " + std::to_string(::getpid()));
+  return std::move(*held);
+}
+
+// Binds `server` so that two processes starting at the same moment on one port cannot both pass
+// its in-use check and then both bind with SO_REUSEPORT: the check and the binds run under an
+// flock keyed by the port number (not host:port, since 0.0.0.0:N and 127.0.0.1:N collide too),
+// in /run/lock (or the temporary directory), held for the milliseconds binding takes.
+void BindExclusively(http::Server& server, int port) {
+  if (port == 0) {
+    server.Bind();  // The kernel picks a port nobody uses; no one else can ask for it yet.
+    return;
+  }
+  std::error_code ec;
+  const std::filesystem::path run_lock = "/run/lock";
+  const auto dir = std::filesystem::is_directory(run_lock, ec)
+                       ? run_lock
+                       : std::filesystem::temp_directory_path(ec);
+  std::optional<lock::FileLock> bind_lock;
+  try {
+    bind_lock = lock::FileLock::Acquire(dir / ("rocketmart-port-" + std::to_string(port) + ".lock"),
+                                        std::chrono::seconds(5));
+  } catch (const std::system_error&) {
+    // No shared lock file here (read-only or foreign): the in-use check alone still holds.
+  }
+  server.Bind();
+}
 
 http::ServerOptions ServerOptionsFrom(const config::Config& c) {
   http::ServerOptions o;
@@ -327,6 +384,7 @@ struct EmbeddedApp::Parts {
   PeriodicTasks maintenance;
 
   std::unique_ptr<gateway::JwtAuthenticator> authenticator;
+  std::optional<lock::FileLock> data_dir_lock;  // Held until the process exits.
   http::Router router;
   std::unique_ptr<http::Server> server;
   std::atomic<bool> ready{false};
@@ -339,12 +397,17 @@ EmbeddedApp::~EmbeddedApp() = default;
 
 void EmbeddedApp::Start() {
   Parts& p = *parts_;
-  std::filesystem::create_directories(p.config.storage.data_dir);
+  // Who owns what, before anything is written: the data directory (for the process lifetime),
+  // then the port. A second server on either refuses here, before the demo seed and the banner.
+  p.data_dir_lock = LockDataDirectory(p.config.storage.data_dir);
 
   auto keyring = BuildKeyring(p.config);
   if (!keyring.ok()) throw std::runtime_error("auth key: " + keyring.error().message);
   p.authenticator = std::make_unique<gateway::JwtAuthenticator>(
       std::move(*keyring), VerifyOptionsFrom(p.config), p.clock, p.metrics);
+  p.server = std::make_unique<http::Server>(ServerOptionsFrom(p.config), p.router, *p.authenticator,
+                                            p.metrics);
+  BindExclusively(*p.server, p.config.server.port);
 
   // Catalog.
   p.catalog_db = std::make_unique<ServiceDatabase>(
@@ -575,9 +638,6 @@ void EmbeddedApp::Start() {
                     });
   p.maintenance.Start();
 
-  p.server = std::make_unique<http::Server>(ServerOptionsFrom(p.config), p.router, *p.authenticator,
-                                            p.metrics);
-  p.server->Bind();
   p.ready = true;
   std::printf("rocketmart listening on http://%s:%u\n", p.config.server.host.c_str(),
               static_cast<unsigned>(p.server->port()));

@@ -95,10 +95,18 @@ int Serve(const CommonFlags& flags, const std::string& port, const std::string& 
   if (!cfg) return 2;
   if (!log::Init(cfg->log.level)) return 2;
   SystemClock clock;
+  std::optional<app::EmbeddedApp> app;
   try {
-    app::EmbeddedApp app(std::move(*cfg), clock);
-    app.Start();
-    app.Run();
+    app.emplace(std::move(*cfg), clock);
+    app->Start();
+  } catch (const std::exception& e) {
+    // A refused start (port or data directory in use, unwritable store) is one plain line.
+    spdlog::default_logger()->flush();
+    std::fprintf(stderr, "rocketmart: cannot start: %s\n", e.what());
+    return 1;
+  }
+  try {
+    app->Run();
   } catch (const std::exception& e) {
     spdlog::critical("fatal: {}", e.what());
     return 1;

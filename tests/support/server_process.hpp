@@ -19,6 +19,9 @@ struct ServerOptions {
   std::map<std::string, std::string> env;
   std::filesystem::path data_dir;  // empty = a fresh temporary directory, removed afterwards
   bool seed_demo = false;
+  std::uint16_t port = 0;  // 0 = a free port chosen by the server
+  // Runs the binary through this command (e.g. {"setpriv", "--reuid=65534", ...}).
+  std::vector<std::string> wrapper;
 };
 
 class ServerProcess {
@@ -55,6 +58,21 @@ class ServerProcess {
   pid_t pid_ = -1;
   std::uint16_t port_ = 0;
 };
+
+// A command that ran to its end (or was killed at its deadline), with what it printed.
+struct CommandResult {
+  int exit_code = -1;  // -signal when killed by one
+  bool timed_out = false;
+  std::string out;
+  std::string err;
+};
+// Runs `argv` with extra `env`, capturing stdout and stderr; SIGKILLs it after `timeout`. Never
+// throws for a failing command: the caller inspects the result.
+CommandResult RunCapture(const std::vector<std::string>& argv,
+                         const std::map<std::string, std::string>& env = {},
+                         std::chrono::milliseconds timeout = std::chrono::seconds(20));
+// The non-empty lines of `text`.
+std::vector<std::string> Lines(const std::string& text);
 
 // Path of the binary under test (ROCKETMART_BINARY, set by CTest).
 std::string BinaryPath();

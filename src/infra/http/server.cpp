@@ -483,31 +483,74 @@ Server::Server(ServerOptions options, const Router& router, const Authenticator&
 
 Server::~Server() = default;
 
+namespace {
+
+// "127.0.0.1:8080", "[::1]:8080".
+std::string EndpointText(const asio::ip::address& address, std::uint16_t port) {
+  const std::string host = address.is_v6() ? "[" + address.to_string() + "]" : address.to_string();
+  return host + ":" + std::to_string(port);
+}
+
+// One line an operator can act on, instead of a library's error with its source location.
+[[noreturn]] void ThrowBindError(const asio::ip::address& address, std::uint16_t port,
+                                 const boost::system::error_code& ec) {
+  std::string why;
+  namespace errc = boost::system::errc;
+  if (ec == errc::address_in_use) {
+    why = "the port is already in use (another rocketmart or another program listens there)";
+  } else if (ec == errc::permission_denied) {
+    why = "permission denied (ports below 1024 need privileges)";
+  } else if (ec == errc::address_not_available) {
+    why = "the address is not one of this machine's";
+  } else {
+    why = ec.message();
+  }
+  throw std::runtime_error("cannot listen on " + EndpointText(address, port) + ": " + why);
+}
+
+}  // namespace
+
 void Server::Bind() {
   Impl& im = *impl_;
   int threads = im.options.threads;
   if (threads <= 0) threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   std::random_device rd;
-  const auto address = asio::ip::make_address(im.options.host);
+  boost::system::error_code ec;
+  const auto address = asio::ip::make_address(im.options.host, ec);
+  if (ec) {
+    throw std::runtime_error("cannot listen on \"" + im.options.host +
+                             "\": not an IPv4 or IPv6 address");
+  }
   std::uint16_t port = im.options.port;
+  // Every worker binds the port with SO_REUSEPORT, which would also let a second process (another
+  // rocketmart, with another database) join the port and take half of its connections. So a
+  // named port is first bound once without SO_REUSEPORT: that fails while anyone listens there.
+  // (SO_REUSEADDR stays on: connections of a previous run in TIME_WAIT do not block a restart.)
+  // The caller serializes this check and the binds below across processes (ADR 0003).
+  if (port != 0) {
+    asio::io_context probe_ioc{1};
+    tcp::acceptor probe(probe_ioc);
+    const tcp::endpoint endpoint(address, port);
+    probe.open(endpoint.protocol(), ec);
+    if (!ec) probe.set_option(tcp::acceptor::reuse_address(true), ec);
+    if (!ec) probe.bind(endpoint, ec);
+    if (ec) ThrowBindError(address, port, ec);
+    probe.close(ec);
+  }
   for (int i = 0; i < threads; ++i) {
     auto w = std::make_unique<Worker>();
     w->request_id_prefix = std::to_string(rd() % 100000) + "-" + std::to_string(i) + "-";
     tcp::endpoint endpoint(address, port);
-    w->acceptor.open(endpoint.protocol());
-    w->acceptor.set_option(tcp::acceptor::reuse_address(true));
-    w->acceptor.set_option(ReusePort(true));
-    w->acceptor.bind(endpoint);
-    w->acceptor.listen(asio::socket_base::max_listen_connections);
+    w->acceptor.open(endpoint.protocol(), ec);
+    if (!ec) w->acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
+    if (!ec) w->acceptor.set_option(ReusePort(true), ec);
+    if (!ec) w->acceptor.bind(endpoint, ec);
+    if (!ec) w->acceptor.listen(asio::socket_base::max_listen_connections, ec);
+    if (ec) ThrowBindError(address, port, ec);
     port = w->acceptor.local_endpoint().port();
     im.workers.push_back(std::move(w));
   }
   port_ = port;
-  for (const auto& route : im.router.routes()) {
-    im.route_metrics.push_back(
-        im.MakeRouteMetrics(route->pattern, std::string(beast_http::to_string(route->method))));
-  }
-  im.unmatched_metrics = im.MakeRouteMetrics("unmatched", "any");
   im.connections_rejected = &im.registry.GetCounter(
       "http_connections_rejected_total", "Connections closed at accept: max_connections reached");
   im.registry.AddGauge("http_connections_active", "Open client connections", "",
@@ -516,6 +559,13 @@ void Server::Bind() {
 
 void Server::Run() {
   Impl& im = *impl_;
+  // Routes may be added after Bind() (the port is bound first, so a taken port stops the start
+  // before anything else happens); they are final now.
+  for (const auto& route : im.router.routes()) {
+    im.route_metrics.push_back(
+        im.MakeRouteMetrics(route->pattern, std::string(beast_http::to_string(route->method))));
+  }
+  im.unmatched_metrics = im.MakeRouteMetrics("unmatched", "any");
   for (auto& w : im.workers) {
     asio::co_spawn(w->ioc, im.Accept(*w), asio::detached);
     asio::co_spawn(w->ioc, im.Sweep(*w), asio::detached);
