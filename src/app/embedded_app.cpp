@@ -22,6 +22,7 @@
 #include "infra/storage/migrations.hpp"
 #include "infra/storage/outbox.hpp"
 #include "infra/storage/read_connections.hpp"
+#include "infra/storage/write_probe.hpp"
 #include "services/catalog/adapters/cart_checkout.hpp"
 #include "services/catalog/adapters/http_routes.hpp"
 #include "services/catalog/adapters/sqlite_product_repository.hpp"
@@ -53,20 +54,29 @@ struct ServiceDatabase {
   ServiceDatabase(const std::string& name, const config::Config& config,
                   std::span<const storage::Migration> migrations, const Clock& clock,
                   metrics::Registry& metrics,
-                  std::optional<storage::Synchronous> synchronous = std::nullopt) {
+                  std::optional<storage::Synchronous> synchronous = std::nullopt)
+      : name(name) {
     storage::OpenOptions open;
     open.path = (std::filesystem::path(config.storage.data_dir) / (name + ".db")).string();
     open.synchronous = config.storage.synchronous == "normal" ? storage::Synchronous::kNormal
                                                               : storage::Synchronous::kFull;
     if (synchronous) open.synchronous = *synchronous;
     const auto checkpoint_pages = static_cast<std::size_t>(config.storage.checkpoint_pages);
-    writer = std::make_unique<storage::GroupCommitWriter>(
-        open,
-        storage::GroupCommitWriter::Options{
-            .max_batch = static_cast<std::size_t>(config.storage.writer_max_batch),
-            .max_queue = static_cast<std::size_t>(config.storage.writer_queue),
-            .checkpoint = storage::WalCheckpointerOptions{.background_pages = checkpoint_pages,
-                                                          .inline_pages = 16 * checkpoint_pages}});
+    try {
+      writer = std::make_unique<storage::GroupCommitWriter>(
+          open,
+          storage::GroupCommitWriter::Options{
+              .max_batch = static_cast<std::size_t>(config.storage.writer_max_batch),
+              .max_queue = static_cast<std::size_t>(config.storage.writer_queue),
+              .checkpoint = storage::WalCheckpointerOptions{
+                  .background_pages = checkpoint_pages, .inline_pages = 16 * checkpoint_pages}});
+      // SQLite opens a file it may not write read-only, and reads keep working: only a real
+      // committed write proves the store can take a purchase.
+      storage::ProbeWrite(writer->Connection());
+    } catch (const storage::SqliteError& e) {
+      throw std::runtime_error("store " + name + " cannot write " + open.path + " (" + e.what() +
+                               "); check the data directory's owner, permissions and free space");
+    }
     storage::Migrate(writer->Connection(), migrations);
     open.read_only = true;
     readers = std::make_unique<storage::ReadConnections>(open);
@@ -79,6 +89,9 @@ struct ServiceDatabase {
                      [w] { return static_cast<double>(w->BatchesCommitted()); });
     metrics.AddGauge("db_writer_jobs_total", "Write jobs committed", labels,
                      [w] { return static_cast<double>(w->JobsCommitted()); });
+    metrics.AddCounterFn("db_writer_failures_total",
+                         "Write transactions that failed to commit (read-only or full disk, I/O)",
+                         labels, [w] { return w->CommitFailures(); });
     storage::OutboxRelay* r = relay.get();
     metrics.AddGauge("outbox_events_delivered_total", "Events handed to subscribers", labels,
                      [r] { return static_cast<double>(r->EventsDelivered()); });
@@ -106,6 +119,7 @@ struct ServiceDatabase {
     writer->Stop();
   }
 
+  std::string name;
   std::unique_ptr<storage::GroupCommitWriter> writer;
   std::unique_ptr<storage::ReadConnections> readers;
   std::unique_ptr<storage::OutboxRelay> relay;
@@ -384,7 +398,8 @@ struct EmbeddedApp::Parts {
   PeriodicTasks maintenance;
 
   std::unique_ptr<gateway::JwtAuthenticator> authenticator;
-  std::optional<lock::FileLock> data_dir_lock;  // Held until the process exits.
+  std::optional<lock::FileLock> data_dir_lock;    // Held until the process exits.
+  std::optional<std::filesystem::path> mail_dir;  // The .eml mailer's directory (file transport).
   http::Router router;
   std::unique_ptr<http::Server> server;
   std::atomic<bool> ready{false};
@@ -456,8 +471,11 @@ void EmbeddedApp::Start() {
       smtp.timeout = std::chrono::milliseconds(p.config.mail.smtp_timeout_ms);
       p.mailer = std::make_unique<members::SmtpMailer>(std::move(smtp), p.clock);
     } else {
-      p.mailer = std::make_unique<members::EmlMailer>(
-          std::filesystem::path(p.config.storage.data_dir) / "mail", p.config.mail.from, p.clock);
+      p.mail_dir = std::filesystem::path(p.config.storage.data_dir) / "mail";
+      if (const std::string why = storage::ProbeWritableDirectory(*p.mail_dir); !why.empty()) {
+        throw std::runtime_error("mail directory: " + why);
+      }
+      p.mailer = std::make_unique<members::EmlMailer>(*p.mail_dir, p.config.mail.from, p.clock);
     }
     p.mail_worker = std::make_unique<members::MailWorker>(*p.mail_outbox, *p.members_cipher,
                                                           *p.mailer, p.clock);
@@ -578,7 +596,35 @@ void EmbeddedApp::Start() {
   p.likes_client = std::make_unique<InProcessLikesClient>(*p.shopping_repository);
   p.members->SetClients(p.orders_client.get(), p.wishlist_client.get(), p.likes_client.get());
   members::RegisterRoutes(p.router, *p.members);
-  RegisterOpsRoutes(p.router, p.metrics, [&p] { return p.ready.load(); });
+  // /health's look at every store. A database whose last transaction failed is probed again
+  // through its writer, so one that recovered reads healthy even when no request writes to it; a
+  // healthy one costs nothing. The mail directory (file transport) is probed each time: one small
+  // file, no fsync. The closure lives in the router, as long as the coroutines it starts.
+  StoreCheck check_stores = [&p]() -> boost::asio::awaitable<std::vector<StoreHealth>> {
+    std::vector<StoreHealth> stores;
+    for (ServiceDatabase* db : p.databases) {
+      if (db->writer->Failing()) {
+        auto probe = [](storage::Database& conn) -> Result<bool> {
+          storage::WriteProbeRow(conn);
+          return true;
+        };
+        try {
+          const Result<bool> probed = co_await async::Write<bool>(*db->writer, std::move(probe));
+          (void)probed;  // Failing() now tells the outcome.
+        } catch (const std::exception&) {
+          // Still failing: reported below.
+        }
+      }
+      stores.push_back({db->name, !db->writer->Failing()});
+    }
+    if (p.mail_dir) {
+      stores.push_back({"mail", storage::ProbeWritableDirectory(*p.mail_dir).empty()});
+    }
+    co_return stores;
+  };
+  RegisterOpsRoutes(
+      p.router, [&p] { return p.ready.load(); }, std::move(check_stores));
+  RegisterMetricsRoute(p.router, p.metrics);
 
   checkout::CheckoutService* checkout_service = p.checkout.get();
   p.maintenance.Add("hold-expiry", std::chrono::milliseconds(p.config.checkout.sweep_interval_ms),

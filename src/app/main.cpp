@@ -5,6 +5,7 @@
 #include <CLI/CLI.hpp>
 #include <boost/json.hpp>
 #include <charconv>
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -94,6 +95,9 @@ int Serve(const CommonFlags& flags, const std::string& port, const std::string& 
   auto cfg = LoadConfig(flags, overrides);
   if (!cfg) return 2;
   if (!log::Init(cfg->log.level)) return 2;
+  // A file-size limit (ulimit -f) must fail the write that hits it, which the store reports
+  // (/health, db_writer_failures_total), not kill the server in the middle of a transaction.
+  std::signal(SIGXFSZ, SIG_IGN);
   SystemClock clock;
   std::optional<app::EmbeddedApp> app;
   try {

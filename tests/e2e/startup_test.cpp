@@ -1,15 +1,20 @@
 // Start-up of the real binary: one server per port and per data directory, refused with a one-line
-// message (issue 11 point 3).
+// message (issue 11 point 3); stores that cannot write refuse the start or make /health answer 503
+// (point 4).
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <filesystem>
+#include <fstream>
 #include <memory>
 #include <random>
+#include <sstream>
 #include <thread>
 
 #include "support/http_client.hpp"
@@ -153,6 +158,157 @@ TEST(Startup, TwoServersStartingTogetherOnOnePortLeaveExactlyOne) {
     for (auto& t : threads) t.join();
     EXPECT_EQ(started.load(), 1) << "trial " << trial;
   }
+}
+
+std::string ReadFile(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  std::string text = ss.str();
+  while (!text.empty() && text.back() == '\n') text.pop_back();
+  return text;
+}
+
+// How to run the server so that the data directory's permissions bind it. As root (tests often
+// run as root) chmod stops nothing, so the server runs as `nobody` through setpriv; otherwise
+// the permissions bind the test's own user. Empty with a reason when neither is possible.
+struct Unprivileged {
+  std::vector<std::string> wrapper;
+  std::string unavailable;
+};
+
+Unprivileged HowToRunUnprivileged() {
+  if (::geteuid() != 0) return {};
+  Unprivileged u;
+  u.wrapper = {"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--"};
+  std::vector<std::string> probe = u.wrapper;
+  probe.push_back(BinaryPath());
+  probe.push_back("--help");
+  const auto r = RunCapture(probe);
+  if (r.exit_code != 0) {
+    u.unavailable = "running as root and cannot run the binary as uid 65534 with setpriv (" +
+                    (r.err.empty() ? "exit " + std::to_string(r.exit_code) : Lines(r.err)[0]) +
+                    "), so no permission could stop the server's writes";
+  }
+  return u;
+}
+
+// The data directory of a server that ran once, handed to uid 65534 when running as root.
+void HandOver(const std::filesystem::path& dir) {
+  if (::geteuid() != 0) return;
+  for (const auto& entry : std::filesystem::recursive_directory_iterator(dir)) {
+    ASSERT_EQ(::chown(entry.path().c_str(), 65534, 65534), 0) << entry.path();
+  }
+  ASSERT_EQ(::chown(dir.c_str(), 65534, 65534), 0);
+}
+
+// Read-only database files (the directory itself writable, or not): SQLite opens such a file
+// read-only without a word and every read works, so today's server started and looked healthy.
+TEST(Startup, AReadOnlyDataDirectoryIsRefusedAtStartWithTheStoreNamed) {
+  const Unprivileged how = HowToRunUnprivileged();
+  if (!how.unavailable.empty()) GTEST_SKIP() << how.unavailable;
+  for (const bool directory_writable : {true, false}) {
+    TempDir dir;
+    {
+      ServerProcess first({.data_dir = dir.path()});
+      HttpClient c(first.port());
+      ASSERT_EQ(c.Get("/health").status, 200);  // Serving, so SIGTERM drains and exits 0.
+      ASSERT_EQ(first.Terminate(), 0);
+    }
+    // The keys stay readable to the server through the environment (the files are 0600).
+    const std::map<std::string, std::string> env = {
+        {"ROCKETMART_AUTH_SECRET", ReadFile(dir.path() / "secrets" / "jwt.key")},
+        {"ROCKETMART_MEMBERS_DATA_KEY", ReadFile(dir.path() / "secrets" / "members.key")},
+        {"ROCKETMART_DEMO_SEED", "false"}};
+    HandOver(dir.path());
+    for (const auto& entry : std::filesystem::directory_iterator(dir.path())) {
+      if (entry.path().extension() == ".db") {
+        std::filesystem::permissions(entry.path(), std::filesystem::perms(0444));
+      }
+    }
+    if (!directory_writable) {
+      std::filesystem::permissions(dir.path(), std::filesystem::perms(0555));
+    }
+    std::vector<std::string> argv = how.wrapper;
+    for (const std::string& a : {BinaryPath(), std::string("serve"), std::string("--port"),
+                                 std::string("0"), std::string("--host"), std::string("127.0.0.1"),
+                                 std::string("--data-dir"), dir.path().string()}) {
+      argv.push_back(a);
+    }
+    const auto r = RunCapture(argv, env, std::chrono::seconds(15));
+    std::filesystem::permissions(dir.path(), std::filesystem::perms(0755));
+    const std::string which = directory_writable ? "writable directory" : "read-only directory";
+    EXPECT_FALSE(r.timed_out) << which << ": the server started on a store it cannot write";
+    EXPECT_NE(r.exit_code, 0) << which;
+    EXPECT_EQ(r.out, "") << which;
+    const auto lines = Lines(r.err);
+    ASSERT_FALSE(lines.empty()) << which;
+    EXPECT_NE(lines.back().find("cannot start: store catalog cannot write"), std::string::npos)
+        << which << ": " << r.err;
+    EXPECT_NE(lines.back().find((dir.path() / "catalog.db").string()), std::string::npos)
+        << which << ": " << r.err;
+  }
+}
+
+// A server whose mail directory cannot be written refuses to start too (file transport).
+TEST(Startup, AnUnwritableMailDirectoryIsRefusedAtStart) {
+  const Unprivileged how = HowToRunUnprivileged();
+  if (!how.unavailable.empty()) GTEST_SKIP() << how.unavailable;
+  TempDir dir;
+  std::filesystem::create_directories(dir.path() / "mail");
+  HandOver(dir.path());
+  std::filesystem::permissions(dir.path() / "mail", std::filesystem::perms(0555));
+  std::vector<std::string> argv = how.wrapper;
+  for (const std::string& a : {BinaryPath(), std::string("serve"), std::string("--port"),
+                               std::string("0"), std::string("--host"), std::string("127.0.0.1"),
+                               std::string("--data-dir"), dir.path().string()}) {
+    argv.push_back(a);
+  }
+  const auto r = RunCapture(argv, {{"ROCKETMART_DEMO_SEED", "false"}}, std::chrono::seconds(15));
+  EXPECT_FALSE(r.timed_out) << "the server started with a mail directory it cannot write";
+  EXPECT_NE(r.exit_code, 0);
+  const auto lines = Lines(r.err);
+  ASSERT_FALSE(lines.empty());
+  EXPECT_NE(lines.back().find("cannot start: mail directory"), std::string::npos) << r.err;
+}
+
+std::uint64_t MetricValue(const std::string& text, const std::string& series) {
+  const auto pos = text.find("\n" + series + " ");
+  if (pos == std::string::npos) return 0;
+  return std::stoull(text.substr(pos + series.size() + 2));
+}
+
+// A store that stops writing while the server runs (here: a file-size limit of one byte set on
+// the running process with prlimit, so every write that extends a file fails with EFBIG): /health
+// answers 503 naming it, the failures are counted, and it reads healthy again once it recovers.
+TEST(Startup, AStoreThatStopsWritingMakesHealthUnavailableUntilItRecovers) {
+  ServerProcess server;
+  const std::string admin = server.FastToken(1, true);
+  HttpClient c(server.port());
+  auto healthy = c.Get("/health");
+  ASSERT_EQ(healthy.status, 200) << healthy.body;
+  EXPECT_EQ(healthy.Json().at("stores").at("catalog").as_string(), "ok");
+  const std::string series = "db_writer_failures_total{db=\"catalog\"}";
+  EXPECT_NE(c.Get("/metrics").body.find(series + " 0"), std::string::npos);
+
+  // Only the soft limit moves: raising a hard limit back would need CAP_SYS_RESOURCE.
+  rlimit before{};
+  ASSERT_EQ(::prlimit(server.pid(), RLIMIT_FSIZE, nullptr, &before), 0);
+  rlimit one_byte{1, before.rlim_max};
+  ASSERT_EQ(::prlimit(server.pid(), RLIMIT_FSIZE, &one_byte, nullptr), 0);
+  auto refused = c.PostJson("/products", R"({"name":"Ink","price":10,"stock":1})", admin);
+  EXPECT_GE(refused.status, 500) << refused.body;
+  auto health = c.Get("/health");
+  EXPECT_EQ(health.status, 503) << health.body;
+  EXPECT_EQ(health.ErrorCode(), "UNAVAILABLE") << health.body;
+  EXPECT_EQ(health.Json().at("status").as_string(), "unavailable") << health.body;
+  EXPECT_EQ(health.Json().at("stores").at("catalog").as_string(), "unwritable") << health.body;
+  EXPECT_GE(MetricValue(c.Get("/metrics").body, series), 1u);
+
+  ASSERT_EQ(::prlimit(server.pid(), RLIMIT_FSIZE, &before, nullptr), 0);
+  health = c.Get("/health");
+  EXPECT_EQ(health.status, 200) << health.body;
+  EXPECT_EQ(c.PostJson("/products", R"({"name":"Ink","price":10,"stock":1})", admin).status, 201);
 }
 
 }  // namespace
