@@ -8,6 +8,7 @@
 #include <optional>
 #include <stdexcept>
 #include <system_error>
+#include <thread>
 
 #include "app/demo_seed.hpp"
 #include "app/keys.hpp"
@@ -178,6 +179,14 @@ void BindExclusively(http::Server& server, int port) {
   server.Bind();
 }
 
+// The admin listener never authenticates members: /metrics checks its own operator token.
+class NoMemberIdentities final : public http::Authenticator {
+ public:
+  Result<auth::Identity> Authenticate(std::string_view) const override {
+    return MakeError(Errc::kUnauthenticated, "no member tokens here");
+  }
+};
+
 http::ServerOptions ServerOptionsFrom(const config::Config& c) {
   http::ServerOptions o;
   o.host = c.server.host;
@@ -340,6 +349,10 @@ class InProcessLikesClient final : public members::LikesClient {
 struct EmbeddedApp::Parts {
   Parts(config::Config c, const Clock& clk) : config(std::move(c)), clock(clk) {}
   ~Parts() {
+    if (admin_thread.joinable()) {
+      admin_server->Shutdown();
+      admin_thread.join();
+    }
     // The mail worker reads the members writer: it stops before any writer does.
     if (mail_worker) mail_worker->Stop();
     maintenance.Stop();
@@ -400,6 +413,12 @@ struct EmbeddedApp::Parts {
   std::unique_ptr<gateway::JwtAuthenticator> authenticator;
   std::optional<lock::FileLock> data_dir_lock;    // Held until the process exits.
   std::optional<std::filesystem::path> mail_dir;  // The .eml mailer's directory (file transport).
+  // The admin listener (GET /metrics) on its own port and thread; null when server.admin_port
+  // is -1.
+  NoMemberIdentities no_member_identities;
+  http::Router admin_router;
+  std::unique_ptr<http::Server> admin_server;
+  std::thread admin_thread;
   http::Router router;
   std::unique_ptr<http::Server> server;
   std::atomic<bool> ready{false};
@@ -423,6 +442,19 @@ void EmbeddedApp::Start() {
   p.server = std::make_unique<http::Server>(ServerOptionsFrom(p.config), p.router, *p.authenticator,
                                             p.metrics);
   BindExclusively(*p.server, p.config.server.port);
+  if (p.config.server.admin_port >= 0) {
+    http::ServerOptions admin = ServerOptionsFrom(p.config);
+    admin.host = p.config.server.admin_host;
+    admin.port = static_cast<std::uint16_t>(p.config.server.admin_port);
+    admin.threads = 1;
+    admin.max_connections = 64;
+    admin.handle_signals = false;  // The public server takes the signals and stops this one.
+    admin.name = "admin";
+    p.admin_server = std::make_unique<http::Server>(std::move(admin), p.admin_router,
+                                                    p.no_member_identities, p.metrics);
+    BindExclusively(*p.admin_server, p.config.server.admin_port);
+    RegisterMetricsRoute(p.admin_router, p.metrics, p.config.ops.metrics_token);
+  }
 
   // Catalog.
   p.catalog_db = std::make_unique<ServiceDatabase>(
@@ -624,7 +656,6 @@ void EmbeddedApp::Start() {
   };
   RegisterOpsRoutes(
       p.router, [&p] { return p.ready.load(); }, std::move(check_stores));
-  RegisterMetricsRoute(p.router, p.metrics);
 
   checkout::CheckoutService* checkout_service = p.checkout.get();
   p.maintenance.Add("hold-expiry", std::chrono::milliseconds(p.config.checkout.sweep_interval_ms),
@@ -685,6 +716,10 @@ void EmbeddedApp::Start() {
   p.maintenance.Start();
 
   p.ready = true;
+  if (p.admin_server) {
+    std::printf("rocketmart metrics on http://%s:%u/metrics\n", p.config.server.admin_host.c_str(),
+                static_cast<unsigned>(p.admin_server->port()));
+  }
   std::printf("rocketmart listening on http://%s:%u\n", p.config.server.host.c_str(),
               static_cast<unsigned>(p.server->port()));
   std::fflush(stdout);
@@ -697,8 +732,15 @@ std::uint16_t EmbeddedApp::port() const {
 }
 
 void EmbeddedApp::Run() {
-  parts_->server->Run();
-  parts_->ready = false;
+  Parts& p = *parts_;
+  if (p.admin_server) p.admin_thread = std::thread([&p] { p.admin_server->Run(); });
+  p.server->Run();
+  p.ready = false;
+  // Metrics stay scrapable while the public server drains; then the admin listener stops too.
+  if (p.admin_thread.joinable()) {
+    p.admin_server->Shutdown();
+    p.admin_thread.join();
+  }
 }
 
 void EmbeddedApp::Shutdown() {

@@ -1,5 +1,7 @@
 #include "app/ops_routes.hpp"
 
+#include <openssl/crypto.h>
+
 #include <boost/json.hpp>
 
 namespace rocketmart::app {
@@ -38,9 +40,28 @@ void RegisterOpsRoutes(http::Router& router, std::function<bool()> ready, StoreC
              });
 }
 
-void RegisterMetricsRoute(http::Router& router, metrics::Registry& metrics) {
+namespace {
+
+// The scrape's bearer token against the configured one. The length may show in the timing; how
+// many leading bytes of a guess were right does not.
+bool TokenMatches(std::string_view authorization, const std::string& token) {
+  static constexpr std::string_view kScheme = "Bearer ";
+  if (authorization.size() != kScheme.size() + token.size()) return false;
+  if (!authorization.starts_with(kScheme)) return false;
+  return CRYPTO_memcmp(authorization.data() + kScheme.size(), token.data(), token.size()) == 0;
+}
+
+}  // namespace
+
+void RegisterMetricsRoute(http::Router& router, metrics::Registry& metrics, std::string token) {
   router.Add(http::Method::get, "/metrics", {},
-             [&metrics](http::Request&) -> awaitable<http::Response> {
+             [&metrics, token = std::move(token)](http::Request& req) -> awaitable<http::Response> {
+               if (!token.empty() && !TokenMatches(req.Header("Authorization"), token)) {
+                 http::Response res = http::ErrorResponse(
+                     MakeError(Errc::kUnauthenticated, "metrics need the operator token"));
+                 res.set(http::beast_http::field::www_authenticate, "Bearer");
+                 co_return res;
+               }
                co_return http::TextResponse(http::Status::ok, metrics.RenderPrometheus(),
                                             "text/plain; version=0.0.4");
              });

@@ -27,8 +27,9 @@ using StoreCheck = std::function<boost::asio::awaitable<std::vector<StoreHealth>
 // error body plus "status" and "stores" naming the store that cannot.
 void RegisterOpsRoutes(http::Router& router, std::function<bool()> ready, StoreCheck stores);
 
-// GET /metrics.
-void RegisterMetricsRoute(http::Router& router, metrics::Registry& metrics);
+// GET /metrics, for the admin listener. With a non-empty `token` the scrape must carry
+// `Authorization: Bearer <token>` (compared in constant time), else 401.
+void RegisterMetricsRoute(http::Router& router, metrics::Registry& metrics, std::string token);
 
 // The OpenAPI document compiled into the binary from api/openapi.json.
 extern const char* const kOpenApiDocument;

@@ -81,8 +81,13 @@ TEST_F(Foundation, HealthMetricsAndOpenApi) {
   EXPECT_EQ(doc.at("openapi").as_string(), "3.1.0");
   EXPECT_TRUE(doc.at("paths").as_object().contains("/products/{id}"));
 
-  auto metrics = c.Get("/metrics");
+  // /metrics is not public: it is served on the admin listener only.
+  EXPECT_EQ(c.Get("/metrics").status, 404);
+  EXPECT_NE(server_->admin_port(), server_->port());
+  HttpClient admin(server_->admin_port());
+  auto metrics = admin.Get("/metrics");
   ASSERT_EQ(metrics.status, 200);
+  EXPECT_EQ(admin.Get("/health").status, 404);  // and nothing else is
   EXPECT_NE(
       metrics.body.find("http_requests_total{route=\"/health\",method=\"GET\",status=\"2xx\"}"),
       std::string::npos);

@@ -289,7 +289,8 @@ TEST(Startup, AStoreThatStopsWritingMakesHealthUnavailableUntilItRecovers) {
   ASSERT_EQ(healthy.status, 200) << healthy.body;
   EXPECT_EQ(healthy.Json().at("stores").at("catalog").as_string(), "ok");
   const std::string series = "db_writer_failures_total{db=\"catalog\"}";
-  EXPECT_NE(c.Get("/metrics").body.find(series + " 0"), std::string::npos);
+  HttpClient admin_client(server.admin_port());
+  EXPECT_NE(admin_client.Get("/metrics").body.find(series + " 0"), std::string::npos);
 
   // Only the soft limit moves: raising a hard limit back would need CAP_SYS_RESOURCE.
   rlimit before{};
@@ -303,7 +304,7 @@ TEST(Startup, AStoreThatStopsWritingMakesHealthUnavailableUntilItRecovers) {
   EXPECT_EQ(health.ErrorCode(), "UNAVAILABLE") << health.body;
   EXPECT_EQ(health.Json().at("status").as_string(), "unavailable") << health.body;
   EXPECT_EQ(health.Json().at("stores").at("catalog").as_string(), "unwritable") << health.body;
-  EXPECT_GE(MetricValue(c.Get("/metrics").body, series), 1u);
+  EXPECT_GE(MetricValue(admin_client.Get("/metrics").body, series), 1u);
 
   ASSERT_EQ(::prlimit(server.pid(), RLIMIT_FSIZE, &before, nullptr), 0);
   health = c.Get("/health");

@@ -33,8 +33,21 @@ std::vector<char*> CStrings(std::vector<std::string>& strings) {
   return out;
 }
 
-// Reads the child's stdout until the line "rocketmart listening on http://host:port".
-std::uint16_t ReadPort(int fd, pid_t pid) {
+struct Ports {
+  std::uint16_t port = 0;
+  std::uint16_t admin_port = 0;  // 0 when the admin listener is off
+};
+
+// The port at the end of the line starting at `pos` ("...http://host:port" or ".../metrics").
+std::uint16_t PortOfLine(const std::string& seen, std::size_t pos) {
+  std::string line = seen.substr(pos, seen.find('\n', pos) - pos);
+  if (line.ends_with("/metrics")) line.resize(line.size() - 8);
+  return static_cast<std::uint16_t>(std::stoi(line.substr(line.rfind(':') + 1)));
+}
+
+// Reads the child's stdout until the line "rocketmart listening on http://host:port" (the admin
+// listener's "rocketmart metrics on http://host:port/metrics" comes before it).
+Ports ReadPorts(int fd, pid_t pid) {
   std::string seen;
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
   char buf[4096];
@@ -46,12 +59,14 @@ std::uint16_t ReadPort(int fd, pid_t pid) {
       if (n <= 0) break;
       seen.append(buf, static_cast<std::size_t>(n));
       const auto pos = seen.find("rocketmart listening on http://");
-      if (pos != std::string::npos) {
-        const auto eol = seen.find('\n', pos);
-        if (eol != std::string::npos) {
-          const std::string line = seen.substr(pos, eol - pos);
-          return static_cast<std::uint16_t>(std::stoi(line.substr(line.rfind(':') + 1)));
+      if (pos != std::string::npos && seen.find('\n', pos) != std::string::npos) {
+        Ports ports;
+        ports.port = PortOfLine(seen, pos);
+        if (const auto admin = seen.find("rocketmart metrics on http://");
+            admin != std::string::npos) {
+          ports.admin_port = PortOfLine(seen, admin);
         }
+        return ports;
       }
     }
     int status = 0;
@@ -201,6 +216,7 @@ void ServerProcess::Start() {
     close(out[1]);
     setenv("ROCKETMART_DEMO_SEED", options_.seed_demo ? "true" : "false", 1);
     setenv("ROCKETMART_LOG_ACCESS_LOG", "false", 1);
+    setenv("ROCKETMART_SERVER_ADMIN_PORT", "0", 1);  // Tests run side by side: a free port each.
     for (const auto& [k, v] : options_.env) setenv(k.c_str(), v.c_str(), 1);
     auto cargs = CStrings(args);
     execvp(cargs[0], cargs.data());
@@ -209,7 +225,9 @@ void ServerProcess::Start() {
   close(out[1]);
   pid_ = pid;
   try {
-    port_ = ReadPort(out[0], pid);
+    const Ports ports = ReadPorts(out[0], pid);
+    port_ = ports.port;
+    admin_port_ = ports.admin_port;
   } catch (...) {
     close(out[0]);
     Kill();

@@ -32,6 +32,8 @@ class ServerProcess {
   ServerProcess& operator=(const ServerProcess&) = delete;
 
   std::uint16_t port() const { return port_; }
+  // The admin listener (GET /metrics); the harness starts it on a free port.
+  std::uint16_t admin_port() const { return admin_port_; }
   const std::filesystem::path& data_dir() const { return data_dir_; }
   pid_t pid() const { return pid_; }
 
@@ -57,6 +59,7 @@ class ServerProcess {
   bool owns_data_dir_ = false;
   pid_t pid_ = -1;
   std::uint16_t port_ = 0;
+  std::uint16_t admin_port_ = 0;
 };
 
 // A command that ran to its end (or was killed at its deadline), with what it printed.

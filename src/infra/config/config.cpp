@@ -94,6 +94,8 @@ const FieldSpec kFields[] = {
   RM_INT(server.idle_timeout_ms, 100, 3'600'000, "Keep-alive idle time before closing."),
   RM_INT(server.request_timeout_ms, 100, 120'000, "Deadline for a request's work to start; a purchase still queued then answers 503 TIMEOUT."),
   RM_INT(server.shutdown_grace_ms, 0, 120'000, "Time to drain in-flight requests on shutdown."),
+  RM_STR(server.admin_host, 1, 255, "Address of the admin listener (GET /metrics); loopback unless Prometheus scrapes from another host."),
+  RM_INT(server.admin_port, -1, 65535, "Admin listener port (GET /metrics): -1 = off, 0 = a free port (printed at start)."),
   RM_STR(storage.data_dir, 1, kMaxString, "Directory for the database and generated secrets."),
   RM_ENUM(storage.synchronous, kSynchronous, "SQLite durability: full survives power loss."),
   RM_INT(storage.writer_max_batch, 1, 10'000, "Most writes committed in one transaction."),
@@ -144,6 +146,8 @@ const FieldSpec kFields[] = {
   RM_INT(payment.decline_percent, 0, 100, "Simulated provider: share of charges declined."),
   RM_INT(payment.seed, 0, 2'147'483'647, "Simulated provider: seed of the decline decision."),
   RM_INT(payment.latency_ms, 0, 10'000, "Simulated provider: latency added to each charge."),
+  RM_SECRET(ops.metrics_token, CheckHmacSecret,
+            "Bearer token GET /metrics requires when set (>= 32 bytes; Prometheus `authorization: credentials`)."),
 };
 // clang-format on
 

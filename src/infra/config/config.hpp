@@ -45,6 +45,9 @@ struct ServerConfig {
   int idle_timeout_ms = 60000;
   int request_timeout_ms = 10000;
   int shutdown_grace_ms = 10000;
+  // The admin listener (GET /metrics), apart from the public port. -1 = off, 0 = a free port.
+  std::string admin_host = "127.0.0.1";
+  int admin_port = 9464;
 };
 
 struct StorageConfig {
@@ -116,6 +119,11 @@ struct MailConfig {
   int smtp_timeout_ms = 15'000;
 };
 
+// Operator access.
+struct OpsConfig {
+  std::string metrics_token;  // Secret; empty = /metrics answers without a token.
+};
+
 struct DemoConfig {
   bool seed = true;  // Seed a demo catalog into an empty data directory.
 };
@@ -131,6 +139,7 @@ struct Config {
   CheckoutConfig checkout;
   OrdersConfig orders;
   PaymentConfig payment;
+  OpsConfig ops;
 };
 
 struct LoadOptions {

@@ -551,9 +551,11 @@ void Server::Bind() {
     im.workers.push_back(std::move(w));
   }
   port_ = port;
-  im.connections_rejected = &im.registry.GetCounter(
-      "http_connections_rejected_total", "Connections closed at accept: max_connections reached");
-  im.registry.AddGauge("http_connections_active", "Open client connections", "",
+  const std::string listener = "listener=\"" + metrics::EscapeLabel(im.options.name) + "\"";
+  im.connections_rejected =
+      &im.registry.GetCounter("http_connections_rejected_total",
+                              "Connections closed at accept: max_connections reached", listener);
+  im.registry.AddGauge("http_connections_active", "Open client connections", listener,
                        [this] { return static_cast<double>(active_connections()); });
 }
 
@@ -583,7 +585,8 @@ void Server::Run() {
   }
   for (auto& w : im.workers) {
     threads.emplace_back([&im, worker = w.get(), n = threads.size()] {
-      NameThisThread("http-" + std::to_string(n));
+      NameThisThread((im.options.name == "public" ? "http" : im.options.name) + "-" +
+                     std::to_string(n));
       worker->ioc.run();
       std::lock_guard lock(im.mutex);
       --im.workers_running;

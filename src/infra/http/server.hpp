@@ -39,6 +39,8 @@ struct ServerOptions {
   std::chrono::milliseconds shutdown_grace{10000};
   bool access_log = true;
   bool handle_signals = true;
+  // The `listener` label of this server's connection metrics ("public", "admin").
+  std::string name = "public";
 };
 
 // Turns a bearer token into a verified identity. Implemented by the gateway.
