@@ -12,6 +12,7 @@
 
 #include "app/demo_seed.hpp"
 #include "app/keys.hpp"
+#include "app/ops_gauges.hpp"
 #include "app/ops_routes.hpp"
 #include "app/periodic_tasks.hpp"
 #include "auth/secret.hpp"
@@ -86,30 +87,34 @@ struct ServiceDatabase {
     storage::GroupCommitWriter* w = writer.get();
     metrics.AddGauge("db_writer_queue_depth", "Write jobs waiting for the writer", labels,
                      [w] { return static_cast<double>(w->QueueDepth()); });
-    metrics.AddGauge("db_writer_batches_total", "Transactions committed by the writer", labels,
-                     [w] { return static_cast<double>(w->BatchesCommitted()); });
-    metrics.AddGauge("db_writer_jobs_total", "Write jobs committed", labels,
-                     [w] { return static_cast<double>(w->JobsCommitted()); });
+    metrics.AddCounterFn("db_writer_batches_total", "Transactions committed by the writer", labels,
+                         [w] { return w->BatchesCommitted(); });
+    metrics.AddCounterFn("db_writer_jobs_total", "Write jobs committed", labels,
+                         [w] { return w->JobsCommitted(); });
     metrics.AddCounterFn("db_writer_failures_total",
                          "Write transactions that failed to commit (read-only or full disk, I/O)",
                          labels, [w] { return w->CommitFailures(); });
     storage::OutboxRelay* r = relay.get();
-    metrics.AddGauge("outbox_events_delivered_total", "Events handed to subscribers", labels,
-                     [r] { return static_cast<double>(r->EventsDelivered()); });
-    metrics.AddGauge("outbox_delivery_failures_total", "Deliveries that failed and will be retried",
-                     labels, [r] { return static_cast<double>(r->DeliveryFailures()); });
-    metrics.AddGauge("outbox_dead_letters_total",
-                     "Events set aside as malformed (table outbox_dead_letters)", labels,
-                     [r] { return static_cast<double>(r->DeadLetters()); });
-    metrics.AddGauge("db_wal_checkpoints_total",
-                     "Write-ahead log checkpoints by the background thread", labels,
-                     [w] { return static_cast<double>(w->BackgroundCheckpoints()); });
-    metrics.AddGauge("db_wal_inline_checkpoints_total",
-                     "Checkpoints the writer ran itself because the log passed its limit", labels,
-                     [w] { return static_cast<double>(w->InlineCheckpoints()); });
-    metrics.AddGauge("db_wal_truncations_total",
-                     "Times the log file was cut back to zero bytes once writes came to rest",
-                     labels, [w] { return static_cast<double>(w->LogTruncations()); });
+    metrics.AddCounterFn("outbox_events_delivered_total", "Events handed to subscribers", labels,
+                         [r] { return r->EventsDelivered(); });
+    metrics.AddCounterFn("outbox_delivery_failures_total",
+                         "Deliveries that failed and will be retried", labels,
+                         [r] { return r->DeliveryFailures(); });
+    metrics.AddCounterFn("outbox_dead_letters_total",
+                         "Events set aside as malformed (table outbox_dead_letters)", labels,
+                         [r] { return r->DeadLetters(); });
+    metrics.AddGauge("outbox_backlog_events",
+                     "Events appended that the slowest subscriber has not passed yet", labels,
+                     [r] { return static_cast<double>(r->Backlog()); });
+    metrics.AddCounterFn("db_wal_checkpoints_total",
+                         "Write-ahead log checkpoints by the background thread", labels,
+                         [w] { return w->BackgroundCheckpoints(); });
+    metrics.AddCounterFn("db_wal_inline_checkpoints_total",
+                         "Checkpoints the writer ran itself because the log passed its limit",
+                         labels, [w] { return w->InlineCheckpoints(); });
+    metrics.AddCounterFn("db_wal_truncations_total",
+                         "Times the log file was cut back to zero bytes once writes came to rest",
+                         labels, [w] { return w->LogTruncations(); });
   }
   void Start() {
     writer->Start();
@@ -656,6 +661,12 @@ void EmbeddedApp::Start() {
   };
   RegisterOpsRoutes(
       p.router, [&p] { return p.ready.load(); }, std::move(check_stores));
+  RegisterOperationalMetrics(p.metrics, {.checkout = *p.checkout_db->readers,
+                                         .orders = *p.orders_db->readers,
+                                         .mail = *p.mail_worker,
+                                         .members = *p.members,
+                                         .clock = p.clock});
+  RegisterBuildInfo(p.metrics);
 
   checkout::CheckoutService* checkout_service = p.checkout.get();
   p.maintenance.Add("hold-expiry", std::chrono::milliseconds(p.config.checkout.sweep_interval_ms),

@@ -94,7 +94,7 @@ int Serve(const CommonFlags& flags, const std::string& port, const std::string& 
   if (!host.empty()) overrides.emplace_back("server.host", host);
   auto cfg = LoadConfig(flags, overrides);
   if (!cfg) return 2;
-  if (!log::Init(cfg->log.level)) return 2;
+  if (!log::Init(cfg->log.level, cfg->log.format)) return 2;
   // A file-size limit (ulimit -f) must fail the write that hits it, which the store reports
   // (/health, db_writer_failures_total), not kill the server in the middle of a transaction.
   std::signal(SIGXFSZ, SIG_IGN);

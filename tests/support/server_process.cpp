@@ -210,8 +210,13 @@ void ServerProcess::Start() {
   const pid_t pid = fork();
   if (pid == 0) {
     dup2(out[1], STDOUT_FILENO);
-    const int devnull = open("/dev/null", O_WRONLY);
-    if (devnull >= 0 && !std::getenv("ROCKETMART_E2E_SERVER_LOGS")) dup2(devnull, STDERR_FILENO);
+    if (!options_.stderr_file.empty()) {
+      const int log = open(options_.stderr_file.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
+      if (log >= 0) dup2(log, STDERR_FILENO);
+    } else if (!std::getenv("ROCKETMART_E2E_SERVER_LOGS")) {
+      const int devnull = open("/dev/null", O_WRONLY);
+      if (devnull >= 0) dup2(devnull, STDERR_FILENO);
+    }
     close(out[0]);
     close(out[1]);
     setenv("ROCKETMART_DEMO_SEED", options_.seed_demo ? "true" : "false", 1);

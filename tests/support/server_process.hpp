@@ -22,6 +22,9 @@ struct ServerOptions {
   std::uint16_t port = 0;  // 0 = a free port chosen by the server
   // Runs the binary through this command (e.g. {"setpriv", "--reuid=65534", ...}).
   std::vector<std::string> wrapper;
+  // Where the server's stderr (its log) goes; empty = /dev/null (or the test's stderr with
+  // ROCKETMART_E2E_SERVER_LOGS set). Appended to across restarts.
+  std::filesystem::path stderr_file;
 };
 
 class ServerProcess {

@@ -39,6 +39,7 @@ struct FieldSpec {
 constexpr std::string_view kSynchronous[] = {"full", "normal"};
 constexpr std::string_view kMailTransports[] = {"file", "smtp"};
 constexpr std::string_view kLogLevels[] = {"trace", "debug", "info", "warn", "error", "off"};
+constexpr std::string_view kLogFormats[] = {"auto", "text", "json"};
 constexpr std::int64_t kMiB = 1024 * 1024;
 constexpr std::int64_t kMaxString = 4096;
 
@@ -114,6 +115,7 @@ const FieldSpec kFields[] = {
   RM_STR(auth.secret_file, 0, kMaxString,
          "Secret file, created if missing; empty = `<data_dir>/secrets/jwt.key`."),
   RM_ENUM(log.level, kLogLevels, "Minimum log level."),
+  RM_ENUM(log.format, kLogFormats, "`json`: one object per line (time, level, msg; access lines add requestId, route, path, status, durationMs, memberId, client, traceId); `text`: for people; `auto`: text on a terminal, else json."),
   RM_BOOL(log.access_log, "Log one line per request."),
   RM_BOOL(demo.seed, "Seed a demo catalog into an empty data directory."),
   RM_STR(members.public_base_url, 1, 2048, "Base URL of links in mails (never the Host header)."),

@@ -71,7 +71,8 @@ struct AuthConfig {
 };
 
 struct LogConfig {
-  std::string level = "info";  // trace | debug | info | warn | error | off
+  std::string level = "info";   // trace | debug | info | warn | error | off
+  std::string format = "auto";  // auto (text on a terminal, else json) | text | json
   bool access_log = true;
 };
 

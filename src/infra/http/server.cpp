@@ -21,6 +21,7 @@
 
 #include "core/thread_name.hpp"
 #include "infra/http/error_mapping.hpp"
+#include "infra/log/log.hpp"
 
 namespace rocketmart::http {
 
@@ -391,8 +392,14 @@ struct Server::Impl {
                 started + options.request_timeout};
     const std::string_view incoming_id = req.Header("X-Request-Id");
     req.request_id = IsSafeRequestId(incoming_id) ? std::string(incoming_id) : NextRequestId(w);
+    // A lookup only, unless the caller traces: then its trace continues in our answer and log.
+    if (const std::string_view traceparent = req.Header("traceparent");
+        !traceparent.empty() && raw.count("traceparent") == 1) {
+      req.trace = ContinueTrace(traceparent);
+    }
 
     Response res = co_await Handle(req, match);
+    if (req.trace) res.set("traceparent", req.trace->Traceparent());
     const auto micros =
         static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
                                        std::chrono::steady_clock::now() - started)
@@ -402,9 +409,18 @@ struct Server::Impl {
     if (rm.by_class[status_class]) rm.by_class[status_class]->Add();
     rm.latency->ObserveMicros(micros);
     if (options.access_log) {
-      spdlog::info("access rid={} {} {} {} {}B {}us", req.request_id, raw.method_string(),
-                   match.route ? std::string_view(match.route->pattern) : std::string_view("-"),
-                   res.result_int(), res.body().size(), micros);
+      const std::string client = remote.to_string();
+      log::Access({.request_id = req.request_id,
+                   .method = raw.method_string(),
+                   .route = match.route ? std::string_view(match.route->pattern) : "-",
+                   .path = req.path,
+                   .status = res.result_int(),
+                   .bytes = res.body().size(),
+                   .micros = micros,
+                   .member_id = req.identity ? req.identity->member_id : 0,
+                   .client = client,
+                   .trace_id = req.trace ? req.trace->TraceId() : std::string_view(),
+                   .span_id = req.trace ? req.trace->SpanId() : std::string_view()});
     }
     request_id = std::move(req.request_id);
     co_return res;
