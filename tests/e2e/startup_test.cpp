@@ -312,5 +312,46 @@ TEST(Startup, AStoreThatStopsWritingMakesHealthUnavailableUntilItRecovers) {
   EXPECT_EQ(c.PostJson("/products", R"({"name":"Ink","price":10,"stock":1})", admin).status, 201);
 }
 
+// check-config is the command that exists to catch mistakes (issue 11 point 16).
+TEST(CheckConfig, RefusesAMisspeltVariableBadUrlsAndAFileAsDataDirectory) {
+  TempDir dir;
+  std::filesystem::create_directories(dir.path());
+  const auto check = [&](const std::map<std::string, std::string>& env,
+                         const std::string& data_dir = "") {
+    std::vector<std::string> argv = {BinaryPath(), "check-config"};
+    if (!data_dir.empty()) {
+      argv.push_back("--data-dir");
+      argv.push_back(data_dir);
+    }
+    return RunCapture(argv, env, std::chrono::seconds(10));
+  };
+  const auto clean = check({}, (dir.path() / "data").string());
+  EXPECT_EQ(clean.exit_code, 0) << clean.err;
+  EXPECT_NE(clean.out.find("configuration OK"), std::string::npos);
+
+  auto r = check({{"ROCKETMART_SERVER_PROT", "9090"}});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("ROCKETMART_SERVER_PROT is not a configuration variable (did you mean "
+                       "ROCKETMART_SERVER_PORT?)"),
+            std::string::npos)
+      << r.err;
+  r = check({{"ROCKETMART_MEMBERS_PUBLIC_BASE_URL", "shop.example.com"}});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("members.public_base_url"), std::string::npos) << r.err;
+  r = check({{"ROCKETMART_MAIL_SMTP_URL", "http://mail.example.com"}});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("mail.smtp_url"), std::string::npos) << r.err;
+  const auto file = dir.path() / "a-file";
+  std::ofstream(file) << "x";
+  r = check({}, file.string());
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("is not a directory"), std::string::npos) << r.err;
+  // serve refuses such a data directory with one line too.
+  const auto serve = Serve(0, file);
+  EXPECT_NE(serve.exit_code, 0);
+  ASSERT_EQ(Lines(serve.err).size(), 1u) << serve.err;
+  EXPECT_NE(serve.err.find("is not a directory"), std::string::npos) << serve.err;
+}
+
 }  // namespace
 }  // namespace rocketmart::testing

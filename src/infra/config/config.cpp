@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <charconv>
 #include <fstream>
+#include <initializer_list>
 #include <iterator>
 #include <set>
 #include <span>
@@ -55,6 +56,70 @@ const char* CheckKeyId(std::string_view v) {
 const char* CheckHmacSecret(std::string_view v) {
   // Short HMAC keys can be brute-forced offline from one captured token (RFC 7518 §3.2).
   return v.empty() || v.size() >= 32 ? nullptr : "must be at least 32 bytes";
+}
+
+// scheme://host[:port][/path] with `scheme` one of `schemes` (any case): a host (a name or an
+// address, IPv6 in brackets), a port of 1..65535 if any, no user info, query, fragment, spaces or
+// control characters. Returns false for anything else.
+bool IsAbsoluteUrl(std::string_view v, std::initializer_list<std::string_view> schemes) {
+  const std::size_t sep = v.find("://");
+  if (sep == std::string_view::npos) return false;
+  std::string scheme(v.substr(0, sep));
+  for (char& c : scheme) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (std::find(schemes.begin(), schemes.end(), scheme) == schemes.end()) return false;
+  for (char c : v) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u <= 0x20 || u == 0x7F || c == '?' || c == '#' || c == '\\') return false;
+  }
+  const std::string_view rest = v.substr(sep + 3);
+  const std::string_view authority = rest.substr(0, rest.find('/'));
+  if (authority.find('@') != std::string_view::npos) return false;
+  std::string_view host = authority;
+  std::string_view port;
+  if (authority.starts_with('[')) {
+    const std::size_t close = authority.find(']');
+    if (close == std::string_view::npos || close == 1) return false;
+    host = authority.substr(0, close + 1);
+    const std::string_view after = authority.substr(close + 1);
+    if (!after.empty()) {
+      if (after.front() != ':') return false;
+      port = after.substr(1);
+      if (port.empty()) return false;
+    }
+  } else {
+    const std::size_t colon = authority.find(':');
+    host = authority.substr(0, colon);
+    if (colon != std::string_view::npos) {
+      port = authority.substr(colon + 1);
+      if (port.empty()) return false;
+    }
+    const bool name_ok = std::all_of(host.begin(), host.end(), [](char c) {
+      return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+             c == '.' || c == '-' || c == '_';
+    });
+    if (!name_ok || host.starts_with('.') || host.starts_with('-')) return false;
+  }
+  if (host.empty()) return false;
+  if (!port.empty()) {
+    int n = 0;
+    const auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), n);
+    if (ec != std::errc() || end != port.data() + port.size() || n < 1 || n > 65535) return false;
+  }
+  return true;
+}
+
+const char* CheckHttpUrl(std::string_view v) {
+  return IsAbsoluteUrl(v, {"http", "https"})
+             ? nullptr
+             : "must be an absolute http:// or https:// URL with a host and no query, e.g. "
+               "https://shop.example.com";
+}
+
+const char* CheckSmtpUrl(std::string_view v) {
+  return IsAbsoluteUrl(v, {"smtp", "smtps"})
+             ? nullptr
+             : "must be smtp://host[:port] (STARTTLS with mail.smtp_starttls) or "
+               "smtps://host[:port] (implicit TLS)";
 }
 
 #define RM_REF(path) [](Config& c) -> Ref { return &c.path; }
@@ -118,7 +183,7 @@ const FieldSpec kFields[] = {
   RM_ENUM(log.format, kLogFormats, "`json`: one object per line (time, level, msg; access lines add requestId, route, path, status, durationMs, memberId, client, traceId); `text`: for people; `auto`: text on a terminal, else json."),
   RM_BOOL(log.access_log, "Log one line per request."),
   RM_BOOL(demo.seed, "Seed a demo catalog into an empty data directory."),
-  RM_STR(members.public_base_url, 1, 2048, "Base URL of links in mails (never the Host header)."),
+  RM_STR_CHECKED(members.public_base_url, 1, 2048, CheckHttpUrl, "Base URL of links in mails (never the Host header): an absolute http(s) URL."),
   RM_SECRET(members.data_key, CheckHmacSecret,
             "Key sealing phone/address at rest (>= 32 bytes); empty = `<data_dir>/secrets/members.key`."),
   RM_INT(members.verify_ttl_s, 300, 604'800, "Lifetime of an email verification link."),
@@ -129,7 +194,7 @@ const FieldSpec kFields[] = {
   RM_INT(members.mails_per_ip_per_hour, 1, 1'000'000, "Resend/reset requests per client address per hour."),
   RM_ENUM(mail.transport, kMailTransports, "Where mail goes: file (`<data_dir>/mail/*.eml`) or smtp."),
   RM_STR(mail.from, 3, 320, "From header of outgoing mail."),
-  RM_STR(mail.smtp_url, 1, 2048, "SMTP server: smtp://host:port or smtps://host:port."),
+  RM_STR_CHECKED(mail.smtp_url, 1, 2048, CheckSmtpUrl, "SMTP server: smtp://host:port or smtps://host:port."),
   RM_BOOL(mail.smtp_starttls, "Require STARTTLS on smtp:// URLs."),
   RM_STR(mail.smtp_username, 0, 320, "SMTP AUTH user; empty = no AUTH."),
   RM_SECRET(mail.smtp_password, nullptr, "SMTP AUTH password."),
@@ -516,6 +581,82 @@ std::map<std::string, std::string> EnvFromEnviron() {
   return env;
 }
 
+namespace {
+
+// Rules between keys, checked once every source is applied.
+Status CheckAcrossKeys(const Config& c) {
+  if (c.server.admin_port > 0 && c.server.admin_port == c.server.port) {
+    return Invalid("server.admin_port " + std::to_string(c.server.admin_port) +
+                   " is also server.port: the admin listener needs a port of its own");
+  }
+  return Ok();
+}
+
+// ROCKETMART_* variables that are not configuration: admin create's password, and the test
+// harness's and load tools' own variables.
+constexpr std::string_view kNotConfiguration[] = {
+    "ROCKETMART_ADMIN_PASSWORD",  "ROCKETMART_BINARY",    "ROCKETMART_SOURCE_DIR",
+    "ROCKETMART_E2E_SERVER_LOGS", "ROCKETMART_SMTP_LOGS", "ROCKETMART_TOKENS",
+    "ROCKETMART_PRODUCT_ID",      "ROCKETMART_LEAVE"};
+
+std::size_t EditDistance(std::string_view a, std::string_view b) {
+  std::vector<std::size_t> row(b.size() + 1);
+  for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (std::size_t i = 1; i <= a.size(); ++i) {
+    std::size_t diagonal = row[0];
+    row[0] = i;
+    for (std::size_t j = 1; j <= b.size(); ++j) {
+      const std::size_t above = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diagonal = above;
+    }
+  }
+  return row[b.size()];
+}
+
+}  // namespace
+
+std::vector<std::string> UnknownEnvVars(const std::map<std::string, std::string>& env) {
+  std::vector<std::string> known;
+  for (const FieldSpec& f : kFields) {
+    known.push_back(EnvVarName(f.key));
+    if (f.secret) known.push_back(EnvVarName(std::string(f.key) + std::string(kFileSuffix)));
+  }
+  std::vector<std::string> problems;
+  for (const auto& [name, value] : env) {
+    if (!name.starts_with(kEnvPrefix)) continue;
+    if (std::find(known.begin(), known.end(), name) != known.end()) continue;
+    if (std::find(std::begin(kNotConfiguration), std::end(kNotConfiguration), name) !=
+        std::end(kNotConfiguration)) {
+      continue;
+    }
+    std::string message = name + " is not a configuration variable";
+    const std::string* closest = nullptr;
+    std::size_t best = 4;  // Suggest only near misses.
+    for (const std::string& candidate : known) {
+      const std::size_t d = EditDistance(name, candidate);
+      if (d < best) {
+        best = d;
+        closest = &candidate;
+      }
+    }
+    message += closest != nullptr ? " (did you mean " + *closest + "?)"
+                                  : " (every variable is listed in docs/config.md)";
+    problems.push_back(std::move(message));
+  }
+  return problems;
+}
+
+Status CheckPaths(const Config& config) {
+  std::error_code ec;
+  const std::filesystem::path dir = config.storage.data_dir;
+  if (std::filesystem::exists(dir, ec) && !std::filesystem::is_directory(dir, ec)) {
+    return Invalid("storage.data_dir: " + Quote(config.storage.data_dir) +
+                   " exists and is not a directory");
+  }
+  return Ok();
+}
+
 Result<Config> Load(const LoadOptions& options) {
   Loader loader;
   if (options.file) {
@@ -541,6 +682,7 @@ Result<Config> Load(const LoadOptions& options) {
   }
   if (auto st = ApplyEnv(loader, options.env); !st.ok()) return std::move(st).error();
   if (auto st = loader.ResolveSecrets(); !st.ok()) return std::move(st).error();
+  if (auto st = CheckAcrossKeys(loader.config()); !st.ok()) return std::move(st).error();
   return std::move(loader.config());
 }
 
@@ -562,6 +704,7 @@ Status Set(Config& config, std::string_view key, std::string_view value) {
         if (auto st = Apply(updated, *secret, std::move(*contents), source); !st.ok()) return st;
       }
     }
+    if (auto st = CheckAcrossKeys(updated); !st.ok()) return st;
     config = std::move(updated);
     return Ok();
   }

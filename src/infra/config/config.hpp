@@ -155,6 +155,17 @@ std::map<std::string, std::string> EnvFromEnviron();
 // (never a secret's) and the allowed range in the message.
 Result<Config> Load(const LoadOptions& options);
 
+// ROCKETMART_* variables of `env` that are neither a key's variable (or a secret's _FILE form)
+// nor one of the project's own non-configuration variables (ROCKETMART_ADMIN_PASSWORD, the test
+// harness's, the load tools'): one message each, naming the closest variable when one is near.
+// Load ignores them (the prefix is shared with tooling); `check-config` refuses them and `serve`
+// warns.
+std::vector<std::string> UnknownEnvVars(const std::map<std::string, std::string>& env);
+
+// Checks against the file system that Load leaves out: storage.data_dir is a directory or
+// does not exist yet.
+Status CheckPaths(const Config& config);
+
 // Applies one override (e.g. from `--set server.port=9090`) with the same parsing and validation
 // as the environment. `key` may be a secret's `_file` form.
 Status Set(Config& config, std::string_view key, std::string_view value);
