@@ -26,7 +26,7 @@ for tool in "$BIN" "$LOAD"; do
   [ -x "$tool" ] || { echo "bench: $tool not built (cmake --build $BUILD_DIR)" >&2; exit 2; }
 done
 for tool in nginx wrk python3 timeout; do
-  command -v "$tool" >/dev/null || { echo "bench: $tool missing (make setup)" >&2; exit 2; }
+  command -v "$tool" >/dev/null || { echo "bench: $tool missing (bash scripts/setup.sh bench)" >&2; exit 2; }
 done
 NGINX="$(command -v nginx)"
 
