@@ -37,6 +37,9 @@ test_packages=(
   # clang's runtime libraries)
   clang-format shellcheck clang libclang-rt-14-dev
 )
+# tests/contract (OpenAPI validator, docs examples) runs on Node.js >= 18 with npm; a Node.js
+# already installed is kept.
+command -v npm >/dev/null 2>&1 || test_packages+=(nodejs npm)
 bench_packages=(
   libbenchmark-dev
   # the yardstick (bench/run.sh starts its own nginx from its own config on a free port)

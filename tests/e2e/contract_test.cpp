@@ -10,18 +10,10 @@
 
 #include "support/http_client.hpp"
 #include "support/server_process.hpp"
+#include "support/source_file.hpp"
 
 namespace rocketmart::testing {
 namespace {
-
-std::string SourceFile(const std::string& relative) {
-  const char* root = std::getenv("ROCKETMART_SOURCE_DIR");
-  if (!root) throw std::runtime_error("ROCKETMART_SOURCE_DIR is not set");
-  std::ifstream in(std::string(root) + "/" + relative);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 std::string Lower(std::string s) {
   for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));

@@ -240,5 +240,22 @@ TEST(OrdersE2E, Kill9MidScheduleThenEveryTransitionHappensExactlyOnce) {
   }
 }
 
+TEST(OrdersE2E, TheSaleSummaryOfAProductThatDoesNotExistIsNotFound) {
+  ServerProcess server;
+  HttpClient c(server.port());
+  const std::string admin = server.FastToken(1, true);
+  for (const char* path : {"/admin/sales/987654321/summary", "/admin/sales/2/summary"}) {
+    auto missing = c.Get(path, admin);
+    EXPECT_EQ(missing.status, 404) << path << " " << missing.body;
+    EXPECT_EQ(missing.ErrorCode(), "NOT_FOUND") << path;
+  }
+  // A product with no orders yet has a summary of zeros, not a 404.
+  const std::int64_t product = CreateSale(server, 5);
+  auto empty = c.Get("/admin/sales/" + std::to_string(product) + "/summary", admin);
+  ASSERT_EQ(empty.status, 200) << empty.body;
+  EXPECT_EQ(empty.Json().at("available").as_int64(), 5);
+  EXPECT_EQ(empty.Json().at("sold").as_int64(), 0);
+}
+
 }  // namespace
 }  // namespace rocketmart::testing

@@ -457,8 +457,20 @@ struct Server::Impl {
     if (route.options.access == Access::kAdmin && req.identity->role != auth::Role::kAdmin) {
       co_return ErrorResponse(MakeError(Errc::kForbidden, "admin role required"));
     }
-    if (route.options.json_body && !req.raw.body().empty() &&
-        !IsJsonContentType(req.Header("Content-Type"))) {
+    // The route rules (router.hpp), once here so no handler repeats them.
+    if (!req.query.empty()) {
+      if (auto st = CheckQuery(route.options, req.query); !st.ok()) {
+        co_return ErrorResponse(st.error());
+      }
+    }
+    if (route.options.body == BodyRule::kNone) {
+      if (auto st = CheckBody(route.options, req.raw.body()); !st.ok()) {
+        co_return ErrorResponse(st.error());
+      }
+      // "" and "{}" are the same request, for the handler and for an idempotency fingerprint.
+      req.raw.body().clear();
+    } else if (route.options.json_body && !req.raw.body().empty() &&
+               !IsJsonContentType(req.Header("Content-Type"))) {
       co_return ErrorResponse(
           MakeError(Errc::kUnsupportedMediaType, "Content-Type must be application/json"));
     }

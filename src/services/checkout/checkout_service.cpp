@@ -382,6 +382,19 @@ boost::asio::awaitable<Status> CheckoutService::CancelHold(Buyer buyer, std::int
   co_return Ok();
 }
 
+CheckoutService::HoldPage CheckoutService::OpenHolds(std::int64_t member_id, std::int64_t before_id,
+                                                     std::size_t limit) const {
+  OpenHoldsPage found = store_.OpenHolds(member_id, clock_.Now(), before_id, limit + 1);
+  HoldPage page;
+  page.total = found.total;
+  if (found.items.size() > limit) {
+    found.items.resize(limit);
+    page.next_before_id = found.items.back().id;
+  }
+  page.items = std::move(found.items);
+  return page;
+}
+
 boost::asio::awaitable<Result<SaleView>> CheckoutService::SetSale(std::int64_t product_id,
                                                                   Sale sale) {
   if (auto st = ValidateSale(sale); !st.ok()) co_return st.error();
@@ -399,7 +412,8 @@ boost::asio::awaitable<Result<SaleView>> CheckoutService::SetSale(std::int64_t p
 boost::asio::awaitable<Result<InventoryRow>> CheckoutService::Restock(std::int64_t product_id,
                                                                       std::int64_t quantity) {
   if (quantity < 1 || quantity > kMaxRestock) {
-    co_return MakeError(Errc::kValidationFailed, "quantity must be between 1 and 1000000000",
+    co_return MakeError(Errc::kValidationFailed,
+                        "quantity must be between 1 and " + std::to_string(kMaxRestock),
                         "quantity");
   }
   auto row = co_await store_.Restock(product_id, quantity, clock_.Now());

@@ -87,6 +87,14 @@ class CheckoutService {
   boost::asio::awaitable<Answer<PaidOrder>> PayHold(Buyer buyer, std::int64_t hold_id,
                                                     std::optional<IdempotencyRequest> idem);
   boost::asio::awaitable<Status> CancelHold(Buyer buyer, std::int64_t hold_id);
+  // The member's open holds (ACTIVE and not expired, or PAYING), newest first, below `before_id`
+  // (0 = from the newest). next_before_id is 0 on the last page. Reads a reader connection.
+  struct HoldPage {
+    std::vector<Hold> items;
+    std::int64_t next_before_id = 0;
+    std::int64_t total = 0;
+  };
+  HoldPage OpenHolds(std::int64_t member_id, std::int64_t before_id, std::size_t limit) const;
 
   // Admin.
   boost::asio::awaitable<Result<SaleView>> SetSale(std::int64_t product_id, Sale sale);

@@ -594,5 +594,67 @@ TEST(SaleTest, StatesAndValidation) {
   EXPECT_FALSE(ValidateSale({t0, t0 + std::chrono::seconds(1), kMaxPerMemberLimit + 1}).ok());
 }
 
+// GET /payment/holds reads this: the member's own holds that can still be paid or cancelled.
+TEST_F(CheckoutTest, OpenHoldsListsTheMembersUnexpiredAndPayingHoldsNewestFirst) {
+  Open();
+  CreateProduct(20);
+  OpenSale(10);
+  std::vector<std::int64_t> mine;
+  for (int i = 0; i < 3; ++i) {
+    std::vector<PurchaseLine> lines{{kProduct, i + 1}};
+    auto hold = RunAwait(service_->CreateHold(B(1), std::move(lines), std::nullopt));
+    ASSERT_TRUE(hold.result.ok());
+    mine.push_back(hold.result->id);
+  }
+  std::vector<PurchaseLine> other{{kProduct, 1}};
+  ASSERT_TRUE(RunAwait(service_->CreateHold(B(2), std::move(other), std::nullopt)).result.ok());
+  std::vector<PurchaseLine> bought{{kProduct, 1}};
+  ASSERT_TRUE(RunAwait(service_->Purchase(B(1), std::move(bought), std::nullopt)).result.ok());
+
+  auto page = service_->OpenHolds(1, 0, 2);
+  EXPECT_EQ(page.total, 3);
+  ASSERT_EQ(page.items.size(), 2u);
+  EXPECT_EQ(page.items[0].id, mine[2]);
+  EXPECT_EQ(page.items[1].id, mine[1]);
+  EXPECT_EQ(page.items[0].lines.at(0).quantity, 3);
+  EXPECT_EQ(page.items[0].member_id, 1);
+  EXPECT_EQ(page.next_before_id, mine[1]);
+  auto rest = service_->OpenHolds(1, page.next_before_id, 2);
+  ASSERT_EQ(rest.items.size(), 1u);
+  EXPECT_EQ(rest.items[0].id, mine[0]);
+  EXPECT_EQ(rest.next_before_id, 0);
+
+  // Paid and cancelled holds leave the list; so does one whose time is up, before the sweep.
+  ASSERT_TRUE(RunAwait(service_->PayHold(B(1), mine[2], std::nullopt)).result.ok());
+  ASSERT_TRUE(RunAwait(service_->CancelHold(B(1), mine[1])).ok());
+  EXPECT_EQ(service_->OpenHolds(1, 0, 10).total, 1);
+  clock_.Advance(std::chrono::seconds(600));
+  EXPECT_EQ(service_->OpenHolds(1, 0, 10).items.size(), 0u);
+  EXPECT_EQ(service_->OpenHolds(1, 0, 10).total, 0);
+  EXPECT_EQ(Holds("ACTIVE"), 2) << "not swept yet";
+  ExpectInvariants();
+}
+
+// Issue 11 point 8: stock could be pushed to 2,000,000,025 by repeated restocks.
+TEST_F(CheckoutTest, RestockIsBoundedPerRequestAndOverTheProductsLife) {
+  Open();
+  CreateProduct(kMaxUnitsStocked - 5);
+  OpenSale(5);
+  EXPECT_EQ(RunAwait(service_->Restock(kProduct, kMaxRestock + 1)).error().field, "quantity");
+  ASSERT_TRUE(RunAwait(service_->Restock(kProduct, 5)).ok());
+  EXPECT_EQ(Available(), kMaxUnitsStocked);
+  auto over = RunAwait(service_->Restock(kProduct, 1));
+  ASSERT_FALSE(over.ok());
+  EXPECT_EQ(over.error().code, Errc::kValidationFailed);
+  EXPECT_EQ(over.error().field, "quantity");
+  EXPECT_EQ(Available(), kMaxUnitsStocked) << "a refused restock changes nothing";
+  // Sold units still count: selling one does not make room for another restock.
+  std::vector<PurchaseLine> lines{{kProduct, 1}};
+  ASSERT_TRUE(RunAwait(service_->Purchase(B(1), lines, std::nullopt)).result.ok());
+  EXPECT_FALSE(RunAwait(service_->Restock(kProduct, 1)).ok());
+  EXPECT_EQ(RunAwait(service_->Restock(999, 1)).error().code, Errc::kNotFound);
+  ExpectInvariants();
+}
+
 }  // namespace
 }  // namespace rocketmart::checkout

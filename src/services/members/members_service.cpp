@@ -379,6 +379,24 @@ awaitable<Status> MembersService::ResetPassword(std::string token, std::string n
   co_return Ok();
 }
 
+Result<MembersService::MemberPage> MembersService::ListMembers(const std::optional<std::string>& q,
+                                                               std::int64_t before_id,
+                                                               std::size_t limit) {
+  MemberListQuery query{std::nullopt, before_id, limit + 1};
+  if (q) {
+    auto prefix = MakeSearchPrefix(*q);
+    if (!prefix.ok()) return prefix.error();
+    query.search = std::move(*prefix);
+  }
+  MemberList found = repository_.ListMembers(query);
+  MemberPage page{std::move(found.items), found.total, 0};
+  if (page.items.size() > limit) {
+    page.items.resize(limit);
+    page.next_before_id = page.items.back().id;
+  }
+  return page;
+}
+
 Result<ProfileView> MembersService::Me(std::int64_t member_id) {
   auto member = repository_.FindById(member_id);
   if (!member) return MakeError(Errc::kNotFound, "no such member");

@@ -130,6 +130,17 @@ class MembersService {
                                                             ProfileChanges changes);
   boost::asio::awaitable<Result<MyPageView>> MyPage(std::int64_t member_id);
 
+  // The admin's members list: newest first, below `before_id` (0 = from the newest), optionally
+  // only those whose email or name starts with `q` (ASCII case ignored). next_before_id is 0 on
+  // the last page; total is set without a search.
+  struct MemberPage {
+    std::vector<MemberSummary> items;
+    std::optional<std::int64_t> total;
+    std::int64_t next_before_id = 0;
+  };
+  Result<MemberPage> ListMembers(const std::optional<std::string>& q, std::int64_t before_id,
+                                 std::size_t limit);
+
   // Tokens travel as 64 lowercase hex characters (256 bits); anything else is rejected unseen.
   static bool IsWellFormedToken(std::string_view token);
   static std::string HashToken(std::string_view token);  // SHA-256, hex

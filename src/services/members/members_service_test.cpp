@@ -546,5 +546,73 @@ TEST(MembersCrypto, SealedFieldsAreBoundToTheirContext) {
   EXPECT_NE(cipher.Seal("x", "c"), cipher.Seal("x", "c"));  // random nonces
 }
 
+TEST(MembersDomain, SearchPrefixIsAnAsciiCaseInsensitiveRange) {
+  auto al = MakeSearchPrefix("AL");
+  ASSERT_TRUE(al.ok());
+  EXPECT_EQ(al->from, "al");
+  EXPECT_EQ(al->to, "am");
+  // '@' + 1 is 'A', which a NOCASE comparison reads as 'a': the bound skips to '['.
+  EXPECT_EQ(MakeSearchPrefix("ann@")->to, "ann[");
+  EXPECT_EQ(MakeSearchPrefix("\xea\xb9\x80")->to, "\xea\xb9\x81");  // UTF-8 stays as is
+  for (const std::string bad : {std::string(), std::string(kSearchMaxChars + 1, 'a'),
+                                std::string("a\tb"), std::string("a\x7f"), std::string("\xff")}) {
+    auto r = MakeSearchPrefix(bad);
+    ASSERT_FALSE(r.ok()) << bad;
+    EXPECT_EQ(r.error().code, Errc::kValidationFailed);
+    EXPECT_EQ(r.error().field, "q");
+  }
+}
+
+TEST_F(MembersServiceTest, AdminListFindsMembersByEmailOrNamePrefixNewestFirst) {
+  const std::vector<std::pair<std::string, std::string>> people = {
+      {"zoe@example.com", "Alice Smith"}, {"alex@shop.io", "Bob"},
+      {"carl@example.com", "ALbert"},     {"dan@example.com", "Al[x"},
+      {"eve@example.com", "Zed"},         {"f@example.com", "x@1"},
+      {"g@example.com", "x[1"},           {"h@example.com", "xa"}};
+  std::map<std::string, std::int64_t> id;
+  for (const auto& [email, name] : people) {
+    ASSERT_TRUE(RunAwait(service_->Signup({email, kPassword, name, "", ""}, "10.0.0.1")).ok());
+    id[email] = repository_->FindByEmail(email)->id;
+  }
+  auto ids = [](const MembersService::MemberPage& page) {
+    std::vector<std::int64_t> out;
+    for (const auto& m : page.items) out.push_back(m.id);
+    return out;
+  };
+  auto all = service_->ListMembers(std::nullopt, 0, 100);
+  ASSERT_TRUE(all.ok());
+  EXPECT_EQ(all->items.size(), people.size());
+  EXPECT_EQ(all->total, static_cast<std::int64_t>(people.size()));
+  EXPECT_EQ(all->items.front().id, id["h@example.com"]) << "newest first";
+  EXPECT_EQ(all->items.front().name, "xa");
+  EXPECT_FALSE(all->items.front().email_verified);
+  EXPECT_EQ(all->next_before_id, 0);
+
+  const std::vector<std::int64_t> al = {id["dan@example.com"], id["carl@example.com"],
+                                        id["alex@shop.io"], id["zoe@example.com"]};
+  for (const char* q : {"al", "AL", "aL"}) {
+    auto found = service_->ListMembers(std::string(q), 0, 100);
+    ASSERT_TRUE(found.ok());
+    EXPECT_EQ(ids(*found), al) << q;
+    EXPECT_FALSE(found->total) << "no total for a search";
+  }
+  EXPECT_EQ(ids(*service_->ListMembers(std::string("al["), 0, 100)),
+            std::vector<std::int64_t>{id["dan@example.com"]});
+  EXPECT_EQ(ids(*service_->ListMembers(std::string("ALEX@SHOP.IO"), 0, 100)),
+            std::vector<std::int64_t>{id["alex@shop.io"]});
+  EXPECT_EQ(ids(*service_->ListMembers(std::string("x@"), 0, 100)),
+            std::vector<std::int64_t>{id["f@example.com"]});
+  EXPECT_TRUE(service_->ListMembers(std::string("example.com"), 0, 100)->items.empty())
+      << "a prefix, not a substring";
+
+  auto first = service_->ListMembers(std::string("al"), 0, 3);
+  EXPECT_EQ(ids(*first), std::vector<std::int64_t>(al.begin(), al.begin() + 3));
+  ASSERT_EQ(first->next_before_id, al[2]);
+  auto rest = service_->ListMembers(std::string("al"), first->next_before_id, 3);
+  EXPECT_EQ(ids(*rest), std::vector<std::int64_t>{al[3]});
+  EXPECT_EQ(rest->next_before_id, 0);
+  EXPECT_EQ(service_->ListMembers(std::string(""), 0, 10).error().code, Errc::kValidationFailed);
+}
+
 }  // namespace
 }  // namespace rocketmart::members

@@ -37,6 +37,7 @@ Result<OrderPage> OrdersService::ListForMember(std::int64_t member_id, std::int6
     page.items.resize(limit);
     page.next_before_id = page.items.back().id;
   }
+  page.total = store_.CountForMember(member_id);
   return page;
 }
 
@@ -79,6 +80,7 @@ Result<OrderPage> OrdersService::ListForAdmin(AdminOrderQuery query) {
     page.items.resize(limit);
     page.next_before_id = page.items.back().id;
   }
+  page.total = store_.CountForAdmin(query);
   return page;
 }
 
@@ -89,22 +91,25 @@ Result<Order> OrdersService::GetForAdmin(std::int64_t order_id) {
 }
 
 boost::asio::awaitable<Result<Order>> OrdersService::Advance(std::int64_t order_id,
-                                                             std::string reason) {
+                                                             std::string reason,
+                                                             std::int64_t actor_id) {
   if (auto st = ValidateReason(reason); !st.ok()) co_return st.error();
-  co_return co_await store_.Advance(order_id, std::move(reason), clock_.Now());
+  co_return co_await store_.Advance(order_id, std::move(reason), actor_id, clock_.Now());
 }
 
 boost::asio::awaitable<Result<Order>> OrdersService::SetHold(std::int64_t order_id, bool hold,
-                                                             std::string reason) {
+                                                             std::string reason,
+                                                             std::int64_t actor_id) {
   if (auto st = ValidateReason(reason); !st.ok()) co_return st.error();
-  co_return co_await store_.SetHold(order_id, hold, std::move(reason), clock_.Now());
+  co_return co_await store_.SetHold(order_id, hold, std::move(reason), actor_id, clock_.Now());
 }
 
-SaleSummary OrdersService::Summary(std::int64_t product_id) {
+Result<SaleSummary> OrdersService::Summary(std::int64_t product_id) {
   SaleSummary s;
   s.product_id = product_id;
   if (figures_) s.checkout = figures_->Figures(product_id);
   s.orders = store_.TallyForProduct(product_id);
+  if (!s.checkout && s.orders.empty()) return MakeError(Errc::kNotFound, "no such product");
   return s;
 }
 

@@ -22,7 +22,8 @@ namespace rocketmart::orders {
 
 struct OrderPage {
   std::vector<Order> items;
-  std::int64_t next_before_id = 0;  // 0 on the last page
+  std::int64_t next_before_id = 0;    // 0 on the last page
+  std::optional<std::int64_t> total;  // every order the filters match, when cheap to know
 };
 
 struct OrdersOptions {
@@ -65,10 +66,14 @@ class OrdersService {
   // Operators.
   Result<OrderPage> ListForAdmin(AdminOrderQuery query);
   Result<Order> GetForAdmin(std::int64_t order_id);
-  boost::asio::awaitable<Result<Order>> Advance(std::int64_t order_id, std::string reason);
+  // `actor_id`: the admin doing it, recorded in the order's history (0 = unknown).
+  boost::asio::awaitable<Result<Order>> Advance(std::int64_t order_id, std::string reason,
+                                                std::int64_t actor_id = 0);
   boost::asio::awaitable<Result<Order>> SetHold(std::int64_t order_id, bool hold,
-                                                std::string reason);
-  SaleSummary Summary(std::int64_t product_id);
+                                                std::string reason, std::int64_t actor_id = 0);
+  // kNotFound when neither checkout nor the orders know the product (a product created a moment
+  // ago is unknown until its stock reaches checkout through the catalog's event).
+  Result<SaleSummary> Summary(std::int64_t product_id);
   void SetSaleFiguresSource(const SaleFiguresSource* source) { figures_ = source; }
 
  private:

@@ -14,12 +14,8 @@ using http::Response;
 void RegisterCartCheckoutRoute(http::Router& router, ShoppingService& shopping,
                                CheckoutClient& checkout) {
   router.Add(http::Method::post, "/cart/checkout",
-             {.access = http::Access::kMember, .max_body_bytes = 1024},
+             {.access = http::Access::kMember, .body = http::BodyRule::kNone},
              [&shopping, &checkout](Request& req) -> awaitable<Response> {
-               if (!req.Body().empty()) {
-                 co_return http::ErrorResponse(MakeError(
-                     Errc::kValidationFailed, "this request takes no body: it buys the cart"));
-               }
                auto header = http::ReadIdempotencyKey(req);
                if (!header.ok()) co_return http::ErrorResponse(header.error());
                std::optional<CheckoutKey> key;

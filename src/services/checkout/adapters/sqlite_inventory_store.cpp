@@ -98,6 +98,12 @@ constexpr storage::Migration kMigrations[] = {
     {3, "idempotency retention", R"sql(
       CREATE INDEX idempotency_by_age ON idempotency (created_at_ms);
     )sql"},
+    // GET /payment/holds: a member's ACTIVE holds without a scan. Partial, so a one-shot purchase
+    // (its hold goes PAYING -> PAID, never ACTIVE) never touches it. Version 5: 4 is taken by a
+    // change in flight (i11-cart, product names).
+    {5, "open holds by member", R"sql(
+      CREATE INDEX holds_active_by_member ON holds (member_id, id) WHERE status = 'ACTIVE';
+    )sql"},
 };
 
 void Ledger(Database& db, std::int64_t product_id, std::string_view kind, std::int64_t quantity,
@@ -325,6 +331,36 @@ std::optional<IdempotencyEntry> SqliteInventoryStore::FindIdempotency(std::int64
 
 std::optional<HoldOutcome> SqliteInventoryStore::FindHold(std::int64_t hold_id) {
   return ReadHold(readers_.ForThisThread(), hold_id);
+}
+
+OpenHoldsPage SqliteInventoryStore::OpenHolds(std::int64_t member_id, TimePoint now,
+                                              std::int64_t before_id, std::size_t limit) {
+  Database& db = readers_.ForThisThread();
+  // PAYING holds are found through holds_by_status: there are only as many as payments in flight.
+  auto& ids = db.Cached(
+      "SELECT id FROM holds WHERE member_id = ?1 AND status = 'ACTIVE' AND expires_at_ms > ?2 "
+      "AND id < ?3 "
+      "UNION ALL SELECT id FROM holds WHERE status = 'PAYING' AND member_id = ?1 AND id < ?3 "
+      "ORDER BY id DESC LIMIT ?4");
+  ids.BindInt64(1, member_id)
+      .BindInt64(2, ToUnixMillis(now))
+      .BindInt64(3, before_id > 0 ? before_id : INT64_MAX)
+      .BindInt64(4, static_cast<std::int64_t>(limit));
+  std::vector<std::int64_t> found;
+  while (ids.Step()) found.push_back(ids.Int64(0));
+  ids.Reset();
+  OpenHoldsPage page;
+  for (const std::int64_t id : found) {
+    if (auto outcome = ReadHold(db, id)) page.items.push_back(std::move(outcome->hold));
+  }
+  auto& count = db.Cached(
+      "SELECT (SELECT count(*) FROM holds WHERE member_id = ?1 AND status = 'ACTIVE' "
+      "AND expires_at_ms > ?2) + (SELECT count(*) FROM holds WHERE status = 'PAYING' "
+      "AND member_id = ?1)");
+  count.BindInt64(1, member_id).BindInt64(2, ToUnixMillis(now));
+  if (count.Step()) page.total = count.Int64(0);
+  count.Reset();
+  return page;
 }
 
 boost::asio::awaitable<Result<Hold>> SqliteInventoryStore::PlaceHold(HoldRequest request) {
@@ -572,13 +608,27 @@ boost::asio::awaitable<Result<InventoryRow>> SqliteInventoryStore::Restock(std::
                                                                            std::int64_t quantity,
                                                                            TimePoint now) {
   auto job = [product_id, quantity, now](Database& db) -> Result<InventoryRow> {
+    // Guarded like a hold: the ceiling holds whatever the caller checked.
     auto& up = db.Cached(
-        "UPDATE inventory SET available = available + ?, restocked = restocked + ? "
-        "WHERE product_id = ? AND retired = 0");
-    up.BindInt64(1, quantity).BindInt64(2, quantity).BindInt64(3, product_id);
+        "UPDATE inventory SET available = available + ?1, restocked = restocked + ?1 "
+        "WHERE product_id = ?2 AND retired = 0 AND initial + restocked + ?1 <= ?3");
+    up.BindInt64(1, quantity).BindInt64(2, product_id).BindInt64(3, kMaxUnitsStocked);
     up.Step();
     up.Reset();
-    if (db.Changes() == 0) return MakeError(Errc::kNotFound, "no such product");
+    if (db.Changes() == 0) {
+      auto& row = db.Cached(
+          "SELECT initial + restocked FROM inventory WHERE product_id = ? AND retired = 0");
+      row.BindInt64(1, product_id);
+      const bool exists = row.Step();
+      const std::int64_t stocked = exists ? row.Int64(0) : 0;
+      row.Reset();
+      if (!exists) return MakeError(Errc::kNotFound, "no such product");
+      return MakeError(Errc::kValidationFailed,
+                       "a product is stocked with at most " + std::to_string(kMaxUnitsStocked) +
+                           " units over its life (initial + restocked); room left: " +
+                           std::to_string(kMaxUnitsStocked - stocked),
+                       "quantity");
+    }
     Ledger(db, product_id, "RESTOCK", quantity, 0, now);
     static const std::string sql = std::string(kInventoryColumns) + " WHERE product_id = ?";
     auto& s = db.Cached(sql);

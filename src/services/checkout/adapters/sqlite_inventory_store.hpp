@@ -33,6 +33,8 @@ class SqliteInventoryStore final : public InventoryStore {
   std::optional<IdempotencyEntry> FindIdempotency(std::int64_t member_id,
                                                   std::string_view key) override;
   std::optional<HoldOutcome> FindHold(std::int64_t hold_id) override;
+  OpenHoldsPage OpenHolds(std::int64_t member_id, TimePoint now, std::int64_t before_id,
+                          std::size_t limit) override;
 
   boost::asio::awaitable<Result<Hold>> PlaceHold(HoldRequest request) override;
   boost::asio::awaitable<Result<Hold>> BeginPayment(

@@ -96,6 +96,12 @@ struct ProductSaleFigures {
   std::int64_t refunded_amount = 0;
 };
 
+// A member's open holds, newest first: ACTIVE ones not yet expired and PAYING ones.
+struct OpenHoldsPage {
+  std::vector<Hold> items;
+  std::int64_t total = 0;  // all the member's open holds, not only this page's
+};
+
 struct InvariantReport {
   std::int64_t product_id = 0;
   std::string problem;
@@ -118,6 +124,10 @@ class InventoryStore {
   virtual std::optional<IdempotencyEntry> FindIdempotency(std::int64_t member_id,
                                                           std::string_view key) = 0;
   virtual std::optional<HoldOutcome> FindHold(std::int64_t hold_id) = 0;
+  // The member's open holds at `now` with ids below `before_id` (0 = from the newest), at most
+  // `limit`, with their lines.
+  virtual OpenHoldsPage OpenHolds(std::int64_t member_id, TimePoint now, std::int64_t before_id,
+                                  std::size_t limit) = 0;
 
   // Writes.
   // Guarded: fails with kSoldOut/kInsufficientStock or kPurchaseLimitReached if the database

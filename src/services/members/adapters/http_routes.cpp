@@ -20,6 +20,7 @@ constexpr json::StringBounds kName{.min_chars = 1, .max_chars = kNameMaxChars};
 constexpr json::StringBounds kPhone{.min_chars = 0, .max_chars = kPhoneMaxChars};
 constexpr json::StringBounds kAddress{.min_chars = 0, .max_chars = kAddressMaxChars};
 constexpr json::StringBounds kToken{.min_chars = 1, .max_chars = kTokenMaxChars};
+constexpr std::int64_t kMaxMembersPage = 100;
 
 constexpr http::RouteOptions kPublic{
     .access = http::Access::kPublic, .json_body = true, .max_body_bytes = kMaxBodyBytes};
@@ -109,7 +110,8 @@ void RegisterRoutes(http::Router& router, MembersService& members) {
                co_return Accepted();
              });
 
-  router.Add(http::Method::get, "/member/verify", kPublic,
+  router.Add(http::Method::get, "/member/verify",
+             {.access = http::Access::kPublic, .query = {"token"}},
              [&members](Request& req) -> awaitable<Response> {
                auto token = req.QueryParam("token");
                auto st = co_await members.VerifyEmail(token.value_or(""), Ip(req));
@@ -176,7 +178,8 @@ void RegisterRoutes(http::Router& router, MembersService& members) {
                co_return http::NoContent();
              });
 
-  router.Add(http::Method::post, "/auth/logout-all", kMember,
+  router.Add(http::Method::post, "/auth/logout-all",
+             {.access = http::Access::kMember, .body = http::BodyRule::kNone},
              [&members](Request& req) -> awaitable<Response> {
                auto st = co_await members.LogoutAll(*req.identity);
                if (!st.ok()) co_return Error(st.error());
@@ -245,6 +248,37 @@ void RegisterRoutes(http::Router& router, MembersService& members) {
                auto profile = co_await members.UpdateProfile(req.MemberId(), std::move(changes));
                if (!profile.ok()) co_return Error(profile.error());
                Response res = http::JsonResponse(http::Status::ok, ProfileJson(*profile));
+               res.set(http::beast_http::field::cache_control, "no-store");
+               co_return res;
+             });
+
+  // Operators: every member, newest first, or a search by email or name prefix.
+  router.Add(http::Method::get, "/admin/members",
+             {.access = http::Access::kAdmin, .query = {"q", "cursor", "limit"}},
+             [&members](Request& req) -> awaitable<Response> {
+               auto limit = req.IntQueryParam("limit", 1, kMaxMembersPage, 20);
+               if (!limit.ok()) co_return Error(limit.error());
+               auto before = req.IntQueryParam("cursor", 1, INT64_MAX, 0);
+               if (!before.ok()) co_return Error(before.error());
+               auto page = members.ListMembers(req.QueryParam("q"), *before,
+                                               static_cast<std::size_t>(*limit));
+               if (!page.ok()) co_return Error(page.error());
+               boost::json::array items;
+               for (const MemberSummary& m : page->items) {
+                 items.push_back({{"id", m.id},
+                                  {"email", m.email},
+                                  {"name", m.name},
+                                  {"role", RoleName(m.role)},
+                                  {"emailVerified", m.email_verified},
+                                  {"createdAt", FormatRfc3339(m.created_at)}});
+               }
+               boost::json::object o{{"items", std::move(items)}};
+               o["total"] =
+                   page->total ? boost::json::value(*page->total) : boost::json::value(nullptr);
+               o["nextCursor"] = page->next_before_id > 0
+                                     ? boost::json::value(std::to_string(page->next_before_id))
+                                     : boost::json::value(nullptr);
+               Response res = http::JsonResponse(http::Status::ok, o);
                res.set(http::beast_http::field::cache_control, "no-store");
                co_return res;
              });

@@ -22,6 +22,7 @@ class SqliteMemberRepository final : public MemberRepository {
 
   std::optional<MemberRecord> FindById(std::int64_t id) override;
   std::optional<MemberRecord> FindByEmail(std::string_view email) override;
+  MemberList ListMembers(const MemberListQuery& query) override;
   boost::asio::awaitable<Result<std::int64_t>> Signup(SignupRequest request, SealFn seal) override;
   boost::asio::awaitable<Status> IssueToken(std::int64_t member_id, TokenKind kind,
                                             std::string token_hash, TimePoint expires_at,

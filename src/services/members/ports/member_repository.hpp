@@ -37,6 +37,27 @@ struct MemberRecord {
   TimePoint updated_at{};
 };
 
+// One row of the admin's members list: what an operator may see (no personal data, ADR 0011).
+struct MemberSummary {
+  std::int64_t id = 0;
+  std::string email;
+  std::string name;
+  MemberRole role = MemberRole::kUser;
+  bool email_verified = false;
+  TimePoint created_at{};
+};
+
+struct MemberListQuery {
+  std::optional<SearchPrefix> search;  // nullopt = every member
+  std::int64_t before_id = 0;          // 0 = from the newest
+  std::size_t limit = 20;
+};
+
+struct MemberList {
+  std::vector<MemberSummary> items;   // newest first
+  std::optional<std::int64_t> total;  // every member, without a search; nullopt with one
+};
+
 enum class TokenKind { kVerifyEmail = 1, kResetPassword = 2 };
 
 // A mail to queue in the same transaction, already sealed (it may carry a single-use link).
@@ -84,6 +105,9 @@ class MemberRepository {
 
   virtual std::optional<MemberRecord> FindById(std::int64_t id) = 0;
   virtual std::optional<MemberRecord> FindByEmail(std::string_view email) = 0;
+  // Members with ids below before_id whose email or name has the prefix, newest first; the total
+  // is read from a counter kept by the database (no count over the table).
+  virtual MemberList ListMembers(const MemberListQuery& query) = 0;
 
   // Inserts the member (new email) together with its verification token and mail, or, when the
   // email is taken, queues only `taken_mail`. Returns the new id, or 0 when the email was taken.

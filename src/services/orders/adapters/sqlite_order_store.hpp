@@ -29,6 +29,8 @@ class SqliteOrderStore final : public OrderStore {
                                    std::size_t limit) override;
   std::optional<Order> Find(std::int64_t order_id) override;
   std::vector<Order> ListForAdmin(const AdminOrderQuery& query) override;
+  std::optional<std::int64_t> CountForAdmin(const AdminOrderQuery& query) override;
+  std::int64_t CountForMember(std::int64_t member_id) override;
   std::map<OrderStatus, StatusTally> TallyForProduct(std::int64_t product_id) override;
 
   boost::asio::awaitable<Result<std::size_t>> ApplyDue(TimePoint now, std::size_t limit) override;
@@ -37,9 +39,10 @@ class SqliteOrderStore final : public OrderStore {
   boost::asio::awaitable<Result<Order>> RequestReturn(std::int64_t order_id, std::int64_t member_id,
                                                       TimePoint now) override;
   boost::asio::awaitable<Result<Order>> Advance(std::int64_t order_id, std::string reason,
-                                                TimePoint now) override;
+                                                std::int64_t actor_id, TimePoint now) override;
   boost::asio::awaitable<Result<Order>> SetHold(std::int64_t order_id, bool hold,
-                                                std::string reason, TimePoint now) override;
+                                                std::string reason, std::int64_t actor_id,
+                                                TimePoint now) override;
 
  private:
   storage::GroupCommitWriter& writer_;

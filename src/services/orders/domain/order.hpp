@@ -39,6 +39,7 @@ struct StatusChange {
   TimePoint at;
   std::string cause;
   std::string kind = "transition";
+  std::int64_t actor_id = 0;  // the admin (member id) who did it; 0 = the member or the schedule
 };
 
 // The next automatic transition of an order, as stored in the schedule.

@@ -1,0 +1,17 @@
+// Absolute http(s) URLs as the API accepts them (product images, and any configured base URL):
+// "http://" or "https://", a host, an optional port, then an optional path, query or fragment.
+// Pure; thread-safe.
+#pragma once
+
+#include <string_view>
+
+namespace rocketmart {
+
+// True for `http(s)://host[:port][/path][?query][#fragment]` where the host is a DNS name (labels
+// of letters, digits and '-', not starting or ending with '-'), an IPv4 address or a bracketed
+// IPv6 literal, and the port is 1..65535. False for a missing host ("http://", "http:///x",
+// "http://:80"), credentials in the authority ("http://user@host": a link that reads as one host
+// and goes to another), other schemes, and any space, control character or one of `"<>\^{|}`.
+bool IsAbsoluteHttpUrl(std::string_view url);
+
+}  // namespace rocketmart
