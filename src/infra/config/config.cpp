@@ -5,13 +5,14 @@
 #include <algorithm>
 #include <charconv>
 #include <fstream>
-#include <initializer_list>
 #include <iterator>
 #include <set>
 #include <span>
 #include <sstream>
 #include <system_error>
 #include <variant>
+
+#include "core/http_url.hpp"
 
 extern char**
     environ;  // POSIX; declared here because <unistd.h> only declares it with _GNU_SOURCE.
@@ -58,65 +59,16 @@ const char* CheckHmacSecret(std::string_view v) {
   return v.empty() || v.size() >= 32 ? nullptr : "must be at least 32 bytes";
 }
 
-// scheme://host[:port][/path] with `scheme` one of `schemes` (any case): a host (a name or an
-// address, IPv6 in brackets), a port of 1..65535 if any, no user info, query, fragment, spaces or
-// control characters. Returns false for anything else.
-bool IsAbsoluteUrl(std::string_view v, std::initializer_list<std::string_view> schemes) {
-  const std::size_t sep = v.find("://");
-  if (sep == std::string_view::npos) return false;
-  std::string scheme(v.substr(0, sep));
-  for (char& c : scheme) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  if (std::find(schemes.begin(), schemes.end(), scheme) == schemes.end()) return false;
-  for (char c : v) {
-    const auto u = static_cast<unsigned char>(c);
-    if (u <= 0x20 || u == 0x7F || c == '?' || c == '#' || c == '\\') return false;
-  }
-  const std::string_view rest = v.substr(sep + 3);
-  const std::string_view authority = rest.substr(0, rest.find('/'));
-  if (authority.find('@') != std::string_view::npos) return false;
-  std::string_view host = authority;
-  std::string_view port;
-  if (authority.starts_with('[')) {
-    const std::size_t close = authority.find(']');
-    if (close == std::string_view::npos || close == 1) return false;
-    host = authority.substr(0, close + 1);
-    const std::string_view after = authority.substr(close + 1);
-    if (!after.empty()) {
-      if (after.front() != ':') return false;
-      port = after.substr(1);
-      if (port.empty()) return false;
-    }
-  } else {
-    const std::size_t colon = authority.find(':');
-    host = authority.substr(0, colon);
-    if (colon != std::string_view::npos) {
-      port = authority.substr(colon + 1);
-      if (port.empty()) return false;
-    }
-    const bool name_ok = std::all_of(host.begin(), host.end(), [](char c) {
-      return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-             c == '.' || c == '-' || c == '_';
-    });
-    if (!name_ok || host.starts_with('.') || host.starts_with('-')) return false;
-  }
-  if (host.empty()) return false;
-  if (!port.empty()) {
-    int n = 0;
-    const auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), n);
-    if (ec != std::errc() || end != port.data() + port.size() || n < 1 || n > 65535) return false;
-  }
-  return true;
-}
-
+// Links in mails append paths and queries to it: a query or fragment would break them.
 const char* CheckHttpUrl(std::string_view v) {
-  return IsAbsoluteUrl(v, {"http", "https"})
+  return IsAbsoluteHttpUrl(v) && v.find_first_of("?#") == std::string_view::npos
              ? nullptr
              : "must be an absolute http:// or https:// URL with a host and no query, e.g. "
                "https://shop.example.com";
 }
 
 const char* CheckSmtpUrl(std::string_view v) {
-  return IsAbsoluteUrl(v, {"smtp", "smtps"})
+  return IsAbsoluteUrl(v, {"smtp", "smtps"}) && v.find_first_of("?#") == std::string_view::npos
              ? nullptr
              : "must be smtp://host[:port] (STARTTLS with mail.smtp_starttls) or "
                "smtps://host[:port] (implicit TLS)";

