@@ -16,6 +16,7 @@
 #include "app/ops_routes.hpp"
 #include "app/periodic_tasks.hpp"
 #include "auth/secret.hpp"
+#include "infra/async/run.hpp"
 #include "infra/async/write.hpp"
 #include "infra/http/server.hpp"
 #include "infra/lock/file_lock.hpp"
@@ -192,6 +193,18 @@ class NoMemberIdentities final : public http::Authenticator {
   }
 };
 
+// members.public_base_url when it is not configured: this server's own address, with `localhost`
+// for a wildcard host (a link needs a name a browser can open) and the port actually bound.
+std::string DefaultPublicBaseUrl(const std::string& host, std::uint16_t port) {
+  std::string name = host;
+  if (name == "0.0.0.0" || name == "::" || name == "[::]") {
+    name = "localhost";
+  } else if (name.find(':') != std::string::npos && name.front() != '[') {
+    name = "[" + name + "]";  // an IPv6 literal
+  }
+  return "http://" + name + ":" + std::to_string(port);
+}
+
 http::ServerOptions ServerOptionsFrom(const config::Config& c) {
   http::ServerOptions o;
   o.host = c.server.host;
@@ -273,6 +286,10 @@ class GatewayRevoker final : public members::TokenRevoker {
   void DenyToken(std::int64_t member_id, const std::string& token_id,
                  TimePoint expires_at) override {
     denylist_.DenyToken(member_id, token_id, expires_at, clock_.Now());
+  }
+  void DenyFamily(std::int64_t member_id, const std::string& family_id,
+                  TimePoint expires_at) override {
+    denylist_.DenyFamily(member_id, family_id, expires_at, clock_.Now());
   }
   void InvalidateBefore(std::int64_t member_id, TimePoint valid_after) override {
     denylist_.InvalidateBefore(member_id, valid_after);
@@ -521,6 +538,10 @@ void EmbeddedApp::Start() {
     p.revoker = std::make_unique<GatewayRevoker>(p.token_denylist, p.clock);
     members::MembersOptions options;
     options.public_base_url = p.config.members.public_base_url;
+    if (options.public_base_url.empty()) {
+      // The port is bound already (server.port 0 has picked one).
+      options.public_base_url = DefaultPublicBaseUrl(p.config.server.host, p.server->port());
+    }
     while (options.public_base_url.ends_with('/')) options.public_base_url.pop_back();
     options.verify_ttl = std::chrono::seconds(p.config.members.verify_ttl_s);
     options.reset_ttl = std::chrono::seconds(p.config.members.reset_ttl_s);
@@ -534,6 +555,11 @@ void EmbeddedApp::Start() {
         *p.member_repository, *p.password_hasher, *p.members_cipher, *p.revoker, p.members_keyring,
         p.clock, std::move(options));
     p.authenticator->SetDenylist(&p.token_denylist);
+    // Resend-verification and find-password only record the address; the mail worker looks it
+    // up, so their answer time says nothing about the account.
+    p.mail_worker->SetRequestResolver([members = p.members.get()] {
+      return async::RunToCompletion(members->ResolveMailRequests());
+    });
   }
 
   // Checkout.
@@ -614,12 +640,26 @@ void EmbeddedApp::Start() {
     if (const auto seeded = SeedDemoCatalog(*p.catalog, *p.checkout, p.clock.Now());
         !seeded.empty()) {
       spdlog::info("demo: seeded {} products with open sales into an empty catalog", seeded.size());
-      std::printf(
-          "Demo catalog seeded (%zu products, sales open for 30 days).\n"
-          "Mint tokens with:\n"
-          "  build/rocketmart token --data-dir %s --member 1 --role admin   # an admin\n"
-          "  build/rocketmart token --data-dir %s --member 2                # a verified buyer\n",
-          seeded.size(), p.config.storage.data_dir.c_str(), p.config.storage.data_dir.c_str());
+      std::printf("Demo catalog seeded (%zu products, sales open for 30 days).\n", seeded.size());
+      // Real accounts with passwords generated for this data directory: shown once here (stdout,
+      // not the log) and kept in a 0600 file under the data directory.
+      const std::filesystem::path data_dir(p.config.storage.data_dir);
+      if (const auto accounts =
+              SeedDemoAccounts(*p.member_repository, *p.password_hasher, data_dir, p.clock.Now())) {
+        spdlog::info("demo: created the demo admin (member {}) and buyer (member {}); see {}",
+                     accounts->admin.id, accounts->buyer.id, accounts->file.string());
+        std::printf(
+            "Demo accounts (passwords generated for this data directory, kept in %s):\n"
+            "  admin  member %lld  %s  password %s\n"
+            "  buyer  member %lld  %s  password %s  (verified)\n"
+            "Log in with POST /auth/login, or mint a token:\n"
+            "  build/rocketmart token --data-dir %s --member %lld\n",
+            accounts->file.c_str(), static_cast<long long>(accounts->admin.id),
+            accounts->admin.email.c_str(), accounts->admin.password.c_str(),
+            static_cast<long long>(accounts->buyer.id), accounts->buyer.email.c_str(),
+            accounts->buyer.password.c_str(), p.config.storage.data_dir.c_str(),
+            static_cast<long long>(accounts->buyer.id));
+      }
     }
   }
 

@@ -10,6 +10,7 @@
 #include <sstream>
 #include <string>
 
+#include "auth/identity.hpp"
 #include "support/http_client.hpp"
 #include "support/server_process.hpp"
 #include "support/shop.hpp"
@@ -145,7 +146,7 @@ TEST(Ops, JsonLogsCarryOneObjectPerLineWithTheRequestsFields) {
   {
     ServerProcess server(
         {.env = {{"ROCKETMART_LOG_FORMAT", "json"}, {"ROCKETMART_LOG_ACCESS_LOG", "true"}},
-         .stderr_file = log});
+         .log_file = log});
     HttpClient c(server.port());
     auto r =
         c.Request("GET", "/products?q=secretword", "",
@@ -177,7 +178,7 @@ TEST(Ops, JsonLogsCarryOneObjectPerLineWithTheRequestsFields) {
     EXPECT_EQ(o.at("path").as_string(), "/products");  // never the query string
     EXPECT_EQ(o.at("status").as_int64(), 200);
     EXPECT_TRUE(o.at("durationMs").is_number()) << line;
-    EXPECT_EQ(o.at("memberId").as_int64(), 7);
+    EXPECT_EQ(o.at("memberId").as_int64(), auth::SyntheticMemberId(7));
     EXPECT_EQ(o.at("client").as_string(), "127.0.0.1");
     EXPECT_EQ(o.at("traceId").as_string(), "4bf92f3577b34da6a3ce929d0e0e4736");
     EXPECT_EQ(o.at("spanId").as_string().size(), 16u);
@@ -191,7 +192,7 @@ TEST(Ops, TheHumanLogFormatStaysAvailable) {
   {
     ServerProcess server(
         {.env = {{"ROCKETMART_LOG_FORMAT", "text"}, {"ROCKETMART_LOG_ACCESS_LOG", "true"}},
-         .stderr_file = log});
+         .log_file = log});
     HttpClient c(server.port());
     EXPECT_EQ(c.Request("GET", "/health", "", {{"X-Request-Id", "find-me-2"}}).status, 200);
     EXPECT_EQ(server.Terminate(), 0);

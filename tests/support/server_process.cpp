@@ -12,6 +12,7 @@
 #include <stdexcept>
 #include <thread>
 
+#include "auth/identity.hpp"
 #include "auth/jwt.hpp"
 #include "auth/secret.hpp"
 
@@ -210,12 +211,12 @@ void ServerProcess::Start() {
   const pid_t pid = fork();
   if (pid == 0) {
     dup2(out[1], STDOUT_FILENO);
-    if (!options_.stderr_file.empty()) {
-      const int log = open(options_.stderr_file.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
+    const int devnull = open("/dev/null", O_WRONLY);
+    if (!options_.log_file.empty()) {
+      const int log = open(options_.log_file.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
       if (log >= 0) dup2(log, STDERR_FILENO);
-    } else if (!std::getenv("ROCKETMART_E2E_SERVER_LOGS")) {
-      const int devnull = open("/dev/null", O_WRONLY);
-      if (devnull >= 0) dup2(devnull, STDERR_FILENO);
+    } else if (devnull >= 0 && !std::getenv("ROCKETMART_E2E_SERVER_LOGS")) {
+      dup2(devnull, STDERR_FILENO);
     }
     close(out[0]);
     close(out[1]);
@@ -283,14 +284,14 @@ void ServerProcess::Restart() {
   Start();
 }
 
-std::string ServerProcess::FastToken(std::int64_t member_id, bool admin, bool verified) const {
+std::string ServerProcess::FastToken(std::int64_t n, bool admin, bool verified) const {
   auto secret = auth::LoadOrCreateSecret(data_dir_ / "secrets" / "jwt.key");
   if (!secret.ok()) throw std::runtime_error("no signing key in the data directory");
   auth::Keyring keyring;
   if (!keyring.Add({"k1", *secret}, true).ok()) throw std::runtime_error("bad signing key");
   const auto now = std::chrono::system_clock::now();
   auth::Claims claims;
-  claims.member_id = member_id;
+  claims.member_id = auth::SyntheticMemberId(n);
   claims.role = admin ? "admin" : "user";
   claims.type = std::string(auth::kAccessType);
   claims.issued_at = now;
@@ -302,9 +303,10 @@ std::string ServerProcess::FastToken(std::int64_t member_id, bool admin, bool ve
   return auth::Sign(claims, keyring);
 }
 
-std::string ServerProcess::Token(std::int64_t member_id, bool admin) const {
-  std::string out = RunCommand({BinaryPath(), "token", "--data-dir", data_dir_.string(), "--member",
-                                std::to_string(member_id), "--role", admin ? "admin" : "user"});
+std::string ServerProcess::Token(std::int64_t n, bool admin) const {
+  std::string out =
+      RunCommand({BinaryPath(), "token", "--data-dir", data_dir_.string(), "--synthetic",
+                  "--member", std::to_string(n), "--role", admin ? "admin" : "user"});
   while (!out.empty() && (out.back() == '\n' || out.back() == '\r')) out.pop_back();
   return out;
 }

@@ -22,9 +22,8 @@ struct ServerOptions {
   std::uint16_t port = 0;  // 0 = a free port chosen by the server
   // Runs the binary through this command (e.g. {"setpriv", "--reuid=65534", ...}).
   std::vector<std::string> wrapper;
-  // Where the server's stderr (its log) goes; empty = /dev/null (or the test's stderr with
-  // ROCKETMART_E2E_SERVER_LOGS set). Appended to across restarts.
-  std::filesystem::path stderr_file;
+  // Non-empty: the server's log (stderr) is appended to this file instead of discarded.
+  std::filesystem::path log_file;
 };
 
 class ServerProcess {
@@ -47,11 +46,13 @@ class ServerProcess {
   // Starts again on the same data directory (after Kill/Terminate).
   void Restart();
 
-  // A token minted by `rocketmart token` against this server's data directory.
-  std::string Token(std::int64_t member_id, bool admin = false) const;
+  // A token for synthetic load-test identity `n` (member id 2^53 + n, auth::SyntheticMemberId):
+  // no real member has it, so tests need no signup. Minted by `rocketmart token --synthetic`
+  // against this server's data directory.
+  std::string Token(std::int64_t n, bool admin = false) const;
   // The same token signed in-process with the data directory's key (for thousands of members;
   // the CLI path above is covered by tests that use it).
-  std::string FastToken(std::int64_t member_id, bool admin = false, bool verified = true) const;
+  std::string FastToken(std::int64_t n, bool admin = false, bool verified = true) const;
 
  private:
   void Start();

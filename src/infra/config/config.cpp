@@ -59,9 +59,10 @@ const char* CheckHmacSecret(std::string_view v) {
   return v.empty() || v.size() >= 32 ? nullptr : "must be at least 32 bytes";
 }
 
-// Links in mails append paths and queries to it: a query or fragment would break them.
+// Links in mails append paths and queries to it: a query or fragment would break them. Empty
+// means "derived from the server's address".
 const char* CheckHttpUrl(std::string_view v) {
-  return IsAbsoluteHttpUrl(v) && v.find_first_of("?#") == std::string_view::npos
+  return v.empty() || (IsAbsoluteHttpUrl(v) && v.find_first_of("?#") == std::string_view::npos)
              ? nullptr
              : "must be an absolute http:// or https:// URL with a host and no query, e.g. "
                "https://shop.example.com";
@@ -135,7 +136,10 @@ const FieldSpec kFields[] = {
   RM_ENUM(log.format, kLogFormats, "`json`: one object per line (time, level, msg; access lines add requestId, route, path, status, durationMs, memberId, client, traceId); `text`: for people; `auto`: text on a terminal, else json."),
   RM_BOOL(log.access_log, "Log one line per request."),
   RM_BOOL(demo.seed, "Seed a demo catalog into an empty data directory."),
-  RM_STR_CHECKED(members.public_base_url, 1, 2048, CheckHttpUrl, "Base URL of links in mails (never the Host header): an absolute http(s) URL."),
+  RM_STR_CHECKED(members.public_base_url, 0, 2048, CheckHttpUrl,
+         "Base URL of links in mails (never the Host header): an absolute http(s) URL; empty = "
+         "`http://<server.host>:<port>` (`localhost` for a wildcard host; the bound port when "
+         "server.port is 0)."),
   RM_SECRET(members.data_key, CheckHmacSecret,
             "Key sealing phone/address at rest (>= 32 bytes); empty = `<data_dir>/secrets/members.key`."),
   RM_INT(members.verify_ttl_s, 300, 604'800, "Lifetime of an email verification link."),
@@ -547,9 +551,11 @@ Status CheckAcrossKeys(const Config& c) {
 // ROCKETMART_* variables that are not configuration: admin create's password, and the test
 // harness's and load tools' own variables.
 constexpr std::string_view kNotConfiguration[] = {
-    "ROCKETMART_ADMIN_PASSWORD",  "ROCKETMART_BINARY",    "ROCKETMART_SOURCE_DIR",
-    "ROCKETMART_E2E_SERVER_LOGS", "ROCKETMART_SMTP_LOGS", "ROCKETMART_TOKENS",
-    "ROCKETMART_PRODUCT_ID",      "ROCKETMART_LEAVE"};
+    "ROCKETMART_ADMIN_PASSWORD", "ROCKETMART_BINARY",
+    "ROCKETMART_SOURCE_DIR",     "ROCKETMART_E2E_SERVER_LOGS",
+    "ROCKETMART_SMTP_LOGS",      "ROCKETMART_NODE_PROJECT",
+    "ROCKETMART_NODE_MODULES",   "ROCKETMART_TOKENS",
+    "ROCKETMART_PRODUCT_ID",     "ROCKETMART_LEAVE"};
 
 std::size_t EditDistance(std::string_view a, std::string_view b) {
   std::vector<std::size_t> row(b.size() + 1);

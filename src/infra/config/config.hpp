@@ -100,7 +100,8 @@ struct PaymentConfig {
 };
 
 struct MembersConfig {
-  std::string public_base_url = "http://localhost:8080";  // Links in mails; never the Host header.
+  // Links in mails; never the Host header. Empty = derived from server.host and the bound port.
+  std::string public_base_url;
   std::string data_key;  // Secret; empty = <storage.data_dir>/secrets/members.key (generated).
   int verify_ttl_s = 86'400;
   int reset_ttl_s = 1'800;

@@ -144,7 +144,9 @@ Result<HoldRequest> CheckoutService::Admit(const Buyer& buyer,
                                            const std::vector<PurchaseLine>& lines, TimePoint now) {
   if (auto st = ValidateLines(lines); !st.ok()) return st.error();
   if (!buyer.email_verified) {
-    return MakeError(Errc::kEmailNotVerified, "verify your email address before buying");
+    return MakeError(Errc::kEmailNotVerified,
+                     "verify your email address before buying; if you already did, this access "
+                     "token predates it: refresh it (POST /auth/refresh) or log in again");
   }
   HoldRequest request;
   request.member_id = buyer.member_id;

@@ -18,6 +18,7 @@
 #include <boost/asio/awaitable.hpp>
 #include <chrono>
 #include <cstdint>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -98,11 +99,19 @@ class MembersService {
 
   // Replays the durable denylist into the revoker. Start-up only.
   void Load();
+  // Where the links in mails point (no trailing slash). Replaces MembersOptions::public_base_url,
+  // e.g. once the server knows the port it bound; safe while requests run.
+  void SetPublicBaseUrl(std::string url);
+  std::string PublicBaseUrl() const;
   // Optional: unbound clients make their my-page section "unavailable".
   void SetClients(OrdersClient* orders, WishlistClient* wishlist, LikesClient* likes);
 
   boost::asio::awaitable<Status> Signup(SignupInput input, std::string client_ip);
-  boost::asio::awaitable<Status> VerifyEmail(std::string token, std::string client_ip);
+  struct VerifyOutcome {
+    bool already_verified = false;  // the link was used before, or the address verified otherwise
+  };
+  boost::asio::awaitable<Result<VerifyOutcome>> VerifyEmail(std::string token,
+                                                            std::string client_ip);
   boost::asio::awaitable<Status> ResendVerification(std::string email, std::string client_ip);
 
   // Logins refused for a wrong password or an unknown email, and logins refused unchecked while
@@ -122,6 +131,10 @@ class MembersService {
                                                 std::string current_password,
                                                 std::string new_password);
   boost::asio::awaitable<Status> FindPassword(std::string email, std::string client_ip);
+  // The mail worker's half of resend-verification and find-password: looks each recorded address
+  // up, applies the per-account mail limit, and issues the link to a member who should get one.
+  // Returns how many requests it resolved. Call from one thread at a time (the mail worker).
+  boost::asio::awaitable<int> ResolveMailRequests();
   boost::asio::awaitable<Status> ResetPassword(std::string token, std::string new_password,
                                                std::string client_ip);
 
@@ -155,6 +168,12 @@ class MembersService {
                                        const std::string& sealed) const;
   // Voids access tokens issued up to now: the next whole second after `now`.
   static TimePoint ValidAfter(TimePoint now);
+  // The request half of resend and find-password: the same work whatever the address.
+  boost::asio::awaitable<Status> RecordMailRequest(MailRequestKind kind, std::string email,
+                                                   std::string client_ip);
+  // The link (and mail) a recorded request earns, if any: nullopt for an unknown address, an
+  // already verified one (verification), or an account over its mail limit.
+  std::optional<TokenIssue> LinkFor(MailRequestKind kind, const std::string& email, TimePoint now);
 
   MemberRepository& repository_;
   PasswordHasher& hasher_;
@@ -163,6 +182,8 @@ class MembersService {
   const auth::Keyring& keyring_;
   const Clock& clock_;
   const MembersOptions options_;
+  mutable std::mutex base_url_mu_;
+  std::string public_base_url_;  // guarded by base_url_mu_
   FailureThrottle account_failures_;
   FailureThrottle ip_failures_;
   std::atomic<std::uint64_t> login_failures_{0};

@@ -4,6 +4,7 @@
 
 #include "core/time_format.hpp"
 #include "infra/json/json.hpp"
+#include "services/members/adapters/link_pages.hpp"
 
 namespace rocketmart::members {
 namespace {
@@ -26,6 +27,15 @@ constexpr http::RouteOptions kPublic{
     .access = http::Access::kPublic, .json_body = true, .max_body_bytes = kMaxBodyBytes};
 constexpr http::RouteOptions kMember{
     .access = http::Access::kMember, .json_body = true, .max_body_bytes = kMaxBodyBytes};
+// The HTML pages mailed links open (GET, no body).
+constexpr http::RouteOptions kPage{
+    .access = http::Access::kPublic, .json_body = false, .max_body_bytes = kMaxBodyBytes};
+// A page opened from a mailed link carries its token in the query (read by the page's script).
+http::RouteOptions TokenPage() {
+  http::RouteOptions options = kPage;
+  options.query = {"token"};
+  return options;
+}
 
 Response Error(const rocketmart::Error& error) {
   if (error.code == Errc::kRateLimited) {
@@ -110,16 +120,30 @@ void RegisterRoutes(http::Router& router, MembersService& members) {
                co_return Accepted();
              });
 
-  router.Add(http::Method::get, "/member/verify",
-             {.access = http::Access::kPublic, .query = {"token"}},
+  // The mailed link: a page that confirms with the POST below. The GET never reads the token.
+  router.Add(http::Method::get, "/member/verify", TokenPage(), [](Request&) -> awaitable<Response> {
+    co_return LinkPageResponse(LinkPage::kVerifyEmail);
+  });
+
+  router.Add(http::Method::post, "/member/verify", kPublic,
              [&members](Request& req) -> awaitable<Response> {
-               auto token = req.QueryParam("token");
-               auto st = co_await members.VerifyEmail(token.value_or(""), Ip(req));
-               if (!st.ok()) co_return Error(st.error());
+               auto object = Body(req);
+               if (!object.ok()) co_return Error(object.error());
+               json::FieldReader r(*object);
+               auto token = r.RequiredString("token", kToken);
+               if (auto st = r.Finish(); !st.ok()) co_return Error(st.error());
+               auto outcome = co_await members.VerifyEmail(std::move(*token), Ip(req));
+               if (!outcome.ok()) co_return Error(outcome.error());
                boost::json::object o;
                o["status"] = "verified";
-               o["message"] = "Your email address is verified.";
-               co_return http::JsonResponse(http::Status::ok, o);
+               o["alreadyVerified"] = outcome->already_verified;
+               o["message"] = outcome->already_verified
+                                  ? "Your email address was already verified."
+                                  : "Your email address is verified. Refresh your access token "
+                                    "(POST /auth/refresh) or log in again to buy.";
+               Response res = http::JsonResponse(http::Status::ok, o);
+               res.set(http::beast_http::field::cache_control, "no-store");
+               co_return res;
              });
 
   router.Add(http::Method::post, "/member/resend-verification", kPublic,
@@ -200,6 +224,10 @@ void RegisterRoutes(http::Router& router, MembersService& members) {
                co_return http::NoContent();
              });
 
+  router.Add(
+      http::Method::get, "/member/find-password", kPage,
+      [](Request&) -> awaitable<Response> { co_return LinkPageResponse(LinkPage::kFindPassword); });
+
   router.Add(http::Method::post, "/member/find-password", kPublic,
              [&members](Request& req) -> awaitable<Response> {
                auto object = Body(req);
@@ -210,6 +238,11 @@ void RegisterRoutes(http::Router& router, MembersService& members) {
                auto st = co_await members.FindPassword(std::move(*email), Ip(req));
                if (!st.ok()) co_return Error(st.error());
                co_return Accepted();
+             });
+
+  router.Add(http::Method::get, "/member/reset-password", TokenPage(),
+             [](Request&) -> awaitable<Response> {
+               co_return LinkPageResponse(LinkPage::kResetPassword);
              });
 
   router.Add(http::Method::post, "/member/reset-password", kPublic,
