@@ -1,25 +1,32 @@
 #include "app/embedded_app.hpp"
 
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <filesystem>
+#include <optional>
 #include <stdexcept>
+#include <system_error>
+#include <thread>
 
 #include "app/demo_seed.hpp"
 #include "app/in_process_clients.hpp"
 #include "app/keys.hpp"
+#include "app/ops_gauges.hpp"
 #include "app/ops_routes.hpp"
 #include "app/periodic_tasks.hpp"
 #include "auth/secret.hpp"
 #include "infra/async/run.hpp"
 #include "infra/async/write.hpp"
 #include "infra/http/server.hpp"
+#include "infra/lock/file_lock.hpp"
 #include "infra/metrics/metrics.hpp"
 #include "infra/storage/group_commit_writer.hpp"
 #include "infra/storage/migrations.hpp"
 #include "infra/storage/outbox.hpp"
 #include "infra/storage/read_connections.hpp"
+#include "infra/storage/write_probe.hpp"
 #include "services/catalog/adapters/cart_checkout.hpp"
 #include "services/catalog/adapters/http_routes.hpp"
 #include "services/catalog/adapters/sqlite_product_repository.hpp"
@@ -51,20 +58,29 @@ struct ServiceDatabase {
   ServiceDatabase(const std::string& name, const config::Config& config,
                   std::span<const storage::Migration> migrations, const Clock& clock,
                   metrics::Registry& metrics,
-                  std::optional<storage::Synchronous> synchronous = std::nullopt) {
+                  std::optional<storage::Synchronous> synchronous = std::nullopt)
+      : name(name) {
     storage::OpenOptions open;
     open.path = (std::filesystem::path(config.storage.data_dir) / (name + ".db")).string();
     open.synchronous = config.storage.synchronous == "normal" ? storage::Synchronous::kNormal
                                                               : storage::Synchronous::kFull;
     if (synchronous) open.synchronous = *synchronous;
     const auto checkpoint_pages = static_cast<std::size_t>(config.storage.checkpoint_pages);
-    writer = std::make_unique<storage::GroupCommitWriter>(
-        open,
-        storage::GroupCommitWriter::Options{
-            .max_batch = static_cast<std::size_t>(config.storage.writer_max_batch),
-            .max_queue = static_cast<std::size_t>(config.storage.writer_queue),
-            .checkpoint = storage::WalCheckpointerOptions{.background_pages = checkpoint_pages,
-                                                          .inline_pages = 16 * checkpoint_pages}});
+    try {
+      writer = std::make_unique<storage::GroupCommitWriter>(
+          open,
+          storage::GroupCommitWriter::Options{
+              .max_batch = static_cast<std::size_t>(config.storage.writer_max_batch),
+              .max_queue = static_cast<std::size_t>(config.storage.writer_queue),
+              .checkpoint = storage::WalCheckpointerOptions{
+                  .background_pages = checkpoint_pages, .inline_pages = 16 * checkpoint_pages}});
+      // SQLite opens a file it may not write read-only, and reads keep working: only a real
+      // committed write proves the store can take a purchase.
+      storage::ProbeWrite(writer->Connection());
+    } catch (const storage::SqliteError& e) {
+      throw std::runtime_error("store " + name + " cannot write " + open.path + " (" + e.what() +
+                               "); check the data directory's owner, permissions and free space");
+    }
     storage::Migrate(writer->Connection(), migrations);
     open.read_only = true;
     readers = std::make_unique<storage::ReadConnections>(open);
@@ -73,27 +89,34 @@ struct ServiceDatabase {
     storage::GroupCommitWriter* w = writer.get();
     metrics.AddGauge("db_writer_queue_depth", "Write jobs waiting for the writer", labels,
                      [w] { return static_cast<double>(w->QueueDepth()); });
-    metrics.AddGauge("db_writer_batches_total", "Transactions committed by the writer", labels,
-                     [w] { return static_cast<double>(w->BatchesCommitted()); });
-    metrics.AddGauge("db_writer_jobs_total", "Write jobs committed", labels,
-                     [w] { return static_cast<double>(w->JobsCommitted()); });
+    metrics.AddCounterFn("db_writer_batches_total", "Transactions committed by the writer", labels,
+                         [w] { return w->BatchesCommitted(); });
+    metrics.AddCounterFn("db_writer_jobs_total", "Write jobs committed", labels,
+                         [w] { return w->JobsCommitted(); });
+    metrics.AddCounterFn("db_writer_failures_total",
+                         "Write transactions that failed to commit (read-only or full disk, I/O)",
+                         labels, [w] { return w->CommitFailures(); });
     storage::OutboxRelay* r = relay.get();
-    metrics.AddGauge("outbox_events_delivered_total", "Events handed to subscribers", labels,
-                     [r] { return static_cast<double>(r->EventsDelivered()); });
-    metrics.AddGauge("outbox_delivery_failures_total", "Deliveries that failed and will be retried",
-                     labels, [r] { return static_cast<double>(r->DeliveryFailures()); });
-    metrics.AddGauge("outbox_dead_letters_total",
-                     "Events set aside as malformed (table outbox_dead_letters)", labels,
-                     [r] { return static_cast<double>(r->DeadLetters()); });
-    metrics.AddGauge("db_wal_checkpoints_total",
-                     "Write-ahead log checkpoints by the background thread", labels,
-                     [w] { return static_cast<double>(w->BackgroundCheckpoints()); });
-    metrics.AddGauge("db_wal_inline_checkpoints_total",
-                     "Checkpoints the writer ran itself because the log passed its limit", labels,
-                     [w] { return static_cast<double>(w->InlineCheckpoints()); });
-    metrics.AddGauge("db_wal_truncations_total",
-                     "Times the log file was cut back to zero bytes once writes came to rest",
-                     labels, [w] { return static_cast<double>(w->LogTruncations()); });
+    metrics.AddCounterFn("outbox_events_delivered_total", "Events handed to subscribers", labels,
+                         [r] { return r->EventsDelivered(); });
+    metrics.AddCounterFn("outbox_delivery_failures_total",
+                         "Deliveries that failed and will be retried", labels,
+                         [r] { return r->DeliveryFailures(); });
+    metrics.AddCounterFn("outbox_dead_letters_total",
+                         "Events set aside as malformed (table outbox_dead_letters)", labels,
+                         [r] { return r->DeadLetters(); });
+    metrics.AddGauge("outbox_backlog_events",
+                     "Events appended that the slowest subscriber has not passed yet", labels,
+                     [r] { return static_cast<double>(r->Backlog()); });
+    metrics.AddCounterFn("db_wal_checkpoints_total",
+                         "Write-ahead log checkpoints by the background thread", labels,
+                         [w] { return w->BackgroundCheckpoints(); });
+    metrics.AddCounterFn("db_wal_inline_checkpoints_total",
+                         "Checkpoints the writer ran itself because the log passed its limit",
+                         labels, [w] { return w->InlineCheckpoints(); });
+    metrics.AddCounterFn("db_wal_truncations_total",
+                         "Times the log file was cut back to zero bytes once writes came to rest",
+                         labels, [w] { return w->LogTruncations(); });
   }
   void Start() {
     writer->Start();
@@ -104,9 +127,71 @@ struct ServiceDatabase {
     writer->Stop();
   }
 
+  std::string name;
   std::unique_ptr<storage::GroupCommitWriter> writer;
   std::unique_ptr<storage::ReadConnections> readers;
   std::unique_ptr<storage::OutboxRelay> relay;
+};
+
+// The data directory belongs to one process at a time: two servers on one directory would each
+// trust their in-memory view (stock counters, caches) of databases the other changes. flock on
+// <data_dir>/rocketmart.lock, held for the process lifetime and released by the kernel even on
+// SIGKILL. (`rocketmart admin create` writes one member row through SQLite's own locking while a
+// server runs, and the read-only tools do not write: neither takes this lock.)
+lock::FileLock LockDataDirectory(const std::string& dir) {
+  std::error_code ec;
+  if (std::filesystem::exists(dir, ec) && !std::filesystem::is_directory(dir, ec)) {
+    throw std::runtime_error("data directory " + dir + " is not a directory");
+  }
+  std::filesystem::create_directories(dir, ec);
+  if (ec) throw std::runtime_error("cannot create data directory " + dir + ": " + ec.message());
+  const auto path = std::filesystem::path(dir) / "rocketmart.lock";
+  std::optional<lock::FileLock> held;
+  try {
+    held = lock::FileLock::TryAcquire(path);
+  } catch (const std::system_error& e) {
+    throw std::runtime_error("cannot lock data directory " + dir + ": " + e.code().message());
+  }
+  if (!held) {
+    const std::string holder = lock::FileLock::ReadNote(path);
+    throw std::runtime_error("data directory " + dir + " is in use by another rocketmart" +
+                             (holder.empty() ? std::string() : " (" + holder + ")") +
+                             "; stop it or choose another --data-dir");
+  }
+  held->SetNote("pid " + std::to_string(::getpid()));
+  return std::move(*held);
+}
+
+// Binds `server` so that two processes starting at the same moment on one port cannot both pass
+// its in-use check and then both bind with SO_REUSEPORT: the check and the binds run under an
+// flock keyed by the port number (not host:port, since 0.0.0.0:N and 127.0.0.1:N collide too),
+// in /run/lock (or the temporary directory), held for the milliseconds binding takes.
+void BindExclusively(http::Server& server, int port) {
+  if (port == 0) {
+    server.Bind();  // The kernel picks a port nobody uses; no one else can ask for it yet.
+    return;
+  }
+  std::error_code ec;
+  const std::filesystem::path run_lock = "/run/lock";
+  const auto dir = std::filesystem::is_directory(run_lock, ec)
+                       ? run_lock
+                       : std::filesystem::temp_directory_path(ec);
+  std::optional<lock::FileLock> bind_lock;
+  try {
+    bind_lock = lock::FileLock::Acquire(dir / ("rocketmart-port-" + std::to_string(port) + ".lock"),
+                                        std::chrono::seconds(5));
+  } catch (const std::system_error&) {
+    // No shared lock file here (read-only or foreign): the in-use check alone still holds.
+  }
+  server.Bind();
+}
+
+// The admin listener never authenticates members: /metrics checks its own operator token.
+class NoMemberIdentities final : public http::Authenticator {
+ public:
+  Result<auth::Identity> Authenticate(std::string_view) const override {
+    return MakeError(Errc::kUnauthenticated, "no member tokens here");
+  }
 };
 
 // members.public_base_url when it is not configured: this server's own address, with `localhost`
@@ -258,6 +343,10 @@ class InProcessLikesClient final : public members::LikesClient {
 struct EmbeddedApp::Parts {
   Parts(config::Config c, const Clock& clk) : config(std::move(c)), clock(clk) {}
   ~Parts() {
+    if (admin_thread.joinable()) {
+      admin_server->Shutdown();
+      admin_thread.join();
+    }
     // The mail worker reads the members writer: it stops before any writer does.
     if (mail_worker) mail_worker->Stop();
     maintenance.Stop();
@@ -318,6 +407,14 @@ struct EmbeddedApp::Parts {
   PeriodicTasks maintenance;
 
   std::unique_ptr<gateway::JwtAuthenticator> authenticator;
+  std::optional<lock::FileLock> data_dir_lock;    // Held until the process exits.
+  std::optional<std::filesystem::path> mail_dir;  // The .eml mailer's directory (file transport).
+  // The admin listener (GET /metrics) on its own port and thread; null when server.admin_port
+  // is -1.
+  NoMemberIdentities no_member_identities;
+  http::Router admin_router;
+  std::unique_ptr<http::Server> admin_server;
+  std::thread admin_thread;
   http::Router router;
   std::unique_ptr<http::Server> server;
   std::atomic<bool> ready{false};
@@ -330,12 +427,30 @@ EmbeddedApp::~EmbeddedApp() = default;
 
 void EmbeddedApp::Start() {
   Parts& p = *parts_;
-  std::filesystem::create_directories(p.config.storage.data_dir);
+  // Who owns what, before anything is written: the data directory (for the process lifetime),
+  // then the port. A second server on either refuses here, before the demo seed and the banner.
+  p.data_dir_lock = LockDataDirectory(p.config.storage.data_dir);
 
   auto keyring = BuildKeyring(p.config);
   if (!keyring.ok()) throw std::runtime_error("auth key: " + keyring.error().message);
   p.authenticator = std::make_unique<gateway::JwtAuthenticator>(
       std::move(*keyring), VerifyOptionsFrom(p.config), p.clock, p.metrics);
+  p.server = std::make_unique<http::Server>(ServerOptionsFrom(p.config), p.router, *p.authenticator,
+                                            p.metrics);
+  BindExclusively(*p.server, p.config.server.port);
+  if (p.config.server.admin_port >= 0) {
+    http::ServerOptions admin = ServerOptionsFrom(p.config);
+    admin.host = p.config.server.admin_host;
+    admin.port = static_cast<std::uint16_t>(p.config.server.admin_port);
+    admin.threads = 1;
+    admin.max_connections = 64;
+    admin.handle_signals = false;  // The public server takes the signals and stops this one.
+    admin.name = "admin";
+    p.admin_server = std::make_unique<http::Server>(std::move(admin), p.admin_router,
+                                                    p.no_member_identities, p.metrics);
+    BindExclusively(*p.admin_server, p.config.server.admin_port);
+    RegisterMetricsRoute(p.admin_router, p.metrics, p.config.ops.metrics_token);
+  }
 
   // Catalog.
   p.catalog_db = std::make_unique<ServiceDatabase>(
@@ -384,8 +499,11 @@ void EmbeddedApp::Start() {
       smtp.timeout = std::chrono::milliseconds(p.config.mail.smtp_timeout_ms);
       p.mailer = std::make_unique<members::SmtpMailer>(std::move(smtp), p.clock);
     } else {
-      p.mailer = std::make_unique<members::EmlMailer>(
-          std::filesystem::path(p.config.storage.data_dir) / "mail", p.config.mail.from, p.clock);
+      p.mail_dir = std::filesystem::path(p.config.storage.data_dir) / "mail";
+      if (const std::string why = storage::ProbeWritableDirectory(*p.mail_dir); !why.empty()) {
+        throw std::runtime_error("mail directory: " + why);
+      }
+      p.mailer = std::make_unique<members::EmlMailer>(*p.mail_dir, p.config.mail.from, p.clock);
     }
     p.mail_worker = std::make_unique<members::MailWorker>(*p.mail_outbox, *p.members_cipher,
                                                           *p.mailer, p.clock);
@@ -395,9 +513,8 @@ void EmbeddedApp::Start() {
     members::MembersOptions options;
     options.public_base_url = p.config.members.public_base_url;
     if (options.public_base_url.empty()) {
-      // Until the port is bound (server.port 0 picks one): then SetPublicBaseUrl below.
-      options.public_base_url = DefaultPublicBaseUrl(
-          p.config.server.host, static_cast<std::uint16_t>(p.config.server.port));
+      // The port is bound already (server.port 0 has picked one).
+      options.public_base_url = DefaultPublicBaseUrl(p.config.server.host, p.server->port());
     }
     while (options.public_base_url.ends_with('/')) options.public_base_url.pop_back();
     options.verify_ttl = std::chrono::seconds(p.config.members.verify_ttl_s);
@@ -536,7 +653,40 @@ void EmbeddedApp::Start() {
   p.likes_client = std::make_unique<InProcessLikesClient>(*p.shopping_repository);
   p.members->SetClients(p.orders_client.get(), p.wishlist_client.get(), p.likes_client.get());
   members::RegisterRoutes(p.router, *p.members);
-  RegisterOpsRoutes(p.router, p.metrics, [&p] { return p.ready.load(); });
+  // /health's look at every store. A database whose last transaction failed is probed again
+  // through its writer, so one that recovered reads healthy even when no request writes to it; a
+  // healthy one costs nothing. The mail directory (file transport) is probed each time: one small
+  // file, no fsync. The closure lives in the router, as long as the coroutines it starts.
+  StoreCheck check_stores = [&p]() -> boost::asio::awaitable<std::vector<StoreHealth>> {
+    std::vector<StoreHealth> stores;
+    for (ServiceDatabase* db : p.databases) {
+      if (db->writer->Failing()) {
+        auto probe = [](storage::Database& conn) -> Result<bool> {
+          storage::WriteProbeRow(conn);
+          return true;
+        };
+        try {
+          const Result<bool> probed = co_await async::Write<bool>(*db->writer, std::move(probe));
+          (void)probed;  // Failing() now tells the outcome.
+        } catch (const std::exception&) {
+          // Still failing: reported below.
+        }
+      }
+      stores.push_back({db->name, !db->writer->Failing()});
+    }
+    if (p.mail_dir) {
+      stores.push_back({"mail", storage::ProbeWritableDirectory(*p.mail_dir).empty()});
+    }
+    co_return stores;
+  };
+  RegisterOpsRoutes(
+      p.router, [&p] { return p.ready.load(); }, std::move(check_stores));
+  RegisterOperationalMetrics(p.metrics, {.checkout = *p.checkout_db->readers,
+                                         .orders = *p.orders_db->readers,
+                                         .mail = *p.mail_worker,
+                                         .members = *p.members,
+                                         .clock = p.clock});
+  RegisterBuildInfo(p.metrics);
 
   checkout::CheckoutService* checkout_service = p.checkout.get();
   p.maintenance.Add("hold-expiry", std::chrono::milliseconds(p.config.checkout.sweep_interval_ms),
@@ -596,13 +746,11 @@ void EmbeddedApp::Start() {
                     });
   p.maintenance.Start();
 
-  p.server = std::make_unique<http::Server>(ServerOptionsFrom(p.config), p.router, *p.authenticator,
-                                            p.metrics);
-  p.server->Bind();
-  if (p.config.members.public_base_url.empty()) {
-    p.members->SetPublicBaseUrl(DefaultPublicBaseUrl(p.config.server.host, p.server->port()));
-  }
   p.ready = true;
+  if (p.admin_server) {
+    std::printf("rocketmart metrics on http://%s:%u/metrics\n", p.config.server.admin_host.c_str(),
+                static_cast<unsigned>(p.admin_server->port()));
+  }
   std::printf("rocketmart listening on http://%s:%u\n", p.config.server.host.c_str(),
               static_cast<unsigned>(p.server->port()));
   std::fflush(stdout);
@@ -615,8 +763,15 @@ std::uint16_t EmbeddedApp::port() const {
 }
 
 void EmbeddedApp::Run() {
-  parts_->server->Run();
-  parts_->ready = false;
+  Parts& p = *parts_;
+  if (p.admin_server) p.admin_thread = std::thread([&p] { p.admin_server->Run(); });
+  p.server->Run();
+  p.ready = false;
+  // Metrics stay scrapable while the public server drains; then the admin listener stops too.
+  if (p.admin_thread.joinable()) {
+    p.admin_server->Shutdown();
+    p.admin_thread.join();
+  }
 }
 
 void EmbeddedApp::Shutdown() {

@@ -5,6 +5,7 @@
 #include <CLI/CLI.hpp>
 #include <boost/json.hpp>
 #include <charconv>
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -93,12 +94,26 @@ int Serve(const CommonFlags& flags, const std::string& port, const std::string& 
   if (!host.empty()) overrides.emplace_back("server.host", host);
   auto cfg = LoadConfig(flags, overrides);
   if (!cfg) return 2;
-  if (!log::Init(cfg->log.level)) return 2;
+  if (!log::Init(cfg->log.level, cfg->log.format)) return 2;
+  for (const std::string& problem : config::UnknownEnvVars(config::EnvFromEnviron())) {
+    spdlog::warn("configuration: {} (ignored; `rocketmart check-config` refuses it)", problem);
+  }
+  // A file-size limit (ulimit -f) must fail the write that hits it, which the store reports
+  // (/health, db_writer_failures_total), not kill the server in the middle of a transaction.
+  std::signal(SIGXFSZ, SIG_IGN);
   SystemClock clock;
+  std::optional<app::EmbeddedApp> app;
   try {
-    app::EmbeddedApp app(std::move(*cfg), clock);
-    app.Start();
-    app.Run();
+    app.emplace(std::move(*cfg), clock);
+    app->Start();
+  } catch (const std::exception& e) {
+    // A refused start (port or data directory in use, unwritable store) is one plain line.
+    spdlog::default_logger()->flush();
+    std::fprintf(stderr, "rocketmart: cannot start: %s\n", e.what());
+    return 1;
+  }
+  try {
+    app->Run();
   } catch (const std::exception& e) {
     spdlog::critical("fatal: {}", e.what());
     return 1;
@@ -319,6 +334,17 @@ int AdminCreate(const CommonFlags& flags, const std::string& email,
 int CheckConfig(const CommonFlags& flags) {
   auto cfg = LoadConfig(flags, {});
   if (!cfg) return 2;
+  // Stricter than serve: a misspelt variable is silently ignored by Load (the prefix is shared
+  // with tooling), so the command that exists to catch mistakes refuses it.
+  const auto unknown = config::UnknownEnvVars(config::EnvFromEnviron());
+  for (const std::string& problem : unknown) {
+    std::fprintf(stderr, "configuration error: %s\n", problem.c_str());
+  }
+  if (!unknown.empty()) return 2;
+  if (auto st = config::CheckPaths(*cfg); !st.ok()) {
+    std::fprintf(stderr, "configuration error: %s\n", st.error().message.c_str());
+    return 2;
+  }
   std::printf("%s", config::Describe(*cfg).c_str());
   std::printf("configuration OK\n");
   return 0;

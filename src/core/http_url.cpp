@@ -52,6 +52,10 @@ bool IsPort(std::string_view port) {
 }  // namespace
 
 bool IsAbsoluteHttpUrl(std::string_view url) {
+  return IsAbsoluteUrl(url, {"http", "https"});
+}
+
+bool IsAbsoluteUrl(std::string_view url, std::initializer_list<std::string_view> schemes) {
   for (const char c : url) {
     const auto u = static_cast<unsigned char>(c);
     if (u <= 0x20 || u == 0x7f ||
@@ -59,14 +63,13 @@ bool IsAbsoluteHttpUrl(std::string_view url) {
       return false;
     }
   }
-  std::string_view rest;
-  if (url.starts_with("https://")) {
-    rest = url.substr(8);
-  } else if (url.starts_with("http://")) {
-    rest = url.substr(7);
-  } else {
-    return false;
-  }
+  const std::size_t separator = url.find("://");
+  if (separator == std::string_view::npos) return false;
+  const std::string_view scheme = url.substr(0, separator);
+  bool known = false;
+  for (const std::string_view s : schemes) known = known || s == scheme;
+  if (!known) return false;
+  const std::string_view rest = url.substr(separator + 3);
   const std::string_view authority = rest.substr(0, rest.find_first_of("/?#"));
   if (authority.find('@') != std::string_view::npos) return false;
   std::string_view host = authority;

@@ -3,6 +3,7 @@
 // Pure; thread-safe.
 #pragma once
 
+#include <initializer_list>
 #include <string_view>
 
 namespace rocketmart {
@@ -13,5 +14,9 @@ namespace rocketmart {
 // "http://:80"), credentials in the authority ("http://user@host": a link that reads as one host
 // and goes to another), other schemes, and any space, control character or one of `"<>\^{|}`.
 bool IsAbsoluteHttpUrl(std::string_view url);
+
+// The same rules for another scheme, e.g. "smtp" and "smtps" for a mail server's URL: true when
+// `url` starts with one of `schemes` (lower case) followed by "://".
+bool IsAbsoluteUrl(std::string_view url, std::initializer_list<std::string_view> schemes);
 
 }  // namespace rocketmart

@@ -14,7 +14,7 @@ export async function selfTest() {
   const checker = new ContractChecker(doc, { Ajv2020, addFormats });
   const problems = [];
   const ok = (headers = {}) => ({ "content-type": ["application/json"], "x-request-id": ["1-0-1"], ...headers });
-  const health = (over) => ({ status: 200, headers: ok(), body: '{"status":"ok"}', ...over });
+  const health = (over) => ({ status: 200, headers: ok(), body: '{"status":"ok","stores":{"catalog":"ok"}}', ...over });
   const error = (code, status, headers = {}) => ({ status, headers: ok(headers), body: JSON.stringify({ error: { code, message: "m" } }) });
   const cases = [
     // [what, method, target, response, expect problems?]
@@ -22,8 +22,8 @@ export async function selfTest() {
     ["an undeclared status", "GET", "/health", health({ status: 418 }), true],
     ["a missing required header", "GET", "/health", health({ headers: { "content-type": ["application/json"] } }), true],
     ["an undeclared header", "GET", "/health", health({ headers: ok({ "x-debug": ["1"] }) }), true],
-    ["an undeclared body field", "GET", "/health", health({ body: '{"status":"ok","extra":1}' }), true],
-    ["a wrong value", "GET", "/health", health({ body: '{"status":"bad"}' }), true],
+    ["an undeclared body field", "GET", "/health", health({ body: '{"status":"ok","stores":{},"extra":1}' }), true],
+    ["a wrong value", "GET", "/health", health({ body: '{"status":"bad","stores":{}}' }), true],
     ["an undeclared content type", "GET", "/health", health({ headers: ok({ "content-type": ["text/html"] }) }), true],
     ["a body that is not JSON", "GET", "/health", health({ body: "ok" }), true],
     ["a body where none is declared", "DELETE", "/cart", { status: 204, headers: ok(), body: "x" }, true],

@@ -157,10 +157,13 @@ async function documentChecks(port, sourceDoc) {
 }
 
 // Every operation without a token: 401 exactly when the document requires the bearer scheme.
-async function securitySweep(call, checker) {
-  for (const { method, template, op } of checker.operations()) {
+// An operation whose path names its own server (GET /metrics: the admin listener) is called there.
+async function securitySweep(server, checker) {
+  const call = client(server.port, checker);
+  const adminCall = client(server.adminPort, checker);
+  for (const { method, template, op, item } of checker.operations()) {
     const target = template.replace(/\{[^}]+\}/g, "1");
-    const res = await call(method.toUpperCase(), target);
+    const res = await (item.servers ? adminCall : call)(method.toUpperCase(), target);
     const security = op.security ?? checker.doc.security ?? [];
     const needsToken = security.length > 0 && !security.some((r) => Object.keys(r).length === 0);
     expect(needsToken === (res.status === 401),
@@ -173,7 +176,10 @@ async function journey(server, checker) {
 
   // Operators' routes.
   await call("GET", "/health", { expect: 200 });
-  if (checker.doc.paths["/metrics"]) await call("GET", "/metrics", { expect: 200 });
+  // /metrics lives on the admin listener (the path's `servers`), not on the public port.
+  if (checker.doc.paths["/metrics"]) {
+    await client(server.adminPort, checker)("GET", "/metrics", { expect: 200 });
+  }
 
   const adminTokens = await login(call, "admin@example.com", ADMIN_PASSWORD);
   const admin = adminTokens.accessToken;
@@ -366,7 +372,7 @@ async function main() {
   try {
     const doc = await documentChecks(server.port, sourceDoc);
     checker = new ContractChecker(doc, { Ajv2020, addFormats });
-    await securitySweep(client(server.port, checker), checker);
+    await securitySweep(server, checker);
     await journey(server, checker);
   } catch (e) {
     fail(`stopped early: ${e.stack ?? e}`);

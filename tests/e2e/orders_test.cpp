@@ -78,7 +78,9 @@ TEST(OrdersE2E, AMalformedOrderPaidIsSetAsideAndListedForTheOperator) {
     subscribers.insert(std::string(letter.at("subscriber").as_string()));
   }
   EXPECT_EQ(subscribers, (std::set<std::string>{"catalog.cart", "orders.order_paid"}));
-  EXPECT_NE(c.Get("/metrics").body.find("outbox_dead_letters_total{db=\"checkout\"} 2"),
+  EXPECT_NE(HttpClient(server.admin_port())
+                .Get("/metrics")
+                .body.find("outbox_dead_letters_total{db=\"checkout\"} 2"),
             std::string::npos);
   EXPECT_EQ(QueryInt(server.data_dir() / "orders.db", "SELECT count(*) FROM orders"), 2);
 }

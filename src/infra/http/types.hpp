@@ -17,6 +17,7 @@
 
 #include "auth/identity.hpp"
 #include "core/result.hpp"
+#include "infra/http/trace_context.hpp"
 
 namespace rocketmart::http {
 
@@ -42,6 +43,9 @@ struct Request {
   std::string request_id;
   boost::asio::ip::address remote;
   std::chrono::steady_clock::time_point deadline;
+  // Set when the request carried a valid W3C `traceparent`: pass trace->Traceparent() to a next
+  // hop.
+  std::optional<TraceContext> trace;
 
   std::string_view Header(std::string_view name) const;
   std::string_view Body() const { return raw.body(); }

@@ -309,8 +309,12 @@ awaitable<Result<TokenPair>> MembersService::Login(std::string email, std::strin
   const TimePoint now = clock_.Now();
   const std::string ip_key = "login:" + client_ip;
   const std::string account_key = "login:" + EmailKey(email);
-  if (auto wait = ip_failures_.Check(ip_key, now)) co_return RateLimitedError(*wait);
-  if (auto wait = account_failures_.Check(account_key, now)) co_return RateLimitedError(*wait);
+  std::optional<std::chrono::seconds> wait = ip_failures_.Check(ip_key, now);
+  if (!wait) wait = account_failures_.Check(account_key, now);
+  if (wait) {
+    logins_throttled_.fetch_add(1, std::memory_order_relaxed);
+    co_return RateLimitedError(*wait);
+  }
 
   std::optional<MemberRecord> member;
   if (ValidateEmail(email).ok()) member = repository_.FindByEmail(email);
@@ -319,6 +323,7 @@ awaitable<Result<TokenPair>> MembersService::Login(std::string email, std::strin
   auto check = co_await hasher_.Verify(stored, password);
   if (!check.ok()) co_return check.error();
   if (!member || !check->match) {
+    login_failures_.fetch_add(1, std::memory_order_relaxed);
     ip_failures_.RecordFailure(ip_key, clock_.Now());
     account_failures_.RecordFailure(account_key, clock_.Now());
     co_return Unauthenticated();

@@ -14,6 +14,7 @@
 // per-member state in memory beyond the throttles (bounded).
 #pragma once
 
+#include <atomic>
 #include <boost/asio/awaitable.hpp>
 #include <chrono>
 #include <cstdint>
@@ -113,6 +114,12 @@ class MembersService {
                                                             std::string client_ip);
   boost::asio::awaitable<Status> ResendVerification(std::string email, std::string client_ip);
 
+  // Logins refused for a wrong password or an unknown email, and logins refused unchecked while
+  // the account or client address was throttled (for metrics).
+  std::uint64_t LoginFailures() const { return login_failures_.load(std::memory_order_relaxed); }
+  std::uint64_t LoginsThrottled() const {
+    return logins_throttled_.load(std::memory_order_relaxed);
+  }
   boost::asio::awaitable<Result<TokenPair>> Login(std::string email, std::string password,
                                                   std::string client_ip);
   boost::asio::awaitable<Result<TokenPair>> Refresh(std::string refresh_token);
@@ -179,6 +186,8 @@ class MembersService {
   std::string public_base_url_;  // guarded by base_url_mu_
   FailureThrottle account_failures_;
   FailureThrottle ip_failures_;
+  std::atomic<std::uint64_t> login_failures_{0};
+  std::atomic<std::uint64_t> logins_throttled_{0};
   WindowLimiter account_mails_;
   WindowLimiter ip_mails_;
   WindowLimiter ip_signups_;

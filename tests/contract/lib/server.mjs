@@ -1,5 +1,7 @@
 // Starts the real rocketmart binary for a test: a fresh data directory (unless one is given),
-// port 0, the port read back from the "rocketmart listening on http://HOST:PORT" line. stop()
+// port 0, the port read back from the "rocketmart listening on http://HOST:PORT" line; the admin
+// listener (GET /metrics) on a free port too, read back from "rocketmart metrics on
+// http://HOST:PORT/metrics" (adminPort; null when turned off). stop()
 // sends SIGTERM (SIGKILL after a grace period) and removes the directory it made.
 import { spawn, execFileSync } from "node:child_process";
 import fs from "node:fs";
@@ -34,7 +36,7 @@ export async function startServer(options = {}) {
   const args = ["serve", "--port", "0", "--host", "127.0.0.1", "--data-dir", dataDir,
                 ...(options.args ?? [])];
   const env = { ...process.env, ROCKETMART_DEMO_SEED: "false", ROCKETMART_LOG_ACCESS_LOG: "false",
-                ...(options.env ?? {}) };
+                ROCKETMART_SERVER_ADMIN_PORT: "0", ...(options.env ?? {}) };
   // The test harness's own variables are not configuration.
   for (const k of ["ROCKETMART_BINARY", "ROCKETMART_SOURCE_DIR", "ROCKETMART_NODE_PROJECT"]) delete env[k];
   const child = spawn(binaryPath(), args, { env, cwd: options.cwd, stdio: ["ignore", "pipe", "pipe"] });
@@ -60,8 +62,10 @@ export async function startServer(options = {}) {
       reject(new Error(`server exited during start-up (code ${code}, signal ${signal}): ${stdout}${stderr}`));
     });
   });
+  const admin = /rocketmart metrics on http:\/\/\S+:(\d+)\/metrics\s*\n/.exec(stdout);
   return {
     port,
+    adminPort: admin ? Number(admin[1]) : null,
     dataDir,
     banner: () => stdout,
     log: () => stderr,
