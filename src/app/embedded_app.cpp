@@ -39,6 +39,7 @@
 #include "services/checkout/adapters/simulated_payment_provider.hpp"
 #include "services/checkout/adapters/sqlite_inventory_store.hpp"
 #include "services/checkout/checkout_service.hpp"
+#include "services/gateway/adapters/in_memory_token_denylist.hpp"
 #include "services/gateway/jwt_authenticator.hpp"
 #include "services/members/adapters/http_routes.hpp"
 #include "services/members/adapters/mailers.hpp"
@@ -250,26 +251,26 @@ class CheckoutSaleSource final : public catalog::SaleSource {
   const checkout::CheckoutService& checkout_;
 };
 
-// Members tell the gateway which access tokens are void (embedded binding of TokenRevoker).
+// Members tell the gateway which access tokens are void (embedded binding of TokenRevoker to the
+// gateway's deny-list; distributed, members publish to the shared deny-list store instead).
 class GatewayRevoker final : public members::TokenRevoker {
  public:
-  GatewayRevoker(gateway::TokenDenylist& denylist, const Clock& clock)
-      : denylist_(denylist), clock_(clock) {}
-  void DenyToken(std::int64_t member_id, const std::string& token_id,
-                 TimePoint expires_at) override {
-    denylist_.DenyToken(member_id, token_id, expires_at, clock_.Now());
+  explicit GatewayRevoker(gateway::TokenDenials& denials) : denials_(denials) {}
+  boost::asio::awaitable<Status> DenyToken(std::int64_t member_id, std::string token_id,
+                                           TimePoint expires_at) override {
+    co_return co_await denials_.DenyToken(member_id, std::move(token_id), expires_at);
   }
-  void DenyFamily(std::int64_t member_id, const std::string& family_id,
-                  TimePoint expires_at) override {
-    denylist_.DenyFamily(member_id, family_id, expires_at, clock_.Now());
+  boost::asio::awaitable<Status> DenyFamily(std::int64_t member_id, std::string family_id,
+                                            TimePoint expires_at) override {
+    co_return co_await denials_.DenyFamily(member_id, std::move(family_id), expires_at);
   }
-  void InvalidateBefore(std::int64_t member_id, TimePoint valid_after) override {
-    denylist_.InvalidateBefore(member_id, valid_after);
+  boost::asio::awaitable<Status> InvalidateBefore(std::int64_t member_id,
+                                                  TimePoint valid_after) override {
+    co_return co_await denials_.InvalidateBefore(member_id, valid_after);
   }
 
  private:
-  gateway::TokenDenylist& denylist_;
-  const Clock& clock_;
+  gateway::TokenDenials& denials_;
 };
 
 // The operator's per-sale summary reads checkout's figures in-process (embedded binding).
@@ -391,7 +392,8 @@ struct EmbeddedApp::Parts {
 
   // Members (after catalog in start order; its mail worker stops first).
   std::unique_ptr<ServiceDatabase> members_db;
-  gateway::TokenDenylist token_denylist;
+  // The token deny-list the gateway checks (in memory: the embedded adapter of its ports).
+  gateway::InMemoryTokenDenylist token_denylist{clock};
   std::unique_ptr<GatewayRevoker> revoker;
   auth::Keyring members_keyring;
   std::unique_ptr<members::SodiumFieldCipher> members_cipher;
@@ -434,7 +436,7 @@ void EmbeddedApp::Start() {
   auto keyring = BuildKeyring(p.config);
   if (!keyring.ok()) throw std::runtime_error("auth key: " + keyring.error().message);
   p.authenticator = std::make_unique<gateway::JwtAuthenticator>(
-      std::move(*keyring), VerifyOptionsFrom(p.config), p.clock, p.metrics);
+      std::move(*keyring), VerifyOptionsFrom(p.config), p.token_denylist, p.clock, p.metrics);
   p.server = std::make_unique<http::Server>(ServerOptionsFrom(p.config), p.router, *p.authenticator,
                                             p.metrics);
   BindExclusively(*p.server, p.config.server.port);
@@ -509,7 +511,7 @@ void EmbeddedApp::Start() {
                                                           *p.mailer, p.clock);
     members::MailWorker* worker = p.mail_worker.get();
     p.members_db->writer->AddCommitListener([worker] { worker->Notify(); });
-    p.revoker = std::make_unique<GatewayRevoker>(p.token_denylist, p.clock);
+    p.revoker = std::make_unique<GatewayRevoker>(p.token_denylist);
     members::MembersOptions options;
     options.public_base_url = p.config.members.public_base_url;
     if (options.public_base_url.empty()) {
@@ -528,7 +530,14 @@ void EmbeddedApp::Start() {
     p.members = std::make_unique<members::MembersService>(
         *p.member_repository, *p.password_hasher, *p.members_cipher, *p.revoker, p.members_keyring,
         p.clock, std::move(options));
-    p.authenticator->SetDenylist(&p.token_denylist);
+    // A revocation the deny-list did not take (the request answered 503) is replayed from
+    // members.db until it does.
+    members::MembersService* members_service = p.members.get();
+    p.maintenance.Add("revocation-republish", std::chrono::seconds(5),
+                      [members_service]() -> boost::asio::awaitable<void> {
+                        const bool replayed = co_await members_service->RepublishRevocations();
+                        (void)replayed;
+                      });
     // Resend-verification and find-password only record the address; the mail worker looks it
     // up, so their answer time says nothing about the account.
     p.mail_worker->SetRequestResolver([members = p.members.get()] {
@@ -613,7 +622,10 @@ void EmbeddedApp::Start() {
   p.checkout->Load();
   p.orders->Load();
   p.catalog->Load();
-  p.members->Load();
+  if (auto loaded = async::RunToCompletion(p.members->Load()); !loaded.ok()) {
+    throw std::runtime_error("members: the token deny-list did not take the revocations: " +
+                             loaded.error().message);
+  }
   p.mail_worker->Start();
   for (ServiceDatabase* db : p.databases) db->relay->Start();
   if (p.config.demo.seed) {

@@ -69,16 +69,45 @@ MembersService::MembersService(MemberRepository& repository, PasswordHasher& has
       ip_mails_(options_.mails_per_ip_per_hour, std::chrono::hours{1}),
       ip_signups_(options_.signups_per_ip_per_hour, std::chrono::hours{1}) {}
 
-void MembersService::Load() {
+awaitable<Status> MembersService::Load() {
+  co_return co_await Replay();
+}
+
+awaitable<Status> MembersService::Replay() {
   const DenylistSnapshot snapshot = repository_.LoadDenylist(clock_.Now());
+  Status all = Ok();
   for (const auto& d : snapshot.denied_tokens) {
+    Status st = Ok();
     if (d.family) {
-      revoker_.DenyFamily(d.member_id, d.jti, d.expires_at);
+      st = co_await revoker_.DenyFamily(d.member_id, d.jti, d.expires_at);
     } else {
-      revoker_.DenyToken(d.member_id, d.jti, d.expires_at);
+      st = co_await revoker_.DenyToken(d.member_id, d.jti, d.expires_at);
     }
+    if (!st.ok()) all = std::move(st);
   }
-  for (const auto& [member, after] : snapshot.valid_after) revoker_.InvalidateBefore(member, after);
+  for (const auto& [member, after] : snapshot.valid_after) {
+    Status st = co_await revoker_.InvalidateBefore(member, after);
+    if (!st.ok()) all = std::move(st);
+  }
+  co_return all;
+}
+
+awaitable<bool> MembersService::RepublishRevocations() {
+  if (!republish_pending_.exchange(false, std::memory_order_acq_rel)) co_return false;
+  Status st = co_await Replay();
+  if (!st.ok()) republish_pending_.store(true, std::memory_order_release);
+  co_return st.ok();
+}
+
+Status MembersService::Published(Status st) {
+  if (st.ok()) return st;
+  // The change is committed (the durable record); the gateway may still accept the tokens. Say
+  // so, and replay the record until the revoker takes it.
+  revocations_unpublished_.fetch_add(1, std::memory_order_relaxed);
+  republish_pending_.store(true, std::memory_order_release);
+  return MakeError(Errc::kUnavailable,
+                   "saved, but not every server refuses the old tokens yet; this is retried "
+                   "automatically");
 }
 
 void MembersService::SetPublicBaseUrl(std::string url) {
@@ -356,7 +385,9 @@ awaitable<Result<TokenPair>> MembersService::Refresh(std::string refresh_token) 
                                                     denied_until, now);
   if (!outcome.ok()) co_return outcome.error();
   if (outcome->status == RefreshStatus::kReused) {
-    revoker_.DenyFamily(outcome->member_id, outcome->family_id, denied_until);
+    Status denied =
+        co_await revoker_.DenyFamily(outcome->member_id, outcome->family_id, denied_until);
+    if (!denied.ok()) co_return Published(std::move(denied)).error();
   }
   if (outcome->status != RefreshStatus::kRotated) co_return BadRefresh();
   auto member = repository_.FindById(outcome->member_id);
@@ -381,12 +412,13 @@ awaitable<Status> MembersService::Logout(auth::Identity identity,
   if (denial.id.empty()) denial = AccessDenial{identity.token_id, false, identity.expires_at};
   auto st = co_await repository_.Logout(identity.member_id, std::move(hash), denial, now);
   if (!st.ok()) co_return st;
+  Status published = Ok();
   if (denial.family) {
-    revoker_.DenyFamily(identity.member_id, denial.id, denial.expires_at);
+    published = co_await revoker_.DenyFamily(identity.member_id, denial.id, denial.expires_at);
   } else {
-    revoker_.DenyToken(identity.member_id, denial.id, denial.expires_at);
+    published = co_await revoker_.DenyToken(identity.member_id, denial.id, denial.expires_at);
   }
-  co_return Ok();
+  co_return Published(std::move(published));
 }
 
 awaitable<Status> MembersService::LogoutAll(auth::Identity identity) {
@@ -394,8 +426,8 @@ awaitable<Status> MembersService::LogoutAll(auth::Identity identity) {
   auto stored =
       co_await repository_.RevokeSessions(identity.member_id, "", valid_after, clock_.Now());
   if (!stored.ok()) co_return stored.error();
-  revoker_.InvalidateBefore(identity.member_id, *stored);
-  co_return Ok();
+  Status published = co_await revoker_.InvalidateBefore(identity.member_id, *stored);
+  co_return Published(std::move(published));
 }
 
 awaitable<Status> MembersService::UpdatePassword(auth::Identity identity,
@@ -420,8 +452,8 @@ awaitable<Status> MembersService::UpdatePassword(auth::Identity identity,
   auto stored = co_await repository_.ChangePassword(
       member->id, std::move(*hash), FamilyOf(identity.token_id), valid_after, clock_.Now());
   if (!stored.ok()) co_return stored.error();
-  revoker_.InvalidateBefore(member->id, *stored);
-  co_return Ok();
+  Status published = co_await revoker_.InvalidateBefore(member->id, *stored);
+  co_return Published(std::move(published));
 }
 
 awaitable<Status> MembersService::FindPassword(std::string email, std::string client_ip) {
@@ -448,8 +480,9 @@ awaitable<Status> MembersService::ResetPassword(std::string token, std::string n
     ip_failures_.RecordFailure(ip_key, clock_.Now());
     co_return BadLink();
   }
-  revoker_.InvalidateBefore(revocation->member_id, revocation->valid_after);
-  co_return Ok();
+  Status published =
+      co_await revoker_.InvalidateBefore(revocation->member_id, revocation->valid_after);
+  co_return Published(std::move(published));
 }
 
 Result<MembersService::MemberPage> MembersService::ListMembers(const std::optional<std::string>& q,

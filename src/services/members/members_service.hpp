@@ -7,8 +7,10 @@
 // difference goes by mail); login verifies a dummy hash for unknown emails; failed logins are
 // throttled per account and per client address; refresh tokens rotate on every use and a reused
 // one revokes its family; logout, logout-all, password change and reset void access tokens at
-// once through TokenRevoker. Rate-limit errors (Errc::kRateLimited) carry the Retry-After seconds
-// as decimal text in Error::field; the HTTP adapter moves it into the header.
+// once through TokenRevoker (when it fails, the change stays committed, the answer is 503
+// UNAVAILABLE and the durable deny-list is replayed into it until it succeeds). Rate-limit errors
+// (Errc::kRateLimited) carry the Retry-After seconds as decimal text in Error::field; the HTTP
+// adapter moves it into the header.
 //
 // Thread-safety: all methods may be called concurrently from any I/O thread. The service keeps no
 // per-member state in memory beyond the throttles (bounded).
@@ -97,8 +99,17 @@ class MembersService {
                  TokenRevoker& revoker, const auth::Keyring& keyring, const Clock& clock,
                  MembersOptions options);
 
-  // Replays the durable denylist into the revoker. Start-up only.
-  void Load();
+  // Replays the durable deny-list (members.db) into the revoker. Start-up; an error means the
+  // revoker did not take all of it.
+  boost::asio::awaitable<Status> Load();
+  // After a revocation could not be published (the request answered 503 UNAVAILABLE), replays
+  // the durable deny-list into the revoker again; nothing to do otherwise. Returns true when it
+  // replayed everything. Run it periodically (maintenance).
+  boost::asio::awaitable<bool> RepublishRevocations();
+  // Revocations committed but not taken by the revoker (for metrics).
+  std::uint64_t RevocationsUnpublished() const {
+    return revocations_unpublished_.load(std::memory_order_relaxed);
+  }
   // Where the links in mails point (no trailing slash). Replaces MembersOptions::public_base_url,
   // e.g. once the server knows the port it bound; safe while requests run.
   void SetPublicBaseUrl(std::string url);
@@ -166,6 +177,10 @@ class MembersService {
   std::string Seal(std::int64_t id, std::string_view field, std::string_view plaintext) const;
   std::optional<std::string> OpenField(std::int64_t id, std::string_view field,
                                        const std::string& sealed) const;
+  boost::asio::awaitable<Status> Replay();
+  // `st` from the revoker after the durable change committed: Ok, or kUnavailable saying the
+  // change is saved but not yet in force everywhere (and a replay is scheduled).
+  Status Published(Status st);
   // Voids access tokens issued up to now: the next whole second after `now`.
   static TimePoint ValidAfter(TimePoint now);
   // The request half of resend and find-password: the same work whatever the address.
@@ -188,6 +203,8 @@ class MembersService {
   FailureThrottle ip_failures_;
   std::atomic<std::uint64_t> login_failures_{0};
   std::atomic<std::uint64_t> logins_throttled_{0};
+  std::atomic<std::uint64_t> revocations_unpublished_{0};
+  std::atomic<bool> republish_pending_{false};
   WindowLimiter account_mails_;
   WindowLimiter ip_mails_;
   WindowLimiter ip_signups_;

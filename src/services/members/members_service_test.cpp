@@ -30,15 +30,24 @@ constexpr const char* kPassword = "correct horse battery";
 
 class RecordingRevoker final : public TokenRevoker {
  public:
-  void DenyToken(std::int64_t, const std::string& token_id, TimePoint) override {
+  boost::asio::awaitable<Status> DenyToken(std::int64_t, std::string token_id, TimePoint) override {
+    if (fail) co_return MakeError(Errc::kUnavailable, "deny-list store down");
     denied.push_back(token_id);
+    co_return Ok();
   }
-  void DenyFamily(std::int64_t, const std::string& family_id, TimePoint expires_at) override {
+  boost::asio::awaitable<Status> DenyFamily(std::int64_t, std::string family_id,
+                                            TimePoint expires_at) override {
+    if (fail) co_return MakeError(Errc::kUnavailable, "deny-list store down");
     denied_families.emplace_back(family_id, expires_at);
+    co_return Ok();
   }
-  void InvalidateBefore(std::int64_t member_id, TimePoint valid_after) override {
+  boost::asio::awaitable<Status> InvalidateBefore(std::int64_t member_id,
+                                                  TimePoint valid_after) override {
+    if (fail) co_return MakeError(Errc::kUnavailable, "deny-list store down");
     valid_after_[member_id] = valid_after;
+    co_return Ok();
   }
+  bool fail = false;
   std::vector<std::string> denied;
   std::vector<std::pair<std::string, TimePoint>> denied_families;
   std::map<std::int64_t, TimePoint> valid_after_;
@@ -94,7 +103,7 @@ class MembersServiceTest : public ::testing::Test {
     options.public_base_url = "https://shop.example";
     service_ = std::make_unique<MembersService>(*repository_, *hasher_, cipher_, revoker_, keyring_,
                                                 clock_, options);
-    service_->Load();
+    ASSERT_TRUE(RunAwait(service_->Load()).ok());
     worker_->SetRequestResolver(
         [this] { return rocketmart::testing::RunAwait(service_->ResolveMailRequests()); });
   }
@@ -391,7 +400,7 @@ TEST_F(MembersServiceTest, RefreshRotatesAndReuseRevokesTheFamily) {
   EXPECT_EQ(revoker_.denied_families[0].first, family);
   EXPECT_EQ(revoker_.denied_families[0].second, clock_.Now() + std::chrono::minutes{15});
   revoker_ = {};
-  service_->Load();  // and after a restart
+  ASSERT_TRUE(RunAwait(service_->Load()).ok());  // and after a restart
   ASSERT_EQ(revoker_.denied_families.size(), 1u);
   EXPECT_EQ(revoker_.denied_families[0].first, family);
   EXPECT_FALSE(RunAwait(service_->Refresh(r1->refresh_token)).ok());  // family revoked
@@ -442,10 +451,41 @@ TEST_F(MembersServiceTest, LogoutAndLogoutAllRevoke) {
   EXPECT_GE(claims->issued_at, after);
   // Restart: the denylist is replayed from the database.
   revoker_ = {};
-  service_->Load();
+  ASSERT_TRUE(RunAwait(service_->Load()).ok());
   // a's session (logout) and c's (its refresh token came back after the logout-all).
   EXPECT_EQ(revoker_.denied_families.size(), 2u);
   EXPECT_EQ(revoker_.valid_after_.count(id_a.member_id), 1u);
+}
+
+TEST_F(MembersServiceTest, ARevocationTheGatewayDidNotTakeIsReportedAndReplayed) {
+  const std::int64_t id = Member("ike@example.com");
+  auto a = Login("ike@example.com");
+  auto b = Login("ike@example.com");
+  revoker_.fail = true;
+  // The logout is committed (the refresh token is dead) but not in force at the gateway: the
+  // caller is told, never answered as if the access token were void everywhere.
+  auto out = RunAwait(service_->Logout(IdentityOf(*a), a->refresh_token));
+  ASSERT_FALSE(out.ok());
+  EXPECT_EQ(out.error().code, Errc::kUnavailable);
+  // Presenting the revoked refresh token denies its session again: not in force either.
+  auto refreshed = RunAwait(service_->Refresh(a->refresh_token));
+  ASSERT_FALSE(refreshed.ok());
+  EXPECT_EQ(refreshed.error().code, Errc::kUnavailable);
+  auto all = RunAwait(service_->LogoutAll(IdentityOf(*b)));
+  ASSERT_FALSE(all.ok());
+  EXPECT_EQ(all.error().code, Errc::kUnavailable);
+  EXPECT_EQ(service_->RevocationsUnpublished(), 3u);
+  EXPECT_FALSE(RunAwait(service_->RepublishRevocations()));  // still down: stays pending
+  EXPECT_TRUE(revoker_.denied_families.empty());
+  // Once the deny-list takes writes again, the durable record is replayed into it, once.
+  revoker_.fail = false;
+  EXPECT_TRUE(RunAwait(service_->RepublishRevocations()));
+  ASSERT_EQ(revoker_.denied_families.size(), 1u);
+  EXPECT_EQ(revoker_.denied_families[0].first + "." + IdentityOf(*a).token_id.substr(33),
+            IdentityOf(*a).token_id);
+  EXPECT_EQ(revoker_.valid_after_.count(id), 1u);
+  EXPECT_FALSE(RunAwait(service_->RepublishRevocations()));  // nothing pending any more
+  EXPECT_EQ(revoker_.denied_families.size(), 1u);
 }
 
 TEST_F(MembersServiceTest, RevocationsInTheSameSecondStillVoidTokensIssuedBetween) {
