@@ -14,6 +14,7 @@
 #include "infra/storage/migrations.hpp"
 #include "services/gateway/adapters/in_memory_token_denylist.hpp"
 #include "services/gateway/jwt_authenticator.hpp"
+#include "services/members/adapters/in_memory_throttle_store.hpp"
 #include "services/members/adapters/sodium_crypto.hpp"
 #include "services/members/adapters/sqlite_member_repository.hpp"
 #include "services/members/members_service.hpp"
@@ -69,7 +70,8 @@ void BM_Login(benchmark::State& state) {
   SystemClock clock;
   MembersOptions options;
   options.account_throttle.free_failures = 1 << 30;
-  MembersService service(repository, hasher, cipher, revoker, keyring, clock, options);
+  InMemoryThrottleStore throttles;
+  MembersService service(repository, hasher, cipher, revoker, throttles, keyring, clock, options);
   NewMember member{"bench@example.com", hasher.HashNow("correct horse battery"), "Bench"};
   (void)repository.CreateAdminSync(member, clock.Now());
   for (auto _ : state) {

@@ -42,6 +42,7 @@
 #include "services/gateway/adapters/in_memory_token_denylist.hpp"
 #include "services/gateway/jwt_authenticator.hpp"
 #include "services/members/adapters/http_routes.hpp"
+#include "services/members/adapters/in_memory_throttle_store.hpp"
 #include "services/members/adapters/mailers.hpp"
 #include "services/members/adapters/sodium_crypto.hpp"
 #include "services/members/adapters/sqlite_member_repository.hpp"
@@ -395,6 +396,8 @@ struct EmbeddedApp::Parts {
   // The token deny-list the gateway checks (in memory: the embedded adapter of its ports).
   gateway::InMemoryTokenDenylist token_denylist{clock};
   std::unique_ptr<GatewayRevoker> revoker;
+  // Login, signup and mail throttles (in memory: the embedded adapter of ThrottleStore).
+  members::InMemoryThrottleStore members_throttles;
   auth::Keyring members_keyring;
   std::unique_ptr<members::SodiumFieldCipher> members_cipher;
   std::unique_ptr<members::SodiumPasswordHasher> password_hasher;
@@ -528,8 +531,8 @@ void EmbeddedApp::Start() {
     options.signups_per_ip_per_hour = p.config.members.signups_per_ip_per_hour;
     options.mails_per_ip_per_hour = p.config.members.mails_per_ip_per_hour;
     p.members = std::make_unique<members::MembersService>(
-        *p.member_repository, *p.password_hasher, *p.members_cipher, *p.revoker, p.members_keyring,
-        p.clock, std::move(options));
+        *p.member_repository, *p.password_hasher, *p.members_cipher, *p.revoker,
+        p.members_throttles, p.members_keyring, p.clock, std::move(options));
     // A revocation the deny-list did not take (the request answered 503) is replayed from
     // members.db until it does.
     members::MembersService* members_service = p.members.get();

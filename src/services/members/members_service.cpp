@@ -53,8 +53,8 @@ Error RateLimitedError(std::chrono::seconds retry_after) {
 
 MembersService::MembersService(MemberRepository& repository, PasswordHasher& hasher,
                                const FieldCipher& cipher, TokenRevoker& revoker,
-                               const auth::Keyring& keyring, const Clock& clock,
-                               MembersOptions options)
+                               ThrottleStore& throttles, const auth::Keyring& keyring,
+                               const Clock& clock, MembersOptions options)
     : repository_(repository),
       hasher_(hasher),
       cipher_(cipher),
@@ -63,11 +63,7 @@ MembersService::MembersService(MemberRepository& repository, PasswordHasher& has
       clock_(clock),
       options_(std::move(options)),
       public_base_url_(options_.public_base_url),
-      account_failures_(options_.account_throttle),
-      ip_failures_(options_.ip_throttle),
-      account_mails_(options_.mails_per_account_per_hour, std::chrono::hours{1}),
-      ip_mails_(options_.mails_per_ip_per_hour, std::chrono::hours{1}),
-      ip_signups_(options_.signups_per_ip_per_hour, std::chrono::hours{1}) {}
+      throttles_(throttles) {}
 
 awaitable<Status> MembersService::Load() {
   co_return co_await Replay();
@@ -147,6 +143,26 @@ std::string MembersService::HashToken(std::string_view token) {
   return out;
 }
 
+awaitable<Status> MembersService::Limit(std::string key, int per_hour, TimePoint now) {
+  const WindowRule rule{per_hour, std::chrono::hours{1}};
+  auto verdict = co_await throttles_.Acquire(std::move(key), rule, now);
+  if (!verdict.ok()) co_return verdict.error();
+  if (*verdict) co_return RateLimitedError(**verdict);
+  co_return Ok();
+}
+
+awaitable<Status> MembersService::AttemptLink(const std::string& ip_key, TimePoint now) {
+  auto verdict = co_await throttles_.Attempt(ip_key, options_.ip_throttle, now);
+  if (!verdict.ok()) co_return verdict.error();
+  if (*verdict) co_return RateLimitedError(**verdict);
+  co_return Ok();
+}
+
+awaitable<void> MembersService::Forgive(std::string key) {
+  auto st = co_await throttles_.Forgive(std::move(key));
+  (void)st;
+}
+
 TimePoint MembersService::ValidAfter(TimePoint now) {
   return std::chrono::floor<std::chrono::seconds>(now) + std::chrono::seconds{1};
 }
@@ -215,8 +231,9 @@ awaitable<Status> MembersService::Signup(SignupInput input, std::string client_i
   }
   if (auto st = ValidateAddress(input.address); !st.ok()) co_return st;
   const TimePoint now = clock_.Now();
-  if (auto wait = ip_signups_.Acquire("signup:" + client_ip, now)) {
-    co_return RateLimitedError(*wait);
+  if (auto st = co_await Limit("signup:" + client_ip, options_.signups_per_ip_per_hour, now);
+      !st.ok()) {
+    co_return st;
   }
   // Hash whether or not the email is taken: both answers cost the same.
   auto hash = co_await hasher_.Hash(std::move(input.password));
@@ -250,17 +267,13 @@ awaitable<Status> MembersService::Signup(SignupInput input, std::string client_i
 awaitable<Result<MembersService::VerifyOutcome>> MembersService::VerifyEmail(
     std::string token, std::string client_ip) {
   const TimePoint now = clock_.Now();
+  // Every use of a link counts as a guess from the client address until it proves a real one.
   const std::string ip_key = "link:" + client_ip;
-  if (auto wait = ip_failures_.Check(ip_key, now)) co_return RateLimitedError(*wait);
-  if (!IsWellFormedToken(token)) {
-    ip_failures_.RecordFailure(ip_key, now);
-    co_return BadLink();
-  }
+  if (auto st = co_await AttemptLink(ip_key, now); !st.ok()) co_return st.error();
+  if (!IsWellFormedToken(token)) co_return BadLink();
   auto consumed = co_await repository_.ConsumeVerification(HashToken(token), now);
-  if (!consumed.ok()) {
-    ip_failures_.RecordFailure(ip_key, now);
-    co_return BadLink();
-  }
+  if (!consumed.ok()) co_return BadLink();
+  co_await Forgive(ip_key);
   co_return VerifyOutcome{consumed->already_verified};
 }
 
@@ -273,21 +286,29 @@ awaitable<Status> MembersService::RecordMailRequest(MailRequestKind kind, std::s
                                                     std::string client_ip) {
   if (auto st = ValidateEmail(email); !st.ok()) co_return st;
   const TimePoint now = clock_.Now();
-  if (auto wait = ip_mails_.Acquire("mail:" + client_ip, now)) co_return RateLimitedError(*wait);
+  if (auto st = co_await Limit("mail:" + client_ip, options_.mails_per_ip_per_hour, now);
+      !st.ok()) {
+    co_return st;
+  }
   // No lookup here: whether the address is registered is decided by the mail worker, so the
   // answer (and its time) is the same for every address (no enumeration, ASVS 6.3.8).
   co_return co_await repository_.RecordMailRequest(kind, cipher_.Seal(email, "mail-request"), now);
 }
 
-std::optional<TokenIssue> MembersService::LinkFor(MailRequestKind kind, const std::string& email,
-                                                  TimePoint now) {
+awaitable<Result<std::optional<TokenIssue>>> MembersService::LinkFor(MailRequestKind kind,
+                                                                     std::string email,
+                                                                     TimePoint now) {
+  using Link = std::optional<TokenIssue>;
   auto member = repository_.FindByEmail(email);
-  if (!member) return std::nullopt;
+  if (!member) co_return Link{};
   const bool reset = kind == MailRequestKind::kPasswordReset;
-  if (!reset && member->email_verified) return std::nullopt;
+  if (!reset && member->email_verified) co_return Link{};
   // Over the per-account limit the mail is just not sent (the request was answered long ago).
   const std::string limit_key = (reset ? "reset:" : "verify:") + std::to_string(member->id);
-  if (account_mails_.Acquire(limit_key, now)) return std::nullopt;
+  if (auto st = co_await Limit(limit_key, options_.mails_per_account_per_hour, now); !st.ok()) {
+    if (st.error().code == Errc::kRateLimited) co_return Link{};
+    co_return st.error();
+  }
   const std::string token = auth::RandomHex(32);
   const std::string base_url = PublicBaseUrl();
   TokenIssue issue;
@@ -310,7 +331,7 @@ std::optional<TokenIssue> MembersService::LinkFor(MailRequestKind kind, const st
                                     static_cast<int>(options_.verify_ttl.count() / 3600))),
         "mail");
   }
-  return issue;
+  co_return Link{std::move(issue)};
 }
 
 awaitable<int> MembersService::ResolveMailRequests() {
@@ -323,7 +344,9 @@ awaitable<int> MembersService::ResolveMailRequests() {
       std::optional<TokenIssue> issue;
       // A row this key cannot open (the data key changed) earns nothing; it is deleted anyway.
       if (auto address = cipher_.Open(request.sealed_address, "mail-request")) {
-        issue = LinkFor(request.kind, *address, now);
+        auto link = co_await LinkFor(request.kind, std::move(*address), now);
+        if (!link.ok()) co_return resolved;  // the throttle store is down: the next pass retries
+        issue = std::move(*link);
       }
       auto st = co_await repository_.ResolveMailRequest(request.id, std::move(issue), now);
       if (!st.ok()) co_return resolved;  // the writer is overloaded: the next pass retries
@@ -338,8 +361,17 @@ awaitable<Result<TokenPair>> MembersService::Login(std::string email, std::strin
   const TimePoint now = clock_.Now();
   const std::string ip_key = "login:" + client_ip;
   const std::string account_key = "login:" + EmailKey(email);
-  std::optional<std::chrono::seconds> wait = ip_failures_.Check(ip_key, now);
-  if (!wait) wait = account_failures_.Check(account_key, now);
+  // Each attempt counts against the client address and the account before the password is
+  // checked (so parallel guesses cannot all pass one check), and is taken back if it was right.
+  auto by_ip = co_await throttles_.Attempt(ip_key, options_.ip_throttle, now);
+  if (!by_ip.ok()) co_return by_ip.error();
+  ThrottleVerdict wait = *by_ip;
+  if (!wait) {
+    auto by_account = co_await throttles_.Attempt(account_key, options_.account_throttle, now);
+    if (!by_account.ok() || *by_account) co_await Forgive(ip_key);  // not checked: no guess
+    if (!by_account.ok()) co_return by_account.error();
+    wait = *by_account;
+  }
   if (wait) {
     logins_throttled_.fetch_add(1, std::memory_order_relaxed);
     co_return RateLimitedError(*wait);
@@ -350,14 +382,18 @@ awaitable<Result<TokenPair>> MembersService::Login(std::string email, std::strin
   std::optional<std::string> stored;
   if (member) stored = member->password_hash;
   auto check = co_await hasher_.Verify(stored, password);
-  if (!check.ok()) co_return check.error();
+  if (!check.ok()) {  // not checked (the hasher is overloaded): no guess was made
+    co_await Forgive(ip_key);
+    co_await Forgive(account_key);
+    co_return check.error();
+  }
   if (!member || !check->match) {
     login_failures_.fetch_add(1, std::memory_order_relaxed);
-    ip_failures_.RecordFailure(ip_key, clock_.Now());
-    account_failures_.RecordFailure(account_key, clock_.Now());
     co_return Unauthenticated();
   }
-  account_failures_.RecordSuccess(account_key);
+  co_await Forgive(ip_key);
+  auto reset = co_await throttles_.Reset(account_key);
+  (void)reset;  // best effort: the login succeeds either way
   if (check->needs_rehash) {
     auto upgraded = co_await hasher_.Hash(password);
     if (upgraded.ok()) {
@@ -438,11 +474,13 @@ awaitable<Status> MembersService::UpdatePassword(auth::Identity identity,
   if (!member) co_return MakeError(Errc::kNotFound, "no such member");
   const TimePoint now = clock_.Now();
   const std::string account_key = "login:" + EmailKey(member->email);
-  if (auto wait = account_failures_.Check(account_key, now)) co_return RateLimitedError(*wait);
+  auto attempt = co_await throttles_.Attempt(account_key, options_.account_throttle, now);
+  if (!attempt.ok()) co_return attempt.error();
+  if (*attempt) co_return RateLimitedError(**attempt);
   auto check = co_await hasher_.Verify(member->password_hash, std::move(current_password));
+  if (!check.ok() || check->match) co_await Forgive(account_key);
   if (!check.ok()) co_return check.error();
   if (!check->match) {
-    account_failures_.RecordFailure(account_key, clock_.Now());
     co_return MakeError(Errc::kValidationFailed, "the current password is not correct",
                         "currentPassword");
   }
@@ -465,21 +503,22 @@ awaitable<Status> MembersService::ResetPassword(std::string token, std::string n
                                                 std::string client_ip) {
   const TimePoint now = clock_.Now();
   const std::string ip_key = "link:" + client_ip;
-  if (auto wait = ip_failures_.Check(ip_key, now)) co_return RateLimitedError(*wait);
-  if (!IsWellFormedToken(token)) {
-    ip_failures_.RecordFailure(ip_key, now);
-    co_return BadLink();
+  if (auto st = co_await AttemptLink(ip_key, now); !st.ok()) co_return st;
+  if (!IsWellFormedToken(token)) co_return BadLink();
+  if (auto st = Renamed(ValidatePassword(new_password), "newPassword"); !st.ok()) {
+    co_await Forgive(ip_key);  // the link was not tried
+    co_return st;
   }
-  if (auto st = Renamed(ValidatePassword(new_password), "newPassword"); !st.ok()) co_return st;
   auto hash = co_await hasher_.Hash(std::move(new_password));
-  if (!hash.ok()) co_return hash.error();
+  if (!hash.ok()) {
+    co_await Forgive(ip_key);
+    co_return hash.error();
+  }
   const TimePoint valid_after = ValidAfter(clock_.Now());
   auto revocation = co_await repository_.ConsumeReset(HashToken(token), std::move(*hash),
                                                       valid_after, clock_.Now());
-  if (!revocation.ok()) {
-    ip_failures_.RecordFailure(ip_key, clock_.Now());
-    co_return BadLink();
-  }
+  if (!revocation.ok()) co_return BadLink();
+  co_await Forgive(ip_key);
   Status published =
       co_await revoker_.InvalidateBefore(revocation->member_id, revocation->valid_after);
   co_return Published(std::move(published));

@@ -13,7 +13,8 @@
 // adapter moves it into the header.
 //
 // Thread-safety: all methods may be called concurrently from any I/O thread. The service keeps no
-// per-member state in memory beyond the throttles (bounded).
+// per-member state in memory: throttle counts live in the ThrottleStore (shared between instances
+// when the store is), revocations in the repository and the revoker.
 #pragma once
 
 #include <atomic>
@@ -35,6 +36,7 @@
 #include "services/members/ports/field_cipher.hpp"
 #include "services/members/ports/member_repository.hpp"
 #include "services/members/ports/password_hasher.hpp"
+#include "services/members/ports/throttle_store.hpp"
 #include "services/members/ports/token_revoker.hpp"
 
 namespace rocketmart::members {
@@ -47,10 +49,10 @@ struct MembersOptions {
   std::chrono::seconds refresh_ttl{30 * 24 * 3600};  // absolute lifetime of a refresh family
   std::string issuer = "rocketmart";
   std::string audience = "rocketmart-api";
-  FailureThrottle::Options account_throttle{};  // 5 free failures, then 1 s doubling to 15 min
-  FailureThrottle::Options ip_throttle{.free_failures = 100,
-                                       .base_delay = std::chrono::seconds{60},
-                                       .max_delay = std::chrono::seconds{900}};
+  BackoffRule account_throttle{};  // 5 free failures, then 1 s doubling to 15 min
+  BackoffRule ip_throttle{.free_failures = 100,
+                          .base_delay = std::chrono::seconds{60},
+                          .max_delay = std::chrono::seconds{900}};
   int mails_per_account_per_hour = 3;  // resend-verification and find-password, each
   int mails_per_ip_per_hour = 20;
   int signups_per_ip_per_hour = 30;
@@ -96,8 +98,8 @@ struct MyPageView {
 class MembersService {
  public:
   MembersService(MemberRepository& repository, PasswordHasher& hasher, const FieldCipher& cipher,
-                 TokenRevoker& revoker, const auth::Keyring& keyring, const Clock& clock,
-                 MembersOptions options);
+                 TokenRevoker& revoker, ThrottleStore& throttles, const auth::Keyring& keyring,
+                 const Clock& clock, MembersOptions options);
 
   // Replays the durable deny-list (members.db) into the revoker. Start-up; an error means the
   // revoker did not take all of it.
@@ -188,7 +190,16 @@ class MembersService {
                                                    std::string client_ip);
   // The link (and mail) a recorded request earns, if any: nullopt for an unknown address, an
   // already verified one (verification), or an account over its mail limit.
-  std::optional<TokenIssue> LinkFor(MailRequestKind kind, const std::string& email, TimePoint now);
+  // An error when the throttle store could not say.
+  boost::asio::awaitable<Result<std::optional<TokenIssue>>> LinkFor(MailRequestKind kind,
+                                                                    std::string email,
+                                                                    TimePoint now);
+  // Counts a mailed-link use (or guess) from the client address; a rate-limit error when locked.
+  boost::asio::awaitable<Status> AttemptLink(const std::string& ip_key, TimePoint now);
+  // Takes back an attempt that was not a guess. Best effort: a store error only leaves the
+  // attempt counted.
+  boost::asio::awaitable<void> Forgive(std::string key);
+  boost::asio::awaitable<Status> Limit(std::string key, int per_hour, TimePoint now);
 
   MemberRepository& repository_;
   PasswordHasher& hasher_;
@@ -199,15 +210,11 @@ class MembersService {
   const MembersOptions options_;
   mutable std::mutex base_url_mu_;
   std::string public_base_url_;  // guarded by base_url_mu_
-  FailureThrottle account_failures_;
-  FailureThrottle ip_failures_;
+  ThrottleStore& throttles_;
   std::atomic<std::uint64_t> login_failures_{0};
   std::atomic<std::uint64_t> logins_throttled_{0};
   std::atomic<std::uint64_t> revocations_unpublished_{0};
   std::atomic<bool> republish_pending_{false};
-  WindowLimiter account_mails_;
-  WindowLimiter ip_mails_;
-  WindowLimiter ip_signups_;
   OrdersClient* orders_ = nullptr;
   WishlistClient* wishlist_ = nullptr;
   LikesClient* likes_ = nullptr;
