@@ -510,42 +510,7 @@ void EmbeddedApp::Start() {
       }
       p.mailer = std::make_unique<members::EmlMailer>(*p.mail_dir, p.config.mail.from, p.clock);
     }
-    p.mail_worker = std::make_unique<members::MailWorker>(*p.mail_outbox, *p.members_cipher,
-                                                          *p.mailer, p.clock);
-    members::MailWorker* worker = p.mail_worker.get();
-    p.members_db->writer->AddCommitListener([worker] { worker->Notify(); });
     p.revoker = std::make_unique<GatewayRevoker>(p.token_denylist);
-    members::MembersOptions options;
-    options.public_base_url = p.config.members.public_base_url;
-    if (options.public_base_url.empty()) {
-      // The port is bound already (server.port 0 has picked one).
-      options.public_base_url = DefaultPublicBaseUrl(p.config.server.host, p.server->port());
-    }
-    while (options.public_base_url.ends_with('/')) options.public_base_url.pop_back();
-    options.verify_ttl = std::chrono::seconds(p.config.members.verify_ttl_s);
-    options.reset_ttl = std::chrono::seconds(p.config.members.reset_ttl_s);
-    options.access_ttl = std::chrono::seconds(p.config.auth.access_ttl_s);
-    options.refresh_ttl = std::chrono::seconds(p.config.auth.refresh_ttl_s);
-    options.issuer = p.config.auth.issuer;
-    options.audience = p.config.auth.audience;
-    options.signups_per_ip_per_hour = p.config.members.signups_per_ip_per_hour;
-    options.mails_per_ip_per_hour = p.config.members.mails_per_ip_per_hour;
-    p.members = std::make_unique<members::MembersService>(
-        *p.member_repository, *p.password_hasher, *p.members_cipher, *p.revoker,
-        p.members_throttles, p.members_keyring, p.clock, std::move(options));
-    // A revocation the deny-list did not take (the request answered 503) is replayed from
-    // members.db until it does.
-    members::MembersService* members_service = p.members.get();
-    p.maintenance.Add("revocation-republish", std::chrono::seconds(5),
-                      [members_service]() -> boost::asio::awaitable<void> {
-                        const bool replayed = co_await members_service->RepublishRevocations();
-                        (void)replayed;
-                      });
-    // Resend-verification and find-password only record the address; the mail worker looks it
-    // up, so their answer time says nothing about the account.
-    p.mail_worker->SetRequestResolver([members = p.members.get()] {
-      return async::RunToCompletion(members->ResolveMailRequests());
-    });
   }
 
   // Checkout.
@@ -616,6 +581,59 @@ void EmbeddedApp::Start() {
   p.checkout_db->relay->Subscribe(std::string(checkout::kPaymentRefundedTopic),
                                   p.payment_refunded_subscriber.get());
 
+  // The members service, built once the services its "my page" reads exist (in-process client
+  // bindings), then the mail worker that resolves its mail requests.
+  {
+    p.orders_client = std::make_unique<InProcessOrdersClient>(*p.orders);
+    p.wishlist_client = std::make_unique<InProcessWishlistClient>(*p.shopping);
+    p.likes_client = std::make_unique<InProcessLikesClient>(*p.shopping_repository);
+    members::MembersOptions options;
+    options.public_base_url = p.config.members.public_base_url;
+    if (options.public_base_url.empty()) {
+      // The port is bound already (server.port 0 has picked one).
+      options.public_base_url = DefaultPublicBaseUrl(p.config.server.host, p.server->port());
+    }
+    options.verify_ttl = std::chrono::seconds(p.config.members.verify_ttl_s);
+    options.reset_ttl = std::chrono::seconds(p.config.members.reset_ttl_s);
+    options.access_ttl = std::chrono::seconds(p.config.auth.access_ttl_s);
+    options.refresh_ttl = std::chrono::seconds(p.config.auth.refresh_ttl_s);
+    options.issuer = p.config.auth.issuer;
+    options.audience = p.config.auth.audience;
+    options.signups_per_ip_per_hour = p.config.members.signups_per_ip_per_hour;
+    options.mails_per_ip_per_hour = p.config.members.mails_per_ip_per_hour;
+    p.members = std::make_unique<members::MembersService>(
+        members::MembersPorts{.repository = *p.member_repository,
+                              .hasher = *p.password_hasher,
+                              .cipher = *p.members_cipher,
+                              .revoker = *p.revoker,
+                              .throttles = p.members_throttles,
+                              .orders = *p.orders_client,
+                              .wishlist = *p.wishlist_client,
+                              .likes = *p.likes_client},
+        p.members_keyring, p.clock, std::move(options));
+    // A revocation the deny-list did not take (the request answered 503) is replayed from
+    // members.db until it does.
+    members::MembersService* members_service = p.members.get();
+    p.maintenance.Add("revocation-republish", std::chrono::seconds(5),
+                      [members_service]() -> boost::asio::awaitable<void> {
+                        const bool replayed = co_await members_service->RepublishRevocations();
+                        (void)replayed;
+                      });
+    // Resend-verification and find-password only record the address; the mail worker looks it
+    // up, so their answer time says nothing about the account. A claimed batch is held for
+    // longer than sending it can take.
+    members::MailWorkerOptions worker_options;
+    worker_options.lease =
+        std::chrono::seconds(60) +
+        std::chrono::ceil<std::chrono::seconds>(std::chrono::milliseconds(
+            static_cast<std::int64_t>(worker_options.batch) * p.config.mail.smtp_timeout_ms));
+    p.mail_worker = std::make_unique<members::MailWorker>(
+        *p.mail_outbox, *p.members_cipher, *p.mailer, p.clock,
+        [members_service] { return members_service->ResolveMailRequests(); }, worker_options);
+    members::MailWorker* worker = p.mail_worker.get();
+    p.members_db->writer->AddCommitListener([worker] { worker->Notify(); });
+  }
+
   // Consumers' databases start before their producers' relays deliver into them.
   p.databases.push_back(p.orders_db.get());
   p.databases.push_back(p.provider_db.get());
@@ -663,10 +681,6 @@ void EmbeddedApp::Start() {
   catalog::RegisterCartCheckoutRoute(p.router, *p.shopping);
   checkout::RegisterRoutes(p.router, *p.checkout);
   orders::RegisterRoutes(p.router, *p.orders);
-  p.orders_client = std::make_unique<InProcessOrdersClient>(*p.orders);
-  p.wishlist_client = std::make_unique<InProcessWishlistClient>(*p.shopping);
-  p.likes_client = std::make_unique<InProcessLikesClient>(*p.shopping_repository);
-  p.members->SetClients(p.orders_client.get(), p.wishlist_client.get(), p.likes_client.get());
   members::RegisterRoutes(p.router, *p.members);
   // /health's look at every store. A database whose last transaction failed is probed again
   // through its writer, so one that recovered reads healthy even when no request writes to it; a

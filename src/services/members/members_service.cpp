@@ -42,6 +42,11 @@ std::string FamilyOf(std::string_view token_id) {
   return dot == std::string_view::npos ? std::string() : std::string(token_id.substr(0, dot));
 }
 
+MembersOptions WithoutTrailingSlash(MembersOptions options) {
+  while (options.public_base_url.ends_with('/')) options.public_base_url.pop_back();
+  return options;
+}
+
 }  // namespace
 
 Error RateLimitedError(std::chrono::seconds retry_after) {
@@ -51,26 +56,28 @@ Error RateLimitedError(std::chrono::seconds retry_after) {
                    std::to_string(secs));
 }
 
-MembersService::MembersService(MemberRepository& repository, PasswordHasher& hasher,
-                               const FieldCipher& cipher, TokenRevoker& revoker,
-                               ThrottleStore& throttles, const auth::Keyring& keyring,
-                               const Clock& clock, MembersOptions options)
-    : repository_(repository),
-      hasher_(hasher),
-      cipher_(cipher),
-      revoker_(revoker),
+MembersService::MembersService(MembersPorts ports, const auth::Keyring& keyring, const Clock& clock,
+                               MembersOptions options)
+    : repository_(ports.repository),
+      hasher_(ports.hasher),
+      cipher_(ports.cipher),
+      revoker_(ports.revoker),
+      throttles_(ports.throttles),
+      orders_(ports.orders),
+      wishlist_(ports.wishlist),
+      likes_(ports.likes),
       keyring_(keyring),
       clock_(clock),
-      options_(std::move(options)),
-      public_base_url_(options_.public_base_url),
-      throttles_(throttles) {}
+      options_(WithoutTrailingSlash(std::move(options))) {}
 
 awaitable<Status> MembersService::Load() {
   co_return co_await Replay();
 }
 
 awaitable<Status> MembersService::Replay() {
-  const DenylistSnapshot snapshot = repository_.LoadDenylist(clock_.Now());
+  auto loaded = co_await repository_.LoadDenylist(clock_.Now());
+  if (!loaded.ok()) co_return loaded.error();
+  const DenylistSnapshot& snapshot = *loaded;
   Status all = Ok();
   for (const auto& d : snapshot.denied_tokens) {
     Status st = Ok();
@@ -104,24 +111,6 @@ Status MembersService::Published(Status st) {
   return MakeError(Errc::kUnavailable,
                    "saved, but not every server refuses the old tokens yet; this is retried "
                    "automatically");
-}
-
-void MembersService::SetPublicBaseUrl(std::string url) {
-  while (url.ends_with('/')) url.pop_back();
-  std::lock_guard lock(base_url_mu_);
-  public_base_url_ = std::move(url);
-}
-
-std::string MembersService::PublicBaseUrl() const {
-  std::lock_guard lock(base_url_mu_);
-  return public_base_url_;
-}
-
-void MembersService::SetClients(OrdersClient* orders, WishlistClient* wishlist,
-                                LikesClient* likes) {
-  orders_ = orders;
-  wishlist_ = wishlist;
-  likes_ = likes;
 }
 
 bool MembersService::IsWellFormedToken(std::string_view token) {
@@ -240,7 +229,7 @@ awaitable<Status> MembersService::Signup(SignupInput input, std::string client_i
   if (!hash.ok()) co_return hash.error();
 
   const std::string token = auth::RandomHex(32);
-  const std::string base_url = PublicBaseUrl();
+  const std::string& base_url = options_.public_base_url;
   const std::string link = base_url + "/member/verify?token=" + token;
   const int hours = static_cast<int>(options_.verify_ttl.count() / 3600);
   MemberRepository::SignupRequest request;
@@ -299,7 +288,9 @@ awaitable<Result<std::optional<TokenIssue>>> MembersService::LinkFor(MailRequest
                                                                      std::string email,
                                                                      TimePoint now) {
   using Link = std::optional<TokenIssue>;
-  auto member = repository_.FindByEmail(email);
+  auto found = co_await repository_.FindByEmail(std::move(email));
+  if (!found.ok()) co_return found.error();
+  const std::optional<MemberRecord>& member = *found;
   if (!member) co_return Link{};
   const bool reset = kind == MailRequestKind::kPasswordReset;
   if (!reset && member->email_verified) co_return Link{};
@@ -310,7 +301,7 @@ awaitable<Result<std::optional<TokenIssue>>> MembersService::LinkFor(MailRequest
     co_return st.error();
   }
   const std::string token = auth::RandomHex(32);
-  const std::string base_url = PublicBaseUrl();
+  const std::string& base_url = options_.public_base_url;
   TokenIssue issue;
   issue.member_id = member->id;
   issue.token_hash = HashToken(token);
@@ -338,8 +329,13 @@ awaitable<int> MembersService::ResolveMailRequests() {
   constexpr std::size_t kBatch = 64;
   int resolved = 0;
   for (;;) {
-    const std::vector<MailRequest> batch = repository_.PendingMailRequests(kBatch);
-    for (const MailRequest& request : batch) {
+    // Claimed for a lease: another instance's resolver skips them meanwhile.
+    const TimePoint claimed_at = clock_.Now();
+    auto claimed = co_await repository_.ClaimMailRequests(kBatch, claimed_at,
+                                                          claimed_at + options_.mail_request_lease);
+    if (!claimed.ok()) co_return resolved;  // the writer is overloaded: the next pass retries
+    std::vector<MailRequest> batch = std::move(*claimed);
+    for (MailRequest& request : batch) {
       const TimePoint now = clock_.Now();
       std::optional<TokenIssue> issue;
       // A row this key cannot open (the data key changed) earns nothing; it is deleted anyway.
@@ -348,8 +344,10 @@ awaitable<int> MembersService::ResolveMailRequests() {
         if (!link.ok()) co_return resolved;  // the throttle store is down: the next pass retries
         issue = std::move(*link);
       }
-      auto st = co_await repository_.ResolveMailRequest(request.id, std::move(issue), now);
-      if (!st.ok()) co_return resolved;  // the writer is overloaded: the next pass retries
+      auto st = co_await repository_.ResolveMailRequest(std::move(request), std::move(issue), now);
+      if (!st.ok() && st.error().code == Errc::kConflict) continue;  // another resolver has it
+      // Overloaded: the claims lapse at the end of their lease and a later pass resolves them.
+      if (!st.ok()) co_return resolved;
       ++resolved;
     }
     if (batch.size() < kBatch) co_return resolved;
@@ -378,7 +376,15 @@ awaitable<Result<TokenPair>> MembersService::Login(std::string email, std::strin
   }
 
   std::optional<MemberRecord> member;
-  if (ValidateEmail(email).ok()) member = repository_.FindByEmail(email);
+  if (ValidateEmail(email).ok()) {
+    auto found = co_await repository_.FindByEmail(email);
+    if (!found.ok()) {  // not checked: no guess was made
+      co_await Forgive(ip_key);
+      co_await Forgive(account_key);
+      co_return found.error();
+    }
+    member = std::move(*found);
+  }
   std::optional<std::string> stored;
   if (member) stored = member->password_hash;
   auto check = co_await hasher_.Verify(stored, password);
@@ -426,7 +432,9 @@ awaitable<Result<TokenPair>> MembersService::Refresh(std::string refresh_token) 
     if (!denied.ok()) co_return Published(std::move(denied)).error();
   }
   if (outcome->status != RefreshStatus::kRotated) co_return BadRefresh();
-  auto member = repository_.FindById(outcome->member_id);
+  auto found = co_await repository_.FindById(outcome->member_id);
+  if (!found.ok()) co_return found.error();
+  const std::optional<MemberRecord>& member = *found;
   if (!member) co_return BadRefresh();
   co_return IssueTokens(*member, outcome->family_id, next, outcome->family_expires_at, now);
 }
@@ -470,7 +478,9 @@ awaitable<Status> MembersService::UpdatePassword(auth::Identity identity,
                                                  std::string current_password,
                                                  std::string new_password) {
   if (auto st = Renamed(ValidatePassword(new_password), "newPassword"); !st.ok()) co_return st;
-  auto member = repository_.FindById(identity.member_id);
+  auto found = co_await repository_.FindById(identity.member_id);
+  if (!found.ok()) co_return found.error();
+  const std::optional<MemberRecord>& member = *found;
   if (!member) co_return MakeError(Errc::kNotFound, "no such member");
   const TimePoint now = clock_.Now();
   const std::string account_key = "login:" + EmailKey(member->email);
@@ -524,28 +534,29 @@ awaitable<Status> MembersService::ResetPassword(std::string token, std::string n
   co_return Published(std::move(published));
 }
 
-Result<MembersService::MemberPage> MembersService::ListMembers(const std::optional<std::string>& q,
-                                                               std::int64_t before_id,
-                                                               std::size_t limit) {
+awaitable<Result<MembersService::MemberPage>> MembersService::ListMembers(
+    std::optional<std::string> q, std::int64_t before_id, std::size_t limit) {
   MemberListQuery query{std::nullopt, before_id, limit + 1};
   if (q) {
     auto prefix = MakeSearchPrefix(*q);
-    if (!prefix.ok()) return prefix.error();
+    if (!prefix.ok()) co_return prefix.error();
     query.search = std::move(*prefix);
   }
-  MemberList found = repository_.ListMembers(query);
-  MemberPage page{std::move(found.items), found.total, 0};
+  auto found = co_await repository_.ListMembers(std::move(query));
+  if (!found.ok()) co_return found.error();
+  MemberPage page{std::move(found->items), found->total, 0};
   if (page.items.size() > limit) {
     page.items.resize(limit);
     page.next_before_id = page.items.back().id;
   }
-  return page;
+  co_return page;
 }
 
-Result<ProfileView> MembersService::Me(std::int64_t member_id) {
-  auto member = repository_.FindById(member_id);
-  if (!member) return MakeError(Errc::kNotFound, "no such member");
-  return View(*member);
+awaitable<Result<ProfileView>> MembersService::Me(std::int64_t member_id) {
+  auto found = co_await repository_.FindById(member_id);
+  if (!found.ok()) co_return found.error();
+  if (!*found) co_return MakeError(Errc::kNotFound, "no such member");
+  co_return View(**found);
 }
 
 awaitable<Result<ProfileView>> MembersService::UpdateProfile(std::int64_t member_id,
@@ -561,22 +572,17 @@ awaitable<Result<ProfileView>> MembersService::UpdateProfile(std::int64_t member
 }
 
 awaitable<Result<MyPageView>> MembersService::MyPage(std::int64_t member_id) {
-  auto profile = Me(member_id);
+  auto profile = co_await Me(member_id);
   if (!profile.ok()) co_return profile.error();
   MyPageView page;
   page.profile = std::move(*profile);
-  if (orders_) {
-    auto orders = co_await orders_->RecentOrders(member_id, kMyPageLimit);
-    if (orders.ok()) page.orders.items = std::move(*orders);
-  }
-  if (wishlist_) {
-    auto wishlist = co_await wishlist_->Wishlist(member_id, kMyPageLimit);
-    if (wishlist.ok()) page.wishlist.items = std::move(*wishlist);
-  }
-  if (likes_) {
-    auto likes = co_await likes_->Likes(member_id, kMyPageLimit);
-    if (likes.ok()) page.likes.items = std::move(*likes);
-  }
+  // A section whose service fails is "unavailable"; the page itself still answers.
+  auto orders = co_await orders_.RecentOrders(member_id, kMyPageLimit);
+  if (orders.ok()) page.orders.items = std::move(*orders);
+  auto wishlist = co_await wishlist_.Wishlist(member_id, kMyPageLimit);
+  if (wishlist.ok()) page.wishlist.items = std::move(*wishlist);
+  auto likes = co_await likes_.Likes(member_id, kMyPageLimit);
+  if (likes.ok()) page.likes.items = std::move(*likes);
   co_return page;
 }
 

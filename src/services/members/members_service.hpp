@@ -56,6 +56,22 @@ struct MembersOptions {
   int mails_per_account_per_hour = 3;  // resend-verification and find-password, each
   int mails_per_ip_per_hour = 20;
   int signups_per_ip_per_hour = 30;
+  // How long the mail worker holds the mail requests it claimed (another instance's worker takes
+  // them over after this if it died).
+  std::chrono::seconds mail_request_lease{60};
+};
+
+// What the service needs, bound once at construction: its own adapters and the clients of the
+// services "my page" reads. All must outlive the service.
+struct MembersPorts {
+  MemberRepository& repository;
+  PasswordHasher& hasher;
+  const FieldCipher& cipher;
+  TokenRevoker& revoker;
+  ThrottleStore& throttles;
+  OrdersClient& orders;
+  WishlistClient& wishlist;
+  LikesClient& likes;
 };
 
 struct SignupInput {
@@ -97,9 +113,8 @@ struct MyPageView {
 
 class MembersService {
  public:
-  MembersService(MemberRepository& repository, PasswordHasher& hasher, const FieldCipher& cipher,
-                 TokenRevoker& revoker, ThrottleStore& throttles, const auth::Keyring& keyring,
-                 const Clock& clock, MembersOptions options);
+  MembersService(MembersPorts ports, const auth::Keyring& keyring, const Clock& clock,
+                 MembersOptions options);
 
   // Replays the durable deny-list (members.db) into the revoker. Start-up; an error means the
   // revoker did not take all of it.
@@ -112,12 +127,6 @@ class MembersService {
   std::uint64_t RevocationsUnpublished() const {
     return revocations_unpublished_.load(std::memory_order_relaxed);
   }
-  // Where the links in mails point (no trailing slash). Replaces MembersOptions::public_base_url,
-  // e.g. once the server knows the port it bound; safe while requests run.
-  void SetPublicBaseUrl(std::string url);
-  std::string PublicBaseUrl() const;
-  // Optional: unbound clients make their my-page section "unavailable".
-  void SetClients(OrdersClient* orders, WishlistClient* wishlist, LikesClient* likes);
 
   boost::asio::awaitable<Status> Signup(SignupInput input, std::string client_ip);
   struct VerifyOutcome {
@@ -146,12 +155,14 @@ class MembersService {
   boost::asio::awaitable<Status> FindPassword(std::string email, std::string client_ip);
   // The mail worker's half of resend-verification and find-password: looks each recorded address
   // up, applies the per-account mail limit, and issues the link to a member who should get one.
-  // Returns how many requests it resolved. Call from one thread at a time (the mail worker).
+  // Returns how many requests it resolved. Requests are claimed first (for
+  // MembersOptions::mail_request_lease), so resolvers of several instances never resolve one
+  // request twice.
   boost::asio::awaitable<int> ResolveMailRequests();
   boost::asio::awaitable<Status> ResetPassword(std::string token, std::string new_password,
                                                std::string client_ip);
 
-  Result<ProfileView> Me(std::int64_t member_id);
+  boost::asio::awaitable<Result<ProfileView>> Me(std::int64_t member_id);
   boost::asio::awaitable<Result<ProfileView>> UpdateProfile(std::int64_t member_id,
                                                             ProfileChanges changes);
   boost::asio::awaitable<Result<MyPageView>> MyPage(std::int64_t member_id);
@@ -164,8 +175,8 @@ class MembersService {
     std::optional<std::int64_t> total;
     std::int64_t next_before_id = 0;
   };
-  Result<MemberPage> ListMembers(const std::optional<std::string>& q, std::int64_t before_id,
-                                 std::size_t limit);
+  boost::asio::awaitable<Result<MemberPage>> ListMembers(std::optional<std::string> q,
+                                                         std::int64_t before_id, std::size_t limit);
 
   // Tokens travel as 64 lowercase hex characters (256 bits); anything else is rejected unseen.
   static bool IsWellFormedToken(std::string_view token);
@@ -205,19 +216,17 @@ class MembersService {
   PasswordHasher& hasher_;
   const FieldCipher& cipher_;
   TokenRevoker& revoker_;
+  ThrottleStore& throttles_;
+  OrdersClient& orders_;
+  WishlistClient& wishlist_;
+  LikesClient& likes_;
   const auth::Keyring& keyring_;
   const Clock& clock_;
   const MembersOptions options_;
-  mutable std::mutex base_url_mu_;
-  std::string public_base_url_;  // guarded by base_url_mu_
-  ThrottleStore& throttles_;
   std::atomic<std::uint64_t> login_failures_{0};
   std::atomic<std::uint64_t> logins_throttled_{0};
   std::atomic<std::uint64_t> revocations_unpublished_{0};
   std::atomic<bool> republish_pending_{false};
-  OrdersClient* orders_ = nullptr;
-  WishlistClient* wishlist_ = nullptr;
-  LikesClient* likes_ = nullptr;
 };
 
 // The Errc::kRateLimited error with its Retry-After seconds in `field`.
