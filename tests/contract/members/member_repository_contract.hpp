@@ -16,6 +16,7 @@
 #include <atomic>
 #include <barrier>
 #include <chrono>
+#include <functional>
 #include <map>
 #include <set>
 #include <string>
@@ -101,6 +102,22 @@ class MemberRepositoryContract : public ::testing::TestWithParam<MemberStoreFact
     auto r = Run(repository.RotateRefresh(from, to, Now() + std::chrono::minutes{15}, Now()));
     EXPECT_TRUE(r.ok());
     return r.ok() ? *r : RefreshOutcome{};
+  }
+
+  // Runs call(i, repository) on n threads released together, alternating between this fixture's
+  // first instance and `other`.
+  void InParallel(int n, MemberRepository& other,
+                  const std::function<void(int, MemberRepository&)>& call) {
+    std::barrier start(n);
+    std::vector<std::thread> threads;
+    for (int i = 0; i < n; ++i) {
+      threads.emplace_back([&, i] {
+        MemberRepository& repository = i % 2 ? repo() : other;
+        start.arrive_and_wait();
+        call(i, repository);
+      });
+    }
+    for (auto& t : threads) t.join();
   }
 
   std::unique_ptr<MemberStoreFixture> fixture_;
@@ -299,16 +316,9 @@ TEST_P(MemberRepositoryContract, ParallelRotationsOfOneTokenHaveExactlyOneWinner
   ASSERT_TRUE(
       Run(repo().StoreRefresh(id, "famh", "h0", Now() + std::chrono::hours{24}, Now())).ok());
   std::vector<RefreshStatus> outcomes(kCallers);
-  std::barrier start(kCallers);
-  std::vector<std::thread> threads;
-  for (int i = 0; i < kCallers; ++i) {
-    threads.emplace_back([&, i] {
-      MemberRepository& repository = i % 2 ? repo() : b.repository;
-      start.arrive_and_wait();
-      outcomes[i] = Rotate(repository, "h0", "h1-" + std::to_string(i)).status;
-    });
-  }
-  for (auto& t : threads) t.join();
+  InParallel(kCallers, b.repository, [&](int i, MemberRepository& repository) {
+    outcomes[i] = Rotate(repository, "h0", "h1-" + std::to_string(i)).status;
+  });
   EXPECT_EQ(std::count(outcomes.begin(), outcomes.end(), RefreshStatus::kRotated), 1);
   EXPECT_EQ(std::count(outcomes.begin(), outcomes.end(), RefreshStatus::kReused), kCallers - 1);
 }
@@ -457,17 +467,10 @@ TEST_P(MemberRepositoryContract, ParallelSignupsOfOneEmailInsertOneMember) {
   constexpr int kCallers = 8;
   MemberStoreInstance b = fixture_->Open();
   std::vector<std::int64_t> ids(kCallers, -1);
-  std::barrier start(kCallers);
-  std::vector<std::thread> threads;
-  for (int i = 0; i < kCallers; ++i) {
-    threads.emplace_back([&, i] {
-      MemberRepository& repository = i % 2 ? repo() : b.repository;
-      start.arrive_and_wait();
-      ids[i] = SignUp(repository, i % 3 ? "Quinn@example.com" : "quinn@EXAMPLE.com",
-                      "tq-" + std::to_string(i));
-    });
-  }
-  for (auto& t : threads) t.join();
+  InParallel(kCallers, b.repository, [&](int i, MemberRepository& repository) {
+    ids[i] = SignUp(repository, i % 3 ? "Quinn@example.com" : "quinn@EXAMPLE.com",
+                    "tq-" + std::to_string(i));
+  });
   EXPECT_EQ(std::count_if(ids.begin(), ids.end(), [](std::int64_t id) { return id > 0; }), 1);
   EXPECT_EQ(std::count(ids.begin(), ids.end(), 0), kCallers - 1);
   const std::int64_t winner = *std::max_element(ids.begin(), ids.end());

@@ -92,6 +92,18 @@ struct MailOutboxDb {
   SqliteMailOutbox outbox;
 };
 
+// Queues a sealed mail the way the repository does (in a writer transaction), due at `now`.
+void QueueSealedMail(storage::GroupCommitWriter& writer, const std::string& sealed, TimePoint now) {
+  writer.RunSync([&](storage::Database& db) {
+    auto stmt = db.Prepare(
+        "INSERT INTO mail_outbox (sealed, next_attempt_at_ms, created_at_ms) VALUES (?, ?, ?)");
+    stmt.BindBlob(1, {reinterpret_cast<const std::byte*>(sealed.data()), sealed.size()})
+        .BindInt64(2, ToUnixMillis(now))
+        .BindInt64(3, ToUnixMillis(now));
+    stmt.Step();
+  });
+}
+
 TEST(MailWorker, QueuedMailIsDeliveredOnceTheSmtpServerComesUp) {
   MailOutboxDb db;
   storage::GroupCommitWriter& writer = db.writer;
@@ -106,14 +118,7 @@ TEST(MailWorker, QueuedMailIsDeliveredOnceTheSmtpServerComesUp) {
   const std::string link =
       "https://shop.example/member/reset-password?token=" + std::string(64, 'b');
   const std::string sealed = cipher.Seal(EncodeMail(ResetMail("bo@example.com", link, 30)), "mail");
-  writer.RunSync([&](storage::Database& db) {
-    auto stmt = db.Prepare(
-        "INSERT INTO mail_outbox (sealed, next_attempt_at_ms, created_at_ms) VALUES (?, ?, ?)");
-    stmt.BindBlob(1, {reinterpret_cast<const std::byte*>(sealed.data()), sealed.size()})
-        .BindInt64(2, ToUnixMillis(clock.Now()))
-        .BindInt64(3, ToUnixMillis(clock.Now()));
-    stmt.Step();
-  });
+  QueueSealedMail(writer, sealed, clock.Now());
 
   EXPECT_EQ(worker.RunOnce(), 0);  // server down
   EXPECT_EQ(outbox.Pending(), 1);  // not lost
@@ -180,14 +185,7 @@ TEST(MailWorker, TwoWorkersOverOneDatabaseSendEachMailOnce) {
     const std::string sealed = cipher.Seal(
         EncodeMail(ResetMail(to, "https://shop.example/member/reset-password?token=x", 30)),
         "mail");
-    first.writer.RunSync([&](storage::Database& db) {
-      auto stmt = db.Prepare(
-          "INSERT INTO mail_outbox (sealed, next_attempt_at_ms, created_at_ms) VALUES (?, ?, ?)");
-      stmt.BindBlob(1, {reinterpret_cast<const std::byte*>(sealed.data()), sealed.size()})
-          .BindInt64(2, ToUnixMillis(clock.Now()))
-          .BindInt64(3, ToUnixMillis(clock.Now()));
-      stmt.Step();
-    });
+    QueueSealedMail(first.writer, sealed, clock.Now());
   }
   RecordingMailer mailer_a;
   RecordingMailer mailer_b;
