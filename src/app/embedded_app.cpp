@@ -221,6 +221,10 @@ http::ServerOptions ServerOptionsFrom(const config::Config& c) {
   o.request_timeout = std::chrono::milliseconds(c.server.request_timeout_ms);
   o.shutdown_grace = std::chrono::milliseconds(c.server.shutdown_grace_ms);
   o.access_log = c.log.access_log;
+  // Validated with the configuration; the parse cannot fail here.
+  auto trusted = http::TrustedProxies::Parse(c.server.trusted_proxies);
+  if (!trusted.ok()) throw std::runtime_error("server.trusted_proxies: " + trusted.error().message);
+  o.trusted_proxies = std::move(*trusted);
   return o;
 }
 

@@ -56,8 +56,9 @@ Response Accepted() {
   return http::JsonResponse(http::Status::accepted, o);
 }
 
+// Throttles key on the client the server vouches for (a trusted proxy's report), not the peer.
 std::string Ip(const Request& req) {
-  return req.remote.to_string();
+  return req.client.to_string();
 }
 
 boost::json::object TokensJson(const TokenPair& t) {
