@@ -10,6 +10,7 @@
 #include "app/keys.hpp"
 #include "app/ops_routes.hpp"
 #include "app/periodic_tasks.hpp"
+#include "app/storefront_parts.hpp"
 #include "auth/secret.hpp"
 #include "infra/async/write.hpp"
 #include "infra/http/server.hpp"
@@ -330,6 +331,8 @@ struct EmbeddedApp::Parts {
   http::Router router;
   std::unique_ptr<http::Server> server;
   std::atomic<bool> ready{false};
+  // Last: its stream hub posts to the server's threads, so it goes first.
+  std::unique_ptr<StorefrontParts> storefront;
 };
 
 EmbeddedApp::EmbeddedApp(config::Config config, const Clock& clock)
@@ -516,6 +519,8 @@ void EmbeddedApp::Start() {
   p.members->SetClients(p.orders_client.get(), p.wishlist_client.get(), p.likes_client.get());
   members::RegisterRoutes(p.router, *p.members);
   RegisterOpsRoutes(p.router, p.metrics, [&p] { return p.ready.load(); });
+  p.storefront = std::make_unique<StorefrontParts>(p.config, *p.catalog, *p.checkout, p.clock,
+                                                   p.metrics, p.router);
 
   checkout::CheckoutService* checkout_service = p.checkout.get();
   p.maintenance.Add("hold-expiry", std::chrono::milliseconds(p.config.checkout.sweep_interval_ms),

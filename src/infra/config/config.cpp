@@ -144,6 +144,10 @@ const FieldSpec kFields[] = {
   RM_INT(payment.decline_percent, 0, 100, "Simulated provider: share of charges declined."),
   RM_INT(payment.seed, 0, 2'147'483'647, "Simulated provider: seed of the decline decision."),
   RM_INT(payment.latency_ms, 0, 10'000, "Simulated provider: latency added to each charge."),
+  RM_STR(storefront.assets_dir, 0, kMaxString, "The built storefront (index.html, assets/); empty = the `web` folder next to the binary."),
+  RM_INT(storefront.max_streams, 0, 1'000'000, "Open live stock streams; more answer 503 OVERLOADED (0 turns the stream off)."),
+  RM_INT(storefront.stream_interval_ms, 10, 10'000, "Least time between two looks at the stock for the live streams."),
+  RM_INT(storefront.stream_heartbeat_s, 1, 300, "A comment line keeps a quiet live stock stream open this often."),
 };
 // clang-format on
 
