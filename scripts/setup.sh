@@ -14,6 +14,7 @@ packages=(
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev sqlite3 curl python3 procps
   nginx-light wrk python3-aiosmtpd python3-locust
+  nodejs npm chromium  # storefront: bundling (web/, Node.js >= 18) and its browser tests
 )
 
 missing=()
