@@ -25,6 +25,8 @@ class CheckoutStockReader final : public storefront::StockReader {
     reading.figures.stock = checkout_.Available(product_id);
     if (auto sale = checkout_.GetSale(product_id)) {
       reading.figures.state = sale->state;
+      reading.figures.starts_at = sale->sale.starts_at;
+      reading.figures.ends_at = sale->sale.ends_at;
       const TimePoint now = clock_.Now();
       if (now < sale->sale.starts_at) {
         reading.next_state_change = sale->sale.starts_at;

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <ctime>
 #include <fstream>
 #include <random>
 #include <regex>
@@ -100,7 +101,7 @@ TEST(StockStream, SendsTheStockThenEachPurchaseWithinASecond) {
   HttpClient c(server.port());
   const int stock = static_cast<int>(c.Get("/products/2").Json().at("stock").as_int64());
   SseClient stream(server.port(), "/products/2/stock/stream");
-  ASSERT_TRUE(stream.WaitFor("\"stock\":" + std::to_string(stock) + ",\"state\":\"live\"}"))
+  ASSERT_TRUE(stream.WaitFor("\"stock\":" + std::to_string(stock) + ",\"state\":\"live\","))
       << stream.received();
   const std::string& head = stream.received();
   EXPECT_NE(head.find("HTTP/1.1 200 OK"), std::string::npos);
@@ -115,6 +116,34 @@ TEST(StockStream, SendsTheStockThenEachPurchaseWithinASecond) {
         << stream.received();
     EXPECT_LT(std::chrono::steady_clock::now() - bought_at, 1s);
   }
+}
+
+// An operator moves the window: every open page learns the new countdown; when the window opens
+// by the clock alone, the state turns live without any purchase.
+TEST(StockStream, CarriesTheSaleWindowAndTurnsLiveWhenItOpens) {
+  ServerProcess server({.seed_demo = true});
+  HttpClient c(server.port());
+  SseClient stream(server.port(), "/products/3/stock/stream");
+  ASSERT_TRUE(stream.WaitFor("\"state\":\"live\",\"startsAt\":\"")) << stream.received();
+  const auto now_ms = c.Get("/time").Json().at("epochMs").as_int64();
+  const auto starts_s = now_ms / 1000 + 2;  // whole seconds, 1 to 2 s from now
+  auto iso = [](std::int64_t unix_s) {
+    char buf[32];
+    const std::time_t t = unix_s;
+    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
+    return std::string(buf);
+  };
+  const std::string starts = iso(starts_s);
+  ASSERT_EQ(c.PutJson("/payment/3/sale",
+                      R"({"startsAt":")" + starts + R"(","endsAt":")" + iso(starts_s + 3600) +
+                          R"(","perMemberLimit":1})",
+                      server.FastToken(1, true))
+                .status,
+            200);
+  ASSERT_TRUE(stream.WaitFor("\"state\":\"upcoming\",\"startsAt\":\"" + starts + "\"", 1s))
+      << stream.received();
+  ASSERT_TRUE(stream.WaitFor("\"state\":\"live\",\"startsAt\":\"" + starts + "\"", 4s))
+      << stream.received();
 }
 
 TEST(StockStream, BadRequestsAreRefusedBeforeAnyStreamOpens) {

@@ -60,8 +60,10 @@ def stream(op_id, summary, extra_params):
                        "whenever a product's units or sale state change (at most one look per "
                        "storefront.stream_interval_ms), and a comment line every "
                        "storefront.stream_heartbeat_s. Each event: `id: <n>`, `event: stock`, "
-                       "`data: {\"productId\":1,\"stock\":3,\"state\":\"live\"}` (stock null while "
-                       "the sale is preparing). With Last-Event-ID only the products that changed "
+                       "`data: {\"productId\":1,\"stock\":3,\"state\":\"live\",\"startsAt\":\"...\","
+                       "\"endsAt\":\"...\"}` (stock null while the sale is preparing; the window "
+                       "only when there is a sale, so a moved window moves every countdown; the "
+                       "state turns live/ended at the window's edges without a purchase). With Last-Event-ID only the products that changed "
                        "after that id are sent first; an id from before a restart resumes nothing "
                        "and everything is sent. Past storefront.max_streams open streams: 503 "
                        "OVERLOADED with Retry-After.",

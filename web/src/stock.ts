@@ -8,6 +8,8 @@ export type SaleState = 'none' | 'upcoming' | 'preparing' | 'live' | 'soldout' |
 export interface LiveStock {
   stock: number | null;
   state: SaleState;
+  startsAt?: string;
+  endsAt?: string;
 }
 
 export type StreamStatus = 'connecting' | 'open' | 'retrying';
@@ -30,8 +32,8 @@ export function useLiveStock(ids: number[]): { stock: Map<number, LiveStock>; st
       source.addEventListener('stock', (e) => {
         const ev = e as MessageEvent<string>;
         if (ev.lastEventId) lastId = ev.lastEventId;
-        const d = JSON.parse(ev.data) as { productId: number; stock: number | null; state: SaleState };
-        setStock((prev) => new Map(prev).set(d.productId, { stock: d.stock, state: d.state }));
+        const d = JSON.parse(ev.data) as LiveStock & { productId: number };
+        setStock((prev) => new Map(prev).set(d.productId, { stock: d.stock, state: d.state, startsAt: d.startsAt, endsAt: d.endsAt }));
       });
       source.onerror = () => {
         if (source?.readyState === EventSource.CLOSED && !closed) {

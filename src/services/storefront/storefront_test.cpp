@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "core/change_signal.hpp"
+#include "core/time_format.hpp"
 #include "services/storefront/adapters/stock_stream_hub.hpp"
 #include "services/storefront/domain/web.hpp"
 
@@ -74,12 +75,14 @@ TEST(ParseLastEventId, EmptyIsNoneAndGarbageIsRefused) {
 
 TEST(AppendStockEvent, WritesOneServerSentEvent) {
   std::string out;
-  AppendStockEvent(out, 42, {7, 3, SaleState::kLive});
-  AppendStockEvent(out, 43, {8, std::nullopt, SaleState::kPreparing});
+  AppendStockEvent(out, 42, {7, 3, SaleState::kLive, std::nullopt, std::nullopt});
+  AppendStockEvent(out, 43,
+                   {8, std::nullopt, SaleState::kPreparing, ParseRfc3339("2026-12-01T12:00:00Z"),
+                    ParseRfc3339("2026-12-01T13:00:00.500Z")});
   EXPECT_EQ(out,
             "id: 42\nevent: stock\ndata: {\"productId\":7,\"stock\":3,\"state\":\"live\"}\n\n"
-            "id: 43\nevent: stock\ndata: {\"productId\":8,\"stock\":null,\"state\":\"preparing\"}"
-            "\n\n");
+            "id: 43\nevent: stock\ndata: {\"productId\":8,\"stock\":null,\"state\":\"preparing\","
+            "\"startsAt\":\"2026-12-01T12:00:00Z\",\"endsAt\":\"2026-12-01T13:00:00.500Z\"}\n\n");
 }
 
 TEST(ChangeSignal, WakesOncePerArmingAndNeverBeforeTheFirstArm) {
@@ -106,7 +109,8 @@ class FakeReader final : public StockReader {
     std::lock_guard lock(mutex_);
     auto it = stock_.find(id);
     if (it == stock_.end()) return std::nullopt;
-    return StockReading{{id, it->second, it->second > 0 ? SaleState::kLive : SaleState::kSoldOut},
+    return StockReading{{id, it->second, it->second > 0 ? SaleState::kLive : SaleState::kSoldOut,
+                         std::nullopt, std::nullopt},
                         std::nullopt};
   }
   void Set(std::int64_t id, std::int64_t stock) {

@@ -78,7 +78,12 @@ export function DropPage({ id }: { id: number }) {
 
   const live = stock.get(id);
   const units = live ? live.stock : product.stock;
-  const sale = product.sale;
+  // The stream carries the sale window too: an operator who moves it moves this countdown.
+  const sale = product.sale && {
+    ...product.sale,
+    startsAt: live?.startsAt ?? product.sale.startsAt,
+    endsAt: live?.endsAt ?? product.sale.endsAt,
+  };
   let state: SaleState = live?.state ?? product.saleState;
   // The countdown opens the sale on the server's clock; the stream confirms it a moment later.
   if (synced && sale && state === 'upcoming' && now >= Date.parse(sale.startsAt)) state = units === 0 ? 'soldout' : 'live';

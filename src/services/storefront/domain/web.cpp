@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <charconv>
 
+#include "core/time_format.hpp"
+
 namespace rocketmart::storefront {
 namespace {
 
@@ -107,7 +109,15 @@ void AppendStockEvent(std::string& out, std::uint64_t seq, const StockFigures& f
   out += f.stock ? std::to_string(*f.stock) : std::string("null");
   out += ",\"state\":\"";
   out += SaleStateName(f.state);
-  out += "\"}\n\n";
+  out += '"';
+  if (f.starts_at && f.ends_at) {
+    out += ",\"startsAt\":\"";
+    out += FormatRfc3339(*f.starts_at);
+    out += "\",\"endsAt\":\"";
+    out += FormatRfc3339(*f.ends_at);
+    out += '"';
+  }
+  out += "}\n\n";
 }
 
 Result<std::vector<std::int64_t>> ParseProductIds(std::string_view text, std::size_t max_ids) {

@@ -32,10 +32,14 @@ struct StockFigures {
   std::int64_t product_id = 0;
   std::optional<std::int64_t> stock;  // nullopt: not known yet (sale preparing)
   SaleState state = SaleState::kNone;
+  // The sale window, when there is a sale: an operator who moves it moves every countdown.
+  std::optional<TimePoint> starts_at;
+  std::optional<TimePoint> ends_at;
   bool operator==(const StockFigures&) const = default;
 };
 
-// "id: <seq>\nevent: stock\ndata: {...}\n\n" appended to `out`.
+// "id: <seq>\nevent: stock\ndata: {...}\n\n" appended to `out`; the data is
+// {"productId","stock","state"} and, with a sale, "startsAt" and "endsAt" (RFC 3339).
 void AppendStockEvent(std::string& out, std::uint64_t seq, const StockFigures& figures);
 
 // The comma-separated product ids of `?products=1,2,3`: 1..max_ids distinct positive ids, in
