@@ -2,7 +2,7 @@
 // page and the home page are in this bundle (they must be fast); the shop, account and operator
 // pages load when first visited.
 import './style.css';
-import { render, type ComponentChildren } from 'preact';
+import { Component, render, type ComponentChildren } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import { get, session } from './api';
 import { formatPrice, setLang, t, useLang } from './i18n';
@@ -125,13 +125,32 @@ function Header() {
   );
 }
 
+// A page that fails while rendering shows a message instead of going blank; the next navigation
+// starts afresh.
+class Boundary extends Component<{ path: string; children: ComponentChildren }, { failed: string | null }> {
+  state = { failed: null as string | null };
+  componentDidCatch(error: unknown) {
+    console.error(error);
+    this.setState({ failed: this.props.path });
+  }
+  render() {
+    if (this.state.failed && this.state.failed === this.props.path) {
+      return <Notice kind="error">{t('err.UNKNOWN')}</Notice>;
+    }
+    return this.props.children;
+  }
+}
+
 function App() {
   useLang();
+  const { path } = useStore(route);
   return (
     <>
       <Header />
       <main id="main">
-        <Current />
+        <Boundary path={path}>
+          <Current />
+        </Boundary>
       </main>
     </>
   );

@@ -273,8 +273,27 @@ interface Order {
   createdAt: string;
   onHold?: boolean;
   lines: OrderLine[];
-  history: { status: string; at: string; cause: string }[];
+  history?: { status: string; at: string; cause: string }[]; // only on GET /order/{id}
   refund?: { status?: string; amount?: number } | null;
+}
+
+// Order lines may carry only a product id: names come from the catalog, once per product.
+const productNames = new Map<number, Promise<string | null>>();
+function useProductName(id: number, known?: string): string | null {
+  const [name, setName] = useState<string | null>(known ?? null);
+  useEffect(() => {
+    if (known) return;
+    if (!productNames.has(id)) {
+      productNames.set(id, get<{ name: string }>(`/products/${id}`).then((p) => p.name, () => null));
+    }
+    productNames.get(id)!.then(setName);
+  }, [id, known]);
+  return name;
+}
+
+function LineName({ line }: { line: OrderLine }) {
+  const name = useProductName(line.productId, line.name);
+  return <a href={`/shop/${line.productId}`}>{name ?? t('order.product', { id: line.productId })}</a>;
 }
 
 function statusText(status: string): string {
@@ -286,6 +305,14 @@ function statusText(status: string): string {
 function OrderCard({ order, onChange }: { order: Order; onChange: () => void }) {
   const [msg, setMsg] = useState<Msg>(null);
   const [busy, setBusy] = useState(false);
+  const [history, setHistory] = useState(order.history ?? null);
+  const [opened, setOpened] = useState(false);
+  const loadHistory = (e: Event) => {
+    if ((e.target as HTMLDetailsElement).open) {
+      setOpened(true);
+      get<Order>(`/order/${order.id}`).then((o) => setHistory(o.history ?? []), () => setHistory([]));
+    }
+  };
   const act = async (method: string, path: string, done: MessageKey) => {
     setBusy(true);
     setMsg(null);
@@ -311,7 +338,7 @@ function OrderCard({ order, onChange }: { order: Order; onChange: () => void }) 
       <ul class="order-lines">
         {order.lines.map((l) => (
           <li key={l.productId}>
-            <a href={`/shop/${l.productId}`}>{l.name ?? t('order.product', { id: l.productId })}</a> × {l.quantity} · {formatPrice(l.price)}
+            <LineName line={l} /> × {l.quantity} · {formatPrice(l.price)}
           </li>
         ))}
       </ul>
@@ -322,15 +349,19 @@ function OrderCard({ order, onChange }: { order: Order; onChange: () => void }) 
             : t('order.refunded', { amount: formatPrice(order.total) })}
         </p>
       )}
-      <details>
+      <details onToggle={loadHistory}>
         <summary>{t('order.history')}</summary>
-        <ol class="history">
-          {order.history.map((h, i) => (
-            <li key={i}>
-              {formatDateTime(h.at)} — {statusText(h.status)} {h.cause ? `(${h.cause})` : ''}
-            </li>
-          ))}
-        </ol>
+        {history ? (
+          <ol class="history" data-testid="history">
+            {history.map((h, i) => (
+              <li key={i}>
+                {formatDateTime(h.at)} — {statusText(h.status)} {h.cause ? `(${h.cause})` : ''}
+              </li>
+            ))}
+          </ol>
+        ) : (
+          opened && <Loading />
+        )}
       </details>
       <div class="actions">
         {order.status === 'PAID' && (

@@ -143,7 +143,7 @@ export function DropPage({ id }: { id: number }) {
         <p class="drop-meta">
           <StateBadge state={state} />{' '}
           <span class="stock" aria-live="polite" data-testid="stock" data-stock={units ?? ''}>
-            {units === null ? t('drop.stockUnknown') : units > 0 ? t('drop.left', { n: units }) : t('state.soldout')}
+            {units === null ? t('drop.stockUnknown') : t('drop.left', { n: units })}
           </span>
         </p>
         {sale && state === 'upcoming' && (

@@ -348,12 +348,13 @@ function SaleSummary({ id }: { id: number }) {
   useEffect(() => {
     get<Product>(`/products/${id}`).then(setProduct, setError);
   }, [id]);
-  // The summary follows the live stream: every stock change (at most a few per second) re-reads it.
+  // The summary follows the live stream (every stock change re-reads it) and, for what the stock
+  // does not show (a held unit becoming sold), re-reads itself every second.
   useEffect(() => {
     get<Summary>(`/admin/sales/${id}/summary`).then(setSummary, setError);
   }, [id, live?.stock, live?.state]);
   useEffect(() => {
-    const timer = window.setInterval(() => get<Summary>(`/admin/sales/${id}/summary`).then(setSummary, () => undefined), 5000);
+    const timer = window.setInterval(() => get<Summary>(`/admin/sales/${id}/summary`).then(setSummary, () => undefined), 1000);
     return () => window.clearInterval(timer);
   }, [id]);
   const oversold = summary?.available != null && summary.available < 0 ? -summary.available : 0;
