@@ -62,7 +62,9 @@ StockStreamHub::StockStreamHub(const StockReader& reader, ChangeSignal& signal, 
       rejected_(metrics.GetCounter("storefront_streams_rejected_total",
                                    "Live stock streams refused: storefront.max_streams reached")),
       looks_(metrics.GetCounter("storefront_stream_looks_total",
-                                "Times the stream hub read the stock after a change")) {
+                                "Times the stream hub read the stock after a change")),
+      delay_(metrics.GetHistogram("storefront_stream_delay_seconds",
+                                  "From a stock change's snapshot to its event written on a stream")) {
   metrics.AddGauge("storefront_streams_open", "Open live stock streams", "",
                    [this] { return static_cast<double>(open_streams()); });
   signal_.SetWake([this] { Wake(); });
@@ -160,6 +162,7 @@ void StockStreamHub::Look() {
       if (watched_.count(id) != 0) updated->entries.emplace(id, entry);
     }
     updated->seq = seq_;
+    updated->published = std::chrono::steady_clock::now();
     current_ = updated;
     next = std::move(updated);
     if (changed) groups = groups_;
@@ -216,6 +219,7 @@ asio::awaitable<void> StockStreamHub::Serve(std::vector<std::int64_t> products,
         if (!grown) grown = std::make_shared<Snapshot>(*current_);
         grown->entries.emplace(id, Entry{ReadNow(id), ++seq_});
         grown->seq = seq_;
+        grown->published = std::chrono::steady_clock::now();
       }
     }
     if (grown) current_ = std::move(grown);
@@ -239,7 +243,7 @@ asio::awaitable<void> StockStreamHub::Serve(std::vector<std::int64_t> products,
     auto it = snapshot->entries.find(products[i]);
     if (it != snapshot->entries.end() && (!resume || it->second.seq > last_event_id)) {
       sent[i] = it->second.figures;
-      AppendStockEvent(out, it->second.seq, it->second.figures);
+      out += it->second.event;
       ++events;
     }
   }
@@ -256,7 +260,7 @@ asio::awaitable<void> StockStreamHub::Serve(std::vector<std::int64_t> products,
         if (it != latest->entries.end() && it->second.seq > sub.sent_seq &&
             sent[i] != it->second.figures) {
           sent[i] = it->second.figures;
-          AppendStockEvent(out, it->second.seq, it->second.figures);
+          out += it->second.event;
           ++events;
         }
       }
@@ -264,6 +268,10 @@ asio::awaitable<void> StockStreamHub::Serve(std::vector<std::int64_t> products,
       if (!out.empty()) {
         open = co_await writer.Write(out);
         events_.Add(events);
+        delay_.ObserveMicros(static_cast<std::uint64_t>(
+            std::chrono::duration_cast<std::chrono::microseconds>(
+                std::chrono::steady_clock::now() - latest->published)
+                .count()));
       }
       continue;
     }

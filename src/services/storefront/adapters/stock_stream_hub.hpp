@@ -71,13 +71,17 @@ class StockStreamHub {
   std::size_t open_streams() const { return open_.load(std::memory_order_relaxed); }
 
  private:
+  // One product's figures and its event, rendered once for every stream that sends it.
   struct Entry {
+    Entry(StockFigures f, std::uint64_t s) : figures(f), seq(s) { AppendStockEvent(event, seq, f); }
     StockFigures figures;
     std::uint64_t seq = 0;
+    std::string event;
   };
   struct Snapshot {
     std::uint64_t seq = 0;
     std::unordered_map<std::int64_t, Entry> entries;
+    std::chrono::steady_clock::time_point published{};
   };
   struct Subscriber;
   struct Group;
@@ -111,6 +115,7 @@ class StockStreamHub {
   metrics::Counter& events_;
   metrics::Counter& rejected_;
   metrics::Counter& looks_;
+  metrics::Histogram& delay_;
 };
 
 }  // namespace rocketmart::storefront
