@@ -63,8 +63,9 @@ StockStreamHub::StockStreamHub(const StockReader& reader, ChangeSignal& signal, 
                                    "Live stock streams refused: storefront.max_streams reached")),
       looks_(metrics.GetCounter("storefront_stream_looks_total",
                                 "Times the stream hub read the stock after a change")),
-      delay_(metrics.GetHistogram("storefront_stream_delay_seconds",
-                                  "From a stock change's snapshot to its event written on a stream")) {
+      delay_(
+          metrics.GetHistogram("storefront_stream_delay_seconds",
+                               "From a stock change's snapshot to its event written on a stream")) {
   metrics.AddGauge("storefront_streams_open", "Open live stock streams", "",
                    [this] { return static_cast<double>(open_streams()); });
   signal_.SetWake([this] { Wake(); });
@@ -268,10 +269,10 @@ asio::awaitable<void> StockStreamHub::Serve(std::vector<std::int64_t> products,
       if (!out.empty()) {
         open = co_await writer.Write(out);
         events_.Add(events);
-        delay_.ObserveMicros(static_cast<std::uint64_t>(
-            std::chrono::duration_cast<std::chrono::microseconds>(
-                std::chrono::steady_clock::now() - latest->published)
-                .count()));
+        delay_.ObserveMicros(
+            static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
+                                           std::chrono::steady_clock::now() - latest->published)
+                                           .count()));
       }
       continue;
     }
