@@ -30,7 +30,9 @@ class ChangeSignal {
 
   // The listener takes the changes so far; the next Notify() wakes it again.
   void Arm() noexcept {
-    pending_.store(false, std::memory_order_relaxed);
+    // A release store (a notifier that sees it also sees the wake function set before), then a
+    // full fence (the listener's reads that follow cannot move above it).
+    pending_.store(false, std::memory_order_seq_cst);
     std::atomic_thread_fence(std::memory_order_seq_cst);
   }
 

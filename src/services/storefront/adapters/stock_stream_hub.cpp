@@ -90,13 +90,13 @@ void StockStreamHub::Stop() {
 }
 
 std::shared_ptr<const void> StockStreamHub::Reserve() {
-  if (open_.fetch_add(1, std::memory_order_relaxed) >= options_.max_streams) {
-    open_.fetch_sub(1, std::memory_order_relaxed);
+  if (open_->fetch_add(1, std::memory_order_relaxed) >= options_.max_streams) {
+    open_->fetch_sub(1, std::memory_order_relaxed);
     rejected_.Add();
     return nullptr;
   }
   return std::shared_ptr<const void>(
-      this, [this](const void*) { open_.fetch_sub(1, std::memory_order_relaxed); });
+      open_.get(), [open = open_](const void*) { open->fetch_sub(1, std::memory_order_relaxed); });
 }
 
 void StockStreamHub::Wake() {

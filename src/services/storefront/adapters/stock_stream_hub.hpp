@@ -68,7 +68,7 @@ class StockStreamHub {
                                      std::uint64_t last_event_id, http::StreamWriter& writer);
 
   const StreamOptions& options() const { return options_; }
-  std::size_t open_streams() const { return open_.load(std::memory_order_relaxed); }
+  std::size_t open_streams() const { return open_->load(std::memory_order_relaxed); }
 
  private:
   // One product's figures and its event, rendered once for every stream that sends it.
@@ -111,7 +111,9 @@ class StockStreamHub {
   std::shared_ptr<const Snapshot> current_;
   std::vector<std::shared_ptr<Group>> groups_;  // one per I/O thread that ever had a stream
 
-  std::atomic<std::size_t> open_{0};
+  // Shared with the tickets: a stream torn down after the hub (a connection still open when the
+  // server's threads stop) gives its place back to a counter that still exists.
+  std::shared_ptr<std::atomic<std::size_t>> open_ = std::make_shared<std::atomic<std::size_t>>(0);
   metrics::Counter& events_;
   metrics::Counter& rejected_;
   metrics::Counter& looks_;
