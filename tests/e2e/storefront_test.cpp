@@ -157,6 +157,11 @@ TEST(StockStream, BadRequestsAreRefusedBeforeAnyStreamOpens) {
   EXPECT_EQ(c.Get("/stock/stream?products=1,999").ErrorCode(), "NOT_FOUND");
   EXPECT_EQ(c.Request("GET", "/products/1/stock/stream", "", {{"Last-Event-ID", "x1"}}).ErrorCode(),
             "VALIDATION_FAILED");
+  // HEAD answers the head and ends; it does not hold a stream open.
+  const std::string head =
+      SendRaw(server.port(), "HEAD /products/1/stock/stream HTTP/1.1\r\nHost: x\r\n\r\n", 3000);
+  EXPECT_NE(head.find("200 OK"), std::string::npos) << head;
+  EXPECT_EQ(head.find("event: stock"), std::string::npos) << head;
 }
 
 TEST(StockStream, ResumesFromLastEventIdWithOnlyWhatChanged) {

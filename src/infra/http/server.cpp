@@ -323,6 +323,9 @@ struct Server::Impl {
       Response res =
           co_await Dispatch(w, raw, remote, match, std::move(params), request_id, stream);
       if (stream) {
+        // HEAD gets the head only.
+        if (raw.method() == Method::head)
+          stream = [](StreamWriter&) -> asio::awaitable<void> { co_return; };
         co_await Stream(state, head, std::move(res), request_id, raw.version(), std::move(stream));
         break;
       }
