@@ -1,6 +1,10 @@
 # The two commands:
-#   make run    install dependencies, build, start the embedded server on :8080 (data in ./data)
-#   make test   install dependencies, build, run every test (and the unit tests under ASan+UBSan)
+#   make run    install what building and running need, build, start the server on :8080
+#               (data in ./data)
+#   make test   install that plus the test tools, build, run every test (and the unit tests under
+#               ASan+UBSan and TSan, then the fuzz targets)
+# Each target installs only what it needs (scripts/setup.sh run|test|bench); none touches a
+# service the machine already runs.
 BUILD_DIR      ?= build
 SANITIZE_DIR   ?= build-asan
 FUZZ_DIR       ?= build-fuzz
@@ -9,19 +13,33 @@ BUILD_TYPE     ?= Release
 JOBS           ?= $(shell nproc)
 PORT           ?= 8080
 DATA_DIR       ?= ./data
-CTEST_FLAGS    ?= --output-on-failure --timeout 900
+CTEST_FLAGS    ?= --output-on-failure --timeout 900 --no-tests=error
 
-.PHONY: all setup configure build run test test-fast test-sanitize test-tsan test-fuzz bench format check-format clean
+.PHONY: all setup setup-run setup-test setup-bench configure build build-only run test test-fast test-sanitize test-tsan test-fuzz bench format check-format clean
 
 all: build
 
+# Everything (run + test + bench tools).
 setup:
-	@bash scripts/setup.sh
+	@bash scripts/setup.sh all
+setup-run:
+	@bash scripts/setup.sh run
+setup-test:
+	@bash scripts/setup.sh test
+setup-bench:
+	@bash scripts/setup.sh bench
 
-configure: setup
+# Tests and benchmarks are built when their libraries are installed (make test / make bench
+# install them); make build alone needs only the run packages.
+configure: setup-run
 	@cmake -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) >/dev/null
 
 build: configure
+	@cmake --build $(BUILD_DIR) -j$(JOBS)
+
+# Configure and build without installing anything (for targets that ran their own setup).
+build-only:
+	@cmake -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) >/dev/null
 	@cmake --build $(BUILD_DIR) -j$(JOBS)
 
 run: build
@@ -30,38 +48,41 @@ run: build
 # Everything: unit, integration and end-to-end tests on the release build, then the unit tests
 # again under AddressSanitizer + UndefinedBehaviorSanitizer and under ThreadSanitizer, then each
 # fuzz target for a while.
-test: build
+test: setup-test
+	@$(MAKE) --no-print-directory build-only
 	cd $(BUILD_DIR) && ctest $(CTEST_FLAGS) -j$(JOBS)
 	@$(MAKE) --no-print-directory test-sanitize
 	@$(MAKE) --no-print-directory test-tsan
 	@$(MAKE) --no-print-directory test-fuzz
 
 # Unit tests only (seconds).
-test-fast: build
+test-fast: setup-test
+	@$(MAKE) --no-print-directory build-only
 	cd $(BUILD_DIR) && ctest $(CTEST_FLAGS) -j$(JOBS) -L unit
 
-test-sanitize: setup
+test-sanitize: setup-test
 	@cmake -S . -B $(SANITIZE_DIR) -DCMAKE_BUILD_TYPE=Debug -DROCKETMART_SANITIZE=ON -DROCKETMART_BENCH=OFF >/dev/null
 	@cmake --build $(SANITIZE_DIR) -j$(JOBS) --target unit_tests
 	cd $(SANITIZE_DIR) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  ctest $(CTEST_FLAGS) -j$(JOBS) -L unit
 
 # Unit tests under ThreadSanitizer: any data race report fails the run.
-test-tsan: setup
+test-tsan: setup-test
 	@cmake -S . -B $(TSAN_DIR) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DROCKETMART_TSAN=ON -DROCKETMART_BENCH=OFF >/dev/null
 	@cmake --build $(TSAN_DIR) -j$(JOBS) --target unit_tests
 	cd $(TSAN_DIR) && TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
 	  ctest $(CTEST_FLAGS) -j$(JOBS) -L unit
 
 # libFuzzer targets (clang, ASan+UBSan) for FUZZ_SECONDS each; see fuzz/README.md.
-test-fuzz: setup
+test-fuzz: setup-test
 	@cmake -S . -B $(FUZZ_DIR) -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=RelWithDebInfo -DROCKETMART_FUZZ=ON >/dev/null
 	@cmake --build $(FUZZ_DIR) -j$(JOBS)
 	bash fuzz/run.sh $(FUZZ_DIR)
 
 # Benchmarks: nginx vs rocketmart with wrk, and the drop scenario (see bench/README.md); then the
 # storefront's static files, first page load and live-stock fan-out (bench/storefront.sh).
-bench: build
+bench: setup-bench
+	@$(MAKE) --no-print-directory build-only
 	bash bench/run.sh $(BUILD_DIR)
 	bash bench/storefront.sh $(BUILD_DIR)
 

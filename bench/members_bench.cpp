@@ -25,6 +25,7 @@ constexpr std::string_view kSecret = "0123456789abcdef0123456789abcdef-bench";
 class NullRevoker final : public TokenRevoker {
  public:
   void DenyToken(std::int64_t, const std::string&, TimePoint) override {}
+  void DenyFamily(std::int64_t, const std::string&, TimePoint) override {}
   void InvalidateBefore(std::int64_t, TimePoint) override {}
 };
 

@@ -26,7 +26,7 @@ for tool in "$BIN" "$LOAD"; do
   [ -x "$tool" ] || { echo "bench: $tool not built (cmake --build $BUILD_DIR)" >&2; exit 2; }
 done
 for tool in nginx wrk python3 timeout; do
-  command -v "$tool" >/dev/null || { echo "bench: $tool missing (make setup)" >&2; exit 2; }
+  command -v "$tool" >/dev/null || { echo "bench: $tool missing (bash scripts/setup.sh bench)" >&2; exit 2; }
 done
 NGINX="$(command -v nginx)"
 
@@ -65,7 +65,7 @@ start_server() {
   local name="$1"; shift
   DATA="$WORK/$name-data"
   mkdir -p "$DATA"
-  env ROCKETMART_LOG_ACCESS_LOG=false ROCKETMART_LOG_LEVEL=warn "$@" \
+  env ROCKETMART_LOG_ACCESS_LOG=false ROCKETMART_LOG_LEVEL=warn ROCKETMART_SERVER_ADMIN_PORT=0 "$@" \
     "$BIN" serve --port 0 --host 127.0.0.1 --data-dir "$DATA" >"$WORK/$name.out" 2>"$WORK/$name.err" &
   SERVER_PID=$!
   PIDS+=("$SERVER_PID")

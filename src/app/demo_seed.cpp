@@ -1,7 +1,13 @@
 #include "app/demo_seed.hpp"
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 #include <stdexcept>
 
+#include "auth/random.hpp"
 #include "infra/async/run.hpp"
 
 namespace rocketmart::app {
@@ -37,6 +43,76 @@ std::vector<std::int64_t> SeedDemoCatalog(catalog::CatalogService& catalog,
     ids.push_back(id);
   }
   return ids;
+}
+
+namespace {
+
+// Written then renamed, mode 0600 from the start: the file holds passwords.
+void WritePrivateFile(const std::filesystem::path& file, const std::string& contents) {
+  const std::filesystem::path tmp = file.string() + ".tmp";
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0)
+    throw std::runtime_error("cannot write " + tmp.string() + ": " + std::strerror(errno));
+  std::size_t done = 0;
+  while (done < contents.size()) {
+    const ssize_t n = ::write(fd, contents.data() + done, contents.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      const int err = errno;
+      ::close(fd);
+      throw std::runtime_error("cannot write " + tmp.string() + ": " + std::strerror(err));
+    }
+    done += static_cast<std::size_t>(n);
+  }
+  ::fsync(fd);
+  ::close(fd);
+  std::filesystem::rename(tmp, file);
+}
+
+std::string Assignments(const char* prefix, const DemoAccount& a) {
+  // Ids are integers, emails and passwords use only [a-z0-9@.-]: nothing needs shell quoting.
+  return std::string(prefix) + "_ID=" + std::to_string(a.id) + "\n" + prefix + "_EMAIL=" + a.email +
+         "\n" + prefix + "_PASSWORD=" + a.password + "\n";
+}
+
+}  // namespace
+
+std::filesystem::path DemoAccountsFile(const std::filesystem::path& data_dir) {
+  return data_dir / "demo-accounts.env";
+}
+
+std::optional<DemoAccounts> SeedDemoAccounts(members::MemberRepository& repository,
+                                             const members::SodiumPasswordHasher& hasher,
+                                             const std::filesystem::path& data_dir, TimePoint now) {
+  DemoAccounts out;
+  out.admin.email = "admin@rocketmart.test";
+  out.buyer.email = "buyer@rocketmart.test";
+  if (repository.FindByEmail(out.admin.email) || repository.FindByEmail(out.buyer.email)) {
+    return std::nullopt;
+  }
+  const auto create = [&](DemoAccount& account, members::MemberRole role, const char* name) {
+    // 96 random bits per data directory: a demo that is reachable from a network is not an
+    // open door with a password everyone read in the README.
+    account.password = auth::RandomHex(12);
+    members::NewMember member;
+    member.email = account.email;
+    member.password_hash = hasher.HashNow(account.password);
+    member.name = name;
+    member.role = role;
+    member.email_verified = true;
+    auto id = repository.CreateMemberSync(std::move(member), now);
+    if (!id.ok()) throw std::runtime_error("demo account: " + id.error().message);
+    account.id = *id;
+  };
+  create(out.admin, members::MemberRole::kAdmin, "Demo Admin");
+  create(out.buyer, members::MemberRole::kUser, "Demo Buyer");
+  out.file = DemoAccountsFile(data_dir);
+  WritePrivateFile(out.file,
+                   "# rocketmart demo accounts, generated at the first start of this data "
+                   "directory. Keep it private.\n# Load them into a shell: . " +
+                       out.file.string() + "\n" + Assignments("DEMO_ADMIN", out.admin) +
+                       Assignments("DEMO_BUYER", out.buyer));
+  return out;
 }
 
 }  // namespace rocketmart::app

@@ -1,24 +1,33 @@
 #include "app/embedded_app.hpp"
 
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <filesystem>
+#include <optional>
 #include <stdexcept>
+#include <system_error>
+#include <thread>
 
 #include "app/demo_seed.hpp"
+#include "app/in_process_clients.hpp"
 #include "app/keys.hpp"
+#include "app/ops_gauges.hpp"
 #include "app/ops_routes.hpp"
 #include "app/periodic_tasks.hpp"
 #include "app/storefront_parts.hpp"
 #include "auth/secret.hpp"
+#include "infra/async/run.hpp"
 #include "infra/async/write.hpp"
 #include "infra/http/server.hpp"
+#include "infra/lock/file_lock.hpp"
 #include "infra/metrics/metrics.hpp"
 #include "infra/storage/group_commit_writer.hpp"
 #include "infra/storage/migrations.hpp"
 #include "infra/storage/outbox.hpp"
 #include "infra/storage/read_connections.hpp"
+#include "infra/storage/write_probe.hpp"
 #include "services/catalog/adapters/cart_checkout.hpp"
 #include "services/catalog/adapters/http_routes.hpp"
 #include "services/catalog/adapters/sqlite_product_repository.hpp"
@@ -50,20 +59,29 @@ struct ServiceDatabase {
   ServiceDatabase(const std::string& name, const config::Config& config,
                   std::span<const storage::Migration> migrations, const Clock& clock,
                   metrics::Registry& metrics,
-                  std::optional<storage::Synchronous> synchronous = std::nullopt) {
+                  std::optional<storage::Synchronous> synchronous = std::nullopt)
+      : name(name) {
     storage::OpenOptions open;
     open.path = (std::filesystem::path(config.storage.data_dir) / (name + ".db")).string();
     open.synchronous = config.storage.synchronous == "normal" ? storage::Synchronous::kNormal
                                                               : storage::Synchronous::kFull;
     if (synchronous) open.synchronous = *synchronous;
     const auto checkpoint_pages = static_cast<std::size_t>(config.storage.checkpoint_pages);
-    writer = std::make_unique<storage::GroupCommitWriter>(
-        open,
-        storage::GroupCommitWriter::Options{
-            .max_batch = static_cast<std::size_t>(config.storage.writer_max_batch),
-            .max_queue = static_cast<std::size_t>(config.storage.writer_queue),
-            .checkpoint = storage::WalCheckpointerOptions{.background_pages = checkpoint_pages,
-                                                          .inline_pages = 16 * checkpoint_pages}});
+    try {
+      writer = std::make_unique<storage::GroupCommitWriter>(
+          open,
+          storage::GroupCommitWriter::Options{
+              .max_batch = static_cast<std::size_t>(config.storage.writer_max_batch),
+              .max_queue = static_cast<std::size_t>(config.storage.writer_queue),
+              .checkpoint = storage::WalCheckpointerOptions{
+                  .background_pages = checkpoint_pages, .inline_pages = 16 * checkpoint_pages}});
+      // SQLite opens a file it may not write read-only, and reads keep working: only a real
+      // committed write proves the store can take a purchase.
+      storage::ProbeWrite(writer->Connection());
+    } catch (const storage::SqliteError& e) {
+      throw std::runtime_error("store " + name + " cannot write " + open.path + " (" + e.what() +
+                               "); check the data directory's owner, permissions and free space");
+    }
     storage::Migrate(writer->Connection(), migrations);
     open.read_only = true;
     readers = std::make_unique<storage::ReadConnections>(open);
@@ -72,27 +90,34 @@ struct ServiceDatabase {
     storage::GroupCommitWriter* w = writer.get();
     metrics.AddGauge("db_writer_queue_depth", "Write jobs waiting for the writer", labels,
                      [w] { return static_cast<double>(w->QueueDepth()); });
-    metrics.AddGauge("db_writer_batches_total", "Transactions committed by the writer", labels,
-                     [w] { return static_cast<double>(w->BatchesCommitted()); });
-    metrics.AddGauge("db_writer_jobs_total", "Write jobs committed", labels,
-                     [w] { return static_cast<double>(w->JobsCommitted()); });
+    metrics.AddCounterFn("db_writer_batches_total", "Transactions committed by the writer", labels,
+                         [w] { return w->BatchesCommitted(); });
+    metrics.AddCounterFn("db_writer_jobs_total", "Write jobs committed", labels,
+                         [w] { return w->JobsCommitted(); });
+    metrics.AddCounterFn("db_writer_failures_total",
+                         "Write transactions that failed to commit (read-only or full disk, I/O)",
+                         labels, [w] { return w->CommitFailures(); });
     storage::OutboxRelay* r = relay.get();
-    metrics.AddGauge("outbox_events_delivered_total", "Events handed to subscribers", labels,
-                     [r] { return static_cast<double>(r->EventsDelivered()); });
-    metrics.AddGauge("outbox_delivery_failures_total", "Deliveries that failed and will be retried",
-                     labels, [r] { return static_cast<double>(r->DeliveryFailures()); });
-    metrics.AddGauge("outbox_dead_letters_total",
-                     "Events set aside as malformed (table outbox_dead_letters)", labels,
-                     [r] { return static_cast<double>(r->DeadLetters()); });
-    metrics.AddGauge("db_wal_checkpoints_total",
-                     "Write-ahead log checkpoints by the background thread", labels,
-                     [w] { return static_cast<double>(w->BackgroundCheckpoints()); });
-    metrics.AddGauge("db_wal_inline_checkpoints_total",
-                     "Checkpoints the writer ran itself because the log passed its limit", labels,
-                     [w] { return static_cast<double>(w->InlineCheckpoints()); });
-    metrics.AddGauge("db_wal_truncations_total",
-                     "Times the log file was cut back to zero bytes once writes came to rest",
-                     labels, [w] { return static_cast<double>(w->LogTruncations()); });
+    metrics.AddCounterFn("outbox_events_delivered_total", "Events handed to subscribers", labels,
+                         [r] { return r->EventsDelivered(); });
+    metrics.AddCounterFn("outbox_delivery_failures_total",
+                         "Deliveries that failed and will be retried", labels,
+                         [r] { return r->DeliveryFailures(); });
+    metrics.AddCounterFn("outbox_dead_letters_total",
+                         "Events set aside as malformed (table outbox_dead_letters)", labels,
+                         [r] { return r->DeadLetters(); });
+    metrics.AddGauge("outbox_backlog_events",
+                     "Events appended that the slowest subscriber has not passed yet", labels,
+                     [r] { return static_cast<double>(r->Backlog()); });
+    metrics.AddCounterFn("db_wal_checkpoints_total",
+                         "Write-ahead log checkpoints by the background thread", labels,
+                         [w] { return w->BackgroundCheckpoints(); });
+    metrics.AddCounterFn("db_wal_inline_checkpoints_total",
+                         "Checkpoints the writer ran itself because the log passed its limit",
+                         labels, [w] { return w->InlineCheckpoints(); });
+    metrics.AddCounterFn("db_wal_truncations_total",
+                         "Times the log file was cut back to zero bytes once writes came to rest",
+                         labels, [w] { return w->LogTruncations(); });
   }
   void Start() {
     writer->Start();
@@ -103,10 +128,84 @@ struct ServiceDatabase {
     writer->Stop();
   }
 
+  std::string name;
   std::unique_ptr<storage::GroupCommitWriter> writer;
   std::unique_ptr<storage::ReadConnections> readers;
   std::unique_ptr<storage::OutboxRelay> relay;
 };
+
+// The data directory belongs to one process at a time: two servers on one directory would each
+// trust their in-memory view (stock counters, caches) of databases the other changes. flock on
+// <data_dir>/rocketmart.lock, held for the process lifetime and released by the kernel even on
+// SIGKILL. (`rocketmart admin create` writes one member row through SQLite's own locking while a
+// server runs, and the read-only tools do not write: neither takes this lock.)
+lock::FileLock LockDataDirectory(const std::string& dir) {
+  std::error_code ec;
+  if (std::filesystem::exists(dir, ec) && !std::filesystem::is_directory(dir, ec)) {
+    throw std::runtime_error("data directory " + dir + " is not a directory");
+  }
+  std::filesystem::create_directories(dir, ec);
+  if (ec) throw std::runtime_error("cannot create data directory " + dir + ": " + ec.message());
+  const auto path = std::filesystem::path(dir) / "rocketmart.lock";
+  std::optional<lock::FileLock> held;
+  try {
+    held = lock::FileLock::TryAcquire(path);
+  } catch (const std::system_error& e) {
+    throw std::runtime_error("cannot lock data directory " + dir + ": " + e.code().message());
+  }
+  if (!held) {
+    const std::string holder = lock::FileLock::ReadNote(path);
+    throw std::runtime_error("data directory " + dir + " is in use by another rocketmart" +
+                             (holder.empty() ? std::string() : " (" + holder + ")") +
+                             "; stop it or choose another --data-dir");
+  }
+  held->SetNote("pid " + std::to_string(::getpid()));
+  return std::move(*held);
+}
+
+// Binds `server` so that two processes starting at the same moment on one port cannot both pass
+// its in-use check and then both bind with SO_REUSEPORT: the check and the binds run under an
+// flock keyed by the port number (not host:port, since 0.0.0.0:N and 127.0.0.1:N collide too),
+// in /run/lock (or the temporary directory), held for the milliseconds binding takes.
+void BindExclusively(http::Server& server, int port) {
+  if (port == 0) {
+    server.Bind();  // The kernel picks a port nobody uses; no one else can ask for it yet.
+    return;
+  }
+  std::error_code ec;
+  const std::filesystem::path run_lock = "/run/lock";
+  const auto dir = std::filesystem::is_directory(run_lock, ec)
+                       ? run_lock
+                       : std::filesystem::temp_directory_path(ec);
+  std::optional<lock::FileLock> bind_lock;
+  try {
+    bind_lock = lock::FileLock::Acquire(dir / ("rocketmart-port-" + std::to_string(port) + ".lock"),
+                                        std::chrono::seconds(5));
+  } catch (const std::system_error&) {
+    // No shared lock file here (read-only or foreign): the in-use check alone still holds.
+  }
+  server.Bind();
+}
+
+// The admin listener never authenticates members: /metrics checks its own operator token.
+class NoMemberIdentities final : public http::Authenticator {
+ public:
+  Result<auth::Identity> Authenticate(std::string_view) const override {
+    return MakeError(Errc::kUnauthenticated, "no member tokens here");
+  }
+};
+
+// members.public_base_url when it is not configured: this server's own address, with `localhost`
+// for a wildcard host (a link needs a name a browser can open) and the port actually bound.
+std::string DefaultPublicBaseUrl(const std::string& host, std::uint16_t port) {
+  std::string name = host;
+  if (name == "0.0.0.0" || name == "::" || name == "[::]") {
+    name = "localhost";
+  } else if (name.find(':') != std::string::npos && name.front() != '[') {
+    name = "[" + name + "]";  // an IPv6 literal
+  }
+  return "http://" + name + ":" + std::to_string(port);
+}
 
 http::ServerOptions ServerOptionsFrom(const config::Config& c) {
   http::ServerOptions o;
@@ -152,35 +251,6 @@ class CheckoutSaleSource final : public catalog::SaleSource {
   const checkout::CheckoutService& checkout_;
 };
 
-// The cart buys through checkout's purchase path (embedded binding of CheckoutClient).
-class InProcessCheckoutClient final : public catalog::CheckoutClient {
- public:
-  explicit InProcessCheckoutClient(checkout::CheckoutService& checkout) : checkout_(checkout) {}
-  boost::asio::awaitable<catalog::CheckoutAnswer> Purchase(std::int64_t member_id,
-                                                           bool email_verified,
-                                                           std::vector<catalog::CheckoutLine> lines,
-                                                           std::optional<catalog::CheckoutKey> key,
-                                                           Deadline start_by) override {
-    std::vector<checkout::PurchaseLine> purchase;
-    for (const auto& line : lines) purchase.push_back({line.product_id, line.quantity});
-    std::optional<checkout::IdempotencyRequest> idem;
-    if (key) idem = checkout::IdempotencyRequest{std::move(key->key), std::move(key->fingerprint)};
-    const checkout::Buyer buyer{member_id, email_verified};
-    auto answer =
-        co_await checkout_.Purchase(buyer, std::move(purchase), std::move(idem), start_by);
-    if (!answer.result.ok()) {
-      co_return catalog::CheckoutAnswer{std::move(answer.result).error(), answer.replayed};
-    }
-    co_return catalog::CheckoutAnswer{
-        catalog::CheckoutReceipt{answer.result->order_id, answer.result->payment_id,
-                                 answer.result->total},
-        answer.replayed};
-  }
-
- private:
-  checkout::CheckoutService& checkout_;
-};
-
 // Members tell the gateway which access tokens are void (embedded binding of TokenRevoker).
 class GatewayRevoker final : public members::TokenRevoker {
  public:
@@ -189,6 +259,10 @@ class GatewayRevoker final : public members::TokenRevoker {
   void DenyToken(std::int64_t member_id, const std::string& token_id,
                  TimePoint expires_at) override {
     denylist_.DenyToken(member_id, token_id, expires_at, clock_.Now());
+  }
+  void DenyFamily(std::int64_t member_id, const std::string& family_id,
+                  TimePoint expires_at) override {
+    denylist_.DenyFamily(member_id, family_id, expires_at, clock_.Now());
   }
   void InvalidateBefore(std::int64_t member_id, TimePoint valid_after) override {
     denylist_.InvalidateBefore(member_id, valid_after);
@@ -270,6 +344,10 @@ class InProcessLikesClient final : public members::LikesClient {
 struct EmbeddedApp::Parts {
   Parts(config::Config c, const Clock& clk) : config(std::move(c)), clock(clk) {}
   ~Parts() {
+    if (admin_thread.joinable()) {
+      admin_server->Shutdown();
+      admin_thread.join();
+    }
     // The mail worker reads the members writer: it stops before any writer does.
     if (mail_worker) mail_worker->Stop();
     maintenance.Stop();
@@ -307,8 +385,10 @@ struct EmbeddedApp::Parts {
   std::unique_ptr<orders::SqliteOrderStore> order_store;
   std::unique_ptr<orders::OrdersService> orders;
   std::unique_ptr<orders::OrderPaidSubscriber> order_paid_subscriber;
+  std::unique_ptr<orders::PaymentRefundedSubscriber> payment_refunded_subscriber;
   std::unique_ptr<checkout::OrderEventsSubscriber> checkout_order_events_subscriber;
   std::unique_ptr<CheckoutSaleFigures> sale_figures;
+  std::unique_ptr<InProcessPaymentsClient> payments_client;
 
   // Members (after catalog in start order; its mail worker stops first).
   std::unique_ptr<ServiceDatabase> members_db;
@@ -328,6 +408,14 @@ struct EmbeddedApp::Parts {
   PeriodicTasks maintenance;
 
   std::unique_ptr<gateway::JwtAuthenticator> authenticator;
+  std::optional<lock::FileLock> data_dir_lock;    // Held until the process exits.
+  std::optional<std::filesystem::path> mail_dir;  // The .eml mailer's directory (file transport).
+  // The admin listener (GET /metrics) on its own port and thread; null when server.admin_port
+  // is -1.
+  NoMemberIdentities no_member_identities;
+  http::Router admin_router;
+  std::unique_ptr<http::Server> admin_server;
+  std::thread admin_thread;
   http::Router router;
   std::unique_ptr<http::Server> server;
   std::atomic<bool> ready{false};
@@ -342,12 +430,30 @@ EmbeddedApp::~EmbeddedApp() = default;
 
 void EmbeddedApp::Start() {
   Parts& p = *parts_;
-  std::filesystem::create_directories(p.config.storage.data_dir);
+  // Who owns what, before anything is written: the data directory (for the process lifetime),
+  // then the port. A second server on either refuses here, before the demo seed and the banner.
+  p.data_dir_lock = LockDataDirectory(p.config.storage.data_dir);
 
   auto keyring = BuildKeyring(p.config);
   if (!keyring.ok()) throw std::runtime_error("auth key: " + keyring.error().message);
   p.authenticator = std::make_unique<gateway::JwtAuthenticator>(
       std::move(*keyring), VerifyOptionsFrom(p.config), p.clock, p.metrics);
+  p.server = std::make_unique<http::Server>(ServerOptionsFrom(p.config), p.router, *p.authenticator,
+                                            p.metrics);
+  BindExclusively(*p.server, p.config.server.port);
+  if (p.config.server.admin_port >= 0) {
+    http::ServerOptions admin = ServerOptionsFrom(p.config);
+    admin.host = p.config.server.admin_host;
+    admin.port = static_cast<std::uint16_t>(p.config.server.admin_port);
+    admin.threads = 1;
+    admin.max_connections = 64;
+    admin.handle_signals = false;  // The public server takes the signals and stops this one.
+    admin.name = "admin";
+    p.admin_server = std::make_unique<http::Server>(std::move(admin), p.admin_router,
+                                                    p.no_member_identities, p.metrics);
+    BindExclusively(*p.admin_server, p.config.server.admin_port);
+    RegisterMetricsRoute(p.admin_router, p.metrics, p.config.ops.metrics_token);
+  }
 
   // Catalog.
   p.catalog_db = std::make_unique<ServiceDatabase>(
@@ -396,8 +502,11 @@ void EmbeddedApp::Start() {
       smtp.timeout = std::chrono::milliseconds(p.config.mail.smtp_timeout_ms);
       p.mailer = std::make_unique<members::SmtpMailer>(std::move(smtp), p.clock);
     } else {
-      p.mailer = std::make_unique<members::EmlMailer>(
-          std::filesystem::path(p.config.storage.data_dir) / "mail", p.config.mail.from, p.clock);
+      p.mail_dir = std::filesystem::path(p.config.storage.data_dir) / "mail";
+      if (const std::string why = storage::ProbeWritableDirectory(*p.mail_dir); !why.empty()) {
+        throw std::runtime_error("mail directory: " + why);
+      }
+      p.mailer = std::make_unique<members::EmlMailer>(*p.mail_dir, p.config.mail.from, p.clock);
     }
     p.mail_worker = std::make_unique<members::MailWorker>(*p.mail_outbox, *p.members_cipher,
                                                           *p.mailer, p.clock);
@@ -406,6 +515,10 @@ void EmbeddedApp::Start() {
     p.revoker = std::make_unique<GatewayRevoker>(p.token_denylist, p.clock);
     members::MembersOptions options;
     options.public_base_url = p.config.members.public_base_url;
+    if (options.public_base_url.empty()) {
+      // The port is bound already (server.port 0 has picked one).
+      options.public_base_url = DefaultPublicBaseUrl(p.config.server.host, p.server->port());
+    }
     while (options.public_base_url.ends_with('/')) options.public_base_url.pop_back();
     options.verify_ttl = std::chrono::seconds(p.config.members.verify_ttl_s);
     options.reset_ttl = std::chrono::seconds(p.config.members.reset_ttl_s);
@@ -419,6 +532,11 @@ void EmbeddedApp::Start() {
         *p.member_repository, *p.password_hasher, *p.members_cipher, *p.revoker, p.members_keyring,
         p.clock, std::move(options));
     p.authenticator->SetDenylist(&p.token_denylist);
+    // Resend-verification and find-password only record the address; the mail worker looks it
+    // up, so their answer time says nothing about the account.
+    p.mail_worker->SetRequestResolver([members = p.members.get()] {
+      return async::RunToCompletion(members->ResolveMailRequests());
+    });
   }
 
   // Checkout.
@@ -453,6 +571,7 @@ void EmbeddedApp::Start() {
   p.sale_source = std::make_unique<CheckoutSaleSource>(*p.checkout);
   p.catalog->SetSaleSource(p.sale_source.get());
   p.cart_checkout_client = std::make_unique<InProcessCheckoutClient>(*p.checkout);
+  p.shopping->SetCheckoutClient(p.cart_checkout_client.get());
   p.paid_cart_subscriber = std::make_unique<catalog::PaidCartSubscriber>(*p.shopping);
   p.checkout_db->relay->Subscribe(std::string(checkout::kOrderPaidTopic),
                                   p.paid_cart_subscriber.get());
@@ -479,9 +598,14 @@ void EmbeddedApp::Start() {
                                 p.checkout_order_events_subscriber.get());
   p.sale_figures = std::make_unique<CheckoutSaleFigures>(*p.checkout);
   p.orders->SetSaleFiguresSource(p.sale_figures.get());
+  p.payments_client = std::make_unique<InProcessPaymentsClient>(*p.checkout);
+  p.orders->SetPaymentsClient(p.payments_client.get());
   p.order_paid_subscriber = std::make_unique<orders::OrderPaidSubscriber>(*p.orders);
   p.checkout_db->relay->Subscribe(std::string(checkout::kOrderPaidTopic),
                                   p.order_paid_subscriber.get());
+  p.payment_refunded_subscriber = std::make_unique<orders::PaymentRefundedSubscriber>(*p.orders);
+  p.checkout_db->relay->Subscribe(std::string(checkout::kPaymentRefundedTopic),
+                                  p.payment_refunded_subscriber.get());
 
   // Consumers' databases start before their producers' relays deliver into them.
   p.databases.push_back(p.orders_db.get());
@@ -499,18 +623,32 @@ void EmbeddedApp::Start() {
     if (const auto seeded = SeedDemoCatalog(*p.catalog, *p.checkout, p.clock.Now());
         !seeded.empty()) {
       spdlog::info("demo: seeded {} products with open sales into an empty catalog", seeded.size());
-      std::printf(
-          "Demo catalog seeded (%zu products, sales open for 30 days).\n"
-          "Mint tokens with:\n"
-          "  build/rocketmart token --data-dir %s --member 1 --role admin   # an admin\n"
-          "  build/rocketmart token --data-dir %s --member 2                # a verified buyer\n",
-          seeded.size(), p.config.storage.data_dir.c_str(), p.config.storage.data_dir.c_str());
+      std::printf("Demo catalog seeded (%zu products, sales open for 30 days).\n", seeded.size());
+      // Real accounts with passwords generated for this data directory: shown once here (stdout,
+      // not the log) and kept in a 0600 file under the data directory.
+      const std::filesystem::path data_dir(p.config.storage.data_dir);
+      if (const auto accounts =
+              SeedDemoAccounts(*p.member_repository, *p.password_hasher, data_dir, p.clock.Now())) {
+        spdlog::info("demo: created the demo admin (member {}) and buyer (member {}); see {}",
+                     accounts->admin.id, accounts->buyer.id, accounts->file.string());
+        std::printf(
+            "Demo accounts (passwords generated for this data directory, kept in %s):\n"
+            "  admin  member %lld  %s  password %s\n"
+            "  buyer  member %lld  %s  password %s  (verified)\n"
+            "Log in with POST /auth/login, or mint a token:\n"
+            "  build/rocketmart token --data-dir %s --member %lld\n",
+            accounts->file.c_str(), static_cast<long long>(accounts->admin.id),
+            accounts->admin.email.c_str(), accounts->admin.password.c_str(),
+            static_cast<long long>(accounts->buyer.id), accounts->buyer.email.c_str(),
+            accounts->buyer.password.c_str(), p.config.storage.data_dir.c_str(),
+            static_cast<long long>(accounts->buyer.id));
+      }
     }
   }
 
   catalog::RegisterRoutes(p.router, *p.catalog);
   catalog::RegisterShoppingRoutes(p.router, *p.shopping);
-  catalog::RegisterCartCheckoutRoute(p.router, *p.shopping, *p.cart_checkout_client);
+  catalog::RegisterCartCheckoutRoute(p.router, *p.shopping);
   checkout::RegisterRoutes(p.router, *p.checkout);
   orders::RegisterRoutes(p.router, *p.orders);
   p.orders_client = std::make_unique<InProcessOrdersClient>(*p.orders);
@@ -518,7 +656,40 @@ void EmbeddedApp::Start() {
   p.likes_client = std::make_unique<InProcessLikesClient>(*p.shopping_repository);
   p.members->SetClients(p.orders_client.get(), p.wishlist_client.get(), p.likes_client.get());
   members::RegisterRoutes(p.router, *p.members);
-  RegisterOpsRoutes(p.router, p.metrics, [&p] { return p.ready.load(); });
+  // /health's look at every store. A database whose last transaction failed is probed again
+  // through its writer, so one that recovered reads healthy even when no request writes to it; a
+  // healthy one costs nothing. The mail directory (file transport) is probed each time: one small
+  // file, no fsync. The closure lives in the router, as long as the coroutines it starts.
+  StoreCheck check_stores = [&p]() -> boost::asio::awaitable<std::vector<StoreHealth>> {
+    std::vector<StoreHealth> stores;
+    for (ServiceDatabase* db : p.databases) {
+      if (db->writer->Failing()) {
+        auto probe = [](storage::Database& conn) -> Result<bool> {
+          storage::WriteProbeRow(conn);
+          return true;
+        };
+        try {
+          const Result<bool> probed = co_await async::Write<bool>(*db->writer, std::move(probe));
+          (void)probed;  // Failing() now tells the outcome.
+        } catch (const std::exception&) {
+          // Still failing: reported below.
+        }
+      }
+      stores.push_back({db->name, !db->writer->Failing()});
+    }
+    if (p.mail_dir) {
+      stores.push_back({"mail", storage::ProbeWritableDirectory(*p.mail_dir).empty()});
+    }
+    co_return stores;
+  };
+  RegisterOpsRoutes(
+      p.router, [&p] { return p.ready.load(); }, std::move(check_stores));
+  RegisterOperationalMetrics(p.metrics, {.checkout = *p.checkout_db->readers,
+                                         .orders = *p.orders_db->readers,
+                                         .mail = *p.mail_worker,
+                                         .members = *p.members,
+                                         .clock = p.clock});
+  RegisterBuildInfo(p.metrics);
   p.storefront = std::make_unique<StorefrontParts>(p.config, *p.catalog, *p.checkout, p.clock,
                                                    p.metrics, p.router);
 
@@ -580,10 +751,11 @@ void EmbeddedApp::Start() {
                     });
   p.maintenance.Start();
 
-  p.server = std::make_unique<http::Server>(ServerOptionsFrom(p.config), p.router, *p.authenticator,
-                                            p.metrics);
-  p.server->Bind();
   p.ready = true;
+  if (p.admin_server) {
+    std::printf("rocketmart metrics on http://%s:%u/metrics\n", p.config.server.admin_host.c_str(),
+                static_cast<unsigned>(p.admin_server->port()));
+  }
   std::printf("rocketmart listening on http://%s:%u\n", p.config.server.host.c_str(),
               static_cast<unsigned>(p.server->port()));
   std::fflush(stdout);
@@ -596,8 +768,15 @@ std::uint16_t EmbeddedApp::port() const {
 }
 
 void EmbeddedApp::Run() {
-  parts_->server->Run();
-  parts_->ready = false;
+  Parts& p = *parts_;
+  if (p.admin_server) p.admin_thread = std::thread([&p] { p.admin_server->Run(); });
+  p.server->Run();
+  p.ready = false;
+  // Metrics stay scrapable while the public server drains; then the admin listener stops too.
+  if (p.admin_thread.joinable()) {
+    p.admin_server->Shutdown();
+    p.admin_thread.join();
+  }
 }
 
 void EmbeddedApp::Shutdown() {

@@ -5,6 +5,7 @@
 #include <CLI/CLI.hpp>
 #include <boost/json.hpp>
 #include <charconv>
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -93,12 +94,26 @@ int Serve(const CommonFlags& flags, const std::string& port, const std::string& 
   if (!host.empty()) overrides.emplace_back("server.host", host);
   auto cfg = LoadConfig(flags, overrides);
   if (!cfg) return 2;
-  if (!log::Init(cfg->log.level)) return 2;
+  if (!log::Init(cfg->log.level, cfg->log.format)) return 2;
+  for (const std::string& problem : config::UnknownEnvVars(config::EnvFromEnviron())) {
+    spdlog::warn("configuration: {} (ignored; `rocketmart check-config` refuses it)", problem);
+  }
+  // A file-size limit (ulimit -f) must fail the write that hits it, which the store reports
+  // (/health, db_writer_failures_total), not kill the server in the middle of a transaction.
+  std::signal(SIGXFSZ, SIG_IGN);
   SystemClock clock;
+  std::optional<app::EmbeddedApp> app;
   try {
-    app::EmbeddedApp app(std::move(*cfg), clock);
-    app.Start();
-    app.Run();
+    app.emplace(std::move(*cfg), clock);
+    app->Start();
+  } catch (const std::exception& e) {
+    // A refused start (port or data directory in use, unwritable store) is one plain line.
+    spdlog::default_logger()->flush();
+    std::fprintf(stderr, "rocketmart: cannot start: %s\n", e.what());
+    return 1;
+  }
+  try {
+    app->Run();
   } catch (const std::exception& e) {
     spdlog::critical("fatal: {}", e.what());
     return 1;
@@ -106,20 +121,98 @@ int Serve(const CommonFlags& flags, const std::string& port, const std::string& 
   return 0;
 }
 
-int Token(const CommonFlags& flags, std::int64_t member, const std::string& role,
-          const std::string& ttl_text, bool unverified) {
+struct TokenFlags {
+  std::int64_t member = 0;
+  std::string role;  // empty = the member's own role (user for a synthetic identity)
+  std::string ttl = "15m";
+  bool unverified = false;
+  bool synthetic = false;
+};
+
+// Who a token is for: a member read from the members database (read-only, safe while the server
+// runs), or a synthetic load-test identity that no real member can ever be.
+struct TokenSubject {
+  std::int64_t member_id = 0;
+  auth::Role role = auth::Role::kUser;
+  bool email_verified = false;
+};
+
+std::optional<TokenSubject> ResolveTokenSubject(const config::Config& cfg, const TokenFlags& t) {
+  std::optional<auth::Role> wanted;
+  if (!t.role.empty()) {
+    wanted = auth::ParseRole(t.role);
+    if (!wanted) {
+      std::fprintf(stderr, "--role must be user or admin\n");
+      return std::nullopt;
+    }
+  }
+  if (t.synthetic) {
+    if (t.member > auth::kMaxSyntheticNumber) {
+      std::fprintf(stderr, "--synthetic --member must be at most %lld\n",
+                   static_cast<long long>(auth::kMaxSyntheticNumber));
+      return std::nullopt;
+    }
+    return TokenSubject{auth::SyntheticMemberId(t.member), wanted.value_or(auth::Role::kUser),
+                        !t.unverified};
+  }
+  if (auth::IsSyntheticMember(t.member)) {
+    std::fprintf(
+        stderr, "member ids from 2^53 up are synthetic: ask for one with --synthetic --member N\n");
+    return std::nullopt;
+  }
+  const std::filesystem::path path = std::filesystem::path(cfg.storage.data_dir) / "members.db";
+  const auto unknown = [&] {
+    std::fprintf(stderr,
+                 "no member %lld in %s: sign the member up first, or mint a load-test identity "
+                 "with --synthetic\n",
+                 static_cast<long long>(t.member), path.c_str());
+  };
+  if (!std::filesystem::exists(path)) {
+    unknown();
+    return std::nullopt;
+  }
+  std::optional<members::MemberRecord> record;
+  try {
+    storage::OpenOptions open;
+    open.path = path.string();
+    open.read_only = true;
+    storage::Database db(open);
+    record = members::ReadMemberById(db, t.member);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "cannot read %s: %s\n", path.c_str(), e.what());
+    return std::nullopt;
+  }
+  if (!record) {
+    unknown();
+    return std::nullopt;
+  }
+  const auth::Role role =
+      record->role == members::MemberRole::kAdmin ? auth::Role::kAdmin : auth::Role::kUser;
+  if (wanted == auth::Role::kAdmin && role != auth::Role::kAdmin) {
+    std::fprintf(stderr,
+                 "member %lld is not an admin (promote it with `rocketmart admin create`)\n",
+                 static_cast<long long>(t.member));
+    return std::nullopt;
+  }
+  if (!record->email_verified && !t.unverified) {
+    std::fprintf(stderr,
+                 "note: member %lld has not verified its email; the token says so "
+                 "(purchases answer EMAIL_NOT_VERIFIED)\n",
+                 static_cast<long long>(t.member));
+  }
+  return TokenSubject{t.member, wanted.value_or(role), record->email_verified && !t.unverified};
+}
+
+int Token(const CommonFlags& flags, const TokenFlags& t) {
   auto cfg = LoadConfig(flags, {});
   if (!cfg) return 2;
-  const auto parsed_role = auth::ParseRole(role);
-  if (!parsed_role) {
-    std::fprintf(stderr, "--role must be user or admin\n");
-    return 2;
-  }
-  const auto ttl = ParseDuration(ttl_text);
+  const auto ttl = ParseDuration(t.ttl);
   if (!ttl) {
     std::fprintf(stderr, "--ttl must look like 900s, 15m, 2h or 1d (at most 365d)\n");
     return 2;
   }
+  const auto subject = ResolveTokenSubject(*cfg, t);
+  if (!subject) return 2;
   auto keyring = app::BuildKeyring(*cfg);
   if (!keyring.ok()) {
     std::fprintf(stderr, "auth key: %s\n", keyring.error().message.c_str());
@@ -128,17 +221,16 @@ int Token(const CommonFlags& flags, std::int64_t member, const std::string& role
   SystemClock clock;
   const TimePoint now = clock.Now();
   auth::Claims claims;
-  claims.member_id = member;
-  claims.role = std::string(auth::RoleName(*parsed_role));
+  claims.member_id = subject->member_id;
+  claims.role = std::string(auth::RoleName(subject->role));
   claims.type = std::string(auth::kAccessType);
   claims.issued_at = now;
   claims.not_before = now;
   claims.expires_at = now + *ttl;
   claims.issuer = cfg->auth.issuer;
   claims.audience = cfg->auth.audience;
-  // Operators mint tokens for members whose email they vouch for (load tests, support); the
-  // purchase path checks this claim exactly as it checks tokens issued at login.
-  claims.email_verified = !unverified;
+  // The purchase path checks this claim exactly as it checks tokens issued at login.
+  claims.email_verified = subject->email_verified;
   std::printf("%s\n", auth::Sign(claims, *keyring).c_str());
   return 0;
 }
@@ -242,6 +334,17 @@ int AdminCreate(const CommonFlags& flags, const std::string& email,
 int CheckConfig(const CommonFlags& flags) {
   auto cfg = LoadConfig(flags, {});
   if (!cfg) return 2;
+  // Stricter than serve: a misspelt variable is silently ignored by Load (the prefix is shared
+  // with tooling), so the command that exists to catch mistakes refuses it.
+  const auto unknown = config::UnknownEnvVars(config::EnvFromEnviron());
+  for (const std::string& problem : unknown) {
+    std::fprintf(stderr, "configuration error: %s\n", problem.c_str());
+  }
+  if (!unknown.empty()) return 2;
+  if (auto st = config::CheckPaths(*cfg); !st.ok()) {
+    std::fprintf(stderr, "configuration error: %s\n", st.error().message.c_str());
+    return 2;
+  }
   std::printf("%s", config::Describe(*cfg).c_str());
   std::printf("configuration OK\n");
   return 0;
@@ -261,16 +364,22 @@ int main(int argc, char** argv) {
   serve->add_option("--host", host, "Listen address");
 
   CommonFlags token_flags;
-  std::int64_t member = 0;
-  std::string role = "user", ttl = "15m";
-  auto* token = cli.add_subcommand("token", "Print a signed access token (operators, tests)");
+  TokenFlags token_options;
+  auto* token = cli.add_subcommand(
+      "token",
+      "Print a signed access token for a member (read from --data-dir) or a synthetic "
+      "load-test identity (--synthetic)");
   AddCommonFlags(token, token_flags);
-  token->add_option("--member", member, "Member id")->required()->check(CLI::PositiveNumber);
-  token->add_option("--role", role, "user or admin");
-  token->add_option("--ttl", ttl, "Lifetime: 900s, 15m, 2h, 1d");
-  bool unverified = false;
-  token->add_flag("--unverified", unverified,
+  token->add_option("--member", token_options.member, "Member id (with --synthetic: identity N)")
+      ->required()
+      ->check(CLI::PositiveNumber);
+  token->add_option("--role", token_options.role,
+                    "user or admin (default: the member's role; admin only for an admin member)");
+  token->add_option("--ttl", token_options.ttl, "Lifetime: 900s, 15m, 2h, 1d");
+  token->add_flag("--unverified", token_options.unverified,
                   "Mint a token whose email is not verified (purchases answer EMAIL_NOT_VERIFIED)");
+  token->add_flag("--synthetic", token_options.synthetic,
+                  "A load-test identity: member id 2^53 + N, a range no real member can have");
 
   CommonFlags check_flags;
   auto* check = cli.add_subcommand("check-config", "Validate the configuration and print it");
@@ -300,7 +409,7 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (serve->parsed()) return Serve(serve_flags, port, host);
-  if (token->parsed()) return Token(token_flags, member, role, ttl, unverified);
+  if (token->parsed()) return Token(token_flags, token_options);
   if (check->parsed()) return CheckConfig(check_flags);
   if (admin_create->parsed()) return AdminCreate(admin_flags, admin_email, admin_password_file);
   if (admin_dead_letters->parsed()) return AdminDeadLetters(dead_letter_flags);

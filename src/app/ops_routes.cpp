@@ -1,28 +1,69 @@
 #include "app/ops_routes.hpp"
 
+#include <openssl/crypto.h>
+
 #include <boost/json.hpp>
 
 namespace rocketmart::app {
 
 using boost::asio::awaitable;
 
-void RegisterOpsRoutes(http::Router& router, metrics::Registry& metrics,
-                       std::function<bool()> ready) {
+void RegisterOpsRoutes(http::Router& router, std::function<bool()> ready, StoreCheck stores) {
   router.Add(
-      http::Method::get, "/health", {}, [ready](http::Request&) -> awaitable<http::Response> {
+      http::Method::get, "/health", {},
+      [ready, stores](http::Request&) -> awaitable<http::Response> {
         if (!ready()) {
           co_return http::ErrorResponse(MakeError(Errc::kUnavailable, "starting or stopping"));
         }
-        co_return http::JsonText(http::Status::ok, R"({"status":"ok"})");
+        const std::vector<StoreHealth> checked = co_await stores();
+        boost::json::object by_name;
+        std::string unwritable;
+        for (const StoreHealth& store : checked) {
+          by_name[store.name] = store.writable ? "ok" : "unwritable";
+          if (!store.writable) unwritable += (unwritable.empty() ? "" : ", ") + store.name;
+        }
+        if (unwritable.empty()) {
+          co_return http::JsonResponse(
+              http::Status::ok,
+              boost::json::object{{"status", "ok"}, {"stores", std::move(by_name)}});
+        }
+        http::Response error = http::ErrorResponse(
+            MakeError(Errc::kUnavailable, "cannot write: " + unwritable, "stores"));
+        boost::json::object body = boost::json::parse(error.body()).as_object();
+        body["status"] = "unavailable";
+        body["stores"] = std::move(by_name);
+        co_return http::JsonResponse(http::Status::service_unavailable, body);
       });
-  router.Add(http::Method::get, "/metrics", {},
-             [&metrics](http::Request&) -> awaitable<http::Response> {
-               co_return http::TextResponse(http::Status::ok, metrics.RenderPrometheus(),
-                                            "text/plain; version=0.0.4");
-             });
   router.Add(http::Method::get, "/openapi.json", {},
              [](http::Request&) -> awaitable<http::Response> {
                co_return http::JsonText(http::Status::ok, kOpenApiDocument);
+             });
+}
+
+namespace {
+
+// The scrape's bearer token against the configured one. The length may show in the timing; how
+// many leading bytes of a guess were right does not.
+bool TokenMatches(std::string_view authorization, const std::string& token) {
+  static constexpr std::string_view kScheme = "Bearer ";
+  if (authorization.size() != kScheme.size() + token.size()) return false;
+  if (!authorization.starts_with(kScheme)) return false;
+  return CRYPTO_memcmp(authorization.data() + kScheme.size(), token.data(), token.size()) == 0;
+}
+
+}  // namespace
+
+void RegisterMetricsRoute(http::Router& router, metrics::Registry& metrics, std::string token) {
+  router.Add(http::Method::get, "/metrics", {},
+             [&metrics, token = std::move(token)](http::Request& req) -> awaitable<http::Response> {
+               if (!token.empty() && !TokenMatches(req.Header("Authorization"), token)) {
+                 http::Response res = http::ErrorResponse(
+                     MakeError(Errc::kUnauthenticated, "metrics need the operator token"));
+                 res.set(http::beast_http::field::www_authenticate, "Bearer");
+                 co_return res;
+               }
+               co_return http::TextResponse(http::Status::ok, metrics.RenderPrometheus(),
+                                            "text/plain; version=0.0.4");
              });
 }
 

@@ -18,6 +18,21 @@ namespace rocketmart::auth {
 
 enum class Role { kUser, kAdmin };
 
+// Synthetic ("load-test") identities: member ids from 2^53 up. Real members never get one (the
+// members database refuses ids there, docs/adr/0012), so a synthetic identity's orders, holds,
+// likes and carts can never collide with or be inherited by a real member. Minted only by
+// `rocketmart token --synthetic` and the load driver; identity number n is member id 2^53 + n.
+// (2^53 is also where JSON numbers stop being exact in JavaScript: a client showing one of these
+// ids may round it, which is harmless for a load test and impossible for a real member.)
+inline constexpr std::int64_t kSyntheticMemberBase = std::int64_t{1} << 53;
+inline constexpr std::int64_t kMaxSyntheticNumber = std::int64_t{1} << 62;
+constexpr bool IsSyntheticMember(std::int64_t member_id) {
+  return member_id >= kSyntheticMemberBase;
+}
+constexpr std::int64_t SyntheticMemberId(std::int64_t n) {
+  return kSyntheticMemberBase + n;
+}
+
 struct Identity {
   std::int64_t member_id = 0;
   Role role = Role::kUser;

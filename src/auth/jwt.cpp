@@ -475,10 +475,10 @@ Result<Claims> Verify(std::string_view token, const Keyring& keyring, const Veri
     if (alg.kind == Kind::kAbsent) return Fail("missing alg");
     // Exact, case-sensitive match: "none", "hs256", "HS512", "RS256" ... all end here.
     if (alg.kind != Kind::kString || alg.str != kAlg) return Fail("unsupported alg");
+    // ADR 0005 pins the whole header, `typ` included: a token without it was not made by Sign.
     const Slot& typ = h.slot(kHTyp);
-    if (typ.kind != Kind::kAbsent && (typ.kind != Kind::kString || typ.str != "JWT")) {
-      return Fail("bad header typ");
-    }
+    if (typ.kind == Kind::kAbsent) return Fail("missing typ");
+    if (typ.kind != Kind::kString || typ.str != "JWT") return Fail("bad header typ");
     const Slot& kid = h.slot(kHKid);
     if (kid.kind == Kind::kAbsent) return Fail("missing kid");
     if (kid.kind != Kind::kString) return Fail("bad kid");

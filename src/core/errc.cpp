@@ -56,6 +56,8 @@ std::string_view ErrcName(Errc code) noexcept {
       return "RETURN_WINDOW_CLOSED";
     case Errc::kOrderNotReturnable:
       return "ORDER_NOT_RETURNABLE";
+    case Errc::kCartAlreadyCheckedOut:
+      return "CART_ALREADY_CHECKED_OUT";
     case Errc::kOverloaded:
       return "OVERLOADED";
     case Errc::kTimeout:

@@ -42,6 +42,8 @@ enum class Errc : std::uint16_t {
   kOrderNotCancellable,
   kReturnWindowClosed,
   kOrderNotReturnable,
+  // The cart.
+  kCartAlreadyCheckedOut,
   // Infrastructure (never caused by the caller).
   kOverloaded,
   kTimeout,

@@ -16,6 +16,8 @@ std::string_view SaleStateName(SaleState state) {
       return "soldout";
     case SaleState::kEnded:
       return "ended";
+    case SaleState::kRetired:
+      return "retired";
   }
   return "none";
 }

@@ -1,6 +1,6 @@
 // Where a product's sale stands: the shared vocabulary of checkout (which owns sales) and the
 // catalog (which shows them and filters by them). On the wire: none | upcoming | preparing | live |
-// soldout | ended.
+// soldout | ended | retired.
 #pragma once
 
 #include <cstdint>
@@ -14,9 +14,13 @@ namespace rocketmart {
 // kPreparing: inside the window, but checkout has not received the product's stock yet (the
 // catalog's product event is milliseconds behind its creation); a purchase then answers 503
 // UNAVAILABLE and a retry succeeds. Reporting it as soldout would tell buyers to give up.
-enum class SaleState { kNone, kUpcoming, kPreparing, kLive, kSoldOut, kEnded };
+// kRetired: the product was retired; its sale, whatever its window, sells nothing any more.
+// Appended (codes are never renumbered).
+enum class SaleState { kNone, kUpcoming, kPreparing, kLive, kSoldOut, kEnded, kRetired };
 
 std::string_view SaleStateName(SaleState state);
+// Reads a product list filter (`saleState=`). Retired products are never listed, so "retired" is
+// not one of them.
 std::optional<SaleState> ParseSaleState(std::string_view name);
 
 // The state of a sale window [starts_at, ends_at) at `now` with `available` units left, or with

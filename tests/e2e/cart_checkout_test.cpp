@@ -3,9 +3,12 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <latch>
 #include <mutex>
+#include <set>
 #include <thread>
 
+#include "auth/identity.hpp"
 #include "support/db_probe.hpp"
 #include "support/http_client.hpp"
 #include "support/server_process.hpp"
@@ -56,11 +59,116 @@ TEST(CartCheckout, BuysEveryLineInOneOrderAndEmptiesTheCart) {
   EXPECT_EQ(again.body, paid.body);
   EXPECT_EQ(again.Header("Idempotent-Replayed"), "true");
   EXPECT_EQ(QueryInt(Checkout(server), "SELECT count(*) FROM payments"), 1);
-  // An empty cart, a body, no token.
+  // The emptied cart names the order that took it; once edited, an empty cart is just empty.
+  auto checked_out = c.PostJson("/cart/checkout", "", buyer);
+  EXPECT_EQ(checked_out.status, 409);
+  EXPECT_EQ(checked_out.ErrorCode(), "CART_ALREADY_CHECKED_OUT");
+  EXPECT_EQ(checked_out.Json().at("error").at("details").at("orderId").as_int64(), order_id);
+  // (After the order.paid cart cleanup ran: an edit in the payment's millisecond would be taken
+  // for a bought line.)
+  ASSERT_TRUE(WaitUntil([&] {
+    return QueryInt(Checkout(server),
+                    "SELECT last_seq FROM outbox_cursor WHERE subscriber = 'catalog.cart'") >= 1;
+  }));
+  PutInCart(c, buyer, a, 1);
+  ASSERT_EQ(c.Delete("/cart/items/" + std::to_string(a), buyer).status, 200);
   EXPECT_EQ(c.PostJson("/cart/checkout", "", buyer).ErrorCode(), "CONFLICT");
+  // A body, no token.
   EXPECT_EQ(c.PostJson("/cart/checkout", R"({"items":[]})", buyer).ErrorCode(),
             "VALIDATION_FAILED");
   EXPECT_EQ(c.PostJson("/cart/checkout", "").status, 401);
+}
+
+// How the concurrent checkouts of one cart name their Idempotency-Keys.
+enum class Keys { kNone, kNewPerRequest, kSame };
+
+struct RaceOutcome {
+  int created = 0;   // 201 not replayed
+  int replayed = 0;  // 201 with Idempotent-Replayed: true
+  int already = 0;   // 409 CART_ALREADY_CHECKED_OUT naming the order
+  std::vector<std::string> other;
+  std::set<std::int64_t> order_ids;  // every order id any answer named
+};
+
+// N checkouts of one member's cart released at the same moment (two tabs, a double click, a
+// retrying client).
+RaceOutcome RaceCheckouts(const ServerProcess& server, const std::string& token, int n, Keys keys) {
+  RaceOutcome out;
+  std::mutex mutex;
+  std::latch start(n);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < n; ++i) {
+    threads.emplace_back([&, i] {
+      HttpClient c(server.port());
+      std::map<std::string, std::string> headers;
+      if (keys == Keys::kNewPerRequest) headers["Idempotency-Key"] = "click-" + std::to_string(i);
+      if (keys == Keys::kSame) headers["Idempotency-Key"] = "the-same-click";
+      start.arrive_and_wait();
+      auto r = c.PostJson("/cart/checkout", "", token, headers);
+      std::lock_guard lock(mutex);
+      if (r.status == 201) {
+        out.order_ids.insert(r.Json().at("orderId").as_int64());
+        (r.Header("Idempotent-Replayed") == "true" ? out.replayed : out.created)++;
+      } else if (r.status == 409 && r.ErrorCode() == "CART_ALREADY_CHECKED_OUT") {
+        ++out.already;
+        out.order_ids.insert(r.Json().at("error").at("details").at("orderId").as_int64());
+      } else {
+        out.other.push_back(std::to_string(r.status) + " " + r.body);
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  return out;
+}
+
+// Issue 11 point 1: concurrent checkouts of one cart each bought it (10 of 10 with no key).
+TEST(CartCheckout, ConcurrentCheckoutsOfOneCartBuyItOnceWhateverTheKeys) {
+  ServerProcess server;
+  // Stock and limits large enough that only the cart rule can stop a second purchase.
+  const std::int64_t a = NewProductOnSale(server, 1000, 1000);
+  const std::int64_t b = NewProductOnSale(server, 1000, 1000);
+  HttpClient c(server.port());
+  const std::string admin = server.FastToken(1, true);
+  constexpr int kRacers = 12;
+  std::int64_t member = 300;
+  std::int64_t units_a = 0, units_b = 0;
+  for (Keys keys : {Keys::kNone, Keys::kNewPerRequest, Keys::kSame}) {
+    SCOPED_TRACE(static_cast<int>(keys));
+    const std::string token = server.FastToken(++member);
+    PutInCart(c, token, a, 2);
+    PutInCart(c, token, b, 3);
+    const RaceOutcome race = RaceCheckouts(server, token, kRacers, keys);
+    EXPECT_EQ(race.created, 1) << "exactly one checkout buys the cart";
+    EXPECT_EQ(race.created + race.replayed + race.already, kRacers)
+        << "every other answer replays the purchase or names its order";
+    EXPECT_TRUE(race.other.empty()) << race.other.front();
+    ASSERT_EQ(race.order_ids.size(), 1u) << "every answer names the same order";
+    const std::int64_t order = *race.order_ids.begin();
+    units_a += 2;
+    units_b += 3;
+    const std::string who = " WHERE member_id = " + std::to_string(auth::SyntheticMemberId(member));
+    EXPECT_EQ(QueryInt(Checkout(server), "SELECT count(*) FROM payments" + who), 1);
+    EXPECT_EQ(QueryInt(Checkout(server), "SELECT count(*) FROM holds" + who), 1);
+    // The member's orders list holds that one order, and the cart is empty.
+    ASSERT_TRUE(
+        WaitUntil([&] { return !c.Get("/order", token).Json().at("items").as_array().empty(); }));
+    const auto items = c.Get("/order", token).Json().at("items").as_array();
+    ASSERT_EQ(items.size(), 1u);
+    EXPECT_EQ(items[0].at("id").as_int64(), order);
+    EXPECT_TRUE(c.Get("/cart", token).Json().at("items").as_array().empty());
+    // A later checkout of the emptied cart names the order that took it.
+    auto later = c.PostJson("/cart/checkout", "", token);
+    EXPECT_EQ(later.status, 409);
+    EXPECT_EQ(later.ErrorCode(), "CART_ALREADY_CHECKED_OUT");
+    EXPECT_EQ(later.Json().at("error").at("details").at("orderId").as_int64(), order);
+  }
+  // The sale figures saw each cart bought once.
+  for (auto [product, units] : {std::pair{a, units_a}, std::pair{b, units_b}}) {
+    auto summary = c.Get("/admin/sales/" + std::to_string(product) + "/summary", admin);
+    ASSERT_EQ(summary.status, 200) << summary.body;
+    EXPECT_EQ(summary.Json().at("sold").as_int64(), units);
+    EXPECT_EQ(summary.Json().at("available").as_int64(), 1000 - units);
+  }
 }
 
 TEST(CartCheckout, RacingMultiLineCheckoutsNeverLeavePartialHoldsOrOversell) {
@@ -124,6 +232,34 @@ TEST(CartCheckout, EveryLineMustBeOnSale) {
   const std::string unverified = server.FastToken(10, false, /*verified=*/false);
   PutInCart(c, unverified, a, 1);
   EXPECT_EQ(c.PostJson("/cart/checkout", "", unverified).ErrorCode(), "EMAIL_NOT_VERIFIED");
+}
+
+// Issue 11 point 12: a retired product's sale read "live" (checkout kept answering its window with
+// its stock). Retiring it takes it out of carts and its sale reads "retired"; it cannot be bought.
+TEST(CartCheckout, ARetiredProductLeavesTheCartAndItsSaleReadsRetired) {
+  ServerProcess server;
+  const std::int64_t product = NewProductOnSale(server, 10, 5);
+  HttpClient c(server.port());
+  const std::string admin = server.FastToken(1, true);
+  const std::string buyer = server.FastToken(11);
+  PutInCart(c, buyer, product, 1);
+  const std::string sale = "/payment/" + std::to_string(product) + "/sale";
+  ASSERT_EQ(c.Get(sale).Json().at("state").as_string(), "live");
+  ASSERT_EQ(c.Delete("/products/" + std::to_string(product), admin).status, 204);
+  EXPECT_TRUE(c.Get("/cart", buyer).Json().at("items").as_array().empty());
+  EXPECT_EQ(c.Get("/products/" + std::to_string(product)).status, 404);
+  // Checkout hears of the retirement through the catalog's event: its database row first, then
+  // its memory, which answers the sale state.
+  ASSERT_TRUE(WaitUntil([&] {
+    auto read = c.Get(sale);
+    return read.status == 200 && read.Json().at("state").as_string() == "retired";
+  })) << c.Get(sale).body;
+  EXPECT_EQ(QueryInt(Checkout(server),
+                     "SELECT retired FROM inventory WHERE product_id = " + std::to_string(product)),
+            1);
+  auto buy = c.PostJson("/payment/request",
+                        R"({"productId":)" + std::to_string(product) + R"(,"amount":1})", buyer);
+  EXPECT_EQ(buy.ErrorCode(), "NOT_FOUND");
 }
 
 }  // namespace

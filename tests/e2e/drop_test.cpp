@@ -241,8 +241,8 @@ TEST(Drop, BadPurchasesGetClear4xxAndChangeNothing) {
   HttpClient c(server.port());
   const std::string token = server.Token(5);
   const std::string unverified =
-      RunCommand({BinaryPath(), "token", "--data-dir", server.data_dir().string(), "--member", "6",
-                  "--unverified"});
+      RunCommand({BinaryPath(), "token", "--data-dir", server.data_dir().string(), "--synthetic",
+                  "--member", "6", "--unverified"});
   const std::string pid = std::to_string(drop.product_id);
   struct Case {
     std::string body;

@@ -81,8 +81,13 @@ TEST_F(Foundation, HealthMetricsAndOpenApi) {
   EXPECT_EQ(doc.at("openapi").as_string(), "3.1.0");
   EXPECT_TRUE(doc.at("paths").as_object().contains("/products/{id}"));
 
-  auto metrics = c.Get("/metrics");
+  // /metrics is not public: it is served on the admin listener only.
+  EXPECT_EQ(c.Get("/metrics").status, 404);
+  EXPECT_NE(server_->admin_port(), server_->port());
+  HttpClient admin(server_->admin_port());
+  auto metrics = admin.Get("/metrics");
   ASSERT_EQ(metrics.status, 200);
+  EXPECT_EQ(admin.Get("/health").status, 404);  // and nothing else is
   EXPECT_NE(
       metrics.body.find("http_requests_total{route=\"/health\",method=\"GET\",status=\"2xx\"}"),
       std::string::npos);
@@ -307,6 +312,65 @@ TEST_F(Foundation, OversizedBodiesAndHeadersAreRefused) {
   EXPECT_NE(second, std::string::npos);
   EXPECT_LT(first, second);
   (void)big;
+}
+
+struct FramingCase {
+  std::string name;
+  std::string request;  // Everything after the request line's CRLF is up to the case.
+};
+
+// RFC 9112 framing: a body whose length the server cannot know for certain is never read as the
+// next request (request smuggling). Each case is answered 400 and the connection closed, so the
+// "smuggled" GET /nope after it is never answered.
+TEST_F(Foundation, AmbiguousFramingIsRefusedAndTheConnectionClosed) {
+  const std::string smuggled = "GET /nope HTTP/1.1\r\nHost: x\r\n\r\n";
+  const std::string chunked_body = "5\r\nhello\r\n0\r\n\r\n";
+  const auto post = [&](const std::string& headers, const std::string& body) {
+    return "POST /products HTTP/1.1\r\n" + headers + "Content-Type: application/json\r\n\r\n" +
+           body + smuggled;
+  };
+  const std::vector<FramingCase> cases = {
+      {"TE identity", post("Host: x\r\nTransfer-Encoding: identity\r\n", "")},
+      {"TE gzip", post("Host: x\r\nTransfer-Encoding: gzip\r\n", "")},
+      {"TE xchunked", post("Host: x\r\nTransfer-Encoding: xchunked\r\n", "")},
+      {"TE chunked, gzip", post("Host: x\r\nTransfer-Encoding: chunked, gzip\r\n", chunked_body)},
+      {"TE gzip, chunked", post("Host: x\r\nTransfer-Encoding: gzip, chunked\r\n", chunked_body)},
+      {"TE empty", post("Host: x\r\nTransfer-Encoding: \r\n", "")},
+      {"two TE headers",
+       post("Host: x\r\nTransfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n", chunked_body)},
+      {"two TE chunked",
+       post("Host: x\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n",
+            chunked_body)},
+      {"TE then Content-Length",
+       post("Host: x\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n", chunked_body)},
+      {"Content-Length then TE",
+       post("Host: x\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n", chunked_body)},
+      {"Content-Length with TE identity",
+       post("Host: x\r\nContent-Length: 2\r\nTransfer-Encoding: identity\r\n", "{}")},
+      {"TE in HTTP/1.0",
+       "POST /products HTTP/1.0\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n" + chunked_body +
+           smuggled},
+      {"no Host", "GET /health HTTP/1.1\r\n\r\n" + smuggled},
+      {"two Host headers", "GET /health HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n" + smuggled},
+      {"two Host headers in HTTP/1.0", "GET /health HTTP/1.0\r\nHost: a\r\nHost: b\r\n\r\n"},
+  };
+  for (const auto& fc : cases) {
+    const std::string answer = SendRaw(server_->port(), fc.request, 3000);
+    EXPECT_EQ(answer.rfind("HTTP/1.1 400 Bad Request\r\n", 0), 0u) << fc.name << ": " << answer;
+    EXPECT_NE(answer.find("Connection: close"), std::string::npos) << fc.name << ": " << answer;
+    EXPECT_EQ(answer.find("404"), std::string::npos)
+        << fc.name << ": the body was read as a request";
+    EXPECT_EQ(answer.find("HTTP/1.1", 1), std::string::npos) << fc.name << ": a second answer";
+  }
+  // What stays valid: chunked alone (any case), one Host, and HTTP/1.0 without Host.
+  const std::string ok_chunked =
+      SendRaw(server_->port(),
+              "POST /products HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: Chunked\r\n"
+              "Content-Type: application/json\r\nConnection: close\r\n\r\n2\r\n{}\r\n0\r\n\r\n",
+              3000);
+  EXPECT_EQ(ok_chunked.rfind("HTTP/1.1 401", 0), 0u) << ok_chunked;  // framed fine, no token
+  const std::string http10 = SendRaw(server_->port(), "GET /health HTTP/1.0\r\n\r\n", 3000);
+  EXPECT_EQ(http10.rfind("HTTP/1.1 200", 0), 0u) << http10;
 }
 
 TEST(Lifecycle, SigtermDrainsAndExitsCleanlyAndDataSurvivesRestart) {

@@ -1,14 +1,20 @@
 // Members end to end: the built binary on a free port, mail through the .eml sink (and, in one
 // test, a real SMTP server), driven over HTTP like a client would.
 #include <gtest/gtest.h>
+#include <openssl/evp.h>
 
 #include <boost/json.hpp>
+#include <cmath>
 #include <fstream>
+#include <map>
+#include <random>
 #include <sstream>
 #include <thread>
 
 #include "support/http_client.hpp"
+#include "support/run_await.hpp"
 #include "support/server_process.hpp"
+#include "support/shop.hpp"
 #include "support/smtp_server.hpp"
 
 namespace rocketmart::testing {
@@ -20,6 +26,14 @@ std::string Json(std::initializer_list<std::pair<const char*, std::string>> fiel
   boost::json::object o;
   for (const auto& [k, v] : fields) o[k] = v;
   return boost::json::serialize(o);
+}
+
+// Follows a mailed verification link as a browser does: GET opens the page, and its script
+// confirms with POST /member/verify {token} (the token taken from the link).
+HttpResponse FollowVerificationLink(HttpClient& c, const std::string& link) {
+  const std::string path = link.substr(link.find("/member/verify?token="));
+  EXPECT_EQ(c.Get(path).status, 200) << link;
+  return c.PostJson("/member/verify", Json({{"token", link.substr(link.find("token=") + 6)}}));
 }
 
 class Members : public ::testing::Test {
@@ -57,11 +71,6 @@ class Members : public ::testing::Test {
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
   }
-  static std::string PathOf(const std::string& link) {
-    const std::string base = "https://shop.example";
-    EXPECT_EQ(link.rfind(base, 0), 0u) << link;
-    return link.substr(base.size());
-  }
   static std::string TokenOf(const std::string& link) {
     return link.substr(link.find("token=") + 6);
   }
@@ -76,7 +85,8 @@ class Members : public ::testing::Test {
     EXPECT_EQ(r.status, 202) << r.body;
     const std::string link = FindLink(PlainTextPart(MailTo(email)), "/member/verify?token=");
     EXPECT_FALSE(link.empty());
-    auto v = c.Get(PathOf(link));
+    EXPECT_EQ(link.rfind("https://shop.example/member/verify?token=", 0), 0u) << link;
+    auto v = FollowVerificationLink(c, link);
     EXPECT_EQ(v.status, 200) << v.body;
     return Login(c, email);
   }
@@ -198,8 +208,9 @@ TEST_F(Members, BadInputIsRejectedWithoutA500) {
   auto text = c.Request("POST", "/auth/login", R"({"email":"a@b.com","password":"x"})",
                         {{"Content-Type", "text/plain"}});
   EXPECT_EQ(text.status, 415);
-  EXPECT_EQ(c.Get("/member/verify?token=" + std::string(64, 'a')).status, 400);
-  EXPECT_EQ(c.Get("/member/verify").status, 400);
+  EXPECT_EQ(c.PostJson("/member/verify", Json({{"token", std::string(64, 'a')}})).status, 400);
+  EXPECT_EQ(c.PostJson("/member/verify", "{}").status, 400);
+  EXPECT_EQ(c.PostJson("/member/verify", R"({"token":"x","extra":1})").status, 400);
   // Nothing was created by any of it.
   auto login = c.PostJson("/auth/login", Json({{"email", "a@b.com"}, {"password", kPassword}}));
   EXPECT_EQ(login.status, 401);
@@ -243,6 +254,55 @@ TEST_F(Members, RefreshRotationReuseAndParallelUse) {
   }
   for (auto& t : threads) t.join();
   EXPECT_LE(ok.load(), 1);
+}
+
+TEST_F(Members, RefreshReuseAndLogoutEndTheSessionsAccessTokensAtOnce) {
+  auto c = Client();
+  const auto first = Register(c, "dot@example.com");
+  auto rotated = c.PostJson("/auth/refresh", Json({{"refreshToken", Refresh(first)}}));
+  ASSERT_EQ(rotated.status, 200) << rotated.body;
+  const auto second = rotated.Json().as_object();
+  const auto other = Login(c, "dot@example.com");  // another session of the same member
+  ASSERT_EQ(c.Get("/member/me", Access(first)).status, 200);
+  ASSERT_EQ(c.Get("/member/me", Access(second)).status, 200);
+
+  // The spent refresh token comes back: someone holds a copy. The family is revoked and every
+  // access token it issued stops at once, not when it expires 15 minutes later.
+  EXPECT_EQ(c.PostJson("/auth/refresh", Json({{"refreshToken", Refresh(first)}})).status, 401);
+  EXPECT_EQ(c.Get("/member/me", Access(first)).status, 401);
+  EXPECT_EQ(c.Get("/member/me", Access(second)).status, 401);
+  EXPECT_EQ(c.Get("/member/me", Access(other)).status, 200);  // the other session lives
+
+  // Logout with the newest access token also ends the older ones of its session.
+  auto next = c.PostJson("/auth/refresh", Json({{"refreshToken", Refresh(other)}}));
+  ASSERT_EQ(next.status, 200) << next.body;
+  EXPECT_EQ(c.PostJson("/auth/logout", "", Access(next.Json().as_object())).status, 204);
+  EXPECT_EQ(c.Get("/member/me", Access(other)).status, 401);
+}
+
+TEST_F(Members, ATokenFromBeforeVerificationIsToldToRefresh) {
+  auto c = Client();
+  const std::int64_t product = CreateProductOnSale(*server_, 10, 5);
+  ASSERT_EQ(
+      c.PostJson("/member/signup",
+                 Json({{"email", "pre@example.com"}, {"password", kPassword}, {"name", "Pre"}}))
+          .status,
+      202);
+  const auto early = Login(c, "pre@example.com");  // before verifying: email_verified is false
+  const std::string link =
+      FindLink(PlainTextPart(MailTo("pre@example.com")), "/member/verify?token=");
+  ASSERT_EQ(FollowVerificationLink(c, link).status, 200);
+  const std::string buy = R"({"productId":)" + std::to_string(product) + R"(,"amount":1})";
+  auto refused = c.PostJson("/payment/request", buy, Access(early));
+  EXPECT_EQ(refused.status, 403) << refused.body;
+  EXPECT_EQ(refused.ErrorCode(), "EMAIL_NOT_VERIFIED");
+  // The address is verified by now; the token was minted before. The message says what to do.
+  const std::string message(refused.Json().at("error").at("message").as_string());
+  EXPECT_NE(message.find("POST /auth/refresh"), std::string::npos) << message;
+  EXPECT_NE(message.find("log in again"), std::string::npos) << message;
+  auto refreshed = c.PostJson("/auth/refresh", Json({{"refreshToken", Refresh(early)}}));
+  ASSERT_EQ(refreshed.status, 200) << refreshed.body;
+  EXPECT_EQ(c.PostJson("/payment/request", buy, Access(refreshed.Json().as_object())).status, 201);
 }
 
 TEST_F(Members, LogoutPasswordChangeAndResetEndSessions) {
@@ -353,12 +413,445 @@ TEST(MembersSmtp, VerificationMailGoesThroughARealSmtpServer) {
   ASSERT_EQ(messages.size(), 1u);
   const std::string link = FindLink(PlainTextPart(messages[0]), "/member/verify?token=");
   ASSERT_EQ(link.rfind("https://shop.example/member/verify?token=", 0), 0u) << link;
-  EXPECT_EQ(c.Get(link.substr(std::string("https://shop.example").size())).status, 200);
+  EXPECT_EQ(FollowVerificationLink(c, link).status, 200);
   auto login =
       c.PostJson("/auth/login", Json({{"email", "smtp@example.com"}, {"password", kPassword}}));
   ASSERT_EQ(login.status, 200);
   auto me = c.Get("/member/me", std::string(login.Json().at("accessToken").as_string()));
   EXPECT_TRUE(me.Json().at("emailVerified").as_bool());
+}
+
+}  // namespace
+}  // namespace rocketmart::testing
+
+namespace rocketmart::testing {
+namespace {
+
+std::string TokenCommand(const ServerProcess& server, std::vector<std::string> args) {
+  std::vector<std::string> argv = {BinaryPath(), "token", "--data-dir", server.data_dir().string()};
+  argv.insert(argv.end(), args.begin(), args.end());
+  std::string out = RunCommand(argv);
+  while (!out.empty() && (out.back() == '\n' || out.back() == '\r')) out.pop_back();
+  return out;
+}
+
+TEST(MembersTokens, TokensAreForRealMembersOrSyntheticIdentitiesThatNeverCollide) {
+  ServerProcess server;
+  HttpClient c(server.port());
+  // Nobody has signed up yet: there is no member 1, and the command refuses to sign for it.
+  EXPECT_THROW(TokenCommand(server, {"--member", "1"}), std::runtime_error);
+  EXPECT_THROW(TokenCommand(server, {"--member", "1", "--role", "admin"}), std::runtime_error);
+  // The synthetic range is only reachable by asking for it.
+  EXPECT_THROW(TokenCommand(server, {"--member", "9007199254740993"}), std::runtime_error);
+
+  // A synthetic load-test identity buys (no signup needed)...
+  const std::int64_t product = CreateProductOnSale(server, 10, 5);
+  const std::string buy = R"({"productId":)" + std::to_string(product) + R"(,"amount":1})";
+  const std::string synthetic = TokenCommand(server, {"--synthetic", "--member", "1"});
+  ASSERT_EQ(c.PostJson("/payment/request", buy, synthetic).status, 201);
+  EXPECT_TRUE(WaitUntil(
+      [&] { return c.Get("/order", synthetic).Json().at("items").as_array().size() == 1; }));
+  EXPECT_EQ(c.Get("/member/me", synthetic).status, 404);  // it is nobody
+
+  // ...and the first real member, id 1, inherits nothing of it.
+  RunCommand({BinaryPath(), "admin", "create", "--data-dir", server.data_dir().string(), "--email",
+              "first@example.com"},
+             {{"ROCKETMART_ADMIN_PASSWORD", "a long admin passphrase"}});
+  const std::string first = TokenCommand(server, {"--member", "1"});
+  auto me = c.Get("/member/me", first);
+  ASSERT_EQ(me.status, 200) << me.body;
+  EXPECT_EQ(me.Json().at("id").as_int64(), 1);
+  EXPECT_EQ(me.Json().at("role").as_string(), "admin");  // the member's own role by default
+  EXPECT_EQ(c.Get("/order", first).Json().at("items").as_array().size(), 0u);
+
+  // A token never claims more than the member has: no admin role for a user, and an unverified
+  // member's token says so.
+  ASSERT_EQ(c.PostJson("/member/signup", R"({"email":"second@example.com","password":)"
+                                         R"("correct horse battery","name":"Second"})")
+                .status,
+            202);
+  EXPECT_THROW(TokenCommand(server, {"--member", "2", "--role", "admin"}), std::runtime_error);
+  const std::string second = TokenCommand(server, {"--member", "2"});
+  EXPECT_EQ(c.Get("/member/me", second).Json().at("email").as_string(), "second@example.com");
+  EXPECT_EQ(c.PostJson("/payment/request", buy, second).ErrorCode(), "EMAIL_NOT_VERIFIED");
+
+  // Read-only, so it works while the server runs and after it stopped.
+  server.Terminate();
+  EXPECT_FALSE(TokenCommand(server, {"--member", "1"}).empty());
+  EXPECT_THROW(TokenCommand(server, {"--member", "3"}), std::runtime_error);
+}
+
+}  // namespace
+}  // namespace rocketmart::testing
+
+namespace rocketmart::testing {
+namespace {
+
+std::map<std::string, std::string> ReadDemoAccounts(const std::filesystem::path& data_dir) {
+  std::map<std::string, std::string> values;
+  std::ifstream in(data_dir / "demo-accounts.env");
+  for (std::string line; std::getline(in, line);) {
+    const auto eq = line.find('=');
+    if (line.empty() || line[0] == '#' || eq == std::string::npos) continue;
+    values[line.substr(0, eq)] = line.substr(eq + 1);
+  }
+  return values;
+}
+
+TEST(MembersDemo, TheDemoAccountsAreRealWithPasswordsGeneratedPerDataDirectory) {
+  ServerOptions options;
+  options.seed_demo = true;
+  ServerProcess server(options);
+  const auto file = server.data_dir() / "demo-accounts.env";
+  ASSERT_TRUE(std::filesystem::exists(file));
+  EXPECT_EQ(std::filesystem::status(file).permissions() & std::filesystem::perms::all,
+            std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+  auto demo = ReadDemoAccounts(server.data_dir());
+  ASSERT_EQ(demo.size(), 6u);
+
+  // The buyer logs in like any client, is verified and buys a demo product (the sneakers).
+  HttpClient c(server.port());
+  auto login = c.PostJson("/auth/login", boost::json::serialize(boost::json::object{
+                                             {"email", demo["DEMO_BUYER_EMAIL"]},
+                                             {"password", demo["DEMO_BUYER_PASSWORD"]}}));
+  ASSERT_EQ(login.status, 200) << login.body;
+  const std::string buyer(login.Json().at("accessToken").as_string());
+  auto me = c.Get("/member/me", buyer);
+  EXPECT_EQ(me.Json().at("role").as_string(), "user");
+  EXPECT_TRUE(me.Json().at("emailVerified").as_bool());
+  EXPECT_EQ(std::to_string(me.Json().at("id").as_int64()), demo["DEMO_BUYER_ID"]);
+  EXPECT_TRUE(WaitUntil([&] {
+    auto s = c.Get("/payment/1/sale");
+    return s.status == 200 && s.Json().at("state").as_string() == "live";
+  }));
+  EXPECT_EQ(c.PostJson("/payment/request", R"({"productId":1,"amount":1})", buyer).status, 201);
+
+  // The admin, through `rocketmart token --member <its id>`, is an admin.
+  const std::string admin = TokenCommand(server, {"--member", demo["DEMO_ADMIN_ID"]});
+  EXPECT_EQ(c.Get("/member/me", admin).Json().at("role").as_string(), "admin");
+  EXPECT_EQ(
+      c.PostJson("/products", R"({"name":"Comet Jacket","price":259000,"stock":50})", admin).status,
+      201);
+
+  // Another data directory gets other passwords; a restart keeps these ones.
+  ServerProcess other(options);
+  const auto other_demo = ReadDemoAccounts(other.data_dir());
+  EXPECT_NE(other_demo.at("DEMO_BUYER_PASSWORD"), demo["DEMO_BUYER_PASSWORD"]);
+  EXPECT_NE(other_demo.at("DEMO_ADMIN_PASSWORD"), demo["DEMO_ADMIN_PASSWORD"]);
+  server.Restart();
+  EXPECT_EQ(ReadDemoAccounts(server.data_dir()), demo);
+  HttpClient again(server.port());
+  EXPECT_EQ(again
+                .PostJson("/auth/login", boost::json::serialize(boost::json::object{
+                                             {"email", demo["DEMO_ADMIN_EMAIL"]},
+                                             {"password", demo["DEMO_ADMIN_PASSWORD"]}}))
+                .status,
+            200);
+}
+
+}  // namespace
+}  // namespace rocketmart::testing
+
+namespace rocketmart::testing {
+namespace {
+
+// Mann-Whitney U of two samples, as a z score (normal approximation, ties given their mean rank).
+double MannWhitneyZ(const std::vector<double>& a, const std::vector<double>& b) {
+  std::vector<std::pair<double, int>> all;
+  for (double x : a) all.emplace_back(x, 0);
+  for (double x : b) all.emplace_back(x, 1);
+  std::sort(all.begin(), all.end());
+  double rank_sum_a = 0;
+  for (std::size_t i = 0; i < all.size();) {
+    std::size_t j = i;
+    while (j < all.size() && all[j].first == all[i].first) ++j;
+    const double mean_rank = (static_cast<double>(i + 1) + static_cast<double>(j)) / 2;
+    for (std::size_t k = i; k < j; ++k) {
+      if (all[k].second == 0) rank_sum_a += mean_rank;
+    }
+    i = j;
+  }
+  const double n1 = static_cast<double>(a.size()), n2 = static_cast<double>(b.size());
+  const double u = rank_sum_a - n1 * (n1 + 1) / 2;
+  return (u - n1 * n2 / 2) / std::sqrt(n1 * n2 * (n1 + n2 + 1) / 12);
+}
+
+double Median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v.size() % 2 ? v[v.size() / 2] : (v[v.size() / 2 - 1] + v[v.size() / 2]) / 2;
+}
+
+// POST /member/find-password and /member/resend-verification must not tell, by their answer time,
+// whether an address is registered: the same status, body and headers are not enough if a
+// registered address takes a millisecond longer. Each address is asked about as an attacker would
+// (a few times at most, so per-account mail limits do not hide the difference), registered and
+// unknown addresses interleaved in a random order so drift and noise from other processes fall on
+// both alike; medians and a rank test, not means, so outliers do not decide. The data directory is
+// on storage.synchronous=normal: with full, every commit's fsync adds the disk's noise to both
+// sides alike, which this test does not need to measure.
+TEST(MembersTiming, MailRequestsTakeTheSameTimeForRegisteredAndUnknownAddresses) {
+  ServerProcess server({.env = {{"ROCKETMART_MEMBERS_MAILS_PER_IP_PER_HOUR", "1000000"},
+                                {"ROCKETMART_MEMBERS_SIGNUPS_PER_IP_PER_HOUR", "1000000"},
+                                {"ROCKETMART_STORAGE_SYNCHRONOUS", "normal"}}});
+  HttpClient c(server.port());
+  constexpr int kAccounts = 100;
+  constexpr int kAsksPerAddress = 2;  // within the per-account limit of 3 mails an hour
+  std::vector<std::string> registered, unknown;
+  for (int i = 0; i < kAccounts; ++i) {
+    registered.push_back("timing" + std::to_string(i) + "@example.com");
+    unknown.push_back("nobody" + std::to_string(i) + "@example.com");
+    // Signed up, not verified: resend-verification has work to do for them.
+    ASSERT_EQ(
+        c.PostJson(
+             "/member/signup",
+             Json({{"email", registered.back()}, {"password", kPassword}, {"name", "Timing"}}))
+            .status,
+        202);
+  }
+  std::mt19937 rng(20261129);
+  for (const char* path : {"/member/find-password", "/member/resend-verification"}) {
+    std::vector<std::pair<bool, std::string>> asks;
+    for (int round = 0; round < kAsksPerAddress; ++round) {
+      for (int i = 0; i < kAccounts; ++i) {
+        asks.emplace_back(true, registered[static_cast<std::size_t>(i)]);
+        asks.emplace_back(false, unknown[static_cast<std::size_t>(i)]);
+      }
+    }
+    std::shuffle(asks.begin(), asks.end(), rng);
+    for (int i = 0; i < 20; ++i) c.PostJson(path, Json({{"email", "warmup@example.com"}}));
+    std::vector<double> known_ms, unknown_ms;
+    for (const auto& [is_registered, email] : asks) {
+      const std::string body = Json({{"email", email}});
+      const auto start = std::chrono::steady_clock::now();
+      auto r = c.PostJson(path, body);
+      const double ms =
+          std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
+              .count();
+      ASSERT_EQ(r.status, 202) << path << " " << r.body;
+      (is_registered ? known_ms : unknown_ms).push_back(ms);
+    }
+    const double known_median = Median(known_ms), unknown_median = Median(unknown_ms);
+    const double z = MannWhitneyZ(known_ms, unknown_ms);
+    std::printf("%s: median %.3f ms registered, %.3f ms unknown, Mann-Whitney z %.2f (n=%zu+%zu)\n",
+                path, known_median, unknown_median, z, known_ms.size(), unknown_ms.size());
+    EXPECT_LT(std::abs(known_median - unknown_median), 0.1) << path;
+    EXPECT_LT(std::abs(z), 3.0) << path;
+  }
+}
+
+}  // namespace
+}  // namespace rocketmart::testing
+
+namespace rocketmart::testing {
+namespace {
+
+// Every secret a member's journey handles, and the server's whole log at the most verbose level
+// with the access log on: none of the secrets may appear in it (ASVS 7.1.1: no tokens, passwords
+// or session identifiers in logs).
+TEST(MembersLogs, SecretsNeverReachTheLog) {
+  TempDir logs;
+  const auto log_file = logs.path() / "server.log";
+  ServerProcess server({.env = {{"ROCKETMART_LOG_LEVEL", "trace"},
+                                {"ROCKETMART_LOG_ACCESS_LOG", "true"},
+                                {"ROCKETMART_MEMBERS_PUBLIC_BASE_URL", "https://shop.example"}},
+                        .log_file = log_file});
+  HttpClient c(server.port());
+  std::vector<std::string> secrets = {kPassword, "a new secret phrase", "wrong guess here"};
+  const auto mails = [&] {
+    std::vector<std::string> out;
+    std::error_code ec;
+    for (const auto& e : std::filesystem::directory_iterator(server.data_dir() / "mail", ec)) {
+      std::ifstream in(e.path(), std::ios::binary);
+      std::stringstream ss;
+      ss << in.rdbuf();
+      out.push_back(PlainTextPart(ss.str()));
+    }
+    return out;
+  };
+  const auto link_tokens = [&](const std::string& path) {
+    std::vector<std::string> out;
+    for (const auto& m : mails()) {
+      const std::string link = FindLink(m, path);
+      if (!link.empty()) out.push_back(link.substr(link.find("token=") + 6));
+    }
+    return out;
+  };
+  const std::string email = "secret@example.com";
+  ASSERT_EQ(
+      c.PostJson("/member/signup", Json({{"email", email}, {"password", kPassword}, {"name", "S"}}))
+          .status,
+      202);
+  ASSERT_TRUE(WaitUntil([&] { return link_tokens("/member/verify?token=").size() == 1; }));
+  ASSERT_EQ(c.PostJson("/member/resend-verification", Json({{"email", email}})).status, 202);
+  ASSERT_TRUE(WaitUntil([&] { return link_tokens("/member/verify?token=").size() == 2; }));
+  const auto verify_tokens = link_tokens("/member/verify?token=");
+  for (const auto& t : verify_tokens) secrets.push_back(t);
+  for (const auto& t : verify_tokens) {  // one is current
+    c.Get("/member/verify?token=" + t);
+    c.PostJson("/member/verify", Json({{"token", t}}));
+  }
+  EXPECT_EQ(
+      c.PostJson("/auth/login", Json({{"email", email}, {"password", "wrong guess here"}})).status,
+      401);
+  auto login = c.PostJson("/auth/login", Json({{"email", email}, {"password", kPassword}}));
+  ASSERT_EQ(login.status, 200) << login.body;
+  secrets.push_back(std::string(login.Json().at("accessToken").as_string()));
+  secrets.push_back(std::string(login.Json().at("refreshToken").as_string()));
+  EXPECT_EQ(c.Get("/member/me", secrets.back()).status, 401);  // a refresh token as a bearer
+  auto refreshed = c.PostJson(
+      "/auth/refresh",
+      Json({{"refreshToken", std::string(login.Json().at("refreshToken").as_string())}}));
+  ASSERT_EQ(refreshed.status, 200);
+  secrets.push_back(std::string(refreshed.Json().at("accessToken").as_string()));
+  secrets.push_back(std::string(refreshed.Json().at("refreshToken").as_string()));
+  EXPECT_EQ(c.Get("/member/me", secrets.back() + "x").status, 401);
+  ASSERT_EQ(c.PostJson("/member/find-password", Json({{"email", email}})).status, 202);
+  ASSERT_TRUE(WaitUntil([&] { return link_tokens("/member/reset-password?token=").size() == 1; }));
+  const std::string reset = link_tokens("/member/reset-password?token=")[0];
+  secrets.push_back(reset);
+  EXPECT_EQ(c.PostJson("/member/reset-password",
+                       Json({{"token", reset}, {"newPassword", "a new secret phrase"}}))
+                .status,
+            204);
+  EXPECT_EQ(c.PostJson("/member/reset-password",
+                       Json({{"token", reset}, {"newPassword", "a new secret phrase"}}))
+                .status,
+            400);      // spent: its failure is logged too, if anything is
+  server.Terminate();  // flushes the log
+
+  std::ifstream in(log_file);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  const std::string log = ss.str();
+  ASSERT_NE(log.find("listening on"), std::string::npos) << "the log was captured";
+  ASSERT_NE(log.find("access"), std::string::npos) << "the access log was on";
+  for (const auto& secret : secrets) {
+    EXPECT_EQ(log.find(secret), std::string::npos) << "in the log: " << secret;
+  }
+}
+
+}  // namespace
+}  // namespace rocketmart::testing
+
+namespace rocketmart::testing {
+namespace {
+
+std::string Sha256Base64(const std::string& text) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int size = 0;
+  EVP_Digest(text.data(), text.size(), digest, &size, EVP_sha256(), nullptr);
+  unsigned char b64[4 * ((EVP_MAX_MD_SIZE + 2) / 3) + 1];
+  const int n = EVP_EncodeBlock(b64, digest, static_cast<int>(size));
+  return std::string(reinterpret_cast<const char*>(b64), static_cast<std::size_t>(n));
+}
+
+std::string Between(const std::string& text, const std::string& open, const std::string& close) {
+  const auto start = text.find(open);
+  if (start == std::string::npos) return "";
+  const auto end = text.find(close, start + open.size());
+  return end == std::string::npos ? ""
+                                  : text.substr(start + open.size(), end - start - open.size());
+}
+
+// A mailed link opens a small page and nothing else happens: the page's script confirms with a
+// POST. So a mail scanner's prefetch or a double click cannot use a token up, and no link points
+// at a route that only answers POST. Links start with the server's own address when
+// members.public_base_url is not configured (not a hard-coded http://localhost:8080).
+TEST(MembersLinks, EveryMailedLinkOpensAPageThatConfirmsWithAPost) {
+  ServerProcess server;  // members.public_base_url not set; 127.0.0.1 on a port picked at start
+  HttpClient c(server.port());
+  const std::string base = "http://127.0.0.1:" + std::to_string(server.port());
+  const std::string email = "links@example.com";
+  const auto mail_to = [&](std::size_t nth) {
+    std::string found;
+    EXPECT_TRUE(WaitUntil([&] {
+      std::vector<std::pair<std::filesystem::file_time_type, std::string>> all;
+      std::error_code ec;
+      for (const auto& e : std::filesystem::directory_iterator(server.data_dir() / "mail", ec)) {
+        std::ifstream in(e.path(), std::ios::binary);
+        std::stringstream ss;
+        ss << in.rdbuf();
+        if (ss.str().find("\r\nTo: " + email + "\r\n") != std::string::npos) {
+          all.emplace_back(e.last_write_time(), PlainTextPart(ss.str()));
+        }
+      }
+      if (all.size() < nth) return false;
+      std::sort(all.begin(), all.end());
+      found = all[nth - 1].second;
+      return true;
+    }));
+    return found;
+  };
+  const auto expect_page = [&](const std::string& link) {
+    SCOPED_TRACE(link);
+    ASSERT_EQ(link.rfind(base + "/member/", 0), 0u);
+    auto page = c.Get(link.substr(base.size()));
+    ASSERT_EQ(page.status, 200) << page.body;
+    EXPECT_EQ(page.Header("Content-Type"), "text/html; charset=utf-8");
+    EXPECT_EQ(page.Header("Referrer-Policy"), "no-referrer");
+    EXPECT_EQ(page.Header("Cache-Control"), "no-store");
+    const std::string csp = page.Header("Content-Security-Policy");
+    EXPECT_EQ(csp.rfind("default-src 'none';", 0), 0u) << csp;
+    // Self-contained: nothing loaded from anywhere; the inline style and script are allowed by
+    // their hashes, so a browser runs them (and nothing else).
+    EXPECT_EQ(page.body.find("http"), std::string::npos);
+    EXPECT_EQ(page.body.find(" src="), std::string::npos);
+    EXPECT_EQ(page.body.find("<link"), std::string::npos);
+    EXPECT_NE(page.body.find("<form"), std::string::npos);
+    const std::string script = Between(page.body, "<script>", "</script>");
+    const std::string style = Between(page.body, "<style>", "</style>");
+    EXPECT_NE(script.find("method: 'POST'"), std::string::npos);
+    EXPECT_NE(csp.find("script-src 'sha256-" + Sha256Base64(script) + "'"), std::string::npos);
+    EXPECT_NE(csp.find("style-src 'sha256-" + Sha256Base64(style) + "'"), std::string::npos);
+  };
+
+  ASSERT_EQ(
+      c.PostJson("/member/signup", Json({{"email", email}, {"password", kPassword}, {"name", "L"}}))
+          .status,
+      202);
+  const std::string verify = FindLink(mail_to(1), "/member/verify?token=");
+  ASSERT_EQ(verify.rfind(base + "/member/verify?token=", 0), 0u) << verify;
+  expect_page(verify);
+  expect_page(verify);  // a scanner's prefetch, then the member's click: still unused
+  const auto before = c.PostJson("/auth/login", Json({{"email", email}, {"password", kPassword}}));
+  ASSERT_EQ(before.status, 200);
+  EXPECT_FALSE(c.Get("/member/me", std::string(before.Json().at("accessToken").as_string()))
+                   .Json()
+                   .at("emailVerified")
+                   .as_bool());
+  const std::string token = verify.substr(verify.find("token=") + 6);
+  auto first = c.PostJson("/member/verify", Json({{"token", token}}));
+  ASSERT_EQ(first.status, 200) << first.body;
+  EXPECT_FALSE(first.Json().at("alreadyVerified").as_bool());
+  auto second = c.PostJson("/member/verify", Json({{"token", token}}));  // a double click
+  ASSERT_EQ(second.status, 200) << second.body;
+  EXPECT_TRUE(second.Json().at("alreadyVerified").as_bool());
+
+  // The duplicate-signup mail links to the forgot-password page, which a GET opens.
+  ASSERT_EQ(c.PostJson("/member/signup",
+                       Json({{"email", email}, {"password", "another good one"}, {"name", "M"}}))
+                .status,
+            202);
+  const std::string attempt = mail_to(2);
+  ASSERT_NE(attempt.find("Someone tried"), std::string::npos) << attempt;
+  const std::string find = FindLink(attempt, "/member/");
+  EXPECT_EQ(find, base + "/member/find-password");
+  expect_page(find);
+
+  // The reset link opens its page (twice); the token still works for the POST the page sends.
+  ASSERT_EQ(c.PostJson("/member/find-password", Json({{"email", email}})).status, 202);
+  const std::string reset = FindLink(mail_to(3), "/member/reset-password?token=");
+  ASSERT_EQ(reset.rfind(base + "/member/reset-password?token=", 0), 0u) << reset;
+  expect_page(reset);
+  expect_page(reset);
+  EXPECT_EQ(
+      c.PostJson("/member/reset-password", Json({{"token", reset.substr(reset.find("token=") + 6)},
+                                                 {"newPassword", "after the reset"}}))
+          .status,
+      204);
+  EXPECT_EQ(
+      c.PostJson("/auth/login", Json({{"email", email}, {"password", "after the reset"}})).status,
+      200);
 }
 
 }  // namespace

@@ -78,9 +78,140 @@ TEST(OrdersE2E, AMalformedOrderPaidIsSetAsideAndListedForTheOperator) {
     subscribers.insert(std::string(letter.at("subscriber").as_string()));
   }
   EXPECT_EQ(subscribers, (std::set<std::string>{"catalog.cart", "orders.order_paid"}));
-  EXPECT_NE(c.Get("/metrics").body.find("outbox_dead_letters_total{db=\"checkout\"} 2"),
+  EXPECT_NE(HttpClient(server.admin_port())
+                .Get("/metrics")
+                .body.find("outbox_dead_letters_total{db=\"checkout\"} 2"),
             std::string::npos);
   EXPECT_EQ(QueryInt(server.data_dir() / "orders.db", "SELECT count(*) FROM orders"), 2);
+}
+
+// Issue 11 point 2: right after 201 {orderId}, GET and DELETE /order/{id} answered 404 (the
+// order is created later, from the order.paid event). Its owner reads and cancels it at once;
+// another member still gets 404.
+TEST(OrdersE2E, TheOrderA201NamesIsReadAndCancelledByItsOwnerAtOnce) {
+  ServerProcess server;
+  const std::int64_t product = CreateProductOnSale(server, 500, 200, true, 1000);
+  HttpClient c(server.port());
+  const std::string owner = server.FastToken(61);
+  const std::string stranger = server.FastToken(62);
+  constexpr int kRounds = 60;
+  int read_404 = 0, cancel_404 = 0;
+  for (int i = 0; i < kRounds; ++i) {
+    HttpResponse paid =
+        c.PostJson("/payment/request",
+                   R"({"productId":)" + std::to_string(product) + R"(,"amount":1})", owner);
+    ASSERT_EQ(paid.status, 201) << paid.body;
+    const std::string path = "/order/" + std::to_string(paid.Json().at("orderId").as_int64());
+    if (i % 3 == 0) {
+      EXPECT_EQ(c.Get(path, stranger).status, 404) << "another member's order";
+      EXPECT_EQ(c.Delete(path, stranger).status, 404) << "another member's order";
+    }
+    if (i % 2 == 0) {
+      HttpResponse read = c.Get(path, owner);
+      read_404 += read.status == 404;
+      ASSERT_TRUE(read.status == 200 || read.status == 404) << read.body;
+      if (read.status == 200) {
+        EXPECT_EQ(read.Json().at("status").as_string(), "PAID");
+        EXPECT_EQ(read.Json().at("total").as_int64(), 1000);
+        EXPECT_EQ(read.Json().at("lines").as_array().size(), 1u);
+      }
+    }
+    HttpResponse cancelled = c.Delete(path, owner);
+    cancel_404 += cancelled.status == 404;
+    if (cancelled.status != 404) {
+      ASSERT_EQ(cancelled.status, 200) << cancelled.body;
+      EXPECT_EQ(cancelled.Json().at("status").as_string(), "CANCELLED");
+    }
+  }
+  EXPECT_EQ(read_404, 0) << "reads of a just-paid order answered 404";
+  EXPECT_EQ(cancel_404, 0) << "cancels of a just-paid order answered 404";
+  // When the events arrive they change nothing: one order per payment, one PAID line each.
+  const auto orders = server.data_dir() / "orders.db";
+  EXPECT_TRUE(WaitUntil([&] {
+    return QueryInt(orders,
+                    "SELECT count(*) FROM processed_events WHERE consumer = "
+                    "'orders.order_paid'") == kRounds;
+  }));
+  EXPECT_EQ(QueryInt(orders, "SELECT count(*) FROM orders"), kRounds);
+  EXPECT_EQ(QueryInt(orders, "SELECT count(*) FROM orders WHERE status = 'CANCELLED'"), kRounds);
+  EXPECT_EQ(QueryInt(orders, "SELECT count(*) FROM order_history WHERE status = 'PAID'"), kRounds);
+}
+
+// Issue 11 point 12: an order line carries the product's name and unit price as they were when it
+// was paid, so the order still reads after the product is renamed or retired.
+TEST(OrdersE2E, AnOrderKeepsItsProductNamesAfterTheProductIsRenamedOrRetired) {
+  ServerProcess server;
+  HttpClient c(server.port());
+  const std::string admin = server.FastToken(1, true);
+  const std::string token = server.FastToken(71);
+  const std::int64_t renamed = CreateSale(server, 10), retired = CreateSale(server, 10);
+  auto order_of = [&](std::int64_t product) {
+    HttpResponse r =
+        c.PostJson("/payment/request",
+                   R"({"productId":)" + std::to_string(product) + R"(,"amount":2})", token);
+    EXPECT_EQ(r.status, 201) << r.body;
+    return r.Json().at("orderId").as_int64();
+  };
+  const std::int64_t first = order_of(renamed), second = order_of(retired);
+  // Both orders created from their order.paid events (not from a read).
+  ASSERT_TRUE(WaitUntil([&] {
+    return QueryInt(server.data_dir() / "orders.db", "SELECT count(*) FROM orders") == 2;
+  }));
+  ASSERT_EQ(
+      c.PutJson("/products/" + std::to_string(renamed), R"({"name":"Renamed","price":5})", admin)
+          .status,
+      200);
+  ASSERT_EQ(c.Delete("/products/" + std::to_string(retired), admin).status, 204);
+  for (std::int64_t order : {first, second}) {
+    auto read = c.Get("/order/" + std::to_string(order), token);
+    ASSERT_EQ(read.status, 200) << read.body;
+    const boost::json::value body = read.Json();
+    const auto& line = body.at("lines").at(0);
+    EXPECT_EQ(line.at("name").as_string(), "Drop");
+    EXPECT_EQ(line.at("price").as_int64(), 1000);
+    EXPECT_EQ(line.at("quantity").as_int64(), 2);
+  }
+  const auto list = c.Get("/order", token).Json().at("items").as_array();
+  ASSERT_EQ(list.size(), 2u);
+  EXPECT_EQ(list[0].at("lines").at(0).at("name").as_string(), "Drop");
+  // Read at once (before its event), a new order carries the name too: once checkout has the
+  // product's new facts (the catalog's event), the next purchase is at the new name and price.
+  ASSERT_TRUE(WaitUntil([&] {
+    return QueryInt(server.data_dir() / "checkout.db",
+                    "SELECT price FROM inventory WHERE product_id = " + std::to_string(renamed)) ==
+           5;
+  }));
+  const std::int64_t third = order_of(renamed);
+  auto read = c.Get("/order/" + std::to_string(third), token);
+  ASSERT_EQ(read.status, 200) << read.body;
+  EXPECT_EQ(read.Json().at("lines").at(0).at("name").as_string(), "Renamed");
+  EXPECT_EQ(read.Json().at("lines").at(0).at("price").as_int64(), 5);
+}
+
+// Issue 11 point 12: the member sees the refund of their own cancelled order: pending at once,
+// then refunded with its amount and time once checkout's provider confirmed it.
+TEST(OrdersE2E, TheMemberSeesTheRefundOfTheirCancelledOrder) {
+  ServerProcess server;
+  HttpClient c(server.port());
+  const std::int64_t product = CreateSale(server, 10);
+  const std::string token = server.FastToken(81);
+  const std::int64_t order = Buy(c, token, product, 3);
+  const std::string path = "/order/" + std::to_string(order);
+  EXPECT_FALSE(c.Get(path, token).Json().as_object().contains("refund")) << "paid: no refund";
+  auto cancelled = c.Delete(path, token);
+  ASSERT_EQ(cancelled.status, 200) << cancelled.body;
+  const boost::json::value at_cancel = cancelled.Json();
+  EXPECT_EQ(at_cancel.at("refund").at("amount").as_int64(), 3000);
+  boost::json::value refund;
+  ASSERT_TRUE(WaitUntil([&] {
+    refund = c.Get(path, token).Json().at("refund");
+    return refund.at("status").as_string() == "REFUNDED";
+  })) << boost::json::serialize(refund);
+  EXPECT_EQ(refund.at("amount").as_int64(), 3000);
+  EXPECT_TRUE(refund.at("at").is_string());
+  const auto list = c.Get("/order", token).Json().at("items").as_array();
+  ASSERT_EQ(list.size(), 1u);
+  EXPECT_EQ(list[0].at("refund").at("status").as_string(), "REFUNDED");
 }
 
 TEST(OrdersE2E, CancelReturnRefundsAndOperatorControls) {
@@ -236,6 +367,23 @@ TEST(OrdersE2E, Kill9MidScheduleThenEveryTransitionHappensExactlyOnce) {
     EXPECT_EQ(statuses, (std::vector<std::string>{"PAID", "SHIPPING", "DELIVERED", "COMPLETED"}))
         << "order " << id;
   }
+}
+
+TEST(OrdersE2E, TheSaleSummaryOfAProductThatDoesNotExistIsNotFound) {
+  ServerProcess server;
+  HttpClient c(server.port());
+  const std::string admin = server.FastToken(1, true);
+  for (const char* path : {"/admin/sales/987654321/summary", "/admin/sales/2/summary"}) {
+    auto missing = c.Get(path, admin);
+    EXPECT_EQ(missing.status, 404) << path << " " << missing.body;
+    EXPECT_EQ(missing.ErrorCode(), "NOT_FOUND") << path;
+  }
+  // A product with no orders yet has a summary of zeros, not a 404.
+  const std::int64_t product = CreateSale(server, 5);
+  auto empty = c.Get("/admin/sales/" + std::to_string(product) + "/summary", admin);
+  ASSERT_EQ(empty.status, 200) << empty.body;
+  EXPECT_EQ(empty.Json().at("available").as_int64(), 5);
+  EXPECT_EQ(empty.Json().at("sold").as_int64(), 0);
 }
 
 }  // namespace

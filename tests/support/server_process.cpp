@@ -12,6 +12,7 @@
 #include <stdexcept>
 #include <thread>
 
+#include "auth/identity.hpp"
 #include "auth/jwt.hpp"
 #include "auth/secret.hpp"
 
@@ -33,8 +34,21 @@ std::vector<char*> CStrings(std::vector<std::string>& strings) {
   return out;
 }
 
-// Reads the child's stdout until the line "rocketmart listening on http://host:port".
-std::uint16_t ReadPort(int fd, pid_t pid) {
+struct Ports {
+  std::uint16_t port = 0;
+  std::uint16_t admin_port = 0;  // 0 when the admin listener is off
+};
+
+// The port at the end of the line starting at `pos` ("...http://host:port" or ".../metrics").
+std::uint16_t PortOfLine(const std::string& seen, std::size_t pos) {
+  std::string line = seen.substr(pos, seen.find('\n', pos) - pos);
+  if (line.ends_with("/metrics")) line.resize(line.size() - 8);
+  return static_cast<std::uint16_t>(std::stoi(line.substr(line.rfind(':') + 1)));
+}
+
+// Reads the child's stdout until the line "rocketmart listening on http://host:port" (the admin
+// listener's "rocketmart metrics on http://host:port/metrics" comes before it).
+Ports ReadPorts(int fd, pid_t pid) {
   std::string seen;
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
   char buf[4096];
@@ -46,12 +60,14 @@ std::uint16_t ReadPort(int fd, pid_t pid) {
       if (n <= 0) break;
       seen.append(buf, static_cast<std::size_t>(n));
       const auto pos = seen.find("rocketmart listening on http://");
-      if (pos != std::string::npos) {
-        const auto eol = seen.find('\n', pos);
-        if (eol != std::string::npos) {
-          const std::string line = seen.substr(pos, eol - pos);
-          return static_cast<std::uint16_t>(std::stoi(line.substr(line.rfind(':') + 1)));
+      if (pos != std::string::npos && seen.find('\n', pos) != std::string::npos) {
+        Ports ports;
+        ports.port = PortOfLine(seen, pos);
+        if (const auto admin = seen.find("rocketmart metrics on http://");
+            admin != std::string::npos) {
+          ports.admin_port = PortOfLine(seen, admin);
         }
+        return ports;
       }
     }
     int status = 0;
@@ -99,6 +115,68 @@ std::string RunCommand(const std::vector<std::string>& argv,
   return output;
 }
 
+CommandResult RunCapture(const std::vector<std::string>& argv,
+                         const std::map<std::string, std::string>& env,
+                         std::chrono::milliseconds timeout) {
+  // Files, not pipes: nothing to drain while waiting, and the child can never block on output.
+  const auto dir = MakeTempDir();
+  const auto out_path = dir / "out", err_path = dir / "err";
+  const pid_t pid = fork();
+  if (pid == 0) {
+    const int out = open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    const int err = open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    dup2(out, STDOUT_FILENO);
+    dup2(err, STDERR_FILENO);
+    for (const auto& [k, v] : env) setenv(k.c_str(), v.c_str(), 1);
+    std::vector<std::string> args = argv;
+    auto cargs = CStrings(args);
+    execvp(cargs[0], cargs.data());
+    _exit(127);
+  }
+  CommandResult result;
+  int status = 0;
+  const int pidfd = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
+  if (pidfd >= 0) {
+    pollfd p{pidfd, POLLIN, 0};
+    if (poll(&p, 1, static_cast<int>(timeout.count())) <= 0) {
+      result.timed_out = true;
+      kill(pid, SIGKILL);
+    }
+    close(pidfd);
+  }
+  waitpid(pid, &status, 0);
+  if (WIFEXITED(status)) result.exit_code = WEXITSTATUS(status);
+  if (WIFSIGNALED(status)) result.exit_code = -WTERMSIG(status);
+  const auto slurp = [](const std::filesystem::path& path) {
+    std::string text;
+    const int fd = open(path.c_str(), O_RDONLY);
+    char buf[4096];
+    ssize_t n = 0;
+    while (fd >= 0 && (n = read(fd, buf, sizeof buf)) > 0) {
+      text.append(buf, static_cast<std::size_t>(n));
+    }
+    if (fd >= 0) close(fd);
+    return text;
+  };
+  result.out = slurp(out_path);
+  result.err = slurp(err_path);
+  std::error_code ec;
+  std::filesystem::remove_all(dir, ec);
+  return result;
+}
+
+std::vector<std::string> Lines(const std::string& text) {
+  std::vector<std::string> lines;
+  std::size_t start = 0;
+  while (start < text.size()) {
+    std::size_t end = text.find('\n', start);
+    if (end == std::string::npos) end = text.size();
+    if (end > start) lines.push_back(text.substr(start, end - start));
+    start = end + 1;
+  }
+  return lines;
+}
+
 ServerProcess::ServerProcess(ServerOptions options) : options_(std::move(options)) {
   if (options_.data_dir.empty()) {
     data_dir_ = MakeTempDir();
@@ -122,27 +200,40 @@ ServerProcess::~ServerProcess() {
 void ServerProcess::Start() {
   int out[2];
   if (pipe(out) != 0) throw std::runtime_error("pipe failed");
-  std::vector<std::string> args = {BinaryPath(), "serve",     "--port",     "0",
-                                   "--host",     "127.0.0.1", "--data-dir", data_dir_.string()};
+  std::vector<std::string> args = options_.wrapper;
+  for (const std::string& a :
+       {BinaryPath(), std::string("serve"), std::string("--port"), std::to_string(options_.port),
+        std::string("--host"), std::string("127.0.0.1"), std::string("--data-dir"),
+        data_dir_.string()}) {
+    args.push_back(a);
+  }
   for (const auto& a : options_.extra_args) args.push_back(a);
   const pid_t pid = fork();
   if (pid == 0) {
     dup2(out[1], STDOUT_FILENO);
     const int devnull = open("/dev/null", O_WRONLY);
-    if (devnull >= 0 && !std::getenv("ROCKETMART_E2E_SERVER_LOGS")) dup2(devnull, STDERR_FILENO);
+    if (!options_.log_file.empty()) {
+      const int log = open(options_.log_file.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
+      if (log >= 0) dup2(log, STDERR_FILENO);
+    } else if (devnull >= 0 && !std::getenv("ROCKETMART_E2E_SERVER_LOGS")) {
+      dup2(devnull, STDERR_FILENO);
+    }
     close(out[0]);
     close(out[1]);
     setenv("ROCKETMART_DEMO_SEED", options_.seed_demo ? "true" : "false", 1);
     setenv("ROCKETMART_LOG_ACCESS_LOG", "false", 1);
+    setenv("ROCKETMART_SERVER_ADMIN_PORT", "0", 1);  // Tests run side by side: a free port each.
     for (const auto& [k, v] : options_.env) setenv(k.c_str(), v.c_str(), 1);
     auto cargs = CStrings(args);
-    execv(cargs[0], cargs.data());
+    execvp(cargs[0], cargs.data());
     _exit(127);
   }
   close(out[1]);
   pid_ = pid;
   try {
-    port_ = ReadPort(out[0], pid);
+    const Ports ports = ReadPorts(out[0], pid);
+    port_ = ports.port;
+    admin_port_ = ports.admin_port;
   } catch (...) {
     close(out[0]);
     Kill();
@@ -193,14 +284,14 @@ void ServerProcess::Restart() {
   Start();
 }
 
-std::string ServerProcess::FastToken(std::int64_t member_id, bool admin, bool verified) const {
+std::string ServerProcess::FastToken(std::int64_t n, bool admin, bool verified) const {
   auto secret = auth::LoadOrCreateSecret(data_dir_ / "secrets" / "jwt.key");
   if (!secret.ok()) throw std::runtime_error("no signing key in the data directory");
   auth::Keyring keyring;
   if (!keyring.Add({"k1", *secret}, true).ok()) throw std::runtime_error("bad signing key");
   const auto now = std::chrono::system_clock::now();
   auth::Claims claims;
-  claims.member_id = member_id;
+  claims.member_id = auth::SyntheticMemberId(n);
   claims.role = admin ? "admin" : "user";
   claims.type = std::string(auth::kAccessType);
   claims.issued_at = now;
@@ -212,9 +303,10 @@ std::string ServerProcess::FastToken(std::int64_t member_id, bool admin, bool ve
   return auth::Sign(claims, keyring);
 }
 
-std::string ServerProcess::Token(std::int64_t member_id, bool admin) const {
-  std::string out = RunCommand({BinaryPath(), "token", "--data-dir", data_dir_.string(), "--member",
-                                std::to_string(member_id), "--role", admin ? "admin" : "user"});
+std::string ServerProcess::Token(std::int64_t n, bool admin) const {
+  std::string out =
+      RunCommand({BinaryPath(), "token", "--data-dir", data_dir_.string(), "--synthetic",
+                  "--member", std::to_string(n), "--role", admin ? "admin" : "user"});
   while (!out.empty() && (out.back() == '\n' || out.back() == '\r')) out.pop_back();
   return out;
 }

@@ -19,6 +19,11 @@ struct ServerOptions {
   std::map<std::string, std::string> env;
   std::filesystem::path data_dir;  // empty = a fresh temporary directory, removed afterwards
   bool seed_demo = false;
+  std::uint16_t port = 0;  // 0 = a free port chosen by the server
+  // Runs the binary through this command (e.g. {"setpriv", "--reuid=65534", ...}).
+  std::vector<std::string> wrapper;
+  // Non-empty: the server's log (stderr) is appended to this file instead of discarded.
+  std::filesystem::path log_file;
 };
 
 class ServerProcess {
@@ -29,6 +34,8 @@ class ServerProcess {
   ServerProcess& operator=(const ServerProcess&) = delete;
 
   std::uint16_t port() const { return port_; }
+  // The admin listener (GET /metrics); the harness starts it on a free port.
+  std::uint16_t admin_port() const { return admin_port_; }
   const std::filesystem::path& data_dir() const { return data_dir_; }
   pid_t pid() const { return pid_; }
 
@@ -39,11 +46,13 @@ class ServerProcess {
   // Starts again on the same data directory (after Kill/Terminate).
   void Restart();
 
-  // A token minted by `rocketmart token` against this server's data directory.
-  std::string Token(std::int64_t member_id, bool admin = false) const;
+  // A token for synthetic load-test identity `n` (member id 2^53 + n, auth::SyntheticMemberId):
+  // no real member has it, so tests need no signup. Minted by `rocketmart token --synthetic`
+  // against this server's data directory.
+  std::string Token(std::int64_t n, bool admin = false) const;
   // The same token signed in-process with the data directory's key (for thousands of members;
   // the CLI path above is covered by tests that use it).
-  std::string FastToken(std::int64_t member_id, bool admin = false, bool verified = true) const;
+  std::string FastToken(std::int64_t n, bool admin = false, bool verified = true) const;
 
  private:
   void Start();
@@ -54,7 +63,23 @@ class ServerProcess {
   bool owns_data_dir_ = false;
   pid_t pid_ = -1;
   std::uint16_t port_ = 0;
+  std::uint16_t admin_port_ = 0;
 };
+
+// A command that ran to its end (or was killed at its deadline), with what it printed.
+struct CommandResult {
+  int exit_code = -1;  // -signal when killed by one
+  bool timed_out = false;
+  std::string out;
+  std::string err;
+};
+// Runs `argv` with extra `env`, capturing stdout and stderr; SIGKILLs it after `timeout`. Never
+// throws for a failing command: the caller inspects the result.
+CommandResult RunCapture(const std::vector<std::string>& argv,
+                         const std::map<std::string, std::string>& env = {},
+                         std::chrono::milliseconds timeout = std::chrono::seconds(20));
+// The non-empty lines of `text`.
+std::vector<std::string> Lines(const std::string& text);
 
 // Path of the binary under test (ROCKETMART_BINARY, set by CTest).
 std::string BinaryPath();

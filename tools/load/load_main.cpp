@@ -2,11 +2,12 @@
 // coroutines), N keep-alive connections on 1-2 threads, loopback only.
 //
 // It prepares the server itself (tokens minted in-process from <data_dir>/secrets/jwt.key with the
-// server's own configuration loading, an admin-created product and an open sale), runs one
-// scenario (`drop`: the original's Locust test; `soldout`; `orders`), prints the original's result
-// table plus latency percentiles, then reads the outcome back over HTTP and from the SQLite files
-// (read-only) and checks it: no oversell, orders = payments = captures = units sold, and the stock
-// invariant initial + restocked = available + held + sold. Exit code 1 when a check fails.
+// server's own configuration loading, for synthetic identities (member ids 2^53 + n, a range no
+// real member can have, auth::SyntheticMemberId), an admin-created product and an open sale), runs
+// one scenario (`drop`: the original's Locust test; `soldout`; `orders`), prints the original's
+// result table plus latency percentiles, then reads the outcome back over HTTP and from the SQLite
+// files (read-only) and checks it: no oversell, orders = payments = captures = units sold, and the
+// stock invariant initial + restocked = available + held + sold. Exit code 1 when a check fails.
 //
 //   rocketmart-load --url http://127.0.0.1:8080 --data-dir ./data --scenario drop
 //       --members 100000 --attempts 1000000 --stock 10000 --connections 64
@@ -32,6 +33,7 @@
 #include <thread>
 #include <vector>
 
+#include "auth/identity.hpp"
 #include "auth/jwt.hpp"
 #include "auth/secret.hpp"
 #include "core/time_format.hpp"
@@ -496,11 +498,12 @@ Counts ReadCounts(const Shared& sh, const std::filesystem::path& dir, double set
 // ---------------------------------------------------------------------------------------------
 // Setup
 
-std::string Sign(const auth::Keyring& ring, const config::Config& cfg, std::int64_t member,
-                 bool admin) {
+// A token for synthetic identity `n`: no real member has its id, so the load test needs no signups
+// and its orders can never be inherited by a member signing up later.
+std::string Sign(const auth::Keyring& ring, const config::Config& cfg, std::int64_t n, bool admin) {
   const auto now = std::chrono::system_clock::now();
   auth::Claims claims;
-  claims.member_id = member;
+  claims.member_id = auth::SyntheticMemberId(n);
   claims.role = admin ? "admin" : "user";
   claims.type = std::string(auth::kAccessType);
   claims.issued_at = now;
@@ -569,7 +572,7 @@ int Main(const Options& o) {
     std::fprintf(stderr, "jwt key: %s\n", st.error().message.c_str());
     return 2;
   }
-  const std::string admin = Sign(ring, *cfg, 2'000'000'000, true);
+  const std::string admin = Sign(ring, *cfg, 0, true);  // the buyers are 1..members
   const std::int64_t members = std::max<std::int64_t>(1, o.members);
   sh.tokens.reserve(static_cast<std::size_t>(members));
   for (std::int64_t m = 1; m <= members; ++m) sh.tokens.push_back(Sign(ring, *cfg, m, false));
@@ -813,7 +816,8 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"holds", "oneshot", "cart"}));
   cli.add_option("--cart-lines", o.cart_lines, "cart mode: products per checkout (1..10)")
       ->check(CLI::Range(1, 10));
-  cli.add_option("--members", o.members, "Virtual members (ids 1..N)");
+  cli.add_option("--members", o.members,
+                 "Virtual members: synthetic identities 1..N (member ids 2^53 + 1..N)");
   cli.add_option("--attempts", o.attempts, "Purchase attempts (default: = members)");
   cli.add_option("--stock", o.stock, "Stock of the product created for the run");
   cli.add_option("--per-member-limit", o.per_member_limit, "Sale's per-member limit")

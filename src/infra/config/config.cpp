@@ -12,6 +12,8 @@
 #include <system_error>
 #include <variant>
 
+#include "core/http_url.hpp"
+
 extern char**
     environ;  // POSIX; declared here because <unistd.h> only declares it with _GNU_SOURCE.
 
@@ -39,6 +41,7 @@ struct FieldSpec {
 constexpr std::string_view kSynchronous[] = {"full", "normal"};
 constexpr std::string_view kMailTransports[] = {"file", "smtp"};
 constexpr std::string_view kLogLevels[] = {"trace", "debug", "info", "warn", "error", "off"};
+constexpr std::string_view kLogFormats[] = {"auto", "text", "json"};
 constexpr std::int64_t kMiB = 1024 * 1024;
 constexpr std::int64_t kMaxString = 4096;
 
@@ -54,6 +57,22 @@ const char* CheckKeyId(std::string_view v) {
 const char* CheckHmacSecret(std::string_view v) {
   // Short HMAC keys can be brute-forced offline from one captured token (RFC 7518 §3.2).
   return v.empty() || v.size() >= 32 ? nullptr : "must be at least 32 bytes";
+}
+
+// Links in mails append paths and queries to it: a query or fragment would break them. Empty
+// means "derived from the server's address".
+const char* CheckHttpUrl(std::string_view v) {
+  return v.empty() || (IsAbsoluteHttpUrl(v) && v.find_first_of("?#") == std::string_view::npos)
+             ? nullptr
+             : "must be an absolute http:// or https:// URL with a host and no query, e.g. "
+               "https://shop.example.com";
+}
+
+const char* CheckSmtpUrl(std::string_view v) {
+  return IsAbsoluteUrl(v, {"smtp", "smtps"}) && v.find_first_of("?#") == std::string_view::npos
+             ? nullptr
+             : "must be smtp://host[:port] (STARTTLS with mail.smtp_starttls) or "
+               "smtps://host[:port] (implicit TLS)";
 }
 
 #define RM_REF(path) [](Config& c) -> Ref { return &c.path; }
@@ -94,6 +113,8 @@ const FieldSpec kFields[] = {
   RM_INT(server.idle_timeout_ms, 100, 3'600'000, "Keep-alive idle time before closing."),
   RM_INT(server.request_timeout_ms, 100, 120'000, "Deadline for a request's work to start; a purchase still queued then answers 503 TIMEOUT."),
   RM_INT(server.shutdown_grace_ms, 0, 120'000, "Time to drain in-flight requests on shutdown."),
+  RM_STR(server.admin_host, 1, 255, "Address of the admin listener (GET /metrics); loopback unless Prometheus scrapes from another host."),
+  RM_INT(server.admin_port, -1, 65535, "Admin listener port (GET /metrics): -1 = off, 0 = a free port (printed at start)."),
   RM_STR(storage.data_dir, 1, kMaxString, "Directory for the database and generated secrets."),
   RM_ENUM(storage.synchronous, kSynchronous, "SQLite durability: full survives power loss."),
   RM_INT(storage.writer_max_batch, 1, 10'000, "Most writes committed in one transaction."),
@@ -112,9 +133,13 @@ const FieldSpec kFields[] = {
   RM_STR(auth.secret_file, 0, kMaxString,
          "Secret file, created if missing; empty = `<data_dir>/secrets/jwt.key`."),
   RM_ENUM(log.level, kLogLevels, "Minimum log level."),
+  RM_ENUM(log.format, kLogFormats, "`json`: one object per line (time, level, msg; access lines add requestId, route, path, status, durationMs, memberId, client, traceId); `text`: for people; `auto`: text on a terminal, else json."),
   RM_BOOL(log.access_log, "Log one line per request."),
   RM_BOOL(demo.seed, "Seed a demo catalog into an empty data directory."),
-  RM_STR(members.public_base_url, 1, 2048, "Base URL of links in mails (never the Host header)."),
+  RM_STR_CHECKED(members.public_base_url, 0, 2048, CheckHttpUrl,
+         "Base URL of links in mails (never the Host header): an absolute http(s) URL; empty = "
+         "`http://<server.host>:<port>` (`localhost` for a wildcard host; the bound port when "
+         "server.port is 0)."),
   RM_SECRET(members.data_key, CheckHmacSecret,
             "Key sealing phone/address at rest (>= 32 bytes); empty = `<data_dir>/secrets/members.key`."),
   RM_INT(members.verify_ttl_s, 300, 604'800, "Lifetime of an email verification link."),
@@ -125,7 +150,7 @@ const FieldSpec kFields[] = {
   RM_INT(members.mails_per_ip_per_hour, 1, 1'000'000, "Resend/reset requests per client address per hour."),
   RM_ENUM(mail.transport, kMailTransports, "Where mail goes: file (`<data_dir>/mail/*.eml`) or smtp."),
   RM_STR(mail.from, 3, 320, "From header of outgoing mail."),
-  RM_STR(mail.smtp_url, 1, 2048, "SMTP server: smtp://host:port or smtps://host:port."),
+  RM_STR_CHECKED(mail.smtp_url, 1, 2048, CheckSmtpUrl, "SMTP server: smtp://host:port or smtps://host:port."),
   RM_BOOL(mail.smtp_starttls, "Require STARTTLS on smtp:// URLs."),
   RM_STR(mail.smtp_username, 0, 320, "SMTP AUTH user; empty = no AUTH."),
   RM_SECRET(mail.smtp_password, nullptr, "SMTP AUTH password."),
@@ -144,6 +169,8 @@ const FieldSpec kFields[] = {
   RM_INT(payment.decline_percent, 0, 100, "Simulated provider: share of charges declined."),
   RM_INT(payment.seed, 0, 2'147'483'647, "Simulated provider: seed of the decline decision."),
   RM_INT(payment.latency_ms, 0, 10'000, "Simulated provider: latency added to each charge."),
+  RM_SECRET(ops.metrics_token, CheckHmacSecret,
+            "Bearer token GET /metrics requires when set (>= 32 bytes; Prometheus `authorization: credentials`)."),
   RM_STR(storefront.assets_dir, 0, kMaxString, "The built storefront (index.html, assets/); empty = the `web` folder next to the binary."),
   RM_INT(storefront.max_streams, 0, 1'000'000, "Open live stock streams; more answer 503 OVERLOADED (0 turns the stream off)."),
   RM_INT(storefront.stream_interval_ms, 10, 10'000, "Least time between two looks at the stock for the live streams."),
@@ -514,6 +541,84 @@ std::map<std::string, std::string> EnvFromEnviron() {
   return env;
 }
 
+namespace {
+
+// Rules between keys, checked once every source is applied.
+Status CheckAcrossKeys(const Config& c) {
+  if (c.server.admin_port > 0 && c.server.admin_port == c.server.port) {
+    return Invalid("server.admin_port " + std::to_string(c.server.admin_port) +
+                   " is also server.port: the admin listener needs a port of its own");
+  }
+  return Ok();
+}
+
+// ROCKETMART_* variables that are not configuration: admin create's password, and the test
+// harness's and load tools' own variables.
+constexpr std::string_view kNotConfiguration[] = {
+    "ROCKETMART_ADMIN_PASSWORD", "ROCKETMART_BINARY",
+    "ROCKETMART_SOURCE_DIR",     "ROCKETMART_E2E_SERVER_LOGS",
+    "ROCKETMART_SMTP_LOGS",      "ROCKETMART_NODE_PROJECT",
+    "ROCKETMART_NODE_MODULES",   "ROCKETMART_TOKENS",
+    "ROCKETMART_PRODUCT_ID",     "ROCKETMART_LEAVE"};
+
+std::size_t EditDistance(std::string_view a, std::string_view b) {
+  std::vector<std::size_t> row(b.size() + 1);
+  for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (std::size_t i = 1; i <= a.size(); ++i) {
+    std::size_t diagonal = row[0];
+    row[0] = i;
+    for (std::size_t j = 1; j <= b.size(); ++j) {
+      const std::size_t above = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diagonal = above;
+    }
+  }
+  return row[b.size()];
+}
+
+}  // namespace
+
+std::vector<std::string> UnknownEnvVars(const std::map<std::string, std::string>& env) {
+  std::vector<std::string> known;
+  for (const FieldSpec& f : kFields) {
+    known.push_back(EnvVarName(f.key));
+    if (f.secret) known.push_back(EnvVarName(std::string(f.key) + std::string(kFileSuffix)));
+  }
+  std::vector<std::string> problems;
+  for (const auto& [name, value] : env) {
+    if (!name.starts_with(kEnvPrefix)) continue;
+    if (std::find(known.begin(), known.end(), name) != known.end()) continue;
+    if (std::find(std::begin(kNotConfiguration), std::end(kNotConfiguration), name) !=
+        std::end(kNotConfiguration)) {
+      continue;
+    }
+    std::string message = name + " is not a configuration variable";
+    const std::string* closest = nullptr;
+    std::size_t best = 4;  // Suggest only near misses.
+    for (const std::string& candidate : known) {
+      const std::size_t d = EditDistance(name, candidate);
+      if (d < best) {
+        best = d;
+        closest = &candidate;
+      }
+    }
+    message += closest != nullptr ? " (did you mean " + *closest + "?)"
+                                  : " (every variable is listed in docs/config.md)";
+    problems.push_back(std::move(message));
+  }
+  return problems;
+}
+
+Status CheckPaths(const Config& config) {
+  std::error_code ec;
+  const std::filesystem::path dir = config.storage.data_dir;
+  if (std::filesystem::exists(dir, ec) && !std::filesystem::is_directory(dir, ec)) {
+    return Invalid("storage.data_dir: " + Quote(config.storage.data_dir) +
+                   " exists and is not a directory");
+  }
+  return Ok();
+}
+
 Result<Config> Load(const LoadOptions& options) {
   Loader loader;
   if (options.file) {
@@ -539,6 +644,7 @@ Result<Config> Load(const LoadOptions& options) {
   }
   if (auto st = ApplyEnv(loader, options.env); !st.ok()) return std::move(st).error();
   if (auto st = loader.ResolveSecrets(); !st.ok()) return std::move(st).error();
+  if (auto st = CheckAcrossKeys(loader.config()); !st.ok()) return std::move(st).error();
   return std::move(loader.config());
 }
 
@@ -560,6 +666,7 @@ Status Set(Config& config, std::string_view key, std::string_view value) {
         if (auto st = Apply(updated, *secret, std::move(*contents), source); !st.ok()) return st;
       }
     }
+    if (auto st = CheckAcrossKeys(updated); !st.ok()) return st;
     config = std::move(updated);
     return Ok();
   }

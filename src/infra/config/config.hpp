@@ -45,6 +45,9 @@ struct ServerConfig {
   int idle_timeout_ms = 60000;
   int request_timeout_ms = 10000;
   int shutdown_grace_ms = 10000;
+  // The admin listener (GET /metrics), apart from the public port. -1 = off, 0 = a free port.
+  std::string admin_host = "127.0.0.1";
+  int admin_port = 9464;
 };
 
 struct StorageConfig {
@@ -68,7 +71,8 @@ struct AuthConfig {
 };
 
 struct LogConfig {
-  std::string level = "info";  // trace | debug | info | warn | error | off
+  std::string level = "info";   // trace | debug | info | warn | error | off
+  std::string format = "auto";  // auto (text on a terminal, else json) | text | json
   bool access_log = true;
 };
 
@@ -96,7 +100,8 @@ struct PaymentConfig {
 };
 
 struct MembersConfig {
-  std::string public_base_url = "http://localhost:8080";  // Links in mails; never the Host header.
+  // Links in mails; never the Host header. Empty = derived from server.host and the bound port.
+  std::string public_base_url;
   std::string data_key;  // Secret; empty = <storage.data_dir>/secrets/members.key (generated).
   int verify_ttl_s = 86'400;
   int reset_ttl_s = 1'800;
@@ -114,6 +119,11 @@ struct MailConfig {
   std::string smtp_username;
   std::string smtp_password;  // Secret.
   int smtp_timeout_ms = 15'000;
+};
+
+// Operator access.
+struct OpsConfig {
+  std::string metrics_token;  // Secret; empty = /metrics answers without a token.
 };
 
 // The storefront (docs/storefront.md): its built files and the live stock stream.
@@ -139,6 +149,7 @@ struct Config {
   CheckoutConfig checkout;
   OrdersConfig orders;
   PaymentConfig payment;
+  OpsConfig ops;
   StorefrontConfig storefront;
 };
 
@@ -153,6 +164,17 @@ std::map<std::string, std::string> EnvFromEnviron();
 // Builds the configuration. Errors are kValidationFailed, with the key, the offending value
 // (never a secret's) and the allowed range in the message.
 Result<Config> Load(const LoadOptions& options);
+
+// ROCKETMART_* variables of `env` that are neither a key's variable (or a secret's _FILE form)
+// nor one of the project's own non-configuration variables (ROCKETMART_ADMIN_PASSWORD, the test
+// harness's, the load tools'): one message each, naming the closest variable when one is near.
+// Load ignores them (the prefix is shared with tooling); `check-config` refuses them and `serve`
+// warns.
+std::vector<std::string> UnknownEnvVars(const std::map<std::string, std::string>& env);
+
+// Checks against the file system that Load leaves out: storage.data_dir is a directory or
+// does not exist yet.
+Status CheckPaths(const Config& config);
 
 // Applies one override (e.g. from `--set server.port=9090`) with the same parsing and validation
 // as the environment. `key` may be a secret's `_file` form.

@@ -151,6 +151,7 @@ TEST_F(ConfigTest, EveryIntegerBound) {
       {"server.idle_timeout_ms", 100, 3'600'000},
       {"server.request_timeout_ms", 100, 120'000},
       {"server.shutdown_grace_ms", 0, 120'000},
+      {"server.admin_port", -1, 65535},
       {"storage.writer_max_batch", 1, 10'000},
       {"storage.writer_queue", 16, 1'000'000},
       {"auth.leeway_s", 0, 60},
@@ -336,6 +337,101 @@ TEST_F(ConfigTest, DocsListEveryKey) {
   const std::string described = Describe(Config{});
   for (const std::string& key : keys) EXPECT_THAT(described, HasSubstr(key + " = ")) << key;
   EXPECT_EQ(EnvVarName("storage.writer_max_batch"), "ROCKETMART_STORAGE_WRITER_MAX_BATCH");
+}
+
+TEST_F(ConfigTest, AMisspeltEnvironmentVariableIsReportedWithTheNearestKey) {
+  const auto unknown = UnknownEnvVars({{"ROCKETMART_SERVER_PROT", "80"},
+                                       {"ROCKETMART_STORAGE_DATADIR", "/x"},
+                                       {"ROCKETMART_TOTALLY_UNRELATED_THING", "1"},
+                                       {"HOME", "/root"}});
+  ASSERT_EQ(unknown.size(), 3u);
+  EXPECT_THAT(unknown[0], HasSubstr("ROCKETMART_SERVER_PROT is not a configuration variable"));
+  EXPECT_THAT(unknown[0], HasSubstr("did you mean ROCKETMART_SERVER_PORT?"));
+  EXPECT_THAT(unknown[1], HasSubstr("did you mean ROCKETMART_STORAGE_DATA_DIR?"));
+  EXPECT_THAT(unknown[2], HasSubstr("ROCKETMART_TOTALLY_UNRELATED_THING"));
+  EXPECT_THAT(unknown[2], HasSubstr("docs/config.md"));
+  // Every key's variable, a secret's _FILE form, and the project's own non-configuration
+  // variables are known.
+  std::map<std::string, std::string> fine;
+  for (const std::string& key : Keys()) fine.emplace(EnvVarName(key), "x");
+  for (const char* name :
+       {"ROCKETMART_AUTH_SECRET_FILE", "ROCKETMART_MEMBERS_DATA_KEY_FILE",
+        "ROCKETMART_MAIL_SMTP_PASSWORD_FILE", "ROCKETMART_OPS_METRICS_TOKEN_FILE",
+        "ROCKETMART_ADMIN_PASSWORD", "ROCKETMART_BINARY", "ROCKETMART_SOURCE_DIR",
+        "ROCKETMART_E2E_SERVER_LOGS", "ROCKETMART_TOKENS", "ROCKETMART_PRODUCT_ID",
+        "ROCKETMART_NODE_PROJECT", "ROCKETMART_NODE_MODULES"}) {
+    fine.emplace(name, "x");
+  }
+  EXPECT_THAT(UnknownEnvVars(fine), ::testing::IsEmpty());
+  // A _FILE form exists only for secrets.
+  EXPECT_EQ(UnknownEnvVars({{"ROCKETMART_SERVER_PORT_FILE", "/x"}}).size(), 1u);
+}
+
+TEST_F(ConfigTest, PublicBaseUrlMustBeAnAbsoluteHttpUrl) {
+  for (const char* good :
+       {"http://localhost:8080", "https://shop.example.com", "https://shop.example.com/base/",
+        "https://Shop.Example.com:443", "http://127.0.0.1:9000", "http://[::1]:8080/x"}) {
+    Config cfg;
+    EXPECT_TRUE(Set(cfg, "members.public_base_url", good).ok()) << good;
+  }
+  for (const char* bad :
+       {"localhost:8080",      "shop.example.com",  "/relative",      "ftp://shop.example.com",
+        "javascript:alert(1)", "http://",           "http:///path",   "http://:8080",
+        "http://host:",        "http://host:99999", "http://host:0",  "http://host:8o",
+        "http://user:pw@host", "http://host/a?b=c", "http://host/#x", "http://exa mple.com",
+        "http://host\n.com",   "http://[::1",       "http://[]",      "http://-host",
+        "file:///etc/passwd"}) {
+    Config cfg;
+    auto st = Set(cfg, "members.public_base_url", bad);
+    ASSERT_FALSE(st.ok()) << bad;
+    EXPECT_THAT(st.error().message, HasSubstr("absolute http:// or https:// URL")) << bad;
+    EXPECT_THAT(ErrorOf(Load({.env = {{"ROCKETMART_MEMBERS_PUBLIC_BASE_URL", bad}}})),
+                HasSubstr("members.public_base_url"))
+        << bad;
+  }
+}
+
+TEST_F(ConfigTest, SmtpUrlMustBeSmtpOrSmtps) {
+  for (const char* good : {"smtp://127.0.0.1:25", "smtps://mail.example.com:465",
+                           "smtp://mail.example.com", "smtp://mail.example.com:587"}) {
+    Config cfg;
+    EXPECT_TRUE(Set(cfg, "mail.smtp_url", good).ok()) << good;
+  }
+  for (const char* bad :
+       {"mail.example.com:25", "http://mail.example.com", "smtp://", "smtp://:25",
+        "smtp://mail.example.com:70000", "smtp:mail.example.com", "imap://mail.example.com"}) {
+    Config cfg;
+    auto st = Set(cfg, "mail.smtp_url", bad);
+    ASSERT_FALSE(st.ok()) << bad;
+    EXPECT_THAT(st.error().message, HasSubstr("smtp://host[:port]")) << bad;
+    EXPECT_THAT(ErrorOf(LoadToml(std::string("[mail]\nsmtp_url = \"") + bad + "\"\n")),
+                HasSubstr("mail.smtp_url"))
+        << bad;
+  }
+}
+
+TEST_F(ConfigTest, ADataDirectoryThatIsAFileIsRefused) {
+  Config cfg;
+  ASSERT_TRUE(Set(cfg, "storage.data_dir", (dir_ / "not-yet").string()).ok());
+  EXPECT_TRUE(CheckPaths(cfg).ok());  // created at start
+  ASSERT_TRUE(Set(cfg, "storage.data_dir", dir_.string()).ok());
+  EXPECT_TRUE(CheckPaths(cfg).ok());
+  const fs::path file = Write("a-file", "x");
+  ASSERT_TRUE(Set(cfg, "storage.data_dir", file.string()).ok());
+  auto st = CheckPaths(cfg);
+  ASSERT_FALSE(st.ok());
+  EXPECT_THAT(st.error().message, HasSubstr("storage.data_dir"));
+  EXPECT_THAT(st.error().message, HasSubstr("is not a directory"));
+}
+
+TEST_F(ConfigTest, TheAdminListenerNeedsAPortOfItsOwn) {
+  EXPECT_THAT(ErrorOf(LoadToml("[server]\nport = 9000\nadmin_port = 9000\n")),
+              HasSubstr("server.admin_port 9000 is also server.port"));
+  EXPECT_TRUE(LoadToml("[server]\nport = 0\nadmin_port = 0\n").ok());
+  EXPECT_TRUE(LoadToml("[server]\nport = 9000\nadmin_port = -1\n").ok());
+  Config cfg;
+  EXPECT_FALSE(Set(cfg, "server.admin_port", "8080").ok());
+  EXPECT_EQ(cfg.server.admin_port, 9464);
 }
 
 }  // namespace

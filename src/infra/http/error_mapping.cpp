@@ -58,6 +58,8 @@ status StatusFor(Errc code) noexcept {
       return status::conflict;
     case Errc::kOrderNotReturnable:
       return status::conflict;
+    case Errc::kCartAlreadyCheckedOut:
+      return status::conflict;
     case Errc::kOverloaded:
       return status::service_unavailable;
     case Errc::kTimeout:

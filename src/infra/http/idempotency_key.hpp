@@ -1,6 +1,8 @@
 // The Idempotency-Key request header (draft-ietf-httpapi-idempotency-key-header): the key, checked
 // for shape, and a fingerprint of the request it protects (SHA-256 of method, path and body), so a
 // service can tell "the same request again" from "the same key reused for another request".
+// A route that takes no body (BodyRule::kNone) reaches here with an empty body whether the client
+// sent nothing or `{}`: the server normalises it, so a retry that adds `{}` is the same request.
 #pragma once
 
 #include <optional>

@@ -1,5 +1,6 @@
 #include "infra/http/router.hpp"
 
+#include <cstdint>
 #include <stdexcept>
 
 namespace rocketmart::http {
@@ -17,10 +18,70 @@ std::vector<std::string_view> Split(std::string_view path) {
   return out;
 }
 
+bool IsJsonSpace(char c) {
+  return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+// Empty, or `{}` with JSON whitespace around and inside.
+bool IsEmptyObjectOrNothing(std::string_view body) {
+  std::size_t i = 0;
+  while (i < body.size() && IsJsonSpace(body[i])) ++i;
+  if (i == body.size()) return body.empty();  // whitespace alone is not `{}`
+  if (body[i++] != '{') return false;
+  while (i < body.size() && IsJsonSpace(body[i])) ++i;
+  if (i == body.size() || body[i++] != '}') return false;
+  while (i < body.size() && IsJsonSpace(body[i])) ++i;
+  return i == body.size();
+}
+
 }  // namespace
+
+rocketmart::Status CheckQuery(const RouteOptions& options, std::string_view query) {
+  std::uint64_t seen = 0;  // bit i: options.query[i] was given
+  std::string_view rest = query;
+  while (!rest.empty()) {
+    const std::size_t amp = rest.find('&');
+    const std::string_view pair = rest.substr(0, amp);
+    rest = amp == std::string_view::npos ? std::string_view{} : rest.substr(amp + 1);
+    if (pair.empty()) continue;  // "a=1&&b=2", a trailing '&'
+    const std::string_view name = pair.substr(0, pair.find('='));
+    std::size_t i = 0;
+    while (i < options.query.size() && options.query[i] != name) ++i;
+    if (i == options.query.size()) {
+      return MakeError(Errc::kValidationFailed, "unknown query parameter", std::string(name));
+    }
+    if (seen & (std::uint64_t{1} << i)) {
+      return MakeError(Errc::kValidationFailed, "query parameter given more than once",
+                       std::string(name));
+    }
+    seen |= std::uint64_t{1} << i;
+  }
+  return {};
+}
+
+rocketmart::Status CheckBody(const RouteOptions& options, std::string_view body) {
+  if (options.body != BodyRule::kNone || IsEmptyObjectOrNothing(body)) return {};
+  return MakeError(Errc::kValidationFailed, "this request takes no body: send none, or {}");
+}
 
 void Router::Add(Method method, std::string pattern, RouteOptions options, Handler handler) {
   if (pattern.empty() || pattern[0] != '/') throw std::invalid_argument("route must start with /");
+  if (options.query.size() > 64) throw std::invalid_argument("too many query parameters");
+  for (std::size_t i = 0; i < options.query.size(); ++i) {
+    for (std::size_t j = i + 1; j < options.query.size(); ++j) {
+      if (options.query[i] == options.query[j]) {
+        throw std::invalid_argument("query parameter declared twice in " + pattern);
+      }
+    }
+  }
+  if (options.body == BodyRule::kByMethod) {
+    const bool bodyless =
+        method == Method::get || method == Method::head || method == Method::delete_;
+    options.body = bodyless ? BodyRule::kNone : BodyRule::kJson;
+  }
+  if (options.body == BodyRule::kNone && options.max_body_bytes == 0) {
+    options.max_body_bytes = kNoBodyLimit;
+  }
   Node* node = &root_;
   if (pattern != "/") {
     for (std::string_view seg : Split(pattern)) {
@@ -45,7 +106,7 @@ void Router::Add(Method method, std::string pattern, RouteOptions options, Handl
     if (r->method == method) throw std::invalid_argument("duplicate route " + pattern);
   }
   auto route = std::make_unique<Route>(
-      Route{method, std::move(pattern), options, std::move(handler), routes_.size()});
+      Route{method, std::move(pattern), std::move(options), std::move(handler), routes_.size()});
   node->handlers.push_back(route.get());
   routes_.push_back(std::move(route));
 }

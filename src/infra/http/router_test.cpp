@@ -85,5 +85,84 @@ TEST_F(RouterTest, RejectsDuplicatesAndMalformedPatterns) {
   EXPECT_THROW(router_.Add(Method::get, "/products/{other}/x", {}, Noop()), std::invalid_argument);
 }
 
+// The route rules the server enforces before any handler (issue 11 points 12 and 13).
+
+RouteOptions Declaring(std::vector<std::string_view> query) {
+  return RouteOptions{.query = std::move(query)};
+}
+
+TEST(RouteRules, DeclaredQueryParametersPass) {
+  const RouteOptions options = Declaring({"limit", "cursor", "q"});
+  for (const char* query : {"", "limit=5", "limit=5&cursor=abc", "q=&limit=1", "q", "limit=1&",
+                            "&limit=1", "limit=1&&q=x", "q=a%26b"}) {
+    EXPECT_TRUE(CheckQuery(options, query).ok()) << query;
+  }
+}
+
+TEST(RouteRules, UnknownQueryParametersAreRefusedByName) {
+  const RouteOptions options = Declaring({"limit"});
+  const std::pair<const char*, const char*> cases[] = {
+      {"bogus=1", "bogus"},
+      {"limit=1&bogus", "bogus"},
+      {"LIMIT=1", "LIMIT"},
+      {"%6Cimit=1", "%6Cimit"},
+      {"=1", ""},
+      {"limit%3D1", "limit%3D1"},
+      {"limit[]=1", "limit[]"},
+  };
+  for (const auto& [query, field] : cases) {
+    const auto st = CheckQuery(options, query);
+    ASSERT_FALSE(st.ok()) << query;
+    EXPECT_EQ(st.error().code, Errc::kValidationFailed);
+    EXPECT_EQ(st.error().field, field) << query;
+    EXPECT_EQ(st.error().message, "unknown query parameter");
+  }
+  // A route that declares nothing takes no query at all.
+  EXPECT_EQ(CheckQuery(RouteOptions{}, "x=1").error().field, "x");
+  EXPECT_TRUE(CheckQuery(RouteOptions{}, "").ok());
+}
+
+TEST(RouteRules, RepeatedQueryParametersAreRefused) {
+  const RouteOptions options = Declaring({"limit", "cursor"});
+  for (const char* query : {"limit=1&limit=2", "limit=1&cursor=x&limit=1", "limit&limit"}) {
+    const auto st = CheckQuery(options, query);
+    ASSERT_FALSE(st.ok()) << query;
+    EXPECT_EQ(st.error().code, Errc::kValidationFailed);
+    EXPECT_EQ(st.error().field, "limit") << query;
+  }
+}
+
+TEST(RouteRules, BodylessRoutesTakeNothingOrAnEmptyObject) {
+  const RouteOptions none{.body = BodyRule::kNone};
+  for (const char* body : {"", "{}", " {} ", "{ }", "\r\n{\t}\n", "  {\n\n}"}) {
+    EXPECT_TRUE(CheckBody(none, body).ok()) << body;
+  }
+  for (const char* body : {" ", "\n", "x", "{", "}", "{}}", "{}{}", "[]", "null", "\"\"", "0",
+                           R"({"a":1})", "{} x", "{\v}", "\xef\xbb\xbf{}"}) {
+    const auto st = CheckBody(none, body);
+    ASSERT_FALSE(st.ok()) << body;
+    EXPECT_EQ(st.error().code, Errc::kValidationFailed) << body;
+  }
+  // A JSON route hands any body to its handler, which decodes it.
+  EXPECT_TRUE(CheckBody(RouteOptions{.body = BodyRule::kJson}, "x").ok());
+}
+
+TEST(RouteRules, AddResolvesTheBodyRuleByMethodAndCapsBodylessBodies) {
+  Router router;
+  router.Add(Method::get, "/a", {}, Noop());
+  router.Add(Method::delete_, "/a", {}, Noop());
+  router.Add(Method::post, "/a", {}, Noop());
+  router.Add(Method::put, "/a", {.body = BodyRule::kNone}, Noop());
+  const auto& routes = router.routes();
+  EXPECT_EQ(routes[0]->options.body, BodyRule::kNone);
+  EXPECT_EQ(routes[1]->options.body, BodyRule::kNone);
+  EXPECT_EQ(routes[2]->options.body, BodyRule::kJson);
+  EXPECT_EQ(routes[3]->options.body, BodyRule::kNone);
+  EXPECT_EQ(routes[0]->options.max_body_bytes, kNoBodyLimit);
+  EXPECT_EQ(routes[2]->options.max_body_bytes, 0u);
+  EXPECT_THROW(router.Add(Method::get, "/b", Declaring({"x", "y", "x"}), Noop()),
+               std::invalid_argument);
+}
+
 }  // namespace
 }  // namespace rocketmart::http

@@ -23,6 +23,7 @@
 
 #include "core/thread_name.hpp"
 #include "infra/http/error_mapping.hpp"
+#include "infra/log/log.hpp"
 
 namespace rocketmart::http {
 
@@ -73,6 +74,39 @@ std::string_view BearerToken(std::string_view authorization) {
   std::string_view token = authorization.substr(7);
   while (!token.empty() && token.front() == ' ') token.remove_prefix(1);
   return token;
+}
+
+// RFC 9112 message framing, checked on the parsed head before any body byte is read. A request
+// whose body length two parties could read differently is refused (400, connection closed), so a
+// proxy in front can never make us read its body as a second request (request smuggling):
+// Transfer-Encoding must be exactly `chunked` (§6.1: the only coding we decode; anything else, or
+// a list, would leave the body unframed), never repeated, never with Content-Length (§6.3) and
+// never in HTTP/1.0 (§6.1); HTTP/1.1 needs exactly one Host, and no request may carry two (§3.2).
+// Returns why the request is refused, or nullptr. Lookups only: no allocation on the hot path.
+const char* FramingError(const RawRequest& req) {
+  const std::size_t hosts = req.count(beast_http::field::host);
+  if (hosts > 1) return "more than one Host header";
+  if (hosts == 0 && req.version() >= 11) return "request without a Host header";
+  const auto te = req.find(beast_http::field::transfer_encoding);
+  if (te == req.end()) return nullptr;
+  if (req.version() < 11) return "Transfer-Encoding in an HTTP/1.0 request";
+  if (req.count(beast_http::field::transfer_encoding) > 1) return "more than one Transfer-Encoding";
+  if (req.count(beast_http::field::content_length) > 0) {
+    return "both Transfer-Encoding and Content-Length";
+  }
+  std::string_view coding = te->value();
+  while (!coding.empty() && (coding.front() == ' ' || coding.front() == '\t'))
+    coding.remove_prefix(1);
+  while (!coding.empty() && (coding.back() == ' ' || coding.back() == '\t'))
+    coding.remove_suffix(1);
+  static constexpr std::string_view kChunked = "chunked";
+  if (coding.size() != kChunked.size()) return "Transfer-Encoding other than chunked";
+  for (std::size_t i = 0; i < kChunked.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(coding[i])) != kChunked[i]) {
+      return "Transfer-Encoding other than chunked";
+    }
+  }
+  return nullptr;
 }
 
 }  // namespace
@@ -278,6 +312,13 @@ struct Server::Impl {
         }
         break;
       }
+      if (const char* framing = FramingError(parser.get())) {
+        co_await WriteAndClose(
+            w, state, head,
+            ErrorResponse(MakeError(Errc::kValidationFailed,
+                                    std::string("malformed HTTP request: ") + framing)));
+        break;
+      }
       // Per-route body limits are tighter than the server's; check the declared length first so
       // an oversized body is refused before a byte of it is read.
       std::vector<std::pair<std::string_view, std::string_view>> params;
@@ -450,8 +491,14 @@ struct Server::Impl {
                 started + options.request_timeout};
     const std::string_view incoming_id = req.Header("X-Request-Id");
     req.request_id = IsSafeRequestId(incoming_id) ? std::string(incoming_id) : NextRequestId(w);
+    // A lookup only, unless the caller traces: then its trace continues in our answer and log.
+    if (const std::string_view traceparent = req.Header("traceparent");
+        !traceparent.empty() && raw.count("traceparent") == 1) {
+      req.trace = ContinueTrace(traceparent);
+    }
 
     Response res = co_await Handle(req, match);
+    if (req.trace) res.set("traceparent", req.trace->Traceparent());
     const auto micros =
         static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
                                        std::chrono::steady_clock::now() - started)
@@ -461,9 +508,18 @@ struct Server::Impl {
     if (rm.by_class[status_class]) rm.by_class[status_class]->Add();
     rm.latency->ObserveMicros(micros);
     if (options.access_log) {
-      spdlog::info("access rid={} {} {} {} {}B {}us", req.request_id, raw.method_string(),
-                   match.route ? std::string_view(match.route->pattern) : std::string_view("-"),
-                   res.result_int(), res.body().size(), micros);
+      const std::string client = remote.to_string();
+      log::Access({.request_id = req.request_id,
+                   .method = raw.method_string(),
+                   .route = match.route ? std::string_view(match.route->pattern) : "-",
+                   .path = req.path,
+                   .status = res.result_int(),
+                   .bytes = res.body().size(),
+                   .micros = micros,
+                   .member_id = req.identity ? req.identity->member_id : 0,
+                   .client = client,
+                   .trace_id = req.trace ? req.trace->TraceId() : std::string_view(),
+                   .span_id = req.trace ? req.trace->SpanId() : std::string_view()});
     }
     request_id = std::move(req.request_id);
     stream = std::move(req.stream);
@@ -501,8 +557,20 @@ struct Server::Impl {
     if (route.options.access == Access::kAdmin && req.identity->role != auth::Role::kAdmin) {
       co_return ErrorResponse(MakeError(Errc::kForbidden, "admin role required"));
     }
-    if (route.options.json_body && !req.raw.body().empty() &&
-        !IsJsonContentType(req.Header("Content-Type"))) {
+    // The route rules (router.hpp), once here so no handler repeats them.
+    if (!req.query.empty()) {
+      if (auto st = CheckQuery(route.options, req.query); !st.ok()) {
+        co_return ErrorResponse(st.error());
+      }
+    }
+    if (route.options.body == BodyRule::kNone) {
+      if (auto st = CheckBody(route.options, req.raw.body()); !st.ok()) {
+        co_return ErrorResponse(st.error());
+      }
+      // "" and "{}" are the same request, for the handler and for an idempotency fingerprint.
+      req.raw.body().clear();
+    } else if (route.options.json_body && !req.raw.body().empty() &&
+               !IsJsonContentType(req.Header("Content-Type"))) {
       co_return ErrorResponse(
           MakeError(Errc::kUnsupportedMediaType, "Content-Type must be application/json"));
     }
@@ -543,39 +611,91 @@ Server::Server(ServerOptions options, const Router& router, const Authenticator&
 
 Server::~Server() = default;
 
+namespace {
+
+// "127.0.0.1:8080", "[::1]:8080".
+std::string EndpointText(const asio::ip::address& address, std::uint16_t port) {
+  const std::string host = address.is_v6() ? "[" + address.to_string() + "]" : address.to_string();
+  return host + ":" + std::to_string(port);
+}
+
+// One line an operator can act on, instead of a library's error with its source location.
+[[noreturn]] void ThrowBindError(const asio::ip::address& address, std::uint16_t port,
+                                 const boost::system::error_code& ec) {
+  std::string why;
+  namespace errc = boost::system::errc;
+  if (ec == errc::address_in_use) {
+    why = "the port is already in use (another rocketmart or another program listens there)";
+  } else if (ec == errc::permission_denied) {
+    why = "permission denied (ports below 1024 need privileges)";
+  } else if (ec == errc::address_not_available) {
+    why = "the address is not one of this machine's";
+  } else {
+    why = ec.message();
+  }
+  throw std::runtime_error("cannot listen on " + EndpointText(address, port) + ": " + why);
+}
+
+}  // namespace
+
 void Server::Bind() {
   Impl& im = *impl_;
   int threads = im.options.threads;
   if (threads <= 0) threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   std::random_device rd;
-  const auto address = asio::ip::make_address(im.options.host);
+  boost::system::error_code ec;
+  const auto address = asio::ip::make_address(im.options.host, ec);
+  if (ec) {
+    throw std::runtime_error("cannot listen on \"" + im.options.host +
+                             "\": not an IPv4 or IPv6 address");
+  }
   std::uint16_t port = im.options.port;
+  // Every worker binds the port with SO_REUSEPORT, which would also let a second process (another
+  // rocketmart, with another database) join the port and take half of its connections. So a
+  // named port is first bound once without SO_REUSEPORT: that fails while anyone listens there.
+  // (SO_REUSEADDR stays on: connections of a previous run in TIME_WAIT do not block a restart.)
+  // The caller serializes this check and the binds below across processes (ADR 0003).
+  if (port != 0) {
+    asio::io_context probe_ioc{1};
+    tcp::acceptor probe(probe_ioc);
+    const tcp::endpoint endpoint(address, port);
+    probe.open(endpoint.protocol(), ec);
+    if (!ec) probe.set_option(tcp::acceptor::reuse_address(true), ec);
+    if (!ec) probe.bind(endpoint, ec);
+    if (ec) ThrowBindError(address, port, ec);
+    probe.close(ec);
+  }
   for (int i = 0; i < threads; ++i) {
     auto w = std::make_unique<Worker>();
     w->request_id_prefix = std::to_string(rd() % 100000) + "-" + std::to_string(i) + "-";
     tcp::endpoint endpoint(address, port);
-    w->acceptor.open(endpoint.protocol());
-    w->acceptor.set_option(tcp::acceptor::reuse_address(true));
-    w->acceptor.set_option(ReusePort(true));
-    w->acceptor.bind(endpoint);
-    w->acceptor.listen(asio::socket_base::max_listen_connections);
+    w->acceptor.open(endpoint.protocol(), ec);
+    if (!ec) w->acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
+    if (!ec) w->acceptor.set_option(ReusePort(true), ec);
+    if (!ec) w->acceptor.bind(endpoint, ec);
+    if (!ec) w->acceptor.listen(asio::socket_base::max_listen_connections, ec);
+    if (ec) ThrowBindError(address, port, ec);
     port = w->acceptor.local_endpoint().port();
     im.workers.push_back(std::move(w));
   }
   port_ = port;
-  for (const auto& route : im.router.routes()) {
-    im.route_metrics.push_back(
-        im.MakeRouteMetrics(route->pattern, std::string(beast_http::to_string(route->method))));
-  }
-  im.unmatched_metrics = im.MakeRouteMetrics("unmatched", "any");
-  im.connections_rejected = &im.registry.GetCounter(
-      "http_connections_rejected_total", "Connections closed at accept: max_connections reached");
-  im.registry.AddGauge("http_connections_active", "Open client connections", "",
+  const std::string listener = "listener=\"" + metrics::EscapeLabel(im.options.name) + "\"";
+  im.connections_rejected =
+      &im.registry.GetCounter("http_connections_rejected_total",
+                              "Connections closed at accept: max_connections reached", listener);
+  im.registry.AddGauge("http_connections_active", "Open client connections", listener,
                        [this] { return static_cast<double>(active_connections()); });
 }
 
 void Server::Run() {
   Impl& im = *impl_;
+  // Routes may be added after Bind() (the port is bound first, so a taken port stops the start
+  // before anything else happens); they are final now.
+  for (const auto& route : im.router.routes()) {
+    im.route_metrics.push_back(
+        im.MakeRouteMetrics(route->pattern, std::string(beast_http::to_string(route->method))));
+  }
+  im.unmatched_metrics = im.MakeRouteMetrics("unmatched", "any");
   for (auto& w : im.workers) {
     asio::co_spawn(w->ioc, im.Accept(*w), asio::detached);
     asio::co_spawn(w->ioc, im.Sweep(*w), asio::detached);
@@ -593,7 +713,8 @@ void Server::Run() {
   }
   for (auto& w : im.workers) {
     threads.emplace_back([&im, worker = w.get(), n = threads.size()] {
-      NameThisThread("http-" + std::to_string(n));
+      NameThisThread((im.options.name == "public" ? "http" : im.options.name) + "-" +
+                     std::to_string(n));
       worker->ioc.run();
       std::lock_guard lock(im.mutex);
       --im.workers_running;

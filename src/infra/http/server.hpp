@@ -39,6 +39,8 @@ struct ServerOptions {
   std::chrono::milliseconds shutdown_grace{10000};
   bool access_log = true;
   bool handle_signals = true;
+  // The `listener` label of this server's connection metrics ("public", "admin").
+  std::string name = "public";
 };
 
 // Turns a bearer token into a verified identity. Implemented by the gateway.
@@ -56,10 +58,14 @@ class Server {
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
 
-  // Binds every worker's acceptor. Throws on failure (port in use, bad address).
+  // Binds every worker's acceptor; connections queue until Run(). Refuses a named port that any
+  // socket listens on, even one that allows SO_REUSEPORT (another rocketmart). Throws
+  // std::runtime_error with a one-line message on failure (port in use, bad address). Callers
+  // that may race another process for the same port hold a lock around this call (EmbeddedApp).
   void Bind();
   std::uint16_t port() const { return port_; }
-  // Serves until Shutdown() (or a signal) and the drain completes. Blocks the caller.
+  // Serves until Shutdown() (or a signal) and the drain completes. Blocks the caller. Routes are
+  // read from the router here: they may be registered between Bind() and Run().
   void Run();
   // Thread-safe and idempotent.
   void Shutdown();

@@ -76,6 +76,24 @@ std::optional<std::string> Request::QueryParam(std::string_view name) const {
   return std::nullopt;
 }
 
+Result<std::int64_t> Request::IntQueryParam(std::string_view name, std::int64_t min,
+                                            std::int64_t max, std::int64_t fallback) const {
+  const auto text = QueryParam(name);
+  if (!text) return fallback;
+  std::int64_t value = 0;
+  const auto [ptr, ec] = std::from_chars(text->data(), text->data() + text->size(), value);
+  if (ec != std::errc{} || ptr != text->data() + text->size() || value < min || value > max) {
+    std::string message(name);
+    if (max == INT64_MAX) {
+      message += " must be an integer of at least " + std::to_string(min);
+    } else {
+      message += " must be between " + std::to_string(min) + " and " + std::to_string(max);
+    }
+    return MakeError(Errc::kValidationFailed, std::move(message), std::string(name));
+  }
+  return value;
+}
+
 Response JsonText(Status status, std::string body) {
   Response res{status, 11};
   res.set(beast_http::field::content_type, "application/json");

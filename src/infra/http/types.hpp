@@ -17,6 +17,7 @@
 
 #include "auth/identity.hpp"
 #include "core/result.hpp"
+#include "infra/http/trace_context.hpp"
 
 namespace rocketmart::http {
 
@@ -59,6 +60,9 @@ struct Request {
   std::string request_id;
   boost::asio::ip::address remote;
   std::chrono::steady_clock::time_point deadline;
+  // Set when the request carried a valid W3C `traceparent`: pass trace->Traceparent() to a next
+  // hop.
+  std::optional<TraceContext> trace;
   // Set by a streaming handler (see StreamWriter); empty for ordinary answers.
   StreamBody stream{};
 
@@ -68,18 +72,35 @@ struct Request {
   Result<std::int64_t> IdParam(std::string_view name) const;
   // A decoded query parameter, if present.
   std::optional<std::string> QueryParam(std::string_view name) const;
+  // A query parameter that must be a decimal integer in [min, max]; `fallback` when absent.
+  // kValidationFailed naming the parameter otherwise ("limit must be between 1 and 100").
+  Result<std::int64_t> IntQueryParam(std::string_view name, std::int64_t min, std::int64_t max,
+                                     std::int64_t fallback) const;
   // The member id of an authenticated caller (routes with Access::kMember/kAdmin always have one).
   std::int64_t MemberId() const { return identity ? identity->member_id : 0; }
 };
 
 using Handler = std::function<boost::asio::awaitable<Response>(Request&)>;
 
+// What a route accepts as a body. The server enforces it before the handler runs.
+enum class BodyRule : std::uint8_t {
+  kByMethod,  // kNone for GET, HEAD and DELETE, kJson for the others (resolved by Router::Add)
+  kJson,      // a JSON body, decoded by the handler
+  // No body: an empty body or `{}` (JSON whitespace allowed, whatever the Content-Type) is
+  // accepted and handed to the handler as empty; anything else answers 400 VALIDATION_FAILED.
+  kNone,
+};
+
 struct RouteOptions {
   Access access = Access::kPublic;
   // Requests with a body must declare application/json.
   bool json_body = true;
-  // A tighter body limit than the server's, 0 = server default.
+  // A tighter body limit than the server's, 0 = server default (kNoBodyLimit for kNone routes).
   std::size_t max_body_bytes = 0;
+  BodyRule body = BodyRule::kByMethod;
+  // The query parameters the route accepts (raw names, compared before decoding), each at most
+  // once. Any other, or one given twice, answers 400 VALIDATION_FAILED naming it. At most 64.
+  std::vector<std::string_view> query;
 };
 
 // Response helpers. Every JSON answer goes through these so headers are uniform.

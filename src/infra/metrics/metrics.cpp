@@ -1,6 +1,7 @@
 #include "infra/metrics/metrics.hpp"
 
 #include <cstdio>
+#include <stdexcept>
 
 namespace rocketmart::metrics {
 
@@ -33,7 +34,12 @@ void Histogram::Render(std::string& out, const std::string& name, const std::str
 std::size_t Registry::FamilyIndex(const std::string& name, const std::string& help,
                                   const char* type) {
   for (std::size_t i = 0; i < families_.size(); ++i) {
-    if (families_[i].name == name) return i;
+    if (families_[i].name != name) continue;
+    if (families_[i].type != type) {
+      throw std::logic_error("metric " + name + " registered as " + families_[i].type + " and " +
+                             type);
+    }
+    return i;
   }
   families_.push_back({name, help, type});
   return families_.size() - 1;
@@ -46,7 +52,7 @@ Counter& Registry::GetCounter(const std::string& name, const std::string& help,
   for (auto& e : entries_) {
     if (e.family == f && e.labels == labels && e.counter) return *e.counter;
   }
-  entries_.push_back({f, labels, std::make_unique<Counter>(), nullptr, nullptr});
+  entries_.push_back({f, labels, std::make_unique<Counter>(), nullptr, nullptr, nullptr});
   return *entries_.back().counter;
 }
 
@@ -57,7 +63,7 @@ Histogram& Registry::GetHistogram(const std::string& name, const std::string& he
   for (auto& e : entries_) {
     if (e.family == f && e.labels == labels && e.histogram) return *e.histogram;
   }
-  entries_.push_back({f, labels, nullptr, std::make_unique<Histogram>(), nullptr});
+  entries_.push_back({f, labels, nullptr, std::make_unique<Histogram>(), nullptr, nullptr});
   return *entries_.back().histogram;
 }
 
@@ -65,7 +71,14 @@ void Registry::AddGauge(const std::string& name, const std::string& help, const 
                         std::function<double()> read) {
   std::lock_guard lock(mutex_);
   const std::size_t f = FamilyIndex(name, help, "gauge");
-  entries_.push_back({f, labels, nullptr, nullptr, std::move(read)});
+  entries_.push_back({f, labels, nullptr, nullptr, std::move(read), nullptr});
+}
+
+void Registry::AddCounterFn(const std::string& name, const std::string& help,
+                            const std::string& labels, std::function<std::uint64_t()> read) {
+  std::lock_guard lock(mutex_);
+  const std::size_t f = FamilyIndex(name, help, "counter");
+  entries_.push_back({f, labels, nullptr, nullptr, nullptr, std::move(read)});
 }
 
 std::string Registry::RenderPrometheus() const {
@@ -81,6 +94,8 @@ std::string Registry::RenderPrometheus() const {
       const std::string labels = e.labels.empty() ? "" : "{" + e.labels + "}";
       if (e.counter) {
         out += family.name + labels + " " + std::to_string(e.counter->Value()) + "\n";
+      } else if (e.counter_fn) {
+        out += family.name + labels + " " + std::to_string(e.counter_fn()) + "\n";
       } else if (e.histogram) {
         e.histogram->Render(out, family.name, e.labels);
       } else if (e.gauge) {

@@ -48,6 +48,11 @@ class Registry {
   // A value read at scrape time (queue depths, connection counts).
   void AddGauge(const std::string& name, const std::string& help, const std::string& labels,
                 std::function<double()> read);
+  // A counter another component already keeps (commits, deliveries), read at scrape time: typed
+  // `counter`, so `rate()` works and `promtool check metrics` accepts its `_total` name. The value
+  // must never decrease while the process runs.
+  void AddCounterFn(const std::string& name, const std::string& help, const std::string& labels,
+                    std::function<std::uint64_t()> read);
 
   std::string RenderPrometheus() const;
 
@@ -61,7 +66,9 @@ class Registry {
     std::unique_ptr<Counter> counter;
     std::unique_ptr<Histogram> histogram;
     std::function<double()> gauge;
+    std::function<std::uint64_t()> counter_fn;
   };
+  // Throws std::logic_error when `name` was registered with another type.
   std::size_t FamilyIndex(const std::string& name, const std::string& help, const char* type);
 
   mutable std::mutex mutex_;

@@ -194,6 +194,8 @@ void GroupCommitWriter::CommitBatch(std::vector<Item>& batch) {
   }
 
   if (batch_error) {
+    commit_failures_.fetch_add(1, kRelaxed);
+    failing_.store(true, kRelaxed);
     jobs_failed_.fetch_add(batch.size(), kRelaxed);
     for (Item& item : batch) CallDone(item.done, batch_error);
     return;
@@ -201,6 +203,7 @@ void GroupCommitWriter::CommitBatch(std::vector<Item>& batch) {
   std::uint64_t failed = 0;
   for (const auto& r : results) failed += r ? 1 : 0;
   batches_committed_.fetch_add(1, kRelaxed);
+  failing_.store(false, kRelaxed);
   jobs_committed_.fetch_add(batch.size() - failed, kRelaxed);
   jobs_failed_.fetch_add(failed, kRelaxed);
   for (std::size_t i = 0; i < batch.size(); ++i) CallDone(batch[i].done, results[i]);

@@ -84,6 +84,11 @@ class GroupCommitWriter {
   std::uint64_t BatchesCommitted() const noexcept { return batches_committed_.load(kRelaxed); }
   std::uint64_t JobsCommitted() const noexcept { return jobs_committed_.load(kRelaxed); }
   std::uint64_t JobsFailed() const noexcept { return jobs_failed_.load(kRelaxed); }
+  // Transactions that could not commit (read-only or full disk, I/O error, a lock held too long):
+  // every job of such a batch failed with it.
+  std::uint64_t CommitFailures() const noexcept { return commit_failures_.load(kRelaxed); }
+  // Whether the last transaction failed to commit; a later successful commit clears it.
+  bool Failing() const noexcept { return failing_.load(kRelaxed); }
   std::size_t QueueDepth() const noexcept { return queue_depth_.load(kRelaxed); }
   std::uint64_t BackgroundCheckpoints() const noexcept {
     return checkpointer_ ? checkpointer_->Checkpoints() : 0;
@@ -129,6 +134,8 @@ class GroupCommitWriter {
   std::atomic<std::uint64_t> batches_committed_{0};
   std::atomic<std::uint64_t> jobs_committed_{0};
   std::atomic<std::uint64_t> jobs_failed_{0};
+  std::atomic<std::uint64_t> commit_failures_{0};
+  std::atomic<bool> failing_{false};
   std::atomic<std::size_t> queue_depth_{0};
   std::atomic<std::uint64_t> inline_checkpoints_{0};
 };

@@ -256,5 +256,35 @@ TEST_F(GroupCommitWriterTest, CommittedDataSurvivesReopen) {
   EXPECT_EQ(count, 11);
 }
 
+// A transaction that cannot commit (here a deferred foreign key, which SQLite checks only at
+// COMMIT) is counted and makes the writer report itself failing until a later commit succeeds.
+TEST_F(GroupCommitWriterTest, AFailedCommitIsCountedAndFailingUntilTheNextCommit) {
+  {
+    Database db(open_);
+    db.Exec("CREATE TABLE parent (id INTEGER PRIMARY KEY)");
+    db.Exec(
+        "CREATE TABLE child (id INTEGER PRIMARY KEY, parent_id INTEGER NOT NULL REFERENCES "
+        "parent (id) DEFERRABLE INITIALLY DEFERRED)");
+  }
+  GroupCommitWriter writer(open_);
+  writer.Start();
+  EXPECT_FALSE(writer.Failing());
+  EXPECT_THROW(writer.RunSync([](Database& db) {
+    db.Exec("INSERT INTO child (id, parent_id) VALUES (1, 42)");
+  }),
+               SqliteError);
+  EXPECT_EQ(writer.CommitFailures(), 1u);
+  EXPECT_TRUE(writer.Failing());
+  // A job that only fails itself (its savepoint rolls back, the batch commits) is not a store
+  // failure.
+  EXPECT_THROW(writer.RunSync([](Database&) { throw std::runtime_error("business rule"); }),
+               std::runtime_error);
+  EXPECT_FALSE(writer.Failing());
+  EXPECT_EQ(writer.CommitFailures(), 1u);
+  writer.RunSync(Insert(7));
+  EXPECT_FALSE(writer.Failing());
+  writer.Stop();
+}
+
 }  // namespace
 }  // namespace rocketmart::storage

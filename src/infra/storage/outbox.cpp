@@ -168,6 +168,14 @@ std::int64_t OutboxRelay::Lag(std::string_view subscriber) const {
   return -1;
 }
 
+std::int64_t OutboxRelay::Backlog() const {
+  std::int64_t backlog = 0;
+  for (const auto& sub : subscriptions_) {
+    backlog = std::max(backlog, head_seq_.load(kRelaxed) - sub->cursor.load(kRelaxed));
+  }
+  return backlog;
+}
+
 std::int64_t OutboxRelay::Cursor(std::string_view subscriber) const {
   for (const auto& sub : subscriptions_) {
     if (sub->name == subscriber) return sub->cursor.load(kRelaxed);

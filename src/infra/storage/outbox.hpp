@@ -132,6 +132,8 @@ class OutboxRelay {
   // Events appended but not yet passed by the subscriber's cursor, as of the relay's last look;
   // -1 for an unknown subscriber.
   std::int64_t Lag(std::string_view subscriber) const;
+  // The largest Lag over every subscriber (the slowest one's backlog); 0 without subscribers.
+  std::int64_t Backlog() const;
   // Cursor of a subscriber as known by the relay, -1 for an unknown one.
   std::int64_t Cursor(std::string_view subscriber) const;
 

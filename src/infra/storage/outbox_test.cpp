@@ -329,10 +329,12 @@ TEST_F(OutboxTest, IndependentCursorsAndPruningOfRowsEveryonePassed) {
   EXPECT_EQ(slow.accepted().size(), 0u);
   EXPECT_EQ(relay.Lag("fast"), 0);
   EXPECT_EQ(relay.Lag("slow"), 5);
+  EXPECT_EQ(relay.Backlog(), 5);                        // the slowest subscriber's
   EXPECT_EQ(Scalar("SELECT COUNT(*) FROM outbox"), 5);  // Still needed by slow.
 
   EXPECT_TRUE(relay.DeliverOnceForTest());
   EXPECT_EQ(slow.accepted().size(), 5u);
+  EXPECT_EQ(relay.Backlog(), 0);
   EXPECT_EQ(Ids(slow.accepted()), Ids(fast.accepted()));
   EXPECT_EQ(fast.accepted().size(), 5u);  // No redelivery to the subscriber that had them.
   EXPECT_EQ(Scalar("SELECT COUNT(*) FROM outbox"), 0);

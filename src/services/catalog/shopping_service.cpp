@@ -1,6 +1,38 @@
 #include "services/catalog/shopping_service.hpp"
 
+#include <cstdio>
+#include <random>
+
 namespace rocketmart::catalog {
+namespace {
+
+// A purchase key no client can send (an Idempotency-Key is printable ASCII without spaces) and no
+// other checkout draws: 128 random bits, so it is unique across restarts and instances.
+std::string NewCartCheckoutKey() {
+  std::random_device random;
+  char key[48];
+  std::snprintf(key, sizeof key, "cart %08x%08x%08x%08x", random(), random(), random(), random());
+  return key;
+}
+
+CartCheckoutOutcome EmptyCart(std::optional<std::int64_t> last_order) {
+  if (last_order) {
+    return {CheckoutAnswer{MakeError(Errc::kCartAlreadyCheckedOut,
+                                     "this cart was already checked out; see the order")},
+            last_order};
+  }
+  return {CheckoutAnswer{MakeError(Errc::kConflict, "the cart is empty")}, std::nullopt};
+}
+
+}  // namespace
+
+bool SpendsCheckoutKey(const CheckoutAnswer& answer) {
+  if (answer.result.ok()) return true;
+  const Errc code = answer.result.error().code;
+  if (code == Errc::kPaymentDeclined || code == Errc::kIdempotencyKeyReused) return true;
+  // A replay comes from a durable hold under the key: settled unless it is still being paid.
+  return answer.replayed && code != Errc::kRequestInFlight && code != Errc::kInternal;
+}
 
 ShoppingService::ShoppingService(const CatalogService& catalog, BasketRepository& repository,
                                  const Clock& clock)
@@ -106,6 +138,56 @@ boost::asio::awaitable<Result<std::int64_t>> ShoppingService::RemovePurchasedLin
   if (orders.empty()) co_return std::int64_t{0};
   auto removed = co_await repository_.RemovePurchased(std::move(orders));
   co_return removed;
+}
+
+boost::asio::awaitable<CartCheckoutOutcome> ShoppingService::CheckoutCart(
+    std::int64_t member_id, bool email_verified, std::optional<std::string> client_key,
+    Deadline start_by) {
+  if (checkout_ == nullptr) {
+    co_return CartCheckoutOutcome{
+        CheckoutAnswer{MakeError(Errc::kUnavailable, "checkout is not available")}};
+  }
+  const bool keyed = client_key.has_value();
+  std::string key = keyed ? std::move(*client_key) : NewCartCheckoutKey();
+  auto claim = co_await repository_.ClaimCartCheckout(member_id, key, clock_.Now());
+  if (!claim.ok()) co_return CartCheckoutOutcome{CheckoutAnswer{claim.error()}};
+  const bool claimed = claim->kind != CartClaim::Kind::kEmpty;
+  // An empty cart and no open checkout: nothing to buy. A client's key may still name an earlier
+  // checkout, which checkout replays (it answers "nothing to buy" for a key it does not know).
+  if (!claimed && !keyed) co_return EmptyCart(claim->last_order_id);
+  const std::string purchase_key = claimed ? claim->key : key;
+  std::vector<CheckoutLine> lines;
+  if (claimed) {
+    for (const BasketLine& line : Cart(member_id).items) {
+      lines.push_back({line.product_id, line.quantity});
+    }
+  }
+  const bool nothing_to_buy = lines.empty();
+  std::optional<CheckoutKey> checkout_key =
+      CheckoutKey{purchase_key, std::string(kCartCheckoutFingerprint)};
+  auto answer = co_await checkout_->Purchase(member_id, email_verified, std::move(lines),
+                                             std::move(checkout_key), start_by);
+  if (claimed && SpendsCheckoutKey(answer)) {
+    std::optional<CartCheckoutPaid> paid;
+    if (answer.result.ok()) {
+      paid.emplace();
+      paid->order_id = answer.result->order_id;
+      paid->lines.member_id = member_id;
+      paid->lines.paid_at = answer.result->paid_at;
+      for (const CheckoutLine& line : answer.result->lines) {
+        paid->lines.product_ids.push_back(line.product_id);
+      }
+    }
+    // A failed end (a full writer queue) leaves the claim: the next checkout joins and replays.
+    auto ended = co_await repository_.EndCartCheckout(member_id, purchase_key, std::move(paid));
+    (void)ended;
+  }
+  // Checkout knew nothing under the key and the cart had no line.
+  if (nothing_to_buy && !answer.replayed && !answer.result.ok() &&
+      answer.result.error().code == Errc::kValidationFailed) {
+    co_return EmptyCart(claim->last_order_id);
+  }
+  co_return CartCheckoutOutcome{std::move(answer)};
 }
 
 }  // namespace rocketmart::catalog

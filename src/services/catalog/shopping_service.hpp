@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "services/catalog/catalog_service.hpp"
+#include "services/catalog/ports/checkout_client.hpp"
 #include "services/catalog/ports/shopping_repository.hpp"
 
 namespace rocketmart::catalog {
@@ -35,6 +36,28 @@ struct BasketView {
   std::vector<BasketLine> items;
   std::int64_t total = 0;  // sum of line totals
 };
+
+// What a cart checkout answers: checkout's answer (first or replayed), or, for a cart emptied by
+// its last paid checkout, kCartAlreadyCheckedOut with that order.
+struct CartCheckoutOutcome {
+  CheckoutAnswer answer;
+  std::optional<std::int64_t> checked_out_order;  // set with kCartAlreadyCheckedOut
+};
+
+// Every cart checkout of a member is bought under this request fingerprint (the request has no
+// body, so it is the same request whatever the tab or key). It is the SHA-256 of
+// "POST /cart/checkout\n", the HTTP fingerprint earlier versions stored for a client's key, so
+// their records still replay.
+inline constexpr std::string_view kCartCheckoutFingerprint =
+    "cff70f1228ac9923783aec4bea0a9a268d0f205f692405bfe3b12f6143fb2230";
+
+// Has a cart checkout's purchase key been spent: paid, or refused with a durable outcome under
+// it (declined, a replayed refusal, the key taken by another request), so that nothing can ever
+// be bought under it again and the cart's claim may close? Any other refusal (sold out, window,
+// limit, validation...) wrote nothing under the key and a transient one (REQUEST_IN_FLIGHT,
+// OVERLOADED, TIMEOUT...) may leave a purchase open or still to come: the claim stays open and
+// the next checkout buys under the same key.
+bool SpendsCheckoutKey(const CheckoutAnswer& answer);
 
 class ShoppingService {
  public:
@@ -65,6 +88,24 @@ class ShoppingService {
   boost::asio::awaitable<Result<std::int64_t>> RemovePurchasedLines(
       std::vector<PurchasedLines> orders);
 
+  // Where the cart buys. Bind before serving; unbound, a checkout answers kUnavailable.
+  void SetCheckoutClient(CheckoutClient* checkout) { checkout_ = checkout; }
+  // Buys the member's cart, at most once whatever the keys, tabs or instances (issue 11):
+  //  1. one transaction joins the member's open cart checkout or opens one under `client_key`
+  //     (or a generated key when the client sent none);
+  //  2. checkout buys the cart's current lines under the claim's key and kCartCheckoutFingerprint,
+  //     so every joiner is answered from that one purchase (first, waiting, or replayed);
+  //  3. an answer that spends the key (SpendsCheckoutKey) closes the claim; when paid, the same
+  //     transaction removes the bought lines and records the order. Any other answer (or a crash)
+  //     leaves the claim for the next checkout to join and settle from checkout's durable record
+  //     or buy once.
+  // An empty cart answers kConflict, or kCartAlreadyCheckedOut naming the order when its last
+  // checkout was paid and it was not edited since; a client key checkout already knows replays.
+  boost::asio::awaitable<CartCheckoutOutcome> CheckoutCart(std::int64_t member_id,
+                                                           bool email_verified,
+                                                           std::optional<std::string> client_key,
+                                                           Deadline start_by = kNoDeadline);
+
  private:
   BasketView Read(Basket basket, std::int64_t member_id) const;
   std::optional<BasketLine> Join(const StoredLine& line) const;
@@ -72,6 +113,7 @@ class ShoppingService {
   const CatalogService& catalog_;
   BasketRepository& repository_;
   const Clock& clock_;
+  CheckoutClient* checkout_ = nullptr;
 };
 
 }  // namespace rocketmart::catalog

@@ -267,6 +267,8 @@ TEST(SaleStateRules, WindowBoundaries) {
   EXPECT_EQ(ParseSaleState("soldout"), SaleState::kSoldOut);
   EXPECT_EQ(ParseSaleState("preparing"), SaleState::kPreparing);
   EXPECT_FALSE(ParseSaleState("LIVE"));
+  EXPECT_EQ(SaleStateName(SaleState::kRetired), "retired");
+  EXPECT_FALSE(ParseSaleState("retired")) << "retired products are never listed";
 }
 
 TEST_F(ShoppingTest, ConcurrentWishlistAddsNeverDuplicate) {

@@ -142,14 +142,19 @@ std::optional<SaleView> CheckoutService::GetSale(std::int64_t product_id) const 
   if (!p) return std::nullopt;
   auto sale = p->sale.load();
   if (!sale) return std::nullopt;
-  return SaleView{product_id, *sale, StateOf(*sale, clock_.Now(), KnownStock(*p))};
+  // A retired product sells nothing, whatever its window and stock say.
+  const SaleState state =
+      p->retired.load() ? SaleState::kRetired : StateOf(*sale, clock_.Now(), KnownStock(*p));
+  return SaleView{product_id, *sale, state};
 }
 
 Result<HoldRequest> CheckoutService::Admit(const Buyer& buyer,
                                            const std::vector<PurchaseLine>& lines, TimePoint now) {
   if (auto st = ValidateLines(lines); !st.ok()) return st.error();
   if (!buyer.email_verified) {
-    return MakeError(Errc::kEmailNotVerified, "verify your email address before buying");
+    return MakeError(Errc::kEmailNotVerified,
+                     "verify your email address before buying; if you already did, this access "
+                     "token predates it: refresh it (POST /auth/refresh) or log in again");
   }
   HoldRequest request;
   request.member_id = buyer.member_id;
@@ -240,8 +245,8 @@ Result<PaidOrder> CheckoutService::ReplayPayment(const IdempotencyEntry& entry) 
   if (!outcome) return MakeError(Errc::kInternal, "idempotency record without its hold");
   switch (outcome->hold.status) {
     case HoldStatus::kPaid:
-      return PaidOrder{*outcome->payment_id, *outcome->payment_id, entry.hold_id,
-                       outcome->hold.total};
+      return PaidOrder{*outcome->payment_id, *outcome->payment_id,           entry.hold_id,
+                       outcome->hold.total,  std::move(outcome->hold.lines), outcome->paid_at};
     case HoldStatus::kReleased:
       if (outcome->release_reason == "DECLINED") return Declined();
       return MakeError(Errc::kHoldNotActive, "the hold was released");
@@ -387,6 +392,19 @@ boost::asio::awaitable<Status> CheckoutService::CancelHold(Buyer buyer, std::int
   co_return Ok();
 }
 
+CheckoutService::HoldPage CheckoutService::OpenHolds(std::int64_t member_id, std::int64_t before_id,
+                                                     std::size_t limit) const {
+  OpenHoldsPage found = store_.OpenHolds(member_id, clock_.Now(), before_id, limit + 1);
+  HoldPage page;
+  page.total = found.total;
+  if (found.items.size() > limit) {
+    found.items.resize(limit);
+    page.next_before_id = found.items.back().id;
+  }
+  page.items = std::move(found.items);
+  return page;
+}
+
 boost::asio::awaitable<Result<SaleView>> CheckoutService::SetSale(std::int64_t product_id,
                                                                   Sale sale) {
   if (auto st = ValidateSale(sale); !st.ok()) co_return st.error();
@@ -405,7 +423,8 @@ boost::asio::awaitable<Result<SaleView>> CheckoutService::SetSale(std::int64_t p
 boost::asio::awaitable<Result<InventoryRow>> CheckoutService::Restock(std::int64_t product_id,
                                                                       std::int64_t quantity) {
   if (quantity < 1 || quantity > kMaxRestock) {
-    co_return MakeError(Errc::kValidationFailed, "quantity must be between 1 and 1000000000",
+    co_return MakeError(Errc::kValidationFailed,
+                        "quantity must be between 1 and " + std::to_string(kMaxRestock),
                         "quantity");
   }
   auto row = co_await store_.Restock(product_id, quantity, clock_.Now());
@@ -478,6 +497,10 @@ std::size_t CheckoutService::RetryPendingRefunds() {
     ++settled;
   }
   return settled;
+}
+
+std::optional<PaidPurchase> CheckoutService::FindPaidPurchase(std::int64_t payment_id) const {
+  return store_.FindPaidPurchase(payment_id);
 }
 
 std::optional<ProductSaleFigures> CheckoutService::SaleFigures(std::int64_t product_id) const {

@@ -87,6 +87,14 @@ class CheckoutService {
   boost::asio::awaitable<Answer<PaidOrder>> PayHold(Buyer buyer, std::int64_t hold_id,
                                                     std::optional<IdempotencyRequest> idem);
   boost::asio::awaitable<Status> CancelHold(Buyer buyer, std::int64_t hold_id);
+  // The member's open holds (ACTIVE and not expired, or PAYING), newest first, below `before_id`
+  // (0 = from the newest). next_before_id is 0 on the last page. Reads a reader connection.
+  struct HoldPage {
+    std::vector<Hold> items;
+    std::int64_t next_before_id = 0;
+    std::int64_t total = 0;
+  };
+  HoldPage OpenHolds(std::int64_t member_id, std::int64_t before_id, std::size_t limit) const;
 
   // Admin.
   boost::asio::awaitable<Result<SaleView>> SetSale(std::int64_t product_id, Sale sale);
@@ -114,6 +122,9 @@ class CheckoutService {
   // Maintenance: asks the provider again for refunds it has not confirmed. Returns how many
   // settled.
   std::size_t RetryPendingRefunds();
+  // The paid purchase behind a payment (= order) id, for the orders service's read-your-writes
+  // before order.paid arrives; nullopt when there is no such payment. A reader connection.
+  std::optional<PaidPurchase> FindPaidPurchase(std::int64_t payment_id) const;
   // The operator's per-sale summary (stock and money); nullopt for unknown products.
   std::optional<ProductSaleFigures> SaleFigures(std::int64_t product_id) const;
 

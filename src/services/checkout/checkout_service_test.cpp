@@ -577,10 +577,13 @@ TEST_F(CheckoutTest, ProductEventsAreAppliedOnceAndStaleVersionsIgnored) {
   EXPECT_EQ(service_->Available(kProduct), 5);
   EXPECT_EQ(Query("checkout.db", "SELECT price FROM inventory WHERE product_id = 1"), 2000);
   OpenSale(1);
+  EXPECT_EQ(service_->GetSale(kProduct)->state, SaleState::kLive);
   service_->OnProductFacts({kProduct, 2000, 5, true, 4}, "catalog:4");
   std::vector<PurchaseLine> lines{{kProduct, 1}};
   EXPECT_EQ(RunAwait(service_->Purchase(B(1), lines, std::nullopt)).result.error().code,
             Errc::kNotFound);
+  // Its sale no longer reads live (issue 11).
+  EXPECT_EQ(service_->GetSale(kProduct)->state, SaleState::kRetired);
 }
 
 TEST_F(CheckoutTest, ASaleSetBeforeTheStockArrivesReadsPreparingNotSoldOut) {
@@ -598,6 +601,28 @@ TEST_F(CheckoutTest, ASaleSetBeforeTheStockArrivesReadsPreparingNotSoldOut) {
   EXPECT_EQ(service_->GetSale(kProduct)->state, SaleState::kLive);
   EXPECT_TRUE(RunAwait(service_->Purchase(B(1), lines, std::nullopt)).result.ok());
   EXPECT_EQ(service_->GetSale(kProduct)->state, SaleState::kSoldOut);
+}
+
+// Orders learn of confirmed refunds from payment.refunded; refunds settled before that event
+// existed are reported once by the migration that introduced it.
+TEST(CheckoutMigrationsTest, RefundsSettledBeforePaymentRefundedExistedAreReportedOnce) {
+  testing::TempDir dir;
+  storage::Database db(storage::OpenOptions{dir.File("checkout.db")});
+  storage::Migrate(db, CheckoutMigrations().first(CheckoutMigrations().size() - 1));
+  db.Exec(
+      "INSERT INTO holds (id, member_id, status, total, created_at_ms, expires_at_ms) VALUES "
+      "(1, 9, 'PAID', 3000, 1, 2), (2, 9, 'PAID', 100, 1, 2), (3, 9, 'PAID', 100, 1, 2);"
+      "INSERT INTO payments (id, hold_id, member_id, amount, provider_ref, status, created_at_ms, "
+      "refund_pending, refunded_at_ms) VALUES (5, 1, 9, 3000, 'r', 'REFUNDED', 1, 0, 1234), "
+      "(6, 2, 9, 100, 'r', 'REFUNDED', 1, 1, 1235), (7, 3, 9, 100, 'r', 'CAPTURED', 1, 0, NULL);");
+  storage::Migrate(db, CheckoutMigrations());
+  storage::Migrate(db, CheckoutMigrations());
+  auto rows = db.Prepare("SELECT topic, payload FROM outbox");
+  ASSERT_TRUE(rows.Step());
+  EXPECT_EQ(rows.Text(0), "payment.refunded");
+  EXPECT_EQ(rows.Text(1),
+            R"({"orderId":5,"paymentId":5,"memberId":9,"amount":3000,"refundedAtMs":1234})");
+  EXPECT_FALSE(rows.Step()) << "only settled refunds, once";
 }
 
 TEST(AdmissionTest, ChecksLimitThenStockAndGivesBack) {
@@ -627,6 +652,68 @@ TEST(SaleTest, StatesAndValidation) {
   EXPECT_FALSE(ValidateSale({t0, t0, 1}).ok());
   EXPECT_FALSE(ValidateSale({t0, t0 + std::chrono::seconds(1), 0}).ok());
   EXPECT_FALSE(ValidateSale({t0, t0 + std::chrono::seconds(1), kMaxPerMemberLimit + 1}).ok());
+}
+
+// GET /payment/holds reads this: the member's own holds that can still be paid or cancelled.
+TEST_F(CheckoutTest, OpenHoldsListsTheMembersUnexpiredAndPayingHoldsNewestFirst) {
+  Open();
+  CreateProduct(20);
+  OpenSale(10);
+  std::vector<std::int64_t> mine;
+  for (int i = 0; i < 3; ++i) {
+    std::vector<PurchaseLine> lines{{kProduct, i + 1}};
+    auto hold = RunAwait(service_->CreateHold(B(1), std::move(lines), std::nullopt));
+    ASSERT_TRUE(hold.result.ok());
+    mine.push_back(hold.result->id);
+  }
+  std::vector<PurchaseLine> other{{kProduct, 1}};
+  ASSERT_TRUE(RunAwait(service_->CreateHold(B(2), std::move(other), std::nullopt)).result.ok());
+  std::vector<PurchaseLine> bought{{kProduct, 1}};
+  ASSERT_TRUE(RunAwait(service_->Purchase(B(1), std::move(bought), std::nullopt)).result.ok());
+
+  auto page = service_->OpenHolds(1, 0, 2);
+  EXPECT_EQ(page.total, 3);
+  ASSERT_EQ(page.items.size(), 2u);
+  EXPECT_EQ(page.items[0].id, mine[2]);
+  EXPECT_EQ(page.items[1].id, mine[1]);
+  EXPECT_EQ(page.items[0].lines.at(0).quantity, 3);
+  EXPECT_EQ(page.items[0].member_id, 1);
+  EXPECT_EQ(page.next_before_id, mine[1]);
+  auto rest = service_->OpenHolds(1, page.next_before_id, 2);
+  ASSERT_EQ(rest.items.size(), 1u);
+  EXPECT_EQ(rest.items[0].id, mine[0]);
+  EXPECT_EQ(rest.next_before_id, 0);
+
+  // Paid and cancelled holds leave the list; so does one whose time is up, before the sweep.
+  ASSERT_TRUE(RunAwait(service_->PayHold(B(1), mine[2], std::nullopt)).result.ok());
+  ASSERT_TRUE(RunAwait(service_->CancelHold(B(1), mine[1])).ok());
+  EXPECT_EQ(service_->OpenHolds(1, 0, 10).total, 1);
+  clock_.Advance(std::chrono::seconds(600));
+  EXPECT_EQ(service_->OpenHolds(1, 0, 10).items.size(), 0u);
+  EXPECT_EQ(service_->OpenHolds(1, 0, 10).total, 0);
+  EXPECT_EQ(Holds("ACTIVE"), 2) << "not swept yet";
+  ExpectInvariants();
+}
+
+// Issue 11 point 8: stock could be pushed to 2,000,000,025 by repeated restocks.
+TEST_F(CheckoutTest, RestockIsBoundedPerRequestAndOverTheProductsLife) {
+  Open();
+  CreateProduct(kMaxUnitsStocked - 5);
+  OpenSale(5);
+  EXPECT_EQ(RunAwait(service_->Restock(kProduct, kMaxRestock + 1)).error().field, "quantity");
+  ASSERT_TRUE(RunAwait(service_->Restock(kProduct, 5)).ok());
+  EXPECT_EQ(Available(), kMaxUnitsStocked);
+  auto over = RunAwait(service_->Restock(kProduct, 1));
+  ASSERT_FALSE(over.ok());
+  EXPECT_EQ(over.error().code, Errc::kValidationFailed);
+  EXPECT_EQ(over.error().field, "quantity");
+  EXPECT_EQ(Available(), kMaxUnitsStocked) << "a refused restock changes nothing";
+  // Sold units still count: selling one does not make room for another restock.
+  std::vector<PurchaseLine> lines{{kProduct, 1}};
+  ASSERT_TRUE(RunAwait(service_->Purchase(B(1), lines, std::nullopt)).result.ok());
+  EXPECT_FALSE(RunAwait(service_->Restock(kProduct, 1)).ok());
+  EXPECT_EQ(RunAwait(service_->Restock(999, 1)).error().code, Errc::kNotFound);
+  ExpectInvariants();
 }
 
 }  // namespace

@@ -78,13 +78,24 @@ Result<auth::Identity> JwtAuthenticator::Authenticate(std::string_view bearer_to
   return auth::IdentityFromClaims(*claims);
 }
 
+void TokenDenylist::Deny(std::int64_t member_id, Denials Entry::*list, const std::string& id,
+                         TimePoint expires_at, TimePoint now) {
+  std::unique_lock lock(mu_);
+  Denials& denied = members_[member_id].*list;
+  std::erase_if(denied, [now](const auto& d) { return d.second <= now; });
+  denied.emplace_back(id, expires_at);
+  empty_.store(false, std::memory_order_release);
+}
+
 void TokenDenylist::DenyToken(std::int64_t member_id, const std::string& token_id,
                               TimePoint expires_at, TimePoint now) {
-  std::unique_lock lock(mu_);
-  auto& denied = members_[member_id].denied;
-  std::erase_if(denied, [now](const auto& d) { return d.second <= now; });
-  denied.emplace_back(token_id, expires_at);
-  empty_.store(false, std::memory_order_release);
+  Deny(member_id, &Entry::denied, token_id, expires_at, now);
+}
+
+void TokenDenylist::DenyFamily(std::int64_t member_id, const std::string& family_id,
+                               TimePoint expires_at, TimePoint now) {
+  if (family_id.empty()) return;
+  Deny(member_id, &Entry::families, family_id, expires_at, now);
 }
 
 void TokenDenylist::InvalidateBefore(std::int64_t member_id, TimePoint valid_after) {
@@ -103,6 +114,12 @@ bool TokenDenylist::IsRevoked(std::int64_t member_id, std::string_view token_id,
   if (issued_at < it->second.valid_after) return true;
   for (const auto& d : it->second.denied) {
     if (d.first == token_id) return true;
+  }
+  const std::size_t dot = token_id.find('.');
+  if (dot == std::string_view::npos) return false;
+  const std::string_view family = token_id.substr(0, dot);
+  for (const auto& f : it->second.families) {
+    if (f.first == family) return true;
   }
   return false;
 }

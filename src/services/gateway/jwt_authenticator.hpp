@@ -17,23 +17,33 @@
 
 namespace rocketmart::gateway {
 
-// Access tokens void before their `exp`: denied token ids (logout) and, per member, "issued
-// before T" (logout-all, password change or reset). Fed by the members service (replayed from
-// its database at start). The check costs one hash lookup by member id under a shared lock, and
-// nothing at all while nobody was ever revoked. Memory: one entry per member ever revoked plus
-// their denied token ids until those expire (pruned on insert). Thread-safe.
+// Access tokens void before their `exp`: denied token ids, denied session families (logout,
+// refresh-token reuse: every access token whose jti is "<family>.<random>") and, per member,
+// "issued before T" (logout-all, password change or reset). Fed by the members service
+// (replayed from its database at start). The check costs one hash lookup by member id under a
+// shared lock, and nothing at all while nobody was ever revoked. Memory: one entry per member
+// ever revoked plus their denied token ids and families until those expire (pruned on insert).
+// Thread-safe.
 class TokenDenylist {
  public:
   void DenyToken(std::int64_t member_id, const std::string& token_id, TimePoint expires_at,
                  TimePoint now);
+  // Every access token of the member whose jti starts with "<family_id>." until `expires_at`
+  // (the latest expiry any of them can have). An empty family denies nothing.
+  void DenyFamily(std::int64_t member_id, const std::string& family_id, TimePoint expires_at,
+                  TimePoint now);
   void InvalidateBefore(std::int64_t member_id, TimePoint valid_after);
   bool IsRevoked(std::int64_t member_id, std::string_view token_id, TimePoint issued_at) const;
 
  private:
+  using Denials = std::vector<std::pair<std::string, TimePoint>>;  // id, expires at
   struct Entry {
     TimePoint valid_after{};
-    std::vector<std::pair<std::string, TimePoint>> denied;  // token id, expires at
+    Denials denied;    // token ids
+    Denials families;  // refresh family ids
   };
+  void Deny(std::int64_t member_id, Denials Entry::*list, const std::string& id,
+            TimePoint expires_at, TimePoint now);
   std::atomic<bool> empty_{true};
   mutable std::shared_mutex mu_;
   std::unordered_map<std::int64_t, Entry> members_;

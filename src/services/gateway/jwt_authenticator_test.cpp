@@ -32,9 +32,11 @@ auth::Keyring Ring(char fill) {
   return ring;
 }
 
-std::string Token(const auth::Keyring& ring, TimePoint now, std::int64_t member = 7) {
+std::string Token(const auth::Keyring& ring, TimePoint now, std::int64_t member = 7,
+                  std::string jti = "") {
   auth::Claims c;
   c.member_id = member;
+  c.token_id = std::move(jti);
   c.role = "user";
   c.type = std::string(auth::kAccessType);
   c.issued_at = now;
@@ -80,6 +82,32 @@ TEST_F(JwtAuthenticatorTest, CachedTokenIsRefusedOnceRevoked) {
   ASSERT_TRUE(authn.Authenticate(other).ok());
   denylist.InvalidateBefore(7, clock_.Now() + seconds{1});
   EXPECT_FALSE(authn.Authenticate(other).ok());
+}
+
+TEST_F(JwtAuthenticatorTest, ADeniedFamilyRefusesEveryAccessTokenOfThatSessionOnly) {
+  // Members issue access tokens whose jti is "<refresh family>.<random>". Refresh-token reuse
+  // (and logout) deny the whole family: its earlier and later access tokens, cached or not.
+  JwtAuthenticator authn(Ring('a'), Options(), clock_, metrics_);
+  TokenDenylist denylist;
+  authn.SetDenylist(&denylist);
+  const std::string before_refresh = Token(Ring('a'), clock_.Now(), 7, "fam1.aaaa");
+  const std::string after_refresh = Token(Ring('a'), clock_.Now(), 7, "fam1.bbbb");
+  const std::string other_session = Token(Ring('a'), clock_.Now(), 7, "fam2.cccc");
+  const std::string prefix_lookalike = Token(Ring('a'), clock_.Now(), 7, "fam1x.dddd");
+  const std::string other_member = Token(Ring('a'), clock_.Now(), 8, "fam1.eeee");
+  for (const auto* t :
+       {&before_refresh, &after_refresh, &other_session, &prefix_lookalike, &other_member}) {
+    ASSERT_TRUE(authn.Authenticate(*t).ok());  // now cached
+  }
+  denylist.DenyFamily(7, "fam1", clock_.Now() + seconds{900}, clock_.Now());
+  EXPECT_FALSE(authn.Authenticate(before_refresh).ok());
+  EXPECT_FALSE(authn.Authenticate(after_refresh).ok());
+  EXPECT_TRUE(authn.Authenticate(other_session).ok());
+  EXPECT_TRUE(authn.Authenticate(prefix_lookalike).ok());
+  EXPECT_TRUE(authn.Authenticate(other_member).ok());
+  // A token without a family (minted by `rocketmart token`) is never taken for one.
+  denylist.DenyFamily(7, "", clock_.Now() + seconds{900}, clock_.Now());
+  EXPECT_TRUE(authn.Authenticate(Token(Ring('a'), clock_.Now(), 7)).ok());
 }
 
 TEST_F(JwtAuthenticatorTest, ARevocationReachesEveryThreadsCacheAtOnce) {

@@ -62,6 +62,7 @@ MembersService::MembersService(MemberRepository& repository, PasswordHasher& has
       keyring_(keyring),
       clock_(clock),
       options_(std::move(options)),
+      public_base_url_(options_.public_base_url),
       account_failures_(options_.account_throttle),
       ip_failures_(options_.ip_throttle),
       account_mails_(options_.mails_per_account_per_hour, std::chrono::hours{1}),
@@ -70,8 +71,25 @@ MembersService::MembersService(MemberRepository& repository, PasswordHasher& has
 
 void MembersService::Load() {
   const DenylistSnapshot snapshot = repository_.LoadDenylist(clock_.Now());
-  for (const auto& d : snapshot.denied_tokens) revoker_.DenyToken(d.member_id, d.jti, d.expires_at);
+  for (const auto& d : snapshot.denied_tokens) {
+    if (d.family) {
+      revoker_.DenyFamily(d.member_id, d.jti, d.expires_at);
+    } else {
+      revoker_.DenyToken(d.member_id, d.jti, d.expires_at);
+    }
+  }
   for (const auto& [member, after] : snapshot.valid_after) revoker_.InvalidateBefore(member, after);
+}
+
+void MembersService::SetPublicBaseUrl(std::string url) {
+  while (url.ends_with('/')) url.pop_back();
+  std::lock_guard lock(base_url_mu_);
+  public_base_url_ = std::move(url);
+}
+
+std::string MembersService::PublicBaseUrl() const {
+  std::lock_guard lock(base_url_mu_);
+  return public_base_url_;
 }
 
 void MembersService::SetClients(OrdersClient* orders, WishlistClient* wishlist,
@@ -176,7 +194,8 @@ awaitable<Status> MembersService::Signup(SignupInput input, std::string client_i
   if (!hash.ok()) co_return hash.error();
 
   const std::string token = auth::RandomHex(32);
-  const std::string link = options_.public_base_url + "/member/verify?token=" + token;
+  const std::string base_url = PublicBaseUrl();
+  const std::string link = base_url + "/member/verify?token=" + token;
   const int hours = static_cast<int>(options_.verify_ttl.count() / 3600);
   MemberRepository::SignupRequest request;
   request.member.email = input.email;
@@ -188,10 +207,8 @@ awaitable<Status> MembersService::Signup(SignupInput input, std::string client_i
   request.verify_expires_at = now + options_.verify_ttl;
   request.new_mail.sealed =
       cipher_.Seal(EncodeMail(VerificationMail(input.email, input.name, link, hours)), "mail");
-  request.taken_mail.sealed =
-      cipher_.Seal(EncodeMail(SignupAttemptMail(
-                       input.email, options_.public_base_url + "/member/find-password")),
-                   "mail");
+  request.taken_mail.sealed = cipher_.Seal(
+      EncodeMail(SignupAttemptMail(input.email, base_url + "/member/find-password")), "mail");
   request.now = now;
   auto seal = [this](std::int64_t id, std::string_view field, std::string_view plain) {
     return Seal(id, field, plain);
@@ -201,7 +218,8 @@ awaitable<Status> MembersService::Signup(SignupInput input, std::string client_i
   co_return Ok();
 }
 
-awaitable<Status> MembersService::VerifyEmail(std::string token, std::string client_ip) {
+awaitable<Result<MembersService::VerifyOutcome>> MembersService::VerifyEmail(
+    std::string token, std::string client_ip) {
   const TimePoint now = clock_.Now();
   const std::string ip_key = "link:" + client_ip;
   if (auto wait = ip_failures_.Check(ip_key, now)) co_return RateLimitedError(*wait);
@@ -214,25 +232,76 @@ awaitable<Status> MembersService::VerifyEmail(std::string token, std::string cli
     ip_failures_.RecordFailure(ip_key, now);
     co_return BadLink();
   }
-  co_return Ok();
+  co_return VerifyOutcome{consumed->already_verified};
 }
 
 awaitable<Status> MembersService::ResendVerification(std::string email, std::string client_ip) {
+  co_return co_await RecordMailRequest(MailRequestKind::kVerification, std::move(email),
+                                       std::move(client_ip));
+}
+
+awaitable<Status> MembersService::RecordMailRequest(MailRequestKind kind, std::string email,
+                                                    std::string client_ip) {
   if (auto st = ValidateEmail(email); !st.ok()) co_return st;
   const TimePoint now = clock_.Now();
   if (auto wait = ip_mails_.Acquire("mail:" + client_ip, now)) co_return RateLimitedError(*wait);
-  // Over the per-account limit the answer stays 202 (no enumeration); the mail is just not sent.
-  if (account_mails_.Acquire("verify:" + EmailKey(email), now)) co_return Ok();
+  // No lookup here: whether the address is registered is decided by the mail worker, so the
+  // answer (and its time) is the same for every address (no enumeration, ASVS 6.3.8).
+  co_return co_await repository_.RecordMailRequest(kind, cipher_.Seal(email, "mail-request"), now);
+}
+
+std::optional<TokenIssue> MembersService::LinkFor(MailRequestKind kind, const std::string& email,
+                                                  TimePoint now) {
   auto member = repository_.FindByEmail(email);
-  if (!member || member->email_verified) co_return Ok();
+  if (!member) return std::nullopt;
+  const bool reset = kind == MailRequestKind::kPasswordReset;
+  if (!reset && member->email_verified) return std::nullopt;
+  // Over the per-account limit the mail is just not sent (the request was answered long ago).
+  const std::string limit_key = (reset ? "reset:" : "verify:") + std::to_string(member->id);
+  if (account_mails_.Acquire(limit_key, now)) return std::nullopt;
   const std::string token = auth::RandomHex(32);
-  const std::string link = options_.public_base_url + "/member/verify?token=" + token;
-  QueuedMail mail{cipher_.Seal(
-      EncodeMail(VerificationMail(member->email, member->name, link,
-                                  static_cast<int>(options_.verify_ttl.count() / 3600))),
-      "mail")};
-  co_return co_await repository_.IssueToken(member->id, TokenKind::kVerifyEmail, HashToken(token),
-                                            now + options_.verify_ttl, std::move(mail), now);
+  const std::string base_url = PublicBaseUrl();
+  TokenIssue issue;
+  issue.member_id = member->id;
+  issue.token_hash = HashToken(token);
+  if (reset) {
+    issue.kind = TokenKind::kResetPassword;
+    issue.expires_at = now + options_.reset_ttl;
+    const std::string link = base_url + "/member/reset-password?token=" + token;
+    issue.mail.sealed =
+        cipher_.Seal(EncodeMail(ResetMail(member->email, link,
+                                          static_cast<int>(options_.reset_ttl.count() / 60))),
+                     "mail");
+  } else {
+    issue.kind = TokenKind::kVerifyEmail;
+    issue.expires_at = now + options_.verify_ttl;
+    const std::string link = base_url + "/member/verify?token=" + token;
+    issue.mail.sealed = cipher_.Seal(
+        EncodeMail(VerificationMail(member->email, member->name, link,
+                                    static_cast<int>(options_.verify_ttl.count() / 3600))),
+        "mail");
+  }
+  return issue;
+}
+
+awaitable<int> MembersService::ResolveMailRequests() {
+  constexpr std::size_t kBatch = 64;
+  int resolved = 0;
+  for (;;) {
+    const std::vector<MailRequest> batch = repository_.PendingMailRequests(kBatch);
+    for (const MailRequest& request : batch) {
+      const TimePoint now = clock_.Now();
+      std::optional<TokenIssue> issue;
+      // A row this key cannot open (the data key changed) earns nothing; it is deleted anyway.
+      if (auto address = cipher_.Open(request.sealed_address, "mail-request")) {
+        issue = LinkFor(request.kind, *address, now);
+      }
+      auto st = co_await repository_.ResolveMailRequest(request.id, std::move(issue), now);
+      if (!st.ok()) co_return resolved;  // the writer is overloaded: the next pass retries
+      ++resolved;
+    }
+    if (batch.size() < kBatch) co_return resolved;
+  }
 }
 
 awaitable<Result<TokenPair>> MembersService::Login(std::string email, std::string password,
@@ -240,8 +309,12 @@ awaitable<Result<TokenPair>> MembersService::Login(std::string email, std::strin
   const TimePoint now = clock_.Now();
   const std::string ip_key = "login:" + client_ip;
   const std::string account_key = "login:" + EmailKey(email);
-  if (auto wait = ip_failures_.Check(ip_key, now)) co_return RateLimitedError(*wait);
-  if (auto wait = account_failures_.Check(account_key, now)) co_return RateLimitedError(*wait);
+  std::optional<std::chrono::seconds> wait = ip_failures_.Check(ip_key, now);
+  if (!wait) wait = account_failures_.Check(account_key, now);
+  if (wait) {
+    logins_throttled_.fetch_add(1, std::memory_order_relaxed);
+    co_return RateLimitedError(*wait);
+  }
 
   std::optional<MemberRecord> member;
   if (ValidateEmail(email).ok()) member = repository_.FindByEmail(email);
@@ -250,6 +323,7 @@ awaitable<Result<TokenPair>> MembersService::Login(std::string email, std::strin
   auto check = co_await hasher_.Verify(stored, password);
   if (!check.ok()) co_return check.error();
   if (!member || !check->match) {
+    login_failures_.fetch_add(1, std::memory_order_relaxed);
     ip_failures_.RecordFailure(ip_key, clock_.Now());
     account_failures_.RecordFailure(account_key, clock_.Now());
     co_return Unauthenticated();
@@ -276,8 +350,14 @@ awaitable<Result<TokenPair>> MembersService::Refresh(std::string refresh_token) 
   if (!IsWellFormedToken(refresh_token)) co_return BadRefresh();
   const TimePoint now = clock_.Now();
   const std::string next = auth::RandomHex(32);
-  auto outcome = co_await repository_.RotateRefresh(HashToken(refresh_token), HashToken(next), now);
+  // On reuse, the family's access tokens are denied for as long as any of them can live.
+  const TimePoint denied_until = now + options_.access_ttl;
+  auto outcome = co_await repository_.RotateRefresh(HashToken(refresh_token), HashToken(next),
+                                                    denied_until, now);
   if (!outcome.ok()) co_return outcome.error();
+  if (outcome->status == RefreshStatus::kReused) {
+    revoker_.DenyFamily(outcome->member_id, outcome->family_id, denied_until);
+  }
   if (outcome->status != RefreshStatus::kRotated) co_return BadRefresh();
   auto member = repository_.FindById(outcome->member_id);
   if (!member) co_return BadRefresh();
@@ -293,10 +373,19 @@ awaitable<Status> MembersService::Logout(auth::Identity identity,
     }
     hash = HashToken(*refresh_token);
   }
-  auto st = co_await repository_.Logout(identity.member_id, std::move(hash), identity.token_id,
-                                        identity.expires_at, clock_.Now());
+  // A session's access tokens all end with it (those issued before its last refresh too). A token
+  // minted outside a session (`rocketmart token`) has no family and is denied alone.
+  const TimePoint now = clock_.Now();
+  AccessDenial denial{FamilyOf(identity.token_id), true,
+                      std::max(identity.expires_at, now + options_.access_ttl)};
+  if (denial.id.empty()) denial = AccessDenial{identity.token_id, false, identity.expires_at};
+  auto st = co_await repository_.Logout(identity.member_id, std::move(hash), denial, now);
   if (!st.ok()) co_return st;
-  revoker_.DenyToken(identity.member_id, identity.token_id, identity.expires_at);
+  if (denial.family) {
+    revoker_.DenyFamily(identity.member_id, denial.id, denial.expires_at);
+  } else {
+    revoker_.DenyToken(identity.member_id, denial.id, denial.expires_at);
+  }
   co_return Ok();
 }
 
@@ -336,19 +425,8 @@ awaitable<Status> MembersService::UpdatePassword(auth::Identity identity,
 }
 
 awaitable<Status> MembersService::FindPassword(std::string email, std::string client_ip) {
-  if (auto st = ValidateEmail(email); !st.ok()) co_return st;
-  const TimePoint now = clock_.Now();
-  if (auto wait = ip_mails_.Acquire("mail:" + client_ip, now)) co_return RateLimitedError(*wait);
-  if (account_mails_.Acquire("reset:" + EmailKey(email), now)) co_return Ok();
-  auto member = repository_.FindByEmail(email);
-  if (!member) co_return Ok();
-  const std::string token = auth::RandomHex(32);
-  const std::string link = options_.public_base_url + "/member/reset-password?token=" + token;
-  QueuedMail mail{cipher_.Seal(
-      EncodeMail(ResetMail(member->email, link, static_cast<int>(options_.reset_ttl.count() / 60))),
-      "mail")};
-  co_return co_await repository_.IssueToken(member->id, TokenKind::kResetPassword, HashToken(token),
-                                            now + options_.reset_ttl, std::move(mail), now);
+  co_return co_await RecordMailRequest(MailRequestKind::kPasswordReset, std::move(email),
+                                       std::move(client_ip));
 }
 
 awaitable<Status> MembersService::ResetPassword(std::string token, std::string new_password,
@@ -372,6 +450,24 @@ awaitable<Status> MembersService::ResetPassword(std::string token, std::string n
   }
   revoker_.InvalidateBefore(revocation->member_id, revocation->valid_after);
   co_return Ok();
+}
+
+Result<MembersService::MemberPage> MembersService::ListMembers(const std::optional<std::string>& q,
+                                                               std::int64_t before_id,
+                                                               std::size_t limit) {
+  MemberListQuery query{std::nullopt, before_id, limit + 1};
+  if (q) {
+    auto prefix = MakeSearchPrefix(*q);
+    if (!prefix.ok()) return prefix.error();
+    query.search = std::move(*prefix);
+  }
+  MemberList found = repository_.ListMembers(query);
+  MemberPage page{std::move(found.items), found.total, 0};
+  if (page.items.size() > limit) {
+    page.items.resize(limit);
+    page.next_before_id = page.items.back().id;
+  }
+  return page;
 }
 
 Result<ProfileView> MembersService::Me(std::int64_t member_id) {

@@ -14,9 +14,11 @@
 // per-member state in memory beyond the throttles (bounded).
 #pragma once
 
+#include <atomic>
 #include <boost/asio/awaitable.hpp>
 #include <chrono>
 #include <cstdint>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -97,13 +99,27 @@ class MembersService {
 
   // Replays the durable denylist into the revoker. Start-up only.
   void Load();
+  // Where the links in mails point (no trailing slash). Replaces MembersOptions::public_base_url,
+  // e.g. once the server knows the port it bound; safe while requests run.
+  void SetPublicBaseUrl(std::string url);
+  std::string PublicBaseUrl() const;
   // Optional: unbound clients make their my-page section "unavailable".
   void SetClients(OrdersClient* orders, WishlistClient* wishlist, LikesClient* likes);
 
   boost::asio::awaitable<Status> Signup(SignupInput input, std::string client_ip);
-  boost::asio::awaitable<Status> VerifyEmail(std::string token, std::string client_ip);
+  struct VerifyOutcome {
+    bool already_verified = false;  // the link was used before, or the address verified otherwise
+  };
+  boost::asio::awaitable<Result<VerifyOutcome>> VerifyEmail(std::string token,
+                                                            std::string client_ip);
   boost::asio::awaitable<Status> ResendVerification(std::string email, std::string client_ip);
 
+  // Logins refused for a wrong password or an unknown email, and logins refused unchecked while
+  // the account or client address was throttled (for metrics).
+  std::uint64_t LoginFailures() const { return login_failures_.load(std::memory_order_relaxed); }
+  std::uint64_t LoginsThrottled() const {
+    return logins_throttled_.load(std::memory_order_relaxed);
+  }
   boost::asio::awaitable<Result<TokenPair>> Login(std::string email, std::string password,
                                                   std::string client_ip);
   boost::asio::awaitable<Result<TokenPair>> Refresh(std::string refresh_token);
@@ -115,6 +131,10 @@ class MembersService {
                                                 std::string current_password,
                                                 std::string new_password);
   boost::asio::awaitable<Status> FindPassword(std::string email, std::string client_ip);
+  // The mail worker's half of resend-verification and find-password: looks each recorded address
+  // up, applies the per-account mail limit, and issues the link to a member who should get one.
+  // Returns how many requests it resolved. Call from one thread at a time (the mail worker).
+  boost::asio::awaitable<int> ResolveMailRequests();
   boost::asio::awaitable<Status> ResetPassword(std::string token, std::string new_password,
                                                std::string client_ip);
 
@@ -122,6 +142,17 @@ class MembersService {
   boost::asio::awaitable<Result<ProfileView>> UpdateProfile(std::int64_t member_id,
                                                             ProfileChanges changes);
   boost::asio::awaitable<Result<MyPageView>> MyPage(std::int64_t member_id);
+
+  // The admin's members list: newest first, below `before_id` (0 = from the newest), optionally
+  // only those whose email or name starts with `q` (ASCII case ignored). next_before_id is 0 on
+  // the last page; total is set without a search.
+  struct MemberPage {
+    std::vector<MemberSummary> items;
+    std::optional<std::int64_t> total;
+    std::int64_t next_before_id = 0;
+  };
+  Result<MemberPage> ListMembers(const std::optional<std::string>& q, std::int64_t before_id,
+                                 std::size_t limit);
 
   // Tokens travel as 64 lowercase hex characters (256 bits); anything else is rejected unseen.
   static bool IsWellFormedToken(std::string_view token);
@@ -137,6 +168,12 @@ class MembersService {
                                        const std::string& sealed) const;
   // Voids access tokens issued up to now: the next whole second after `now`.
   static TimePoint ValidAfter(TimePoint now);
+  // The request half of resend and find-password: the same work whatever the address.
+  boost::asio::awaitable<Status> RecordMailRequest(MailRequestKind kind, std::string email,
+                                                   std::string client_ip);
+  // The link (and mail) a recorded request earns, if any: nullopt for an unknown address, an
+  // already verified one (verification), or an account over its mail limit.
+  std::optional<TokenIssue> LinkFor(MailRequestKind kind, const std::string& email, TimePoint now);
 
   MemberRepository& repository_;
   PasswordHasher& hasher_;
@@ -145,8 +182,12 @@ class MembersService {
   const auth::Keyring& keyring_;
   const Clock& clock_;
   const MembersOptions options_;
+  mutable std::mutex base_url_mu_;
+  std::string public_base_url_;  // guarded by base_url_mu_
   FailureThrottle account_failures_;
   FailureThrottle ip_failures_;
+  std::atomic<std::uint64_t> login_failures_{0};
+  std::atomic<std::uint64_t> logins_throttled_{0};
   WindowLimiter account_mails_;
   WindowLimiter ip_mails_;
   WindowLimiter ip_signups_;

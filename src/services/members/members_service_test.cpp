@@ -33,10 +33,14 @@ class RecordingRevoker final : public TokenRevoker {
   void DenyToken(std::int64_t, const std::string& token_id, TimePoint) override {
     denied.push_back(token_id);
   }
+  void DenyFamily(std::int64_t, const std::string& family_id, TimePoint expires_at) override {
+    denied_families.emplace_back(family_id, expires_at);
+  }
   void InvalidateBefore(std::int64_t member_id, TimePoint valid_after) override {
     valid_after_[member_id] = valid_after;
   }
   std::vector<std::string> denied;
+  std::vector<std::pair<std::string, TimePoint>> denied_families;
   std::map<std::int64_t, TimePoint> valid_after_;
 };
 
@@ -91,6 +95,8 @@ class MembersServiceTest : public ::testing::Test {
     service_ = std::make_unique<MembersService>(*repository_, *hasher_, cipher_, revoker_, keyring_,
                                                 clock_, options);
     service_->Load();
+    worker_->SetRequestResolver(
+        [this] { return rocketmart::testing::RunAwait(service_->ResolveMailRequests()); });
   }
 
   // Delivers queued mail and returns the newest one to `to`.
@@ -224,11 +230,19 @@ TEST_F(MembersServiceTest, SignupMailsASingleUseVerificationLink) {
   EXPECT_FALSE(before->email_verified);
   EXPECT_TRUE(before->password_hash.starts_with("$argon2id$"));
 
-  EXPECT_TRUE(RunAwait(service_->VerifyEmail(token, "10.0.0.1")).ok());
+  auto first = RunAwait(service_->VerifyEmail(token, "10.0.0.1"));
+  ASSERT_TRUE(first.ok());
+  EXPECT_FALSE(first->already_verified);
   EXPECT_TRUE(repository_->FindByEmail("ann@example.com")->email_verified);
+  // A second use (double click, another device) is not an error, and changes nothing.
   auto again = RunAwait(service_->VerifyEmail(token, "10.0.0.1"));
-  ASSERT_FALSE(again.ok());
-  EXPECT_EQ(again.error().code, Errc::kValidationFailed);
+  ASSERT_TRUE(again.ok());
+  EXPECT_TRUE(again->already_verified);
+  // Until the link expires: then it is an invalid link like any other.
+  clock_.Advance(std::chrono::hours{24} + std::chrono::seconds{1});
+  auto late = RunAwait(service_->VerifyEmail(token, "10.0.0.1"));
+  ASSERT_FALSE(late.ok());
+  EXPECT_EQ(late.error().code, Errc::kValidationFailed);
 
   auto me = service_->Me(before->id);
   ASSERT_TRUE(me.ok());
@@ -263,6 +277,18 @@ TEST_F(MembersServiceTest, VerificationLinkExpiresIsSupersededAndCannotBeGuessed
   EXPECT_FALSE(repository_->FindByEmail("bo@example.com")->email_verified);
 }
 
+TEST_F(MembersServiceTest, ALiveLinkOfAnAddressVerifiedByAResetAnswersAlreadyVerified) {
+  ASSERT_TRUE(Signup("rae@example.com").ok());
+  const std::string verify = TokenOf(LastMailTo("rae@example.com").link);
+  ASSERT_TRUE(RunAwait(service_->FindPassword("rae@example.com", "10.0.0.1")).ok());
+  const std::string reset = TokenOf(LastMailTo("rae@example.com").link);
+  ASSERT_TRUE(RunAwait(service_->ResetPassword(reset, "a fresh passphrase", "10.0.0.1")).ok());
+  ASSERT_TRUE(repository_->FindByEmail("rae@example.com")->email_verified);  // by the reset
+  auto outcome = RunAwait(service_->VerifyEmail(verify, "10.0.0.1"));
+  ASSERT_TRUE(outcome.ok());
+  EXPECT_TRUE(outcome->already_verified);
+}
+
 TEST_F(MembersServiceTest, DuplicateSignupAnswersTheSameAndWarnsTheOwner) {
   ASSERT_TRUE(Signup("cy@example.com").ok());
   const auto original = repository_->FindByEmail("cy@example.com");
@@ -270,9 +296,24 @@ TEST_F(MembersServiceTest, DuplicateSignupAnswersTheSameAndWarnsTheOwner) {
   const MailMessage mail = LastMailTo("CY@Example.com");
   EXPECT_EQ(mail.subject, "Someone tried to sign up with your email address");
   EXPECT_TRUE(mail.link.empty());
+  // Its only link opens the forgot-password page (a GET route), not a POST-only route.
+  EXPECT_NE(mail.text.find("https://shop.example/member/find-password\n"), std::string::npos)
+      << mail.text;
   const auto after = repository_->FindByEmail("cy@example.com");
   EXPECT_EQ(after->id, original->id);
   EXPECT_EQ(after->password_hash, original->password_hash);  // no state change
+}
+
+TEST_F(MembersServiceTest, RealMembersNeverGetASyntheticIdentitysId) {
+  const std::int64_t id = Member("last-ordinary@example.com");
+  EXPECT_FALSE(auth::IsSyntheticMember(id));
+  // Jump the id sequence to the last ordinary id: the next member would get 2^53.
+  writer_->RunSync([](storage::Database& db) {
+    db.Exec("UPDATE sqlite_sequence SET seq = 9007199254740991 WHERE name = 'members'");
+  });
+  EXPECT_ANY_THROW(Signup("first-synthetic@example.com"));
+  EXPECT_FALSE(repository_->FindByEmail("first-synthetic@example.com"));
+  EXPECT_TRUE(repository_->FindByEmail("last-ordinary@example.com"));
 }
 
 TEST_F(MembersServiceTest, RejectedSignupsChangeNothing) {
@@ -339,9 +380,20 @@ TEST_F(MembersServiceTest, RefreshRotatesAndReuseRevokesTheFamily) {
   auto r1 = RunAwait(service_->Refresh(r0->refresh_token));
   ASSERT_TRUE(r1.ok());
   EXPECT_NE(r1->refresh_token, r0->refresh_token);
+  const std::string family = IdentityOf(*r0).token_id.substr(0, 32);
+  ASSERT_EQ(IdentityOf(*r1).token_id.substr(0, 33), family + ".");
+  EXPECT_TRUE(revoker_.denied_families.empty());
   auto reuse = RunAwait(service_->Refresh(r0->refresh_token));
   ASSERT_FALSE(reuse.ok());
   EXPECT_EQ(reuse.error().code, Errc::kUnauthenticated);
+  // The family's access tokens are void at the gateway at once, for as long as one can live.
+  ASSERT_EQ(revoker_.denied_families.size(), 1u);
+  EXPECT_EQ(revoker_.denied_families[0].first, family);
+  EXPECT_EQ(revoker_.denied_families[0].second, clock_.Now() + std::chrono::minutes{15});
+  revoker_ = {};
+  service_->Load();  // and after a restart
+  ASSERT_EQ(revoker_.denied_families.size(), 1u);
+  EXPECT_EQ(revoker_.denied_families[0].first, family);
   EXPECT_FALSE(RunAwait(service_->Refresh(r1->refresh_token)).ok());  // family revoked
   EXPECT_FALSE(RunAwait(service_->Refresh(std::string(64, 'f'))).ok());
   EXPECT_FALSE(RunAwait(service_->Refresh("not-a-token")).ok());
@@ -371,8 +423,9 @@ TEST_F(MembersServiceTest, LogoutAndLogoutAllRevoke) {
   auto b = Login("ida@example.com");
   const auth::Identity id_a = IdentityOf(*a);
   ASSERT_TRUE(RunAwait(service_->Logout(id_a, a->refresh_token)).ok());
-  ASSERT_EQ(revoker_.denied.size(), 1u);
-  EXPECT_EQ(revoker_.denied[0], id_a.token_id);
+  // The whole session ends: the jti is "<family>.<random>", and the family is denied.
+  ASSERT_EQ(revoker_.denied_families.size(), 1u);
+  EXPECT_EQ(revoker_.denied_families[0].first + "." + id_a.token_id.substr(33), id_a.token_id);
   EXPECT_FALSE(RunAwait(service_->Refresh(a->refresh_token)).ok());
   EXPECT_TRUE(RunAwait(service_->Refresh(b->refresh_token)).ok());  // other session lives
 
@@ -390,7 +443,8 @@ TEST_F(MembersServiceTest, LogoutAndLogoutAllRevoke) {
   // Restart: the denylist is replayed from the database.
   revoker_ = {};
   service_->Load();
-  EXPECT_EQ(revoker_.denied.size(), 1u);
+  // a's session (logout) and c's (its refresh token came back after the logout-all).
+  EXPECT_EQ(revoker_.denied_families.size(), 2u);
   EXPECT_EQ(revoker_.valid_after_.count(id_a.member_id), 1u);
 }
 
@@ -446,6 +500,33 @@ TEST_F(MembersServiceTest, ResetLinkIsSingleUseExpiresAndRevokesSessions) {
   clock_.Advance(std::chrono::minutes{30} + std::chrono::seconds{1});
   EXPECT_FALSE(RunAwait(service_->ResetPassword(late, "too late for this", "10.0.0.1")).ok());
   EXPECT_TRUE(Login("kim@example.com", "a fresh passphrase").ok());
+}
+
+TEST_F(MembersServiceTest, MailRequestsAreRecordedAlikeAndResolvedByTheMailWorker) {
+  Member("nia@example.com");                    // verified
+  ASSERT_TRUE(Signup("ola@example.com").ok());  // not verified
+  worker_->RunOnce();
+  const std::size_t before = mailer_.sent.size();
+  for (const char* email : {"nia@example.com", "ghost@example.com"}) {
+    ASSERT_TRUE(RunAwait(service_->FindPassword(email, "10.0.0.1")).ok());
+  }
+  for (const char* email : {"ola@example.com", "nia@example.com", "ghost@example.com"}) {
+    ASSERT_TRUE(RunAwait(service_->ResendVerification(email, "10.0.0.1")).ok());
+  }
+  // The requests did the same thing for every address: one row each, no lookup, no link, no mail.
+  EXPECT_EQ(repository_->PendingMailRequests(100).size(), 5u);
+  EXPECT_EQ(outbox_->Pending(), 0);
+  worker_->RunOnce();  // the worker looks the addresses up and sends what is due
+  EXPECT_TRUE(repository_->PendingMailRequests(100).empty());
+  std::vector<std::pair<std::string, std::string>> got;
+  for (std::size_t i = before; i < mailer_.sent.size(); ++i) {
+    got.emplace_back(mailer_.sent[i].to, mailer_.sent[i].subject);
+  }
+  const std::vector<std::pair<std::string, std::string>> want = {
+      {"nia@example.com", "Reset your Rocket Mart password"},
+      {"ola@example.com", "Verify your Rocket Mart email address"}};
+  EXPECT_EQ(got, want);  // nothing to the unknown address, no verification for a verified one
+  EXPECT_EQ(DatabaseBytes().find("ghost@example.com"), std::string::npos);  // sealed at rest
 }
 
 TEST_F(MembersServiceTest, ResetMailsAreRateLimitedPerAccountSilently) {
@@ -544,6 +625,74 @@ TEST(MembersCrypto, SealedFieldsAreBoundToTheirContext) {
   SodiumFieldCipher other("another key of at least thirty-two bytes!!");
   EXPECT_FALSE(other.Open(sealed, "member:1:phone"));
   EXPECT_NE(cipher.Seal("x", "c"), cipher.Seal("x", "c"));  // random nonces
+}
+
+TEST(MembersDomain, SearchPrefixIsAnAsciiCaseInsensitiveRange) {
+  auto al = MakeSearchPrefix("AL");
+  ASSERT_TRUE(al.ok());
+  EXPECT_EQ(al->from, "al");
+  EXPECT_EQ(al->to, "am");
+  // '@' + 1 is 'A', which a NOCASE comparison reads as 'a': the bound skips to '['.
+  EXPECT_EQ(MakeSearchPrefix("ann@")->to, "ann[");
+  EXPECT_EQ(MakeSearchPrefix("\xea\xb9\x80")->to, "\xea\xb9\x81");  // UTF-8 stays as is
+  for (const std::string bad : {std::string(), std::string(kSearchMaxChars + 1, 'a'),
+                                std::string("a\tb"), std::string("a\x7f"), std::string("\xff")}) {
+    auto r = MakeSearchPrefix(bad);
+    ASSERT_FALSE(r.ok()) << bad;
+    EXPECT_EQ(r.error().code, Errc::kValidationFailed);
+    EXPECT_EQ(r.error().field, "q");
+  }
+}
+
+TEST_F(MembersServiceTest, AdminListFindsMembersByEmailOrNamePrefixNewestFirst) {
+  const std::vector<std::pair<std::string, std::string>> people = {
+      {"zoe@example.com", "Alice Smith"}, {"alex@shop.io", "Bob"},
+      {"carl@example.com", "ALbert"},     {"dan@example.com", "Al[x"},
+      {"eve@example.com", "Zed"},         {"f@example.com", "x@1"},
+      {"g@example.com", "x[1"},           {"h@example.com", "xa"}};
+  std::map<std::string, std::int64_t> id;
+  for (const auto& [email, name] : people) {
+    ASSERT_TRUE(RunAwait(service_->Signup({email, kPassword, name, "", ""}, "10.0.0.1")).ok());
+    id[email] = repository_->FindByEmail(email)->id;
+  }
+  auto ids = [](const MembersService::MemberPage& page) {
+    std::vector<std::int64_t> out;
+    for (const auto& m : page.items) out.push_back(m.id);
+    return out;
+  };
+  auto all = service_->ListMembers(std::nullopt, 0, 100);
+  ASSERT_TRUE(all.ok());
+  EXPECT_EQ(all->items.size(), people.size());
+  EXPECT_EQ(all->total, static_cast<std::int64_t>(people.size()));
+  EXPECT_EQ(all->items.front().id, id["h@example.com"]) << "newest first";
+  EXPECT_EQ(all->items.front().name, "xa");
+  EXPECT_FALSE(all->items.front().email_verified);
+  EXPECT_EQ(all->next_before_id, 0);
+
+  const std::vector<std::int64_t> al = {id["dan@example.com"], id["carl@example.com"],
+                                        id["alex@shop.io"], id["zoe@example.com"]};
+  for (const char* q : {"al", "AL", "aL"}) {
+    auto found = service_->ListMembers(std::string(q), 0, 100);
+    ASSERT_TRUE(found.ok());
+    EXPECT_EQ(ids(*found), al) << q;
+    EXPECT_FALSE(found->total) << "no total for a search";
+  }
+  EXPECT_EQ(ids(*service_->ListMembers(std::string("al["), 0, 100)),
+            std::vector<std::int64_t>{id["dan@example.com"]});
+  EXPECT_EQ(ids(*service_->ListMembers(std::string("ALEX@SHOP.IO"), 0, 100)),
+            std::vector<std::int64_t>{id["alex@shop.io"]});
+  EXPECT_EQ(ids(*service_->ListMembers(std::string("x@"), 0, 100)),
+            std::vector<std::int64_t>{id["f@example.com"]});
+  EXPECT_TRUE(service_->ListMembers(std::string("example.com"), 0, 100)->items.empty())
+      << "a prefix, not a substring";
+
+  auto first = service_->ListMembers(std::string("al"), 0, 3);
+  EXPECT_EQ(ids(*first), std::vector<std::int64_t>(al.begin(), al.begin() + 3));
+  ASSERT_EQ(first->next_before_id, al[2]);
+  auto rest = service_->ListMembers(std::string("al"), first->next_before_id, 3);
+  EXPECT_EQ(ids(*rest), std::vector<std::int64_t>{al[3]});
+  EXPECT_EQ(rest->next_before_id, 0);
+  EXPECT_EQ(service_->ListMembers(std::string(""), 0, 10).error().code, Errc::kValidationFailed);
 }
 
 }  // namespace

@@ -26,6 +26,10 @@ std::size_t OrdersService::OnOrdersPaid(std::span<const PaidOrderEvent> events) 
   return store_.RecordPaid(events, clock_.Now());
 }
 
+std::size_t OrdersService::OnPaymentsRefunded(std::span<const PaymentRefundedEvent> events) {
+  return store_.RecordRefunds(events, clock_.Now());
+}
+
 Result<OrderPage> OrdersService::ListForMember(std::int64_t member_id, std::int64_t before_id,
                                                std::size_t limit) {
   if (limit < 1 || limit > kMaxOrdersPage) {
@@ -37,25 +41,63 @@ Result<OrderPage> OrdersService::ListForMember(std::int64_t member_id, std::int6
     page.items.resize(limit);
     page.next_before_id = page.items.back().id;
   }
+  page.total = store_.CountForMember(member_id);
   return page;
 }
 
-Result<Order> OrdersService::GetForMember(std::int64_t member_id, std::int64_t order_id) {
+boost::asio::awaitable<Result<bool>> OrdersService::CreateFromCheckout(std::int64_t member_id,
+                                                                       std::int64_t order_id) {
+  if (payments_ == nullptr) co_return false;
+  auto paid = co_await payments_->PaidOrder(order_id);
+  if (!paid.ok()) co_return paid.error();
+  // Another member's payment stays unknown to this member (and is not created for them).
+  if (!*paid || (*paid)->member_id != member_id) co_return false;
+  auto created = co_await store_.RecordPaidNow(std::move(**paid));
+  if (!created.ok()) co_return created.error();
+  co_return true;
+}
+
+boost::asio::awaitable<Result<Order>> OrdersService::GetForMember(std::int64_t member_id,
+                                                                  std::int64_t order_id) {
   auto order = store_.Find(order_id);
-  if (!order || order->member_id != member_id) {
-    return MakeError(Errc::kNotFound, "no such order");
+  if (!order) {
+    auto created = co_await CreateFromCheckout(member_id, order_id);
+    if (!created.ok()) co_return created.error();
+    if (*created) order = store_.Find(order_id);
   }
-  return std::move(*order);
+  if (!order || order->member_id != member_id) {
+    co_return MakeError(Errc::kNotFound, "no such order");
+  }
+  co_return std::move(*order);
+}
+
+boost::asio::awaitable<Result<Order>> OrdersService::ChangeOwnOrder(
+    std::int64_t member_id, std::int64_t order_id,
+    std::function<boost::asio::awaitable<Result<Order>>()> change) {
+  auto first = co_await change();
+  if (first.ok() || first.error().code != Errc::kNotFound) co_return first;
+  auto created = co_await CreateFromCheckout(member_id, order_id);
+  if (!created.ok()) co_return created.error();
+  if (!*created) co_return first;
+  auto again = co_await change();
+  co_return again;
 }
 
 boost::asio::awaitable<Result<Order>> OrdersService::Cancel(std::int64_t member_id,
                                                             std::int64_t order_id) {
-  co_return co_await store_.Cancel(order_id, member_id, clock_.Now());
+  std::function<boost::asio::awaitable<Result<Order>>()> cancel = [this, member_id, order_id] {
+    return store_.Cancel(order_id, member_id, clock_.Now());
+  };
+  co_return co_await ChangeOwnOrder(member_id, order_id, std::move(cancel));
 }
 
 boost::asio::awaitable<Result<Order>> OrdersService::RequestReturn(std::int64_t member_id,
                                                                    std::int64_t order_id) {
-  co_return co_await store_.RequestReturn(order_id, member_id, clock_.Now());
+  // A just-paid order created here is not returnable yet: ORDER_NOT_RETURNABLE, not NOT_FOUND.
+  std::function<boost::asio::awaitable<Result<Order>>()> request = [this, member_id, order_id] {
+    return store_.RequestReturn(order_id, member_id, clock_.Now());
+  };
+  co_return co_await ChangeOwnOrder(member_id, order_id, std::move(request));
 }
 
 boost::asio::awaitable<std::size_t> OrdersService::RunSchedulerOnce() {
@@ -79,6 +121,7 @@ Result<OrderPage> OrdersService::ListForAdmin(AdminOrderQuery query) {
     page.items.resize(limit);
     page.next_before_id = page.items.back().id;
   }
+  page.total = store_.CountForAdmin(query);
   return page;
 }
 
@@ -89,22 +132,25 @@ Result<Order> OrdersService::GetForAdmin(std::int64_t order_id) {
 }
 
 boost::asio::awaitable<Result<Order>> OrdersService::Advance(std::int64_t order_id,
-                                                             std::string reason) {
+                                                             std::string reason,
+                                                             std::int64_t actor_id) {
   if (auto st = ValidateReason(reason); !st.ok()) co_return st.error();
-  co_return co_await store_.Advance(order_id, std::move(reason), clock_.Now());
+  co_return co_await store_.Advance(order_id, std::move(reason), actor_id, clock_.Now());
 }
 
 boost::asio::awaitable<Result<Order>> OrdersService::SetHold(std::int64_t order_id, bool hold,
-                                                             std::string reason) {
+                                                             std::string reason,
+                                                             std::int64_t actor_id) {
   if (auto st = ValidateReason(reason); !st.ok()) co_return st.error();
-  co_return co_await store_.SetHold(order_id, hold, std::move(reason), clock_.Now());
+  co_return co_await store_.SetHold(order_id, hold, std::move(reason), actor_id, clock_.Now());
 }
 
-SaleSummary OrdersService::Summary(std::int64_t product_id) {
+Result<SaleSummary> OrdersService::Summary(std::int64_t product_id) {
   SaleSummary s;
   s.product_id = product_id;
   if (figures_) s.checkout = figures_->Figures(product_id);
   s.orders = store_.TallyForProduct(product_id);
+  if (!s.checkout && s.orders.empty()) return MakeError(Errc::kNotFound, "no such product");
   return s;
 }
 

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
+#include <functional>
 #include <map>
 #include <span>
 #include <string>
@@ -16,13 +17,15 @@
 #include "core/clock.hpp"
 #include "core/result.hpp"
 #include "services/orders/ports/order_store.hpp"
+#include "services/orders/ports/payments_client.hpp"
 #include "services/orders/ports/sale_figures_source.hpp"
 
 namespace rocketmart::orders {
 
 struct OrderPage {
   std::vector<Order> items;
-  std::int64_t next_before_id = 0;  // 0 on the last page
+  std::int64_t next_before_id = 0;    // 0 on the last page
+  std::optional<std::int64_t> total;  // every order the filters match, when cheap to know
 };
 
 struct OrdersOptions {
@@ -48,10 +51,15 @@ class OrdersService {
   void Load();
 
   std::size_t OnOrdersPaid(std::span<const PaidOrderEvent> events);
+  // Checkout confirmed refunds (payment.refunded): the orders show them. Relay thread; blocks.
+  std::size_t OnPaymentsRefunded(std::span<const PaymentRefundedEvent> events);
   Result<OrderPage> ListForMember(std::int64_t member_id, std::int64_t before_id,
                                   std::size_t limit);
-  // Another member's order answers kNotFound, exactly like a missing one.
-  Result<Order> GetForMember(std::int64_t member_id, std::int64_t order_id);
+  // Another member's order answers kNotFound, exactly like a missing one. The member's own order
+  // is there as soon as its purchase answered: when its order.paid event has not arrived yet, the
+  // order is created from checkout's record (PaymentsClient) by the same idempotent path the event
+  // takes (read-your-writes). kUnavailable when checkout cannot be asked.
+  boost::asio::awaitable<Result<Order>> GetForMember(std::int64_t member_id, std::int64_t order_id);
   boost::asio::awaitable<Result<Order>> Cancel(std::int64_t member_id, std::int64_t order_id);
   boost::asio::awaitable<Result<Order>> RequestReturn(std::int64_t member_id,
                                                       std::int64_t order_id);
@@ -65,17 +73,35 @@ class OrdersService {
   // Operators.
   Result<OrderPage> ListForAdmin(AdminOrderQuery query);
   Result<Order> GetForAdmin(std::int64_t order_id);
-  boost::asio::awaitable<Result<Order>> Advance(std::int64_t order_id, std::string reason);
+  // `actor_id`: the admin doing it, recorded in the order's history (0 = unknown).
+  boost::asio::awaitable<Result<Order>> Advance(std::int64_t order_id, std::string reason,
+                                                std::int64_t actor_id = 0);
   boost::asio::awaitable<Result<Order>> SetHold(std::int64_t order_id, bool hold,
-                                                std::string reason);
-  SaleSummary Summary(std::int64_t product_id);
+                                                std::string reason, std::int64_t actor_id = 0);
+  // kNotFound when neither checkout nor the orders know the product (a product created a moment
+  // ago is unknown until its stock reaches checkout through the catalog's event).
+  Result<SaleSummary> Summary(std::int64_t product_id);
   void SetSaleFiguresSource(const SaleFiguresSource* source) { figures_ = source; }
+  // Where a member's order not created yet is looked up. Unbound, such an order is kNotFound
+  // until its event arrives.
+  void SetPaymentsClient(PaymentsClient* payments) { payments_ = payments; }
 
  private:
+  // The member's order `order_id` is missing here: creates it from checkout's record if checkout
+  // has that payment and it is the member's. True when the order now exists for the member.
+  boost::asio::awaitable<Result<bool>> CreateFromCheckout(std::int64_t member_id,
+                                                          std::int64_t order_id);
+  // A member's change of their order (cancel, return); when the order is missing, creates it from
+  // checkout's record and tries once more.
+  boost::asio::awaitable<Result<Order>> ChangeOwnOrder(
+      std::int64_t member_id, std::int64_t order_id,
+      std::function<boost::asio::awaitable<Result<Order>>()> change);
+
   OrderStore& store_;
   const Clock& clock_;
   const OrdersOptions options_;
   const SaleFiguresSource* figures_ = nullptr;
+  PaymentsClient* payments_ = nullptr;
 };
 
 }  // namespace rocketmart::orders

@@ -203,7 +203,7 @@ TEST_F(OrdersTest, BadRequestsAreRefusedWithCodesAndChangeNothing) {
   expect_refused(async::RunToCompletion(i.service->Cancel(11, 1)), Errc::kNotFound, 1);
   expect_refused(async::RunToCompletion(i.service->RequestReturn(11, 1)), Errc::kNotFound, 1);
   EXPECT_EQ(async::RunToCompletion(i.service->Cancel(10, 999)).error().code, Errc::kNotFound);
-  EXPECT_FALSE(i.service->GetForMember(11, 1).ok());
+  EXPECT_FALSE(async::RunToCompletion(i.service->GetForMember(11, 1)).ok());
   // Not yet delivered: not returnable.
   expect_refused(async::RunToCompletion(i.service->RequestReturn(10, 1)), Errc::kOrderNotReturnable,
                  1);
@@ -266,9 +266,40 @@ TEST_F(OrdersTest, OperatorHoldsAdvancesAndReleasesWithReasons) {
   EXPECT_EQ(i.service->ListForAdmin(by_product)->items.size(), 1u);
   by_product.product_id = 9;
   EXPECT_EQ(i.service->ListForAdmin(by_product)->items.size(), 0u);
-  const SaleSummary summary = i.service->Summary(7);
-  EXPECT_EQ(summary.orders.at(OrderStatus::kDelivered).units, 2);
-  EXPECT_FALSE(summary.checkout.has_value());
+  const auto summary = i.service->Summary(7);
+  ASSERT_TRUE(summary.ok());
+  EXPECT_EQ(summary->orders.at(OrderStatus::kDelivered).units, 2);
+  EXPECT_FALSE(summary->checkout.has_value());
+}
+
+// Checkout's figures for the products it knows (in-memory stand-in for the port).
+class KnownProducts final : public SaleFiguresSource {
+ public:
+  std::optional<SaleFigures> Figures(std::int64_t product_id) const override {
+    if (product_id != 42) return std::nullopt;
+    return SaleFigures{.available = 5};
+  }
+};
+
+TEST_F(OrdersTest, TheSummaryOfAProductNobodyKnowsIsNotFound) {
+  Instance i(Path(), clock_);
+  const KnownProducts figures;
+  i.service->SetSaleFiguresSource(&figures);
+  // Neither checkout nor the orders know product 9.
+  auto missing = i.service->Summary(9);
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.error().code, Errc::kNotFound);
+  // Checkout knows 42, which has no orders yet: a summary of zeros.
+  auto known = i.service->Summary(42);
+  ASSERT_TRUE(known.ok());
+  EXPECT_EQ(known->checkout->available, 5);
+  EXPECT_TRUE(known->orders.empty());
+  // Orders of product 7 exist although checkout does not report it: still summarised.
+  std::vector<PaidOrderEvent> events{Paid(1, 10, clock_.Now())};
+  i.service->OnOrdersPaid(events);
+  auto ordered = i.service->Summary(7);
+  ASSERT_TRUE(ordered.ok());
+  EXPECT_EQ(ordered->orders.at(OrderStatus::kPaid).units, 2);
 }
 
 TEST_F(OrdersTest, OrdersFromBeforeTheScheduleAreScheduledAtStartup) {
@@ -428,6 +459,66 @@ TEST_F(OrdersTest, DISABLED_SchedulerThroughputOver100000DueOrders) {
     std::printf("batch %zu: %d transitions in %.3f s = %.0f transitions/s\n", batch, kOrders,
                 seconds, kOrders / seconds);
   }
+}
+
+// The operators' list: one member's orders (through their index), totals read from kept counts,
+// and the admin who advanced or held an order named in its history.
+TEST_F(OrdersTest, AdminListFiltersByMemberCountsCheaplyAndNamesTheActor) {
+  Instance i(Path(), clock_);
+  std::vector<PaidOrderEvent> events{Paid(1, 10, clock_.Now()), Paid(2, 11, clock_.Now()),
+                                     Paid(3, 10, clock_.Now())};
+  i.service->OnOrdersPaid(events);
+  auto ids = [](const OrderPage& page) {
+    std::vector<std::int64_t> out;
+    for (const Order& o : page.items) out.push_back(o.id);
+    return out;
+  };
+  AdminOrderQuery mine;
+  mine.member_id = 10;
+  auto page = i.service->ListForAdmin(mine);
+  ASSERT_TRUE(page.ok());
+  EXPECT_EQ(ids(*page), (std::vector<std::int64_t>{3, 1}));
+  EXPECT_EQ(page->total, 2);
+  mine.limit = 1;
+  EXPECT_EQ(ids(*i.service->ListForAdmin(mine)), std::vector<std::int64_t>{3});
+  EXPECT_EQ(i.service->ListForAdmin(mine)->total, 2) << "the total ignores paging";
+  mine.member_id = 99;
+  EXPECT_EQ(i.service->ListForAdmin(mine)->items.size(), 0u);
+  EXPECT_EQ(i.service->ListForAdmin(mine)->total, 0);
+  EXPECT_EQ(i.service->ListForAdmin({})->total, 3);
+  EXPECT_EQ(i.service->ListForMember(10, 0, 20)->total, 2);
+
+  auto advanced = async::RunToCompletion(i.service->Advance(1, "courier", 42));
+  ASSERT_TRUE(advanced.ok());
+  EXPECT_EQ(advanced->history.back().actor_id, 42);
+  EXPECT_EQ(advanced->history.front().actor_id, 0) << "the payment had no operator";
+  auto held = async::RunToCompletion(i.service->SetHold(3, true, "address check", 43));
+  ASSERT_TRUE(held.ok());
+  EXPECT_EQ(held->history.back().kind, "hold");
+  EXPECT_EQ(held->history.back().actor_id, 43);
+  EXPECT_EQ(Get(i, 3).history.back().actor_id, 43) << "durable";
+
+  AdminOrderQuery by_status;
+  by_status.status = OrderStatus::kShipping;
+  EXPECT_EQ(i.service->ListForAdmin(by_status)->total, 1);
+  by_status.status = OrderStatus::kPaid;
+  EXPECT_EQ(i.service->ListForAdmin(by_status)->total, 2);
+  by_status.member_id = 10;
+  EXPECT_EQ(ids(*i.service->ListForAdmin(by_status)), std::vector<std::int64_t>{3});
+  EXPECT_EQ(i.service->ListForAdmin(by_status)->total, 1);
+  AdminOrderQuery by_product;
+  by_product.product_id = 7;
+  EXPECT_FALSE(i.service->ListForAdmin(by_product)->total) << "not counted without a scan";
+
+  // The kept counts follow the scheduler and a cancel.
+  ASSERT_TRUE(async::RunToCompletion(i.service->Cancel(11, 2)).ok());
+  clock_.Advance(10 * kDay);
+  i.Drain();
+  EXPECT_EQ(Count(Path(),
+                  "SELECT count(*) FROM (SELECT status, count(*) AS n FROM orders GROUP BY status "
+                  "EXCEPT SELECT status, orders FROM order_counts WHERE orders > 0)"),
+            0);
+  EXPECT_EQ(Count(Path(), "SELECT SUM(orders) FROM order_counts"), 3);
 }
 
 }  // namespace

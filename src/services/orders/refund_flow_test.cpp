@@ -8,6 +8,7 @@
 #include <mutex>
 #include <set>
 
+#include "app/in_process_clients.hpp"
 #include "infra/async/run.hpp"
 #include "infra/metrics/metrics.hpp"
 #include "infra/storage/migrations.hpp"
@@ -111,9 +112,14 @@ class RefundFlowTest : public ::testing::Test {
         std::make_unique<checkout::CheckoutService>(*inventory_, provider_, clock_, metrics_);
     order_store_ = std::make_unique<SqliteOrderStore>(*orders_db_->writer, *orders_db_->readers);
     orders_ = std::make_unique<OrdersService>(*order_store_, clock_);
+    payments_ = std::make_unique<app::InProcessPaymentsClient>(*checkout_);
+    orders_->SetPaymentsClient(payments_.get());
     paid_subscriber_ = std::make_unique<OrderPaidSubscriber>(*orders_);
     refunds_subscriber_ = std::make_unique<checkout::OrderEventsSubscriber>(*checkout_);
     checkout_db_->relay->Subscribe("order.paid", paid_subscriber_.get());
+    refunded_subscriber_ = std::make_unique<PaymentRefundedSubscriber>(*orders_);
+    checkout_db_->relay->Subscribe(std::string(checkout::kPaymentRefundedTopic),
+                                   refunded_subscriber_.get());
     orders_db_->relay->Subscribe(std::string(kOrderCancelledTopic), refunds_subscriber_.get());
     orders_db_->relay->Subscribe(std::string(kOrderReturnedTopic), refunds_subscriber_.get());
     checkout_db_->writer->Start();
@@ -168,7 +174,9 @@ class RefundFlowTest : public ::testing::Test {
   std::unique_ptr<checkout::CheckoutService> checkout_;
   std::unique_ptr<SqliteOrderStore> order_store_;
   std::unique_ptr<OrdersService> orders_;
+  std::unique_ptr<app::InProcessPaymentsClient> payments_;
   std::unique_ptr<OrderPaidSubscriber> paid_subscriber_;
+  std::unique_ptr<PaymentRefundedSubscriber> refunded_subscriber_;
   std::unique_ptr<checkout::OrderEventsSubscriber> refunds_subscriber_;
   std::map<std::string, storage::Event> delivered_;
 };
@@ -190,6 +198,80 @@ TEST_F(RefundFlowTest, AMalformedOrderPaidIsSetAsideWithoutHoldingBackTheOrdersA
                                 "WHERE subscriber = 'orders.order_paid' AND topic = 'order.paid'"),
             1);
   EXPECT_EQ(checkout_db_->relay->Lag("orders.order_paid"), 0);
+}
+
+// Issue 11 point 2: the order a purchase names is read and cancelled by its owner before its
+// order.paid was delivered (the relay never ran), from checkout's record; the event, delivered
+// afterwards, changes nothing: one order, one history.
+TEST_F(RefundFlowTest, AnOrderIsReadAndCancelledBeforeItsEventAndTheEventChangesNothing) {
+  const std::int64_t read_first = Buy(3, 2);
+  const std::int64_t cancel_first = Buy(3, 1);
+  ASSERT_EQ(orders_db_->Count("SELECT COUNT(*) FROM orders"), 0) << "no event was delivered";
+  // Another member: not found, and nothing is created for them.
+  EXPECT_EQ(async::RunToCompletion(orders_->GetForMember(4, read_first)).error().code,
+            Errc::kNotFound);
+  EXPECT_EQ(async::RunToCompletion(orders_->Cancel(4, cancel_first)).error().code, Errc::kNotFound);
+  EXPECT_EQ(async::RunToCompletion(orders_->GetForMember(3, 987654)).error().code, Errc::kNotFound);
+  EXPECT_EQ(orders_db_->Count("SELECT COUNT(*) FROM orders"), 0);
+
+  auto read = async::RunToCompletion(orders_->GetForMember(3, read_first));
+  ASSERT_TRUE(read.ok()) << read.error().message;
+  EXPECT_EQ(read->status, OrderStatus::kPaid);
+  EXPECT_EQ(read->total, 2 * kPrice);
+  ASSERT_EQ(read->lines.size(), 1u);
+  EXPECT_EQ(read->lines[0].quantity, 2);
+  EXPECT_EQ(read->lines[0].price, kPrice);
+  EXPECT_EQ(read->history.size(), 1u);
+  ASSERT_TRUE(read->next.has_value());
+  EXPECT_EQ(read->next->to, OrderStatus::kShipping);
+  auto cancelled = async::RunToCompletion(orders_->Cancel(3, read_first));
+  ASSERT_TRUE(cancelled.ok());
+  EXPECT_EQ(cancelled->status, OrderStatus::kCancelled);
+  auto cancelled_at_once = async::RunToCompletion(orders_->Cancel(3, cancel_first));
+  ASSERT_TRUE(cancelled_at_once.ok()) << cancelled_at_once.error().message;
+  EXPECT_EQ(cancelled_at_once->history.size(), 2u);
+
+  DeliverPaid();  // the events arrive late
+  EXPECT_EQ(checkout_db_->relay->Lag("orders.order_paid"), 0);
+  EXPECT_EQ(orders_db_->Count("SELECT COUNT(*) FROM orders"), 2);
+  EXPECT_EQ(orders_db_->Count("SELECT COUNT(*) FROM order_history"), 4);
+  EXPECT_EQ(orders_db_->Count("SELECT COUNT(*) FROM order_lines"), 2);
+  for (std::int64_t id : {read_first, cancel_first}) {
+    auto order = async::RunToCompletion(orders_->GetForMember(3, id));
+    ASSERT_TRUE(order.ok());
+    EXPECT_EQ(order->status, OrderStatus::kCancelled);
+    EXPECT_EQ(order->history.size(), 2u);
+  }
+  // The cancels refund once each.
+  DeliverOrderEvents();
+  EXPECT_EQ(provider_.Refunded(), 2u);
+  EXPECT_EQ(checkout_->Available(kProduct), 100);
+}
+
+// Order lines carry the product's name from checkout's product facts; an order.paid written before
+// names existed (no "name") still decodes, with an empty name.
+TEST_F(RefundFlowTest, OrderLinesCarryTheProductNameAndOldEventsWithoutOneStillDecode) {
+  checkout::ProductFacts named{kProduct, kPrice, 100, false, 2, "Sneaker"};
+  checkout_->OnProductFacts(named, "catalog:2");
+  const std::int64_t id = Buy(5, 1);
+  checkout_db_->writer->RunSync([this](storage::Database& db) {
+    storage::AppendOutbox(
+        db, "order.paid",
+        R"({"orderId":9001,"paymentId":9001,"holdId":1,"memberId":6,"total":1000,)"
+        R"("lines":[{"productId":7,"quantity":1,"price":1000}],"paidAtMs":1})",
+        clock_.Now());
+  });
+  DeliverPaid();
+  EXPECT_EQ(checkout_db_->relay->DeadLetters(), 0u);
+  auto named_order = async::RunToCompletion(orders_->GetForMember(5, id));
+  ASSERT_TRUE(named_order.ok());
+  ASSERT_EQ(named_order->lines.size(), 1u);
+  EXPECT_EQ(named_order->lines[0].name, "Sneaker");
+  auto old_order = async::RunToCompletion(orders_->GetForMember(6, 9001));
+  ASSERT_TRUE(old_order.ok());
+  ASSERT_EQ(old_order->lines.size(), 1u);
+  EXPECT_EQ(old_order->lines[0].name, "");
+  EXPECT_EQ(old_order->lines[0].price, 1000);
 }
 
 TEST_F(RefundFlowTest, RefundsAndRestocksEqualCancelsPlusReceivedReturnsEvenWhenRedelivered) {
@@ -245,6 +327,47 @@ TEST_F(RefundFlowTest, RefundsAndRestocksEqualCancelsPlusReceivedReturnsEvenWhen
   EXPECT_EQ(tally.at(OrderStatus::kCompleted).orders, 5);
   // A returned member may buy again: their per-sale count went down.
   Buy(1, 10);
+}
+
+// The member's own order shows its refund: PENDING (the order's total) once cancelled, REFUNDED
+// with the amount and time once checkout reports the provider's confirmation (payment.refunded),
+// recorded once whatever the redelivery.
+TEST_F(RefundFlowTest, ACancelledOrderShowsItsRefundPendingThenConfirmed) {
+  const std::int64_t id = Buy(4, 3);
+  DeliverPaid();
+  auto read = [&] {
+    auto order = async::RunToCompletion(orders_->GetForMember(4, id));
+    EXPECT_TRUE(order.ok());
+    return RefundOf(*order);
+  };
+  EXPECT_FALSE(read().has_value()) << "a paid order has no refund";
+  provider_.FailRefunds(true);
+  ASSERT_TRUE(async::RunToCompletion(orders_->Cancel(4, id)).ok());
+  ASSERT_TRUE(read().has_value());
+  EXPECT_EQ(read()->status, RefundStatus::kPending);
+  EXPECT_EQ(read()->amount, 3 * kPrice);
+  EXPECT_FALSE(read()->at.has_value());
+  DeliverOrderEvents();  // checkout refunds and restocks; the provider fails
+  DeliverPaid();
+  EXPECT_EQ(read()->status, RefundStatus::kPending);
+
+  provider_.FailRefunds(false);
+  clock_.Advance(std::chrono::minutes(5));
+  const TimePoint settled_at = clock_.Now();
+  EXPECT_EQ(checkout_->RetryPendingRefunds(), 1u);
+  DeliverPaid();
+  ASSERT_TRUE(read().has_value());
+  EXPECT_EQ(read()->status, RefundStatus::kRefunded);
+  EXPECT_EQ(read()->amount, 3 * kPrice);
+  ASSERT_TRUE(read()->at.has_value());
+  EXPECT_EQ(ToUnixMillis(*read()->at), ToUnixMillis(settled_at));
+  // Settling again emits nothing; a confirmation delivered again (another id) changes nothing.
+  EXPECT_EQ(checkout_->RetryPendingRefunds(), 0u);
+  checkout_->RefundAndRestock(id, "orders:again");
+  std::vector<PaymentRefundedEvent> again{{"checkout:again", id, 1, clock_.Now()}};
+  EXPECT_EQ(orders_->OnPaymentsRefunded(again), 0u);
+  EXPECT_EQ(ToUnixMillis(*read()->at), ToUnixMillis(settled_at));
+  EXPECT_EQ(read()->amount, 3 * kPrice);
 }
 
 TEST_F(RefundFlowTest, AFailedProviderRefundStaysPendingUntilRetried) {

@@ -3,6 +3,7 @@
 #include <boost/json.hpp>
 
 #include "infra/async/run.hpp"
+#include "infra/http/error_mapping.hpp"
 #include "infra/http/idempotency_key.hpp"
 
 namespace rocketmart::catalog {
@@ -11,40 +12,45 @@ using boost::asio::awaitable;
 using http::Request;
 using http::Response;
 
-void RegisterCartCheckoutRoute(http::Router& router, ShoppingService& shopping,
-                               CheckoutClient& checkout) {
-  router.Add(http::Method::post, "/cart/checkout",
-             {.access = http::Access::kMember, .max_body_bytes = 1024},
-             [&shopping, &checkout](Request& req) -> awaitable<Response> {
-               if (!req.Body().empty()) {
-                 co_return http::ErrorResponse(MakeError(
-                     Errc::kValidationFailed, "this request takes no body: it buys the cart"));
-               }
-               auto header = http::ReadIdempotencyKey(req);
-               if (!header.ok()) co_return http::ErrorResponse(header.error());
-               std::optional<CheckoutKey> key;
-               if (*header) key = CheckoutKey{(*header)->key, (*header)->fingerprint};
-               std::vector<CheckoutLine> lines;
-               for (const BasketLine& line : shopping.Cart(req.MemberId()).items) {
-                 lines.push_back({line.product_id, line.quantity});
-               }
-               if (lines.empty() && !key) {
-                 co_return http::ErrorResponse(MakeError(Errc::kConflict, "the cart is empty"));
-               }
-               const bool verified = req.identity->email_verified;
-               auto answer = co_await checkout.Purchase(req.MemberId(), verified, std::move(lines),
-                                                        std::move(key), req.deadline);
-               Response res = answer.result.ok()
-                                  ? http::JsonResponse(http::Status::created,
-                                                       boost::json::object{
-                                                           {"orderId", answer.result->order_id},
-                                                           {"paymentId", answer.result->payment_id},
-                                                           {"status", "PAID"},
-                                                           {"total", answer.result->total}})
-                                  : http::ErrorResponse(answer.result.error());
-               if (answer.replayed) res.set("Idempotent-Replayed", "true");
-               co_return res;
-             });
+namespace {
+
+// The error body with the order that took the cart: {"error":{..., "details":{"orderId":N}}}.
+Response AlreadyCheckedOut(const Error& error, std::int64_t order_id) {
+  boost::json::object inner{{"code", ErrcName(error.code)},
+                            {"message", error.message},
+                            {"details", boost::json::object{{"orderId", order_id}}}};
+  return http::JsonResponse(http::StatusFor(error.code),
+                            boost::json::object{{"error", std::move(inner)}});
+}
+
+}  // namespace
+
+void RegisterCartCheckoutRoute(http::Router& router, ShoppingService& shopping) {
+  router.Add(
+      http::Method::post, "/cart/checkout",
+      {.access = http::Access::kMember, .body = http::BodyRule::kNone},
+      [&shopping](Request& req) -> awaitable<Response> {
+        auto header = http::ReadIdempotencyKey(req);
+        if (!header.ok()) co_return http::ErrorResponse(header.error());
+        std::optional<std::string> key;
+        if (*header) key = std::move((*header)->key);
+        const bool verified = req.identity->email_verified;
+        auto outcome =
+            co_await shopping.CheckoutCart(req.MemberId(), verified, std::move(key), req.deadline);
+        const CheckoutAnswer& answer = outcome.answer;
+        Response res =
+            answer.result.ok()
+                ? http::JsonResponse(http::Status::created,
+                                     boost::json::object{{"orderId", answer.result->order_id},
+                                                         {"paymentId", answer.result->payment_id},
+                                                         {"status", "PAID"},
+                                                         {"total", answer.result->total}})
+            : outcome.checked_out_order
+                ? AlreadyCheckedOut(answer.result.error(), *outcome.checked_out_order)
+                : http::ErrorResponse(answer.result.error());
+        if (answer.replayed) res.set("Idempotent-Replayed", "true");
+        co_return res;
+      });
 }
 
 void PaidCartSubscriber::Handle(std::span<const storage::Event> batch) {

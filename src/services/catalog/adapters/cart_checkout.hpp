@@ -1,17 +1,16 @@
-// Checkout from the cart: POST /cart/checkout buys every cart line in one all-or-nothing purchase
-// through the CheckoutClient port, and an order.paid subscriber takes the bought lines out of the
-// cart once the order exists.
+// Checkout from the cart: POST /cart/checkout buys every cart line in one all-or-nothing purchase,
+// at most once per cart (ShoppingService::CheckoutCart, through the CheckoutClient port), and an
+// order.paid subscriber takes the bought lines out of the cart once the order exists.
 #pragma once
 
 #include "infra/http/router.hpp"
 #include "infra/storage/outbox.hpp"
-#include "services/catalog/ports/checkout_client.hpp"
 #include "services/catalog/shopping_service.hpp"
 
 namespace rocketmart::catalog {
 
-void RegisterCartCheckoutRoute(http::Router& router, ShoppingService& shopping,
-                               CheckoutClient& checkout);
+// The shopping service must have its CheckoutClient bound.
+void RegisterCartCheckoutRoute(http::Router& router, ShoppingService& shopping);
 
 // Consumes order.paid (from checkout's outbox): the bought lines leave the buyer's cart, unless
 // the buyer changed them after paying. Harmless when delivered twice.

@@ -161,22 +161,22 @@ void RegisterRoutes(http::Router& router, CatalogService& catalog, ProductDecora
     return o;
   };
 
-  router.Add(http::Method::get, "/products", {},
-             [&catalog, product_json](Request& req) -> awaitable<Response> {
-               auto query = ParseListQuery(req);
-               if (!query.ok()) co_return http::ErrorResponse(query.error());
-               auto page = catalog.List(*query);
-               if (!page.ok()) co_return http::ErrorResponse(page.error());
-               boost::json::array items;
-               items.reserve(page->items.size());
-               for (const auto& view : page->items) items.push_back(product_json(view));
-               boost::json::object body;
-               body["items"] = std::move(items);
-               body["nextCursor"] = page->next_cursor.empty()
-                                        ? boost::json::value(nullptr)
-                                        : boost::json::value(page->next_cursor);
-               co_return http::JsonResponse(http::Status::ok, body);
-             });
+  router.Add(
+      http::Method::get, "/products", {.query = {"limit", "sort", "saleState", "cursor", "q"}},
+      [&catalog, product_json](Request& req) -> awaitable<Response> {
+        auto query = ParseListQuery(req);
+        if (!query.ok()) co_return http::ErrorResponse(query.error());
+        auto page = catalog.List(*query);
+        if (!page.ok()) co_return http::ErrorResponse(page.error());
+        boost::json::array items;
+        items.reserve(page->items.size());
+        for (const auto& view : page->items) items.push_back(product_json(view));
+        boost::json::object body;
+        body["items"] = std::move(items);
+        body["nextCursor"] = page->next_cursor.empty() ? boost::json::value(nullptr)
+                                                       : boost::json::value(page->next_cursor);
+        co_return http::JsonResponse(http::Status::ok, body);
+      });
 
   auto get_one = [&catalog, product_json](Request& req) -> awaitable<Response> {
     auto id = req.IdParam("id");
@@ -233,7 +233,7 @@ void RegisterRoutes(http::Router& router, CatalogService& catalog, ProductDecora
       co_return http::JsonResponse(http::Status::ok, body);
     };
   };
-  const http::RouteOptions member{.access = http::Access::kMember, .max_body_bytes = 1024};
+  const http::RouteOptions member{.access = http::Access::kMember, .body = http::BodyRule::kNone};
   router.Add(http::Method::put, "/products/{id}/like", member, like_route(LikeOp::kLike));
   router.Add(http::Method::delete_, "/products/{id}/like", member, like_route(LikeOp::kUnlike));
   router.Add(http::Method::post, "/products/like/{id}", member, like_route(LikeOp::kToggle));

@@ -52,6 +52,17 @@ constexpr storage::Migration kMigrations[] = {
         PRIMARY KEY (member_id, product_id)
       ) WITHOUT ROWID;
     )sql"},
+    // Cart checkout (issue 11): the key of a member's open cart checkout, which every concurrent
+    // checkout of that cart joins, and the order of the last one that was paid (forgotten when the
+    // cart is edited), which names the order when the emptied cart is checked out again.
+    {3, "cart checkouts", R"sql(
+      CREATE TABLE cart_checkouts (
+        member_id     INTEGER PRIMARY KEY,
+        claim_key     TEXT,
+        claimed_at_ms INTEGER,
+        last_order_id INTEGER
+      );
+    )sql"},
 };
 
 constexpr std::string_view kSelectColumns =

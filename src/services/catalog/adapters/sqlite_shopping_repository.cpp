@@ -34,6 +34,24 @@ Error NoSuchProduct() {
   return MakeError(Errc::kNotFound, "no such product", "productId");
 }
 
+// Removes the cart lines of one paid order, except those changed after the payment (re-added or
+// edited since). Returns how many were removed.
+std::int64_t RemovePurchasedLines(storage::Database& db, const PurchasedLines& order) {
+  std::int64_t removed = 0;
+  auto& stmt = db.Cached(
+      "DELETE FROM cart_items WHERE member_id = ? AND product_id = ? AND updated_at_ms <= ?");
+  for (std::int64_t product_id : order.product_ids) {
+    stmt.Reset();
+    stmt.BindInt64(1, order.member_id)
+        .BindInt64(2, product_id)
+        .BindInt64(3, ToUnixMillis(order.paid_at));
+    stmt.Step();
+    removed += db.Changes();
+  }
+  stmt.Reset();
+  return removed;
+}
+
 }  // namespace
 
 boost::asio::awaitable<Result<LikeChange>> SqliteShoppingRepository::ChangeLike(
@@ -160,6 +178,12 @@ boost::asio::awaitable<Result<StoredLine>> SqliteShoppingRepository::SetCartLine
     std::int64_t member_id, std::int64_t product_id, std::int64_t quantity, TimePoint now) {
   auto job = [member_id, product_id, quantity, now](storage::Database& db) -> Result<StoredLine> {
     if (!ProductIsLive(db, product_id)) return NoSuchProduct();
+    // An edited cart is a new cart: its emptiness no longer says "already checked out".
+    db.Cached(
+          "UPDATE cart_checkouts SET last_order_id = NULL WHERE member_id = ? AND last_order_id "
+          "IS NOT NULL")
+        .BindInt64(1, member_id)
+        .Step();
     auto& update = db.Cached(
         "UPDATE cart_items SET quantity = ?, updated_at_ms = ? WHERE member_id = ? AND "
         "product_id = ?");
@@ -220,22 +244,78 @@ boost::asio::awaitable<Result<std::int64_t>> SqliteShoppingRepository::RemovePur
     std::vector<PurchasedLines> orders) {
   auto job = [orders = std::move(orders)](storage::Database& db) -> Result<std::int64_t> {
     std::int64_t removed = 0;
-    auto& stmt = db.Cached(
-        "DELETE FROM cart_items WHERE member_id = ? AND product_id = ? AND updated_at_ms <= ?");
-    for (const PurchasedLines& order : orders) {
-      for (std::int64_t product_id : order.product_ids) {
-        stmt.Reset();
-        stmt.BindInt64(1, order.member_id)
-            .BindInt64(2, product_id)
-            .BindInt64(3, ToUnixMillis(order.paid_at));
-        stmt.Step();
-        removed += db.Changes();
-      }
-    }
-    stmt.Reset();
+    for (const PurchasedLines& order : orders) removed += RemovePurchasedLines(db, order);
     return removed;
   };
   co_return co_await async::Write<std::int64_t>(writer_, std::move(job));
+}
+
+boost::asio::awaitable<Result<CartClaim>> SqliteShoppingRepository::ClaimCartCheckout(
+    std::int64_t member_id, std::string key, TimePoint now) {
+  auto job = [member_id, key = std::move(key), now](storage::Database& db) -> Result<CartClaim> {
+    CartClaim claim;
+    auto& find =
+        db.Cached("SELECT claim_key, last_order_id FROM cart_checkouts WHERE member_id = ?");
+    find.BindInt64(1, member_id);
+    if (find.Step()) {
+      if (!find.IsNull(0)) {
+        claim.kind = CartClaim::Kind::kJoined;
+        claim.key = find.Text(0);
+      }
+      if (!find.IsNull(1)) claim.last_order_id = find.Int64(1);
+    }
+    find.Reset();
+    if (claim.kind == CartClaim::Kind::kJoined) return claim;
+    if (QueryInt(db, "SELECT EXISTS (SELECT 1 FROM cart_items WHERE member_id = ?)", member_id) !=
+        1) {
+      return claim;  // kEmpty: nothing to buy, nothing claimed
+    }
+    db.Cached(
+          "INSERT INTO cart_checkouts (member_id, claim_key, claimed_at_ms) VALUES (?1, ?2, ?3) "
+          "ON CONFLICT (member_id) DO UPDATE SET claim_key = ?2, claimed_at_ms = ?3")
+        .BindInt64(1, member_id)
+        .BindText(2, key)
+        .BindInt64(3, ToUnixMillis(now))
+        .Step();
+    claim.kind = CartClaim::Kind::kStarted;
+    claim.key = key;
+    claim.last_order_id.reset();
+    return claim;
+  };
+  co_return co_await async::Write<CartClaim>(writer_, std::move(job));
+}
+
+boost::asio::awaitable<Result<std::optional<std::int64_t>>>
+SqliteShoppingRepository::EndCartCheckout(std::int64_t member_id, std::string key,
+                                          std::optional<CartCheckoutPaid> paid) {
+  auto job = [member_id, key = std::move(key), paid = std::move(paid)](
+                 storage::Database& db) -> Result<std::optional<std::int64_t>> {
+    db.Cached(
+          "UPDATE cart_checkouts SET claim_key = NULL, claimed_at_ms = NULL "
+          "WHERE member_id = ? AND claim_key = ?")
+        .BindInt64(1, member_id)
+        .BindText(2, key)
+        .Step();
+    const bool closed = db.Changes() == 1;
+    if (paid) {
+      RemovePurchasedLines(db, paid->lines);
+      // Only the call that closed the claim records its order: a late joiner, or a replay of an
+      // old key, never names an older order after the cart moved on.
+      if (closed) {
+        db.Cached("UPDATE cart_checkouts SET last_order_id = ? WHERE member_id = ?")
+            .BindInt64(1, paid->order_id)
+            .BindInt64(2, member_id)
+            .Step();
+      }
+    }
+    auto& last = db.Cached("SELECT last_order_id FROM cart_checkouts WHERE member_id = ?");
+    last.BindInt64(1, member_id);
+    std::optional<std::int64_t> out;
+    if (last.Step() && !last.IsNull(0)) out = last.Int64(0);
+    last.Reset();
+    return out;
+  };
+  co_return co_await async::Write<std::optional<std::int64_t>>(writer_, std::move(job));
 }
 
 std::vector<StoredLine> SqliteShoppingRepository::Lines(Basket basket, std::int64_t member_id) {

@@ -40,6 +40,11 @@ class SqliteShoppingRepository final : public LikeRepository, public BasketRepos
   boost::asio::awaitable<Result<std::int64_t>> RemovePurchased(
       std::vector<PurchasedLines> orders) override;
   std::vector<StoredLine> Lines(Basket basket, std::int64_t member_id) override;
+  boost::asio::awaitable<Result<CartClaim>> ClaimCartCheckout(std::int64_t member_id,
+                                                              std::string key,
+                                                              TimePoint now) override;
+  boost::asio::awaitable<Result<std::optional<std::int64_t>>> EndCartCheckout(
+      std::int64_t member_id, std::string key, std::optional<CartCheckoutPaid> paid) override;
 
  private:
   storage::GroupCommitWriter& writer_;

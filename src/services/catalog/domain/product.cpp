@@ -1,14 +1,13 @@
 #include "services/catalog/domain/product.hpp"
 
+#include "core/http_url.hpp"
+
 namespace rocketmart::catalog {
 
 Status ValidateImageUrl(const std::string& url) {
-  if (url.empty()) return Ok();
-  const bool scheme_ok = url.rfind("https://", 0) == 0 || url.rfind("http://", 0) == 0;
-  if (!scheme_ok || url.find_first_of(" \"<>\\") != std::string::npos) {
-    return MakeError(Errc::kValidationFailed, "imageUrl must be an http(s) URL", "imageUrl");
-  }
-  return Ok();
+  if (url.empty() || IsAbsoluteHttpUrl(url)) return Ok();
+  return MakeError(Errc::kValidationFailed,
+                   "imageUrl must be an absolute http(s) URL with a host (or empty)", "imageUrl");
 }
 
 Status ValidateDraft(const ProductDraft& draft) {

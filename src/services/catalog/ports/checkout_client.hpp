@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "core/clock.hpp"
 #include "core/result.hpp"
 
 namespace rocketmart::catalog {
@@ -18,10 +19,14 @@ struct CheckoutLine {
   std::int64_t quantity = 0;
 };
 
+// A paid purchase, first or replayed, with what it bought and when it was paid (a replay that
+// ends a cart checkout left open by a crash removes exactly these lines).
 struct CheckoutReceipt {
   std::int64_t order_id = 0;
   std::int64_t payment_id = 0;
   std::int64_t total = 0;
+  std::vector<CheckoutLine> lines;
+  TimePoint paid_at;
 };
 
 struct CheckoutAnswer {

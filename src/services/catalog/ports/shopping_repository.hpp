@@ -1,12 +1,14 @@
-// Ports: durable likes, wishlist and cart rows. Implemented by adapters/sqlite_shopping_repository.
-// Writes are coroutines that complete only after the change committed; each one checks that the
-// product exists and is not retired inside its own transaction (kNotFound otherwise), so a line can
-// never point at a product retired concurrently.
+// Ports: durable likes, wishlist and cart rows, and the claim of an open cart checkout. Implemented
+// by adapters/sqlite_shopping_repository. Writes are coroutines that complete only after the change
+// committed; each one checks that the product exists and is not retired inside its own transaction
+// (kNotFound otherwise), so a line can never point at a product retired concurrently.
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
 #include <cstdint>
+#include <optional>
 #include <span>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -38,6 +40,27 @@ struct PurchasedLines {
   TimePoint paid_at;
 };
 
+// The durable claim that makes one cart buy at most once (see ShoppingService::CheckoutCart):
+// while a member's cart checkout is open, every checkout of that cart joins it and buys under its
+// key, so checkout's idempotency answers them all from one purchase.
+struct CartClaim {
+  enum class Kind {
+    kStarted,  // no checkout was open: this request's key now claims the cart
+    kJoined,   // a checkout was open: buy under its key
+    kEmpty,    // none was open and the cart has no line: nothing was claimed
+  };
+  Kind kind = Kind::kEmpty;
+  std::string key;  // the purchase key to use (kStarted, kJoined)
+  // kEmpty: the order of the member's last successful checkout, unless the cart was edited since.
+  std::optional<std::int64_t> last_order_id;
+};
+
+// A cart checkout that ended paid: its order and the lines it bought.
+struct CartCheckoutPaid {
+  std::int64_t order_id = 0;
+  PurchasedLines lines;
+};
+
 class BasketRepository {
  public:
   virtual ~BasketRepository() = default;
@@ -65,6 +88,19 @@ class BasketRepository {
       std::vector<PurchasedLines> orders) = 0;
   // The member's lines in the order they were added. Reads the latest committed state.
   virtual std::vector<StoredLine> Lines(Basket basket, std::int64_t member_id) = 0;
+
+  // One transaction: joins the member's open cart checkout, or, when none is open and the cart has
+  // a line, opens one under `key`. Two instances on one database serialize on the write lock.
+  virtual boost::asio::awaitable<Result<CartClaim>> ClaimCartCheckout(std::int64_t member_id,
+                                                                      std::string key,
+                                                                      TimePoint now) = 0;
+  // One transaction: closes the member's open cart checkout if it is still `key`'s, and when the
+  // purchase was paid also removes the bought lines (as RemovePurchased does: lines changed after
+  // the payment stay) and records the order as the cart's last checkout. Harmless when repeated
+  // (every joiner of a paid checkout calls it). Returns the member's last checked-out order after
+  // the change, if any.
+  virtual boost::asio::awaitable<Result<std::optional<std::int64_t>>> EndCartCheckout(
+      std::int64_t member_id, std::string key, std::optional<CartCheckoutPaid> paid) = 0;
 };
 
 }  // namespace rocketmart::catalog

@@ -16,6 +16,8 @@ ProductFacts Decode(const storage::Event& event) {
     facts.initial_stock = o.at("initialStock").to_number<std::int64_t>();
     facts.retired = o.at("retired").as_bool();
     facts.version = o.at("version").to_number<std::int64_t>();
+    // Events written before names were carried to orders have none.
+    if (const auto* name = o.if_contains("name")) facts.name = name->as_string();
     return facts;
   } catch (const std::exception& e) {
     throw storage::MalformedEvent(event.id, event.topic + ": " + e.what());

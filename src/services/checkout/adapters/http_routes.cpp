@@ -167,14 +167,11 @@ void RegisterRoutes(http::Router& router, CheckoutService& checkout) {
             http::JsonResponse(http::Status::created, HoldJson(*answer.result)), answer.replayed);
       });
 
-  router.Add(http::Method::post, "/payment/holds/{id}/pay", member,
+  router.Add(http::Method::post, "/payment/holds/{id}/pay",
+             {.access = http::Access::kMember, .body = http::BodyRule::kNone},
              [&checkout](Request& req) -> awaitable<Response> {
                auto id = req.IdParam("id");
                if (!id.ok()) co_return http::ErrorResponse(id.error());
-               if (!req.Body().empty()) {
-                 co_return http::ErrorResponse(
-                     MakeError(Errc::kValidationFailed, "this request takes no body"));
-               }
                auto idem = ReadIdempotency(req);
                if (!idem.ok()) co_return http::ErrorResponse(idem.error());
                auto answer = co_await checkout.PayHold(BuyerOf(req), *id, std::move(*idem));
@@ -184,6 +181,33 @@ void RegisterRoutes(http::Router& router, CheckoutService& checkout) {
                }
                co_return WithReplayMark(
                    http::JsonResponse(http::Status::ok, PaidJson(*answer.result)), answer.replayed);
+             });
+
+  // The member's open holds: a client that lost a hold id finds it here (and pays or cancels it)
+  // instead of being blocked by it until it expires.
+  router.Add(http::Method::get, "/payment/holds",
+             {.access = http::Access::kMember, .query = {"limit", "cursor"}},
+             [&checkout](Request& req) -> awaitable<Response> {
+               auto limit = req.IntQueryParam("limit", 1, kMaxHoldsPage, 20);
+               if (!limit.ok()) co_return http::ErrorResponse(limit.error());
+               auto before = req.IntQueryParam("cursor", 1, INT64_MAX, 0);
+               if (!before.ok()) co_return http::ErrorResponse(before.error());
+               const auto page =
+                   checkout.OpenHolds(req.MemberId(), *before, static_cast<std::size_t>(*limit));
+               boost::json::array items;
+               for (const Hold& hold : page.items) {
+                 boost::json::object item = HoldJson(hold);
+                 if (hold.lines.size() == 1) {  // as POST /payment/holds took it
+                   item["productId"] = hold.lines[0].product_id;
+                   item["amount"] = hold.lines[0].quantity;
+                 }
+                 items.push_back(std::move(item));
+               }
+               boost::json::object body{{"items", std::move(items)}, {"total", page.total}};
+               body["nextCursor"] = page.next_before_id > 0
+                                        ? boost::json::value(std::to_string(page.next_before_id))
+                                        : boost::json::value(nullptr);
+               co_return http::JsonResponse(http::Status::ok, body);
              });
 
   router.Add(http::Method::delete_, "/payment/holds/{id}", member,

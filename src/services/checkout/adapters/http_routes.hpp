@@ -7,6 +7,8 @@
 namespace rocketmart::checkout {
 
 inline constexpr std::size_t kPurchaseBodyLimit = 16 * 1024;
+// GET /payment/holds: holds per page.
+inline constexpr std::int64_t kMaxHoldsPage = 100;
 
 void RegisterRoutes(http::Router& router, CheckoutService& checkout);
 

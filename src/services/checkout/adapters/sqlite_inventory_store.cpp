@@ -98,6 +98,30 @@ constexpr storage::Migration kMigrations[] = {
     {3, "idempotency retention", R"sql(
       CREATE INDEX idempotency_by_age ON idempotency (created_at_ms);
     )sql"},
+    // GET /payment/holds: a member's ACTIVE holds without a scan. Partial, so a one-shot purchase
+    // (its hold goes PAYING -> PAID, never ACTIVE) never touches it. Version 4 is unused: it was
+    // kept for i11-cart's product names, which came later as 6 (a database migrated to 5 first
+    // would never have applied a 4).
+    {5, "open holds by member", R"sql(
+      CREATE INDEX holds_active_by_member ON holds (member_id, id) WHERE status = 'ACTIVE';
+    )sql"},
+    // Product names from the catalog's events, carried on order.paid lines so an order still
+    // reads after its product is retired (issue 11). Rows from before are '' until the product's
+    // next event.
+    {6, "product names", R"sql(
+      ALTER TABLE inventory ADD COLUMN name TEXT NOT NULL DEFAULT '';
+    )sql"},
+    // Refunds the provider confirmed are reported to the orders service as payment.refunded (see
+    // SettleRefund). Those settled before the event existed are reported once, here, with the
+    // time they were refunded, so their orders do not read PENDING forever.
+    {7, "report refunds settled before payment.refunded", R"sql(
+      INSERT INTO outbox (topic, payload, created_at_ms)
+      SELECT 'payment.refunded',
+             json_object('orderId', id, 'paymentId', id, 'memberId', member_id,
+                         'amount', amount, 'refundedAtMs', COALESCE(refunded_at_ms, created_at_ms)),
+             COALESCE(refunded_at_ms, created_at_ms)
+      FROM payments WHERE status = 'REFUNDED' AND refund_pending = 0 ORDER BY id;
+    )sql"},
 };
 
 void Ledger(Database& db, std::int64_t product_id, std::string_view kind, std::int64_t quantity,
@@ -129,8 +153,8 @@ std::vector<HoldLine> LoadLines(Database& db, std::int64_t hold_id) {
 std::optional<HoldOutcome> ReadHold(Database& db, std::int64_t hold_id) {
   auto& s = db.Cached(
       "SELECT h.member_id, h.status, h.total, h.created_at_ms, h.expires_at_ms, "
-      "COALESCE(h.release_reason, ''), p.id FROM holds h LEFT JOIN payments p ON p.hold_id = h.id "
-      "WHERE h.id = ?");
+      "COALESCE(h.release_reason, ''), p.id, p.created_at_ms FROM holds h "
+      "LEFT JOIN payments p ON p.hold_id = h.id WHERE h.id = ?");
   s.BindInt64(1, hold_id);
   if (!s.Step()) {
     s.Reset();
@@ -144,7 +168,10 @@ std::optional<HoldOutcome> ReadHold(Database& db, std::int64_t hold_id) {
   out.hold.created_at = FromUnixMillis(s.Int64(3));
   out.hold.expires_at = FromUnixMillis(s.Int64(4));
   out.release_reason = s.Text(5);
-  if (!s.IsNull(6)) out.payment_id = s.Int64(6);
+  if (!s.IsNull(6)) {
+    out.payment_id = s.Int64(6);
+    out.paid_at = FromUnixMillis(s.Int64(7));
+  }
   s.Reset();
   out.hold.lines = LoadLines(db, hold_id);
   return out;
@@ -179,12 +206,9 @@ ReleasedUnits ReleaseInTransaction(Database& db, const HoldOutcome& outcome, Hol
   return ReleasedUnits{outcome.hold.member_id, outcome.hold.lines};
 }
 
-std::string OrderPaidPayload(const HoldOutcome& outcome, std::int64_t payment_id, TimePoint now) {
-  boost::json::array lines;
-  for (const HoldLine& l : outcome.hold.lines) {
-    lines.push_back(boost::json::object{
-        {"productId", l.product_id}, {"quantity", l.quantity}, {"price", l.price}});
-  }
+// `lines`: the hold's lines with each product's name, built while the stock moved.
+std::string OrderPaidPayload(const HoldOutcome& outcome, boost::json::array lines,
+                             std::int64_t payment_id, TimePoint now) {
   boost::json::object o;
   o["orderId"] = payment_id;
   o["paymentId"] = payment_id;
@@ -327,6 +351,58 @@ std::optional<HoldOutcome> SqliteInventoryStore::FindHold(std::int64_t hold_id) 
   return ReadHold(readers_.ForThisThread(), hold_id);
 }
 
+std::optional<PaidPurchase> SqliteInventoryStore::FindPaidPurchase(std::int64_t payment_id) {
+  Database& db = readers_.ForThisThread();
+  auto& s =
+      db.Cached("SELECT member_id, amount, created_at_ms, hold_id FROM payments WHERE id = ?");
+  s.BindInt64(1, payment_id);
+  if (!s.Step()) {
+    s.Reset();
+    return std::nullopt;
+  }
+  PaidPurchase out{payment_id, s.Int64(0), s.Int64(1), FromUnixMillis(s.Int64(2)), {}};
+  const std::int64_t hold_id = s.Int64(3);
+  s.Reset();
+  auto& l = db.Cached(
+      "SELECT l.product_id, l.quantity, l.price, COALESCE(i.name, '') FROM hold_lines l "
+      "LEFT JOIN inventory i ON i.product_id = l.product_id WHERE l.hold_id = ? "
+      "ORDER BY l.product_id");
+  l.BindInt64(1, hold_id);
+  while (l.Step()) out.lines.push_back({{l.Int64(0), l.Int64(1), l.Int64(2)}, l.Text(3)});
+  l.Reset();
+  return out;
+}
+
+OpenHoldsPage SqliteInventoryStore::OpenHolds(std::int64_t member_id, TimePoint now,
+                                              std::int64_t before_id, std::size_t limit) {
+  Database& db = readers_.ForThisThread();
+  // PAYING holds are found through holds_by_status: there are only as many as payments in flight.
+  auto& ids = db.Cached(
+      "SELECT id FROM holds WHERE member_id = ?1 AND status = 'ACTIVE' AND expires_at_ms > ?2 "
+      "AND id < ?3 "
+      "UNION ALL SELECT id FROM holds WHERE status = 'PAYING' AND member_id = ?1 AND id < ?3 "
+      "ORDER BY id DESC LIMIT ?4");
+  ids.BindInt64(1, member_id)
+      .BindInt64(2, ToUnixMillis(now))
+      .BindInt64(3, before_id > 0 ? before_id : INT64_MAX)
+      .BindInt64(4, static_cast<std::int64_t>(limit));
+  std::vector<std::int64_t> found;
+  while (ids.Step()) found.push_back(ids.Int64(0));
+  ids.Reset();
+  OpenHoldsPage page;
+  for (const std::int64_t id : found) {
+    if (auto outcome = ReadHold(db, id)) page.items.push_back(std::move(outcome->hold));
+  }
+  auto& count = db.Cached(
+      "SELECT (SELECT count(*) FROM holds WHERE member_id = ?1 AND status = 'ACTIVE' "
+      "AND expires_at_ms > ?2) + (SELECT count(*) FROM holds WHERE status = 'PAYING' "
+      "AND member_id = ?1)");
+  count.BindInt64(1, member_id).BindInt64(2, ToUnixMillis(now));
+  if (count.Step()) page.total = count.Int64(0);
+  count.Reset();
+  return page;
+}
+
 boost::asio::awaitable<Result<Hold>> SqliteInventoryStore::PlaceHold(HoldRequest request) {
   const std::optional<IdempotencyTag> tag = request.idempotency;
   auto job = [request = std::move(request)](Database& db) -> Result<Hold> {
@@ -465,7 +541,8 @@ boost::asio::awaitable<Result<PaidOrder>> SqliteInventoryStore::CompletePayment(
     auto outcome = ReadHold(db, hold_id);
     if (!outcome) return MakeError(Errc::kNotFound, "no such hold");
     if (outcome->hold.status == HoldStatus::kPaid && outcome->payment_id) {
-      return PaidOrder{*outcome->payment_id, *outcome->payment_id, hold_id, outcome->hold.total};
+      return PaidOrder{*outcome->payment_id, *outcome->payment_id,           hold_id,
+                       outcome->hold.total,  std::move(outcome->hold.lines), outcome->paid_at};
     }
     if (outcome->hold.status != HoldStatus::kPaying) {
       return MakeError(Errc::kHoldNotActive, "the hold is not awaiting payment");
@@ -474,11 +551,18 @@ boost::asio::awaitable<Result<PaidOrder>> SqliteInventoryStore::CompletePayment(
     mark.BindInt64(1, ToUnixMillis(now)).BindInt64(2, hold_id);
     mark.Step();
     mark.Reset();
+    boost::json::array lines;
     for (const HoldLine& line : outcome->hold.lines) {
-      auto& inv =
-          db.Cached("UPDATE inventory SET held = held - ?, sold = sold + ? WHERE product_id = ?");
+      // The row being updated gives the product's name for the order line (no extra read).
+      auto& inv = db.Cached(
+          "UPDATE inventory SET held = held - ?, sold = sold + ? WHERE product_id = ? "
+          "RETURNING name");
       inv.BindInt64(1, line.quantity).BindInt64(2, line.quantity).BindInt64(3, line.product_id);
-      inv.Step();
+      const bool found = inv.Step();
+      lines.push_back(boost::json::object{{"productId", line.product_id},
+                                          {"quantity", line.quantity},
+                                          {"price", line.price},
+                                          {"name", found ? inv.TextView(0) : std::string_view()}});
       inv.Reset();
       Ledger(db, line.product_id, "SELL", line.quantity, hold_id, now);
     }
@@ -493,8 +577,11 @@ boost::asio::awaitable<Result<PaidOrder>> SqliteInventoryStore::CompletePayment(
     pay.Step();
     pay.Reset();
     const std::int64_t payment_id = db.LastInsertRowId();
-    storage::AppendOutbox(db, kOrderPaidTopic, OrderPaidPayload(*outcome, payment_id, now), now);
-    return PaidOrder{payment_id, payment_id, hold_id, outcome->hold.total};
+    storage::AppendOutbox(db, kOrderPaidTopic,
+                          OrderPaidPayload(*outcome, std::move(lines), payment_id, now), now);
+    // The lines are moved, not copied: the answer costs no allocation beyond the hold's read.
+    return PaidOrder{
+        payment_id, payment_id, hold_id, outcome->hold.total, std::move(outcome->hold.lines), now};
   };
   co_return co_await async::Write<PaidOrder>(writer_, std::move(job));
 }
@@ -572,13 +659,27 @@ boost::asio::awaitable<Result<InventoryRow>> SqliteInventoryStore::Restock(std::
                                                                            std::int64_t quantity,
                                                                            TimePoint now) {
   auto job = [product_id, quantity, now](Database& db) -> Result<InventoryRow> {
+    // Guarded like a hold: the ceiling holds whatever the caller checked.
     auto& up = db.Cached(
-        "UPDATE inventory SET available = available + ?, restocked = restocked + ? "
-        "WHERE product_id = ? AND retired = 0");
-    up.BindInt64(1, quantity).BindInt64(2, quantity).BindInt64(3, product_id);
+        "UPDATE inventory SET available = available + ?1, restocked = restocked + ?1 "
+        "WHERE product_id = ?2 AND retired = 0 AND initial + restocked + ?1 <= ?3");
+    up.BindInt64(1, quantity).BindInt64(2, product_id).BindInt64(3, kMaxUnitsStocked);
     up.Step();
     up.Reset();
-    if (db.Changes() == 0) return MakeError(Errc::kNotFound, "no such product");
+    if (db.Changes() == 0) {
+      auto& row = db.Cached(
+          "SELECT initial + restocked FROM inventory WHERE product_id = ? AND retired = 0");
+      row.BindInt64(1, product_id);
+      const bool exists = row.Step();
+      const std::int64_t stocked = exists ? row.Int64(0) : 0;
+      row.Reset();
+      if (!exists) return MakeError(Errc::kNotFound, "no such product");
+      return MakeError(Errc::kValidationFailed,
+                       "a product is stocked with at most " + std::to_string(kMaxUnitsStocked) +
+                           " units over its life (initial + restocked); room left: " +
+                           std::to_string(kMaxUnitsStocked - stocked),
+                       "quantity");
+    }
     Ledger(db, product_id, "RESTOCK", quantity, 0, now);
     static const std::string sql = std::string(kInventoryColumns) + " WHERE product_id = ?";
     auto& s = db.Cached(sql);
@@ -625,24 +726,27 @@ std::optional<InventoryRow> SqliteInventoryStore::ApplyProductFacts(const Produc
     exists.Reset();
     if (!known) {
       auto& insert = db.Cached(
-          "INSERT INTO inventory (product_id, price, initial, available, retired, catalog_version) "
-          "VALUES (?1, ?2, ?3, ?3, ?4, ?5)");
+          "INSERT INTO inventory (product_id, price, initial, available, retired, catalog_version, "
+          "name) VALUES (?1, ?2, ?3, ?3, ?4, ?5, ?6)");
       insert.BindInt64(1, facts.product_id)
           .BindInt64(2, facts.price)
           .BindInt64(3, facts.initial_stock)
           .BindInt64(4, facts.retired ? 1 : 0)
-          .BindInt64(5, facts.version);
+          .BindInt64(5, facts.version)
+          .BindText(6, facts.name);
       insert.Step();
       insert.Reset();
       Ledger(db, facts.product_id, "INIT", facts.initial_stock, 0, now);
     } else {
       auto& update = db.Cached(
-          "UPDATE inventory SET price = ?2, retired = ?3, catalog_version = ?4 "
+          "UPDATE inventory SET price = ?2, retired = ?3, catalog_version = ?4, "
+          "name = CASE WHEN ?5 = '' THEN name ELSE ?5 END "
           "WHERE product_id = ?1 AND catalog_version < ?4");
       update.BindInt64(1, facts.product_id)
           .BindInt64(2, facts.price)
           .BindInt64(3, facts.retired ? 1 : 0)
-          .BindInt64(4, facts.version);
+          .BindInt64(4, facts.version)
+          .BindText(5, facts.name);
       update.Step();
       update.Reset();
       if (db.Changes() == 0) return;
@@ -713,12 +817,25 @@ std::vector<RefundedPayment> SqliteInventoryStore::PendingRefunds(std::size_t li
   return out;
 }
 
-void SqliteInventoryStore::SettleRefund(std::int64_t payment_id, TimePoint /*now*/) {
-  writer_.RunSync([payment_id](Database& db) {
-    auto& s = db.Cached("UPDATE payments SET refund_pending = 0 WHERE id = ?");
+void SqliteInventoryStore::SettleRefund(std::int64_t payment_id, TimePoint now) {
+  writer_.RunSync([payment_id, now](Database& db) {
+    // Guarded: the refund settles once, with one payment.refunded event for the orders service.
+    auto& s = db.Cached(
+        "UPDATE payments SET refund_pending = 0 WHERE id = ? AND refund_pending = 1 "
+        "RETURNING member_id, amount");
     s.BindInt64(1, payment_id);
-    s.Step();
+    if (!s.Step()) {
+      s.Reset();
+      return;
+    }
+    boost::json::object o;
+    o["orderId"] = payment_id;
+    o["paymentId"] = payment_id;
+    o["memberId"] = s.Int64(0);
+    o["amount"] = s.Int64(1);
+    o["refundedAtMs"] = ToUnixMillis(now);
     s.Reset();
+    storage::AppendOutbox(db, kPaymentRefundedTopic, boost::json::serialize(o), now);
   });
 }
 

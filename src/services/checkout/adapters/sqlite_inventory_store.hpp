@@ -17,6 +17,8 @@ namespace rocketmart::checkout {
 std::span<const storage::Migration> CheckoutMigrations();
 
 inline constexpr std::string_view kOrderPaidTopic = "order.paid";
+// A refund the provider confirmed: {orderId, paymentId, memberId, amount, refundedAtMs}.
+inline constexpr std::string_view kPaymentRefundedTopic = "payment.refunded";
 
 class SqliteInventoryStore final : public InventoryStore {
  public:
@@ -33,6 +35,9 @@ class SqliteInventoryStore final : public InventoryStore {
   std::optional<IdempotencyEntry> FindIdempotency(std::int64_t member_id,
                                                   std::string_view key) override;
   std::optional<HoldOutcome> FindHold(std::int64_t hold_id) override;
+  std::optional<PaidPurchase> FindPaidPurchase(std::int64_t payment_id) override;
+  OpenHoldsPage OpenHolds(std::int64_t member_id, TimePoint now, std::int64_t before_id,
+                          std::size_t limit) override;
 
   boost::asio::awaitable<Result<Hold>> PlaceHold(HoldRequest request) override;
   boost::asio::awaitable<Result<Hold>> BeginPayment(

@@ -42,12 +42,16 @@ struct PurchaseLine {
   std::int64_t quantity = 0;
 };
 
-// The final answer of a paid purchase.
+// The final answer of a paid purchase, first or replayed: what was bought (the hold's lines) and
+// when it was paid, so a caller that must act on the purchase (the cart removing the bought lines)
+// can do it from a replay as well.
 struct PaidOrder {
   std::int64_t order_id = 0;
   std::int64_t payment_id = 0;
   std::int64_t hold_id = 0;
   std::int64_t total = 0;
+  std::vector<HoldLine> lines;
+  TimePoint paid_at;
 };
 
 // Units given back to admission after a hold left the ACTIVE/PAYING states without being paid.

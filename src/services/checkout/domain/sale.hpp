@@ -14,7 +14,11 @@ namespace rocketmart::checkout {
 
 inline constexpr std::int64_t kMaxQuantityPerPurchase = 100;
 inline constexpr std::int64_t kMaxPerMemberLimit = 10'000;
-inline constexpr std::int64_t kMaxRestock = 1'000'000'000;
+// Restock: at most kMaxRestock units per request, and a product never has more than
+// kMaxUnitsStocked units put on sale over its life (initial + restocked, sold ones included; the
+// same bound as the catalog's initial stock), so no stock counter can grow without bound.
+inline constexpr std::int64_t kMaxRestock = 1'000'000;
+inline constexpr std::int64_t kMaxUnitsStocked = 1'000'000'000;
 inline constexpr std::size_t kMaxLinesPerPurchase = 50;
 
 struct Sale {

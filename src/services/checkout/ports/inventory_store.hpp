@@ -49,6 +49,7 @@ struct IdempotencyEntry {
 struct HoldOutcome {
   Hold hold;
   std::optional<std::int64_t> payment_id;
+  TimePoint paid_at;           // when payment_id is set
   std::string release_reason;  // CANCELLED | DECLINED | EXPIRED | RECOVERED, when released
 };
 
@@ -75,6 +76,7 @@ struct ProductFacts {
   std::int64_t initial_stock = 0;
   bool retired = false;
   std::int64_t version = 0;  // catalog version: older facts never overwrite newer ones
+  std::string name;          // carried on order lines (empty from events that predate names)
 };
 
 // A captured payment taken back: its units returned from `sold` to `available` (orders issue 6).
@@ -86,6 +88,21 @@ struct RefundedPayment {
   std::vector<HoldLine> lines;
 };
 
+// A line of a paid purchase with the product's name (as checkout last heard it from the catalog).
+struct PaidLine {
+  HoldLine line;
+  std::string name;
+};
+
+// A captured payment as the order it creates (orders read it before order.paid arrives).
+struct PaidPurchase {
+  std::int64_t payment_id = 0;  // = the order id
+  std::int64_t member_id = 0;
+  std::int64_t total = 0;
+  TimePoint paid_at;
+  std::vector<PaidLine> lines;
+};
+
 // Checkout's figures for one product's sale (the operator's per-sale summary).
 struct ProductSaleFigures {
   std::int64_t available = 0;
@@ -94,6 +111,12 @@ struct ProductSaleFigures {
   std::int64_t refunded_units = 0;
   std::int64_t revenue = 0;  // captured and not refunded
   std::int64_t refunded_amount = 0;
+};
+
+// A member's open holds, newest first: ACTIVE ones not yet expired and PAYING ones.
+struct OpenHoldsPage {
+  std::vector<Hold> items;
+  std::int64_t total = 0;  // all the member's open holds, not only this page's
 };
 
 struct InvariantReport {
@@ -118,6 +141,12 @@ class InventoryStore {
   virtual std::optional<IdempotencyEntry> FindIdempotency(std::int64_t member_id,
                                                           std::string_view key) = 0;
   virtual std::optional<HoldOutcome> FindHold(std::int64_t hold_id) = 0;
+  // The payment with this id (captured, refunded or not), as the order it created.
+  virtual std::optional<PaidPurchase> FindPaidPurchase(std::int64_t payment_id) = 0;
+  // The member's open holds at `now` with ids below `before_id` (0 = from the newest), at most
+  // `limit`, with their lines.
+  virtual OpenHoldsPage OpenHolds(std::int64_t member_id, TimePoint now, std::int64_t before_id,
+                                  std::size_t limit) = 0;
 
   // Writes.
   // Guarded: fails with kSoldOut/kInsufficientStock or kPurchaseLimitReached if the database
@@ -174,7 +203,8 @@ class InventoryStore {
   }
   // Payments refunded here whose provider refund has not been confirmed yet. Blocks.
   virtual std::vector<RefundedPayment> PendingRefunds(std::size_t /*limit*/) { return {}; }
-  // The provider confirmed the refund. Blocks.
+  // The provider confirmed the refund: clears refund_pending and, once per payment, puts
+  // payment.refunded in the outbox (the orders service shows it on the order). Blocks.
   virtual void SettleRefund(std::int64_t /*payment_id*/, TimePoint /*now*/) {}
   virtual std::optional<ProductSaleFigures> SaleFigures(std::int64_t /*product_id*/) {
     return std::nullopt;

@@ -4,6 +4,7 @@
 
 #include "core/time_format.hpp"
 #include "infra/json/json.hpp"
+#include "services/members/adapters/link_pages.hpp"
 
 namespace rocketmart::members {
 namespace {
@@ -20,11 +21,21 @@ constexpr json::StringBounds kName{.min_chars = 1, .max_chars = kNameMaxChars};
 constexpr json::StringBounds kPhone{.min_chars = 0, .max_chars = kPhoneMaxChars};
 constexpr json::StringBounds kAddress{.min_chars = 0, .max_chars = kAddressMaxChars};
 constexpr json::StringBounds kToken{.min_chars = 1, .max_chars = kTokenMaxChars};
+constexpr std::int64_t kMaxMembersPage = 100;
 
 constexpr http::RouteOptions kPublic{
     .access = http::Access::kPublic, .json_body = true, .max_body_bytes = kMaxBodyBytes};
 constexpr http::RouteOptions kMember{
     .access = http::Access::kMember, .json_body = true, .max_body_bytes = kMaxBodyBytes};
+// The HTML pages mailed links open (GET, no body).
+constexpr http::RouteOptions kPage{
+    .access = http::Access::kPublic, .json_body = false, .max_body_bytes = kMaxBodyBytes};
+// A page opened from a mailed link carries its token in the query (read by the page's script).
+http::RouteOptions TokenPage() {
+  http::RouteOptions options = kPage;
+  options.query = {"token"};
+  return options;
+}
 
 Response Error(const rocketmart::Error& error) {
   if (error.code == Errc::kRateLimited) {
@@ -109,15 +120,30 @@ void RegisterRoutes(http::Router& router, MembersService& members) {
                co_return Accepted();
              });
 
-  router.Add(http::Method::get, "/member/verify", kPublic,
+  // The mailed link: a page that confirms with the POST below. The GET never reads the token.
+  router.Add(http::Method::get, "/member/verify", TokenPage(), [](Request&) -> awaitable<Response> {
+    co_return LinkPageResponse(LinkPage::kVerifyEmail);
+  });
+
+  router.Add(http::Method::post, "/member/verify", kPublic,
              [&members](Request& req) -> awaitable<Response> {
-               auto token = req.QueryParam("token");
-               auto st = co_await members.VerifyEmail(token.value_or(""), Ip(req));
-               if (!st.ok()) co_return Error(st.error());
+               auto object = Body(req);
+               if (!object.ok()) co_return Error(object.error());
+               json::FieldReader r(*object);
+               auto token = r.RequiredString("token", kToken);
+               if (auto st = r.Finish(); !st.ok()) co_return Error(st.error());
+               auto outcome = co_await members.VerifyEmail(std::move(*token), Ip(req));
+               if (!outcome.ok()) co_return Error(outcome.error());
                boost::json::object o;
                o["status"] = "verified";
-               o["message"] = "Your email address is verified.";
-               co_return http::JsonResponse(http::Status::ok, o);
+               o["alreadyVerified"] = outcome->already_verified;
+               o["message"] = outcome->already_verified
+                                  ? "Your email address was already verified."
+                                  : "Your email address is verified. Refresh your access token "
+                                    "(POST /auth/refresh) or log in again to buy.";
+               Response res = http::JsonResponse(http::Status::ok, o);
+               res.set(http::beast_http::field::cache_control, "no-store");
+               co_return res;
              });
 
   router.Add(http::Method::post, "/member/resend-verification", kPublic,
@@ -176,7 +202,8 @@ void RegisterRoutes(http::Router& router, MembersService& members) {
                co_return http::NoContent();
              });
 
-  router.Add(http::Method::post, "/auth/logout-all", kMember,
+  router.Add(http::Method::post, "/auth/logout-all",
+             {.access = http::Access::kMember, .body = http::BodyRule::kNone},
              [&members](Request& req) -> awaitable<Response> {
                auto st = co_await members.LogoutAll(*req.identity);
                if (!st.ok()) co_return Error(st.error());
@@ -197,6 +224,10 @@ void RegisterRoutes(http::Router& router, MembersService& members) {
                co_return http::NoContent();
              });
 
+  router.Add(
+      http::Method::get, "/member/find-password", kPage,
+      [](Request&) -> awaitable<Response> { co_return LinkPageResponse(LinkPage::kFindPassword); });
+
   router.Add(http::Method::post, "/member/find-password", kPublic,
              [&members](Request& req) -> awaitable<Response> {
                auto object = Body(req);
@@ -207,6 +238,11 @@ void RegisterRoutes(http::Router& router, MembersService& members) {
                auto st = co_await members.FindPassword(std::move(*email), Ip(req));
                if (!st.ok()) co_return Error(st.error());
                co_return Accepted();
+             });
+
+  router.Add(http::Method::get, "/member/reset-password", TokenPage(),
+             [](Request&) -> awaitable<Response> {
+               co_return LinkPageResponse(LinkPage::kResetPassword);
              });
 
   router.Add(http::Method::post, "/member/reset-password", kPublic,
@@ -245,6 +281,37 @@ void RegisterRoutes(http::Router& router, MembersService& members) {
                auto profile = co_await members.UpdateProfile(req.MemberId(), std::move(changes));
                if (!profile.ok()) co_return Error(profile.error());
                Response res = http::JsonResponse(http::Status::ok, ProfileJson(*profile));
+               res.set(http::beast_http::field::cache_control, "no-store");
+               co_return res;
+             });
+
+  // Operators: every member, newest first, or a search by email or name prefix.
+  router.Add(http::Method::get, "/admin/members",
+             {.access = http::Access::kAdmin, .query = {"q", "cursor", "limit"}},
+             [&members](Request& req) -> awaitable<Response> {
+               auto limit = req.IntQueryParam("limit", 1, kMaxMembersPage, 20);
+               if (!limit.ok()) co_return Error(limit.error());
+               auto before = req.IntQueryParam("cursor", 1, INT64_MAX, 0);
+               if (!before.ok()) co_return Error(before.error());
+               auto page = members.ListMembers(req.QueryParam("q"), *before,
+                                               static_cast<std::size_t>(*limit));
+               if (!page.ok()) co_return Error(page.error());
+               boost::json::array items;
+               for (const MemberSummary& m : page->items) {
+                 items.push_back({{"id", m.id},
+                                  {"email", m.email},
+                                  {"name", m.name},
+                                  {"role", RoleName(m.role)},
+                                  {"emailVerified", m.email_verified},
+                                  {"createdAt", FormatRfc3339(m.created_at)}});
+               }
+               boost::json::object o{{"items", std::move(items)}};
+               o["total"] =
+                   page->total ? boost::json::value(*page->total) : boost::json::value(nullptr);
+               o["nextCursor"] = page->next_before_id > 0
+                                     ? boost::json::value(std::to_string(page->next_before_id))
+                                     : boost::json::value(nullptr);
+               Response res = http::JsonResponse(http::Status::ok, o);
                res.set(http::beast_http::field::cache_control, "no-store");
                co_return res;
              });

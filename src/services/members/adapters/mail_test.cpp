@@ -153,6 +153,13 @@ TEST(EmlMailer, WritesAReadableMessageFile) {
   EXPECT_EQ(FindLink(PlainTextPart(ss.str()), "verify"), link);
 }
 
+TEST(SmtpMailer, LogsItsUrlWithoutCredentials) {
+  EXPECT_EQ(UrlWithoutCredentials("smtp://user:pa55@mail.example:587"), "smtp://mail.example:587");
+  EXPECT_EQ(UrlWithoutCredentials("smtps://u:p@ss@mail.example/x@y"), "smtps://mail.example/x@y");
+  EXPECT_EQ(UrlWithoutCredentials("smtp://127.0.0.1:25"), "smtp://127.0.0.1:25");
+  EXPECT_EQ(UrlWithoutCredentials("smtp://h/a@b"), "smtp://h/a@b");
+}
+
 TEST(MailTemplates, HtmlPartEscapesNames) {
   const MailMessage m = VerificationMail("a@b.com", "<script>x</script>", "https://x/?a=1&b=2", 24);
   EXPECT_EQ(m.html.find("<script>"), std::string::npos);

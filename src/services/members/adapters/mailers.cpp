@@ -42,6 +42,16 @@ struct CurlGlobal {
 
 }  // namespace
 
+std::string UrlWithoutCredentials(std::string_view url) {
+  const auto scheme = url.find("://");
+  if (scheme == std::string_view::npos) return std::string(url);
+  const std::size_t start = scheme + 3;
+  const std::string_view authority = url.substr(start, url.find('/', start) - start);
+  const auto at = authority.rfind('@');  // the last one: a password may hold an unescaped '@'
+  if (at == std::string_view::npos) return std::string(url);
+  return std::string(url.substr(0, start)) + std::string(url.substr(start + at + 1));
+}
+
 EmlMailer::EmlMailer(std::filesystem::path directory, std::string from, const Clock& clock)
     : directory_(std::move(directory)), from_(std::move(from)), clock_(clock) {}
 
@@ -67,12 +77,8 @@ Status EmlMailer::Send(const MailMessage& mail, const std::string& message_id) {
   ::close(fd);
   std::filesystem::rename(tmp, final_path, ec);
   if (ec) return MakeError(Errc::kUnavailable, "cannot rename " + tmp.string());
-  if (mail.link.empty()) {
-    spdlog::info("mail: \"{}\" to {} written to {}", mail.subject, mail.to, final_path.string());
-  } else {
-    spdlog::info("mail: \"{}\" to {} written to {}; link: {}", mail.subject, mail.to,
-                 final_path.string(), mail.link);
-  }
+  // Never the link: it carries a single-use token (ASVS 7.1.1). The file has it, mode 0600.
+  spdlog::info("mail: \"{}\" to {} written to {}", mail.subject, mail.to, final_path.string());
   return Ok();
 }
 
@@ -114,7 +120,8 @@ Status SmtpMailer::Send(const MailMessage& mail, const std::string& message_id) 
     return MakeError(Errc::kUnavailable, std::string("smtp: ") + curl_easy_strerror(rc) +
                                              (error[0] ? std::string(": ") + error : ""));
   }
-  spdlog::info("mail: \"{}\" to {} handed to {}", mail.subject, mail.to, options_.url);
+  spdlog::info("mail: \"{}\" to {} handed to {}", mail.subject, mail.to,
+               UrlWithoutCredentials(options_.url));
   return Ok();
 }
 
@@ -151,6 +158,7 @@ void MailWorker::Notify() {
 }
 
 int MailWorker::RunOnce() {
+  if (resolve_) resolve_();
   int sent = 0;
   const TimePoint now = clock_.Now();
   for (const OutboxMail& row : outbox_.Due(now, options_.batch)) {

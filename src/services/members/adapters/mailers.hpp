@@ -1,11 +1,11 @@
 // Mailer adapters and the mail worker.
 //
 // EmlMailer writes each mail as an RFC 5322 file under a directory (the embedded default: no
-// server needed; the log shows the link so a developer can click it). SmtpMailer submits through
-// libcurl (smtp:// with optional STARTTLS, or smtps:// for implicit TLS; optional AUTH; connect
-// and total timeouts). MailWorker drains the durable outbox in members.db on its own thread:
-// every queued mail is retried with exponential backoff until the transport takes it, so a mail
-// is never lost while the SMTP server is down.
+// server needed; the log names the file, never the link, which carries a single-use token).
+// SmtpMailer submits through libcurl (smtp:// with optional STARTTLS, or smtps:// for implicit
+// TLS; optional AUTH; connect and total timeouts). MailWorker drains the durable outbox in
+// members.db on its own thread: every queued mail is retried with exponential backoff until the
+// transport takes it, so a mail is never lost while the SMTP server is down.
 //
 // Thread-safety: mailers are called from the worker thread only. MailWorker's Start/Stop/Notify
 // are thread-safe; RunOnce is for tests and only when the worker thread is not started.
@@ -15,6 +15,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <filesystem>
+#include <functional>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -25,6 +26,9 @@
 #include "services/members/ports/mailer.hpp"
 
 namespace rocketmart::members {
+
+// The URL without its userinfo (smtp://user:password@host -> smtp://host): what log lines show.
+std::string UrlWithoutCredentials(std::string_view url);
 
 class EmlMailer final : public Mailer {
  public:
@@ -69,10 +73,14 @@ class MailWorker {
   MailWorker(SqliteMailOutbox& outbox, const FieldCipher& cipher, Mailer& mailer,
              const Clock& clock, MailWorkerOptions options = {});
   ~MailWorker();
+  // Runs at the start of every pass, on the worker's thread, before the due mails are sent: the
+  // members service resolves the recorded mail requests there, so their mails go out in the same
+  // pass. Set before Start().
+  void SetRequestResolver(std::function<int()> resolve) { resolve_ = std::move(resolve); }
   void Start();
   void Stop();
   void Notify();
-  // One pass over the due mails on the calling thread. Returns how many were sent.
+  // One pass (requests, then due mails) on the calling thread. Returns how many mails were sent.
   int RunOnce();
 
   std::uint64_t sent() const { return sent_.load(); }
@@ -86,6 +94,7 @@ class MailWorker {
   Mailer& mailer_;
   const Clock& clock_;
   const MailWorkerOptions options_;
+  std::function<int()> resolve_;
   std::mutex mu_;
   std::condition_variable cv_;
   bool stopping_ = false;

@@ -2,6 +2,7 @@
 
 #include <span>
 
+#include "auth/identity.hpp"
 #include "infra/async/write.hpp"
 
 namespace rocketmart::members {
@@ -66,7 +67,53 @@ constexpr storage::Migration kMigrations[] = {
         created_at_ms      INTEGER NOT NULL
       );
     )sql"},
+    // A denial can name a whole session: every access token whose jti starts with the refresh
+    // family id held in `jti` (refresh-token reuse, logout).
+    {2, "denied_families", R"sql(
+      ALTER TABLE denied_tokens ADD COLUMN family INTEGER NOT NULL DEFAULT 0;
+    )sql"},
+    // Member ids from 2^53 (auth::kSyntheticMemberBase) up belong to synthetic load-test
+    // identities: a real member never gets one, so it can never inherit their orders.
+    {3, "real_member_ids_below_synthetic", R"sql(
+      CREATE TRIGGER members_ids_below_synthetic AFTER INSERT ON members
+      WHEN NEW.id >= 9007199254740992
+      BEGIN
+        SELECT RAISE(ABORT, 'member ids from 2^53 up are reserved for synthetic identities');
+      END;
+    )sql"},
+    // find-password and resend-verification record the asked-for address here, the same way for
+    // every address; the mail worker looks it up and deletes the row (docs/members.md).
+    {4, "mail_requests", R"sql(
+      CREATE TABLE mail_requests (
+        id            INTEGER PRIMARY KEY AUTOINCREMENT,
+        kind          INTEGER NOT NULL,
+        address       BLOB    NOT NULL,
+        created_at_ms INTEGER NOT NULL
+      );
+    )sql"},
+    // A used verification token is kept (marked) until it expires: presenting it again answers
+    // "already verified", not an error.
+    {5, "verification_tokens_used_at", R"sql(
+      ALTER TABLE member_tokens ADD COLUMN used_at_ms INTEGER;
+    )sql"},
+    // The admin's members list (GET /admin/members): a name prefix search through an index (the
+    // email one uses the unique email_key), and the member count kept by triggers so the list's
+    // total is one row read.
+    {6, "members list", R"sql(
+      CREATE INDEX members_by_name ON members (name COLLATE NOCASE);
+      CREATE TABLE member_count (
+        id      INTEGER PRIMARY KEY CHECK (id = 1),
+        members INTEGER NOT NULL
+      );
+      INSERT INTO member_count (id, members) SELECT 1, count(*) FROM members;
+      CREATE TRIGGER members_counted_in AFTER INSERT ON members
+        BEGIN UPDATE member_count SET members = members + 1 WHERE id = 1; END;
+      CREATE TRIGGER members_counted_out AFTER DELETE ON members
+        BEGIN UPDATE member_count SET members = members - 1 WHERE id = 1; END;
+    )sql"},
 };
+
+static_assert(auth::kSyntheticMemberBase == 9007199254740992, "migration 3 names this bound");
 
 constexpr std::string_view kSelect =
     "SELECT id, email, password_hash, name, phone, address, role, email_verified, "
@@ -129,6 +176,21 @@ void Exec1(storage::Database& db, std::string_view sql,
   stmt.Reset();
 }
 
+void InsertDenial(storage::Database& db, std::int64_t member_id, const AccessDenial& denial,
+                  TimePoint now) {
+  Exec1(db, "DELETE FROM denied_tokens WHERE expires_at_ms <= ?",
+        [&](storage::Statement& s) { s.BindInt64(1, ToUnixMillis(now)); });
+  Exec1(db,
+        "INSERT OR REPLACE INTO denied_tokens (jti, member_id, expires_at_ms, family) "
+        "VALUES (?, ?, ?, ?)",
+        [&](storage::Statement& s) {
+          s.BindText(1, denial.id)
+              .BindInt64(2, member_id)
+              .BindInt64(3, ToUnixMillis(denial.expires_at))
+              .BindInt64(4, denial.family ? 1 : 0);
+        });
+}
+
 TimePoint RevokeFamilies(storage::Database& db, std::int64_t member_id, const std::string& keep,
                          TimePoint valid_after) {
   Exec1(db, "UPDATE refresh_families SET revoked = 1 WHERE member_id = ? AND family_id != ?",
@@ -143,6 +205,20 @@ TimePoint RevokeFamilies(storage::Database& db, std::int64_t member_id, const st
       db, "UPDATE members SET tokens_valid_after_ms = ? WHERE id = ?",
       [&](storage::Statement& s) { s.BindInt64(1, ToUnixMillis(stored)).BindInt64(2, member_id); });
   return stored;
+}
+
+void InsertToken(storage::Database& db, std::int64_t member_id, TokenKind kind,
+                 const std::string& hash, TimePoint expires_at, TimePoint now) {
+  Exec1(db,
+        "INSERT INTO member_tokens (token_hash, member_id, kind, expires_at_ms, created_at_ms) "
+        "VALUES (?, ?, ?, ?, ?)",
+        [&](storage::Statement& s) {
+          s.BindText(1, hash)
+              .BindInt64(2, member_id)
+              .BindInt64(3, static_cast<int>(kind))
+              .BindInt64(4, ToUnixMillis(expires_at))
+              .BindInt64(5, ToUnixMillis(now));
+        });
 }
 
 // Returns the member id of a live token of `kind`, deleting it (single use); 0 when none.
@@ -188,8 +264,44 @@ std::span<const storage::Migration> MembersMigrations() {
   return kMigrations;
 }
 
+std::optional<MemberRecord> ReadMemberById(storage::Database& db, std::int64_t id) {
+  return FindIdIn(db, id);
+}
+
 std::optional<MemberRecord> SqliteMemberRepository::FindById(std::int64_t id) {
   return FindIdIn(readers_.ForThisThread(), id);
+}
+
+MemberList SqliteMemberRepository::ListMembers(const MemberListQuery& query) {
+  storage::Database& db = readers_.ForThisThread();
+  // A search reads the two index ranges (`+id` keeps the planner from walking the table by id
+  // instead) and sorts the matches: its cost grows with the matches, not with the members.
+  auto& stmt = query.search
+                   ? db.Cached(
+                         "SELECT id, email, name, role, email_verified, created_at_ms FROM members "
+                         "WHERE ((email_key >= ?1 AND email_key < ?2) OR "
+                         "(name >= ?1 COLLATE NOCASE AND name < ?2 COLLATE NOCASE)) AND +id < ?3 "
+                         "ORDER BY id DESC LIMIT ?4")
+                   : db.Cached(
+                         "SELECT id, email, name, role, email_verified, created_at_ms FROM members "
+                         "WHERE id < ?3 ORDER BY id DESC LIMIT ?4");
+  if (query.search) stmt.BindText(1, query.search->from).BindText(2, query.search->to);
+  stmt.BindInt64(3, query.before_id > 0 ? query.before_id : INT64_MAX)
+      .BindInt64(4, static_cast<std::int64_t>(query.limit));
+  MemberList out;
+  while (stmt.Step()) {
+    out.items.push_back(
+        MemberSummary{stmt.Int64(0), stmt.Text(1), stmt.Text(2),
+                      stmt.Text(3) == "admin" ? MemberRole::kAdmin : MemberRole::kUser,
+                      stmt.Int64(4) != 0, FromUnixMillis(stmt.Int64(5))});
+  }
+  stmt.Reset();
+  if (!query.search) {
+    auto& count = db.Cached("SELECT members FROM member_count WHERE id = 1");
+    if (count.Step()) out.total = count.Int64(0);
+    count.Reset();
+  }
+  return out;
 }
 
 std::optional<MemberRecord> SqliteMemberRepository::FindByEmail(std::string_view email) {
@@ -214,43 +326,25 @@ awaitable<Result<std::int64_t>> SqliteMemberRepository::Signup(SignupRequest req
     Exec1(db, "UPDATE members SET phone = ?, address = ? WHERE id = ?", [&](storage::Statement& s) {
       s.BindBlob(1, Bytes(phone)).BindBlob(2, Bytes(address)).BindInt64(3, id);
     });
-    Exec1(db,
-          "INSERT INTO member_tokens (token_hash, member_id, kind, expires_at_ms, created_at_ms) "
-          "VALUES (?, ?, ?, ?, ?)",
-          [&](storage::Statement& s) {
-            s.BindText(1, request.verify_token_hash)
-                .BindInt64(2, id)
-                .BindInt64(3, static_cast<int>(TokenKind::kVerifyEmail))
-                .BindInt64(4, ToUnixMillis(request.verify_expires_at))
-                .BindInt64(5, ToUnixMillis(request.now));
-          });
+    InsertToken(db, id, TokenKind::kVerifyEmail, request.verify_token_hash,
+                request.verify_expires_at, request.now);
     QueueMail(db, request.new_mail, request.now);
     return id;
   };
   co_return co_await async::Write<std::int64_t>(writer_, std::move(job));
 }
 
-awaitable<Status> SqliteMemberRepository::IssueToken(std::int64_t member_id, TokenKind kind,
-                                                     std::string token_hash, TimePoint expires_at,
-                                                     QueuedMail mail, TimePoint now) {
-  auto job = [=, token_hash = std::move(token_hash),
-              mail = std::move(mail)](storage::Database& db) -> Result<bool> {
-    if (!FindIdIn(db, member_id)) return MakeError(Errc::kNotFound, "no such member");
-    Exec1(db, "DELETE FROM member_tokens WHERE member_id = ? AND kind = ?",
+awaitable<Status> SqliteMemberRepository::RecordMailRequest(MailRequestKind kind,
+                                                            std::string sealed_address,
+                                                            TimePoint now) {
+  auto job = [kind, sealed_address = std::move(sealed_address),
+              now](storage::Database& db) -> Result<bool> {
+    Exec1(db, "INSERT INTO mail_requests (kind, address, created_at_ms) VALUES (?, ?, ?)",
           [&](storage::Statement& s) {
-            s.BindInt64(1, member_id).BindInt64(2, static_cast<int>(kind));
+            s.BindInt64(1, static_cast<int>(kind))
+                .BindBlob(2, Bytes(sealed_address))
+                .BindInt64(3, ToUnixMillis(now));
           });
-    Exec1(db,
-          "INSERT INTO member_tokens (token_hash, member_id, kind, expires_at_ms, created_at_ms) "
-          "VALUES (?, ?, ?, ?, ?)",
-          [&](storage::Statement& s) {
-            s.BindText(1, token_hash)
-                .BindInt64(2, member_id)
-                .BindInt64(3, static_cast<int>(kind))
-                .BindInt64(4, ToUnixMillis(expires_at))
-                .BindInt64(5, ToUnixMillis(now));
-          });
-    QueueMail(db, mail, now);
     return true;
   };
   auto r = co_await async::Write<bool>(writer_, std::move(job));
@@ -258,17 +352,70 @@ awaitable<Status> SqliteMemberRepository::IssueToken(std::int64_t member_id, Tok
   co_return Ok();
 }
 
-awaitable<Result<std::int64_t>> SqliteMemberRepository::ConsumeVerification(std::string token_hash,
-                                                                            TimePoint now) {
-  auto job = [token_hash = std::move(token_hash),
-              now](storage::Database& db) -> Result<std::int64_t> {
-    const std::int64_t member = TakeToken(db, token_hash, TokenKind::kVerifyEmail, now);
-    if (member == 0) return MakeError(Errc::kValidationFailed, "invalid token");
-    Exec1(db, "UPDATE members SET email_verified = 1, updated_at_ms = ? WHERE id = ?",
-          [&](storage::Statement& s) { s.BindInt64(1, ToUnixMillis(now)).BindInt64(2, member); });
-    return member;
+std::vector<MailRequest> SqliteMemberRepository::PendingMailRequests(std::size_t limit) {
+  std::vector<MailRequest> out;
+  auto& stmt = readers_.ForThisThread().Cached(
+      "SELECT id, kind, address FROM mail_requests ORDER BY id LIMIT ?");
+  stmt.BindInt64(1, static_cast<std::int64_t>(limit));
+  while (stmt.Step()) {
+    out.push_back(
+        {stmt.Int64(0), static_cast<MailRequestKind>(stmt.Int64(1)), BlobString(stmt, 2)});
+  }
+  stmt.Reset();
+  return out;
+}
+
+awaitable<Status> SqliteMemberRepository::ResolveMailRequest(std::int64_t request_id,
+                                                             std::optional<TokenIssue> issue,
+                                                             TimePoint now) {
+  auto job = [request_id, issue = std::move(issue), now](storage::Database& db) -> Result<bool> {
+    Exec1(db, "DELETE FROM mail_requests WHERE id = ?",
+          [&](storage::Statement& s) { s.BindInt64(1, request_id); });
+    if (!issue || !FindIdIn(db, issue->member_id)) return true;
+    Exec1(db, "DELETE FROM member_tokens WHERE member_id = ? AND kind = ?",
+          [&](storage::Statement& s) {
+            s.BindInt64(1, issue->member_id).BindInt64(2, static_cast<int>(issue->kind));
+          });
+    InsertToken(db, issue->member_id, issue->kind, issue->token_hash, issue->expires_at, now);
+    QueueMail(db, issue->mail, now);
+    return true;
   };
-  co_return co_await async::Write<std::int64_t>(writer_, std::move(job));
+  auto r = co_await async::Write<bool>(writer_, std::move(job));
+  if (!r.ok()) co_return r.error();
+  co_return Ok();
+}
+
+awaitable<Result<MemberRepository::Verification>> SqliteMemberRepository::ConsumeVerification(
+    std::string token_hash, TimePoint now) {
+  auto job = [token_hash = std::move(token_hash),
+              now](storage::Database& db) -> Result<Verification> {
+    auto& stmt = db.Cached(
+        "SELECT t.member_id, t.expires_at_ms, t.used_at_ms IS NOT NULL, m.email_verified "
+        "FROM member_tokens t JOIN members m ON m.id = t.member_id "
+        "WHERE t.token_hash = ? AND t.kind = ?");
+    stmt.BindText(1, token_hash).BindInt64(2, static_cast<int>(TokenKind::kVerifyEmail));
+    if (!stmt.Step()) {
+      stmt.Reset();
+      return MakeError(Errc::kValidationFailed, "invalid token");
+    }
+    const Verification found{stmt.Int64(0), stmt.Int64(2) != 0 || stmt.Int64(3) != 0};
+    const bool expired = stmt.Int64(1) <= ToUnixMillis(now);
+    const bool used = stmt.Int64(2) != 0;
+    stmt.Reset();
+    if (expired) return MakeError(Errc::kValidationFailed, "invalid token");
+    if (used) return found;
+    Exec1(
+        db, "UPDATE member_tokens SET used_at_ms = ? WHERE token_hash = ?",
+        [&](storage::Statement& s) { s.BindInt64(1, ToUnixMillis(now)).BindText(2, token_hash); });
+    if (!found.already_verified) {
+      Exec1(db, "UPDATE members SET email_verified = 1, updated_at_ms = ? WHERE id = ?",
+            [&](storage::Statement& s) {
+              s.BindInt64(1, ToUnixMillis(now)).BindInt64(2, found.member_id);
+            });
+    }
+    return found;
+  };
+  co_return co_await async::Write<Verification>(writer_, std::move(job));
 }
 
 awaitable<Result<Revocation>> SqliteMemberRepository::ConsumeReset(std::string token_hash,
@@ -326,11 +473,10 @@ awaitable<Status> SqliteMemberRepository::StoreRefresh(std::int64_t member_id,
   co_return Ok();
 }
 
-awaitable<Result<RefreshOutcome>> SqliteMemberRepository::RotateRefresh(std::string token_hash,
-                                                                        std::string new_hash,
-                                                                        TimePoint now) {
+awaitable<Result<RefreshOutcome>> SqliteMemberRepository::RotateRefresh(
+    std::string token_hash, std::string new_hash, TimePoint access_denied_until, TimePoint now) {
   auto job = [token_hash = std::move(token_hash), new_hash = std::move(new_hash),
-              now](storage::Database& db) -> Result<RefreshOutcome> {
+              access_denied_until, now](storage::Database& db) -> Result<RefreshOutcome> {
     auto& stmt = db.Cached(
         "SELECT t.family_id, t.used_at_ms, f.member_id, f.revoked, f.expires_at_ms "
         "FROM refresh_tokens t JOIN refresh_families f ON f.family_id = t.family_id "
@@ -352,6 +498,8 @@ awaitable<Result<RefreshOutcome>> SqliteMemberRepository::RotateRefresh(std::str
       // change commits because the job returns a value, not an error.
       Exec1(db, "UPDATE refresh_families SET revoked = 1 WHERE family_id = ?",
             [&](storage::Statement& s) { s.BindText(1, out.family_id); });
+      // The access tokens the family issued stop too, whoever holds them.
+      InsertDenial(db, out.member_id, AccessDenial{out.family_id, true, access_denied_until}, now);
       out.status = RefreshStatus::kReused;
       return out;
     }
@@ -374,23 +522,16 @@ awaitable<Result<RefreshOutcome>> SqliteMemberRepository::RotateRefresh(std::str
 
 awaitable<Status> SqliteMemberRepository::Logout(std::int64_t member_id,
                                                  std::optional<std::string> token_hash,
-                                                 std::string jti, TimePoint jti_expires_at,
-                                                 TimePoint now) {
+                                                 AccessDenial denial, TimePoint now) {
   auto job = [=, token_hash = std::move(token_hash),
-              jti = std::move(jti)](storage::Database& db) -> Result<bool> {
+              denial = std::move(denial)](storage::Database& db) -> Result<bool> {
     if (token_hash) {
       Exec1(db,
             "UPDATE refresh_families SET revoked = 1 WHERE member_id = ? AND family_id = "
             "(SELECT family_id FROM refresh_tokens WHERE token_hash = ?)",
             [&](storage::Statement& s) { s.BindInt64(1, member_id).BindText(2, *token_hash); });
     }
-    Exec1(db, "DELETE FROM denied_tokens WHERE expires_at_ms <= ?",
-          [&](storage::Statement& s) { s.BindInt64(1, ToUnixMillis(now)); });
-    Exec1(db,
-          "INSERT OR REPLACE INTO denied_tokens (jti, member_id, expires_at_ms) VALUES (?, ?, ?)",
-          [&](storage::Statement& s) {
-            s.BindText(1, jti).BindInt64(2, member_id).BindInt64(3, ToUnixMillis(jti_expires_at));
-          });
+    InsertDenial(db, member_id, denial, now);
     return true;
   };
   auto r = co_await async::Write<bool>(writer_, std::move(job));
@@ -472,11 +613,11 @@ DenylistSnapshot SqliteMemberRepository::LoadDenylist(TimePoint now) {
   DenylistSnapshot out;
   writer_.RunSync([&](storage::Database& db) {
     auto denied = db.Prepare(
-        "SELECT member_id, jti, expires_at_ms FROM denied_tokens WHERE expires_at_ms > ?");
+        "SELECT member_id, jti, family, expires_at_ms FROM denied_tokens WHERE expires_at_ms > ?");
     denied.BindInt64(1, ToUnixMillis(now));
     while (denied.Step()) {
       out.denied_tokens.push_back(
-          {denied.Int64(0), denied.Text(1), FromUnixMillis(denied.Int64(2))});
+          {denied.Int64(0), denied.Text(1), denied.Int64(2) != 0, FromUnixMillis(denied.Int64(3))});
     }
     auto after =
         db.Prepare("SELECT id, tokens_valid_after_ms FROM members WHERE tokens_valid_after_ms > 0");
@@ -509,6 +650,18 @@ Result<std::int64_t> SqliteMemberRepository::CreateAdminSync(NewMember member, T
       id = InsertMember(db, member, now);
     }
   });
+  return id;
+}
+
+Result<std::int64_t> SqliteMemberRepository::CreateMemberSync(NewMember member, TimePoint now) {
+  std::int64_t id = 0;
+  writer_.RunSync([&](storage::Database& db) {
+    const std::string key = EmailKey(member.email);
+    if (FindWhere(db, "WHERE email_key = ?", [&key](storage::Statement& s) { s.BindText(1, key); }))
+      return;
+    id = InsertMember(db, member, now);
+  });
+  if (id == 0) return MakeError(Errc::kConflict, "the email " + member.email + " is taken");
   return id;
 }
 

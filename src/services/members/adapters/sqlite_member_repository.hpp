@@ -15,6 +15,10 @@ namespace rocketmart::members {
 
 std::span<const storage::Migration> MembersMigrations();
 
+// One member read straight from a members database, e.g. one `rocketmart token` opened read-only
+// while the server runs. nullopt when there is no such member.
+std::optional<MemberRecord> ReadMemberById(storage::Database& db, std::int64_t id);
+
 class SqliteMemberRepository final : public MemberRepository {
  public:
   SqliteMemberRepository(storage::GroupCommitWriter& writer, storage::ReadConnections& readers)
@@ -22,11 +26,15 @@ class SqliteMemberRepository final : public MemberRepository {
 
   std::optional<MemberRecord> FindById(std::int64_t id) override;
   std::optional<MemberRecord> FindByEmail(std::string_view email) override;
+  MemberList ListMembers(const MemberListQuery& query) override;
   boost::asio::awaitable<Result<std::int64_t>> Signup(SignupRequest request, SealFn seal) override;
-  boost::asio::awaitable<Status> IssueToken(std::int64_t member_id, TokenKind kind,
-                                            std::string token_hash, TimePoint expires_at,
-                                            QueuedMail mail, TimePoint now) override;
-  boost::asio::awaitable<Result<std::int64_t>> ConsumeVerification(std::string token_hash,
+  boost::asio::awaitable<Status> RecordMailRequest(MailRequestKind kind, std::string sealed_address,
+                                                   TimePoint now) override;
+  std::vector<MailRequest> PendingMailRequests(std::size_t limit) override;
+  boost::asio::awaitable<Status> ResolveMailRequest(std::int64_t request_id,
+                                                    std::optional<TokenIssue> issue,
+                                                    TimePoint now) override;
+  boost::asio::awaitable<Result<Verification>> ConsumeVerification(std::string token_hash,
                                                                    TimePoint now) override;
   boost::asio::awaitable<Result<Revocation>> ConsumeReset(std::string token_hash,
                                                           std::string new_hash,
@@ -37,10 +45,11 @@ class SqliteMemberRepository final : public MemberRepository {
                                               TimePoint now) override;
   boost::asio::awaitable<Result<RefreshOutcome>> RotateRefresh(std::string token_hash,
                                                                std::string new_hash,
+                                                               TimePoint access_denied_until,
                                                                TimePoint now) override;
   boost::asio::awaitable<Status> Logout(std::int64_t member_id,
-                                        std::optional<std::string> token_hash, std::string jti,
-                                        TimePoint jti_expires_at, TimePoint now) override;
+                                        std::optional<std::string> token_hash, AccessDenial denial,
+                                        TimePoint now) override;
   boost::asio::awaitable<Result<TimePoint>> RevokeSessions(std::int64_t member_id,
                                                            std::string keep_family,
                                                            TimePoint valid_after,
@@ -57,6 +66,7 @@ class SqliteMemberRepository final : public MemberRepository {
                                                              TimePoint now) override;
   DenylistSnapshot LoadDenylist(TimePoint now) override;
   Result<std::int64_t> CreateAdminSync(NewMember member, TimePoint now) override;
+  Result<std::int64_t> CreateMemberSync(NewMember member, TimePoint now) override;
 
  private:
   storage::GroupCommitWriter& writer_;

@@ -16,7 +16,7 @@ struct MailMessage {
   std::string subject;
   std::string text;
   std::string html;
-  // The action link in the mail (empty if none). Only the .eml adapter logs it (development).
+  // The action link in the mail (empty if none). It carries a single-use token: never logged.
   std::string link;
 };
 

@@ -67,6 +67,24 @@ std::string EmailKey(std::string_view email) {
   return Lower(email);
 }
 
+Result<SearchPrefix> MakeSearchPrefix(std::string_view q) {
+  if (q.empty() || q.size() > kSearchMaxChars) {
+    return Invalid("q must be 1 to " + std::to_string(kSearchMaxChars) + " bytes", "q");
+  }
+  for (const char c : q) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u < 0x20 || u == 0x7f || u >= 0xf8) return Invalid("q has a character we never store", "q");
+  }
+  SearchPrefix range{Lower(q), Lower(q)};
+  // The least key above every key with this prefix: the last byte plus one (never 0xff here). A
+  // NOCASE comparison folds A-Z, so a bound ending in 'A' (after '@') would read as 'a': '[' is
+  // the next byte that folds to itself, and nothing between them survives folding.
+  char& last = range.to.back();
+  last = static_cast<char>(static_cast<unsigned char>(last) + 1);
+  if (last == 'A') last = '[';
+  return range;
+}
+
 Status ValidateEmail(std::string_view email) {
   const Error bad = Invalid("email is not a valid address", "email");
   if (email.empty() || email.size() > kEmailMaxChars) return bad;

@@ -68,4 +68,17 @@ Status ValidateChanges(const ProfileChanges& changes);
 
 std::string_view RoleName(MemberRole role);
 
+// The admin's members search (GET /admin/members?q=): a prefix of the email or of the name,
+// compared without ASCII case (emails and names are stored in clear, ADR 0011). [from, to) is
+// the range of ASCII-lowercased keys that start with the prefix, so an index answers it: the
+// email through its unique lowercased key, the name through a NOCASE index.
+inline constexpr std::size_t kSearchMaxChars = kEmailMaxChars;
+struct SearchPrefix {
+  std::string from;
+  std::string to;
+};
+// kValidationFailed (field q) for an empty prefix, one over kSearchMaxChars bytes or one with
+// control characters or bytes that never occur in UTF-8.
+Result<SearchPrefix> MakeSearchPrefix(std::string_view q);
+
 }  // namespace rocketmart::members

@@ -37,6 +37,27 @@ struct MemberRecord {
   TimePoint updated_at{};
 };
 
+// One row of the admin's members list: what an operator may see (no personal data, ADR 0011).
+struct MemberSummary {
+  std::int64_t id = 0;
+  std::string email;
+  std::string name;
+  MemberRole role = MemberRole::kUser;
+  bool email_verified = false;
+  TimePoint created_at{};
+};
+
+struct MemberListQuery {
+  std::optional<SearchPrefix> search;  // nullopt = every member
+  std::int64_t before_id = 0;          // 0 = from the newest
+  std::size_t limit = 20;
+};
+
+struct MemberList {
+  std::vector<MemberSummary> items;   // newest first
+  std::optional<std::int64_t> total;  // every member, without a search; nullopt with one
+};
+
 enum class TokenKind { kVerifyEmail = 1, kResetPassword = 2 };
 
 // A mail to queue in the same transaction, already sealed (it may carry a single-use link).
@@ -54,6 +75,26 @@ struct NewMember {
   bool email_verified = false;
 };
 
+// "Send a link to this address" (find-password, resend-verification), recorded the same way
+// whether or not the address is registered, and resolved later by the mail worker: the request's
+// answer time then says nothing about the account. The address is sealed (it may be anyone's).
+enum class MailRequestKind { kPasswordReset = 1, kVerification = 2 };
+
+struct MailRequest {
+  std::int64_t id = 0;
+  MailRequestKind kind = MailRequestKind::kPasswordReset;
+  std::string sealed_address;
+};
+
+// A single-use link to issue to a member, with the mail that carries it.
+struct TokenIssue {
+  std::int64_t member_id = 0;
+  TokenKind kind = TokenKind::kVerifyEmail;
+  std::string token_hash;
+  TimePoint expires_at{};
+  QueuedMail mail;
+};
+
 enum class RefreshStatus { kRotated, kUnknown, kExpired, kReused };
 
 struct RefreshOutcome {
@@ -68,10 +109,19 @@ struct Revocation {
   TimePoint valid_after{};
 };
 
+// Access tokens made void before they expire: one token (`id` is its jti) or every access token
+// of a session (`family`: `id` is the refresh family id that starts their jtis).
+struct AccessDenial {
+  std::string id;
+  bool family = false;
+  TimePoint expires_at{};
+};
+
 struct DenylistSnapshot {
   struct Denied {
     std::int64_t member_id = 0;
-    std::string jti;
+    std::string jti;  // or the family id when `family`
+    bool family = false;
     TimePoint expires_at{};
   };
   std::vector<Denied> denied_tokens;
@@ -84,6 +134,9 @@ class MemberRepository {
 
   virtual std::optional<MemberRecord> FindById(std::int64_t id) = 0;
   virtual std::optional<MemberRecord> FindByEmail(std::string_view email) = 0;
+  // Members with ids below before_id whose email or name has the prefix, newest first; the total
+  // is read from a counter kept by the database (no count over the table).
+  virtual MemberList ListMembers(const MemberListQuery& query) = 0;
 
   // Inserts the member (new email) together with its verification token and mail, or, when the
   // email is taken, queues only `taken_mail`. Returns the new id, or 0 when the email was taken.
@@ -104,15 +157,29 @@ class MemberRepository {
   virtual boost::asio::awaitable<Result<std::int64_t>> Signup(SignupRequest request,
                                                               SealFn seal) = 0;
 
-  // Replaces the member's outstanding tokens of `kind` (a new link supersedes the old one) and
-  // queues the mail. kNotFound for an unknown member.
-  virtual boost::asio::awaitable<Status> IssueToken(std::int64_t member_id, TokenKind kind,
-                                                    std::string token_hash, TimePoint expires_at,
-                                                    QueuedMail mail, TimePoint now) = 0;
+  // Records a mail request; the same write for every address.
+  virtual boost::asio::awaitable<Status> RecordMailRequest(MailRequestKind kind,
+                                                           std::string sealed_address,
+                                                           TimePoint now) = 0;
+  // The oldest recorded requests. A read: the mail worker calls it on every wake-up.
+  virtual std::vector<MailRequest> PendingMailRequests(std::size_t limit) = 0;
+  // Deletes the request and, with `issue`, replaces the member's outstanding tokens of its kind
+  // (a new link supersedes the old one) and queues the mail, in one transaction. A member that
+  // no longer exists gets nothing; the request is deleted all the same.
+  virtual boost::asio::awaitable<Status> ResolveMailRequest(std::int64_t request_id,
+                                                            std::optional<TokenIssue> issue,
+                                                            TimePoint now) = 0;
 
-  // Consumes a verification token and marks the email verified. kValidationFailed when the token is
-  // unknown, used, superseded or expired (one answer for all: no oracle).
-  virtual boost::asio::awaitable<Result<std::int64_t>> ConsumeVerification(std::string token_hash,
+  // Uses a verification token: marks the email verified and the token used. A used token is kept
+  // until it expires, so presenting it again (a double click, a second device) answers
+  // `already_verified` rather than an error; so does a live token of a member already verified
+  // another way (a password reset). kValidationFailed when the token is unknown, superseded or
+  // expired (one answer for all: no oracle).
+  struct Verification {
+    std::int64_t member_id = 0;
+    bool already_verified = false;
+  };
+  virtual boost::asio::awaitable<Result<Verification>> ConsumeVerification(std::string token_hash,
                                                                            TimePoint now) = 0;
   // Consumes a reset token, sets the new hash, revokes every refresh token and voids every access
   // token issued before `valid_after`. Returns the member and the revocation instant stored.
@@ -126,16 +193,16 @@ class MemberRepository {
                                                       TimePoint family_expires_at,
                                                       TimePoint now) = 0;
   // Marks `token_hash` used and stores `new_hash` in the same family, or reports why not. On reuse
-  // of an already-used token the whole family is revoked (committed; the caller answers 401).
-  virtual boost::asio::awaitable<Result<RefreshOutcome>> RotateRefresh(std::string token_hash,
-                                                                       std::string new_hash,
-                                                                       TimePoint now) = 0;
+  // of an already-used token the whole family is revoked and its access tokens are denied until
+  // `access_denied_until` (committed; the caller answers 401).
+  virtual boost::asio::awaitable<Result<RefreshOutcome>> RotateRefresh(
+      std::string token_hash, std::string new_hash, TimePoint access_denied_until,
+      TimePoint now) = 0;
   // Revokes the family of `token_hash` if it belongs to `member_id` (otherwise does nothing) and
-  // denies the access token `jti` until `jti_expires_at`.
+  // records `denial` (the caller's access token, or its whole session).
   virtual boost::asio::awaitable<Status> Logout(std::int64_t member_id,
                                                 std::optional<std::string> token_hash,
-                                                std::string jti, TimePoint jti_expires_at,
-                                                TimePoint now) = 0;
+                                                AccessDenial denial, TimePoint now) = 0;
   // Revokes every refresh family of the member except `keep_family` (may be empty) and voids
   // access tokens issued before `valid_after`. Returns the instant stored: `valid_after`, or one
   // second past the previous one if that was not earlier (tokens issued since the previous
@@ -168,6 +235,8 @@ class MemberRepository {
   // Synchronous, start-up / CLI only.
   virtual DenylistSnapshot LoadDenylist(TimePoint now) = 0;
   virtual Result<std::int64_t> CreateAdminSync(NewMember member, TimePoint now) = 0;
+  // Inserts the member as given (role, verified flag); kConflict when the email is taken.
+  virtual Result<std::int64_t> CreateMemberSync(NewMember member, TimePoint now) = 0;
 };
 
 }  // namespace rocketmart::members

@@ -38,10 +38,16 @@ Result<std::int64_t> ReadPositive(const Request& req, std::string_view name,
   return value;
 }
 
-Response PageResponse(const OrderPage& page) {
+// `for_admin`: each item names its member.
+Response PageResponse(const OrderPage& page, bool for_admin) {
   boost::json::array items;
-  for (const Order& o : page.items) items.push_back(OrderJson(o, false));
+  for (const Order& o : page.items) {
+    boost::json::object item = OrderJson(o, false);
+    if (for_admin) item["memberId"] = o.member_id;
+    items.push_back(std::move(item));
+  }
   boost::json::object body{{"items", std::move(items)}};
+  body["total"] = page.total ? boost::json::value(*page.total) : boost::json::value(nullptr);
   body["nextCursor"] = page.next_before_id > 0
                            ? boost::json::value(std::to_string(page.next_before_id))
                            : boost::json::value(nullptr);
@@ -92,10 +98,13 @@ boost::json::object SummaryJson(const SaleSummary& s) {
 
 }  // namespace
 
-boost::json::object OrderJson(const Order& order, bool with_history) {
+boost::json::object OrderJson(const Order& order, bool with_history, bool for_admin) {
   boost::json::array lines;
   for (const OrderLine& l : order.lines) {
-    lines.push_back({{"productId", l.product_id}, {"quantity", l.quantity}, {"price", l.price}});
+    lines.push_back({{"productId", l.product_id},
+                     {"name", l.name},
+                     {"quantity", l.quantity},
+                     {"price", l.price}});
   }
   boost::json::object o{{"id", order.id},
                         {"paymentId", order.payment_id},
@@ -106,13 +115,25 @@ boost::json::object OrderJson(const Order& order, bool with_history) {
                         {"onHold", order.on_hold},
                         {"lines", std::move(lines)}};
   if (order.delivered_at) o["deliveredAt"] = FormatRfc3339(*order.delivered_at);
+  if (const auto refund = RefundOf(order)) {
+    o["refund"] =
+        boost::json::object{{"status", RefundStatusName(refund->status)},
+                            {"amount", refund->amount},
+                            {"at", refund->at ? boost::json::value(FormatRfc3339(*refund->at))
+                                              : boost::json::value(nullptr)}};
+  }
   if (with_history) {
     boost::json::array history;
     for (const StatusChange& h : order.history) {
-      history.push_back({{"status", OrderStatusName(h.status)},
-                         {"at", FormatRfc3339(h.at)},
-                         {"cause", h.cause},
-                         {"kind", h.kind}});
+      boost::json::object entry{{"status", OrderStatusName(h.status)},
+                                {"at", FormatRfc3339(h.at)},
+                                {"cause", h.cause},
+                                {"kind", h.kind}};
+      if (for_admin) {
+        entry["actorId"] =
+            h.actor_id ? boost::json::value(h.actor_id) : boost::json::value(nullptr);
+      }
+      history.push_back(std::move(entry));
     }
     o["history"] = std::move(history);
     o["next"] =
@@ -124,26 +145,43 @@ boost::json::object OrderJson(const Order& order, bool with_history) {
   return o;
 }
 
+namespace {
+
+// An order as the operators' views show it: history with actors, and whose order it is.
+Response AdminOrderResponse(const Order& order) {
+  boost::json::object body = OrderJson(order, true, true);
+  body["memberId"] = order.member_id;
+  return http::JsonResponse(http::Status::ok, body);
+}
+
+bool IsAdmin(const Request& req) {
+  return req.identity && req.identity->role == auth::Role::kAdmin;
+}
+
+}  // namespace
+
 void RegisterRoutes(http::Router& router, OrdersService& orders) {
   const http::RouteOptions member{.access = http::Access::kMember};
   const http::RouteOptions admin{.access = http::Access::kAdmin};
-  router.Add(http::Method::get, "/order", member, [&orders](Request& req) -> awaitable<Response> {
-    auto limit = ReadLimit(req);
-    if (!limit.ok()) co_return http::ErrorResponse(limit.error());
-    auto before = ReadPositive(req, "cursor", "invalid cursor");
-    if (!before.ok()) co_return http::ErrorResponse(before.error());
-    auto page = orders.ListForMember(req.MemberId(), *before, *limit);
-    if (!page.ok()) co_return http::ErrorResponse(page.error());
-    co_return PageResponse(*page);
-  });
-  router.Add(http::Method::get, "/order/{id}", member,
+  router.Add(http::Method::get, "/order",
+             {.access = http::Access::kMember, .query = {"limit", "cursor"}},
              [&orders](Request& req) -> awaitable<Response> {
-               auto id = req.IdParam("id");
-               if (!id.ok()) co_return http::ErrorResponse(id.error());
-               auto order = orders.GetForMember(req.MemberId(), *id);
-               if (!order.ok()) co_return http::ErrorResponse(order.error());
-               co_return http::JsonResponse(http::Status::ok, OrderJson(*order, true));
+               auto limit = ReadLimit(req);
+               if (!limit.ok()) co_return http::ErrorResponse(limit.error());
+               auto before = ReadPositive(req, "cursor", "invalid cursor");
+               if (!before.ok()) co_return http::ErrorResponse(before.error());
+               auto page = orders.ListForMember(req.MemberId(), *before, *limit);
+               if (!page.ok()) co_return http::ErrorResponse(page.error());
+               co_return PageResponse(*page, false);
              });
+  router.Add(
+      http::Method::get, "/order/{id}", member, [&orders](Request& req) -> awaitable<Response> {
+        auto id = req.IdParam("id");
+        if (!id.ok()) co_return http::ErrorResponse(id.error());
+        auto order = co_await orders.GetForMember(req.MemberId(), *id);
+        if (!order.ok()) co_return http::ErrorResponse(order.error());
+        co_return http::JsonResponse(http::Status::ok, OrderJson(*order, true, IsAdmin(req)));
+      });
   router.Add(http::Method::delete_, "/order/{id}", member,
              [&orders](Request& req) -> awaitable<Response> {
                auto id = req.IdParam("id");
@@ -153,7 +191,7 @@ void RegisterRoutes(http::Router& router, OrdersService& orders) {
                co_return http::JsonResponse(http::Status::ok, OrderJson(*order, true));
              });
   router.Add(http::Method::post, "/order/return/{id}",
-             http::RouteOptions{.access = http::Access::kMember, .json_body = false},
+             {.access = http::Access::kMember, .body = http::BodyRule::kNone},
              [&orders](Request& req) -> awaitable<Response> {
                auto id = req.IdParam("id");
                if (!id.ok()) co_return http::ErrorResponse(id.error());
@@ -163,7 +201,9 @@ void RegisterRoutes(http::Router& router, OrdersService& orders) {
              });
 
   // Operators.
-  router.Add(http::Method::get, "/admin/orders", admin,
+  router.Add(http::Method::get, "/admin/orders",
+             {.access = http::Access::kAdmin,
+              .query = {"limit", "cursor", "productId", "status", "memberId"}},
              [&orders](Request& req) -> awaitable<Response> {
                AdminOrderQuery query;
                auto limit = ReadLimit(req);
@@ -175,6 +215,9 @@ void RegisterRoutes(http::Router& router, OrdersService& orders) {
                auto product = ReadPositive(req, "productId", "invalid productId");
                if (!product.ok()) co_return http::ErrorResponse(product.error());
                if (*product > 0) query.product_id = *product;
+               auto member = ReadPositive(req, "memberId", "invalid memberId");
+               if (!member.ok()) co_return http::ErrorResponse(member.error());
+               if (*member > 0) query.member_id = *member;
                if (auto status = req.QueryParam("status")) {
                  query.status = ParseOrderStatus(*status);
                  if (!query.status) {
@@ -184,7 +227,7 @@ void RegisterRoutes(http::Router& router, OrdersService& orders) {
                }
                auto page = orders.ListForAdmin(std::move(query));
                if (!page.ok()) co_return http::ErrorResponse(page.error());
-               co_return PageResponse(*page);
+               co_return PageResponse(*page, true);
              });
   router.Add(http::Method::get, "/admin/orders/{id}", admin,
              [&orders](Request& req) -> awaitable<Response> {
@@ -192,16 +235,15 @@ void RegisterRoutes(http::Router& router, OrdersService& orders) {
                if (!id.ok()) co_return http::ErrorResponse(id.error());
                auto order = orders.GetForAdmin(*id);
                if (!order.ok()) co_return http::ErrorResponse(order.error());
-               auto body = OrderJson(*order, true);
-               body["memberId"] = order->member_id;
-               co_return http::JsonResponse(http::Status::ok, body);
+               co_return AdminOrderResponse(*order);
              });
   router.Add(http::Method::get, "/admin/sales/{productId}/summary", admin,
              [&orders](Request& req) -> awaitable<Response> {
                auto id = req.IdParam("productId");
                if (!id.ok()) co_return http::ErrorResponse(id.error());
-               const SaleSummary summary = orders.Summary(*id);
-               co_return http::JsonResponse(http::Status::ok, SummaryJson(summary));
+               auto summary = orders.Summary(*id);
+               if (!summary.ok()) co_return http::ErrorResponse(summary.error());
+               co_return http::JsonResponse(http::Status::ok, SummaryJson(*summary));
              });
   router.Add(http::Method::post, "/admin/orders/{id}/advance", admin,
              [&orders](Request& req) -> awaitable<Response> {
@@ -209,9 +251,9 @@ void RegisterRoutes(http::Router& router, OrdersService& orders) {
                if (!id.ok()) co_return http::ErrorResponse(id.error());
                auto reason = ReadReason(req.Body());
                if (!reason.ok()) co_return http::ErrorResponse(reason.error());
-               auto order = co_await orders.Advance(*id, std::move(*reason));
+               auto order = co_await orders.Advance(*id, std::move(*reason), req.MemberId());
                if (!order.ok()) co_return http::ErrorResponse(order.error());
-               co_return http::JsonResponse(http::Status::ok, OrderJson(*order, true));
+               co_return AdminOrderResponse(*order);
              });
   for (const bool hold : {true, false}) {
     router.Add(http::Method::post, hold ? "/admin/orders/{id}/hold" : "/admin/orders/{id}/release",
@@ -220,9 +262,10 @@ void RegisterRoutes(http::Router& router, OrdersService& orders) {
                  if (!id.ok()) co_return http::ErrorResponse(id.error());
                  auto reason = ReadReason(req.Body());
                  if (!reason.ok()) co_return http::ErrorResponse(reason.error());
-                 auto order = co_await orders.SetHold(*id, hold, std::move(*reason));
+                 auto order =
+                     co_await orders.SetHold(*id, hold, std::move(*reason), req.MemberId());
                  if (!order.ok()) co_return http::ErrorResponse(order.error());
-                 co_return http::JsonResponse(http::Status::ok, OrderJson(*order, true));
+                 co_return AdminOrderResponse(*order);
                });
   }
 }

@@ -9,6 +9,7 @@
 namespace rocketmart::orders {
 
 void RegisterRoutes(http::Router& router, OrdersService& orders);
-boost::json::object OrderJson(const Order& order, bool with_history);
+// `for_admin`: history entries carry actorId (the admin who did it, null when none).
+boost::json::object OrderJson(const Order& order, bool with_history, bool for_admin = false);
 
 }  // namespace rocketmart::orders

@@ -19,4 +19,16 @@ class OrderPaidSubscriber final : public storage::EventSubscriber {
   OrdersService& orders_;
 };
 
+// Consumes checkout's payment.refunded events: the refund of a cancelled or returned order is
+// confirmed on the order (GET /order/{id} shows refund.status REFUNDED), exactly once.
+class PaymentRefundedSubscriber final : public storage::EventSubscriber {
+ public:
+  explicit PaymentRefundedSubscriber(OrdersService& orders) : orders_(orders) {}
+  std::string_view Name() const override { return "orders.payment_refunded"; }
+  void Handle(std::span<const storage::Event> batch) override;
+
+ private:
+  OrdersService& orders_;
+};
+
 }  // namespace rocketmart::orders

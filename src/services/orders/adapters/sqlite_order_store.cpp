@@ -55,11 +55,47 @@ constexpr storage::Migration kMigrations[] = {
       CREATE INDEX orders_by_status ON orders (status, id DESC);
       CREATE INDEX order_lines_by_product ON order_lines (product_id, order_id);
     )sql"},
+    // Who did an operator's action (advance, hold, release): the admin's member id on the history
+    // line. And the number of orders per status, kept by triggers, so the admin list's total is a
+    // read of a few rows instead of a count over the table.
+    // Version 3 is unused: it was kept for i11-cart's product names, which came later as 5 (a
+    // database migrated to 4 first would never have applied a 3).
+    {4, "history actor, order counts", R"sql(
+      ALTER TABLE order_history ADD COLUMN actor_id INTEGER;
+      CREATE TABLE order_counts (
+        status TEXT    PRIMARY KEY,
+        orders INTEGER NOT NULL
+      ) WITHOUT ROWID;
+      INSERT INTO order_counts (status, orders) SELECT status, count(*) FROM orders GROUP BY status;
+      CREATE TRIGGER orders_counted_in AFTER INSERT ON orders BEGIN
+        INSERT INTO order_counts (status, orders) VALUES (NEW.status, 1)
+          ON CONFLICT (status) DO UPDATE SET orders = orders + 1;
+      END;
+      CREATE TRIGGER orders_counted_move AFTER UPDATE OF status ON orders
+        WHEN OLD.status != NEW.status BEGIN
+        UPDATE order_counts SET orders = orders - 1 WHERE status = OLD.status;
+        INSERT INTO order_counts (status, orders) VALUES (NEW.status, 1)
+          ON CONFLICT (status) DO UPDATE SET orders = orders + 1;
+      END;
+      CREATE TRIGGER orders_counted_out AFTER DELETE ON orders BEGIN
+        UPDATE order_counts SET orders = orders - 1 WHERE status = OLD.status;
+      END;
+    )sql"},
+    // The product's name on each line, so an order still reads after its product is retired
+    // (issue 11). Lines from before are ''.
+    {5, "product names on order lines", R"sql(
+      ALTER TABLE order_lines ADD COLUMN name TEXT NOT NULL DEFAULT '';
+    )sql"},
+    // The refund checkout confirmed (payment.refunded) for a cancelled or returned order.
+    {6, "refunds confirmed by checkout", R"sql(
+      ALTER TABLE orders ADD COLUMN refund_amount INTEGER;
+      ALTER TABLE orders ADD COLUMN refunded_at_ms INTEGER;
+    )sql"},
 };
 
 constexpr std::string_view kOrderColumns =
     "SELECT id, member_id, payment_id, status, total, created_at_ms, updated_at_ms, on_hold, "
-    "delivered_at_ms FROM orders";
+    "delivered_at_ms, refund_amount, refunded_at_ms FROM orders";
 
 Order ReadOrderRow(const storage::Statement& s) {
   Order o;
@@ -72,24 +108,29 @@ Order ReadOrderRow(const storage::Statement& s) {
   o.updated_at = FromUnixMillis(s.Int64(6));
   o.on_hold = s.Int64(7) != 0;
   if (!s.IsNull(8)) o.delivered_at = FromUnixMillis(s.Int64(8));
+  if (!s.IsNull(9)) {
+    o.refund = Refund{RefundStatus::kRefunded, s.Int64(9), FromUnixMillis(s.Int64(10))};
+  }
   return o;
 }
 
 void LoadLines(Database& db, Order& order) {
   auto& s = db.Cached(
-      "SELECT product_id, quantity, price FROM order_lines WHERE order_id = ? ORDER BY product_id");
+      "SELECT product_id, quantity, price, name FROM order_lines WHERE order_id = ? "
+      "ORDER BY product_id");
   s.BindInt64(1, order.id);
-  while (s.Step()) order.lines.push_back({s.Int64(0), s.Int64(1), s.Int64(2)});
+  while (s.Step()) order.lines.push_back({s.Int64(0), s.Int64(1), s.Int64(2), s.Text(3)});
   s.Reset();
 }
 
 void LoadHistoryAndNext(Database& db, Order& order) {
   auto& h = db.Cached(
-      "SELECT status, at_ms, cause, kind FROM order_history WHERE order_id = ? ORDER BY seq");
+      "SELECT status, at_ms, cause, kind, COALESCE(actor_id, 0) FROM order_history "
+      "WHERE order_id = ? ORDER BY seq");
   h.BindInt64(1, order.id);
   while (h.Step()) {
     order.history.push_back({ParseOrderStatus(h.TextView(0)).value_or(OrderStatus::kPaid),
-                             FromUnixMillis(h.Int64(1)), h.Text(2), h.Text(3)});
+                             FromUnixMillis(h.Int64(1)), h.Text(2), h.Text(3), h.Int64(4)});
   }
   h.Reset();
   auto& n =
@@ -116,17 +157,19 @@ std::optional<Order> ReadOrder(Database& db, std::int64_t order_id, bool full) {
   return out;
 }
 
+// `actor_id` 0 = not an operator's action (stored as NULL).
 void AppendHistory(Database& db, std::int64_t order_id, OrderStatus status, TimePoint at,
-                   std::string_view cause, std::string_view kind) {
+                   std::string_view cause, std::string_view kind, std::int64_t actor_id = 0) {
   auto& h = db.Cached(
-      "INSERT INTO order_history (order_id, seq, status, at_ms, cause, kind) "
-      "SELECT ?1, COALESCE(MAX(seq), 0) + 1, ?2, ?3, ?4, ?5 FROM order_history WHERE order_id = "
-      "?1");
+      "INSERT INTO order_history (order_id, seq, status, at_ms, cause, kind, actor_id) "
+      "SELECT ?1, COALESCE(MAX(seq), 0) + 1, ?2, ?3, ?4, ?5, NULLIF(?6, 0) FROM order_history "
+      "WHERE order_id = ?1");
   h.BindInt64(1, order_id)
       .BindText(2, OrderStatusName(status))
       .BindInt64(3, ToUnixMillis(at))
       .BindText(4, cause)
-      .BindText(5, kind);
+      .BindText(5, kind)
+      .BindInt64(6, actor_id);
   h.Step();
   h.Reset();
 }
@@ -174,7 +217,8 @@ std::string RefundEventPayload(const Order& order, OrderStatus status) {
 // scheduled step and (for CANCELLED and RETURNED) the outbox event that makes checkout refund and
 // restock. Returns false, changing nothing, when the order is no longer in `from`.
 bool ApplyTransition(Database& db, std::int64_t order_id, OrderStatus from, OrderStatus to,
-                     TimePoint now, std::string_view cause, const LifecycleOptions& lifecycle) {
+                     TimePoint now, std::string_view cause, const LifecycleOptions& lifecycle,
+                     std::int64_t actor_id = 0) {
   auto& up = db.Cached(
       "UPDATE orders SET status = ?1, updated_at_ms = ?2, delivered_at_ms = CASE WHEN ?1 = "
       "'DELIVERED' THEN ?2 ELSE delivered_at_ms END WHERE id = ?3 AND status = ?4");
@@ -185,7 +229,7 @@ bool ApplyTransition(Database& db, std::int64_t order_id, OrderStatus from, Orde
   up.Step();
   up.Reset();
   if (db.Changes() == 0) return false;
-  AppendHistory(db, order_id, to, now, cause, "transition");
+  AppendHistory(db, order_id, to, now, cause, "transition", actor_id);
   ScheduleNext(db, order_id, to, now, lifecycle);
   if (to == OrderStatus::kCancelled || to == OrderStatus::kReturned) {
     const auto order = ReadOrder(db, order_id, false);
@@ -193,6 +237,40 @@ bool ApplyTransition(Database& db, std::int64_t order_id, OrderStatus from, Orde
         to == OrderStatus::kCancelled ? kOrderCancelledTopic : kOrderReturnedTopic;
     storage::AppendOutbox(db, topic, RefundEventPayload(*order, to), now);
   }
+  return true;
+}
+
+// Creates the order of a paid purchase with its lines, its PAID history line and its first
+// scheduled step; nothing when an order with this id exists (the same payment delivered again, or
+// already created for a read before its event). True when created.
+bool InsertPaidOrder(Database& db, const PaidOrderEvent& e, const LifecycleOptions& lifecycle) {
+  auto& insert = db.Cached(
+      "INSERT OR IGNORE INTO orders (id, member_id, payment_id, status, total, created_at_ms, "
+      "updated_at_ms) VALUES (?, ?, ?, 'PAID', ?, ?, ?)");
+  insert.BindInt64(1, e.order_id)
+      .BindInt64(2, e.member_id)
+      .BindInt64(3, e.payment_id)
+      .BindInt64(4, e.total)
+      .BindInt64(5, ToUnixMillis(e.paid_at))
+      .BindInt64(6, ToUnixMillis(e.paid_at));
+  insert.Step();
+  insert.Reset();
+  if (db.Changes() == 0) return false;
+  for (const OrderLine& line : e.lines) {
+    auto& l = db.Cached(
+        "INSERT INTO order_lines (order_id, product_id, quantity, price, name) "
+        "VALUES (?, ?, ?, ?, ?)");
+    l.BindInt64(1, e.order_id)
+        .BindInt64(2, line.product_id)
+        .BindInt64(3, line.quantity)
+        .BindInt64(4, line.price)
+        .BindText(5, line.name);
+    l.Step();
+    l.Reset();
+  }
+  AppendHistory(db, e.order_id, OrderStatus::kPaid, e.paid_at, "payment captured", "transition");
+  // Shipping is due relative to the payment, not to when the event happened to arrive.
+  ScheduleNext(db, e.order_id, OrderStatus::kPaid, e.paid_at, lifecycle);
   return true;
 }
 
@@ -222,36 +300,35 @@ std::size_t SqliteOrderStore::RecordPaid(std::span<const PaidOrderEvent> events,
   writer_.RunSync([&](Database& db) {
     for (const PaidOrderEvent& e : events) {
       if (!storage::ClaimEvent(db, "orders.order_paid", e.event_id, now)) continue;
-      auto& insert = db.Cached(
-          "INSERT OR IGNORE INTO orders (id, member_id, payment_id, status, total, created_at_ms, "
-          "updated_at_ms) VALUES (?, ?, ?, 'PAID', ?, ?, ?)");
-      insert.BindInt64(1, e.order_id)
-          .BindInt64(2, e.member_id)
-          .BindInt64(3, e.payment_id)
-          .BindInt64(4, e.total)
-          .BindInt64(5, ToUnixMillis(e.paid_at))
-          .BindInt64(6, ToUnixMillis(e.paid_at));
-      insert.Step();
-      insert.Reset();
-      if (db.Changes() == 0) continue;  // same payment delivered under another event id
-      for (const OrderLine& line : e.lines) {
-        auto& l = db.Cached(
-            "INSERT INTO order_lines (order_id, product_id, quantity, price) VALUES (?, ?, ?, ?)");
-        l.BindInt64(1, e.order_id)
-            .BindInt64(2, line.product_id)
-            .BindInt64(3, line.quantity)
-            .BindInt64(4, line.price);
-        l.Step();
-        l.Reset();
-      }
-      AppendHistory(db, e.order_id, OrderStatus::kPaid, e.paid_at, "payment captured",
-                    "transition");
-      // Shipping is due relative to the payment, not to when the event happened to arrive.
-      ScheduleNext(db, e.order_id, OrderStatus::kPaid, e.paid_at, lifecycle_);
-      ++created;
+      if (InsertPaidOrder(db, e, lifecycle_)) ++created;
     }
   });
   return created;
+}
+
+boost::asio::awaitable<Result<bool>> SqliteOrderStore::RecordPaidNow(PaidOrderEvent event) {
+  auto job = [event = std::move(event), lifecycle = lifecycle_](Database& db) -> Result<bool> {
+    return InsertPaidOrder(db, event, lifecycle);
+  };
+  co_return co_await async::Write<bool>(writer_, std::move(job));
+}
+
+std::size_t SqliteOrderStore::RecordRefunds(std::span<const PaymentRefundedEvent> events,
+                                            TimePoint now) {
+  std::size_t changed = 0;
+  writer_.RunSync([&](Database& db) {
+    for (const PaymentRefundedEvent& e : events) {
+      if (!storage::ClaimEvent(db, "orders.payment_refunded", e.event_id, now)) continue;
+      auto& up = db.Cached(
+          "UPDATE orders SET refund_amount = ?, refunded_at_ms = ? "
+          "WHERE id = ? AND refund_amount IS NULL");
+      up.BindInt64(1, e.amount).BindInt64(2, ToUnixMillis(e.refunded_at)).BindInt64(3, e.order_id);
+      up.Step();
+      up.Reset();
+      changed += static_cast<std::size_t>(db.Changes());
+    }
+  });
+  return changed;
 }
 
 std::size_t SqliteOrderStore::EnsureScheduled(TimePoint now) {
@@ -307,7 +384,14 @@ std::vector<Order> SqliteOrderStore::ListForAdmin(const AdminOrderQuery& query) 
       " WHERE id < ?1 AND (?2 IS NULL OR status = ?2) AND (?3 IS NULL OR EXISTS (SELECT 1 FROM "
       "order_lines l WHERE l.order_id = orders.id AND l.product_id = ?3)) ORDER BY id DESC LIMIT "
       "?4";
-  auto& s = db.Cached(sql);
+  // One member's orders: walked through orders_by_member, not the whole table by id.
+  static const std::string by_member =
+      std::string(kOrderColumns) +
+      " WHERE member_id = ?5 AND id < ?1 AND (?2 IS NULL OR status = ?2) AND (?3 IS NULL OR "
+      "EXISTS (SELECT 1 FROM order_lines l WHERE l.order_id = orders.id AND l.product_id = ?3)) "
+      "ORDER BY id DESC LIMIT ?4";
+  auto& s = db.Cached(query.member_id ? by_member : sql);
+  if (query.member_id) s.BindInt64(5, *query.member_id);
   s.BindInt64(1, query.before_id > 0 ? query.before_id : INT64_MAX);
   if (query.status) {
     s.BindText(2, OrderStatusName(*query.status));
@@ -325,6 +409,34 @@ std::vector<Order> SqliteOrderStore::ListForAdmin(const AdminOrderQuery& query) 
   s.Reset();
   for (Order& o : out) LoadLines(db, o);
   return out;
+}
+
+std::optional<std::int64_t> SqliteOrderStore::CountForAdmin(const AdminOrderQuery& query) {
+  if (query.product_id) return std::nullopt;  // would count the product's lines one by one
+  Database& db = readers_.ForThisThread();
+  // ?1 = the status or NULL. One member: their orders_by_member range; everyone: the kept counts.
+  auto& s = query.member_id ? db.Cached(
+                                  "SELECT count(*) FROM orders WHERE member_id = ?2 AND "
+                                  "(?1 IS NULL OR status = ?1)")
+                            : db.Cached(
+                                  "SELECT COALESCE(SUM(orders), 0) FROM order_counts "
+                                  "WHERE ?1 IS NULL OR status = ?1");
+  if (query.status) {
+    s.BindText(1, OrderStatusName(*query.status));
+  } else {
+    s.BindNull(1);
+  }
+  if (query.member_id) s.BindInt64(2, *query.member_id);
+  std::int64_t n = 0;
+  if (s.Step()) n = s.Int64(0);
+  s.Reset();
+  return n;
+}
+
+std::int64_t SqliteOrderStore::CountForMember(std::int64_t member_id) {
+  AdminOrderQuery query;
+  query.member_id = member_id;
+  return CountForAdmin(query).value_or(0);
 }
 
 std::map<OrderStatus, StatusTally> SqliteOrderStore::TallyForProduct(std::int64_t product_id) {
@@ -425,22 +537,28 @@ boost::asio::awaitable<Result<Order>> SqliteOrderStore::RequestReturn(std::int64
 }
 
 boost::asio::awaitable<Result<Order>> SqliteOrderStore::Advance(std::int64_t order_id,
-                                                                std::string reason, TimePoint now) {
-  auto job = [order_id, reason = std::move(reason), now,
+                                                                std::string reason,
+                                                                std::int64_t actor_id,
+                                                                TimePoint now) {
+  auto job = [order_id, reason = std::move(reason), actor_id, now,
               lifecycle = lifecycle_](Database& db) -> Result<Order> {
     auto order = ReadOrder(db, order_id, false);
     if (!order) return MakeError(Errc::kNotFound, "no such order");
     const auto step = NextAutomatic(order->status, lifecycle);
     if (!step) return MakeError(Errc::kConflict, "the order is final; there is no next state");
-    ApplyTransition(db, order_id, order->status, step->to, now, "operator: " + reason, lifecycle);
+    ApplyTransition(db, order_id, order->status, step->to, now, "operator: " + reason, lifecycle,
+                    actor_id);
     return *ReadOrder(db, order_id, true);
   };
   co_return co_await async::Write<Order>(writer_, std::move(job));
 }
 
 boost::asio::awaitable<Result<Order>> SqliteOrderStore::SetHold(std::int64_t order_id, bool hold,
-                                                                std::string reason, TimePoint now) {
-  auto job = [order_id, hold, reason = std::move(reason), now](Database& db) -> Result<Order> {
+                                                                std::string reason,
+                                                                std::int64_t actor_id,
+                                                                TimePoint now) {
+  auto job = [order_id, hold, reason = std::move(reason), actor_id,
+              now](Database& db) -> Result<Order> {
     auto order = ReadOrder(db, order_id, false);
     if (!order) return MakeError(Errc::kNotFound, "no such order");
     if (IsFinal(order->status)) return MakeError(Errc::kConflict, "the order is final");
@@ -453,7 +571,7 @@ boost::asio::awaitable<Result<Order>> SqliteOrderStore::SetHold(std::int64_t ord
     up.Step();
     up.Reset();
     AppendHistory(db, order_id, order->status, now, "operator: " + reason,
-                  hold ? "hold" : "release");
+                  hold ? "hold" : "release", actor_id);
     return *ReadOrder(db, order_id, true);
   };
   co_return co_await async::Write<Order>(writer_, std::move(job));

@@ -24,11 +24,15 @@ class SqliteOrderStore final : public OrderStore {
       : writer_(writer), readers_(readers), lifecycle_(lifecycle) {}
 
   std::size_t RecordPaid(std::span<const PaidOrderEvent> events, TimePoint now) override;
+  boost::asio::awaitable<Result<bool>> RecordPaidNow(PaidOrderEvent event) override;
+  std::size_t RecordRefunds(std::span<const PaymentRefundedEvent> events, TimePoint now) override;
   std::size_t EnsureScheduled(TimePoint now) override;
   std::vector<Order> ListForMember(std::int64_t member_id, std::int64_t before_id,
                                    std::size_t limit) override;
   std::optional<Order> Find(std::int64_t order_id) override;
   std::vector<Order> ListForAdmin(const AdminOrderQuery& query) override;
+  std::optional<std::int64_t> CountForAdmin(const AdminOrderQuery& query) override;
+  std::int64_t CountForMember(std::int64_t member_id) override;
   std::map<OrderStatus, StatusTally> TallyForProduct(std::int64_t product_id) override;
 
   boost::asio::awaitable<Result<std::size_t>> ApplyDue(TimePoint now, std::size_t limit) override;
@@ -37,9 +41,10 @@ class SqliteOrderStore final : public OrderStore {
   boost::asio::awaitable<Result<Order>> RequestReturn(std::int64_t order_id, std::int64_t member_id,
                                                       TimePoint now) override;
   boost::asio::awaitable<Result<Order>> Advance(std::int64_t order_id, std::string reason,
-                                                TimePoint now) override;
+                                                std::int64_t actor_id, TimePoint now) override;
   boost::asio::awaitable<Result<Order>> SetHold(std::int64_t order_id, bool hold,
-                                                std::string reason, TimePoint now) override;
+                                                std::string reason, std::int64_t actor_id,
+                                                TimePoint now) override;
 
  private:
   storage::GroupCommitWriter& writer_;

@@ -54,4 +54,16 @@ bool IsFinal(OrderStatus status) {
          status == OrderStatus::kReturned;
 }
 
+std::string_view RefundStatusName(RefundStatus status) {
+  return status == RefundStatus::kRefunded ? "REFUNDED" : "PENDING";
+}
+
+std::optional<Refund> RefundOf(const Order& order) {
+  if (order.refund) return order.refund;
+  if (order.status != OrderStatus::kCancelled && order.status != OrderStatus::kReturned) {
+    return std::nullopt;
+  }
+  return Refund{RefundStatus::kPending, order.total, std::nullopt};
+}
+
 }  // namespace rocketmart::orders

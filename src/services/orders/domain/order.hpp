@@ -30,6 +30,7 @@ struct OrderLine {
   std::int64_t product_id = 0;
   std::int64_t quantity = 0;
   std::int64_t price = 0;  // unit price at purchase, minor units
+  std::string name;        // the product's name when it was paid ("" for orders from before)
 };
 
 // One line of an order's history. kind is "transition" for a status change, "hold"/"release" for
@@ -39,6 +40,7 @@ struct StatusChange {
   TimePoint at;
   std::string cause;
   std::string kind = "transition";
+  std::int64_t actor_id = 0;  // the admin (member id) who did it; 0 = the member or the schedule
 };
 
 // The next automatic transition of an order, as stored in the schedule.
@@ -73,6 +75,17 @@ bool IsFinal(OrderStatus status);
 inline constexpr std::string_view kOrderCancelledTopic = "order.cancelled";
 inline constexpr std::string_view kOrderReturnedTopic = "order.returned";
 
+// The refund of a cancelled or returned order, as the orders service knows it. Checkout refunds on
+// order.cancelled / order.returned and reports the provider's confirmation with payment.refunded.
+enum class RefundStatus { kPending, kRefunded };
+std::string_view RefundStatusName(RefundStatus status);
+
+struct Refund {
+  RefundStatus status = RefundStatus::kPending;
+  std::int64_t amount = 0;
+  std::optional<TimePoint> at;  // when the provider confirmed it
+};
+
 struct Order {
   std::int64_t id = 0;  // equals the id of the payment that created it
   std::int64_t member_id = 0;
@@ -86,9 +99,23 @@ struct Order {
   bool on_hold = false;                   // an operator paused the schedule
   std::optional<TimePoint> delivered_at;  // start of the return window
   std::optional<PendingTransition> next;  // the scheduled automatic step, if any
+  std::optional<Refund> refund;           // the refund checkout confirmed, if any (see RefundOf)
 };
 
-// The order.paid event as the orders service reads it.
+// The refund an order shows: the confirmed one, or a pending one of the order's total once it is
+// CANCELLED or RETURNED; nullopt otherwise.
+std::optional<Refund> RefundOf(const Order& order);
+
+// checkout's payment.refunded event as the orders service reads it.
+struct PaymentRefundedEvent {
+  std::string event_id;
+  std::int64_t order_id = 0;
+  std::int64_t amount = 0;
+  TimePoint refunded_at;
+};
+
+// A paid purchase as the orders service reads it: checkout's order.paid event, or checkout's record
+// of the payment read through PaymentsClient before the event arrived (event_id empty).
 struct PaidOrderEvent {
   std::string event_id;
   std::int64_t order_id = 0;

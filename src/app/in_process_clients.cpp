@@ -1,0 +1,45 @@
+#include "app/in_process_clients.hpp"
+
+namespace rocketmart::app {
+
+boost::asio::awaitable<catalog::CheckoutAnswer> InProcessCheckoutClient::Purchase(
+    std::int64_t member_id, bool email_verified, std::vector<catalog::CheckoutLine> lines,
+    std::optional<catalog::CheckoutKey> key, Deadline start_by) {
+  std::vector<checkout::PurchaseLine> purchase;
+  for (const auto& line : lines) purchase.push_back({line.product_id, line.quantity});
+  std::optional<checkout::IdempotencyRequest> idem;
+  if (key) idem = checkout::IdempotencyRequest{std::move(key->key), std::move(key->fingerprint)};
+  const checkout::Buyer buyer{member_id, email_verified};
+  auto answer = co_await checkout_.Purchase(buyer, std::move(purchase), std::move(idem), start_by);
+  if (!answer.result.ok()) {
+    co_return catalog::CheckoutAnswer{std::move(answer.result).error(), answer.replayed};
+  }
+  catalog::CheckoutReceipt receipt{answer.result->order_id,
+                                   answer.result->payment_id,
+                                   answer.result->total,
+                                   {},
+                                   answer.result->paid_at};
+  for (const checkout::HoldLine& line : answer.result->lines) {
+    receipt.lines.push_back({line.product_id, line.quantity});
+  }
+  co_return catalog::CheckoutAnswer{std::move(receipt), answer.replayed};
+}
+
+boost::asio::awaitable<Result<std::optional<orders::PaidOrderEvent>>>
+InProcessPaymentsClient::PaidOrder(std::int64_t order_id) {
+  auto paid = checkout_.FindPaidPurchase(order_id);
+  if (!paid) co_return std::optional<orders::PaidOrderEvent>{};
+  orders::PaidOrderEvent out;
+  out.order_id = paid->payment_id;
+  out.payment_id = paid->payment_id;
+  out.member_id = paid->member_id;
+  out.total = paid->total;
+  out.paid_at = paid->paid_at;
+  for (checkout::PaidLine& paid_line : paid->lines) {
+    const checkout::HoldLine& line = paid_line.line;
+    out.lines.push_back({line.product_id, line.quantity, line.price, std::move(paid_line.name)});
+  }
+  co_return std::optional<orders::PaidOrderEvent>{std::move(out)};
+}
+
+}  // namespace rocketmart::app

@@ -1,0 +1,39 @@
+// In-process bindings of client ports whose other side is checkout, shared by the composition root
+// (embedded_app.cpp) and the integration tests that wire real services together the same way.
+// Distributed, each becomes an HTTP client behind the same port.
+#pragma once
+
+#include "services/catalog/ports/checkout_client.hpp"
+#include "services/checkout/checkout_service.hpp"
+#include "services/orders/ports/payments_client.hpp"
+
+namespace rocketmart::app {
+
+// The cart buys through checkout's purchase path (embedded binding of catalog::CheckoutClient).
+class InProcessCheckoutClient final : public catalog::CheckoutClient {
+ public:
+  explicit InProcessCheckoutClient(checkout::CheckoutService& checkout) : checkout_(checkout) {}
+  boost::asio::awaitable<catalog::CheckoutAnswer> Purchase(std::int64_t member_id,
+                                                           bool email_verified,
+                                                           std::vector<catalog::CheckoutLine> lines,
+                                                           std::optional<catalog::CheckoutKey> key,
+                                                           Deadline start_by) override;
+
+ private:
+  checkout::CheckoutService& checkout_;
+};
+
+// Orders read a paid purchase whose order.paid has not arrived yet (embedded binding of
+// orders::PaymentsClient): a point read on checkout's reader connection.
+class InProcessPaymentsClient final : public orders::PaymentsClient {
+ public:
+  explicit InProcessPaymentsClient(const checkout::CheckoutService& checkout)
+      : checkout_(checkout) {}
+  boost::asio::awaitable<Result<std::optional<orders::PaidOrderEvent>>> PaidOrder(
+      std::int64_t order_id) override;
+
+ private:
+  const checkout::CheckoutService& checkout_;
+};
+
+}  // namespace rocketmart::app

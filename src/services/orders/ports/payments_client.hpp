@@ -1,0 +1,27 @@
+// Port: checkout's record of a paid purchase. An order is created from checkout's order.paid event,
+// milliseconds after the purchase answered 201 {orderId}; when its owner asks for an order the
+// orders service does not have yet, it asks checkout through this port and creates the order
+// from the answer by the same idempotent path as the event (read-your-writes). Bound in the
+// composition root (in-process: CheckoutService); distributed, an HTTP client: the call is
+// awaitable and may fail (kUnavailable), and orders never reads checkout's tables.
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+#include <cstdint>
+#include <optional>
+
+#include "core/result.hpp"
+#include "services/orders/domain/order.hpp"
+
+namespace rocketmart::orders {
+
+class PaymentsClient {
+ public:
+  virtual ~PaymentsClient() = default;
+  // The paid purchase behind `order_id`, as its order.paid event would carry it (event_id empty);
+  // nullopt when checkout has no such payment.
+  virtual boost::asio::awaitable<Result<std::optional<PaidOrderEvent>>> PaidOrder(
+      std::int64_t order_id) = 0;
+};
+
+}  // namespace rocketmart::orders
