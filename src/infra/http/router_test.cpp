@@ -166,3 +166,20 @@ TEST(RouteRules, AddResolvesTheBodyRuleByMethodAndCapsBodylessBodies) {
 
 }  // namespace
 }  // namespace rocketmart::http
+
+namespace rocketmart::http {
+namespace {
+
+// A 503 is always transient: it tells the client when to come back; other errors do not.
+TEST(ErrorAnswers, EveryServiceUnavailableAnswerSaysWhenToRetry) {
+  for (Errc code : {Errc::kOverloaded, Errc::kTimeout, Errc::kUnavailable}) {
+    const Response res = ErrorResponse(MakeError(code, "try later"));
+    EXPECT_EQ(res.result(), Status::service_unavailable);
+    EXPECT_EQ(res[beast_http::field::retry_after], "1") << ErrcName(code);
+  }
+  const Response conflict = ErrorResponse(MakeError(Errc::kSoldOut, "gone"));
+  EXPECT_EQ(conflict.find(beast_http::field::retry_after), conflict.end());
+}
+
+}  // namespace
+}  // namespace rocketmart::http

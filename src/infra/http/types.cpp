@@ -127,7 +127,11 @@ Response ErrorResponse(const Error& error) {
   if (!error.field.empty()) inner["details"] = boost::json::object{{"field", error.field}};
   boost::json::object outer;
   outer["error"] = std::move(inner);
-  return JsonResponse(StatusFor(error.code), outer);
+  Response res = JsonResponse(StatusFor(error.code), outer);
+  // Every 503 is transient (a full queue, a deadline, a dependency that is down): say when to
+  // come back, so well-behaved clients back off instead of hammering.
+  if (res.result() == Status::service_unavailable) res.set(beast_http::field::retry_after, "1");
+  return res;
 }
 
 }  // namespace rocketmart::http
