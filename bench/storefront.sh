@@ -58,12 +58,14 @@ start_server() {
   local name="$1"; shift
   DATA="$WORK/$name-data"
   mkdir -p "$DATA"
-  env ROCKETMART_LOG_ACCESS_LOG=false ROCKETMART_LOG_LEVEL=warn ROCKETMART_STOREFRONT_ASSETS_DIR="$WEB" "$@" \
+  env ROCKETMART_LOG_ACCESS_LOG=false ROCKETMART_LOG_LEVEL=warn ROCKETMART_STOREFRONT_ASSETS_DIR="$WEB" \
+    ROCKETMART_SERVER_ADMIN_PORT=0 "$@" \
     "$BIN" serve --port 0 --host 127.0.0.1 --data-dir "$DATA" >"$WORK/$name.out" 2>"$WORK/$name.err" &
   PIDS+=("$!")
   PORT=""
   for _ in $(seq 1 150); do
     PORT="$(sed -n 's#^rocketmart listening on http://[^:]*:\([0-9]*\).*#\1#p' "$WORK/$name.out")"
+    ADMIN_PORT="$(sed -n 's#^rocketmart metrics on http://[^:]*:\([0-9]*\).*#\1#p' "$WORK/$name.out")"
     [ -n "$PORT" ] && break
     sleep 0.1
   done
@@ -148,7 +150,7 @@ echo "--- SSE fan-out: $SSE_STREAMS streams, $SSE_PURCHASES purchases at $SSE_RA
   "$SSE_STREAMS" "$SSE_PURCHASES" "$SSE_RATE" "$SSE_CLIENTS") | tee "$WORK/fanout.out"
 
 # The server's own share of the fan-out: snapshot -> event written, from its histogram.
-curl -fs "http://127.0.0.1:$PORT/metrics" | python3 -c '
+curl -fs "http://127.0.0.1:$ADMIN_PORT/metrics" | python3 -c '
 import sys, re
 buckets = []
 for line in sys.stdin:

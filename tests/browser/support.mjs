@@ -31,6 +31,7 @@ export async function startServer({ env = {}, seed = false, before } = {}) {
       ROCKETMART_MEMBERS_SIGNUPS_PER_IP_PER_HOUR: '10000',
       ROCKETMART_MEMBERS_MAILS_PER_IP_PER_HOUR: '10000',
       ROCKETMART_MEMBERS_HASH_THREADS: '2',
+      ROCKETMART_SERVER_ADMIN_PORT: '0', // tests run side by side: a free port each
       ...env,
     },
     stdio: ['ignore', 'pipe', process.env.ROCKETMART_BROWSER_SERVER_LOGS ? 'inherit' : 'ignore'],

@@ -198,7 +198,8 @@ TEST(StockStream, IsBoundedAndALeavingClientFreesItsPlace) {
   }
   EXPECT_TRUE(reopened);
   // The refusal above (and any reopening attempt that came before the server saw `a` leave).
-  EXPECT_TRUE(std::regex_search(c.Get("/metrics").body,
+  HttpClient admin(server.admin_port());
+  EXPECT_TRUE(std::regex_search(admin.Get("/metrics").body,
                                 std::regex("\nstorefront_streams_rejected_total [1-9]")));
 }
 

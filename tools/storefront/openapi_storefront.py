@@ -6,6 +6,43 @@ import json
 
 PATH = "api/openapi.json"
 ERR = {"$ref": "#/components/responses/Error"}
+# What the server itself answers on every route.
+COMMON = {
+    "400": {"$ref": "#/components/responses/BadRequest"},
+    "405": {"$ref": "#/components/responses/MethodNotAllowed"},
+    "413": {"$ref": "#/components/responses/PayloadTooLarge"},
+    "431": {"$ref": "#/components/responses/HeadersTooLarge"},
+    "503": {"$ref": "#/components/responses/ServiceUnavailable"},
+}
+REQUEST_ID = {"$ref": "#/components/headers/X-Request-Id"}
+
+
+def text_header(description, const=None, required=True):
+    schema = {"type": "string"}
+    if const:
+        schema["const"] = const
+    return {"description": description, "required": required, "schema": schema}
+
+
+def file_headers(cache_control, page):
+    h = {
+        "X-Request-Id": REQUEST_ID,
+        "Cache-Control": text_header("How long the file may be kept", cache_control),
+        "ETag": text_header("The file's version (If-None-Match answers 304)"),
+        "Vary": text_header("The answer depends on Accept-Encoding", "Accept-Encoding"),
+        "X-Content-Type-Options": {"$ref": "#/components/headers/X-Content-Type-Options"},
+    }
+    if page:
+        h["Content-Security-Policy"] = text_header("Own origin only, no inline script")
+        h["Referrer-Policy"] = text_header("No referrer leaves the shop", "no-referrer")
+        h["X-Frame-Options"] = {"$ref": "#/components/headers/X-Frame-Options"}
+    return h
+
+
+def with_common(responses):
+    out = dict(COMMON)
+    out.update(responses)
+    return dict(sorted(out.items()))
 PAGES = ["/", "/drop/{id}", "/shop", "/shop/{id}", "/account", "/account/{page}", "/operator",
          "/operator/{page}", "/operator/{page}/{id}"]
 
@@ -29,11 +66,14 @@ def page(path):
         "description": "Every page path answers the same index.html (no-cache, ETag, "
                        "Content-Security-Policy); the page routes itself in the browser. 503 "
                        "UNAVAILABLE when the binary runs without its built storefront.",
-        "responses": {
-            "200": {"description": "The page", "content": {"text/html": {"schema": {"type": "string"}}}},
-            "304": {"description": "Not modified (If-None-Match)"},
-            "503": ERR,
-        },
+        "responses": with_common({
+            "200": {"description": "The page", "headers": file_headers("no-cache", True),
+                    "content": {"text/html": {"schema": {"type": "string"}}}},
+            "304": {"description": "Not modified (If-None-Match)", "headers": {
+                k: v for k, v in file_headers("no-cache", True).items()
+                if k in ("X-Request-Id", "Cache-Control", "ETag", "Vary", "X-Content-Type-Options",
+                         "Content-Security-Policy", "Referrer-Policy", "X-Frame-Options")}},
+        }),
     }
     params = path_params(path)
     if params:
@@ -67,15 +107,14 @@ def stream(op_id, summary, extra_params):
                        "after that id are sent first; an id from before a restart resumes nothing "
                        "and everything is sent. Past storefront.max_streams open streams: 503 "
                        "OVERLOADED with Retry-After.",
-        "responses": {
+        "responses": with_common({
             "200": {"description": "The event stream",
+                    "headers": {"X-Request-Id": REQUEST_ID,
+                                "Cache-Control": {"$ref": "#/components/headers/Cache-Control"},
+                                "X-Accel-Buffering": text_header("Proxies must not buffer it", "no")},
                     "content": {"text/event-stream": {"schema": {"type": "string"}}}},
-            "400": ERR,
-            "404": ERR,
-            "503": {"description": "Too many open streams (OVERLOADED)",
-                    "headers": {"Retry-After": {"schema": {"type": "integer"}}},
-                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
-        },
+            "404": {"$ref": "#/components/responses/NotFound"},
+        }),
     }}
 
 
@@ -86,12 +125,13 @@ paths["/time"] = {"get": {
     "operationId": "getServerTime",
     "tags": ["storefront"],
     "security": [],
-    "responses": {"200": {"description": "Now, on the server's clock",
-                          "headers": {"Cache-Control": {"schema": {"const": "no-store"}}},
+    "responses": with_common({"200": {"description": "Now, on the server's clock",
+                          "headers": {"X-Request-Id": REQUEST_ID,
+                                      "Cache-Control": {"$ref": "#/components/headers/Cache-Control"}},
                           "content": {"application/json": {"schema": {
                               "type": "object", "required": ["now", "epochMs"],
                               "properties": {"now": {"type": "string", "format": "date-time"},
-                                             "epochMs": {"type": "integer", "format": "int64"}}}}}}},
+                                             "epochMs": {"type": "integer", "format": "int64"}}}}}}}),
 }}
 paths["/products/{id}/stock/stream"] = stream(
     "streamProductStock", "Live stock of one product (Server-Sent Events)", path_params("/{id}"))
@@ -111,12 +151,16 @@ paths["/assets/{file}"] = {"get": {
                     "schema": {"type": "string", "pattern": "^[A-Za-z0-9_-][A-Za-z0-9._-]*$"}}],
     "description": "Cache-Control: public, max-age=31536000, immutable. Precompressed br or gzip "
                    "per Accept-Encoding (Vary: Accept-Encoding); ETag and If-None-Match.",
-    "responses": {
-        "200": {"description": "The file", "content": {"*/*": {"schema": {"type": "string"}}}},
-        "304": {"description": "Not modified (If-None-Match)"},
-        "404": ERR,
-        "503": ERR,
-    },
+    "responses": with_common({
+        "200": {"description": "The file",
+                "headers": {**file_headers("public, max-age=31536000, immutable", False),
+                            "Content-Encoding": text_header("br or gzip when Accept-Encoding allows",
+                                                            required=False)},
+                "content": {"*/*": {"schema": {"type": "string"}}}},
+        "304": {"description": "Not modified (If-None-Match)",
+                "headers": file_headers("public, max-age=31536000, immutable", False)},
+        "404": {"$ref": "#/components/responses/NotFound"},
+    }),
 }}
 with open(PATH, "w") as f:
     f.write(json.dumps(doc, indent=1))

@@ -101,6 +101,9 @@ struct RouteOptions {
   // The query parameters the route accepts (raw names, compared before decoding), each at most
   // once. Any other, or one given twice, answers 400 VALIDATION_FAILED naming it. At most 64.
   std::vector<std::string_view> query;
+  // Web pages only: any query is accepted and left to the page (a link shared with tracking
+  // parameters must still open), and `query` is not checked.
+  bool page = false;
 };
 
 // Response helpers. Every JSON answer goes through these so headers are uniform.
