@@ -64,8 +64,11 @@ def page(path):
         "tags": ["storefront"],
         "security": [],
         "description": "Every page path answers the same index.html (no-cache, ETag, "
-                       "Content-Security-Policy); the page routes itself in the browser. 503 "
-                       "UNAVAILABLE when the binary runs without its built storefront.",
+                       "Content-Security-Policy); the page routes itself in the browser and reads "
+                       "its own query (?token=, ?next=, ?q=...), so any query is accepted "
+                       "(x-any-query). 503 UNAVAILABLE when the binary runs without its built "
+                       "storefront.",
+        "x-any-query": True,
         "responses": with_common({
             "200": {"description": "The page", "headers": file_headers("no-cache", True),
                     "content": {"text/html": {"schema": {"type": "string"}}}},
