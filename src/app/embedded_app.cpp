@@ -16,6 +16,7 @@
 #include "app/ops_gauges.hpp"
 #include "app/ops_routes.hpp"
 #include "app/periodic_tasks.hpp"
+#include "app/storefront_parts.hpp"
 #include "auth/secret.hpp"
 #include "infra/async/run.hpp"
 #include "infra/async/write.hpp"
@@ -418,6 +419,8 @@ struct EmbeddedApp::Parts {
   http::Router router;
   std::unique_ptr<http::Server> server;
   std::atomic<bool> ready{false};
+  // Last: its stream hub posts to the server's threads, so it goes first.
+  std::unique_ptr<StorefrontParts> storefront;
 };
 
 EmbeddedApp::EmbeddedApp(config::Config config, const Clock& clock)
@@ -687,6 +690,8 @@ void EmbeddedApp::Start() {
                                          .members = *p.members,
                                          .clock = p.clock});
   RegisterBuildInfo(p.metrics);
+  p.storefront = std::make_unique<StorefrontParts>(p.config, *p.catalog, *p.checkout, p.clock,
+                                                   p.metrics, p.router);
 
   checkout::CheckoutService* checkout_service = p.checkout.get();
   p.maintenance.Add("hold-expiry", std::chrono::milliseconds(p.config.checkout.sweep_interval_ms),
