@@ -166,7 +166,7 @@ void RegisterRoutes(http::Router& router, CatalogService& catalog, ProductDecora
       [&catalog, product_json](Request& req) -> awaitable<Response> {
         auto query = ParseListQuery(req);
         if (!query.ok()) co_return http::ErrorResponse(query.error());
-        auto page = catalog.List(*query);
+        auto page = co_await catalog.List(std::move(*query));
         if (!page.ok()) co_return http::ErrorResponse(page.error());
         boost::json::array items;
         items.reserve(page->items.size());
@@ -181,7 +181,7 @@ void RegisterRoutes(http::Router& router, CatalogService& catalog, ProductDecora
   auto get_one = [&catalog, product_json](Request& req) -> awaitable<Response> {
     auto id = req.IdParam("id");
     if (!id.ok()) co_return http::ErrorResponse(id.error());
-    auto view = catalog.Get(*id, req.MemberId());
+    auto view = co_await catalog.Get(*id, req.MemberId());
     if (!view) co_return http::ErrorResponse(MakeError(Errc::kNotFound, "no such product"));
     co_return http::JsonResponse(http::Status::ok, product_json(*view));
   };
@@ -278,8 +278,9 @@ void RegisterShoppingRoutes(http::Router& router, ShoppingService& shopping) {
 
   router.Add(http::Method::get, "/products/wishlist", member,
              [&shopping](Request& req) -> awaitable<Response> {
-               co_return http::JsonResponse(http::Status::ok,
-                                            BasketJson(shopping.Wishlist(req.MemberId())));
+               auto wishlist = co_await shopping.Wishlist(req.MemberId());
+               if (!wishlist.ok()) co_return http::ErrorResponse(wishlist.error());
+               co_return http::JsonResponse(http::Status::ok, BasketJson(*wishlist));
              });
   router.Add(http::Method::post, "/products/wishlist", member,
              [&shopping](Request& req) -> awaitable<Response> {
@@ -300,7 +301,9 @@ void RegisterShoppingRoutes(http::Router& router, ShoppingService& shopping) {
              });
 
   router.Add(http::Method::get, "/cart", member, [&shopping](Request& req) -> awaitable<Response> {
-    co_return http::JsonResponse(http::Status::ok, BasketJson(shopping.Cart(req.MemberId())));
+    auto cart = co_await shopping.Cart(req.MemberId());
+    if (!cart.ok()) co_return http::ErrorResponse(cart.error());
+    co_return http::JsonResponse(http::Status::ok, BasketJson(*cart));
   });
   router.Add(http::Method::put, "/cart/items/{productId}", member,
              [&shopping](Request& req) -> awaitable<Response> {

@@ -110,17 +110,19 @@ std::vector<std::pair<std::int64_t, std::int64_t>> SqliteShoppingRepository::Loa
   return out;
 }
 
-std::vector<std::int64_t> SqliteShoppingRepository::LikedBy(std::int64_t member_id,
-                                                            std::size_t limit) {
+// Reads complete inline: a point query on the calling thread's reader connection, answered from
+// the page cache (WAL: never waits for the writer).
+boost::asio::awaitable<Result<std::vector<Like>>> SqliteShoppingRepository::LikedBy(
+    std::int64_t member_id, std::size_t limit) {
   storage::Database& db = readers_.ForThisThread();
   auto& stmt = db.Cached(
-      "SELECT product_id FROM likes WHERE member_id = ? ORDER BY created_at_ms DESC, product_id "
-      "LIMIT ?");
+      "SELECT product_id, created_at_ms FROM likes WHERE member_id = ? "
+      "ORDER BY created_at_ms DESC, product_id LIMIT ?");
   stmt.BindInt64(1, member_id).BindInt64(2, static_cast<std::int64_t>(limit));
-  std::vector<std::int64_t> out;
-  while (stmt.Step()) out.push_back(stmt.Int64(0));
+  std::vector<Like> out;
+  while (stmt.Step()) out.push_back(Like{stmt.Int64(0), FromUnixMillis(stmt.Int64(1))});
   stmt.Reset();
-  return out;
+  co_return out;
 }
 
 boost::asio::awaitable<Result<StoredLine>> SqliteShoppingRepository::AddToWishlist(
@@ -318,7 +320,8 @@ SqliteShoppingRepository::EndCartCheckout(std::int64_t member_id, std::string ke
   co_return co_await async::Write<std::optional<std::int64_t>>(writer_, std::move(job));
 }
 
-std::vector<StoredLine> SqliteShoppingRepository::Lines(Basket basket, std::int64_t member_id) {
+boost::asio::awaitable<Result<std::vector<StoredLine>>> SqliteShoppingRepository::Lines(
+    Basket basket, std::int64_t member_id) {
   storage::Database& db = readers_.ForThisThread();
   auto& stmt =
       db.Cached("SELECT product_id, quantity, added_at_ms FROM " + std::string(Table(basket)) +
@@ -328,7 +331,8 @@ std::vector<StoredLine> SqliteShoppingRepository::Lines(Basket basket, std::int6
   while (stmt.Step()) {
     out.push_back(StoredLine{stmt.Int64(0), stmt.Int64(1), FromUnixMillis(stmt.Int64(2))});
   }
-  return out;
+  stmt.Reset();
+  co_return out;
 }
 
 }  // namespace rocketmart::catalog

@@ -23,7 +23,8 @@ class SqliteShoppingRepository final : public LikeRepository, public BasketRepos
   boost::asio::awaitable<Result<LikeChange>> ChangeLike(std::int64_t member_id,
                                                         std::int64_t product_id, LikeOp op,
                                                         TimePoint now) override;
-  std::vector<std::int64_t> LikedBy(std::int64_t member_id, std::size_t limit) override;
+  boost::asio::awaitable<Result<std::vector<Like>>> LikedBy(std::int64_t member_id,
+                                                            std::size_t limit) override;
   std::vector<std::pair<std::int64_t, std::int64_t>> LoadLikes() override;
 
   boost::asio::awaitable<Result<StoredLine>> AddToWishlist(std::int64_t member_id,
@@ -39,7 +40,8 @@ class SqliteShoppingRepository final : public LikeRepository, public BasketRepos
                                                       bool all) override;
   boost::asio::awaitable<Result<std::int64_t>> RemovePurchased(
       std::vector<PurchasedLines> orders) override;
-  std::vector<StoredLine> Lines(Basket basket, std::int64_t member_id) override;
+  boost::asio::awaitable<Result<std::vector<StoredLine>>> Lines(Basket basket,
+                                                                std::int64_t member_id) override;
   boost::asio::awaitable<Result<CartClaim>> ClaimCartCheckout(std::int64_t member_id,
                                                               std::string key,
                                                               TimePoint now) override;
