@@ -19,6 +19,7 @@ constexpr json::StringBounds kDescriptionBounds{
 constexpr json::StringBounds kImageUrlBounds{.min_chars = 0, .max_chars = kImageUrlMaxChars};
 constexpr json::IntBounds kPriceBounds{.min = 0, .max = kPriceMax};
 constexpr json::IntBounds kStockBounds{.min = 0, .max = kStockMax};
+constexpr std::size_t kDefaultLikesPage = 20;
 
 Result<ProductDraft> ParseDraft(std::string_view body) {
   auto object = json::ParseObject(body);
@@ -56,16 +57,23 @@ Result<ProductChanges> ParseChanges(std::string_view body) {
   return changes;
 }
 
+// `limit=` 1..kMaxPageSize, `fallback` when absent.
+Result<std::size_t> ParseLimit(const Request& req, std::size_t fallback) {
+  auto limit = req.QueryParam("limit");
+  if (!limit) return fallback;
+  std::size_t n = 0;
+  auto [p, ec] = std::from_chars(limit->data(), limit->data() + limit->size(), n);
+  if (ec != std::errc{} || p != limit->data() + limit->size() || n < 1 || n > kMaxPageSize) {
+    return MakeError(Errc::kValidationFailed, "limit must be between 1 and 100", "limit");
+  }
+  return n;
+}
+
 Result<ListQuery> ParseListQuery(const Request& req) {
   ListQuery q;
-  if (auto limit = req.QueryParam("limit")) {
-    std::size_t n = 0;
-    auto [p, ec] = std::from_chars(limit->data(), limit->data() + limit->size(), n);
-    if (ec != std::errc{} || p != limit->data() + limit->size() || n < 1 || n > kMaxPageSize) {
-      return MakeError(Errc::kValidationFailed, "limit must be between 1 and 100", "limit");
-    }
-    q.limit = n;
-  }
+  auto limit = ParseLimit(req, q.limit);
+  if (!limit.ok()) return limit.error();
+  q.limit = *limit;
   if (auto sort = req.QueryParam("sort")) {
     if (*sort == "id")
       q.sort = SortOrder::kIdAsc;
@@ -237,6 +245,25 @@ void RegisterRoutes(http::Router& router, CatalogService& catalog, ProductDecora
   router.Add(http::Method::put, "/products/{id}/like", member, like_route(LikeOp::kLike));
   router.Add(http::Method::delete_, "/products/{id}/like", member, like_route(LikeOp::kUnlike));
   router.Add(http::Method::post, "/products/like/{id}", member, like_route(LikeOp::kToggle));
+
+  // The caller's own likes, most recent first (members' "my page" reads it over HTTP with the
+  // member's token when the services run apart).
+  router.Add(http::Method::get, "/products/likes",
+             {.access = http::Access::kMember, .query = {"limit"}},
+             [&catalog](Request& req) -> awaitable<Response> {
+               auto limit = ParseLimit(req, kDefaultLikesPage);
+               if (!limit.ok()) co_return http::ErrorResponse(limit.error());
+               auto likes = co_await catalog.LikedBy(req.MemberId(), *limit);
+               if (!likes.ok()) co_return http::ErrorResponse(likes.error());
+               boost::json::array items;
+               items.reserve(likes->size());
+               for (const Like& like : *likes) {
+                 items.push_back(boost::json::object{{"productId", like.product_id},
+                                                     {"likedAt", FormatRfc3339(like.liked_at)}});
+               }
+               co_return http::JsonResponse(http::Status::ok,
+                                            boost::json::object{{"items", std::move(items)}});
+             });
 }
 
 namespace {
