@@ -56,13 +56,14 @@ std::int64_t RemovePurchasedLines(storage::Database& db, const PurchasedLines& o
 
 boost::asio::awaitable<Result<LikeChange>> SqliteShoppingRepository::ChangeLike(
     std::int64_t member_id, std::int64_t product_id, LikeOp op, TimePoint now) {
-  auto job = [this, member_id, product_id, op, now](storage::Database& db) -> Result<LikeChange> {
+  auto job = [member_id, product_id, op, now](storage::Database& db) -> Result<LikeChange> {
     if (!ProductIsLive(db, product_id)) return NoSuchProduct();
     bool like = op == LikeOp::kLike;
     if (op == LikeOp::kToggle) {
       like = QueryInt(db, "SELECT 1 FROM likes WHERE product_id = ? AND member_id = ?", product_id,
                       member_id, true) != 1;
     }
+    std::int64_t delta = 0;
     if (like) {
       auto& insert = db.Cached(
           "INSERT OR IGNORE INTO likes (product_id, member_id, created_at_ms) VALUES (?, ?, ?)");
@@ -77,25 +78,28 @@ boost::asio::awaitable<Result<LikeChange>> SqliteShoppingRepository::ChangeLike(
               "a member can like at most " + std::to_string(kMaxLikesPerMember) + " products",
               "productId");
         }
-        db.Cached("UPDATE products SET like_count = like_count + 1 WHERE id = ?")
-            .BindInt64(1, product_id)
-            .Step();
+        delta = 1;
       }
     } else {
       auto& remove = db.Cached("DELETE FROM likes WHERE product_id = ? AND member_id = ?");
       remove.BindInt64(1, product_id).BindInt64(2, member_id);
       remove.Step();
-      if (db.Changes() == 1) {
-        db.Cached("UPDATE products SET like_count = like_count - 1 WHERE id = ?")
-            .BindInt64(1, product_id)
-            .Step();
-      }
+      if (db.Changes() == 1) delta = -1;
     }
+    // The count follows the rows, and every change (even one that found the like as asked) takes
+    // the product's next sequence number, in the same transaction: stored with the product, it
+    // orders the product's changes in commit order whichever instance made them.
+    auto& count = db.Cached(
+        "UPDATE products SET like_count = like_count + ?, like_seq = like_seq + 1 WHERE id = ? "
+        "RETURNING like_count, like_seq");
+    count.BindInt64(1, delta).BindInt64(2, product_id);
     LikeChange change;
-    change.likes = QueryInt(db, "SELECT like_count FROM products WHERE id = ?", product_id);
     change.liked = like;
-    // Jobs run one at a time on the writer thread in commit order, so this order is theirs.
-    change.seq = like_seq_.fetch_add(1, std::memory_order_relaxed) + 1;
+    if (count.Step()) {
+      change.likes = count.Int64(0);
+      change.seq = static_cast<std::uint64_t>(count.Int64(1));
+    }
+    count.Reset();
     return change;
   };
   co_return co_await async::Write<LikeChange>(writer_, std::move(job));

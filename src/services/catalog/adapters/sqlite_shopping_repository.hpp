@@ -3,11 +3,10 @@
 // calling thread's read-only connection (WAL: they never wait for the writer and see the latest
 // commit, so a member reads their own write once it was answered).
 //
-// Thread-safety: all methods may be called from any thread. The like sequence counter is only
-// advanced inside writer jobs, i.e. on the single writer thread, in commit order.
+// Thread-safety: all methods may be called from any thread. Several instances (processes) may
+// share one database file: their writes serialize on SQLite's write lock, and a like's sequence
+// number is kept with the product (products.like_seq), so it orders changes across them.
 #pragma once
-
-#include <atomic>
 
 #include "infra/storage/group_commit_writer.hpp"
 #include "infra/storage/read_connections.hpp"
@@ -51,7 +50,6 @@ class SqliteShoppingRepository final : public LikeRepository, public BasketRepos
  private:
   storage::GroupCommitWriter& writer_;
   storage::ReadConnections& readers_;
-  std::atomic<std::uint64_t> like_seq_{0};
 };
 
 }  // namespace rocketmart::catalog

@@ -41,8 +41,9 @@ Status ValidateLineQuantity(std::int64_t quantity);
 
 enum class LikeOp { kLike, kUnlike, kToggle };
 
-// The committed outcome of one like change. `seq` increases in commit order (it is taken on the
-// single writer thread), so an in-memory view applying outcomes out of order keeps the newest.
+// The committed outcome of one like change. `seq` strictly increases with each committed change of
+// the product, in commit order, whichever instance of the repository made it, so an in-memory view
+// applying outcomes out of order keeps the newest.
 struct LikeChange {
   std::int64_t likes = 0;  // the product's count after this change committed
   bool liked = false;      // the member's like after this change
