@@ -11,6 +11,10 @@
 #include "services/catalog/adapters/sqlite_product_repository.hpp"
 #include "services/catalog/adapters/sqlite_shopping_repository.hpp"
 #include "support/run_await.hpp"
+// The shared TempDir (i12-tests) moves from run_await.hpp to its own header; either works here.
+#if __has_include("support/temp_dir.hpp")
+#include "support/temp_dir.hpp"
+#endif
 
 namespace rocketmart::catalog::contract {
 
