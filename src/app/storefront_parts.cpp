@@ -19,7 +19,7 @@ class CheckoutStockReader final : public storefront::StockReader {
       : catalog_(catalog), checkout_(checkout), clock_(clock) {}
 
   std::optional<storefront::StockReading> Read(std::int64_t product_id) const override {
-    if (!catalog_.Get(product_id)) return std::nullopt;
+    if (!catalog_.Exists(product_id)) return std::nullopt;
     storefront::StockReading reading;
     reading.figures.product_id = product_id;
     reading.figures.stock = checkout_.Available(product_id);
