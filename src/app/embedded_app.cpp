@@ -726,6 +726,9 @@ void EmbeddedApp::Start() {
                     });
   p.maintenance.Start();
 
+  // Every route is registered: their metrics series exist before anyone is told we are up.
+  p.server->SealRoutes();
+  if (p.admin_server) p.admin_server->SealRoutes();
   p.ready = true;
   if (p.admin_server) {
     std::printf("rocketmart metrics on http://%s:%u/metrics\n", p.config.server.admin_host.c_str(),

@@ -174,6 +174,7 @@ struct Server::Impl {
   metrics::Registry& registry;
   std::vector<std::unique_ptr<Worker>> workers;
   std::vector<RouteMetrics> route_metrics;
+  bool routes_sealed = false;
   RouteMetrics unmatched_metrics;
   metrics::Counter* connections_rejected = nullptr;
   std::unique_ptr<asio::signal_set> signals;
@@ -687,8 +688,10 @@ void Server::Bind() {
                        [this] { return static_cast<double>(active_connections()); });
 }
 
-void Server::Run() {
+void Server::SealRoutes() {
   Impl& im = *impl_;
+  if (im.routes_sealed) return;
+  im.routes_sealed = true;
   // Routes may be added after Bind() (the port is bound first, so a taken port stops the start
   // before anything else happens); they are final now.
   for (const auto& route : im.router.routes()) {
@@ -696,6 +699,11 @@ void Server::Run() {
         im.MakeRouteMetrics(route->pattern, std::string(beast_http::to_string(route->method))));
   }
   im.unmatched_metrics = im.MakeRouteMetrics("unmatched", "any");
+}
+
+void Server::Run() {
+  Impl& im = *impl_;
+  SealRoutes();
   for (auto& w : im.workers) {
     asio::co_spawn(w->ioc, im.Accept(*w), asio::detached);
     asio::co_spawn(w->ioc, im.Sweep(*w), asio::detached);
