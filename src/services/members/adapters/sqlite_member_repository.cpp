@@ -269,6 +269,16 @@ std::int64_t InsertMember(storage::Database& db, const NewMember& m, TimePoint n
   return db.LastInsertRowId();
 }
 
+// Whether `look` (one `?`, a time in ms) finds a row, on a reader: claims look before they write,
+// because the mail worker wakes on every commit and an empty claim would wake it again, forever.
+bool AnyRowAtOrBefore(storage::Database& reader, std::string_view look, TimePoint t) {
+  auto& stmt = reader.Cached(look);
+  stmt.BindInt64(1, ToUnixMillis(t));
+  const bool any = stmt.Step();
+  stmt.Reset();
+  return any;
+}
+
 }  // namespace
 
 std::span<const storage::Migration> MembersMigrations() {
@@ -366,14 +376,11 @@ awaitable<Status> SqliteMemberRepository::RecordMailRequest(MailRequestKind kind
 
 awaitable<Result<std::vector<MailRequest>>> SqliteMemberRepository::ClaimMailRequests(
     std::size_t limit, TimePoint now, TimePoint lease_until) {
-  // A look first, on this thread's reader: the mail worker asks on every wake-up, and a write
-  // (even an empty one) would wake it again.
-  auto& look = readers_.ForThisThread().Cached(
-      "SELECT 1 FROM mail_requests WHERE claimed_until_ms <= ? LIMIT 1");
-  look.BindInt64(1, ToUnixMillis(now));
-  const bool any = look.Step();
-  look.Reset();
-  if (!any) co_return std::vector<MailRequest>{};
+  // A look first: the mail worker asks on every wake-up, and a write would wake it again.
+  if (!AnyRowAtOrBefore(readers_.ForThisThread(),
+                        "SELECT 1 FROM mail_requests WHERE claimed_until_ms <= ? LIMIT 1", now)) {
+    co_return std::vector<MailRequest>{};
+  }
   auto job = [limit, now, lease_until, claim = auth::RandomHex(16)](
                  storage::Database& db) -> Result<std::vector<MailRequest>> {
     std::vector<MailRequest> out;
@@ -705,14 +712,11 @@ awaitable<Result<std::int64_t>> SqliteMemberRepository::CreateMember(NewMember m
 awaitable<Result<std::vector<OutboxMail>>> SqliteMailOutbox::Claim(TimePoint now,
                                                                    TimePoint lease_until,
                                                                    std::size_t limit) {
-  // A look first, on this thread's reader: with nothing due, no write (see the class comment).
-  auto& look = readers_.ForThisThread().Cached(
-      "SELECT 1 FROM mail_outbox WHERE next_attempt_at_ms <= ? "
-      "LIMIT 1");
-  look.BindInt64(1, ToUnixMillis(now));
-  const bool any = look.Step();
-  look.Reset();
-  if (!any) co_return std::vector<OutboxMail>{};
+  // A look first: with nothing due, no write (see the class comment).
+  if (!AnyRowAtOrBefore(readers_.ForThisThread(),
+                        "SELECT 1 FROM mail_outbox WHERE next_attempt_at_ms <= ? LIMIT 1", now)) {
+    co_return std::vector<OutboxMail>{};
+  }
   auto job = [now, lease_until, limit, claim = auth::RandomHex(16)](
                  storage::Database& db) -> Result<std::vector<OutboxMail>> {
     std::vector<OutboxMail> out;
