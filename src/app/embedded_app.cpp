@@ -40,8 +40,10 @@
 #include "services/checkout/adapters/simulated_payment_provider.hpp"
 #include "services/checkout/adapters/sqlite_inventory_store.hpp"
 #include "services/checkout/checkout_service.hpp"
+#include "services/gateway/adapters/in_memory_token_denylist.hpp"
 #include "services/gateway/jwt_authenticator.hpp"
 #include "services/members/adapters/http_routes.hpp"
+#include "services/members/adapters/in_memory_throttle_store.hpp"
 #include "services/members/adapters/mailers.hpp"
 #include "services/members/adapters/sodium_crypto.hpp"
 #include "services/members/adapters/sqlite_member_repository.hpp"
@@ -220,31 +222,35 @@ http::ServerOptions ServerOptionsFrom(const config::Config& c) {
   o.request_timeout = std::chrono::milliseconds(c.server.request_timeout_ms);
   o.shutdown_grace = std::chrono::milliseconds(c.server.shutdown_grace_ms);
   o.access_log = c.log.access_log;
+  // Validated with the configuration; the parse cannot fail here.
+  auto trusted = http::TrustedProxies::Parse(c.server.trusted_proxies);
+  if (!trusted.ok()) throw std::runtime_error("server.trusted_proxies: " + trusted.error().message);
+  o.trusted_proxies = std::move(*trusted);
   return o;
 }
 
 }  // namespace
 
-// Members tell the gateway which access tokens are void (embedded binding of TokenRevoker).
+// Members tell the gateway which access tokens are void (embedded binding of TokenRevoker to the
+// gateway's deny-list; distributed, members publish to the shared deny-list store instead).
 class GatewayRevoker final : public members::TokenRevoker {
  public:
-  GatewayRevoker(gateway::TokenDenylist& denylist, const Clock& clock)
-      : denylist_(denylist), clock_(clock) {}
-  void DenyToken(std::int64_t member_id, const std::string& token_id,
-                 TimePoint expires_at) override {
-    denylist_.DenyToken(member_id, token_id, expires_at, clock_.Now());
+  explicit GatewayRevoker(gateway::TokenDenials& denials) : denials_(denials) {}
+  boost::asio::awaitable<Status> DenyToken(std::int64_t member_id, std::string token_id,
+                                           TimePoint expires_at) override {
+    co_return co_await denials_.DenyToken(member_id, std::move(token_id), expires_at);
   }
-  void DenyFamily(std::int64_t member_id, const std::string& family_id,
-                  TimePoint expires_at) override {
-    denylist_.DenyFamily(member_id, family_id, expires_at, clock_.Now());
+  boost::asio::awaitable<Status> DenyFamily(std::int64_t member_id, std::string family_id,
+                                            TimePoint expires_at) override {
+    co_return co_await denials_.DenyFamily(member_id, std::move(family_id), expires_at);
   }
-  void InvalidateBefore(std::int64_t member_id, TimePoint valid_after) override {
-    denylist_.InvalidateBefore(member_id, valid_after);
+  boost::asio::awaitable<Status> InvalidateBefore(std::int64_t member_id,
+                                                  TimePoint valid_after) override {
+    co_return co_await denials_.InvalidateBefore(member_id, valid_after);
   }
 
  private:
-  gateway::TokenDenylist& denylist_;
-  const Clock& clock_;
+  gateway::TokenDenials& denials_;
 };
 
 // The operator's per-sale summary reads checkout's figures in-process (embedded binding).
@@ -369,8 +375,11 @@ struct EmbeddedApp::Parts {
 
   // Members (after catalog in start order; its mail worker stops first).
   std::unique_ptr<ServiceDatabase> members_db;
-  gateway::TokenDenylist token_denylist;
+  // The token deny-list the gateway checks (in memory: the embedded adapter of its ports).
+  gateway::InMemoryTokenDenylist token_denylist{clock};
   std::unique_ptr<GatewayRevoker> revoker;
+  // Login, signup and mail throttles (in memory: the embedded adapter of ThrottleStore).
+  members::InMemoryThrottleStore members_throttles;
   auth::Keyring members_keyring;
   std::unique_ptr<members::SodiumFieldCipher> members_cipher;
   std::unique_ptr<members::SodiumPasswordHasher> password_hasher;
@@ -414,7 +423,7 @@ void EmbeddedApp::Start() {
   auto keyring = BuildKeyring(p.config);
   if (!keyring.ok()) throw std::runtime_error("auth key: " + keyring.error().message);
   p.authenticator = std::make_unique<gateway::JwtAuthenticator>(
-      std::move(*keyring), VerifyOptionsFrom(p.config), p.clock, p.metrics);
+      std::move(*keyring), VerifyOptionsFrom(p.config), p.token_denylist, p.clock, p.metrics);
   p.server = std::make_unique<http::Server>(ServerOptionsFrom(p.config), p.router, *p.authenticator,
                                             p.metrics);
   BindExclusively(*p.server, p.config.server.port);
@@ -482,35 +491,7 @@ void EmbeddedApp::Start() {
       }
       p.mailer = std::make_unique<members::EmlMailer>(*p.mail_dir, p.config.mail.from, p.clock);
     }
-    p.mail_worker = std::make_unique<members::MailWorker>(*p.mail_outbox, *p.members_cipher,
-                                                          *p.mailer, p.clock);
-    members::MailWorker* worker = p.mail_worker.get();
-    p.members_db->writer->AddCommitListener([worker] { worker->Notify(); });
-    p.revoker = std::make_unique<GatewayRevoker>(p.token_denylist, p.clock);
-    members::MembersOptions options;
-    options.public_base_url = p.config.members.public_base_url;
-    if (options.public_base_url.empty()) {
-      // The port is bound already (server.port 0 has picked one).
-      options.public_base_url = DefaultPublicBaseUrl(p.config.server.host, p.server->port());
-    }
-    while (options.public_base_url.ends_with('/')) options.public_base_url.pop_back();
-    options.verify_ttl = std::chrono::seconds(p.config.members.verify_ttl_s);
-    options.reset_ttl = std::chrono::seconds(p.config.members.reset_ttl_s);
-    options.access_ttl = std::chrono::seconds(p.config.auth.access_ttl_s);
-    options.refresh_ttl = std::chrono::seconds(p.config.auth.refresh_ttl_s);
-    options.issuer = p.config.auth.issuer;
-    options.audience = p.config.auth.audience;
-    options.signups_per_ip_per_hour = p.config.members.signups_per_ip_per_hour;
-    options.mails_per_ip_per_hour = p.config.members.mails_per_ip_per_hour;
-    p.members = std::make_unique<members::MembersService>(
-        *p.member_repository, *p.password_hasher, *p.members_cipher, *p.revoker, p.members_keyring,
-        p.clock, std::move(options));
-    p.authenticator->SetDenylist(&p.token_denylist);
-    // Resend-verification and find-password only record the address; the mail worker looks it
-    // up, so their answer time says nothing about the account.
-    p.mail_worker->SetRequestResolver([members = p.members.get()] {
-      return async::RunToCompletion(members->ResolveMailRequests());
-    });
+    p.revoker = std::make_unique<GatewayRevoker>(p.token_denylist);
   }
 
   // Checkout.
@@ -582,6 +563,59 @@ void EmbeddedApp::Start() {
   p.checkout_db->relay->Subscribe(std::string(checkout::kPaymentRefundedTopic),
                                   p.payment_refunded_subscriber.get());
 
+  // The members service, built once the services its "my page" reads exist (in-process client
+  // bindings), then the mail worker that resolves its mail requests.
+  {
+    p.orders_client = std::make_unique<InProcessOrdersClient>(*p.orders);
+    p.wishlist_client = std::make_unique<InProcessWishlistClient>(*p.shopping);
+    p.likes_client = std::make_unique<InProcessLikesClient>(*p.catalog);
+    members::MembersOptions options;
+    options.public_base_url = p.config.members.public_base_url;
+    if (options.public_base_url.empty()) {
+      // The port is bound already (server.port 0 has picked one).
+      options.public_base_url = DefaultPublicBaseUrl(p.config.server.host, p.server->port());
+    }
+    options.verify_ttl = std::chrono::seconds(p.config.members.verify_ttl_s);
+    options.reset_ttl = std::chrono::seconds(p.config.members.reset_ttl_s);
+    options.access_ttl = std::chrono::seconds(p.config.auth.access_ttl_s);
+    options.refresh_ttl = std::chrono::seconds(p.config.auth.refresh_ttl_s);
+    options.issuer = p.config.auth.issuer;
+    options.audience = p.config.auth.audience;
+    options.signups_per_ip_per_hour = p.config.members.signups_per_ip_per_hour;
+    options.mails_per_ip_per_hour = p.config.members.mails_per_ip_per_hour;
+    p.members = std::make_unique<members::MembersService>(
+        members::MembersPorts{.repository = *p.member_repository,
+                              .hasher = *p.password_hasher,
+                              .cipher = *p.members_cipher,
+                              .revoker = *p.revoker,
+                              .throttles = p.members_throttles,
+                              .orders = *p.orders_client,
+                              .wishlist = *p.wishlist_client,
+                              .likes = *p.likes_client},
+        p.members_keyring, p.clock, std::move(options));
+    // A revocation the deny-list did not take (the request answered 503) is replayed from
+    // members.db until it does.
+    members::MembersService* members_service = p.members.get();
+    p.maintenance.Add("revocation-republish", std::chrono::seconds(5),
+                      [members_service]() -> boost::asio::awaitable<void> {
+                        const bool replayed = co_await members_service->RepublishRevocations();
+                        (void)replayed;
+                      });
+    // Resend-verification and find-password only record the address; the mail worker looks it
+    // up, so their answer time says nothing about the account. A claimed batch is held for
+    // longer than sending it can take.
+    members::MailWorkerOptions worker_options;
+    worker_options.lease =
+        std::chrono::seconds(60) +
+        std::chrono::ceil<std::chrono::seconds>(std::chrono::milliseconds(
+            static_cast<std::int64_t>(worker_options.batch) * p.config.mail.smtp_timeout_ms));
+    p.mail_worker = std::make_unique<members::MailWorker>(
+        *p.mail_outbox, *p.members_cipher, *p.mailer, p.clock,
+        [members_service] { return members_service->ResolveMailRequests(); }, worker_options);
+    members::MailWorker* worker = p.mail_worker.get();
+    p.members_db->writer->AddCommitListener([worker] { worker->Notify(); });
+  }
+
   // Consumers' databases start before their producers' relays deliver into them.
   p.databases.push_back(p.orders_db.get());
   p.databases.push_back(p.provider_db.get());
@@ -591,7 +625,10 @@ void EmbeddedApp::Start() {
   p.checkout->Load();
   p.orders->Load();
   p.catalog->Load();
-  p.members->Load();
+  if (auto loaded = async::RunToCompletion(p.members->Load()); !loaded.ok()) {
+    throw std::runtime_error("members: the token deny-list did not take the revocations: " +
+                             loaded.error().message);
+  }
   p.mail_worker->Start();
   for (ServiceDatabase* db : p.databases) db->relay->Start();
   if (p.config.demo.seed) {
@@ -626,10 +663,6 @@ void EmbeddedApp::Start() {
   catalog::RegisterCartCheckoutRoute(p.router, *p.shopping);
   checkout::RegisterRoutes(p.router, *p.checkout);
   orders::RegisterRoutes(p.router, *p.orders);
-  p.orders_client = std::make_unique<InProcessOrdersClient>(*p.orders);
-  p.wishlist_client = std::make_unique<InProcessWishlistClient>(*p.shopping);
-  p.likes_client = std::make_unique<InProcessLikesClient>(*p.catalog);
-  p.members->SetClients(p.orders_client.get(), p.wishlist_client.get(), p.likes_client.get());
   members::RegisterRoutes(p.router, *p.members);
   // /health's look at every store. A database whose last transaction failed is probed again
   // through its writer, so one that recovered reads healthy even when no request writes to it; a

@@ -48,6 +48,9 @@ struct ServerConfig {
   // The admin listener (GET /metrics), apart from the public port. -1 = off, 0 = a free port.
   std::string admin_host = "127.0.0.1";
   int admin_port = 9464;
+  // Proxies (addresses, CIDR blocks) whose X-Forwarded-For / Forwarded names the client; empty =
+  // trust nobody: the client is the socket peer.
+  std::string trusted_proxies;
 };
 
 struct StorageConfig {

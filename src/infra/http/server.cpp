@@ -277,6 +277,8 @@ struct Server::Impl {
     self.active_connections_.fetch_add(1, std::memory_order_relaxed);
     boost::system::error_code ec;
     const auto remote = socket.remote_endpoint(ec).address();
+    // Decided once per connection: from an untrusted peer, forwarding headers are never read.
+    const bool peer_is_proxy = options.trusted_proxies.Contains(remote);
     Worker::SessionState state{&socket, kNoDeadline, true};
     w.sessions.insert(&state);
     if (w.sweeper_parked) w.sweeper.cancel();
@@ -362,8 +364,8 @@ struct Server::Impl {
       RawRequest& raw = parser.get();
       std::string request_id;
       StreamBody stream;
-      Response res =
-          co_await Dispatch(w, raw, remote, match, std::move(params), request_id, stream);
+      Response res = co_await Dispatch(w, raw, remote, peer_is_proxy, match, std::move(params),
+                                       request_id, stream);
       if (stream) {
         // HEAD gets the head only.
         if (raw.method() == Method::head)
@@ -382,6 +384,17 @@ struct Server::Impl {
     socket.shutdown(tcp::socket::shutdown_send, ec);
     socket.close(ec);
     self.active_connections_.fetch_sub(1, std::memory_order_relaxed);
+  }
+
+  // The client a trusted proxy reports (client_address.hpp). Only for requests from such a peer.
+  asio::ip::address ForwardedClient(const RawRequest& raw, const asio::ip::address& peer) const {
+    std::vector<std::string_view> xff;
+    std::vector<std::string_view> fwd;
+    for (const auto& f : raw) {
+      if (beast::iequals(f.name_string(), "x-forwarded-for")) xff.push_back(f.value());
+      if (f.name() == beast_http::field::forwarded) fwd.push_back(f.value());
+    }
+    return ClientAddress(peer, options.trusted_proxies, xff, fwd);
   }
 
   // The connection's side of a StreamWriter: chunked framing (HTTP/1.1) or raw bytes until close
@@ -476,9 +489,9 @@ struct Server::Impl {
 
   // Handles one request; `request_id` receives the id the answer carries (X-Request-Id).
   asio::awaitable<Response> Dispatch(
-      Worker& w, RawRequest& raw, const asio::ip::address& remote, const Match& match,
-      std::vector<std::pair<std::string_view, std::string_view>> params, std::string& request_id,
-      StreamBody& stream) {
+      Worker& w, RawRequest& raw, const asio::ip::address& remote, bool peer_is_proxy,
+      const Match& match, std::vector<std::pair<std::string_view, std::string_view>> params,
+      std::string& request_id, StreamBody& stream) {
     const auto started = std::chrono::steady_clock::now();
     const std::string_view target = raw.target();
     const std::size_t q = target.find('?');
@@ -489,7 +502,9 @@ struct Server::Impl {
                 std::nullopt,
                 {},
                 remote,
+                remote,
                 started + options.request_timeout};
+    if (peer_is_proxy) req.client = ForwardedClient(raw, remote);
     const std::string_view incoming_id = req.Header("X-Request-Id");
     req.request_id = IsSafeRequestId(incoming_id) ? std::string(incoming_id) : NextRequestId(w);
     // A lookup only, unless the caller traces: then its trace continues in our answer and log.
@@ -509,7 +524,7 @@ struct Server::Impl {
     if (rm.by_class[status_class]) rm.by_class[status_class]->Add();
     rm.latency->ObserveMicros(micros);
     if (options.access_log) {
-      const std::string client = remote.to_string();
+      const std::string client = req.client.to_string();
       log::Access({.request_id = req.request_id,
                    .method = raw.method_string(),
                    .route = match.route ? std::string_view(match.route->pattern) : "-",

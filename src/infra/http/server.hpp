@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "core/result.hpp"
+#include "infra/http/client_address.hpp"
 #include "infra/http/router.hpp"
 #include "infra/metrics/metrics.hpp"
 
@@ -41,6 +42,9 @@ struct ServerOptions {
   bool handle_signals = true;
   // The `listener` label of this server's connection metrics ("public", "admin").
   std::string name = "public";
+  // Peers whose X-Forwarded-For / Forwarded names the client (Request::client). Empty: every
+  // request's client is its peer, and the headers are ignored.
+  TrustedProxies trusted_proxies;
 };
 
 // Turns a bearer token into a verified identity. Implemented by the gateway.

@@ -58,7 +58,10 @@ struct Request {
   std::vector<std::pair<std::string_view, std::string_view>> params;  // path parameters
   std::optional<auth::Identity> identity;
   std::string request_id;
-  boost::asio::ip::address remote;
+  boost::asio::ip::address remote;  // the socket peer (a proxy, behind one)
+  // The client the server answers for: the peer, or the address a trusted proxy reports for it
+  // (ServerOptions::trusted_proxies, client_address.hpp). Throttles and the access log use this.
+  boost::asio::ip::address client;
   std::chrono::steady_clock::time_point deadline;
   // Set when the request carried a valid W3C `traceparent`: pass trace->Traceparent() to a next
   // hop.
