@@ -53,12 +53,12 @@ void RegisterCartCheckoutRoute(http::Router& router, ShoppingService& shopping) 
       });
 }
 
-void PaidCartSubscriber::Handle(std::span<const storage::Event> batch) {
+void PaidCartSubscriber::Handle(std::span<const events::Event> batch) {
   // One transaction for the whole batch: a commit per event made the catalog's database the
   // slowest part of a drop (one fsync per paid order).
   std::vector<PurchasedLines> orders;
   orders.reserve(batch.size());
-  for (const storage::Event& event : batch) {
+  for (const events::Event& event : batch) {
     try {
       const boost::json::value v = boost::json::parse(event.payload);
       const auto& o = v.as_object();
@@ -71,7 +71,7 @@ void PaidCartSubscriber::Handle(std::span<const storage::Event> batch) {
       orders.push_back(std::move(order));
     } catch (const std::exception& e) {
       // Thrown before anything was removed: the rest of the batch is delivered again.
-      throw storage::MalformedEvent(event.id, std::string("order.paid: ") + e.what());
+      throw events::MalformedEvent(event.id, std::string("order.paid: ") + e.what());
     }
   }
   auto removed = async::RunToCompletion(shopping_.RemovePurchasedLines(std::move(orders)));

@@ -3,7 +3,7 @@
 #include <boost/json.hpp>
 
 #include "infra/async/write.hpp"
-#include "infra/storage/outbox.hpp"
+#include "infra/events/sqlite_outbox/outbox.hpp"
 
 namespace rocketmart::catalog {
 namespace {
@@ -143,7 +143,7 @@ boost::asio::awaitable<Result<Product>> SqliteProductRepository::Insert(Product 
     stmt.Step();
     stmt.Reset();
     product.id = db.LastInsertRowId();
-    storage::AppendOutbox(db, kProductCreated, EventPayload(product), product.created_at);
+    events::sqlite_outbox::Append(db, kProductCreated, EventPayload(product), product.created_at);
     return product;
   };
   co_return co_await async::Write<Product>(writer_, std::move(job));
@@ -157,7 +157,7 @@ boost::asio::awaitable<Result<Product>> SqliteProductRepository::Update(std::int
     if (!product || product->retired) return MakeError(Errc::kNotFound, "no such product");
     if (!ApplyChanges(*product, changes, now)) return *product;
     Store(db, *product);
-    storage::AppendOutbox(db, kProductUpdated, EventPayload(*product), now);
+    events::sqlite_outbox::Append(db, kProductUpdated, EventPayload(*product), now);
     return *product;
   };
   co_return co_await async::Write<Product>(writer_, std::move(job));
@@ -176,7 +176,7 @@ boost::asio::awaitable<Result<Product>> SqliteProductRepository::Retire(std::int
     // same transaction. Likes stay (history; they no longer show anywhere).
     db.Cached("DELETE FROM cart_items WHERE product_id = ?").BindInt64(1, id).Step();
     db.Cached("DELETE FROM wishlist WHERE product_id = ?").BindInt64(1, id).Step();
-    storage::AppendOutbox(db, kProductRetired, EventPayload(*product), now);
+    events::sqlite_outbox::Append(db, kProductRetired, EventPayload(*product), now);
     return *product;
   };
   co_return co_await async::Write<Product>(writer_, std::move(job));

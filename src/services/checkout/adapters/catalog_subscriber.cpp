@@ -6,7 +6,7 @@ namespace rocketmart::checkout {
 
 namespace {
 
-ProductFacts Decode(const storage::Event& event) {
+ProductFacts Decode(const events::Event& event) {
   try {
     const boost::json::value v = boost::json::parse(event.payload);
     const auto& o = v.as_object();
@@ -20,16 +20,16 @@ ProductFacts Decode(const storage::Event& event) {
     if (const auto* name = o.if_contains("name")) facts.name = name->as_string();
     return facts;
   } catch (const std::exception& e) {
-    throw storage::MalformedEvent(event.id, event.topic + ": " + e.what());
+    throw events::MalformedEvent(event.id, event.topic + ": " + e.what());
   }
 }
 
 }  // namespace
 
-void CatalogSubscriber::Handle(std::span<const storage::Event> batch) {
+void CatalogSubscriber::Handle(std::span<const events::Event> batch) {
   // Each event is applied (and claimed) on its own, so one decoded after others were applied
   // is still safe to set aside: the applied ones are claimed and skipped on redelivery.
-  for (const storage::Event& event : batch) checkout_.OnProductFacts(Decode(event), event.id);
+  for (const events::Event& event : batch) checkout_.OnProductFacts(Decode(event), event.id);
 }
 
 }  // namespace rocketmart::checkout

@@ -3,7 +3,7 @@
 #include <boost/json.hpp>
 
 #include "infra/async/write.hpp"
-#include "infra/storage/outbox.hpp"
+#include "infra/events/sqlite_outbox/outbox.hpp"
 
 namespace rocketmart::checkout {
 namespace {
@@ -577,8 +577,8 @@ boost::asio::awaitable<Result<PaidOrder>> SqliteInventoryStore::CompletePayment(
     pay.Step();
     pay.Reset();
     const std::int64_t payment_id = db.LastInsertRowId();
-    storage::AppendOutbox(db, kOrderPaidTopic,
-                          OrderPaidPayload(*outcome, std::move(lines), payment_id, now), now);
+    events::sqlite_outbox::Append(
+        db, kOrderPaidTopic, OrderPaidPayload(*outcome, std::move(lines), payment_id, now), now);
     // The lines are moved, not copied: the answer costs no allocation beyond the hold's read.
     return PaidOrder{
         payment_id, payment_id, hold_id, outcome->hold.total, std::move(outcome->hold.lines), now};
@@ -719,7 +719,7 @@ std::optional<InventoryRow> SqliteInventoryStore::ApplyProductFacts(const Produc
   std::optional<InventoryRow> row;
   const std::string id(event_id);
   writer_.RunSync([&](Database& db) {
-    if (!storage::ClaimEvent(db, "checkout.inventory", id, now)) return;
+    if (!events::sqlite_outbox::ClaimEvent(db, "checkout.inventory", id, now)) return;
     auto& exists = db.Cached("SELECT 1 FROM inventory WHERE product_id = ?");
     exists.BindInt64(1, facts.product_id);
     const bool known = exists.Step();
@@ -769,7 +769,7 @@ std::optional<RefundedPayment> SqliteInventoryStore::RefundPayment(std::int64_t 
   const std::string consumer_name(consumer);
   const std::string id(event_id);
   writer_.RunSync([&](Database& db) {
-    if (!storage::ClaimEvent(db, consumer_name, id, now)) return;
+    if (!events::sqlite_outbox::ClaimEvent(db, consumer_name, id, now)) return;
     // The guard makes a second event about the same payment (cancel and return cannot both
     // happen, but a replayed or duplicated event can) change nothing.
     auto& mark = db.Cached(
@@ -835,7 +835,7 @@ void SqliteInventoryStore::SettleRefund(std::int64_t payment_id, TimePoint now) 
     o["amount"] = s.Int64(1);
     o["refundedAtMs"] = ToUnixMillis(now);
     s.Reset();
-    storage::AppendOutbox(db, kPaymentRefundedTopic, boost::json::serialize(o), now);
+    events::sqlite_outbox::Append(db, kPaymentRefundedTopic, boost::json::serialize(o), now);
   });
 }
 

@@ -4,16 +4,16 @@
 
 namespace rocketmart::orders {
 
-void OrderPaidSubscriber::Handle(std::span<const storage::Event> batch) {
+void OrderPaidSubscriber::Handle(std::span<const events::Event> batch) {
   std::vector<PaidOrderEvent> events;
   events.reserve(batch.size());
-  for (const storage::Event& event : batch) {
+  for (const events::Event& event : batch) {
     events.push_back(Decode(event));
   }
   orders_.OnOrdersPaid(events);
 }
 
-PaidOrderEvent OrderPaidSubscriber::Decode(const storage::Event& event) {
+PaidOrderEvent OrderPaidSubscriber::Decode(const events::Event& event) {
   try {
     const boost::json::value v = boost::json::parse(event.payload);
     const auto& o = v.as_object();
@@ -37,14 +37,14 @@ PaidOrderEvent OrderPaidSubscriber::Decode(const storage::Event& event) {
     return e;
   } catch (const std::exception& e) {
     // Decoding failed (not JSON, a field missing or of another type): retrying cannot help.
-    throw storage::MalformedEvent(event.id, std::string("order.paid: ") + e.what());
+    throw events::MalformedEvent(event.id, std::string("order.paid: ") + e.what());
   }
 }
 
-void PaymentRefundedSubscriber::Handle(std::span<const storage::Event> batch) {
+void PaymentRefundedSubscriber::Handle(std::span<const events::Event> batch) {
   std::vector<PaymentRefundedEvent> events;
   events.reserve(batch.size());
-  for (const storage::Event& event : batch) {
+  for (const events::Event& event : batch) {
     try {
       const boost::json::value v = boost::json::parse(event.payload);
       const auto& o = v.as_object();
@@ -53,7 +53,7 @@ void PaymentRefundedSubscriber::Handle(std::span<const storage::Event> batch) {
                         FromUnixMillis(o.at("refundedAtMs").to_number<std::int64_t>())});
     } catch (const std::exception& e) {
       // Thrown before anything was recorded: the rest of the batch is delivered again.
-      throw storage::MalformedEvent(event.id, std::string("payment.refunded: ") + e.what());
+      throw events::MalformedEvent(event.id, std::string("payment.refunded: ") + e.what());
     }
   }
   orders_.OnPaymentsRefunded(events);

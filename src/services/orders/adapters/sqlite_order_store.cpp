@@ -3,7 +3,7 @@
 #include <boost/json.hpp>
 
 #include "infra/async/write.hpp"
-#include "infra/storage/outbox.hpp"
+#include "infra/events/sqlite_outbox/outbox.hpp"
 
 namespace rocketmart::orders {
 namespace {
@@ -235,7 +235,7 @@ bool ApplyTransition(Database& db, std::int64_t order_id, OrderStatus from, Orde
     const auto order = ReadOrder(db, order_id, false);
     const std::string_view topic =
         to == OrderStatus::kCancelled ? kOrderCancelledTopic : kOrderReturnedTopic;
-    storage::AppendOutbox(db, topic, RefundEventPayload(*order, to), now);
+    events::sqlite_outbox::Append(db, topic, RefundEventPayload(*order, to), now);
   }
   return true;
 }
@@ -299,7 +299,7 @@ std::size_t SqliteOrderStore::RecordPaid(std::span<const PaidOrderEvent> events,
   std::size_t created = 0;
   writer_.RunSync([&](Database& db) {
     for (const PaidOrderEvent& e : events) {
-      if (!storage::ClaimEvent(db, "orders.order_paid", e.event_id, now)) continue;
+      if (!events::sqlite_outbox::ClaimEvent(db, "orders.order_paid", e.event_id, now)) continue;
       if (InsertPaidOrder(db, e, lifecycle_)) ++created;
     }
   });
@@ -318,7 +318,8 @@ std::size_t SqliteOrderStore::RecordRefunds(std::span<const PaymentRefundedEvent
   std::size_t changed = 0;
   writer_.RunSync([&](Database& db) {
     for (const PaymentRefundedEvent& e : events) {
-      if (!storage::ClaimEvent(db, "orders.payment_refunded", e.event_id, now)) continue;
+      if (!events::sqlite_outbox::ClaimEvent(db, "orders.payment_refunded", e.event_id, now))
+        continue;
       auto& up = db.Cached(
           "UPDATE orders SET refund_amount = ?, refunded_at_ms = ? "
           "WHERE id = ? AND refund_amount IS NULL");
