@@ -32,6 +32,7 @@
 #include "services/catalog/adapters/http_routes.hpp"
 #include "services/catalog/adapters/sqlite_product_repository.hpp"
 #include "services/catalog/adapters/sqlite_shopping_repository.hpp"
+#include "services/catalog/api/events.hpp"
 #include "services/catalog/catalog_service.hpp"
 #include "services/catalog/shopping_service.hpp"
 #include "services/checkout/adapters/catalog_subscriber.hpp"
@@ -39,6 +40,7 @@
 #include "services/checkout/adapters/order_events_subscriber.hpp"
 #include "services/checkout/adapters/simulated_payment_provider.hpp"
 #include "services/checkout/adapters/sqlite_inventory_store.hpp"
+#include "services/checkout/api/events.hpp"
 #include "services/checkout/checkout_service.hpp"
 #include "services/gateway/jwt_authenticator.hpp"
 #include "services/members/adapters/http_routes.hpp"
@@ -49,6 +51,7 @@
 #include "services/orders/adapters/http_routes.hpp"
 #include "services/orders/adapters/order_paid_subscriber.hpp"
 #include "services/orders/adapters/sqlite_order_store.hpp"
+#include "services/orders/api/events.hpp"
 #include "services/orders/orders_service.hpp"
 
 namespace rocketmart::app {
@@ -597,27 +600,28 @@ void EmbeddedApp::Start() {
   using events::Delivery;
   // The catalog's products become checkout's inventory rows.
   p.checkout_catalog_subscriber = std::make_unique<checkout::CatalogSubscriber>(*p.checkout);
-  p.event_bus->Subscribe({"catalog",
-                          {"product.created", "product.updated", "product.retired"},
-                          "checkout",
-                          Delivery::kEffect,
-                          p.checkout_catalog_subscriber.get()});
+  p.event_bus->Subscribe(
+      {std::string(catalog::api::kSource),
+       {catalog::api::kProductTopics.begin(), catalog::api::kProductTopics.end()},
+       "checkout",
+       Delivery::kEffect,
+       p.checkout_catalog_subscriber.get()});
   // Paid orders leave the cart, become orders; confirmed refunds show on them.
   p.paid_cart_subscriber = std::make_unique<catalog::PaidCartSubscriber>(*p.shopping);
-  p.event_bus->Subscribe({"checkout",
-                          {std::string(checkout::kOrderPaidTopic)},
+  p.event_bus->Subscribe({std::string(checkout::api::kSource),
+                          {std::string(checkout::api::kOrderPaid)},
                           "catalog",
                           Delivery::kEffect,
                           p.paid_cart_subscriber.get()});
   p.order_paid_subscriber = std::make_unique<orders::OrderPaidSubscriber>(*p.orders);
-  p.event_bus->Subscribe({"checkout",
-                          {std::string(checkout::kOrderPaidTopic)},
+  p.event_bus->Subscribe({std::string(checkout::api::kSource),
+                          {std::string(checkout::api::kOrderPaid)},
                           "orders",
                           Delivery::kEffect,
                           p.order_paid_subscriber.get()});
   p.payment_refunded_subscriber = std::make_unique<orders::PaymentRefundedSubscriber>(*p.orders);
-  p.event_bus->Subscribe({"checkout",
-                          {std::string(checkout::kPaymentRefundedTopic)},
+  p.event_bus->Subscribe({std::string(checkout::api::kSource),
+                          {std::string(checkout::api::kPaymentRefunded)},
                           "orders",
                           Delivery::kEffect,
                           p.payment_refunded_subscriber.get()});
@@ -625,8 +629,8 @@ void EmbeddedApp::Start() {
   p.checkout_order_events_subscriber =
       std::make_unique<checkout::OrderEventsSubscriber>(*p.checkout);
   p.event_bus->Subscribe(
-      {"orders",
-       {std::string(orders::kOrderCancelledTopic), std::string(orders::kOrderReturnedTopic)},
+      {std::string(orders::api::kSource),
+       {std::string(orders::api::kOrderCancelled), std::string(orders::api::kOrderReturned)},
        "checkout",
        Delivery::kEffect,
        p.checkout_order_events_subscriber.get()});

@@ -17,9 +17,11 @@
 #include "infra/storage/test_support.hpp"
 #include "services/checkout/adapters/order_events_subscriber.hpp"
 #include "services/checkout/adapters/sqlite_inventory_store.hpp"
+#include "services/checkout/api/events.hpp"
 #include "services/checkout/checkout_service.hpp"
 #include "services/orders/adapters/order_paid_subscriber.hpp"
 #include "services/orders/adapters/sqlite_order_store.hpp"
+#include "services/orders/api/events.hpp"
 #include "services/orders/orders_service.hpp"
 
 namespace rocketmart::orders {
@@ -119,12 +121,12 @@ class RefundFlowTest : public ::testing::Test {
         {"checkout", {"order.paid"}, "orders", events::Delivery::kEffect, paid_subscriber_.get()});
     refunded_subscriber_ = std::make_unique<PaymentRefundedSubscriber>(*orders_);
     bus_.Subscribe({"checkout",
-                    {std::string(checkout::kPaymentRefundedTopic)},
+                    {std::string(checkout::api::kPaymentRefunded)},
                     "orders",
                     events::Delivery::kEffect,
                     refunded_subscriber_.get()});
     bus_.Subscribe({"orders",
-                    {std::string(kOrderCancelledTopic), std::string(kOrderReturnedTopic)},
+                    {std::string(api::kOrderCancelled), std::string(api::kOrderReturned)},
                     "checkout",
                     events::Delivery::kEffect,
                     refunds_subscriber_.get()});

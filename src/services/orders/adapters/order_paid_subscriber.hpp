@@ -1,4 +1,5 @@
-// Consumes checkout's order.paid events: each becomes an order, exactly once.
+// Consumes checkout's order.paid events (decoded by checkout's api/ codec): each becomes an order,
+// exactly once (an effect: the orders store claims the event with the order).
 #pragma once
 
 #include "infra/events/event_bus.hpp"
@@ -13,9 +14,6 @@ class OrderPaidSubscriber final : public events::EventSubscriber {
   void Handle(std::span<const events::Event> batch) override;
 
  private:
-  // Throws events::MalformedEvent when the payload is not an order.paid this build understands.
-  static PaidOrderEvent Decode(const events::Event& event);
-
   OrdersService& orders_;
 };
 
