@@ -373,7 +373,8 @@ struct EmbeddedApp::Parts {
   std::unique_ptr<ServiceDatabase> checkout_db;
   std::unique_ptr<checkout::SqliteInventoryStore> inventory_store;
   std::unique_ptr<checkout::CheckoutService> checkout;
-  std::unique_ptr<checkout::CatalogSubscriber> checkout_catalog_subscriber;
+  std::unique_ptr<checkout::ProductInventorySubscriber> product_inventory_subscriber;
+  std::unique_ptr<checkout::ProductCacheSubscriber> product_cache_subscriber;
   std::unique_ptr<CheckoutStockSource> stock_source;
   std::unique_ptr<CheckoutSaleSource> sale_source;
   std::unique_ptr<InProcessCheckoutClient> cart_checkout_client;
@@ -598,14 +599,23 @@ void EmbeddedApp::Start() {
     RegisterEventMetrics(p.metrics, *p.event_bus, db->name);
   }
   using events::Delivery;
-  // The catalog's products become checkout's inventory rows.
-  p.checkout_catalog_subscriber = std::make_unique<checkout::CatalogSubscriber>(*p.checkout);
+  // The catalog's products become checkout's inventory rows (once), and every checkout instance
+  // refreshes its memory of them.
+  p.product_inventory_subscriber =
+      std::make_unique<checkout::ProductInventorySubscriber>(*p.checkout);
   p.event_bus->Subscribe(
       {std::string(catalog::api::kSource),
        {catalog::api::kProductTopics.begin(), catalog::api::kProductTopics.end()},
        "checkout",
        Delivery::kEffect,
-       p.checkout_catalog_subscriber.get()});
+       p.product_inventory_subscriber.get()});
+  p.product_cache_subscriber = std::make_unique<checkout::ProductCacheSubscriber>(*p.checkout);
+  p.event_bus->Subscribe(
+      {std::string(catalog::api::kSource),
+       {catalog::api::kProductTopics.begin(), catalog::api::kProductTopics.end()},
+       "checkout",
+       Delivery::kCacheRefresh,
+       p.product_cache_subscriber.get()});
   // Paid orders leave the cart, become orders; confirmed refunds show on them.
   p.paid_cart_subscriber = std::make_unique<catalog::PaidCartSubscriber>(*p.shopping);
   p.event_bus->Subscribe({std::string(checkout::api::kSource),

@@ -134,12 +134,17 @@ class RefundFlowTest : public ::testing::Test {
     orders_db_->writer->Start();
     checkout_->Load();
     orders_->Load();
-    checkout_->OnProductFacts({kProduct, kPrice, 100, false, 1}, "catalog:1");
+    ProductEvent({kProduct, kPrice, 100, false, 1}, "catalog:1");
     const TimePoint now = clock_.Now();
     checkout::Sale sale{now - std::chrono::hours(1), now + 30 * kDay, 10};
     ASSERT_TRUE(async::RunToCompletion(checkout_->SetSale(kProduct, sale)).ok());
   }
 
+  // A catalog product event as the bus delivers it in one process: effect, then cache refresh.
+  void ProductEvent(const checkout::ProductFacts& facts, const std::string& event_id) {
+    checkout_->RecordProductFacts(facts, event_id);
+    checkout_->RefreshProductFacts(facts);
+  }
   std::int64_t Buy(std::int64_t member, std::int64_t quantity) {
     std::vector<checkout::PurchaseLine> lines{{kProduct, quantity}};
     auto answer = async::RunToCompletion(
@@ -261,7 +266,7 @@ TEST_F(RefundFlowTest, AnOrderIsReadAndCancelledBeforeItsEventAndTheEventChanges
 // names existed (no "name") still decodes, with an empty name.
 TEST_F(RefundFlowTest, OrderLinesCarryTheProductNameAndOldEventsWithoutOneStillDecode) {
   checkout::ProductFacts named{kProduct, kPrice, 100, false, 2, "Sneaker"};
-  checkout_->OnProductFacts(named, "catalog:2");
+  ProductEvent(named, "catalog:2");
   const std::int64_t id = Buy(5, 1);
   checkout_db_->writer->RunSync([this](storage::Database& db) {
     events::sqlite_outbox::Append(

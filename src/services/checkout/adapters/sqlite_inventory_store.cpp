@@ -207,12 +207,13 @@ ReleasedUnits ReleaseInTransaction(Database& db, const HoldOutcome& outcome, Hol
 
 // `lines`: the hold's lines with each product's name, built while the stock moved.
 InventoryRow ReadInventoryRow(const storage::Statement& s) {
-  return InventoryRow{s.Int64(0), s.Int64(1), s.Int64(2), s.Int64(3),
-                      s.Int64(4), s.Int64(5), s.Int64(6), s.Int64(7) != 0};
+  return InventoryRow{s.Int64(0), s.Int64(1), s.Int64(2),      s.Int64(3), s.Int64(4),
+                      s.Int64(5), s.Int64(6), s.Int64(7) != 0, s.Int64(8)};
 }
 
 constexpr std::string_view kInventoryColumns =
-    "SELECT product_id, price, initial, restocked, available, held, sold, retired FROM inventory";
+    "SELECT product_id, price, initial, restocked, available, held, sold, retired, catalog_version "
+    "FROM inventory";
 
 }  // namespace
 
