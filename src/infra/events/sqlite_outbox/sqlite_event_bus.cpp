@@ -7,7 +7,6 @@
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
-#include <optional>
 #include <stdexcept>
 #include <thread>
 #include <utility>
@@ -94,8 +93,10 @@ class SqliteEventBus::Relay {
       Statement& select =
           db.Cached("SELECT last_seq FROM event_cursors WHERE source = ?1 AND subscriber = ?2");
       select.BindText(1, source_.service).BindText(2, sub->name);
-      sub->cursor.store(select.Step() ? select.Int64(0) : 0, kRelaxed);
+      const std::int64_t stored = select.Step() ? select.Int64(0) : 0;
       select.Reset();
+      sub->cursor.store(stored, kRelaxed);
+      sub->stored.store(stored, kRelaxed);
     }
     head_seq_.store(ReadHead(source_.readers->ForThisThread()), kRelaxed);
     loaded_ = true;
@@ -128,6 +129,14 @@ class SqliteEventBus::Relay {
       listener_id_ = 0;
     }
     if (thread_.joinable()) thread_.join();
+    // A clean stop stores every position handed over (a write still queued may have made the
+    // last round skip one), so nothing is delivered again after a restart. And queued writes'
+    // callbacks use this relay.
+    WaitForWrites();
+    if (loaded_) {
+      StorePositions();
+      WaitForWrites();
+    }
   }
 
   void Notify() {
@@ -140,7 +149,12 @@ class SqliteEventBus::Relay {
 
   bool DeliverOnceForTest() {
     if (!loaded_) Load();
-    return DeliverRound(/*honor_backoff=*/false).advanced;
+    const bool advanced = DeliverRound(/*honor_backoff=*/false).advanced;
+    // What a running relay does over its next rounds: positions stored, then the outbox pruned.
+    WaitForWrites();
+    Prune();
+    WaitForWrites();
+    return advanced;
   }
 
   DeliveryStats Stats() const {
@@ -168,18 +182,13 @@ class SqliteEventBus::Relay {
     Store* consumer = nullptr;
     std::vector<std::string> topics;
     std::vector<EventSubscriber*> instances;
-    std::atomic<std::int64_t> cursor{0};
+    std::atomic<std::int64_t> cursor{0};  // handed over up to here: the next batch starts after it
+    std::atomic<std::int64_t> stored{0};  // committed in the consumer's database up to here
+    std::atomic<bool> storing{false};     // a write of the position is queued
     // Relay-thread only.
     std::size_t turn = 0;
     Millis backoff{0};
     SteadyTime next_attempt{};
-  };
-
-  // A subscription whose batch was handled; its position is written at the end of the round.
-  struct Handled {
-    Sub* sub;
-    std::int64_t cursor;
-    std::size_t events;
   };
 
   struct RoundResult {
@@ -279,7 +288,6 @@ class SqliteEventBus::Relay {
     } catch (...) {
       // Only the lag figures depend on it; delivery below reports real read failures.
     }
-    std::vector<Handled> handled;
     for (auto& sub : subs_) {
       if (stop_requested_.load()) break;
       if (honor_backoff && std::chrono::steady_clock::now() < sub->next_attempt) {
@@ -287,23 +295,19 @@ class SqliteEventBus::Relay {
         continue;
       }
       try {
-        if (auto done = DeliverTo(*sub)) handled.push_back(*done);
+        if (DeliverTo(*sub)) result.advanced = true;
       } catch (...) {
         RecordFailure(*sub);
-      }
-    }
-    if (Acknowledge(handled)) result.advanced = true;
-    for (const auto& sub : subs_) {
-      if (sub->backoff.count() > 0) {
         result.earliest_retry = std::min(result.earliest_retry, sub->next_attempt);
       }
     }
+    StorePositions();
     Prune();
     return result;
   }
 
-  // Reads the subscription's next batch and hands it over; nullopt when there was nothing new.
-  std::optional<Handled> DeliverTo(Sub& sub) {
+  // Reads the subscription's next batch and hands it over; false when there was nothing new.
+  bool DeliverTo(Sub& sub) {
     const std::int64_t cursor = sub.cursor.load(kRelaxed);
     std::vector<Event> events;
     std::int64_t last_seq = cursor;
@@ -318,12 +322,16 @@ class SqliteEventBus::Relay {
                              select.Text(2), FromUnixMillis(select.Int64(3))});
     }
     select.Reset();
-    if (last_seq == cursor) return std::nullopt;
+    if (last_seq == cursor) return false;
     // Events of other topics are passed over too, so they never hold this position (or pruning)
     // back.
     const std::size_t count = events.size();
     if (!events.empty()) HandleSettingAsideMalformed(sub, events);
-    return Handled{&sub, last_seq, count};
+    sub.cursor.store(last_seq, kRelaxed);
+    delivered_.fetch_add(count, kRelaxed);
+    sub.backoff = Millis{0};
+    sub.next_attempt = SteadyTime{};
+    return true;
   }
 
   // Hands `events` to one instance, setting aside each event it reports as malformed.
@@ -348,61 +356,88 @@ class SqliteEventBus::Relay {
     }
   }
 
-  // Writes the positions of every handled subscription: one transaction per consumer database.
-  // Returns true when some position advanced.
-  bool Acknowledge(const std::vector<Handled>& handled) {
-    bool advanced = false;
-    std::vector<bool> done(handled.size(), false);
-    for (std::size_t i = 0; i < handled.size(); ++i) {
-      if (done[i]) continue;
-      Store* consumer = handled[i].sub->consumer;
-      std::vector<const Handled*> group;
-      for (std::size_t j = i; j < handled.size(); ++j) {
-        if (!done[j] && handled[j].sub->consumer == consumer) {
-          group.push_back(&handled[j]);
-          done[j] = true;
+  // Queues a write of every position handed over but not stored yet: one job per consumer
+  // database, not waited for. The consumer's writer commits it with its next transaction (the next
+  // batch's effect, usually), so acknowledging costs no fsync of its own under load. Until it is
+  // committed a crash means redelivery (at least once), and pruning waits for it.
+  void StorePositions() {
+    std::vector<const Store*> done;
+    for (const auto& first : subs_) {
+      const Store* consumer = first->consumer;
+      if (std::find(done.begin(), done.end(), consumer) != done.end()) continue;
+      done.push_back(consumer);
+      std::vector<std::pair<Sub*, std::int64_t>> writes;
+      for (const auto& sub : subs_) {
+        const std::int64_t cursor = sub->cursor.load(kRelaxed);
+        if (sub->consumer == consumer && cursor > sub->stored.load(kRelaxed) &&
+            !sub->storing.load()) {
+          writes.emplace_back(sub.get(), cursor);
         }
       }
-      try {
-        consumer->writer->RunSync([&](Database& db) {
-          for (const Handled* h : group) {
-            db.Cached(kAdvanceSql)
-                .BindText(1, source_.service)
-                .BindText(2, h->sub->name)
-                .BindInt64(3, h->cursor)
-                .Step();
-          }
-        });
-      } catch (...) {
-        for (const Handled* h : group) RecordFailure(*h->sub);
-        continue;
+      if (writes.empty()) continue;
+      for (const auto& [sub, cursor] : writes) sub->storing.store(true);
+      BeginWrite();
+      auto job = [this, writes](Database& db) {
+        for (const auto& [sub, cursor] : writes) {
+          db.Cached(kAdvanceSql)
+              .BindText(1, source_.service)
+              .BindText(2, sub->name)
+              .BindInt64(3, cursor)
+              .Step();
+        }
+      };
+      auto stored = [this, writes](std::exception_ptr failure) {
+        for (const auto& [sub, cursor] : writes) {
+          // A failed write is tried again next round (the position is still ahead of `stored`).
+          if (!failure && cursor > sub->stored.load(kRelaxed)) sub->stored.store(cursor, kRelaxed);
+          sub->storing.store(false);
+        }
+        EndWrite();
+      };
+      if (!consumer->writer->TrySubmit(std::move(job), std::move(stored))) {
+        for (const auto& [sub, cursor] : writes) sub->storing.store(false);
+        EndWrite();  // A full queue: tried again next round.
       }
-      for (const Handled* h : group) {
-        h->sub->cursor.store(h->cursor, kRelaxed);
-        h->sub->backoff = Millis{0};
-        h->sub->next_attempt = SteadyTime{};
-        delivered_.fetch_add(h->events, kRelaxed);
-      }
-      advanced = true;
     }
-    return advanced;
   }
 
-  // Rows every subscription has passed (durably: positions are stored before they are taken
-  // here) are needed by no one.
+  // Rows every subscription has passed, as stored in its consumer's database, are needed by no
+  // one. Queued on the producer's writer like the positions.
   void Prune() {
     if (subs_.empty()) return;
     std::int64_t upto = INT64_MAX;
-    for (const auto& sub : subs_) upto = std::min(upto, sub->cursor.load(kRelaxed));
-    if (upto <= pruned_upto_) return;
-    try {
-      source_.writer->RunSync([upto](Database& db) {
-        db.Cached("DELETE FROM outbox WHERE seq <= ?1").BindInt64(1, upto).Step();
-      });
-      pruned_upto_ = upto;
-    } catch (...) {
-      // Tried again after the next delivery; nothing depends on it but the file's size.
+    for (const auto& sub : subs_) upto = std::min(upto, sub->stored.load(kRelaxed));
+    if (upto <= pruned_upto_.load(kRelaxed) || pruning_.exchange(true)) return;
+    BeginWrite();
+    auto job = [upto](Database& db) {
+      db.Cached("DELETE FROM outbox WHERE seq <= ?1").BindInt64(1, upto).Step();
+    };
+    auto pruned = [this, upto](std::exception_ptr failure) {
+      if (!failure) pruned_upto_.store(upto, kRelaxed);  // else: tried again next round
+      pruning_.store(false);
+      EndWrite();
+    };
+    if (!source_.writer->TrySubmit(std::move(job), std::move(pruned))) {
+      pruning_.store(false);
+      EndWrite();
     }
+  }
+
+  void BeginWrite() {
+    std::lock_guard lock(writes_mu_);
+    ++writes_pending_;
+  }
+  void EndWrite() {
+    // Notified under the lock: a waiter that sees zero may destroy this relay at once.
+    std::lock_guard lock(writes_mu_);
+    --writes_pending_;
+    writes_cv_.notify_all();
+  }
+  // Until every queued position and prune has been committed or has failed. The writers must be
+  // running (the bus stops before them).
+  void WaitForWrites() {
+    std::unique_lock lock(writes_mu_);
+    writes_cv_.wait(lock, [this] { return writes_pending_ == 0; });
   }
 
   void RecordFailure(Sub& sub) {
@@ -417,7 +452,11 @@ class SqliteEventBus::Relay {
   const Options& options_;
   std::vector<std::unique_ptr<Sub>> subs_;
   bool loaded_ = false;
-  std::int64_t pruned_upto_ = 0;  // relay thread (or the test's) only
+  std::atomic<std::int64_t> pruned_upto_{0};
+  std::atomic<bool> pruning_{false};
+  std::mutex writes_mu_;
+  std::condition_variable writes_cv_;
+  int writes_pending_ = 0;
   std::atomic<std::int64_t> head_seq_{0};
   std::atomic<bool> stop_requested_{false};
 

@@ -3,11 +3,12 @@
 // One relay thread per producing database ("relay:<service>") reads new outbox rows in seq order
 // and hands them to that source's subscriptions: effects first, then cache refreshes, each from
 // its own position, in batches of up to `batch`. A subscription's position lives in the consuming
-// service's database (event_cursors) and advances only after its Handle() returned (an effect's
+// service's database (event_cursors) and is written only after its Handle() returned (an effect's
 // claims also move it inside the effect's own transaction, see ClaimEvent), so a failure or a
-// crash means redelivery, never loss. Positions of one consumer database advance in one
-// transaction per round. Rows every subscription of a source has passed are pruned from its
-// outbox. A subscriber that throws MalformedEvent has that event set aside in its database
+// crash means redelivery, never loss. The positions of one consumer database are queued as one
+// job per round, not waited for: the consumer's writer commits them with its next transaction.
+// Rows every subscription of a source has passed (as stored) are pruned from its outbox the same
+// way. A subscriber that throws MalformedEvent has that event set aside in its database
 // (event_dead_letters); any other throw retries the same batch after a backoff (doubling, capped).
 // An effect subscribed by several instances (same name) hands each batch to one of them in turn.
 //
@@ -62,9 +63,9 @@ class SqliteEventBus final : public EventBus {
   DeliveryStats Stats(std::string_view source) const override;
   std::vector<DeadLetter> DeadLetters(std::string_view consumer) const override;
 
-  // One synchronous delivery round of `source` on the calling thread, ignoring backoff; only while
-  // not started (writers running). True when some position advanced. Failures are counted, not
-  // thrown.
+  // One synchronous delivery round of `source` on the calling thread, ignoring backoff, then its
+  // positions stored and its outbox pruned; only while not started (writers running). True when
+  // some position advanced. Failures are counted, not thrown.
   bool DeliverOnceForTest(std::string_view source);
   // A subscription's position as the relay knows it; -1 for an unknown one.
   std::int64_t Position(std::string_view source, std::string_view subscriber) const;
