@@ -109,7 +109,6 @@ class SqliteEventBus::Relay {
     // listener lock, so taking them in the other order here could deadlock.
     listener_id_ = source_.writer->AddCommitListener([this] { Notify(); });
     std::lock_guard lock(mu_);
-    started_ = true;
     thread_ = std::thread([this] {
       NameThisThread("relay:" + source_.service);
       Run();
@@ -463,7 +462,6 @@ class SqliteEventBus::Relay {
   std::mutex stop_mu_;
   std::mutex mu_;
   std::condition_variable cv_;
-  bool started_ = false;
   bool stopping_ = false;
   bool notified_ = false;
   std::thread thread_;
