@@ -16,6 +16,7 @@
 #include "app/ops_gauges.hpp"
 #include "app/ops_routes.hpp"
 #include "app/periodic_tasks.hpp"
+#include "app/storefront_parts.hpp"
 #include "auth/secret.hpp"
 #include "infra/async/run.hpp"
 #include "infra/async/write.hpp"
@@ -224,32 +225,6 @@ http::ServerOptions ServerOptionsFrom(const config::Config& c) {
 
 }  // namespace
 
-// The catalog shows checkout's live stock (in-process call: the embedded binding of the port).
-class CheckoutStockSource final : public catalog::StockSource {
- public:
-  explicit CheckoutStockSource(const checkout::CheckoutService& checkout) : checkout_(checkout) {}
-  std::optional<std::int64_t> AvailableStock(std::int64_t product_id) const override {
-    return checkout_.Available(product_id);
-  }
-
- private:
-  const checkout::CheckoutService& checkout_;
-};
-
-// The catalog shows each product's sale window and state from checkout (embedded binding).
-class CheckoutSaleSource final : public catalog::SaleSource {
- public:
-  explicit CheckoutSaleSource(const checkout::CheckoutService& checkout) : checkout_(checkout) {}
-  std::optional<catalog::SaleInfo> Sale(std::int64_t product_id) const override {
-    auto view = checkout_.GetSale(product_id);
-    if (!view) return std::nullopt;
-    return catalog::SaleInfo{view->sale.starts_at, view->sale.ends_at, view->sale.per_member_limit};
-  }
-
- private:
-  const checkout::CheckoutService& checkout_;
-};
-
 // Members tell the gateway which access tokens are void (embedded binding of TokenRevoker).
 class GatewayRevoker final : public members::TokenRevoker {
  public:
@@ -313,8 +288,10 @@ class InProcessWishlistClient final : public members::WishlistClient {
       : shopping_(shopping) {}
   boost::asio::awaitable<Result<std::vector<members::WishlistEntry>>> Wishlist(
       std::int64_t member_id, std::size_t limit) override {
+    auto wishlist = co_await shopping_.Wishlist(member_id);
+    if (!wishlist.ok()) co_return wishlist.error();
     std::vector<members::WishlistEntry> out;
-    for (const auto& line : shopping_.Wishlist(member_id).items) {
+    for (const auto& line : wishlist->items) {
       if (out.size() >= limit) break;
       out.push_back({line.product_id, line.quantity});
     }
@@ -328,16 +305,18 @@ class InProcessWishlistClient final : public members::WishlistClient {
 // My page reads the member's likes from the catalog (embedded binding of LikesClient).
 class InProcessLikesClient final : public members::LikesClient {
  public:
-  explicit InProcessLikesClient(catalog::LikeRepository& likes) : likes_(likes) {}
+  explicit InProcessLikesClient(const catalog::CatalogService& catalog) : catalog_(catalog) {}
   boost::asio::awaitable<Result<std::vector<members::LikedProduct>>> Likes(
       std::int64_t member_id, std::size_t limit) override {
+    auto likes = co_await catalog_.LikedBy(member_id, limit);
+    if (!likes.ok()) co_return likes.error();
     std::vector<members::LikedProduct> out;
-    for (std::int64_t product_id : likes_.LikedBy(member_id, limit)) out.push_back({product_id});
+    for (const catalog::Like& like : *likes) out.push_back({like.product_id});
     co_return out;
   }
 
  private:
-  catalog::LikeRepository& likes_;
+  const catalog::CatalogService& catalog_;
 };
 
 struct EmbeddedApp::Parts {
@@ -375,8 +354,7 @@ struct EmbeddedApp::Parts {
   std::unique_ptr<checkout::CheckoutService> checkout;
   std::unique_ptr<checkout::ProductInventorySubscriber> product_inventory_subscriber;
   std::unique_ptr<checkout::ProductCacheSubscriber> product_cache_subscriber;
-  std::unique_ptr<CheckoutStockSource> stock_source;
-  std::unique_ptr<CheckoutSaleSource> sale_source;
+  std::unique_ptr<InProcessAvailability> availability;
   std::unique_ptr<InProcessCheckoutClient> cart_checkout_client;
   std::unique_ptr<InProcessLikesClient> likes_client;
   std::unique_ptr<catalog::PaidCartSubscriber> paid_cart_subscriber;
@@ -420,6 +398,8 @@ struct EmbeddedApp::Parts {
   http::Router router;
   std::unique_ptr<http::Server> server;
   std::atomic<bool> ready{false};
+  // Last: its stream hub posts to the server's threads, so it goes first.
+  std::unique_ptr<StorefrontParts> storefront;
 };
 
 EmbeddedApp::EmbeddedApp(config::Config config, const Clock& clock)
@@ -461,10 +441,7 @@ void EmbeddedApp::Start() {
   p.product_repository = std::make_unique<catalog::SqliteProductRepository>(*p.catalog_db->writer);
   p.shopping_repository = std::make_unique<catalog::SqliteShoppingRepository>(
       *p.catalog_db->writer, *p.catalog_db->readers);
-  p.catalog = std::make_unique<catalog::CatalogService>(*p.product_repository, p.clock,
-                                                        p.shopping_repository.get());
-  p.shopping =
-      std::make_unique<catalog::ShoppingService>(*p.catalog, *p.shopping_repository, p.clock);
+  // The catalog and shopping services are built after checkout, which their client ports call.
 
   // Members.
   {
@@ -559,14 +536,15 @@ void EmbeddedApp::Start() {
   checkout_options.idempotency_ttl = std::chrono::seconds(p.config.checkout.idempotency_ttl_s);
   p.checkout = std::make_unique<checkout::CheckoutService>(*p.inventory_store, *p.payment_provider,
                                                            p.clock, p.metrics, checkout_options);
-  p.checkout->SetProductExistsCheck(
-      [catalog = p.catalog.get()](std::int64_t id) { return catalog->Get(id).has_value(); });
-  p.stock_source = std::make_unique<CheckoutStockSource>(*p.checkout);
-  p.catalog->SetStockSource(p.stock_source.get());
-  p.sale_source = std::make_unique<CheckoutSaleSource>(*p.checkout);
-  p.catalog->SetSaleSource(p.sale_source.get());
+  // Catalog services, with checkout's in-process bindings of their client ports.
+  p.availability = std::make_unique<InProcessAvailability>(*p.checkout);
+  p.catalog = std::make_unique<catalog::CatalogService>(
+      *p.product_repository, *p.shopping_repository, *p.availability, p.clock);
   p.cart_checkout_client = std::make_unique<InProcessCheckoutClient>(*p.checkout);
-  p.shopping->SetCheckoutClient(p.cart_checkout_client.get());
+  p.shopping = std::make_unique<catalog::ShoppingService>(*p.catalog, *p.shopping_repository,
+                                                          *p.cart_checkout_client, p.clock);
+  p.checkout->SetProductExistsCheck(
+      [catalog = p.catalog.get()](std::int64_t id) { return catalog->Exists(id); });
 
   // Orders, fed by checkout's order.paid events.
   p.orders_db =
@@ -687,7 +665,7 @@ void EmbeddedApp::Start() {
   orders::RegisterRoutes(p.router, *p.orders);
   p.orders_client = std::make_unique<InProcessOrdersClient>(*p.orders);
   p.wishlist_client = std::make_unique<InProcessWishlistClient>(*p.shopping);
-  p.likes_client = std::make_unique<InProcessLikesClient>(*p.shopping_repository);
+  p.likes_client = std::make_unique<InProcessLikesClient>(*p.catalog);
   p.members->SetClients(p.orders_client.get(), p.wishlist_client.get(), p.likes_client.get());
   members::RegisterRoutes(p.router, *p.members);
   // /health's look at every store. A database whose last transaction failed is probed again
@@ -724,6 +702,8 @@ void EmbeddedApp::Start() {
                                          .members = *p.members,
                                          .clock = p.clock});
   RegisterBuildInfo(p.metrics);
+  p.storefront = std::make_unique<StorefrontParts>(p.config, *p.catalog, *p.checkout, p.clock,
+                                                   p.metrics, p.router);
 
   checkout::CheckoutService* checkout_service = p.checkout.get();
   p.maintenance.Add("hold-expiry", std::chrono::milliseconds(p.config.checkout.sweep_interval_ms),
@@ -783,6 +763,9 @@ void EmbeddedApp::Start() {
                     });
   p.maintenance.Start();
 
+  // Every route is registered: their metrics series exist before anyone is told we are up.
+  p.server->SealRoutes();
+  if (p.admin_server) p.admin_server->SealRoutes();
   p.ready = true;
   if (p.admin_server) {
     std::printf("rocketmart metrics on http://%s:%u/metrics\n", p.config.server.admin_host.c_str(),

@@ -171,6 +171,10 @@ const FieldSpec kFields[] = {
   RM_INT(payment.latency_ms, 0, 10'000, "Simulated provider: latency added to each charge."),
   RM_SECRET(ops.metrics_token, CheckHmacSecret,
             "Bearer token GET /metrics requires when set (>= 32 bytes; Prometheus `authorization: credentials`)."),
+  RM_STR(storefront.assets_dir, 0, kMaxString, "The built storefront (index.html, assets/); empty = the `web` folder next to the binary."),
+  RM_INT(storefront.max_streams, 0, 1'000'000, "Open live stock streams; more answer 503 OVERLOADED (0 turns the stream off)."),
+  RM_INT(storefront.stream_interval_ms, 10, 10'000, "Least time between two looks at the stock for the live streams."),
+  RM_INT(storefront.stream_heartbeat_s, 1, 300, "A comment line keeps a quiet live stock stream open this often."),
 };
 // clang-format on
 
