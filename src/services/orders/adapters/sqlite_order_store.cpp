@@ -2,6 +2,7 @@
 
 #include "infra/async/write.hpp"
 #include "infra/events/sqlite_outbox/outbox.hpp"
+#include "services/orders/adapters/consumers.hpp"
 #include "services/orders/api/events.hpp"
 
 namespace rocketmart::orders {
@@ -289,15 +290,18 @@ std::span<const storage::Migration> OrdersMigrations() {
   return kMigrations;
 }
 
-std::size_t SqliteOrderStore::RecordPaid(std::span<const PaidOrderEvent> events, TimePoint now) {
-  std::size_t created = 0;
-  writer_.RunSync([&](Database& db) {
+boost::asio::awaitable<Result<std::size_t>> SqliteOrderStore::RecordPaid(
+    std::vector<PaidOrderEvent> events, TimePoint now) {
+  auto job = [events = std::move(events), now,
+              lifecycle = lifecycle_](Database& db) -> Result<std::size_t> {
+    std::size_t created = 0;
     for (const PaidOrderEvent& e : events) {
-      if (!events::sqlite_outbox::ClaimEvent(db, "orders.order_paid", e.event_id, now)) continue;
-      if (InsertPaidOrder(db, e, lifecycle_)) ++created;
+      if (!events::sqlite_outbox::ClaimEvent(db, kOrderPaidConsumer, e.event_id, now)) continue;
+      if (InsertPaidOrder(db, e, lifecycle)) ++created;
     }
-  });
-  return created;
+    return created;
+  };
+  co_return co_await async::Write<std::size_t>(writer_, std::move(job));
 }
 
 boost::asio::awaitable<Result<bool>> SqliteOrderStore::RecordPaidNow(PaidOrderEvent event) {
@@ -307,13 +311,14 @@ boost::asio::awaitable<Result<bool>> SqliteOrderStore::RecordPaidNow(PaidOrderEv
   co_return co_await async::Write<bool>(writer_, std::move(job));
 }
 
-std::size_t SqliteOrderStore::RecordRefunds(std::span<const PaymentRefundedEvent> events,
-                                            TimePoint now) {
-  std::size_t changed = 0;
-  writer_.RunSync([&](Database& db) {
+boost::asio::awaitable<Result<std::size_t>> SqliteOrderStore::RecordRefunds(
+    std::vector<PaymentRefundedEvent> events, TimePoint now) {
+  auto job = [events = std::move(events), now](Database& db) -> Result<std::size_t> {
+    std::size_t changed = 0;
     for (const PaymentRefundedEvent& e : events) {
-      if (!events::sqlite_outbox::ClaimEvent(db, "orders.payment_refunded", e.event_id, now))
+      if (!events::sqlite_outbox::ClaimEvent(db, kPaymentRefundedConsumer, e.event_id, now)) {
         continue;
+      }
       auto& up = db.Cached(
           "UPDATE orders SET refund_amount = ?, refunded_at_ms = ? "
           "WHERE id = ? AND refund_amount IS NULL");
@@ -322,18 +327,20 @@ std::size_t SqliteOrderStore::RecordRefunds(std::span<const PaymentRefundedEvent
       up.Reset();
       changed += static_cast<std::size_t>(db.Changes());
     }
-  });
-  return changed;
+    return changed;
+  };
+  co_return co_await async::Write<std::size_t>(writer_, std::move(job));
 }
 
-std::size_t SqliteOrderStore::EnsureScheduled(TimePoint now) {
-  std::size_t scheduled = 0;
-  writer_.RunSync([&](Database& db) {
+boost::asio::awaitable<Result<std::size_t>> SqliteOrderStore::EnsureScheduled(TimePoint /*now*/) {
+  auto job = [lifecycle = lifecycle_](Database& db) -> Result<std::size_t> {
     struct Missing {
       std::int64_t id;
       OrderStatus status;
       TimePoint since;
     };
+    // Read inside the write transaction: an instance starting at the same time sees these rows
+    // scheduled and finds nothing missing.
     std::vector<Missing> missing;
     auto s = db.Prepare(
         "SELECT o.id, o.status, COALESCE(o.delivered_at_ms, o.updated_at_ms) FROM orders o "
@@ -343,17 +350,14 @@ std::size_t SqliteOrderStore::EnsureScheduled(TimePoint now) {
       missing.push_back({s.Int64(0), ParseOrderStatus(s.TextView(1)).value_or(OrderStatus::kPaid),
                          FromUnixMillis(s.Int64(2))});
     }
-    for (const Missing& m : missing) {
-      ScheduleNext(db, m.id, m.status, m.since, lifecycle_);
-      ++scheduled;
-    }
-    (void)now;
-  });
-  return scheduled;
+    for (const Missing& m : missing) ScheduleNext(db, m.id, m.status, m.since, lifecycle);
+    return missing.size();
+  };
+  co_return co_await async::Write<std::size_t>(writer_, std::move(job));
 }
 
-std::vector<Order> SqliteOrderStore::ListForMember(std::int64_t member_id, std::int64_t before_id,
-                                                   std::size_t limit) {
+boost::asio::awaitable<Result<std::vector<Order>>> SqliteOrderStore::ListForMember(
+    std::int64_t member_id, std::int64_t before_id, std::size_t limit) {
   Database& db = readers_.ForThisThread();
   static const std::string sql =
       std::string(kOrderColumns) + " WHERE member_id = ? AND id < ? ORDER BY id DESC LIMIT ?";
@@ -365,14 +369,15 @@ std::vector<Order> SqliteOrderStore::ListForMember(std::int64_t member_id, std::
   while (s.Step()) out.push_back(ReadOrderRow(s));
   s.Reset();
   for (Order& o : out) LoadLines(db, o);
-  return out;
+  co_return out;
 }
 
-std::optional<Order> SqliteOrderStore::Find(std::int64_t order_id) {
-  return ReadOrder(readers_.ForThisThread(), order_id, true);
+boost::asio::awaitable<Result<std::optional<Order>>> SqliteOrderStore::Find(std::int64_t order_id) {
+  co_return ReadOrder(readers_.ForThisThread(), order_id, true);
 }
 
-std::vector<Order> SqliteOrderStore::ListForAdmin(const AdminOrderQuery& query) {
+boost::asio::awaitable<Result<std::vector<Order>>> SqliteOrderStore::ListForAdmin(
+    AdminOrderQuery query) {
   Database& db = readers_.ForThisThread();
   static const std::string sql =
       std::string(kOrderColumns) +
@@ -403,10 +408,10 @@ std::vector<Order> SqliteOrderStore::ListForAdmin(const AdminOrderQuery& query) 
   while (s.Step()) out.push_back(ReadOrderRow(s));
   s.Reset();
   for (Order& o : out) LoadLines(db, o);
-  return out;
+  co_return out;
 }
 
-std::optional<std::int64_t> SqliteOrderStore::CountForAdmin(const AdminOrderQuery& query) {
+std::optional<std::int64_t> SqliteOrderStore::Count(const AdminOrderQuery& query) {
   if (query.product_id) return std::nullopt;  // would count the product's lines one by one
   Database& db = readers_.ForThisThread();
   // ?1 = the status or NULL. One member: their orders_by_member range; everyone: the kept counts.
@@ -428,13 +433,20 @@ std::optional<std::int64_t> SqliteOrderStore::CountForAdmin(const AdminOrderQuer
   return n;
 }
 
-std::int64_t SqliteOrderStore::CountForMember(std::int64_t member_id) {
-  AdminOrderQuery query;
-  query.member_id = member_id;
-  return CountForAdmin(query).value_or(0);
+boost::asio::awaitable<Result<std::optional<std::int64_t>>> SqliteOrderStore::CountForAdmin(
+    AdminOrderQuery query) {
+  co_return Count(query);
 }
 
-std::map<OrderStatus, StatusTally> SqliteOrderStore::TallyForProduct(std::int64_t product_id) {
+boost::asio::awaitable<Result<std::int64_t>> SqliteOrderStore::CountForMember(
+    std::int64_t member_id) {
+  AdminOrderQuery query;
+  query.member_id = member_id;
+  co_return Count(query).value_or(0);
+}
+
+boost::asio::awaitable<Result<std::map<OrderStatus, StatusTally>>>
+SqliteOrderStore::TallyForProduct(std::int64_t product_id) {
   Database& db = readers_.ForThisThread();
   auto& s = db.Cached(
       "SELECT o.status, COUNT(*), SUM(l.quantity), SUM(l.quantity * l.price) FROM order_lines l "
@@ -447,7 +459,7 @@ std::map<OrderStatus, StatusTally> SqliteOrderStore::TallyForProduct(std::int64_
     }
   }
   s.Reset();
-  return out;
+  co_return out;
 }
 
 boost::asio::awaitable<Result<std::size_t>> SqliteOrderStore::ApplyDue(TimePoint now,
@@ -458,6 +470,9 @@ boost::asio::awaitable<Result<std::size_t>> SqliteOrderStore::ApplyDue(TimePoint
       OrderStatus from;
       OrderStatus to;
     };
+    // Read inside the write transaction: a second instance's batch commits before or after this
+    // one, never in between, so a step it applied is no longer due here (and the guard of
+    // ApplyTransition would skip it if it were).
     std::vector<Due> due;
     due.reserve(limit);
     auto& s = db.Cached(
