@@ -208,19 +208,27 @@ std::string RefundEventPayload(const Order& order, OrderStatus status) {
   return api::Encode(event);
 }
 
-// The one way an order changes status: guarded on `from`, with its history line, its next
-// scheduled step and (for CANCELLED and RETURNED) the outbox event that makes checkout refund and
-// restock. Returns false, changing nothing, when the order is no longer in `from`.
+// Who applies a transition: the scheduler may not move an order on hold; a member (cancel,
+// return) and an operator (advance) may.
+enum class Mover { kPerson, kScheduler };
+
+// The one way an order changes status: guarded on `from` (and, for the scheduler, on the order not
+// being on hold), with its history line, its next scheduled step and (for CANCELLED and RETURNED)
+// the outbox event that makes checkout refund and restock. Returns false, changing nothing, when
+// the guard fails. The guard alone makes it exactly-once: it holds whichever instance's
+// transaction comes first, on any database.
 bool ApplyTransition(Database& db, std::int64_t order_id, OrderStatus from, OrderStatus to,
                      TimePoint now, std::string_view cause, const LifecycleOptions& lifecycle,
-                     std::int64_t actor_id = 0) {
+                     std::int64_t actor_id = 0, Mover mover = Mover::kPerson) {
   auto& up = db.Cached(
       "UPDATE orders SET status = ?1, updated_at_ms = ?2, delivered_at_ms = CASE WHEN ?1 = "
-      "'DELIVERED' THEN ?2 ELSE delivered_at_ms END WHERE id = ?3 AND status = ?4");
+      "'DELIVERED' THEN ?2 ELSE delivered_at_ms END WHERE id = ?3 AND status = ?4 "
+      "AND (?5 = 0 OR on_hold = 0)");
   up.BindText(1, OrderStatusName(to))
       .BindInt64(2, ToUnixMillis(now))
       .BindInt64(3, order_id)
-      .BindText(4, OrderStatusName(from));
+      .BindText(4, OrderStatusName(from))
+      .BindInt64(5, mover == Mover::kScheduler ? 1 : 0);
   up.Step();
   up.Reset();
   if (db.Changes() == 0) return false;
@@ -488,13 +496,16 @@ boost::asio::awaitable<Result<std::size_t>> SqliteOrderStore::ApplyDue(TimePoint
     s.Reset();
     std::size_t applied = 0;
     for (const Due& d : due) {
-      if (ApplyTransition(db, d.order_id, d.from, d.to, now, ScheduledCause(d.to), lifecycle)) {
+      if (ApplyTransition(db, d.order_id, d.from, d.to, now, ScheduledCause(d.to), lifecycle, 0,
+                          Mover::kScheduler)) {
         ++applied;
         continue;
       }
       // The order left `from` without replacing its schedule (cannot happen through this store,
-      // but a stale row must never be retried forever).
-      auto& del = db.Cached("DELETE FROM order_schedule WHERE order_id = ? AND from_status = ?");
+      // but a stale row must never be retried forever). An order put on hold keeps its step.
+      auto& del = db.Cached(
+          "DELETE FROM order_schedule WHERE order_id = ?1 AND from_status = ?2 AND NOT EXISTS "
+          "(SELECT 1 FROM orders WHERE id = ?1 AND status = ?2)");
       del.BindInt64(1, d.order_id).BindText(2, OrderStatusName(d.from));
       del.Step();
       del.Reset();
@@ -556,8 +567,10 @@ boost::asio::awaitable<Result<Order>> SqliteOrderStore::Advance(std::int64_t ord
     if (!order) return MakeError(Errc::kNotFound, "no such order");
     const auto step = NextAutomatic(order->status, lifecycle);
     if (!step) return MakeError(Errc::kConflict, "the order is final; there is no next state");
-    ApplyTransition(db, order_id, order->status, step->to, now, "operator: " + reason, lifecycle,
-                    actor_id);
+    if (!ApplyTransition(db, order_id, order->status, step->to, now, "operator: " + reason,
+                         lifecycle, actor_id)) {
+      return MakeError(Errc::kConflict, "the order changed meanwhile; look again");
+    }
     return *ReadOrder(db, order_id, true);
   };
   co_return co_await async::Write<Order>(writer_, std::move(job));
@@ -572,14 +585,16 @@ boost::asio::awaitable<Result<Order>> SqliteOrderStore::SetHold(std::int64_t ord
     auto order = ReadOrder(db, order_id, false);
     if (!order) return MakeError(Errc::kNotFound, "no such order");
     if (IsFinal(order->status)) return MakeError(Errc::kConflict, "the order is final");
-    if (order->on_hold == hold) {
-      return MakeError(Errc::kConflict,
-                       hold ? "the order is already on hold" : "the order is not on hold");
-    }
-    auto& up = db.Cached("UPDATE orders SET on_hold = ?, updated_at_ms = ? WHERE id = ?");
+    const Error already = MakeError(
+        Errc::kConflict, hold ? "the order is already on hold" : "the order is not on hold");
+    if (order->on_hold == hold) return already;
+    // Guarded like a transition: of two operators at once, one changes it.
+    auto& up = db.Cached(
+        "UPDATE orders SET on_hold = ?1, updated_at_ms = ?2 WHERE id = ?3 AND on_hold != ?1");
     up.BindInt64(1, hold ? 1 : 0).BindInt64(2, ToUnixMillis(now)).BindInt64(3, order_id);
     up.Step();
     up.Reset();
+    if (db.Changes() == 0) return already;
     AppendHistory(db, order_id, order->status, now, "operator: " + reason,
                   hold ? "hold" : "release", actor_id);
     return *ReadOrder(db, order_id, true);
