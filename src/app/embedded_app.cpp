@@ -372,12 +372,12 @@ struct EmbeddedApp::Parts {
   // Orders.
   std::unique_ptr<ServiceDatabase> orders_db;
   std::unique_ptr<orders::SqliteOrderStore> order_store;
+  std::unique_ptr<CheckoutSaleFigures> sale_figures;  // the service's ports: outlive it
+  std::unique_ptr<InProcessPaymentsClient> payments_client;
   std::unique_ptr<orders::OrdersService> orders;
   std::unique_ptr<orders::OrderPaidSubscriber> order_paid_subscriber;
   std::unique_ptr<orders::PaymentRefundedSubscriber> payment_refunded_subscriber;
   std::unique_ptr<checkout::OrderEventsSubscriber> checkout_order_events_subscriber;
-  std::unique_ptr<CheckoutSaleFigures> sale_figures;
-  std::unique_ptr<InProcessPaymentsClient> payments_client;
 
   // Members (after catalog in start order; its mail worker stops first).
   std::unique_ptr<ServiceDatabase> members_db;
