@@ -257,11 +257,15 @@ class GatewayRevoker final : public members::TokenRevoker {
 class CheckoutSaleFigures final : public orders::SaleFiguresSource {
  public:
   explicit CheckoutSaleFigures(const checkout::CheckoutService& checkout) : checkout_(checkout) {}
-  std::optional<orders::SaleFigures> Figures(std::int64_t product_id) const override {
+  boost::asio::awaitable<Result<std::optional<orders::SaleFigures>>> Figures(
+      std::int64_t product_id) override {
     auto f = checkout_.SaleFigures(product_id);
-    if (!f) return std::nullopt;
-    return orders::SaleFigures{f->available,      f->held,    f->sold,
-                               f->refunded_units, f->revenue, f->refunded_amount};
+    std::optional<orders::SaleFigures> out;
+    if (f) {
+      out = orders::SaleFigures{f->available,      f->held,    f->sold,
+                                f->refunded_units, f->revenue, f->refunded_amount};
+    }
+    co_return out;
   }
 
  private:
@@ -274,7 +278,7 @@ class InProcessOrdersClient final : public members::OrdersClient {
   explicit InProcessOrdersClient(orders::OrdersService& orders) : orders_(orders) {}
   boost::asio::awaitable<Result<std::vector<members::OrderSummary>>> RecentOrders(
       std::int64_t member_id, std::size_t limit) override {
-    auto page = orders_.ListForMember(member_id, 0, limit);
+    auto page = co_await orders_.ListForMember(member_id, 0, limit);
     if (!page.ok()) co_return page.error();
     std::vector<members::OrderSummary> out;
     for (const auto& o : page->items) {
@@ -368,12 +372,12 @@ struct EmbeddedApp::Parts {
   // Orders.
   std::unique_ptr<ServiceDatabase> orders_db;
   std::unique_ptr<orders::SqliteOrderStore> order_store;
+  std::unique_ptr<CheckoutSaleFigures> sale_figures;  // the service's ports: outlive it
+  std::unique_ptr<InProcessPaymentsClient> payments_client;
   std::unique_ptr<orders::OrdersService> orders;
   std::unique_ptr<orders::OrderPaidSubscriber> order_paid_subscriber;
   std::unique_ptr<orders::PaymentRefundedSubscriber> payment_refunded_subscriber;
   std::unique_ptr<checkout::OrderEventsSubscriber> checkout_order_events_subscriber;
-  std::unique_ptr<CheckoutSaleFigures> sale_figures;
-  std::unique_ptr<InProcessPaymentsClient> payments_client;
 
   // Members (after catalog in start order; its mail worker stops first).
   std::unique_ptr<ServiceDatabase> members_db;
@@ -537,13 +541,11 @@ void EmbeddedApp::Start() {
   lifecycle.return_receive_after = std::chrono::seconds(p.config.orders.return_receive_after_s);
   p.order_store = std::make_unique<orders::SqliteOrderStore>(*p.orders_db->writer,
                                                              *p.orders_db->readers, lifecycle);
-  p.orders = std::make_unique<orders::OrdersService>(
-      *p.order_store, p.clock,
-      orders::OrdersOptions{static_cast<std::size_t>(p.config.orders.scheduler_batch)});
   p.sale_figures = std::make_unique<CheckoutSaleFigures>(*p.checkout);
-  p.orders->SetSaleFiguresSource(p.sale_figures.get());
   p.payments_client = std::make_unique<InProcessPaymentsClient>(*p.checkout);
-  p.orders->SetPaymentsClient(p.payments_client.get());
+  p.orders = std::make_unique<orders::OrdersService>(
+      orders::OrdersPorts{*p.order_store, *p.payments_client, *p.sale_figures}, p.clock,
+      orders::OrdersOptions{static_cast<std::size_t>(p.config.orders.scheduler_batch)});
 
   // The members service, built once the services its "my page" reads exist (in-process client
   // bindings), then the mail worker that resolves its mail requests.
@@ -660,7 +662,10 @@ void EmbeddedApp::Start() {
   // Writers first (services load through them), the bus last (it delivers into services).
   for (ServiceDatabase* db : p.databases) db->writer->Start();
   p.checkout->Load();
-  p.orders->Load();
+  if (auto loaded = async::RunToCompletion(p.orders->Load()); !loaded.ok()) {
+    throw std::runtime_error("orders: the schedule could not be completed: " +
+                             loaded.error().message);
+  }
   p.catalog->Load();
   if (auto loaded = async::RunToCompletion(p.members->Load()); !loaded.ok()) {
     throw std::runtime_error("members: the token deny-list did not take the revocations: " +

@@ -81,6 +81,14 @@ class FakeProvider final : public checkout::PaymentProvider {
   bool fail_refunds_ = false;
 };
 
+// The per-sale summary is not what these tests look at.
+class NoSaleFigures final : public SaleFiguresSource {
+ public:
+  awaitable<Result<std::optional<SaleFigures>>> Figures(std::int64_t) override {
+    co_return std::optional<SaleFigures>{};
+  }
+};
+
 struct Db {
   Db(const std::string& path, std::span<const storage::Migration> migrations) {
     storage::OpenOptions open;
@@ -112,9 +120,9 @@ class RefundFlowTest : public ::testing::Test {
     checkout_ =
         std::make_unique<checkout::CheckoutService>(*inventory_, provider_, clock_, metrics_);
     order_store_ = std::make_unique<SqliteOrderStore>(*orders_db_->writer, *orders_db_->readers);
-    orders_ = std::make_unique<OrdersService>(*order_store_, clock_);
     payments_ = std::make_unique<app::InProcessPaymentsClient>(*checkout_);
-    orders_->SetPaymentsClient(payments_.get());
+    orders_ = std::make_unique<OrdersService>(OrdersPorts{*order_store_, *payments_, no_figures_},
+                                              clock_);
     paid_subscriber_ = std::make_unique<OrderPaidSubscriber>(*orders_);
     refunds_subscriber_ = std::make_unique<checkout::OrderEventsSubscriber>(*checkout_);
     bus_.Subscribe(
@@ -133,7 +141,7 @@ class RefundFlowTest : public ::testing::Test {
     checkout_db_->writer->Start();
     orders_db_->writer->Start();
     checkout_->Load();
-    orders_->Load();
+    ASSERT_TRUE(async::RunToCompletion(orders_->Load()).ok());
     ProductEvent({kProduct, kPrice, 100, false, 1}, "catalog:1");
     const TimePoint now = clock_.Now();
     checkout::Sale sale{now - std::chrono::hours(1), now + 30 * kDay, 10};
@@ -189,6 +197,7 @@ class RefundFlowTest : public ::testing::Test {
   std::unique_ptr<SqliteOrderStore> order_store_;
   std::unique_ptr<OrdersService> orders_;
   std::unique_ptr<app::InProcessPaymentsClient> payments_;
+  NoSaleFigures no_figures_;
   std::unique_ptr<OrderPaidSubscriber> paid_subscriber_;
   std::unique_ptr<PaymentRefundedSubscriber> refunded_subscriber_;
   std::unique_ptr<checkout::OrderEventsSubscriber> refunds_subscriber_;
@@ -335,7 +344,7 @@ TEST_F(RefundFlowTest, RefundsAndRestocksEqualCancelsPlusReceivedReturnsEvenWhen
   EXPECT_EQ(figures->refunded_units, 10);
   EXPECT_EQ(figures->revenue, 10 * kPrice);
   EXPECT_EQ(figures->refunded_amount, 10 * kPrice);
-  const auto tally = order_store_->TallyForProduct(kProduct);
+  const auto tally = *async::RunToCompletion(order_store_->TallyForProduct(kProduct));
   EXPECT_EQ(tally.at(OrderStatus::kCancelled).units + tally.at(OrderStatus::kReturned).units,
             figures->refunded_units);
   EXPECT_EQ(tally.at(OrderStatus::kCompleted).orders, 5);
@@ -379,7 +388,7 @@ TEST_F(RefundFlowTest, ACancelledOrderShowsItsRefundPendingThenConfirmed) {
   EXPECT_EQ(checkout_->RetryPendingRefunds(), 0u);
   checkout_->RefundAndRestock(id, "orders:again");
   std::vector<PaymentRefundedEvent> again{{"checkout:again", id, 1, clock_.Now()}};
-  EXPECT_EQ(orders_->OnPaymentsRefunded(again), 0u);
+  EXPECT_EQ(*async::RunToCompletion(orders_->OnPaymentsRefunded(again)), 0u);
   EXPECT_EQ(ToUnixMillis(*read()->at), ToUnixMillis(settled_at));
   EXPECT_EQ(read()->amount, 3 * kPrice);
 }
