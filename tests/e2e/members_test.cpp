@@ -12,10 +12,11 @@
 #include <thread>
 
 #include "support/http_client.hpp"
-#include "support/run_await.hpp"
 #include "support/server_process.hpp"
 #include "support/shop.hpp"
 #include "support/smtp_server.hpp"
+#include "support/temp_dir.hpp"
+#include "support/wait.hpp"
 
 namespace rocketmart::testing {
 namespace {
@@ -50,9 +51,9 @@ class Members : public ::testing::Test {
 
   // The newest mail to `to` in the .eml sink (waits, bounded, for the mail worker).
   static std::string MailTo(const std::string& to, std::size_t nth = 1) {
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-    for (;;) {
-      std::vector<std::pair<std::filesystem::file_time_type, std::string>> found;
+    std::vector<std::pair<std::filesystem::file_time_type, std::string>> found;
+    const bool arrived = WaitUntil([&] {
+      found.clear();
       std::error_code ec;
       for (const auto& e : std::filesystem::directory_iterator(server_->data_dir() / "mail", ec)) {
         if (e.path().extension() != ".eml") continue;
@@ -63,13 +64,11 @@ class Members : public ::testing::Test {
           found.emplace_back(e.last_write_time(), ss.str());
         }
       }
-      if (found.size() >= nth) {
-        std::sort(found.begin(), found.end());
-        return found.back().second;
-      }
-      if (std::chrono::steady_clock::now() > deadline) return "";
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
+      return found.size() >= nth;
+    });
+    if (!arrived) return "";
+    std::sort(found.begin(), found.end());
+    return found.back().second;
   }
   static std::string TokenOf(const std::string& link) {
     return link.substr(link.find("token=") + 6);
@@ -649,7 +648,7 @@ namespace {
 // with the access log on: none of the secrets may appear in it (ASVS 7.1.1: no tokens, passwords
 // or session identifiers in logs).
 TEST(MembersLogs, SecretsNeverReachTheLog) {
-  TempDir logs;
+  TempDir logs{"members-logs"};
   const auto log_file = logs.path() / "server.log";
   ServerProcess server({.env = {{"ROCKETMART_LOG_LEVEL", "trace"},
                                 {"ROCKETMART_LOG_ACCESS_LOG", "true"},

@@ -4,21 +4,15 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <random>
+#include "support/temp_dir.hpp"
 
 namespace rocketmart::lock {
 namespace {
 
 class FileLockTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    dir_ =
-        std::filesystem::temp_directory_path() / ("rocketmart-lock-" + std::to_string(::getpid()) +
-                                                  "-" + std::to_string(std::random_device{}()));
-    std::filesystem::create_directories(dir_);
-  }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
-  std::filesystem::path dir_;
+  rocketmart::testing::TempDir temp_{"lock"};
+  const std::filesystem::path& dir_ = temp_.path();
 };
 
 TEST_F(FileLockTest, OneHolderAtATimeAndReleasedWithTheObject) {

@@ -8,7 +8,8 @@
 #include <vector>
 
 #include "infra/storage/migrations.hpp"
-#include "infra/storage/test_support.hpp"
+#include "support/latch.hpp"
+#include "support/temp_dir.hpp"
 
 namespace rocketmart::storage {
 namespace {
@@ -143,7 +144,7 @@ class OutboxTest : public ::testing::Test {
     return ids;
   }
 
-  testing::TempDir dir_;
+  testing::TempDir dir_{"storage"};
   FakeClock clock_;
   GroupCommitWriter writer_{OpenOptions{.path = dir_.File("orders.db")}};
   ReadConnections readers_{OpenOptions{.path = dir_.File("orders.db")}};

@@ -10,6 +10,7 @@
 #include "infra/storage/migrations.hpp"
 #include "services/catalog/adapters/sqlite_product_repository.hpp"
 #include "support/run_await.hpp"
+#include "support/temp_dir.hpp"
 
 namespace rocketmart::catalog {
 namespace {
@@ -38,7 +39,7 @@ class CatalogServiceTest : public ::testing::Test {
     return *r;
   }
 
-  testing::TempDir dir_;
+  testing::TempDir dir_{"catalog"};
   FakeClock clock_;
   std::unique_ptr<storage::GroupCommitWriter> writer_;
   std::unique_ptr<SqliteProductRepository> repository_;

@@ -15,6 +15,7 @@
 #include "services/catalog/catalog_service.hpp"
 #include "services/catalog/shopping_service.hpp"
 #include "support/run_await.hpp"
+#include "support/temp_dir.hpp"
 
 namespace rocketmart::catalog {
 namespace {
@@ -89,7 +90,7 @@ class ShoppingTest : public ::testing::Test {
     return RunAwait(catalog_->ChangeLike(member, product, op));
   }
 
-  testing::TempDir dir_;
+  testing::TempDir dir_{"catalog"};
   FakeClock clock_;
   FakeSales sales_;
   FakeStock stock_;

@@ -19,6 +19,7 @@
 #include "services/members/adapters/sodium_crypto.hpp"
 #include "services/members/adapters/sqlite_member_repository.hpp"
 #include "support/run_await.hpp"
+#include "support/temp_dir.hpp"
 
 namespace rocketmart::members {
 namespace {
@@ -146,7 +147,7 @@ class MembersServiceTest : public ::testing::Test {
     return all;
   }
 
-  rocketmart::testing::TempDir dir_;
+  rocketmart::testing::TempDir dir_{"members"};
   FakeClock clock_;
   auth::Keyring keyring_;
   SodiumFieldCipher cipher_{kSecret};

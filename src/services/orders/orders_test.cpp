@@ -13,15 +13,15 @@
 
 #include "infra/async/run.hpp"
 #include "infra/storage/migrations.hpp"
-#include "infra/storage/test_support.hpp"
 #include "services/orders/adapters/sqlite_order_store.hpp"
 #include "services/orders/orders_service.hpp"
+#include "support/temp_dir.hpp"
 
 namespace rocketmart::orders {
 namespace {
 
 using namespace std::chrono_literals;
-using storage::testing::TempDir;
+using rocketmart::testing::TempDir;
 
 constexpr auto kDay = std::chrono::hours(24);
 
@@ -82,7 +82,7 @@ class OrdersTest : public ::testing::Test {
   std::string Path() const { return dir_.File("orders.db"); }
   Order Get(Instance& i, std::int64_t id) { return *i.store->Find(id); }
 
-  TempDir dir_;
+  TempDir dir_{"orders"};
   FakeClock clock_;
 };
 
@@ -440,7 +440,7 @@ TEST_F(OrdersTest, Kill9WithDueWorkPendingThenEveryTransitionHappensExactlyOnce)
 TEST_F(OrdersTest, DISABLED_SchedulerThroughputOver100000DueOrders) {
   constexpr int kOrders = 100'000;
   for (const std::size_t batch : {100u, 1000u, 5000u}) {
-    TempDir dir;
+    TempDir dir{"orders"};
     const std::string path = dir.File("orders.db");
     FakeClock clock;
     Instance i(path, clock, {}, batch);

@@ -13,13 +13,13 @@
 #include "infra/metrics/metrics.hpp"
 #include "infra/storage/migrations.hpp"
 #include "infra/storage/outbox.hpp"
-#include "infra/storage/test_support.hpp"
 #include "services/checkout/adapters/order_events_subscriber.hpp"
 #include "services/checkout/adapters/sqlite_inventory_store.hpp"
 #include "services/checkout/checkout_service.hpp"
 #include "services/orders/adapters/order_paid_subscriber.hpp"
 #include "services/orders/adapters/sqlite_order_store.hpp"
 #include "services/orders/orders_service.hpp"
+#include "support/temp_dir.hpp"
 
 namespace rocketmart::orders {
 namespace {
@@ -27,7 +27,7 @@ namespace {
 using boost::asio::awaitable;
 using checkout::ChargeOutcome;
 using checkout::ChargeRecord;
-using storage::testing::TempDir;
+using rocketmart::testing::TempDir;
 
 constexpr auto kDay = std::chrono::hours(24);
 constexpr std::int64_t kProduct = 7;
@@ -164,7 +164,7 @@ class RefundFlowTest : public ::testing::Test {
     return out;
   }
 
-  TempDir dir_;
+  TempDir dir_{"refunds"};
   FakeClock clock_;
   metrics::Registry metrics_;
   FakeProvider provider_;

@@ -12,8 +12,8 @@
 #include "services/members/adapters/mailers.hpp"
 #include "services/members/adapters/sodium_crypto.hpp"
 #include "services/members/adapters/sqlite_member_repository.hpp"
-#include "support/run_await.hpp"
 #include "support/smtp_server.hpp"
+#include "support/temp_dir.hpp"
 
 namespace rocketmart::members {
 namespace {
@@ -77,7 +77,7 @@ struct MailOutboxDb {
     return open;
   }
 
-  rocketmart::testing::TempDir dir;
+  rocketmart::testing::TempDir dir{"mail"};
   storage::GroupCommitWriter writer;
   storage::ReadConnections readers;
   SqliteMailOutbox outbox;
@@ -141,7 +141,7 @@ TEST(MailWorker, LookingForDueMailCommitsNothing) {
 }
 
 TEST(EmlMailer, WritesAReadableMessageFile) {
-  rocketmart::testing::TempDir dir;
+  rocketmart::testing::TempDir dir{"mail"};
   FakeClock clock;
   EmlMailer mailer(dir.path() / "mail", "Rocket Mart <no-reply@rocketmart.local>", clock);
   const std::string link = "https://shop.example/member/verify?token=" + std::string(64, 'c');
