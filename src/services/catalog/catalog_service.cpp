@@ -133,7 +133,10 @@ boost::asio::awaitable<Result<LikeState>> CatalogService::ChangeLike(std::int64_
   likes_.Begin(member_id, product_id);
   std::optional<Result<LikeChange>> change;
   try {
-    change.emplace(co_await like_repository_->ChangeLike(member_id, product_id, op, clock_.Now()));
+    // Named first, then moved in: no co_await inside an argument list (ADR 0003, rule 2).
+    Result<LikeChange> changed =
+        co_await like_repository_->ChangeLike(member_id, product_id, op, clock_.Now());
+    change.emplace(std::move(changed));
   } catch (...) {
     likes_.Abandon(member_id, product_id);
     throw;
