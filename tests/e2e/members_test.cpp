@@ -3,9 +3,11 @@
 #include <gtest/gtest.h>
 #include <openssl/evp.h>
 
+#include <atomic>
 #include <boost/json.hpp>
 #include <cmath>
 #include <fstream>
+#include <latch>
 #include <map>
 #include <random>
 #include <sstream>
@@ -242,17 +244,32 @@ TEST_F(Members, RefreshRotationReuseAndParallelUse) {
   EXPECT_EQ(c.PostJson("/auth/refresh", Json({{"refreshToken", Refresh(t0)}})).status, 401);
   EXPECT_EQ(c.PostJson("/auth/refresh", Json({{"refreshToken", rotated}})).status, 401);
 
+  // Six clients, each on its own connection, released together: exactly one refresh wins, the
+  // others are told 401 (a spent token).
   const auto t1 = Login(c, "dee@example.com");
+  constexpr int kClients = 6;
+  std::latch start(kClients);
   std::atomic<int> ok{0};
+  std::atomic<int> refused{0};
   std::vector<std::thread> threads;
-  for (int i = 0; i < 6; ++i) {
+  for (int i = 0; i < kClients; ++i) {
     threads.emplace_back([&] {
       HttpClient own(server_->port());
-      if (own.PostJson("/auth/refresh", Json({{"refreshToken", Refresh(t1)}})).status == 200) ++ok;
+      const std::string body = Json({{"refreshToken", Refresh(t1)}});
+      start.arrive_and_wait();
+      const auto r = own.PostJson("/auth/refresh", body);
+      if (r.status == 200) {
+        ++ok;
+      } else if (r.status == 401) {
+        ++refused;
+      } else {
+        ADD_FAILURE() << r.status << " " << r.body;
+      }
     });
   }
   for (auto& t : threads) t.join();
-  EXPECT_LE(ok.load(), 1);
+  EXPECT_EQ(ok.load(), 1);
+  EXPECT_EQ(refused.load(), kClients - 1);
 }
 
 TEST_F(Members, RefreshReuseAndLogoutEndTheSessionsAccessTokensAtOnce) {

@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdio>
 #include <memory>
 #include <set>
@@ -15,13 +16,17 @@
 #include "infra/storage/migrations.hpp"
 #include "services/orders/adapters/sqlite_order_store.hpp"
 #include "services/orders/orders_service.hpp"
+#include "support/latch.hpp"
 #include "support/temp_dir.hpp"
+#include "support/wait.hpp"
 
 namespace rocketmart::orders {
 namespace {
 
 using namespace std::chrono_literals;
+using rocketmart::testing::Gate;
 using rocketmart::testing::TempDir;
+using rocketmart::testing::WaitUntil;
 
 constexpr auto kDay = std::chrono::hours(24);
 
@@ -355,25 +360,46 @@ TEST_F(OrdersTest, TwoSchedulerInstancesApplyEachTransitionOnce) {
 
 TEST_F(OrdersTest, CancelRacingTheShippingTransitionEndsInExactlyOneState) {
   constexpr int kOrders = 1000;
-  Instance i(Path(), clock_, {}, 50);
+  Instance i(Path(), clock_, {}, 10);
   std::vector<PaidOrderEvent> events;
   for (int id = 1; id <= kOrders; ++id) events.push_back(Paid(id, 10, clock_.Now()));
   i.service->OnOrdersPaid(events);
   clock_.Advance(kDay);
-  int cancelled = 0;
-  int refused = 0;
+  // Both sides start together: a job of the test holds the writer until the scheduler's first
+  // batch and the member's first cancel are both queued behind it. The scheduler ships from the
+  // lowest id up, the member cancels from the highest down, so they meet somewhere in between:
+  // orders cancelled and orders refused prove that the two really ran against each other, not
+  // one after the other.
+  Gate holding, release;
+  ASSERT_TRUE(i.writer->TrySubmit(
+      [&](storage::Database&) {
+        holding.Open();
+        release.Wait();
+      },
+      [](std::exception_ptr) {}));
+  ASSERT_TRUE(holding.Wait());
+  std::atomic<int> cancelled{0};
+  std::atomic<int> refused{0};
   std::thread scheduler([&] { i.Drain(); });
-  for (int id = 1; id <= kOrders; ++id) {
-    auto r = async::RunToCompletion(i.service->Cancel(10, id));
-    if (r.ok()) {
-      ++cancelled;
-    } else {
-      EXPECT_EQ(r.error().code, Errc::kOrderNotCancellable);
-      ++refused;
+  std::thread member([&] {
+    for (int id = kOrders; id >= 1; --id) {
+      auto r = async::RunToCompletion(i.service->Cancel(10, id));
+      if (r.ok()) {
+        ++cancelled;
+      } else {
+        EXPECT_EQ(r.error().code, Errc::kOrderNotCancellable);
+        ++refused;
+      }
     }
-  }
+  });
+  const bool both_queued = WaitUntil([&] { return i.writer->QueueDepth() >= 2; });
+  release.Open();
   scheduler.join();
+  member.join();
+  ASSERT_TRUE(both_queued) << "the first batch and the first cancel never waited together";
   i.Drain();
+  EXPECT_GT(cancelled.load(), 0) << "the scheduler shipped every order before the first cancel";
+  EXPECT_GT(refused.load(), 0) << "every cancel came before the scheduler shipped anything";
   EXPECT_EQ(cancelled + refused, kOrders);
   EXPECT_EQ(Count(Path(), "SELECT COUNT(*) FROM orders WHERE status = 'CANCELLED'"), cancelled);
   EXPECT_EQ(Count(Path(), "SELECT COUNT(*) FROM orders WHERE status = 'SHIPPING'"), refused);
