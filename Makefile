@@ -82,10 +82,12 @@ test-fuzz: setup-test
 	@cmake --build $(FUZZ_DIR) -j$(JOBS)
 	bash fuzz/run.sh $(FUZZ_DIR)
 
-# Benchmarks: nginx vs rocketmart with wrk, and the drop scenario (see bench/README.md).
+# Benchmarks: nginx vs rocketmart with wrk, and the drop scenario (see bench/README.md); then the
+# storefront's static files, first page load and live-stock fan-out (bench/storefront.sh).
 bench: setup-bench
 	@$(MAKE) --no-print-directory build-only
 	bash bench/run.sh $(BUILD_DIR)
+	bash bench/storefront.sh $(BUILD_DIR)
 
 format:
 	@clang-format -i $$(git ls-files '*.cpp' '*.hpp')

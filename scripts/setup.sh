@@ -29,6 +29,9 @@ run_packages=(
   libboost1.81-dev libboost-json1.81-dev libsqlite3-dev libssl-dev libsodium-dev
   libcurl4-openssl-dev libtomlplusplus-dev libcli11-dev libspdlog-dev libfmt-dev libmimalloc-dev
 )
+# The storefront is bundled by make build (web/, Node.js >= 18 with npm); a Node.js already
+# installed is kept.
+command -v npm >/dev/null 2>&1 || run_packages+=(nodejs npm)
 test_packages=(
   libgtest-dev libgmock-dev
   # the real SMTP server of the mail tests, promtool for the metrics test, sqlite3 and curl
@@ -36,6 +39,8 @@ test_packages=(
   # make check-format, the setup script's own lint, the fuzz targets (libFuzzer ships with
   # clang's runtime libraries)
   clang-format shellcheck clang libclang-rt-14-dev
+  # the storefront's browser tests (tests/browser: playwright-core drives Debian's chromium)
+  chromium
 )
 # tests/contract (OpenAPI validator, docs examples) runs on Node.js >= 18 with npm; a Node.js
 # already installed is kept.
@@ -44,6 +49,8 @@ bench_packages=(
   libbenchmark-dev
   # the yardstick (bench/run.sh starts its own nginx from its own config on a free port)
   nginx wrk python3 python3-locust curl procps
+  # bench/storefront.sh: the drop page's first load in chromium
+  chromium
 )
 
 usage() {

@@ -87,8 +87,10 @@ std::optional<DemoAccounts> SeedDemoAccounts(members::MemberRepository& reposito
   DemoAccounts out;
   out.admin.email = "admin@rocketmart.test";
   out.buyer.email = "buyer@rocketmart.test";
-  if (repository.FindByEmail(out.admin.email) || repository.FindByEmail(out.buyer.email)) {
-    return std::nullopt;
+  for (const std::string& email : {out.admin.email, out.buyer.email}) {
+    auto found = async::RunToCompletion(repository.FindByEmail(email));
+    if (!found.ok()) throw std::runtime_error("demo account: " + found.error().message);
+    if (*found) return std::nullopt;
   }
   const auto create = [&](DemoAccount& account, members::MemberRole role, const char* name) {
     // 96 random bits per data directory: a demo that is reachable from a network is not an
@@ -100,7 +102,7 @@ std::optional<DemoAccounts> SeedDemoAccounts(members::MemberRepository& reposito
     member.name = name;
     member.role = role;
     member.email_verified = true;
-    auto id = repository.CreateMemberSync(std::move(member), now);
+    auto id = async::RunToCompletion(repository.CreateMember(std::move(member), now));
     if (!id.ok()) throw std::runtime_error("demo account: " + id.error().message);
     account.id = *id;
   };

@@ -16,6 +16,7 @@
 #include "app/ops_gauges.hpp"
 #include "app/ops_routes.hpp"
 #include "app/periodic_tasks.hpp"
+#include "app/storefront_parts.hpp"
 #include "auth/secret.hpp"
 #include "infra/async/run.hpp"
 #include "infra/async/write.hpp"
@@ -39,8 +40,10 @@
 #include "services/checkout/adapters/simulated_payment_provider.hpp"
 #include "services/checkout/adapters/sqlite_inventory_store.hpp"
 #include "services/checkout/checkout_service.hpp"
+#include "services/gateway/adapters/in_memory_token_denylist.hpp"
 #include "services/gateway/jwt_authenticator.hpp"
 #include "services/members/adapters/http_routes.hpp"
+#include "services/members/adapters/in_memory_throttle_store.hpp"
 #include "services/members/adapters/mailers.hpp"
 #include "services/members/adapters/sodium_crypto.hpp"
 #include "services/members/adapters/sqlite_member_repository.hpp"
@@ -219,57 +222,35 @@ http::ServerOptions ServerOptionsFrom(const config::Config& c) {
   o.request_timeout = std::chrono::milliseconds(c.server.request_timeout_ms);
   o.shutdown_grace = std::chrono::milliseconds(c.server.shutdown_grace_ms);
   o.access_log = c.log.access_log;
+  // Validated with the configuration; the parse cannot fail here.
+  auto trusted = http::TrustedProxies::Parse(c.server.trusted_proxies);
+  if (!trusted.ok()) throw std::runtime_error("server.trusted_proxies: " + trusted.error().message);
+  o.trusted_proxies = std::move(*trusted);
   return o;
 }
 
 }  // namespace
 
-// The catalog shows checkout's live stock (in-process call: the embedded binding of the port).
-class CheckoutStockSource final : public catalog::StockSource {
- public:
-  explicit CheckoutStockSource(const checkout::CheckoutService& checkout) : checkout_(checkout) {}
-  std::optional<std::int64_t> AvailableStock(std::int64_t product_id) const override {
-    return checkout_.Available(product_id);
-  }
-
- private:
-  const checkout::CheckoutService& checkout_;
-};
-
-// The catalog shows each product's sale window and state from checkout (embedded binding).
-class CheckoutSaleSource final : public catalog::SaleSource {
- public:
-  explicit CheckoutSaleSource(const checkout::CheckoutService& checkout) : checkout_(checkout) {}
-  std::optional<catalog::SaleInfo> Sale(std::int64_t product_id) const override {
-    auto view = checkout_.GetSale(product_id);
-    if (!view) return std::nullopt;
-    return catalog::SaleInfo{view->sale.starts_at, view->sale.ends_at, view->sale.per_member_limit};
-  }
-
- private:
-  const checkout::CheckoutService& checkout_;
-};
-
-// Members tell the gateway which access tokens are void (embedded binding of TokenRevoker).
+// Members tell the gateway which access tokens are void (embedded binding of TokenRevoker to the
+// gateway's deny-list; distributed, members publish to the shared deny-list store instead).
 class GatewayRevoker final : public members::TokenRevoker {
  public:
-  GatewayRevoker(gateway::TokenDenylist& denylist, const Clock& clock)
-      : denylist_(denylist), clock_(clock) {}
-  void DenyToken(std::int64_t member_id, const std::string& token_id,
-                 TimePoint expires_at) override {
-    denylist_.DenyToken(member_id, token_id, expires_at, clock_.Now());
+  explicit GatewayRevoker(gateway::TokenDenials& denials) : denials_(denials) {}
+  boost::asio::awaitable<Status> DenyToken(std::int64_t member_id, std::string token_id,
+                                           TimePoint expires_at) override {
+    co_return co_await denials_.DenyToken(member_id, std::move(token_id), expires_at);
   }
-  void DenyFamily(std::int64_t member_id, const std::string& family_id,
-                  TimePoint expires_at) override {
-    denylist_.DenyFamily(member_id, family_id, expires_at, clock_.Now());
+  boost::asio::awaitable<Status> DenyFamily(std::int64_t member_id, std::string family_id,
+                                            TimePoint expires_at) override {
+    co_return co_await denials_.DenyFamily(member_id, std::move(family_id), expires_at);
   }
-  void InvalidateBefore(std::int64_t member_id, TimePoint valid_after) override {
-    denylist_.InvalidateBefore(member_id, valid_after);
+  boost::asio::awaitable<Status> InvalidateBefore(std::int64_t member_id,
+                                                  TimePoint valid_after) override {
+    co_return co_await denials_.InvalidateBefore(member_id, valid_after);
   }
 
  private:
-  gateway::TokenDenylist& denylist_;
-  const Clock& clock_;
+  gateway::TokenDenials& denials_;
 };
 
 // The operator's per-sale summary reads checkout's figures in-process (embedded binding).
@@ -313,8 +294,10 @@ class InProcessWishlistClient final : public members::WishlistClient {
       : shopping_(shopping) {}
   boost::asio::awaitable<Result<std::vector<members::WishlistEntry>>> Wishlist(
       std::int64_t member_id, std::size_t limit) override {
+    auto wishlist = co_await shopping_.Wishlist(member_id);
+    if (!wishlist.ok()) co_return wishlist.error();
     std::vector<members::WishlistEntry> out;
-    for (const auto& line : shopping_.Wishlist(member_id).items) {
+    for (const auto& line : wishlist->items) {
       if (out.size() >= limit) break;
       out.push_back({line.product_id, line.quantity});
     }
@@ -328,16 +311,18 @@ class InProcessWishlistClient final : public members::WishlistClient {
 // My page reads the member's likes from the catalog (embedded binding of LikesClient).
 class InProcessLikesClient final : public members::LikesClient {
  public:
-  explicit InProcessLikesClient(catalog::LikeRepository& likes) : likes_(likes) {}
+  explicit InProcessLikesClient(const catalog::CatalogService& catalog) : catalog_(catalog) {}
   boost::asio::awaitable<Result<std::vector<members::LikedProduct>>> Likes(
       std::int64_t member_id, std::size_t limit) override {
+    auto likes = co_await catalog_.LikedBy(member_id, limit);
+    if (!likes.ok()) co_return likes.error();
     std::vector<members::LikedProduct> out;
-    for (std::int64_t product_id : likes_.LikedBy(member_id, limit)) out.push_back({product_id});
+    for (const catalog::Like& like : *likes) out.push_back({like.product_id});
     co_return out;
   }
 
  private:
-  catalog::LikeRepository& likes_;
+  const catalog::CatalogService& catalog_;
 };
 
 struct EmbeddedApp::Parts {
@@ -373,8 +358,7 @@ struct EmbeddedApp::Parts {
   std::unique_ptr<checkout::SqliteInventoryStore> inventory_store;
   std::unique_ptr<checkout::CheckoutService> checkout;
   std::unique_ptr<checkout::CatalogSubscriber> checkout_catalog_subscriber;
-  std::unique_ptr<CheckoutStockSource> stock_source;
-  std::unique_ptr<CheckoutSaleSource> sale_source;
+  std::unique_ptr<InProcessAvailability> availability;
   std::unique_ptr<InProcessCheckoutClient> cart_checkout_client;
   std::unique_ptr<InProcessLikesClient> likes_client;
   std::unique_ptr<catalog::PaidCartSubscriber> paid_cart_subscriber;
@@ -391,8 +375,11 @@ struct EmbeddedApp::Parts {
 
   // Members (after catalog in start order; its mail worker stops first).
   std::unique_ptr<ServiceDatabase> members_db;
-  gateway::TokenDenylist token_denylist;
+  // The token deny-list the gateway checks (in memory: the embedded adapter of its ports).
+  gateway::InMemoryTokenDenylist token_denylist{clock};
   std::unique_ptr<GatewayRevoker> revoker;
+  // Login, signup and mail throttles (in memory: the embedded adapter of ThrottleStore).
+  members::InMemoryThrottleStore members_throttles;
   auth::Keyring members_keyring;
   std::unique_ptr<members::SodiumFieldCipher> members_cipher;
   std::unique_ptr<members::SodiumPasswordHasher> password_hasher;
@@ -418,6 +405,8 @@ struct EmbeddedApp::Parts {
   http::Router router;
   std::unique_ptr<http::Server> server;
   std::atomic<bool> ready{false};
+  // Last: its stream hub posts to the server's threads, so it goes first.
+  std::unique_ptr<StorefrontParts> storefront;
 };
 
 EmbeddedApp::EmbeddedApp(config::Config config, const Clock& clock)
@@ -434,7 +423,7 @@ void EmbeddedApp::Start() {
   auto keyring = BuildKeyring(p.config);
   if (!keyring.ok()) throw std::runtime_error("auth key: " + keyring.error().message);
   p.authenticator = std::make_unique<gateway::JwtAuthenticator>(
-      std::move(*keyring), VerifyOptionsFrom(p.config), p.clock, p.metrics);
+      std::move(*keyring), VerifyOptionsFrom(p.config), p.token_denylist, p.clock, p.metrics);
   p.server = std::make_unique<http::Server>(ServerOptionsFrom(p.config), p.router, *p.authenticator,
                                             p.metrics);
   BindExclusively(*p.server, p.config.server.port);
@@ -459,10 +448,7 @@ void EmbeddedApp::Start() {
   p.product_repository = std::make_unique<catalog::SqliteProductRepository>(*p.catalog_db->writer);
   p.shopping_repository = std::make_unique<catalog::SqliteShoppingRepository>(
       *p.catalog_db->writer, *p.catalog_db->readers);
-  p.catalog = std::make_unique<catalog::CatalogService>(*p.product_repository, p.clock,
-                                                        p.shopping_repository.get());
-  p.shopping =
-      std::make_unique<catalog::ShoppingService>(*p.catalog, *p.shopping_repository, p.clock);
+  // The catalog and shopping services are built after checkout, which their client ports call.
 
   // Members.
   {
@@ -505,35 +491,7 @@ void EmbeddedApp::Start() {
       }
       p.mailer = std::make_unique<members::EmlMailer>(*p.mail_dir, p.config.mail.from, p.clock);
     }
-    p.mail_worker = std::make_unique<members::MailWorker>(*p.mail_outbox, *p.members_cipher,
-                                                          *p.mailer, p.clock);
-    members::MailWorker* worker = p.mail_worker.get();
-    p.members_db->writer->AddCommitListener([worker] { worker->Notify(); });
-    p.revoker = std::make_unique<GatewayRevoker>(p.token_denylist, p.clock);
-    members::MembersOptions options;
-    options.public_base_url = p.config.members.public_base_url;
-    if (options.public_base_url.empty()) {
-      // The port is bound already (server.port 0 has picked one).
-      options.public_base_url = DefaultPublicBaseUrl(p.config.server.host, p.server->port());
-    }
-    while (options.public_base_url.ends_with('/')) options.public_base_url.pop_back();
-    options.verify_ttl = std::chrono::seconds(p.config.members.verify_ttl_s);
-    options.reset_ttl = std::chrono::seconds(p.config.members.reset_ttl_s);
-    options.access_ttl = std::chrono::seconds(p.config.auth.access_ttl_s);
-    options.refresh_ttl = std::chrono::seconds(p.config.auth.refresh_ttl_s);
-    options.issuer = p.config.auth.issuer;
-    options.audience = p.config.auth.audience;
-    options.signups_per_ip_per_hour = p.config.members.signups_per_ip_per_hour;
-    options.mails_per_ip_per_hour = p.config.members.mails_per_ip_per_hour;
-    p.members = std::make_unique<members::MembersService>(
-        *p.member_repository, *p.password_hasher, *p.members_cipher, *p.revoker, p.members_keyring,
-        p.clock, std::move(options));
-    p.authenticator->SetDenylist(&p.token_denylist);
-    // Resend-verification and find-password only record the address; the mail worker looks it
-    // up, so their answer time says nothing about the account.
-    p.mail_worker->SetRequestResolver([members = p.members.get()] {
-      return async::RunToCompletion(members->ResolveMailRequests());
-    });
+    p.revoker = std::make_unique<GatewayRevoker>(p.token_denylist);
   }
 
   // Checkout.
@@ -561,14 +519,15 @@ void EmbeddedApp::Start() {
   p.catalog_db->relay->Subscribe("product.created", p.checkout_catalog_subscriber.get());
   p.catalog_db->relay->Subscribe("product.updated", p.checkout_catalog_subscriber.get());
   p.catalog_db->relay->Subscribe("product.retired", p.checkout_catalog_subscriber.get());
-  p.checkout->SetProductExistsCheck(
-      [catalog = p.catalog.get()](std::int64_t id) { return catalog->Get(id).has_value(); });
-  p.stock_source = std::make_unique<CheckoutStockSource>(*p.checkout);
-  p.catalog->SetStockSource(p.stock_source.get());
-  p.sale_source = std::make_unique<CheckoutSaleSource>(*p.checkout);
-  p.catalog->SetSaleSource(p.sale_source.get());
+  // Catalog services, with checkout's in-process bindings of their client ports.
+  p.availability = std::make_unique<InProcessAvailability>(*p.checkout);
+  p.catalog = std::make_unique<catalog::CatalogService>(
+      *p.product_repository, *p.shopping_repository, *p.availability, p.clock);
   p.cart_checkout_client = std::make_unique<InProcessCheckoutClient>(*p.checkout);
-  p.shopping->SetCheckoutClient(p.cart_checkout_client.get());
+  p.shopping = std::make_unique<catalog::ShoppingService>(*p.catalog, *p.shopping_repository,
+                                                          *p.cart_checkout_client, p.clock);
+  p.checkout->SetProductExistsCheck(
+      [catalog = p.catalog.get()](std::int64_t id) { return catalog->Exists(id); });
   p.paid_cart_subscriber = std::make_unique<catalog::PaidCartSubscriber>(*p.shopping);
   p.checkout_db->relay->Subscribe(std::string(checkout::kOrderPaidTopic),
                                   p.paid_cart_subscriber.get());
@@ -604,6 +563,59 @@ void EmbeddedApp::Start() {
   p.checkout_db->relay->Subscribe(std::string(checkout::kPaymentRefundedTopic),
                                   p.payment_refunded_subscriber.get());
 
+  // The members service, built once the services its "my page" reads exist (in-process client
+  // bindings), then the mail worker that resolves its mail requests.
+  {
+    p.orders_client = std::make_unique<InProcessOrdersClient>(*p.orders);
+    p.wishlist_client = std::make_unique<InProcessWishlistClient>(*p.shopping);
+    p.likes_client = std::make_unique<InProcessLikesClient>(*p.catalog);
+    members::MembersOptions options;
+    options.public_base_url = p.config.members.public_base_url;
+    if (options.public_base_url.empty()) {
+      // The port is bound already (server.port 0 has picked one).
+      options.public_base_url = DefaultPublicBaseUrl(p.config.server.host, p.server->port());
+    }
+    options.verify_ttl = std::chrono::seconds(p.config.members.verify_ttl_s);
+    options.reset_ttl = std::chrono::seconds(p.config.members.reset_ttl_s);
+    options.access_ttl = std::chrono::seconds(p.config.auth.access_ttl_s);
+    options.refresh_ttl = std::chrono::seconds(p.config.auth.refresh_ttl_s);
+    options.issuer = p.config.auth.issuer;
+    options.audience = p.config.auth.audience;
+    options.signups_per_ip_per_hour = p.config.members.signups_per_ip_per_hour;
+    options.mails_per_ip_per_hour = p.config.members.mails_per_ip_per_hour;
+    p.members = std::make_unique<members::MembersService>(
+        members::MembersPorts{.repository = *p.member_repository,
+                              .hasher = *p.password_hasher,
+                              .cipher = *p.members_cipher,
+                              .revoker = *p.revoker,
+                              .throttles = p.members_throttles,
+                              .orders = *p.orders_client,
+                              .wishlist = *p.wishlist_client,
+                              .likes = *p.likes_client},
+        p.members_keyring, p.clock, std::move(options));
+    // A revocation the deny-list did not take (the request answered 503) is replayed from
+    // members.db until it does.
+    members::MembersService* members_service = p.members.get();
+    p.maintenance.Add("revocation-republish", std::chrono::seconds(5),
+                      [members_service]() -> boost::asio::awaitable<void> {
+                        const bool replayed = co_await members_service->RepublishRevocations();
+                        (void)replayed;
+                      });
+    // Resend-verification and find-password only record the address; the mail worker looks it
+    // up, so their answer time says nothing about the account. A claimed batch is held for
+    // longer than sending it can take.
+    members::MailWorkerOptions worker_options;
+    worker_options.lease =
+        std::chrono::seconds(60) +
+        std::chrono::ceil<std::chrono::seconds>(std::chrono::milliseconds(
+            static_cast<std::int64_t>(worker_options.batch) * p.config.mail.smtp_timeout_ms));
+    p.mail_worker = std::make_unique<members::MailWorker>(
+        *p.mail_outbox, *p.members_cipher, *p.mailer, p.clock,
+        [members_service] { return members_service->ResolveMailRequests(); }, worker_options);
+    members::MailWorker* worker = p.mail_worker.get();
+    p.members_db->writer->AddCommitListener([worker] { worker->Notify(); });
+  }
+
   // Consumers' databases start before their producers' relays deliver into them.
   p.databases.push_back(p.orders_db.get());
   p.databases.push_back(p.provider_db.get());
@@ -613,7 +625,10 @@ void EmbeddedApp::Start() {
   p.checkout->Load();
   p.orders->Load();
   p.catalog->Load();
-  p.members->Load();
+  if (auto loaded = async::RunToCompletion(p.members->Load()); !loaded.ok()) {
+    throw std::runtime_error("members: the token deny-list did not take the revocations: " +
+                             loaded.error().message);
+  }
   p.mail_worker->Start();
   for (ServiceDatabase* db : p.databases) db->relay->Start();
   if (p.config.demo.seed) {
@@ -648,10 +663,6 @@ void EmbeddedApp::Start() {
   catalog::RegisterCartCheckoutRoute(p.router, *p.shopping);
   checkout::RegisterRoutes(p.router, *p.checkout);
   orders::RegisterRoutes(p.router, *p.orders);
-  p.orders_client = std::make_unique<InProcessOrdersClient>(*p.orders);
-  p.wishlist_client = std::make_unique<InProcessWishlistClient>(*p.shopping);
-  p.likes_client = std::make_unique<InProcessLikesClient>(*p.shopping_repository);
-  p.members->SetClients(p.orders_client.get(), p.wishlist_client.get(), p.likes_client.get());
   members::RegisterRoutes(p.router, *p.members);
   // /health's look at every store. A database whose last transaction failed is probed again
   // through its writer, so one that recovered reads healthy even when no request writes to it; a
@@ -687,6 +698,8 @@ void EmbeddedApp::Start() {
                                          .members = *p.members,
                                          .clock = p.clock});
   RegisterBuildInfo(p.metrics);
+  p.storefront = std::make_unique<StorefrontParts>(p.config, *p.catalog, *p.checkout, p.clock,
+                                                   p.metrics, p.router);
 
   checkout::CheckoutService* checkout_service = p.checkout.get();
   p.maintenance.Add("hold-expiry", std::chrono::milliseconds(p.config.checkout.sweep_interval_ms),
@@ -746,6 +759,9 @@ void EmbeddedApp::Start() {
                     });
   p.maintenance.Start();
 
+  // Every route is registered: their metrics series exist before anyone is told we are up.
+  p.server->SealRoutes();
+  if (p.admin_server) p.admin_server->SealRoutes();
   p.ready = true;
   if (p.admin_server) {
     std::printf("rocketmart metrics on http://%s:%u/metrics\n", p.config.server.admin_host.c_str(),

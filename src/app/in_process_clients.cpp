@@ -25,6 +25,21 @@ boost::asio::awaitable<catalog::CheckoutAnswer> InProcessCheckoutClient::Purchas
   co_return catalog::CheckoutAnswer{std::move(receipt), answer.replayed};
 }
 
+boost::asio::awaitable<Result<std::vector<catalog::ProductAvailability>>>
+InProcessAvailability::Availability(std::span<const std::int64_t> product_ids) {
+  std::vector<catalog::ProductAvailability> out;
+  out.reserve(product_ids.size());
+  for (const std::int64_t id : product_ids) {
+    catalog::ProductAvailability& a = out.emplace_back();
+    a.stock = checkout_.Available(id);
+    if (auto view = checkout_.GetSale(id)) {
+      a.sale =
+          catalog::SaleInfo{view->sale.starts_at, view->sale.ends_at, view->sale.per_member_limit};
+    }
+  }
+  co_return out;
+}
+
 boost::asio::awaitable<Result<std::optional<orders::PaidOrderEvent>>>
 InProcessPaymentsClient::PaidOrder(std::int64_t order_id) {
   auto paid = checkout_.FindPaidPurchase(order_id);

@@ -1,8 +1,10 @@
 // In-process bindings of client ports whose other side is checkout, shared by the composition root
 // (embedded_app.cpp) and the integration tests that wire real services together the same way.
-// Distributed, each becomes an HTTP client behind the same port.
+// Distributed, each becomes an HTTP client (or, for the catalog's availability, a projection of
+// checkout's events) behind the same port.
 #pragma once
 
+#include "services/catalog/ports/availability_source.hpp"
 #include "services/catalog/ports/checkout_client.hpp"
 #include "services/checkout/checkout_service.hpp"
 #include "services/orders/ports/payments_client.hpp"
@@ -21,6 +23,19 @@ class InProcessCheckoutClient final : public catalog::CheckoutClient {
 
  private:
   checkout::CheckoutService& checkout_;
+};
+
+// The catalog shows each product's sale window and live stock from checkout's memory (embedded
+// binding of catalog::AvailabilitySource): always answers, inline, at the cost of two map lookups
+// per product.
+class InProcessAvailability final : public catalog::AvailabilitySource {
+ public:
+  explicit InProcessAvailability(const checkout::CheckoutService& checkout) : checkout_(checkout) {}
+  boost::asio::awaitable<Result<std::vector<catalog::ProductAvailability>>> Availability(
+      std::span<const std::int64_t> product_ids) override;
+
+ private:
+  const checkout::CheckoutService& checkout_;
 };
 
 // Orders read a paid purchase whose order.paid has not arrived yet (embedded binding of

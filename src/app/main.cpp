@@ -18,6 +18,7 @@
 #include "auth/jwt.hpp"
 #include "core/clock.hpp"
 #include "core/time_format.hpp"
+#include "infra/async/run.hpp"
 #include "infra/config/config.hpp"
 #include "infra/log/log.hpp"
 #include "infra/storage/group_commit_writer.hpp"
@@ -317,7 +318,7 @@ int AdminCreate(const CommonFlags& flags, const std::string& email,
     member.password_hash = hasher.HashNow(password);
     member.name = "Administrator";
     SystemClock clock;
-    auto id = repository.CreateAdminSync(std::move(member), clock.Now());
+    auto id = async::RunToCompletion(repository.CreateAdmin(std::move(member), clock.Now()));
     writer.Stop();
     if (!id.ok()) {
       std::fprintf(stderr, "admin create: %s\n", id.error().message.c_str());

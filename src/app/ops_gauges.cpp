@@ -91,6 +91,10 @@ void RegisterOperationalMetrics(metrics::Registry& registry, OperationalSources 
                         [members] { return members->LoginFailures(); });
   registry.AddCounterFn("members_login_failures_total", "Logins refused", "reason=\"throttled\"",
                         [members] { return members->LoginsThrottled(); });
+  registry.AddCounterFn("members_revocations_unpublished_total",
+                        "Revocations committed that the token deny-list did not take at once "
+                        "(replayed from members.db until it does)",
+                        "", [members] { return members->RevocationsUnpublished(); });
 }
 
 void RegisterBuildInfo(metrics::Registry& registry) {

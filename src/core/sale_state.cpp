@@ -18,6 +18,8 @@ std::string_view SaleStateName(SaleState state) {
       return "ended";
     case SaleState::kRetired:
       return "retired";
+    case SaleState::kUnknown:
+      return "unknown";
   }
   return "none";
 }

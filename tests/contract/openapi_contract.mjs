@@ -209,6 +209,7 @@ async function journey(server, checker) {
 
   // Likes, wishlist.
   await call("PUT", `/products/${productId}/like`, { token: buyer, expect: 200 });
+  await call("GET", "/products/likes?limit=5", { token: buyer, expect: 200 });
   await call("POST", `/products/like/${productId}`, { token: buyer, expect: 200 });
   await call("POST", `/products/like/${productId}`, { token: buyer, expect: 200 });
   await call("DELETE", `/products/${productId}/like`, { token: buyer, expect: 200 });

@@ -2,6 +2,7 @@
 // over HTTP, including threads racing on the same member's likes and wishlist.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <boost/json.hpp>
 #include <random>
 #include <thread>
@@ -81,6 +82,50 @@ TEST_F(Shopping, LikesAreShownInDetailAndListWithLikedByMeForTheCaller) {
   EXPECT_EQ(c.PutJson(like, "").status, 401);
   EXPECT_EQ(c.PutJson("/products/99999999/like", "", members_[0]).ErrorCode(), "NOT_FOUND");
   EXPECT_EQ(c.PutJson("/products/abc/like", "", members_[0]).status, 404);
+}
+
+// GET /products/likes: the route members' "my page" reads over HTTP when the services run apart.
+TEST_F(Shopping, AMembersOwnLikesAreListedMostRecentFirstRetiredProductsIncluded) {
+  auto c = Client();
+  const std::string alice = server_->Token(201);
+  const std::string bob = server_->Token(202);
+  std::vector<std::int64_t> liked;
+  for (int i = 0; i < 3; ++i) {
+    liked.push_back(CreateProduct(c, "mine" + std::to_string(i)));
+    ASSERT_EQ(c.PutJson("/products/" + std::to_string(liked.back()) + "/like", "", alice).status,
+              200);
+  }
+  const auto other = CreateProduct(c, "theirs");
+  ASSERT_EQ(c.PutJson("/products/" + std::to_string(other) + "/like", "", bob).status, 200);
+  ASSERT_EQ(c.Delete("/products/" + std::to_string(liked[0]), admin_).status, 204);
+
+  auto r = c.Get("/products/likes", alice);
+  ASSERT_EQ(r.status, 200) << r.body;
+  const boost::json::value body = r.Json();
+  const auto& items = body.at("items").as_array();
+  std::vector<std::int64_t> ids;
+  std::string previous = "9999";
+  for (const auto& item : items) {
+    ids.push_back(item.at("productId").as_int64());
+    const std::string at(item.at("likedAt").as_string());
+    EXPECT_LE(at, previous) << "most recent first";
+    previous = at;
+  }
+  std::sort(ids.begin(), ids.end());
+  EXPECT_EQ(ids, liked) << "the member's own likes only, the retired product's included";
+  EXPECT_EQ(c.Get("/products/likes?limit=2", alice).Json().at("items").as_array().size(), 2u);
+  const boost::json::value bob_body = c.Get("/products/likes", bob).Json();
+  const auto& bobs = bob_body.at("items").as_array();
+  ASSERT_EQ(bobs.size(), 1u);
+  EXPECT_EQ(bobs[0].at("productId").as_int64(), other);
+  EXPECT_TRUE(c.Get("/products/likes", server_->Token(203)).Json().at("items").as_array().empty());
+
+  EXPECT_EQ(c.Get("/products/likes").status, 401);
+  for (const char* bad : {"limit=0", "limit=101", "limit=x", "member=202", "limit=1&limit=2"}) {
+    auto refused = c.Get(std::string("/products/likes?") + bad, alice);
+    EXPECT_EQ(refused.status, 400) << bad;
+    EXPECT_EQ(refused.ErrorCode(), "VALIDATION_FAILED") << bad;
+  }
 }
 
 TEST_F(Shopping, ConcurrentLikesAndUnlikesOverHttpKeepCountsExactAcrossRestart) {

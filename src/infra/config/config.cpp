@@ -13,6 +13,7 @@
 #include <variant>
 
 #include "core/http_url.hpp"
+#include "infra/http/client_address.hpp"
 
 extern char**
     environ;  // POSIX; declared here because <unistd.h> only declares it with _GNU_SOURCE.
@@ -68,6 +69,12 @@ const char* CheckHttpUrl(std::string_view v) {
                "https://shop.example.com";
 }
 
+const char* CheckTrustedProxies(std::string_view v) {
+  return http::TrustedProxies::Parse(v).ok()
+             ? nullptr
+             : "must be IP addresses or CIDR blocks separated by commas, e.g. 10.0.0.0/8, ::1";
+}
+
 const char* CheckSmtpUrl(std::string_view v) {
   return IsAbsoluteUrl(v, {"smtp", "smtps"}) && v.find_first_of("?#") == std::string_view::npos
              ? nullptr
@@ -115,6 +122,11 @@ const FieldSpec kFields[] = {
   RM_INT(server.shutdown_grace_ms, 0, 120'000, "Time to drain in-flight requests on shutdown."),
   RM_STR(server.admin_host, 1, 255, "Address of the admin listener (GET /metrics); loopback unless Prometheus scrapes from another host."),
   RM_INT(server.admin_port, -1, 65535, "Admin listener port (GET /metrics): -1 = off, 0 = a free port (printed at start)."),
+  RM_STR_CHECKED(server.trusted_proxies, 0, kMaxString, CheckTrustedProxies,
+         "Proxies whose X-Forwarded-For (else Forwarded) names the client, as addresses or CIDR blocks "
+         "separated by commas (e.g. `10.0.0.0/8, ::1`); the client is the rightmost address that is "
+         "not one of them. Empty = trust nobody: the client is the socket peer. Throttles and the "
+         "access log use the client."),
   RM_STR(storage.data_dir, 1, kMaxString, "Directory for the database and generated secrets."),
   RM_ENUM(storage.synchronous, kSynchronous, "SQLite durability: full survives power loss."),
   RM_INT(storage.writer_max_batch, 1, 10'000, "Most writes committed in one transaction."),
@@ -171,6 +183,10 @@ const FieldSpec kFields[] = {
   RM_INT(payment.latency_ms, 0, 10'000, "Simulated provider: latency added to each charge."),
   RM_SECRET(ops.metrics_token, CheckHmacSecret,
             "Bearer token GET /metrics requires when set (>= 32 bytes; Prometheus `authorization: credentials`)."),
+  RM_STR(storefront.assets_dir, 0, kMaxString, "The built storefront (index.html, assets/); empty = the `web` folder next to the binary."),
+  RM_INT(storefront.max_streams, 0, 1'000'000, "Open live stock streams; more answer 503 OVERLOADED (0 turns the stream off)."),
+  RM_INT(storefront.stream_interval_ms, 10, 10'000, "Least time between two looks at the stock for the live streams."),
+  RM_INT(storefront.stream_heartbeat_s, 1, 300, "A comment line keeps a quiet live stock stream open this often."),
 };
 // clang-format on
 

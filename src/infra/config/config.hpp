@@ -48,6 +48,9 @@ struct ServerConfig {
   // The admin listener (GET /metrics), apart from the public port. -1 = off, 0 = a free port.
   std::string admin_host = "127.0.0.1";
   int admin_port = 9464;
+  // Proxies (addresses, CIDR blocks) whose X-Forwarded-For / Forwarded names the client; empty =
+  // trust nobody: the client is the socket peer.
+  std::string trusted_proxies;
 };
 
 struct StorageConfig {
@@ -126,6 +129,14 @@ struct OpsConfig {
   std::string metrics_token;  // Secret; empty = /metrics answers without a token.
 };
 
+// The storefront (docs/storefront.md): its built files and the live stock stream.
+struct StorefrontConfig {
+  std::string assets_dir;       // Empty = the `web` folder next to the binary.
+  int max_streams = 10000;      // Open live stock streams; more answer 503 OVERLOADED.
+  int stream_interval_ms = 50;  // Least time between two looks at the stock for the streams.
+  int stream_heartbeat_s = 15;  // Comment line sent on a quiet stream.
+};
+
 struct DemoConfig {
   bool seed = true;  // Seed a demo catalog into an empty data directory.
 };
@@ -142,6 +153,7 @@ struct Config {
   OrdersConfig orders;
   PaymentConfig payment;
   OpsConfig ops;
+  StorefrontConfig storefront;
 };
 
 struct LoadOptions {

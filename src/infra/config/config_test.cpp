@@ -386,6 +386,23 @@ TEST_F(ConfigTest, PublicBaseUrlMustBeAnAbsoluteHttpUrl) {
   }
 }
 
+TEST_F(ConfigTest, TrustedProxiesAreAddressesOrBlocks) {
+  EXPECT_EQ(Config{}.server.trusted_proxies, "");  // trust nobody
+  for (const char* good : {"", "10.0.0.0/8", "10.0.0.0/8, 192.0.2.7", "::1 fd00::/8"}) {
+    Config cfg;
+    EXPECT_TRUE(Set(cfg, "server.trusted_proxies", good).ok()) << good;
+  }
+  for (const char* bad : {"10.0.0.0/33", "proxy.internal", "10.0.0.0/8;10.1.0.0/16"}) {
+    Config cfg;
+    auto st = Set(cfg, "server.trusted_proxies", bad);
+    ASSERT_FALSE(st.ok()) << bad;
+    EXPECT_THAT(st.error().message, HasSubstr("IP addresses or CIDR blocks")) << bad;
+    EXPECT_THAT(ErrorOf(Load({.env = {{"ROCKETMART_SERVER_TRUSTED_PROXIES", bad}}})),
+                HasSubstr("server.trusted_proxies"))
+        << bad;
+  }
+}
+
 TEST_F(ConfigTest, SmtpUrlMustBeSmtpOrSmtps) {
   for (const char* good : {"smtp://127.0.0.1:25", "smtps://mail.example.com:465",
                            "smtp://mail.example.com", "smtp://mail.example.com:587"}) {

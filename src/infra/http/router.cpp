@@ -37,6 +37,7 @@ bool IsEmptyObjectOrNothing(std::string_view body) {
 }  // namespace
 
 rocketmart::Status CheckQuery(const RouteOptions& options, std::string_view query) {
+  if (options.page) return {};
   std::uint64_t seen = 0;  // bit i: options.query[i] was given
   std::string_view rest = query;
   while (!rest.empty()) {

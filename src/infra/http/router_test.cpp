@@ -132,6 +132,15 @@ TEST(RouteRules, RepeatedQueryParametersAreRefused) {
   }
 }
 
+// A web page reads its own query (and a link shared with tracking parameters must still open).
+TEST(RouteRules, PagesTakeAnyQuery) {
+  RouteOptions page;
+  page.page = true;
+  for (const char* query : {"token=abc", "next=/drop/1&utm_source=mail", "q=a&q=b", "x"}) {
+    EXPECT_TRUE(CheckQuery(page, query).ok()) << query;
+  }
+}
+
 TEST(RouteRules, BodylessRoutesTakeNothingOrAnEmptyObject) {
   const RouteOptions none{.body = BodyRule::kNone};
   for (const char* body : {"", "{}", " {} ", "{ }", "\r\n{\t}\n", "  {\n\n}"}) {

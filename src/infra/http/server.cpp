@@ -10,12 +10,14 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
+#include <cstdio>
 #include <random>
 #include <unordered_set>
 
@@ -123,6 +125,7 @@ struct Server::Worker {
     tcp::socket* socket;
     Clock::time_point deadline;  // max(): none (a request is being handled)
     bool busy;
+    bool streaming = false;  // a long-lived answer (StreamWriter): drained like an idle one
   };
   std::unordered_set<SessionState*> sessions;
   std::uint64_t request_counter = 0;
@@ -171,6 +174,7 @@ struct Server::Impl {
   metrics::Registry& registry;
   std::vector<std::unique_ptr<Worker>> workers;
   std::vector<RouteMetrics> route_metrics;
+  bool routes_sealed = false;
   RouteMetrics unmatched_metrics;
   metrics::Counter* connections_rejected = nullptr;
   std::unique_ptr<asio::signal_set> signals;
@@ -273,6 +277,8 @@ struct Server::Impl {
     self.active_connections_.fetch_add(1, std::memory_order_relaxed);
     boost::system::error_code ec;
     const auto remote = socket.remote_endpoint(ec).address();
+    // Decided once per connection: from an untrusted peer, forwarding headers are never read.
+    const bool peer_is_proxy = options.trusted_proxies.Contains(remote);
     Worker::SessionState state{&socket, kNoDeadline, true};
     w.sessions.insert(&state);
     if (w.sweeper_parked) w.sweeper.cancel();
@@ -357,7 +363,16 @@ struct Server::Impl {
       // where it is until the next request, so the route is matched once.
       RawRequest& raw = parser.get();
       std::string request_id;
-      Response res = co_await Dispatch(w, raw, remote, match, std::move(params), request_id);
+      StreamBody stream;
+      Response res = co_await Dispatch(w, raw, remote, peer_is_proxy, match, std::move(params),
+                                       request_id, stream);
+      if (stream) {
+        // HEAD gets the head only.
+        if (raw.method() == Method::head)
+          stream = [](StreamWriter&) -> asio::awaitable<void> { co_return; };
+        co_await Stream(state, head, std::move(res), request_id, raw.version(), std::move(stream));
+        break;
+      }
       const bool keep_alive = raw.keep_alive() && !draining.load(std::memory_order_relaxed);
       res.keep_alive(keep_alive);
       const auto write_ec = co_await Write(state, head, res, request_id, options.idle_timeout);
@@ -371,14 +386,112 @@ struct Server::Impl {
     self.active_connections_.fetch_sub(1, std::memory_order_relaxed);
   }
 
+  // The client a trusted proxy reports (client_address.hpp). Only for requests from such a peer.
+  asio::ip::address ForwardedClient(const RawRequest& raw, const asio::ip::address& peer) const {
+    std::vector<std::string_view> xff;
+    std::vector<std::string_view> fwd;
+    for (const auto& f : raw) {
+      if (beast::iequals(f.name_string(), "x-forwarded-for")) xff.push_back(f.value());
+      if (f.name() == beast_http::field::forwarded) fwd.push_back(f.value());
+    }
+    return ClientAddress(peer, options.trusted_proxies, xff, fwd);
+  }
+
+  // The connection's side of a StreamWriter: chunked framing (HTTP/1.1) or raw bytes until close
+  // (HTTP/1.0), each write bounded by the idle timeout, and a read that notices the client
+  // leaving (or the sweeper/drain cancelling the socket) while the stream waits.
+  class SocketStreamWriter final : public StreamWriter {
+   public:
+    SocketStreamWriter(Worker::SessionState& state, std::chrono::milliseconds write_timeout,
+                       bool chunked)
+        : state_(state), write_timeout_(write_timeout), chunked_(chunked) {}
+
+    asio::awaitable<bool> Write(std::string_view data) override {
+      if (closed_ || data.empty()) co_return !closed_;
+      char size_line[24];
+      const int n =
+          chunked_ ? std::snprintf(size_line, sizeof size_line, "%zx\r\n", data.size()) : 0;
+      const std::array<asio::const_buffer, 3> wire{
+          asio::buffer(size_line, static_cast<std::size_t>(n)), asio::buffer(data),
+          asio::buffer("\r\n", chunked_ ? 2 : 0)};
+      ExpireIn(state_, write_timeout_);
+      auto [ec, written] = co_await asio::async_write(*state_.socket, wire, kNoThrow);
+      state_.deadline = kNoDeadline;
+      if (ec) Close();
+      co_return !closed_;
+    }
+    bool closed() const override { return closed_; }
+    void OnClose(std::function<void()> on_close) override { on_close_ = std::move(on_close); }
+
+    void WatchForClose() {
+      state_.socket->async_read_some(asio::buffer(discard_),
+                                     [this](const boost::system::error_code&, std::size_t) {
+                                       watching_ = false;
+                                       // A client says nothing on an event stream: data or an error
+                                       // both end it.
+                                       Close();
+                                     });
+      watching_ = true;
+    }
+    bool watching() const { return watching_; }
+    void Close() {
+      if (closed_) return;
+      closed_ = true;
+      boost::system::error_code ignored;
+      state_.socket->cancel(ignored);
+      if (on_close_) on_close_();
+    }
+
+   private:
+    Worker::SessionState& state_;
+    std::chrono::milliseconds write_timeout_;
+    bool chunked_;
+    bool closed_ = false;
+    bool watching_ = false;
+    std::function<void()> on_close_;
+    std::array<char, 64> discard_{};
+  };
+
+  // Sends the head of a streaming answer, runs the stream, then ends the body.
+  asio::awaitable<void> Stream(Worker::SessionState& state, std::string& head, Response res,
+                               std::string_view request_id, unsigned version, StreamBody body) {
+    state.streaming = true;
+    const bool chunked = version >= 11;
+    res.keep_alive(false);
+    res.erase(beast_http::field::content_length);
+    if (chunked) res.set(beast_http::field::transfer_encoding, "chunked");
+    res.body().clear();
+    auto ec = co_await Write(state, head, res, request_id, options.idle_timeout);
+    state.deadline = kNoDeadline;
+    if (ec || draining.load(std::memory_order_relaxed)) co_return;
+    SocketStreamWriter writer(state, options.idle_timeout, chunked);
+    writer.WatchForClose();
+    try {
+      co_await body(writer);
+    } catch (const std::exception& e) {
+      spdlog::error("rid={} stream failed: {}", request_id, e.what());
+    }
+    if (!writer.closed() && chunked) {
+      static constexpr std::string_view kLastChunk = "0\r\n\r\n";
+      ExpireIn(state, options.idle_timeout);
+      co_await asio::async_write(*state.socket, asio::buffer(kLastChunk), kNoThrow);
+    }
+    writer.OnClose({});
+    writer.Close();
+    // The close watcher's read holds a reference to `writer`: wait until it has completed.
+    while (writer.watching())
+      co_await asio::post(state.socket->get_executor(), asio::use_awaitable);
+  }
+
   std::string NextRequestId(Worker& w) {
     return w.request_id_prefix + std::to_string(++w.request_counter);
   }
 
   // Handles one request; `request_id` receives the id the answer carries (X-Request-Id).
   asio::awaitable<Response> Dispatch(
-      Worker& w, RawRequest& raw, const asio::ip::address& remote, const Match& match,
-      std::vector<std::pair<std::string_view, std::string_view>> params, std::string& request_id) {
+      Worker& w, RawRequest& raw, const asio::ip::address& remote, bool peer_is_proxy,
+      const Match& match, std::vector<std::pair<std::string_view, std::string_view>> params,
+      std::string& request_id, StreamBody& stream) {
     const auto started = std::chrono::steady_clock::now();
     const std::string_view target = raw.target();
     const std::size_t q = target.find('?');
@@ -389,7 +502,9 @@ struct Server::Impl {
                 std::nullopt,
                 {},
                 remote,
+                remote,
                 started + options.request_timeout};
+    if (peer_is_proxy) req.client = ForwardedClient(raw, remote);
     const std::string_view incoming_id = req.Header("X-Request-Id");
     req.request_id = IsSafeRequestId(incoming_id) ? std::string(incoming_id) : NextRequestId(w);
     // A lookup only, unless the caller traces: then its trace continues in our answer and log.
@@ -409,7 +524,7 @@ struct Server::Impl {
     if (rm.by_class[status_class]) rm.by_class[status_class]->Add();
     rm.latency->ObserveMicros(micros);
     if (options.access_log) {
-      const std::string client = remote.to_string();
+      const std::string client = req.client.to_string();
       log::Access({.request_id = req.request_id,
                    .method = raw.method_string(),
                    .route = match.route ? std::string_view(match.route->pattern) : "-",
@@ -423,6 +538,7 @@ struct Server::Impl {
                    .span_id = req.trace ? req.trace->SpanId() : std::string_view()});
     }
     request_id = std::move(req.request_id);
+    stream = std::move(req.stream);
     co_return res;
   }
 
@@ -491,7 +607,7 @@ struct Server::Impl {
         boost::system::error_code ec;
         worker->acceptor.close(ec);
         for (Worker::SessionState* s : worker->sessions) {
-          if (!s->busy) s->socket->cancel(ec);
+          if (!s->busy || s->streaming) s->socket->cancel(ec);
         }
         if (worker->sessions.empty()) worker->sweeper.cancel();
       });
@@ -587,8 +703,10 @@ void Server::Bind() {
                        [this] { return static_cast<double>(active_connections()); });
 }
 
-void Server::Run() {
+void Server::SealRoutes() {
   Impl& im = *impl_;
+  if (im.routes_sealed) return;
+  im.routes_sealed = true;
   // Routes may be added after Bind() (the port is bound first, so a taken port stops the start
   // before anything else happens); they are final now.
   for (const auto& route : im.router.routes()) {
@@ -596,6 +714,11 @@ void Server::Run() {
         im.MakeRouteMetrics(route->pattern, std::string(beast_http::to_string(route->method))));
   }
   im.unmatched_metrics = im.MakeRouteMetrics("unmatched", "any");
+}
+
+void Server::Run() {
+  Impl& im = *impl_;
+  SealRoutes();
   for (auto& w : im.workers) {
     asio::co_spawn(w->ioc, im.Accept(*w), asio::detached);
     asio::co_spawn(w->ioc, im.Sweep(*w), asio::detached);

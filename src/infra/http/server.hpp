@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "core/result.hpp"
+#include "infra/http/client_address.hpp"
 #include "infra/http/router.hpp"
 #include "infra/metrics/metrics.hpp"
 
@@ -41,6 +42,9 @@ struct ServerOptions {
   bool handle_signals = true;
   // The `listener` label of this server's connection metrics ("public", "admin").
   std::string name = "public";
+  // Peers whose X-Forwarded-For / Forwarded names the client (Request::client). Empty: every
+  // request's client is its peer, and the headers are ignored.
+  TrustedProxies trusted_proxies;
 };
 
 // Turns a bearer token into a verified identity. Implemented by the gateway.
@@ -64,8 +68,12 @@ class Server {
   // that may race another process for the same port hold a lock around this call (EmbeddedApp).
   void Bind();
   std::uint16_t port() const { return port_; }
-  // Serves until Shutdown() (or a signal) and the drain completes. Blocks the caller. Routes are
-  // read from the router here: they may be registered between Bind() and Run().
+  // Takes the router's routes as final and registers their metrics series, so a scrape right
+  // after start lists every route. Call it once every route is registered (before announcing the
+  // server as ready); Run() does it if nobody did. Not thread-safe with Run().
+  void SealRoutes();
+  // Serves until Shutdown() (or a signal) and the drain completes. Blocks the caller. Routes may
+  // be registered between Bind() and SealRoutes()/Run().
   void Run();
   // Thread-safe and idempotent.
   void Shutdown();

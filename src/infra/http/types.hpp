@@ -34,6 +34,23 @@ enum class Access {
   kAdmin,   // a valid access token with role admin
 };
 
+// A long-lived answer sent in pieces (Server-Sent Events). A handler that streams sets
+// Request::stream and returns the head (status and headers, empty body); the server writes the
+// head with chunked framing and then runs the stream on the connection's own coroutine, which
+// holds no thread while it waits. The connection ends when the stream returns, the client goes
+// away, a write does not finish within the idle timeout, or the server drains.
+class StreamWriter {
+ public:
+  virtual ~StreamWriter() = default;
+  // Sends `data` as one chunk; false once the client is gone (the stream should return).
+  virtual boost::asio::awaitable<bool> Write(std::string_view data) = 0;
+  virtual bool closed() const = 0;
+  // `on_close` runs once, on the connection's thread, when the client goes away or the server
+  // drains: a stream waiting on a timer cancels it there.
+  virtual void OnClose(std::function<void()> on_close) = 0;
+};
+using StreamBody = std::function<boost::asio::awaitable<void>(StreamWriter&)>;
+
 struct Request {
   RawRequest& raw;
   std::string_view path;
@@ -41,11 +58,16 @@ struct Request {
   std::vector<std::pair<std::string_view, std::string_view>> params;  // path parameters
   std::optional<auth::Identity> identity;
   std::string request_id;
-  boost::asio::ip::address remote;
+  boost::asio::ip::address remote;  // the socket peer (a proxy, behind one)
+  // The client the server answers for: the peer, or the address a trusted proxy reports for it
+  // (ServerOptions::trusted_proxies, client_address.hpp). Throttles and the access log use this.
+  boost::asio::ip::address client;
   std::chrono::steady_clock::time_point deadline;
   // Set when the request carried a valid W3C `traceparent`: pass trace->Traceparent() to a next
   // hop.
   std::optional<TraceContext> trace;
+  // Set by a streaming handler (see StreamWriter); empty for ordinary answers.
+  StreamBody stream{};
 
   std::string_view Header(std::string_view name) const;
   std::string_view Body() const { return raw.body(); }
@@ -82,6 +104,9 @@ struct RouteOptions {
   // The query parameters the route accepts (raw names, compared before decoding), each at most
   // once. Any other, or one given twice, answers 400 VALIDATION_FAILED naming it. At most 64.
   std::vector<std::string_view> query;
+  // Web pages only: any query is accepted and left to the page (a link shared with tracking
+  // parameters must still open), and `query` is not checked.
+  bool page = false;
 };
 
 // Response helpers. Every JSON answer goes through these so headers are uniform.

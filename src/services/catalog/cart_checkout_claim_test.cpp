@@ -60,8 +60,9 @@ class CartClaimTest : public ::testing::Test {
   void Open(double decline_rate) {
     shopping_.reset();
     client_.reset();
-    checkout_.reset();
     catalog_.reset();
+    availability_.reset();
+    checkout_.reset();
     catalog_db_ = std::make_unique<Db>(dir_.File("catalog.db"), CatalogMigrations());
     provider_db_ =
         std::make_unique<Db>(dir_.File("provider.db"), checkout::SimulatedProviderMigrations());
@@ -69,8 +70,6 @@ class CartClaimTest : public ::testing::Test {
     products_ = std::make_unique<SqliteProductRepository>(*catalog_db_->writer);
     baskets_ =
         std::make_unique<SqliteShoppingRepository>(*catalog_db_->writer, *catalog_db_->readers);
-    catalog_ = std::make_unique<CatalogService>(*products_, clock_, baskets_.get());
-    catalog_->Load();
     provider_ = std::make_unique<checkout::SimulatedPaymentProvider>(
         *provider_db_->writer, *provider_db_->readers,
         checkout::SimulatedProviderOptions{decline_rate, 7, std::chrono::milliseconds(0)});
@@ -78,9 +77,11 @@ class CartClaimTest : public ::testing::Test {
                                                               *checkout_db_->readers);
     checkout_ = std::make_unique<checkout::CheckoutService>(*store_, *provider_, clock_, metrics_);
     checkout_->Load();
+    availability_ = std::make_unique<app::InProcessAvailability>(*checkout_);
+    catalog_ = std::make_unique<CatalogService>(*products_, *baskets_, *availability_, clock_);
+    catalog_->Load();
     client_ = std::make_unique<app::InProcessCheckoutClient>(*checkout_);
-    shopping_ = std::make_unique<ShoppingService>(*catalog_, *baskets_, clock_);
-    shopping_->SetCheckoutClient(client_.get());
+    shopping_ = std::make_unique<ShoppingService>(*catalog_, *baskets_, *client_, clock_);
   }
 
   // A product in the catalog, known to checkout, on sale from `starts_in` from now.
@@ -104,6 +105,12 @@ class CartClaimTest : public ::testing::Test {
 
   void Put(std::int64_t member, std::int64_t product, std::int64_t quantity) {
     ASSERT_TRUE(RunAwait(shopping_->SetCartQuantity(member, product, quantity)).ok());
+  }
+
+  BasketView Cart(std::int64_t member) {
+    auto cart = RunAwait(shopping_->Cart(member));
+    EXPECT_TRUE(cart.ok());
+    return cart.ok() ? *cart : BasketView{};
   }
 
   CartCheckoutOutcome Checkout(std::int64_t member, std::optional<std::string> key = {}) {
@@ -131,6 +138,7 @@ class CartClaimTest : public ::testing::Test {
   std::unique_ptr<checkout::SimulatedPaymentProvider> provider_;
   std::unique_ptr<checkout::SqliteInventoryStore> store_;
   std::unique_ptr<checkout::CheckoutService> checkout_;
+  std::unique_ptr<app::InProcessAvailability> availability_;
   std::unique_ptr<app::InProcessCheckoutClient> client_;
   std::unique_ptr<ShoppingService> shopping_;
 };
@@ -175,7 +183,7 @@ TEST_F(CartClaimTest, ConcurrentCheckoutsOfOneCartBuyItOnceWhateverTheKeys) {
     EXPECT_TRUE(other.empty()) << other.front();
     EXPECT_EQ(orders.size(), 1u);
     EXPECT_EQ(Payments(member), 1);
-    EXPECT_TRUE(shopping_->Cart(member).items.empty());
+    EXPECT_TRUE(Cart(member).items.empty());
     EXPECT_EQ(OpenClaims(member), 0);
   }
 }
@@ -206,7 +214,7 @@ TEST_F(CartClaimTest, AClaimLeftByACrashAfterPaymentIsReplayedAndClosed) {
   EXPECT_EQ(next.answer.result->order_id, paid.result->order_id);
   EXPECT_EQ(Payments(kMember), 1);
   EXPECT_EQ(OpenClaims(kMember), 0);
-  const auto cart = shopping_->Cart(kMember).items;
+  const auto cart = Cart(kMember).items;
   ASSERT_EQ(cart.size(), 1u);
   EXPECT_EQ(cart[0].product_id, a);
   EXPECT_EQ(cart[0].quantity, 3);
@@ -270,7 +278,7 @@ TEST_F(CartClaimTest, ADeclineClosesTheClaimSoTheNextCheckoutTriesAgain) {
   EXPECT_EQ(second.answer.result.error().code, Errc::kPaymentDeclined);
   EXPECT_FALSE(second.answer.replayed) << "a new attempt, not the old decline replayed";
   EXPECT_EQ(checkout_db_->Int("SELECT count(*) FROM holds WHERE member_id = 10"), 2);
-  EXPECT_EQ(shopping_->Cart(kMember).items.size(), 1u);
+  EXPECT_EQ(Cart(kMember).items.size(), 1u);
 }
 
 // Keys a client sent to an earlier version were stored with the HTTP fingerprint of the request;

@@ -81,15 +81,26 @@ std::optional<CursorKey> DecodeCursor(std::string_view c, SortOrder order) {
   return key;
 }
 
+// The figures at position i of an availability read, or null when it failed (or, defensively,
+// answered a different number of entries than it was asked for).
+const ProductAvailability* At(const Result<std::vector<ProductAvailability>>& read, std::size_t i,
+                              std::size_t asked) {
+  if (!read.ok() || read->size() != asked) return nullptr;
+  return &(*read)[i];
+}
+
 }  // namespace
 
-CatalogService::CatalogService(ProductRepository& repository, const Clock& clock,
-                               LikeRepository* likes)
-    : repository_(repository), clock_(clock), like_repository_(likes) {}
+CatalogService::CatalogService(ProductRepository& repository, LikeRepository& likes,
+                               AvailabilitySource& availability, const Clock& clock)
+    : repository_(repository),
+      like_repository_(likes),
+      availability_(availability),
+      clock_(clock) {}
 
 void CatalogService::Load() {
   for (Product& p : repository_.LoadAll()) Publish(p);
-  if (like_repository_) likes_.Load(like_repository_->LoadLikes());
+  likes_.Load(like_repository_.LoadLikes());
 }
 
 void CatalogService::Publish(const Product& product) {
@@ -104,38 +115,53 @@ void CatalogService::Publish(const Product& product) {
   }
 }
 
-std::optional<std::int64_t> CatalogService::LiveStock(const Product& product) const {
-  if (stock_source_) return stock_source_->AvailableStock(product.id);
-  return product.initial_stock;
+std::shared_ptr<const Product> CatalogService::Find(std::int64_t id) const {
+  std::shared_lock lock(mutex_);
+  const auto it = products_.find(id);
+  return it == products_.end() ? nullptr : it->second;
+}
+
+bool CatalogService::Exists(std::int64_t id) const {
+  std::shared_lock lock(mutex_);
+  return products_.contains(id);
 }
 
 ProductView CatalogService::View(const Product& product, std::int64_t member_id,
-                                 TimePoint now) const {
-  const std::optional<std::int64_t> stock = LiveStock(product);
-  // Until inventory knows the product, what it will start with is the honest count to show.
-  ProductView view{product, stock.value_or(product.initial_stock)};
+                                 const ProductAvailability* availability, TimePoint now) const {
+  ProductView view{product, product.initial_stock};
   view.likes = likes_.Count(product.id);
   if (member_id != 0) view.liked_by_me = likes_.Liked(member_id, product.id);
-  if (sale_source_) view.sale = sale_source_->Sale(product.id);
-  view.sale_state = ComputeSaleState(view.sale, stock, now);
+  if (availability == nullptr) {
+    // Checkout's figures could not be read: the product is still shown, its sale state unknown.
+    view.sale_state = SaleState::kUnknown;
+    return view;
+  }
+  // Until inventory knows the product, what it will start with is the honest count to show.
+  if (availability->stock) view.stock = *availability->stock;
+  view.sale = availability->sale;
+  view.sale_state = ComputeSaleState(view.sale, availability->stock, now);
   return view;
+}
+
+boost::asio::awaitable<ProductView> CatalogService::ViewOne(const Product& product,
+                                                            std::int64_t member_id) const {
+  const std::int64_t id = product.id;
+  const std::span<const std::int64_t> ids(&id, 1);
+  auto read = co_await availability_.Availability(ids);
+  co_return View(product, member_id, At(read, 0, 1), clock_.Now());
 }
 
 boost::asio::awaitable<Result<LikeState>> CatalogService::ChangeLike(std::int64_t member_id,
                                                                      std::int64_t product_id,
                                                                      LikeOp op) {
-  if (!like_repository_) co_return MakeError(Errc::kUnavailable, "likes are not available");
   if (member_id <= 0) co_return MakeError(Errc::kUnauthenticated, "a member is required");
-  {
-    std::shared_lock lock(mutex_);
-    if (!products_.contains(product_id)) co_return MakeError(Errc::kNotFound, "no such product");
-  }
+  if (!Exists(product_id)) co_return MakeError(Errc::kNotFound, "no such product");
   likes_.Begin(member_id, product_id);
   std::optional<Result<LikeChange>> change;
   try {
     // Named first, then moved in: no co_await inside an argument list (ADR 0003, rule 2).
     Result<LikeChange> changed =
-        co_await like_repository_->ChangeLike(member_id, product_id, op, clock_.Now());
+        co_await like_repository_.ChangeLike(member_id, product_id, op, clock_.Now());
     change.emplace(std::move(changed));
   } catch (...) {
     likes_.Abandon(member_id, product_id);
@@ -148,6 +174,11 @@ boost::asio::awaitable<Result<LikeState>> CatalogService::ChangeLike(std::int64_
   likes_.Apply(member_id, product_id, change->value());
   // The committed values of this change, not the index: the answer is what this request did.
   co_return LikeState{change->value().likes, change->value().liked};
+}
+
+boost::asio::awaitable<Result<std::vector<Like>>> CatalogService::LikedBy(std::int64_t member_id,
+                                                                          std::size_t limit) const {
+  co_return co_await like_repository_.LikedBy(member_id, limit);
 }
 
 boost::asio::awaitable<Result<ProductView>> CatalogService::Create(ProductDraft draft) {
@@ -169,7 +200,7 @@ boost::asio::awaitable<Result<ProductView>> CatalogService::Create(ProductDraft 
   auto stored = co_await repository_.Insert(std::move(product));
   if (!stored.ok()) co_return stored.error();
   Publish(*stored);
-  co_return View(*stored, 0, clock_.Now());
+  co_return co_await ViewOne(*stored, 0);
 }
 
 boost::asio::awaitable<Result<ProductView>> CatalogService::Update(std::int64_t id,
@@ -178,7 +209,7 @@ boost::asio::awaitable<Result<ProductView>> CatalogService::Update(std::int64_t 
   auto stored = co_await repository_.Update(id, std::move(changes), clock_.Now());
   if (!stored.ok()) co_return stored.error();
   Publish(*stored);
-  co_return View(*stored, 0, clock_.Now());
+  co_return co_await ViewOne(*stored, 0);
 }
 
 boost::asio::awaitable<Status> CatalogService::Retire(std::int64_t id) {
@@ -188,15 +219,36 @@ boost::asio::awaitable<Status> CatalogService::Retire(std::int64_t id) {
   co_return Ok();
 }
 
-std::optional<ProductView> CatalogService::Get(std::int64_t id, std::int64_t member_id) const {
-  std::shared_ptr<const Product> product;
-  {
-    std::shared_lock lock(mutex_);
-    const auto it = products_.find(id);
-    if (it == products_.end()) return std::nullopt;
-    product = it->second;
+boost::asio::awaitable<std::optional<ProductView>> CatalogService::Get(
+    std::int64_t id, std::int64_t member_id) const {
+  const std::shared_ptr<const Product> product = Find(id);
+  if (!product) co_return std::nullopt;
+  co_return co_await ViewOne(*product, member_id);
+}
+
+boost::asio::awaitable<std::vector<std::optional<ProductView>>> CatalogService::Views(
+    std::span<const std::int64_t> ids, std::int64_t member_id) const {
+  std::vector<std::shared_ptr<const Product>> products;
+  std::vector<std::int64_t> live;  // the ids still in the catalog, asked for in one read
+  products.reserve(ids.size());
+  for (const std::int64_t id : ids) {
+    products.push_back(Find(id));
+    if (products.back()) live.push_back(id);
   }
-  return View(*product, member_id, clock_.Now());
+  const std::span<const std::int64_t> asked(live);
+  auto read = co_await availability_.Availability(asked);
+  const TimePoint now = clock_.Now();
+  std::vector<std::optional<ProductView>> out;
+  out.reserve(ids.size());
+  std::size_t next = 0;
+  for (const auto& product : products) {
+    if (!product) {
+      out.emplace_back();
+      continue;
+    }
+    out.emplace_back(View(*product, member_id, At(read, next++, live.size()), now));
+  }
+  co_return out;
 }
 
 std::size_t CatalogService::size() const {
@@ -204,13 +256,12 @@ std::size_t CatalogService::size() const {
   return products_.size();
 }
 
-Result<ListPage> CatalogService::List(const ListQuery& query) const {
+boost::asio::awaitable<Result<ListPage>> CatalogService::List(ListQuery query) const {
   std::optional<CursorKey> after;
   if (!query.cursor.empty()) {
     after = DecodeCursor(query.cursor, query.sort);
-    if (!after) return MakeError(Errc::kValidationFailed, "invalid cursor", "cursor");
+    if (!after) co_return MakeError(Errc::kValidationFailed, "invalid cursor", "cursor");
   }
-  const TimePoint now = clock_.Now();
   const std::string needle = Lower(query.search);
   std::vector<std::shared_ptr<const Product>> matches;
   {
@@ -221,14 +272,30 @@ Result<ListPage> CatalogService::List(const ListQuery& query) const {
       matches.push_back(p);
     }
   }
+  // With a sale-state filter, every match's figures are read (once) before paging; otherwise only
+  // the page's, after it.
+  std::vector<ProductAvailability> figures;  // aligned with matches when filtered
   if (query.sale_state) {
+    std::vector<std::int64_t> ids;
+    ids.reserve(matches.size());
+    for (const auto& p : matches) ids.push_back(p->id);
+    const std::span<const std::int64_t> asked(ids);
+    auto read = co_await availability_.Availability(asked);
+    if (!read.ok() || read->size() != ids.size()) {
+      co_return MakeError(Errc::kUnavailable,
+                          "sale states cannot be read right now; retry, or list without saleState",
+                          "saleState");
+    }
+    const TimePoint now = clock_.Now();
     const SaleState wanted = *query.sale_state;
-    std::erase_if(matches, [&](const auto& p) {
-      const std::optional<SaleInfo> sale =
-          sale_source_ ? sale_source_->Sale(p->id) : std::optional<SaleInfo>{};
-      // Stock only matters inside the window; skip the lookup otherwise.
-      return ComputeSaleState(sale, sale ? LiveStock(*p) : std::nullopt, now) != wanted;
-    });
+    std::vector<std::shared_ptr<const Product>> kept;
+    for (std::size_t i = 0; i < matches.size(); ++i) {
+      const ProductAvailability& a = (*read)[i];
+      if (ComputeSaleState(a.sale, a.stock, now) != wanted) continue;
+      kept.push_back(std::move(matches[i]));
+      figures.push_back(a);
+    }
+    matches = std::move(kept);
   }
   const SortOrder order = query.sort;
   // One like count per candidate, read under one lock so the sort sees a consistent snapshot.
@@ -274,15 +341,28 @@ Result<ListPage> CatalogService::List(const ListQuery& query) const {
   std::partial_sort(candidates.begin(), candidates.begin() + static_cast<std::ptrdiff_t>(take),
                     candidates.end(), less);
   ListPage page;
-  page.items.reserve(take);
-  for (std::size_t i = 0; i < take; ++i) {
-    page.items.push_back(View(*candidates[i].product, query.member_id, now));
-  }
   if (candidates.size() > take && take > 0) {
     const Candidate& last = candidates[take - 1];
     page.next_cursor = EncodeCursor(*last.product, last.likes, order);
   }
-  return page;
+  candidates.resize(take);
+  std::optional<Result<std::vector<ProductAvailability>>> page_figures;
+  if (!query.sale_state) {
+    std::vector<std::int64_t> ids;
+    ids.reserve(take);
+    for (const Candidate& c : candidates) ids.push_back(c.product->id);
+    const std::span<const std::int64_t> asked(ids);
+    Result<std::vector<ProductAvailability>> read = co_await availability_.Availability(asked);
+    page_figures.emplace(std::move(read));
+  }
+  const TimePoint now = clock_.Now();
+  page.items.reserve(take);
+  for (std::size_t i = 0; i < take; ++i) {
+    const Candidate& c = candidates[i];
+    const ProductAvailability* a = page_figures ? At(*page_figures, i, take) : &figures[c.index];
+    page.items.push_back(View(*c.product, query.member_id, a, now));
+  }
+  co_return page;
 }
 
 }  // namespace rocketmart::catalog

@@ -1,7 +1,12 @@
 // The catalog's application service: admin writes go to the repository; every read is answered
-// from an in-memory view of all live products (with like counts, the caller's likes and the sale
-// state), so browsing costs no disk I/O. Likes are written durably first and then shown (see
-// LikeIndex for how concurrent changes settle on the committed truth).
+// from an in-memory view of all live products (with like counts and the caller's likes), joined
+// with checkout's sale and stock figures read once per request from the AvailabilitySource port,
+// so browsing costs no disk I/O. Likes are written durably first and then shown (see LikeIndex for
+// how concurrent changes settle on the committed truth).
+//
+// Its ports are injected at construction and never rebound. When the availability source fails,
+// products are still shown, with sale state "unknown" (a list filtered by sale state answers
+// kUnavailable instead: it cannot be computed).
 //
 // Thread-safety: all methods may be called concurrently. The view is guarded by a shared_mutex;
 // writers publish a product only if its version is newer than the one shown, so concurrent updates
@@ -13,6 +18,7 @@
 #include <memory>
 #include <optional>
 #include <shared_mutex>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -21,10 +27,9 @@
 #include "services/catalog/domain/product.hpp"
 #include "services/catalog/domain/shopping.hpp"
 #include "services/catalog/like_index.hpp"
+#include "services/catalog/ports/availability_source.hpp"
 #include "services/catalog/ports/product_repository.hpp"
-#include "services/catalog/ports/sale_source.hpp"
 #include "services/catalog/ports/shopping_repository.hpp"
-#include "services/catalog/ports/stock_source.hpp"
 
 namespace rocketmart::catalog {
 
@@ -42,7 +47,9 @@ struct ListQuery {
 
 struct ProductView {
   Product product;
-  std::int64_t stock = 0;  // live available stock
+  // Live available stock; the initial stock while checkout does not know the product yet, or when
+  // its figures cannot be read (sale_state kUnknown).
+  std::int64_t stock = 0;
   std::int64_t likes = 0;
   std::optional<bool> liked_by_me;  // only when the caller is a member
   std::optional<SaleInfo> sale;
@@ -63,45 +70,49 @@ inline constexpr std::size_t kMaxPageSize = 100;
 
 class CatalogService {
  public:
-  // `likes` may be null: like changes then answer kUnavailable and every count is 0.
-  CatalogService(ProductRepository& repository, const Clock& clock,
-                 LikeRepository* likes = nullptr);
+  CatalogService(ProductRepository& repository, LikeRepository& likes,
+                 AvailabilitySource& availability, const Clock& clock);
 
-  // Loads every product (and like) from the repositories. Start-up only.
+  // Loads every product (and like) from the repositories. Start-up only (synchronous).
   void Load();
-  // Optional: where live stock comes from (otherwise the initial stock is shown). Bind before
-  // serving.
-  void SetStockSource(const StockSource* source) { stock_source_ = source; }
-  // Optional: where sale windows come from (otherwise every sale state is "none"). Bind before
-  // serving.
-  void SetSaleSource(const SaleSource* source) { sale_source_ = source; }
 
   // Likes are idempotent (kLike twice keeps one like); kToggle is the original's POST.
   // kNotFound for unknown or retired products.
   boost::asio::awaitable<Result<LikeState>> ChangeLike(std::int64_t member_id,
                                                        std::int64_t product_id, LikeOp op);
+  // The member's likes, most recent first, at most `limit` (my page, GET /products/likes).
+  boost::asio::awaitable<Result<std::vector<Like>>> LikedBy(std::int64_t member_id,
+                                                            std::size_t limit) const;
 
   boost::asio::awaitable<Result<ProductView>> Create(ProductDraft draft);
   boost::asio::awaitable<Result<ProductView>> Update(std::int64_t id, ProductChanges changes);
   boost::asio::awaitable<Status> Retire(std::int64_t id);
 
-  // member_id 0 = anonymous (no likedByMe).
-  std::optional<ProductView> Get(std::int64_t id, std::int64_t member_id = 0) const;
-  Result<ListPage> List(const ListQuery& query) const;
+  // Is the product live (known and not retired)? Memory only.
+  bool Exists(std::int64_t id) const;
+  // member_id 0 = anonymous (no likedByMe). nullopt for unknown or retired products.
+  boost::asio::awaitable<std::optional<ProductView>> Get(std::int64_t id,
+                                                         std::int64_t member_id = 0) const;
+  // Several products with one availability read (a basket): one entry per id, in order, nullopt
+  // for unknown or retired ones. `ids` stays valid until the call completes.
+  boost::asio::awaitable<std::vector<std::optional<ProductView>>> Views(
+      std::span<const std::int64_t> ids, std::int64_t member_id = 0) const;
+  boost::asio::awaitable<Result<ListPage>> List(ListQuery query) const;
   std::size_t size() const;
 
  private:
   void Publish(const Product& product);
-  ProductView View(const Product& product, std::int64_t member_id, TimePoint now) const;
-  // Inventory's count, or nullopt while inventory does not know the product yet. Without a stock
-  // source (the catalog alone) the product's initial stock is the count.
-  std::optional<std::int64_t> LiveStock(const Product& product) const;
+  std::shared_ptr<const Product> Find(std::int64_t id) const;
+  // `availability` null: checkout's figures could not be read (sale state kUnknown).
+  ProductView View(const Product& product, std::int64_t member_id,
+                   const ProductAvailability* availability, TimePoint now) const;
+  // One product with its figures read on their own (a write's answer).
+  boost::asio::awaitable<ProductView> ViewOne(const Product& product, std::int64_t member_id) const;
 
   ProductRepository& repository_;
+  LikeRepository& like_repository_;
+  AvailabilitySource& availability_;
   const Clock& clock_;
-  LikeRepository* like_repository_;
-  const StockSource* stock_source_ = nullptr;
-  const SaleSource* sale_source_ = nullptr;
   LikeIndex likes_;
   mutable std::shared_mutex mutex_;
   std::map<std::int64_t, std::shared_ptr<const Product>> products_;  // live (not retired) only

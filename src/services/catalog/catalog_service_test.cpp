@@ -8,7 +8,10 @@
 
 #include "infra/storage/group_commit_writer.hpp"
 #include "infra/storage/migrations.hpp"
+#include "infra/storage/read_connections.hpp"
 #include "services/catalog/adapters/sqlite_product_repository.hpp"
+#include "services/catalog/adapters/sqlite_shopping_repository.hpp"
+#include "services/catalog/test_doubles.hpp"
 #include "support/run_await.hpp"
 #include "support/temp_dir.hpp"
 
@@ -28,10 +31,15 @@ class CatalogServiceTest : public ::testing::Test {
     writer_ = std::make_unique<storage::GroupCommitWriter>(open);
     storage::Migrate(writer_->Connection(), CatalogMigrations());
     writer_->Start();
+    readers_ = std::make_unique<storage::ReadConnections>(open);
     repository_ = std::make_unique<SqliteProductRepository>(*writer_);
-    service_ = std::make_unique<CatalogService>(*repository_, clock_);
+    likes_ = std::make_unique<SqliteShoppingRepository>(*writer_, *readers_);
+    service_ = std::make_unique<CatalogService>(*repository_, *likes_, availability_, clock_);
     service_->Load();
   }
+
+  std::optional<ProductView> Get(std::int64_t id) { return RunAwait(service_->Get(id)); }
+  Result<ListPage> List(const ListQuery& q) { return RunAwait(service_->List(q)); }
 
   ProductView Create(std::string name, std::int64_t price) {
     auto r = RunAwait(service_->Create({std::move(name), "", price, "", 10}));
@@ -42,7 +50,10 @@ class CatalogServiceTest : public ::testing::Test {
   testing::TempDir dir_{"catalog"};
   FakeClock clock_;
   std::unique_ptr<storage::GroupCommitWriter> writer_;
+  FakeAvailability availability_;
+  std::unique_ptr<storage::ReadConnections> readers_;
   std::unique_ptr<SqliteProductRepository> repository_;
+  std::unique_ptr<SqliteShoppingRepository> likes_;
   std::unique_ptr<CatalogService> service_;
 };
 
@@ -50,10 +61,10 @@ TEST_F(CatalogServiceTest, CreatedProductsAreReadableAndSurviveReopen) {
   auto a = Create("Alpha", 100);
   EXPECT_GT(a.product.id, 0);
   EXPECT_EQ(a.stock, 10);
-  ASSERT_TRUE(service_->Get(a.product.id));
+  ASSERT_TRUE(Get(a.product.id));
   writer_->Stop();
   Open();
-  auto again = service_->Get(a.product.id);
+  auto again = Get(a.product.id);
   ASSERT_TRUE(again);
   EXPECT_EQ(again->product.name, "Alpha");
   EXPECT_EQ(again->product.created_at, clock_.Now());
@@ -88,25 +99,25 @@ TEST_F(CatalogServiceTest, ConcurrentUpdatesNeverLoseOneAnother) {
     });
   }
   for (auto& t : threads) t.join();
-  auto now = service_->Get(a.product.id);
+  auto now = Get(a.product.id);
   ASSERT_TRUE(now);
   // Every update changed the price, so each one bumped the version exactly once.
   EXPECT_EQ(now->product.version, 1 + 8 * 25);
   writer_->Stop();
   Open();
-  EXPECT_EQ(service_->Get(a.product.id)->product.version, 1 + 8 * 25);
+  EXPECT_EQ(Get(a.product.id)->product.version, 1 + 8 * 25);
 }
 
 TEST_F(CatalogServiceTest, RetiredProductsDisappearAndStayRetired) {
   auto a = Create("Alpha", 100);
   ASSERT_TRUE(RunAwait(service_->Retire(a.product.id)).ok());
-  EXPECT_FALSE(service_->Get(a.product.id));
+  EXPECT_FALSE(Get(a.product.id));
   auto again = RunAwait(service_->Retire(a.product.id));
   ASSERT_FALSE(again.ok());
   EXPECT_EQ(again.error().code, Errc::kNotFound);
   writer_->Stop();
   Open();
-  EXPECT_FALSE(service_->Get(a.product.id));
+  EXPECT_FALSE(Get(a.product.id));
 }
 
 TEST_F(CatalogServiceTest, ListPagesAreStableUnderEverySortOrder) {
@@ -121,7 +132,7 @@ TEST_F(CatalogServiceTest, ListPagesAreStableUnderEverySortOrder) {
     q.limit = 4;
     q.sort = order;
     for (int page = 0; page < 20; ++page) {
-      auto r = service_->List(q);
+      auto r = List(q);
       ASSERT_TRUE(r.ok());
       for (const auto& v : r->items) ids.push_back(v.product.id);
       if (r->next_cursor.empty()) break;
@@ -134,7 +145,7 @@ TEST_F(CatalogServiceTest, ListPagesAreStableUnderEverySortOrder) {
   }
   ListQuery bad;
   bad.cursor = "k12";
-  EXPECT_FALSE(service_->List(bad).ok());
+  EXPECT_FALSE(List(bad).ok());
 }
 
 TEST_F(CatalogServiceTest, SearchIsCaseInsensitive) {
@@ -142,7 +153,7 @@ TEST_F(CatalogServiceTest, SearchIsCaseInsensitive) {
   Create("Moon Hoodie", 1);
   ListQuery q;
   q.search = "rOcKeT";
-  auto r = service_->List(q);
+  auto r = List(q);
   ASSERT_TRUE(r.ok());
   ASSERT_EQ(r->items.size(), 1u);
   EXPECT_EQ(r->items[0].product.name, "Rocket Sneakers");

@@ -2,12 +2,12 @@
 // product reads (likes, likedByMe, sort=likes) never touch the disk.
 //
 // Correctness under concurrency: the database is the truth and every committed change carries a
-// sequence number taken in commit order (LikeChange::seq). Coroutines resume in any order, so a
-// change is applied only if it is newer than what the index holds for that product / that member's
-// like. A member's entry is kept while any of their changes to it is in flight (Begin/Apply/
-// Abandon), even when unliked, so a late, older "liked" cannot resurrect it; once nothing is in
-// flight an unliked entry is dropped, so memory stays proportional to the likes that exist
-// (about 64 bytes each; see docs/shopping.md).
+// sequence number that follows the product's commit order (LikeChange::seq). Coroutines resume in
+// any order, so a change is applied only if it is newer than what the index holds for that product
+// / that member's like. A member's entry is kept while any of their changes to it is in flight
+// (Begin/Apply/ Abandon), even when unliked, so a late, older "liked" cannot resurrect it; once
+// nothing is in flight an unliked entry is dropped, so memory stays proportional to the likes that
+// exist (about 64 bytes each; see docs/shopping.md).
 //
 // Thread-safety: every method may be called concurrently (one shared_mutex; reads share it).
 #pragma once

@@ -35,57 +35,67 @@ bool SpendsCheckoutKey(const CheckoutAnswer& answer) {
 }
 
 ShoppingService::ShoppingService(const CatalogService& catalog, BasketRepository& repository,
-                                 const Clock& clock)
-    : catalog_(catalog), repository_(repository), clock_(clock) {}
+                                 CheckoutClient& checkout, const Clock& clock)
+    : catalog_(catalog), repository_(repository), checkout_(checkout), clock_(clock) {}
 
-std::optional<BasketLine> ShoppingService::Join(const StoredLine& line) const {
-  auto view = catalog_.Get(line.product_id);
-  // Retiring a product deletes its lines in the same transaction; this only skips the instant
-  // between that commit and the in-memory catalog catching up.
-  if (!view) return std::nullopt;
+namespace {
+
+BasketLine Join(const StoredLine& line, const ProductView& view) {
   BasketLine out;
   out.product_id = line.product_id;
-  out.name = view->product.name;
-  out.price = view->product.price;
+  out.name = view.product.name;
+  out.price = view.product.price;
   out.quantity = line.quantity;
-  out.line_total = view->product.price * line.quantity;  // <= 1e12 * 99: no overflow
-  out.stock = view->stock;
-  out.sale_state = view->sale_state;
+  out.line_total = view.product.price * line.quantity;  // <= 1e12 * 99: no overflow
+  out.stock = view.stock;
+  out.sale_state = view.sale_state;
   out.added_at = line.added_at;
   return out;
 }
 
-BasketView ShoppingService::Read(Basket basket, std::int64_t member_id) const {
+}  // namespace
+
+boost::asio::awaitable<Result<BasketView>> ShoppingService::Read(Basket basket,
+                                                                 std::int64_t member_id) const {
+  auto lines = co_await repository_.Lines(basket, member_id);
+  if (!lines.ok()) co_return lines.error();
+  std::vector<std::int64_t> ids;
+  ids.reserve(lines->size());
+  for (const StoredLine& line : *lines) ids.push_back(line.product_id);
+  const std::span<const std::int64_t> asked(ids);
+  auto views = co_await catalog_.Views(asked);
   BasketView view;
-  for (const StoredLine& line : repository_.Lines(basket, member_id)) {
-    if (auto joined = Join(line)) {
-      view.total += joined->line_total;
-      view.items.push_back(std::move(*joined));
-    }
+  for (std::size_t i = 0; i < lines->size(); ++i) {
+    // Retiring a product deletes its lines in the same transaction; this only skips the instant
+    // between that commit and the in-memory catalog catching up.
+    if (!views[i]) continue;
+    BasketLine joined = Join((*lines)[i], *views[i]);
+    view.total += joined.line_total;
+    view.items.push_back(std::move(joined));
   }
-  return view;
+  co_return view;
 }
 
-BasketView ShoppingService::Wishlist(std::int64_t member_id) const {
-  return Read(Basket::kWishlist, member_id);
+boost::asio::awaitable<Result<BasketView>> ShoppingService::Wishlist(std::int64_t member_id) const {
+  co_return co_await Read(Basket::kWishlist, member_id);
 }
 
-BasketView ShoppingService::Cart(std::int64_t member_id) const {
-  return Read(Basket::kCart, member_id);
+boost::asio::awaitable<Result<BasketView>> ShoppingService::Cart(std::int64_t member_id) const {
+  co_return co_await Read(Basket::kCart, member_id);
 }
 
 boost::asio::awaitable<Result<BasketLine>> ShoppingService::AddToWishlist(std::int64_t member_id,
                                                                           std::int64_t product_id,
                                                                           std::int64_t quantity) {
   if (auto st = ValidateLineQuantity(quantity); !st.ok()) co_return st.error();
-  if (!catalog_.Get(product_id)) {
+  if (!catalog_.Exists(product_id)) {
     co_return MakeError(Errc::kNotFound, "no such product", "productId");
   }
   auto stored = co_await repository_.AddToWishlist(member_id, product_id, quantity, clock_.Now());
   if (!stored.ok()) co_return stored.error();
-  auto line = Join(*stored);
-  if (!line) co_return MakeError(Errc::kNotFound, "no such product", "productId");
-  co_return std::move(*line);
+  auto view = co_await catalog_.Get(product_id);
+  if (!view) co_return MakeError(Errc::kNotFound, "no such product", "productId");
+  co_return Join(*stored, *view);
 }
 
 boost::asio::awaitable<Status> ShoppingService::RemoveFromWishlist(std::int64_t member_id,
@@ -102,12 +112,12 @@ boost::asio::awaitable<Result<BasketView>> ShoppingService::SetCartQuantity(std:
                                                                             std::int64_t product_id,
                                                                             std::int64_t quantity) {
   if (auto st = ValidateLineQuantity(quantity); !st.ok()) co_return st.error();
-  if (!catalog_.Get(product_id)) {
+  if (!catalog_.Exists(product_id)) {
     co_return MakeError(Errc::kNotFound, "no such product", "productId");
   }
   auto stored = co_await repository_.SetCartLine(member_id, product_id, quantity, clock_.Now());
   if (!stored.ok()) co_return stored.error();
-  co_return Cart(member_id);
+  co_return co_await Cart(member_id);
 }
 
 boost::asio::awaitable<Result<BasketView>> ShoppingService::RemoveFromCart(
@@ -116,7 +126,7 @@ boost::asio::awaitable<Result<BasketView>> ShoppingService::RemoveFromCart(
   auto removed = co_await repository_.Remove(Basket::kCart, member_id, std::move(ids), false);
   if (!removed.ok()) co_return removed.error();
   if (*removed == 0) co_return MakeError(Errc::kNotFound, "the product is not in your cart");
-  co_return Cart(member_id);
+  co_return co_await Cart(member_id);
 }
 
 boost::asio::awaitable<Status> ShoppingService::ClearCart(std::int64_t member_id) {
@@ -143,10 +153,6 @@ boost::asio::awaitable<Result<std::int64_t>> ShoppingService::RemovePurchasedLin
 boost::asio::awaitable<CartCheckoutOutcome> ShoppingService::CheckoutCart(
     std::int64_t member_id, bool email_verified, std::optional<std::string> client_key,
     Deadline start_by) {
-  if (checkout_ == nullptr) {
-    co_return CartCheckoutOutcome{
-        CheckoutAnswer{MakeError(Errc::kUnavailable, "checkout is not available")}};
-  }
   const bool keyed = client_key.has_value();
   std::string key = keyed ? std::move(*client_key) : NewCartCheckoutKey();
   auto claim = co_await repository_.ClaimCartCheckout(member_id, key, clock_.Now());
@@ -158,15 +164,16 @@ boost::asio::awaitable<CartCheckoutOutcome> ShoppingService::CheckoutCart(
   const std::string purchase_key = claimed ? claim->key : key;
   std::vector<CheckoutLine> lines;
   if (claimed) {
-    for (const BasketLine& line : Cart(member_id).items) {
-      lines.push_back({line.product_id, line.quantity});
-    }
+    // A cart that cannot be read now leaves the claim open: the retry joins it.
+    auto cart = co_await Cart(member_id);
+    if (!cart.ok()) co_return CartCheckoutOutcome{CheckoutAnswer{cart.error()}};
+    for (const BasketLine& line : cart->items) lines.push_back({line.product_id, line.quantity});
   }
   const bool nothing_to_buy = lines.empty();
   std::optional<CheckoutKey> checkout_key =
       CheckoutKey{purchase_key, std::string(kCartCheckoutFingerprint)};
-  auto answer = co_await checkout_->Purchase(member_id, email_verified, std::move(lines),
-                                             std::move(checkout_key), start_by);
+  auto answer = co_await checkout_.Purchase(member_id, email_verified, std::move(lines),
+                                            std::move(checkout_key), start_by);
   if (claimed && SpendsCheckoutKey(answer)) {
     std::optional<CartCheckoutPaid> paid;
     if (answer.result.ok()) {

@@ -61,9 +61,14 @@ bool SpendsCheckoutKey(const CheckoutAnswer& answer);
 
 class ShoppingService {
  public:
-  ShoppingService(const CatalogService& catalog, BasketRepository& repository, const Clock& clock);
+  // `checkout` is where the cart buys (embedded: checkout in-process; distributed: its HTTP API).
+  ShoppingService(const CatalogService& catalog, BasketRepository& repository,
+                  CheckoutClient& checkout, const Clock& clock);
 
-  BasketView Wishlist(std::int64_t member_id) const;
+  // The member's wishlist, joined with the live products. An error only when the lines cannot be
+  // read (the repository's outage); products whose figures cannot be read show sale state
+  // "unknown".
+  boost::asio::awaitable<Result<BasketView>> Wishlist(std::int64_t member_id) const;
   // Returns the line after the change.
   boost::asio::awaitable<Result<BasketLine>> AddToWishlist(std::int64_t member_id,
                                                            std::int64_t product_id,
@@ -72,7 +77,7 @@ class ShoppingService {
   boost::asio::awaitable<Status> RemoveFromWishlist(std::int64_t member_id,
                                                     std::int64_t product_id);
 
-  BasketView Cart(std::int64_t member_id) const;
+  boost::asio::awaitable<Result<BasketView>> Cart(std::int64_t member_id) const;
   // Sets the line's quantity; returns the cart after the change.
   boost::asio::awaitable<Result<BasketView>> SetCartQuantity(std::int64_t member_id,
                                                              std::int64_t product_id,
@@ -88,8 +93,6 @@ class ShoppingService {
   boost::asio::awaitable<Result<std::int64_t>> RemovePurchasedLines(
       std::vector<PurchasedLines> orders);
 
-  // Where the cart buys. Bind before serving; unbound, a checkout answers kUnavailable.
-  void SetCheckoutClient(CheckoutClient* checkout) { checkout_ = checkout; }
   // Buys the member's cart, at most once whatever the keys, tabs or instances (issue 11):
   //  1. one transaction joins the member's open cart checkout or opens one under `client_key`
   //     (or a generated key when the client sent none);
@@ -107,13 +110,12 @@ class ShoppingService {
                                                            Deadline start_by = kNoDeadline);
 
  private:
-  BasketView Read(Basket basket, std::int64_t member_id) const;
-  std::optional<BasketLine> Join(const StoredLine& line) const;
+  boost::asio::awaitable<Result<BasketView>> Read(Basket basket, std::int64_t member_id) const;
 
   const CatalogService& catalog_;
   BasketRepository& repository_;
+  CheckoutClient& checkout_;
   const Clock& clock_;
-  CheckoutClient* checkout_ = nullptr;
 };
 
 }  // namespace rocketmart::catalog

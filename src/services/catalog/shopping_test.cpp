@@ -10,10 +10,12 @@
 #include "infra/storage/group_commit_writer.hpp"
 #include "infra/storage/migrations.hpp"
 #include "infra/storage/read_connections.hpp"
+#include "services/catalog/adapters/http_routes.hpp"
 #include "services/catalog/adapters/sqlite_product_repository.hpp"
 #include "services/catalog/adapters/sqlite_shopping_repository.hpp"
 #include "services/catalog/catalog_service.hpp"
 #include "services/catalog/shopping_service.hpp"
+#include "services/catalog/test_doubles.hpp"
 #include "support/run_await.hpp"
 #include "support/temp_dir.hpp"
 
@@ -21,26 +23,6 @@ namespace rocketmart::catalog {
 namespace {
 
 using testing::RunAwait;
-
-class FakeSales final : public SaleSource {
- public:
-  std::optional<SaleInfo> Sale(std::int64_t product_id) const override {
-    auto it = sales.find(product_id);
-    if (it == sales.end()) return std::nullopt;
-    return it->second;
-  }
-  std::map<std::int64_t, SaleInfo> sales;
-};
-
-class FakeStock final : public StockSource {
- public:
-  std::optional<std::int64_t> AvailableStock(std::int64_t product_id) const override {
-    auto it = stock.find(product_id);
-    if (it == stock.end()) return std::nullopt;
-    return it->second;
-  }
-  std::map<std::int64_t, std::int64_t> stock;
-};
 
 class ShoppingTest : public ::testing::Test {
  protected:
@@ -60,11 +42,9 @@ class ShoppingTest : public ::testing::Test {
     readers_ = std::make_unique<storage::ReadConnections>(open);
     products_ = std::make_unique<SqliteProductRepository>(*writer_);
     baskets_ = std::make_unique<SqliteShoppingRepository>(*writer_, *readers_);
-    catalog_ = std::make_unique<CatalogService>(*products_, clock_, baskets_.get());
-    catalog_->SetSaleSource(&sales_);
-    catalog_->SetStockSource(&stock_);
+    catalog_ = std::make_unique<CatalogService>(*products_, *baskets_, availability_, clock_);
     catalog_->Load();
-    shopping_ = std::make_unique<ShoppingService>(*catalog_, *baskets_, clock_);
+    shopping_ = std::make_unique<ShoppingService>(*catalog_, *baskets_, checkout_, clock_);
   }
   void Reopen() {
     writer_->Stop();
@@ -86,14 +66,29 @@ class ShoppingTest : public ::testing::Test {
     return value;
   }
 
+  std::optional<ProductView> Get(std::int64_t id, std::int64_t member = 0) {
+    return RunAwait(catalog_->Get(id, member));
+  }
+  Result<ListPage> List(const ListQuery& q) { return RunAwait(catalog_->List(q)); }
+  BasketView Wishlist(std::int64_t member) {
+    auto r = RunAwait(shopping_->Wishlist(member));
+    EXPECT_TRUE(r.ok());
+    return r.ok() ? *r : BasketView{};
+  }
+  BasketView Cart(std::int64_t member) {
+    auto r = RunAwait(shopping_->Cart(member));
+    EXPECT_TRUE(r.ok());
+    return r.ok() ? *r : BasketView{};
+  }
+
   Result<LikeState> Like(std::int64_t member, std::int64_t product, LikeOp op = LikeOp::kLike) {
     return RunAwait(catalog_->ChangeLike(member, product, op));
   }
 
   testing::TempDir dir_{"catalog"};
   FakeClock clock_;
-  FakeSales sales_;
-  FakeStock stock_;
+  FakeAvailability availability_;
+  UnreachableCheckout checkout_;
   std::unique_ptr<storage::GroupCommitWriter> writer_;
   std::unique_ptr<storage::ReadConnections> readers_;
   std::unique_ptr<SqliteProductRepository> products_;
@@ -110,10 +105,10 @@ TEST_F(ShoppingTest, LikesAreIdempotentAndToggleFlips) {
   EXPECT_TRUE(r->liked_by_me);
   EXPECT_EQ(Like(7, p)->likes, 1);  // idempotent
   EXPECT_EQ(Like(8, p)->likes, 2);
-  EXPECT_EQ(catalog_->Get(p, 7)->liked_by_me, true);
-  EXPECT_EQ(catalog_->Get(p, 9)->liked_by_me, false);
-  EXPECT_FALSE(catalog_->Get(p)->liked_by_me.has_value());
-  EXPECT_EQ(catalog_->Get(p)->likes, 2);
+  EXPECT_EQ(Get(p, 7)->liked_by_me, true);
+  EXPECT_EQ(Get(p, 9)->liked_by_me, false);
+  EXPECT_FALSE(Get(p)->liked_by_me.has_value());
+  EXPECT_EQ(Get(p)->likes, 2);
   auto toggled = Like(7, p, LikeOp::kToggle);
   EXPECT_EQ(toggled->likes, 1);
   EXPECT_FALSE(toggled->liked_by_me);
@@ -148,11 +143,11 @@ TEST_F(ShoppingTest, ConcurrentLikesAndUnlikesKeepCountsExact) {
       const std::string id = std::to_string(p);
       const std::int64_t rows = Sql("SELECT COUNT(*) FROM likes WHERE product_id = " + id);
       EXPECT_EQ(Sql("SELECT like_count FROM products WHERE id = " + id), rows);
-      EXPECT_EQ(catalog_->Get(p)->likes, rows);
+      EXPECT_EQ(Get(p)->likes, rows);
       for (std::int64_t m = 1; m <= 6; ++m) {
         const bool stored = Sql("SELECT COUNT(*) FROM likes WHERE product_id = " + id +
                                 " AND member_id = " + std::to_string(m)) == 1;
-        EXPECT_EQ(catalog_->Get(p, m)->liked_by_me, stored) << "member " << m << " product " << p;
+        EXPECT_EQ(Get(p, m)->liked_by_me, stored) << "member " << m << " product " << p;
       }
     }
   };
@@ -192,9 +187,9 @@ TEST_F(ShoppingTest, WishlistIsBoundedAndOneMembersListIsTheirs) {
   auto refused = RunAwait(shopping_->AddToWishlist(6, extra, 1));
   ASSERT_FALSE(refused.ok());
   EXPECT_EQ(refused.error().code, Errc::kConflict);
-  EXPECT_EQ(shopping_->Wishlist(6).items.size(), static_cast<std::size_t>(kWishlistMaxItems));
+  EXPECT_EQ(Wishlist(6).items.size(), static_cast<std::size_t>(kWishlistMaxItems));
   EXPECT_TRUE(RunAwait(shopping_->AddToWishlist(7, extra, 1)).ok());  // another member: own list
-  EXPECT_EQ(shopping_->Wishlist(7).items.size(), 1u);
+  EXPECT_EQ(Wishlist(7).items.size(), 1u);
 }
 
 TEST_F(ShoppingTest, SortByLikesIsCursorStable) {
@@ -209,7 +204,7 @@ TEST_F(ShoppingTest, SortByLikesIsCursorStable) {
   std::vector<std::int64_t> seen;
   std::int64_t last_likes = INT64_MAX;
   for (int page = 0; page < 10; ++page) {
-    auto r = catalog_->List(q);
+    auto r = List(q);
     ASSERT_TRUE(r.ok());
     for (const auto& v : r->items) {
       EXPECT_LE(v.likes, last_likes);
@@ -227,31 +222,67 @@ TEST_F(ShoppingTest, SaleStateFollowsTheClockAndStockAndFilters) {
   const auto none = Create("none");
   const auto sale = Create("sale");
   const TimePoint start = clock_.Now() + std::chrono::hours(1);
-  sales_.sales[sale] = SaleInfo{start, start + std::chrono::hours(2), 1};
-  stock_.stock[sale] = 5;
-  EXPECT_EQ(catalog_->Get(none)->sale_state, SaleState::kNone);
-  EXPECT_EQ(catalog_->Get(sale)->sale_state, SaleState::kUpcoming);
+  availability_.sales[sale] = SaleInfo{start, start + std::chrono::hours(2), 1};
+  availability_.stock[sale] = 5;
+  EXPECT_EQ(Get(none)->sale_state, SaleState::kNone);
+  EXPECT_EQ(Get(sale)->sale_state, SaleState::kUpcoming);
   ListQuery q;
   q.sale_state = SaleState::kUpcoming;
-  ASSERT_EQ(catalog_->List(q)->items.size(), 1u);
-  EXPECT_EQ(catalog_->List(q)->items[0].product.id, sale);
+  ASSERT_EQ(List(q)->items.size(), 1u);
+  EXPECT_EQ(List(q)->items[0].product.id, sale);
   clock_.Set(start);
   // Inventory has not heard of the product yet: shown with its initial stock, not as sold out.
-  stock_.stock.erase(sale);
-  EXPECT_EQ(catalog_->Get(sale)->sale_state, SaleState::kPreparing);
+  availability_.stock.erase(sale);
+  EXPECT_EQ(Get(sale)->sale_state, SaleState::kPreparing);
   q.sale_state = SaleState::kPreparing;
-  EXPECT_EQ(catalog_->List(q)->items.size(), 1u);
-  stock_.stock[sale] = 5;
-  EXPECT_EQ(catalog_->Get(sale)->sale_state, SaleState::kLive);
-  stock_.stock[sale] = 0;
-  EXPECT_EQ(catalog_->Get(sale)->sale_state, SaleState::kSoldOut);
+  EXPECT_EQ(List(q)->items.size(), 1u);
+  availability_.stock[sale] = 5;
+  EXPECT_EQ(Get(sale)->sale_state, SaleState::kLive);
+  availability_.stock[sale] = 0;
+  EXPECT_EQ(Get(sale)->sale_state, SaleState::kSoldOut);
   q.sale_state = SaleState::kSoldOut;
-  EXPECT_EQ(catalog_->List(q)->items.size(), 1u);
+  EXPECT_EQ(List(q)->items.size(), 1u);
   q.sale_state = SaleState::kNone;
-  ASSERT_EQ(catalog_->List(q)->items.size(), 1u);
-  EXPECT_EQ(catalog_->List(q)->items[0].product.id, none);
+  ASSERT_EQ(List(q)->items.size(), 1u);
+  EXPECT_EQ(List(q)->items[0].product.id, none);
   clock_.Set(start + std::chrono::hours(2));
-  EXPECT_EQ(catalog_->Get(sale)->sale_state, SaleState::kEnded);
+  EXPECT_EQ(Get(sale)->sale_state, SaleState::kEnded);
+}
+
+// Checkout's figures cannot be read (a projection not yet warm, an unreachable checkout): products,
+// carts and wishlists are still shown, with their sale state unknown; only a list filtered by sale
+// state, which cannot be computed, is refused (503 UNAVAILABLE), never a 500.
+TEST_F(ShoppingTest, WithoutCheckoutsFiguresProductsShowAnUnknownSaleState) {
+  const auto p = Create("Drop", 300);
+  const TimePoint start = clock_.Now() - std::chrono::hours(1);
+  availability_.sales[p] = SaleInfo{start, start + std::chrono::hours(2), 1};
+  availability_.stock[p] = 3;
+  ASSERT_TRUE(RunAwait(shopping_->SetCartQuantity(5, p, 2)).ok());
+  ASSERT_EQ(Get(p)->sale_state, SaleState::kLive);
+  availability_.failing = true;
+  const auto view = Get(p, 7);
+  ASSERT_TRUE(view);
+  EXPECT_EQ(view->sale_state, SaleState::kUnknown);
+  EXPECT_FALSE(view->sale.has_value());
+  EXPECT_EQ(view->stock, 10) << "the initial stock, as while checkout does not know the product";
+  EXPECT_EQ(view->product.name, "Drop");
+  EXPECT_EQ(ProductJson(*view).at("saleState").as_string(), "unknown");
+  auto page = List(ListQuery{});
+  ASSERT_TRUE(page.ok());
+  ASSERT_EQ(page->items.size(), 1u);
+  EXPECT_EQ(page->items[0].sale_state, SaleState::kUnknown);
+  ListQuery live;
+  live.sale_state = SaleState::kLive;
+  auto filtered = List(live);
+  ASSERT_FALSE(filtered.ok());
+  EXPECT_EQ(filtered.error().code, Errc::kUnavailable);
+  const auto cart = Cart(5);
+  ASSERT_EQ(cart.items.size(), 1u);
+  EXPECT_EQ(cart.items[0].sale_state, SaleState::kUnknown);
+  EXPECT_EQ(cart.total, 600);
+  EXPECT_FALSE(ParseSaleState("unknown")) << "not a list filter";
+  availability_.failing = false;
+  EXPECT_EQ(Get(p)->sale_state, SaleState::kLive);
 }
 
 TEST(SaleStateRules, WindowBoundaries) {
@@ -282,22 +313,22 @@ TEST_F(ShoppingTest, ConcurrentWishlistAddsNeverDuplicate) {
   }
   for (auto& t : threads) t.join();
   EXPECT_EQ(Sql("SELECT COUNT(*) FROM wishlist WHERE member_id = 3"), 1);
-  auto list = shopping_->Wishlist(3);
+  auto list = Wishlist(3);
   ASSERT_EQ(list.items.size(), 1u);
   EXPECT_EQ(list.items[0].quantity, 80);
   EXPECT_EQ(list.items[0].line_total, 80 * 700);
   // Over the bound: refused, nothing changed.
   EXPECT_EQ(RunAwait(shopping_->AddToWishlist(3, p, 20)).error().code, Errc::kValidationFailed);
-  EXPECT_EQ(shopping_->Wishlist(3).items[0].quantity, 80);
+  EXPECT_EQ(Wishlist(3).items[0].quantity, 80);
   // The current price is shown, not a snapshot.
   ProductChanges changes;
   changes.price = 900;
   ASSERT_TRUE(RunAwait(catalog_->Update(p, changes)).ok());
-  EXPECT_EQ(shopping_->Wishlist(3).items[0].price, 900);
-  EXPECT_TRUE(shopping_->Wishlist(4).items.empty());  // another member sees nothing
+  EXPECT_EQ(Wishlist(3).items[0].price, 900);
+  EXPECT_TRUE(Wishlist(4).items.empty());  // another member sees nothing
   EXPECT_EQ(RunAwait(shopping_->RemoveFromWishlist(4, p)).error().code, Errc::kNotFound);
   EXPECT_TRUE(RunAwait(shopping_->RemoveFromWishlist(3, p)).ok());
-  EXPECT_TRUE(shopping_->Wishlist(3).items.empty());
+  EXPECT_TRUE(Wishlist(3).items.empty());
 }
 
 TEST_F(ShoppingTest, CartRulesAndBadInputChangeNothing) {
@@ -318,7 +349,7 @@ TEST_F(ShoppingTest, CartRulesAndBadInputChangeNothing) {
   }
   EXPECT_EQ(RunAwait(shopping_->SetCartQuantity(5, 999999, 1)).error().code, Errc::kNotFound);
   EXPECT_EQ(RunAwait(shopping_->RemoveFromCart(5, 999999)).error().code, Errc::kNotFound);
-  EXPECT_EQ(shopping_->Cart(5).total, 1 * 100 + 3 * 250);
+  EXPECT_EQ(Cart(5).total, 1 * 100 + 3 * 250);
   // At most kCartMaxLines lines.
   std::vector<std::int64_t> more;
   for (int i = 0; i < kCartMaxLines - 2; ++i) {
@@ -329,16 +360,16 @@ TEST_F(ShoppingTest, CartRulesAndBadInputChangeNothing) {
   auto full = RunAwait(shopping_->SetCartQuantity(5, extra, 1));
   ASSERT_FALSE(full.ok());
   EXPECT_EQ(full.error().code, Errc::kConflict);
-  EXPECT_EQ(shopping_->Cart(5).items.size(), static_cast<std::size_t>(kCartMaxLines));
+  EXPECT_EQ(Cart(5).items.size(), static_cast<std::size_t>(kCartMaxLines));
   EXPECT_TRUE(RunAwait(shopping_->SetCartQuantity(5, a, 4)).ok());  // existing line still editable
   // Retiring a product removes its lines; clearing empties the cart.
   ASSERT_TRUE(RunAwait(catalog_->Retire(b)).ok());
   EXPECT_EQ(Sql("SELECT COUNT(*) FROM cart_items WHERE product_id = " + std::to_string(b)), 0);
-  EXPECT_EQ(shopping_->Cart(5).items.size(), static_cast<std::size_t>(kCartMaxLines - 1));
+  EXPECT_EQ(Cart(5).items.size(), static_cast<std::size_t>(kCartMaxLines - 1));
   std::vector<std::int64_t> paid{a, more[0]};
   EXPECT_EQ(*RunAwait(shopping_->RemoveCartLines(5, paid)), 2);
   ASSERT_TRUE(RunAwait(shopping_->ClearCart(5)).ok());
-  EXPECT_TRUE(shopping_->Cart(5).items.empty());
+  EXPECT_TRUE(Cart(5).items.empty());
 }
 
 }  // namespace

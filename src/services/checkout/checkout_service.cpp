@@ -74,7 +74,10 @@ CheckoutService::ProductState& CheckoutService::FindOrCreate(std::int64_t produc
   if (ProductState* p = Find(product_id)) return *p;
   std::unique_lock lock(products_mutex_);
   auto& slot = products_[product_id];
-  if (!slot) slot = std::make_unique<ProductState>();
+  if (!slot) {
+    slot = std::make_unique<ProductState>();
+    slot->admission.Watch(&stock_signal_);
+  }
   return *slot;
 }
 
@@ -83,6 +86,7 @@ void CheckoutService::ApplyInventoryRow(const InventoryRow& row) {
   p.price.store(row.price);
   p.retired.store(row.retired);
   p.has_inventory.store(true);
+  stock_signal_.Notify();
 }
 
 void CheckoutService::Load() {
@@ -98,6 +102,7 @@ void CheckoutService::Load() {
   for (auto& [product_id, sale] : store_.LoadSales()) {
     FindOrCreate(product_id).sale.store(std::make_shared<const Sale>(sale));
   }
+  stock_signal_.Notify();
   const std::size_t settled = ResolveStalePayments(true);
   if (settled > 0) spdlog::warn("checkout: settled {} holds left in PAYING by a crash", settled);
   Reconcile();
@@ -411,6 +416,7 @@ boost::asio::awaitable<Result<SaleView>> CheckoutService::SetSale(std::int64_t p
   if (!saved.ok()) co_return saved.error();
   ProductState& p = FindOrCreate(product_id);
   p.sale.store(std::make_shared<const Sale>(sale));
+  stock_signal_.Notify();
   co_return SaleView{product_id, sale, StateOf(sale, clock_.Now(), KnownStock(p))};
 }
 

@@ -128,6 +128,10 @@ class CheckoutService {
   // The operator's per-sale summary (stock and money); nullopt for unknown products.
   std::optional<ProductSaleFigures> SaleFigures(std::int64_t product_id) const;
 
+  // Notified on every change of a product's available units, sale window or retirement (the
+  // storefront's live stock stream listens; see core/change_signal.hpp).
+  ChangeSignal& stock_signal() { return stock_signal_; }
+
   // Live stock for the catalog's display; nullopt for unknown products.
   std::optional<std::int64_t> Available(std::int64_t product_id) const;
   // A product the catalog knows about may get a sale before its inventory event arrives.
@@ -183,6 +187,7 @@ class CheckoutService {
   IdempotencyGate gate_;
   std::function<bool(std::int64_t)> product_exists_;
 
+  ChangeSignal stock_signal_;
   mutable std::shared_mutex products_mutex_;
   std::unordered_map<std::int64_t, std::unique_ptr<ProductState>> products_;
 

@@ -533,6 +533,41 @@ TEST_F(CheckoutTest, RestockAddsSellableUnits) {
   ExpectInvariants();
 }
 
+// The live stock stream listens to stock_signal(): every way the count moves must notify it, a
+// sold-out answer must not (it changes nothing), and nothing is called before anyone listens.
+TEST_F(CheckoutTest, StockChangesNotifyTheStockSignalAndSoldOutAnswersDoNot) {
+  Open();
+  CreateProduct(1);
+  OpenSale(5);
+  int wakes = 0;
+  service_->stock_signal().SetWake([&] { ++wakes; });
+  std::vector<PurchaseLine> lines{{kProduct, 1}};
+  ASSERT_TRUE(RunAwait(service_->Purchase(B(1), lines, std::nullopt)).result.ok());
+  EXPECT_EQ(wakes, 0) << "nobody armed the signal";
+  service_->stock_signal().Arm();
+  EXPECT_EQ(RunAwait(service_->Purchase(B(2), lines, std::nullopt)).result.error().code,
+            Errc::kSoldOut);
+  EXPECT_EQ(wakes, 0) << "a sold-out answer changed nothing";
+  ASSERT_TRUE(RunAwait(service_->Restock(kProduct, 1)).ok());
+  EXPECT_EQ(wakes, 1);
+  service_->stock_signal().Arm();
+  ASSERT_TRUE(RunAwait(service_->Purchase(B(2), lines, std::nullopt)).result.ok());
+  EXPECT_EQ(wakes, 2);
+  service_->stock_signal().Arm();
+  auto hold = RunAwait(service_->CreateHold(B(3), lines, std::nullopt));
+  EXPECT_FALSE(hold.result.ok());  // sold out again: no wake
+  EXPECT_EQ(wakes, 2);
+  ASSERT_TRUE(RunAwait(service_->Restock(kProduct, 1)).ok());
+  service_->stock_signal().Arm();
+  hold = RunAwait(service_->CreateHold(B(3), lines, std::nullopt));
+  ASSERT_TRUE(hold.result.ok());
+  EXPECT_EQ(wakes, 4);  // the restock, then the hold
+  service_->stock_signal().Arm();
+  ASSERT_TRUE(RunAwait(service_->CancelHold(B(3), hold.result->id)).ok());
+  EXPECT_EQ(wakes, 5) << "a released hold gives its unit back";
+  service_->stock_signal().SetWake(nullptr);
+}
+
 TEST_F(CheckoutTest, ProductEventsAreAppliedOnceAndStaleVersionsIgnored) {
   Open();
   CreateProduct(5);

@@ -12,7 +12,9 @@
 
 #include "auth/jwt.hpp"
 #include "core/clock.hpp"
+#include "infra/async/run.hpp"
 #include "infra/metrics/metrics.hpp"
+#include "services/gateway/adapters/in_memory_token_denylist.hpp"
 
 namespace rocketmart::gateway {
 namespace {
@@ -51,12 +53,23 @@ std::string Token(const auth::Keyring& ring, TimePoint now, std::int64_t member 
 
 class JwtAuthenticatorTest : public ::testing::Test {
  protected:
+  void DenyToken(std::int64_t member, const std::string& jti, TimePoint expires_at) {
+    ASSERT_TRUE(async::RunToCompletion(denylist_.DenyToken(member, jti, expires_at)).ok());
+  }
+  void DenyFamily(std::int64_t member, const std::string& family, TimePoint expires_at) {
+    ASSERT_TRUE(async::RunToCompletion(denylist_.DenyFamily(member, family, expires_at)).ok());
+  }
+  void InvalidateBefore(std::int64_t member, TimePoint valid_after) {
+    ASSERT_TRUE(async::RunToCompletion(denylist_.InvalidateBefore(member, valid_after)).ok());
+  }
+
   FakeClock clock_;
   metrics::Registry metrics_;
+  InMemoryTokenDenylist denylist_{clock_};
 };
 
 TEST_F(JwtAuthenticatorTest, CachedTokenExpiresOnTime) {
-  JwtAuthenticator authn(Ring('a'), Options(), clock_, metrics_);
+  JwtAuthenticator authn(Ring('a'), Options(), denylist_, clock_, metrics_);
   const std::string token = Token(Ring('a'), clock_.Now());
   ASSERT_TRUE(authn.Authenticate(token).ok());
   ASSERT_TRUE(authn.Authenticate(token).ok());  // from the cache
@@ -70,27 +83,23 @@ TEST_F(JwtAuthenticatorTest, CachedTokenExpiresOnTime) {
 }
 
 TEST_F(JwtAuthenticatorTest, CachedTokenIsRefusedOnceRevoked) {
-  JwtAuthenticator authn(Ring('a'), Options(), clock_, metrics_);
-  TokenDenylist denylist;
-  authn.SetDenylist(&denylist);
+  JwtAuthenticator authn(Ring('a'), Options(), denylist_, clock_, metrics_);
   const std::string token = Token(Ring('a'), clock_.Now());
   auto first = authn.Authenticate(token);
   ASSERT_TRUE(first.ok());
-  denylist.DenyToken(7, first->token_id, first->expires_at, clock_.Now());
+  DenyToken(7, first->token_id, first->expires_at);
   EXPECT_FALSE(authn.Authenticate(token).ok());
   // Logging out everywhere: every token issued before the cut-off is refused, cached or not.
   const std::string other = Token(Ring('a'), clock_.Now());
   ASSERT_TRUE(authn.Authenticate(other).ok());
-  denylist.InvalidateBefore(7, clock_.Now() + seconds{1});
+  InvalidateBefore(7, clock_.Now() + seconds{1});
   EXPECT_FALSE(authn.Authenticate(other).ok());
 }
 
 TEST_F(JwtAuthenticatorTest, ADeniedFamilyRefusesEveryAccessTokenOfThatSessionOnly) {
   // Members issue access tokens whose jti is "<refresh family>.<random>". Refresh-token reuse
   // (and logout) deny the whole family: its earlier and later access tokens, cached or not.
-  JwtAuthenticator authn(Ring('a'), Options(), clock_, metrics_);
-  TokenDenylist denylist;
-  authn.SetDenylist(&denylist);
+  JwtAuthenticator authn(Ring('a'), Options(), denylist_, clock_, metrics_);
   const std::string before_refresh = Token(Ring('a'), clock_.Now(), 7, "fam1.aaaa");
   const std::string after_refresh = Token(Ring('a'), clock_.Now(), 7, "fam1.bbbb");
   const std::string other_session = Token(Ring('a'), clock_.Now(), 7, "fam2.cccc");
@@ -100,14 +109,14 @@ TEST_F(JwtAuthenticatorTest, ADeniedFamilyRefusesEveryAccessTokenOfThatSessionOn
        {&before_refresh, &after_refresh, &other_session, &prefix_lookalike, &other_member}) {
     ASSERT_TRUE(authn.Authenticate(*t).ok());  // now cached
   }
-  denylist.DenyFamily(7, "fam1", clock_.Now() + seconds{900}, clock_.Now());
+  DenyFamily(7, "fam1", clock_.Now() + seconds{900});
   EXPECT_FALSE(authn.Authenticate(before_refresh).ok());
   EXPECT_FALSE(authn.Authenticate(after_refresh).ok());
   EXPECT_TRUE(authn.Authenticate(other_session).ok());
   EXPECT_TRUE(authn.Authenticate(prefix_lookalike).ok());
   EXPECT_TRUE(authn.Authenticate(other_member).ok());
   // A token without a family (minted by `rocketmart token`) is never taken for one.
-  denylist.DenyFamily(7, "", clock_.Now() + seconds{900}, clock_.Now());
+  DenyFamily(7, "", clock_.Now() + seconds{900});
   EXPECT_TRUE(authn.Authenticate(Token(Ring('a'), clock_.Now(), 7)).ok());
 }
 
@@ -116,9 +125,7 @@ TEST_F(JwtAuthenticatorTest, ARevocationReachesEveryThreadsCacheAtOnce) {
   // revokes it: no thread may accept it after the revocation returned, and the tokens nobody
   // revoked keep working everywhere.
   constexpr int kThreads = 4;
-  JwtAuthenticator authn(Ring('a'), Options(), clock_, metrics_);
-  TokenDenylist denylist;
-  authn.SetDenylist(&denylist);
+  JwtAuthenticator authn(Ring('a'), Options(), denylist_, clock_, metrics_);
   const std::string revoked = Token(Ring('a'), clock_.Now(), 7);
   const std::string kept = Token(Ring('a'), clock_.Now(), 8);
   const auto revoked_identity = authn.Authenticate(revoked);
@@ -148,7 +155,7 @@ TEST_F(JwtAuthenticatorTest, ARevocationReachesEveryThreadsCacheAtOnce) {
     });
   }
   warmed.wait();  // every cache holds the token
-  denylist.DenyToken(7, revoked_identity->token_id, revoked_identity->expires_at, clock_.Now());
+  DenyToken(7, revoked_identity->token_id, revoked_identity->expires_at);
   revocation_done.store(true, std::memory_order_release);
   for (auto& th : threads) th.join();
   EXPECT_EQ(accepted_after.load(), 0);
@@ -157,7 +164,7 @@ TEST_F(JwtAuthenticatorTest, ARevocationReachesEveryThreadsCacheAtOnce) {
 }
 
 TEST_F(JwtAuthenticatorTest, OnlyTheExactBytesHit) {
-  JwtAuthenticator authn(Ring('a'), Options(), clock_, metrics_);
+  JwtAuthenticator authn(Ring('a'), Options(), denylist_, clock_, metrics_);
   const std::string token = Token(Ring('a'), clock_.Now());
   ASSERT_TRUE(authn.Authenticate(token).ok());
   for (std::size_t i = 0; i < token.size(); i += 7) {
@@ -170,8 +177,8 @@ TEST_F(JwtAuthenticatorTest, OnlyTheExactBytesHit) {
 }
 
 TEST_F(JwtAuthenticatorTest, AnotherAuthenticatorOnTheSameThreadDoesNotShareTheCache) {
-  JwtAuthenticator first(Ring('a'), Options(), clock_, metrics_);
-  JwtAuthenticator second(Ring('b'), Options(), clock_, metrics_);
+  JwtAuthenticator first(Ring('a'), Options(), denylist_, clock_, metrics_);
+  JwtAuthenticator second(Ring('b'), Options(), denylist_, clock_, metrics_);
   const std::string token = Token(Ring('a'), clock_.Now());
   ASSERT_TRUE(first.Authenticate(token).ok());
   EXPECT_FALSE(second.Authenticate(token).ok());
@@ -179,7 +186,7 @@ TEST_F(JwtAuthenticatorTest, AnotherAuthenticatorOnTheSameThreadDoesNotShareTheC
 }
 
 TEST_F(JwtAuthenticatorTest, ManyDistinctTokensStayCorrectPastTheCacheBound) {
-  JwtAuthenticator authn(Ring('a'), Options(), clock_, metrics_);
+  JwtAuthenticator authn(Ring('a'), Options(), denylist_, clock_, metrics_);
   for (std::int64_t member = 1; member <= 5000; ++member) {
     auto id = authn.Authenticate(Token(Ring('a'), clock_.Now(), member));
     ASSERT_TRUE(id.ok());

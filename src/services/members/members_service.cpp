@@ -42,6 +42,11 @@ std::string FamilyOf(std::string_view token_id) {
   return dot == std::string_view::npos ? std::string() : std::string(token_id.substr(0, dot));
 }
 
+MembersOptions WithoutTrailingSlash(MembersOptions options) {
+  while (options.public_base_url.ends_with('/')) options.public_base_url.pop_back();
+  return options;
+}
+
 }  // namespace
 
 Error RateLimitedError(std::chrono::seconds retry_after) {
@@ -51,52 +56,61 @@ Error RateLimitedError(std::chrono::seconds retry_after) {
                    std::to_string(secs));
 }
 
-MembersService::MembersService(MemberRepository& repository, PasswordHasher& hasher,
-                               const FieldCipher& cipher, TokenRevoker& revoker,
-                               const auth::Keyring& keyring, const Clock& clock,
+MembersService::MembersService(MembersPorts ports, const auth::Keyring& keyring, const Clock& clock,
                                MembersOptions options)
-    : repository_(repository),
-      hasher_(hasher),
-      cipher_(cipher),
-      revoker_(revoker),
+    : repository_(ports.repository),
+      hasher_(ports.hasher),
+      cipher_(ports.cipher),
+      revoker_(ports.revoker),
+      throttles_(ports.throttles),
+      orders_(ports.orders),
+      wishlist_(ports.wishlist),
+      likes_(ports.likes),
       keyring_(keyring),
       clock_(clock),
-      options_(std::move(options)),
-      public_base_url_(options_.public_base_url),
-      account_failures_(options_.account_throttle),
-      ip_failures_(options_.ip_throttle),
-      account_mails_(options_.mails_per_account_per_hour, std::chrono::hours{1}),
-      ip_mails_(options_.mails_per_ip_per_hour, std::chrono::hours{1}),
-      ip_signups_(options_.signups_per_ip_per_hour, std::chrono::hours{1}) {}
+      options_(WithoutTrailingSlash(std::move(options))) {}
 
-void MembersService::Load() {
-  const DenylistSnapshot snapshot = repository_.LoadDenylist(clock_.Now());
+awaitable<Status> MembersService::Load() {
+  co_return co_await Replay();
+}
+
+awaitable<Status> MembersService::Replay() {
+  auto loaded = co_await repository_.LoadDenylist(clock_.Now());
+  if (!loaded.ok()) co_return loaded.error();
+  const DenylistSnapshot& snapshot = *loaded;
+  Status all = Ok();
   for (const auto& d : snapshot.denied_tokens) {
+    Status st = Ok();
     if (d.family) {
-      revoker_.DenyFamily(d.member_id, d.jti, d.expires_at);
+      st = co_await revoker_.DenyFamily(d.member_id, d.jti, d.expires_at);
     } else {
-      revoker_.DenyToken(d.member_id, d.jti, d.expires_at);
+      st = co_await revoker_.DenyToken(d.member_id, d.jti, d.expires_at);
     }
+    if (!st.ok()) all = std::move(st);
   }
-  for (const auto& [member, after] : snapshot.valid_after) revoker_.InvalidateBefore(member, after);
+  for (const auto& [member, after] : snapshot.valid_after) {
+    Status st = co_await revoker_.InvalidateBefore(member, after);
+    if (!st.ok()) all = std::move(st);
+  }
+  co_return all;
 }
 
-void MembersService::SetPublicBaseUrl(std::string url) {
-  while (url.ends_with('/')) url.pop_back();
-  std::lock_guard lock(base_url_mu_);
-  public_base_url_ = std::move(url);
+awaitable<bool> MembersService::RepublishRevocations() {
+  if (!republish_pending_.exchange(false, std::memory_order_acq_rel)) co_return false;
+  Status st = co_await Replay();
+  if (!st.ok()) republish_pending_.store(true, std::memory_order_release);
+  co_return st.ok();
 }
 
-std::string MembersService::PublicBaseUrl() const {
-  std::lock_guard lock(base_url_mu_);
-  return public_base_url_;
-}
-
-void MembersService::SetClients(OrdersClient* orders, WishlistClient* wishlist,
-                                LikesClient* likes) {
-  orders_ = orders;
-  wishlist_ = wishlist;
-  likes_ = likes;
+Status MembersService::Published(Status st) {
+  if (st.ok()) return st;
+  // The change is committed (the durable record); the gateway may still accept the tokens. Say
+  // so, and replay the record until the revoker takes it.
+  revocations_unpublished_.fetch_add(1, std::memory_order_relaxed);
+  republish_pending_.store(true, std::memory_order_release);
+  return MakeError(Errc::kUnavailable,
+                   "saved, but not every server refuses the old tokens yet; this is retried "
+                   "automatically");
 }
 
 bool MembersService::IsWellFormedToken(std::string_view token) {
@@ -116,6 +130,26 @@ std::string MembersService::HashToken(std::string_view token) {
     out += kHex[b & 15];
   }
   return out;
+}
+
+awaitable<Status> MembersService::Limit(std::string key, int per_hour, TimePoint now) {
+  const WindowRule rule{per_hour, std::chrono::hours{1}};
+  auto verdict = co_await throttles_.Acquire(std::move(key), rule, now);
+  if (!verdict.ok()) co_return verdict.error();
+  if (*verdict) co_return RateLimitedError(**verdict);
+  co_return Ok();
+}
+
+awaitable<Status> MembersService::AttemptLink(const std::string& ip_key, TimePoint now) {
+  auto verdict = co_await throttles_.Attempt(ip_key, options_.ip_throttle, now);
+  if (!verdict.ok()) co_return verdict.error();
+  if (*verdict) co_return RateLimitedError(**verdict);
+  co_return Ok();
+}
+
+awaitable<void> MembersService::Forgive(std::string key) {
+  auto st = co_await throttles_.Forgive(std::move(key));
+  (void)st;
 }
 
 TimePoint MembersService::ValidAfter(TimePoint now) {
@@ -186,15 +220,16 @@ awaitable<Status> MembersService::Signup(SignupInput input, std::string client_i
   }
   if (auto st = ValidateAddress(input.address); !st.ok()) co_return st;
   const TimePoint now = clock_.Now();
-  if (auto wait = ip_signups_.Acquire("signup:" + client_ip, now)) {
-    co_return RateLimitedError(*wait);
+  if (auto st = co_await Limit("signup:" + client_ip, options_.signups_per_ip_per_hour, now);
+      !st.ok()) {
+    co_return st;
   }
   // Hash whether or not the email is taken: both answers cost the same.
   auto hash = co_await hasher_.Hash(std::move(input.password));
   if (!hash.ok()) co_return hash.error();
 
   const std::string token = auth::RandomHex(32);
-  const std::string base_url = PublicBaseUrl();
+  const std::string& base_url = options_.public_base_url;
   const std::string link = base_url + "/member/verify?token=" + token;
   const int hours = static_cast<int>(options_.verify_ttl.count() / 3600);
   MemberRepository::SignupRequest request;
@@ -221,17 +256,13 @@ awaitable<Status> MembersService::Signup(SignupInput input, std::string client_i
 awaitable<Result<MembersService::VerifyOutcome>> MembersService::VerifyEmail(
     std::string token, std::string client_ip) {
   const TimePoint now = clock_.Now();
+  // Every use of a link counts as a guess from the client address until it proves a real one.
   const std::string ip_key = "link:" + client_ip;
-  if (auto wait = ip_failures_.Check(ip_key, now)) co_return RateLimitedError(*wait);
-  if (!IsWellFormedToken(token)) {
-    ip_failures_.RecordFailure(ip_key, now);
-    co_return BadLink();
-  }
+  if (auto st = co_await AttemptLink(ip_key, now); !st.ok()) co_return st.error();
+  if (!IsWellFormedToken(token)) co_return BadLink();
   auto consumed = co_await repository_.ConsumeVerification(HashToken(token), now);
-  if (!consumed.ok()) {
-    ip_failures_.RecordFailure(ip_key, now);
-    co_return BadLink();
-  }
+  if (!consumed.ok()) co_return BadLink();
+  co_await Forgive(ip_key);
   co_return VerifyOutcome{consumed->already_verified};
 }
 
@@ -244,23 +275,33 @@ awaitable<Status> MembersService::RecordMailRequest(MailRequestKind kind, std::s
                                                     std::string client_ip) {
   if (auto st = ValidateEmail(email); !st.ok()) co_return st;
   const TimePoint now = clock_.Now();
-  if (auto wait = ip_mails_.Acquire("mail:" + client_ip, now)) co_return RateLimitedError(*wait);
+  if (auto st = co_await Limit("mail:" + client_ip, options_.mails_per_ip_per_hour, now);
+      !st.ok()) {
+    co_return st;
+  }
   // No lookup here: whether the address is registered is decided by the mail worker, so the
   // answer (and its time) is the same for every address (no enumeration, ASVS 6.3.8).
   co_return co_await repository_.RecordMailRequest(kind, cipher_.Seal(email, "mail-request"), now);
 }
 
-std::optional<TokenIssue> MembersService::LinkFor(MailRequestKind kind, const std::string& email,
-                                                  TimePoint now) {
-  auto member = repository_.FindByEmail(email);
-  if (!member) return std::nullopt;
+awaitable<Result<std::optional<TokenIssue>>> MembersService::LinkFor(MailRequestKind kind,
+                                                                     std::string email,
+                                                                     TimePoint now) {
+  using Link = std::optional<TokenIssue>;
+  auto found = co_await repository_.FindByEmail(std::move(email));
+  if (!found.ok()) co_return found.error();
+  const std::optional<MemberRecord>& member = *found;
+  if (!member) co_return Link{};
   const bool reset = kind == MailRequestKind::kPasswordReset;
-  if (!reset && member->email_verified) return std::nullopt;
+  if (!reset && member->email_verified) co_return Link{};
   // Over the per-account limit the mail is just not sent (the request was answered long ago).
   const std::string limit_key = (reset ? "reset:" : "verify:") + std::to_string(member->id);
-  if (account_mails_.Acquire(limit_key, now)) return std::nullopt;
+  if (auto st = co_await Limit(limit_key, options_.mails_per_account_per_hour, now); !st.ok()) {
+    if (st.error().code == Errc::kRateLimited) co_return Link{};
+    co_return st.error();
+  }
   const std::string token = auth::RandomHex(32);
-  const std::string base_url = PublicBaseUrl();
+  const std::string& base_url = options_.public_base_url;
   TokenIssue issue;
   issue.member_id = member->id;
   issue.token_hash = HashToken(token);
@@ -281,23 +322,32 @@ std::optional<TokenIssue> MembersService::LinkFor(MailRequestKind kind, const st
                                     static_cast<int>(options_.verify_ttl.count() / 3600))),
         "mail");
   }
-  return issue;
+  co_return Link{std::move(issue)};
 }
 
 awaitable<int> MembersService::ResolveMailRequests() {
   constexpr std::size_t kBatch = 64;
   int resolved = 0;
   for (;;) {
-    const std::vector<MailRequest> batch = repository_.PendingMailRequests(kBatch);
-    for (const MailRequest& request : batch) {
+    // Claimed for a lease: another instance's resolver skips them meanwhile.
+    const TimePoint claimed_at = clock_.Now();
+    auto claimed = co_await repository_.ClaimMailRequests(kBatch, claimed_at,
+                                                          claimed_at + options_.mail_request_lease);
+    if (!claimed.ok()) co_return resolved;  // the writer is overloaded: the next pass retries
+    std::vector<MailRequest> batch = std::move(*claimed);
+    for (MailRequest& request : batch) {
       const TimePoint now = clock_.Now();
       std::optional<TokenIssue> issue;
       // A row this key cannot open (the data key changed) earns nothing; it is deleted anyway.
       if (auto address = cipher_.Open(request.sealed_address, "mail-request")) {
-        issue = LinkFor(request.kind, *address, now);
+        auto link = co_await LinkFor(request.kind, std::move(*address), now);
+        if (!link.ok()) co_return resolved;  // the throttle store is down: the next pass retries
+        issue = std::move(*link);
       }
-      auto st = co_await repository_.ResolveMailRequest(request.id, std::move(issue), now);
-      if (!st.ok()) co_return resolved;  // the writer is overloaded: the next pass retries
+      auto st = co_await repository_.ResolveMailRequest(std::move(request), std::move(issue), now);
+      if (!st.ok() && st.error().code == Errc::kConflict) continue;  // another resolver has it
+      // Overloaded: the claims lapse at the end of their lease and a later pass resolves them.
+      if (!st.ok()) co_return resolved;
       ++resolved;
     }
     if (batch.size() < kBatch) co_return resolved;
@@ -309,26 +359,47 @@ awaitable<Result<TokenPair>> MembersService::Login(std::string email, std::strin
   const TimePoint now = clock_.Now();
   const std::string ip_key = "login:" + client_ip;
   const std::string account_key = "login:" + EmailKey(email);
-  std::optional<std::chrono::seconds> wait = ip_failures_.Check(ip_key, now);
-  if (!wait) wait = account_failures_.Check(account_key, now);
+  // Each attempt counts against the client address and the account before the password is
+  // checked (so parallel guesses cannot all pass one check), and is taken back if it was right.
+  auto by_ip = co_await throttles_.Attempt(ip_key, options_.ip_throttle, now);
+  if (!by_ip.ok()) co_return by_ip.error();
+  ThrottleVerdict wait = *by_ip;
+  if (!wait) {
+    auto by_account = co_await throttles_.Attempt(account_key, options_.account_throttle, now);
+    if (!by_account.ok() || *by_account) co_await Forgive(ip_key);  // not checked: no guess
+    if (!by_account.ok()) co_return by_account.error();
+    wait = *by_account;
+  }
   if (wait) {
     logins_throttled_.fetch_add(1, std::memory_order_relaxed);
     co_return RateLimitedError(*wait);
   }
 
   std::optional<MemberRecord> member;
-  if (ValidateEmail(email).ok()) member = repository_.FindByEmail(email);
+  if (ValidateEmail(email).ok()) {
+    auto found = co_await repository_.FindByEmail(email);
+    if (!found.ok()) {  // not checked: no guess was made
+      co_await Forgive(ip_key);
+      co_await Forgive(account_key);
+      co_return found.error();
+    }
+    member = std::move(*found);
+  }
   std::optional<std::string> stored;
   if (member) stored = member->password_hash;
   auto check = co_await hasher_.Verify(stored, password);
-  if (!check.ok()) co_return check.error();
+  if (!check.ok()) {  // not checked (the hasher is overloaded): no guess was made
+    co_await Forgive(ip_key);
+    co_await Forgive(account_key);
+    co_return check.error();
+  }
   if (!member || !check->match) {
     login_failures_.fetch_add(1, std::memory_order_relaxed);
-    ip_failures_.RecordFailure(ip_key, clock_.Now());
-    account_failures_.RecordFailure(account_key, clock_.Now());
     co_return Unauthenticated();
   }
-  account_failures_.RecordSuccess(account_key);
+  co_await Forgive(ip_key);
+  auto reset = co_await throttles_.Reset(account_key);
+  (void)reset;  // best effort: the login succeeds either way
   if (check->needs_rehash) {
     auto upgraded = co_await hasher_.Hash(password);
     if (upgraded.ok()) {
@@ -356,10 +427,14 @@ awaitable<Result<TokenPair>> MembersService::Refresh(std::string refresh_token) 
                                                     denied_until, now);
   if (!outcome.ok()) co_return outcome.error();
   if (outcome->status == RefreshStatus::kReused) {
-    revoker_.DenyFamily(outcome->member_id, outcome->family_id, denied_until);
+    Status denied =
+        co_await revoker_.DenyFamily(outcome->member_id, outcome->family_id, denied_until);
+    if (!denied.ok()) co_return Published(std::move(denied)).error();
   }
   if (outcome->status != RefreshStatus::kRotated) co_return BadRefresh();
-  auto member = repository_.FindById(outcome->member_id);
+  auto found = co_await repository_.FindById(outcome->member_id);
+  if (!found.ok()) co_return found.error();
+  const std::optional<MemberRecord>& member = *found;
   if (!member) co_return BadRefresh();
   co_return IssueTokens(*member, outcome->family_id, next, outcome->family_expires_at, now);
 }
@@ -381,12 +456,13 @@ awaitable<Status> MembersService::Logout(auth::Identity identity,
   if (denial.id.empty()) denial = AccessDenial{identity.token_id, false, identity.expires_at};
   auto st = co_await repository_.Logout(identity.member_id, std::move(hash), denial, now);
   if (!st.ok()) co_return st;
+  Status published = Ok();
   if (denial.family) {
-    revoker_.DenyFamily(identity.member_id, denial.id, denial.expires_at);
+    published = co_await revoker_.DenyFamily(identity.member_id, denial.id, denial.expires_at);
   } else {
-    revoker_.DenyToken(identity.member_id, denial.id, denial.expires_at);
+    published = co_await revoker_.DenyToken(identity.member_id, denial.id, denial.expires_at);
   }
-  co_return Ok();
+  co_return Published(std::move(published));
 }
 
 awaitable<Status> MembersService::LogoutAll(auth::Identity identity) {
@@ -394,23 +470,27 @@ awaitable<Status> MembersService::LogoutAll(auth::Identity identity) {
   auto stored =
       co_await repository_.RevokeSessions(identity.member_id, "", valid_after, clock_.Now());
   if (!stored.ok()) co_return stored.error();
-  revoker_.InvalidateBefore(identity.member_id, *stored);
-  co_return Ok();
+  Status published = co_await revoker_.InvalidateBefore(identity.member_id, *stored);
+  co_return Published(std::move(published));
 }
 
 awaitable<Status> MembersService::UpdatePassword(auth::Identity identity,
                                                  std::string current_password,
                                                  std::string new_password) {
   if (auto st = Renamed(ValidatePassword(new_password), "newPassword"); !st.ok()) co_return st;
-  auto member = repository_.FindById(identity.member_id);
+  auto found = co_await repository_.FindById(identity.member_id);
+  if (!found.ok()) co_return found.error();
+  const std::optional<MemberRecord>& member = *found;
   if (!member) co_return MakeError(Errc::kNotFound, "no such member");
   const TimePoint now = clock_.Now();
   const std::string account_key = "login:" + EmailKey(member->email);
-  if (auto wait = account_failures_.Check(account_key, now)) co_return RateLimitedError(*wait);
+  auto attempt = co_await throttles_.Attempt(account_key, options_.account_throttle, now);
+  if (!attempt.ok()) co_return attempt.error();
+  if (*attempt) co_return RateLimitedError(**attempt);
   auto check = co_await hasher_.Verify(member->password_hash, std::move(current_password));
+  if (!check.ok() || check->match) co_await Forgive(account_key);
   if (!check.ok()) co_return check.error();
   if (!check->match) {
-    account_failures_.RecordFailure(account_key, clock_.Now());
     co_return MakeError(Errc::kValidationFailed, "the current password is not correct",
                         "currentPassword");
   }
@@ -420,8 +500,8 @@ awaitable<Status> MembersService::UpdatePassword(auth::Identity identity,
   auto stored = co_await repository_.ChangePassword(
       member->id, std::move(*hash), FamilyOf(identity.token_id), valid_after, clock_.Now());
   if (!stored.ok()) co_return stored.error();
-  revoker_.InvalidateBefore(member->id, *stored);
-  co_return Ok();
+  Status published = co_await revoker_.InvalidateBefore(member->id, *stored);
+  co_return Published(std::move(published));
 }
 
 awaitable<Status> MembersService::FindPassword(std::string email, std::string client_ip) {
@@ -433,47 +513,50 @@ awaitable<Status> MembersService::ResetPassword(std::string token, std::string n
                                                 std::string client_ip) {
   const TimePoint now = clock_.Now();
   const std::string ip_key = "link:" + client_ip;
-  if (auto wait = ip_failures_.Check(ip_key, now)) co_return RateLimitedError(*wait);
-  if (!IsWellFormedToken(token)) {
-    ip_failures_.RecordFailure(ip_key, now);
-    co_return BadLink();
+  if (auto st = co_await AttemptLink(ip_key, now); !st.ok()) co_return st;
+  if (!IsWellFormedToken(token)) co_return BadLink();
+  if (auto st = Renamed(ValidatePassword(new_password), "newPassword"); !st.ok()) {
+    co_await Forgive(ip_key);  // the link was not tried
+    co_return st;
   }
-  if (auto st = Renamed(ValidatePassword(new_password), "newPassword"); !st.ok()) co_return st;
   auto hash = co_await hasher_.Hash(std::move(new_password));
-  if (!hash.ok()) co_return hash.error();
+  if (!hash.ok()) {
+    co_await Forgive(ip_key);
+    co_return hash.error();
+  }
   const TimePoint valid_after = ValidAfter(clock_.Now());
   auto revocation = co_await repository_.ConsumeReset(HashToken(token), std::move(*hash),
                                                       valid_after, clock_.Now());
-  if (!revocation.ok()) {
-    ip_failures_.RecordFailure(ip_key, clock_.Now());
-    co_return BadLink();
-  }
-  revoker_.InvalidateBefore(revocation->member_id, revocation->valid_after);
-  co_return Ok();
+  if (!revocation.ok()) co_return BadLink();
+  co_await Forgive(ip_key);
+  Status published =
+      co_await revoker_.InvalidateBefore(revocation->member_id, revocation->valid_after);
+  co_return Published(std::move(published));
 }
 
-Result<MembersService::MemberPage> MembersService::ListMembers(const std::optional<std::string>& q,
-                                                               std::int64_t before_id,
-                                                               std::size_t limit) {
+awaitable<Result<MembersService::MemberPage>> MembersService::ListMembers(
+    std::optional<std::string> q, std::int64_t before_id, std::size_t limit) {
   MemberListQuery query{std::nullopt, before_id, limit + 1};
   if (q) {
     auto prefix = MakeSearchPrefix(*q);
-    if (!prefix.ok()) return prefix.error();
+    if (!prefix.ok()) co_return prefix.error();
     query.search = std::move(*prefix);
   }
-  MemberList found = repository_.ListMembers(query);
-  MemberPage page{std::move(found.items), found.total, 0};
+  auto found = co_await repository_.ListMembers(std::move(query));
+  if (!found.ok()) co_return found.error();
+  MemberPage page{std::move(found->items), found->total, 0};
   if (page.items.size() > limit) {
     page.items.resize(limit);
     page.next_before_id = page.items.back().id;
   }
-  return page;
+  co_return page;
 }
 
-Result<ProfileView> MembersService::Me(std::int64_t member_id) {
-  auto member = repository_.FindById(member_id);
-  if (!member) return MakeError(Errc::kNotFound, "no such member");
-  return View(*member);
+awaitable<Result<ProfileView>> MembersService::Me(std::int64_t member_id) {
+  auto found = co_await repository_.FindById(member_id);
+  if (!found.ok()) co_return found.error();
+  if (!*found) co_return MakeError(Errc::kNotFound, "no such member");
+  co_return View(**found);
 }
 
 awaitable<Result<ProfileView>> MembersService::UpdateProfile(std::int64_t member_id,
@@ -489,22 +572,17 @@ awaitable<Result<ProfileView>> MembersService::UpdateProfile(std::int64_t member
 }
 
 awaitable<Result<MyPageView>> MembersService::MyPage(std::int64_t member_id) {
-  auto profile = Me(member_id);
+  auto profile = co_await Me(member_id);
   if (!profile.ok()) co_return profile.error();
   MyPageView page;
   page.profile = std::move(*profile);
-  if (orders_) {
-    auto orders = co_await orders_->RecentOrders(member_id, kMyPageLimit);
-    if (orders.ok()) page.orders.items = std::move(*orders);
-  }
-  if (wishlist_) {
-    auto wishlist = co_await wishlist_->Wishlist(member_id, kMyPageLimit);
-    if (wishlist.ok()) page.wishlist.items = std::move(*wishlist);
-  }
-  if (likes_) {
-    auto likes = co_await likes_->Likes(member_id, kMyPageLimit);
-    if (likes.ok()) page.likes.items = std::move(*likes);
-  }
+  // A section whose service fails is "unavailable"; the page itself still answers.
+  auto orders = co_await orders_.RecentOrders(member_id, kMyPageLimit);
+  if (orders.ok()) page.orders.items = std::move(*orders);
+  auto wishlist = co_await wishlist_.Wishlist(member_id, kMyPageLimit);
+  if (wishlist.ok()) page.wishlist.items = std::move(*wishlist);
+  auto likes = co_await likes_.Likes(member_id, kMyPageLimit);
+  if (likes.ok()) page.likes.items = std::move(*likes);
   co_return page;
 }
 

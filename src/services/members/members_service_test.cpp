@@ -6,7 +6,11 @@
 #include <gtest/gtest.h>
 #include <sodium.h>
 
+#include <algorithm>
 #include <atomic>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
 #include <fstream>
 #include <latch>
 #include <map>
@@ -16,6 +20,7 @@
 
 #include "auth/identity.hpp"
 #include "infra/storage/migrations.hpp"
+#include "services/members/adapters/in_memory_throttle_store.hpp"
 #include "services/members/adapters/mailers.hpp"
 #include "services/members/adapters/sodium_crypto.hpp"
 #include "services/members/adapters/sqlite_member_repository.hpp"
@@ -33,24 +38,35 @@ constexpr const char* kPassword = "correct horse battery";
 // Thread-safe, as the gateway's deny-list is: parallel requests revoke from their own threads.
 class RecordingRevoker final : public TokenRevoker {
  public:
-  void DenyToken(std::int64_t, const std::string& token_id, TimePoint) override {
+  boost::asio::awaitable<Status> DenyToken(std::int64_t, std::string token_id, TimePoint) override {
+    if (fail) co_return MakeError(Errc::kUnavailable, "deny-list store down");
     std::lock_guard lock(mu_);
     denied.push_back(token_id);
+    co_return Ok();
   }
-  void DenyFamily(std::int64_t, const std::string& family_id, TimePoint expires_at) override {
+  boost::asio::awaitable<Status> DenyFamily(std::int64_t, std::string family_id,
+                                            TimePoint expires_at) override {
+    if (fail) co_return MakeError(Errc::kUnavailable, "deny-list store down");
     std::lock_guard lock(mu_);
     denied_families.emplace_back(family_id, expires_at);
+    co_return Ok();
   }
-  void InvalidateBefore(std::int64_t member_id, TimePoint valid_after) override {
+  boost::asio::awaitable<Status> InvalidateBefore(std::int64_t member_id,
+                                                  TimePoint valid_after) override {
+    if (fail) co_return MakeError(Errc::kUnavailable, "deny-list store down");
     std::lock_guard lock(mu_);
     valid_after_[member_id] = valid_after;
+    co_return Ok();
   }
+  // Forgets what was recorded and fails no more.
   void Clear() {
     std::lock_guard lock(mu_);
     denied.clear();
     denied_families.clear();
     valid_after_.clear();
+    fail = false;
   }
+  bool fail = false;
   // Read by the test once the requests are done.
   std::mutex mu_;
   std::vector<std::string> denied;
@@ -67,6 +83,35 @@ class CapturingMailer final : public Mailer {
   }
   bool fail = false;
   std::vector<MailMessage> sent;
+};
+
+// My page's other services: answers set by the test (members reads them through client ports).
+class FakeOrders final : public OrdersClient {
+ public:
+  boost::asio::awaitable<Result<std::vector<OrderSummary>>> RecentOrders(std::int64_t,
+                                                                         std::size_t) override {
+    if (!up) co_return MakeError(Errc::kUnavailable, "orders down");
+    co_return std::vector<OrderSummary>{{41, "PAID", 1200, TimePoint{}}};
+  }
+  bool up = true;
+};
+class FakeWishlist final : public WishlistClient {
+ public:
+  boost::asio::awaitable<Result<std::vector<WishlistEntry>>> Wishlist(std::int64_t,
+                                                                      std::size_t) override {
+    if (!up) co_return MakeError(Errc::kUnavailable, "catalog down");
+    co_return std::vector<WishlistEntry>{{7, 2}};
+  }
+  bool up = true;
+};
+class FakeLikes final : public LikesClient {
+ public:
+  boost::asio::awaitable<Result<std::vector<LikedProduct>>> Likes(std::int64_t,
+                                                                  std::size_t) override {
+    if (!up) co_return MakeError(Errc::kUnavailable, "catalog down");
+    co_return std::vector<LikedProduct>{{7}, {9}};
+  }
+  bool up = true;
 };
 
 HasherOptions FastHasher() {
@@ -95,15 +140,31 @@ class MembersServiceTest : public ::testing::Test {
     repository_ = std::make_unique<SqliteMemberRepository>(*writer_, *readers_);
     outbox_ = std::make_unique<SqliteMailOutbox>(*writer_, *readers_);
     hasher_ = std::make_unique<SodiumPasswordHasher>(hasher_options);
-    worker_ = std::make_unique<MailWorker>(*outbox_, cipher_, mailer_, clock_);
     ASSERT_TRUE(keyring_.Contains("k1") || keyring_.Add({"k1", std::string(kSecret)}, true).ok());
     MembersOptions options;
     options.public_base_url = "https://shop.example";
-    service_ = std::make_unique<MembersService>(*repository_, *hasher_, cipher_, revoker_, keyring_,
-                                                clock_, options);
-    service_->Load();
-    worker_->SetRequestResolver(
-        [this] { return rocketmart::testing::RunAwait(service_->ResolveMailRequests()); });
+    service_ = std::make_unique<MembersService>(MembersPorts{.repository = *repository_,
+                                                             .hasher = *hasher_,
+                                                             .cipher = cipher_,
+                                                             .revoker = revoker_,
+                                                             .throttles = throttles_,
+                                                             .orders = orders_,
+                                                             .wishlist = wishlist_,
+                                                             .likes = likes_},
+                                                keyring_, clock_, options);
+    ASSERT_TRUE(RunAwait(service_->Load()).ok());
+    worker_ = std::make_unique<MailWorker>(*outbox_, cipher_, mailer_, clock_,
+                                           [this] { return service_->ResolveMailRequests(); });
+  }
+
+  std::optional<MemberRecord> Find(const std::string& email) {
+    auto found = RunAwait(repository_->FindByEmail(email));
+    EXPECT_TRUE(found.ok());
+    return found.ok() ? *found : std::nullopt;
+  }
+  std::int64_t MailRequestsRecorded() {
+    auto stmt = readers_->ForThisThread().Prepare("SELECT count(*) FROM mail_requests");
+    return stmt.Step() ? stmt.Int64(0) : -1;
   }
 
   // Delivers queued mail and returns the newest one to `to`.
@@ -128,7 +189,7 @@ class MembersServiceTest : public ::testing::Test {
     EXPECT_TRUE(Signup(email).ok());
     const std::string link = LastMailTo(email).link;
     EXPECT_TRUE(RunAwait(service_->VerifyEmail(TokenOf(link), "10.0.0.1")).ok());
-    return repository_->FindByEmail(email)->id;
+    return Find(email)->id;
   }
   Result<TokenPair> Login(const std::string& email, const std::string& password = kPassword,
                           const std::string& ip = "10.0.0.9") {
@@ -158,6 +219,10 @@ class MembersServiceTest : public ::testing::Test {
   auth::Keyring keyring_;
   SodiumFieldCipher cipher_{kSecret};
   RecordingRevoker revoker_;
+  InMemoryThrottleStore throttles_;
+  FakeOrders orders_;
+  FakeWishlist wishlist_;
+  FakeLikes likes_;
   CapturingMailer mailer_;
   std::unique_ptr<storage::GroupCommitWriter> writer_;
   std::unique_ptr<storage::ReadConnections> readers_;
@@ -203,26 +268,6 @@ TEST(MembersDomain, ProfileFields) {
   EXPECT_FALSE(ValidateAddress("line\nbreak").ok());
 }
 
-TEST(MembersDomain, FailureThrottleBacksOffAndForgives) {
-  FailureThrottle t({});
-  FakeClock clock;
-  for (int i = 0; i < 5; ++i) {
-    EXPECT_FALSE(t.Check("k", clock.Now()));
-    t.RecordFailure("k", clock.Now());
-  }
-  EXPECT_FALSE(t.Check("k", clock.Now()));  // five free failures
-  t.RecordFailure("k", clock.Now());
-  ASSERT_TRUE(t.Check("k", clock.Now()));
-  EXPECT_EQ(*t.Check("k", clock.Now()), std::chrono::seconds{1});
-  clock.Advance(std::chrono::seconds{1});
-  t.RecordFailure("k", clock.Now());
-  EXPECT_EQ(*t.Check("k", clock.Now()), std::chrono::seconds{2});
-  for (int i = 0; i < 30; ++i) t.RecordFailure("k", clock.Now());
-  EXPECT_EQ(*t.Check("k", clock.Now()), std::chrono::seconds{900});  // capped: no lockout DoS
-  t.RecordSuccess("k");
-  EXPECT_FALSE(t.Check("k", clock.Now()));
-}
-
 TEST_F(MembersServiceTest, SignupMailsASingleUseVerificationLink) {
   ASSERT_TRUE(Signup("ann@example.com", kPassword, "+82 10-1234-5678", "Seoul").ok());
   const MailMessage mail = LastMailTo("ann@example.com");
@@ -232,7 +277,7 @@ TEST_F(MembersServiceTest, SignupMailsASingleUseVerificationLink) {
   const std::string token = TokenOf(mail.link);
   EXPECT_EQ(token.size(), 64u);  // 256 bits
 
-  auto before = repository_->FindByEmail("ann@example.com");
+  auto before = Find("ann@example.com");
   ASSERT_TRUE(before);
   EXPECT_FALSE(before->email_verified);
   EXPECT_TRUE(before->password_hash.starts_with("$argon2id$"));
@@ -240,7 +285,7 @@ TEST_F(MembersServiceTest, SignupMailsASingleUseVerificationLink) {
   auto first = RunAwait(service_->VerifyEmail(token, "10.0.0.1"));
   ASSERT_TRUE(first.ok());
   EXPECT_FALSE(first->already_verified);
-  EXPECT_TRUE(repository_->FindByEmail("ann@example.com")->email_verified);
+  EXPECT_TRUE(Find("ann@example.com")->email_verified);
   // A second use (double click, another device) is not an error, and changes nothing.
   auto again = RunAwait(service_->VerifyEmail(token, "10.0.0.1"));
   ASSERT_TRUE(again.ok());
@@ -251,7 +296,7 @@ TEST_F(MembersServiceTest, SignupMailsASingleUseVerificationLink) {
   ASSERT_FALSE(late.ok());
   EXPECT_EQ(late.error().code, Errc::kValidationFailed);
 
-  auto me = service_->Me(before->id);
+  auto me = RunAwait(service_->Me(before->id));
   ASSERT_TRUE(me.ok());
   EXPECT_EQ(me->phone, "+82 10-1234-5678");
   EXPECT_EQ(me->address, "Seoul");
@@ -272,7 +317,7 @@ TEST_F(MembersServiceTest, VerificationLinkExpiresIsSupersededAndCannotBeGuessed
   EXPECT_FALSE(RunAwait(service_->VerifyEmail(first, "10.0.0.1")).ok());  // superseded
   clock_.Advance(std::chrono::hours{24} + std::chrono::seconds{1});
   EXPECT_FALSE(RunAwait(service_->VerifyEmail(second, "10.0.0.1")).ok());  // expired
-  EXPECT_FALSE(repository_->FindByEmail("bo@example.com")->email_verified);
+  EXPECT_FALSE(Find("bo@example.com")->email_verified);
   // Guessing: malformed and random tokens fail, and the client address is throttled.
   int limited = 0;
   for (int i = 0; i < 150; ++i) {
@@ -281,7 +326,7 @@ TEST_F(MembersServiceTest, VerificationLinkExpiresIsSupersededAndCannotBeGuessed
     if (r.error().code == Errc::kRateLimited) ++limited;
   }
   EXPECT_GT(limited, 0);
-  EXPECT_FALSE(repository_->FindByEmail("bo@example.com")->email_verified);
+  EXPECT_FALSE(Find("bo@example.com")->email_verified);
 }
 
 TEST_F(MembersServiceTest, ALiveLinkOfAnAddressVerifiedByAResetAnswersAlreadyVerified) {
@@ -290,7 +335,7 @@ TEST_F(MembersServiceTest, ALiveLinkOfAnAddressVerifiedByAResetAnswersAlreadyVer
   ASSERT_TRUE(RunAwait(service_->FindPassword("rae@example.com", "10.0.0.1")).ok());
   const std::string reset = TokenOf(LastMailTo("rae@example.com").link);
   ASSERT_TRUE(RunAwait(service_->ResetPassword(reset, "a fresh passphrase", "10.0.0.1")).ok());
-  ASSERT_TRUE(repository_->FindByEmail("rae@example.com")->email_verified);  // by the reset
+  ASSERT_TRUE(Find("rae@example.com")->email_verified);  // by the reset
   auto outcome = RunAwait(service_->VerifyEmail(verify, "10.0.0.1"));
   ASSERT_TRUE(outcome.ok());
   EXPECT_TRUE(outcome->already_verified);
@@ -298,7 +343,7 @@ TEST_F(MembersServiceTest, ALiveLinkOfAnAddressVerifiedByAResetAnswersAlreadyVer
 
 TEST_F(MembersServiceTest, DuplicateSignupAnswersTheSameAndWarnsTheOwner) {
   ASSERT_TRUE(Signup("cy@example.com").ok());
-  const auto original = repository_->FindByEmail("cy@example.com");
+  const auto original = Find("cy@example.com");
   ASSERT_TRUE(Signup("CY@Example.com", "another password 2").ok());  // same answer as new
   const MailMessage mail = LastMailTo("CY@Example.com");
   EXPECT_EQ(mail.subject, "Someone tried to sign up with your email address");
@@ -306,7 +351,7 @@ TEST_F(MembersServiceTest, DuplicateSignupAnswersTheSameAndWarnsTheOwner) {
   // Its only link opens the forgot-password page (a GET route), not a POST-only route.
   EXPECT_NE(mail.text.find("https://shop.example/member/find-password\n"), std::string::npos)
       << mail.text;
-  const auto after = repository_->FindByEmail("cy@example.com");
+  const auto after = Find("cy@example.com");
   EXPECT_EQ(after->id, original->id);
   EXPECT_EQ(after->password_hash, original->password_hash);  // no state change
 }
@@ -319,8 +364,8 @@ TEST_F(MembersServiceTest, RealMembersNeverGetASyntheticIdentitysId) {
     db.Exec("UPDATE sqlite_sequence SET seq = 9007199254740991 WHERE name = 'members'");
   });
   EXPECT_ANY_THROW(Signup("first-synthetic@example.com"));
-  EXPECT_FALSE(repository_->FindByEmail("first-synthetic@example.com"));
-  EXPECT_TRUE(repository_->FindByEmail("last-ordinary@example.com"));
+  EXPECT_FALSE(Find("first-synthetic@example.com"));
+  EXPECT_TRUE(Find("last-ordinary@example.com"));
 }
 
 TEST_F(MembersServiceTest, RejectedSignupsChangeNothing) {
@@ -328,7 +373,7 @@ TEST_F(MembersServiceTest, RejectedSignupsChangeNothing) {
   EXPECT_EQ(Signup("dee@example.com", "password").error().field, "password");
   EXPECT_EQ(Signup("dee@example.com", "short").error().field, "password");
   EXPECT_EQ(Signup("dee@example.com", kPassword, "call me").error().field, "phone");
-  EXPECT_FALSE(repository_->FindByEmail("dee@example.com"));
+  EXPECT_FALSE(Find("dee@example.com"));
   worker_->RunOnce();
   EXPECT_TRUE(mailer_.sent.empty());
 }
@@ -355,6 +400,34 @@ TEST_F(MembersServiceTest, LoginIsGenericAndThrottled) {
   EXPECT_EQ(identity.member_id, id);
   EXPECT_TRUE(identity.email_verified);
   EXPECT_EQ(ok->expires_in, 900);
+}
+
+// A free coroutine (not a capturing lambda): its arguments live in the coroutine frame.
+boost::asio::awaitable<void> LoginInto(MembersService& service, std::string email,
+                                       std::string password, std::string ip,
+                                       std::vector<std::optional<Errc>>* outcomes) {
+  auto r = co_await service.Login(std::move(email), std::move(password), std::move(ip));
+  outcomes->push_back(r.ok() ? std::nullopt : std::optional<Errc>(r.error().code));
+}
+
+TEST_F(MembersServiceTest, ParallelGuessesOfOnePasswordGetNoMoreTriesThanSequentialOnes) {
+  // Twenty wrong passwords for one account at once, from twenty addresses: they all reach the
+  // throttle before the first hash is verified. Only the free attempts plus the one that starts
+  // the lockout may be checked, as if they had come one by one.
+  Member("pia@example.com");
+  boost::asio::io_context ioc;
+  std::vector<std::optional<Errc>> outcomes;
+  for (int i = 0; i < 20; ++i) {
+    boost::asio::co_spawn(ioc,
+                          LoginInto(*service_, "pia@example.com", "wrong password",
+                                    "10.7.0." + std::to_string(i), &outcomes),
+                          boost::asio::detached);
+  }
+  ioc.run();
+  ASSERT_EQ(outcomes.size(), 20u);
+  EXPECT_EQ(std::count(outcomes.begin(), outcomes.end(), Errc::kUnauthenticated), 6);
+  EXPECT_EQ(std::count(outcomes.begin(), outcomes.end(), Errc::kRateLimited), 14);
+  EXPECT_EQ(std::count(outcomes.begin(), outcomes.end(), std::nullopt), 0);
 }
 
 TEST_F(MembersServiceTest, PerAddressThrottleCoversManyAccounts) {
@@ -398,7 +471,7 @@ TEST_F(MembersServiceTest, RefreshRotatesAndReuseRevokesTheFamily) {
   EXPECT_EQ(revoker_.denied_families[0].first, family);
   EXPECT_EQ(revoker_.denied_families[0].second, clock_.Now() + std::chrono::minutes{15});
   revoker_.Clear();
-  service_->Load();  // and after a restart
+  ASSERT_TRUE(RunAwait(service_->Load()).ok());  // and after a restart
   ASSERT_EQ(revoker_.denied_families.size(), 1u);
   EXPECT_EQ(revoker_.denied_families[0].first, family);
   EXPECT_FALSE(RunAwait(service_->Refresh(r1->refresh_token)).ok());  // family revoked
@@ -464,10 +537,41 @@ TEST_F(MembersServiceTest, LogoutAndLogoutAllRevoke) {
   EXPECT_GE(claims->issued_at, after);
   // Restart: the denylist is replayed from the database.
   revoker_.Clear();
-  service_->Load();
+  ASSERT_TRUE(RunAwait(service_->Load()).ok());
   // a's session (logout) and c's (its refresh token came back after the logout-all).
   EXPECT_EQ(revoker_.denied_families.size(), 2u);
   EXPECT_EQ(revoker_.valid_after_.count(id_a.member_id), 1u);
+}
+
+TEST_F(MembersServiceTest, ARevocationTheGatewayDidNotTakeIsReportedAndReplayed) {
+  const std::int64_t id = Member("ike@example.com");
+  auto a = Login("ike@example.com");
+  auto b = Login("ike@example.com");
+  revoker_.fail = true;
+  // The logout is committed (the refresh token is dead) but not in force at the gateway: the
+  // caller is told, never answered as if the access token were void everywhere.
+  auto out = RunAwait(service_->Logout(IdentityOf(*a), a->refresh_token));
+  ASSERT_FALSE(out.ok());
+  EXPECT_EQ(out.error().code, Errc::kUnavailable);
+  // Presenting the revoked refresh token denies its session again: not in force either.
+  auto refreshed = RunAwait(service_->Refresh(a->refresh_token));
+  ASSERT_FALSE(refreshed.ok());
+  EXPECT_EQ(refreshed.error().code, Errc::kUnavailable);
+  auto all = RunAwait(service_->LogoutAll(IdentityOf(*b)));
+  ASSERT_FALSE(all.ok());
+  EXPECT_EQ(all.error().code, Errc::kUnavailable);
+  EXPECT_EQ(service_->RevocationsUnpublished(), 3u);
+  EXPECT_FALSE(RunAwait(service_->RepublishRevocations()));  // still down: stays pending
+  EXPECT_TRUE(revoker_.denied_families.empty());
+  // Once the deny-list takes writes again, the durable record is replayed into it, once.
+  revoker_.fail = false;
+  EXPECT_TRUE(RunAwait(service_->RepublishRevocations()));
+  ASSERT_EQ(revoker_.denied_families.size(), 1u);
+  EXPECT_EQ(revoker_.denied_families[0].first + "." + IdentityOf(*a).token_id.substr(33),
+            IdentityOf(*a).token_id);
+  EXPECT_EQ(revoker_.valid_after_.count(id), 1u);
+  EXPECT_FALSE(RunAwait(service_->RepublishRevocations()));  // nothing pending any more
+  EXPECT_EQ(revoker_.denied_families.size(), 1u);
 }
 
 TEST_F(MembersServiceTest, RevocationsInTheSameSecondStillVoidTokensIssuedBetween) {
@@ -536,10 +640,10 @@ TEST_F(MembersServiceTest, MailRequestsAreRecordedAlikeAndResolvedByTheMailWorke
     ASSERT_TRUE(RunAwait(service_->ResendVerification(email, "10.0.0.1")).ok());
   }
   // The requests did the same thing for every address: one row each, no lookup, no link, no mail.
-  EXPECT_EQ(repository_->PendingMailRequests(100).size(), 5u);
+  EXPECT_EQ(MailRequestsRecorded(), 5);
   EXPECT_EQ(outbox_->Pending(), 0);
   worker_->RunOnce();  // the worker looks the addresses up and sends what is due
-  EXPECT_TRUE(repository_->PendingMailRequests(100).empty());
+  EXPECT_EQ(MailRequestsRecorded(), 0);
   std::vector<std::pair<std::string, std::string>> got;
   for (std::size_t i = before; i < mailer_.sent.size(); ++i) {
     got.emplace_back(mailer_.sent[i].to, mailer_.sent[i].subject);
@@ -572,19 +676,30 @@ TEST_F(MembersServiceTest, ProfileUpdateValidatesAndSeals) {
   EXPECT_FALSE(updated->address);
   auto bad = RunAwait(service_->UpdateProfile(id, {.phone = "nope"}));
   ASSERT_FALSE(bad.ok());
-  EXPECT_EQ(service_->Me(id)->phone, "010-9876-5432");
+  EXPECT_EQ(RunAwait(service_->Me(id))->phone, "010-9876-5432");
   EXPECT_FALSE(RunAwait(service_->UpdateProfile(id, {})).ok());
   auto cleared = RunAwait(service_->UpdateProfile(id, {.phone = ""}));
   EXPECT_FALSE(cleared->phone);
   EXPECT_EQ(DatabaseBytes().find("9876-5432"), std::string::npos);
 }
 
-TEST_F(MembersServiceTest, MyPageMarksUnboundSectionsUnavailable) {
+TEST_F(MembersServiceTest, MyPageShowsEachSectionItsServiceAnswersAndMarksTheOthersUnavailable) {
   const std::int64_t id = Member("ned@example.com");
   auto page = RunAwait(service_->MyPage(id));
   ASSERT_TRUE(page.ok());
   EXPECT_EQ(page->profile.email, "ned@example.com");
+  ASSERT_TRUE(page->orders.items);
+  EXPECT_EQ(page->orders.items->at(0).id, 41);
+  ASSERT_TRUE(page->wishlist.items);
+  ASSERT_TRUE(page->likes.items);
+  EXPECT_EQ(page->likes.items->size(), 2u);
+  // One service down: its section is "unavailable", the page and the other sections answer.
+  orders_.up = false;
+  likes_.up = false;
+  page = RunAwait(service_->MyPage(id));
+  ASSERT_TRUE(page.ok());
   EXPECT_FALSE(page->orders.items);
+  EXPECT_TRUE(page->wishlist.items);
   EXPECT_FALSE(page->likes.items);
   EXPECT_EQ(RunAwait(service_->MyPage(id + 1000)).error().code, Errc::kNotFound);
 }
@@ -604,10 +719,10 @@ TEST_F(MembersServiceTest, MailSurvivesAnSmtpOutageWithBackoff) {
 
 TEST_F(MembersServiceTest, LoginUpgradesWeakerHashes) {
   Member("pat@example.com");
-  const std::string weak = repository_->FindByEmail("pat@example.com")->password_hash;
+  const std::string weak = Find("pat@example.com")->password_hash;
   Open({.threads = 1, .max_queue = 32, .opslimit = 2, .memlimit = 19u * 1024 * 1024});
   ASSERT_TRUE(Login("pat@example.com").ok());
-  const std::string strong = repository_->FindByEmail("pat@example.com")->password_hash;
+  const std::string strong = Find("pat@example.com")->password_hash;
   EXPECT_NE(weak, strong);
   EXPECT_NE(strong.find("m=19456,t=2,p=1"), std::string::npos) << strong;
   EXPECT_TRUE(Login("pat@example.com").ok());
@@ -675,14 +790,14 @@ TEST_F(MembersServiceTest, AdminListFindsMembersByEmailOrNamePrefixNewestFirst) 
   std::map<std::string, std::int64_t> id;
   for (const auto& [email, name] : people) {
     ASSERT_TRUE(RunAwait(service_->Signup({email, kPassword, name, "", ""}, "10.0.0.1")).ok());
-    id[email] = repository_->FindByEmail(email)->id;
+    id[email] = Find(email)->id;
   }
   auto ids = [](const MembersService::MemberPage& page) {
     std::vector<std::int64_t> out;
     for (const auto& m : page.items) out.push_back(m.id);
     return out;
   };
-  auto all = service_->ListMembers(std::nullopt, 0, 100);
+  auto all = RunAwait(service_->ListMembers(std::nullopt, 0, 100));
   ASSERT_TRUE(all.ok());
   EXPECT_EQ(all->items.size(), people.size());
   EXPECT_EQ(all->total, static_cast<std::int64_t>(people.size()));
@@ -694,27 +809,28 @@ TEST_F(MembersServiceTest, AdminListFindsMembersByEmailOrNamePrefixNewestFirst) 
   const std::vector<std::int64_t> al = {id["dan@example.com"], id["carl@example.com"],
                                         id["alex@shop.io"], id["zoe@example.com"]};
   for (const char* q : {"al", "AL", "aL"}) {
-    auto found = service_->ListMembers(std::string(q), 0, 100);
+    auto found = RunAwait(service_->ListMembers(std::string(q), 0, 100));
     ASSERT_TRUE(found.ok());
     EXPECT_EQ(ids(*found), al) << q;
     EXPECT_FALSE(found->total) << "no total for a search";
   }
-  EXPECT_EQ(ids(*service_->ListMembers(std::string("al["), 0, 100)),
+  EXPECT_EQ(ids(*RunAwait(service_->ListMembers(std::string("al["), 0, 100))),
             std::vector<std::int64_t>{id["dan@example.com"]});
-  EXPECT_EQ(ids(*service_->ListMembers(std::string("ALEX@SHOP.IO"), 0, 100)),
+  EXPECT_EQ(ids(*RunAwait(service_->ListMembers(std::string("ALEX@SHOP.IO"), 0, 100))),
             std::vector<std::int64_t>{id["alex@shop.io"]});
-  EXPECT_EQ(ids(*service_->ListMembers(std::string("x@"), 0, 100)),
+  EXPECT_EQ(ids(*RunAwait(service_->ListMembers(std::string("x@"), 0, 100))),
             std::vector<std::int64_t>{id["f@example.com"]});
-  EXPECT_TRUE(service_->ListMembers(std::string("example.com"), 0, 100)->items.empty())
+  EXPECT_TRUE(RunAwait(service_->ListMembers(std::string("example.com"), 0, 100))->items.empty())
       << "a prefix, not a substring";
 
-  auto first = service_->ListMembers(std::string("al"), 0, 3);
+  auto first = RunAwait(service_->ListMembers(std::string("al"), 0, 3));
   EXPECT_EQ(ids(*first), std::vector<std::int64_t>(al.begin(), al.begin() + 3));
   ASSERT_EQ(first->next_before_id, al[2]);
-  auto rest = service_->ListMembers(std::string("al"), first->next_before_id, 3);
+  auto rest = RunAwait(service_->ListMembers(std::string("al"), first->next_before_id, 3));
   EXPECT_EQ(ids(*rest), std::vector<std::int64_t>{al[3]});
   EXPECT_EQ(rest->next_before_id, 0);
-  EXPECT_EQ(service_->ListMembers(std::string(""), 0, 10).error().code, Errc::kValidationFailed);
+  EXPECT_EQ(RunAwait(service_->ListMembers(std::string(""), 0, 10)).error().code,
+            Errc::kValidationFailed);
 }
 
 }  // namespace

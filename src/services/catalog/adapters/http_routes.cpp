@@ -19,6 +19,7 @@ constexpr json::StringBounds kDescriptionBounds{
 constexpr json::StringBounds kImageUrlBounds{.min_chars = 0, .max_chars = kImageUrlMaxChars};
 constexpr json::IntBounds kPriceBounds{.min = 0, .max = kPriceMax};
 constexpr json::IntBounds kStockBounds{.min = 0, .max = kStockMax};
+constexpr std::size_t kDefaultLikesPage = 20;
 
 Result<ProductDraft> ParseDraft(std::string_view body) {
   auto object = json::ParseObject(body);
@@ -56,16 +57,23 @@ Result<ProductChanges> ParseChanges(std::string_view body) {
   return changes;
 }
 
+// `limit=` 1..kMaxPageSize, `fallback` when absent.
+Result<std::size_t> ParseLimit(const Request& req, std::size_t fallback) {
+  auto limit = req.QueryParam("limit");
+  if (!limit) return fallback;
+  std::size_t n = 0;
+  auto [p, ec] = std::from_chars(limit->data(), limit->data() + limit->size(), n);
+  if (ec != std::errc{} || p != limit->data() + limit->size() || n < 1 || n > kMaxPageSize) {
+    return MakeError(Errc::kValidationFailed, "limit must be between 1 and 100", "limit");
+  }
+  return n;
+}
+
 Result<ListQuery> ParseListQuery(const Request& req) {
   ListQuery q;
-  if (auto limit = req.QueryParam("limit")) {
-    std::size_t n = 0;
-    auto [p, ec] = std::from_chars(limit->data(), limit->data() + limit->size(), n);
-    if (ec != std::errc{} || p != limit->data() + limit->size() || n < 1 || n > kMaxPageSize) {
-      return MakeError(Errc::kValidationFailed, "limit must be between 1 and 100", "limit");
-    }
-    q.limit = n;
-  }
+  auto limit = ParseLimit(req, q.limit);
+  if (!limit.ok()) return limit.error();
+  q.limit = *limit;
   if (auto sort = req.QueryParam("sort")) {
     if (*sort == "id")
       q.sort = SortOrder::kIdAsc;
@@ -166,7 +174,7 @@ void RegisterRoutes(http::Router& router, CatalogService& catalog, ProductDecora
       [&catalog, product_json](Request& req) -> awaitable<Response> {
         auto query = ParseListQuery(req);
         if (!query.ok()) co_return http::ErrorResponse(query.error());
-        auto page = catalog.List(*query);
+        auto page = co_await catalog.List(std::move(*query));
         if (!page.ok()) co_return http::ErrorResponse(page.error());
         boost::json::array items;
         items.reserve(page->items.size());
@@ -181,7 +189,7 @@ void RegisterRoutes(http::Router& router, CatalogService& catalog, ProductDecora
   auto get_one = [&catalog, product_json](Request& req) -> awaitable<Response> {
     auto id = req.IdParam("id");
     if (!id.ok()) co_return http::ErrorResponse(id.error());
-    auto view = catalog.Get(*id, req.MemberId());
+    auto view = co_await catalog.Get(*id, req.MemberId());
     if (!view) co_return http::ErrorResponse(MakeError(Errc::kNotFound, "no such product"));
     co_return http::JsonResponse(http::Status::ok, product_json(*view));
   };
@@ -237,6 +245,25 @@ void RegisterRoutes(http::Router& router, CatalogService& catalog, ProductDecora
   router.Add(http::Method::put, "/products/{id}/like", member, like_route(LikeOp::kLike));
   router.Add(http::Method::delete_, "/products/{id}/like", member, like_route(LikeOp::kUnlike));
   router.Add(http::Method::post, "/products/like/{id}", member, like_route(LikeOp::kToggle));
+
+  // The caller's own likes, most recent first (members' "my page" reads it over HTTP with the
+  // member's token when the services run apart).
+  router.Add(http::Method::get, "/products/likes",
+             {.access = http::Access::kMember, .query = {"limit"}},
+             [&catalog](Request& req) -> awaitable<Response> {
+               auto limit = ParseLimit(req, kDefaultLikesPage);
+               if (!limit.ok()) co_return http::ErrorResponse(limit.error());
+               auto likes = co_await catalog.LikedBy(req.MemberId(), *limit);
+               if (!likes.ok()) co_return http::ErrorResponse(likes.error());
+               boost::json::array items;
+               items.reserve(likes->size());
+               for (const Like& like : *likes) {
+                 items.push_back(boost::json::object{{"productId", like.product_id},
+                                                     {"likedAt", FormatRfc3339(like.liked_at)}});
+               }
+               co_return http::JsonResponse(http::Status::ok,
+                                            boost::json::object{{"items", std::move(items)}});
+             });
 }
 
 namespace {
@@ -278,8 +305,9 @@ void RegisterShoppingRoutes(http::Router& router, ShoppingService& shopping) {
 
   router.Add(http::Method::get, "/products/wishlist", member,
              [&shopping](Request& req) -> awaitable<Response> {
-               co_return http::JsonResponse(http::Status::ok,
-                                            BasketJson(shopping.Wishlist(req.MemberId())));
+               auto wishlist = co_await shopping.Wishlist(req.MemberId());
+               if (!wishlist.ok()) co_return http::ErrorResponse(wishlist.error());
+               co_return http::JsonResponse(http::Status::ok, BasketJson(*wishlist));
              });
   router.Add(http::Method::post, "/products/wishlist", member,
              [&shopping](Request& req) -> awaitable<Response> {
@@ -300,7 +328,9 @@ void RegisterShoppingRoutes(http::Router& router, ShoppingService& shopping) {
              });
 
   router.Add(http::Method::get, "/cart", member, [&shopping](Request& req) -> awaitable<Response> {
-    co_return http::JsonResponse(http::Status::ok, BasketJson(shopping.Cart(req.MemberId())));
+    auto cart = co_await shopping.Cart(req.MemberId());
+    if (!cart.ok()) co_return http::ErrorResponse(cart.error());
+    co_return http::JsonResponse(http::Status::ok, BasketJson(*cart));
   });
   router.Add(http::Method::put, "/cart/items/{productId}", member,
              [&shopping](Request& req) -> awaitable<Response> {

@@ -63,6 +63,12 @@ constexpr storage::Migration kMigrations[] = {
         last_order_id INTEGER
       );
     )sql"},
+    // Like sequence numbers (issue 12): taken from the product's row in the like's transaction,
+    // so they order a product's like changes across every instance on this database (they were
+    // counted in one process's memory).
+    {4, "like sequence", R"sql(
+      ALTER TABLE products ADD COLUMN like_seq INTEGER NOT NULL DEFAULT 0;
+    )sql"},
 };
 
 constexpr std::string_view kSelectColumns =

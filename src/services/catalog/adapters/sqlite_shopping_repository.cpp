@@ -56,13 +56,14 @@ std::int64_t RemovePurchasedLines(storage::Database& db, const PurchasedLines& o
 
 boost::asio::awaitable<Result<LikeChange>> SqliteShoppingRepository::ChangeLike(
     std::int64_t member_id, std::int64_t product_id, LikeOp op, TimePoint now) {
-  auto job = [this, member_id, product_id, op, now](storage::Database& db) -> Result<LikeChange> {
+  auto job = [member_id, product_id, op, now](storage::Database& db) -> Result<LikeChange> {
     if (!ProductIsLive(db, product_id)) return NoSuchProduct();
     bool like = op == LikeOp::kLike;
     if (op == LikeOp::kToggle) {
       like = QueryInt(db, "SELECT 1 FROM likes WHERE product_id = ? AND member_id = ?", product_id,
                       member_id, true) != 1;
     }
+    std::int64_t delta = 0;
     if (like) {
       auto& insert = db.Cached(
           "INSERT OR IGNORE INTO likes (product_id, member_id, created_at_ms) VALUES (?, ?, ?)");
@@ -77,25 +78,28 @@ boost::asio::awaitable<Result<LikeChange>> SqliteShoppingRepository::ChangeLike(
               "a member can like at most " + std::to_string(kMaxLikesPerMember) + " products",
               "productId");
         }
-        db.Cached("UPDATE products SET like_count = like_count + 1 WHERE id = ?")
-            .BindInt64(1, product_id)
-            .Step();
+        delta = 1;
       }
     } else {
       auto& remove = db.Cached("DELETE FROM likes WHERE product_id = ? AND member_id = ?");
       remove.BindInt64(1, product_id).BindInt64(2, member_id);
       remove.Step();
-      if (db.Changes() == 1) {
-        db.Cached("UPDATE products SET like_count = like_count - 1 WHERE id = ?")
-            .BindInt64(1, product_id)
-            .Step();
-      }
+      if (db.Changes() == 1) delta = -1;
     }
+    // The count follows the rows, and every change (even one that found the like as asked) takes
+    // the product's next sequence number, in the same transaction: stored with the product, it
+    // orders the product's changes in commit order whichever instance made them.
+    auto& count = db.Cached(
+        "UPDATE products SET like_count = like_count + ?, like_seq = like_seq + 1 WHERE id = ? "
+        "RETURNING like_count, like_seq");
+    count.BindInt64(1, delta).BindInt64(2, product_id);
     LikeChange change;
-    change.likes = QueryInt(db, "SELECT like_count FROM products WHERE id = ?", product_id);
     change.liked = like;
-    // Jobs run one at a time on the writer thread in commit order, so this order is theirs.
-    change.seq = like_seq_.fetch_add(1, std::memory_order_relaxed) + 1;
+    if (count.Step()) {
+      change.likes = count.Int64(0);
+      change.seq = static_cast<std::uint64_t>(count.Int64(1));
+    }
+    count.Reset();
     return change;
   };
   co_return co_await async::Write<LikeChange>(writer_, std::move(job));
@@ -110,17 +114,19 @@ std::vector<std::pair<std::int64_t, std::int64_t>> SqliteShoppingRepository::Loa
   return out;
 }
 
-std::vector<std::int64_t> SqliteShoppingRepository::LikedBy(std::int64_t member_id,
-                                                            std::size_t limit) {
+// Reads complete inline: a point query on the calling thread's reader connection, answered from
+// the page cache (WAL: never waits for the writer).
+boost::asio::awaitable<Result<std::vector<Like>>> SqliteShoppingRepository::LikedBy(
+    std::int64_t member_id, std::size_t limit) {
   storage::Database& db = readers_.ForThisThread();
   auto& stmt = db.Cached(
-      "SELECT product_id FROM likes WHERE member_id = ? ORDER BY created_at_ms DESC, product_id "
-      "LIMIT ?");
+      "SELECT product_id, created_at_ms FROM likes WHERE member_id = ? "
+      "ORDER BY created_at_ms DESC, product_id LIMIT ?");
   stmt.BindInt64(1, member_id).BindInt64(2, static_cast<std::int64_t>(limit));
-  std::vector<std::int64_t> out;
-  while (stmt.Step()) out.push_back(stmt.Int64(0));
+  std::vector<Like> out;
+  while (stmt.Step()) out.push_back(Like{stmt.Int64(0), FromUnixMillis(stmt.Int64(1))});
   stmt.Reset();
-  return out;
+  co_return out;
 }
 
 boost::asio::awaitable<Result<StoredLine>> SqliteShoppingRepository::AddToWishlist(
@@ -318,7 +324,8 @@ SqliteShoppingRepository::EndCartCheckout(std::int64_t member_id, std::string ke
   co_return co_await async::Write<std::optional<std::int64_t>>(writer_, std::move(job));
 }
 
-std::vector<StoredLine> SqliteShoppingRepository::Lines(Basket basket, std::int64_t member_id) {
+boost::asio::awaitable<Result<std::vector<StoredLine>>> SqliteShoppingRepository::Lines(
+    Basket basket, std::int64_t member_id) {
   storage::Database& db = readers_.ForThisThread();
   auto& stmt =
       db.Cached("SELECT product_id, quantity, added_at_ms FROM " + std::string(Table(basket)) +
@@ -328,7 +335,8 @@ std::vector<StoredLine> SqliteShoppingRepository::Lines(Basket basket, std::int6
   while (stmt.Step()) {
     out.push_back(StoredLine{stmt.Int64(0), stmt.Int64(1), FromUnixMillis(stmt.Int64(2))});
   }
-  return out;
+  stmt.Reset();
+  co_return out;
 }
 
 }  // namespace rocketmart::catalog

@@ -3,11 +3,10 @@
 // calling thread's read-only connection (WAL: they never wait for the writer and see the latest
 // commit, so a member reads their own write once it was answered).
 //
-// Thread-safety: all methods may be called from any thread. The like sequence counter is only
-// advanced inside writer jobs, i.e. on the single writer thread, in commit order.
+// Thread-safety: all methods may be called from any thread. Several instances (processes) may
+// share one database file: their writes serialize on SQLite's write lock, and a like's sequence
+// number is kept with the product (products.like_seq), so it orders changes across them.
 #pragma once
-
-#include <atomic>
 
 #include "infra/storage/group_commit_writer.hpp"
 #include "infra/storage/read_connections.hpp"
@@ -23,7 +22,8 @@ class SqliteShoppingRepository final : public LikeRepository, public BasketRepos
   boost::asio::awaitable<Result<LikeChange>> ChangeLike(std::int64_t member_id,
                                                         std::int64_t product_id, LikeOp op,
                                                         TimePoint now) override;
-  std::vector<std::int64_t> LikedBy(std::int64_t member_id, std::size_t limit) override;
+  boost::asio::awaitable<Result<std::vector<Like>>> LikedBy(std::int64_t member_id,
+                                                            std::size_t limit) override;
   std::vector<std::pair<std::int64_t, std::int64_t>> LoadLikes() override;
 
   boost::asio::awaitable<Result<StoredLine>> AddToWishlist(std::int64_t member_id,
@@ -39,7 +39,8 @@ class SqliteShoppingRepository final : public LikeRepository, public BasketRepos
                                                       bool all) override;
   boost::asio::awaitable<Result<std::int64_t>> RemovePurchased(
       std::vector<PurchasedLines> orders) override;
-  std::vector<StoredLine> Lines(Basket basket, std::int64_t member_id) override;
+  boost::asio::awaitable<Result<std::vector<StoredLine>>> Lines(Basket basket,
+                                                                std::int64_t member_id) override;
   boost::asio::awaitable<Result<CartClaim>> ClaimCartCheckout(std::int64_t member_id,
                                                               std::string key,
                                                               TimePoint now) override;
@@ -49,7 +50,6 @@ class SqliteShoppingRepository final : public LikeRepository, public BasketRepos
  private:
   storage::GroupCommitWriter& writer_;
   storage::ReadConnections& readers_;
-  std::atomic<std::uint64_t> like_seq_{0};
 };
 
 }  // namespace rocketmart::catalog

@@ -9,7 +9,6 @@
 #include "core/clock.hpp"
 #include "core/result.hpp"
 #include "core/sale_state.hpp"
-#include "services/catalog/ports/sale_source.hpp"
 
 namespace rocketmart::catalog {
 
@@ -20,6 +19,13 @@ inline constexpr std::int64_t kCartMaxLines = 50;
 inline constexpr std::int64_t kWishlistMaxItems = 100;
 // Bounds the in-memory like index too (see docs/shopping.md for the memory arithmetic).
 inline constexpr std::int64_t kMaxLikesPerMember = 10'000;
+
+// A product's sale window, as checkout schedules it.
+struct SaleInfo {
+  TimePoint starts_at;
+  TimePoint ends_at;
+  std::int64_t per_member_limit = 0;
+};
 
 // Where a product stands in its drop. kEnded is shown but is not a list filter the brief asked for;
 // it is accepted as one anyway since it is a state a shopper sees.
@@ -35,12 +41,19 @@ Status ValidateLineQuantity(std::int64_t quantity);
 
 enum class LikeOp { kLike, kUnlike, kToggle };
 
-// The committed outcome of one like change. `seq` increases in commit order (it is taken on the
-// single writer thread), so an in-memory view applying outcomes out of order keeps the newest.
+// The committed outcome of one like change. `seq` strictly increases with each committed change of
+// the product, in commit order, whichever instance of the repository made it, so an in-memory view
+// applying outcomes out of order keeps the newest.
 struct LikeChange {
   std::int64_t likes = 0;  // the product's count after this change committed
   bool liked = false;      // the member's like after this change
   std::uint64_t seq = 0;
+};
+
+// One of a member's likes.
+struct Like {
+  std::int64_t product_id = 0;
+  TimePoint liked_at;
 };
 
 // A stored cart or wishlist line, before it is joined with the live product.

@@ -1,5 +1,8 @@
-// Port: durable storage of products. Implemented by adapters/sqlite_product_repository.
-// Writes are coroutines that complete only after the change (and its outbox event) committed.
+// Port: durable storage of products. Implemented by adapters/sqlite_product_repository; the
+// promises are checked, through this interface only, by
+// tests/contract/catalog/product_repository_contract.hpp. Writes are coroutines that complete only
+// after the change (and its event) committed; several instances may share one store (their writes
+// serialize in it). The catalog serves reads from memory, so the only read is the start-up load.
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
@@ -21,7 +24,8 @@ class ProductRepository {
                                                          TimePoint now) = 0;
   // Marks the product retired (it stays in history: orders refer to it); emits product.retired.
   virtual boost::asio::awaitable<Result<Product>> Retire(std::int64_t id, TimePoint now) = 0;
-  // Synchronous: start-up only.
+  // Every product ever stored, retired ones included, by id. Start-up only: synchronous by design,
+  // called once before serving.
   virtual std::vector<Product> LoadAll() = 0;
 };
 

@@ -1,7 +1,13 @@
 // Ports: durable likes, wishlist and cart rows, and the claim of an open cart checkout. Implemented
-// by adapters/sqlite_shopping_repository. Writes are coroutines that complete only after the change
-// committed; each one checks that the product exists and is not retired inside its own transaction
-// (kNotFound otherwise), so a line can never point at a product retired concurrently.
+// by adapters/sqlite_shopping_repository; the promises are checked, through these interfaces only,
+// by tests/contract/catalog/{like,basket}_repository_contract.hpp.
+//
+// One convention: every call a request waits for is a coroutine returning Result (an adapter that
+// answers from memory or a page cache may complete inline; a remote one reports an outage as an
+// error, kUnavailable); the start-up loads alone are synchronous. Writes complete only after the
+// change committed; each one checks that the product exists and is not retired inside its own
+// transaction (kNotFound otherwise), so a line can never point at a product retired concurrently.
+// Several instances may share one store: their writes serialize in the store.
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
@@ -25,10 +31,13 @@ class LikeRepository {
   virtual boost::asio::awaitable<Result<LikeChange>> ChangeLike(std::int64_t member_id,
                                                                 std::int64_t product_id, LikeOp op,
                                                                 TimePoint now) = 0;
-  // Every (member_id, product_id) like. Start-up only.
+  // Every (member_id, product_id) like. Start-up only: synchronous by design, called once before
+  // serving.
   virtual std::vector<std::pair<std::int64_t, std::int64_t>> LoadLikes() = 0;
-  // The products a member likes, most recent first (a reader connection; for "my page").
-  virtual std::vector<std::int64_t> LikedBy(std::int64_t member_id, std::size_t limit) = 0;
+  // The member's likes (of live and retired products), most recent first, at most `limit`. Reads
+  // the latest committed state.
+  virtual boost::asio::awaitable<Result<std::vector<Like>>> LikedBy(std::int64_t member_id,
+                                                                    std::size_t limit) = 0;
 };
 
 enum class Basket { kWishlist, kCart };
@@ -87,7 +96,8 @@ class BasketRepository {
   virtual boost::asio::awaitable<Result<std::int64_t>> RemovePurchased(
       std::vector<PurchasedLines> orders) = 0;
   // The member's lines in the order they were added. Reads the latest committed state.
-  virtual std::vector<StoredLine> Lines(Basket basket, std::int64_t member_id) = 0;
+  virtual boost::asio::awaitable<Result<std::vector<StoredLine>>> Lines(Basket basket,
+                                                                        std::int64_t member_id) = 0;
 
   // One transaction: joins the member's open cart checkout, or, when none is open and the cart has
   // a line, opens one under `key`. Two instances on one database serialize on the write lock.

@@ -23,11 +23,13 @@ Status Admission::Admit(std::int64_t member_id, std::int64_t quantity,
   } else {
     it->second += quantity;
   }
+  Changed();
   return Ok();
 }
 
 void Admission::GiveBack(std::int64_t member_id, std::int64_t quantity) {
   available_.fetch_add(quantity, std::memory_order_acq_rel);
+  Changed();
   std::lock_guard lock(members_mutex_);
   auto it = member_units_.find(member_id);
   if (it == member_units_.end()) return;
@@ -40,6 +42,7 @@ void Admission::Reset(std::int64_t available,
   std::lock_guard lock(members_mutex_);
   available_.store(available, std::memory_order_release);
   member_units_ = std::move(member_units);
+  Changed();
 }
 
 std::int64_t Admission::MemberUnits(std::int64_t member_id) const {

@@ -12,6 +12,7 @@
 #include <mutex>
 #include <unordered_map>
 
+#include "core/change_signal.hpp"
 #include "core/result.hpp"
 
 namespace rocketmart::checkout {
@@ -20,6 +21,10 @@ class Admission {
  public:
   explicit Admission(std::int64_t available = 0) : available_(available) {}
 
+  // Every change of the available count notifies `signal` (live stock displays). Set once,
+  // before the object is shared.
+  void Watch(ChangeSignal* signal) { signal_ = signal; }
+
   // Order of answers: per-member limit, then sold out / insufficient stock.
   Status Admit(std::int64_t member_id, std::int64_t quantity, std::int64_t per_member_limit);
   // Returns units admitted earlier (hold failed, released, declined or expired).
@@ -27,6 +32,7 @@ class Admission {
   // Adds restocked units.
   void AddStock(std::int64_t quantity) {
     available_.fetch_add(quantity, std::memory_order_acq_rel);
+    Changed();
   }
 
   // Reconciliation: replace both counters with what the database says.
@@ -36,7 +42,12 @@ class Admission {
   std::int64_t MemberUnits(std::int64_t member_id) const;
 
  private:
+  void Changed() {
+    if (signal_) signal_->Notify();
+  }
+
   std::atomic<std::int64_t> available_;
+  ChangeSignal* signal_ = nullptr;
   mutable std::mutex members_mutex_;
   std::unordered_map<std::int64_t, std::int64_t> member_units_;  // held or paid, per member
 };

@@ -56,8 +56,9 @@ Response Accepted() {
   return http::JsonResponse(http::Status::accepted, o);
 }
 
+// Throttles key on the client the server vouches for (a trusted proxy's report), not the peer.
 std::string Ip(const Request& req) {
-  return req.remote.to_string();
+  return req.client.to_string();
 }
 
 boost::json::object TokensJson(const TokenPair& t) {
@@ -261,7 +262,7 @@ void RegisterRoutes(http::Router& router, MembersService& members) {
 
   router.Add(http::Method::get, "/member/me", kMember,
              [&members](Request& req) -> awaitable<Response> {
-               auto profile = members.Me(req.MemberId());
+               auto profile = co_await members.Me(req.MemberId());
                if (!profile.ok()) co_return Error(profile.error());
                Response res = http::JsonResponse(http::Status::ok, ProfileJson(*profile));
                res.set(http::beast_http::field::cache_control, "no-store");
@@ -293,8 +294,9 @@ void RegisterRoutes(http::Router& router, MembersService& members) {
                if (!limit.ok()) co_return Error(limit.error());
                auto before = req.IntQueryParam("cursor", 1, INT64_MAX, 0);
                if (!before.ok()) co_return Error(before.error());
-               auto page = members.ListMembers(req.QueryParam("q"), *before,
-                                               static_cast<std::size_t>(*limit));
+               std::optional<std::string> q = req.QueryParam("q");
+               auto page = co_await members.ListMembers(std::move(q), *before,
+                                                        static_cast<std::size_t>(*limit));
                if (!page.ok()) co_return Error(page.error());
                boost::json::array items;
                for (const MemberSummary& m : page->items) {

@@ -5,8 +5,12 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <barrier>
 #include <fstream>
+#include <mutex>
 #include <sstream>
+#include <thread>
 
 #include "infra/storage/migrations.hpp"
 #include "services/members/adapters/mailers.hpp"
@@ -23,6 +27,11 @@ using rocketmart::testing::PlainTextPart;
 using rocketmart::testing::SmtpServer;
 
 constexpr std::string_view kSecret = "0123456789abcdef0123456789abcdef-mail-test";
+
+// These tests have no mail requests to resolve.
+boost::asio::awaitable<int> NoRequests() {
+  co_return 0;
+}
 
 SmtpOptions Options(const SmtpServer& server) {
   SmtpOptions o;
@@ -83,6 +92,18 @@ struct MailOutboxDb {
   SqliteMailOutbox outbox;
 };
 
+// Queues a sealed mail the way the repository does (in a writer transaction), due at `now`.
+void QueueSealedMail(storage::GroupCommitWriter& writer, const std::string& sealed, TimePoint now) {
+  writer.RunSync([&](storage::Database& db) {
+    auto stmt = db.Prepare(
+        "INSERT INTO mail_outbox (sealed, next_attempt_at_ms, created_at_ms) VALUES (?, ?, ?)");
+    stmt.BindBlob(1, {reinterpret_cast<const std::byte*>(sealed.data()), sealed.size()})
+        .BindInt64(2, ToUnixMillis(now))
+        .BindInt64(3, ToUnixMillis(now));
+    stmt.Step();
+  });
+}
+
 TEST(MailWorker, QueuedMailIsDeliveredOnceTheSmtpServerComesUp) {
   MailOutboxDb db;
   storage::GroupCommitWriter& writer = db.writer;
@@ -91,20 +112,13 @@ TEST(MailWorker, QueuedMailIsDeliveredOnceTheSmtpServerComesUp) {
   FakeClock clock;
   SmtpServer server(/*start=*/false);
   SmtpMailer mailer(Options(server), clock);
-  MailWorker worker(outbox, cipher, mailer, clock);
+  MailWorker worker(outbox, cipher, mailer, clock, NoRequests);
 
   // Queue a mail the way the repository does (sealed, in a writer transaction).
   const std::string link =
       "https://shop.example/member/reset-password?token=" + std::string(64, 'b');
   const std::string sealed = cipher.Seal(EncodeMail(ResetMail("bo@example.com", link, 30)), "mail");
-  writer.RunSync([&](storage::Database& db) {
-    auto stmt = db.Prepare(
-        "INSERT INTO mail_outbox (sealed, next_attempt_at_ms, created_at_ms) VALUES (?, ?, ?)");
-    stmt.BindBlob(1, {reinterpret_cast<const std::byte*>(sealed.data()), sealed.size()})
-        .BindInt64(2, ToUnixMillis(clock.Now()))
-        .BindInt64(3, ToUnixMillis(clock.Now()));
-    stmt.Step();
-  });
+  QueueSealedMail(writer, sealed, clock.Now());
 
   EXPECT_EQ(worker.RunOnce(), 0);  // server down
   EXPECT_EQ(outbox.Pending(), 1);  // not lost
@@ -131,13 +145,71 @@ TEST(MailWorker, LookingForDueMailCommitsNothing) {
   SodiumFieldCipher cipher(kSecret);
   FakeClock clock;
   EmlMailer mailer(db.dir.path() / "mail", "Rocket Mart <no-reply@rocketmart.local>", clock);
-  MailWorker worker(outbox, cipher, mailer, clock);
+  MailWorker worker(outbox, cipher, mailer, clock, NoRequests);
 
   const std::uint64_t before = writer.BatchesCommitted();
   EXPECT_EQ(worker.RunOnce(), 0);
   EXPECT_EQ(outbox.Pending(), 0);
-  EXPECT_FALSE(outbox.NextDue().has_value());
   EXPECT_EQ(writer.BatchesCommitted(), before);
+}
+
+// A mailer that records what it was given, from any thread.
+class RecordingMailer final : public Mailer {
+ public:
+  Status Send(const MailMessage& mail, const std::string&) override {
+    std::lock_guard lock(mu);
+    sent.push_back(mail.to);
+    return Ok();
+  }
+  std::mutex mu;
+  std::vector<std::string> sent;
+};
+
+// Two instances over one members.db (each its own writer, readers and worker, as two processes
+// would have), their workers running at once: every queued mail goes out exactly once.
+TEST(MailWorker, TwoWorkersOverOneDatabaseSendEachMailOnce) {
+  constexpr int kMails = 40;
+  MailOutboxDb first;
+  storage::OpenOptions open = first.Open();
+  storage::GroupCommitWriter second_writer(open);
+  open.read_only = true;
+  storage::ReadConnections second_readers(open);
+  SqliteMailOutbox second_outbox(second_writer, second_readers);
+  second_writer.Start();
+  SodiumFieldCipher cipher(kSecret);
+  FakeClock clock;
+  std::vector<std::string> want;
+  for (int i = 0; i < kMails; ++i) {
+    const std::string to = std::to_string(i) + "m@example.com";
+    want.push_back(to);
+    const std::string sealed = cipher.Seal(
+        EncodeMail(ResetMail(to, "https://shop.example/member/reset-password?token=x", 30)),
+        "mail");
+    QueueSealedMail(first.writer, sealed, clock.Now());
+  }
+  RecordingMailer mailer_a;
+  RecordingMailer mailer_b;
+  MailWorkerOptions small_batches;
+  small_batches.batch = 3;
+  MailWorker a(first.outbox, cipher, mailer_a, clock, NoRequests, small_batches);
+  MailWorker b(second_outbox, cipher, mailer_b, clock, NoRequests, small_batches);
+  std::barrier start(2);
+  auto drain = [&start](MailWorker& worker) {
+    start.arrive_and_wait();
+    while (worker.RunOnce() > 0) {
+    }
+  };
+  std::thread ta(drain, std::ref(a));
+  std::thread tb(drain, std::ref(b));
+  ta.join();
+  tb.join();
+  second_writer.Stop();
+  std::vector<std::string> got = mailer_a.sent;
+  got.insert(got.end(), mailer_b.sent.begin(), mailer_b.sent.end());
+  std::sort(got.begin(), got.end());
+  std::sort(want.begin(), want.end());
+  EXPECT_EQ(got, want);
+  EXPECT_EQ(first.outbox.Pending(), 0);
 }
 
 TEST(EmlMailer, WritesAReadableMessageFile) {

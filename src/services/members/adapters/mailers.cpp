@@ -9,6 +9,7 @@
 #include <cstring>
 
 #include "core/thread_name.hpp"
+#include "infra/async/run.hpp"
 
 namespace rocketmart::members {
 namespace {
@@ -125,9 +126,14 @@ Status SmtpMailer::Send(const MailMessage& mail, const std::string& message_id) 
   return Ok();
 }
 
-MailWorker::MailWorker(SqliteMailOutbox& outbox, const FieldCipher& cipher, Mailer& mailer,
-                       const Clock& clock, MailWorkerOptions options)
-    : outbox_(outbox), cipher_(cipher), mailer_(mailer), clock_(clock), options_(options) {}
+MailWorker::MailWorker(MailOutbox& outbox, const FieldCipher& cipher, Mailer& mailer,
+                       const Clock& clock, Resolver resolve, MailWorkerOptions options)
+    : outbox_(outbox),
+      cipher_(cipher),
+      mailer_(mailer),
+      clock_(clock),
+      options_(options),
+      resolve_(std::move(resolve)) {}
 
 MailWorker::~MailWorker() {
   Stop();
@@ -158,10 +164,20 @@ void MailWorker::Notify() {
 }
 
 int MailWorker::RunOnce() {
-  if (resolve_) resolve_();
+  return async::RunToCompletion(Pass());
+}
+
+boost::asio::awaitable<int> MailWorker::Pass() {
+  const int resolved = co_await resolve_();
+  (void)resolved;
   int sent = 0;
   const TimePoint now = clock_.Now();
-  for (const OutboxMail& row : outbox_.Due(now, options_.batch)) {
+  auto claimed = co_await outbox_.Claim(now, now + options_.lease, options_.batch);
+  if (!claimed.ok()) {
+    spdlog::warn("mail: could not claim due mail: {}", claimed.error().message);
+    co_return 0;
+  }
+  for (OutboxMail& row : *claimed) {
     const std::string message_id =
         "m" + std::to_string(row.id) + "-" + std::to_string(ToUnixMillis(now));
     auto plain = cipher_.Open(row.sealed, "mail");
@@ -171,12 +187,17 @@ int MailWorker::RunOnce() {
       // loudly (the member can ask for a new link).
       spdlog::error("mail: outbox row {} cannot be opened with the current data key; dropped",
                     row.id);
-      outbox_.MarkSent(row.id);
+      Status dropped = co_await outbox_.Complete(std::move(row));
+      (void)dropped;  // still queued: it is dropped again on its next claim
       continue;
     }
     const Status st = mailer_.Send(mail, message_id);
     if (st.ok()) {
-      outbox_.MarkSent(row.id);
+      const std::int64_t id = row.id;
+      Status done = co_await outbox_.Complete(std::move(row));
+      // Not recorded: the row is claimed again when its lease ends and sent once more (at least
+      // once).
+      if (!done.ok()) spdlog::warn("mail: outbox row {} sent but not completed", id);
       ++sent;
       sent_.fetch_add(1);
       continue;
@@ -187,9 +208,11 @@ int MailWorker::RunOnce() {
                                                       options_.backoff_max);
     spdlog::warn("mail: delivery of outbox row {} failed (attempt {}): {}; retry in {} s", row.id,
                  row.attempts + 1, st.error().message, delay.count());
-    outbox_.Reschedule(row.id, now + delay, st.error().message);
+    Status rescheduled =
+        co_await outbox_.Reschedule(std::move(row), now + delay, st.error().message);
+    (void)rescheduled;  // lost the claim or overloaded: the lease ends and the row is due again
   }
-  return sent;
+  co_return sent;
 }
 
 void MailWorker::Run() {

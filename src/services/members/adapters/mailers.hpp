@@ -5,13 +5,16 @@
 // SmtpMailer submits through libcurl (smtp:// with optional STARTTLS, or smtps:// for implicit
 // TLS; optional AUTH; connect and total timeouts). MailWorker drains the durable outbox in
 // members.db on its own thread: every queued mail is retried with exponential backoff until the
-// transport takes it, so a mail is never lost while the SMTP server is down.
+// transport takes it, so a mail is never lost while the SMTP server is down. Workers of several
+// instances may drain one outbox: each claims what it sends (MailOutbox), and resolves the mail
+// requests it claimed (MembersService::ResolveMailRequests), so no mail goes out twice.
 //
 // Thread-safety: mailers are called from the worker thread only. MailWorker's Start/Stop/Notify
 // are thread-safe; RunOnce is for tests and only when the worker thread is not started.
 #pragma once
 
 #include <atomic>
+#include <boost/asio/awaitable.hpp>
 #include <chrono>
 #include <condition_variable>
 #include <filesystem>
@@ -21,8 +24,8 @@
 #include <thread>
 
 #include "core/clock.hpp"
-#include "services/members/adapters/sqlite_member_repository.hpp"
 #include "services/members/ports/field_cipher.hpp"
+#include "services/members/ports/mail_outbox.hpp"
 #include "services/members/ports/mailer.hpp"
 
 namespace rocketmart::members {
@@ -66,17 +69,21 @@ struct MailWorkerOptions {
   std::chrono::seconds backoff_max{900};
   std::chrono::milliseconds poll_interval{1000};  // real time between looks when idle
   std::size_t batch = 16;
+  // How long a claimed batch stays this worker's: longer than sending `batch` mails can take
+  // (the transport's timeout each). A worker that dies leaves its mails to others after this.
+  std::chrono::seconds lease{600};
 };
 
 class MailWorker {
  public:
-  MailWorker(SqliteMailOutbox& outbox, const FieldCipher& cipher, Mailer& mailer,
-             const Clock& clock, MailWorkerOptions options = {});
+  // `resolve` runs at the start of every pass, on the worker's thread, before the due mails are
+  // sent: the members service resolves the recorded mail requests there
+  // (MembersService::ResolveMailRequests), so their mails go out in the same pass. It returns how
+  // many it resolved.
+  using Resolver = std::function<boost::asio::awaitable<int>()>;
+  MailWorker(MailOutbox& outbox, const FieldCipher& cipher, Mailer& mailer, const Clock& clock,
+             Resolver resolve, MailWorkerOptions options = {});
   ~MailWorker();
-  // Runs at the start of every pass, on the worker's thread, before the due mails are sent: the
-  // members service resolves the recorded mail requests there, so their mails go out in the same
-  // pass. Set before Start().
-  void SetRequestResolver(std::function<int()> resolve) { resolve_ = std::move(resolve); }
   void Start();
   void Stop();
   void Notify();
@@ -88,13 +95,14 @@ class MailWorker {
 
  private:
   void Run();
+  boost::asio::awaitable<int> Pass();
 
-  SqliteMailOutbox& outbox_;
+  MailOutbox& outbox_;
   const FieldCipher& cipher_;
   Mailer& mailer_;
   const Clock& clock_;
   const MailWorkerOptions options_;
-  std::function<int()> resolve_;
+  const Resolver resolve_;
   std::mutex mu_;
   std::condition_variable cv_;
   bool stopping_ = false;

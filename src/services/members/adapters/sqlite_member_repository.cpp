@@ -3,6 +3,7 @@
 #include <span>
 
 #include "auth/identity.hpp"
+#include "auth/random.hpp"
 #include "infra/async/write.hpp"
 
 namespace rocketmart::members {
@@ -110,6 +111,16 @@ constexpr storage::Migration kMigrations[] = {
         BEGIN UPDATE member_count SET members = members + 1 WHERE id = 1; END;
       CREATE TRIGGER members_counted_out AFTER DELETE ON members
         BEGIN UPDATE member_count SET members = members - 1 WHERE id = 1; END;
+    )sql"},
+    // Several instances may drain one members database: a mail worker or a mail-request resolver
+    // claims its rows (a random claim, for a lease) in the transaction that reads them. An
+    // outbox row's lease is its next_attempt_at_ms (a claimed row is due again when the lease
+    // ends, if its sender died); a request's is claimed_until_ms.
+    {7, "mail claims", R"sql(
+      ALTER TABLE mail_outbox ADD COLUMN claim TEXT;
+      CREATE INDEX mail_outbox_by_due ON mail_outbox (next_attempt_at_ms);
+      ALTER TABLE mail_requests ADD COLUMN claim TEXT;
+      ALTER TABLE mail_requests ADD COLUMN claimed_until_ms INTEGER NOT NULL DEFAULT 0;
     )sql"},
 };
 
@@ -258,6 +269,16 @@ std::int64_t InsertMember(storage::Database& db, const NewMember& m, TimePoint n
   return db.LastInsertRowId();
 }
 
+// Whether `look` (one `?`, a time in ms) finds a row, on a reader: claims look before they write,
+// because the mail worker wakes on every commit and an empty claim would wake it again, forever.
+bool AnyRowAtOrBefore(storage::Database& reader, std::string_view look, TimePoint t) {
+  auto& stmt = reader.Cached(look);
+  stmt.BindInt64(1, ToUnixMillis(t));
+  const bool any = stmt.Step();
+  stmt.Reset();
+  return any;
+}
+
 }  // namespace
 
 std::span<const storage::Migration> MembersMigrations() {
@@ -268,11 +289,11 @@ std::optional<MemberRecord> ReadMemberById(storage::Database& db, std::int64_t i
   return FindIdIn(db, id);
 }
 
-std::optional<MemberRecord> SqliteMemberRepository::FindById(std::int64_t id) {
-  return FindIdIn(readers_.ForThisThread(), id);
+awaitable<Result<MemberRepository::MaybeMember>> SqliteMemberRepository::FindById(std::int64_t id) {
+  co_return FindIdIn(readers_.ForThisThread(), id);
 }
 
-MemberList SqliteMemberRepository::ListMembers(const MemberListQuery& query) {
+awaitable<Result<MemberList>> SqliteMemberRepository::ListMembers(MemberListQuery query) {
   storage::Database& db = readers_.ForThisThread();
   // A search reads the two index ranges (`+id` keeps the planner from walking the table by id
   // instead) and sorts the matches: its cost grows with the matches, not with the members.
@@ -301,13 +322,14 @@ MemberList SqliteMemberRepository::ListMembers(const MemberListQuery& query) {
     if (count.Step()) out.total = count.Int64(0);
     count.Reset();
   }
-  return out;
+  co_return out;
 }
 
-std::optional<MemberRecord> SqliteMemberRepository::FindByEmail(std::string_view email) {
+awaitable<Result<MemberRepository::MaybeMember>> SqliteMemberRepository::FindByEmail(
+    std::string email) {
   const std::string key = EmailKey(email);
-  return FindWhere(readers_.ForThisThread(), "WHERE email_key = ?",
-                   [&key](storage::Statement& s) { s.BindText(1, key); });
+  co_return FindWhere(readers_.ForThisThread(), "WHERE email_key = ?",
+                      [&key](storage::Statement& s) { s.BindText(1, key); });
 }
 
 awaitable<Result<std::int64_t>> SqliteMemberRepository::Signup(SignupRequest request, SealFn seal) {
@@ -352,25 +374,46 @@ awaitable<Status> SqliteMemberRepository::RecordMailRequest(MailRequestKind kind
   co_return Ok();
 }
 
-std::vector<MailRequest> SqliteMemberRepository::PendingMailRequests(std::size_t limit) {
-  std::vector<MailRequest> out;
-  auto& stmt = readers_.ForThisThread().Cached(
-      "SELECT id, kind, address FROM mail_requests ORDER BY id LIMIT ?");
-  stmt.BindInt64(1, static_cast<std::int64_t>(limit));
-  while (stmt.Step()) {
-    out.push_back(
-        {stmt.Int64(0), static_cast<MailRequestKind>(stmt.Int64(1)), BlobString(stmt, 2)});
+awaitable<Result<std::vector<MailRequest>>> SqliteMemberRepository::ClaimMailRequests(
+    std::size_t limit, TimePoint now, TimePoint lease_until) {
+  // A look first: the mail worker asks on every wake-up, and a write would wake it again.
+  if (!AnyRowAtOrBefore(readers_.ForThisThread(),
+                        "SELECT 1 FROM mail_requests WHERE claimed_until_ms <= ? LIMIT 1", now)) {
+    co_return std::vector<MailRequest>{};
   }
-  stmt.Reset();
-  return out;
+  auto job = [limit, now, lease_until, claim = auth::RandomHex(16)](
+                 storage::Database& db) -> Result<std::vector<MailRequest>> {
+    std::vector<MailRequest> out;
+    auto& stmt = db.Cached(
+        "SELECT id, kind, address FROM mail_requests WHERE claimed_until_ms <= ? ORDER BY id "
+        "LIMIT ?");
+    stmt.BindInt64(1, ToUnixMillis(now)).BindInt64(2, static_cast<std::int64_t>(limit));
+    while (stmt.Step()) {
+      out.push_back(
+          {stmt.Int64(0), static_cast<MailRequestKind>(stmt.Int64(1)), BlobString(stmt, 2), claim});
+    }
+    stmt.Reset();
+    for (const MailRequest& r : out) {
+      Exec1(db, "UPDATE mail_requests SET claim = ?, claimed_until_ms = ? WHERE id = ?",
+            [&](storage::Statement& s) {
+              s.BindText(1, claim).BindInt64(2, ToUnixMillis(lease_until)).BindInt64(3, r.id);
+            });
+    }
+    return out;
+  };
+  co_return co_await async::Write<std::vector<MailRequest>>(writer_, std::move(job));
 }
 
-awaitable<Status> SqliteMemberRepository::ResolveMailRequest(std::int64_t request_id,
+awaitable<Status> SqliteMemberRepository::ResolveMailRequest(MailRequest request,
                                                              std::optional<TokenIssue> issue,
                                                              TimePoint now) {
-  auto job = [request_id, issue = std::move(issue), now](storage::Database& db) -> Result<bool> {
-    Exec1(db, "DELETE FROM mail_requests WHERE id = ?",
-          [&](storage::Statement& s) { s.BindInt64(1, request_id); });
+  auto job = [request = std::move(request), issue = std::move(issue),
+              now](storage::Database& db) -> Result<bool> {
+    Exec1(db, "DELETE FROM mail_requests WHERE id = ? AND claim = ?",
+          [&](storage::Statement& s) { s.BindInt64(1, request.id).BindText(2, request.claim); });
+    if (db.Changes() == 0) {
+      return MakeError(Errc::kConflict, "the mail request is no longer held by this claim");
+    }
     if (!issue || !FindIdIn(db, issue->member_id)) return true;
     Exec1(db, "DELETE FROM member_tokens WHERE member_id = ? AND kind = ?",
           [&](storage::Statement& s) {
@@ -609,99 +652,126 @@ awaitable<Result<MemberRecord>> SqliteMemberRepository::UpdateProfile(std::int64
   co_return co_await async::Write<MemberRecord>(writer_, std::move(job));
 }
 
-DenylistSnapshot SqliteMemberRepository::LoadDenylist(TimePoint now) {
+awaitable<Result<DenylistSnapshot>> SqliteMemberRepository::LoadDenylist(TimePoint now) {
+  storage::Database& db = readers_.ForThisThread();
   DenylistSnapshot out;
-  writer_.RunSync([&](storage::Database& db) {
-    auto denied = db.Prepare(
-        "SELECT member_id, jti, family, expires_at_ms FROM denied_tokens WHERE expires_at_ms > ?");
-    denied.BindInt64(1, ToUnixMillis(now));
-    while (denied.Step()) {
-      out.denied_tokens.push_back(
-          {denied.Int64(0), denied.Text(1), denied.Int64(2) != 0, FromUnixMillis(denied.Int64(3))});
-    }
-    auto after =
-        db.Prepare("SELECT id, tokens_valid_after_ms FROM members WHERE tokens_valid_after_ms > 0");
-    while (after.Step())
-      out.valid_after.emplace_back(after.Int64(0), FromUnixMillis(after.Int64(1)));
-  });
-  return out;
+  auto denied = db.Prepare(
+      "SELECT member_id, jti, family, expires_at_ms FROM denied_tokens WHERE expires_at_ms > ?");
+  denied.BindInt64(1, ToUnixMillis(now));
+  while (denied.Step()) {
+    out.denied_tokens.push_back(
+        {denied.Int64(0), denied.Text(1), denied.Int64(2) != 0, FromUnixMillis(denied.Int64(3))});
+  }
+  auto after =
+      db.Prepare("SELECT id, tokens_valid_after_ms FROM members WHERE tokens_valid_after_ms > 0");
+  while (after.Step()) out.valid_after.emplace_back(after.Int64(0), FromUnixMillis(after.Int64(1)));
+  co_return out;
 }
 
-Result<std::int64_t> SqliteMemberRepository::CreateAdminSync(NewMember member, TimePoint now) {
-  std::int64_t id = 0;
-  writer_.RunSync([&](storage::Database& db) {
+awaitable<Result<std::int64_t>> SqliteMemberRepository::CreateAdmin(NewMember member,
+                                                                    TimePoint now) {
+  auto job = [member = std::move(member), now](storage::Database& db) -> Result<std::int64_t> {
     const std::string key = EmailKey(member.email);
     auto existing =
         FindWhere(db, "WHERE email_key = ?", [&key](storage::Statement& s) { s.BindText(1, key); });
-    if (existing) {
-      id = existing->id;
-      Exec1(db,
-            "UPDATE members SET role = 'admin', email_verified = 1, password_hash = ?, "
-            "updated_at_ms = ? WHERE id = ?",
-            [&](storage::Statement& s) {
-              s.BindText(1, member.password_hash).BindInt64(2, ToUnixMillis(now)).BindInt64(3, id);
-            });
-      // A new password ends the sessions held with the old one.
-      RevokeFamilies(db, id, "",
-                     std::chrono::floor<std::chrono::seconds>(now) + std::chrono::seconds{1});
-    } else {
-      member.role = MemberRole::kAdmin;
-      member.email_verified = true;
-      id = InsertMember(db, member, now);
+    if (!existing) {
+      NewMember admin = member;
+      admin.role = MemberRole::kAdmin;
+      admin.email_verified = true;
+      return InsertMember(db, admin, now);
     }
-  });
-  return id;
+    Exec1(db,
+          "UPDATE members SET role = 'admin', email_verified = 1, password_hash = ?, "
+          "updated_at_ms = ? WHERE id = ?",
+          [&](storage::Statement& s) {
+            s.BindText(1, member.password_hash)
+                .BindInt64(2, ToUnixMillis(now))
+                .BindInt64(3, existing->id);
+          });
+    // A new password ends the sessions held with the old one.
+    RevokeFamilies(db, existing->id, "",
+                   std::chrono::floor<std::chrono::seconds>(now) + std::chrono::seconds{1});
+    return existing->id;
+  };
+  co_return co_await async::Write<std::int64_t>(writer_, std::move(job));
 }
 
-Result<std::int64_t> SqliteMemberRepository::CreateMemberSync(NewMember member, TimePoint now) {
-  std::int64_t id = 0;
-  writer_.RunSync([&](storage::Database& db) {
+awaitable<Result<std::int64_t>> SqliteMemberRepository::CreateMember(NewMember member,
+                                                                     TimePoint now) {
+  auto job = [member = std::move(member), now](storage::Database& db) -> Result<std::int64_t> {
     const std::string key = EmailKey(member.email);
-    if (FindWhere(db, "WHERE email_key = ?", [&key](storage::Statement& s) { s.BindText(1, key); }))
-      return;
-    id = InsertMember(db, member, now);
-  });
-  if (id == 0) return MakeError(Errc::kConflict, "the email " + member.email + " is taken");
-  return id;
+    if (FindWhere(db, "WHERE email_key = ?",
+                  [&key](storage::Statement& s) { s.BindText(1, key); })) {
+      return MakeError(Errc::kConflict, "the email " + member.email + " is taken");
+    }
+    return InsertMember(db, member, now);
+  };
+  co_return co_await async::Write<std::int64_t>(writer_, std::move(job));
 }
 
-std::vector<OutboxMail> SqliteMailOutbox::Due(TimePoint now, std::size_t limit) {
-  std::vector<OutboxMail> out;
-  auto stmt = readers_.ForThisThread().Prepare(
-      "SELECT id, sealed, attempts FROM mail_outbox WHERE next_attempt_at_ms <= ? ORDER BY id "
-      "LIMIT ?");
-  stmt.BindInt64(1, ToUnixMillis(now)).BindInt64(2, static_cast<std::int64_t>(limit));
-  while (stmt.Step()) {
-    out.push_back({stmt.Int64(0), BlobString(stmt, 1), static_cast<int>(stmt.Int64(2))});
+awaitable<Result<std::vector<OutboxMail>>> SqliteMailOutbox::Claim(TimePoint now,
+                                                                   TimePoint lease_until,
+                                                                   std::size_t limit) {
+  // A look first: with nothing due, no write (see the class comment).
+  if (!AnyRowAtOrBefore(readers_.ForThisThread(),
+                        "SELECT 1 FROM mail_outbox WHERE next_attempt_at_ms <= ? LIMIT 1", now)) {
+    co_return std::vector<OutboxMail>{};
   }
-  return out;
+  auto job = [now, lease_until, limit, claim = auth::RandomHex(16)](
+                 storage::Database& db) -> Result<std::vector<OutboxMail>> {
+    std::vector<OutboxMail> out;
+    auto& stmt = db.Cached(
+        "SELECT id, sealed, attempts FROM mail_outbox WHERE next_attempt_at_ms <= ? ORDER BY id "
+        "LIMIT ?");
+    stmt.BindInt64(1, ToUnixMillis(now)).BindInt64(2, static_cast<std::int64_t>(limit));
+    while (stmt.Step()) {
+      out.push_back({stmt.Int64(0), BlobString(stmt, 1), static_cast<int>(stmt.Int64(2)), claim});
+    }
+    stmt.Reset();
+    for (const OutboxMail& m : out) {
+      // The lease is the row's next attempt: a claimed row is due again only when it ends.
+      Exec1(db, "UPDATE mail_outbox SET claim = ?, next_attempt_at_ms = ? WHERE id = ?",
+            [&](storage::Statement& s) {
+              s.BindText(1, claim).BindInt64(2, ToUnixMillis(lease_until)).BindInt64(3, m.id);
+            });
+    }
+    return out;
+  };
+  co_return co_await async::Write<std::vector<OutboxMail>>(writer_, std::move(job));
 }
 
-void SqliteMailOutbox::MarkSent(std::int64_t id) {
-  writer_.RunSync([id](storage::Database& db) {
+awaitable<Status> SqliteMailOutbox::Complete(OutboxMail mail) {
+  auto job = [id = mail.id](storage::Database& db) -> Result<bool> {
     Exec1(db, "DELETE FROM mail_outbox WHERE id = ?",
           [id](storage::Statement& s) { s.BindInt64(1, id); });
-  });
+    return true;
+  };
+  auto r = co_await async::Write<bool>(writer_, std::move(job));
+  if (!r.ok()) co_return r.error();
+  co_return Ok();
 }
 
-void SqliteMailOutbox::Reschedule(std::int64_t id, TimePoint next_attempt,
-                                  const std::string& error) {
-  writer_.RunSync([&](storage::Database& db) {
+awaitable<Status> SqliteMailOutbox::Reschedule(OutboxMail mail, TimePoint next_attempt,
+                                               std::string error) {
+  auto job = [mail = std::move(mail), next_attempt,
+              error = std::move(error)](storage::Database& db) -> Result<bool> {
     Exec1(db,
-          "UPDATE mail_outbox SET attempts = attempts + 1, next_attempt_at_ms = ?, last_error = ? "
-          "WHERE id = ?",
+          "UPDATE mail_outbox SET attempts = attempts + 1, next_attempt_at_ms = ?, last_error = ?, "
+          "claim = NULL WHERE id = ? AND claim = ?",
           [&](storage::Statement& s) {
             s.BindInt64(1, ToUnixMillis(next_attempt))
                 .BindText(2, error.substr(0, 500))
-                .BindInt64(3, id);
+                .BindInt64(3, mail.id)
+                .BindText(4, mail.claim);
           });
-  });
-}
-
-std::optional<TimePoint> SqliteMailOutbox::NextDue() {
-  auto stmt = readers_.ForThisThread().Prepare("SELECT min(next_attempt_at_ms) FROM mail_outbox");
-  if (stmt.Step() && !stmt.IsNull(0)) return FromUnixMillis(stmt.Int64(0));
-  return std::nullopt;
+    if (db.Changes() == 0) {
+      return MakeError(Errc::kConflict, "the mail is no longer held by this claim");
+    }
+    return true;
+  };
+  auto r = co_await async::Write<bool>(writer_, std::move(job));
+  if (!r.ok()) co_return r.error();
+  co_return Ok();
 }
 
 std::int64_t SqliteMailOutbox::Pending() {

@@ -1,6 +1,9 @@
-// MemberRepository and the mail outbox on the members service's own SQLite database. Every write
-// is one job on the group-commit writer (one transaction with the mail it queues); reads use the
-// per-thread read connections. Thread-safe: the writer serialises writes, readers are per thread.
+// MemberRepository and MailOutbox on the members service's own SQLite database. Every write is one
+// job on the group-commit writer (one transaction with the mail it queues); reads use the
+// per-thread read connections and complete inline. Another process may open the same file
+// (several instances over one members.db): its writer's BEGIN IMMEDIATE waits for ours, so a
+// job's reads and writes are atomic across processes. Thread-safe: the writer serialises writes,
+// readers are per thread.
 #pragma once
 
 #include <span>
@@ -9,6 +12,7 @@
 #include "infra/storage/group_commit_writer.hpp"
 #include "infra/storage/migrations.hpp"
 #include "infra/storage/read_connections.hpp"
+#include "services/members/ports/mail_outbox.hpp"
 #include "services/members/ports/member_repository.hpp"
 
 namespace rocketmart::members {
@@ -24,14 +28,15 @@ class SqliteMemberRepository final : public MemberRepository {
   SqliteMemberRepository(storage::GroupCommitWriter& writer, storage::ReadConnections& readers)
       : writer_(writer), readers_(readers) {}
 
-  std::optional<MemberRecord> FindById(std::int64_t id) override;
-  std::optional<MemberRecord> FindByEmail(std::string_view email) override;
-  MemberList ListMembers(const MemberListQuery& query) override;
+  boost::asio::awaitable<Result<MaybeMember>> FindById(std::int64_t id) override;
+  boost::asio::awaitable<Result<MaybeMember>> FindByEmail(std::string email) override;
+  boost::asio::awaitable<Result<MemberList>> ListMembers(MemberListQuery query) override;
   boost::asio::awaitable<Result<std::int64_t>> Signup(SignupRequest request, SealFn seal) override;
   boost::asio::awaitable<Status> RecordMailRequest(MailRequestKind kind, std::string sealed_address,
                                                    TimePoint now) override;
-  std::vector<MailRequest> PendingMailRequests(std::size_t limit) override;
-  boost::asio::awaitable<Status> ResolveMailRequest(std::int64_t request_id,
+  boost::asio::awaitable<Result<std::vector<MailRequest>>> ClaimMailRequests(
+      std::size_t limit, TimePoint now, TimePoint lease_until) override;
+  boost::asio::awaitable<Status> ResolveMailRequest(MailRequest request,
                                                     std::optional<TokenIssue> issue,
                                                     TimePoint now) override;
   boost::asio::awaitable<Result<Verification>> ConsumeVerification(std::string token_hash,
@@ -64,35 +69,32 @@ class SqliteMemberRepository final : public MemberRepository {
   boost::asio::awaitable<Result<MemberRecord>> UpdateProfile(std::int64_t member_id,
                                                              ProfileUpdate update,
                                                              TimePoint now) override;
-  DenylistSnapshot LoadDenylist(TimePoint now) override;
-  Result<std::int64_t> CreateAdminSync(NewMember member, TimePoint now) override;
-  Result<std::int64_t> CreateMemberSync(NewMember member, TimePoint now) override;
+  boost::asio::awaitable<Result<DenylistSnapshot>> LoadDenylist(TimePoint now) override;
+  boost::asio::awaitable<Result<std::int64_t>> CreateAdmin(NewMember member,
+                                                           TimePoint now) override;
+  boost::asio::awaitable<Result<std::int64_t>> CreateMember(NewMember member,
+                                                            TimePoint now) override;
 
  private:
   storage::GroupCommitWriter& writer_;
   storage::ReadConnections& readers_;
 };
 
-// The durable mail outbox (table mail_outbox), read and updated by the mail worker's thread.
-struct OutboxMail {
-  std::int64_t id = 0;
-  std::string sealed;
-  int attempts = 0;
-};
-
-class SqliteMailOutbox {
+// The durable mail outbox (table mail_outbox in members.db). Claims are one writer job each
+// (BEGIN IMMEDIATE: another process's writer waits for it); looks go through `readers` first,
+// never the writer: the worker is woken by every commit of the members database, so a look that
+// committed would wake it again, forever.
+class SqliteMailOutbox final : public MailOutbox {
  public:
-  // Looks go through `readers`, never the writer: the worker is woken by every commit of the
-  // members database, so a look that committed would wake it again, forever.
   SqliteMailOutbox(storage::GroupCommitWriter& writer, storage::ReadConnections& readers)
       : writer_(writer), readers_(readers) {}
-  // Mails whose next attempt is due, oldest first. Blocking; worker thread only.
-  std::vector<OutboxMail> Due(TimePoint now, std::size_t limit);
-  // Sent: the row (and the link it carries) is deleted.
-  void MarkSent(std::int64_t id);
-  void Reschedule(std::int64_t id, TimePoint next_attempt, const std::string& error);
-  // Earliest next attempt of any queued mail, if any.
-  std::optional<TimePoint> NextDue();
+  boost::asio::awaitable<Result<std::vector<OutboxMail>>> Claim(TimePoint now,
+                                                                TimePoint lease_until,
+                                                                std::size_t limit) override;
+  boost::asio::awaitable<Status> Complete(OutboxMail mail) override;
+  boost::asio::awaitable<Status> Reschedule(OutboxMail mail, TimePoint next_attempt,
+                                            std::string error) override;
+  // Mails queued, claimed or not (tests, operators). Blocking read.
   std::int64_t Pending();
 
  private:

@@ -1,11 +1,16 @@
 // Port: durable storage of members, their single-use tokens, refresh-token families, access-token
-// denials and the mail outbox. Implemented by adapters/sqlite_member_repository.
+// denials, recorded mail requests and the mail they queue (the outbox the mail worker drains
+// through ports/mail_outbox.hpp). Implemented by adapters/sqlite_member_repository; the contract
+// is tests/contract/members/member_repository_contract.hpp.
 //
-// Every write is a coroutine that completes only after its transaction committed, and each one is
-// a single transaction: a state change and the mail it causes commit together or not at all (a
-// mail is never lost, never sent for a change that did not happen). Reads are synchronous and
-// cheap (a primary-key or unique-index lookup). Personal data arrives sealed (FieldCipher) and is
-// stored as given; single-use tokens arrive as SHA-256 hashes, never in plain text.
+// One convention: every call is awaitable and answers Result/Status (Errc::kOverloaded when the
+// store sheds load; infrastructure failures throw). Reads are cheap (a primary-key or
+// unique-index lookup) and may complete inline. Every write completes only after its transaction
+// committed, and each one is a single transaction: a state change and the mail it causes commit
+// together or not at all (a mail is never lost, never sent for a change that did not happen).
+// Several instances may share one store: the concurrency promises are stated per call. Personal
+// data arrives sealed (FieldCipher) and is stored as given; single-use tokens arrive as SHA-256
+// hashes, never in plain text.
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
@@ -84,6 +89,7 @@ struct MailRequest {
   std::int64_t id = 0;
   MailRequestKind kind = MailRequestKind::kPasswordReset;
   std::string sealed_address;
+  std::string claim;  // who holds it (ClaimMailRequests): resolving needs the claim
 };
 
 // A single-use link to issue to a member, with the mail that carries it.
@@ -132,14 +138,16 @@ class MemberRepository {
  public:
   virtual ~MemberRepository() = default;
 
-  virtual std::optional<MemberRecord> FindById(std::int64_t id) = 0;
-  virtual std::optional<MemberRecord> FindByEmail(std::string_view email) = 0;
+  using MaybeMember = std::optional<MemberRecord>;
+  virtual boost::asio::awaitable<Result<MaybeMember>> FindById(std::int64_t id) = 0;
+  virtual boost::asio::awaitable<Result<MaybeMember>> FindByEmail(std::string email) = 0;
   // Members with ids below before_id whose email or name has the prefix, newest first; the total
-  // is read from a counter kept by the database (no count over the table).
-  virtual MemberList ListMembers(const MemberListQuery& query) = 0;
+  // is read from a counter kept by the store (no count over the table).
+  virtual boost::asio::awaitable<Result<MemberList>> ListMembers(MemberListQuery query) = 0;
 
   // Inserts the member (new email) together with its verification token and mail, or, when the
   // email is taken, queues only `taken_mail`. Returns the new id, or 0 when the email was taken.
+  // Emails are unique case-insensitively: of parallel signups of one email, exactly one inserts.
   // `seal(id, phone_or_address_field)` is called inside the transaction once the id is known, so
   // personal data is bound to its row; `make_mail(id)` likewise builds the verification mail.
   struct SignupRequest {
@@ -161,12 +169,18 @@ class MemberRepository {
   virtual boost::asio::awaitable<Status> RecordMailRequest(MailRequestKind kind,
                                                            std::string sealed_address,
                                                            TimePoint now) = 0;
-  // The oldest recorded requests. A read: the mail worker calls it on every wake-up.
-  virtual std::vector<MailRequest> PendingMailRequests(std::size_t limit) = 0;
-  // Deletes the request and, with `issue`, replaces the member's outstanding tokens of its kind
-  // (a new link supersedes the old one) and queues the mail, in one transaction. A member that
-  // no longer exists gets nothing; the request is deleted all the same.
-  virtual boost::asio::awaitable<Status> ResolveMailRequest(std::int64_t request_id,
+  // Claims the oldest recorded requests nobody holds (never claimed, or whose claim's lease ended
+  // before `now`) until `lease_until`, in the transaction that reads them: two resolvers (two
+  // instances) never get the same request while a lease lasts. The mail worker calls it on every
+  // wake-up: with nothing to claim it writes nothing.
+  virtual boost::asio::awaitable<Result<std::vector<MailRequest>>> ClaimMailRequests(
+      std::size_t limit, TimePoint now, TimePoint lease_until) = 0;
+  // Deletes the claimed request and, with `issue`, replaces the member's outstanding tokens of
+  // its kind (a new link supersedes the old one) and queues the mail, in one transaction. A
+  // member that no longer exists gets nothing; the request is deleted all the same. kConflict,
+  // and nothing changes, when `request.claim` no longer holds it (another resolver took it over
+  // after the lease ended, or resolved it already).
+  virtual boost::asio::awaitable<Status> ResolveMailRequest(MailRequest request,
                                                             std::optional<TokenIssue> issue,
                                                             TimePoint now) = 0;
 
@@ -194,7 +208,8 @@ class MemberRepository {
                                                       TimePoint now) = 0;
   // Marks `token_hash` used and stores `new_hash` in the same family, or reports why not. On reuse
   // of an already-used token the whole family is revoked and its access tokens are denied until
-  // `access_denied_until` (committed; the caller answers 401).
+  // `access_denied_until` (committed; the caller answers 401). Of parallel rotations of one token
+  // exactly one answers kRotated; the others see a reuse.
   virtual boost::asio::awaitable<Result<RefreshOutcome>> RotateRefresh(
       std::string token_hash, std::string new_hash, TimePoint access_denied_until,
       TimePoint now) = 0;
@@ -232,11 +247,15 @@ class MemberRepository {
                                                                      ProfileUpdate update,
                                                                      TimePoint now) = 0;
 
-  // Synchronous, start-up / CLI only.
-  virtual DenylistSnapshot LoadDenylist(TimePoint now) = 0;
-  virtual Result<std::int64_t> CreateAdminSync(NewMember member, TimePoint now) = 0;
+  // The revocations still in force (start-up, and a replay after the revoker failed).
+  virtual boost::asio::awaitable<Result<DenylistSnapshot>> LoadDenylist(TimePoint now) = 0;
+  // `rocketmart admin create`: inserts a verified admin, or promotes the member with that email
+  // (verified, new password hash, every session revoked). Returns the member id.
+  virtual boost::asio::awaitable<Result<std::int64_t>> CreateAdmin(NewMember member,
+                                                                   TimePoint now) = 0;
   // Inserts the member as given (role, verified flag); kConflict when the email is taken.
-  virtual Result<std::int64_t> CreateMemberSync(NewMember member, TimePoint now) = 0;
+  virtual boost::asio::awaitable<Result<std::int64_t>> CreateMember(NewMember member,
+                                                                    TimePoint now) = 0;
 };
 
 }  // namespace rocketmart::members

@@ -1,0 +1,10 @@
+// LikeRepository contract, SQLite adapter.
+#include "contract/catalog/like_repository_contract.hpp"
+#include "contract/catalog/sqlite_catalog_store.hpp"
+
+namespace rocketmart::catalog::contract {
+
+INSTANTIATE_TEST_SUITE_P(Sqlite, LikeRepositoryContract,
+                         ::testing::Values(&MakeSqliteCatalogStore));
+
+}  // namespace rocketmart::catalog::contract
