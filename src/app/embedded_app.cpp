@@ -20,18 +20,20 @@
 #include "auth/secret.hpp"
 #include "infra/async/run.hpp"
 #include "infra/async/write.hpp"
+#include "infra/events/sqlite_outbox/outbox.hpp"
+#include "infra/events/sqlite_outbox/sqlite_event_bus.hpp"
 #include "infra/http/server.hpp"
 #include "infra/lock/file_lock.hpp"
 #include "infra/metrics/metrics.hpp"
 #include "infra/storage/group_commit_writer.hpp"
 #include "infra/storage/migrations.hpp"
-#include "infra/storage/outbox.hpp"
 #include "infra/storage/read_connections.hpp"
 #include "infra/storage/write_probe.hpp"
 #include "services/catalog/adapters/cart_checkout.hpp"
 #include "services/catalog/adapters/http_routes.hpp"
 #include "services/catalog/adapters/sqlite_product_repository.hpp"
 #include "services/catalog/adapters/sqlite_shopping_repository.hpp"
+#include "services/catalog/api/events.hpp"
 #include "services/catalog/catalog_service.hpp"
 #include "services/catalog/shopping_service.hpp"
 #include "services/checkout/adapters/catalog_subscriber.hpp"
@@ -39,6 +41,7 @@
 #include "services/checkout/adapters/order_events_subscriber.hpp"
 #include "services/checkout/adapters/simulated_payment_provider.hpp"
 #include "services/checkout/adapters/sqlite_inventory_store.hpp"
+#include "services/checkout/api/events.hpp"
 #include "services/checkout/checkout_service.hpp"
 #include "services/gateway/adapters/in_memory_token_denylist.hpp"
 #include "services/gateway/jwt_authenticator.hpp"
@@ -51,16 +54,17 @@
 #include "services/orders/adapters/http_routes.hpp"
 #include "services/orders/adapters/order_paid_subscriber.hpp"
 #include "services/orders/adapters/sqlite_order_store.hpp"
+#include "services/orders/api/events.hpp"
 #include "services/orders/orders_service.hpp"
 
 namespace rocketmart::app {
 namespace {
 
-// One service's database: its single writer, its readers and its outbox relay.
+// One service's database: its single writer and its readers. The event bus reads its outbox and
+// keeps its subscriptions' positions in it.
 struct ServiceDatabase {
   ServiceDatabase(const std::string& name, const config::Config& config,
-                  std::span<const storage::Migration> migrations, const Clock& clock,
-                  metrics::Registry& metrics,
+                  std::span<const storage::Migration> migrations, metrics::Registry& metrics,
                   std::optional<storage::Synchronous> synchronous = std::nullopt)
       : name(name) {
     storage::OpenOptions open;
@@ -87,7 +91,6 @@ struct ServiceDatabase {
     storage::Migrate(writer->Connection(), migrations);
     open.read_only = true;
     readers = std::make_unique<storage::ReadConnections>(open);
-    relay = std::make_unique<storage::OutboxRelay>(name, *writer, *readers, clock);
     const std::string labels = "db=\"" + name + "\"";
     storage::GroupCommitWriter* w = writer.get();
     metrics.AddGauge("db_writer_queue_depth", "Write jobs waiting for the writer", labels,
@@ -99,18 +102,6 @@ struct ServiceDatabase {
     metrics.AddCounterFn("db_writer_failures_total",
                          "Write transactions that failed to commit (read-only or full disk, I/O)",
                          labels, [w] { return w->CommitFailures(); });
-    storage::OutboxRelay* r = relay.get();
-    metrics.AddCounterFn("outbox_events_delivered_total", "Events handed to subscribers", labels,
-                         [r] { return r->EventsDelivered(); });
-    metrics.AddCounterFn("outbox_delivery_failures_total",
-                         "Deliveries that failed and will be retried", labels,
-                         [r] { return r->DeliveryFailures(); });
-    metrics.AddCounterFn("outbox_dead_letters_total",
-                         "Events set aside as malformed (table outbox_dead_letters)", labels,
-                         [r] { return r->DeadLetters(); });
-    metrics.AddGauge("outbox_backlog_events",
-                     "Events appended that the slowest subscriber has not passed yet", labels,
-                     [r] { return static_cast<double>(r->Backlog()); });
     metrics.AddCounterFn("db_wal_checkpoints_total",
                          "Write-ahead log checkpoints by the background thread", labels,
                          [w] { return w->BackgroundCheckpoints(); });
@@ -121,20 +112,29 @@ struct ServiceDatabase {
                          "Times the log file was cut back to zero bytes once writes came to rest",
                          labels, [w] { return w->LogTruncations(); });
   }
-  void Start() {
-    writer->Start();
-    relay->Start();
-  }
-  void Stop() {
-    relay->Stop();
-    writer->Stop();
-  }
 
   std::string name;
   std::unique_ptr<storage::GroupCommitWriter> writer;
   std::unique_ptr<storage::ReadConnections> readers;
-  std::unique_ptr<storage::OutboxRelay> relay;
 };
+
+// The event bus's figures for the events `source` publishes, as metrics labelled with its database.
+void RegisterEventMetrics(metrics::Registry& metrics, const events::EventBus& bus,
+                          const std::string& source) {
+  const std::string labels = "db=\"" + source + "\"";
+  const events::EventBus* b = &bus;
+  metrics.AddCounterFn("outbox_events_delivered_total", "Events handed to subscribers", labels,
+                       [b, source] { return b->Stats(source).delivered; });
+  metrics.AddCounterFn("outbox_delivery_failures_total",
+                       "Deliveries that failed and will be retried", labels,
+                       [b, source] { return b->Stats(source).failures; });
+  metrics.AddCounterFn("outbox_dead_letters_total",
+                       "Events set aside as malformed (kept in the consumer's event_dead_letters)",
+                       labels, [b, source] { return b->Stats(source).dead_letters; });
+  metrics.AddGauge("outbox_backlog_events",
+                   "Events appended that the slowest subscriber has not passed yet", labels,
+                   [b, source] { return static_cast<double>(b->Stats(source).backlog); });
+}
 
 // The data directory belongs to one process at a time: two servers on one directory would each
 // trust their in-memory view (stock counters, caches) of databases the other changes. flock on
@@ -335,8 +335,8 @@ struct EmbeddedApp::Parts {
     // The mail worker reads the members writer: it stops before any writer does.
     if (mail_worker) mail_worker->Stop();
     maintenance.Stop();
-    // Relays first, so nothing delivers into a stopped writer; then the writers drain.
-    for (ServiceDatabase* db : databases) db->relay->Stop();
+    // The bus first, so nothing delivers into a stopped writer; then the writers drain.
+    if (event_bus) event_bus->Stop();
     for (ServiceDatabase* db : databases) db->writer->Stop();
   }
 
@@ -344,6 +344,7 @@ struct EmbeddedApp::Parts {
   const Clock& clock;
   metrics::Registry metrics;
   std::vector<ServiceDatabase*> databases;
+  std::unique_ptr<events::sqlite_outbox::SqliteEventBus> event_bus;
 
   std::unique_ptr<ServiceDatabase> catalog_db;
   std::unique_ptr<catalog::SqliteProductRepository> product_repository;
@@ -357,7 +358,8 @@ struct EmbeddedApp::Parts {
   std::unique_ptr<ServiceDatabase> checkout_db;
   std::unique_ptr<checkout::SqliteInventoryStore> inventory_store;
   std::unique_ptr<checkout::CheckoutService> checkout;
-  std::unique_ptr<checkout::CatalogSubscriber> checkout_catalog_subscriber;
+  std::unique_ptr<checkout::ProductInventorySubscriber> product_inventory_subscriber;
+  std::unique_ptr<checkout::ProductCacheSubscriber> product_cache_subscriber;
   std::unique_ptr<InProcessAvailability> availability;
   std::unique_ptr<InProcessCheckoutClient> cart_checkout_client;
   std::unique_ptr<InProcessLikesClient> likes_client;
@@ -442,8 +444,8 @@ void EmbeddedApp::Start() {
   }
 
   // Catalog.
-  p.catalog_db = std::make_unique<ServiceDatabase>(
-      "catalog", p.config, catalog::CatalogMigrations(), p.clock, p.metrics);
+  p.catalog_db = std::make_unique<ServiceDatabase>("catalog", p.config,
+                                                   catalog::CatalogMigrations(), p.metrics);
   p.databases.push_back(p.catalog_db.get());
   p.product_repository = std::make_unique<catalog::SqliteProductRepository>(*p.catalog_db->writer);
   p.shopping_repository = std::make_unique<catalog::SqliteShoppingRepository>(
@@ -452,8 +454,8 @@ void EmbeddedApp::Start() {
 
   // Members.
   {
-    p.members_db = std::make_unique<ServiceDatabase>(
-        "members", p.config, members::MembersMigrations(), p.clock, p.metrics);
+    p.members_db = std::make_unique<ServiceDatabase>("members", p.config,
+                                                     members::MembersMigrations(), p.metrics);
     p.databases.push_back(p.members_db.get());
     auto signing = BuildKeyring(p.config);
     if (!signing.ok()) throw std::runtime_error("auth key: " + signing.error().message);
@@ -498,16 +500,16 @@ void EmbeddedApp::Start() {
   // The simulated processor stands in for an external system: its ledger is WAL + NORMAL, which
   // survives a killed process (our fault model) without spending a third fsync per purchase.
   // Our own databases keep storage.synchronous (FULL by default).
-  p.provider_db = std::make_unique<ServiceDatabase>(
-      "provider", p.config, checkout::SimulatedProviderMigrations(), p.clock, p.metrics,
-      storage::Synchronous::kNormal);
+  p.provider_db = std::make_unique<ServiceDatabase>("provider", p.config,
+                                                    checkout::SimulatedProviderMigrations(),
+                                                    p.metrics, storage::Synchronous::kNormal);
   p.payment_provider = std::make_unique<checkout::SimulatedPaymentProvider>(
       *p.provider_db->writer, *p.provider_db->readers,
       checkout::SimulatedProviderOptions{p.config.payment.decline_percent / 100.0,
                                          static_cast<std::uint64_t>(p.config.payment.seed),
                                          std::chrono::milliseconds(p.config.payment.latency_ms)});
-  p.checkout_db = std::make_unique<ServiceDatabase>(
-      "checkout", p.config, checkout::CheckoutMigrations(), p.clock, p.metrics);
+  p.checkout_db = std::make_unique<ServiceDatabase>("checkout", p.config,
+                                                    checkout::CheckoutMigrations(), p.metrics);
   p.inventory_store = std::make_unique<checkout::SqliteInventoryStore>(*p.checkout_db->writer,
                                                                        *p.checkout_db->readers);
   checkout::CheckoutOptions checkout_options;
@@ -515,10 +517,6 @@ void EmbeddedApp::Start() {
   checkout_options.idempotency_ttl = std::chrono::seconds(p.config.checkout.idempotency_ttl_s);
   p.checkout = std::make_unique<checkout::CheckoutService>(*p.inventory_store, *p.payment_provider,
                                                            p.clock, p.metrics, checkout_options);
-  p.checkout_catalog_subscriber = std::make_unique<checkout::CatalogSubscriber>(*p.checkout);
-  p.catalog_db->relay->Subscribe("product.created", p.checkout_catalog_subscriber.get());
-  p.catalog_db->relay->Subscribe("product.updated", p.checkout_catalog_subscriber.get());
-  p.catalog_db->relay->Subscribe("product.retired", p.checkout_catalog_subscriber.get());
   // Catalog services, with checkout's in-process bindings of their client ports.
   p.availability = std::make_unique<InProcessAvailability>(*p.checkout);
   p.catalog = std::make_unique<catalog::CatalogService>(
@@ -528,13 +526,10 @@ void EmbeddedApp::Start() {
                                                           *p.cart_checkout_client, p.clock);
   p.checkout->SetProductExistsCheck(
       [catalog = p.catalog.get()](std::int64_t id) { return catalog->Exists(id); });
-  p.paid_cart_subscriber = std::make_unique<catalog::PaidCartSubscriber>(*p.shopping);
-  p.checkout_db->relay->Subscribe(std::string(checkout::kOrderPaidTopic),
-                                  p.paid_cart_subscriber.get());
 
   // Orders, fed by checkout's order.paid events.
-  p.orders_db = std::make_unique<ServiceDatabase>("orders", p.config, orders::OrdersMigrations(),
-                                                  p.clock, p.metrics);
+  p.orders_db =
+      std::make_unique<ServiceDatabase>("orders", p.config, orders::OrdersMigrations(), p.metrics);
   orders::LifecycleOptions lifecycle;
   lifecycle.ship_after = std::chrono::seconds(p.config.orders.ship_after_s);
   lifecycle.deliver_after = std::chrono::seconds(p.config.orders.deliver_after_s);
@@ -545,23 +540,10 @@ void EmbeddedApp::Start() {
   p.orders = std::make_unique<orders::OrdersService>(
       *p.order_store, p.clock,
       orders::OrdersOptions{static_cast<std::size_t>(p.config.orders.scheduler_batch)});
-  // Cancelled orders and received returns are refunded and restocked by checkout.
-  p.checkout_order_events_subscriber =
-      std::make_unique<checkout::OrderEventsSubscriber>(*p.checkout);
-  p.orders_db->relay->Subscribe(std::string(orders::kOrderCancelledTopic),
-                                p.checkout_order_events_subscriber.get());
-  p.orders_db->relay->Subscribe(std::string(orders::kOrderReturnedTopic),
-                                p.checkout_order_events_subscriber.get());
   p.sale_figures = std::make_unique<CheckoutSaleFigures>(*p.checkout);
   p.orders->SetSaleFiguresSource(p.sale_figures.get());
   p.payments_client = std::make_unique<InProcessPaymentsClient>(*p.checkout);
   p.orders->SetPaymentsClient(p.payments_client.get());
-  p.order_paid_subscriber = std::make_unique<orders::OrderPaidSubscriber>(*p.orders);
-  p.checkout_db->relay->Subscribe(std::string(checkout::kOrderPaidTopic),
-                                  p.order_paid_subscriber.get());
-  p.payment_refunded_subscriber = std::make_unique<orders::PaymentRefundedSubscriber>(*p.orders);
-  p.checkout_db->relay->Subscribe(std::string(checkout::kPaymentRefundedTopic),
-                                  p.payment_refunded_subscriber.get());
 
   // The members service, built once the services its "my page" reads exist (in-process client
   // bindings), then the mail worker that resolves its mail requests.
@@ -616,11 +598,66 @@ void EmbeddedApp::Start() {
     p.members_db->writer->AddCommitListener([worker] { worker->Notify(); });
   }
 
-  // Consumers' databases start before their producers' relays deliver into them.
+  // Consumers' databases start before the bus delivers into them.
   p.databases.push_back(p.orders_db.get());
   p.databases.push_back(p.provider_db.get());
   p.databases.push_back(p.checkout_db.get());
-  // Writers first (services load through them), relays last (they deliver into services).
+
+  // Events between the services: every service database is a source (its outbox) and a consumer
+  // (positions, claims, dead letters) on the in-process bus.
+  p.event_bus = std::make_unique<events::sqlite_outbox::SqliteEventBus>(p.clock);
+  for (ServiceDatabase* db : p.databases) {
+    p.event_bus->AddService(db->name, *db->writer, *db->readers);
+    RegisterEventMetrics(p.metrics, *p.event_bus, db->name);
+  }
+  using events::Delivery;
+  // The catalog's products become checkout's inventory rows (once), and every checkout instance
+  // refreshes its memory of them.
+  p.product_inventory_subscriber =
+      std::make_unique<checkout::ProductInventorySubscriber>(*p.checkout);
+  p.event_bus->Subscribe(
+      {std::string(catalog::api::kSource),
+       {catalog::api::kProductTopics.begin(), catalog::api::kProductTopics.end()},
+       "checkout",
+       Delivery::kEffect,
+       p.product_inventory_subscriber.get()});
+  p.product_cache_subscriber = std::make_unique<checkout::ProductCacheSubscriber>(*p.checkout);
+  p.event_bus->Subscribe(
+      {std::string(catalog::api::kSource),
+       {catalog::api::kProductTopics.begin(), catalog::api::kProductTopics.end()},
+       "checkout",
+       Delivery::kCacheRefresh,
+       p.product_cache_subscriber.get()});
+  // Paid orders leave the cart, become orders; confirmed refunds show on them.
+  p.paid_cart_subscriber = std::make_unique<catalog::PaidCartSubscriber>(*p.shopping);
+  p.event_bus->Subscribe({std::string(checkout::api::kSource),
+                          {std::string(checkout::api::kOrderPaid)},
+                          "catalog",
+                          Delivery::kEffect,
+                          p.paid_cart_subscriber.get()});
+  p.order_paid_subscriber = std::make_unique<orders::OrderPaidSubscriber>(*p.orders);
+  p.event_bus->Subscribe({std::string(checkout::api::kSource),
+                          {std::string(checkout::api::kOrderPaid)},
+                          "orders",
+                          Delivery::kEffect,
+                          p.order_paid_subscriber.get()});
+  p.payment_refunded_subscriber = std::make_unique<orders::PaymentRefundedSubscriber>(*p.orders);
+  p.event_bus->Subscribe({std::string(checkout::api::kSource),
+                          {std::string(checkout::api::kPaymentRefunded)},
+                          "orders",
+                          Delivery::kEffect,
+                          p.payment_refunded_subscriber.get()});
+  // Cancelled orders and received returns are refunded and restocked by checkout.
+  p.checkout_order_events_subscriber =
+      std::make_unique<checkout::OrderEventsSubscriber>(*p.checkout);
+  p.event_bus->Subscribe(
+      {std::string(orders::api::kSource),
+       {std::string(orders::api::kOrderCancelled), std::string(orders::api::kOrderReturned)},
+       "checkout",
+       Delivery::kEffect,
+       p.checkout_order_events_subscriber.get()});
+
+  // Writers first (services load through them), the bus last (it delivers into services).
   for (ServiceDatabase* db : p.databases) db->writer->Start();
   p.checkout->Load();
   p.orders->Load();
@@ -630,7 +667,7 @@ void EmbeddedApp::Start() {
                              loaded.error().message);
   }
   p.mail_worker->Start();
-  for (ServiceDatabase* db : p.databases) db->relay->Start();
+  p.event_bus->Start();
   if (p.config.demo.seed) {
     if (const auto seeded = SeedDemoCatalog(*p.catalog, *p.checkout, p.clock.Now());
         !seeded.empty()) {
@@ -729,7 +766,7 @@ void EmbeddedApp::Start() {
                           std::chrono::seconds(p.config.storage.processed_events_ttl_s);
                       constexpr std::int64_t kBatch = 10'000;
                       auto prune = [before](storage::Database& conn) -> Result<std::int64_t> {
-                        return storage::PruneProcessedEvents(conn, before, kBatch);
+                        return events::sqlite_outbox::PruneProcessedEvents(conn, before, kBatch);
                       };
                       // Awaited, not run synchronously: the hold-expiry sweep shares this thread.
                       for (ServiceDatabase* db : p.databases) {

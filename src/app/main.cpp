@@ -20,10 +20,10 @@
 #include "core/time_format.hpp"
 #include "infra/async/run.hpp"
 #include "infra/config/config.hpp"
+#include "infra/events/sqlite_outbox/outbox.hpp"
 #include "infra/log/log.hpp"
 #include "infra/storage/group_commit_writer.hpp"
 #include "infra/storage/migrations.hpp"
-#include "infra/storage/outbox.hpp"
 #include "infra/storage/read_connections.hpp"
 #include "services/members/adapters/sodium_crypto.hpp"
 #include "services/members/adapters/sqlite_member_repository.hpp"
@@ -236,7 +236,9 @@ int Token(const CommonFlags& flags, const TokenFlags& t) {
   return 0;
 }
 
-// Prints every event a relay set aside as malformed, one JSON object a line, per database.
+// Prints every event the bus set aside as malformed, one JSON object a line: "db" is the database
+// that keeps it (the consumer's), "source" the service that published the event. Letters an older
+// version kept in the producer's database and no server has carried over yet are listed too.
 // Read-only, so it is safe while the server runs. Exit 0 with no output: nothing was set aside.
 int AdminDeadLetters(const CommonFlags& flags) {
   auto cfg = LoadConfig(flags, {});
@@ -249,8 +251,13 @@ int AdminDeadLetters(const CommonFlags& flags) {
       open.read_only = true;
       if (!std::filesystem::exists(open.path)) continue;
       storage::Database db(open);
-      for (const storage::DeadLetter& letter : storage::ReadDeadLetters(db)) {
+      auto letters = events::sqlite_outbox::ReadDeadLetters(db);
+      for (auto& legacy : events::sqlite_outbox::ReadLegacyDeadLetters(db, name)) {
+        letters.push_back(std::move(legacy));
+      }
+      for (const events::DeadLetter& letter : letters) {
         const boost::json::object line{{"db", name},
+                                       {"source", letter.source},
                                        {"subscriber", letter.subscriber},
                                        {"eventId", letter.event_id},
                                        {"topic", letter.topic},

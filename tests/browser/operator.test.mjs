@@ -19,7 +19,10 @@ after(async () => {
 
 const localInput = (ms) => {
   // datetime-local in the browser's time zone (the context runs in UTC, below).
-  return new Date(ms).toISOString().slice(0, 19);
+  // Chromium normalises a value with 00 seconds to HH:MM, which Playwright's fill reports as a
+  // malformed value (about one run in sixty): give it the form the input keeps.
+  const value = new Date(ms).toISOString().slice(0, 19);
+  return value.endsWith(':00') ? value.slice(0, 16) : value;
 };
 
 test('create a product, open its sale, restock, watch the summary, work an order', async () => {

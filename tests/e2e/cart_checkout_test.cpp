@@ -67,8 +67,9 @@ TEST(CartCheckout, BuysEveryLineInOneOrderAndEmptiesTheCart) {
   // (After the order.paid cart cleanup ran: an edit in the payment's millisecond would be taken
   // for a bought line.)
   ASSERT_TRUE(WaitUntil([&] {
-    return QueryInt(Checkout(server),
-                    "SELECT last_seq FROM outbox_cursor WHERE subscriber = 'catalog.cart'") >= 1;
+    return QueryInt(server.data_dir() / "catalog.db",
+                    "SELECT last_seq FROM event_cursors WHERE source = 'checkout' AND "
+                    "subscriber = 'catalog.cart'") >= 1;
   }));
   PutInCart(c, buyer, a, 1);
   ASSERT_EQ(c.Delete("/cart/items/" + std::to_string(a), buyer).status, 200);

@@ -103,6 +103,14 @@ Result<bj::object> ParseObject(std::string_view body) {
   return std::move(value.as_object());
 }
 
+Result<bj::object> ParseDocument(std::string_view text) {
+  boost::system::error_code ec;
+  bj::value value = bj::parse(text, ec);
+  if (ec) return MakeError(Errc::kMalformedJson, "not JSON: " + ec.message());
+  if (!value.is_object()) return MakeError(Errc::kMalformedJson, "not a JSON object");
+  return std::move(value.as_object());
+}
+
 void FieldReader::Fail(Errc code, std::string message, std::string_view field) {
   if (!error_) error_ = MakeError(code, std::move(message), std::string(field));
 }
@@ -178,14 +186,46 @@ std::optional<std::string> FieldReader::OptionalString(std::string_view key, Str
   return StringValue(Find(key, false), key, bounds);
 }
 
-std::optional<bool> FieldReader::OptionalBool(std::string_view key) {
-  const bj::value* v = Find(key, false);
+std::optional<bool> FieldReader::BoolValue(const bj::value* v, std::string_view key) {
   if (!v) return std::nullopt;
   if (!v->is_bool()) {
     Fail(Errc::kValidationFailed, std::string(key) + " must be true or false", key);
     return std::nullopt;
   }
   return v->as_bool();
+}
+
+std::optional<bool> FieldReader::OptionalBool(std::string_view key) {
+  return BoolValue(Find(key, false), key);
+}
+std::optional<bool> FieldReader::RequiredBool(std::string_view key) {
+  return BoolValue(Find(key, true), key);
+}
+
+std::int64_t FieldReader::SchemaVersion(std::string_view key, std::int64_t known) {
+  const std::int64_t version = IntValue(Find(key, false), key, {1, INT64_MAX}).value_or(1);
+  if (version > known) {
+    Fail(Errc::kValidationFailed,
+         std::string(key) + " " + std::to_string(version) + " is newer than this build reads (" +
+             std::to_string(known) + ")",
+         key);
+  }
+  return version;
+}
+
+const bj::array* FieldReader::RequiredArray(std::string_view key) {
+  const bj::value* v = Find(key, true);
+  if (!v) return nullptr;
+  if (!v->is_array()) {
+    Fail(Errc::kValidationFailed, std::string(key) + " must be an array", key);
+    return nullptr;
+  }
+  return &v->as_array();
+}
+
+Status FieldReader::FinishAllowingUnknown() const {
+  if (error_) return *error_;
+  return Ok();
 }
 
 Status FieldReader::Finish() {

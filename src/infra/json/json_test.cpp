@@ -119,5 +119,55 @@ TEST(FieldReader, UnknownFieldMessageDoesNotEchoInput) {
   EXPECT_EQ(st.error().message.find("script"), std::string::npos);
 }
 
+TEST(ParseDocument, TakesOneObjectAndNeverThrows) {
+  EXPECT_TRUE(ParseDocument(R"({"a":1,"b":[1,2]})").ok());
+  for (const char* bad : {"", "[]", "1", "null", "{", R"({"a":1} x)", "\xff"}) {
+    auto r = ParseDocument(bad);
+    ASSERT_FALSE(r.ok()) << bad;
+    EXPECT_EQ(r.error().code, Errc::kMalformedJson) << bad;
+  }
+}
+
+TEST(FieldReader, DocumentsFromANewerWriterMayCarryMoreFields) {
+  auto doc = ParseDocument(R"({"flag":true,"list":[1],"added":"later"})");
+  ASSERT_TRUE(doc.ok());
+  FieldReader r(*doc);
+  EXPECT_EQ(r.RequiredBool("flag"), true);
+  const bj::array* list = r.RequiredArray("list");
+  ASSERT_NE(list, nullptr);
+  EXPECT_EQ(list->size(), 1u);
+  EXPECT_TRUE(r.FinishAllowingUnknown().ok());
+  EXPECT_FALSE(r.Finish().ok()) << "a request body may not";
+
+  FieldReader missing(*doc);
+  EXPECT_EQ(missing.RequiredArray("flag"), nullptr);
+  EXPECT_EQ(missing.FinishAllowingUnknown().error().field, "flag");
+  FieldReader not_bool(*doc);
+  EXPECT_FALSE(not_bool.RequiredBool("list").has_value());
+  EXPECT_FALSE(not_bool.RequiredBool("nothing").has_value());
+  EXPECT_FALSE(not_bool.FinishAllowingUnknown().ok());
+}
+
+TEST(FieldReader, SchemaVersionsAbsentAreOneAndNewerOnesAreRefused) {
+  const std::pair<const char*, std::int64_t> read[] = {
+      {"{}", 1}, {R"({"v":1})", 1}, {R"({"v":2})", 2}};
+  for (const auto& [text, version] : read) {
+    auto doc = ParseDocument(text);
+    FieldReader r(*doc);
+    EXPECT_EQ(r.SchemaVersion("v", 2), version) << text;
+    EXPECT_TRUE(r.FinishAllowingUnknown().ok()) << text;
+  }
+  for (const char* text : {R"({"v":3})", R"({"v":0})", R"({"v":"1"})", R"({"v":1.0})"}) {
+    auto doc = ParseDocument(text);
+    FieldReader r(*doc);
+    r.SchemaVersion("v", 2);
+    EXPECT_FALSE(r.FinishAllowingUnknown().ok()) << text;
+  }
+  auto doc = ParseDocument(R"({"v":3})");
+  FieldReader r(*doc);
+  r.SchemaVersion("v", 2);
+  EXPECT_EQ(r.FinishAllowingUnknown().error().message, "v 3 is newer than this build reads (2)");
+}
+
 }  // namespace
 }  // namespace rocketmart::json

@@ -48,6 +48,28 @@ CREATE TABLE outbox_dead_letters (
      R"sql(
 CREATE INDEX processed_events_by_age ON processed_events (processed_at_ms);
 )sql"},
+    // Issue 12: a subscriber's position and dead letters live in the consuming service's database
+    // (events/sqlite_outbox), next to its claims. outbox_cursor and outbox_dead_letters above are
+    // read once by SqliteEventBus::Start to carry their rows over, and stay empty after that.
+    {4, "event cursors and dead letters on the consumer side",
+     R"sql(
+CREATE TABLE event_cursors (
+  source TEXT NOT NULL,
+  subscriber TEXT NOT NULL,
+  last_seq INTEGER NOT NULL,
+  PRIMARY KEY (source, subscriber)
+) WITHOUT ROWID;
+CREATE TABLE event_dead_letters (
+  source TEXT NOT NULL,
+  subscriber TEXT NOT NULL,
+  event_id TEXT NOT NULL,
+  topic TEXT NOT NULL,
+  payload TEXT NOT NULL,
+  reason TEXT NOT NULL,
+  at_ms INTEGER NOT NULL,
+  PRIMARY KEY (subscriber, event_id)
+) WITHOUT ROWID;
+)sql"},
 };
 
 std::int64_t NowUnixSeconds() {

@@ -27,9 +27,10 @@ class MigrationError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-// Applies the storage module's own tables (outbox, cursors, processed events; recorded in
-// storage_internal_migrations) and then every service migration newer than the version recorded
-// in schema_migrations. Refuses to run when the database records a version this code lacks.
+// Applies the storage module's own tables (the event outbox, claims, cursors and dead letters that
+// events/sqlite_outbox reads and writes; recorded in storage_internal_migrations) and then every
+// service migration newer than the version recorded in schema_migrations. Refuses to run when the
+// database records a version this code lacks.
 void Migrate(Database& db, std::span<const Migration> migrations);
 
 // The highest applied service migration, 0 for a fresh database.

@@ -47,7 +47,8 @@ TEST_F(MigrationsTest, AppliesOnceAndRerunIsANoOp) {
 TEST_F(MigrationsTest, InternalTablesUseTheirOwnNumbering) {
   Migrate(db_, std::vector<Migration>{kV1});
   EXPECT_TRUE(TableExists(db_, "outbox"));
-  EXPECT_TRUE(TableExists(db_, "outbox_cursor"));
+  EXPECT_TRUE(TableExists(db_, "event_cursors"));
+  EXPECT_TRUE(TableExists(db_, "event_dead_letters"));
   EXPECT_TRUE(TableExists(db_, "processed_events"));
   EXPECT_EQ(Scalar(db_, "SELECT MIN(version) FROM schema_migrations"), 1);
   EXPECT_GE(Scalar(db_, "SELECT COUNT(*) FROM storage_internal_migrations"), 1);

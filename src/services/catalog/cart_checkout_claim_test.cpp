@@ -95,7 +95,8 @@ class CartClaimTest : public ::testing::Test {
     facts.price = 1000;
     facts.initial_stock = stock;
     facts.version = 1;
-    checkout_->OnProductFacts(facts, "product-" + std::to_string(id));
+    checkout_->RecordProductFacts(facts, "product-" + std::to_string(id));
+    checkout_->RefreshProductFacts(facts);
     const TimePoint start = clock_.Now() + starts_in;
     auto sale = RunAwait(
         checkout_->SetSale(id, checkout::Sale{start, start + std::chrono::hours(24), 1000}));

@@ -85,6 +85,7 @@ void CheckoutService::ApplyInventoryRow(const InventoryRow& row) {
   ProductState& p = FindOrCreate(row.product_id);
   p.price.store(row.price);
   p.retired.store(row.retired);
+  p.catalog_version.store(row.catalog_version);
   p.has_inventory.store(true);
   stock_signal_.Notify();
 }
@@ -117,13 +118,21 @@ std::size_t CheckoutService::Reconcile() {
   return problems.size();
 }
 
-void CheckoutService::OnProductFacts(const ProductFacts& facts, std::string_view event_id) {
-  const ProductState* known = Find(facts.product_id);
-  const bool existed = known != nullptr && known->has_inventory.load();
-  auto row = store_.ApplyProductFacts(facts, event_id, clock_.Now());
-  if (!row) return;
-  ApplyInventoryRow(*row);
-  if (!existed) FindOrCreate(row->product_id).admission.AddStock(row->available);
+void CheckoutService::RecordProductFacts(const ProductFacts& facts, std::string_view event_id) {
+  (void)store_.ApplyProductFacts(facts, event_id, clock_.Now());
+}
+
+void CheckoutService::RefreshProductFacts(const ProductFacts& facts) {
+  ProductState& p = FindOrCreate(facts.product_id);
+  // One bus thread refreshes; the version only moves forward, so a redelivered or older event
+  // changes nothing (Load() set the versions the database had).
+  if (facts.version <= p.catalog_version.load()) return;
+  p.price.store(facts.price);
+  p.retired.store(facts.retired);
+  p.catalog_version.store(facts.version);
+  // The product's first facts open its stock counter: nothing was sold before it had one, and a
+  // restock that came first added its units already.
+  if (!p.has_inventory.exchange(true)) p.admission.AddStock(facts.initial_stock);
 }
 
 std::optional<std::int64_t> CheckoutService::KnownStock(const ProductState& p) {

@@ -110,8 +110,13 @@ class CheckoutService {
   boost::asio::awaitable<std::size_t> ForgetExpiredIdempotencyKeys();
   std::size_t idempotency_forget_batch() const { return options_.idempotency_forget_batch; }
 
-  // Catalog events (relay thread).
-  void OnProductFacts(const ProductFacts& facts, std::string_view event_id);
+  // Catalog events (bus thread). Two consumers of the same events: the effect writes the
+  // product's inventory row once per service (claimed by event id, in the row's transaction); the
+  // cache refresh brings this instance's memory (price, retired, stock counter) up to the facts,
+  // ignoring facts older than what it has (by the catalog's version). With one process both run,
+  // the effect first.
+  void RecordProductFacts(const ProductFacts& facts, std::string_view event_id);
+  void RefreshProductFacts(const ProductFacts& facts);
 
   // Orders events (relay thread): an order was cancelled or its return was received. Refunds the
   // payment and restocks its units exactly once per payment (by event id and by payment status),
@@ -145,6 +150,7 @@ class CheckoutService {
     std::atomic<std::int64_t> price{0};
     std::atomic<bool> retired{false};
     std::atomic<bool> has_inventory{false};
+    std::atomic<std::int64_t> catalog_version{0};
     std::atomic<std::shared_ptr<const Sale>> sale;
   };
 

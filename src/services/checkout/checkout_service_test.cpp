@@ -62,9 +62,14 @@ class CheckoutTest : public ::testing::Test {
     if (service_) Close();
   }
 
+  // A catalog product event as the bus delivers it in one process: the effect (the inventory row,
+  // claimed) first, then this instance's cache refresh.
+  void ProductEvent(const ProductFacts& facts, const std::string& event_id) {
+    service_->RecordProductFacts(facts, event_id);
+    service_->RefreshProductFacts(facts);
+  }
   void CreateProduct(std::int64_t stock, std::int64_t product = kProduct) {
-    service_->OnProductFacts({product, kPrice, stock, false, 1},
-                             "catalog:" + std::to_string(product));
+    ProductEvent({product, kPrice, stock, false, 1}, "catalog:" + std::to_string(product));
   }
   void OpenSale(std::int64_t limit, std::int64_t product = kProduct) {
     auto r = RunAwait(service_->SetSale(product, {clock_.Now() - std::chrono::hours(1),
@@ -572,19 +577,59 @@ TEST_F(CheckoutTest, ProductEventsAreAppliedOnceAndStaleVersionsIgnored) {
   Open();
   CreateProduct(5);
   CreateProduct(5);  // redelivered: same event id, no second effect
-  service_->OnProductFacts({kProduct, 2000, 5, false, 3}, "catalog:3");
-  service_->OnProductFacts({kProduct, 1500, 5, false, 2}, "catalog:2");  // older: ignored
+  ProductEvent({kProduct, 2000, 5, false, 3}, "catalog:3");
+  ProductEvent({kProduct, 1500, 5, false, 2}, "catalog:2");  // older: ignored
   EXPECT_EQ(Available(), 5);
   EXPECT_EQ(service_->Available(kProduct), 5);
   EXPECT_EQ(Query("checkout.db", "SELECT price FROM inventory WHERE product_id = 1"), 2000);
   OpenSale(1);
   EXPECT_EQ(service_->GetSale(kProduct)->state, SaleState::kLive);
-  service_->OnProductFacts({kProduct, 2000, 5, true, 4}, "catalog:4");
+  ProductEvent({kProduct, 2000, 5, true, 4}, "catalog:4");
   std::vector<PurchaseLine> lines{{kProduct, 1}};
   EXPECT_EQ(RunAwait(service_->Purchase(B(1), lines, std::nullopt)).result.error().code,
             Errc::kNotFound);
   // Its sale no longer reads live (issue 11).
   EXPECT_EQ(service_->GetSale(kProduct)->state, SaleState::kRetired);
+}
+
+// Issue 12: the inventory row is an effect (written once per checkout service, whichever instance
+// gets the event, claimed by its id) and the memory a cache refresh (every instance applies it,
+// newest version wins, also across a restart).
+TEST_F(CheckoutTest, TheInventoryRowIsWrittenOnceAndEveryInstanceRefreshesItsMemory) {
+  Open();
+  CheckoutService second(*store_, *provider_, clock_, *metrics_);
+  second.Load();
+  const ProductFacts created{kProduct, kPrice, 5, false, 1, "Sneaker"};
+  service_->RecordProductFacts(created, "catalog:1");
+  second.RecordProductFacts(created, "catalog:1");  // the same event at another instance
+  EXPECT_EQ(Query("checkout.db", "SELECT count(*) FROM stock_ledger WHERE kind = 'INIT'"), 1);
+  EXPECT_EQ(Available(), 5);
+  // The row alone is not this instance's memory: until the refresh, its stock is unknown.
+  EXPECT_EQ(service_->Available(kProduct), std::nullopt);
+  service_->RefreshProductFacts(created);
+  second.RefreshProductFacts(created);
+  service_->RefreshProductFacts(created);  // redelivered: no second stock
+  EXPECT_EQ(service_->Available(kProduct), 5);
+  EXPECT_EQ(second.Available(kProduct), 5);
+
+  const ProductFacts retired{kProduct, kPrice, 5, true, 2, "Sneaker"};
+  service_->RecordProductFacts(retired, "catalog:2");
+  second.RefreshProductFacts(retired);
+  second.RefreshProductFacts(created);  // an older version arriving late changes nothing
+  OpenSale(1);
+  EXPECT_EQ(service_->GetSale(kProduct)->state, SaleState::kLive) << "not refreshed yet";
+  std::vector<PurchaseLine> lines{{kProduct, 1}};
+  EXPECT_EQ(RunAwait(second.Purchase(B(1), lines, std::nullopt)).result.error().code,
+            Errc::kNotFound)
+      << "retired";
+
+  // A restarted instance starts from the row's version: older facts redelivered to its cache
+  // (its position may lag the effect's) do not bring the product back.
+  CheckoutService restarted(*store_, *provider_, clock_, *metrics_);
+  restarted.Load();
+  restarted.RefreshProductFacts(created);
+  EXPECT_EQ(restarted.GetSale(kProduct)->state, SaleState::kRetired);
+  EXPECT_EQ(restarted.Available(kProduct), 5);
 }
 
 TEST_F(CheckoutTest, ASaleSetBeforeTheStockArrivesReadsPreparingNotSoldOut) {

@@ -10,14 +10,17 @@
 
 #include "app/in_process_clients.hpp"
 #include "infra/async/run.hpp"
+#include "infra/events/sqlite_outbox/outbox.hpp"
+#include "infra/events/sqlite_outbox/sqlite_event_bus.hpp"
 #include "infra/metrics/metrics.hpp"
 #include "infra/storage/migrations.hpp"
-#include "infra/storage/outbox.hpp"
 #include "services/checkout/adapters/order_events_subscriber.hpp"
 #include "services/checkout/adapters/sqlite_inventory_store.hpp"
+#include "services/checkout/api/events.hpp"
 #include "services/checkout/checkout_service.hpp"
 #include "services/orders/adapters/order_paid_subscriber.hpp"
 #include "services/orders/adapters/sqlite_order_store.hpp"
+#include "services/orders/api/events.hpp"
 #include "services/orders/orders_service.hpp"
 #include "support/temp_dir.hpp"
 
@@ -79,15 +82,13 @@ class FakeProvider final : public checkout::PaymentProvider {
 };
 
 struct Db {
-  Db(const std::string& path, std::span<const storage::Migration> migrations,
-     const std::string& name, const Clock& clock) {
+  Db(const std::string& path, std::span<const storage::Migration> migrations) {
     storage::OpenOptions open;
     open.path = path;
     writer = std::make_unique<storage::GroupCommitWriter>(open);
     storage::Migrate(writer->Connection(), migrations);
     open.read_only = true;
     readers = std::make_unique<storage::ReadConnections>(open);
-    relay = std::make_unique<storage::OutboxRelay>(name, *writer, *readers, clock);
   }
   ~Db() { writer->Stop(); }
   std::int64_t Count(const std::string& sql) {
@@ -97,15 +98,15 @@ struct Db {
   }
   std::unique_ptr<storage::GroupCommitWriter> writer;
   std::unique_ptr<storage::ReadConnections> readers;
-  std::unique_ptr<storage::OutboxRelay> relay;
 };
 
 class RefundFlowTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    checkout_db_ = std::make_unique<Db>(dir_.File("checkout.db"), checkout::CheckoutMigrations(),
-                                        "checkout", clock_);
-    orders_db_ = std::make_unique<Db>(dir_.File("orders.db"), OrdersMigrations(), "orders", clock_);
+    checkout_db_ = std::make_unique<Db>(dir_.File("checkout.db"), checkout::CheckoutMigrations());
+    orders_db_ = std::make_unique<Db>(dir_.File("orders.db"), OrdersMigrations());
+    bus_.AddService("checkout", *checkout_db_->writer, *checkout_db_->readers);
+    bus_.AddService("orders", *orders_db_->writer, *orders_db_->readers);
     inventory_ = std::make_unique<checkout::SqliteInventoryStore>(*checkout_db_->writer,
                                                                   *checkout_db_->readers);
     checkout_ =
@@ -116,22 +117,34 @@ class RefundFlowTest : public ::testing::Test {
     orders_->SetPaymentsClient(payments_.get());
     paid_subscriber_ = std::make_unique<OrderPaidSubscriber>(*orders_);
     refunds_subscriber_ = std::make_unique<checkout::OrderEventsSubscriber>(*checkout_);
-    checkout_db_->relay->Subscribe("order.paid", paid_subscriber_.get());
+    bus_.Subscribe(
+        {"checkout", {"order.paid"}, "orders", events::Delivery::kEffect, paid_subscriber_.get()});
     refunded_subscriber_ = std::make_unique<PaymentRefundedSubscriber>(*orders_);
-    checkout_db_->relay->Subscribe(std::string(checkout::kPaymentRefundedTopic),
-                                   refunded_subscriber_.get());
-    orders_db_->relay->Subscribe(std::string(kOrderCancelledTopic), refunds_subscriber_.get());
-    orders_db_->relay->Subscribe(std::string(kOrderReturnedTopic), refunds_subscriber_.get());
+    bus_.Subscribe({"checkout",
+                    {std::string(checkout::api::kPaymentRefunded)},
+                    "orders",
+                    events::Delivery::kEffect,
+                    refunded_subscriber_.get()});
+    bus_.Subscribe({"orders",
+                    {std::string(api::kOrderCancelled), std::string(api::kOrderReturned)},
+                    "checkout",
+                    events::Delivery::kEffect,
+                    refunds_subscriber_.get()});
     checkout_db_->writer->Start();
     orders_db_->writer->Start();
     checkout_->Load();
     orders_->Load();
-    checkout_->OnProductFacts({kProduct, kPrice, 100, false, 1}, "catalog:1");
+    ProductEvent({kProduct, kPrice, 100, false, 1}, "catalog:1");
     const TimePoint now = clock_.Now();
     checkout::Sale sale{now - std::chrono::hours(1), now + 30 * kDay, 10};
     ASSERT_TRUE(async::RunToCompletion(checkout_->SetSale(kProduct, sale)).ok());
   }
 
+  // A catalog product event as the bus delivers it in one process: effect, then cache refresh.
+  void ProductEvent(const checkout::ProductFacts& facts, const std::string& event_id) {
+    checkout_->RecordProductFacts(facts, event_id);
+    checkout_->RefreshProductFacts(facts);
+  }
   std::int64_t Buy(std::int64_t member, std::int64_t quantity) {
     std::vector<checkout::PurchaseLine> lines{{kProduct, quantity}};
     auto answer = async::RunToCompletion(
@@ -140,13 +153,13 @@ class RefundFlowTest : public ::testing::Test {
     return answer.result->order_id;
   }
   void DeliverPaid() {
-    while (checkout_db_->relay->DeliverOnceForTest()) {
+    while (bus_.DeliverOnceForTest("checkout")) {
     }
   }
   // Delivers, keeping a copy of what was delivered (the relay prunes delivered rows).
   void DeliverOrderEvents() {
     for (auto& e : OrderEvents()) delivered_[e.id] = std::move(e);
-    while (orders_db_->relay->DeliverOnceForTest()) {
+    while (bus_.DeliverOnceForTest("orders")) {
     }
   }
   void Walk(std::chrono::hours by) {
@@ -154,8 +167,8 @@ class RefundFlowTest : public ::testing::Test {
     while (async::RunToCompletion(orders_->RunSchedulerOnce()) > 0) {
     }
   }
-  std::vector<storage::Event> OrderEvents() {
-    std::vector<storage::Event> out;
+  std::vector<events::Event> OrderEvents() {
+    std::vector<events::Event> out;
     auto s = orders_db_->readers->ForThisThread().Prepare(
         "SELECT seq, topic, payload FROM outbox ORDER BY seq");
     while (s.Step()) {
@@ -170,6 +183,7 @@ class RefundFlowTest : public ::testing::Test {
   FakeProvider provider_;
   std::unique_ptr<Db> checkout_db_;
   std::unique_ptr<Db> orders_db_;
+  events::sqlite_outbox::SqliteEventBus bus_{clock_};
   std::unique_ptr<checkout::SqliteInventoryStore> inventory_;
   std::unique_ptr<checkout::CheckoutService> checkout_;
   std::unique_ptr<SqliteOrderStore> order_store_;
@@ -178,14 +192,14 @@ class RefundFlowTest : public ::testing::Test {
   std::unique_ptr<OrderPaidSubscriber> paid_subscriber_;
   std::unique_ptr<PaymentRefundedSubscriber> refunded_subscriber_;
   std::unique_ptr<checkout::OrderEventsSubscriber> refunds_subscriber_;
-  std::map<std::string, storage::Event> delivered_;
+  std::map<std::string, events::Event> delivered_;
 };
 
 TEST_F(RefundFlowTest, AMalformedOrderPaidIsSetAsideWithoutHoldingBackTheOrdersAfterIt) {
   const std::int64_t first = Buy(1, 1);
   // An event this build cannot decode (a producer of another version, a hand-made row).
   checkout_db_->writer->RunSync([this](storage::Database& db) {
-    storage::AppendOutbox(db, "order.paid", R"({"orderId":"not a number"})", clock_.Now());
+    events::sqlite_outbox::Append(db, "order.paid", R"({"orderId":"not a number"})", clock_.Now());
   });
   const std::int64_t second = Buy(2, 1);
   DeliverPaid();
@@ -193,11 +207,11 @@ TEST_F(RefundFlowTest, AMalformedOrderPaidIsSetAsideWithoutHoldingBackTheOrdersA
   EXPECT_EQ(orders_db_->Count("SELECT COUNT(*) FROM orders WHERE id IN (" + std::to_string(first) +
                               ", " + std::to_string(second) + ")"),
             2);
-  EXPECT_EQ(checkout_db_->relay->DeadLetters(), 1u);
-  EXPECT_EQ(checkout_db_->Count("SELECT COUNT(*) FROM outbox_dead_letters "
-                                "WHERE subscriber = 'orders.order_paid' AND topic = 'order.paid'"),
+  EXPECT_EQ(bus_.Stats("checkout").dead_letters, 1u);
+  EXPECT_EQ(orders_db_->Count("SELECT COUNT(*) FROM event_dead_letters WHERE source = 'checkout' "
+                              "AND subscriber = 'orders.order_paid' AND topic = 'order.paid'"),
             1);
-  EXPECT_EQ(checkout_db_->relay->Lag("orders.order_paid"), 0);
+  EXPECT_EQ(bus_.Lag("checkout", "orders.order_paid"), 0);
 }
 
 // Issue 11 point 2: the order a purchase names is read and cancelled by its owner before its
@@ -232,7 +246,7 @@ TEST_F(RefundFlowTest, AnOrderIsReadAndCancelledBeforeItsEventAndTheEventChanges
   EXPECT_EQ(cancelled_at_once->history.size(), 2u);
 
   DeliverPaid();  // the events arrive late
-  EXPECT_EQ(checkout_db_->relay->Lag("orders.order_paid"), 0);
+  EXPECT_EQ(bus_.Lag("checkout", "orders.order_paid"), 0);
   EXPECT_EQ(orders_db_->Count("SELECT COUNT(*) FROM orders"), 2);
   EXPECT_EQ(orders_db_->Count("SELECT COUNT(*) FROM order_history"), 4);
   EXPECT_EQ(orders_db_->Count("SELECT COUNT(*) FROM order_lines"), 2);
@@ -252,17 +266,17 @@ TEST_F(RefundFlowTest, AnOrderIsReadAndCancelledBeforeItsEventAndTheEventChanges
 // names existed (no "name") still decodes, with an empty name.
 TEST_F(RefundFlowTest, OrderLinesCarryTheProductNameAndOldEventsWithoutOneStillDecode) {
   checkout::ProductFacts named{kProduct, kPrice, 100, false, 2, "Sneaker"};
-  checkout_->OnProductFacts(named, "catalog:2");
+  ProductEvent(named, "catalog:2");
   const std::int64_t id = Buy(5, 1);
   checkout_db_->writer->RunSync([this](storage::Database& db) {
-    storage::AppendOutbox(
+    events::sqlite_outbox::Append(
         db, "order.paid",
         R"({"orderId":9001,"paymentId":9001,"holdId":1,"memberId":6,"total":1000,)"
         R"("lines":[{"productId":7,"quantity":1,"price":1000}],"paidAtMs":1})",
         clock_.Now());
   });
   DeliverPaid();
-  EXPECT_EQ(checkout_db_->relay->DeadLetters(), 0u);
+  EXPECT_EQ(bus_.Stats("checkout").dead_letters, 0u);
   auto named_order = async::RunToCompletion(orders_->GetForMember(5, id));
   ASSERT_TRUE(named_order.ok());
   ASSERT_EQ(named_order->lines.size(), 1u);
@@ -298,7 +312,7 @@ TEST_F(RefundFlowTest, RefundsAndRestocksEqualCancelsPlusReceivedReturnsEvenWhen
 
   // Every event delivered a second time (a relay crash before its cursor advanced), and once more
   // under other ids (a producer replay): nothing changes.
-  std::vector<storage::Event> events;
+  std::vector<events::Event> events;
   for (const auto& [id, e] : delivered_) events.push_back(e);
   ASSERT_EQ(events.size(), 5u);
   refunds_subscriber_->Handle(events);

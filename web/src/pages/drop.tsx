@@ -18,13 +18,16 @@ type Outcome =
   | { kind: 'success'; order: PaidOrder }
   | { kind: 'soldout' | 'limit' | 'declined' | 'unverified' | 'notstarted' | 'ended' | 'error'; error: unknown };
 
+// Re-renders every `intervalMs` and reads the server's clock at each render, never a stored
+// reading: a render caused by the clock's first sync must not show a time taken before it (an hour
+// off on a device whose clock is an hour slow).
 function useServerNow(intervalMs: number): number {
-  const [now, setNow] = useState(serverNow());
+  const [, setTick] = useState(0);
   useEffect(() => {
-    const id = window.setInterval(() => setNow(serverNow()), intervalMs);
+    const id = window.setInterval(() => setTick((n) => n + 1), intervalMs);
     return () => window.clearInterval(id);
   }, [intervalMs]);
-  return now;
+  return serverNow();
 }
 
 function countdown(ms: number): string {

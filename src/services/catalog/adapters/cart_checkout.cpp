@@ -5,6 +5,7 @@
 #include "infra/async/run.hpp"
 #include "infra/http/error_mapping.hpp"
 #include "infra/http/idempotency_key.hpp"
+#include "services/checkout/api/events.hpp"
 
 namespace rocketmart::catalog {
 
@@ -53,29 +54,24 @@ void RegisterCartCheckoutRoute(http::Router& router, ShoppingService& shopping) 
       });
 }
 
-void PaidCartSubscriber::Handle(std::span<const storage::Event> batch) {
+void PaidCartSubscriber::Handle(std::span<const events::Event> batch) {
   // One transaction for the whole batch: a commit per event made the catalog's database the
-  // slowest part of a drop (one fsync per paid order).
+  // slowest part of a drop (one fsync per paid order). Decoded first: a malformed event is set
+  // aside before anything was removed, and the rest of the batch is delivered again.
   std::vector<PurchasedLines> orders;
   orders.reserve(batch.size());
-  for (const storage::Event& event : batch) {
-    try {
-      const boost::json::value v = boost::json::parse(event.payload);
-      const auto& o = v.as_object();
-      PurchasedLines order;
-      order.member_id = o.at("memberId").to_number<std::int64_t>();
-      order.paid_at = FromUnixMillis(o.at("paidAtMs").to_number<std::int64_t>());
-      for (const auto& line : o.at("lines").as_array()) {
-        order.product_ids.push_back(line.as_object().at("productId").to_number<std::int64_t>());
-      }
-      orders.push_back(std::move(order));
-    } catch (const std::exception& e) {
-      // Thrown before anything was removed: the rest of the batch is delivered again.
-      throw storage::MalformedEvent(event.id, std::string("order.paid: ") + e.what());
-    }
+  for (const events::Event& event : batch) {
+    const auto paid =
+        events::DecodedOrSetAside(event, checkout::api::DecodeOrderPaid(event.payload));
+    PurchasedLines order;
+    order.member_id = paid.member_id;
+    order.paid_at = paid.paid_at;
+    order.product_ids.reserve(paid.lines.size());
+    for (const auto& line : paid.lines) order.product_ids.push_back(line.product_id);
+    orders.push_back(std::move(order));
   }
   auto removed = async::RunToCompletion(shopping_.RemovePurchasedLines(std::move(orders)));
-  // Throwing makes the relay retry the batch later (a full writer queue, for instance).
+  // Throwing makes the bus retry the batch later (a full writer queue, for instance).
   if (!removed.ok()) throw std::runtime_error("cart cleanup failed: " + removed.error().message);
 }
 

@@ -3,8 +3,8 @@
 // order.paid subscriber takes the bought lines out of the cart once the order exists.
 #pragma once
 
+#include "infra/events/event_bus.hpp"
 #include "infra/http/router.hpp"
-#include "infra/storage/outbox.hpp"
 #include "services/catalog/shopping_service.hpp"
 
 namespace rocketmart::catalog {
@@ -14,11 +14,11 @@ void RegisterCartCheckoutRoute(http::Router& router, ShoppingService& shopping);
 
 // Consumes order.paid (from checkout's outbox): the bought lines leave the buyer's cart, unless
 // the buyer changed them after paying. Harmless when delivered twice.
-class PaidCartSubscriber final : public storage::EventSubscriber {
+class PaidCartSubscriber final : public events::EventSubscriber {
  public:
   explicit PaidCartSubscriber(ShoppingService& shopping) : shopping_(shopping) {}
   std::string_view Name() const override { return "catalog.cart"; }
-  void Handle(std::span<const storage::Event> batch) override;
+  void Handle(std::span<const events::Event> batch) override;
 
  private:
   ShoppingService& shopping_;

@@ -1,9 +1,8 @@
 #include "services/catalog/adapters/sqlite_product_repository.hpp"
 
-#include <boost/json.hpp>
-
 #include "infra/async/write.hpp"
-#include "infra/storage/outbox.hpp"
+#include "infra/events/sqlite_outbox/outbox.hpp"
+#include "services/catalog/api/events.hpp"
 
 namespace rocketmart::catalog {
 namespace {
@@ -101,14 +100,8 @@ std::optional<Product> Find(storage::Database& db, std::int64_t id) {
 }
 
 std::string EventPayload(const Product& p) {
-  boost::json::object o;
-  o["productId"] = p.id;
-  o["name"] = p.name;
-  o["price"] = p.price;
-  o["initialStock"] = p.initial_stock;
-  o["retired"] = p.retired;
-  o["version"] = p.version;
-  return boost::json::serialize(o);
+  return api::Encode(
+      api::ProductEvent{p.id, p.name, p.price, p.initial_stock, p.retired, p.version});
 }
 
 void Store(storage::Database& db, const Product& p) {
@@ -149,7 +142,8 @@ boost::asio::awaitable<Result<Product>> SqliteProductRepository::Insert(Product 
     stmt.Step();
     stmt.Reset();
     product.id = db.LastInsertRowId();
-    storage::AppendOutbox(db, kProductCreated, EventPayload(product), product.created_at);
+    events::sqlite_outbox::Append(db, api::kProductCreated, EventPayload(product),
+                                  product.created_at);
     return product;
   };
   co_return co_await async::Write<Product>(writer_, std::move(job));
@@ -163,7 +157,7 @@ boost::asio::awaitable<Result<Product>> SqliteProductRepository::Update(std::int
     if (!product || product->retired) return MakeError(Errc::kNotFound, "no such product");
     if (!ApplyChanges(*product, changes, now)) return *product;
     Store(db, *product);
-    storage::AppendOutbox(db, kProductUpdated, EventPayload(*product), now);
+    events::sqlite_outbox::Append(db, api::kProductUpdated, EventPayload(*product), now);
     return *product;
   };
   co_return co_await async::Write<Product>(writer_, std::move(job));
@@ -182,7 +176,7 @@ boost::asio::awaitable<Result<Product>> SqliteProductRepository::Retire(std::int
     // same transaction. Likes stay (history; they no longer show anywhere).
     db.Cached("DELETE FROM cart_items WHERE product_id = ?").BindInt64(1, id).Step();
     db.Cached("DELETE FROM wishlist WHERE product_id = ?").BindInt64(1, id).Step();
-    storage::AppendOutbox(db, kProductRetired, EventPayload(*product), now);
+    events::sqlite_outbox::Append(db, api::kProductRetired, EventPayload(*product), now);
     return *product;
   };
   co_return co_await async::Write<Product>(writer_, std::move(job));

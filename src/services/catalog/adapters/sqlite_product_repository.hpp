@@ -13,11 +13,6 @@ namespace rocketmart::catalog {
 // The catalog schema, applied at start.
 std::span<const storage::Migration> CatalogMigrations();
 
-// Event topics this module publishes (payloads documented in docs/events.md).
-inline constexpr std::string_view kProductCreated = "product.created";
-inline constexpr std::string_view kProductUpdated = "product.updated";
-inline constexpr std::string_view kProductRetired = "product.retired";
-
 class SqliteProductRepository final : public ProductRepository {
  public:
   explicit SqliteProductRepository(storage::GroupCommitWriter& writer) : writer_(writer) {}

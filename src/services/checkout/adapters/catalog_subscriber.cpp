@@ -1,35 +1,28 @@
 #include "services/checkout/adapters/catalog_subscriber.hpp"
 
-#include <boost/json.hpp>
+#include "services/catalog/api/events.hpp"
 
 namespace rocketmart::checkout {
-
 namespace {
 
-ProductFacts Decode(const storage::Event& event) {
-  try {
-    const boost::json::value v = boost::json::parse(event.payload);
-    const auto& o = v.as_object();
-    ProductFacts facts;
-    facts.product_id = o.at("productId").to_number<std::int64_t>();
-    facts.price = o.at("price").to_number<std::int64_t>();
-    facts.initial_stock = o.at("initialStock").to_number<std::int64_t>();
-    facts.retired = o.at("retired").as_bool();
-    facts.version = o.at("version").to_number<std::int64_t>();
-    // Events written before names were carried to orders have none.
-    if (const auto* name = o.if_contains("name")) facts.name = name->as_string();
-    return facts;
-  } catch (const std::exception& e) {
-    throw storage::MalformedEvent(event.id, event.topic + ": " + e.what());
-  }
+ProductFacts Decode(const events::Event& event) {
+  auto product = events::DecodedOrSetAside(event, catalog::api::DecodeProductEvent(event.payload));
+  return ProductFacts{product.product_id, product.price,   product.initial_stock,
+                      product.retired,    product.version, std::move(product.name)};
 }
 
 }  // namespace
 
-void CatalogSubscriber::Handle(std::span<const storage::Event> batch) {
+void ProductInventorySubscriber::Handle(std::span<const events::Event> batch) {
   // Each event is applied (and claimed) on its own, so one decoded after others were applied
   // is still safe to set aside: the applied ones are claimed and skipped on redelivery.
-  for (const storage::Event& event : batch) checkout_.OnProductFacts(Decode(event), event.id);
+  for (const events::Event& event : batch) checkout_.RecordProductFacts(Decode(event), event.id);
+}
+
+void ProductCacheSubscriber::Handle(std::span<const events::Event> batch) {
+  // Idempotent by version: a redelivered batch, or one seen again after a malformed event was
+  // set aside, changes nothing it already changed.
+  for (const events::Event& event : batch) checkout_.RefreshProductFacts(Decode(event));
 }
 
 }  // namespace rocketmart::checkout

@@ -1,20 +1,42 @@
-// Consumes the catalog's product events into checkout's inventory (created -> stock row; updated
-// -> price; retired -> no more sales). Runs on the catalog relay's thread; idempotent per event.
+// Consumes the catalog's product events (product.created|updated|retired, decoded by the
+// catalog's api/ codec), as two subscriptions of different kinds:
+//  - ProductInventorySubscriber, an effect (once per checkout service): the product's inventory row
+//    in checkout.db (created -> stock row; updated -> price; retired -> no more sales), claimed by
+//    event id in the row's transaction;
+//  - ProductCacheSubscriber, a cache refresh (every checkout instance): the instance's memory of
+//    price, retired flag and stock counter, idempotent by the product's version.
+// Both run on the bus's thread for the catalog source.
 #pragma once
 
-#include "infra/storage/outbox.hpp"
+#include <string>
+
+#include "infra/events/event_bus.hpp"
 #include "services/checkout/checkout_service.hpp"
 
 namespace rocketmart::checkout {
 
-class CatalogSubscriber final : public storage::EventSubscriber {
+class ProductInventorySubscriber final : public events::EventSubscriber {
  public:
-  explicit CatalogSubscriber(CheckoutService& checkout) : checkout_(checkout) {}
+  explicit ProductInventorySubscriber(CheckoutService& checkout) : checkout_(checkout) {}
   std::string_view Name() const override { return "checkout.inventory"; }
-  void Handle(std::span<const storage::Event> batch) override;
+  void Handle(std::span<const events::Event> batch) override;
 
  private:
   CheckoutService& checkout_;
+};
+
+class ProductCacheSubscriber final : public events::EventSubscriber {
+ public:
+  // `name` is this instance's own (several instances each keep a position).
+  explicit ProductCacheSubscriber(CheckoutService& checkout,
+                                  std::string name = "checkout.product_cache")
+      : checkout_(checkout), name_(std::move(name)) {}
+  std::string_view Name() const override { return name_; }
+  void Handle(std::span<const events::Event> batch) override;
+
+ private:
+  CheckoutService& checkout_;
+  std::string name_;
 };
 
 }  // namespace rocketmart::checkout

@@ -3,16 +3,16 @@
 // the event and guards on the payment's status). Runs on the orders relay's thread.
 #pragma once
 
-#include "infra/storage/outbox.hpp"
+#include "infra/events/event_bus.hpp"
 #include "services/checkout/checkout_service.hpp"
 
 namespace rocketmart::checkout {
 
-class OrderEventsSubscriber final : public storage::EventSubscriber {
+class OrderEventsSubscriber final : public events::EventSubscriber {
  public:
   explicit OrderEventsSubscriber(CheckoutService& checkout) : checkout_(checkout) {}
   std::string_view Name() const override { return "checkout.order_refunds"; }
-  void Handle(std::span<const storage::Event> batch) override;
+  void Handle(std::span<const events::Event> batch) override;
 
  private:
   CheckoutService& checkout_;

@@ -1,9 +1,8 @@
 #include "services/checkout/adapters/sqlite_inventory_store.hpp"
 
-#include <boost/json.hpp>
-
 #include "infra/async/write.hpp"
-#include "infra/storage/outbox.hpp"
+#include "infra/events/sqlite_outbox/outbox.hpp"
+#include "services/checkout/api/events.hpp"
 
 namespace rocketmart::checkout {
 namespace {
@@ -207,26 +206,14 @@ ReleasedUnits ReleaseInTransaction(Database& db, const HoldOutcome& outcome, Hol
 }
 
 // `lines`: the hold's lines with each product's name, built while the stock moved.
-std::string OrderPaidPayload(const HoldOutcome& outcome, boost::json::array lines,
-                             std::int64_t payment_id, TimePoint now) {
-  boost::json::object o;
-  o["orderId"] = payment_id;
-  o["paymentId"] = payment_id;
-  o["holdId"] = outcome.hold.id;
-  o["memberId"] = outcome.hold.member_id;
-  o["total"] = outcome.hold.total;
-  o["lines"] = std::move(lines);
-  o["paidAtMs"] = ToUnixMillis(now);
-  return boost::json::serialize(o);
-}
-
 InventoryRow ReadInventoryRow(const storage::Statement& s) {
-  return InventoryRow{s.Int64(0), s.Int64(1), s.Int64(2), s.Int64(3),
-                      s.Int64(4), s.Int64(5), s.Int64(6), s.Int64(7) != 0};
+  return InventoryRow{s.Int64(0), s.Int64(1), s.Int64(2),      s.Int64(3), s.Int64(4),
+                      s.Int64(5), s.Int64(6), s.Int64(7) != 0, s.Int64(8)};
 }
 
 constexpr std::string_view kInventoryColumns =
-    "SELECT product_id, price, initial, restocked, available, held, sold, retired FROM inventory";
+    "SELECT product_id, price, initial, restocked, available, held, sold, retired, catalog_version "
+    "FROM inventory";
 
 }  // namespace
 
@@ -551,7 +538,8 @@ boost::asio::awaitable<Result<PaidOrder>> SqliteInventoryStore::CompletePayment(
     mark.BindInt64(1, ToUnixMillis(now)).BindInt64(2, hold_id);
     mark.Step();
     mark.Reset();
-    boost::json::array lines;
+    api::OrderPaid paid{0, 0, hold_id, outcome->hold.member_id, outcome->hold.total, {}, now};
+    paid.lines.reserve(outcome->hold.lines.size());
     for (const HoldLine& line : outcome->hold.lines) {
       // The row being updated gives the product's name for the order line (no extra read).
       auto& inv = db.Cached(
@@ -559,10 +547,8 @@ boost::asio::awaitable<Result<PaidOrder>> SqliteInventoryStore::CompletePayment(
           "RETURNING name");
       inv.BindInt64(1, line.quantity).BindInt64(2, line.quantity).BindInt64(3, line.product_id);
       const bool found = inv.Step();
-      lines.push_back(boost::json::object{{"productId", line.product_id},
-                                          {"quantity", line.quantity},
-                                          {"price", line.price},
-                                          {"name", found ? inv.TextView(0) : std::string_view()}});
+      paid.lines.push_back(
+          {line.product_id, line.quantity, line.price, found ? inv.Text(0) : std::string()});
       inv.Reset();
       Ledger(db, line.product_id, "SELL", line.quantity, hold_id, now);
     }
@@ -577,8 +563,8 @@ boost::asio::awaitable<Result<PaidOrder>> SqliteInventoryStore::CompletePayment(
     pay.Step();
     pay.Reset();
     const std::int64_t payment_id = db.LastInsertRowId();
-    storage::AppendOutbox(db, kOrderPaidTopic,
-                          OrderPaidPayload(*outcome, std::move(lines), payment_id, now), now);
+    paid.order_id = paid.payment_id = payment_id;
+    events::sqlite_outbox::Append(db, api::kOrderPaid, api::Encode(paid), now);
     // The lines are moved, not copied: the answer costs no allocation beyond the hold's read.
     return PaidOrder{
         payment_id, payment_id, hold_id, outcome->hold.total, std::move(outcome->hold.lines), now};
@@ -719,7 +705,7 @@ std::optional<InventoryRow> SqliteInventoryStore::ApplyProductFacts(const Produc
   std::optional<InventoryRow> row;
   const std::string id(event_id);
   writer_.RunSync([&](Database& db) {
-    if (!storage::ClaimEvent(db, "checkout.inventory", id, now)) return;
+    if (!events::sqlite_outbox::ClaimEvent(db, "checkout.inventory", id, now)) return;
     auto& exists = db.Cached("SELECT 1 FROM inventory WHERE product_id = ?");
     exists.BindInt64(1, facts.product_id);
     const bool known = exists.Step();
@@ -769,7 +755,7 @@ std::optional<RefundedPayment> SqliteInventoryStore::RefundPayment(std::int64_t 
   const std::string consumer_name(consumer);
   const std::string id(event_id);
   writer_.RunSync([&](Database& db) {
-    if (!storage::ClaimEvent(db, consumer_name, id, now)) return;
+    if (!events::sqlite_outbox::ClaimEvent(db, consumer_name, id, now)) return;
     // The guard makes a second event about the same payment (cancel and return cannot both
     // happen, but a replayed or duplicated event can) change nothing.
     auto& mark = db.Cached(
@@ -828,14 +814,9 @@ void SqliteInventoryStore::SettleRefund(std::int64_t payment_id, TimePoint now) 
       s.Reset();
       return;
     }
-    boost::json::object o;
-    o["orderId"] = payment_id;
-    o["paymentId"] = payment_id;
-    o["memberId"] = s.Int64(0);
-    o["amount"] = s.Int64(1);
-    o["refundedAtMs"] = ToUnixMillis(now);
+    const api::PaymentRefunded refunded{payment_id, payment_id, s.Int64(0), s.Int64(1), now};
     s.Reset();
-    storage::AppendOutbox(db, kPaymentRefundedTopic, boost::json::serialize(o), now);
+    events::sqlite_outbox::Append(db, api::kPaymentRefunded, api::Encode(refunded), now);
   });
 }
 

@@ -16,10 +16,6 @@ namespace rocketmart::checkout {
 
 std::span<const storage::Migration> CheckoutMigrations();
 
-inline constexpr std::string_view kOrderPaidTopic = "order.paid";
-// A refund the provider confirmed: {orderId, paymentId, memberId, amount, refundedAtMs}.
-inline constexpr std::string_view kPaymentRefundedTopic = "payment.refunded";
-
 class SqliteInventoryStore final : public InventoryStore {
  public:
   SqliteInventoryStore(storage::GroupCommitWriter& writer, storage::ReadConnections& readers)

@@ -29,6 +29,7 @@ struct InventoryRow {
   std::int64_t held = 0;
   std::int64_t sold = 0;
   bool retired = false;
+  std::int64_t catalog_version = 0;  // of the catalog's product event last applied
 };
 
 // What a request asked, under which key: stored with the first effect of the request, so a retry

@@ -1,60 +1,39 @@
 #include "services/orders/adapters/order_paid_subscriber.hpp"
 
-#include <boost/json.hpp>
+#include "services/checkout/api/events.hpp"
 
 namespace rocketmart::orders {
+namespace {
 
-void OrderPaidSubscriber::Handle(std::span<const storage::Event> batch) {
+PaidOrderEvent ToPaidOrder(const events::Event& event) {
+  checkout::api::OrderPaid paid =
+      events::DecodedOrSetAside(event, checkout::api::DecodeOrderPaid(event.payload));
+  PaidOrderEvent e{
+      event.id, paid.order_id, paid.payment_id, paid.member_id, paid.total, paid.paid_at, {}};
+  e.lines.reserve(paid.lines.size());
+  for (auto& line : paid.lines) {
+    e.lines.push_back({line.product_id, line.quantity, line.price, std::move(line.name)});
+  }
+  return e;
+}
+
+}  // namespace
+
+void OrderPaidSubscriber::Handle(std::span<const events::Event> batch) {
+  // Decoded before anything is recorded: a malformed event sets nothing aside but itself.
   std::vector<PaidOrderEvent> events;
   events.reserve(batch.size());
-  for (const storage::Event& event : batch) {
-    events.push_back(Decode(event));
-  }
+  for (const events::Event& event : batch) events.push_back(ToPaidOrder(event));
   orders_.OnOrdersPaid(events);
 }
 
-PaidOrderEvent OrderPaidSubscriber::Decode(const storage::Event& event) {
-  try {
-    const boost::json::value v = boost::json::parse(event.payload);
-    const auto& o = v.as_object();
-    PaidOrderEvent e;
-    e.event_id = event.id;
-    e.order_id = o.at("orderId").to_number<std::int64_t>();
-    e.payment_id = o.at("paymentId").to_number<std::int64_t>();
-    e.member_id = o.at("memberId").to_number<std::int64_t>();
-    e.total = o.at("total").to_number<std::int64_t>();
-    e.paid_at = FromUnixMillis(o.at("paidAtMs").to_number<std::int64_t>());
-    for (const auto& line : o.at("lines").as_array()) {
-      const auto& l = line.as_object();
-      OrderLine decoded{l.at("productId").to_number<std::int64_t>(),
-                        l.at("quantity").to_number<std::int64_t>(),
-                        l.at("price").to_number<std::int64_t>(),
-                        {}};
-      // Events written before names were carried have none: the line keeps an empty name.
-      if (const auto* name = l.if_contains("name")) decoded.name = name->as_string();
-      e.lines.push_back(std::move(decoded));
-    }
-    return e;
-  } catch (const std::exception& e) {
-    // Decoding failed (not JSON, a field missing or of another type): retrying cannot help.
-    throw storage::MalformedEvent(event.id, std::string("order.paid: ") + e.what());
-  }
-}
-
-void PaymentRefundedSubscriber::Handle(std::span<const storage::Event> batch) {
+void PaymentRefundedSubscriber::Handle(std::span<const events::Event> batch) {
   std::vector<PaymentRefundedEvent> events;
   events.reserve(batch.size());
-  for (const storage::Event& event : batch) {
-    try {
-      const boost::json::value v = boost::json::parse(event.payload);
-      const auto& o = v.as_object();
-      events.push_back({event.id, o.at("orderId").to_number<std::int64_t>(),
-                        o.at("amount").to_number<std::int64_t>(),
-                        FromUnixMillis(o.at("refundedAtMs").to_number<std::int64_t>())});
-    } catch (const std::exception& e) {
-      // Thrown before anything was recorded: the rest of the batch is delivered again.
-      throw storage::MalformedEvent(event.id, std::string("payment.refunded: ") + e.what());
-    }
+  for (const events::Event& event : batch) {
+    const auto refunded =
+        events::DecodedOrSetAside(event, checkout::api::DecodePaymentRefunded(event.payload));
+    events.push_back({event.id, refunded.order_id, refunded.amount, refunded.refunded_at});
   }
   orders_.OnPaymentsRefunded(events);
 }

@@ -1,9 +1,8 @@
 #include "services/orders/adapters/sqlite_order_store.hpp"
 
-#include <boost/json.hpp>
-
 #include "infra/async/write.hpp"
-#include "infra/storage/outbox.hpp"
+#include "infra/events/sqlite_outbox/outbox.hpp"
+#include "services/orders/api/events.hpp"
 
 namespace rocketmart::orders {
 namespace {
@@ -198,19 +197,14 @@ void ScheduleNext(Database& db, std::int64_t order_id, OrderStatus status, TimeP
 }
 
 std::string RefundEventPayload(const Order& order, OrderStatus status) {
-  boost::json::array lines;
-  for (const OrderLine& l : order.lines) {
-    lines.push_back(boost::json::object{
-        {"productId", l.product_id}, {"quantity", l.quantity}, {"price", l.price}});
-  }
-  boost::json::object o;
-  o["orderId"] = order.id;
-  o["paymentId"] = order.payment_id;
-  o["memberId"] = order.member_id;
-  o["total"] = order.total;
-  o["status"] = OrderStatusName(status);
-  o["lines"] = std::move(lines);
-  return boost::json::serialize(o);
+  api::OrderReversed event{order.id,
+                           order.payment_id,
+                           order.member_id,
+                           order.total,
+                           std::string(OrderStatusName(status)),
+                           {}};
+  for (const OrderLine& l : order.lines) event.lines.push_back({l.product_id, l.quantity, l.price});
+  return api::Encode(event);
 }
 
 // The one way an order changes status: guarded on `from`, with its history line, its next
@@ -234,8 +228,8 @@ bool ApplyTransition(Database& db, std::int64_t order_id, OrderStatus from, Orde
   if (to == OrderStatus::kCancelled || to == OrderStatus::kReturned) {
     const auto order = ReadOrder(db, order_id, false);
     const std::string_view topic =
-        to == OrderStatus::kCancelled ? kOrderCancelledTopic : kOrderReturnedTopic;
-    storage::AppendOutbox(db, topic, RefundEventPayload(*order, to), now);
+        to == OrderStatus::kCancelled ? api::kOrderCancelled : api::kOrderReturned;
+    events::sqlite_outbox::Append(db, topic, RefundEventPayload(*order, to), now);
   }
   return true;
 }
@@ -299,7 +293,7 @@ std::size_t SqliteOrderStore::RecordPaid(std::span<const PaidOrderEvent> events,
   std::size_t created = 0;
   writer_.RunSync([&](Database& db) {
     for (const PaidOrderEvent& e : events) {
-      if (!storage::ClaimEvent(db, "orders.order_paid", e.event_id, now)) continue;
+      if (!events::sqlite_outbox::ClaimEvent(db, "orders.order_paid", e.event_id, now)) continue;
       if (InsertPaidOrder(db, e, lifecycle_)) ++created;
     }
   });
@@ -318,7 +312,8 @@ std::size_t SqliteOrderStore::RecordRefunds(std::span<const PaymentRefundedEvent
   std::size_t changed = 0;
   writer_.RunSync([&](Database& db) {
     for (const PaymentRefundedEvent& e : events) {
-      if (!storage::ClaimEvent(db, "orders.payment_refunded", e.event_id, now)) continue;
+      if (!events::sqlite_outbox::ClaimEvent(db, "orders.payment_refunded", e.event_id, now))
+        continue;
       auto& up = db.Cached(
           "UPDATE orders SET refund_amount = ?, refunded_at_ms = ? "
           "WHERE id = ? AND refund_amount IS NULL");

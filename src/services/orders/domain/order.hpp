@@ -72,9 +72,6 @@ struct AutomaticStep {
 std::optional<AutomaticStep> NextAutomatic(OrderStatus from, const LifecycleOptions& options);
 bool IsFinal(OrderStatus status);
 
-inline constexpr std::string_view kOrderCancelledTopic = "order.cancelled";
-inline constexpr std::string_view kOrderReturnedTopic = "order.returned";
-
 // The refund of a cancelled or returned order, as the orders service knows it. Checkout refunds on
 // order.cancelled / order.returned and reports the provider's confirmation with payment.refunded.
 enum class RefundStatus { kPending, kRefunded };
