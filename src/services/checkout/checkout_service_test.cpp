@@ -16,6 +16,7 @@
 #include "services/checkout/adapters/simulated_payment_provider.hpp"
 #include "services/checkout/adapters/sqlite_inventory_store.hpp"
 #include "support/run_await.hpp"
+#include "support/temp_dir.hpp"
 
 namespace rocketmart::checkout {
 namespace {
@@ -127,7 +128,7 @@ class CheckoutTest : public ::testing::Test {
     EXPECT_EQ(Holds("PAID"), Captures());
   }
 
-  testing::TempDir dir_;
+  testing::TempDir dir_{"checkout"};
   FakeClock clock_;
   std::unique_ptr<storage::GroupCommitWriter> checkout_writer_, provider_writer_;
   std::unique_ptr<storage::ReadConnections> checkout_readers_, provider_readers_;
@@ -651,7 +652,7 @@ TEST_F(CheckoutTest, ASaleSetBeforeTheStockArrivesReadsPreparingNotSoldOut) {
 // Orders learn of confirmed refunds from payment.refunded; refunds settled before that event
 // existed are reported once by the migration that introduced it.
 TEST(CheckoutMigrationsTest, RefundsSettledBeforePaymentRefundedExistedAreReportedOnce) {
-  testing::TempDir dir;
+  testing::TempDir dir{"checkout"};
   storage::Database db(storage::OpenOptions{dir.File("checkout.db")});
   storage::Migrate(db, CheckoutMigrations().first(CheckoutMigrations().size() - 1));
   db.Exec(

@@ -14,7 +14,6 @@
 #include "infra/events/sqlite_outbox/sqlite_event_bus.hpp"
 #include "infra/metrics/metrics.hpp"
 #include "infra/storage/migrations.hpp"
-#include "infra/storage/test_support.hpp"
 #include "services/checkout/adapters/order_events_subscriber.hpp"
 #include "services/checkout/adapters/sqlite_inventory_store.hpp"
 #include "services/checkout/api/events.hpp"
@@ -23,6 +22,7 @@
 #include "services/orders/adapters/sqlite_order_store.hpp"
 #include "services/orders/api/events.hpp"
 #include "services/orders/orders_service.hpp"
+#include "support/temp_dir.hpp"
 
 namespace rocketmart::orders {
 namespace {
@@ -30,7 +30,7 @@ namespace {
 using boost::asio::awaitable;
 using checkout::ChargeOutcome;
 using checkout::ChargeRecord;
-using storage::testing::TempDir;
+using rocketmart::testing::TempDir;
 
 constexpr auto kDay = std::chrono::hours(24);
 constexpr std::int64_t kProduct = 7;
@@ -185,7 +185,7 @@ class RefundFlowTest : public ::testing::Test {
     return out;
   }
 
-  TempDir dir_;
+  TempDir dir_{"refunds"};
   FakeClock clock_;
   metrics::Registry metrics_;
   FakeProvider provider_;

@@ -11,8 +11,8 @@
 #include "infra/storage/group_commit_writer.hpp"
 #include "infra/storage/migrations.hpp"
 #include "infra/storage/read_connections.hpp"
-#include "infra/storage/test_support.hpp"
 #include "services/orders/adapters/sqlite_order_store.hpp"
+#include "support/temp_dir.hpp"
 
 namespace rocketmart::orders::contract {
 namespace {
@@ -94,7 +94,7 @@ class SqliteOrderStoreFixture final : public OrderStoreFixture {
     SqliteOrderStore store;
   };
 
-  storage::testing::TempDir dir_;
+  rocketmart::testing::TempDir dir_{"contract-orders"};
   FakeClock clock_;
   std::vector<std::unique_ptr<Instance>> instances_;
   std::unique_ptr<Database> observer_;
