@@ -1,30 +1,18 @@
 // What an operator watches during a drop, read at scrape time (GET /metrics on the admin
-// listener): stock totals (available, held, sold, over the products that are not retired; a
-// series per product would grow with the catalog), open holds, orders by status, the order
-// scheduler's lag, mail sent and failed, login failures, and the build.
-//
-// The figures come from indexed reads of checkout.db and orders.db through the scraping thread's
-// own read-only connections, and from counters the services keep: nothing runs on a request path.
-// A read that fails reports NaN rather than failing the scrape.
+// listener). Each module registers its own figures (orders by status and the scheduler's lag in
+// the orders module; mail and login counters in the members module); here are checkout's, while
+// checkout is still built by the root: stock totals (available, held, sold, over the products
+// that are not retired; a series per product would grow with the catalog) and open holds, from
+// indexed reads of checkout.db through the scraping thread's own read-only connection (NaN when
+// a read fails), and the build.
 #pragma once
 
-#include "core/clock.hpp"
 #include "infra/metrics/metrics.hpp"
-#include "infra/storage/read_connections.hpp"
-#include "services/members/adapters/mailers.hpp"
-#include "services/members/members_service.hpp"
+#include "infra/storage/service_database.hpp"
 
 namespace rocketmart::app {
 
-struct OperationalSources {
-  storage::ReadConnections& checkout;
-  storage::ReadConnections& orders;
-  const members::MailWorker& mail;
-  const members::MembersService& members;
-  const Clock& clock;
-};
-
-void RegisterOperationalMetrics(metrics::Registry& registry, OperationalSources sources);
+void RegisterCheckoutGauges(metrics::Registry& registry, storage::ServiceDatabase& checkout);
 
 // rocketmart_build_info{version,revision} 1.
 void RegisterBuildInfo(metrics::Registry& registry);

@@ -9,14 +9,12 @@
 
 #include "infra/http/router.hpp"
 #include "infra/metrics/metrics.hpp"
+#include "infra/module/module.hpp"
 
 namespace rocketmart::app {
 
 // One store the server writes to (a service database, the mail directory) and whether it can.
-struct StoreHealth {
-  std::string name;
-  bool writable = true;
-};
+using StoreHealth = module::StoreHealth;
 
 // Reports every store; may probe one that failed before (so a recovered store reads healthy
 // again even when no request writes to it).
