@@ -28,6 +28,8 @@ run_packages=(
   # libraries
   libboost1.81-dev libboost-json1.81-dev libsqlite3-dev libssl-dev libsodium-dev
   libcurl4-openssl-dev libtomlplusplus-dev libcli11-dev libspdlog-dev libfmt-dev libmimalloc-dev
+  # the Redis client (src/infra/redis: hiredis on the Asio event loop)
+  libhiredis-dev
 )
 # The storefront is bundled by make build (web/, Node.js >= 18 with npm); a Node.js already
 # installed is kept.
@@ -41,6 +43,8 @@ test_packages=(
   clang-format shellcheck clang libclang-rt-14-dev
   # the storefront's browser tests (tests/browser: playwright-core drives Debian's chromium)
   chromium
+  # the real Redis server the redis_* and contract;redis tests start (never the machine's service)
+  redis-server
 )
 # tests/contract (OpenAPI validator, docs examples) runs on Node.js >= 18 with npm; a Node.js
 # already installed is kept.
@@ -51,6 +55,8 @@ bench_packages=(
   nginx wrk python3 python3-locust curl procps
   # bench/storefront.sh: the drop page's first load in chromium
   chromium
+  # Redis admission and streams benchmarks, and redis-benchmark (redis-tools) as their yardstick
+  redis-server redis-tools
 )
 
 usage() {
