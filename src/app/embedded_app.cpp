@@ -37,10 +37,10 @@
 #include "services/catalog/catalog_service.hpp"
 #include "services/catalog/shopping_service.hpp"
 #include "services/checkout/adapters/catalog_subscriber.hpp"
+#include "services/checkout/adapters/embedded_checkout_ports.hpp"
 #include "services/checkout/adapters/http_routes.hpp"
 #include "services/checkout/adapters/order_events_subscriber.hpp"
 #include "services/checkout/adapters/simulated_payment_provider.hpp"
-#include "services/checkout/adapters/sqlite_inventory_store.hpp"
 #include "services/checkout/api/events.hpp"
 #include "services/checkout/checkout_service.hpp"
 #include "services/gateway/adapters/in_memory_token_denylist.hpp"
@@ -256,16 +256,20 @@ class GatewayRevoker final : public members::TokenRevoker {
 // The operator's per-sale summary reads checkout's figures in-process (embedded binding).
 class CheckoutSaleFigures final : public orders::SaleFiguresSource {
  public:
-  explicit CheckoutSaleFigures(const checkout::CheckoutService& checkout) : checkout_(checkout) {}
+  explicit CheckoutSaleFigures(checkout::CheckoutService& checkout) : checkout_(checkout) {}
   std::optional<orders::SaleFigures> Figures(std::int64_t product_id) const override {
-    auto f = checkout_.SaleFigures(product_id);
+    // Checkout's figures are awaitable (a point read that completes inline here); this port
+    // becomes awaitable with i12-orders, and this call a co_await.
+    auto read = async::RunToCompletion(checkout_.SaleFigures(product_id));
+    if (!read.ok()) return std::nullopt;
+    const auto& f = *read;
     if (!f) return std::nullopt;
     return orders::SaleFigures{f->available,      f->held,    f->sold,
                                f->refunded_units, f->revenue, f->refunded_amount};
   }
 
  private:
-  const checkout::CheckoutService& checkout_;
+  checkout::CheckoutService& checkout_;
 };
 
 // My page's order list: an in-process call to the orders service (embedded binding).
@@ -356,7 +360,9 @@ struct EmbeddedApp::Parts {
   std::unique_ptr<ServiceDatabase> provider_db;
   std::unique_ptr<checkout::SimulatedPaymentProvider> payment_provider;
   std::unique_ptr<ServiceDatabase> checkout_db;
-  std::unique_ptr<checkout::SqliteInventoryStore> inventory_store;
+  // Its SQLite stores, and admission and the in-flight gate in memory (one checkout instance).
+  std::unique_ptr<checkout::EmbeddedCheckoutPorts> checkout_ports;
+  std::unique_ptr<InProcessProductDirectory> product_directory;
   std::unique_ptr<checkout::CheckoutService> checkout;
   std::unique_ptr<checkout::ProductInventorySubscriber> product_inventory_subscriber;
   std::unique_ptr<checkout::ProductCacheSubscriber> product_cache_subscriber;
@@ -510,13 +516,15 @@ void EmbeddedApp::Start() {
                                          std::chrono::milliseconds(p.config.payment.latency_ms)});
   p.checkout_db = std::make_unique<ServiceDatabase>("checkout", p.config,
                                                     checkout::CheckoutMigrations(), p.metrics);
-  p.inventory_store = std::make_unique<checkout::SqliteInventoryStore>(*p.checkout_db->writer,
+  p.checkout_ports = std::make_unique<checkout::EmbeddedCheckoutPorts>(*p.checkout_db->writer,
                                                                        *p.checkout_db->readers);
+  p.product_directory = std::make_unique<InProcessProductDirectory>(p.catalog);
   checkout::CheckoutOptions checkout_options;
   checkout_options.hold_ttl = std::chrono::seconds(p.config.checkout.hold_ttl_s);
   checkout_options.idempotency_ttl = std::chrono::seconds(p.config.checkout.idempotency_ttl_s);
-  p.checkout = std::make_unique<checkout::CheckoutService>(*p.inventory_store, *p.payment_provider,
-                                                           p.clock, p.metrics, checkout_options);
+  p.checkout = std::make_unique<checkout::CheckoutService>(
+      p.checkout_ports->With(*p.payment_provider, *p.product_directory), p.clock, p.metrics,
+      checkout_options);
   // Catalog services, with checkout's in-process bindings of their client ports.
   p.availability = std::make_unique<InProcessAvailability>(*p.checkout);
   p.catalog = std::make_unique<catalog::CatalogService>(
@@ -524,8 +532,6 @@ void EmbeddedApp::Start() {
   p.cart_checkout_client = std::make_unique<InProcessCheckoutClient>(*p.checkout);
   p.shopping = std::make_unique<catalog::ShoppingService>(*p.catalog, *p.shopping_repository,
                                                           *p.cart_checkout_client, p.clock);
-  p.checkout->SetProductExistsCheck(
-      [catalog = p.catalog.get()](std::int64_t id) { return catalog->Exists(id); });
 
   // Orders, fed by checkout's order.paid events.
   p.orders_db =
@@ -659,7 +665,9 @@ void EmbeddedApp::Start() {
 
   // Writers first (services load through them), the bus last (it delivers into services).
   for (ServiceDatabase* db : p.databases) db->writer->Start();
-  p.checkout->Load();
+  if (auto loaded = async::RunToCompletion(p.checkout->Load()); !loaded.ok()) {
+    throw std::runtime_error("checkout: " + loaded.error().message);
+  }
   p.orders->Load();
   p.catalog->Load();
   if (auto loaded = async::RunToCompletion(p.members->Load()); !loaded.ok()) {
@@ -747,8 +755,9 @@ void EmbeddedApp::Start() {
                     });
   p.maintenance.Add("stale-payments", std::chrono::seconds(10),
                     [checkout_service]() -> boost::asio::awaitable<void> {
-                      checkout_service->ResolveStalePayments(false);
-                      co_return;
+                      const std::size_t settled =
+                          co_await checkout_service->ResolveStalePayments(false);
+                      (void)settled;
                     });
   p.maintenance.Add("idempotency-retention", std::chrono::seconds(60),
                     [checkout_service]() -> boost::asio::awaitable<void> {
@@ -778,8 +787,9 @@ void EmbeddedApp::Start() {
                     });
   p.maintenance.Add("reconcile", std::chrono::seconds(p.config.checkout.reconcile_interval_s),
                     [checkout_service]() -> boost::asio::awaitable<void> {
-                      checkout_service->Reconcile();
-                      co_return;
+                      const checkout::ReconcileReport report =
+                          co_await checkout_service->Reconcile();
+                      (void)report;
                     });
   orders::OrdersService* orders_service = p.orders.get();
   p.maintenance.Add(
@@ -791,8 +801,8 @@ void EmbeddedApp::Start() {
       });
   p.maintenance.Add("pending-refunds", std::chrono::seconds(10),
                     [checkout_service]() -> boost::asio::awaitable<void> {
-                      checkout_service->RetryPendingRefunds();
-                      co_return;
+                      const std::size_t settled = co_await checkout_service->RetryPendingRefunds();
+                      (void)settled;
                     });
   p.maintenance.Start();
 

@@ -6,15 +6,19 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <map>
+#include <mutex>
 #include <set>
 #include <thread>
 
 #include "infra/storage/migrations.hpp"
 #include "infra/storage/read_connections.hpp"
+#include "services/checkout/adapters/in_memory_admission.hpp"
+#include "services/checkout/adapters/in_memory_idempotency_gate.hpp"
 #include "services/checkout/adapters/simulated_payment_provider.hpp"
-#include "services/checkout/adapters/sqlite_inventory_store.hpp"
+#include "services/checkout/adapters/sqlite_checkout_stores.hpp"
 #include "support/run_await.hpp"
 
 namespace rocketmart::checkout {
@@ -24,6 +28,29 @@ using testing::RunAwait;
 
 constexpr std::int64_t kProduct = 1;
 constexpr std::int64_t kPrice = 1000;
+
+// The catalog's product directory as these tests need it: the products the catalog has listed.
+class ListedProducts final : public ProductDirectory {
+ public:
+  void Add(std::int64_t id) {
+    std::lock_guard lock(mutex_);
+    ids_.insert(id);
+  }
+  boost::asio::awaitable<Result<bool>> Exists(std::int64_t product_id) override {
+    std::lock_guard lock(mutex_);
+    co_return ids_.contains(product_id);
+  }
+
+ private:
+  std::mutex mutex_;
+  std::set<std::int64_t> ids_;
+};
+
+// One checkout instance's own memory: its admission and in-flight gate.
+struct InstanceMemory {
+  InMemoryAdmission admission;
+  InMemoryIdempotencyGate gate;
+};
 
 class CheckoutTest : public ::testing::Test {
  protected:
@@ -40,19 +67,33 @@ class CheckoutTest : public ::testing::Test {
     provider_readers_ = std::make_unique<storage::ReadConnections>(provider_db);
     checkout_writer_->Start();
     provider_writer_->Start();
-    store_ = std::make_unique<SqliteInventoryStore>(*checkout_writer_, *checkout_readers_);
+    stores_ = std::make_unique<SqliteCheckoutStores>(*checkout_writer_, *checkout_readers_);
     provider_ = std::make_unique<SimulatedPaymentProvider>(
         *provider_writer_, *provider_readers_, SimulatedProviderOptions{decline_rate, 7, {}});
     metrics_ = std::make_unique<metrics::Registry>();
     CheckoutOptions options;
     options.hold_ttl = std::chrono::seconds(600);
     options.duplicate_wait = std::chrono::milliseconds(30000);
-    service_ = std::make_unique<CheckoutService>(*store_, *provider_, clock_, *metrics_, options);
-    service_->Load();
+    memory_ = std::make_unique<InstanceMemory>();
+    service_ = std::make_unique<CheckoutService>(Ports(*memory_), clock_, *metrics_, options);
+    ASSERT_TRUE(RunAwait(service_->Load()).ok());
+  }
+
+  CheckoutPorts Ports(InstanceMemory& memory) {
+    return CheckoutPorts{.stock = stores_->stock,
+                         .sales = stores_->sales,
+                         .holds = stores_->holds,
+                         .refunds = stores_->refunds,
+                         .idempotency = stores_->idempotency,
+                         .admission = memory.admission,
+                         .gate = memory.gate,
+                         .provider = *provider_,
+                         .catalog = catalog_};
   }
 
   void Close() {
     service_.reset();
+    memory_.reset();
     checkout_writer_->Stop();
     provider_writer_->Stop();
   }
@@ -64,7 +105,7 @@ class CheckoutTest : public ::testing::Test {
   // A catalog product event as the bus delivers it in one process: the effect (the inventory row,
   // claimed) first, then this instance's cache refresh.
   void ProductEvent(const ProductFacts& facts, const std::string& event_id) {
-    service_->RecordProductFacts(facts, event_id);
+    ASSERT_TRUE(RunAwait(service_->RecordProductFacts(facts, event_id)).ok());
     service_->RefreshProductFacts(facts);
   }
   void CreateProduct(std::int64_t stock, std::int64_t product = kProduct) {
@@ -121,7 +162,7 @@ class CheckoutTest : public ::testing::Test {
   }
 
   void ExpectInvariants() {
-    EXPECT_EQ(service_->Reconcile(), 0u);
+    EXPECT_EQ(RunAwait(service_->Reconcile()).problems, 0u);
     ExpectLedgerReplays();
     EXPECT_EQ(Query("checkout.db", "SELECT count(*) FROM payments"), Captures());
     EXPECT_EQ(Holds("PAID"), Captures());
@@ -131,8 +172,10 @@ class CheckoutTest : public ::testing::Test {
   FakeClock clock_;
   std::unique_ptr<storage::GroupCommitWriter> checkout_writer_, provider_writer_;
   std::unique_ptr<storage::ReadConnections> checkout_readers_, provider_readers_;
-  std::unique_ptr<SqliteInventoryStore> store_;
+  std::unique_ptr<SqliteCheckoutStores> stores_;
   std::unique_ptr<SimulatedPaymentProvider> provider_;
+  ListedProducts catalog_;
+  std::unique_ptr<InstanceMemory> memory_;
   std::unique_ptr<metrics::Registry> metrics_;
   std::unique_ptr<CheckoutService> service_;
 };
@@ -327,10 +370,12 @@ TEST_F(CheckoutTest, CrashWhilePayingIsSettledFromTheProviderRecordAtStart) {
   first.now = clock_.Now();
   first.expires_at = clock_.Now() + std::chrono::minutes(10);
   first.pay_now = true;
+  first.worker = "checkout";  // this instance, whose restart settles it at once
+  first.payment_lease_until = clock_.Now() + std::chrono::minutes(1);
   HoldRequest second = first;
   second.member_id = 2;
-  auto captured = RunAwait(store_->PlaceHold(first));
-  auto unknown = RunAwait(store_->PlaceHold(second));
+  auto captured = RunAwait(stores_->holds.PlaceHold(first));
+  auto unknown = RunAwait(stores_->holds.PlaceHold(second));
   ASSERT_TRUE(captured.ok() && unknown.ok());
   ASSERT_TRUE(RunAwait(provider_->Charge(captured->id, 1, kPrice)).ok());
   Close();
@@ -596,11 +641,13 @@ TEST_F(CheckoutTest, ProductEventsAreAppliedOnceAndStaleVersionsIgnored) {
 // newest version wins, also across a restart).
 TEST_F(CheckoutTest, TheInventoryRowIsWrittenOnceAndEveryInstanceRefreshesItsMemory) {
   Open();
-  CheckoutService second(*store_, *provider_, clock_, *metrics_);
-  second.Load();
+  InstanceMemory second_memory;
+  CheckoutService second(Ports(second_memory), clock_, *metrics_);
+  ASSERT_TRUE(RunAwait(second.Load()).ok());
   const ProductFacts created{kProduct, kPrice, 5, false, 1, "Sneaker"};
-  service_->RecordProductFacts(created, "catalog:1");
-  second.RecordProductFacts(created, "catalog:1");  // the same event at another instance
+  ASSERT_TRUE(RunAwait(service_->RecordProductFacts(created, "catalog:1")).ok());
+  // The same event at another instance.
+  ASSERT_TRUE(RunAwait(second.RecordProductFacts(created, "catalog:1")).ok());
   EXPECT_EQ(Query("checkout.db", "SELECT count(*) FROM stock_ledger WHERE kind = 'INIT'"), 1);
   EXPECT_EQ(Available(), 5);
   // The row alone is not this instance's memory: until the refresh, its stock is unknown.
@@ -612,7 +659,7 @@ TEST_F(CheckoutTest, TheInventoryRowIsWrittenOnceAndEveryInstanceRefreshesItsMem
   EXPECT_EQ(second.Available(kProduct), 5);
 
   const ProductFacts retired{kProduct, kPrice, 5, true, 2, "Sneaker"};
-  service_->RecordProductFacts(retired, "catalog:2");
+  ASSERT_TRUE(RunAwait(service_->RecordProductFacts(retired, "catalog:2")).ok());
   second.RefreshProductFacts(retired);
   second.RefreshProductFacts(created);  // an older version arriving late changes nothing
   OpenSale(1);
@@ -624,8 +671,9 @@ TEST_F(CheckoutTest, TheInventoryRowIsWrittenOnceAndEveryInstanceRefreshesItsMem
 
   // A restarted instance starts from the row's version: older facts redelivered to its cache
   // (its position may lag the effect's) do not bring the product back.
-  CheckoutService restarted(*store_, *provider_, clock_, *metrics_);
-  restarted.Load();
+  InstanceMemory restarted_memory;
+  CheckoutService restarted(Ports(restarted_memory), clock_, *metrics_);
+  ASSERT_TRUE(RunAwait(restarted.Load()).ok());
   restarted.RefreshProductFacts(created);
   EXPECT_EQ(restarted.GetSale(kProduct)->state, SaleState::kRetired);
   EXPECT_EQ(restarted.Available(kProduct), 5);
@@ -634,7 +682,7 @@ TEST_F(CheckoutTest, TheInventoryRowIsWrittenOnceAndEveryInstanceRefreshesItsMem
 TEST_F(CheckoutTest, ASaleSetBeforeTheStockArrivesReadsPreparingNotSoldOut) {
   Open();
   // The catalog has created the product; its event with the stock has not reached checkout yet.
-  service_->SetProductExistsCheck([](std::int64_t id) { return id == kProduct; });
+  catalog_.Add(kProduct);
   OpenSale(1);
   EXPECT_EQ(service_->GetSale(kProduct)->state, SaleState::kPreparing);
   EXPECT_EQ(service_->Available(kProduct), std::nullopt);
@@ -653,7 +701,11 @@ TEST_F(CheckoutTest, ASaleSetBeforeTheStockArrivesReadsPreparingNotSoldOut) {
 TEST(CheckoutMigrationsTest, RefundsSettledBeforePaymentRefundedExistedAreReportedOnce) {
   testing::TempDir dir;
   storage::Database db(storage::OpenOptions{dir.File("checkout.db")});
-  storage::Migrate(db, CheckoutMigrations().first(CheckoutMigrations().size() - 1));
+  // Every migration before the one that reports them (version 7).
+  const auto all = CheckoutMigrations();
+  const auto before = std::find_if(all.begin(), all.end(),
+                                   [](const storage::Migration& m) { return m.version >= 7; });
+  storage::Migrate(db, all.first(static_cast<std::size_t>(before - all.begin())));
   db.Exec(
       "INSERT INTO holds (id, member_id, status, total, created_at_ms, expires_at_ms) VALUES "
       "(1, 9, 'PAID', 3000, 1, 2), (2, 9, 'PAID', 100, 1, 2), (3, 9, 'PAID', 100, 1, 2);"
@@ -671,13 +723,13 @@ TEST(CheckoutMigrationsTest, RefundsSettledBeforePaymentRefundedExistedAreReport
 }
 
 TEST(AdmissionTest, ChecksLimitThenStockAndGivesBack) {
-  Admission a(2);
+  AdmissionCounter a(2);
   EXPECT_TRUE(a.Admit(1, 1, 1).ok());
   EXPECT_EQ(a.Admit(1, 1, 1).error().code, Errc::kPurchaseLimitReached);
   EXPECT_EQ(a.Admit(2, 2, 5).error().code, Errc::kInsufficientStock);
   EXPECT_TRUE(a.Admit(2, 1, 5).ok());
   EXPECT_EQ(a.Admit(3, 1, 5).error().code, Errc::kSoldOut);
-  a.GiveBack(1, 1);
+  a.Withdraw(1, 1);
   EXPECT_EQ(a.MemberUnits(1), 0);
   EXPECT_TRUE(a.Admit(3, 1, 5).ok());
   EXPECT_EQ(a.available(), 0);
@@ -716,7 +768,7 @@ TEST_F(CheckoutTest, OpenHoldsListsTheMembersUnexpiredAndPayingHoldsNewestFirst)
   std::vector<PurchaseLine> bought{{kProduct, 1}};
   ASSERT_TRUE(RunAwait(service_->Purchase(B(1), std::move(bought), std::nullopt)).result.ok());
 
-  auto page = service_->OpenHolds(1, 0, 2);
+  auto page = *RunAwait(service_->OpenHolds(1, 0, 2));
   EXPECT_EQ(page.total, 3);
   ASSERT_EQ(page.items.size(), 2u);
   EXPECT_EQ(page.items[0].id, mine[2]);
@@ -724,7 +776,7 @@ TEST_F(CheckoutTest, OpenHoldsListsTheMembersUnexpiredAndPayingHoldsNewestFirst)
   EXPECT_EQ(page.items[0].lines.at(0).quantity, 3);
   EXPECT_EQ(page.items[0].member_id, 1);
   EXPECT_EQ(page.next_before_id, mine[1]);
-  auto rest = service_->OpenHolds(1, page.next_before_id, 2);
+  auto rest = *RunAwait(service_->OpenHolds(1, page.next_before_id, 2));
   ASSERT_EQ(rest.items.size(), 1u);
   EXPECT_EQ(rest.items[0].id, mine[0]);
   EXPECT_EQ(rest.next_before_id, 0);
@@ -732,10 +784,10 @@ TEST_F(CheckoutTest, OpenHoldsListsTheMembersUnexpiredAndPayingHoldsNewestFirst)
   // Paid and cancelled holds leave the list; so does one whose time is up, before the sweep.
   ASSERT_TRUE(RunAwait(service_->PayHold(B(1), mine[2], std::nullopt)).result.ok());
   ASSERT_TRUE(RunAwait(service_->CancelHold(B(1), mine[1])).ok());
-  EXPECT_EQ(service_->OpenHolds(1, 0, 10).total, 1);
+  EXPECT_EQ(RunAwait(service_->OpenHolds(1, 0, 10))->total, 1);
   clock_.Advance(std::chrono::seconds(600));
-  EXPECT_EQ(service_->OpenHolds(1, 0, 10).items.size(), 0u);
-  EXPECT_EQ(service_->OpenHolds(1, 0, 10).total, 0);
+  EXPECT_EQ(RunAwait(service_->OpenHolds(1, 0, 10))->items.size(), 0u);
+  EXPECT_EQ(RunAwait(service_->OpenHolds(1, 0, 10))->total, 0);
   EXPECT_EQ(Holds("ACTIVE"), 2) << "not swept yet";
   ExpectInvariants();
 }

@@ -192,8 +192,10 @@ void RegisterRoutes(http::Router& router, CheckoutService& checkout) {
                if (!limit.ok()) co_return http::ErrorResponse(limit.error());
                auto before = req.IntQueryParam("cursor", 1, INT64_MAX, 0);
                if (!before.ok()) co_return http::ErrorResponse(before.error());
-               const auto page =
-                   checkout.OpenHolds(req.MemberId(), *before, static_cast<std::size_t>(*limit));
+               auto found = co_await checkout.OpenHolds(req.MemberId(), *before,
+                                                        static_cast<std::size_t>(*limit));
+               if (!found.ok()) co_return http::ErrorResponse(found.error());
+               const auto& page = *found;
                boost::json::array items;
                for (const Hold& hold : page.items) {
                  boost::json::object item = HoldJson(hold);
