@@ -1,8 +1,9 @@
 # The two commands:
 #   make run    install what building and running need, build, start the server on :8080
 #               (data in ./data)
-#   make test   install that plus the test tools, build, run every test (and the unit tests under
-#               ASan+UBSan and TSan, then the fuzz targets)
+#   make test   install that plus the test tools, build, run every test (and the in-process tests
+#               under ASan+UBSan and TSan, then the fuzz targets)
+# Test tiers (CTest labels, tests/README.md): unit, process, contract, e2e; openapi, docs, script.
 # Each target installs only what it needs (scripts/setup.sh run|test|bench); none touches a
 # service the machine already runs.
 BUILD_DIR      ?= build
@@ -14,6 +15,8 @@ JOBS           ?= $(shell nproc)
 PORT           ?= 8080
 DATA_DIR       ?= ./data
 CTEST_FLAGS    ?= --output-on-failure --timeout 900 --no-tests=error
+# The tiers that run inside the test process (no server binary): what the sanitizer builds run.
+INPROCESS_LABELS ?= ^(unit|process|contract)$$
 
 .PHONY: all setup setup-run setup-test setup-bench configure build build-only run test test-fast test-sanitize test-tsan test-fuzz bench format check-format clean
 
@@ -45,7 +48,7 @@ build-only:
 run: build
 	./$(BUILD_DIR)/rocketmart serve --port $(PORT) --data-dir $(DATA_DIR)
 
-# Everything: unit, integration and end-to-end tests on the release build, then the unit tests
+# Everything: every tier on the release build, then the in-process tiers (unit, process, contract)
 # again under AddressSanitizer + UndefinedBehaviorSanitizer and under ThreadSanitizer, then each
 # fuzz target for a while.
 test: setup-test
@@ -55,23 +58,23 @@ test: setup-test
 	@$(MAKE) --no-print-directory test-tsan
 	@$(MAKE) --no-print-directory test-fuzz
 
-# Unit tests only (seconds).
+# The unit tier only (one process, no children, seconds).
 test-fast: setup-test
 	@$(MAKE) --no-print-directory build-only
-	cd $(BUILD_DIR) && ctest $(CTEST_FLAGS) -j$(JOBS) -L unit
+	cd $(BUILD_DIR) && ctest $(CTEST_FLAGS) -j$(JOBS) -L '^unit$$'
 
 test-sanitize: setup-test
 	@cmake -S . -B $(SANITIZE_DIR) -DCMAKE_BUILD_TYPE=Debug -DROCKETMART_SANITIZE=ON -DROCKETMART_BENCH=OFF >/dev/null
-	@cmake --build $(SANITIZE_DIR) -j$(JOBS) --target unit_tests
+	@cmake --build $(SANITIZE_DIR) -j$(JOBS) --target inprocess_tests
 	cd $(SANITIZE_DIR) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-	  ctest $(CTEST_FLAGS) -j$(JOBS) -L unit
+	  ctest $(CTEST_FLAGS) -j$(JOBS) -L '$(INPROCESS_LABELS)'
 
-# Unit tests under ThreadSanitizer: any data race report fails the run.
+# The in-process tiers under ThreadSanitizer: any data race report fails the run.
 test-tsan: setup-test
 	@cmake -S . -B $(TSAN_DIR) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DROCKETMART_TSAN=ON -DROCKETMART_BENCH=OFF >/dev/null
-	@cmake --build $(TSAN_DIR) -j$(JOBS) --target unit_tests
+	@cmake --build $(TSAN_DIR) -j$(JOBS) --target inprocess_tests
 	cd $(TSAN_DIR) && TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
-	  ctest $(CTEST_FLAGS) -j$(JOBS) -L unit
+	  ctest $(CTEST_FLAGS) -j$(JOBS) -L '$(INPROCESS_LABELS)'
 
 # libFuzzer targets (clang, ASan+UBSan) for FUZZ_SECONDS each; see fuzz/README.md.
 test-fuzz: setup-test

@@ -2,8 +2,13 @@
 #
 #   rocketmart_add_library(NAME name SRCS a.cpp ... DEPS target ...)
 #     -> static library rocketmart_<name>, include root = src/
-#   rocketmart_add_test(NAME name SRCS a_test.cpp ... DEPS target ... LABELS unit|integration|e2e)
-#     -> GoogleTest executable registered with CTest under the given labels.
+#   rocketmart_add_test(NAME name SRCS a_test.cpp ... DEPS target ... LABELS <tier> [more])
+#     -> GoogleTest executable registered with CTest under the given labels (default unit).
+#        The tiers are defined in tests/README.md: unit (one process, no children, seconds),
+#        process (forks/kills children or starts other servers), contract (port contract suites),
+#        e2e (the real binary). A target has one tier. Targets of the in-process tiers (unit,
+#        process, contract) are also collected in <tier>_tests and in inprocess_tests, which the
+#        sanitizer builds compile (make test-sanitize / test-tsan).
 
 set(ROCKETMART_WARNINGS -Wall -Wextra -Wpedantic -Wno-missing-field-initializers)
 set(ROCKETMART_SANITIZER_FLAGS -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer)
@@ -65,13 +70,28 @@ function(rocketmart_add_test)
   if(NOT ARG_LABELS)
     set(ARG_LABELS unit)
   endif()
-  add_test(NAME ${ARG_NAME} COMMAND ${target})
-  if("unit" IN_LIST ARG_LABELS)
-    if(NOT TARGET unit_tests)
-      add_custom_target(unit_tests)
+  set(tiers "")
+  foreach(tier unit process contract e2e)
+    if(tier IN_LIST ARG_LABELS)
+      list(APPEND tiers ${tier})
     endif()
-    add_dependencies(unit_tests ${target})
+  endforeach()
+  list(LENGTH tiers tier_count)
+  if(NOT tier_count EQUAL 1)
+    message(FATAL_ERROR "test ${ARG_NAME}: labels '${ARG_LABELS}' must name exactly one tier of "
+                        "unit, process, contract, e2e (tests/README.md)")
   endif()
+  add_test(NAME ${ARG_NAME} COMMAND ${target})
+  foreach(tier unit process contract)
+    if(tier IN_LIST ARG_LABELS)
+      foreach(aggregate ${tier}_tests inprocess_tests)
+        if(NOT TARGET ${aggregate})
+          add_custom_target(${aggregate})
+        endif()
+        add_dependencies(${aggregate} ${target})
+      endforeach()
+    endif()
+  endforeach()
   set_tests_properties(${ARG_NAME} PROPERTIES LABELS "${ARG_LABELS}")
   if(TARGET rocketmart OR "e2e" IN_LIST ARG_LABELS)
     set_tests_properties(${ARG_NAME} PROPERTIES ENVIRONMENT "ROCKETMART_BINARY=$<TARGET_FILE:rocketmart>;ROCKETMART_SOURCE_DIR=${PROJECT_SOURCE_DIR}")

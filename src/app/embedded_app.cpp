@@ -257,15 +257,16 @@ class GatewayRevoker final : public members::TokenRevoker {
 class CheckoutSaleFigures final : public orders::SaleFiguresSource {
  public:
   explicit CheckoutSaleFigures(checkout::CheckoutService& checkout) : checkout_(checkout) {}
-  std::optional<orders::SaleFigures> Figures(std::int64_t product_id) const override {
-    // Checkout's figures are awaitable (a point read that completes inline here); this port
-    // becomes awaitable with i12-orders, and this call a co_await.
-    auto read = async::RunToCompletion(checkout_.SaleFigures(product_id));
-    if (!read.ok()) return std::nullopt;
-    const auto& f = *read;
-    if (!f) return std::nullopt;
-    return orders::SaleFigures{f->available,      f->held,    f->sold,
-                               f->refunded_units, f->revenue, f->refunded_amount};
+  boost::asio::awaitable<Result<std::optional<orders::SaleFigures>>> Figures(
+      std::int64_t product_id) override {
+    auto read = co_await checkout_.SaleFigures(product_id);
+    if (!read.ok()) co_return read.error();
+    std::optional<orders::SaleFigures> out;
+    if (const auto& f = *read) {
+      out = orders::SaleFigures{f->available,      f->held,    f->sold,
+                                f->refunded_units, f->revenue, f->refunded_amount};
+    }
+    co_return out;
   }
 
  private:
@@ -278,7 +279,7 @@ class InProcessOrdersClient final : public members::OrdersClient {
   explicit InProcessOrdersClient(orders::OrdersService& orders) : orders_(orders) {}
   boost::asio::awaitable<Result<std::vector<members::OrderSummary>>> RecentOrders(
       std::int64_t member_id, std::size_t limit) override {
-    auto page = orders_.ListForMember(member_id, 0, limit);
+    auto page = co_await orders_.ListForMember(member_id, 0, limit);
     if (!page.ok()) co_return page.error();
     std::vector<members::OrderSummary> out;
     for (const auto& o : page->items) {
@@ -374,12 +375,12 @@ struct EmbeddedApp::Parts {
   // Orders.
   std::unique_ptr<ServiceDatabase> orders_db;
   std::unique_ptr<orders::SqliteOrderStore> order_store;
+  std::unique_ptr<CheckoutSaleFigures> sale_figures;  // the service's ports: outlive it
+  std::unique_ptr<InProcessPaymentsClient> payments_client;
   std::unique_ptr<orders::OrdersService> orders;
   std::unique_ptr<orders::OrderPaidSubscriber> order_paid_subscriber;
   std::unique_ptr<orders::PaymentRefundedSubscriber> payment_refunded_subscriber;
   std::unique_ptr<checkout::OrderEventsSubscriber> checkout_order_events_subscriber;
-  std::unique_ptr<CheckoutSaleFigures> sale_figures;
-  std::unique_ptr<InProcessPaymentsClient> payments_client;
 
   // Members (after catalog in start order; its mail worker stops first).
   std::unique_ptr<ServiceDatabase> members_db;
@@ -543,13 +544,11 @@ void EmbeddedApp::Start() {
   lifecycle.return_receive_after = std::chrono::seconds(p.config.orders.return_receive_after_s);
   p.order_store = std::make_unique<orders::SqliteOrderStore>(*p.orders_db->writer,
                                                              *p.orders_db->readers, lifecycle);
-  p.orders = std::make_unique<orders::OrdersService>(
-      *p.order_store, p.clock,
-      orders::OrdersOptions{static_cast<std::size_t>(p.config.orders.scheduler_batch)});
   p.sale_figures = std::make_unique<CheckoutSaleFigures>(*p.checkout);
-  p.orders->SetSaleFiguresSource(p.sale_figures.get());
   p.payments_client = std::make_unique<InProcessPaymentsClient>(*p.checkout);
-  p.orders->SetPaymentsClient(p.payments_client.get());
+  p.orders = std::make_unique<orders::OrdersService>(
+      orders::OrdersPorts{*p.order_store, *p.payments_client, *p.sale_figures}, p.clock,
+      orders::OrdersOptions{static_cast<std::size_t>(p.config.orders.scheduler_batch)});
 
   // The members service, built once the services its "my page" reads exist (in-process client
   // bindings), then the mail worker that resolves its mail requests.
@@ -668,7 +667,10 @@ void EmbeddedApp::Start() {
   if (auto loaded = async::RunToCompletion(p.checkout->Load()); !loaded.ok()) {
     throw std::runtime_error("checkout: " + loaded.error().message);
   }
-  p.orders->Load();
+  if (auto loaded = async::RunToCompletion(p.orders->Load()); !loaded.ok()) {
+    throw std::runtime_error("orders: the schedule could not be completed: " +
+                             loaded.error().message);
+  }
   p.catalog->Load();
   if (auto loaded = async::RunToCompletion(p.members->Load()); !loaded.ok()) {
     throw std::runtime_error("members: the token deny-list did not take the revocations: " +

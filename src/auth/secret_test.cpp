@@ -7,6 +7,7 @@
 #include <fstream>
 
 #include "auth/random.hpp"
+#include "support/temp_dir.hpp"
 
 namespace rocketmart::auth {
 namespace {
@@ -15,11 +16,8 @@ namespace fs = std::filesystem;
 
 class SecretTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("rocketmart-secret-test-" + RandomHex(8));
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-  fs::path dir_;
+  rocketmart::testing::TempDir temp_{"secret"};
+  const fs::path& dir_ = temp_.path();
 };
 
 TEST_F(SecretTest, CreatesThenReloads) {

@@ -369,7 +369,8 @@ TEST(Drop, KillNineMidSaleLosesNothingAndOversellsNothing) {
   }
   for (int kill = 0; kill < 6; ++kill) {
     const int target = responses.load() + 300;
-    WaitUntil([&] { return responses.load() >= target; }, std::chrono::seconds(60));
+    EXPECT_TRUE(WaitUntil([&] { return responses.load() >= target; }, std::chrono::seconds(60)))
+        << "before kill " << kill << ": the server stopped answering";
     server.Kill();
     server.Restart();
     port = server.port();

@@ -9,32 +9,17 @@
 
 #include "support/http_client.hpp"
 #include "support/server_process.hpp"
+#include "support/temp_dir.hpp"
 
 namespace rocketmart::testing {
 namespace {
 
-// A temporary directory for configuration files.
-class TempDirForConfig {
- public:
-  TempDirForConfig()
-      : path_(std::filesystem::temp_directory_path() /
-              ("rocketmart-config-" + std::to_string(::getpid()) + "-" +
-               std::to_string(std::chrono::steady_clock::now().time_since_epoch().count()))) {
-    std::filesystem::create_directories(path_);
-  }
-  ~TempDirForConfig() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  std::string Write(const std::string& name, const std::string& text) {
-    const auto file = path_ / name;
-    std::ofstream(file) << text;
-    return file.string();
-  }
-
- private:
-  std::filesystem::path path_;
-};
+// Writes `text` to `name` in `dir`; returns the file's path.
+std::string WriteFile(const TempDir& dir, const std::string& name, const std::string& text) {
+  const std::string file = dir.File(name);
+  std::ofstream(file) << text;
+  return file;
+}
 
 class Foundation : public ::testing::Test {
  protected:
@@ -469,12 +454,13 @@ TEST(Limits, ConnectionsBeyondTheMaximumAreRefused) {
 }
 
 TEST(Config, BadConfigurationStopsTheStartWithAMessage) {
-  TempDirForConfig dir;
-  const auto file = dir.Write("bad.toml", "[server]\nport = 70000\n");
+  const TempDir dir("config");
+  const auto file = WriteFile(dir, "bad.toml", "[server]\nport = 70000\n");
   EXPECT_THROW(RunCommand({BinaryPath(), "check-config", "--config", file}), std::runtime_error);
-  const auto unknown = dir.Write("unknown.toml", "[server]\nprot = 80\n");
+  const auto unknown = WriteFile(dir, "unknown.toml", "[server]\nprot = 80\n");
   EXPECT_THROW(RunCommand({BinaryPath(), "check-config", "--config", unknown}), std::runtime_error);
-  const auto good = dir.Write("good.toml", "[server]\nport = 9090\n[checkout]\nhold_ttl_s = 120\n");
+  const auto good =
+      WriteFile(dir, "good.toml", "[server]\nport = 9090\n[checkout]\nhold_ttl_s = 120\n");
   const std::string out = RunCommand({BinaryPath(), "check-config", "--config", good});
   EXPECT_NE(out.find("server.port = 9090"), std::string::npos) << out;
   EXPECT_NE(out.find("configuration OK"), std::string::npos);

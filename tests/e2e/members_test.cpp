@@ -3,19 +3,22 @@
 #include <gtest/gtest.h>
 #include <openssl/evp.h>
 
+#include <atomic>
 #include <boost/json.hpp>
 #include <cmath>
 #include <fstream>
+#include <latch>
 #include <map>
 #include <random>
 #include <sstream>
 #include <thread>
 
 #include "support/http_client.hpp"
-#include "support/run_await.hpp"
 #include "support/server_process.hpp"
 #include "support/shop.hpp"
 #include "support/smtp_server.hpp"
+#include "support/temp_dir.hpp"
+#include "support/wait.hpp"
 
 namespace rocketmart::testing {
 namespace {
@@ -50,9 +53,9 @@ class Members : public ::testing::Test {
 
   // The newest mail to `to` in the .eml sink (waits, bounded, for the mail worker).
   static std::string MailTo(const std::string& to, std::size_t nth = 1) {
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-    for (;;) {
-      std::vector<std::pair<std::filesystem::file_time_type, std::string>> found;
+    std::vector<std::pair<std::filesystem::file_time_type, std::string>> found;
+    const bool arrived = WaitUntil([&] {
+      found.clear();
       std::error_code ec;
       for (const auto& e : std::filesystem::directory_iterator(server_->data_dir() / "mail", ec)) {
         if (e.path().extension() != ".eml") continue;
@@ -63,13 +66,11 @@ class Members : public ::testing::Test {
           found.emplace_back(e.last_write_time(), ss.str());
         }
       }
-      if (found.size() >= nth) {
-        std::sort(found.begin(), found.end());
-        return found.back().second;
-      }
-      if (std::chrono::steady_clock::now() > deadline) return "";
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
+      return found.size() >= nth;
+    });
+    if (!arrived) return "";
+    std::sort(found.begin(), found.end());
+    return found.back().second;
   }
   static std::string TokenOf(const std::string& link) {
     return link.substr(link.find("token=") + 6);
@@ -243,17 +244,32 @@ TEST_F(Members, RefreshRotationReuseAndParallelUse) {
   EXPECT_EQ(c.PostJson("/auth/refresh", Json({{"refreshToken", Refresh(t0)}})).status, 401);
   EXPECT_EQ(c.PostJson("/auth/refresh", Json({{"refreshToken", rotated}})).status, 401);
 
+  // Six clients, each on its own connection, released together: exactly one refresh wins, the
+  // others are told 401 (a spent token).
   const auto t1 = Login(c, "dee@example.com");
+  constexpr int kClients = 6;
+  std::latch start(kClients);
   std::atomic<int> ok{0};
+  std::atomic<int> refused{0};
   std::vector<std::thread> threads;
-  for (int i = 0; i < 6; ++i) {
+  for (int i = 0; i < kClients; ++i) {
     threads.emplace_back([&] {
       HttpClient own(server_->port());
-      if (own.PostJson("/auth/refresh", Json({{"refreshToken", Refresh(t1)}})).status == 200) ++ok;
+      const std::string body = Json({{"refreshToken", Refresh(t1)}});
+      start.arrive_and_wait();
+      const auto r = own.PostJson("/auth/refresh", body);
+      if (r.status == 200) {
+        ++ok;
+      } else if (r.status == 401) {
+        ++refused;
+      } else {
+        ADD_FAILURE() << r.status << " " << r.body;
+      }
     });
   }
   for (auto& t : threads) t.join();
-  EXPECT_LE(ok.load(), 1);
+  EXPECT_EQ(ok.load(), 1);
+  EXPECT_EQ(refused.load(), kClients - 1);
 }
 
 TEST_F(Members, RefreshReuseAndLogoutEndTheSessionsAccessTokensAtOnce) {
@@ -649,7 +665,7 @@ namespace {
 // with the access log on: none of the secrets may appear in it (ASVS 7.1.1: no tokens, passwords
 // or session identifiers in logs).
 TEST(MembersLogs, SecretsNeverReachTheLog) {
-  TempDir logs;
+  TempDir logs{"members-logs"};
   const auto log_file = logs.path() / "server.log";
   ServerProcess server({.env = {{"ROCKETMART_LOG_LEVEL", "trace"},
                                 {"ROCKETMART_LOG_ACCESS_LOG", "true"},

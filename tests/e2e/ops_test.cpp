@@ -5,7 +5,6 @@
 
 #include <boost/json.hpp>
 #include <fstream>
-#include <random>
 #include <regex>
 #include <sstream>
 #include <string>
@@ -14,6 +13,7 @@
 #include "support/http_client.hpp"
 #include "support/server_process.hpp"
 #include "support/shop.hpp"
+#include "support/temp_dir.hpp"
 #include "support/wait.hpp"
 
 namespace rocketmart::testing {
@@ -67,12 +67,6 @@ double Series(const std::string& text, const std::string& series) {
   return std::stod(text.substr(pos + series.size() + 2));
 }
 
-std::filesystem::path TempFile(const std::string& name) {
-  return std::filesystem::temp_directory_path() /
-         ("rocketmart-ops-" + std::to_string(::getpid()) + "-" +
-          std::to_string(std::random_device{}()) + "-" + name);
-}
-
 std::string Slurp(const std::filesystem::path& path) {
   std::ifstream in(path, std::ios::binary);
   std::stringstream ss;
@@ -111,11 +105,11 @@ TEST(Ops, AScrapePassesPromtoolAndCarriesTheOperationalGauges) {
     return Series(scrape, "orders_by_status{status=\"PAID\"}") == 1;
   })) << scrape;
 
-  const auto file = TempFile("scrape.txt");
+  const TempDir tmp("ops");
+  const auto file = tmp.path() / "scrape.txt";
   std::ofstream(file) << scrape;
   const auto lint =
       RunCapture({"/bin/sh", "-c", "exec promtool check metrics < \"$1\"", "sh", file.string()});
-  std::filesystem::remove(file);
   EXPECT_EQ(lint.exit_code, 0) << lint.out << lint.err;
 
   for (const char* name :
@@ -142,7 +136,8 @@ TEST(Ops, AScrapePassesPromtoolAndCarriesTheOperationalGauges) {
 // One JSON object per line: every line of the log parses, and a request's access line carries
 // what an operator searches by.
 TEST(Ops, JsonLogsCarryOneObjectPerLineWithTheRequestsFields) {
-  const auto log = TempFile("json.log");
+  const TempDir tmp("ops");
+  const auto log = tmp.path() / "json.log";
   {
     ServerProcess server(
         {.env = {{"ROCKETMART_LOG_FORMAT", "json"}, {"ROCKETMART_LOG_ACCESS_LOG", "true"}},
@@ -157,7 +152,6 @@ TEST(Ops, JsonLogsCarryOneObjectPerLineWithTheRequestsFields) {
     EXPECT_EQ(server.Terminate(), 0);  // flushes the log
   }
   const std::string text = Slurp(log);
-  std::filesystem::remove(log);
   bool found = false;
   for (const std::string& line : Lines(text)) {
     boost::system::error_code ec;
@@ -188,7 +182,8 @@ TEST(Ops, JsonLogsCarryOneObjectPerLineWithTheRequestsFields) {
 }
 
 TEST(Ops, TheHumanLogFormatStaysAvailable) {
-  const auto log = TempFile("text.log");
+  const TempDir tmp("ops");
+  const auto log = tmp.path() / "text.log";
   {
     ServerProcess server(
         {.env = {{"ROCKETMART_LOG_FORMAT", "text"}, {"ROCKETMART_LOG_ACCESS_LOG", "true"}},
@@ -198,7 +193,6 @@ TEST(Ops, TheHumanLogFormatStaysAvailable) {
     EXPECT_EQ(server.Terminate(), 0);
   }
   const std::string text = Slurp(log);
-  std::filesystem::remove(log);
   EXPECT_NE(text.find("access rid=find-me-2 GET /health"), std::string::npos) << text;
   EXPECT_EQ(text.find("{\"time\""), std::string::npos) << text;
 }

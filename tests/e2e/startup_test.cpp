@@ -13,32 +13,15 @@
 #include <filesystem>
 #include <fstream>
 #include <memory>
-#include <random>
 #include <sstream>
 #include <thread>
 
 #include "support/http_client.hpp"
 #include "support/server_process.hpp"
+#include "support/temp_dir.hpp"
 
 namespace rocketmart::testing {
 namespace {
-
-// A directory removed at the end of the test.
-class TempDir {
- public:
-  TempDir()
-      : path_(std::filesystem::temp_directory_path() /
-              ("rocketmart-startup-" + std::to_string(::getpid()) + "-" +
-               std::to_string(std::random_device{}()))) {}
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  const std::filesystem::path& path() const { return path_; }
-
- private:
-  std::filesystem::path path_;
-};
 
 // A listening socket on 127.0.0.1 that is not rocketmart (optionally with SO_REUSEPORT, as a
 // second copy of any reuse-port server would have).
@@ -100,7 +83,7 @@ void ExpectRefusedWithOneLine(const CommandResult& r, const std::string& must_co
 
 TEST(Startup, ASecondServerOnAPortRocketmartServesRefusesToStart) {
   ServerProcess first;
-  TempDir other;
+  TempDir other("startup");
   const auto r = Serve(first.port(), other.path(), /*seed=*/true);
   ExpectRefusedWithOneLine(r, "already in use");
   EXPECT_NE(r.err.find(std::to_string(first.port())), std::string::npos) << r.err;
@@ -116,7 +99,7 @@ TEST(Startup, ASecondServerOnAPortRocketmartServesRefusesToStart) {
 TEST(Startup, APortTakenByAnotherProgramGivesAClearMessage) {
   for (const bool reuse_port : {false, true}) {
     ForeignListener taken(reuse_port);
-    TempDir dir;
+    TempDir dir("startup");
     ExpectRefusedWithOneLine(Serve(taken.port(), dir.path()), "already in use");
   }
 }
@@ -208,7 +191,7 @@ TEST(Startup, AReadOnlyDataDirectoryIsRefusedAtStartWithTheStoreNamed) {
   const Unprivileged how = HowToRunUnprivileged();
   if (!how.unavailable.empty()) GTEST_SKIP() << how.unavailable;
   for (const bool directory_writable : {true, false}) {
-    TempDir dir;
+    TempDir dir("startup");
     {
       ServerProcess first({.data_dir = dir.path()});
       HttpClient c(first.port());
@@ -254,7 +237,7 @@ TEST(Startup, AReadOnlyDataDirectoryIsRefusedAtStartWithTheStoreNamed) {
 TEST(Startup, AnUnwritableMailDirectoryIsRefusedAtStart) {
   const Unprivileged how = HowToRunUnprivileged();
   if (!how.unavailable.empty()) GTEST_SKIP() << how.unavailable;
-  TempDir dir;
+  TempDir dir("startup");
   std::filesystem::create_directories(dir.path() / "mail");
   HandOver(dir.path());
   std::filesystem::permissions(dir.path() / "mail", std::filesystem::perms(0555));
@@ -314,8 +297,7 @@ TEST(Startup, AStoreThatStopsWritingMakesHealthUnavailableUntilItRecovers) {
 
 // check-config is the command that exists to catch mistakes (issue 11 point 16).
 TEST(CheckConfig, RefusesAMisspeltVariableBadUrlsAndAFileAsDataDirectory) {
-  TempDir dir;
-  std::filesystem::create_directories(dir.path());
+  TempDir dir("startup");
   const auto check = [&](const std::map<std::string, std::string>& env,
                          const std::string& data_dir = "") {
     std::vector<std::string> argv = {BinaryPath(), "check-config"};

@@ -12,11 +12,11 @@
 #include <chrono>
 #include <ctime>
 #include <fstream>
-#include <random>
 #include <regex>
 
 #include "support/http_client.hpp"
 #include "support/server_process.hpp"
+#include "support/temp_dir.hpp"
 
 namespace rocketmart::testing {
 namespace {
@@ -232,10 +232,7 @@ TEST(ServerTime, IsTheServersClockInMilliseconds) {
 class BuiltFiles {
  public:
   BuiltFiles() {
-    std::random_device rd;
-    dir_ = std::filesystem::temp_directory_path() /
-           ("rocketmart-web-" + std::to_string(getpid()) + "-" + std::to_string(rd()));
-    std::filesystem::create_directories(dir_ / "assets");
+    std::filesystem::create_directories(dir_.path() / "assets");
     Write("index.html", "<!doctype html><title>rocketmart</title><div id=app></div>");
     Write("assets/main-ABCD1234.js", "console.log('drop');");
     Write("assets/main-ABCD1234.js.gz", "GZIP-BYTES");
@@ -243,17 +240,13 @@ class BuiltFiles {
     Write("assets/main-ABCD1234.css", "body{}");
     Write(".secret", "no");
   }
-  ~BuiltFiles() {
-    std::error_code ec;
-    std::filesystem::remove_all(dir_, ec);
-  }
-  const std::filesystem::path& dir() const { return dir_; }
+  const std::filesystem::path& dir() const { return dir_.path(); }
 
  private:
   void Write(const std::string& name, const std::string& content) {
-    std::ofstream(dir_ / name, std::ios::binary) << content;
+    std::ofstream(dir_.path() / name, std::ios::binary) << content;
   }
-  std::filesystem::path dir_;
+  TempDir dir_{"web"};
 };
 
 TEST(StaticFiles, PagesRevalidateAssetsAreImmutableAndCompressed) {

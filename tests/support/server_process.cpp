@@ -8,7 +8,6 @@
 #include <unistd.h>
 
 #include <cstdlib>
-#include <random>
 #include <stdexcept>
 #include <thread>
 
@@ -18,14 +17,6 @@
 
 namespace rocketmart::testing {
 namespace {
-
-std::filesystem::path MakeTempDir() {
-  std::random_device rd;
-  auto dir = std::filesystem::temp_directory_path() /
-             ("rocketmart-e2e-" + std::to_string(getpid()) + "-" + std::to_string(rd()));
-  std::filesystem::create_directories(dir);
-  return dir;
-}
 
 std::vector<char*> CStrings(std::vector<std::string>& strings) {
   std::vector<char*> out;
@@ -119,8 +110,8 @@ CommandResult RunCapture(const std::vector<std::string>& argv,
                          const std::map<std::string, std::string>& env,
                          std::chrono::milliseconds timeout) {
   // Files, not pipes: nothing to drain while waiting, and the child can never block on output.
-  const auto dir = MakeTempDir();
-  const auto out_path = dir / "out", err_path = dir / "err";
+  const TempDir dir("capture");
+  const auto out_path = dir.path() / "out", err_path = dir.path() / "err";
   const pid_t pid = fork();
   if (pid == 0) {
     const int out = open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
@@ -160,8 +151,6 @@ CommandResult RunCapture(const std::vector<std::string>& argv,
   };
   result.out = slurp(out_path);
   result.err = slurp(err_path);
-  std::error_code ec;
-  std::filesystem::remove_all(dir, ec);
   return result;
 }
 
@@ -179,8 +168,8 @@ std::vector<std::string> Lines(const std::string& text) {
 
 ServerProcess::ServerProcess(ServerOptions options) : options_(std::move(options)) {
   if (options_.data_dir.empty()) {
-    data_dir_ = MakeTempDir();
-    owns_data_dir_ = true;
+    owned_data_dir_.emplace("e2e");
+    data_dir_ = owned_data_dir_->path();
   } else {
     data_dir_ = options_.data_dir;
   }
@@ -190,10 +179,6 @@ ServerProcess::ServerProcess(ServerOptions options) : options_(std::move(options
 ServerProcess::~ServerProcess() {
   if (pid_ > 0) {
     Terminate(std::chrono::seconds(10));
-  }
-  if (owns_data_dir_) {
-    std::error_code ec;
-    std::filesystem::remove_all(data_dir_, ec);
   }
 }
 

@@ -9,8 +9,11 @@
 #include <cstdint>
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
+
+#include "support/temp_dir.hpp"
 
 namespace rocketmart::testing {
 
@@ -59,8 +62,8 @@ class ServerProcess {
   int WaitExit(std::chrono::milliseconds timeout);
 
   ServerOptions options_;
+  std::optional<TempDir> owned_data_dir_;  // when no data_dir was given; removed last
   std::filesystem::path data_dir_;
-  bool owns_data_dir_ = false;
   pid_t pid_ = -1;
   std::uint16_t port_ = 0;
   std::uint16_t admin_port_ = 0;

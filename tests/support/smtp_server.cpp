@@ -12,10 +12,10 @@
 #include <algorithm>
 #include <cstdlib>
 #include <fstream>
-#include <random>
 #include <sstream>
 #include <stdexcept>
-#include <thread>
+
+#include "support/wait.hpp"
 
 namespace rocketmart::testing {
 namespace {
@@ -67,24 +67,17 @@ int Base64Value(char c) {
 
 }  // namespace
 
-SmtpServer::SmtpServer(bool start) {
-  std::random_device rd;
-  dir_ = std::filesystem::temp_directory_path() /
-         ("rocketmart-smtp-" + std::to_string(getpid()) + "-" + std::to_string(rd()));
-  std::filesystem::create_directories(dir_);
-  port_ = FreePort();
+SmtpServer::SmtpServer(bool start) : port_(FreePort()) {
   if (start) Start();
 }
 
 SmtpServer::~SmtpServer() {
   Stop();
-  std::error_code ec;
-  std::filesystem::remove_all(dir_, ec);
 }
 
 void SmtpServer::Start() {
   if (pid_ > 0) return;
-  const std::filesystem::path ready = dir_ / "ready";
+  const std::filesystem::path ready = dir_.path() / "ready";
   std::error_code ec;
   std::filesystem::remove(ready, ec);
   const pid_t pid = fork();
@@ -96,24 +89,25 @@ void SmtpServer::Start() {
     }
     const std::string port = std::to_string(port_);
     // Debian's interpreter: the package is installed for /usr/bin/python3.
-    execl("/usr/bin/python3", "python3", "-c", kScript, dir_.c_str(), port.c_str(),
+    execl("/usr/bin/python3", "python3", "-c", kScript, dir_.path().c_str(), port.c_str(),
           static_cast<char*>(nullptr));
     _exit(127);
   }
   pid_ = pid;
   // The script creates <dir>/ready once it accepts connections (an event; polled, bounded).
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-  while (!std::filesystem::exists(ready, ec)) {
+  bool exited = false;
+  const bool settled = WaitUntil([&] {
     int status = 0;
-    if (waitpid(pid_, &status, WNOHANG) == pid_) {
-      pid_ = -1;
-      throw std::runtime_error("aiosmtpd exited during start-up (is python3-aiosmtpd installed?)");
-    }
-    if (std::chrono::steady_clock::now() > deadline) {
-      Stop();
-      throw std::runtime_error("aiosmtpd did not start");
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    exited = waitpid(pid_, &status, WNOHANG) == pid_;
+    return exited || std::filesystem::exists(ready, ec);
+  });
+  if (exited) {
+    pid_ = -1;
+    throw std::runtime_error("aiosmtpd exited during start-up (is python3-aiosmtpd installed?)");
+  }
+  if (!settled) {
+    Stop();
+    throw std::runtime_error("aiosmtpd did not start");
   }
 }
 
@@ -127,7 +121,7 @@ void SmtpServer::Stop() {
 
 std::vector<std::string> SmtpServer::Messages() const {
   std::vector<std::filesystem::path> files;
-  for (const auto& e : std::filesystem::directory_iterator(dir_)) {
+  for (const auto& e : std::filesystem::directory_iterator(dir_.path())) {
     if (e.path().extension() == ".eml") files.push_back(e.path());
   }
   std::sort(files.begin(), files.end());
@@ -142,13 +136,15 @@ std::vector<std::string> SmtpServer::Messages() const {
 }
 
 std::vector<std::string> SmtpServer::WaitForMessages(std::size_t n, std::chrono::seconds timeout) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  for (;;) {
-    auto messages = Messages();
-    if (messages.size() >= n || std::chrono::steady_clock::now() > deadline) return messages;
-    // Waiting for a delivery by another process (an event, not time): poll the directory.
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
+  // A delivery by another process (an event, not time): the directory is polled.
+  std::vector<std::string> messages;
+  WaitUntil(
+      [&] {
+        messages = Messages();
+        return messages.size() >= n;
+      },
+      timeout);
+  return messages;
 }
 
 std::string PlainTextPart(const std::string& message) {

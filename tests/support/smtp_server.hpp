@@ -12,6 +12,8 @@
 #include <string>
 #include <vector>
 
+#include "support/temp_dir.hpp"
+
 namespace rocketmart::testing {
 
 class SmtpServer {
@@ -33,7 +35,7 @@ class SmtpServer {
                                            std::chrono::seconds timeout = std::chrono::seconds(20));
 
  private:
-  std::filesystem::path dir_;
+  TempDir dir_{"smtp"};
   std::uint16_t port_ = 0;
   pid_t pid_ = -1;
 };

@@ -6,7 +6,8 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
-#include <random>
+
+#include "support/temp_dir.hpp"
 
 namespace rocketmart::config {
 namespace {
@@ -19,13 +20,6 @@ const std::string kSecret = "0123456789abcdef0123456789abcdef-secret";
 
 class ConfigTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("rocketmart-config-test-" + std::to_string(std::random_device{}()));
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-
   fs::path Write(const std::string& name, const std::string& text) {
     const fs::path p = dir_ / name;
     std::ofstream(p, std::ios::binary) << text;
@@ -35,7 +29,8 @@ class ConfigTest : public ::testing::Test {
     return Load({.file = Write("rocketmart.toml", toml), .env = std::move(env)});
   }
 
-  fs::path dir_;
+  rocketmart::testing::TempDir temp_{"config"};
+  const fs::path& dir_ = temp_.path();
 };
 
 std::string ErrorOf(const Result<Config>& r) {

@@ -1,24 +1,17 @@
+// The lock within one process; across processes (fork, kill) in file_lock_process_test.cpp.
 #include "infra/lock/file_lock.hpp"
 
 #include <gtest/gtest.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
-#include <random>
+#include "support/temp_dir.hpp"
 
 namespace rocketmart::lock {
 namespace {
 
 class FileLockTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    dir_ =
-        std::filesystem::temp_directory_path() / ("rocketmart-lock-" + std::to_string(::getpid()) +
-                                                  "-" + std::to_string(std::random_device{}()));
-    std::filesystem::create_directories(dir_);
-  }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
-  std::filesystem::path dir_;
+  rocketmart::testing::TempDir temp_{"lock"};
+  const std::filesystem::path& dir_ = temp_.path();
 };
 
 TEST_F(FileLockTest, OneHolderAtATimeAndReleasedWithTheObject) {
@@ -40,39 +33,6 @@ TEST_F(FileLockTest, TheNoteNamesTheHolder) {
   lock->SetNote("pid 7");
   EXPECT_EQ(FileLock::ReadNote(path), "pid 7");
   EXPECT_EQ(FileLock::ReadNote(dir_ / "missing.lock"), "");
-}
-
-TEST_F(FileLockTest, AnotherProcessIsRefusedWhileHeldAndServedWhenTheHolderDies) {
-  const auto path = dir_ / "x.lock";
-  auto lock = FileLock::TryAcquire(path);
-  ASSERT_TRUE(lock.has_value());
-  const pid_t child = fork();
-  if (child == 0) _exit(FileLock::TryAcquire(path).has_value() ? 1 : 0);
-  int status = 0;
-  waitpid(child, &status, 0);
-  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "the child got a held lock";
-
-  lock.reset();
-  // A holder killed outright: the kernel releases its lock.
-  int ready[2];
-  ASSERT_EQ(pipe(ready), 0);
-  const pid_t holder = fork();
-  if (holder == 0) {
-    auto held = FileLock::TryAcquire(path);
-    const char c = held ? 'y' : 'n';
-    [[maybe_unused]] auto n = write(ready[1], &c, 1);
-    pause();
-    _exit(0);
-  }
-  char c = 0;
-  ASSERT_EQ(read(ready[0], &c, 1), 1);
-  ASSERT_EQ(c, 'y');
-  EXPECT_FALSE(FileLock::TryAcquire(path).has_value());
-  kill(holder, SIGKILL);
-  waitpid(holder, &status, 0);
-  EXPECT_TRUE(FileLock::TryAcquire(path).has_value());
-  close(ready[0]);
-  close(ready[1]);
 }
 
 TEST_F(FileLockTest, AnUnopenableFileThrows) {

@@ -9,7 +9,8 @@
 #include <thread>
 #include <vector>
 
-#include "infra/storage/test_support.hpp"
+#include "support/latch.hpp"
+#include "support/temp_dir.hpp"
 
 namespace rocketmart::storage {
 namespace {
@@ -49,7 +50,7 @@ class GroupCommitWriterTest : public ::testing::Test {
     };
   }
 
-  testing::TempDir dir_;
+  testing::TempDir dir_{"storage"};
   OpenOptions open_{.path = dir_.File("w.db")};
 };
 

@@ -5,7 +5,7 @@
 #include <vector>
 
 #include "infra/storage/group_commit_writer.hpp"
-#include "infra/storage/test_support.hpp"
+#include "support/temp_dir.hpp"
 
 namespace rocketmart::storage {
 namespace {
@@ -26,7 +26,7 @@ bool TableExists(Database& db, const std::string& name) {
 
 class MigrationsTest : public ::testing::Test {
  protected:
-  testing::TempDir dir_;
+  testing::TempDir dir_{"storage"};
   Database db_{OpenOptions{.path = dir_.File("svc.db")}};
 };
 
@@ -89,7 +89,7 @@ TEST_F(MigrationsTest, FailingMigrationLeavesNoPartialSchemaNorBookkeeping) {
 }
 
 TEST(MigrationsWriterTest, RunsThroughTheWriterConnectionBeforeStartAndInsideAJob) {
-  testing::TempDir dir;
+  testing::TempDir dir{"storage"};
   GroupCommitWriter writer(OpenOptions{.path = dir.File("svc.db")});
   Migrate(writer.Connection(), std::vector<Migration>{kV1});
   writer.Start();

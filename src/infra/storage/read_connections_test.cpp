@@ -4,13 +4,13 @@
 
 #include <thread>
 
-#include "infra/storage/test_support.hpp"
+#include "support/temp_dir.hpp"
 
 namespace rocketmart::storage {
 namespace {
 
 TEST(ReadConnectionsTest, OneConnectionPerThreadReusedWithinTheThread) {
-  testing::TempDir dir;
+  testing::TempDir dir{"storage"};
   Database writer(OpenOptions{.path = dir.File("r.db")});
   writer.Exec("CREATE TABLE t (x INTEGER); INSERT INTO t VALUES (42)");
 
@@ -43,7 +43,7 @@ TEST(ReadConnectionsTest, OneConnectionPerThreadReusedWithinTheThread) {
 }
 
 TEST(ReadConnectionsTest, SeesLaterCommitsOfTheWriter) {
-  testing::TempDir dir;
+  testing::TempDir dir{"storage"};
   Database writer(OpenOptions{.path = dir.File("r.db")});
   writer.Exec("CREATE TABLE t (x INTEGER)");
   ReadConnections readers(OpenOptions{.path = dir.File("r.db")});

@@ -5,13 +5,13 @@
 
 #include <filesystem>
 
-#include "infra/storage/test_support.hpp"
+#include "support/temp_dir.hpp"
 
 namespace rocketmart::storage {
 namespace {
 
 TEST(SqliteTest, OpenCreatesParentDirectoriesAndEnablesWal) {
-  testing::TempDir dir;
+  testing::TempDir dir{"storage"};
   Database db(OpenOptions{.path = dir.File("a/b/c.db")});
   EXPECT_TRUE(std::filesystem::exists(dir.path() / "a/b/c.db"));
   Statement mode = db.Prepare("PRAGMA journal_mode");
@@ -26,7 +26,7 @@ TEST(SqliteTest, OpenCreatesParentDirectoriesAndEnablesWal) {
 }
 
 TEST(SqliteTest, BindsAndReadsEveryType) {
-  testing::TempDir dir;
+  testing::TempDir dir{"storage"};
   Database db(OpenOptions{.path = dir.File("t.db")});
   db.Exec("CREATE TABLE t (i INTEGER, d REAL, s TEXT, b BLOB, n TEXT)");
   const std::byte blob[] = {std::byte{0}, std::byte{1}, std::byte{255}};
@@ -53,7 +53,7 @@ TEST(SqliteTest, BindsAndReadsEveryType) {
 }
 
 TEST(SqliteTest, CachedStatementIsPreparedOnceAndComesBackClean) {
-  testing::TempDir dir;
+  testing::TempDir dir{"storage"};
   Database db(OpenOptions{.path = dir.File("t.db")});
   db.Exec("CREATE TABLE t (x INTEGER)");
   Statement& first = db.Cached("INSERT INTO t VALUES (?1)");
@@ -69,7 +69,7 @@ TEST(SqliteTest, CachedStatementIsPreparedOnceAndComesBackClean) {
 }
 
 TEST(SqliteTest, ErrorsCarryTheSqliteCode) {
-  testing::TempDir dir;
+  testing::TempDir dir{"storage"};
   Database db(OpenOptions{.path = dir.File("t.db")});
   db.Exec("CREATE TABLE t (x INTEGER PRIMARY KEY)");
   try {
@@ -101,7 +101,7 @@ TEST(SqliteTest, ErrorsCarryTheSqliteCode) {
 }
 
 TEST(SqliteTest, ReadOnlyConnectionRefusesWritesAndMissingFiles) {
-  testing::TempDir dir;
+  testing::TempDir dir{"storage"};
   Database writer(OpenOptions{.path = dir.File("t.db")});
   writer.Exec("CREATE TABLE t (x INTEGER)");
   Database reader(OpenOptions{.path = dir.File("t.db"), .read_only = true});
@@ -111,7 +111,7 @@ TEST(SqliteTest, ReadOnlyConnectionRefusesWritesAndMissingFiles) {
 }
 
 TEST(SqliteTest, DatabaseIsMovable) {
-  testing::TempDir dir;
+  testing::TempDir dir{"storage"};
   Database a(OpenOptions{.path = dir.File("t.db")});
   a.Exec("CREATE TABLE t (x INTEGER)");
   a.Cached("INSERT INTO t VALUES (1)").Step();

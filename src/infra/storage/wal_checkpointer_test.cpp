@@ -6,7 +6,7 @@
 #include <string>
 
 #include "infra/storage/group_commit_writer.hpp"
-#include "infra/storage/test_support.hpp"
+#include "support/temp_dir.hpp"
 #include "support/wait.hpp"
 
 namespace rocketmart::storage {
@@ -43,7 +43,7 @@ class WalCheckpointerTest : public ::testing::Test {
     return ignored ? 0 : size;
   }
 
-  testing::TempDir dir_;
+  testing::TempDir dir_{"storage"};
   OpenOptions open_{.path = dir_.File("c.db")};
 };
 

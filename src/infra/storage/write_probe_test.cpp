@@ -4,13 +4,13 @@
 
 #include <fstream>
 
-#include "infra/storage/test_support.hpp"
+#include "support/temp_dir.hpp"
 
 namespace rocketmart::storage {
 namespace {
 
 TEST(WriteProbe, CommitsARealWriteEachTime) {
-  testing::TempDir dir;
+  testing::TempDir dir{"storage"};
   Database db(OpenOptions{.path = dir.File("p.db")});
   ProbeWrite(db);
   ProbeWrite(db);
@@ -22,7 +22,7 @@ TEST(WriteProbe, CommitsARealWriteEachTime) {
 }
 
 TEST(WriteProbe, AReadOnlyConnectionFailsAndLeavesNoTransactionOpen) {
-  testing::TempDir dir;
+  testing::TempDir dir{"storage"};
   { Database create(OpenOptions{.path = dir.File("p.db")}); }
   // SQLite's own read-only mode: what a file the process may not write is opened as.
   Database db(OpenOptions{.path = dir.File("p.db"), .read_only = true});
@@ -31,7 +31,7 @@ TEST(WriteProbe, AReadOnlyConnectionFailsAndLeavesNoTransactionOpen) {
 }
 
 TEST(WriteProbe, ADirectoryProbeSaysWhyItCannotWrite) {
-  testing::TempDir dir;
+  testing::TempDir dir{"storage"};
   EXPECT_EQ(ProbeWritableDirectory(dir.path() / "mail"), "");
   EXPECT_TRUE(std::filesystem::is_directory(dir.path() / "mail"));
   EXPECT_TRUE(std::filesystem::is_empty(dir.path() / "mail"));  // the probe file is gone

@@ -23,6 +23,7 @@
 #include "services/checkout/adapters/simulated_payment_provider.hpp"
 #include "services/checkout/checkout_service.hpp"
 #include "support/run_await.hpp"
+#include "support/temp_dir.hpp"
 
 namespace rocketmart::catalog {
 namespace {
@@ -130,7 +131,7 @@ class CartClaimTest : public ::testing::Test {
         std::to_string(member));
   }
 
-  testing::TempDir dir_;
+  testing::TempDir dir_{"cart-claim"};
   FakeClock clock_;
   metrics::Registry metrics_;
   std::unique_ptr<Db> catalog_db_, provider_db_, checkout_db_;

@@ -13,6 +13,7 @@
 #include "services/catalog/adapters/sqlite_shopping_repository.hpp"
 #include "services/catalog/test_doubles.hpp"
 #include "support/run_await.hpp"
+#include "support/temp_dir.hpp"
 
 namespace rocketmart::catalog {
 namespace {
@@ -46,7 +47,7 @@ class CatalogServiceTest : public ::testing::Test {
     return *r;
   }
 
-  testing::TempDir dir_;
+  testing::TempDir dir_{"catalog"};
   FakeClock clock_;
   std::unique_ptr<storage::GroupCommitWriter> writer_;
   FakeAvailability availability_;

@@ -17,6 +17,7 @@
 #include "services/catalog/shopping_service.hpp"
 #include "services/catalog/test_doubles.hpp"
 #include "support/run_await.hpp"
+#include "support/temp_dir.hpp"
 
 namespace rocketmart::catalog {
 namespace {
@@ -84,7 +85,7 @@ class ShoppingTest : public ::testing::Test {
     return RunAwait(catalog_->ChangeLike(member, product, op));
   }
 
-  testing::TempDir dir_;
+  testing::TempDir dir_{"catalog"};
   FakeClock clock_;
   FakeAvailability availability_;
   UnreachableCheckout checkout_;

@@ -20,6 +20,7 @@
 #include "services/checkout/adapters/simulated_payment_provider.hpp"
 #include "services/checkout/adapters/sqlite_checkout_stores.hpp"
 #include "support/run_await.hpp"
+#include "support/temp_dir.hpp"
 
 namespace rocketmart::checkout {
 namespace {
@@ -168,7 +169,7 @@ class CheckoutTest : public ::testing::Test {
     EXPECT_EQ(Holds("PAID"), Captures());
   }
 
-  testing::TempDir dir_;
+  testing::TempDir dir_{"checkout"};
   FakeClock clock_;
   std::unique_ptr<storage::GroupCommitWriter> checkout_writer_, provider_writer_;
   std::unique_ptr<storage::ReadConnections> checkout_readers_, provider_readers_;
@@ -699,7 +700,7 @@ TEST_F(CheckoutTest, ASaleSetBeforeTheStockArrivesReadsPreparingNotSoldOut) {
 // Orders learn of confirmed refunds from payment.refunded; refunds settled before that event
 // existed are reported once by the migration that introduced it.
 TEST(CheckoutMigrationsTest, RefundsSettledBeforePaymentRefundedExistedAreReportedOnce) {
-  testing::TempDir dir;
+  testing::TempDir dir{"checkout"};
   storage::Database db(storage::OpenOptions{dir.File("checkout.db")});
   // Every migration before the one that reports them (version 7).
   const auto all = CheckoutMigrations();

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <latch>
 #include <string>
 #include <thread>
 #include <vector>
@@ -130,7 +131,7 @@ TEST_F(JwtAuthenticatorTest, ARevocationReachesEveryThreadsCacheAtOnce) {
   const auto revoked_identity = authn.Authenticate(revoked);
   ASSERT_TRUE(revoked_identity.ok());
   std::atomic<bool> revocation_done{false};
-  std::atomic<int> warmed{0};
+  std::latch warmed(kThreads);  // each thread counts down once, after its first round
   std::atomic<int> accepted_after{0};
   std::atomic<int> kept_refused{0};
   std::vector<std::thread> threads;
@@ -148,12 +149,12 @@ TEST_F(JwtAuthenticatorTest, ARevocationReachesEveryThreadsCacheAtOnce) {
         if (!authn.Authenticate(kept).ok()) kept_refused.fetch_add(1);
         if (!counted) {
           counted = true;
-          warmed.fetch_add(1);
+          warmed.count_down();
         }
       }
     });
   }
-  while (warmed.load() < kThreads) std::this_thread::yield();  // every cache holds the token
+  warmed.wait();  // every cache holds the token
   DenyToken(7, revoked_identity->token_id, revoked_identity->expires_at);
   revocation_done.store(true, std::memory_order_release);
   for (auto& th : threads) th.join();

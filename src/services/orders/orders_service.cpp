@@ -14,41 +14,64 @@ Status ValidateReason(const std::string& reason) {
   return Ok();
 }
 
-}  // namespace
-
-void OrdersService::Load() {
-  if (const std::size_t n = store_.EnsureScheduled(clock_.Now()); n > 0) {
-    spdlog::info("orders: scheduled {} orders created before the durable schedule", n);
-  }
-}
-
-std::size_t OrdersService::OnOrdersPaid(std::span<const PaidOrderEvent> events) {
-  return store_.RecordPaid(events, clock_.Now());
-}
-
-std::size_t OrdersService::OnPaymentsRefunded(std::span<const PaymentRefundedEvent> events) {
-  return store_.RecordRefunds(events, clock_.Now());
-}
-
-Result<OrderPage> OrdersService::ListForMember(std::int64_t member_id, std::int64_t before_id,
-                                               std::size_t limit) {
+Status ValidateLimit(std::size_t limit) {
   if (limit < 1 || limit > kMaxOrdersPage) {
     return MakeError(Errc::kValidationFailed, "limit must be between 1 and 100", "limit");
   }
+  return Ok();
+}
+
+// A page asked for with one item more than `limit`: the extra one says there is a next page.
+OrderPage Paged(std::vector<Order> items, std::size_t limit) {
   OrderPage page;
-  page.items = store_.ListForMember(member_id, before_id, limit + 1);
+  page.items = std::move(items);
   if (page.items.size() > limit) {
     page.items.resize(limit);
     page.next_before_id = page.items.back().id;
   }
-  page.total = store_.CountForMember(member_id);
   return page;
+}
+
+}  // namespace
+
+boost::asio::awaitable<Status> OrdersService::Load() {
+  const TimePoint now = clock_.Now();
+  auto scheduled = co_await store_.EnsureScheduled(now);
+  if (!scheduled.ok()) co_return scheduled.error();
+  if (*scheduled > 0) {
+    spdlog::info("orders: scheduled {} orders created before the durable schedule", *scheduled);
+  }
+  co_return Ok();
+}
+
+boost::asio::awaitable<Result<std::size_t>> OrdersService::OnOrdersPaid(
+    std::vector<PaidOrderEvent> events) {
+  const TimePoint now = clock_.Now();
+  co_return co_await store_.RecordPaid(std::move(events), now);
+}
+
+boost::asio::awaitable<Result<std::size_t>> OrdersService::OnPaymentsRefunded(
+    std::vector<PaymentRefundedEvent> events) {
+  const TimePoint now = clock_.Now();
+  co_return co_await store_.RecordRefunds(std::move(events), now);
+}
+
+boost::asio::awaitable<Result<OrderPage>> OrdersService::ListForMember(std::int64_t member_id,
+                                                                       std::int64_t before_id,
+                                                                       std::size_t limit) {
+  if (auto st = ValidateLimit(limit); !st.ok()) co_return st.error();
+  auto items = co_await store_.ListForMember(member_id, before_id, limit + 1);
+  if (!items.ok()) co_return items.error();
+  auto total = co_await store_.CountForMember(member_id);
+  if (!total.ok()) co_return total.error();
+  OrderPage page = Paged(std::move(*items), limit);
+  page.total = *total;
+  co_return page;
 }
 
 boost::asio::awaitable<Result<bool>> OrdersService::CreateFromCheckout(std::int64_t member_id,
                                                                        std::int64_t order_id) {
-  if (payments_ == nullptr) co_return false;
-  auto paid = co_await payments_->PaidOrder(order_id);
+  auto paid = co_await payments_.PaidOrder(order_id);
   if (!paid.ok()) co_return paid.error();
   // Another member's payment stays unknown to this member (and is not created for them).
   if (!*paid || (*paid)->member_id != member_id) co_return false;
@@ -59,16 +82,20 @@ boost::asio::awaitable<Result<bool>> OrdersService::CreateFromCheckout(std::int6
 
 boost::asio::awaitable<Result<Order>> OrdersService::GetForMember(std::int64_t member_id,
                                                                   std::int64_t order_id) {
-  auto order = store_.Find(order_id);
-  if (!order) {
+  auto order = co_await store_.Find(order_id);
+  if (!order.ok()) co_return order.error();
+  if (!*order) {
     auto created = co_await CreateFromCheckout(member_id, order_id);
     if (!created.ok()) co_return created.error();
-    if (*created) order = store_.Find(order_id);
+    if (*created) {
+      order = co_await store_.Find(order_id);
+      if (!order.ok()) co_return order.error();
+    }
   }
-  if (!order || order->member_id != member_id) {
+  if (!*order || (*order)->member_id != member_id) {
     co_return MakeError(Errc::kNotFound, "no such order");
   }
-  co_return std::move(*order);
+  co_return std::move(**order);
 }
 
 boost::asio::awaitable<Result<Order>> OrdersService::ChangeOwnOrder(
@@ -101,7 +128,8 @@ boost::asio::awaitable<Result<Order>> OrdersService::RequestReturn(std::int64_t 
 }
 
 boost::asio::awaitable<std::size_t> OrdersService::RunSchedulerOnce() {
-  auto applied = co_await store_.ApplyDue(clock_.Now(), options_.scheduler_batch);
+  const TimePoint now = clock_.Now();
+  auto applied = co_await store_.ApplyDue(now, options_.scheduler_batch);
   if (!applied.ok()) {
     spdlog::warn("orders: scheduler batch not applied: {}", applied.error().message);
     co_return 0;
@@ -109,49 +137,53 @@ boost::asio::awaitable<std::size_t> OrdersService::RunSchedulerOnce() {
   co_return *applied;
 }
 
-Result<OrderPage> OrdersService::ListForAdmin(AdminOrderQuery query) {
-  if (query.limit < 1 || query.limit > kMaxOrdersPage) {
-    return MakeError(Errc::kValidationFailed, "limit must be between 1 and 100", "limit");
-  }
+boost::asio::awaitable<Result<OrderPage>> OrdersService::ListForAdmin(AdminOrderQuery query) {
+  if (auto st = ValidateLimit(query.limit); !st.ok()) co_return st.error();
   const std::size_t limit = query.limit;
   query.limit = limit + 1;
-  OrderPage page;
-  page.items = store_.ListForAdmin(query);
-  if (page.items.size() > limit) {
-    page.items.resize(limit);
-    page.next_before_id = page.items.back().id;
-  }
-  page.total = store_.CountForAdmin(query);
-  return page;
+  auto items = co_await store_.ListForAdmin(query);
+  if (!items.ok()) co_return items.error();
+  auto total = co_await store_.CountForAdmin(query);
+  if (!total.ok()) co_return total.error();
+  OrderPage page = Paged(std::move(*items), limit);
+  page.total = *total;
+  co_return page;
 }
 
-Result<Order> OrdersService::GetForAdmin(std::int64_t order_id) {
-  auto order = store_.Find(order_id);
-  if (!order) return MakeError(Errc::kNotFound, "no such order");
-  return std::move(*order);
+boost::asio::awaitable<Result<Order>> OrdersService::GetForAdmin(std::int64_t order_id) {
+  auto order = co_await store_.Find(order_id);
+  if (!order.ok()) co_return order.error();
+  if (!*order) co_return MakeError(Errc::kNotFound, "no such order");
+  co_return std::move(**order);
 }
 
 boost::asio::awaitable<Result<Order>> OrdersService::Advance(std::int64_t order_id,
                                                              std::string reason,
                                                              std::int64_t actor_id) {
   if (auto st = ValidateReason(reason); !st.ok()) co_return st.error();
-  co_return co_await store_.Advance(order_id, std::move(reason), actor_id, clock_.Now());
+  const TimePoint now = clock_.Now();
+  co_return co_await store_.Advance(order_id, std::move(reason), actor_id, now);
 }
 
 boost::asio::awaitable<Result<Order>> OrdersService::SetHold(std::int64_t order_id, bool hold,
                                                              std::string reason,
                                                              std::int64_t actor_id) {
   if (auto st = ValidateReason(reason); !st.ok()) co_return st.error();
-  co_return co_await store_.SetHold(order_id, hold, std::move(reason), actor_id, clock_.Now());
+  const TimePoint now = clock_.Now();
+  co_return co_await store_.SetHold(order_id, hold, std::move(reason), actor_id, now);
 }
 
-Result<SaleSummary> OrdersService::Summary(std::int64_t product_id) {
+boost::asio::awaitable<Result<SaleSummary>> OrdersService::Summary(std::int64_t product_id) {
+  auto figures = co_await figures_.Figures(product_id);
+  if (!figures.ok()) co_return figures.error();
+  auto tally = co_await store_.TallyForProduct(product_id);
+  if (!tally.ok()) co_return tally.error();
+  if (!*figures && tally->empty()) co_return MakeError(Errc::kNotFound, "no such product");
   SaleSummary s;
   s.product_id = product_id;
-  if (figures_) s.checkout = figures_->Figures(product_id);
-  s.orders = store_.TallyForProduct(product_id);
-  if (!s.checkout && s.orders.empty()) return MakeError(Errc::kNotFound, "no such product");
-  return s;
+  s.checkout = *figures;
+  s.orders = std::move(*tally);
+  co_return s;
 }
 
 }  // namespace rocketmart::orders

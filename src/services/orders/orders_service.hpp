@@ -3,16 +3,16 @@
 // cancel or return, and gives operators views and manual control.
 //
 // Thread-safety: every public method may be called from any thread concurrently; writes are
-// serialized by the store's single writer and guarded there, so two OrdersService objects over
-// the same database (two scheduler instances) apply each transition once. Time comes only from
-// the injected Clock.
+// guarded in the store, so two OrdersService objects over the same store (two instances, two
+// schedulers) apply each transition once (see ports/order_store.hpp). Every call that touches a
+// port is awaitable. Time comes only from the injected Clock.
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
 #include <functional>
 #include <map>
-#include <span>
 #include <string>
+#include <vector>
 
 #include "core/clock.hpp"
 #include "core/result.hpp"
@@ -32,6 +32,16 @@ struct OrdersOptions {
   std::size_t scheduler_batch = 1000;  // transitions per transaction
 };
 
+// Everything the service talks to, injected once: its store and its clients of checkout (bound
+// in-process by the composition root, HTTP clients when the services run apart).
+struct OrdersPorts {
+  OrderStore& store;
+  // Checkout's record of a paid purchase: a member's order whose order.paid has not arrived yet.
+  PaymentsClient& payments;
+  // Checkout's stock and money figures of a product's sale: the operator's summary.
+  SaleFiguresSource& sale_figures;
+};
+
 // The operator's view of one product's sale: checkout's stock and money figures beside the
 // orders' own counts per status.
 struct SaleSummary {
@@ -44,17 +54,26 @@ inline constexpr std::size_t kMaxReasonChars = 500;
 
 class OrdersService {
  public:
-  OrdersService(OrderStore& store, const Clock& clock, OrdersOptions options = {})
-      : store_(store), clock_(clock), options_(options) {}
+  OrdersService(OrdersPorts ports, const Clock& clock, OrdersOptions options = {})
+      : store_(ports.store),
+        payments_(ports.payments),
+        figures_(ports.sale_figures),
+        clock_(clock),
+        options_(options) {}
 
-  // Start-up: schedules orders that predate the schedule. Blocks.
-  void Load();
+  // Start-up: schedules orders that predate the schedule.
+  boost::asio::awaitable<Status> Load();
 
-  std::size_t OnOrdersPaid(std::span<const PaidOrderEvent> events);
-  // Checkout confirmed refunds (payment.refunded): the orders show them. Relay thread; blocks.
-  std::size_t OnPaymentsRefunded(std::span<const PaymentRefundedEvent> events);
-  Result<OrderPage> ListForMember(std::int64_t member_id, std::int64_t before_id,
-                                  std::size_t limit);
+  // Effects of checkout's events (the subscribers in adapters/order_paid_subscriber): order.paid
+  // creates the orders, payment.refunded shows the refunds on them. Each returns how many changed.
+  boost::asio::awaitable<Result<std::size_t>> OnOrdersPaid(std::vector<PaidOrderEvent> events);
+  boost::asio::awaitable<Result<std::size_t>> OnPaymentsRefunded(
+      std::vector<PaymentRefundedEvent> events);
+
+  // The member's own orders, newest first (GET /order; my page reads it through OrdersClient).
+  boost::asio::awaitable<Result<OrderPage>> ListForMember(std::int64_t member_id,
+                                                          std::int64_t before_id,
+                                                          std::size_t limit);
   // Another member's order answers kNotFound, exactly like a missing one. The member's own order
   // is there as soon as its purchase answered: when its order.paid event has not arrived yet, the
   // order is created from checkout's record (PaymentsClient) by the same idempotent path the event
@@ -65,26 +84,23 @@ class OrdersService {
                                                       std::int64_t order_id);
 
   // The scheduler: one batch of due transitions in one transaction; returns how many applied
-  // (0 also when the writer is overloaded: the next run retries). Call until it returns less than
-  // the batch to drain.
+  // (0 also when the store is overloaded: the next run retries). Call until it returns less than
+  // the batch to drain. Safe on several instances at once (the store claims the steps).
   boost::asio::awaitable<std::size_t> RunSchedulerOnce();
   std::size_t scheduler_batch() const { return options_.scheduler_batch; }
 
   // Operators.
-  Result<OrderPage> ListForAdmin(AdminOrderQuery query);
-  Result<Order> GetForAdmin(std::int64_t order_id);
+  boost::asio::awaitable<Result<OrderPage>> ListForAdmin(AdminOrderQuery query);
+  boost::asio::awaitable<Result<Order>> GetForAdmin(std::int64_t order_id);
   // `actor_id`: the admin doing it, recorded in the order's history (0 = unknown).
   boost::asio::awaitable<Result<Order>> Advance(std::int64_t order_id, std::string reason,
                                                 std::int64_t actor_id = 0);
   boost::asio::awaitable<Result<Order>> SetHold(std::int64_t order_id, bool hold,
                                                 std::string reason, std::int64_t actor_id = 0);
   // kNotFound when neither checkout nor the orders know the product (a product created a moment
-  // ago is unknown until its stock reaches checkout through the catalog's event).
-  Result<SaleSummary> Summary(std::int64_t product_id);
-  void SetSaleFiguresSource(const SaleFiguresSource* source) { figures_ = source; }
-  // Where a member's order not created yet is looked up. Unbound, such an order is kNotFound
-  // until its event arrives.
-  void SetPaymentsClient(PaymentsClient* payments) { payments_ = payments; }
+  // ago is unknown until its stock reaches checkout through the catalog's event); kUnavailable
+  // when checkout cannot be asked.
+  boost::asio::awaitable<Result<SaleSummary>> Summary(std::int64_t product_id);
 
  private:
   // The member's order `order_id` is missing here: creates it from checkout's record if checkout
@@ -98,10 +114,10 @@ class OrdersService {
       std::function<boost::asio::awaitable<Result<Order>>()> change);
 
   OrderStore& store_;
+  PaymentsClient& payments_;
+  SaleFiguresSource& figures_;
   const Clock& clock_;
   const OrdersOptions options_;
-  const SaleFiguresSource* figures_ = nullptr;
-  PaymentsClient* payments_ = nullptr;
 };
 
 }  // namespace rocketmart::orders

@@ -1,73 +1,35 @@
 // The order lifecycle on a real orders.db with a fake clock: every path walked by moving time
-// (never by sleeping), restart after kill -9 with due work pending, two scheduler instances over
-// one database, cancel racing the shipping transition, and refusals that change nothing.
+// (never by sleeping), two scheduler instances over one database, cancel racing the shipping
+// transition, and refusals that change nothing. The restart after kill -9 of a scheduler process
+// is in orders_crash_test.cpp (tier process).
 #include <gtest/gtest.h>
-#include <signal.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
+#include <atomic>
 #include <cstdio>
 #include <memory>
 #include <set>
 #include <thread>
 
-#include "infra/async/run.hpp"
-#include "infra/storage/migrations.hpp"
-#include "infra/storage/test_support.hpp"
-#include "services/orders/adapters/sqlite_order_store.hpp"
-#include "services/orders/orders_service.hpp"
+#include "services/orders/orders_test_support.hpp"
+#include "support/latch.hpp"
+#include "support/temp_dir.hpp"
+#include "support/wait.hpp"
 
 namespace rocketmart::orders {
 namespace {
 
 using namespace std::chrono_literals;
-using storage::testing::TempDir;
+using rocketmart::testing::Gate;
+using rocketmart::testing::TempDir;
+using rocketmart::testing::WaitUntil;
+using test_support::Await;
+using test_support::CheckoutKnowsNothing;
+using test_support::Count;
+using test_support::Instance;
+using test_support::Paid;
+using test_support::RepeatedTransitions;
 
 constexpr auto kDay = std::chrono::hours(24);
-
-// One "instance" of the orders service over a database file: its own writer, readers and store.
-struct Instance {
-  Instance(const std::string& path, const Clock& clock, LifecycleOptions lifecycle = {},
-           std::size_t batch = 1000) {
-    storage::OpenOptions open;
-    open.path = path;
-    writer = std::make_unique<storage::GroupCommitWriter>(open);
-    storage::Migrate(writer->Connection(), OrdersMigrations());
-    open.read_only = true;
-    readers = std::make_unique<storage::ReadConnections>(open);
-    store = std::make_unique<SqliteOrderStore>(*writer, *readers, lifecycle);
-    service = std::make_unique<OrdersService>(*store, clock, OrdersOptions{batch});
-    writer->Start();
-  }
-  ~Instance() { writer->Stop(); }
-
-  std::size_t RunOnce() { return async::RunToCompletion(service->RunSchedulerOnce()); }
-  std::size_t Drain() {
-    std::size_t total = 0;
-    while (const std::size_t n = RunOnce()) total += n;
-    return total;
-  }
-
-  std::unique_ptr<storage::GroupCommitWriter> writer;
-  std::unique_ptr<storage::ReadConnections> readers;
-  std::unique_ptr<SqliteOrderStore> store;
-  std::unique_ptr<OrdersService> service;
-};
-
-PaidOrderEvent Paid(std::int64_t id, std::int64_t member, TimePoint at) {
-  return PaidOrderEvent{"checkout:" + std::to_string(id), id, id, member, 3000, at,
-                        {{7, 2, 1000}, {8, 1, 1000}}};
-}
-
-std::int64_t Count(const std::string& path, const std::string& sql) {
-  storage::OpenOptions open;
-  open.path = path;
-  open.read_only = true;
-  storage::Database db(open);
-  auto s = db.Prepare(sql);
-  s.Step();
-  return s.Int64(0);
-}
 
 std::vector<OrderStatus> Statuses(const Order& o) {
   std::vector<OrderStatus> out;
@@ -80,9 +42,9 @@ std::vector<OrderStatus> Statuses(const Order& o) {
 class OrdersTest : public ::testing::Test {
  protected:
   std::string Path() const { return dir_.File("orders.db"); }
-  Order Get(Instance& i, std::int64_t id) { return *i.store->Find(id); }
+  Order Get(Instance& i, std::int64_t id) { return **Await(i.store->Find(id)); }
 
-  TempDir dir_;
+  TempDir dir_{"orders"};
   FakeClock clock_;
 };
 
@@ -90,8 +52,8 @@ TEST_F(OrdersTest, WalksPaidShippingDeliveredCompletedOnTheClock) {
   Instance i(Path(), clock_);
   const TimePoint t0 = clock_.Now();
   std::vector<PaidOrderEvent> events{Paid(1, 10, t0)};
-  ASSERT_EQ(i.service->OnOrdersPaid(events), 1u);
-  EXPECT_EQ(i.service->OnOrdersPaid(events), 0u);  // redelivered: still one order
+  ASSERT_EQ(i.Record(events), 1u);
+  EXPECT_EQ(i.Record(events), 0u);  // redelivered: still one order
 
   clock_.Advance(kDay - 1ms);
   EXPECT_EQ(i.RunOnce(), 0u);
@@ -128,7 +90,7 @@ TEST_F(OrdersTest, WalksPaidShippingDeliveredCompletedOnTheClock) {
 TEST_F(OrdersTest, ALateSchedulerNeverCollapsesSteps) {
   Instance i(Path(), clock_);
   std::vector<PaidOrderEvent> events{Paid(1, 10, clock_.Now())};
-  i.service->OnOrdersPaid(events);
+  i.Record(events);
   clock_.Advance(30 * kDay);  // the scheduler was down for a month
   EXPECT_EQ(i.Drain(), 1u);
   EXPECT_EQ(Get(i, 1).status, OrderStatus::kShipping);
@@ -140,7 +102,7 @@ TEST_F(OrdersTest, ALateSchedulerNeverCollapsesSteps) {
 TEST_F(OrdersTest, CancelBeforeShippingEmitsOneEventAndStopsTheSchedule) {
   Instance i(Path(), clock_);
   std::vector<PaidOrderEvent> events{Paid(1, 10, clock_.Now())};
-  i.service->OnOrdersPaid(events);
+  i.Record(events);
   auto cancelled = async::RunToCompletion(i.service->Cancel(10, 1));
   ASSERT_TRUE(cancelled.ok()) << cancelled.error().message;
   EXPECT_EQ(cancelled->status, OrderStatus::kCancelled);
@@ -158,7 +120,7 @@ TEST_F(OrdersTest, CancelBeforeShippingEmitsOneEventAndStopsTheSchedule) {
 TEST_F(OrdersTest, ReturnInsideTheWindowIsReceivedAfterTheConfiguredDelay) {
   Instance i(Path(), clock_);
   std::vector<PaidOrderEvent> events{Paid(1, 10, clock_.Now())};
-  i.service->OnOrdersPaid(events);
+  i.Record(events);
   clock_.Advance(kDay);
   i.Drain();
   clock_.Advance(kDay);
@@ -190,7 +152,7 @@ TEST_F(OrdersTest, BadRequestsAreRefusedWithCodesAndChangeNothing) {
   Instance i(Path(), clock_);
   std::vector<PaidOrderEvent> events{Paid(1, 10, clock_.Now()), Paid(2, 10, clock_.Now()),
                                      Paid(3, 10, clock_.Now())};
-  i.service->OnOrdersPaid(events);
+  i.Record(events);
   auto expect_refused = [&](Result<Order> r, Errc code, std::int64_t id) {
     const Order before = Get(i, id);
     ASSERT_FALSE(r.ok());
@@ -228,7 +190,7 @@ TEST_F(OrdersTest, BadRequestsAreRefusedWithCodesAndChangeNothing) {
 TEST_F(OrdersTest, OperatorHoldsAdvancesAndReleasesWithReasons) {
   Instance i(Path(), clock_);
   std::vector<PaidOrderEvent> events{Paid(1, 10, clock_.Now())};
-  i.service->OnOrdersPaid(events);
+  i.Record(events);
   auto held = async::RunToCompletion(i.service->SetHold(1, true, "address check"));
   ASSERT_TRUE(held.ok());
   EXPECT_TRUE(held->on_hold);
@@ -258,15 +220,15 @@ TEST_F(OrdersTest, OperatorHoldsAdvancesAndReleasesWithReasons) {
   // The admin list filters by status and by product.
   AdminOrderQuery q;
   q.status = OrderStatus::kDelivered;
-  EXPECT_EQ(i.service->ListForAdmin(q)->items.size(), 1u);
+  EXPECT_EQ(Await(i.service->ListForAdmin(q))->items.size(), 1u);
   q.status = OrderStatus::kPaid;
-  EXPECT_EQ(i.service->ListForAdmin(q)->items.size(), 0u);
+  EXPECT_EQ(Await(i.service->ListForAdmin(q))->items.size(), 0u);
   AdminOrderQuery by_product;
   by_product.product_id = 8;
-  EXPECT_EQ(i.service->ListForAdmin(by_product)->items.size(), 1u);
+  EXPECT_EQ(Await(i.service->ListForAdmin(by_product))->items.size(), 1u);
   by_product.product_id = 9;
-  EXPECT_EQ(i.service->ListForAdmin(by_product)->items.size(), 0u);
-  const auto summary = i.service->Summary(7);
+  EXPECT_EQ(Await(i.service->ListForAdmin(by_product))->items.size(), 0u);
+  const auto summary = Await(i.service->Summary(7));
   ASSERT_TRUE(summary.ok());
   EXPECT_EQ(summary->orders.at(OrderStatus::kDelivered).units, 2);
   EXPECT_FALSE(summary->checkout.has_value());
@@ -275,31 +237,78 @@ TEST_F(OrdersTest, OperatorHoldsAdvancesAndReleasesWithReasons) {
 // Checkout's figures for the products it knows (in-memory stand-in for the port).
 class KnownProducts final : public SaleFiguresSource {
  public:
-  std::optional<SaleFigures> Figures(std::int64_t product_id) const override {
-    if (product_id != 42) return std::nullopt;
-    return SaleFigures{.available = 5};
+  boost::asio::awaitable<Result<std::optional<SaleFigures>>> Figures(
+      std::int64_t product_id) override {
+    std::optional<SaleFigures> out;
+    if (product_id == 42) out = SaleFigures{.available = 5};
+    co_return out;
   }
 };
 
 TEST_F(OrdersTest, TheSummaryOfAProductNobodyKnowsIsNotFound) {
-  Instance i(Path(), clock_);
-  const KnownProducts figures;
-  i.service->SetSaleFiguresSource(&figures);
+  KnownProducts figures;
+  Instance i(Path(), clock_, {}, 1000, &figures);
   // Neither checkout nor the orders know product 9.
-  auto missing = i.service->Summary(9);
+  auto missing = Await(i.service->Summary(9));
   ASSERT_FALSE(missing.ok());
   EXPECT_EQ(missing.error().code, Errc::kNotFound);
   // Checkout knows 42, which has no orders yet: a summary of zeros.
-  auto known = i.service->Summary(42);
+  auto known = Await(i.service->Summary(42));
   ASSERT_TRUE(known.ok());
   EXPECT_EQ(known->checkout->available, 5);
   EXPECT_TRUE(known->orders.empty());
   // Orders of product 7 exist although checkout does not report it: still summarised.
   std::vector<PaidOrderEvent> events{Paid(1, 10, clock_.Now())};
-  i.service->OnOrdersPaid(events);
-  auto ordered = i.service->Summary(7);
+  i.Record(events);
+  auto ordered = Await(i.service->Summary(7));
   ASSERT_TRUE(ordered.ok());
   EXPECT_EQ(ordered->orders.at(OrderStatus::kPaid).units, 2);
+}
+
+// Checkout cannot be asked (distributed, its HTTP client failed): both client ports answer
+// kUnavailable.
+class CheckoutDown final : public PaymentsClient, public SaleFiguresSource {
+ public:
+  boost::asio::awaitable<Result<std::optional<PaidOrderEvent>>> PaidOrder(std::int64_t) override {
+    ++asked;
+    co_return MakeError(Errc::kUnavailable, "checkout did not answer");
+  }
+  boost::asio::awaitable<Result<std::optional<SaleFigures>>> Figures(std::int64_t) override {
+    ++asked;
+    co_return MakeError(Errc::kUnavailable, "checkout did not answer");
+  }
+  std::atomic<int> asked{0};
+};
+
+// A client port that fails makes the request answer 503 UNAVAILABLE (kUnavailable), never 500,
+// and changes nothing; what the orders service knows itself still answers.
+TEST_F(OrdersTest, ACheckoutThatCannotBeAskedAnswersUnavailableAndChangesNothing) {
+  storage::OpenOptions open;
+  open.path = Path();
+  storage::GroupCommitWriter writer(open);
+  storage::Migrate(writer.Connection(), OrdersMigrations());
+  open.read_only = true;
+  storage::ReadConnections readers(open);
+  SqliteOrderStore store(writer, readers);
+  CheckoutDown checkout;
+  OrdersService service(OrdersPorts{store, checkout, checkout}, clock_);
+  writer.Start();
+  std::vector<PaidOrderEvent> events{Paid(1, 10, clock_.Now())};
+  ASSERT_EQ(*Await(service.OnOrdersPaid(events)), 1u);
+
+  // An order the orders service does not have: checkout would have to be asked.
+  EXPECT_EQ(Await(service.GetForMember(10, 2)).error().code, Errc::kUnavailable);
+  EXPECT_EQ(Await(service.Cancel(10, 2)).error().code, Errc::kUnavailable);
+  EXPECT_EQ(Await(service.RequestReturn(10, 2)).error().code, Errc::kUnavailable);
+  EXPECT_EQ(Await(service.Summary(7)).error().code, Errc::kUnavailable);
+  EXPECT_EQ(checkout.asked.load(), 4);
+  // The orders it has answer without asking checkout.
+  EXPECT_TRUE(Await(service.GetForMember(10, 1)).ok());
+  EXPECT_EQ(Await(service.ListForMember(10, 0, 20))->items.size(), 1u);
+  EXPECT_EQ(Await(service.Cancel(10, 1))->status, OrderStatus::kCancelled);
+  EXPECT_EQ(checkout.asked.load(), 4);
+  EXPECT_EQ(Count(Path(), "SELECT COUNT(*) FROM orders"), 1) << "nothing created";
+  writer.Stop();
 }
 
 TEST_F(OrdersTest, OrdersFromBeforeTheScheduleAreScheduledAtStartup) {
@@ -316,11 +325,11 @@ TEST_F(OrdersTest, OrdersFromBeforeTheScheduleAreScheduledAtStartup) {
             std::to_string(ToUnixMillis(t0)) + ", 'payment captured')");
   }
   Instance i(Path(), clock_);
-  i.service->Load();
+  ASSERT_TRUE(Await(i.service->Load()).ok());
   const Order o = Get(i, 5);
   ASSERT_TRUE(o.next.has_value());
   EXPECT_EQ(o.next->due_at, t0 + kDay);
-  EXPECT_EQ(i.store->EnsureScheduled(clock_.Now()), 0u);  // idempotent
+  EXPECT_EQ(*Await(i.store->EnsureScheduled(clock_.Now())), 0u);  // idempotent
   clock_.Advance(kDay);
   EXPECT_EQ(i.Drain(), 1u);
 }
@@ -331,7 +340,7 @@ TEST_F(OrdersTest, TwoSchedulerInstancesApplyEachTransitionOnce) {
     Instance seed(Path(), clock_);
     std::vector<PaidOrderEvent> events;
     for (int id = 1; id <= kOrders; ++id) events.push_back(Paid(id, 10, clock_.Now()));
-    seed.service->OnOrdersPaid(events);
+    seed.Record(events);
   }
   clock_.Advance(kDay);
   // Two writers on one file: SQLite serializes their transactions; the guard keeps the result
@@ -347,33 +356,51 @@ TEST_F(OrdersTest, TwoSchedulerInstancesApplyEachTransitionOnce) {
   EXPECT_EQ(applied_a + applied_b, static_cast<std::size_t>(kOrders));
   EXPECT_EQ(Count(Path(), "SELECT COUNT(*) FROM order_history WHERE status = 'SHIPPING'"), kOrders);
   EXPECT_EQ(Count(Path(), "SELECT COUNT(*) FROM orders WHERE status = 'SHIPPING'"), kOrders);
-  EXPECT_EQ(Count(Path(),
-                  "SELECT COUNT(*) FROM (SELECT order_id, status FROM order_history "
-                  "GROUP BY order_id, status HAVING COUNT(*) > 1)"),
-            0);
+  EXPECT_EQ(RepeatedTransitions(Path()), 0) << "a transition was applied twice";
 }
 
 TEST_F(OrdersTest, CancelRacingTheShippingTransitionEndsInExactlyOneState) {
   constexpr int kOrders = 1000;
-  Instance i(Path(), clock_, {}, 50);
+  Instance i(Path(), clock_, {}, 10);
   std::vector<PaidOrderEvent> events;
   for (int id = 1; id <= kOrders; ++id) events.push_back(Paid(id, 10, clock_.Now()));
-  i.service->OnOrdersPaid(events);
+  i.Record(events);
   clock_.Advance(kDay);
-  int cancelled = 0;
-  int refused = 0;
+  // Both sides start together: a job of the test holds the writer until the scheduler's first
+  // batch and the member's first cancel are both queued behind it. The scheduler ships from the
+  // lowest id up, the member cancels from the highest down, so they meet somewhere in between:
+  // orders cancelled and orders refused prove that the two really ran against each other, not
+  // one after the other.
+  Gate holding, release;
+  ASSERT_TRUE(i.writer->TrySubmit(
+      [&](storage::Database&) {
+        holding.Open();
+        release.Wait();
+      },
+      [](std::exception_ptr) {}));
+  ASSERT_TRUE(holding.Wait());
+  std::atomic<int> cancelled{0};
+  std::atomic<int> refused{0};
   std::thread scheduler([&] { i.Drain(); });
-  for (int id = 1; id <= kOrders; ++id) {
-    auto r = async::RunToCompletion(i.service->Cancel(10, id));
-    if (r.ok()) {
-      ++cancelled;
-    } else {
-      EXPECT_EQ(r.error().code, Errc::kOrderNotCancellable);
-      ++refused;
+  std::thread member([&] {
+    for (int id = kOrders; id >= 1; --id) {
+      auto r = async::RunToCompletion(i.service->Cancel(10, id));
+      if (r.ok()) {
+        ++cancelled;
+      } else {
+        EXPECT_EQ(r.error().code, Errc::kOrderNotCancellable);
+        ++refused;
+      }
     }
-  }
+  });
+  const bool both_queued = WaitUntil([&] { return i.writer->QueueDepth() >= 2; });
+  release.Open();
   scheduler.join();
+  member.join();
+  ASSERT_TRUE(both_queued) << "the first batch and the first cancel never waited together";
   i.Drain();
+  EXPECT_GT(cancelled.load(), 0) << "the scheduler shipped every order before the first cancel";
+  EXPECT_GT(refused.load(), 0) << "every cancel came before the scheduler shipped anything";
   EXPECT_EQ(cancelled + refused, kOrders);
   EXPECT_EQ(Count(Path(), "SELECT COUNT(*) FROM orders WHERE status = 'CANCELLED'"), cancelled);
   EXPECT_EQ(Count(Path(), "SELECT COUNT(*) FROM orders WHERE status = 'SHIPPING'"), refused);
@@ -383,64 +410,13 @@ TEST_F(OrdersTest, CancelRacingTheShippingTransitionEndsInExactlyOneState) {
             cancelled);
 }
 
-TEST_F(OrdersTest, Kill9WithDueWorkPendingThenEveryTransitionHappensExactlyOnce) {
-  constexpr int kOrders = 3000;
-  // Zero delays: at one fixed instant every order is due for its whole walk (3 transitions).
-  LifecycleOptions immediate{0s, 0s, 0s, 0s};
-  {
-    Instance seed(Path(), clock_, immediate);
-    std::vector<PaidOrderEvent> events;
-    for (int id = 1; id <= kOrders; ++id) events.push_back(Paid(id, 10, clock_.Now()));
-    seed.service->OnOrdersPaid(events);
-  }  // the writer is stopped: no thread is running when we fork
-  int progress[2];
-  ASSERT_EQ(pipe(progress), 0);
-  const pid_t child = fork();
-  ASSERT_GE(child, 0);
-  if (child == 0) {
-    close(progress[0]);
-    Instance worker(Path(), clock_, immediate, 50);
-    while (worker.RunOnce() > 0) {
-      const char committed = 1;  // one byte per committed batch
-      if (write(progress[1], &committed, 1) != 1) _exit(2);
-    }
-    _exit(0);
-  }
-  close(progress[1]);
-  char buf[5];
-  std::size_t got = 0;
-  while (got < sizeof buf) {
-    const ssize_t n = read(progress[0], buf + got, sizeof buf - got);
-    ASSERT_GT(n, 0) << "the worker stopped before making progress";
-    got += static_cast<std::size_t>(n);
-  }
-  kill(child, SIGKILL);  // mid-schedule, possibly mid-transaction
-  int status = 0;
-  waitpid(child, &status, 0);
-  close(progress[0]);
-  ASSERT_TRUE(WIFSIGNALED(status));
-  const std::int64_t done_before = Count(Path(), "SELECT COUNT(*) FROM order_history");
-  ASSERT_GT(done_before, kOrders);      // some work was applied
-  ASSERT_LT(done_before, 4 * kOrders);  // and some was still pending
-  Instance restarted(Path(), clock_, immediate, 500);
-  restarted.service->Load();
-  restarted.Drain();
-  EXPECT_EQ(Count(Path(), "SELECT COUNT(*) FROM orders WHERE status = 'COMPLETED'"), kOrders);
-  EXPECT_EQ(Count(Path(), "SELECT COUNT(*) FROM order_history"), 4 * kOrders);
-  EXPECT_EQ(Count(Path(),
-                  "SELECT COUNT(*) FROM (SELECT order_id, status FROM order_history "
-                  "GROUP BY order_id, status HAVING COUNT(*) > 1)"),
-            0);
-  EXPECT_EQ(Count(Path(), "SELECT COUNT(*) FROM order_schedule"), 0);
-}
-
 // The "Orders" benchmark of docs/performance.md: transitions applied per second over 100,000 due
 // orders (one batch = one transaction on the writer). Disabled by default; run with
 //   test_orders --gtest_also_run_disabled_tests --gtest_filter='*Throughput*'
 TEST_F(OrdersTest, DISABLED_SchedulerThroughputOver100000DueOrders) {
   constexpr int kOrders = 100'000;
   for (const std::size_t batch : {100u, 1000u, 5000u}) {
-    TempDir dir;
+    TempDir dir{"orders"};
     const std::string path = dir.File("orders.db");
     FakeClock clock;
     Instance i(path, clock, {}, batch);
@@ -448,7 +424,7 @@ TEST_F(OrdersTest, DISABLED_SchedulerThroughputOver100000DueOrders) {
       std::vector<PaidOrderEvent> events;
       for (int id = start; id < start + 1000; ++id)
         events.push_back(Paid(id, id % 977, clock.Now()));
-      i.service->OnOrdersPaid(events);
+      i.Record(events);
     }
     clock.Advance(kDay);
     const auto t0 = std::chrono::steady_clock::now();
@@ -467,7 +443,7 @@ TEST_F(OrdersTest, AdminListFiltersByMemberCountsCheaplyAndNamesTheActor) {
   Instance i(Path(), clock_);
   std::vector<PaidOrderEvent> events{Paid(1, 10, clock_.Now()), Paid(2, 11, clock_.Now()),
                                      Paid(3, 10, clock_.Now())};
-  i.service->OnOrdersPaid(events);
+  i.Record(events);
   auto ids = [](const OrderPage& page) {
     std::vector<std::int64_t> out;
     for (const Order& o : page.items) out.push_back(o.id);
@@ -475,18 +451,18 @@ TEST_F(OrdersTest, AdminListFiltersByMemberCountsCheaplyAndNamesTheActor) {
   };
   AdminOrderQuery mine;
   mine.member_id = 10;
-  auto page = i.service->ListForAdmin(mine);
+  auto page = Await(i.service->ListForAdmin(mine));
   ASSERT_TRUE(page.ok());
   EXPECT_EQ(ids(*page), (std::vector<std::int64_t>{3, 1}));
   EXPECT_EQ(page->total, 2);
   mine.limit = 1;
-  EXPECT_EQ(ids(*i.service->ListForAdmin(mine)), std::vector<std::int64_t>{3});
-  EXPECT_EQ(i.service->ListForAdmin(mine)->total, 2) << "the total ignores paging";
+  EXPECT_EQ(ids(*Await(i.service->ListForAdmin(mine))), std::vector<std::int64_t>{3});
+  EXPECT_EQ(Await(i.service->ListForAdmin(mine))->total, 2) << "the total ignores paging";
   mine.member_id = 99;
-  EXPECT_EQ(i.service->ListForAdmin(mine)->items.size(), 0u);
-  EXPECT_EQ(i.service->ListForAdmin(mine)->total, 0);
-  EXPECT_EQ(i.service->ListForAdmin({})->total, 3);
-  EXPECT_EQ(i.service->ListForMember(10, 0, 20)->total, 2);
+  EXPECT_EQ(Await(i.service->ListForAdmin(mine))->items.size(), 0u);
+  EXPECT_EQ(Await(i.service->ListForAdmin(mine))->total, 0);
+  EXPECT_EQ(Await(i.service->ListForAdmin({}))->total, 3);
+  EXPECT_EQ(Await(i.service->ListForMember(10, 0, 20))->total, 2);
 
   auto advanced = async::RunToCompletion(i.service->Advance(1, "courier", 42));
   ASSERT_TRUE(advanced.ok());
@@ -500,15 +476,15 @@ TEST_F(OrdersTest, AdminListFiltersByMemberCountsCheaplyAndNamesTheActor) {
 
   AdminOrderQuery by_status;
   by_status.status = OrderStatus::kShipping;
-  EXPECT_EQ(i.service->ListForAdmin(by_status)->total, 1);
+  EXPECT_EQ(Await(i.service->ListForAdmin(by_status))->total, 1);
   by_status.status = OrderStatus::kPaid;
-  EXPECT_EQ(i.service->ListForAdmin(by_status)->total, 2);
+  EXPECT_EQ(Await(i.service->ListForAdmin(by_status))->total, 2);
   by_status.member_id = 10;
-  EXPECT_EQ(ids(*i.service->ListForAdmin(by_status)), std::vector<std::int64_t>{3});
-  EXPECT_EQ(i.service->ListForAdmin(by_status)->total, 1);
+  EXPECT_EQ(ids(*Await(i.service->ListForAdmin(by_status))), std::vector<std::int64_t>{3});
+  EXPECT_EQ(Await(i.service->ListForAdmin(by_status))->total, 1);
   AdminOrderQuery by_product;
   by_product.product_id = 7;
-  EXPECT_FALSE(i.service->ListForAdmin(by_product)->total) << "not counted without a scan";
+  EXPECT_FALSE(Await(i.service->ListForAdmin(by_product))->total) << "not counted without a scan";
 
   // The kept counts follow the scheduler and a cancel.
   ASSERT_TRUE(async::RunToCompletion(i.service->Cancel(11, 2)).ok());

@@ -14,7 +14,6 @@
 #include "infra/events/sqlite_outbox/sqlite_event_bus.hpp"
 #include "infra/metrics/metrics.hpp"
 #include "infra/storage/migrations.hpp"
-#include "infra/storage/test_support.hpp"
 #include "services/checkout/adapters/embedded_checkout_ports.hpp"
 #include "services/checkout/adapters/order_events_subscriber.hpp"
 #include "services/checkout/api/events.hpp"
@@ -23,6 +22,7 @@
 #include "services/orders/adapters/sqlite_order_store.hpp"
 #include "services/orders/api/events.hpp"
 #include "services/orders/orders_service.hpp"
+#include "support/temp_dir.hpp"
 
 namespace rocketmart::orders {
 namespace {
@@ -30,7 +30,7 @@ namespace {
 using boost::asio::awaitable;
 using checkout::ChargeOutcome;
 using checkout::ChargeRecord;
-using storage::testing::TempDir;
+using rocketmart::testing::TempDir;
 
 constexpr auto kDay = std::chrono::hours(24);
 constexpr std::int64_t kProduct = 7;
@@ -82,6 +82,14 @@ class FakeProvider final : public checkout::PaymentProvider {
   bool fail_refunds_ = false;
 };
 
+// The per-sale summary is not what these tests look at.
+class NoSaleFigures final : public SaleFiguresSource {
+ public:
+  awaitable<Result<std::optional<SaleFigures>>> Figures(std::int64_t) override {
+    co_return std::optional<SaleFigures>{};
+  }
+};
+
 struct Db {
   Db(const std::string& path, std::span<const storage::Migration> migrations) {
     storage::OpenOptions open;
@@ -113,9 +121,9 @@ class RefundFlowTest : public ::testing::Test {
     checkout_ = std::make_unique<checkout::CheckoutService>(
         checkout_ports_->With(provider_, no_catalog_), clock_, metrics_);
     order_store_ = std::make_unique<SqliteOrderStore>(*orders_db_->writer, *orders_db_->readers);
-    orders_ = std::make_unique<OrdersService>(*order_store_, clock_);
     payments_ = std::make_unique<app::InProcessPaymentsClient>(*checkout_);
-    orders_->SetPaymentsClient(payments_.get());
+    orders_ = std::make_unique<OrdersService>(OrdersPorts{*order_store_, *payments_, no_figures_},
+                                              clock_);
     paid_subscriber_ = std::make_unique<OrderPaidSubscriber>(*orders_);
     refunds_subscriber_ = std::make_unique<checkout::OrderEventsSubscriber>(*checkout_);
     bus_.Subscribe(
@@ -134,7 +142,7 @@ class RefundFlowTest : public ::testing::Test {
     checkout_db_->writer->Start();
     orders_db_->writer->Start();
     ASSERT_TRUE(async::RunToCompletion(checkout_->Load()).ok());
-    orders_->Load();
+    ASSERT_TRUE(async::RunToCompletion(orders_->Load()).ok());
     ProductEvent({kProduct, kPrice, 100, false, 1}, "catalog:1");
     const TimePoint now = clock_.Now();
     checkout::Sale sale{now - std::chrono::hours(1), now + 30 * kDay, 10};
@@ -178,7 +186,7 @@ class RefundFlowTest : public ::testing::Test {
     return out;
   }
 
-  TempDir dir_;
+  TempDir dir_{"refunds"};
   FakeClock clock_;
   metrics::Registry metrics_;
   FakeProvider provider_;
@@ -193,6 +201,7 @@ class RefundFlowTest : public ::testing::Test {
   std::unique_ptr<SqliteOrderStore> order_store_;
   std::unique_ptr<OrdersService> orders_;
   std::unique_ptr<app::InProcessPaymentsClient> payments_;
+  NoSaleFigures no_figures_;
   std::unique_ptr<OrderPaidSubscriber> paid_subscriber_;
   std::unique_ptr<PaymentRefundedSubscriber> refunded_subscriber_;
   std::unique_ptr<checkout::OrderEventsSubscriber> refunds_subscriber_;
@@ -340,7 +349,7 @@ TEST_F(RefundFlowTest, RefundsAndRestocksEqualCancelsPlusReceivedReturnsEvenWhen
   EXPECT_EQ(figures->refunded_units, 10);
   EXPECT_EQ(figures->revenue, 10 * kPrice);
   EXPECT_EQ(figures->refunded_amount, 10 * kPrice);
-  const auto tally = order_store_->TallyForProduct(kProduct);
+  const auto tally = *async::RunToCompletion(order_store_->TallyForProduct(kProduct));
   EXPECT_EQ(tally.at(OrderStatus::kCancelled).units + tally.at(OrderStatus::kReturned).units,
             figures->refunded_units);
   EXPECT_EQ(tally.at(OrderStatus::kCompleted).orders, 5);
@@ -384,7 +393,7 @@ TEST_F(RefundFlowTest, ACancelledOrderShowsItsRefundPendingThenConfirmed) {
   EXPECT_EQ(async::RunToCompletion(checkout_->RetryPendingRefunds()), 0u);
   (void)async::RunToCompletion(checkout_->RefundAndRestock(id, "orders:again"));
   std::vector<PaymentRefundedEvent> again{{"checkout:again", id, 1, clock_.Now()}};
-  EXPECT_EQ(orders_->OnPaymentsRefunded(again), 0u);
+  EXPECT_EQ(*async::RunToCompletion(orders_->OnPaymentsRefunded(again)), 0u);
   EXPECT_EQ(ToUnixMillis(*read()->at), ToUnixMillis(settled_at));
   EXPECT_EQ(read()->amount, 3 * kPrice);
 }

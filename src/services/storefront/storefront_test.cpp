@@ -17,6 +17,7 @@
 #include "core/time_format.hpp"
 #include "services/storefront/adapters/stock_stream_hub.hpp"
 #include "services/storefront/domain/web.hpp"
+#include "support/wait.hpp"
 
 namespace rocketmart::storefront {
 namespace {
@@ -194,8 +195,8 @@ class HubTest : public ::testing::Test {
   void Close(RecordingWriter& writer) {
     const int before = finished_;
     boost::asio::post(ioc_, [&writer] { writer.Close(); });
-    for (int i = 0; i < 2500 && finished_ == before; ++i) std::this_thread::sleep_for(2ms);
-    ASSERT_GT(finished_, before) << "the stream did not end when its client left";
+    ASSERT_TRUE(rocketmart::testing::WaitUntil([&] { return finished_ > before; }, 5s))
+        << "the stream did not end when its client left";
   }
   // A purchase: the stock moves and checkout notifies.
   void Sell(std::int64_t id, std::int64_t stock_after) {

@@ -11,10 +11,7 @@
 #include "services/catalog/adapters/sqlite_product_repository.hpp"
 #include "services/catalog/adapters/sqlite_shopping_repository.hpp"
 #include "support/run_await.hpp"
-// The shared TempDir (i12-tests) moves from run_await.hpp to its own header; either works here.
-#if __has_include("support/temp_dir.hpp")
 #include "support/temp_dir.hpp"
-#endif
 
 namespace rocketmart::catalog::contract {
 
@@ -57,7 +54,7 @@ class SqliteCatalogStore final : public CatalogStore {
  private:
   std::string Path() const { return dir_.File("catalog.db"); }
 
-  rocketmart::testing::TempDir dir_;  // before first_: created first, removed last
+  rocketmart::testing::TempDir dir_{"contract"};  // before first_: created first, removed last
   SqliteCatalogInstance first_;
 };
 

@@ -37,6 +37,7 @@
 #include <vector>
 
 #include "infra/events/event_bus.hpp"
+#include "support/temp_dir.hpp"
 #include "support/wait.hpp"
 
 namespace rocketmart::events::contract {
@@ -116,25 +117,6 @@ class Recorder final : public EventSubscriber {
   std::vector<Event> accepted_;
 };
 
-// A fresh directory per test, removed at the end (until tests/support/temp_dir.hpp exists).
-class ContractDir {
- public:
-  ContractDir() {
-    std::string pattern =
-        (std::filesystem::temp_directory_path() / "rocketmart-contract-XXXXXX").string();
-    if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-    path_ = pattern;
-  }
-  ~ContractDir() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path_, ignored);
-  }
-  const std::filesystem::path& path() const { return path_; }
-
- private:
-  std::filesystem::path path_;
-};
-
 class EventBusContract : public ::testing::TestWithParam<EventBusFactory> {
  protected:
   std::unique_ptr<EventBusHarness> Open() { return GetParam()(dir_.path()); }
@@ -175,7 +157,7 @@ class EventBusContract : public ::testing::TestWithParam<EventBusFactory> {
     for (const std::string& p : Range(0, count)) EXPECT_EQ(harness().EffectsFor(p), 1) << p;
   }
 
-  ContractDir dir_;
+  rocketmart::testing::TempDir dir_{"contract-events"};
   std::unique_ptr<EventBusHarness> harness_ = Open();
 };
 

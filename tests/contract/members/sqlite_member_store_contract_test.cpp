@@ -1,38 +1,16 @@
 // The members store contracts (MemberRepository, MailOutbox) for the SQLite adapters: each
 // instance is what a second process would have over the same members.db (its own group-commit
 // writer and read connections), so the concurrency clauses run across real SQLite locking.
-#include <filesystem>
-#include <random>
-
 #include "infra/storage/group_commit_writer.hpp"
 #include "infra/storage/migrations.hpp"
 #include "infra/storage/read_connections.hpp"
 #include "mail_outbox_contract.hpp"
 #include "member_repository_contract.hpp"
 #include "services/members/adapters/sqlite_member_repository.hpp"
+#include "support/temp_dir.hpp"
 
 namespace rocketmart::members::contract {
 namespace {
-
-// A private temporary directory, removed with its contents. (Local until the shared
-// tests/support/temp_dir.hpp lands.)
-class ScratchDir {
- public:
-  ScratchDir() {
-    std::random_device rd;
-    path_ = std::filesystem::temp_directory_path() /
-            ("rocketmart-contract-members-" + std::to_string(rd()) + std::to_string(rd()));
-    std::filesystem::create_directories(path_);
-  }
-  ~ScratchDir() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path_, ignored);
-  }
-  std::string File(const std::string& name) const { return (path_ / name).string(); }
-
- private:
-  std::filesystem::path path_;
-};
 
 class SqliteMemberStoreFixture final : public MemberStoreFixture {
  public:
@@ -65,7 +43,7 @@ class SqliteMemberStoreFixture final : public MemberStoreFixture {
     SqliteMailOutbox outbox;
   };
 
-  ScratchDir dir_;
+  rocketmart::testing::TempDir dir_{"contract-members"};
   FakeClock clock_;
   std::vector<std::unique_ptr<Instance>> instances_;
 };

@@ -13,18 +13,19 @@
 
 #include "infra/events/sqlite_outbox/sqlite_event_bus.hpp"
 #include "infra/storage/migrations.hpp"
-#include "infra/storage/test_support.hpp"
+#include "support/latch.hpp"
+#include "support/temp_dir.hpp"
 
 namespace rocketmart::events::sqlite_outbox {
 namespace {
 
+using rocketmart::testing::Counter;
 using storage::Database;
 using storage::GroupCommitWriter;
 using storage::Migration;
 using storage::OpenOptions;
 using storage::ReadConnections;
 using storage::Statement;
-using storage::testing::Counter;
 
 constexpr Migration kEffects{1, "effects",
                              "CREATE TABLE effects (event_id TEXT PRIMARY KEY, times INTEGER)"};
@@ -172,7 +173,7 @@ class SqliteOutboxTest : public ::testing::Test {
     return ids;
   }
 
-  storage::testing::TempDir dir_;
+  rocketmart::testing::TempDir dir_{"outbox"};
   FakeClock clock_;
   Db producer_{dir_.File("orders.db")};
   Db consumer_{dir_.File("shop.db"), {kEffects}};

@@ -16,8 +16,8 @@
 #include "services/members/adapters/mailers.hpp"
 #include "services/members/adapters/sodium_crypto.hpp"
 #include "services/members/adapters/sqlite_member_repository.hpp"
-#include "support/run_await.hpp"
 #include "support/smtp_server.hpp"
+#include "support/temp_dir.hpp"
 
 namespace rocketmart::members {
 namespace {
@@ -86,7 +86,7 @@ struct MailOutboxDb {
     return open;
   }
 
-  rocketmart::testing::TempDir dir;
+  rocketmart::testing::TempDir dir{"mail"};
   storage::GroupCommitWriter writer;
   storage::ReadConnections readers;
   SqliteMailOutbox outbox;
@@ -213,7 +213,7 @@ TEST(MailWorker, TwoWorkersOverOneDatabaseSendEachMailOnce) {
 }
 
 TEST(EmlMailer, WritesAReadableMessageFile) {
-  rocketmart::testing::TempDir dir;
+  rocketmart::testing::TempDir dir{"mail"};
   FakeClock clock;
   EmlMailer mailer(dir.path() / "mail", "Rocket Mart <no-reply@rocketmart.local>", clock);
   const std::string link = "https://shop.example/member/verify?token=" + std::string(64, 'c');

@@ -170,7 +170,7 @@ void RegisterRoutes(http::Router& router, OrdersService& orders) {
                if (!limit.ok()) co_return http::ErrorResponse(limit.error());
                auto before = ReadPositive(req, "cursor", "invalid cursor");
                if (!before.ok()) co_return http::ErrorResponse(before.error());
-               auto page = orders.ListForMember(req.MemberId(), *before, *limit);
+               auto page = co_await orders.ListForMember(req.MemberId(), *before, *limit);
                if (!page.ok()) co_return http::ErrorResponse(page.error());
                co_return PageResponse(*page, false);
              });
@@ -225,7 +225,7 @@ void RegisterRoutes(http::Router& router, OrdersService& orders) {
                        MakeError(Errc::kValidationFailed, "unknown status", "status"));
                  }
                }
-               auto page = orders.ListForAdmin(std::move(query));
+               auto page = co_await orders.ListForAdmin(std::move(query));
                if (!page.ok()) co_return http::ErrorResponse(page.error());
                co_return PageResponse(*page, true);
              });
@@ -233,7 +233,7 @@ void RegisterRoutes(http::Router& router, OrdersService& orders) {
              [&orders](Request& req) -> awaitable<Response> {
                auto id = req.IdParam("id");
                if (!id.ok()) co_return http::ErrorResponse(id.error());
-               auto order = orders.GetForAdmin(*id);
+               auto order = co_await orders.GetForAdmin(*id);
                if (!order.ok()) co_return http::ErrorResponse(order.error());
                co_return AdminOrderResponse(*order);
              });
@@ -241,7 +241,7 @@ void RegisterRoutes(http::Router& router, OrdersService& orders) {
              [&orders](Request& req) -> awaitable<Response> {
                auto id = req.IdParam("productId");
                if (!id.ok()) co_return http::ErrorResponse(id.error());
-               auto summary = orders.Summary(*id);
+               auto summary = co_await orders.Summary(*id);
                if (!summary.ok()) co_return http::ErrorResponse(summary.error());
                co_return http::JsonResponse(http::Status::ok, SummaryJson(*summary));
              });

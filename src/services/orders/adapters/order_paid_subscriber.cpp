@@ -1,5 +1,8 @@
 #include "services/orders/adapters/order_paid_subscriber.hpp"
 
+#include <stdexcept>
+
+#include "infra/async/run.hpp"
 #include "services/checkout/api/events.hpp"
 
 namespace rocketmart::orders {
@@ -24,7 +27,9 @@ void OrderPaidSubscriber::Handle(std::span<const events::Event> batch) {
   std::vector<PaidOrderEvent> events;
   events.reserve(batch.size());
   for (const events::Event& event : batch) events.push_back(ToPaidOrder(event));
-  orders_.OnOrdersPaid(events);
+  auto created = async::RunToCompletion(orders_.OnOrdersPaid(std::move(events)));
+  // Throwing makes the bus deliver the batch again after a backoff (the store shed load).
+  if (!created.ok()) throw std::runtime_error("orders not recorded: " + created.error().message);
 }
 
 void PaymentRefundedSubscriber::Handle(std::span<const events::Event> batch) {
@@ -35,7 +40,8 @@ void PaymentRefundedSubscriber::Handle(std::span<const events::Event> batch) {
         events::DecodedOrSetAside(event, checkout::api::DecodePaymentRefunded(event.payload));
     events.push_back({event.id, refunded.order_id, refunded.amount, refunded.refunded_at});
   }
-  orders_.OnPaymentsRefunded(events);
+  auto changed = async::RunToCompletion(orders_.OnPaymentsRefunded(std::move(events)));
+  if (!changed.ok()) throw std::runtime_error("refunds not recorded: " + changed.error().message);
 }
 
 }  // namespace rocketmart::orders

@@ -2,6 +2,7 @@
 
 #include "infra/async/write.hpp"
 #include "infra/events/sqlite_outbox/outbox.hpp"
+#include "services/orders/adapters/consumers.hpp"
 #include "services/orders/api/events.hpp"
 
 namespace rocketmart::orders {
@@ -207,19 +208,27 @@ std::string RefundEventPayload(const Order& order, OrderStatus status) {
   return api::Encode(event);
 }
 
-// The one way an order changes status: guarded on `from`, with its history line, its next
-// scheduled step and (for CANCELLED and RETURNED) the outbox event that makes checkout refund and
-// restock. Returns false, changing nothing, when the order is no longer in `from`.
+// Who applies a transition: the scheduler may not move an order on hold; a member (cancel,
+// return) and an operator (advance) may.
+enum class Mover { kPerson, kScheduler };
+
+// The one way an order changes status: guarded on `from` (and, for the scheduler, on the order not
+// being on hold), with its history line, its next scheduled step and (for CANCELLED and RETURNED)
+// the outbox event that makes checkout refund and restock. Returns false, changing nothing, when
+// the guard fails. The guard alone makes it exactly-once: it holds whichever instance's
+// transaction comes first, on any database.
 bool ApplyTransition(Database& db, std::int64_t order_id, OrderStatus from, OrderStatus to,
                      TimePoint now, std::string_view cause, const LifecycleOptions& lifecycle,
-                     std::int64_t actor_id = 0) {
+                     std::int64_t actor_id = 0, Mover mover = Mover::kPerson) {
   auto& up = db.Cached(
       "UPDATE orders SET status = ?1, updated_at_ms = ?2, delivered_at_ms = CASE WHEN ?1 = "
-      "'DELIVERED' THEN ?2 ELSE delivered_at_ms END WHERE id = ?3 AND status = ?4");
+      "'DELIVERED' THEN ?2 ELSE delivered_at_ms END WHERE id = ?3 AND status = ?4 "
+      "AND (?5 = 0 OR on_hold = 0)");
   up.BindText(1, OrderStatusName(to))
       .BindInt64(2, ToUnixMillis(now))
       .BindInt64(3, order_id)
-      .BindText(4, OrderStatusName(from));
+      .BindText(4, OrderStatusName(from))
+      .BindInt64(5, mover == Mover::kScheduler ? 1 : 0);
   up.Step();
   up.Reset();
   if (db.Changes() == 0) return false;
@@ -289,15 +298,18 @@ std::span<const storage::Migration> OrdersMigrations() {
   return kMigrations;
 }
 
-std::size_t SqliteOrderStore::RecordPaid(std::span<const PaidOrderEvent> events, TimePoint now) {
-  std::size_t created = 0;
-  writer_.RunSync([&](Database& db) {
+boost::asio::awaitable<Result<std::size_t>> SqliteOrderStore::RecordPaid(
+    std::vector<PaidOrderEvent> events, TimePoint now) {
+  auto job = [events = std::move(events), now,
+              lifecycle = lifecycle_](Database& db) -> Result<std::size_t> {
+    std::size_t created = 0;
     for (const PaidOrderEvent& e : events) {
-      if (!events::sqlite_outbox::ClaimEvent(db, "orders.order_paid", e.event_id, now)) continue;
-      if (InsertPaidOrder(db, e, lifecycle_)) ++created;
+      if (!events::sqlite_outbox::ClaimEvent(db, kOrderPaidConsumer, e.event_id, now)) continue;
+      if (InsertPaidOrder(db, e, lifecycle)) ++created;
     }
-  });
-  return created;
+    return created;
+  };
+  co_return co_await async::Write<std::size_t>(writer_, std::move(job));
 }
 
 boost::asio::awaitable<Result<bool>> SqliteOrderStore::RecordPaidNow(PaidOrderEvent event) {
@@ -307,13 +319,14 @@ boost::asio::awaitable<Result<bool>> SqliteOrderStore::RecordPaidNow(PaidOrderEv
   co_return co_await async::Write<bool>(writer_, std::move(job));
 }
 
-std::size_t SqliteOrderStore::RecordRefunds(std::span<const PaymentRefundedEvent> events,
-                                            TimePoint now) {
-  std::size_t changed = 0;
-  writer_.RunSync([&](Database& db) {
+boost::asio::awaitable<Result<std::size_t>> SqliteOrderStore::RecordRefunds(
+    std::vector<PaymentRefundedEvent> events, TimePoint now) {
+  auto job = [events = std::move(events), now](Database& db) -> Result<std::size_t> {
+    std::size_t changed = 0;
     for (const PaymentRefundedEvent& e : events) {
-      if (!events::sqlite_outbox::ClaimEvent(db, "orders.payment_refunded", e.event_id, now))
+      if (!events::sqlite_outbox::ClaimEvent(db, kPaymentRefundedConsumer, e.event_id, now)) {
         continue;
+      }
       auto& up = db.Cached(
           "UPDATE orders SET refund_amount = ?, refunded_at_ms = ? "
           "WHERE id = ? AND refund_amount IS NULL");
@@ -322,18 +335,20 @@ std::size_t SqliteOrderStore::RecordRefunds(std::span<const PaymentRefundedEvent
       up.Reset();
       changed += static_cast<std::size_t>(db.Changes());
     }
-  });
-  return changed;
+    return changed;
+  };
+  co_return co_await async::Write<std::size_t>(writer_, std::move(job));
 }
 
-std::size_t SqliteOrderStore::EnsureScheduled(TimePoint now) {
-  std::size_t scheduled = 0;
-  writer_.RunSync([&](Database& db) {
+boost::asio::awaitable<Result<std::size_t>> SqliteOrderStore::EnsureScheduled(TimePoint /*now*/) {
+  auto job = [lifecycle = lifecycle_](Database& db) -> Result<std::size_t> {
     struct Missing {
       std::int64_t id;
       OrderStatus status;
       TimePoint since;
     };
+    // Read inside the write transaction: an instance starting at the same time sees these rows
+    // scheduled and finds nothing missing.
     std::vector<Missing> missing;
     auto s = db.Prepare(
         "SELECT o.id, o.status, COALESCE(o.delivered_at_ms, o.updated_at_ms) FROM orders o "
@@ -343,17 +358,14 @@ std::size_t SqliteOrderStore::EnsureScheduled(TimePoint now) {
       missing.push_back({s.Int64(0), ParseOrderStatus(s.TextView(1)).value_or(OrderStatus::kPaid),
                          FromUnixMillis(s.Int64(2))});
     }
-    for (const Missing& m : missing) {
-      ScheduleNext(db, m.id, m.status, m.since, lifecycle_);
-      ++scheduled;
-    }
-    (void)now;
-  });
-  return scheduled;
+    for (const Missing& m : missing) ScheduleNext(db, m.id, m.status, m.since, lifecycle);
+    return missing.size();
+  };
+  co_return co_await async::Write<std::size_t>(writer_, std::move(job));
 }
 
-std::vector<Order> SqliteOrderStore::ListForMember(std::int64_t member_id, std::int64_t before_id,
-                                                   std::size_t limit) {
+boost::asio::awaitable<Result<std::vector<Order>>> SqliteOrderStore::ListForMember(
+    std::int64_t member_id, std::int64_t before_id, std::size_t limit) {
   Database& db = readers_.ForThisThread();
   static const std::string sql =
       std::string(kOrderColumns) + " WHERE member_id = ? AND id < ? ORDER BY id DESC LIMIT ?";
@@ -365,14 +377,15 @@ std::vector<Order> SqliteOrderStore::ListForMember(std::int64_t member_id, std::
   while (s.Step()) out.push_back(ReadOrderRow(s));
   s.Reset();
   for (Order& o : out) LoadLines(db, o);
-  return out;
+  co_return out;
 }
 
-std::optional<Order> SqliteOrderStore::Find(std::int64_t order_id) {
-  return ReadOrder(readers_.ForThisThread(), order_id, true);
+boost::asio::awaitable<Result<std::optional<Order>>> SqliteOrderStore::Find(std::int64_t order_id) {
+  co_return ReadOrder(readers_.ForThisThread(), order_id, true);
 }
 
-std::vector<Order> SqliteOrderStore::ListForAdmin(const AdminOrderQuery& query) {
+boost::asio::awaitable<Result<std::vector<Order>>> SqliteOrderStore::ListForAdmin(
+    AdminOrderQuery query) {
   Database& db = readers_.ForThisThread();
   static const std::string sql =
       std::string(kOrderColumns) +
@@ -403,10 +416,10 @@ std::vector<Order> SqliteOrderStore::ListForAdmin(const AdminOrderQuery& query) 
   while (s.Step()) out.push_back(ReadOrderRow(s));
   s.Reset();
   for (Order& o : out) LoadLines(db, o);
-  return out;
+  co_return out;
 }
 
-std::optional<std::int64_t> SqliteOrderStore::CountForAdmin(const AdminOrderQuery& query) {
+std::optional<std::int64_t> SqliteOrderStore::Count(const AdminOrderQuery& query) {
   if (query.product_id) return std::nullopt;  // would count the product's lines one by one
   Database& db = readers_.ForThisThread();
   // ?1 = the status or NULL. One member: their orders_by_member range; everyone: the kept counts.
@@ -428,13 +441,20 @@ std::optional<std::int64_t> SqliteOrderStore::CountForAdmin(const AdminOrderQuer
   return n;
 }
 
-std::int64_t SqliteOrderStore::CountForMember(std::int64_t member_id) {
-  AdminOrderQuery query;
-  query.member_id = member_id;
-  return CountForAdmin(query).value_or(0);
+boost::asio::awaitable<Result<std::optional<std::int64_t>>> SqliteOrderStore::CountForAdmin(
+    AdminOrderQuery query) {
+  co_return Count(query);
 }
 
-std::map<OrderStatus, StatusTally> SqliteOrderStore::TallyForProduct(std::int64_t product_id) {
+boost::asio::awaitable<Result<std::int64_t>> SqliteOrderStore::CountForMember(
+    std::int64_t member_id) {
+  AdminOrderQuery query;
+  query.member_id = member_id;
+  co_return Count(query).value_or(0);
+}
+
+boost::asio::awaitable<Result<std::map<OrderStatus, StatusTally>>>
+SqliteOrderStore::TallyForProduct(std::int64_t product_id) {
   Database& db = readers_.ForThisThread();
   auto& s = db.Cached(
       "SELECT o.status, COUNT(*), SUM(l.quantity), SUM(l.quantity * l.price) FROM order_lines l "
@@ -447,7 +467,7 @@ std::map<OrderStatus, StatusTally> SqliteOrderStore::TallyForProduct(std::int64_
     }
   }
   s.Reset();
-  return out;
+  co_return out;
 }
 
 boost::asio::awaitable<Result<std::size_t>> SqliteOrderStore::ApplyDue(TimePoint now,
@@ -458,6 +478,9 @@ boost::asio::awaitable<Result<std::size_t>> SqliteOrderStore::ApplyDue(TimePoint
       OrderStatus from;
       OrderStatus to;
     };
+    // Read inside the write transaction: a second instance's batch commits before or after this
+    // one, never in between, so a step it applied is no longer due here (and the guard of
+    // ApplyTransition would skip it if it were).
     std::vector<Due> due;
     due.reserve(limit);
     auto& s = db.Cached(
@@ -473,13 +496,16 @@ boost::asio::awaitable<Result<std::size_t>> SqliteOrderStore::ApplyDue(TimePoint
     s.Reset();
     std::size_t applied = 0;
     for (const Due& d : due) {
-      if (ApplyTransition(db, d.order_id, d.from, d.to, now, ScheduledCause(d.to), lifecycle)) {
+      if (ApplyTransition(db, d.order_id, d.from, d.to, now, ScheduledCause(d.to), lifecycle, 0,
+                          Mover::kScheduler)) {
         ++applied;
         continue;
       }
       // The order left `from` without replacing its schedule (cannot happen through this store,
-      // but a stale row must never be retried forever).
-      auto& del = db.Cached("DELETE FROM order_schedule WHERE order_id = ? AND from_status = ?");
+      // but a stale row must never be retried forever). An order put on hold keeps its step.
+      auto& del = db.Cached(
+          "DELETE FROM order_schedule WHERE order_id = ?1 AND from_status = ?2 AND NOT EXISTS "
+          "(SELECT 1 FROM orders WHERE id = ?1 AND status = ?2)");
       del.BindInt64(1, d.order_id).BindText(2, OrderStatusName(d.from));
       del.Step();
       del.Reset();
@@ -541,8 +567,10 @@ boost::asio::awaitable<Result<Order>> SqliteOrderStore::Advance(std::int64_t ord
     if (!order) return MakeError(Errc::kNotFound, "no such order");
     const auto step = NextAutomatic(order->status, lifecycle);
     if (!step) return MakeError(Errc::kConflict, "the order is final; there is no next state");
-    ApplyTransition(db, order_id, order->status, step->to, now, "operator: " + reason, lifecycle,
-                    actor_id);
+    if (!ApplyTransition(db, order_id, order->status, step->to, now, "operator: " + reason,
+                         lifecycle, actor_id)) {
+      return MakeError(Errc::kConflict, "the order changed meanwhile; look again");
+    }
     return *ReadOrder(db, order_id, true);
   };
   co_return co_await async::Write<Order>(writer_, std::move(job));
@@ -557,14 +585,16 @@ boost::asio::awaitable<Result<Order>> SqliteOrderStore::SetHold(std::int64_t ord
     auto order = ReadOrder(db, order_id, false);
     if (!order) return MakeError(Errc::kNotFound, "no such order");
     if (IsFinal(order->status)) return MakeError(Errc::kConflict, "the order is final");
-    if (order->on_hold == hold) {
-      return MakeError(Errc::kConflict,
-                       hold ? "the order is already on hold" : "the order is not on hold");
-    }
-    auto& up = db.Cached("UPDATE orders SET on_hold = ?, updated_at_ms = ? WHERE id = ?");
+    const Error already = MakeError(
+        Errc::kConflict, hold ? "the order is already on hold" : "the order is not on hold");
+    if (order->on_hold == hold) return already;
+    // Guarded like a transition: of two operators at once, one changes it.
+    auto& up = db.Cached(
+        "UPDATE orders SET on_hold = ?1, updated_at_ms = ?2 WHERE id = ?3 AND on_hold != ?1");
     up.BindInt64(1, hold ? 1 : 0).BindInt64(2, ToUnixMillis(now)).BindInt64(3, order_id);
     up.Step();
     up.Reset();
+    if (db.Changes() == 0) return already;
     AppendHistory(db, order_id, order->status, now, "operator: " + reason,
                   hold ? "hold" : "release", actor_id);
     return *ReadOrder(db, order_id, true);

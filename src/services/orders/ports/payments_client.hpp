@@ -3,7 +3,8 @@
 // orders service does not have yet, it asks checkout through this port and creates the order
 // from the answer by the same idempotent path as the event (read-your-writes). Bound in the
 // composition root (in-process: CheckoutService); distributed, an HTTP client: the call is
-// awaitable and may fail (kUnavailable), and orders never reads checkout's tables.
+// awaitable and may fail (kUnavailable when checkout cannot be asked, which the member's request
+// answers 503 UNAVAILABLE, never 500), and orders never reads checkout's tables.
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
@@ -19,7 +20,7 @@ class PaymentsClient {
  public:
   virtual ~PaymentsClient() = default;
   // The paid purchase behind `order_id`, as its order.paid event would carry it (event_id empty);
-  // nullopt when checkout has no such payment.
+  // nullopt when checkout has no such payment. Thread-safe.
   virtual boost::asio::awaitable<Result<std::optional<PaidOrderEvent>>> PaidOrder(
       std::int64_t order_id) = 0;
 };

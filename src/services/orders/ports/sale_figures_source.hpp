@@ -1,10 +1,15 @@
 // Port: checkout's figures for one product's sale (stock held and sold, refunds, revenue), which
-// the orders service combines with its own order counts into the operator's per-sale summary. Bound
-// in the composition root (in-process: CheckoutService); orders never reads checkout's tables.
+// the orders service combines with its own order counts into the operator's per-sale summary.
+// Bound in the composition root (in-process: CheckoutService); distributed, an HTTP client of
+// checkout: the call is awaitable and may fail (kUnavailable when checkout cannot be asked, which
+// the summary answers 503 UNAVAILABLE). Orders never reads checkout's tables.
 #pragma once
 
+#include <boost/asio/awaitable.hpp>
 #include <cstdint>
 #include <optional>
+
+#include "core/result.hpp"
 
 namespace rocketmart::orders {
 
@@ -20,8 +25,9 @@ struct SaleFigures {
 class SaleFiguresSource {
  public:
   virtual ~SaleFiguresSource() = default;
-  // nullopt for a product checkout does not know. Any thread.
-  virtual std::optional<SaleFigures> Figures(std::int64_t product_id) const = 0;
+  // nullopt for a product checkout does not know. Thread-safe.
+  virtual boost::asio::awaitable<Result<std::optional<SaleFigures>>> Figures(
+      std::int64_t product_id) = 0;
 };
 
 }  // namespace rocketmart::orders
