@@ -10,6 +10,7 @@
 #include <system_error>
 #include <thread>
 
+#include "app/checkout_maintenance.hpp"
 #include "app/demo_seed.hpp"
 #include "app/in_process_clients.hpp"
 #include "app/keys.hpp"
@@ -339,6 +340,7 @@ struct EmbeddedApp::Parts {
     }
     // The mail worker reads the members writer: it stops before any writer does.
     if (mail_worker) mail_worker->Stop();
+    provider_tasks.Stop();
     maintenance.Stop();
     // The bus first, so nothing delivers into a stopped writer; then the writers drain.
     if (event_bus) event_bus->Stop();
@@ -401,6 +403,9 @@ struct EmbeddedApp::Parts {
   std::unique_ptr<InProcessWishlistClient> wishlist_client;
 
   PeriodicTasks maintenance;
+  // Checkout's calls that wait for the payment provider: apart, so a slow provider delays no
+  // expiry (app/checkout_maintenance.hpp).
+  PeriodicTasks provider_tasks{"provider-tasks"};
 
   std::unique_ptr<gateway::JwtAuthenticator> authenticator;
   std::optional<lock::FileLock> data_dir_lock;    // Held until the process exits.
@@ -748,26 +753,15 @@ void EmbeddedApp::Start() {
   p.storefront = std::make_unique<StorefrontParts>(p.config, *p.catalog, *p.checkout, p.clock,
                                                    p.metrics, p.router);
 
-  checkout::CheckoutService* checkout_service = p.checkout.get();
-  p.maintenance.Add("hold-expiry", std::chrono::milliseconds(p.config.checkout.sweep_interval_ms),
-                    [checkout_service]() -> boost::asio::awaitable<void> {
-                      // Drain every due hold, one bounded batch per transaction.
-                      while (co_await checkout_service->SweepExpired() > 0) {
-                      }
-                    });
-  p.maintenance.Add("stale-payments", std::chrono::seconds(10),
-                    [checkout_service]() -> boost::asio::awaitable<void> {
-                      const std::size_t settled =
-                          co_await checkout_service->ResolveStalePayments(false);
-                      (void)settled;
-                    });
-  p.maintenance.Add("idempotency-retention", std::chrono::seconds(60),
-                    [checkout_service]() -> boost::asio::awaitable<void> {
-                      // Drain every expired record, one bounded batch per transaction.
-                      while (co_await checkout_service->ForgetExpiredIdempotencyKeys() >=
-                             checkout_service->idempotency_forget_batch()) {
-                      }
-                    });
+  ScheduleCheckoutMaintenance(
+      *p.checkout,
+      checkout::MaintenanceSchedule{
+          .hold_expiry = std::chrono::milliseconds(p.config.checkout.sweep_interval_ms),
+          .reconcile = std::chrono::seconds(p.config.checkout.reconcile_interval_s),
+          .idempotency_retention = std::chrono::seconds(60),
+          .stale_payments = std::chrono::seconds(10),
+          .pending_refunds = std::chrono::seconds(10)},
+      p.maintenance, p.provider_tasks);
   p.maintenance.Add("processed-events-retention", std::chrono::minutes(10),
                     [&p]() -> boost::asio::awaitable<void> {
                       // A relay redelivers only what its subscriber has not passed yet: seconds,
@@ -787,12 +781,6 @@ void EmbeddedApp::Start() {
                         }
                       }
                     });
-  p.maintenance.Add("reconcile", std::chrono::seconds(p.config.checkout.reconcile_interval_s),
-                    [checkout_service]() -> boost::asio::awaitable<void> {
-                      const checkout::ReconcileReport report =
-                          co_await checkout_service->Reconcile();
-                      (void)report;
-                    });
   orders::OrdersService* orders_service = p.orders.get();
   p.maintenance.Add(
       "order-scheduler", std::chrono::milliseconds(p.config.orders.scheduler_interval_ms),
@@ -801,12 +789,8 @@ void EmbeddedApp::Start() {
         while (co_await orders_service->RunSchedulerOnce() >= orders_service->scheduler_batch()) {
         }
       });
-  p.maintenance.Add("pending-refunds", std::chrono::seconds(10),
-                    [checkout_service]() -> boost::asio::awaitable<void> {
-                      const std::size_t settled = co_await checkout_service->RetryPendingRefunds();
-                      (void)settled;
-                    });
   p.maintenance.Start();
+  p.provider_tasks.Start();
 
   // Every route is registered: their metrics series exist before anyone is told we are up.
   p.server->SealRoutes();
