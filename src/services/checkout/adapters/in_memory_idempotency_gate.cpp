@@ -1,5 +1,6 @@
 #include "services/checkout/adapters/in_memory_idempotency_gate.hpp"
 
+#include <algorithm>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/this_coro.hpp>
@@ -56,6 +57,9 @@ boost::asio::awaitable<bool> InMemoryIdempotencyGate::Wait(const Ticket& ticket,
   }
   co_await timer->async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
   std::lock_guard lock(entry->mutex);
+  // A waiter that timed out leaves the list: Leave must not post to its executor, which may be
+  // gone by then.
+  std::erase(entry->waiters, timer);
   co_return entry->done;
 }
 
