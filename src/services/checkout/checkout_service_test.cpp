@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <map>
 #include <mutex>
@@ -19,6 +20,7 @@
 #include "services/checkout/adapters/in_memory_idempotency_gate.hpp"
 #include "services/checkout/adapters/simulated_payment_provider.hpp"
 #include "services/checkout/adapters/sqlite_checkout_stores.hpp"
+#include "support/latch.hpp"
 #include "support/run_await.hpp"
 #include "support/temp_dir.hpp"
 
@@ -811,6 +813,153 @@ TEST_F(CheckoutTest, RestockIsBoundedPerRequestAndOverTheProductsLife) {
   ASSERT_TRUE(RunAwait(service_->Purchase(B(1), lines, std::nullopt)).result.ok());
   EXPECT_FALSE(RunAwait(service_->Restock(kProduct, 1)).ok());
   EXPECT_EQ(RunAwait(service_->Restock(999, 1)).error().code, Errc::kNotFound);
+  ExpectInvariants();
+}
+
+// Issue 12 point 4: idempotency is answered from the store, never from one instance's memory. A
+// retry that lands on another instance (its own admission and in-flight gate, which never saw the
+// key) waits, bounded, while the first purchase is truly in flight, answers REQUEST_IN_FLIGHT only
+// then, and replays the durable outcome once it is settled; a different request with the key is
+// refused there too. One charge, one hold, no unit taken by the retries.
+TEST_F(CheckoutTest, ARetryOnAnotherInstanceIsAnsweredFromTheDurableRecord) {
+  Open();
+  CreateProduct(10);
+  OpenSale(1);
+  // The provider of the first instance stalls in Charge until released.
+  class StallingProvider final : public PaymentProvider {
+   public:
+    explicit StallingProvider(PaymentProvider& inner) : inner_(inner) {}
+    boost::asio::awaitable<Result<ChargeRecord>> Charge(std::int64_t hold_id,
+                                                        std::int64_t member_id,
+                                                        std::int64_t amount) override {
+      entered.Open();
+      release.Wait();
+      co_return co_await inner_.Charge(hold_id, member_id, amount);
+    }
+    boost::asio::awaitable<Result<std::optional<ChargeRecord>>> Lookup(
+        std::int64_t hold_id) override {
+      co_return co_await inner_.Lookup(hold_id);
+    }
+    boost::asio::awaitable<Result<ChargeRecord>> Refund(std::int64_t hold_id) override {
+      co_return co_await inner_.Refund(hold_id);
+    }
+    testing::Gate entered, release;
+
+   private:
+    PaymentProvider& inner_;
+  };
+  StallingProvider stalling(*provider_);
+  InstanceMemory first_memory, second_memory;
+  CheckoutService first(CheckoutPorts{.stock = stores_->stock,
+                                      .sales = stores_->sales,
+                                      .holds = stores_->holds,
+                                      .refunds = stores_->refunds,
+                                      .idempotency = stores_->idempotency,
+                                      .admission = first_memory.admission,
+                                      .gate = first_memory.gate,
+                                      .provider = stalling,
+                                      .catalog = catalog_},
+                        clock_, *metrics_);
+  CheckoutOptions short_wait;
+  short_wait.duplicate_wait = std::chrono::milliseconds(200);
+  CheckoutService second(Ports(second_memory), clock_, *metrics_, short_wait);
+  ASSERT_TRUE(RunAwait(first.Load()).ok());
+  ASSERT_TRUE(RunAwait(second.Load()).ok());
+  first.RefreshProductFacts({kProduct, kPrice, 10, false, 1, "Drop"});
+  second.RefreshProductFacts({kProduct, kPrice, 10, false, 1, "Drop"});
+
+  const IdempotencyRequest idem{"key-1", "hash-of-the-body"};
+  const std::vector<PurchaseLine> one{{kProduct, 1}};
+  Answer<PaidOrder> original{MakeError(Errc::kInternal, "not answered")};
+  std::thread buyer([&] { original = RunAwait(first.Purchase(B(7), one, idem)); });
+  if (!stalling.entered.Wait(std::chrono::seconds(5))) {
+    stalling.release.Open();
+    buyer.join();
+    FAIL() << "the first purchase never reached the provider: "
+           << (original.result.ok() ? "paid" : original.result.error().message);
+  }
+  // In flight on the first instance: the second waits its bound, then says so.
+  auto in_flight = RunAwait(second.Purchase(B(7), one, idem));
+  ASSERT_FALSE(in_flight.result.ok());
+  EXPECT_EQ(in_flight.result.error().code, Errc::kRequestInFlight);
+  auto mismatch = RunAwait(second.Purchase(B(7), one, IdempotencyRequest{"key-1", "other"}));
+  ASSERT_FALSE(mismatch.result.ok());
+  EXPECT_EQ(mismatch.result.error().code, Errc::kIdempotencyKeyReused);
+  EXPECT_EQ(Available(), 9) << "the retries took no unit";
+
+  stalling.release.Open();
+  buyer.join();
+  ASSERT_TRUE(original.result.ok()) << original.result.error().message;
+  auto replay = RunAwait(second.Purchase(B(7), one, idem));
+  ASSERT_TRUE(replay.result.ok()) << replay.result.error().message;
+  EXPECT_TRUE(replay.replayed);
+  EXPECT_EQ(replay.result->order_id, original.result->order_id);
+  EXPECT_EQ(Charges(), 1);
+  EXPECT_EQ(Query("checkout.db", "SELECT count(*) FROM holds"), 1);
+  EXPECT_EQ(Sold(), 1);
+  ExpectInvariants();
+}
+
+// Issue 12 point 4: the reconciler rebuilds admission's counters from the database (brief §2.8),
+// not only reports, while a drop runs: a purchase admitted but not yet committed is neither
+// counted twice nor lost (Admission::BeginRebuild/FinishRebuild apply a snapshot only when nothing
+// moved for the product from before the snapshot until the replacement).
+TEST_F(CheckoutTest, TheReconcilerRebuildsAdmissionFromTheDatabaseDuringADrop) {
+  Open(0.2);
+  constexpr int kStock = 150;
+  CreateProduct(kStock);
+  OpenSale(2);
+  // Admission drifted from the database (a notification lost): 40 units it does not have.
+  {
+    const std::array<AdmissionLine, 1> phantom{
+        AdmissionLine{&memory_->admission.Counter(kProduct), 40, 0}};
+    memory_->admission.BeginReturn();
+    memory_->admission.Return(0, phantom);
+    memory_->admission.EndReturn();
+  }
+  ASSERT_EQ(service_->Available(kProduct), kStock + 40);
+
+  constexpr int kThreads = 6;
+  constexpr int kAttemptsPerThread = 200;
+  constexpr int kMembers = 600;
+  std::atomic<int> running{kThreads};
+  std::atomic<std::size_t> rebuilt_during_drop{0};
+  std::thread reconciler([&] {
+    while (running.load() > 0) {
+      const ReconcileReport report = RunAwait(service_->Reconcile());
+      EXPECT_EQ(report.problems, 0u);
+      if (running.load() > 0) rebuilt_during_drop += report.rebuilt;
+    }
+  });
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kAttemptsPerThread; ++i) {
+        const std::int64_t member = 1 + (t * kAttemptsPerThread + i) % kMembers;
+        std::vector<PurchaseLine> lines{{kProduct, 1}};
+        (void)RunAwait(service_->Purchase(B(member), std::move(lines), std::nullopt));
+        // Buyers arrive paced, not back to back: moments with nothing in flight exist, as in a
+        // real drop, and the rebuild must find them (pacing the load, not waiting for a result).
+        std::this_thread::sleep_for(std::chrono::microseconds(300));
+      }
+      --running;
+    });
+  }
+  for (auto& th : threads) th.join();
+  reconciler.join();
+  EXPECT_GT(rebuilt_during_drop.load(), 0u) << "no rebuild applied while the drop ran";
+  EXPECT_EQ(Sold(), kStock);
+  // No reconciliation since the drop ended: what the rebuilds left, plus every purchase since,
+  // is the database's stock and every member's units.
+  EXPECT_EQ(service_->Available(kProduct), Available());
+  for (std::int64_t member = 1; member <= kMembers; ++member) {
+    const std::int64_t in_db =
+        std::max<std::int64_t>(0, Query("checkout.db",
+                                        "SELECT units FROM member_units WHERE product_id = 1 AND "
+                                        "member_id = " +
+                                            std::to_string(member)));
+    ASSERT_EQ(memory_->admission.MemberUnits(kProduct, member), in_db) << "member " << member;
+  }
   ExpectInvariants();
 }
 

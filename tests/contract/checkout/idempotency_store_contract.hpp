@@ -48,6 +48,23 @@ TEST_P(IdempotencyStoreContract, TheRecordIsClaimedByExactlyOneOfNParallelFirstR
   ExpectInvariants();
 }
 
+TEST_P(IdempotencyStoreContract, ARetryIsAnsweredInFlightBeforeAnyRefusalItsFirstRequestCaused) {
+  Product(1);
+  HoldRequest first = Request(7, 1, 1);
+  first.idempotency = Tag("k");
+  const Hold hold = Place(first);
+  // Sold out and at the member's limit now, because of the first request itself.
+  auto retry = Await(Second().holds.PlaceHold(first));
+  ASSERT_FALSE(retry.ok());
+  EXPECT_EQ(retry.error().code, Errc::kRequestInFlight);
+  Ok(Await(
+      A().holds.BeginPayment(hold.id, 7, Now(), IdempotencyTag{"pay", "h", "pay"}, "w", Now())));
+  auto pay_again = Await(Second().holds.BeginPayment(
+      hold.id, 7, Now(), IdempotencyTag{"pay", "h", "pay"}, "w", Now()));
+  ASSERT_FALSE(pay_again.ok());
+  EXPECT_EQ(pay_again.error().code, Errc::kRequestInFlight);
+}
+
 TEST_P(IdempotencyStoreContract, PayingAHoldClaimsItsKeyOnce) {
   Product(5);
   const Hold hold = Place(Request(7));

@@ -32,6 +32,18 @@ bool ClaimIdempotencyKey(Database& db, std::int64_t member_id, const Idempotency
   return db.Changes() > 0;
 }
 
+// Whether the member's key has a record already: looked at first, so a retry (on any instance,
+// whatever its admission knew) is answered from the record, never with a refusal the first
+// request's own effect caused (its units, its hold's status).
+bool KeyClaimed(Database& db, std::int64_t member_id, const std::optional<IdempotencyTag>& tag) {
+  if (!tag) return false;
+  auto& find = db.Cached("SELECT 1 FROM idempotency WHERE member_id = ? AND key = ?");
+  find.BindInt64(1, member_id).BindText(2, tag->key);
+  const bool found = find.Step();
+  find.Reset();
+  return found;
+}
+
 }  // namespace
 
 boost::asio::awaitable<Result<Hold>> SqliteHoldStore::PlaceHold(HoldRequest request) {
@@ -39,6 +51,9 @@ boost::asio::awaitable<Result<Hold>> SqliteHoldStore::PlaceHold(HoldRequest requ
     if (request.start_by != kNoDeadline && std::chrono::steady_clock::now() > request.start_by) {
       return MakeError(Errc::kTimeout,
                        "the purchase waited too long to start; nothing was done, retry");
+    }
+    if (KeyClaimed(db, request.member_id, request.idempotency)) {
+      return MakeError(Errc::kRequestInFlight, "idempotency key in use");
     }
     Hold hold;
     hold.member_id = request.member_id;
@@ -118,6 +133,9 @@ boost::asio::awaitable<Result<Hold>> SqliteHoldStore::BeginPayment(
     std::optional<IdempotencyTag> idempotency, std::string worker, TimePoint lease_until) {
   auto job = [hold_id, member_id, now, idempotency = std::move(idempotency),
               worker = std::move(worker), lease_until](Database& db) -> Result<Hold> {
+    if (KeyClaimed(db, member_id, idempotency)) {
+      return MakeError(Errc::kRequestInFlight, "idempotency key in use");
+    }
     auto outcome = ReadHold(db, hold_id);
     if (!outcome || outcome->hold.member_id != member_id) {
       return MakeError(Errc::kNotFound, "no such hold");

@@ -83,11 +83,13 @@ class HoldStore {
 
   // Guarded: kSoldOut or kPurchaseLimitReached when the database disagrees with admission
   // (kSoldOut for a retired or unknown product too); kRequestInFlight when the idempotency key is
-  // claimed already (by a committed request: its record answers); kTimeout past `start_by`.
+  // claimed already (by a committed request: its record answers), checked before any other
+  // refusal, so a retry is never refused for what its first request took; kTimeout past
+  // `start_by`.
   virtual boost::asio::awaitable<Result<Hold>> PlaceHold(HoldRequest request) = 0;
   // ACTIVE -> PAYING for the owner, only before expiry, leased to `worker` until `lease_until`.
-  // kNotFound (missing or another member's), kHoldExpired, kHoldNotActive, kRequestInFlight (key
-  // claimed already).
+  // kRequestInFlight (key claimed already, checked first), kNotFound (missing or another
+  // member's), kHoldExpired, kHoldNotActive.
   virtual boost::asio::awaitable<Result<Hold>> BeginPayment(
       std::int64_t hold_id, std::int64_t member_id, TimePoint now,
       std::optional<IdempotencyTag> idempotency, std::string worker, TimePoint lease_until) = 0;
