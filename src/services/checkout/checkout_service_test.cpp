@@ -41,9 +41,11 @@ class ListedProducts final : public ProductDirectory {
     ids_.insert(id);
   }
   boost::asio::awaitable<Result<bool>> Exists(std::int64_t product_id) override {
+    if (down) co_return MakeError(Errc::kUnavailable, "the catalog cannot be asked");
     std::lock_guard lock(mutex_);
     co_return ids_.contains(product_id);
   }
+  std::atomic<bool> down{false};
 
  private:
   std::mutex mutex_;
@@ -1040,6 +1042,24 @@ TEST_F(CheckoutTest, TwoInstancesRunMaintenanceTogetherAndActOnEachItemOnce) {
   EXPECT_EQ(RunAwait(a.RetryPendingRefunds()), 0u);
   // (Not ExpectInvariants: its ledger replay predates refunds.)
   EXPECT_EQ(RunAwait(a.Reconcile()).problems, 0u);
+}
+
+// Issue 12: the catalog's product directory is a constructor-injected port that can fail. A sale
+// for a product checkout has not heard of is checked with the catalog; when the catalog cannot
+// answer, the sale is refused with its error and nothing is saved.
+TEST_F(CheckoutTest, ASaleTheCatalogCannotConfirmIsRefusedAndNotSaved) {
+  Open();
+  catalog_.Add(kProduct);
+  catalog_.down = true;
+  const Sale sale{clock_.Now(), clock_.Now() + std::chrono::hours(1), 1};
+  auto refused = RunAwait(service_->SetSale(kProduct, sale));
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().code, Errc::kUnavailable);
+  EXPECT_FALSE(service_->GetSale(kProduct).has_value());
+  EXPECT_EQ(Query("checkout.db", "SELECT count(*) FROM sales"), 0);
+  catalog_.down = false;
+  EXPECT_TRUE(RunAwait(service_->SetSale(kProduct, sale)).ok());
+  EXPECT_EQ(RunAwait(service_->SetSale(99, sale)).error().code, Errc::kNotFound);
 }
 
 // Issue 12 point 4: the reconciler rebuilds admission's counters from the database (brief §2.8),
