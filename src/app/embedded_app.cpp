@@ -10,6 +10,7 @@
 #include <system_error>
 #include <thread>
 
+#include "app/checkout_maintenance.hpp"
 #include "app/demo_seed.hpp"
 #include "app/in_process_clients.hpp"
 #include "app/keys.hpp"
@@ -37,10 +38,10 @@
 #include "services/catalog/catalog_service.hpp"
 #include "services/catalog/shopping_service.hpp"
 #include "services/checkout/adapters/catalog_subscriber.hpp"
+#include "services/checkout/adapters/embedded_checkout_ports.hpp"
 #include "services/checkout/adapters/http_routes.hpp"
 #include "services/checkout/adapters/order_events_subscriber.hpp"
 #include "services/checkout/adapters/simulated_payment_provider.hpp"
-#include "services/checkout/adapters/sqlite_inventory_store.hpp"
 #include "services/checkout/api/events.hpp"
 #include "services/checkout/checkout_service.hpp"
 #include "services/gateway/adapters/in_memory_token_denylist.hpp"
@@ -256,12 +257,13 @@ class GatewayRevoker final : public members::TokenRevoker {
 // The operator's per-sale summary reads checkout's figures in-process (embedded binding).
 class CheckoutSaleFigures final : public orders::SaleFiguresSource {
  public:
-  explicit CheckoutSaleFigures(const checkout::CheckoutService& checkout) : checkout_(checkout) {}
+  explicit CheckoutSaleFigures(checkout::CheckoutService& checkout) : checkout_(checkout) {}
   boost::asio::awaitable<Result<std::optional<orders::SaleFigures>>> Figures(
       std::int64_t product_id) override {
-    auto f = checkout_.SaleFigures(product_id);
+    auto read = co_await checkout_.SaleFigures(product_id);
+    if (!read.ok()) co_return read.error();
     std::optional<orders::SaleFigures> out;
-    if (f) {
+    if (const auto& f = *read) {
       out = orders::SaleFigures{f->available,      f->held,    f->sold,
                                 f->refunded_units, f->revenue, f->refunded_amount};
     }
@@ -269,7 +271,7 @@ class CheckoutSaleFigures final : public orders::SaleFiguresSource {
   }
 
  private:
-  const checkout::CheckoutService& checkout_;
+  checkout::CheckoutService& checkout_;
 };
 
 // My page's order list: an in-process call to the orders service (embedded binding).
@@ -338,6 +340,7 @@ struct EmbeddedApp::Parts {
     }
     // The mail worker reads the members writer: it stops before any writer does.
     if (mail_worker) mail_worker->Stop();
+    provider_tasks.Stop();
     maintenance.Stop();
     // The bus first, so nothing delivers into a stopped writer; then the writers drain.
     if (event_bus) event_bus->Stop();
@@ -360,7 +363,9 @@ struct EmbeddedApp::Parts {
   std::unique_ptr<ServiceDatabase> provider_db;
   std::unique_ptr<checkout::SimulatedPaymentProvider> payment_provider;
   std::unique_ptr<ServiceDatabase> checkout_db;
-  std::unique_ptr<checkout::SqliteInventoryStore> inventory_store;
+  // Its SQLite stores, and admission and the in-flight gate in memory (one checkout instance).
+  std::unique_ptr<checkout::EmbeddedCheckoutPorts> checkout_ports;
+  std::unique_ptr<InProcessProductDirectory> product_directory;
   std::unique_ptr<checkout::CheckoutService> checkout;
   std::unique_ptr<checkout::ProductInventorySubscriber> product_inventory_subscriber;
   std::unique_ptr<checkout::ProductCacheSubscriber> product_cache_subscriber;
@@ -398,6 +403,9 @@ struct EmbeddedApp::Parts {
   std::unique_ptr<InProcessWishlistClient> wishlist_client;
 
   PeriodicTasks maintenance;
+  // Checkout's calls that wait for the payment provider: apart, so a slow provider delays no
+  // expiry (app/checkout_maintenance.hpp).
+  PeriodicTasks provider_tasks{"provider-tasks"};
 
   std::unique_ptr<gateway::JwtAuthenticator> authenticator;
   std::optional<lock::FileLock> data_dir_lock;    // Held until the process exits.
@@ -514,13 +522,15 @@ void EmbeddedApp::Start() {
                                          std::chrono::milliseconds(p.config.payment.latency_ms)});
   p.checkout_db = std::make_unique<ServiceDatabase>("checkout", p.config,
                                                     checkout::CheckoutMigrations(), p.metrics);
-  p.inventory_store = std::make_unique<checkout::SqliteInventoryStore>(*p.checkout_db->writer,
+  p.checkout_ports = std::make_unique<checkout::EmbeddedCheckoutPorts>(*p.checkout_db->writer,
                                                                        *p.checkout_db->readers);
+  p.product_directory = std::make_unique<InProcessProductDirectory>(p.catalog);
   checkout::CheckoutOptions checkout_options;
   checkout_options.hold_ttl = std::chrono::seconds(p.config.checkout.hold_ttl_s);
   checkout_options.idempotency_ttl = std::chrono::seconds(p.config.checkout.idempotency_ttl_s);
-  p.checkout = std::make_unique<checkout::CheckoutService>(*p.inventory_store, *p.payment_provider,
-                                                           p.clock, p.metrics, checkout_options);
+  p.checkout = std::make_unique<checkout::CheckoutService>(
+      p.checkout_ports->With(*p.payment_provider, *p.product_directory), p.clock, p.metrics,
+      checkout_options);
   // Catalog services, with checkout's in-process bindings of their client ports.
   p.availability = std::make_unique<InProcessAvailability>(*p.checkout);
   p.catalog = std::make_unique<catalog::CatalogService>(
@@ -528,8 +538,6 @@ void EmbeddedApp::Start() {
   p.cart_checkout_client = std::make_unique<InProcessCheckoutClient>(*p.checkout);
   p.shopping = std::make_unique<catalog::ShoppingService>(*p.catalog, *p.shopping_repository,
                                                           *p.cart_checkout_client, p.clock);
-  p.checkout->SetProductExistsCheck(
-      [catalog = p.catalog.get()](std::int64_t id) { return catalog->Exists(id); });
 
   // Orders, fed by checkout's order.paid events.
   p.orders_db =
@@ -661,7 +669,9 @@ void EmbeddedApp::Start() {
 
   // Writers first (services load through them), the bus last (it delivers into services).
   for (ServiceDatabase* db : p.databases) db->writer->Start();
-  p.checkout->Load();
+  if (auto loaded = async::RunToCompletion(p.checkout->Load()); !loaded.ok()) {
+    throw std::runtime_error("checkout: " + loaded.error().message);
+  }
   if (auto loaded = async::RunToCompletion(p.orders->Load()); !loaded.ok()) {
     throw std::runtime_error("orders: the schedule could not be completed: " +
                              loaded.error().message);
@@ -743,25 +753,15 @@ void EmbeddedApp::Start() {
   p.storefront = std::make_unique<StorefrontParts>(p.config, *p.catalog, *p.checkout, p.clock,
                                                    p.metrics, p.router);
 
-  checkout::CheckoutService* checkout_service = p.checkout.get();
-  p.maintenance.Add("hold-expiry", std::chrono::milliseconds(p.config.checkout.sweep_interval_ms),
-                    [checkout_service]() -> boost::asio::awaitable<void> {
-                      // Drain every due hold, one bounded batch per transaction.
-                      while (co_await checkout_service->SweepExpired() > 0) {
-                      }
-                    });
-  p.maintenance.Add("stale-payments", std::chrono::seconds(10),
-                    [checkout_service]() -> boost::asio::awaitable<void> {
-                      checkout_service->ResolveStalePayments(false);
-                      co_return;
-                    });
-  p.maintenance.Add("idempotency-retention", std::chrono::seconds(60),
-                    [checkout_service]() -> boost::asio::awaitable<void> {
-                      // Drain every expired record, one bounded batch per transaction.
-                      while (co_await checkout_service->ForgetExpiredIdempotencyKeys() >=
-                             checkout_service->idempotency_forget_batch()) {
-                      }
-                    });
+  ScheduleCheckoutMaintenance(
+      *p.checkout,
+      checkout::MaintenanceSchedule{
+          .hold_expiry = std::chrono::milliseconds(p.config.checkout.sweep_interval_ms),
+          .reconcile = std::chrono::seconds(p.config.checkout.reconcile_interval_s),
+          .idempotency_retention = std::chrono::seconds(60),
+          .stale_payments = std::chrono::seconds(10),
+          .pending_refunds = std::chrono::seconds(10)},
+      p.maintenance, p.provider_tasks);
   p.maintenance.Add("processed-events-retention", std::chrono::minutes(10),
                     [&p]() -> boost::asio::awaitable<void> {
                       // A relay redelivers only what its subscriber has not passed yet: seconds,
@@ -781,11 +781,6 @@ void EmbeddedApp::Start() {
                         }
                       }
                     });
-  p.maintenance.Add("reconcile", std::chrono::seconds(p.config.checkout.reconcile_interval_s),
-                    [checkout_service]() -> boost::asio::awaitable<void> {
-                      checkout_service->Reconcile();
-                      co_return;
-                    });
   orders::OrdersService* orders_service = p.orders.get();
   p.maintenance.Add(
       "order-scheduler", std::chrono::milliseconds(p.config.orders.scheduler_interval_ms),
@@ -794,12 +789,8 @@ void EmbeddedApp::Start() {
         while (co_await orders_service->RunSchedulerOnce() >= orders_service->scheduler_batch()) {
         }
       });
-  p.maintenance.Add("pending-refunds", std::chrono::seconds(10),
-                    [checkout_service]() -> boost::asio::awaitable<void> {
-                      checkout_service->RetryPendingRefunds();
-                      co_return;
-                    });
   p.maintenance.Start();
+  p.provider_tasks.Start();
 
   // Every route is registered: their metrics series exist before anyone is told we are up.
   p.server->SealRoutes();

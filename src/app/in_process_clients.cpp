@@ -42,7 +42,9 @@ InProcessAvailability::Availability(std::span<const std::int64_t> product_ids) {
 
 boost::asio::awaitable<Result<std::optional<orders::PaidOrderEvent>>>
 InProcessPaymentsClient::PaidOrder(std::int64_t order_id) {
-  auto paid = checkout_.FindPaidPurchase(order_id);
+  auto found = co_await checkout_.FindPaidPurchase(order_id);
+  if (!found.ok()) co_return std::move(found).error();
+  auto& paid = *found;
   if (!paid) co_return std::optional<orders::PaidOrderEvent>{};
   orders::PaidOrderEvent out;
   out.order_id = paid->payment_id;
@@ -55,6 +57,11 @@ InProcessPaymentsClient::PaidOrder(std::int64_t order_id) {
     out.lines.push_back({line.product_id, line.quantity, line.price, std::move(paid_line.name)});
   }
   co_return std::optional<orders::PaidOrderEvent>{std::move(out)};
+}
+
+boost::asio::awaitable<Result<bool>> InProcessProductDirectory::Exists(std::int64_t product_id) {
+  if (!catalog_) co_return MakeError(Errc::kUnavailable, "the catalog is not up yet; retry");
+  co_return catalog_->Exists(product_id);
 }
 
 }  // namespace rocketmart::app

@@ -1,12 +1,17 @@
-// In-process bindings of client ports whose other side is checkout, shared by the composition root
-// (embedded_app.cpp) and the integration tests that wire real services together the same way.
-// Distributed, each becomes an HTTP client (or, for the catalog's availability, a projection of
-// checkout's events) behind the same port.
+// In-process bindings of the client ports between checkout and the other services, shared by the
+// composition root (embedded_app.cpp) and the integration tests that wire real services together
+// the same way. Distributed, each becomes an HTTP client (or, for the catalog's availability, a
+// projection of checkout's events) behind the same port; docs/checkout.md lists the routes they
+// would call.
 #pragma once
 
+#include <memory>
+
+#include "services/catalog/catalog_service.hpp"
 #include "services/catalog/ports/availability_source.hpp"
 #include "services/catalog/ports/checkout_client.hpp"
 #include "services/checkout/checkout_service.hpp"
+#include "services/checkout/ports/product_directory.hpp"
 #include "services/orders/ports/payments_client.hpp"
 
 namespace rocketmart::app {
@@ -42,13 +47,26 @@ class InProcessAvailability final : public catalog::AvailabilitySource {
 // orders::PaymentsClient): a point read on checkout's reader connection.
 class InProcessPaymentsClient final : public orders::PaymentsClient {
  public:
-  explicit InProcessPaymentsClient(const checkout::CheckoutService& checkout)
-      : checkout_(checkout) {}
+  explicit InProcessPaymentsClient(checkout::CheckoutService& checkout) : checkout_(checkout) {}
   boost::asio::awaitable<Result<std::optional<orders::PaidOrderEvent>>> PaidOrder(
       std::int64_t order_id) override;
 
  private:
-  const checkout::CheckoutService& checkout_;
+  checkout::CheckoutService& checkout_;
+};
+
+// Checkout asks the catalog whether a product exists (embedded binding of
+// checkout::ProductDirectory): the catalog service's memory, inline. The catalog is built after
+// checkout (its availability reads checkout), so the binding holds the composition root's slot
+// for it and answers kUnavailable while the slot is empty (only before the server serves).
+class InProcessProductDirectory final : public checkout::ProductDirectory {
+ public:
+  explicit InProcessProductDirectory(const std::unique_ptr<catalog::CatalogService>& catalog)
+      : catalog_(catalog) {}
+  boost::asio::awaitable<Result<bool>> Exists(std::int64_t product_id) override;
+
+ private:
+  const std::unique_ptr<catalog::CatalogService>& catalog_;
 };
 
 }  // namespace rocketmart::app

@@ -33,7 +33,7 @@ boost::asio::awaitable<void> PeriodicTasks::Loop(Entry& entry) {
 void PeriodicTasks::Start() {
   for (Entry& entry : entries_) boost::asio::co_spawn(ioc_, Loop(entry), boost::asio::detached);
   thread_ = std::thread([this] {
-    NameThisThread("periodic");
+    NameThisThread(thread_name_);
     ioc_.run();
   });
 }
