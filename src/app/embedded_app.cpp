@@ -10,9 +10,7 @@
 #include <thread>
 
 #include "app/demo_seed.hpp"
-#include "app/in_process_clients.hpp"
 #include "app/keys.hpp"
-#include "app/ops_gauges.hpp"
 #include "app/ops_routes.hpp"
 #include "app/periodic_tasks.hpp"
 #include "app/startup.hpp"
@@ -22,43 +20,18 @@
 #include "infra/http/server.hpp"
 #include "infra/metrics/metrics.hpp"
 #include "infra/storage/service_database.hpp"
-#include "services/catalog/api/events.hpp"
+#include "services/catalog/clients/in_process/product_directory.hpp"
 #include "services/catalog/module.hpp"
-#include "services/checkout/adapters/catalog_subscriber.hpp"
-#include "services/checkout/adapters/http_routes.hpp"
-#include "services/checkout/adapters/order_events_subscriber.hpp"
-#include "services/checkout/adapters/simulated_payment_provider.hpp"
-#include "services/checkout/adapters/sqlite_inventory_store.hpp"
-#include "services/checkout/checkout_service.hpp"
+#include "services/checkout/module.hpp"
 #include "services/gateway/module.hpp"
 #include "services/members/module.hpp"
-#include "services/orders/api/events.hpp"
 #include "services/orders/module.hpp"
 #include "services/storefront/module.hpp"
 
 namespace rocketmart::app {
 
-// The operator's per-sale summary reads checkout's figures in-process (embedded binding).
-class CheckoutSaleFigures final : public orders::SaleFiguresSource {
- public:
-  explicit CheckoutSaleFigures(const checkout::CheckoutService& checkout) : checkout_(checkout) {}
-  boost::asio::awaitable<Result<std::optional<orders::SaleFigures>>> Figures(
-      std::int64_t product_id) override {
-    auto f = checkout_.SaleFigures(product_id);
-    std::optional<orders::SaleFigures> out;
-    if (f) {
-      out = orders::SaleFigures{f->available,      f->held,    f->sold,
-                                f->refunded_units, f->revenue, f->refunded_amount};
-    }
-    co_return out;
-  }
-
- private:
-  const checkout::CheckoutService& checkout_;
-};
-
-// The live stream reads checkout's in-memory stock and sale for the products the catalog knows
-// (embedded binding of the storefront's StockReader).
+// The live stream reads checkout's in-memory stock and sale for the products the catalog knows:
+// the embedded binding of the storefront's StockReader. It joins two services, so it lives here.
 class CheckoutStockReader final : public storefront::StockReader {
  public:
   CheckoutStockReader(const catalog::CatalogService& catalog,
@@ -90,25 +63,6 @@ class CheckoutStockReader final : public storefront::StockReader {
   const Clock& clock_;
 };
 
-// Checkout, still built here rather than by a module of its own (ADR 0008, "Not done yet"): its
-// two databases (its own and the simulated card processor's ledger), its service, its event
-// subscribers and the in-process bindings of the client ports it serves.
-struct CheckoutParts {
-  std::unique_ptr<storage::ServiceDatabase> provider_db;
-  std::unique_ptr<checkout::SimulatedPaymentProvider> payment_provider;
-  std::unique_ptr<storage::ServiceDatabase> checkout_db;
-  std::unique_ptr<checkout::SqliteInventoryStore> inventory_store;
-  std::unique_ptr<checkout::CheckoutService> checkout;
-  std::unique_ptr<checkout::ProductInventorySubscriber> product_inventory_subscriber;
-  std::unique_ptr<checkout::ProductCacheSubscriber> product_cache_subscriber;
-  std::unique_ptr<checkout::OrderEventsSubscriber> order_events_subscriber;
-  // The client ports it serves (in-process bindings).
-  std::unique_ptr<InProcessAvailability> availability;
-  std::unique_ptr<InProcessCheckoutClient> cart_checkout_client;
-  std::unique_ptr<CheckoutSaleFigures> sale_figures;
-  std::unique_ptr<InProcessPaymentsClient> payments_client;
-};
-
 struct EmbeddedApp::Parts {
   Parts(config::Config c, const Clock& clk) : config(std::move(c)), clock(clk) {}
   // Stop, in reverse of the start: the admin listener (the public one stopped in Run), the
@@ -120,6 +74,7 @@ struct EmbeddedApp::Parts {
       admin_server->Shutdown();
       admin_thread.join();
     }
+    remote_calls.Stop();
     maintenance.Stop();
     // The bus first, so nothing delivers into a stopped writer; then the writers drain.
     if (event_bus) event_bus->Stop();
@@ -133,9 +88,12 @@ struct EmbeddedApp::Parts {
   std::optional<lock::FileLock> data_dir_lock;  // Held until the process exits.
 
   // The modules, in the order they are built (each after the modules whose client ports it
-  // calls), and every SQLite database they own, in the order they opened.
+  // calls), and every SQLite database they own, in the order they opened. The catalog's product
+  // directory is made before checkout, which calls it, and bound to the catalog once it exists
+  // (the one cycle between modules).
   std::unique_ptr<gateway::GatewayModule> gateway;
-  CheckoutParts checkout;
+  catalog::InProcessProductDirectory product_directory;
+  std::unique_ptr<checkout::CheckoutModule> checkout;
   std::unique_ptr<catalog::CatalogModule> catalog;
   std::unique_ptr<orders::OrdersModule> orders;
   std::unique_ptr<members::MembersModule> members;
@@ -143,7 +101,10 @@ struct EmbeddedApp::Parts {
   std::vector<storage::ServiceDatabase*> databases;
 
   std::unique_ptr<events::sqlite_outbox::SqliteEventBus> event_bus;
-  PeriodicTasks maintenance;
+  // The modules' periodic tasks: the store-only ones on one thread, those that wait for another
+  // system (the payment provider) on their own, so a stall there delays no expiry.
+  PeriodicTasks maintenance{"periodic"};
+  PeriodicTasks remote_calls{"provider-tasks"};
 
   // The admin listener (GET /metrics) on its own port and thread; null when server.admin_port
   // is -1.
@@ -170,94 +131,6 @@ auth::Keyring SigningKeys(const config::Config& config) {
   auto keyring = BuildKeyring(config);
   if (!keyring.ok()) throw std::runtime_error("auth key: " + keyring.error().message);
   return std::move(*keyring);
-}
-
-// The simulated processor stands in for an external system: its ledger is WAL + NORMAL, which
-// survives a killed process (our fault model) without spending a third fsync per purchase. Our
-// own databases keep storage.synchronous (FULL by default).
-void OpenCheckoutStores(CheckoutParts& c, const config::Config& config,
-                        metrics::Registry& metrics) {
-  c.provider_db = std::make_unique<storage::ServiceDatabase>(
-      "provider", config.storage, checkout::SimulatedProviderMigrations(), metrics,
-      storage::Synchronous::kNormal);
-  c.payment_provider = std::make_unique<checkout::SimulatedPaymentProvider>(
-      *c.provider_db->writer, *c.provider_db->readers,
-      checkout::SimulatedProviderOptions{config.payment.decline_percent / 100.0,
-                                         static_cast<std::uint64_t>(config.payment.seed),
-                                         std::chrono::milliseconds(config.payment.latency_ms)});
-  c.checkout_db = std::make_unique<storage::ServiceDatabase>(
-      "checkout", config.storage, checkout::CheckoutMigrations(), metrics);
-  c.inventory_store = std::make_unique<checkout::SqliteInventoryStore>(*c.checkout_db->writer,
-                                                                       *c.checkout_db->readers);
-}
-
-void BuildCheckout(CheckoutParts& c, const config::Config& config, const Clock& clock,
-                   metrics::Registry& metrics) {
-  checkout::CheckoutOptions options;
-  options.hold_ttl = std::chrono::seconds(config.checkout.hold_ttl_s);
-  options.idempotency_ttl = std::chrono::seconds(config.checkout.idempotency_ttl_s);
-  c.checkout = std::make_unique<checkout::CheckoutService>(*c.inventory_store, *c.payment_provider,
-                                                           clock, metrics, options);
-  c.product_inventory_subscriber =
-      std::make_unique<checkout::ProductInventorySubscriber>(*c.checkout);
-  c.product_cache_subscriber = std::make_unique<checkout::ProductCacheSubscriber>(*c.checkout);
-  c.order_events_subscriber = std::make_unique<checkout::OrderEventsSubscriber>(*c.checkout);
-  c.availability = std::make_unique<InProcessAvailability>(*c.checkout);
-  c.cart_checkout_client = std::make_unique<InProcessCheckoutClient>(*c.checkout);
-  c.sale_figures = std::make_unique<CheckoutSaleFigures>(*c.checkout);
-  c.payments_client = std::make_unique<InProcessPaymentsClient>(*c.checkout);
-  RegisterCheckoutGauges(metrics, *c.checkout_db);
-}
-
-std::vector<events::Subscription> CheckoutSubscriptions(CheckoutParts& c) {
-  using events::Delivery;
-  const std::vector<std::string> product_topics(catalog::api::kProductTopics.begin(),
-                                                catalog::api::kProductTopics.end());
-  return {// The catalog's products become checkout's inventory rows (once), and every checkout
-          // instance refreshes its memory of them.
-          {std::string(catalog::api::kSource), product_topics, "checkout", Delivery::kEffect,
-           c.product_inventory_subscriber.get()},
-          {std::string(catalog::api::kSource), product_topics, "checkout", Delivery::kCacheRefresh,
-           c.product_cache_subscriber.get()},
-          // Cancelled orders and received returns are refunded and restocked.
-          {std::string(orders::api::kSource),
-           {std::string(orders::api::kOrderCancelled), std::string(orders::api::kOrderReturned)},
-           "checkout",
-           Delivery::kEffect,
-           c.order_events_subscriber.get()}};
-}
-
-std::vector<module::PeriodicTask> CheckoutTasks(const config::Config& config,
-                                                checkout::CheckoutService& service) {
-  checkout::CheckoutService* checkout = &service;
-  return {
-      {"hold-expiry", std::chrono::milliseconds(config.checkout.sweep_interval_ms),
-       [checkout]() -> boost::asio::awaitable<void> {
-         // Drain every due hold, one bounded batch per transaction.
-         while (co_await checkout->SweepExpired() > 0) {
-         }
-       }},
-      {"stale-payments", std::chrono::seconds(10),
-       [checkout]() -> boost::asio::awaitable<void> {
-         checkout->ResolveStalePayments(false);
-         co_return;
-       }},
-      {"idempotency-retention", std::chrono::seconds(60),
-       [checkout]() -> boost::asio::awaitable<void> {
-         // Drain every expired record, one bounded batch per transaction.
-         while (co_await checkout->ForgetExpiredIdempotencyKeys() >=
-                checkout->idempotency_forget_batch()) {
-         }
-       }},
-      {"reconcile", std::chrono::seconds(config.checkout.reconcile_interval_s),
-       [checkout]() -> boost::asio::awaitable<void> {
-         checkout->Reconcile();
-         co_return;
-       }},
-      {"pending-refunds", std::chrono::seconds(10), [checkout]() -> boost::asio::awaitable<void> {
-         checkout->RetryPendingRefunds();
-         co_return;
-       }}};
 }
 
 // Seeds the demo (an empty catalog only) and shows its accounts once, on stdout.
@@ -322,22 +195,22 @@ void EmbeddedApp::Start() {
   // first one that cannot write.
   auto catalog_stores = catalog::CatalogModule::OpenStores(config, p.metrics);
   auto members_stores = members::MembersModule::OpenStores(config, p.clock, p.metrics);
-  OpenCheckoutStores(p.checkout, config, p.metrics);
+  auto checkout_stores = checkout::CheckoutModule::OpenStores(config, p.metrics);
   auto orders_stores = orders::OrdersModule::OpenStores(config, p.metrics);
 
   // Then the modules, each after those whose client ports it calls, bound in-process.
-  BuildCheckout(p.checkout, config, p.clock, p.metrics);
-  checkout::CheckoutService& checkout = *p.checkout.checkout;
+  p.checkout = std::make_unique<checkout::CheckoutModule>(
+      config, p.clock, p.metrics, std::move(checkout_stores),
+      checkout::CheckoutModule::Clients{.catalog = p.product_directory});
   p.catalog = std::make_unique<catalog::CatalogModule>(
       p.clock, std::move(catalog_stores),
-      catalog::CatalogModule::Clients{.availability = *p.checkout.availability,
-                                      .checkout = *p.checkout.cart_checkout_client});
-  checkout.SetProductExistsCheck(
-      [catalog = &p.catalog->catalog()](std::int64_t id) { return catalog->Exists(id); });
+      catalog::CatalogModule::Clients{.availability = p.checkout->availability(),
+                                      .checkout = p.checkout->cart_checkout_client()});
+  p.product_directory.Bind(p.catalog->catalog());
   p.orders = std::make_unique<orders::OrdersModule>(
       config, p.clock, p.metrics, std::move(orders_stores),
-      orders::OrdersModule::Clients{.payments = *p.checkout.payments_client,
-                                    .sale_figures = *p.checkout.sale_figures});
+      orders::OrdersModule::Clients{.payments = p.checkout->payments_client(),
+                                    .sale_figures = p.checkout->sale_figures()});
   std::string public_base_url = config.members.public_base_url;
   if (public_base_url.empty()) {
     // The port is bound already (server.port 0 has picked one).
@@ -350,17 +223,22 @@ void EmbeddedApp::Start() {
                                       .wishlist = p.catalog->wishlist_client(),
                                       .likes = p.catalog->likes_client()},
       SigningKeys(config), std::move(public_base_url));
+  checkout::CheckoutService& checkout = p.checkout->checkout();
   p.stock_reader = std::make_unique<CheckoutStockReader>(p.catalog->catalog(), checkout, p.clock);
   p.storefront = std::make_unique<storefront::StorefrontModule>(
       config, p.clock, p.metrics,
       storefront::StorefrontModule::Clients{.stock = *p.stock_reader,
                                             .stock_changed = checkout.stock_signal()});
-  p.modules = {p.gateway.get(), p.catalog.get(), p.orders.get(), p.members.get(),
-               p.storefront.get()};
-  // Every database, in the order they opened (writers start and stop in it).
-  p.databases = {p.catalog->Databases().front(), p.members->Databases().front(),
-                 p.orders->Databases().front(), p.checkout.provider_db.get(),
-                 p.checkout.checkout_db.get()};
+  p.modules = {p.gateway.get(), p.checkout.get(), p.catalog.get(),
+               p.orders.get(),  p.members.get(),  p.storefront.get()};
+  // Every database, in the order they opened, but the consumers' last (writers start and stop,
+  // and the bus adds them, in this order).
+  for (module::Module* m :
+       {static_cast<module::Module*>(p.catalog.get()),
+        static_cast<module::Module*>(p.members.get()), static_cast<module::Module*>(p.orders.get()),
+        static_cast<module::Module*>(p.checkout.get())}) {
+    for (storage::ServiceDatabase* db : m->Databases()) p.databases.push_back(db);
+  }
 
   // Events between the services: every service database is a source (its outbox) and a consumer
   // (positions, claims, dead letters) on the in-process bus.
@@ -369,7 +247,6 @@ void EmbeddedApp::Start() {
     p.event_bus->AddService(db->name, *db->writer, *db->readers);
     RegisterEventMetrics(p.metrics, *p.event_bus, db->name);
   }
-  for (const events::Subscription& s : CheckoutSubscriptions(p.checkout)) p.event_bus->Subscribe(s);
   for (module::Module* m : p.modules) {
     for (const events::Subscription& s : m->Subscriptions()) p.event_bus->Subscribe(s);
   }
@@ -377,18 +254,13 @@ void EmbeddedApp::Start() {
   // 2. Load (the writers first: services load through them), 3. the modules' workers, 4. the
   // bus (it delivers into loaded services).
   for (storage::ServiceDatabase* db : p.databases) db->writer->Start();
-  checkout.Load();
   for (module::Module* m : p.modules) m->Load();
   for (module::Module* m : p.modules) m->StartWorkers();
   p.event_bus->Start();
   if (config.demo.seed) SeedDemo(config, p.clock, p.catalog->catalog(), checkout, *p.members);
 
   // 5. Routes, maintenance, then serve.
-  p.catalog->RegisterRoutes(p.router);
-  checkout::RegisterRoutes(p.router, checkout);
-  for (module::Module* m : p.modules) {
-    if (m != p.catalog.get()) m->RegisterRoutes(p.router);
-  }
+  for (module::Module* m : p.modules) m->RegisterRoutes(p.router);
   // /health's look at every store; the closure lives in the router, as long as the coroutines
   // it starts.
   StoreCheck check_stores = [&p]() -> boost::asio::awaitable<std::vector<StoreHealth>> {
@@ -397,20 +269,16 @@ void EmbeddedApp::Start() {
       std::vector<StoreHealth> own = co_await m->CheckStores();
       stores.insert(stores.end(), own.begin(), own.end());
     }
-    std::vector<storage::ServiceDatabase*> checkout_dbs{p.checkout.provider_db.get(),
-                                                        p.checkout.checkout_db.get()};
-    std::vector<StoreHealth> checkout_stores =
-        co_await module::CheckDatabases(std::move(checkout_dbs));
-    stores.insert(stores.end(), checkout_stores.begin(), checkout_stores.end());
     co_return stores;
   };
   RegisterOpsRoutes(
       p.router, [&p] { return p.ready.load(); }, std::move(check_stores));
   RegisterBuildInfo(p.metrics);
 
-  std::vector<module::PeriodicTask> tasks = CheckoutTasks(config, checkout);
-  tasks.push_back({"processed-events-retention", std::chrono::minutes(10),
-                   [&p]() -> boost::asio::awaitable<void> {
+  std::vector<module::PeriodicTask> tasks;
+  tasks.push_back({.name = "processed-events-retention",
+                   .every = std::chrono::minutes(10),
+                   .run = [&p]() -> boost::asio::awaitable<void> {
                      // A relay redelivers only what its subscriber has not passed yet: seconds,
                      // not days.
                      const TimePoint before =
@@ -431,8 +299,9 @@ void EmbeddedApp::Start() {
   for (module::Module* m : p.modules) {
     for (module::PeriodicTask& t : m->PeriodicTasks()) tasks.push_back(std::move(t));
   }
-  for (module::PeriodicTask& t : tasks) p.maintenance.Add(t.name, t.every, std::move(t.run));
+  SchedulePeriodicTasks(std::move(tasks), p.maintenance, p.remote_calls);
   p.maintenance.Start();
+  p.remote_calls.Start();
 
   // Every route is registered: their metrics series exist before anyone is told we are up.
   p.server->SealRoutes();

@@ -29,6 +29,9 @@ void RegisterOpsRoutes(http::Router& router, std::function<bool()> ready, StoreC
 // `Authorization: Bearer <token>` (compared in constant time), else 401.
 void RegisterMetricsRoute(http::Router& router, metrics::Registry& metrics, std::string token);
 
+// rocketmart_build_info{version,revision} 1.
+void RegisterBuildInfo(metrics::Registry& registry);
+
 // The OpenAPI document compiled into the binary from api/openapi.json.
 extern const char* const kOpenApiDocument;
 

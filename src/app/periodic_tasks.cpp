@@ -33,7 +33,7 @@ boost::asio::awaitable<void> PeriodicTasks::Loop(Entry& entry) {
 void PeriodicTasks::Start() {
   for (Entry& entry : entries_) boost::asio::co_spawn(ioc_, Loop(entry), boost::asio::detached);
   thread_ = std::thread([this] {
-    NameThisThread("periodic");
+    NameThisThread(thread_name_);
     ioc_.run();
   });
 }
@@ -41,6 +41,14 @@ void PeriodicTasks::Start() {
 void PeriodicTasks::Stop() {
   ioc_.stop();
   if (thread_.joinable()) thread_.join();
+}
+
+void SchedulePeriodicTasks(std::vector<module::PeriodicTask> tasks, PeriodicTasks& local,
+                           PeriodicTasks& remote_calls) {
+  for (module::PeriodicTask& task : tasks) {
+    PeriodicTasks& thread = task.calls_remote ? remote_calls : local;
+    thread.Add(std::move(task.name), task.every, std::move(task.run));
+  }
 }
 
 }  // namespace rocketmart::app

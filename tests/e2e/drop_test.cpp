@@ -235,6 +235,68 @@ TEST(Drop, TwoStepHoldPayCancelAndOwnership) {
   ExpectInvariants(server, drop.product_id);
 }
 
+// Issue 12 point 5: what other services read from checkout over HTTP when they run apart — the
+// paid purchase (orders' read-your-writes; the member's own or an admin), a sale's figures
+// (admin) and the availability of a set of products (public).
+TEST(Drop, OtherServicesReadPurchasesFiguresAndAvailabilityOverHttp) {
+  ServerProcess server;
+  const Drop drop = OpenDrop(server, 3, 2);
+  HttpClient c(server.port());
+  const std::string alice = server.Token(10), bob = server.Token(11);
+  const std::string admin = server.FastToken(1, true);
+  const std::string product = std::to_string(drop.product_id);
+  auto paid =
+      c.PostJson("/payment/request", R"({"productId":)" + product + R"(,"amount":2})", alice);
+  ASSERT_EQ(paid.status, 201) << paid.body;
+  const std::int64_t payment_id = paid.Json().at("paymentId").as_int64();
+  const std::string purchase_path = "/payment/purchases/" + std::to_string(payment_id);
+
+  auto mine = c.Get(purchase_path, alice);
+  ASSERT_EQ(mine.status, 200) << mine.body;
+  EXPECT_EQ(mine.Json().at("orderId").as_int64(), payment_id);
+  const std::int64_t alice_id = mine.Json().at("memberId").as_int64();
+  EXPECT_GT(alice_id, 0);
+  EXPECT_EQ(mine.Json().at("total").as_int64(), 2 * 129000);
+  ASSERT_EQ(mine.Json().at("lines").as_array().size(), 1u);
+  EXPECT_EQ(mine.Json().at("lines").at(0).at("quantity").as_int64(), 2);
+  EXPECT_EQ(mine.Json().at("lines").at(0).at("name").as_string(), "Drop");
+  auto as_admin = c.Get(purchase_path, admin);
+  ASSERT_EQ(as_admin.status, 200);
+  EXPECT_EQ(as_admin.Json().at("memberId").as_int64(), alice_id);
+  EXPECT_EQ(c.Get(purchase_path, bob).ErrorCode(), "NOT_FOUND") << "another member's payment";
+  EXPECT_EQ(c.Get(purchase_path).status, 401);
+  EXPECT_EQ(c.Get("/payment/purchases/999999", alice).ErrorCode(), "NOT_FOUND");
+
+  const std::string figures_path = "/payment/" + product + "/figures";
+  auto figures = c.Get(figures_path, admin);
+  ASSERT_EQ(figures.status, 200) << figures.body;
+  EXPECT_EQ(figures.Json().at("available").as_int64(), 1);
+  EXPECT_EQ(figures.Json().at("sold").as_int64(), 2);
+  EXPECT_EQ(figures.Json().at("held").as_int64(), 0);
+  EXPECT_EQ(figures.Json().at("revenue").as_int64(), 2 * 129000);
+  EXPECT_EQ(c.Get(figures_path, alice).status, 403);
+  EXPECT_EQ(c.Get("/payment/999999/figures", admin).ErrorCode(), "NOT_FOUND");
+
+  auto availability = c.Get("/payment/availability?ids=" + product + ",999999");
+  ASSERT_EQ(availability.status, 200) << availability.body;
+  const boost::json::value answer = availability.Json();
+  const auto& items = answer.at("items").as_array();
+  ASSERT_EQ(items.size(), 2u);
+  EXPECT_EQ(items[0].at("productId").as_int64(), drop.product_id);
+  EXPECT_EQ(items[0].at("stock").as_int64(), 1);
+  EXPECT_EQ(items[0].at("sale").at("state").as_string(), "live");
+  EXPECT_TRUE(items[1].at("stock").is_null());
+  EXPECT_TRUE(items[1].at("sale").is_null());
+  for (const char* bad : {"", "?ids=", "?ids=1,,2", "?ids=0", "?ids=1,x", "?ids=-1", "?other=1"}) {
+    EXPECT_EQ(c.Get(std::string("/payment/availability") + bad).ErrorCode(), "VALIDATION_FAILED")
+        << bad;
+  }
+  std::string many = "?ids=1";
+  for (int i = 2; i <= 101; ++i) many += "," + std::to_string(i);
+  EXPECT_EQ(c.Get("/payment/availability" + many).ErrorCode(), "VALIDATION_FAILED");
+  ExpectInvariants(server, drop.product_id);
+}
+
 TEST(Drop, BadPurchasesGetClear4xxAndChangeNothing) {
   ServerProcess server;
   const Drop drop = OpenDrop(server, 5, 2);

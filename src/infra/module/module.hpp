@@ -38,11 +38,15 @@
 
 namespace rocketmart::module {
 
-// Maintenance the module wants run on the process's maintenance thread: `run` runs, then waits
-// `every`, so a slow run never overlaps the next. `run` must not block (await instead).
+// Maintenance the module wants run: `run` runs, then waits `every`, so a slow run never overlaps
+// the next. A task that touches only the module's stores runs on the process's maintenance thread
+// with the other modules' sweepers and must not block. A task that waits for another system (a
+// payment provider, another service) says so (`calls_remote`) and runs on a thread of its own, so
+// a stall there never delays an expiry that is due.
 struct PeriodicTask {
   std::string name;
   std::chrono::milliseconds every{};
+  bool calls_remote = false;
   std::function<boost::asio::awaitable<void>()> run;
 };
 
@@ -78,7 +82,7 @@ class Module {
   // Its HTTP routes, on the router the process serves.
   virtual void RegisterRoutes(http::Router& router) = 0;
 
-  // Its maintenance, run on the process's maintenance thread from step 5 until the stop.
+  // Its maintenance, run from step 5 until the stop (see PeriodicTask for which thread).
   virtual std::vector<PeriodicTask> PeriodicTasks() = 0;
 
   // Every store it writes to and whether it can now (GET /health).

@@ -9,7 +9,6 @@
 #include <set>
 #include <thread>
 
-#include "app/in_process_clients.hpp"
 #include "infra/http/idempotency_key.hpp"
 #include "infra/metrics/metrics.hpp"
 #include "infra/storage/group_commit_writer.hpp"
@@ -18,10 +17,12 @@
 #include "services/catalog/adapters/sqlite_product_repository.hpp"
 #include "services/catalog/adapters/sqlite_shopping_repository.hpp"
 #include "services/catalog/catalog_service.hpp"
+#include "services/catalog/clients/in_process/product_directory.hpp"
 #include "services/catalog/shopping_service.hpp"
+#include "services/checkout/adapters/embedded_checkout_ports.hpp"
 #include "services/checkout/adapters/simulated_payment_provider.hpp"
-#include "services/checkout/adapters/sqlite_inventory_store.hpp"
 #include "services/checkout/checkout_service.hpp"
+#include "services/checkout/clients/in_process/clients.hpp"
 #include "support/run_await.hpp"
 #include "support/temp_dir.hpp"
 
@@ -73,14 +74,16 @@ class CartClaimTest : public ::testing::Test {
     provider_ = std::make_unique<checkout::SimulatedPaymentProvider>(
         *provider_db_->writer, *provider_db_->readers,
         checkout::SimulatedProviderOptions{decline_rate, 7, std::chrono::milliseconds(0)});
-    store_ = std::make_unique<checkout::SqliteInventoryStore>(*checkout_db_->writer,
-                                                              *checkout_db_->readers);
-    checkout_ = std::make_unique<checkout::CheckoutService>(*store_, *provider_, clock_, metrics_);
-    checkout_->Load();
-    availability_ = std::make_unique<app::InProcessAvailability>(*checkout_);
+    checkout_ports_ = std::make_unique<checkout::EmbeddedCheckoutPorts>(*checkout_db_->writer,
+                                                                        *checkout_db_->readers);
+    checkout_ = std::make_unique<checkout::CheckoutService>(
+        checkout_ports_->With(*provider_, directory_), clock_, metrics_);
+    ASSERT_TRUE(RunAwait(checkout_->Load()).ok());
+    availability_ = std::make_unique<checkout::InProcessAvailability>(*checkout_);
     catalog_ = std::make_unique<CatalogService>(*products_, *baskets_, *availability_, clock_);
     catalog_->Load();
-    client_ = std::make_unique<app::InProcessCheckoutClient>(*checkout_);
+    directory_.Bind(*catalog_);
+    client_ = std::make_unique<checkout::InProcessCheckoutClient>(*checkout_);
     shopping_ = std::make_unique<ShoppingService>(*catalog_, *baskets_, *client_, clock_);
   }
 
@@ -95,7 +98,8 @@ class CartClaimTest : public ::testing::Test {
     facts.price = 1000;
     facts.initial_stock = stock;
     facts.version = 1;
-    checkout_->RecordProductFacts(facts, "product-" + std::to_string(id));
+    EXPECT_TRUE(
+        RunAwait(checkout_->RecordProductFacts(facts, "product-" + std::to_string(id))).ok());
     checkout_->RefreshProductFacts(facts);
     const TimePoint start = clock_.Now() + starts_in;
     auto sale = RunAwait(
@@ -137,10 +141,11 @@ class CartClaimTest : public ::testing::Test {
   std::unique_ptr<SqliteShoppingRepository> baskets_;
   std::unique_ptr<CatalogService> catalog_;
   std::unique_ptr<checkout::SimulatedPaymentProvider> provider_;
-  std::unique_ptr<checkout::SqliteInventoryStore> store_;
+  InProcessProductDirectory directory_;  // bound to catalog_ once it exists
+  std::unique_ptr<checkout::EmbeddedCheckoutPorts> checkout_ports_;
   std::unique_ptr<checkout::CheckoutService> checkout_;
-  std::unique_ptr<app::InProcessAvailability> availability_;
-  std::unique_ptr<app::InProcessCheckoutClient> client_;
+  std::unique_ptr<checkout::InProcessAvailability> availability_;
+  std::unique_ptr<checkout::InProcessCheckoutClient> client_;
   std::unique_ptr<ShoppingService> shopping_;
 };
 
@@ -241,7 +246,7 @@ TEST_F(CartClaimTest, AClaimLeftByACrashBeforePurchaseBuysOnce) {
   EXPECT_FALSE(next.answer.replayed);
   EXPECT_EQ(Payments(kMember), 1);
   EXPECT_EQ(OpenClaims(kMember), 0);
-  EXPECT_EQ(store_->FindIdempotency(kMember, "crashed")->hold_id,
+  EXPECT_EQ((*RunAwait(checkout_ports_->stores.idempotency.Find(kMember, "crashed")))->hold_id,
             checkout_db_->Int("SELECT hold_id FROM payments WHERE member_id = 8"))
       << "bought under the claim's key";
 }
@@ -258,9 +263,10 @@ TEST_F(CartClaimTest, ARefusalKeepsTheClaimAndTheRetryBuysUnderItsKey) {
   clock_.Advance(std::chrono::seconds(31));
   auto later = Checkout(kMember, "second click");
   ASSERT_TRUE(later.answer.result.ok());
-  EXPECT_EQ(store_->FindIdempotency(kMember, "first click")->hold_id,
+  EXPECT_EQ((*RunAwait(checkout_ports_->stores.idempotency.Find(kMember, "first click")))->hold_id,
             checkout_db_->Int("SELECT hold_id FROM payments WHERE member_id = 9"));
-  EXPECT_FALSE(store_->FindIdempotency(kMember, "second click").has_value());
+  EXPECT_FALSE(
+      RunAwait(checkout_ports_->stores.idempotency.Find(kMember, "second click"))->has_value());
   EXPECT_EQ(OpenClaims(kMember), 0);
   EXPECT_EQ(Payments(kMember), 1);
 }

@@ -2,13 +2,21 @@
 //
 // The purchase path (architecture brief §2): verified member? -> sale window -> per-member limit
 // -> stock, all from memory (a sold-out answer costs no I/O) -> admission (check and decrement in
-// one step) -> durable hold (a guarded UPDATE, the truth) -> payment through the provider port ->
-// PAID with order.paid in the outbox, or RELEASED with stock and admission given back.
+// one step, Admission port) -> durable hold (a guarded UPDATE, the truth, HoldStore) -> payment
+// through the provider port -> PAID with order.paid in the outbox, or RELEASED with stock and
+// admission given back.
+//
+// Everything the service shares with other instances sits behind a port (CheckoutPorts): the
+// stores, admission, the in-flight gate, the provider and the catalog's product directory. What
+// it keeps itself is this instance's cache of the catalog's facts and of the sales (price,
+// retired, window), refreshed by events.
 //
 // Thread-safety: every public method may be called from any thread concurrently. Coroutines resume
 // on the caller's executor. Lifecycle: construct, Load() (start-up: rebuild memory from the
-// database, resolve holds left PAYING by a crash), then serve; SweepExpired/ResolveStalePayments/
-// Reconcile are called periodically by the composition root (and directly by tests).
+// database, settle holds this instance left PAYING), then serve; the maintenance calls
+// (SweepExpired, ResolveStalePayments, RetryPendingRefunds, Reconcile,
+// ForgetExpiredIdempotencyKeys) are run periodically by the composition root — those that call
+// the provider apart from the hold sweeper — and directly by tests.
 #pragma once
 
 #include <atomic>
@@ -22,26 +30,54 @@
 #include <unordered_map>
 #include <vector>
 
+#include "core/change_signal.hpp"
 #include "core/clock.hpp"
 #include "core/result.hpp"
 #include "infra/metrics/metrics.hpp"
-#include "services/checkout/domain/admission.hpp"
 #include "services/checkout/domain/hold.hpp"
 #include "services/checkout/domain/sale.hpp"
-#include "services/checkout/idempotency_gate.hpp"
-#include "services/checkout/ports/inventory_store.hpp"
+#include "services/checkout/ports/admission.hpp"
+#include "services/checkout/ports/hold_store.hpp"
+#include "services/checkout/ports/idempotency_gate.hpp"
+#include "services/checkout/ports/idempotency_store.hpp"
 #include "services/checkout/ports/payment_provider.hpp"
+#include "services/checkout/ports/product_directory.hpp"
+#include "services/checkout/ports/refund_store.hpp"
+#include "services/checkout/ports/sale_store.hpp"
+#include "services/checkout/ports/stock_store.hpp"
 
 namespace rocketmart::checkout {
 
 struct CheckoutOptions {
   std::chrono::seconds hold_ttl{600};
   std::chrono::milliseconds duplicate_wait{5000};  // how long an in-flight duplicate waits
+  // How often a request whose key another instance is using looks at the record again.
+  std::chrono::milliseconds record_poll{20};
   std::size_t sweep_batch = 1000;
+  // A payment's lease: how long the instance that started it has to settle it before a resolver
+  // (another instance, or this one's periodic run) asks the provider what happened.
   std::chrono::seconds stale_payment_after{60};
+  // How long a worker that asks the provider for a refund has before another may ask again.
+  std::chrono::seconds refund_lease{60};
   // How long an Idempotency-Key is remembered once its purchase is settled.
   std::chrono::seconds idempotency_ttl{86400};
   std::size_t idempotency_forget_batch = 10000;
+  // This instance's name on the payments and refunds it leases. Stable across restarts (a restart
+  // settles at once what its previous run left PAYING); unique per instance.
+  std::string worker = "checkout";
+};
+
+// Everything the service uses that another instance, process or service may share or serve.
+struct CheckoutPorts {
+  StockStore& stock;
+  SaleStore& sales;
+  HoldStore& holds;
+  RefundStore& refunds;
+  IdempotencyStore& idempotency;
+  Admission& admission;
+  IdempotencyGate& gate;
+  PaymentProvider& provider;
+  ProductDirectory& catalog;
 };
 
 // Who is buying, as the gateway verified it.
@@ -68,13 +104,21 @@ struct SaleView {
   SaleState state = SaleState::kUpcoming;
 };
 
+// What one reconciliation found and did.
+struct ReconcileReport {
+  std::size_t problems = 0;  // invariant violations (each logged and counted)
+  std::size_t rebuilt = 0;   // products whose admission counters were rebuilt from the database
+  std::size_t deferred = 0;  // products busy with purchases every time they were tried
+};
+
 class CheckoutService {
  public:
-  CheckoutService(InventoryStore& store, PaymentProvider& provider, const Clock& clock,
-                  metrics::Registry& metrics, CheckoutOptions options = {});
+  CheckoutService(CheckoutPorts ports, const Clock& clock, metrics::Registry& metrics,
+                  CheckoutOptions options = {});
 
-  // Start-up: memory from the database, then holds left PAYING are settled with the provider.
-  void Load();
+  // Start-up: memory from the database, then the holds this instance left PAYING are settled with
+  // the provider. Throws when the store fails.
+  boost::asio::awaitable<Status> Load();
 
   // One-shot purchase (the original's POST /payment/request, and cart checkout with many lines).
   boost::asio::awaitable<Answer<PaidOrder>> Purchase(Buyer buyer, std::vector<PurchaseLine> lines,
@@ -88,13 +132,14 @@ class CheckoutService {
                                                     std::optional<IdempotencyRequest> idem);
   boost::asio::awaitable<Status> CancelHold(Buyer buyer, std::int64_t hold_id);
   // The member's open holds (ACTIVE and not expired, or PAYING), newest first, below `before_id`
-  // (0 = from the newest). next_before_id is 0 on the last page. Reads a reader connection.
+  // (0 = from the newest). next_before_id is 0 on the last page.
   struct HoldPage {
     std::vector<Hold> items;
     std::int64_t next_before_id = 0;
     std::int64_t total = 0;
   };
-  HoldPage OpenHolds(std::int64_t member_id, std::int64_t before_id, std::size_t limit) const;
+  boost::asio::awaitable<Result<HoldPage>> OpenHolds(std::int64_t member_id, std::int64_t before_id,
+                                                     std::size_t limit);
 
   // Admin.
   boost::asio::awaitable<Result<SaleView>> SetSale(std::int64_t product_id, Sale sale);
@@ -104,8 +149,13 @@ class CheckoutService {
 
   // Maintenance. Each returns how much it did.
   boost::asio::awaitable<std::size_t> SweepExpired();
-  std::size_t ResolveStalePayments(bool at_startup);
-  std::size_t Reconcile();
+  // Settles PAYING holds whose payment lease ran out (claimed, so with several resolvers each
+  // hold is settled by one), asking the provider what happened; `at_startup` also takes the holds
+  // this instance's previous run leased.
+  boost::asio::awaitable<std::size_t> ResolveStalePayments(bool at_startup);
+  // Checks the stock invariants and rebuilds admission's counters from the database, product by
+  // product, at a moment no purchase of it is in flight (architecture brief §2.8).
+  boost::asio::awaitable<ReconcileReport> Reconcile();
   // Forgets one batch of idempotency records past their retention; returns how many.
   boost::asio::awaitable<std::size_t> ForgetExpiredIdempotencyKeys();
   std::size_t idempotency_forget_batch() const { return options_.idempotency_forget_batch; }
@@ -115,43 +165,50 @@ class CheckoutService {
   // cache refresh brings this instance's memory (price, retired, stock counter) up to the facts,
   // ignoring facts older than what it has (by the catalog's version). With one process both run,
   // the effect first.
-  void RecordProductFacts(const ProductFacts& facts, std::string_view event_id);
+  static constexpr std::string_view kInventoryConsumer = "checkout.inventory";
+  boost::asio::awaitable<Status> RecordProductFacts(ProductFacts facts, std::string event_id);
   void RefreshProductFacts(const ProductFacts& facts);
 
-  // Orders events (relay thread): an order was cancelled or its return was received. Refunds the
-  // payment and restocks its units exactly once per payment (by event id and by payment status),
-  // then gives the units back to admission and asks the provider to refund (idempotent by hold
-  // id). A provider failure leaves the refund pending for RetryPendingRefunds. Returns true when
-  // this call did the refund. Blocks.
-  bool RefundAndRestock(std::int64_t payment_id, std::string_view event_id);
-  // Maintenance: asks the provider again for refunds it has not confirmed. Returns how many
-  // settled.
-  std::size_t RetryPendingRefunds();
+  // Orders events: an order was cancelled or its return was received. Refunds the payment and
+  // restocks its units exactly once per payment (by event id and by payment status), then gives
+  // the units back to admission and asks the provider to refund (idempotent by hold id). A
+  // provider failure leaves the refund pending for RetryPendingRefunds. True when this call did
+  // the refund; an error when the store refused (the bus retries the event).
+  static constexpr std::string_view kRefundConsumer = "checkout.order_refunds";
+  boost::asio::awaitable<Result<bool>> RefundAndRestock(std::int64_t payment_id,
+                                                        std::string event_id);
+  // Maintenance: asks the provider again for refunds it has not confirmed (claimed, so with
+  // several workers each is asked by one). Returns how many settled.
+  boost::asio::awaitable<std::size_t> RetryPendingRefunds();
   // The paid purchase behind a payment (= order) id, for the orders service's read-your-writes
-  // before order.paid arrives; nullopt when there is no such payment. A reader connection.
-  std::optional<PaidPurchase> FindPaidPurchase(std::int64_t payment_id) const;
+  // before order.paid arrives; nullopt when there is no such payment.
+  boost::asio::awaitable<Result<std::optional<PaidPurchase>>> FindPaidPurchase(
+      std::int64_t payment_id);
   // The operator's per-sale summary (stock and money); nullopt for unknown products.
-  std::optional<ProductSaleFigures> SaleFigures(std::int64_t product_id) const;
+  boost::asio::awaitable<Result<std::optional<ProductSaleFigures>>> SaleFigures(
+      std::int64_t product_id);
 
   // Notified on every change of a product's available units, sale window or retirement (the
   // storefront's live stock stream listens; see core/change_signal.hpp).
   ChangeSignal& stock_signal() { return stock_signal_; }
 
-  // Live stock for the catalog's display; nullopt for unknown products.
+  // Live stock for the catalog's display; nullopt for unknown products. From memory.
   std::optional<std::int64_t> Available(std::int64_t product_id) const;
-  // A product the catalog knows about may get a sale before its inventory event arrives.
-  void SetProductExistsCheck(std::function<bool(std::int64_t)> check) {
-    product_exists_ = std::move(check);
-  }
 
  private:
   struct ProductState {
-    Admission admission;
+    ProductCounter* counter = nullptr;  // admission's, for the product
     std::atomic<std::int64_t> price{0};
     std::atomic<bool> retired{false};
     std::atomic<bool> has_inventory{false};
     std::atomic<std::int64_t> catalog_version{0};
     std::atomic<std::shared_ptr<const Sale>> sale;
+  };
+  // Admitted lines of one purchase, as admission knows them.
+  using AdmittedLines = std::vector<AdmissionLine>;
+  struct Admitted {
+    HoldRequest request;
+    AdmittedLines lines;
   };
 
   ProductState* Find(std::int64_t product_id) const;
@@ -159,39 +216,64 @@ class CheckoutService {
   // Units left, or nullopt until the product's inventory event has arrived.
   static std::optional<std::int64_t> KnownStock(const ProductState& p);
   void ApplyInventoryRow(const InventoryRow& row);
+  // Admission lines for units the database gave back.
+  AdmittedLines LinesOf(const std::vector<HoldLine>& lines);
   void GiveBack(const ReleasedUnits& released);
 
-  // Memory checks and admission for every line, all or nothing.
-  Result<HoldRequest> Admit(const Buyer& buyer, const std::vector<PurchaseLine>& lines,
-                            TimePoint now);
-  void Unadmit(std::int64_t member_id, const std::vector<HoldLine>& lines);
+  // Memory checks and admission for every line, all or nothing. kRequestInFlight: the key may
+  // have a record (nothing admitted). `check_key` false: record the key without looking.
+  boost::asio::awaitable<Result<Admitted>> Admit(const Buyer& buyer,
+                                                 const std::vector<PurchaseLine>& lines,
+                                                 TimePoint now, std::string_view key,
+                                                 bool check_key);
 
   boost::asio::awaitable<Result<PaidOrder>> PayAndSettle(Hold hold);
   boost::asio::awaitable<Result<PaidOrder>> PurchaseOnce(Buyer buyer,
-                                                         std::vector<PurchaseLine> lines,
+                                                         const std::vector<PurchaseLine>& lines,
                                                          std::optional<IdempotencyTag> tag,
-                                                         Deadline start_by);
-  boost::asio::awaitable<Result<Hold>> PlaceHoldOnce(Buyer buyer, std::vector<PurchaseLine> lines,
+                                                         Deadline start_by, bool check_key);
+  boost::asio::awaitable<Result<Hold>> PlaceHoldOnce(Buyer buyer,
+                                                     const std::vector<PurchaseLine>& lines,
                                                      std::optional<IdempotencyTag> tag,
-                                                     Deadline start_by);
+                                                     Deadline start_by, bool check_key);
   boost::asio::awaitable<Result<PaidOrder>> PayHoldOnce(Buyer buyer, std::int64_t hold_id,
-                                                        std::optional<IdempotencyTag> tag);
-  // One request under an Idempotency-Key: first does `execute`, duplicates wait and replay.
+                                                        std::optional<IdempotencyTag> tag,
+                                                        bool check_key);
+  // One request under an Idempotency-Key: the first does `execute`, duplicates wait and replay;
+  // a key claimed elsewhere is answered from its record.
   template <class T>
-  boost::asio::awaitable<Answer<T>> WithIdempotency(
-      const Buyer& buyer, const IdempotencyRequest& idem, std::string_view operation,
-      std::function<boost::asio::awaitable<Result<T>>(std::optional<IdempotencyTag>)> execute,
-      std::function<Result<T>(const IdempotencyEntry&)> replay);
+  using Execute =
+      std::function<boost::asio::awaitable<Result<T>>(std::optional<IdempotencyTag>, bool)>;
+  template <class T>
+  using Replay = std::function<boost::asio::awaitable<Result<T>>(const IdempotencyEntry&)>;
+  template <class T>
+  boost::asio::awaitable<Answer<T>> WithIdempotency(const Buyer& buyer,
+                                                    const IdempotencyRequest& idem,
+                                                    std::string_view operation, Execute<T> execute,
+                                                    Replay<T> replay);
+  // The answer the key's record gives, nullopt when there is no record. `wait_open`: while the
+  // record's purchase is in flight (another instance is paying), look again until duplicate_wait.
+  template <class T>
+  boost::asio::awaitable<std::optional<Answer<T>>> FromRecord(const Buyer& buyer,
+                                                              const IdempotencyRequest& idem,
+                                                              std::string_view operation,
+                                                              const Replay<T>& replay,
+                                                              bool wait_open);
   // Rebuilds an answer from what the database says about the hold behind a key.
-  Result<PaidOrder> ReplayPayment(const IdempotencyEntry& entry);
-  Result<Hold> ReplayHold(const IdempotencyEntry& entry);
+  boost::asio::awaitable<Result<PaidOrder>> ReplayPayment(const IdempotencyEntry& entry);
+  boost::asio::awaitable<Result<Hold>> ReplayHold(const IdempotencyEntry& entry);
 
-  InventoryStore& store_;
+  StockStore& stock_;
+  SaleStore& sales_;
+  HoldStore& holds_;
+  RefundStore& refunds_store_;
+  IdempotencyStore& idempotency_;
+  Admission& admission_;
+  IdempotencyGate& gate_;
   PaymentProvider& provider_;
+  ProductDirectory& catalog_;
   const Clock& clock_;
   const CheckoutOptions options_;
-  IdempotencyGate gate_;
-  std::function<bool(std::int64_t)> product_exists_;
 
   ChangeSignal stock_signal_;
   mutable std::shared_mutex products_mutex_;
@@ -207,6 +289,8 @@ class CheckoutService {
   metrics::Counter& replays_;
   metrics::Counter& invariant_violations_;
   metrics::Counter& refunds_;
+  metrics::Counter& rebuilds_;
+  metrics::Counter& rebuilds_deferred_;
 };
 
 }  // namespace rocketmart::checkout

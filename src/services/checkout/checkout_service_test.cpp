@@ -6,15 +6,22 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <array>
 #include <atomic>
+#include <barrier>
 #include <map>
+#include <mutex>
 #include <set>
 #include <thread>
 
 #include "infra/storage/migrations.hpp"
 #include "infra/storage/read_connections.hpp"
+#include "services/checkout/adapters/in_memory_admission.hpp"
+#include "services/checkout/adapters/in_memory_idempotency_gate.hpp"
 #include "services/checkout/adapters/simulated_payment_provider.hpp"
-#include "services/checkout/adapters/sqlite_inventory_store.hpp"
+#include "services/checkout/adapters/sqlite_checkout_stores.hpp"
+#include "support/latch.hpp"
 #include "support/run_await.hpp"
 #include "support/temp_dir.hpp"
 
@@ -25,6 +32,31 @@ using testing::RunAwait;
 
 constexpr std::int64_t kProduct = 1;
 constexpr std::int64_t kPrice = 1000;
+
+// The catalog's product directory as these tests need it: the products the catalog has listed.
+class ListedProducts final : public ProductDirectory {
+ public:
+  void Add(std::int64_t id) {
+    std::lock_guard lock(mutex_);
+    ids_.insert(id);
+  }
+  boost::asio::awaitable<Result<bool>> Exists(std::int64_t product_id) override {
+    if (down) co_return MakeError(Errc::kUnavailable, "the catalog cannot be asked");
+    std::lock_guard lock(mutex_);
+    co_return ids_.contains(product_id);
+  }
+  std::atomic<bool> down{false};
+
+ private:
+  std::mutex mutex_;
+  std::set<std::int64_t> ids_;
+};
+
+// One checkout instance's own memory: its admission and in-flight gate.
+struct InstanceMemory {
+  InMemoryAdmission admission;
+  InMemoryIdempotencyGate gate;
+};
 
 class CheckoutTest : public ::testing::Test {
  protected:
@@ -41,19 +73,33 @@ class CheckoutTest : public ::testing::Test {
     provider_readers_ = std::make_unique<storage::ReadConnections>(provider_db);
     checkout_writer_->Start();
     provider_writer_->Start();
-    store_ = std::make_unique<SqliteInventoryStore>(*checkout_writer_, *checkout_readers_);
+    stores_ = std::make_unique<SqliteCheckoutStores>(*checkout_writer_, *checkout_readers_);
     provider_ = std::make_unique<SimulatedPaymentProvider>(
         *provider_writer_, *provider_readers_, SimulatedProviderOptions{decline_rate, 7, {}});
     metrics_ = std::make_unique<metrics::Registry>();
     CheckoutOptions options;
     options.hold_ttl = std::chrono::seconds(600);
     options.duplicate_wait = std::chrono::milliseconds(30000);
-    service_ = std::make_unique<CheckoutService>(*store_, *provider_, clock_, *metrics_, options);
-    service_->Load();
+    memory_ = std::make_unique<InstanceMemory>();
+    service_ = std::make_unique<CheckoutService>(Ports(*memory_), clock_, *metrics_, options);
+    ASSERT_TRUE(RunAwait(service_->Load()).ok());
+  }
+
+  CheckoutPorts Ports(InstanceMemory& memory) {
+    return CheckoutPorts{.stock = stores_->stock,
+                         .sales = stores_->sales,
+                         .holds = stores_->holds,
+                         .refunds = stores_->refunds,
+                         .idempotency = stores_->idempotency,
+                         .admission = memory.admission,
+                         .gate = memory.gate,
+                         .provider = *provider_,
+                         .catalog = catalog_};
   }
 
   void Close() {
     service_.reset();
+    memory_.reset();
     checkout_writer_->Stop();
     provider_writer_->Stop();
   }
@@ -65,7 +111,7 @@ class CheckoutTest : public ::testing::Test {
   // A catalog product event as the bus delivers it in one process: the effect (the inventory row,
   // claimed) first, then this instance's cache refresh.
   void ProductEvent(const ProductFacts& facts, const std::string& event_id) {
-    service_->RecordProductFacts(facts, event_id);
+    ASSERT_TRUE(RunAwait(service_->RecordProductFacts(facts, event_id)).ok());
     service_->RefreshProductFacts(facts);
   }
   void CreateProduct(std::int64_t stock, std::int64_t product = kProduct) {
@@ -122,7 +168,7 @@ class CheckoutTest : public ::testing::Test {
   }
 
   void ExpectInvariants() {
-    EXPECT_EQ(service_->Reconcile(), 0u);
+    EXPECT_EQ(RunAwait(service_->Reconcile()).problems, 0u);
     ExpectLedgerReplays();
     EXPECT_EQ(Query("checkout.db", "SELECT count(*) FROM payments"), Captures());
     EXPECT_EQ(Holds("PAID"), Captures());
@@ -132,8 +178,10 @@ class CheckoutTest : public ::testing::Test {
   FakeClock clock_;
   std::unique_ptr<storage::GroupCommitWriter> checkout_writer_, provider_writer_;
   std::unique_ptr<storage::ReadConnections> checkout_readers_, provider_readers_;
-  std::unique_ptr<SqliteInventoryStore> store_;
+  std::unique_ptr<SqliteCheckoutStores> stores_;
   std::unique_ptr<SimulatedPaymentProvider> provider_;
+  ListedProducts catalog_;
+  std::unique_ptr<InstanceMemory> memory_;
   std::unique_ptr<metrics::Registry> metrics_;
   std::unique_ptr<CheckoutService> service_;
 };
@@ -328,10 +376,12 @@ TEST_F(CheckoutTest, CrashWhilePayingIsSettledFromTheProviderRecordAtStart) {
   first.now = clock_.Now();
   first.expires_at = clock_.Now() + std::chrono::minutes(10);
   first.pay_now = true;
+  first.worker = "checkout";  // this instance, whose restart settles it at once
+  first.payment_lease_until = clock_.Now() + std::chrono::minutes(1);
   HoldRequest second = first;
   second.member_id = 2;
-  auto captured = RunAwait(store_->PlaceHold(first));
-  auto unknown = RunAwait(store_->PlaceHold(second));
+  auto captured = RunAwait(stores_->holds.PlaceHold(first));
+  auto unknown = RunAwait(stores_->holds.PlaceHold(second));
   ASSERT_TRUE(captured.ok() && unknown.ok());
   ASSERT_TRUE(RunAwait(provider_->Charge(captured->id, 1, kPrice)).ok());
   Close();
@@ -597,11 +647,13 @@ TEST_F(CheckoutTest, ProductEventsAreAppliedOnceAndStaleVersionsIgnored) {
 // newest version wins, also across a restart).
 TEST_F(CheckoutTest, TheInventoryRowIsWrittenOnceAndEveryInstanceRefreshesItsMemory) {
   Open();
-  CheckoutService second(*store_, *provider_, clock_, *metrics_);
-  second.Load();
+  InstanceMemory second_memory;
+  CheckoutService second(Ports(second_memory), clock_, *metrics_);
+  ASSERT_TRUE(RunAwait(second.Load()).ok());
   const ProductFacts created{kProduct, kPrice, 5, false, 1, "Sneaker"};
-  service_->RecordProductFacts(created, "catalog:1");
-  second.RecordProductFacts(created, "catalog:1");  // the same event at another instance
+  ASSERT_TRUE(RunAwait(service_->RecordProductFacts(created, "catalog:1")).ok());
+  // The same event at another instance.
+  ASSERT_TRUE(RunAwait(second.RecordProductFacts(created, "catalog:1")).ok());
   EXPECT_EQ(Query("checkout.db", "SELECT count(*) FROM stock_ledger WHERE kind = 'INIT'"), 1);
   EXPECT_EQ(Available(), 5);
   // The row alone is not this instance's memory: until the refresh, its stock is unknown.
@@ -613,7 +665,7 @@ TEST_F(CheckoutTest, TheInventoryRowIsWrittenOnceAndEveryInstanceRefreshesItsMem
   EXPECT_EQ(second.Available(kProduct), 5);
 
   const ProductFacts retired{kProduct, kPrice, 5, true, 2, "Sneaker"};
-  service_->RecordProductFacts(retired, "catalog:2");
+  ASSERT_TRUE(RunAwait(service_->RecordProductFacts(retired, "catalog:2")).ok());
   second.RefreshProductFacts(retired);
   second.RefreshProductFacts(created);  // an older version arriving late changes nothing
   OpenSale(1);
@@ -625,8 +677,9 @@ TEST_F(CheckoutTest, TheInventoryRowIsWrittenOnceAndEveryInstanceRefreshesItsMem
 
   // A restarted instance starts from the row's version: older facts redelivered to its cache
   // (its position may lag the effect's) do not bring the product back.
-  CheckoutService restarted(*store_, *provider_, clock_, *metrics_);
-  restarted.Load();
+  InstanceMemory restarted_memory;
+  CheckoutService restarted(Ports(restarted_memory), clock_, *metrics_);
+  ASSERT_TRUE(RunAwait(restarted.Load()).ok());
   restarted.RefreshProductFacts(created);
   EXPECT_EQ(restarted.GetSale(kProduct)->state, SaleState::kRetired);
   EXPECT_EQ(restarted.Available(kProduct), 5);
@@ -635,7 +688,7 @@ TEST_F(CheckoutTest, TheInventoryRowIsWrittenOnceAndEveryInstanceRefreshesItsMem
 TEST_F(CheckoutTest, ASaleSetBeforeTheStockArrivesReadsPreparingNotSoldOut) {
   Open();
   // The catalog has created the product; its event with the stock has not reached checkout yet.
-  service_->SetProductExistsCheck([](std::int64_t id) { return id == kProduct; });
+  catalog_.Add(kProduct);
   OpenSale(1);
   EXPECT_EQ(service_->GetSale(kProduct)->state, SaleState::kPreparing);
   EXPECT_EQ(service_->Available(kProduct), std::nullopt);
@@ -654,7 +707,11 @@ TEST_F(CheckoutTest, ASaleSetBeforeTheStockArrivesReadsPreparingNotSoldOut) {
 TEST(CheckoutMigrationsTest, RefundsSettledBeforePaymentRefundedExistedAreReportedOnce) {
   testing::TempDir dir{"checkout"};
   storage::Database db(storage::OpenOptions{dir.File("checkout.db")});
-  storage::Migrate(db, CheckoutMigrations().first(CheckoutMigrations().size() - 1));
+  // Every migration before the one that reports them (version 7).
+  const auto all = CheckoutMigrations();
+  const auto before = std::find_if(all.begin(), all.end(),
+                                   [](const storage::Migration& m) { return m.version >= 7; });
+  storage::Migrate(db, all.first(static_cast<std::size_t>(before - all.begin())));
   db.Exec(
       "INSERT INTO holds (id, member_id, status, total, created_at_ms, expires_at_ms) VALUES "
       "(1, 9, 'PAID', 3000, 1, 2), (2, 9, 'PAID', 100, 1, 2), (3, 9, 'PAID', 100, 1, 2);"
@@ -672,13 +729,13 @@ TEST(CheckoutMigrationsTest, RefundsSettledBeforePaymentRefundedExistedAreReport
 }
 
 TEST(AdmissionTest, ChecksLimitThenStockAndGivesBack) {
-  Admission a(2);
+  AdmissionCounter a(2);
   EXPECT_TRUE(a.Admit(1, 1, 1).ok());
   EXPECT_EQ(a.Admit(1, 1, 1).error().code, Errc::kPurchaseLimitReached);
   EXPECT_EQ(a.Admit(2, 2, 5).error().code, Errc::kInsufficientStock);
   EXPECT_TRUE(a.Admit(2, 1, 5).ok());
   EXPECT_EQ(a.Admit(3, 1, 5).error().code, Errc::kSoldOut);
-  a.GiveBack(1, 1);
+  a.Withdraw(1, 1);
   EXPECT_EQ(a.MemberUnits(1), 0);
   EXPECT_TRUE(a.Admit(3, 1, 5).ok());
   EXPECT_EQ(a.available(), 0);
@@ -717,7 +774,7 @@ TEST_F(CheckoutTest, OpenHoldsListsTheMembersUnexpiredAndPayingHoldsNewestFirst)
   std::vector<PurchaseLine> bought{{kProduct, 1}};
   ASSERT_TRUE(RunAwait(service_->Purchase(B(1), std::move(bought), std::nullopt)).result.ok());
 
-  auto page = service_->OpenHolds(1, 0, 2);
+  auto page = *RunAwait(service_->OpenHolds(1, 0, 2));
   EXPECT_EQ(page.total, 3);
   ASSERT_EQ(page.items.size(), 2u);
   EXPECT_EQ(page.items[0].id, mine[2]);
@@ -725,7 +782,7 @@ TEST_F(CheckoutTest, OpenHoldsListsTheMembersUnexpiredAndPayingHoldsNewestFirst)
   EXPECT_EQ(page.items[0].lines.at(0).quantity, 3);
   EXPECT_EQ(page.items[0].member_id, 1);
   EXPECT_EQ(page.next_before_id, mine[1]);
-  auto rest = service_->OpenHolds(1, page.next_before_id, 2);
+  auto rest = *RunAwait(service_->OpenHolds(1, page.next_before_id, 2));
   ASSERT_EQ(rest.items.size(), 1u);
   EXPECT_EQ(rest.items[0].id, mine[0]);
   EXPECT_EQ(rest.next_before_id, 0);
@@ -733,10 +790,10 @@ TEST_F(CheckoutTest, OpenHoldsListsTheMembersUnexpiredAndPayingHoldsNewestFirst)
   // Paid and cancelled holds leave the list; so does one whose time is up, before the sweep.
   ASSERT_TRUE(RunAwait(service_->PayHold(B(1), mine[2], std::nullopt)).result.ok());
   ASSERT_TRUE(RunAwait(service_->CancelHold(B(1), mine[1])).ok());
-  EXPECT_EQ(service_->OpenHolds(1, 0, 10).total, 1);
+  EXPECT_EQ(RunAwait(service_->OpenHolds(1, 0, 10))->total, 1);
   clock_.Advance(std::chrono::seconds(600));
-  EXPECT_EQ(service_->OpenHolds(1, 0, 10).items.size(), 0u);
-  EXPECT_EQ(service_->OpenHolds(1, 0, 10).total, 0);
+  EXPECT_EQ(RunAwait(service_->OpenHolds(1, 0, 10))->items.size(), 0u);
+  EXPECT_EQ(RunAwait(service_->OpenHolds(1, 0, 10))->total, 0);
   EXPECT_EQ(Holds("ACTIVE"), 2) << "not swept yet";
   ExpectInvariants();
 }
@@ -759,6 +816,312 @@ TEST_F(CheckoutTest, RestockIsBoundedPerRequestAndOverTheProductsLife) {
   ASSERT_TRUE(RunAwait(service_->Purchase(B(1), lines, std::nullopt)).result.ok());
   EXPECT_FALSE(RunAwait(service_->Restock(kProduct, 1)).ok());
   EXPECT_EQ(RunAwait(service_->Restock(999, 1)).error().code, Errc::kNotFound);
+  ExpectInvariants();
+}
+
+// Issue 12 point 4: idempotency is answered from the store, never from one instance's memory. A
+// retry that lands on another instance (its own admission and in-flight gate, which never saw the
+// key) waits, bounded, while the first purchase is truly in flight, answers REQUEST_IN_FLIGHT only
+// then, and replays the durable outcome once it is settled; a different request with the key is
+// refused there too. One charge, one hold, no unit taken by the retries.
+TEST_F(CheckoutTest, ARetryOnAnotherInstanceIsAnsweredFromTheDurableRecord) {
+  Open();
+  CreateProduct(10);
+  OpenSale(1);
+  // The provider of the first instance stalls in Charge until released.
+  class StallingProvider final : public PaymentProvider {
+   public:
+    explicit StallingProvider(PaymentProvider& inner) : inner_(inner) {}
+    boost::asio::awaitable<Result<ChargeRecord>> Charge(std::int64_t hold_id,
+                                                        std::int64_t member_id,
+                                                        std::int64_t amount) override {
+      entered.Open();
+      release.Wait();
+      co_return co_await inner_.Charge(hold_id, member_id, amount);
+    }
+    boost::asio::awaitable<Result<std::optional<ChargeRecord>>> Lookup(
+        std::int64_t hold_id) override {
+      co_return co_await inner_.Lookup(hold_id);
+    }
+    boost::asio::awaitable<Result<ChargeRecord>> Refund(std::int64_t hold_id) override {
+      co_return co_await inner_.Refund(hold_id);
+    }
+    testing::Gate entered, release;
+
+   private:
+    PaymentProvider& inner_;
+  };
+  StallingProvider stalling(*provider_);
+  InstanceMemory first_memory, second_memory;
+  CheckoutService first(CheckoutPorts{.stock = stores_->stock,
+                                      .sales = stores_->sales,
+                                      .holds = stores_->holds,
+                                      .refunds = stores_->refunds,
+                                      .idempotency = stores_->idempotency,
+                                      .admission = first_memory.admission,
+                                      .gate = first_memory.gate,
+                                      .provider = stalling,
+                                      .catalog = catalog_},
+                        clock_, *metrics_);
+  CheckoutOptions short_wait;
+  short_wait.duplicate_wait = std::chrono::milliseconds(200);
+  CheckoutService second(Ports(second_memory), clock_, *metrics_, short_wait);
+  ASSERT_TRUE(RunAwait(first.Load()).ok());
+  ASSERT_TRUE(RunAwait(second.Load()).ok());
+  first.RefreshProductFacts({kProduct, kPrice, 10, false, 1, "Drop"});
+  second.RefreshProductFacts({kProduct, kPrice, 10, false, 1, "Drop"});
+
+  const IdempotencyRequest idem{"key-1", "hash-of-the-body"};
+  const std::vector<PurchaseLine> one{{kProduct, 1}};
+  Answer<PaidOrder> original{MakeError(Errc::kInternal, "not answered")};
+  std::thread buyer([&] { original = RunAwait(first.Purchase(B(7), one, idem)); });
+  if (!stalling.entered.Wait(std::chrono::seconds(5))) {
+    stalling.release.Open();
+    buyer.join();
+    FAIL() << "the first purchase never reached the provider: "
+           << (original.result.ok() ? "paid" : original.result.error().message);
+  }
+  // In flight on the first instance: the second waits its bound, then says so.
+  auto in_flight = RunAwait(second.Purchase(B(7), one, idem));
+  ASSERT_FALSE(in_flight.result.ok());
+  EXPECT_EQ(in_flight.result.error().code, Errc::kRequestInFlight);
+  auto mismatch = RunAwait(second.Purchase(B(7), one, IdempotencyRequest{"key-1", "other"}));
+  ASSERT_FALSE(mismatch.result.ok());
+  EXPECT_EQ(mismatch.result.error().code, Errc::kIdempotencyKeyReused);
+  EXPECT_EQ(Available(), 9) << "the retries took no unit";
+
+  stalling.release.Open();
+  buyer.join();
+  ASSERT_TRUE(original.result.ok()) << original.result.error().message;
+  auto replay = RunAwait(second.Purchase(B(7), one, idem));
+  ASSERT_TRUE(replay.result.ok()) << replay.result.error().message;
+  EXPECT_TRUE(replay.replayed);
+  EXPECT_EQ(replay.result->order_id, original.result->order_id);
+  EXPECT_EQ(Charges(), 1);
+  EXPECT_EQ(Query("checkout.db", "SELECT count(*) FROM holds"), 1);
+  EXPECT_EQ(Sold(), 1);
+  ExpectInvariants();
+}
+
+// Issue 12 point 4: maintenance claims its work. Two instances over one database run hold expiry,
+// stale-payment resolution and refund retries at the same moment: each hold expires once, each
+// stale payment is looked up and settled once, each pending refund is asked for once more.
+TEST_F(CheckoutTest, TwoInstancesRunMaintenanceTogetherAndActOnEachItemOnce) {
+  Open();
+  // Counts what each hold costs the provider; refunds can be made to fail.
+  class CountingProvider final : public PaymentProvider {
+   public:
+    explicit CountingProvider(PaymentProvider& inner) : inner_(inner) {}
+    boost::asio::awaitable<Result<ChargeRecord>> Charge(std::int64_t hold_id,
+                                                        std::int64_t member_id,
+                                                        std::int64_t amount) override {
+      co_return co_await inner_.Charge(hold_id, member_id, amount);
+    }
+    boost::asio::awaitable<Result<std::optional<ChargeRecord>>> Lookup(
+        std::int64_t hold_id) override {
+      Count(lookups_, hold_id);
+      co_return co_await inner_.Lookup(hold_id);
+    }
+    boost::asio::awaitable<Result<ChargeRecord>> Refund(std::int64_t hold_id) override {
+      Count(refunds_, hold_id);
+      if (fail_refunds) co_return MakeError(Errc::kUnavailable, "the provider is down");
+      co_return co_await inner_.Refund(hold_id);
+    }
+    std::map<std::int64_t, int> Lookups() {
+      std::lock_guard lock(mu_);
+      return lookups_;
+    }
+    std::map<std::int64_t, int> Refunds() {
+      std::lock_guard lock(mu_);
+      return refunds_;
+    }
+    std::atomic<bool> fail_refunds{false};
+
+   private:
+    void Count(std::map<std::int64_t, int>& calls, std::int64_t hold_id) {
+      std::lock_guard lock(mu_);
+      ++calls[hold_id];
+    }
+    PaymentProvider& inner_;
+    std::mutex mu_;
+    std::map<std::int64_t, int> lookups_, refunds_;
+  };
+  CountingProvider provider(*provider_);
+  InstanceMemory memory_a, memory_b;
+  auto ports = [&](InstanceMemory& memory) {
+    return CheckoutPorts{.stock = stores_->stock,
+                         .sales = stores_->sales,
+                         .holds = stores_->holds,
+                         .refunds = stores_->refunds,
+                         .idempotency = stores_->idempotency,
+                         .admission = memory.admission,
+                         .gate = memory.gate,
+                         .provider = provider,
+                         .catalog = catalog_};
+  };
+  CheckoutOptions options_a, options_b;
+  options_a.worker = "instance-a";
+  options_b.worker = "instance-b";
+  options_a.sweep_batch = options_b.sweep_batch = 3;  // small batches: the workers interleave
+  // The product and its sale exist before the two instances start (they load them).
+  CreateProduct(60);
+  OpenSale(5);
+  CheckoutService a(ports(memory_a), clock_, *metrics_, options_a);
+  CheckoutService b(ports(memory_b), clock_, *metrics_, options_b);
+  ASSERT_TRUE(RunAwait(a.Load()).ok());
+  ASSERT_TRUE(RunAwait(b.Load()).ok());
+
+  constexpr int kEach = 12;
+  // Holds their buyers walk away from.
+  for (int i = 0; i < kEach; ++i) {
+    std::vector<PurchaseLine> one{{kProduct, 1}};
+    ASSERT_TRUE(RunAwait(a.CreateHold(B(100 + i), one, std::nullopt)).result.ok());
+  }
+  // Payments an instance that died had started (the provider never heard of them).
+  std::set<std::int64_t> stale;
+  for (int i = 0; i < kEach; ++i) {
+    HoldRequest r;
+    r.member_id = 200 + i;
+    r.lines = {{kProduct, 1, kPrice}};
+    r.per_member_limits = {{kProduct, 5}};
+    r.now = clock_.Now();
+    r.expires_at = clock_.Now() + std::chrono::minutes(10);
+    r.pay_now = true;
+    r.worker = "died";
+    r.payment_lease_until = clock_.Now();
+    auto placed = RunAwait(stores_->holds.PlaceHold(r));
+    ASSERT_TRUE(placed.ok());
+    stale.insert(placed->id);
+  }
+  // Paid orders cancelled while the provider refused refunds: pending.
+  provider.fail_refunds = true;
+  std::set<std::int64_t> refunded_holds;
+  for (int i = 0; i < kEach; ++i) {
+    std::vector<PurchaseLine> one{{kProduct, 1}};
+    auto paid = RunAwait(a.Purchase(B(300 + i), one, std::nullopt));
+    ASSERT_TRUE(paid.result.ok());
+    ASSERT_TRUE(
+        *RunAwait(a.RefundAndRestock(paid.result->payment_id, "orders:" + std::to_string(i))));
+    refunded_holds.insert(paid.result->hold_id);
+  }
+  provider.fail_refunds = false;
+  clock_.Advance(std::chrono::minutes(11));  // past every hold's TTL and every lease
+
+  std::atomic<std::size_t> expired{0}, resolved{0}, retried{0};
+  std::barrier start(6);
+  std::vector<std::thread> workers;
+  for (CheckoutService* service : {&a, &b}) {
+    workers.emplace_back([&, service] {
+      start.arrive_and_wait();
+      while (const std::size_t n = RunAwait(service->SweepExpired())) expired += n;
+    });
+    workers.emplace_back([&, service] {
+      start.arrive_and_wait();
+      while (const std::size_t n = RunAwait(service->ResolveStalePayments(false))) resolved += n;
+    });
+    workers.emplace_back([&, service] {
+      start.arrive_and_wait();
+      while (const std::size_t n = RunAwait(service->RetryPendingRefunds())) retried += n;
+    });
+  }
+  for (auto& w : workers) w.join();
+
+  EXPECT_EQ(expired.load(), static_cast<std::size_t>(kEach));
+  EXPECT_EQ(resolved.load(), static_cast<std::size_t>(kEach));
+  EXPECT_EQ(retried.load(), static_cast<std::size_t>(kEach));
+  const auto lookups = provider.Lookups();
+  EXPECT_EQ(lookups.size(), stale.size());
+  for (const std::int64_t id : stale) EXPECT_EQ(lookups.count(id) ? lookups.at(id) : 0, 1) << id;
+  const auto refunds = provider.Refunds();
+  EXPECT_EQ(refunds.size(), refunded_holds.size());
+  for (const std::int64_t id : refunded_holds) {
+    EXPECT_EQ(refunds.count(id) ? refunds.at(id) : 0, 2) << "the failed call and one retry";
+  }
+  EXPECT_EQ(Holds("EXPIRED"), kEach);
+  EXPECT_EQ(Available(), 60) << "every unit came back once";
+  EXPECT_EQ(RunAwait(a.RetryPendingRefunds()), 0u);
+  // (Not ExpectInvariants: its ledger replay predates refunds.)
+  EXPECT_EQ(RunAwait(a.Reconcile()).problems, 0u);
+}
+
+// Issue 12: the catalog's product directory is a constructor-injected port that can fail. A sale
+// for a product checkout has not heard of is checked with the catalog; when the catalog cannot
+// answer, the sale is refused with its error and nothing is saved.
+TEST_F(CheckoutTest, ASaleTheCatalogCannotConfirmIsRefusedAndNotSaved) {
+  Open();
+  catalog_.Add(kProduct);
+  catalog_.down = true;
+  const Sale sale{clock_.Now(), clock_.Now() + std::chrono::hours(1), 1};
+  auto refused = RunAwait(service_->SetSale(kProduct, sale));
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().code, Errc::kUnavailable);
+  EXPECT_FALSE(service_->GetSale(kProduct).has_value());
+  EXPECT_EQ(Query("checkout.db", "SELECT count(*) FROM sales"), 0);
+  catalog_.down = false;
+  EXPECT_TRUE(RunAwait(service_->SetSale(kProduct, sale)).ok());
+  EXPECT_EQ(RunAwait(service_->SetSale(99, sale)).error().code, Errc::kNotFound);
+}
+
+// Issue 12 point 4: the reconciler rebuilds admission's counters from the database (brief §2.8),
+// not only reports, while a drop runs: a purchase admitted but not yet committed is neither
+// counted twice nor lost (Admission::BeginRebuild/FinishRebuild apply a snapshot only when nothing
+// moved for the product from before the snapshot until the replacement).
+TEST_F(CheckoutTest, TheReconcilerRebuildsAdmissionFromTheDatabaseDuringADrop) {
+  Open(0.2);
+  constexpr int kStock = 150;
+  CreateProduct(kStock);
+  OpenSale(2);
+  // Admission drifted from the database (a notification lost): 40 units it does not have.
+  {
+    const std::array<AdmissionLine, 1> phantom{
+        AdmissionLine{&memory_->admission.Counter(kProduct), 40, 0}};
+    memory_->admission.BeginReturn();
+    memory_->admission.Return(0, phantom);
+    memory_->admission.EndReturn();
+  }
+  ASSERT_EQ(service_->Available(kProduct), kStock + 40);
+
+  constexpr int kThreads = 6;
+  constexpr int kAttemptsPerThread = 200;
+  constexpr int kMembers = 600;
+  std::atomic<int> running{kThreads};
+  std::atomic<std::size_t> rebuilt_during_drop{0};
+  std::thread reconciler([&] {
+    while (running.load() > 0) {
+      const ReconcileReport report = RunAwait(service_->Reconcile());
+      EXPECT_EQ(report.problems, 0u);
+      if (running.load() > 0) rebuilt_during_drop += report.rebuilt;
+    }
+  });
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kAttemptsPerThread; ++i) {
+        const std::int64_t member = 1 + (t * kAttemptsPerThread + i) % kMembers;
+        std::vector<PurchaseLine> lines{{kProduct, 1}};
+        (void)RunAwait(service_->Purchase(B(member), std::move(lines), std::nullopt));
+        // Buyers arrive paced, not back to back: moments with nothing in flight exist, as in a
+        // real drop, and the rebuild must find them (pacing the load, not waiting for a result).
+        std::this_thread::sleep_for(std::chrono::microseconds(300));
+      }
+      --running;
+    });
+  }
+  for (auto& th : threads) th.join();
+  reconciler.join();
+  EXPECT_GT(rebuilt_during_drop.load(), 0u) << "no rebuild applied while the drop ran";
+  EXPECT_EQ(Sold(), kStock);
+  // No reconciliation since the drop ended: what the rebuilds left, plus every purchase since,
+  // is the database's stock and every member's units.
+  EXPECT_EQ(service_->Available(kProduct), Available());
+  for (std::int64_t member = 1; member <= kMembers; ++member) {
+    const std::int64_t in_db =
+        std::max<std::int64_t>(0, Query("checkout.db",
+                                        "SELECT units FROM member_units WHERE product_id = 1 AND "
+                                        "member_id = " +
+                                            std::to_string(member)));
+    ASSERT_EQ(memory_->admission.MemberUnits(kProduct, member), in_db) << "member " << member;
+  }
   ExpectInvariants();
 }
 

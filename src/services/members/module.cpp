@@ -139,8 +139,9 @@ std::vector<module::PeriodicTask> MembersModule::PeriodicTasks() {
   // A revocation the deny-list did not take (the request answered 503) is replayed from
   // members.db until it does.
   MembersService* service = members_.get();
-  return {{"revocation-republish", std::chrono::seconds(5),
-           [service]() -> boost::asio::awaitable<void> {
+  return {{.name = "revocation-republish",
+           .every = std::chrono::seconds(5),
+           .run = [service]() -> boost::asio::awaitable<void> {
              const bool replayed = co_await service->RepublishRevocations();
              (void)replayed;
            }}};

@@ -100,8 +100,9 @@ void OrdersModule::RegisterRoutes(http::Router& router) {
 
 std::vector<module::PeriodicTask> OrdersModule::PeriodicTasks() {
   OrdersService* orders = &orders_;
-  return {{"order-scheduler", std::chrono::milliseconds(config_.orders.scheduler_interval_ms),
-           [orders]() -> boost::asio::awaitable<void> {
+  return {{.name = "order-scheduler",
+           .every = std::chrono::milliseconds(config_.orders.scheduler_interval_ms),
+           .run = [orders]() -> boost::asio::awaitable<void> {
              // Drain every due transition, one bounded batch per transaction.
              while (co_await orders->RunSchedulerOnce() >= orders->scheduler_batch()) {
              }

@@ -8,16 +8,17 @@
 #include <mutex>
 #include <set>
 
-#include "app/in_process_clients.hpp"
 #include "infra/async/run.hpp"
 #include "infra/events/sqlite_outbox/outbox.hpp"
 #include "infra/events/sqlite_outbox/sqlite_event_bus.hpp"
 #include "infra/metrics/metrics.hpp"
 #include "infra/storage/migrations.hpp"
+#include "services/catalog/clients/in_process/product_directory.hpp"
+#include "services/checkout/adapters/embedded_checkout_ports.hpp"
 #include "services/checkout/adapters/order_events_subscriber.hpp"
-#include "services/checkout/adapters/sqlite_inventory_store.hpp"
 #include "services/checkout/api/events.hpp"
 #include "services/checkout/checkout_service.hpp"
+#include "services/checkout/clients/in_process/clients.hpp"
 #include "services/orders/adapters/order_paid_subscriber.hpp"
 #include "services/orders/adapters/sqlite_order_store.hpp"
 #include "services/orders/api/events.hpp"
@@ -46,11 +47,12 @@ class FakeProvider final : public checkout::PaymentProvider {
     ChargeRecord record{ChargeOutcome::kCaptured, "ref-" + std::to_string(hold_id)};
     co_return record;
   }
-  std::optional<ChargeRecord> Lookup(std::int64_t hold_id) override {
+  awaitable<Result<std::optional<ChargeRecord>>> Lookup(std::int64_t hold_id) override {
     std::lock_guard lock(mu_);
     auto it = charges_.find(hold_id);
-    if (it == charges_.end()) return std::nullopt;
-    return ChargeRecord{it->second, "ref-" + std::to_string(hold_id)};
+    if (it == charges_.end()) co_return std::optional<ChargeRecord>{};
+    co_return std::optional<ChargeRecord>{
+        ChargeRecord{it->second, "ref-" + std::to_string(hold_id)}};
   }
   awaitable<Result<ChargeRecord>> Refund(std::int64_t hold_id) override {
     std::lock_guard lock(mu_);
@@ -115,12 +117,12 @@ class RefundFlowTest : public ::testing::Test {
     orders_db_ = std::make_unique<Db>(dir_.File("orders.db"), OrdersMigrations());
     bus_.AddService("checkout", *checkout_db_->writer, *checkout_db_->readers);
     bus_.AddService("orders", *orders_db_->writer, *orders_db_->readers);
-    inventory_ = std::make_unique<checkout::SqliteInventoryStore>(*checkout_db_->writer,
-                                                                  *checkout_db_->readers);
-    checkout_ =
-        std::make_unique<checkout::CheckoutService>(*inventory_, provider_, clock_, metrics_);
+    checkout_ports_ = std::make_unique<checkout::EmbeddedCheckoutPorts>(*checkout_db_->writer,
+                                                                        *checkout_db_->readers);
+    checkout_ = std::make_unique<checkout::CheckoutService>(
+        checkout_ports_->With(provider_, no_catalog_), clock_, metrics_);
     order_store_ = std::make_unique<SqliteOrderStore>(*orders_db_->writer, *orders_db_->readers);
-    payments_ = std::make_unique<app::InProcessPaymentsClient>(*checkout_);
+    payments_ = std::make_unique<checkout::InProcessPaymentsClient>(*checkout_);
     orders_ = std::make_unique<OrdersService>(OrdersPorts{*order_store_, *payments_, no_figures_},
                                               clock_);
     paid_subscriber_ = std::make_unique<OrderPaidSubscriber>(*orders_);
@@ -140,7 +142,7 @@ class RefundFlowTest : public ::testing::Test {
                     refunds_subscriber_.get()});
     checkout_db_->writer->Start();
     orders_db_->writer->Start();
-    checkout_->Load();
+    ASSERT_TRUE(async::RunToCompletion(checkout_->Load()).ok());
     ASSERT_TRUE(async::RunToCompletion(orders_->Load()).ok());
     ProductEvent({kProduct, kPrice, 100, false, 1}, "catalog:1");
     const TimePoint now = clock_.Now();
@@ -150,7 +152,7 @@ class RefundFlowTest : public ::testing::Test {
 
   // A catalog product event as the bus delivers it in one process: effect, then cache refresh.
   void ProductEvent(const checkout::ProductFacts& facts, const std::string& event_id) {
-    checkout_->RecordProductFacts(facts, event_id);
+    ASSERT_TRUE(async::RunToCompletion(checkout_->RecordProductFacts(facts, event_id)).ok());
     checkout_->RefreshProductFacts(facts);
   }
   std::int64_t Buy(std::int64_t member, std::int64_t quantity) {
@@ -192,11 +194,13 @@ class RefundFlowTest : public ::testing::Test {
   std::unique_ptr<Db> checkout_db_;
   std::unique_ptr<Db> orders_db_;
   events::sqlite_outbox::SqliteEventBus bus_{clock_};
-  std::unique_ptr<checkout::SqliteInventoryStore> inventory_;
+  // Checkout knows its products from their events here: it never asks the catalog.
+  catalog::InProcessProductDirectory no_catalog_;  // never bound
+  std::unique_ptr<checkout::EmbeddedCheckoutPorts> checkout_ports_;
   std::unique_ptr<checkout::CheckoutService> checkout_;
   std::unique_ptr<SqliteOrderStore> order_store_;
   std::unique_ptr<OrdersService> orders_;
-  std::unique_ptr<app::InProcessPaymentsClient> payments_;
+  std::unique_ptr<checkout::InProcessPaymentsClient> payments_;
   NoSaleFigures no_figures_;
   std::unique_ptr<OrderPaidSubscriber> paid_subscriber_;
   std::unique_ptr<PaymentRefundedSubscriber> refunded_subscriber_;
@@ -336,8 +340,9 @@ TEST_F(RefundFlowTest, RefundsAndRestocksEqualCancelsPlusReceivedReturnsEvenWhen
                                 "WHERE kind = 'RETURN'"),
             10);
   EXPECT_EQ(checkout_->Available(kProduct), 90);
-  EXPECT_EQ(checkout_->Reconcile(), 0u);  // conservation holds with refunded units
-  const auto figures = checkout_->SaleFigures(kProduct);
+  // Conservation holds with refunded units.
+  EXPECT_EQ(async::RunToCompletion(checkout_->Reconcile()).problems, 0u);
+  const auto figures = *async::RunToCompletion(checkout_->SaleFigures(kProduct));
   ASSERT_TRUE(figures.has_value());
   EXPECT_EQ(figures->available, 90);
   EXPECT_EQ(figures->sold, 10);
@@ -377,7 +382,7 @@ TEST_F(RefundFlowTest, ACancelledOrderShowsItsRefundPendingThenConfirmed) {
   provider_.FailRefunds(false);
   clock_.Advance(std::chrono::minutes(5));
   const TimePoint settled_at = clock_.Now();
-  EXPECT_EQ(checkout_->RetryPendingRefunds(), 1u);
+  EXPECT_EQ(async::RunToCompletion(checkout_->RetryPendingRefunds()), 1u);
   DeliverPaid();
   ASSERT_TRUE(read().has_value());
   EXPECT_EQ(read()->status, RefundStatus::kRefunded);
@@ -385,8 +390,8 @@ TEST_F(RefundFlowTest, ACancelledOrderShowsItsRefundPendingThenConfirmed) {
   ASSERT_TRUE(read()->at.has_value());
   EXPECT_EQ(ToUnixMillis(*read()->at), ToUnixMillis(settled_at));
   // Settling again emits nothing; a confirmation delivered again (another id) changes nothing.
-  EXPECT_EQ(checkout_->RetryPendingRefunds(), 0u);
-  checkout_->RefundAndRestock(id, "orders:again");
+  EXPECT_EQ(async::RunToCompletion(checkout_->RetryPendingRefunds()), 0u);
+  (void)async::RunToCompletion(checkout_->RefundAndRestock(id, "orders:again"));
   std::vector<PaymentRefundedEvent> again{{"checkout:again", id, 1, clock_.Now()}};
   EXPECT_EQ(*async::RunToCompletion(orders_->OnPaymentsRefunded(again)), 0u);
   EXPECT_EQ(ToUnixMillis(*read()->at), ToUnixMillis(settled_at));
@@ -402,12 +407,12 @@ TEST_F(RefundFlowTest, AFailedProviderRefundStaysPendingUntilRetried) {
   // Stock is back at once; the money is owed.
   EXPECT_EQ(checkout_->Available(kProduct), 100);
   EXPECT_EQ(checkout_db_->Count("SELECT COUNT(*) FROM payments WHERE refund_pending = 1"), 1);
-  EXPECT_EQ(checkout_->RetryPendingRefunds(), 0u);
+  EXPECT_EQ(async::RunToCompletion(checkout_->RetryPendingRefunds()), 0u);
   provider_.FailRefunds(false);
-  EXPECT_EQ(checkout_->RetryPendingRefunds(), 1u);
+  EXPECT_EQ(async::RunToCompletion(checkout_->RetryPendingRefunds()), 1u);
   EXPECT_EQ(provider_.Refunded(), 1u);
   EXPECT_EQ(checkout_db_->Count("SELECT COUNT(*) FROM payments WHERE refund_pending = 1"), 0);
-  EXPECT_EQ(checkout_->RetryPendingRefunds(), 0u);
+  EXPECT_EQ(async::RunToCompletion(checkout_->RetryPendingRefunds()), 0u);
   EXPECT_EQ(checkout_->Available(kProduct), 100);
 }
 

@@ -1,5 +1,8 @@
 #include "services/checkout/adapters/catalog_subscriber.hpp"
 
+#include <stdexcept>
+
+#include "infra/async/run.hpp"
 #include "services/catalog/api/events.hpp"
 
 namespace rocketmart::checkout {
@@ -16,7 +19,13 @@ ProductFacts Decode(const events::Event& event) {
 void ProductInventorySubscriber::Handle(std::span<const events::Event> batch) {
   // Each event is applied (and claimed) on its own, so one decoded after others were applied
   // is still safe to set aside: the applied ones are claimed and skipped on redelivery.
-  for (const events::Event& event : batch) checkout_.RecordProductFacts(Decode(event), event.id);
+  for (const events::Event& event : batch) {
+    // Waits for the row's commit (this is the bus's thread); a refused write is retried by the
+    // bus with the rest of the batch.
+    const Status applied =
+        async::RunToCompletion(checkout_.RecordProductFacts(Decode(event), event.id));
+    if (!applied.ok()) throw std::runtime_error("checkout.inventory: " + applied.error().message);
+  }
 }
 
 void ProductCacheSubscriber::Handle(std::span<const events::Event> batch) {

@@ -18,7 +18,7 @@ namespace rocketmart::checkout {
 class ProductInventorySubscriber final : public events::EventSubscriber {
  public:
   explicit ProductInventorySubscriber(CheckoutService& checkout) : checkout_(checkout) {}
-  std::string_view Name() const override { return "checkout.inventory"; }
+  std::string_view Name() const override { return CheckoutService::kInventoryConsumer; }
   void Handle(std::span<const events::Event> batch) override;
 
  private:

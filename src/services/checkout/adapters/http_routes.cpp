@@ -1,6 +1,7 @@
 #include "services/checkout/adapters/http_routes.hpp"
 
 #include <boost/json.hpp>
+#include <charconv>
 
 #include "core/time_format.hpp"
 #include "infra/http/idempotency_key.hpp"
@@ -74,6 +75,50 @@ Result<Sale> ReadSale(std::string_view body) {
     return MakeError(Errc::kValidationFailed, "endsAt must be an RFC 3339 timestamp", "endsAt");
   }
   return Sale{*starts_at, *ends_at, *limit};
+}
+
+// GET /payment/availability?ids=1,2,3: positive ids, comma-separated, 1 to kMaxAvailabilityIds.
+Result<std::vector<std::int64_t>> ReadIds(const Request& req) {
+  const auto raw = req.QueryParam("ids");
+  auto invalid = [] {
+    return MakeError(Errc::kValidationFailed,
+                     "ids must be 1 to " + std::to_string(kMaxAvailabilityIds) +
+                         " comma-separated positive integers",
+                     "ids");
+  };
+  if (!raw || raw->empty()) return invalid();
+  std::vector<std::int64_t> ids;
+  std::string_view rest(*raw);
+  while (true) {
+    const std::size_t comma = rest.find(',');
+    const std::string_view part = rest.substr(0, comma);
+    std::int64_t id = 0;
+    const auto [end, ec] = std::from_chars(part.data(), part.data() + part.size(), id);
+    if (part.empty() || ec != std::errc() || end != part.data() + part.size() || id < 1 ||
+        ids.size() == kMaxAvailabilityIds) {
+      return invalid();
+    }
+    ids.push_back(id);
+    if (comma == std::string_view::npos) break;
+    rest.remove_prefix(comma + 1);
+  }
+  return ids;
+}
+
+boost::json::object PurchaseJson(const PaidPurchase& p) {
+  boost::json::array lines;
+  for (const PaidLine& l : p.lines) {
+    lines.push_back({{"productId", l.line.product_id},
+                     {"quantity", l.line.quantity},
+                     {"price", l.line.price},
+                     {"name", l.name}});
+  }
+  return {{"paymentId", p.payment_id},
+          {"orderId", p.payment_id},
+          {"memberId", p.member_id},
+          {"total", p.total},
+          {"paidAt", FormatRfc3339(p.paid_at)},
+          {"lines", std::move(lines)}};
 }
 
 }  // namespace
@@ -192,8 +237,10 @@ void RegisterRoutes(http::Router& router, CheckoutService& checkout) {
                if (!limit.ok()) co_return http::ErrorResponse(limit.error());
                auto before = req.IntQueryParam("cursor", 1, INT64_MAX, 0);
                if (!before.ok()) co_return http::ErrorResponse(before.error());
-               const auto page =
-                   checkout.OpenHolds(req.MemberId(), *before, static_cast<std::size_t>(*limit));
+               auto found = co_await checkout.OpenHolds(req.MemberId(), *before,
+                                                        static_cast<std::size_t>(*limit));
+               if (!found.ok()) co_return http::ErrorResponse(found.error());
+               const auto& page = *found;
                boost::json::array items;
                for (const Hold& hold : page.items) {
                  boost::json::object item = HoldJson(hold);
@@ -218,6 +265,63 @@ void RegisterRoutes(http::Router& router, CheckoutService& checkout) {
                if (!st.ok()) co_return http::ErrorResponse(st.error());
                co_return http::NoContent();
              });
+
+  // For other services (issue 12 point 5), documented in api/openapi.json as such.
+  // The paid purchase behind a payment (= order) id: the orders service's read-your-writes before
+  // order.paid arrives. The member's own or an admin's; anyone else's reads as unknown.
+  router.Add(http::Method::get, "/payment/purchases/{paymentId}", {.access = http::Access::kMember},
+             [&checkout](Request& req) -> awaitable<Response> {
+               auto id = req.IdParam("paymentId");
+               if (!id.ok()) co_return http::ErrorResponse(id.error());
+               auto found = co_await checkout.FindPaidPurchase(*id);
+               if (!found.ok()) co_return http::ErrorResponse(found.error());
+               const bool admin = req.identity->role == auth::Role::kAdmin;
+               if (!*found || (!admin && (*found)->member_id != req.MemberId())) {
+                 co_return http::ErrorResponse(MakeError(Errc::kNotFound, "no such payment"));
+               }
+               co_return http::JsonResponse(http::Status::ok, PurchaseJson(**found));
+             });
+
+  // The operator's per-sale figures (the orders service's admin summary reads them).
+  router.Add(http::Method::get, "/payment/{productId}/figures", {.access = http::Access::kAdmin},
+             [&checkout](Request& req) -> awaitable<Response> {
+               auto id = req.IdParam("productId");
+               if (!id.ok()) co_return http::ErrorResponse(id.error());
+               auto figures = co_await checkout.SaleFigures(*id);
+               if (!figures.ok()) co_return http::ErrorResponse(figures.error());
+               if (!*figures) {
+                 co_return http::ErrorResponse(MakeError(Errc::kNotFound, "no such product"));
+               }
+               const ProductSaleFigures& f = **figures;
+               co_return http::JsonResponse(
+                   http::Status::ok, boost::json::object{{"productId", *id},
+                                                         {"available", f.available},
+                                                         {"held", f.held},
+                                                         {"sold", f.sold},
+                                                         {"refundedUnits", f.refunded_units},
+                                                         {"revenue", f.revenue},
+                                                         {"refundedAmount", f.refunded_amount}});
+             });
+
+  // Live stock and sale per product (the catalog's availability), public like the catalog's pages
+  // that show it. From memory, no I/O.
+  router.Add(
+      http::Method::get, "/payment/availability", {.query = {"ids"}},
+      [&checkout](Request& req) -> awaitable<Response> {
+        auto ids = ReadIds(req);
+        if (!ids.ok()) co_return http::ErrorResponse(ids.error());
+        boost::json::array items;
+        for (const std::int64_t id : *ids) {
+          const auto stock = checkout.Available(id);
+          const auto sale = checkout.GetSale(id);
+          items.push_back(
+              {{"productId", id},
+               {"stock", stock ? boost::json::value(*stock) : boost::json::value(nullptr)},
+               {"sale", sale ? boost::json::value(SaleJson(*sale)) : boost::json::value(nullptr)}});
+        }
+        co_return http::JsonResponse(http::Status::ok,
+                                     boost::json::object{{"items", std::move(items)}});
+      });
 }
 
 }  // namespace rocketmart::checkout

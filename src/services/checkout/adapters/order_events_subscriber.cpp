@@ -1,5 +1,8 @@
 #include "services/checkout/adapters/order_events_subscriber.hpp"
 
+#include <stdexcept>
+
+#include "infra/async/run.hpp"
 #include "services/orders/api/events.hpp"
 
 namespace rocketmart::checkout {
@@ -10,7 +13,12 @@ void OrderEventsSubscriber::Handle(std::span<const events::Event> batch) {
     const auto reversed =
         events::DecodedOrSetAside(event, orders::api::DecodeOrderReversed(event.payload));
     // The lines in the event are informative: checkout restocks what its own hold recorded.
-    checkout_.RefundAndRestock(reversed.payment_id, event.id);
+    // Waits on the bus's thread; a refused write is retried by the bus with the rest of the batch.
+    const Result<bool> refunded =
+        async::RunToCompletion(checkout_.RefundAndRestock(reversed.payment_id, event.id));
+    if (!refunded.ok()) {
+      throw std::runtime_error("checkout.order_refunds: " + refunded.error().message);
+    }
   }
 }
 

@@ -11,7 +11,7 @@ namespace rocketmart::checkout {
 class OrderEventsSubscriber final : public events::EventSubscriber {
  public:
   explicit OrderEventsSubscriber(CheckoutService& checkout) : checkout_(checkout) {}
-  std::string_view Name() const override { return "checkout.order_refunds"; }
+  std::string_view Name() const override { return CheckoutService::kRefundConsumer; }
   void Handle(std::span<const events::Event> batch) override;
 
  private:

@@ -83,8 +83,10 @@ boost::asio::awaitable<Result<ChargeRecord>> SimulatedPaymentProvider::Charge(
   co_return co_await async::Write<ChargeRecord>(writer_, std::move(job));
 }
 
-std::optional<ChargeRecord> SimulatedPaymentProvider::Lookup(std::int64_t hold_id) {
-  return ReadCharge(readers_.ForThisThread(), hold_id);
+boost::asio::awaitable<Result<std::optional<ChargeRecord>>> SimulatedPaymentProvider::Lookup(
+    std::int64_t hold_id) {
+  // A point read on this thread's reader connection (the provider's ledger is its own file).
+  co_return ReadCharge(readers_.ForThisThread(), hold_id);
 }
 
 boost::asio::awaitable<Result<ChargeRecord>> SimulatedPaymentProvider::Refund(

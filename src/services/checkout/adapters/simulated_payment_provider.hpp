@@ -33,7 +33,7 @@ class SimulatedPaymentProvider final : public PaymentProvider {
 
   boost::asio::awaitable<Result<ChargeRecord>> Charge(std::int64_t hold_id, std::int64_t member_id,
                                                       std::int64_t amount) override;
-  std::optional<ChargeRecord> Lookup(std::int64_t hold_id) override;
+  boost::asio::awaitable<Result<std::optional<ChargeRecord>>> Lookup(std::int64_t hold_id) override;
   boost::asio::awaitable<Result<ChargeRecord>> Refund(std::int64_t hold_id) override;
 
   // Deterministic decision, exposed for tests.

@@ -2,8 +2,8 @@
 
 namespace rocketmart::checkout {
 
-Status Admission::Admit(std::int64_t member_id, std::int64_t quantity,
-                        std::int64_t per_member_limit) {
+Status AdmissionCounter::Admit(std::int64_t member_id, std::int64_t quantity,
+                               std::int64_t per_member_limit) {
   std::lock_guard lock(members_mutex_);
   auto it = member_units_.find(member_id);
   const std::int64_t owned = it == member_units_.end() ? 0 : it->second;
@@ -23,29 +23,46 @@ Status Admission::Admit(std::int64_t member_id, std::int64_t quantity,
   } else {
     it->second += quantity;
   }
-  Changed();
+  ++generation_;
+  in_flight_.fetch_add(1, std::memory_order_acq_rel);
   return Ok();
 }
 
-void Admission::GiveBack(std::int64_t member_id, std::int64_t quantity) {
-  available_.fetch_add(quantity, std::memory_order_acq_rel);
-  Changed();
+void AdmissionCounter::Withdraw(std::int64_t member_id, std::int64_t quantity) {
+  GiveBack(member_id, quantity);
+  in_flight_.fetch_sub(1, std::memory_order_acq_rel);
+}
+
+void AdmissionCounter::GiveBack(std::int64_t member_id, std::int64_t quantity) {
   std::lock_guard lock(members_mutex_);
+  available_.fetch_add(quantity, std::memory_order_acq_rel);
+  ++generation_;
   auto it = member_units_.find(member_id);
   if (it == member_units_.end()) return;
   it->second -= quantity;
   if (it->second <= 0) member_units_.erase(it);
 }
 
-void Admission::Reset(std::int64_t available,
-                      std::unordered_map<std::int64_t, std::int64_t> member_units) {
+std::optional<std::uint64_t> AdmissionCounter::QuietGeneration() const {
   std::lock_guard lock(members_mutex_);
-  available_.store(available, std::memory_order_release);
-  member_units_ = std::move(member_units);
-  Changed();
+  if (in_flight_.load(std::memory_order_acquire) != 0) return std::nullopt;
+  return generation_;
 }
 
-std::int64_t Admission::MemberUnits(std::int64_t member_id) const {
+bool AdmissionCounter::ResetIfUnchanged(
+    std::uint64_t generation, std::int64_t available,
+    const std::unordered_map<std::int64_t, std::int64_t>& member_units) {
+  std::lock_guard lock(members_mutex_);
+  // Admit holds this mutex while it decides, so no admission can slip between the check and the
+  // replacement; Settle only ends an admission counted in in_flight_, which must be zero.
+  if (generation_ != generation || in_flight_.load(std::memory_order_acquire) != 0) return false;
+  available_.store(available, std::memory_order_release);
+  member_units_ = member_units;
+  ++generation_;
+  return true;
+}
+
+std::int64_t AdmissionCounter::MemberUnits(std::int64_t member_id) const {
   std::lock_guard lock(members_mutex_);
   auto it = member_units_.find(member_id);
   return it == member_units_.end() ? 0 : it->second;

@@ -26,4 +26,18 @@ std::optional<HoldStatus> ParseHoldStatus(std::string_view name) {
   return std::nullopt;
 }
 
+std::string_view ReleaseReasonName(ReleaseReason reason) {
+  switch (reason) {
+    case ReleaseReason::kCancelled:
+      return "CANCELLED";
+    case ReleaseReason::kDeclined:
+      return "DECLINED";
+    case ReleaseReason::kExpired:
+      return "EXPIRED";
+    case ReleaseReason::kRecovered:
+      return "RECOVERED";
+  }
+  return "RECOVERED";
+}
+
 }  // namespace rocketmart::checkout

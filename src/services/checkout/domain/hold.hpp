@@ -20,6 +20,10 @@ enum class HoldStatus { kActive, kPaying, kPaid, kReleased, kExpired };
 std::string_view HoldStatusName(HoldStatus status);
 std::optional<HoldStatus> ParseHoldStatus(std::string_view name);
 
+// Why a hold was released (kept with it; a replayed answer tells a decline from a cancel).
+enum class ReleaseReason { kCancelled, kDeclined, kExpired, kRecovered };
+std::string_view ReleaseReasonName(ReleaseReason reason);
+
 struct HoldLine {
   std::int64_t product_id = 0;
   std::int64_t quantity = 0;
