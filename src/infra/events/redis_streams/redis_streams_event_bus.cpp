@@ -412,7 +412,8 @@ class RedisStreamsEventBus::Impl {
         try {
           more = PublishRound(s, published);
         } catch (const std::exception& e) {
-          spdlog::warn("events redis: relay {}: {}", s.name, e.what());
+          // Once per outage; the outbox keeps everything meanwhile.
+          if (backoff.count() == 0) spdlog::warn("events redis: relay {}: {}", s.name, e.what());
           failed = true;
         }
       }
