@@ -116,7 +116,10 @@ TEST(CheckoutMaintenance, AStalledProviderDoesNotDelayAnExpiryThatIsDue) {
   EXPECT_TRUE(testing::WaitUntil([&] { return status() == checkout::HoldStatus::kExpired; },
                                  std::chrono::seconds(10)))
       << "the expiry waited for the provider";
-  EXPECT_EQ(service.Available(1), 9) << "the expired unit is back on sale; one is still paying";
+  // The unit goes back on sale just after the expiry commits: wait for it, do not race it.
+  EXPECT_TRUE(testing::WaitUntil([&] { return service.Available(1) == 9; }))
+      << "the expired unit is back on sale; one is still paying (available "
+      << service.Available(1).value_or(-1) << ")";
   provider.Release();
   sweeper.Stop();
   provider_calls.Stop();

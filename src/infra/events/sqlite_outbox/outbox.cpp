@@ -88,6 +88,21 @@ std::int64_t PruneProcessedEvents(Database& db, TimePoint before, std::int64_t l
   return db.Changes();
 }
 
+void KeepDeadLetter(Database& db, const DeadLetter& l) {
+  Statement& keep = db.Cached(
+      "INSERT OR IGNORE INTO event_dead_letters "
+      "(source, subscriber, event_id, topic, payload, reason, at_ms) "
+      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)");
+  keep.BindText(1, l.source)
+      .BindText(2, l.subscriber)
+      .BindText(3, l.event_id)
+      .BindText(4, l.topic)
+      .BindText(5, l.payload)
+      .BindText(6, l.reason)
+      .BindInt64(7, ToUnixMillis(l.at));
+  keep.Step();
+}
+
 std::vector<DeadLetter> ReadDeadLetters(Database& db) {
   if (!TableExists(db, "event_dead_letters")) return {};
   return ReadLetters(db,

@@ -45,6 +45,10 @@ bool ClaimEvent(storage::Database& db, std::string_view consumer, std::string_vi
 std::int64_t PruneProcessedEvents(storage::Database& db, TimePoint before,
                                   std::int64_t limit = INT64_MAX);
 
+// Keeps a dead letter in the consumer's database (a second one for the same subscriber and event id
+// is ignored). Call inside a writer job of the consumer's database.
+void KeepDeadLetter(storage::Database& db, const DeadLetter& letter);
+
 // The dead letters a consumer's database keeps, oldest first. Works on a read-only connection (an
 // operator can look while the server runs) and on a database not migrated yet (none).
 std::vector<DeadLetter> ReadDeadLetters(storage::Database& db);

@@ -249,21 +249,6 @@ class SqliteEventBus::Relay {
                  source_.service, legacy_cursor, letters.size(), sub.consumer->service);
   }
 
-  static void KeepDeadLetter(Database& db, const DeadLetter& l) {
-    Statement& keep = db.Cached(
-        "INSERT OR IGNORE INTO event_dead_letters "
-        "(source, subscriber, event_id, topic, payload, reason, at_ms) "
-        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)");
-    keep.BindText(1, l.source)
-        .BindText(2, l.subscriber)
-        .BindText(3, l.event_id)
-        .BindText(4, l.topic)
-        .BindText(5, l.payload)
-        .BindText(6, l.reason)
-        .BindInt64(7, ToUnixMillis(l.at));
-    keep.Step();
-  }
-
   void Run() {
     std::unique_lock lock(mu_);
     while (!stopping_) {

@@ -1,0 +1,321 @@
+// The Redis Streams bus under the failures of issue 14's battery, each against a redis-server of
+// its own (tests/support/local_redis.*) and the SQLite outbox of a producer and the claims of a
+// consumer (the source of truth and the effect's store, as in production):
+//  - C6: instances of a consumer "killed" after their effect committed and before the ack. In
+//    process: the victim's Handle commits, then throws, and its bus is stopped at once (a stop
+//    during the retry backoff leaves the batch unacknowledged, as a dead process would), so the
+//    entries stay pending under the victim's consumer name until another instance takes them
+//    over (XAUTOCLAIM).
+//  - D6 (sized down): Redis down while events are appended: the outbox grows, and once Redis is
+//    back everything is delivered, none lost, none applied twice.
+//  - C7: Redis loses entries it had acknowledged to the relay (kill -9 and restart without AOF;
+//    FLUSHALL): the relay publishes again from the outbox, every event still applied once.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+
+#include "infra/events/redis_streams/redis_streams_event_bus.hpp"
+#include "infra/events/redis_streams/sqlite_stores.hpp"
+#include "infra/events/sqlite_outbox/outbox.hpp"
+#include "infra/storage/group_commit_writer.hpp"
+#include "infra/storage/migrations.hpp"
+#include "infra/storage/read_connections.hpp"
+#include "support/local_redis.hpp"
+#include "support/temp_dir.hpp"
+#include "support/wait.hpp"
+
+namespace rocketmart::events::redis_streams {
+namespace {
+
+using namespace std::chrono_literals;
+using rocketmart::testing::LocalRedis;
+using rocketmart::testing::WaitUntil;
+
+constexpr storage::Migration kEffects{
+    1, "effects", "CREATE TABLE effects (seq INTEGER PRIMARY KEY AUTOINCREMENT, payload TEXT)"};
+
+struct Db {
+  explicit Db(const std::filesystem::path& path)
+      : writer(storage::OpenOptions{.path = path.string()}),
+        readers(storage::OpenOptions{.path = path.string()}) {}
+  storage::GroupCommitWriter writer;
+  storage::ReadConnections readers;
+};
+
+// A producer and a consumer database, and a bus factory over one redis-server.
+class World {
+ public:
+  explicit World(LocalRedis& server)
+      : server_(server), producer_(dir_.path() / "producer.db"), consumer_(dir_.path() / "c.db") {
+    storage::Migrate(producer_.writer.Connection(), {});
+    storage::Migrate(consumer_.writer.Connection(), std::vector<storage::Migration>{kEffects});
+    producer_.writer.Start();
+    consumer_.writer.Start();
+  }
+  ~World() {
+    producer_.writer.Stop();
+    consumer_.writer.Stop();
+  }
+
+  // A bus relaying the producer (when `relay`) and consuming for "consumer".
+  std::unique_ptr<RedisStreamsEventBus> NewBus(std::string instance, bool relay = true,
+                                               std::size_t batch = 100) {
+    auto bus = std::make_unique<RedisStreamsEventBus>(
+        redis::ParseEndpoint(server_.unix_url()).value(), clock_,
+        RedisStreamsEventBusOptions{.instance = std::move(instance),
+                                    .batch = batch,
+                                    .poll_interval = 50ms,
+                                    .block = 200ms,
+                                    .claim_idle = 200ms,
+                                    .claim_interval = 50ms,
+                                    .max_deliveries = 1000,
+                                    .retry_backoff_initial = 20ms,
+                                    .retry_backoff_max = 200ms,
+                                    .housekeeping_interval = 50ms,
+                                    .trim_keep = 0});
+    if (relay) {
+      bus->AddProducer(outbox_);
+    } else {
+      bus->AddSource("producer");
+    }
+    bus->AddConsumer(store_);
+    return bus;
+  }
+
+  void Publish(int from, int to) {
+    for (int i = from; i < to; ++i) {
+      producer_.writer.RunSync([&](storage::Database& db) {
+        sqlite_outbox::Append(db, "t", "p" + std::to_string(i), clock_.Now());
+      });
+    }
+  }
+  // The effect, one transaction per batch: each event claimed, its effect recorded unless it was.
+  void Apply(std::span<const Event> batch) {
+    consumer_.writer.RunSync([&](storage::Database& db) {
+      for (const Event& e : batch) {
+        if (!sqlite_outbox::ClaimEvent(db, "effects", e.id, clock_.Now())) continue;
+        db.Cached("INSERT INTO effects (payload) VALUES (?1)").BindText(1, e.payload).Step();
+      }
+    });
+  }
+  // payload -> how many times its effect was recorded.
+  std::map<std::string, int> Effects() {
+    std::map<std::string, int> out;
+    storage::Statement s = consumer_.readers.ForThisThread().Prepare(
+        "SELECT payload, count(*) FROM effects GROUP BY 1");
+    while (s.Step()) out[s.Text(0)] = static_cast<int>(s.Int64(1));
+    return out;
+  }
+  bool AllAppliedOnce(int count) {
+    const auto effects = Effects();
+    if (static_cast<int>(effects.size()) != count) return false;
+    for (int i = 0; i < count; ++i) {
+      const auto it = effects.find("p" + std::to_string(i));
+      if (it == effects.end() || it->second != 1) return false;
+    }
+    return true;
+  }
+  std::int64_t OutboxRows() {
+    storage::Statement s = producer_.readers.ForThisThread().Prepare("SELECT count(*) FROM outbox");
+    s.Step();
+    return s.Int64(0);
+  }
+
+ private:
+  LocalRedis& server_;
+  rocketmart::testing::TempDir dir_{"redis-streams"};
+  SystemClock clock_;
+  Db producer_;
+  Db consumer_;
+  SqliteOutboxSource outbox_{"producer", producer_.writer, producer_.readers};
+  SqliteConsumerStore store_{"consumer", consumer_.writer, consumer_.readers};
+};
+
+Subscription EffectOn(EventSubscriber& s) {
+  return Subscription{"producer", {"t"}, "consumer", Delivery::kEffect, &s};
+}
+
+// Applies every batch through the world's effect and counts what it was handed, per event id.
+class Effect final : public EventSubscriber {
+ public:
+  using After = std::function<void(std::span<const Event>)>;
+  Effect(World& world, After after = {}) : world_(world), after_(std::move(after)) {}
+  std::string_view Name() const override { return "effects"; }
+  void Handle(std::span<const Event> batch) override {
+    world_.Apply(batch);
+    if (after_) after_(batch);
+  }
+
+ private:
+  World& world_;
+  After after_;
+};
+
+// Every id handed to any instance, with the number of times.
+struct Handed {
+  std::mutex mu;
+  std::map<std::string, int> times;
+  void Add(std::span<const Event> batch) {
+    std::lock_guard lock(mu);
+    for (const Event& e : batch) ++times[e.id];
+  }
+  int Redelivered() {
+    std::lock_guard lock(mu);
+    int n = 0;
+    for (const auto& [id, t] : times) n += t - 1;
+    return n;
+  }
+};
+
+TEST(RedisStreamsBattery, C6ConsumersKilledAfterTheirCommitBeforeTheirAckLoseNothingAndApplyOnce) {
+  LocalRedis server;
+  World world(server);
+  constexpr int kEvents = 1000;
+  // The relay runs in a bus of its own; the consumer's instances are victims, one after the
+  // other. Each dies (commit, then no ack) on the first batch holding an event whose number ends
+  // in 3 (10% of them) that was not fatal to another one yet; the next one takes over what the
+  // dead ones left pending.
+  auto relay = world.NewBus("relay");
+  relay->Start();
+  Handed handed;
+  std::mutex mu;
+  std::condition_variable cv;
+  bool died = false;
+  std::set<std::string> fatal_done;
+  int victims = 0;
+  std::uint64_t reclaimed = 0;
+  world.Publish(0, kEvents);
+  while (!world.AllAppliedOnce(kEvents) && victims < 1000) {
+    Effect dying(world, [&](std::span<const Event> batch) {
+      handed.Add(batch);
+      std::lock_guard lock(mu);
+      for (const Event& e : batch) {
+        if (e.payload.back() == '3' && fatal_done.insert(e.id).second) {
+          died = true;
+          cv.notify_all();
+          throw std::runtime_error("killed after the commit, before the ack");
+        }
+      }
+    });
+    auto victim = world.NewBus("victim-" + std::to_string(victims++), /*relay=*/false, 5);
+    victim->Subscribe(EffectOn(dying));
+    victim->Start();
+    {
+      std::unique_lock lock(mu);
+      cv.wait_for(lock, 1s, [&] { return died; });
+      died = false;
+    }
+    victim->Stop();  // in its retry backoff: the batch stays pending under the victim's name
+    reclaimed += victim->Reclaimed("producer");
+  }
+  // A healthy instance takes over what the last victims left: nothing stays unacknowledged.
+  Effect healthy(world, [&](std::span<const Event> batch) { handed.Add(batch); });
+  auto last = world.NewBus("healthy", /*relay=*/false, 5);
+  last->Subscribe(EffectOn(healthy));
+  last->Start();
+  EXPECT_TRUE(WaitUntil([&] {
+    return server.Command({"XPENDING", "events:producer", "effects"}).rfind("0\n", 0) == 0;
+  })) << server.Command({"XPENDING", "events:producer", "effects"});
+  last->Stop();
+  reclaimed += last->Reclaimed("producer");
+  relay->Stop();
+  std::printf("C6: %d instances, %zu killed after their commit, %d redeliveries, %llu reclaimed\n",
+              victims, fatal_done.size(), handed.Redelivered(),
+              static_cast<unsigned long long>(reclaimed));
+  EXPECT_TRUE(world.AllAppliedOnce(kEvents)) << "every event applied, 0 duplicate effects";
+  EXPECT_GE(fatal_done.size(), 90u) << "about 10% of the events killed an instance";
+  EXPECT_GE(handed.Redelivered(), 50) << "redeliveries observed";
+  EXPECT_GE(reclaimed, 50u) << "taken over from dead consumers (XAUTOCLAIM)";
+}
+
+TEST(RedisStreamsBattery, D6RedisDownWhileEventsAreAppendedEverythingIsDeliveredOnceItReturns) {
+  LocalRedis server(rocketmart::testing::LocalRedisOptions{.appendonly = true});
+  World world(server);
+  Handed handed;
+  Effect effect(world, [&](std::span<const Event> b) { handed.Add(b); });
+  auto bus = world.NewBus("d6");
+  bus->Subscribe(EffectOn(effect));
+  bus->Start();
+  world.Publish(0, 200);
+  ASSERT_TRUE(WaitUntil([&] { return world.AllAppliedOnce(200); }));
+  ASSERT_TRUE(WaitUntil([&] { return world.OutboxRows() == 0; })) << "pruned once acknowledged";
+
+  server.Stop();
+  world.Publish(200, 700);  // payments keep succeeding: the outbox is their truth
+  EXPECT_EQ(world.OutboxRows(), 500) << "the outbox grows while the bus is down";
+  std::this_thread::sleep_for(1s);  // the outage lasts: readers and the relay keep failing
+  EXPECT_EQ(world.Effects().size(), 200u);
+
+  const auto back = std::chrono::steady_clock::now();
+  server.Start();
+  ASSERT_TRUE(WaitUntil([&] { return world.AllAppliedOnce(700); }, 30s))
+      << "everything delivered after Redis returned, 0 lost, 0 duplicated";
+  const auto took = std::chrono::steady_clock::now() - back;
+  EXPECT_LT(took, 30s);
+  std::printf("D6: 500 events delivered %lld ms after Redis returned\n",
+              static_cast<long long>(std::chrono::duration_cast<Millis>(took).count()));
+  EXPECT_TRUE(WaitUntil([&] { return world.OutboxRows() == 0; }));
+  bus->Stop();
+  EXPECT_TRUE(world.AllAppliedOnce(700));
+}
+
+// Redis loses what it had acknowledged to the relay while some of it is not delivered yet.
+void ExpectEveryEventOnceAfterALoss(const std::function<void(LocalRedis&)>& lose) {
+  LocalRedis server;
+  World world(server);
+  std::mutex mu;
+  std::condition_variable cv;
+  bool hold = false;
+  Effect effect(world, [&](std::span<const Event>) {
+    std::unique_lock lock(mu);
+    cv.wait(lock, [&] { return !hold; });
+  });
+  auto bus = world.NewBus("c7", /*relay=*/true, /*batch=*/20);
+  bus->Subscribe(EffectOn(effect));
+  bus->Start();
+  world.Publish(0, 100);
+  ASSERT_TRUE(WaitUntil([&] { return world.AllAppliedOnce(100); }));
+  {
+    std::lock_guard lock(mu);
+    hold = true;  // the consumer stalls: what follows is published, not acknowledged
+  }
+  world.Publish(100, 300);
+  ASSERT_TRUE(WaitUntil([&] {
+    // The relay has published everything: the stream's last entry is the 300th event.
+    const std::string last =
+        server.Command({"XREVRANGE", "events:producer", "+", "-", "COUNT", "1"});
+    return last.rfind("300-0", 0) == 0;
+  }));
+  lose(server);
+  {
+    std::lock_guard lock(mu);
+    hold = false;
+  }
+  cv.notify_all();
+  world.Publish(300, 400);
+  ASSERT_TRUE(WaitUntil([&] { return world.AllAppliedOnce(400); }, 30s))
+      << "every event applied exactly once after Redis lost entries";
+  EXPECT_GE(bus->Republished("producer"), 1u) << "the relay published again from the outbox";
+  bus->Stop();
+  EXPECT_TRUE(world.AllAppliedOnce(400));
+}
+
+TEST(RedisStreamsBattery, C7RedisKilledAndRestartedWithoutAofTheOutboxIsPublishedAgain) {
+  ExpectEveryEventOnceAfterALoss([](LocalRedis& server) {
+    server.Kill9();
+    server.Start();  // appendonly no, no snapshots: empty
+  });
+}
+
+TEST(RedisStreamsBattery, C7RedisFlushedTheOutboxIsPublishedAgain) {
+  ExpectEveryEventOnceAfterALoss([](LocalRedis& server) { server.Command({"FLUSHALL"}); });
+}
+
+}  // namespace
+}  // namespace rocketmart::events::redis_streams
