@@ -1,18 +1,18 @@
 // Checkout's maintenance as the composition root schedules it, against a payment provider that
 // stalls: a client that blocks its thread until the provider answers. The stale-payment resolver
 // gets stuck in it; an expiry that falls due meanwhile still happens (issue 12 point 4).
-#include "app/checkout_maintenance.hpp"
-
 #include <gtest/gtest.h>
 
 #include <atomic>
 #include <condition_variable>
 #include <mutex>
 
-#include "app/in_process_clients.hpp"
+#include "app/periodic_tasks.hpp"
 #include "infra/metrics/metrics.hpp"
 #include "infra/storage/migrations.hpp"
+#include "services/catalog/clients/in_process/product_directory.hpp"
 #include "services/checkout/adapters/embedded_checkout_ports.hpp"
+#include "services/checkout/module.hpp"
 #include "support/run_await.hpp"
 #include "support/temp_dir.hpp"
 #include "support/wait.hpp"
@@ -71,8 +71,7 @@ TEST(CheckoutMaintenance, AStalledProviderDoesNotDelayAnExpiryThatIsDue) {
   FakeClock clock;
   metrics::Registry metrics;
   StalledProvider provider;
-  std::unique_ptr<catalog::CatalogService> no_catalog;  // checkout knows the product itself
-  InProcessProductDirectory directory(no_catalog);
+  catalog::InProcessProductDirectory directory;  // never bound: checkout knows the product itself
   checkout::EmbeddedCheckoutPorts ports(writer, readers);
   checkout::CheckoutService service(ports.With(provider, directory), clock, metrics);
   ASSERT_TRUE(RunAwait(service.Load()).ok());
@@ -103,7 +102,8 @@ TEST(CheckoutMaintenance, AStalledProviderDoesNotDelayAnExpiryThatIsDue) {
   const checkout::MaintenanceSchedule every_few_ms{
       std::chrono::milliseconds(5), std::chrono::hours(1), std::chrono::hours(1),
       std::chrono::milliseconds(5), std::chrono::milliseconds(5)};
-  ScheduleCheckoutMaintenance(service, every_few_ms, sweeper, provider_calls);
+  SchedulePeriodicTasks(checkout::MaintenancePeriodicTasks(service, every_few_ms), sweeper,
+                        provider_calls);
   sweeper.Start();
   provider_calls.Start();
   ASSERT_TRUE(testing::WaitUntil([&] { return provider.Stalled(); }));

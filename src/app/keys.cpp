@@ -24,12 +24,4 @@ Result<auth::Keyring> BuildKeyring(const config::Config& config) {
   return keyring;
 }
 
-auth::VerifyOptions VerifyOptionsFrom(const config::Config& config) {
-  auth::VerifyOptions options;
-  options.issuer = config.auth.issuer;
-  options.audience = config.auth.audience;
-  options.leeway = std::chrono::seconds(config.auth.leeway_s);
-  return options;
-}
-
 }  // namespace rocketmart::app

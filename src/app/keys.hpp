@@ -10,6 +10,5 @@
 namespace rocketmart::app {
 
 Result<auth::Keyring> BuildKeyring(const config::Config& config);
-auth::VerifyOptions VerifyOptionsFrom(const config::Config& config);
 
 }  // namespace rocketmart::app

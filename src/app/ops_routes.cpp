@@ -4,6 +4,8 @@
 
 #include <boost/json.hpp>
 
+#include "app/build_info.hpp"
+
 namespace rocketmart::app {
 
 using boost::asio::awaitable;
@@ -65,6 +67,13 @@ void RegisterMetricsRoute(http::Router& router, metrics::Registry& metrics, std:
                co_return http::TextResponse(http::Status::ok, metrics.RenderPrometheus(),
                                             "text/plain; version=0.0.4");
              });
+}
+
+void RegisterBuildInfo(metrics::Registry& registry) {
+  registry.AddGauge("rocketmart_build_info", "The running build (always 1)",
+                    "version=\"" + metrics::EscapeLabel(kBuildVersion) + "\",revision=\"" +
+                        metrics::EscapeLabel(kBuildRevision) + "\"",
+                    [] { return 1.0; });
 }
 
 }  // namespace rocketmart::app

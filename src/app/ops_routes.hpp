@@ -9,14 +9,12 @@
 
 #include "infra/http/router.hpp"
 #include "infra/metrics/metrics.hpp"
+#include "infra/module/module.hpp"
 
 namespace rocketmart::app {
 
 // One store the server writes to (a service database, the mail directory) and whether it can.
-struct StoreHealth {
-  std::string name;
-  bool writable = true;
-};
+using StoreHealth = module::StoreHealth;
 
 // Reports every store; may probe one that failed before (so a recovered store reads healthy
 // again even when no request writes to it).
@@ -30,6 +28,9 @@ void RegisterOpsRoutes(http::Router& router, std::function<bool()> ready, StoreC
 // GET /metrics, for the admin listener. With a non-empty `token` the scrape must carry
 // `Authorization: Bearer <token>` (compared in constant time), else 401.
 void RegisterMetricsRoute(http::Router& router, metrics::Registry& metrics, std::string token);
+
+// rocketmart_build_info{version,revision} 1.
+void RegisterBuildInfo(metrics::Registry& registry);
 
 // The OpenAPI document compiled into the binary from api/openapi.json.
 extern const char* const kOpenApiDocument;

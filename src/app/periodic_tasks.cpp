@@ -43,4 +43,12 @@ void PeriodicTasks::Stop() {
   if (thread_.joinable()) thread_.join();
 }
 
+void SchedulePeriodicTasks(std::vector<module::PeriodicTask> tasks, PeriodicTasks& local,
+                           PeriodicTasks& remote_calls) {
+  for (module::PeriodicTask& task : tasks) {
+    PeriodicTasks& thread = task.calls_remote ? remote_calls : local;
+    thread.Add(std::move(task.name), task.every, std::move(task.run));
+  }
+}
+
 }  // namespace rocketmart::app

@@ -13,6 +13,8 @@
 #include <thread>
 #include <vector>
 
+#include "infra/module/module.hpp"
+
 namespace rocketmart::app {
 
 class PeriodicTasks {
@@ -39,5 +41,10 @@ class PeriodicTasks {
   std::vector<Entry> entries_;
   std::thread thread_;
 };
+
+// The modules' tasks on their threads: those that call another system (`calls_remote`) on
+// `remote_calls`, the others on `local`.
+void SchedulePeriodicTasks(std::vector<module::PeriodicTask> tasks, PeriodicTasks& local,
+                           PeriodicTasks& remote_calls);
 
 }  // namespace rocketmart::app

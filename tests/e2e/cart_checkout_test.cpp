@@ -80,6 +80,67 @@ TEST(CartCheckout, BuysEveryLineInOneOrderAndEmptiesTheCart) {
   EXPECT_EQ(c.PostJson("/cart/checkout", "").status, 401);
 }
 
+// Issue 12 point 5: the route that serves the cart's CheckoutClient port when the services run
+// apart. POST /payment/purchases buys several lines in one purchase (all or nothing, one payment,
+// one order), as the in-process binding does for POST /cart/checkout.
+TEST(CartCheckout, CheckoutBuysSeveralLinesInOnePurchaseOverHttp) {
+  ServerProcess server;
+  const std::int64_t a = NewProductOnSale(server, 10, 5), b = NewProductOnSale(server, 1, 5);
+  HttpClient c(server.port());
+  const std::string buyer = server.FastToken(7);
+  const auto line = [](std::int64_t product, std::int64_t quantity) {
+    return R"({"productId":)" + std::to_string(product) + R"(,"quantity":)" +
+           std::to_string(quantity) + "}";
+  };
+  const std::string body = R"({"lines":[)" + line(a, 2) + "," + line(b, 1) + "]}";
+  auto paid = c.PostJson("/payment/purchases", body, buyer, {{"Idempotency-Key", "lines-1"}});
+  ASSERT_EQ(paid.status, 201) << paid.body;
+  const auto answer = paid.Json();
+  EXPECT_EQ(answer.at("status").as_string(), "PAID");
+  EXPECT_EQ(answer.at("total").as_int64(), 3000);
+  const std::int64_t order_id = answer.at("orderId").as_int64();
+  EXPECT_EQ(answer.at("paymentId").as_int64(), order_id);
+  EXPECT_FALSE(answer.at("paidAt").as_string().empty());
+  const auto& lines = answer.at("lines").as_array();
+  ASSERT_EQ(lines.size(), 2u);
+  EXPECT_EQ(lines[0].at("productId").as_int64(), a);
+  EXPECT_EQ(lines[0].at("quantity").as_int64(), 2);
+  EXPECT_EQ(lines[0].at("price").as_int64(), 1000);
+  EXPECT_EQ(lines[1].at("productId").as_int64(), b);
+  ASSERT_TRUE(
+      WaitUntil([&] { return c.Get("/order/" + std::to_string(order_id), buyer).status == 200; }));
+  EXPECT_EQ(c.Get("/order/" + std::to_string(order_id), buyer).Json().at("lines").as_array().size(),
+            2u);
+  EXPECT_EQ(c.Get("/products/" + std::to_string(a)).Json().at("stock").as_int64(), 8);
+  EXPECT_EQ(c.Get("/products/" + std::to_string(b)).Json().at("stock").as_int64(), 0);
+  // The same key and body replay the answer; nothing is bought twice.
+  auto again = c.PostJson("/payment/purchases", body, buyer, {{"Idempotency-Key", "lines-1"}});
+  EXPECT_EQ(again.status, 201);
+  EXPECT_EQ(again.body, paid.body);
+  EXPECT_EQ(again.Header("Idempotent-Replayed"), "true");
+  // All or nothing: b is sold out, so a is not held either.
+  auto refused = c.PostJson("/payment/purchases",
+                            R"({"lines":[)" + line(a, 1) + "," + line(b, 1) + "]}", buyer);
+  EXPECT_EQ(refused.ErrorCode(), "SOLD_OUT") << refused.body;
+  EXPECT_EQ(c.Get("/products/" + std::to_string(a)).Json().at("stock").as_int64(), 8);
+  // Bad input is a clear 400 and changes nothing.
+  std::string fifty_one = R"({"lines":[)";
+  for (int i = 1; i <= 51; ++i) fifty_one += (i > 1 ? "," : "") + line(1000 + i, 1);
+  fifty_one += "]}";
+  for (const std::string& bad :
+       {std::string("{}"), std::string(R"({"lines":[]})"), std::string(R"({"lines":{}})"),
+        std::string(R"({"lines":[1]})"), R"({"lines":[{"productId":)" + std::to_string(a) + "}]}",
+        R"({"lines":[)" + line(a, 0) + "]}", R"({"lines":[)" + line(a, 101) + "]}",
+        R"({"lines":[)" + line(a, 1) + "," + line(a, 1) + "]}",
+        R"({"lines":[{"productId":)" + std::to_string(a) + R"(,"quantity":1,"price":1}]})",
+        R"({"lines":[)" + line(a, 1) + R"(],"memberId":9})", fifty_one}) {
+    EXPECT_EQ(c.PostJson("/payment/purchases", bad, buyer).ErrorCode(), "VALIDATION_FAILED") << bad;
+  }
+  EXPECT_EQ(c.PostJson("/payment/purchases", body).status, 401);
+  EXPECT_EQ(QueryInt(Checkout(server), "SELECT count(*) FROM payments"), 1);
+  EXPECT_EQ(c.Get("/products/" + std::to_string(a)).Json().at("stock").as_int64(), 8);
+}
+
 // How the concurrent checkouts of one cart name their Idempotency-Keys.
 enum class Keys { kNone, kNewPerRequest, kSame };
 

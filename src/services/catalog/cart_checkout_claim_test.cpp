@@ -9,7 +9,6 @@
 #include <set>
 #include <thread>
 
-#include "app/in_process_clients.hpp"
 #include "infra/http/idempotency_key.hpp"
 #include "infra/metrics/metrics.hpp"
 #include "infra/storage/group_commit_writer.hpp"
@@ -18,10 +17,12 @@
 #include "services/catalog/adapters/sqlite_product_repository.hpp"
 #include "services/catalog/adapters/sqlite_shopping_repository.hpp"
 #include "services/catalog/catalog_service.hpp"
+#include "services/catalog/clients/in_process/product_directory.hpp"
 #include "services/catalog/shopping_service.hpp"
 #include "services/checkout/adapters/embedded_checkout_ports.hpp"
 #include "services/checkout/adapters/simulated_payment_provider.hpp"
 #include "services/checkout/checkout_service.hpp"
+#include "services/checkout/clients/in_process/clients.hpp"
 #include "support/run_await.hpp"
 #include "support/temp_dir.hpp"
 
@@ -78,10 +79,11 @@ class CartClaimTest : public ::testing::Test {
     checkout_ = std::make_unique<checkout::CheckoutService>(
         checkout_ports_->With(*provider_, directory_), clock_, metrics_);
     ASSERT_TRUE(RunAwait(checkout_->Load()).ok());
-    availability_ = std::make_unique<app::InProcessAvailability>(*checkout_);
+    availability_ = std::make_unique<checkout::InProcessAvailability>(*checkout_);
     catalog_ = std::make_unique<CatalogService>(*products_, *baskets_, *availability_, clock_);
     catalog_->Load();
-    client_ = std::make_unique<app::InProcessCheckoutClient>(*checkout_);
+    directory_.Bind(*catalog_);
+    client_ = std::make_unique<checkout::InProcessCheckoutClient>(*checkout_);
     shopping_ = std::make_unique<ShoppingService>(*catalog_, *baskets_, *client_, clock_);
   }
 
@@ -139,11 +141,11 @@ class CartClaimTest : public ::testing::Test {
   std::unique_ptr<SqliteShoppingRepository> baskets_;
   std::unique_ptr<CatalogService> catalog_;
   std::unique_ptr<checkout::SimulatedPaymentProvider> provider_;
-  app::InProcessProductDirectory directory_{catalog_};
+  InProcessProductDirectory directory_;  // bound to catalog_ once it exists
   std::unique_ptr<checkout::EmbeddedCheckoutPorts> checkout_ports_;
   std::unique_ptr<checkout::CheckoutService> checkout_;
-  std::unique_ptr<app::InProcessAvailability> availability_;
-  std::unique_ptr<app::InProcessCheckoutClient> client_;
+  std::unique_ptr<checkout::InProcessAvailability> availability_;
+  std::unique_ptr<checkout::InProcessCheckoutClient> client_;
   std::unique_ptr<ShoppingService> shopping_;
 };
 

@@ -8,16 +8,17 @@
 #include <mutex>
 #include <set>
 
-#include "app/in_process_clients.hpp"
 #include "infra/async/run.hpp"
 #include "infra/events/sqlite_outbox/outbox.hpp"
 #include "infra/events/sqlite_outbox/sqlite_event_bus.hpp"
 #include "infra/metrics/metrics.hpp"
 #include "infra/storage/migrations.hpp"
+#include "services/catalog/clients/in_process/product_directory.hpp"
 #include "services/checkout/adapters/embedded_checkout_ports.hpp"
 #include "services/checkout/adapters/order_events_subscriber.hpp"
 #include "services/checkout/api/events.hpp"
 #include "services/checkout/checkout_service.hpp"
+#include "services/checkout/clients/in_process/clients.hpp"
 #include "services/orders/adapters/order_paid_subscriber.hpp"
 #include "services/orders/adapters/sqlite_order_store.hpp"
 #include "services/orders/api/events.hpp"
@@ -121,7 +122,7 @@ class RefundFlowTest : public ::testing::Test {
     checkout_ = std::make_unique<checkout::CheckoutService>(
         checkout_ports_->With(provider_, no_catalog_), clock_, metrics_);
     order_store_ = std::make_unique<SqliteOrderStore>(*orders_db_->writer, *orders_db_->readers);
-    payments_ = std::make_unique<app::InProcessPaymentsClient>(*checkout_);
+    payments_ = std::make_unique<checkout::InProcessPaymentsClient>(*checkout_);
     orders_ = std::make_unique<OrdersService>(OrdersPorts{*order_store_, *payments_, no_figures_},
                                               clock_);
     paid_subscriber_ = std::make_unique<OrderPaidSubscriber>(*orders_);
@@ -194,13 +195,12 @@ class RefundFlowTest : public ::testing::Test {
   std::unique_ptr<Db> orders_db_;
   events::sqlite_outbox::SqliteEventBus bus_{clock_};
   // Checkout knows its products from their events here: it never asks the catalog.
-  std::unique_ptr<catalog::CatalogService> no_catalog_service_;
-  app::InProcessProductDirectory no_catalog_{no_catalog_service_};
+  catalog::InProcessProductDirectory no_catalog_;  // never bound
   std::unique_ptr<checkout::EmbeddedCheckoutPorts> checkout_ports_;
   std::unique_ptr<checkout::CheckoutService> checkout_;
   std::unique_ptr<SqliteOrderStore> order_store_;
   std::unique_ptr<OrdersService> orders_;
-  std::unique_ptr<app::InProcessPaymentsClient> payments_;
+  std::unique_ptr<checkout::InProcessPaymentsClient> payments_;
   NoSaleFigures no_figures_;
   std::unique_ptr<OrderPaidSubscriber> paid_subscriber_;
   std::unique_ptr<PaymentRefundedSubscriber> refunded_subscriber_;

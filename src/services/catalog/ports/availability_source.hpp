@@ -2,10 +2,10 @@
 // shows it; checkout owns it and stays the only judge of a purchase.
 //
 // Where it comes from (docs/shopping.md, "Sale state and stock: a projection"): embedded, the
-// composition root binds it to checkout's in-memory sale table and counters (app/
-// in_process_clients.*); distributed, to a projection each catalog instance keeps of checkout's
-// events. Either way an answer normally completes inline, from memory, never with a call to
-// checkout per product read.
+// composition root binds it to checkout's in-memory sale table and counters (services/checkout/
+// clients/in_process/clients.*); distributed, to a projection each catalog instance keeps of
+// checkout's events. Either way an answer normally completes inline, from memory, never with a call
+// to checkout per product read.
 //
 // One call per request (a page, a basket, one product), for every product of it at once. An error
 // (kUnavailable: a projection not yet warm, a feed that fell silent) is not the request's failure:

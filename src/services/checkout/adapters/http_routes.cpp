@@ -33,6 +33,34 @@ Result<PurchaseLine> ReadLine(std::string_view body) {
   return PurchaseLine{*product_id, *amount};
 }
 
+// POST /payment/purchases: {"lines":[{"productId":1,"quantity":2},...]}, every object strict.
+// The count of lines and a product named twice are the service's rules (ValidateLines).
+Result<std::vector<PurchaseLine>> ReadLines(std::string_view body) {
+  auto object = json::ParseObject(body);
+  if (!object.ok()) return object.error();
+  json::FieldReader r(*object);
+  const boost::json::array* array = r.RequiredArray("lines");
+  if (auto st = r.Finish(); !st.ok()) return st.error();
+  if (array->empty() || array->size() > kMaxLinesPerPurchase) {
+    return MakeError(Errc::kValidationFailed,
+                     "lines must hold 1 to " + std::to_string(kMaxLinesPerPurchase) + " lines",
+                     "lines");
+  }
+  std::vector<PurchaseLine> lines;
+  lines.reserve(array->size());
+  for (const boost::json::value& element : *array) {
+    if (!element.is_object()) {
+      return MakeError(Errc::kValidationFailed, "lines must hold objects", "lines");
+    }
+    json::FieldReader l(element.as_object());
+    auto product_id = l.RequiredInt("productId", {.min = 1, .max = INT64_MAX});
+    auto quantity = l.RequiredInt("quantity", {.min = 1, .max = kMaxQuantityPerPurchase});
+    if (auto st = l.Finish(); !st.ok()) return st.error();
+    lines.push_back({*product_id, *quantity});
+  }
+  return lines;
+}
+
 Buyer BuyerOf(const Request& req) {
   return Buyer{req.identity->member_id, req.identity->email_verified};
 }
@@ -44,6 +72,19 @@ Response WithReplayMark(Response res, bool replayed) {
 
 boost::json::object PaidJson(const PaidOrder& paid) {
   return {{"orderId", paid.order_id}, {"paymentId", paid.payment_id}, {"status", "PAID"}};
+}
+
+// A multi-line purchase's answer: what the cart's CheckoutClient needs for its receipt.
+boost::json::object PaidLinesJson(const PaidOrder& paid) {
+  boost::json::array lines;
+  for (const HoldLine& l : paid.lines) {
+    lines.push_back({{"productId", l.product_id}, {"quantity", l.quantity}, {"price", l.price}});
+  }
+  boost::json::object out = PaidJson(paid);
+  out["total"] = paid.total;
+  out["paidAt"] = FormatRfc3339(paid.paid_at);
+  out["lines"] = std::move(lines);
+  return out;
 }
 
 boost::json::object HoldJson(const Hold& hold) {
@@ -194,6 +235,25 @@ void RegisterRoutes(http::Router& router, CheckoutService& checkout) {
         co_return WithReplayMark(
             http::JsonResponse(http::Status::created, PaidJson(*answer.result)), answer.replayed);
       });
+
+  // Several products in one purchase: the route the cart's CheckoutClient calls when the services
+  // run apart (in one process the in-process binding calls Purchase directly).
+  router.Add(http::Method::post, "/payment/purchases", member,
+             [&checkout](Request& req) -> awaitable<Response> {
+               auto idem = ReadIdempotency(req);
+               if (!idem.ok()) co_return http::ErrorResponse(idem.error());
+               auto lines = ReadLines(req.Body());
+               if (!lines.ok()) co_return http::ErrorResponse(lines.error());
+               auto answer = co_await checkout.Purchase(BuyerOf(req), std::move(*lines),
+                                                        std::move(*idem), req.deadline);
+               if (!answer.result.ok()) {
+                 co_return WithReplayMark(http::ErrorResponse(answer.result.error()),
+                                          answer.replayed);
+               }
+               co_return WithReplayMark(
+                   http::JsonResponse(http::Status::created, PaidLinesJson(*answer.result)),
+                   answer.replayed);
+             });
 
   router.Add(
       http::Method::post, "/payment/holds", member,

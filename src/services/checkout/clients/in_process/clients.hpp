@@ -1,25 +1,24 @@
-// In-process bindings of the client ports between checkout and the other services, shared by the
-// composition root (embedded_app.cpp) and the integration tests that wire real services together
-// the same way. Distributed, each becomes an HTTP client (or, for the catalog's availability, a
-// projection of checkout's events) behind the same port; docs/checkout.md lists the routes they
-// would call.
+// How other services reach checkout in one process: its bindings of their client ports (the
+// cart's CheckoutClient and the product views' AvailabilitySource for the catalog; PaymentsClient
+// and SaleFiguresSource for orders), served by the checkout module and used by the integration
+// tests that wire real services together the same way. Distributed, each becomes an HTTP client of
+// checkout's routes (POST /payment/request, GET /payment/availability, GET
+// /payment/purchases/{paymentId}, GET /payment/{productId}/figures; docs/ARCHITECTURE.md) or, for
+// the catalog's availability, a projection of checkout's events, behind the same port.
 #pragma once
 
-#include <memory>
-
-#include "services/catalog/catalog_service.hpp"
 #include "services/catalog/ports/availability_source.hpp"
 #include "services/catalog/ports/checkout_client.hpp"
 #include "services/checkout/checkout_service.hpp"
-#include "services/checkout/ports/product_directory.hpp"
 #include "services/orders/ports/payments_client.hpp"
+#include "services/orders/ports/sale_figures_source.hpp"
 
-namespace rocketmart::app {
+namespace rocketmart::checkout {
 
 // The cart buys through checkout's purchase path (embedded binding of catalog::CheckoutClient).
 class InProcessCheckoutClient final : public catalog::CheckoutClient {
  public:
-  explicit InProcessCheckoutClient(checkout::CheckoutService& checkout) : checkout_(checkout) {}
+  explicit InProcessCheckoutClient(CheckoutService& checkout) : checkout_(checkout) {}
   boost::asio::awaitable<catalog::CheckoutAnswer> Purchase(std::int64_t member_id,
                                                            bool email_verified,
                                                            std::vector<catalog::CheckoutLine> lines,
@@ -27,7 +26,7 @@ class InProcessCheckoutClient final : public catalog::CheckoutClient {
                                                            Deadline start_by) override;
 
  private:
-  checkout::CheckoutService& checkout_;
+  CheckoutService& checkout_;
 };
 
 // The catalog shows each product's sale window and live stock from checkout's memory (embedded
@@ -35,38 +34,36 @@ class InProcessCheckoutClient final : public catalog::CheckoutClient {
 // per product.
 class InProcessAvailability final : public catalog::AvailabilitySource {
  public:
-  explicit InProcessAvailability(const checkout::CheckoutService& checkout) : checkout_(checkout) {}
+  explicit InProcessAvailability(const CheckoutService& checkout) : checkout_(checkout) {}
   boost::asio::awaitable<Result<std::vector<catalog::ProductAvailability>>> Availability(
       std::span<const std::int64_t> product_ids) override;
 
  private:
-  const checkout::CheckoutService& checkout_;
+  const CheckoutService& checkout_;
 };
 
 // Orders read a paid purchase whose order.paid has not arrived yet (embedded binding of
 // orders::PaymentsClient): a point read on checkout's reader connection.
 class InProcessPaymentsClient final : public orders::PaymentsClient {
  public:
-  explicit InProcessPaymentsClient(checkout::CheckoutService& checkout) : checkout_(checkout) {}
+  explicit InProcessPaymentsClient(CheckoutService& checkout) : checkout_(checkout) {}
   boost::asio::awaitable<Result<std::optional<orders::PaidOrderEvent>>> PaidOrder(
       std::int64_t order_id) override;
 
  private:
-  checkout::CheckoutService& checkout_;
+  CheckoutService& checkout_;
 };
 
-// Checkout asks the catalog whether a product exists (embedded binding of
-// checkout::ProductDirectory): the catalog service's memory, inline. The catalog is built after
-// checkout (its availability reads checkout), so the binding holds the composition root's slot
-// for it and answers kUnavailable while the slot is empty (only before the server serves).
-class InProcessProductDirectory final : public checkout::ProductDirectory {
+// The operator's per-sale summary reads checkout's figures in-process (embedded binding of
+// orders::SaleFiguresSource).
+class InProcessSaleFigures final : public orders::SaleFiguresSource {
  public:
-  explicit InProcessProductDirectory(const std::unique_ptr<catalog::CatalogService>& catalog)
-      : catalog_(catalog) {}
-  boost::asio::awaitable<Result<bool>> Exists(std::int64_t product_id) override;
+  explicit InProcessSaleFigures(CheckoutService& checkout) : checkout_(checkout) {}
+  boost::asio::awaitable<Result<std::optional<orders::SaleFigures>>> Figures(
+      std::int64_t product_id) override;
 
  private:
-  const std::unique_ptr<catalog::CatalogService>& catalog_;
+  CheckoutService& checkout_;
 };
 
-}  // namespace rocketmart::app
+}  // namespace rocketmart::checkout

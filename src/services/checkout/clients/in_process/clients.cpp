@@ -1,15 +1,15 @@
-#include "app/in_process_clients.hpp"
+#include "services/checkout/clients/in_process/clients.hpp"
 
-namespace rocketmart::app {
+namespace rocketmart::checkout {
 
 boost::asio::awaitable<catalog::CheckoutAnswer> InProcessCheckoutClient::Purchase(
     std::int64_t member_id, bool email_verified, std::vector<catalog::CheckoutLine> lines,
     std::optional<catalog::CheckoutKey> key, Deadline start_by) {
-  std::vector<checkout::PurchaseLine> purchase;
+  std::vector<PurchaseLine> purchase;
   for (const auto& line : lines) purchase.push_back({line.product_id, line.quantity});
-  std::optional<checkout::IdempotencyRequest> idem;
-  if (key) idem = checkout::IdempotencyRequest{std::move(key->key), std::move(key->fingerprint)};
-  const checkout::Buyer buyer{member_id, email_verified};
+  std::optional<IdempotencyRequest> idem;
+  if (key) idem = IdempotencyRequest{std::move(key->key), std::move(key->fingerprint)};
+  const Buyer buyer{member_id, email_verified};
   auto answer = co_await checkout_.Purchase(buyer, std::move(purchase), std::move(idem), start_by);
   if (!answer.result.ok()) {
     co_return catalog::CheckoutAnswer{std::move(answer.result).error(), answer.replayed};
@@ -19,7 +19,7 @@ boost::asio::awaitable<catalog::CheckoutAnswer> InProcessCheckoutClient::Purchas
                                    answer.result->total,
                                    {},
                                    answer.result->paid_at};
-  for (const checkout::HoldLine& line : answer.result->lines) {
+  for (const HoldLine& line : answer.result->lines) {
     receipt.lines.push_back({line.product_id, line.quantity});
   }
   co_return catalog::CheckoutAnswer{std::move(receipt), answer.replayed};
@@ -52,16 +52,23 @@ InProcessPaymentsClient::PaidOrder(std::int64_t order_id) {
   out.member_id = paid->member_id;
   out.total = paid->total;
   out.paid_at = paid->paid_at;
-  for (checkout::PaidLine& paid_line : paid->lines) {
-    const checkout::HoldLine& line = paid_line.line;
+  for (PaidLine& paid_line : paid->lines) {
+    const HoldLine& line = paid_line.line;
     out.lines.push_back({line.product_id, line.quantity, line.price, std::move(paid_line.name)});
   }
   co_return std::optional<orders::PaidOrderEvent>{std::move(out)};
 }
 
-boost::asio::awaitable<Result<bool>> InProcessProductDirectory::Exists(std::int64_t product_id) {
-  if (!catalog_) co_return MakeError(Errc::kUnavailable, "the catalog is not up yet; retry");
-  co_return catalog_->Exists(product_id);
+boost::asio::awaitable<Result<std::optional<orders::SaleFigures>>> InProcessSaleFigures::Figures(
+    std::int64_t product_id) {
+  auto read = co_await checkout_.SaleFigures(product_id);
+  if (!read.ok()) co_return read.error();
+  std::optional<orders::SaleFigures> out;
+  if (const auto& f = *read) {
+    out = orders::SaleFigures{f->available,      f->held,    f->sold,
+                              f->refunded_units, f->revenue, f->refunded_amount};
+  }
+  co_return out;
 }
 
-}  // namespace rocketmart::app
+}  // namespace rocketmart::checkout

@@ -1,0 +1,109 @@
+#include "app/startup.hpp"
+
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <optional>
+#include <stdexcept>
+#include <system_error>
+
+namespace rocketmart::app {
+
+// (`rocketmart admin create` writes one member row through SQLite's own locking while a server
+// runs, and the read-only tools do not write: neither takes this lock.)
+lock::FileLock LockDataDirectory(const std::string& dir) {
+  std::error_code ec;
+  if (std::filesystem::exists(dir, ec) && !std::filesystem::is_directory(dir, ec)) {
+    throw std::runtime_error("data directory " + dir + " is not a directory");
+  }
+  std::filesystem::create_directories(dir, ec);
+  if (ec) throw std::runtime_error("cannot create data directory " + dir + ": " + ec.message());
+  const auto path = std::filesystem::path(dir) / "rocketmart.lock";
+  std::optional<lock::FileLock> held;
+  try {
+    held = lock::FileLock::TryAcquire(path);
+  } catch (const std::system_error& e) {
+    throw std::runtime_error("cannot lock data directory " + dir + ": " + e.code().message());
+  }
+  if (!held) {
+    const std::string holder = lock::FileLock::ReadNote(path);
+    throw std::runtime_error("data directory " + dir + " is in use by another rocketmart" +
+                             (holder.empty() ? std::string() : " (" + holder + ")") +
+                             "; stop it or choose another --data-dir");
+  }
+  held->SetNote("pid " + std::to_string(::getpid()));
+  return std::move(*held);
+}
+
+// The check and the binds run under an flock keyed by the port number (not host:port, since
+// 0.0.0.0:N and 127.0.0.1:N collide too), in /run/lock (or the temporary directory), held for the
+// milliseconds binding takes.
+void BindExclusively(http::Server& server, int port) {
+  if (port == 0) {
+    server.Bind();  // The kernel picks a port nobody uses; no one else can ask for it yet.
+    return;
+  }
+  std::error_code ec;
+  const std::filesystem::path run_lock = "/run/lock";
+  const auto dir = std::filesystem::is_directory(run_lock, ec)
+                       ? run_lock
+                       : std::filesystem::temp_directory_path(ec);
+  std::optional<lock::FileLock> bind_lock;
+  try {
+    bind_lock = lock::FileLock::Acquire(dir / ("rocketmart-port-" + std::to_string(port) + ".lock"),
+                                        std::chrono::seconds(5));
+  } catch (const std::system_error&) {
+    // No shared lock file here (read-only or foreign): the in-use check alone still holds.
+  }
+  server.Bind();
+}
+
+std::string DefaultPublicBaseUrl(const std::string& host, std::uint16_t port) {
+  std::string name = host;
+  if (name == "0.0.0.0" || name == "::" || name == "[::]") {
+    name = "localhost";
+  } else if (name.find(':') != std::string::npos && name.front() != '[') {
+    name = "[" + name + "]";  // an IPv6 literal
+  }
+  return "http://" + name + ":" + std::to_string(port);
+}
+
+http::ServerOptions ServerOptionsFrom(const config::Config& c) {
+  http::ServerOptions o;
+  o.host = c.server.host;
+  o.port = static_cast<std::uint16_t>(c.server.port);
+  o.threads = c.server.threads;
+  o.max_connections = static_cast<std::size_t>(c.server.max_connections);
+  o.max_body_bytes = static_cast<std::size_t>(c.server.max_body_bytes);
+  o.max_header_bytes = static_cast<std::size_t>(c.server.max_header_bytes);
+  o.header_timeout = std::chrono::milliseconds(c.server.header_timeout_ms);
+  o.idle_timeout = std::chrono::milliseconds(c.server.idle_timeout_ms);
+  o.request_timeout = std::chrono::milliseconds(c.server.request_timeout_ms);
+  o.shutdown_grace = std::chrono::milliseconds(c.server.shutdown_grace_ms);
+  o.access_log = c.log.access_log;
+  // Validated with the configuration; the parse cannot fail here.
+  auto trusted = http::TrustedProxies::Parse(c.server.trusted_proxies);
+  if (!trusted.ok()) throw std::runtime_error("server.trusted_proxies: " + trusted.error().message);
+  o.trusted_proxies = std::move(*trusted);
+  return o;
+}
+
+void RegisterEventMetrics(metrics::Registry& metrics, const events::EventBus& bus,
+                          const std::string& source) {
+  const std::string labels = "db=\"" + source + "\"";
+  const events::EventBus* b = &bus;
+  metrics.AddCounterFn("outbox_events_delivered_total", "Events handed to subscribers", labels,
+                       [b, source] { return b->Stats(source).delivered; });
+  metrics.AddCounterFn("outbox_delivery_failures_total",
+                       "Deliveries that failed and will be retried", labels,
+                       [b, source] { return b->Stats(source).failures; });
+  metrics.AddCounterFn("outbox_dead_letters_total",
+                       "Events set aside as malformed (kept in the consumer's event_dead_letters)",
+                       labels, [b, source] { return b->Stats(source).dead_letters; });
+  metrics.AddGauge("outbox_backlog_events",
+                   "Events appended that the slowest subscriber has not passed yet", labels,
+                   [b, source] { return static_cast<double>(b->Stats(source).backlog); });
+}
+
+}  // namespace rocketmart::app

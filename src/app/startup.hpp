@@ -1,0 +1,47 @@
+// Start-up steps every composition root takes, whatever modules it runs: the data directory's
+// lock, the listeners (bound under a per-port lock, the admin listener with its /metrics), the
+// public base URL a server answers on, and the event bus's metrics per source.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "infra/config/config.hpp"
+#include "infra/events/event_bus.hpp"
+#include "infra/http/server.hpp"
+#include "infra/lock/file_lock.hpp"
+#include "infra/metrics/metrics.hpp"
+
+namespace rocketmart::app {
+
+// The data directory belongs to one process at a time: two servers on one directory would each
+// trust their in-memory view (stock counters, caches) of databases the other changes. flock on
+// <data_dir>/rocketmart.lock, held for the process lifetime and released by the kernel even on
+// SIGKILL. Creates the directory; throws std::runtime_error saying why it cannot.
+lock::FileLock LockDataDirectory(const std::string& dir);
+
+// Binds `server` so that two processes starting at the same moment on one port cannot both pass
+// its in-use check and then both bind with SO_REUSEPORT.
+void BindExclusively(http::Server& server, int port);
+
+// The public listener's options from [server] and [log].
+http::ServerOptions ServerOptionsFrom(const config::Config& c);
+
+// members.public_base_url when it is not configured: this server's own address, with `localhost`
+// for a wildcard host (a link needs a name a browser can open) and the port actually bound.
+std::string DefaultPublicBaseUrl(const std::string& host, std::uint16_t port);
+
+// The event bus's figures for the events `source` publishes, as metrics labelled with its
+// database (outbox_*{db="<source>"}).
+void RegisterEventMetrics(metrics::Registry& metrics, const events::EventBus& bus,
+                          const std::string& source);
+
+// The admin listener never authenticates members: /metrics checks its own operator token.
+class NoMemberIdentities final : public http::Authenticator {
+ public:
+  Result<auth::Identity> Authenticate(std::string_view) const override {
+    return MakeError(Errc::kUnauthenticated, "no member tokens here");
+  }
+};
+
+}  // namespace rocketmart::app

@@ -1,0 +1,57 @@
+#include "services/catalog/module.hpp"
+
+#include "services/catalog/adapters/cart_checkout.hpp"
+#include "services/catalog/adapters/http_routes.hpp"
+#include "services/catalog/adapters/sqlite_product_repository.hpp"
+#include "services/catalog/adapters/sqlite_shopping_repository.hpp"
+#include "services/checkout/api/events.hpp"
+
+namespace rocketmart::catalog {
+
+CatalogModule::Stores CatalogModule::OpenStores(const config::Config& config,
+                                                metrics::Registry& metrics) {
+  Stores stores;
+  stores.db = std::make_unique<storage::ServiceDatabase>("catalog", config.storage,
+                                                         CatalogMigrations(), metrics);
+  stores.products = std::make_unique<SqliteProductRepository>(*stores.db->writer);
+  auto shopping =
+      std::make_shared<SqliteShoppingRepository>(*stores.db->writer, *stores.db->readers);
+  stores.likes = shopping;
+  stores.baskets = shopping;
+  return stores;
+}
+
+CatalogModule::CatalogModule(const Clock& clock, Stores stores, Clients clients)
+    : stores_(std::move(stores)),
+      catalog_(*stores_.products, *stores_.likes, clients.availability, clock),
+      shopping_(catalog_, *stores_.baskets, clients.checkout, clock),
+      likes_client_(catalog_),
+      wishlist_client_(shopping_),
+      paid_cart_subscriber_(std::make_unique<PaidCartSubscriber>(shopping_)) {}
+
+CatalogModule::~CatalogModule() = default;
+
+void CatalogModule::Load() {
+  catalog_.Load();
+}
+
+std::vector<events::Subscription> CatalogModule::Subscriptions() {
+  // Paid lines leave the cart (an effect: once per catalog service).
+  return {{std::string(checkout::api::kSource),
+           {std::string(checkout::api::kOrderPaid)},
+           "catalog",
+           events::Delivery::kEffect,
+           paid_cart_subscriber_.get()}};
+}
+
+void CatalogModule::RegisterRoutes(http::Router& router) {
+  catalog::RegisterRoutes(router, catalog_);
+  RegisterShoppingRoutes(router, shopping_);
+  RegisterCartCheckoutRoute(router, shopping_);
+}
+
+boost::asio::awaitable<std::vector<module::StoreHealth>> CatalogModule::CheckStores() {
+  return module::CheckDatabases(Databases());
+}
+
+}  // namespace rocketmart::catalog

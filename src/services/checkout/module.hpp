@@ -1,0 +1,89 @@
+// The checkout module (ADR 0008): sales, admission, holds, payments and refunds (CheckoutService)
+// on checkout.db, with the simulated card processor's own ledger (provider.db); its maintenance
+// (hold expiry, stale payments, refunds, the reconciler, idempotency retention). Consumes the
+// catalog's product events (inventory rows, and every instance's memory of them) and orders'
+// cancellations and returns (refund, restock). Calls the catalog's product directory. Serves the
+// catalog's AvailabilitySource and CheckoutClient and orders' PaymentsClient and
+// SaleFiguresSource.
+#pragma once
+
+#include <memory>
+
+#include "core/clock.hpp"
+#include "infra/config/config.hpp"
+#include "infra/metrics/metrics.hpp"
+#include "infra/module/module.hpp"
+#include "services/checkout/adapters/embedded_checkout_ports.hpp"
+#include "services/checkout/checkout_service.hpp"
+#include "services/checkout/clients/in_process/clients.hpp"
+#include "services/checkout/maintenance.hpp"
+#include "services/checkout/ports/payment_provider.hpp"
+#include "services/checkout/ports/product_directory.hpp"
+
+namespace rocketmart::checkout {
+
+class ProductInventorySubscriber;
+class ProductCacheSubscriber;
+class OrderEventsSubscriber;
+
+class CheckoutModule final : public module::Module {
+ public:
+  // The payment provider (the simulated processor, with its ledger in provider.db) and checkout.db
+  // with the stores on it, plus this process's admission and in-flight gate.
+  struct Stores {
+    std::unique_ptr<storage::ServiceDatabase> provider_db;
+    std::unique_ptr<PaymentProvider> provider;
+    std::unique_ptr<storage::ServiceDatabase> db;
+    std::unique_ptr<EmbeddedCheckoutPorts> ports;
+  };
+  // Opens provider.db, then checkout.db.
+  static Stores OpenStores(const config::Config& config, metrics::Registry& metrics);
+
+  // The catalog's side of checkout: must outlive the module.
+  struct Clients {
+    ProductDirectory& catalog;
+  };
+
+  CheckoutModule(const config::Config& config, const Clock& clock, metrics::Registry& metrics,
+                 Stores stores, Clients clients);
+  ~CheckoutModule() override;
+
+  // Served: the catalog's product views and cart, orders' read-your-writes and sale summary.
+  catalog::AvailabilitySource& availability() { return availability_; }
+  catalog::CheckoutClient& cart_checkout_client() { return cart_checkout_client_; }
+  orders::PaymentsClient& payments_client() { return payments_client_; }
+  orders::SaleFiguresSource& sale_figures() { return sale_figures_; }
+  // For the composition root: the demo seed and the storefront's live stock.
+  CheckoutService& checkout() { return *checkout_; }
+
+  std::string_view Name() const override { return "checkout"; }
+  std::vector<storage::ServiceDatabase*> Databases() override {
+    return {stores_.provider_db.get(), stores_.db.get()};
+  }
+  void Load() override;
+  void StartWorkers() override {}
+  void StopWorkers() override {}
+  std::vector<events::Subscription> Subscriptions() override;
+  void RegisterRoutes(http::Router& router) override;
+  std::vector<module::PeriodicTask> PeriodicTasks() override;
+  boost::asio::awaitable<std::vector<module::StoreHealth>> CheckStores() override;
+
+ private:
+  const config::Config& config_;
+  Stores stores_;
+  std::unique_ptr<CheckoutService> checkout_;
+  InProcessAvailability availability_;
+  InProcessCheckoutClient cart_checkout_client_;
+  InProcessPaymentsClient payments_client_;
+  InProcessSaleFigures sale_figures_;
+  std::unique_ptr<ProductInventorySubscriber> product_inventory_subscriber_;
+  std::unique_ptr<ProductCacheSubscriber> product_cache_subscriber_;
+  std::unique_ptr<OrderEventsSubscriber> order_events_subscriber_;
+};
+
+// Checkout's maintenance (maintenance.hpp) as module tasks: those that wait for the payment
+// provider run apart from the sweepers (`calls_remote`).
+std::vector<module::PeriodicTask> MaintenancePeriodicTasks(CheckoutService& checkout,
+                                                           const MaintenanceSchedule& schedule);
+
+}  // namespace rocketmart::checkout

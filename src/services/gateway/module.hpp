@@ -1,0 +1,55 @@
+// The gateway's module (ADR 0008): the bearer-token authenticator every request passes and the
+// token deny-list it checks. No database, routes, events or maintenance of its own. Serves
+// members' TokenRevoker (in-process binding to the deny-list).
+#pragma once
+
+#include <memory>
+
+#include "auth/jwt.hpp"
+#include "core/clock.hpp"
+#include "infra/config/config.hpp"
+#include "infra/metrics/metrics.hpp"
+#include "infra/module/module.hpp"
+#include "services/gateway/clients/in_process/token_revoker.hpp"
+#include "services/gateway/jwt_authenticator.hpp"
+#include "services/gateway/ports/token_denylist.hpp"
+
+namespace rocketmart::gateway {
+
+class GatewayModule final : public module::Module {
+ public:
+  // The deny-list: both sides of one store (in memory embedded; Redis next).
+  struct Stores {
+    std::shared_ptr<RevokedTokens> revoked;
+    std::shared_ptr<TokenDenials> denials;
+  };
+  static Stores OpenStores(const config::Config& config, const Clock& clock);
+
+  // `keyring`: the keys access tokens are signed with (shared with members, which mints them).
+  GatewayModule(const config::Config& config, const Clock& clock, metrics::Registry& metrics,
+                Stores stores, auth::Keyring keyring);
+
+  // What the servers authenticate members with.
+  const http::Authenticator& authenticator() const { return authenticator_; }
+  // Served: members' TokenRevoker, bound in-process to the deny-list.
+  members::TokenRevoker& token_revoker() { return revoker_; }
+
+  std::string_view Name() const override { return "gateway"; }
+  std::vector<storage::ServiceDatabase*> Databases() override { return {}; }
+  void Load() override {}
+  void StartWorkers() override {}
+  void StopWorkers() override {}
+  std::vector<events::Subscription> Subscriptions() override { return {}; }
+  void RegisterRoutes(http::Router&) override {}
+  std::vector<module::PeriodicTask> PeriodicTasks() override { return {}; }
+  boost::asio::awaitable<std::vector<module::StoreHealth>> CheckStores() override {
+    co_return std::vector<module::StoreHealth>{};
+  }
+
+ private:
+  Stores stores_;
+  JwtAuthenticator authenticator_;
+  InProcessTokenRevoker revoker_;
+};
+
+}  // namespace rocketmart::gateway
