@@ -28,6 +28,8 @@ run_packages=(
   # libraries
   libboost1.81-dev libboost-json1.81-dev libsqlite3-dev libssl-dev libsodium-dev
   libcurl4-openssl-dev libtomlplusplus-dev libcli11-dev libspdlog-dev libfmt-dev libmimalloc-dev
+  # the PostgreSQL client library (src/infra/postgres links it)
+  libpq-dev
 )
 # The storefront is bundled by make build (web/, Node.js >= 18 with npm); a Node.js already
 # installed is kept.
@@ -41,6 +43,9 @@ test_packages=(
   clang-format shellcheck clang libclang-rt-14-dev
   # the storefront's browser tests (tests/browser: playwright-core drives Debian's chromium)
   chromium
+  # the PostgreSQL server the postgres_* tests start themselves (tests/support/local_postgres.*):
+  # initdb into a temp dir, never the cluster the package may create (kept stopped, see above)
+  postgresql-15
 )
 # tests/contract (OpenAPI validator, docs examples) runs on Node.js >= 18 with npm; a Node.js
 # already installed is kept.
@@ -51,6 +56,8 @@ bench_packages=(
   nginx wrk python3 python3-locust curl procps
   # bench/storefront.sh: the drop page's first load in chromium
   chromium
+  # the PostgreSQL the benchmark starts beside SQLite (same way as the tests)
+  postgresql-15
 )
 
 usage() {
