@@ -92,6 +92,14 @@ class Rows {
   std::shared_ptr<PGresult> result_;
 };
 
+// Params{a, b, c} in one call: MakeParams(member_id, product_id, "text").
+template <class... Values>
+Params MakeParams(const Values&... values) {
+  Params p;
+  (p.Add(values), ...);
+  return p;
+}
+
 struct Statement {
   std::string sql;
   Params params;
