@@ -42,6 +42,17 @@ Params& Params::AddNull() {
   values_.emplace_back(std::nullopt);
   return *this;
 }
+Params& Params::AddBytes(std::string_view bytes) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string text = "\\x";
+  text.reserve(2 + bytes.size() * 2);
+  for (unsigned char b : bytes) {
+    text.push_back(kHex[b >> 4]);
+    text.push_back(kHex[b & 0xf]);
+  }
+  values_.emplace_back(std::move(text));
+  return *this;
+}
 std::vector<const char*> Params::Pointers() const {
   std::vector<const char*> out;
   out.reserve(values_.size());
@@ -72,6 +83,17 @@ std::optional<std::int64_t> Rows::OptInt64(int row, int col) const {
 }
 bool Rows::Bool(int row, int col) const {
   return Text(row, col) == "t";
+}
+std::string Rows::Bytes(int row, int col) const {
+  std::string_view text = Text(row, col);
+  if (text.starts_with("\\x")) text.remove_prefix(2);
+  auto nibble = [](char c) -> int { return c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10; };
+  std::string out;
+  out.reserve(text.size() / 2);
+  for (std::size_t i = 0; i + 1 < text.size(); i += 2) {
+    out.push_back(static_cast<char>(nibble(text[i]) << 4 | nibble(text[i + 1])));
+  }
+  return out;
 }
 std::int64_t Rows::affected() const {
   if (!result_) return 0;
@@ -332,6 +354,17 @@ asio::awaitable<Result<Rows>> Connection::Query(std::string_view sql, Params par
   auto flushed = co_await Flush(deadline);
   if (!flushed.ok()) co_return std::move(flushed).error();
   co_return co_await Collect(deadline);
+}
+
+asio::awaitable<Result<Rows>> Connection::Query(std::string_view sql) {
+  Params none;
+  co_return co_await Query(sql, std::move(none));
+}
+
+asio::awaitable<Result<std::int64_t>> Connection::Command(std::string_view sql, Params params) {
+  auto rows = co_await Query(sql, std::move(params));
+  if (!rows.ok()) co_return std::move(rows).error();
+  co_return rows->affected();
 }
 
 asio::awaitable<Status> Connection::Execute(std::string_view sql) {

@@ -58,6 +58,8 @@ class Params {
   Params& Add(const std::string& v) { return Add(std::string_view(v)); }
   Params& Add(bool v);
   Params& AddNull();
+  // A bytea parameter (binary data, sent in PostgreSQL's hex text form).
+  Params& AddBytes(std::string_view bytes);
   template <class T>
   Params& Add(const std::optional<T>& v) {
     return v ? Add(*v) : AddNull();
@@ -82,6 +84,8 @@ class Rows {
   std::int64_t Int64(int row, int col) const;
   std::optional<std::int64_t> OptInt64(int row, int col) const;
   bool Bool(int row, int col) const;
+  // A bytea column (decoded from the hex text form).
+  std::string Bytes(int row, int col) const;
   // Rows changed by an INSERT/UPDATE/DELETE.
   std::int64_t affected() const;
 
@@ -115,7 +119,11 @@ class Connection {
   Connection& operator=(const Connection&) = delete;
 
   // One statement with parameters (extended protocol; text results).
-  boost::asio::awaitable<Result<Rows>> Query(std::string_view sql, Params params = {});
+  boost::asio::awaitable<Result<Rows>> Query(std::string_view sql, Params params);
+  // Without parameters (no default argument: no temporary inside the caller's co_await).
+  boost::asio::awaitable<Result<Rows>> Query(std::string_view sql);
+  // One statement whose rows do not matter; returns how many rows it changed.
+  boost::asio::awaitable<Result<std::int64_t>> Command(std::string_view sql, Params params);
   // A script of statements without parameters (simple protocol: DDL, BEGIN, COMMIT, ...).
   boost::asio::awaitable<Status> Execute(std::string_view sql);
   // Several statements sent at once in pipeline mode and answered in one round trip; they run as

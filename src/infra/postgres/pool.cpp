@@ -86,6 +86,12 @@ asio::awaitable<Result<std::unique_ptr<Connection>>> Pool::Open() {
   co_return opened;
 }
 
+asio::awaitable<Result<Rows>> Pool::Query(std::string_view sql, Params params) {
+  auto lease = co_await Acquire();
+  if (!lease.ok()) co_return std::move(lease).error();
+  co_return co_await (*lease)->Query(sql, std::move(params));
+}
+
 asio::awaitable<Result<Lease>> Pool::Acquire() {
   std::unique_ptr<Connection> connection;
   std::shared_ptr<Waiter> waiter;

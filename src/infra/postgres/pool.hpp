@@ -64,6 +64,9 @@ class Pool {
   Pool& operator=(const Pool&) = delete;
 
   boost::asio::awaitable<Result<Lease>> Acquire();
+  // One statement on a pooled connection, outside any transaction (a read, or a write that is
+  // atomic on its own, e.g. a claim by UPDATE ... WHERE id IN (... FOR UPDATE SKIP LOCKED)).
+  boost::asio::awaitable<Result<Rows>> Query(std::string_view sql, Params params);
 
   struct Stats {
     std::size_t open = 0;     // connections open or being opened

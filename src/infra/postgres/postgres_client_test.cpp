@@ -337,7 +337,7 @@ TEST(PostgresClient, TransactRollsBackOnErrorAndRetriesADeadlock) {
       auto a = co_await c.Query(one);
       if (!a.ok()) co_return std::move(a).error();
       auto executor = co_await asio::this_coro::executor;
-    asio::steady_timer timer(executor, milliseconds(100));
+      asio::steady_timer timer(executor, milliseconds(100));
       co_await timer.async_wait(asio::use_awaitable);
       const std::string two = "UPDATE t SET v = v + 1 WHERE id = " + std::to_string(second);
       auto b = co_await c.Query(two);
