@@ -6,18 +6,15 @@
 #include "mail_outbox_contract.hpp"
 #include "member_repository_contract.hpp"
 #include "services/members/adapters/postgres/postgres_member_store.hpp"
-#include "support/local_postgres.hpp"
-#include "support/run_await.hpp"
+#include "support/postgres_database.hpp"
 
 namespace rocketmart::members::contract {
 namespace {
 
 class PostgresMemberStoreFixture final : public MemberStoreFixture {
  public:
-  PostgresMemberStoreFixture() {
-    auto& server = rocketmart::testing::SharedLocalPostgres();
-    conninfo_ = server.ConnectionString(server.NewDatabase("members"));
-  }
+  PostgresMemberStoreFixture()
+      : conninfo_(rocketmart::testing::NewMigratedDatabase("members", &MigratePostgresMembers)) {}
   MemberStoreInstance Open() override {
     instances_.push_back(std::make_unique<Instance>(conninfo_));
     Instance& in = *instances_.back();
@@ -28,22 +25,7 @@ class PostgresMemberStoreFixture final : public MemberStoreFixture {
  private:
   struct Instance {
     explicit Instance(const std::string& conninfo)
-        : pool(Settings(conninfo)), repository(pool), outbox(pool) {
-      auto migrate = [](postgres::Pool& pool) -> boost::asio::awaitable<Status> {
-        auto lease = co_await pool.Acquire();
-        if (!lease.ok()) co_return std::move(lease).error();
-        co_return co_await MigratePostgresMembers(**lease);  // a no-op on the second
-      };
-      if (!rocketmart::testing::RunAwait(migrate(pool)).ok()) {
-        throw std::runtime_error("members migrations failed");
-      }
-    }
-    static postgres::PoolSettings Settings(const std::string& conninfo) {
-      postgres::PoolSettings s;
-      s.connect.conninfo = conninfo;
-      s.size = 8;
-      return s;
-    }
+        : pool(rocketmart::testing::InstancePool(conninfo)), repository(pool), outbox(pool) {}
     postgres::Pool pool;
     PostgresMemberRepository repository;
     PostgresMailOutbox outbox;

@@ -81,4 +81,23 @@ boost::asio::awaitable<Result<bool>> ClaimEvent(postgres::Connection& connection
   co_return rows->affected() == 1;
 }
 
+boost::asio::awaitable<Result<std::vector<Event>>> ReadOutbox(postgres::Connection& connection,
+                                                              std::string_view source,
+                                                              std::int64_t after_seq,
+                                                              std::int64_t limit) {
+  auto params = postgres::MakeParams(after_seq, limit);
+  auto rows = co_await connection.Query(
+      "SELECT seq, topic, payload, created_at_ms FROM outbox WHERE seq > $1 ORDER BY seq LIMIT $2",
+      std::move(params));
+  if (!rows.ok()) co_return std::move(rows).error();
+  std::vector<Event> out;
+  out.reserve(static_cast<std::size_t>(rows->size()));
+  for (int i = 0; i < rows->size(); ++i) {
+    out.push_back(Event{std::string(source) + ":" + std::string(rows->Text(i, 0)),
+                        std::string(rows->Text(i, 1)), std::string(rows->Text(i, 2)),
+                        FromUnixMillis(rows->Int64(i, 3))});
+  }
+  co_return out;
+}
+
 }  // namespace rocketmart::events::postgres_outbox

@@ -5,7 +5,8 @@
 //
 // Not yet here (issue 13): the relay that delivers the outbox (PostgresEventBus; with several
 // writers, seq order is not commit order, so the relay must not skip a seq that commits late),
-// pruning, dead-letter listing. Until then a PostgreSQL store's events stay in its outbox.
+// pruning, dead-letter listing. ReadOutbox is the relay's read; until the relay exists a
+// PostgreSQL store's events stay in its outbox.
 //
 // Tables, created by Migrate(connection) (component "events"):
 //   outbox             seq, topic, payload, created_at_ms
@@ -17,9 +18,11 @@
 #include <boost/asio/awaitable.hpp>
 #include <cstdint>
 #include <string_view>
+#include <vector>
 
 #include "core/clock.hpp"
 #include "core/result.hpp"
+#include "infra/events/event_bus.hpp"
 #include "infra/postgres/connection.hpp"
 
 namespace rocketmart::events::postgres_outbox {
@@ -44,5 +47,13 @@ postgres::Statement AppendStatement(std::string_view topic, std::string_view pay
 boost::asio::awaitable<Result<bool>> ClaimEvent(postgres::Connection& connection,
                                                 std::string_view consumer,
                                                 std::string_view event_id, TimePoint now);
+
+// The committed outbox rows after `after_seq`, in seq order, at most `limit`, as events of
+// `source` (id "<source>:<seq>"). A row whose transaction has not committed yet is not seen, and
+// may later appear below a seq already read: a relay must account for that before it moves past.
+boost::asio::awaitable<Result<std::vector<Event>>> ReadOutbox(postgres::Connection& connection,
+                                                              std::string_view source,
+                                                              std::int64_t after_seq,
+                                                              std::int64_t limit);
 
 }  // namespace rocketmart::events::postgres_outbox
