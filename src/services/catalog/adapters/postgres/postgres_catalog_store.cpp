@@ -391,10 +391,8 @@ std::vector<std::pair<std::int64_t, std::int64_t>> PostgresShoppingRepository::L
 
 asio::awaitable<Result<std::vector<Like>>> PostgresShoppingRepository::LikedBy(
     std::int64_t member_id, std::size_t limit) {
-  auto lease = co_await pool_.Acquire();
-  if (!lease.ok()) co_return std::move(lease).error();
   auto params = MakeParams(member_id, static_cast<std::int64_t>(limit));
-  auto rows = co_await (*lease)->Query(
+  auto rows = co_await pool_.Query(
       "SELECT product_id, created_at_ms FROM likes WHERE member_id = $1 "
       "ORDER BY created_at_ms DESC, product_id LIMIT $2",
       std::move(params));
@@ -586,13 +584,11 @@ asio::awaitable<Result<std::optional<std::int64_t>>> PostgresShoppingRepository:
 
 asio::awaitable<Result<std::vector<StoredLine>>> PostgresShoppingRepository::Lines(
     Basket basket, std::int64_t member_id) {
-  auto lease = co_await pool_.Acquire();
-  if (!lease.ok()) co_return std::move(lease).error();
   const std::string sql = "SELECT product_id, quantity, added_at_ms FROM " +
                           std::string(Table(basket)) +
                           " WHERE member_id = $1 ORDER BY added_at_ms, product_id";
   auto params = MakeParams(member_id);
-  auto rows = co_await (*lease)->Query(sql, std::move(params));
+  auto rows = co_await pool_.Query(sql, std::move(params));
   if (!rows.ok()) co_return std::move(rows).error();
   std::vector<StoredLine> out;
   for (int i = 0; i < rows->size(); ++i) {
