@@ -434,6 +434,46 @@ TEST(PostgresClient, MeasureOneByOneVersusPipelined) {
   EXPECT_EQ(Sql(pool, "SELECT count(*) FROM t").Int64(0, 0), 2 * kRows);
 }
 
+// Not a timed assertion: prints durable single-row commits per second with many callers on two
+// I/O threads sharing one pool (each commit its own transaction; PostgreSQL groups their WAL
+// flushes), the shape of the purchase path before it batches.
+TEST(PostgresClient, MeasureConcurrentCommitsThroughOnePool) {
+  auto& pg = SharedLocalPostgres();
+  const auto db = pg.NewDatabase("concurrent");
+  Pool pool(Settings(pg.ConnectionString(db), 32));
+  Sql(pool, "CREATE TABLE t (id bigserial PRIMARY KEY, caller int NOT NULL)");
+  constexpr int kThreads = 2;
+  constexpr int kCallersPerThread = 32;
+  constexpr int kCommitsPerCaller = 100;
+  auto caller = [](Pool& pool, int id, std::atomic<int>& failed) -> asio::awaitable<void> {
+    for (int i = 0; i < kCommitsPerCaller; ++i) {
+      Params p;
+      p.Add(std::int64_t{id});
+      auto r = co_await pool.Query("INSERT INTO t (caller) VALUES ($1)", std::move(p));
+      if (!r.ok()) ++failed;
+    }
+  };
+  std::atomic<int> failed{0};
+  std::vector<std::thread> threads;
+  const auto start = SteadyClock::now();
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      asio::io_context ioc;
+      for (int c = 0; c < kCallersPerThread; ++c) {
+        asio::co_spawn(ioc, caller(pool, t * kCallersPerThread + c, failed), asio::detached);
+      }
+      ioc.run();
+    });
+  }
+  for (auto& t : threads) t.join();
+  const double seconds = std::chrono::duration<double>(SteadyClock::now() - start).count();
+  const int total = kThreads * kCallersPerThread * kCommitsPerCaller;
+  std::printf("%d callers on %d threads, pool of 32, fsync on: %d commits in %.2f s = %.0f/s\n",
+              kThreads * kCallersPerThread, kThreads, total, seconds, total / seconds);
+  EXPECT_EQ(failed.load(), 0);
+  EXPECT_EQ(Sql(pool, "SELECT count(*) FROM t").Int64(0, 0), total);
+}
+
 constexpr Migration kMigrations[] = {
     {1, "table", "CREATE TABLE things (id int PRIMARY KEY)"},
     {2, "row", "INSERT INTO things VALUES (1)"},
