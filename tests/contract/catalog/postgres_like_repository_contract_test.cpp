@@ -1,0 +1,10 @@
+// LikeRepository contract, PostgreSQL adapter (a real PostgreSQL 15 started by the test binary).
+#include "contract/catalog/like_repository_contract.hpp"
+#include "contract/catalog/postgres_catalog_store.hpp"
+
+namespace rocketmart::catalog::contract {
+
+INSTANTIATE_TEST_SUITE_P(Postgres, LikeRepositoryContract,
+                         ::testing::Values(&MakePostgresCatalogStore));
+
+}  // namespace rocketmart::catalog::contract
