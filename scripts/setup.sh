@@ -30,6 +30,8 @@ run_packages=(
   libcurl4-openssl-dev libtomlplusplus-dev libcli11-dev libspdlog-dev libfmt-dev libmimalloc-dev
   # the Redis client (src/infra/redis: hiredis on the Asio event loop)
   libhiredis-dev
+  # the PostgreSQL client library (src/infra/postgres links it)
+  libpq-dev
 )
 # The storefront is bundled by make build (web/, Node.js >= 18 with npm); a Node.js already
 # installed is kept.
@@ -45,6 +47,9 @@ test_packages=(
   chromium
   # the real Redis server the redis_* and contract;redis tests start (never the machine's service)
   redis-server
+  # the PostgreSQL server the postgres_* tests start themselves (tests/support/local_postgres.*):
+  # initdb into a temp dir, never the cluster the package may create (kept stopped, see above)
+  postgresql-15
 )
 # tests/contract (OpenAPI validator, docs examples) runs on Node.js >= 18 with npm; a Node.js
 # already installed is kept.
@@ -57,6 +62,8 @@ bench_packages=(
   chromium
   # Redis admission and streams benchmarks, and redis-benchmark (redis-tools) as their yardstick
   redis-server redis-tools
+  # the PostgreSQL the benchmark starts beside SQLite (same way as the tests)
+  postgresql-15
 )
 
 usage() {

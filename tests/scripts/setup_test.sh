@@ -23,20 +23,20 @@ run_list="$(bash "$SETUP" --list run)"
 test_list="$(bash "$SETUP" --list test)"
 bench_list="$(bash "$SETUP" --list bench)"
 all_list="$(bash "$SETUP" --list all)"
-for p in g++ cmake libboost1.81-dev libsqlite3-dev libsodium-dev libspdlog-dev; do
+for p in g++ cmake libboost1.81-dev libsqlite3-dev libsodium-dev libspdlog-dev libpq-dev; do
   contains "$run_list" "$p" || fail "run lacks $p"
 done
 for p in libgtest-dev libgmock-dev python3-aiosmtpd prometheus nginx wrk python3-locust \
-  libbenchmark-dev clang clang-format; do
+  libbenchmark-dev clang clang-format postgresql-15; do
   contains "$run_list" "$p" && fail "run installs $p (a test or benchmark tool)"
 done
-for p in libgtest-dev libgmock-dev python3-aiosmtpd prometheus clang libclang-rt-14-dev; do
+for p in libgtest-dev libgmock-dev python3-aiosmtpd prometheus clang libclang-rt-14-dev postgresql-15; do
   contains "$test_list" "$p" || fail "test lacks $p"
 done
 for p in nginx wrk python3-locust; do
   contains "$test_list" "$p" && fail "test installs $p (a benchmark tool)"
 done
-for p in nginx wrk python3-locust libbenchmark-dev; do
+for p in nginx wrk python3-locust libbenchmark-dev postgresql-15; do
   contains "$bench_list" "$p" || fail "bench lacks $p"
 done
 contains "$bench_list" libgtest-dev && fail "bench installs libgtest-dev"
