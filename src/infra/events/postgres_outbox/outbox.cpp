@@ -1,0 +1,84 @@
+#include "infra/events/postgres_outbox/outbox.hpp"
+
+#include "infra/postgres/migrations.hpp"
+
+namespace rocketmart::events::postgres_outbox {
+
+namespace {
+
+constexpr postgres::Migration kMigrations[] = {
+    {1, "outbox, claims, cursors, dead letters", R"sql(
+      CREATE TABLE outbox (
+        seq           bigserial PRIMARY KEY,
+        topic         text   NOT NULL,
+        payload       text   NOT NULL,
+        created_at_ms bigint NOT NULL
+      );
+      CREATE TABLE processed_events (
+        consumer        text   NOT NULL,
+        event_id        text   NOT NULL,
+        processed_at_ms bigint NOT NULL,
+        PRIMARY KEY (consumer, event_id)
+      );
+      CREATE INDEX processed_events_by_age ON processed_events (processed_at_ms);
+      CREATE TABLE event_cursors (
+        source     text   NOT NULL,
+        subscriber text   NOT NULL,
+        last_seq   bigint NOT NULL,
+        PRIMARY KEY (source, subscriber)
+      );
+      CREATE TABLE event_dead_letters (
+        id         bigserial PRIMARY KEY,
+        source     text   NOT NULL,
+        subscriber text   NOT NULL,
+        event_id   text   NOT NULL,
+        topic      text   NOT NULL,
+        payload    text   NOT NULL,
+        reason     text   NOT NULL,
+        at_ms      bigint NOT NULL
+      );
+    )sql"},
+};
+
+constexpr std::string_view kAppend =
+    "INSERT INTO outbox (topic, payload, created_at_ms) VALUES ($1, $2, $3) RETURNING seq";
+
+postgres::Params AppendParams(std::string_view topic, std::string_view payload, TimePoint now) {
+  postgres::Params p;
+  p.Add(topic).Add(payload).Add(ToUnixMillis(now));
+  return p;
+}
+
+}  // namespace
+
+boost::asio::awaitable<Status> Migrate(postgres::Connection& connection) {
+  co_return co_await postgres::Migrate(connection, "events", kMigrations);
+}
+
+boost::asio::awaitable<Result<std::int64_t>> Append(postgres::Connection& connection,
+                                                    std::string_view topic,
+                                                    std::string_view payload, TimePoint now) {
+  auto rows = co_await connection.Query(kAppend, AppendParams(topic, payload, now));
+  if (!rows.ok()) co_return std::move(rows).error();
+  co_return rows->Int64(0, 0);
+}
+
+postgres::Statement AppendStatement(std::string_view topic, std::string_view payload,
+                                    TimePoint now) {
+  return {std::string(kAppend), AppendParams(topic, payload, now)};
+}
+
+boost::asio::awaitable<Result<bool>> ClaimEvent(postgres::Connection& connection,
+                                                std::string_view consumer,
+                                                std::string_view event_id, TimePoint now) {
+  postgres::Params p;
+  p.Add(consumer).Add(event_id).Add(ToUnixMillis(now));
+  auto rows = co_await connection.Query(
+      "INSERT INTO processed_events (consumer, event_id, processed_at_ms) VALUES ($1, $2, $3) "
+      "ON CONFLICT DO NOTHING",
+      std::move(p));
+  if (!rows.ok()) co_return std::move(rows).error();
+  co_return rows->affected() == 1;
+}
+
+}  // namespace rocketmart::events::postgres_outbox

@@ -1,0 +1,48 @@
+// The PostgreSQL side of the event port, first part: the tables of a producer's transactional
+// outbox and of a consumer's claims, positions and dead letters (the same shape as
+// sqlite_outbox/outbox.hpp, in the service's own PostgreSQL database), and the calls a store makes
+// inside its own transaction: Append (the producer) and ClaimEvent (an effect consumer).
+//
+// Not yet here (issue 13): the relay that delivers the outbox (PostgresEventBus; with several
+// writers, seq order is not commit order, so the relay must not skip a seq that commits late),
+// pruning, dead-letter listing. Until then a PostgreSQL store's events stay in its outbox.
+//
+// Tables, created by Migrate(connection) (component "events"):
+//   outbox             seq, topic, payload, created_at_ms
+//   processed_events   consumer, event_id, processed_at_ms: the claims
+//   event_cursors      source, subscriber, last_seq
+//   event_dead_letters source, subscriber, event_id, topic, payload, reason, at_ms
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+#include <cstdint>
+#include <string_view>
+
+#include "core/clock.hpp"
+#include "core/result.hpp"
+#include "infra/postgres/connection.hpp"
+
+namespace rocketmart::events::postgres_outbox {
+
+// Creates (or brings up to date) the event tables of this database. Call at start, before the
+// store's own migrations.
+boost::asio::awaitable<Status> Migrate(postgres::Connection& connection);
+
+// Appends an event to the producer's outbox inside the caller's open transaction; returns its
+// seq (the event's id is "<producer>:<seq>").
+boost::asio::awaitable<Result<std::int64_t>> Append(postgres::Connection& connection,
+                                                    std::string_view topic,
+                                                    std::string_view payload, TimePoint now);
+
+// The same as one pipelined statement (for a store that batches its statements).
+postgres::Statement AppendStatement(std::string_view topic, std::string_view payload,
+                                    TimePoint now);
+
+// Records, inside the caller's open transaction, that `consumer` processed `event_id`; false when
+// it already had (then the caller applies no effect). Two instances claiming the same event
+// concurrently: the second waits for the first's transaction and then sees the claim.
+boost::asio::awaitable<Result<bool>> ClaimEvent(postgres::Connection& connection,
+                                                std::string_view consumer,
+                                                std::string_view event_id, TimePoint now);
+
+}  // namespace rocketmart::events::postgres_outbox
