@@ -75,9 +75,12 @@ class PostgresSaleStore final : public SaleStore {
   postgres::Pool& pool_;
 };
 
+// How PlaceHold batches (docs/postgres.md has the measurements). A batch keeps its products'
+// inventory rows locked until it commits, so batches over one hot product run one after another:
+// more flushers help only across products; while one commits, the next batch fills.
 struct HoldBatching {
-  std::size_t max_batch = 50;   // holds per pipeline (and per commit)
-  std::size_t max_batches = 4;  // pipelines in flight at once (each uses one pooled connection)
+  std::size_t max_batch = 50;   // holds per pipeline (and per commit; each is a subtransaction)
+  std::size_t max_batches = 2;  // pipelines in flight at once (each uses one pooled connection)
 };
 
 class PostgresHoldStore final : public HoldStore {

@@ -123,6 +123,7 @@ asio::awaitable<Result<StockSnapshot>> PostgresStockStore::Snapshot(std::int64_t
 }
 
 asio::awaitable<Result<std::vector<InvariantReport>>> PostgresStockStore::CheckInvariants() {
+  Params none;
   auto rows = co_await QueryOnce(pool_, R"sql(
     SELECT i.product_id, i.initial, i.restocked, i.available, i.held, i.sold,
       COALESCE((SELECT SUM(l.quantity) FROM hold_lines l JOIN holds h ON h.id = l.hold_id
@@ -131,7 +132,7 @@ asio::awaitable<Result<std::vector<InvariantReport>>> PostgresStockStore::CheckI
                 WHERE l.product_id = i.product_id AND h.status = 'PAID'), 0)::bigint,
       i.refunded
     FROM inventory i)sql",
-                                 {});
+                                 std::move(none));
   if (!rows.ok()) co_return std::move(rows).error();
   std::vector<InvariantReport> problems;
   const Rows& s = *rows;
