@@ -1,0 +1,242 @@
+#include <stdexcept>
+
+#include "infra/events/postgres_outbox/outbox.hpp"
+#include "infra/postgres/migrations.hpp"
+#include "services/checkout/adapters/postgres/postgres_checkout_internal.hpp"
+
+namespace rocketmart::checkout {
+
+namespace asio = boost::asio;
+
+namespace {
+
+// checkout.db's eight SQLite versions as one PostgreSQL schema (see sqlite_checkout_schema.cpp for
+// why each column exists), plus checkout_place_hold: the whole hold transaction as one statement,
+// so that many holds go to the server in one pipeline and commit together (group commit).
+constexpr postgres::Migration kMigrations[] = {
+    {1, "inventory, sales, holds, payments, ledger, idempotency, place_hold", R"sql(
+      CREATE TABLE inventory (
+        product_id      bigint  PRIMARY KEY,
+        price           bigint  NOT NULL CHECK (price >= 0),
+        initial         bigint  NOT NULL CHECK (initial >= 0),
+        restocked       bigint  NOT NULL DEFAULT 0 CHECK (restocked >= 0),
+        available       bigint  NOT NULL CHECK (available >= 0),
+        held            bigint  NOT NULL DEFAULT 0 CHECK (held >= 0),
+        sold            bigint  NOT NULL DEFAULT 0 CHECK (sold >= 0),
+        refunded        bigint  NOT NULL DEFAULT 0 CHECK (refunded >= 0),
+        retired         boolean NOT NULL DEFAULT false,
+        catalog_version bigint  NOT NULL,
+        name            text    NOT NULL DEFAULT ''
+      );
+      CREATE TABLE sales (
+        product_id       bigint PRIMARY KEY,
+        starts_at_ms     bigint NOT NULL,
+        ends_at_ms       bigint NOT NULL,
+        per_member_limit bigint NOT NULL CHECK (per_member_limit >= 1),
+        updated_at_ms    bigint NOT NULL,
+        CHECK (ends_at_ms > starts_at_ms)
+      );
+      CREATE TABLE member_units (
+        product_id bigint NOT NULL,
+        member_id  bigint NOT NULL,
+        units      bigint NOT NULL CHECK (units >= 0),
+        PRIMARY KEY (product_id, member_id)
+      );
+      CREATE TABLE holds (
+        id                     bigserial PRIMARY KEY,
+        member_id              bigint NOT NULL,
+        status                 text   NOT NULL
+          CHECK (status IN ('ACTIVE', 'PAYING', 'PAID', 'RELEASED', 'EXPIRED')),
+        total                  bigint NOT NULL,
+        created_at_ms          bigint NOT NULL,
+        expires_at_ms          bigint NOT NULL,
+        resolved_at_ms         bigint,
+        release_reason         text,
+        payer                  text,
+        payment_lease_until_ms bigint
+      );
+      CREATE INDEX holds_active_by_expiry ON holds (expires_at_ms, id) WHERE status = 'ACTIVE';
+      CREATE INDEX holds_active_by_member ON holds (member_id, id) WHERE status = 'ACTIVE';
+      CREATE INDEX holds_paying ON holds (id) WHERE status = 'PAYING';
+      CREATE TABLE hold_lines (
+        hold_id    bigint NOT NULL,
+        product_id bigint NOT NULL,
+        quantity   bigint NOT NULL CHECK (quantity > 0),
+        price      bigint NOT NULL CHECK (price >= 0),
+        PRIMARY KEY (hold_id, product_id)
+      );
+      CREATE TABLE payments (
+        id                    bigserial PRIMARY KEY,
+        hold_id               bigint  NOT NULL UNIQUE,
+        member_id             bigint  NOT NULL,
+        amount                bigint  NOT NULL,
+        provider_ref          text    NOT NULL,
+        status                text    NOT NULL CHECK (status IN ('CAPTURED', 'REFUNDED')),
+        created_at_ms         bigint  NOT NULL,
+        refund_pending        boolean NOT NULL DEFAULT false,
+        refunded_at_ms        bigint,
+        refund_worker         text,
+        refund_lease_until_ms bigint
+      );
+      CREATE INDEX payments_refund_pending ON payments (id) WHERE refund_pending;
+      CREATE TABLE stock_ledger (
+        seq        bigserial PRIMARY KEY,
+        product_id bigint NOT NULL,
+        kind       text   NOT NULL,
+        quantity   bigint NOT NULL,
+        hold_id    bigint,
+        at_ms      bigint NOT NULL
+      );
+      CREATE TABLE idempotency (
+        member_id     bigint NOT NULL,
+        key           text   NOT NULL,
+        request_hash  text   NOT NULL,
+        operation     text   NOT NULL,
+        hold_id       bigint NOT NULL,
+        created_at_ms bigint NOT NULL,
+        PRIMARY KEY (member_id, key)
+      );
+      CREATE INDEX idempotency_by_age ON idempotency (created_at_ms);
+
+      -- Places one hold, whole or not at all, and answers its id, or -1 (the idempotency key is
+      -- claimed already), -2 (sold out, retired or unknown product), -3 (the member's limit).
+      -- The key is claimed first, so a retry is answered from the record before any refusal its
+      -- first request caused (a concurrent first request with the key: this waits for it). A
+      -- refusal rolls back the block (a subtransaction): the caller's other holds in the same
+      -- transaction (a pipelined batch) are untouched. Lines are taken in product order, so two
+      -- holds over the same products lock their rows in the same order.
+      CREATE FUNCTION checkout_place_hold(
+          p_member bigint, p_products bigint[], p_quantities bigint[], p_prices bigint[],
+          p_limits bigint[], p_pay_now boolean, p_payer text, p_lease_until_ms bigint,
+          p_now_ms bigint, p_expires_at_ms bigint, p_key text, p_request_hash text,
+          p_operation text)
+        RETURNS bigint LANGUAGE plpgsql AS $$
+      DECLARE
+        v_id    bigint := nextval(pg_get_serial_sequence('holds', 'id'));
+        v_total bigint := 0;
+        i       integer;
+      BEGIN
+        BEGIN
+          IF p_key IS NOT NULL THEN
+            INSERT INTO idempotency (member_id, key, request_hash, operation, hold_id,
+                                     created_at_ms)
+            VALUES (p_member, p_key, p_request_hash, p_operation, v_id, p_now_ms)
+            ON CONFLICT DO NOTHING;
+            IF NOT FOUND THEN RETURN -1; END IF;
+          END IF;
+          FOR i IN SELECT u.ord FROM unnest(p_products) WITH ORDINALITY AS u(product, ord)
+                   ORDER BY u.product LOOP
+            -- The truth about stock: this UPDATE cannot take more than is available.
+            UPDATE inventory SET available = available - p_quantities[i],
+                                 held = held + p_quantities[i]
+             WHERE product_id = p_products[i] AND available >= p_quantities[i] AND NOT retired;
+            IF NOT FOUND THEN RAISE EXCEPTION USING ERRCODE = 'RMS01'; END IF;
+            IF p_quantities[i] > p_limits[i] THEN RAISE EXCEPTION USING ERRCODE = 'RML01'; END IF;
+            INSERT INTO member_units AS m (product_id, member_id, units)
+            VALUES (p_products[i], p_member, p_quantities[i])
+            ON CONFLICT (product_id, member_id) DO UPDATE SET units = m.units + excluded.units
+             WHERE m.units + excluded.units <= p_limits[i];
+            IF NOT FOUND THEN RAISE EXCEPTION USING ERRCODE = 'RML01'; END IF;
+            v_total := v_total + p_quantities[i] * p_prices[i];
+          END LOOP;
+          INSERT INTO holds (id, member_id, status, total, created_at_ms, expires_at_ms, payer,
+                             payment_lease_until_ms)
+          VALUES (v_id, p_member, CASE WHEN p_pay_now THEN 'PAYING' ELSE 'ACTIVE' END, v_total,
+                  p_now_ms, p_expires_at_ms, CASE WHEN p_pay_now THEN p_payer END,
+                  CASE WHEN p_pay_now THEN p_lease_until_ms END);
+          INSERT INTO hold_lines (hold_id, product_id, quantity, price)
+          SELECT v_id, u.p, u.q, u.pr FROM unnest(p_products, p_quantities, p_prices) AS u(p, q, pr);
+          INSERT INTO stock_ledger (product_id, kind, quantity, hold_id, at_ms)
+          SELECT u.p, 'HOLD', u.q, v_id, p_now_ms FROM unnest(p_products, p_quantities) AS u(p, q);
+        EXCEPTION
+          -- The key's record is rolled back with the refusal: a refused request claims nothing.
+          WHEN SQLSTATE 'RMS01' THEN RETURN -2;
+          WHEN SQLSTATE 'RML01' THEN RETURN -3;
+        END;
+        RETURN v_id;
+      END;
+      $$;
+    )sql"},
+};
+
+}  // namespace
+
+asio::awaitable<Status> MigratePostgresCheckout(postgres::Connection& connection) {
+  auto events = co_await events::postgres_outbox::Migrate(connection);
+  if (!events.ok()) co_return events;
+  co_return co_await postgres::Migrate(connection, "checkout", kMigrations);
+}
+
+namespace postgres_internal {
+
+std::string IntArray(const std::vector<std::int64_t>& values) {
+  std::string out = "{";
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    if (i > 0) out += ',';
+    out += std::to_string(values[i]);
+  }
+  out += '}';
+  return out;
+}
+
+asio::awaitable<Result<std::optional<HoldOutcome>>> ReadHold(postgres::Connection& c,
+                                                             std::int64_t hold_id, bool lock) {
+  static const std::string kRead =
+      "SELECT h.member_id, h.status, h.total, h.created_at_ms, h.expires_at_ms, "
+      "COALESCE(h.release_reason, ''), p.id, p.created_at_ms, l.product_id, l.quantity, l.price "
+      "FROM holds h LEFT JOIN payments p ON p.hold_id = h.id "
+      "LEFT JOIN hold_lines l ON l.hold_id = h.id WHERE h.id = $1 ORDER BY l.product_id";
+  static const std::string kLock = kRead + " FOR UPDATE OF h";
+  postgres::Params params;
+  params.Add(hold_id);
+  auto rows = co_await c.Query(lock ? kLock : kRead, std::move(params));
+  if (!rows.ok()) co_return std::move(rows).error();
+  std::optional<HoldOutcome> out;
+  if (rows->empty()) co_return out;
+  const postgres::Rows& r = *rows;
+  out.emplace();
+  out->hold.id = hold_id;
+  out->hold.member_id = r.Int64(0, 0);
+  out->hold.status = ParseHoldStatus(r.Text(0, 1)).value_or(HoldStatus::kReleased);
+  out->hold.total = r.Int64(0, 2);
+  out->hold.created_at = FromUnixMillis(r.Int64(0, 3));
+  out->hold.expires_at = FromUnixMillis(r.Int64(0, 4));
+  out->release_reason = std::string(r.Text(0, 5));
+  if (!r.IsNull(0, 6)) {
+    out->payment_id = r.Int64(0, 6);
+    out->paid_at = FromUnixMillis(r.Int64(0, 7));
+  }
+  for (int i = 0; i < r.size(); ++i) {
+    if (r.IsNull(i, 8)) continue;
+    out->hold.lines.push_back({r.Int64(i, 8), r.Int64(i, 9), r.Int64(i, 10)});
+  }
+  co_return out;
+}
+
+asio::awaitable<Result<std::vector<HoldLine>>> LoadLines(postgres::Connection& c,
+                                                         std::int64_t hold_id) {
+  postgres::Params params;
+  params.Add(hold_id);
+  auto rows = co_await c.Query(
+      "SELECT product_id, quantity, price FROM hold_lines WHERE hold_id = $1 ORDER BY product_id",
+      std::move(params));
+  if (!rows.ok()) co_return std::move(rows).error();
+  std::vector<HoldLine> lines;
+  for (int i = 0; i < rows->size(); ++i) {
+    lines.push_back({rows->Int64(i, 0), rows->Int64(i, 1), rows->Int64(i, 2)});
+  }
+  co_return lines;
+}
+
+InventoryRow ReadInventoryRow(const postgres::Rows& r, int row) {
+  return InventoryRow{r.Int64(row, 0), r.Int64(row, 1), r.Int64(row, 2),
+                      r.Int64(row, 3), r.Int64(row, 4), r.Int64(row, 5),
+                      r.Int64(row, 6), r.Bool(row, 7),  r.Int64(row, 8)};
+}
+
+void ThrowAtStartUp(const Error& error, std::string_view what) {
+  throw std::runtime_error("checkout (PostgreSQL): " + std::string(what) + ": " + error.message);
+}
+
+}  // namespace postgres_internal
+}  // namespace rocketmart::checkout

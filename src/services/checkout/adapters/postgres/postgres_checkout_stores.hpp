@@ -1,0 +1,182 @@
+// Checkout's storage ports on PostgreSQL (issue 13), one class per port over one connection pool
+// on checkout's own database, which also holds its event outbox and consumer claims
+// (events/postgres_outbox: order.paid and payment.refunded are appended, catalog and orders events
+// claimed, in the transaction of their effect). Several instances (processes, pools) may share
+// the database; the promises are the SQLite adapters' (ports/*.hpp), kept by the server:
+//   - guarded UPDATEs (available >= q, units + q <= limit, status = expected, lease ran out) are
+//     the truth: READ COMMITTED re-checks a guard on the row's latest version after waiting for
+//     its lock, so stock never goes negative, a limit is never passed, a hold resolves once;
+//   - every transition of a hold locks its row first (FOR UPDATE), so a payment, a cancel and a
+//     sweeper on any instances serialize on it; sweepers and resolvers claim work with
+//     FOR UPDATE SKIP LOCKED (two sweepers never wait for or take the same hold);
+//   - idempotency records and event claims are INSERT ... ON CONFLICT DO NOTHING in the effect's
+//     transaction: of N concurrent first requests one inserts, the others wait for its commit and
+//     then see the record (or, if it rolled back, one of them claims it).
+//
+// Holds are group-committed: PlaceHold queues the request, and up to `max_batches` flushers send
+// what is queued (up to `max_batch` holds) as one pipeline of checkout_place_hold() calls (one
+// round trip, one implicit transaction, one commit). Each call is its own subtransaction, so one
+// hold's refusal (sold out, limit, key taken) leaves the others of the batch untouched. A deadlock
+// or serialization failure of a batch (nothing of it committed) retries the batch.
+//
+// Every other write is one transaction (postgres::Transact). Start-up loads block the calling
+// thread (start-up only, as the ports say).
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+#include <cstddef>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "infra/postgres/connection.hpp"
+#include "infra/postgres/pool.hpp"
+#include "services/checkout/ports/hold_store.hpp"
+#include "services/checkout/ports/idempotency_store.hpp"
+#include "services/checkout/ports/refund_store.hpp"
+#include "services/checkout/ports/sale_store.hpp"
+#include "services/checkout/ports/stock_store.hpp"
+
+namespace rocketmart::checkout {
+
+// Creates or updates checkout's tables (and its event tables) under the migration lock.
+boost::asio::awaitable<Status> MigratePostgresCheckout(postgres::Connection& connection);
+
+class PostgresStockStore final : public StockStore {
+ public:
+  explicit PostgresStockStore(postgres::Pool& pool) : pool_(pool) {}
+
+  std::vector<InventoryRow> LoadInventory() override;
+  MemberUnitsByProduct LoadMemberUnits() override;
+  boost::asio::awaitable<Result<std::optional<InventoryRow>>> ApplyProductFacts(
+      ProductFacts facts, std::string consumer, std::string event_id, TimePoint now) override;
+  boost::asio::awaitable<Result<InventoryRow>> Restock(std::int64_t product_id,
+                                                       std::int64_t quantity,
+                                                       TimePoint now) override;
+  boost::asio::awaitable<Result<StockSnapshot>> Snapshot(std::int64_t product_id) override;
+  boost::asio::awaitable<Result<std::vector<InvariantReport>>> CheckInvariants() override;
+  boost::asio::awaitable<Result<std::optional<ProductSaleFigures>>> SaleFigures(
+      std::int64_t product_id) override;
+
+ private:
+  postgres::Pool& pool_;
+};
+
+class PostgresSaleStore final : public SaleStore {
+ public:
+  explicit PostgresSaleStore(postgres::Pool& pool) : pool_(pool) {}
+
+  std::vector<std::pair<std::int64_t, Sale>> LoadSales() override;
+  boost::asio::awaitable<Status> SaveSale(std::int64_t product_id, Sale sale,
+                                          TimePoint now) override;
+
+ private:
+  postgres::Pool& pool_;
+};
+
+// How PlaceHold batches (docs/postgres.md has the measurements). A batch keeps its products'
+// inventory rows locked until it commits, so batches over one hot product run one after another:
+// more flushers help only across products; while one commits, the next batch fills.
+struct HoldBatching {
+  std::size_t max_batch = 50;   // holds per pipeline (and per commit; each is a subtransaction)
+  std::size_t max_batches = 2;  // pipelines in flight at once (each uses one pooled connection)
+};
+
+class PostgresHoldStore final : public HoldStore {
+ public:
+  PostgresHoldStore(postgres::Pool& pool, HoldBatching batching = {});
+  ~PostgresHoldStore() override;
+
+  boost::asio::awaitable<Result<Hold>> PlaceHold(HoldRequest request) override;
+  boost::asio::awaitable<Result<Hold>> BeginPayment(std::int64_t hold_id, std::int64_t member_id,
+                                                    TimePoint now,
+                                                    std::optional<IdempotencyTag> idempotency,
+                                                    std::string worker,
+                                                    TimePoint lease_until) override;
+  boost::asio::awaitable<Result<PaidOrder>> CompletePayment(std::int64_t hold_id,
+                                                            ChargeRecord charge,
+                                                            TimePoint now) override;
+  boost::asio::awaitable<Result<ReleasedUnits>> ReleaseHold(std::int64_t hold_id,
+                                                            std::int64_t member_id, HoldStatus from,
+                                                            ReleaseReason reason,
+                                                            TimePoint now) override;
+  boost::asio::awaitable<Result<std::vector<ReleasedUnits>>> ExpireDue(TimePoint now,
+                                                                       std::size_t limit) override;
+  boost::asio::awaitable<Result<std::vector<std::int64_t>>> ClaimStalePayments(
+      std::string worker, TimePoint now, TimePoint lease_until, bool include_own,
+      std::size_t limit) override;
+  boost::asio::awaitable<Result<std::optional<HoldOutcome>>> FindHold(
+      std::int64_t hold_id) override;
+  boost::asio::awaitable<Result<std::optional<PaidPurchase>>> FindPaidPurchase(
+      std::int64_t payment_id) override;
+  boost::asio::awaitable<Result<OpenHoldsPage>> OpenHolds(std::int64_t member_id, TimePoint now,
+                                                          std::int64_t before_id,
+                                                          std::size_t limit) override;
+
+  // Holds placed and pipelines committed so far (how well holds are batched).
+  struct BatchStats {
+    std::uint64_t holds = 0;
+    std::uint64_t batches = 0;
+  };
+  BatchStats batch_stats() const;
+
+ private:
+  struct Pending;
+  boost::asio::awaitable<void> Drain();
+  boost::asio::awaitable<void> RunBatch(std::vector<std::shared_ptr<Pending>> batch);
+  void Finish(const std::shared_ptr<Pending>& pending, Result<Hold> result);
+
+  postgres::Pool& pool_;
+  const HoldBatching batching_;
+  mutable std::mutex mu_;
+  std::deque<std::shared_ptr<Pending>> queue_;
+  std::size_t flushers_ = 0;
+  BatchStats stats_;
+};
+
+class PostgresRefundStore final : public RefundStore {
+ public:
+  explicit PostgresRefundStore(postgres::Pool& pool) : pool_(pool) {}
+
+  boost::asio::awaitable<Result<std::optional<RefundedPayment>>> RefundPayment(
+      std::int64_t payment_id, std::string consumer, std::string event_id, std::string worker,
+      TimePoint lease_until, TimePoint now) override;
+  boost::asio::awaitable<Result<std::vector<RefundedPayment>>> ClaimPendingRefunds(
+      std::string worker, TimePoint now, TimePoint lease_until, std::size_t limit) override;
+  boost::asio::awaitable<Status> ReleaseRefund(std::int64_t payment_id,
+                                               std::string worker) override;
+  boost::asio::awaitable<Result<bool>> SettleRefund(std::int64_t payment_id,
+                                                    TimePoint now) override;
+
+ private:
+  postgres::Pool& pool_;
+};
+
+class PostgresIdempotencyStore final : public IdempotencyStore {
+ public:
+  explicit PostgresIdempotencyStore(postgres::Pool& pool) : pool_(pool) {}
+
+  void LoadKeys(const std::function<void(std::int64_t, std::string_view)>& visit) override;
+  boost::asio::awaitable<Result<std::optional<IdempotencyEntry>>> Find(std::int64_t member_id,
+                                                                       std::string key) override;
+  boost::asio::awaitable<Result<std::vector<IdempotencyKeyRef>>> Forget(TimePoint created_before,
+                                                                        std::size_t limit) override;
+
+ private:
+  postgres::Pool& pool_;
+};
+
+// The five stores over one pool on checkout's database, as the composition root and the tests
+// build them.
+struct PostgresCheckoutStores {
+  explicit PostgresCheckoutStores(postgres::Pool& pool, HoldBatching batching = {})
+      : stock(pool), sales(pool), holds(pool, batching), refunds(pool), idempotency(pool) {}
+  PostgresStockStore stock;
+  PostgresSaleStore sales;
+  PostgresHoldStore holds;
+  PostgresRefundStore refunds;
+  PostgresIdempotencyStore idempotency;
+};
+
+}  // namespace rocketmart::checkout

@@ -1,0 +1,489 @@
+#include <algorithm>
+#include <boost/asio/post.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include "infra/events/postgres_outbox/outbox.hpp"
+#include "infra/postgres/transaction.hpp"
+#include "services/checkout/adapters/postgres/postgres_checkout_internal.hpp"
+#include "services/checkout/api/events.hpp"
+
+namespace rocketmart::checkout {
+
+namespace asio = boost::asio;
+using postgres::Connection;
+using postgres::Params;
+using postgres::Rows;
+using postgres_internal::IntArray;
+using postgres_internal::QueryOnce;
+using postgres_internal::ReadHold;
+
+namespace {
+
+constexpr std::string_view kPlaceHold =
+    "SELECT checkout_place_hold($1::bigint, $2::bigint[], $3::bigint[], $4::bigint[], "
+    "$5::bigint[], $6::boolean, $7::text, $8::bigint, $9::bigint, $10::bigint, $11::text, "
+    "$12::text, $13::text)";
+
+postgres::Statement PlaceHoldStatement(const HoldRequest& r) {
+  std::vector<std::int64_t> products, quantities, prices, limits;
+  for (const HoldLine& line : r.lines) {
+    products.push_back(line.product_id);
+    quantities.push_back(line.quantity);
+    prices.push_back(line.price);
+    const auto limit = r.per_member_limits.find(line.product_id);
+    limits.push_back(limit == r.per_member_limits.end() ? kMaxPerMemberLimit : limit->second);
+  }
+  Params p;
+  p.Add(r.member_id)
+      .Add(IntArray(products))
+      .Add(IntArray(quantities))
+      .Add(IntArray(prices))
+      .Add(IntArray(limits))
+      .Add(r.pay_now)
+      .Add(r.worker)
+      .Add(ToUnixMillis(r.payment_lease_until))
+      .Add(ToUnixMillis(r.now))
+      .Add(ToUnixMillis(r.expires_at));
+  if (r.idempotency) {
+    p.Add(r.idempotency->key).Add(r.idempotency->request_hash).Add(r.idempotency->operation);
+  } else {
+    p.AddNull().AddNull().AddNull();
+  }
+  return {std::string(kPlaceHold), std::move(p)};
+}
+
+// The answer of checkout_place_hold for `r`: the hold, or why it was refused.
+Result<Hold> PlacedHold(const HoldRequest& r, std::int64_t answer) {
+  if (answer == -1) return MakeError(Errc::kRequestInFlight, "idempotency key in use");
+  if (answer == -2) return MakeError(Errc::kSoldOut, "sold out");
+  if (answer == -3) {
+    return MakeError(Errc::kPurchaseLimitReached, "the per-member limit of this sale is reached");
+  }
+  Hold hold;
+  hold.id = answer;
+  hold.member_id = r.member_id;
+  hold.status = r.pay_now ? HoldStatus::kPaying : HoldStatus::kActive;
+  hold.created_at = r.now;
+  hold.expires_at = r.expires_at;
+  hold.lines = r.lines;
+  for (const HoldLine& line : r.lines) hold.total += line.price * line.quantity;
+  return hold;
+}
+
+// Releases the holds selected by the CTE `due` (id, member_id; its parameters are $1 and $2):
+// marks them $3 with reason $4 at $5, returns their units to `available` and the members' units,
+// writes the ledger; answers their lines (hold_id, member_id, product_id, quantity, price).
+std::string ReleaseSql(std::string_view due) {
+  return "WITH due AS (" + std::string(due) +
+         "), marked AS (UPDATE holds h SET status = $3, release_reason = $4, resolved_at_ms = $5 "
+         "FROM due WHERE h.id = due.id RETURNING h.id, h.member_id), "
+         "lines AS (SELECT l.hold_id, m.member_id, l.product_id, l.quantity, l.price "
+         "FROM hold_lines l JOIN marked m ON m.id = l.hold_id), "
+         "inv AS (UPDATE inventory i SET available = i.available + s.q, held = i.held - s.q "
+         "FROM (SELECT product_id, sum(quantity)::bigint AS q FROM lines GROUP BY product_id) s "
+         "WHERE i.product_id = s.product_id RETURNING 1), "
+         "units AS (UPDATE member_units u SET units = u.units - s.q FROM (SELECT product_id, "
+         "member_id, sum(quantity)::bigint AS q FROM lines GROUP BY product_id, member_id) s "
+         "WHERE u.product_id = s.product_id AND u.member_id = s.member_id RETURNING 1), "
+         "ledger AS (INSERT INTO stock_ledger (product_id, kind, quantity, hold_id, at_ms) "
+         "SELECT product_id, 'RELEASE', quantity, hold_id, $5 FROM lines RETURNING 1) "
+         "SELECT hold_id, member_id, product_id, quantity, price FROM lines "
+         "ORDER BY hold_id, product_id";
+}
+
+std::vector<ReleasedUnits> ReadReleased(const Rows& r) {
+  std::vector<ReleasedUnits> out;
+  std::int64_t current = 0;
+  for (int i = 0; i < r.size(); ++i) {
+    if (out.empty() || r.Int64(i, 0) != current) {
+      current = r.Int64(i, 0);
+      out.push_back({r.Int64(i, 1), {}});
+    }
+    out.back().lines.push_back({r.Int64(i, 2), r.Int64(i, 3), r.Int64(i, 4)});
+  }
+  return out;
+}
+
+}  // namespace
+
+// ---- placing holds: queued, then pipelined in batches ----------------------------------------
+
+// A queued hold and its caller, woken on the caller's executor (one thread per io_context,
+// docs/adr/0003) when the batch that carried it has an answer.
+struct PostgresHoldStore::Pending {
+  Pending(HoldRequest r, const asio::any_io_executor& ex)
+      : request(std::move(r)), executor(ex), timer(ex) {}
+  HoldRequest request;
+  asio::any_io_executor executor;
+  asio::steady_timer timer;
+  bool done = false;  // under mu_
+  std::optional<Result<Hold>> result;
+};
+
+PostgresHoldStore::PostgresHoldStore(postgres::Pool& pool, HoldBatching batching)
+    : pool_(pool), batching_(batching) {}
+
+PostgresHoldStore::~PostgresHoldStore() = default;
+
+PostgresHoldStore::BatchStats PostgresHoldStore::batch_stats() const {
+  std::lock_guard lock(mu_);
+  return stats_;
+}
+
+void PostgresHoldStore::Finish(const std::shared_ptr<Pending>& pending, Result<Hold> result) {
+  std::lock_guard lock(mu_);
+  pending->result.emplace(std::move(result));
+  pending->done = true;
+  // Expiring the timer (rather than cancelling it) also wakes a caller that has not begun to wait.
+  asio::post(pending->executor,
+             [pending] { pending->timer.expires_at(asio::steady_timer::time_point::min()); });
+}
+
+asio::awaitable<Result<Hold>> PostgresHoldStore::PlaceHold(HoldRequest request) {
+  auto executor = co_await asio::this_coro::executor;
+  auto pending = std::make_shared<Pending>(std::move(request), executor);
+  pending->timer.expires_at(asio::steady_timer::time_point::max());
+  bool flush = false;
+  {
+    std::lock_guard lock(mu_);
+    queue_.push_back(pending);
+    if (flushers_ < batching_.max_batches) {
+      ++flushers_;
+      flush = true;
+    }
+  }
+  // This caller sends batches until the queue is empty; otherwise a running flusher takes it.
+  if (flush) co_await Drain();
+  while (true) {
+    {
+      std::lock_guard lock(mu_);
+      if (pending->done) break;
+    }
+    boost::system::error_code ec;
+    co_await pending->timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+  }
+  co_return std::move(*pending->result);
+}
+
+asio::awaitable<void> PostgresHoldStore::Drain() {
+  while (true) {
+    std::vector<std::shared_ptr<Pending>> batch;
+    {
+      std::lock_guard lock(mu_);
+      if (queue_.empty()) {
+        --flushers_;
+        break;
+      }
+      const std::size_t n = std::min(queue_.size(), batching_.max_batch);
+      batch.assign(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(n));
+      queue_.erase(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(n));
+    }
+    co_await RunBatch(std::move(batch));
+  }
+}
+
+asio::awaitable<void> PostgresHoldStore::RunBatch(std::vector<std::shared_ptr<Pending>> batch) {
+  // A hold whose buyer stopped waiting is not placed (its units stay sellable).
+  const auto started = std::chrono::steady_clock::now();
+  std::vector<std::shared_ptr<Pending>> sent;
+  std::vector<postgres::Statement> statements;
+  for (auto& p : batch) {
+    if (p->request.start_by != kNoDeadline && started > p->request.start_by) {
+      Finish(p, MakeError(Errc::kTimeout,
+                          "the purchase waited too long to start; nothing was done, retry"));
+      continue;
+    }
+    statements.push_back(PlaceHoldStatement(p->request));
+    sent.push_back(std::move(p));
+  }
+  if (sent.empty()) co_return;
+  std::optional<Error> failure;
+  try {
+    for (int attempt = 1;; ++attempt) {
+      auto lease = co_await pool_.Acquire();
+      if (!lease.ok()) {
+        failure = std::move(lease).error();
+        break;
+      }
+      // One round trip, one implicit transaction: every hold of the batch commits together.
+      auto answers = co_await (*lease)->Pipeline(statements);
+      if (answers.ok()) {
+        {
+          std::lock_guard lock(mu_);
+          stats_.holds += sent.size();
+          ++stats_.batches;
+        }
+        for (std::size_t i = 0; i < sent.size(); ++i) {
+          Finish(sent[i], PlacedHold(sent[i]->request, (*answers)[i].Int64(0, 0)));
+        }
+        co_return;
+      }
+      // A deadlock or serialization failure aborted the whole batch (nothing committed): again.
+      if (postgres::RetryableState((*lease)->last_sqlstate()) && attempt < postgres::kAttempts) {
+        continue;
+      }
+      failure = std::move(answers).error();
+      break;
+    }
+  } catch (const std::exception&) {
+    failure = MakeError(Errc::kUnavailable, "the hold could not be placed, retry");
+  }
+  for (auto& p : sent) Finish(p, *failure);
+}
+
+// ---- transitions -----------------------------------------------------------------------------
+
+asio::awaitable<Result<Hold>> PostgresHoldStore::BeginPayment(
+    std::int64_t hold_id, std::int64_t member_id, TimePoint now,
+    std::optional<IdempotencyTag> idempotency, std::string worker, TimePoint lease_until) {
+  auto work = [hold_id, member_id, now, idempotency = std::move(idempotency),
+               worker = std::move(worker),
+               lease_until](Connection& c) -> asio::awaitable<Result<Hold>> {
+    // The key first: a retry is answered in flight before any refusal its first request caused
+    // (a concurrent first request with the key: this waits for its commit, then sees it).
+    if (idempotency) {
+      Params p;
+      p.Add(member_id)
+          .Add(idempotency->key)
+          .Add(idempotency->request_hash)
+          .Add(idempotency->operation)
+          .Add(hold_id)
+          .Add(ToUnixMillis(now));
+      auto claimed = co_await c.Query(
+          "INSERT INTO idempotency (member_id, key, request_hash, operation, hold_id, "
+          "created_at_ms) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
+          std::move(p));
+      if (!claimed.ok()) co_return std::move(claimed).error();
+      if (claimed->affected() == 0) {
+        co_return MakeError(Errc::kRequestInFlight, "idempotency key in use");
+      }
+    }
+    auto outcome = co_await ReadHold(c, hold_id, true);
+    if (!outcome.ok()) co_return std::move(outcome).error();
+    if (!*outcome || (*outcome)->hold.member_id != member_id) {
+      co_return MakeError(Errc::kNotFound, "no such hold");
+    }
+    Hold hold = std::move((*outcome)->hold);
+    if (hold.status == HoldStatus::kExpired ||
+        (hold.status == HoldStatus::kActive && now >= hold.expires_at)) {
+      co_return MakeError(Errc::kHoldExpired, "the hold expired; nothing was charged");
+    }
+    if (hold.status != HoldStatus::kActive) {
+      co_return MakeError(Errc::kHoldNotActive, "the hold is already paid or released");
+    }
+    Params p;
+    p.Add(worker).Add(ToUnixMillis(lease_until)).Add(hold_id);
+    auto marked = co_await c.Query(
+        "UPDATE holds SET status = 'PAYING', payer = $1, payment_lease_until_ms = $2 "
+        "WHERE id = $3 AND status = 'ACTIVE'",
+        std::move(p));
+    if (!marked.ok()) co_return std::move(marked).error();
+    hold.status = HoldStatus::kPaying;
+    co_return hold;
+  };
+  co_return co_await postgres::Transact<Hold>(pool_, std::move(work));
+}
+
+asio::awaitable<Result<PaidOrder>> PostgresHoldStore::CompletePayment(std::int64_t hold_id,
+                                                                      ChargeRecord charge,
+                                                                      TimePoint now) {
+  auto work = [hold_id, charge = std::move(charge),
+               now](Connection& c) -> asio::awaitable<Result<PaidOrder>> {
+    auto read = co_await ReadHold(c, hold_id, true);
+    if (!read.ok()) co_return std::move(read).error();
+    if (!*read) co_return MakeError(Errc::kNotFound, "no such hold");
+    HoldOutcome& outcome = **read;
+    if (outcome.hold.status == HoldStatus::kPaid && outcome.payment_id) {
+      co_return PaidOrder{*outcome.payment_id, *outcome.payment_id,           hold_id,
+                          outcome.hold.total,  std::move(outcome.hold.lines), outcome.paid_at};
+    }
+    if (outcome.hold.status != HoldStatus::kPaying) {
+      co_return MakeError(Errc::kHoldNotActive, "the hold is not awaiting payment");
+    }
+    // One statement: the hold PAID, its units held -> sold (with the products' names for the
+    // order lines), the ledger, the payment.
+    Params p;
+    p.Add(hold_id)
+        .Add(ToUnixMillis(now))
+        .Add(outcome.hold.member_id)
+        .Add(outcome.hold.total)
+        .Add(charge.reference);
+    auto paid_rows = co_await c.Query(
+        "WITH marked AS (UPDATE holds SET status = 'PAID', resolved_at_ms = $2 WHERE id = $1), "
+        "ledger AS (INSERT INTO stock_ledger (product_id, kind, quantity, hold_id, at_ms) "
+        "SELECT product_id, 'SELL', quantity, $1, $2 FROM hold_lines WHERE hold_id = $1), "
+        "inv AS (UPDATE inventory i SET held = i.held - l.quantity, sold = i.sold + l.quantity "
+        "FROM hold_lines l WHERE l.hold_id = $1 AND i.product_id = l.product_id "
+        "RETURNING i.product_id, i.name), "
+        "pay AS (INSERT INTO payments (hold_id, member_id, amount, provider_ref, status, "
+        "created_at_ms) VALUES ($1, $3, $4, $5, 'CAPTURED', $2) RETURNING id) "
+        "SELECT pay.id, inv.product_id, inv.name FROM pay LEFT JOIN inv ON true",
+        std::move(p));
+    if (!paid_rows.ok()) co_return std::move(paid_rows).error();
+    const Rows& rows = *paid_rows;
+    const std::int64_t payment_id = rows.Int64(0, 0);
+    api::OrderPaid paid{payment_id,         payment_id, hold_id, outcome.hold.member_id,
+                        outcome.hold.total, {},         now};
+    paid.lines.reserve(outcome.hold.lines.size());
+    for (const HoldLine& line : outcome.hold.lines) {
+      std::string name;
+      for (int i = 0; i < rows.size(); ++i) {
+        if (!rows.IsNull(i, 1) && rows.Int64(i, 1) == line.product_id) {
+          name = std::string(rows.Text(i, 2));
+        }
+      }
+      paid.lines.push_back({line.product_id, line.quantity, line.price, std::move(name)});
+    }
+    const std::string payload = api::Encode(paid);
+    auto appended = co_await events::postgres_outbox::Append(c, api::kOrderPaid, payload, now);
+    if (!appended.ok()) co_return std::move(appended).error();
+    co_return PaidOrder{
+        payment_id, payment_id, hold_id, outcome.hold.total, std::move(outcome.hold.lines), now};
+  };
+  co_return co_await postgres::Transact<PaidOrder>(pool_, std::move(work));
+}
+
+asio::awaitable<Result<ReleasedUnits>> PostgresHoldStore::ReleaseHold(std::int64_t hold_id,
+                                                                      std::int64_t member_id,
+                                                                      HoldStatus from,
+                                                                      ReleaseReason reason,
+                                                                      TimePoint now) {
+  auto work = [hold_id, member_id, from, reason,
+               now](Connection& c) -> asio::awaitable<Result<ReleasedUnits>> {
+    auto read = co_await ReadHold(c, hold_id, true);
+    if (!read.ok()) co_return std::move(read).error();
+    if (!*read || (member_id != 0 && (*read)->hold.member_id != member_id)) {
+      co_return MakeError(Errc::kNotFound, "no such hold");
+    }
+    if ((*read)->hold.status != from) {
+      if ((*read)->hold.status == HoldStatus::kExpired) {
+        co_return MakeError(Errc::kHoldExpired, "the hold already expired");
+      }
+      co_return MakeError(Errc::kHoldNotActive, "the hold is already paid or released");
+    }
+    static const std::string sql =
+        ReleaseSql("SELECT id, member_id FROM holds WHERE id = $1 AND status = $2");
+    Params p;
+    p.Add(hold_id)
+        .Add(HoldStatusName(from))
+        .Add(HoldStatusName(HoldStatus::kReleased))
+        .Add(ReleaseReasonName(reason))
+        .Add(ToUnixMillis(now));
+    auto released = co_await c.Query(sql, std::move(p));
+    if (!released.ok()) co_return std::move(released).error();
+    co_return ReleasedUnits{(*read)->hold.member_id, std::move((*read)->hold.lines)};
+  };
+  co_return co_await postgres::Transact<ReleasedUnits>(pool_, std::move(work));
+}
+
+asio::awaitable<Result<std::vector<ReleasedUnits>>> PostgresHoldStore::ExpireDue(
+    TimePoint now, std::size_t limit) {
+  auto work = [now, limit](Connection& c) -> asio::awaitable<Result<std::vector<ReleasedUnits>>> {
+    // One statement: the due holds are chosen and locked (SKIP LOCKED: a hold another sweeper,
+    // a payment or a cancel holds is left to it) and released together.
+    static const std::string sql = ReleaseSql(
+        "SELECT id, member_id FROM holds WHERE status = 'ACTIVE' AND expires_at_ms <= $1 "
+        "ORDER BY expires_at_ms, id LIMIT $2 FOR UPDATE SKIP LOCKED");
+    Params p;
+    p.Add(ToUnixMillis(now))
+        .Add(static_cast<std::int64_t>(limit))
+        .Add(HoldStatusName(HoldStatus::kExpired))
+        .Add(ReleaseReasonName(ReleaseReason::kExpired))
+        .Add(ToUnixMillis(now));
+    auto released = co_await c.Query(sql, std::move(p));
+    if (!released.ok()) co_return std::move(released).error();
+    co_return ReadReleased(*released);
+  };
+  co_return co_await postgres::Transact<std::vector<ReleasedUnits>>(pool_, std::move(work));
+}
+
+asio::awaitable<Result<std::vector<std::int64_t>>> PostgresHoldStore::ClaimStalePayments(
+    std::string worker, TimePoint now, TimePoint lease_until, bool include_own, std::size_t limit) {
+  // One statement: the holds are chosen, locked (SKIP LOCKED: one another resolver is leasing is
+  // left to it) and leased; the guard is re-checked on each row's latest version.
+  Params p;
+  p.Add(worker)
+      .Add(ToUnixMillis(lease_until))
+      .Add(ToUnixMillis(now))
+      .Add(include_own)
+      .Add(static_cast<std::int64_t>(limit));
+  auto rows = co_await QueryOnce(
+      pool_,
+      "UPDATE holds SET payer = $1, payment_lease_until_ms = $2 WHERE id IN ("
+      "  SELECT id FROM holds WHERE status = 'PAYING' AND (payment_lease_until_ms IS NULL"
+      "    OR payment_lease_until_ms <= $3 OR ($4::boolean AND payer = $1))"
+      "  ORDER BY id LIMIT $5 FOR UPDATE SKIP LOCKED) "
+      "RETURNING id",
+      std::move(p));
+  if (!rows.ok()) co_return std::move(rows).error();
+  std::vector<std::int64_t> ids;
+  for (int i = 0; i < rows->size(); ++i) ids.push_back(rows->Int64(i, 0));
+  std::sort(ids.begin(), ids.end());
+  co_return ids;
+}
+
+// ---- reads -----------------------------------------------------------------------------------
+
+asio::awaitable<Result<std::optional<HoldOutcome>>> PostgresHoldStore::FindHold(
+    std::int64_t hold_id) {
+  auto lease = co_await pool_.Acquire();
+  if (!lease.ok()) co_return std::move(lease).error();
+  co_return co_await ReadHold(**lease, hold_id, false);
+}
+
+asio::awaitable<Result<std::optional<PaidPurchase>>> PostgresHoldStore::FindPaidPurchase(
+    std::int64_t payment_id) {
+  Params p;
+  p.Add(payment_id);
+  auto rows = co_await QueryOnce(
+      pool_,
+      "SELECT p.member_id, p.amount, p.created_at_ms, l.product_id, l.quantity, l.price, "
+      "COALESCE(i.name, '') FROM payments p JOIN hold_lines l ON l.hold_id = p.hold_id "
+      "LEFT JOIN inventory i ON i.product_id = l.product_id WHERE p.id = $1 "
+      "ORDER BY l.product_id",
+      std::move(p));
+  if (!rows.ok()) co_return std::move(rows).error();
+  std::optional<PaidPurchase> out;
+  if (rows->empty()) co_return out;
+  const Rows& r = *rows;
+  out = PaidPurchase{payment_id, r.Int64(0, 0), r.Int64(0, 1), FromUnixMillis(r.Int64(0, 2)), {}};
+  for (int i = 0; i < r.size(); ++i) {
+    out->lines.push_back(
+        {{r.Int64(i, 3), r.Int64(i, 4), r.Int64(i, 5)}, std::string(r.Text(i, 6))});
+  }
+  co_return out;
+}
+
+asio::awaitable<Result<OpenHoldsPage>> PostgresHoldStore::OpenHolds(std::int64_t member_id,
+                                                                    TimePoint now,
+                                                                    std::int64_t before_id,
+                                                                    std::size_t limit) {
+  auto lease = co_await pool_.Acquire();
+  if (!lease.ok()) co_return std::move(lease).error();
+  Connection& c = **lease;
+  Params p;
+  p.Add(member_id).Add(ToUnixMillis(now));
+  // The member's open holds are few (a hold is open for minutes): all ids and their count in one
+  // read, then the page's holds.
+  auto ids = co_await c.Query(
+      "SELECT id, count(*) OVER () FROM holds WHERE member_id = $1 AND ((status = 'ACTIVE' AND "
+      "expires_at_ms > $2) OR status = 'PAYING') ORDER BY id DESC",
+      std::move(p));
+  if (!ids.ok()) co_return std::move(ids).error();
+  OpenHoldsPage page;
+  const std::int64_t below = before_id > 0 ? before_id : INT64_MAX;
+  for (int i = 0; i < ids->size(); ++i) {
+    page.total = ids->Int64(i, 1);
+    const std::int64_t id = ids->Int64(i, 0);
+    if (id >= below || page.items.size() >= limit) continue;
+    auto outcome = co_await ReadHold(c, id, false);
+    if (!outcome.ok()) co_return std::move(outcome).error();
+    if (*outcome) page.items.push_back(std::move((*outcome)->hold));
+  }
+  co_return page;
+}
+
+}  // namespace rocketmart::checkout
