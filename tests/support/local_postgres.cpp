@@ -24,6 +24,8 @@
 #include <stdexcept>
 #include <thread>
 
+#include "support/free_port.hpp"
+
 namespace rocketmart::testing {
 namespace {
 
@@ -62,24 +64,6 @@ RunAs ServerUser() {
   who.gid = pw->pw_gid;
   who.name = pw->pw_name;
   return who;
-}
-
-// A free TCP port on 127.0.0.1 (the kernel picks it; the server binds it right after).
-int FreePort() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  if (fd < 0) throw std::runtime_error("LocalPostgres: socket() failed");
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  socklen_t len = sizeof addr;
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
-    ::close(fd);
-    throw std::runtime_error("LocalPostgres: could not find a free port");
-  }
-  ::close(fd);
-  return ntohs(addr.sin_port);
 }
 
 // Forks and execs argv as the server user with stdout/stderr appended to log_path. The child gets
@@ -162,7 +146,7 @@ LocalPostgres::LocalPostgres(Options options) : options_(std::move(options)) {
   socket_dir_ = dir_.path().string();
   log_path_ = (dir_.path() / "postgres.log").string();
   InitDb();
-  port_ = FreePort();
+  port_ = FreeLoopbackPort();
   Start();
 }
 

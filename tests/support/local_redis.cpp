@@ -16,27 +16,10 @@
 #include <stdexcept>
 #include <thread>
 
+#include "support/free_port.hpp"
+
 namespace rocketmart::testing {
 namespace {
-
-// A port nobody listens on right now (the kernel's choice). Another process could take it before
-// redis-server binds it; Start() then tries another one.
-std::uint16_t FreePort() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  if (fd < 0) throw std::runtime_error("LocalRedis: socket() failed");
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  socklen_t len = sizeof addr;
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
-    ::close(fd);
-    throw std::runtime_error("LocalRedis: no free port");
-  }
-  ::close(fd);
-  return ntohs(addr.sin_port);
-}
 
 std::string ReplyText(const redisReply* r) {
   switch (r->type) {
@@ -104,7 +87,7 @@ void LocalRedis::Start() {
   if (running()) return;
   const bool fresh_port = port_ == 0;
   for (int attempt = 0; attempt < 5; ++attempt) {
-    if (fresh_port) port_ = FreePort();
+    if (fresh_port) port_ = FreeLoopbackPort();
     std::vector<std::string> args = {
         "redis-server", "--port", std::to_string(port_), "--bind", "127.0.0.1", "--unixsocket",
         unix_socket(), "--unixsocketperm", "700", "--dir", dir_.path().string(), "--logfile",

@@ -1,4 +1,5 @@
-// The Redis client a service uses: one pipelined connection per event loop (docs/adr/0040-redis-client.md).
+// The Redis client a service uses: one pipelined connection per event loop
+// (docs/adr/0040-redis-client.md).
 //
 // Give it the executors of the io_contexts its callers run on (the service's per-core loops; each
 // run by one thread). A command awaited on one of them goes over that loop's own connection: no
