@@ -28,6 +28,7 @@
 #include "services/orders/adapters/postgres/postgres_order_store.hpp"
 #include "support/postgres_database.hpp"
 #include "support/run_await.hpp"
+#include "support/wait.hpp"
 
 namespace rocketmart::orders {
 namespace {
@@ -122,11 +123,8 @@ TEST(PostgresB4, TwoSchedulersOneKilledMidBatchApplyEveryTransitionExactlyOnce) 
 
   // The kill, once the victim has committed a batch and is half-way through another.
   std::string killed_xid;
-  while (killed_xid.empty() && Clock::now() - started < std::chrono::seconds(30)) {
-    if (victim->applied == 0) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(1));
-      continue;
-    }
+  auto kill_mid_batch = [&] {
+    if (victim->applied == 0) return false;
     killed_xid = server.QueryValue(
         db,
         "WITH victim AS MATERIALIZED (SELECT pid, backend_xid FROM pg_stat_activity "
@@ -135,7 +133,9 @@ TEST(PostgresB4, TwoSchedulersOneKilledMidBatchApplyEveryTransitionExactlyOnce) 
             " AND backend_xid IS NOT NULL "
             "AND state = 'idle in transaction') "
             "SELECT backend_xid::text FROM victim WHERE pg_terminate_backend(pid)");
-  }
+    return !killed_xid.empty();
+  };
+  rocketmart::testing::WaitUntil(kill_mid_batch, std::chrono::seconds(30));
   if (killed_xid.empty()) {
     stop = true;
     victim_thread.join();
@@ -155,9 +155,7 @@ TEST(PostgresB4, TwoSchedulersOneKilledMidBatchApplyEveryTransitionExactlyOnce) 
     return server.QueryValue(db,
                              "SELECT count(*) FROM order_schedule WHERE to_status = 'SHIPPING'");
   };
-  while (due() != "0" && Clock::now() - started < std::chrono::seconds(50)) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
+  rocketmart::testing::WaitUntil([&] { return due() == "0"; }, std::chrono::seconds(50));
   const double seconds = std::chrono::duration<double>(Clock::now() - started).count();
   stop = true;
   survivor_thread.join();
