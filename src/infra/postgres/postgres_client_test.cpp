@@ -126,7 +126,9 @@ TEST(PostgresClient, StatementTimeoutIsTransientAndTheConnectionSurvives) {
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().code, Errc::kTimeout);
   EXPECT_TRUE(IsTransient(r.error()));
-  EXPECT_LT(took, milliseconds(1500));
+  // Not a speed check: well under the 5 s the statement would take, so the timeout ended it
+  // (loose, so a loaded CI machine or a sanitizer build cannot fail it).
+  EXPECT_LT(took, milliseconds(4000));
   EXPECT_EQ(Sql(pool, "SELECT 1").Int64(0, 0), 1);
 }
 
@@ -152,7 +154,7 @@ TEST(PostgresClient, ConnectTimeoutBoundsAServerThatNeverAnswers) {
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().code, Errc::kUnavailable);
   EXPECT_GE(took, milliseconds(250));
-  EXPECT_LT(took, milliseconds(1500));
+  EXPECT_LT(took, milliseconds(5000)) << "the connect timeout did not end the attempt";
   EXPECT_EQ(pool.stats().open, 0u);
 }
 
@@ -175,7 +177,7 @@ TEST(PostgresClient, PoolBoundAnswersOverloadedInsteadOfHanging) {
       EXPECT_EQ(c.error().code, Errc::kOverloaded);
     }
     EXPECT_GE(waited, milliseconds(150));
-    EXPECT_LT(waited, milliseconds(1000));
+    EXPECT_LT(waited, milliseconds(5000)) << "the waiter was not bounded by acquire_timeout";
     EXPECT_EQ(pool.stats().open, 2u);
     co_return 0;
   };
