@@ -38,10 +38,18 @@ constexpr postgres::Migration kMigrations[] = {
         at_ms      bigint NOT NULL
       );
     )sql"},
+    {2, "a dead letter kept once per subscriber and event", R"sql(
+      CREATE UNIQUE INDEX event_dead_letters_once
+        ON event_dead_letters (source, subscriber, event_id);
+    )sql"},
 };
 
+// The transaction id is assigned (pg_current_xact_id) before the seq is drawn (the default of the
+// row the CTE yields): the relay's horizon relies on it (postgres_stores.hpp).
 constexpr std::string_view kAppend =
-    "INSERT INTO outbox (topic, payload, created_at_ms) VALUES ($1, $2, $3) RETURNING seq";
+    "WITH tx AS (SELECT pg_current_xact_id() AS id) "
+    "INSERT INTO outbox (topic, payload, created_at_ms) SELECT $1::text, $2::text, $3::bigint FROM "
+    "tx RETURNING seq";
 
 postgres::Params AppendParams(std::string_view topic, std::string_view payload, TimePoint now) {
   postgres::Params p;
