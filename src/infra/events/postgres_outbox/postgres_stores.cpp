@@ -56,10 +56,9 @@ std::int64_t PostgresOutboxSource::SafeHorizon() {
   return safe_;
 }
 
-std::vector<redis_streams::OutboxRow> PostgresOutboxSource::ReadAfter(std::int64_t after,
-                                                                      std::size_t limit) {
+std::vector<OutboxRow> PostgresOutboxSource::ReadAfter(std::int64_t after, std::size_t limit) {
   const std::int64_t horizon = SafeHorizon();
-  std::vector<redis_streams::OutboxRow> out;
+  std::vector<OutboxRow> out;
   if (horizon <= after) return out;
   const postgres::Rows rows =
       Run(pool_,
@@ -74,12 +73,14 @@ std::vector<redis_streams::OutboxRow> PostgresOutboxSource::ReadAfter(std::int64
   return out;
 }
 
-void PostgresOutboxSource::Prune(std::int64_t upto) {
+void PostgresOutboxSource::Prune(std::int64_t upto, std::function<void(std::exception_ptr)> done) {
+  std::exception_ptr failure;
   try {
     Run(pool_, "DELETE FROM outbox WHERE seq <= $1", postgres::MakeParams(upto));
-  } catch (const std::exception&) {
-    // Left for a later call (the interface allows it).
+  } catch (...) {
+    failure = std::current_exception();  // left for a later call
   }
+  done(failure);
 }
 
 std::uint64_t PostgresOutboxSource::Watch(std::function<void()>) {
@@ -113,6 +114,49 @@ std::vector<DeadLetter> PostgresConsumerStore::DeadLetters() {
                    FromUnixMillis(rows.Int64(i, 6))});
   }
   return out;
+}
+
+std::int64_t PostgresConsumerStore::LoadPosition(const std::string& source,
+                                                 const std::string& subscriber) {
+  const postgres::Rows rows =
+      Run(pool_, "SELECT last_seq FROM event_cursors WHERE source = $1 AND subscriber = $2",
+          postgres::MakeParams(source, subscriber));
+  return rows.empty() ? 0 : rows.Int64(0, 0);
+}
+
+bool PostgresConsumerStore::StorePositions(const std::string& source, Positions positions,
+                                           std::function<void(std::exception_ptr)> done) {
+  std::exception_ptr failure;
+  try {
+    // One statement for all of them: unnest of two arrays, in PostgreSQL's array text form.
+    std::string names = "{";
+    std::string seqs = "{";
+    for (std::size_t i = 0; i < positions.size(); ++i) {
+      if (i > 0) {
+        names += ',';
+        seqs += ',';
+      }
+      names += '"';
+      for (char ch : positions[i].first) {
+        if (ch == '"' || ch == '\\') names += '\\';
+        names += ch;
+      }
+      names += '"';
+      seqs += std::to_string(positions[i].second);
+    }
+    names += '}';
+    seqs += '}';
+    Run(pool_,
+        "INSERT INTO event_cursors (source, subscriber, last_seq) "
+        "SELECT $1, s, q FROM unnest($2::text[], $3::bigint[]) AS p (s, q) "
+        "ON CONFLICT (source, subscriber) "
+        "DO UPDATE SET last_seq = GREATEST(event_cursors.last_seq, excluded.last_seq)",
+        postgres::MakeParams(source, names, seqs));
+  } catch (...) {
+    failure = std::current_exception();
+  }
+  done(failure);
+  return true;
 }
 
 }  // namespace rocketmart::events::postgres_outbox

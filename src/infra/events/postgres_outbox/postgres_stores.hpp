@@ -1,5 +1,7 @@
-// The event bus seam (redis_streams/stores.hpp) over a service's PostgreSQL database: its outbox
-// (postgres_outbox::Append writes it) and its dead letters (event_dead_letters).
+// The event bus seam (infra/events/outbox_stores.hpp) over a service's PostgreSQL database: its
+// outbox (postgres_outbox::Append writes it), its subscribers' positions (event_cursors) and dead
+// letters (event_dead_letters). The in-process OutboxEventBus and the Redis Streams bus run over
+// it.
 //
 // Commit order (docs/adr/0042-postgres-client.md, "The outbox relay and commit order"): several
 // connections append concurrently, so a row with a lower seq may commit after one with a higher
@@ -23,18 +25,20 @@
 #include <string>
 #include <vector>
 
-#include "infra/events/redis_streams/stores.hpp"
+#include "infra/events/outbox_stores.hpp"
 #include "infra/postgres/pool.hpp"
 
 namespace rocketmart::events::postgres_outbox {
 
-class PostgresOutboxSource final : public redis_streams::OutboxSource {
+class PostgresOutboxSource final : public OutboxSource {
  public:
   PostgresOutboxSource(std::string service, postgres::PoolSettings pool);
   const std::string& service() const override { return service_; }
   // Throws std::runtime_error when the database cannot be read (the bus retries).
-  std::vector<redis_streams::OutboxRow> ReadAfter(std::int64_t after, std::size_t limit) override;
-  void Prune(std::int64_t upto) override;
+  std::vector<OutboxRow> ReadAfter(std::int64_t after, std::size_t limit) override;
+  // The safe horizon (SafeHorizon).
+  std::int64_t Head() override { return SafeHorizon(); }
+  void Prune(std::int64_t upto, std::function<void(std::exception_ptr)> done) override;
   // No commit notification crosses processes here: the bus polls (its poll interval).
   std::uint64_t Watch(std::function<void()> wake) override;
   void Unwatch(std::uint64_t id) override;
@@ -55,12 +59,16 @@ class PostgresOutboxSource final : public redis_streams::OutboxSource {
   std::optional<Horizon> pending_;
 };
 
-class PostgresConsumerStore final : public redis_streams::ConsumerStore {
+class PostgresConsumerStore final : public ConsumerStore {
  public:
   PostgresConsumerStore(std::string service, postgres::PoolSettings pool);
   const std::string& service() const override { return service_; }
   void KeepDeadLetter(const DeadLetter& letter) override;
   std::vector<DeadLetter> DeadLetters() override;
+  std::int64_t LoadPosition(const std::string& source, const std::string& subscriber) override;
+  // Committed before it returns (one statement), then `done`.
+  bool StorePositions(const std::string& source, Positions positions,
+                      std::function<void(std::exception_ptr)> done) override;
 
  private:
   std::string service_;
