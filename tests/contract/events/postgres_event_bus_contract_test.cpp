@@ -1,119 +1,12 @@
 // The event bus contract for the in-process bus over PostgreSQL outboxes (OutboxEventBus over
-// PostgresOutboxSource / PostgresConsumerStore): the producer and the consumer are two fresh
-// databases on the test binary's server (SharedLocalPostgres). Their names are kept in the test's
-// directory, so reopening the storage (a restart, the crash clause's child) finds the same
-// databases.
-#include <fstream>
-
-#include "contract/events/event_bus_contract.hpp"
-#include "infra/events/outbox_relay/outbox_event_bus.hpp"
-#include "infra/events/postgres_outbox/outbox.hpp"
-#include "infra/events/postgres_outbox/postgres_stores.hpp"
-#include "infra/postgres/migrations.hpp"
-#include "infra/postgres/transaction.hpp"
-#include "support/postgres_database.hpp"
-#include "support/run_await.hpp"
+// PostgresOutboxSource / PostgresConsumerStore), storage in postgres_event_harness.hpp.
+#include "contract/events/postgres_event_harness.hpp"
 
 namespace rocketmart::events::contract {
 namespace {
 
-using rocketmart::testing::InstancePool;
-using rocketmart::testing::RunAwait;
-
-constexpr postgres::Migration kEffects[] = {
-    {1, "effects", "CREATE TABLE effects (seq bigserial PRIMARY KEY, payload text NOT NULL)"}};
-
-boost::asio::awaitable<Status> MigrateProducer(postgres::Connection& c) {
-  co_return co_await postgres_outbox::Migrate(c);
-}
-
-boost::asio::awaitable<Status> MigrateConsumer(postgres::Connection& c) {
-  auto events = co_await postgres_outbox::Migrate(c);
-  if (!events.ok()) co_return events;
-  co_return co_await postgres::Migrate(c, "contract_effects", kEffects);
-}
-
-// The connection strings of the two databases, created on first open of `dir`.
-std::pair<std::string, std::string> Databases(const std::filesystem::path& dir) {
-  const auto file = dir / "postgres-databases";
-  std::pair<std::string, std::string> names;
-  if (std::ifstream in(file);
-      in && std::getline(in, names.first) && std::getline(in, names.second)) {
-    return names;
-  }
-  names = {rocketmart::testing::NewMigratedDatabase("producer", &MigrateProducer),
-           rocketmart::testing::NewMigratedDatabase("consumer", &MigrateConsumer)};
-  std::ofstream(file) << names.first << '\n' << names.second << '\n';
-  return names;
-}
-
-class PostgresHarness final : public EventBusHarness {
- public:
-  explicit PostgresHarness(std::pair<std::string, std::string> databases)
-      : producer_db_(std::move(databases.first)),
-        consumer_db_(std::move(databases.second)),
-        producer_pool_(InstancePool(producer_db_, 2)),
-        consumer_pool_(InstancePool(consumer_db_, 2)),
-        producer_outbox_(kProducer, InstancePool(producer_db_, 2)),
-        producer_store_(kProducer, InstancePool(producer_db_, 2)),
-        consumer_outbox_(kConsumer, InstancePool(consumer_db_, 2)),
-        consumer_store_(kConsumer, InstancePool(consumer_db_, 2)) {}
-
-  std::unique_ptr<EventBus> NewBus() override {
-    auto bus = std::make_unique<OutboxEventBus>(
-        clock_, OutboxEventBusOptions{.poll_interval = std::chrono::milliseconds(20),
-                                      .retry_backoff_initial = RetryBackoff(),
-                                      .retry_backoff_max = RetryBackoff() * 4});
-    bus->AddService(producer_outbox_, producer_store_);
-    bus->AddService(consumer_outbox_, consumer_store_);
-    return bus;
-  }
-
-  void Publish(const std::string& topic, const std::string& payload) override {
-    auto work = [&](postgres::Connection& c) -> boost::asio::awaitable<Result<std::int64_t>> {
-      co_return co_await postgres_outbox::Append(c, topic, payload, clock_.Now());
-    };
-    const auto appended = RunAwait(postgres::Transact<std::int64_t>(producer_pool_, work));
-    if (!appended.ok()) throw std::runtime_error("publish: " + appended.error().message);
-  }
-
-  bool ApplyEffect(const std::string& name, const Event& event) override {
-    auto work = [&](postgres::Connection& c) -> boost::asio::awaitable<Result<bool>> {
-      auto claimed = co_await postgres_outbox::ClaimEvent(c, name, event.id, clock_.Now());
-      if (!claimed.ok() || !*claimed) co_return claimed;
-      auto inserted = co_await c.Command("INSERT INTO effects (payload) VALUES ($1)",
-                                         postgres::MakeParams(event.payload));
-      if (!inserted.ok()) co_return std::move(inserted).error();
-      co_return true;
-    };
-    const auto applied = RunAwait(postgres::Transact<bool>(consumer_pool_, work));
-    if (!applied.ok()) throw std::runtime_error("effect: " + applied.error().message);
-    return *applied;
-  }
-
-  int EffectsFor(const std::string& payload) override {
-    const auto rows = RunAwait(consumer_pool_.Query(
-        "SELECT count(*) FROM effects WHERE payload = $1", postgres::MakeParams(payload)));
-    if (!rows.ok()) throw std::runtime_error("effects: " + rows.error().message);
-    return static_cast<int>(rows->Int64(0, 0));
-  }
-
-  std::chrono::milliseconds RetryBackoff() const override { return std::chrono::milliseconds(20); }
-
- private:
-  SystemClock clock_;
-  const std::string producer_db_;
-  const std::string consumer_db_;
-  postgres::Pool producer_pool_;
-  postgres::Pool consumer_pool_;
-  postgres_outbox::PostgresOutboxSource producer_outbox_;
-  postgres_outbox::PostgresConsumerStore producer_store_;
-  postgres_outbox::PostgresOutboxSource consumer_outbox_;
-  postgres_outbox::PostgresConsumerStore consumer_store_;
-};
-
 std::unique_ptr<EventBusHarness> OpenPostgresEventBus(const std::filesystem::path& dir) {
-  return std::make_unique<PostgresHarness>(Databases(dir));
+  return std::make_unique<PostgresHarness>(PostgresDatabases(dir));
 }
 
 }  // namespace
