@@ -42,6 +42,13 @@ class Writer {
     conn_->Detach();
     if (!rows.ok()) throw std::runtime_error(rows.error().message);
   }
+  bool Claim(const char* subscriber, const char* event_id) {
+    auto claimed =
+        RunAwait(postgres_outbox::ClaimEvent(*conn_, subscriber, event_id, SystemClock().Now()));
+    conn_->Detach();
+    if (!claimed.ok()) throw std::runtime_error(claimed.error().message);
+    return *claimed;
+  }
   std::int64_t Append(const char* payload) {
     auto seq = RunAwait(postgres_outbox::Append(*conn_, "t", payload, SystemClock().Now()));
     conn_->Detach();
@@ -125,6 +132,26 @@ TEST(PostgresOutboxSource, ASteadyStreamOfOpenWritersDoesNotStarveTheRelay) {
   }
   EXPECT_FALSE(seen.empty());
   EXPECT_EQ(seen.front(), "a0");
+}
+
+TEST(PostgresClaimEvent, ANewClaimMovesTheConsumersPositionInItsTransaction) {
+  const std::string conninfo = NewOutbox();
+  Writer consumer(conninfo);
+  PostgresConsumerStore store("consumer", rocketmart::testing::InstancePool(conninfo, 1));
+  consumer.Execute("BEGIN");
+  EXPECT_TRUE(consumer.Claim("effects", "orders:7"));
+  EXPECT_FALSE(consumer.Claim("effects", "orders:7")) << "a repeat claims nothing";
+  EXPECT_EQ(store.LoadPosition("orders", "effects"), 0) << "not before the effect commits";
+  consumer.Execute("COMMIT");
+  EXPECT_EQ(store.LoadPosition("orders", "effects"), 7);
+  EXPECT_TRUE(consumer.Claim("effects", "orders:3"));  // an older event: never moves it back
+  EXPECT_EQ(store.LoadPosition("orders", "effects"), 7);
+  consumer.Execute("BEGIN");
+  EXPECT_TRUE(consumer.Claim("effects", "orders:9"));
+  consumer.Execute("ROLLBACK");
+  EXPECT_EQ(store.LoadPosition("orders", "effects"), 7) << "rolled back with its effect";
+  EXPECT_TRUE(consumer.Claim("effects", "not-an-outbox-id")) << "claims without a position";
+  EXPECT_EQ(store.LoadPosition("not-an-outbox-id", "effects"), 0);
 }
 
 // Prints what the horizon costs (not a timed assertion): a writer's append with the transaction id
