@@ -2,7 +2,7 @@
 // test on the test binary's own PostgreSQL 15; each instance has its own connection pool over it,
 // as a second orders process would, so the concurrency clauses run across real row locks and
 // SKIP LOCKED claims. What the store publishes is read from its outbox with the relay's read
-// (events/postgres_outbox ReadOutbox); the PostgreSQL relay itself is not written yet.
+// (events/postgres_outbox ReadOutbox), the read the relay (OutboxEventBus) itself uses.
 #include <memory>
 
 #include "contract/orders/order_store_contract.hpp"

@@ -1,5 +1,9 @@
 #include "infra/events/postgres_outbox/outbox.hpp"
 
+#include <charconv>
+#include <string>
+#include <system_error>
+
 #include "infra/postgres/migrations.hpp"
 
 namespace rocketmart::events::postgres_outbox {
@@ -38,10 +42,18 @@ constexpr postgres::Migration kMigrations[] = {
         at_ms      bigint NOT NULL
       );
     )sql"},
+    {2, "a dead letter kept once per subscriber and event", R"sql(
+      CREATE UNIQUE INDEX event_dead_letters_once
+        ON event_dead_letters (source, subscriber, event_id);
+    )sql"},
 };
 
+// The transaction id is assigned (pg_current_xact_id) before the seq is drawn (the default of the
+// row the CTE yields): the relay's horizon relies on it (postgres_stores.hpp).
 constexpr std::string_view kAppend =
-    "INSERT INTO outbox (topic, payload, created_at_ms) VALUES ($1, $2, $3) RETURNING seq";
+    "WITH tx AS (SELECT pg_current_xact_id() AS id) "
+    "INSERT INTO outbox (topic, payload, created_at_ms) SELECT $1::text, $2::text, $3::bigint FROM "
+    "tx RETURNING seq";
 
 postgres::Params AppendParams(std::string_view topic, std::string_view payload, TimePoint now) {
   postgres::Params p;
@@ -71,14 +83,34 @@ postgres::Statement AppendStatement(std::string_view topic, std::string_view pay
 boost::asio::awaitable<Result<bool>> ClaimEvent(postgres::Connection& connection,
                                                 std::string_view consumer,
                                                 std::string_view event_id, TimePoint now) {
+  // The event's source and seq ("<source>:<seq>"): the consumer's position on that source moves
+  // past the event with the claim, so after a crash the relay resumes past it. An id of another
+  // shape claims without moving a position (seq 0).
+  std::string_view source;
+  std::int64_t seq = 0;
+  if (const auto colon = event_id.rfind(':'); colon != std::string_view::npos) {
+    const std::string_view digits = event_id.substr(colon + 1);
+    std::int64_t parsed = 0;
+    const auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), parsed);
+    if (ec == std::errc() && end == digits.data() + digits.size() && parsed > 0) {
+      source = event_id.substr(0, colon);
+      seq = parsed;
+    }
+  }
   postgres::Params p;
-  p.Add(consumer).Add(event_id).Add(ToUnixMillis(now));
+  p.Add(consumer).Add(event_id).Add(ToUnixMillis(now)).Add(source).Add(seq);
+  // One statement (one round trip): the claim, and the position only when the claim is new.
   auto rows = co_await connection.Query(
-      "INSERT INTO processed_events (consumer, event_id, processed_at_ms) VALUES ($1, $2, $3) "
-      "ON CONFLICT DO NOTHING",
+      "WITH claimed AS (INSERT INTO processed_events (consumer, event_id, processed_at_ms) "
+      "VALUES ($1, $2, $3) ON CONFLICT DO NOTHING RETURNING 1), "
+      "advanced AS (INSERT INTO event_cursors (source, subscriber, last_seq) "
+      "SELECT $4::text, $1::text, $5::bigint FROM claimed WHERE $5::bigint > 0 "
+      "ON CONFLICT (source, subscriber) "
+      "DO UPDATE SET last_seq = GREATEST(event_cursors.last_seq, excluded.last_seq)) "
+      "SELECT count(*) FROM claimed",
       std::move(p));
   if (!rows.ok()) co_return std::move(rows).error();
-  co_return rows->affected() == 1;
+  co_return rows->Int64(0, 0) == 1;
 }
 
 boost::asio::awaitable<Result<std::vector<Event>>> ReadOutbox(postgres::Connection& connection,

@@ -3,10 +3,9 @@
 // sqlite_outbox/outbox.hpp, in the service's own PostgreSQL database), and the calls a store makes
 // inside its own transaction: Append (the producer) and ClaimEvent (an effect consumer).
 //
-// Not yet here (issue 13): the relay that delivers the outbox (PostgresEventBus; with several
-// writers, seq order is not commit order, so the relay must not skip a seq that commits late),
-// pruning, dead-letter listing. ReadOutbox is the relay's read; until the relay exists a
-// PostgreSQL store's events stay in its outbox.
+// The relay reads the outbox through PostgresOutboxSource (postgres_stores.hpp), which never moves
+// past a seq that may still commit (several writers: seq order is not commit order). ReadOutbox is
+// a plain read in seq order, for tools and tests, not for a relay.
 //
 // Tables, created by Migrate(connection) (component "events"):
 //   outbox             seq, topic, payload, created_at_ms
@@ -41,8 +40,10 @@ boost::asio::awaitable<Result<std::int64_t>> Append(postgres::Connection& connec
 postgres::Statement AppendStatement(std::string_view topic, std::string_view payload,
                                     TimePoint now);
 
-// Records, inside the caller's open transaction, that `consumer` processed `event_id`; false when
-// it already had (then the caller applies no effect). Two instances claiming the same event
+// Records, inside the caller's open transaction, that `consumer` (an effect subscriber's name)
+// processed `event_id`; false when it already had (then the caller applies no effect). A new claim
+// also moves the consumer's position on the event's source past it, in the same transaction (one
+// statement), so after a crash the relay resumes past the effects that committed. Two instances claiming the same event
 // concurrently: the second waits for the first's transaction and then sees the claim.
 boost::asio::awaitable<Result<bool>> ClaimEvent(postgres::Connection& connection,
                                                 std::string_view consumer,

@@ -531,7 +531,7 @@ class RedisStreamsEventBus::Impl {
     std::int64_t every_group = INT64_MAX;
     for (const auto& [name, upto] : acked) every_group = std::min(every_group, upto);
     if (every_group > s.pruned) {
-      s.outbox->Prune(every_group);
+      s.outbox->Prune(every_group, [](std::exception_ptr) {});
       s.pruned = every_group;
     }
     const std::int64_t min_id = std::min(every_group, cache_min) + 1 - options_.trim_keep;

@@ -3,15 +3,9 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
-#include <atomic>
-#include <chrono>
-#include <condition_variable>
-#include <mutex>
 #include <stdexcept>
-#include <thread>
 #include <utility>
 
-#include "core/thread_name.hpp"
 #include "infra/events/sqlite_outbox/outbox.hpp"
 
 namespace rocketmart::events::sqlite_outbox {
@@ -20,197 +14,95 @@ namespace {
 using storage::Database;
 using storage::Statement;
 
-constexpr std::string_view kReadBatchSql =
-    "SELECT seq, topic, payload, created_at_ms FROM outbox WHERE seq > ?1 ORDER BY seq LIMIT ?2";
-// sqlite_sequence holds the highest seq ever handed out, even after pruning emptied the table.
-constexpr std::string_view kHeadSql = "SELECT seq FROM sqlite_sequence WHERE name = 'outbox'";
 constexpr std::string_view kAdvanceSql =
     "INSERT INTO event_cursors (source, subscriber, last_seq) VALUES (?1, ?2, ?3) "
     "ON CONFLICT (source, subscriber) DO UPDATE SET last_seq = MAX(last_seq, excluded.last_seq)";
-constexpr std::memory_order kRelaxed = std::memory_order_relaxed;
-
-std::int64_t ReadHead(Database& db) {
-  Statement& head = db.Cached(kHeadSql);
-  const std::int64_t seq = head.Step() ? head.Int64(0) : 0;
-  head.Reset();
-  return seq;
-}
 
 }  // namespace
 
-struct SqliteEventBus::Store {
-  std::string service;
-  storage::GroupCommitWriter* writer = nullptr;
-  storage::ReadConnections* readers = nullptr;
-};
+SqliteEventBus::SqliteEventBus(const Clock& clock, Options options) : bus_(clock, options) {}
 
-// Delivers one source's outbox to its subscriptions.
-class SqliteEventBus::Relay {
- public:
-  Relay(Store& source, const Clock& clock, const Options& options)
-      : source_(source), clock_(clock), options_(options) {}
-  ~Relay() { Stop(); }
+SqliteEventBus::~SqliteEventBus() {
+  Stop();
+}
 
-  const std::string& source() const { return source_.service; }
-
-  void Add(Subscription s, Store& consumer) {
-    const std::string name(s.subscriber->Name());
-    for (auto& existing : subs_) {
-      if (existing->name != name) continue;
-      // Instances of one effect share its position: each batch goes to one of them.
-      const bool same_effect = existing->delivery == Delivery::kEffect &&
-                               s.delivery == Delivery::kEffect && existing->consumer == &consumer &&
-                               existing->topics == s.topics;
-      if (!same_effect || std::find(existing->instances.begin(), existing->instances.end(),
-                                    s.subscriber) != existing->instances.end()) {
-        // Two subscriptions sharing a position would each make the other skip events.
-        throw std::invalid_argument("event bus: subscriber name " + name + " already used on " +
-                                    source_.service);
-      }
-      existing->instances.push_back(s.subscriber);
-      return;
-    }
-    auto sub = std::make_unique<Sub>();
-    sub->name = name;
-    sub->delivery = s.delivery;
-    sub->consumer = &consumer;
-    sub->topics = std::move(s.topics);
-    sub->instances.push_back(s.subscriber);
-    subs_.push_back(std::move(sub));
-    loaded_ = false;
+void SqliteEventBus::AddService(std::string service, storage::GroupCommitWriter& writer,
+                                storage::ReadConnections& readers) {
+  if (Find(service) != nullptr) {
+    throw std::invalid_argument("SqliteEventBus: service " + service + " added twice");
   }
+  auto s = std::make_unique<Service>();
+  s->name = service;
+  s->writer = &writer;
+  s->readers = &readers;
+  s->outbox = std::make_unique<SqliteOutboxSource>(service, writer, readers);
+  s->store = std::make_unique<SqliteConsumerStore>(service, writer, readers);
+  bus_.AddService(*s->outbox, *s->store);
+  services_.push_back(std::move(s));
+}
 
-  // Carries over what an older version kept in the producer's database, then loads positions.
-  void Load() {
-    // Effects before cache refreshes in every round: in one process a cache then never runs ahead
-    // of the effect that writes what it describes.
-    std::stable_partition(subs_.begin(), subs_.end(), [](const std::unique_ptr<Sub>& s) {
-      return s->delivery == Delivery::kEffect;
-    });
-    for (auto& sub : subs_) {
-      CarryOver(*sub);
-      Database& db = sub->consumer->readers->ForThisThread();
-      Statement& select =
-          db.Cached("SELECT last_seq FROM event_cursors WHERE source = ?1 AND subscriber = ?2");
-      select.BindText(1, source_.service).BindText(2, sub->name);
-      const std::int64_t stored = select.Step() ? select.Int64(0) : 0;
-      select.Reset();
-      sub->cursor.store(stored, kRelaxed);
-      sub->stored.store(stored, kRelaxed);
-    }
-    head_seq_.store(ReadHead(source_.readers->ForThisThread()), kRelaxed);
-    loaded_ = true;
+void SqliteEventBus::Subscribe(Subscription subscription) {
+  std::tuple<std::string, std::string, std::string> key{
+      subscription.source,
+      subscription.subscriber ? std::string(subscription.subscriber->Name()) : std::string(),
+      subscription.consumer};
+  bus_.Subscribe(std::move(subscription));
+  if (std::find(subscriptions_.begin(), subscriptions_.end(), key) == subscriptions_.end()) {
+    subscriptions_.push_back(std::move(key));
   }
+}
 
-  void Start() {
-    std::lock_guard stop_lock(stop_mu_);
-    if (!loaded_) Load();  // On the caller's thread so an unusable database fails loudly here.
-    // Registered without holding mu_: the writer calls Notify() (which takes mu_) while holding its
-    // listener lock, so taking them in the other order here could deadlock.
-    listener_id_ = source_.writer->AddCommitListener([this] { Notify(); });
-    std::lock_guard lock(mu_);
-    thread_ = std::thread([this] {
-      NameThisThread("relay:" + source_.service);
-      Run();
-    });
+void SqliteEventBus::Start() {
+  CarryOverOnce();
+  bus_.Start();
+}
+
+void SqliteEventBus::Stop() {
+  bus_.Stop();
+}
+
+DeliveryStats SqliteEventBus::Stats(std::string_view source) const {
+  return bus_.Stats(source);
+}
+
+std::vector<DeadLetter> SqliteEventBus::DeadLetters(std::string_view consumer) const {
+  return bus_.DeadLetters(consumer);
+}
+
+bool SqliteEventBus::DeliverOnceForTest(std::string_view source) {
+  CarryOverOnce();
+  return bus_.DeliverOnceForTest(source);
+}
+
+std::int64_t SqliteEventBus::Position(std::string_view source, std::string_view subscriber) const {
+  return bus_.Position(source, subscriber);
+}
+
+std::int64_t SqliteEventBus::Lag(std::string_view source, std::string_view subscriber) const {
+  return bus_.Lag(source, subscriber);
+}
+
+const SqliteEventBus::Service* SqliteEventBus::Find(std::string_view name) const {
+  for (const auto& s : services_) {
+    if (s->name == name) return s.get();
   }
+  return nullptr;
+}
 
-  void Stop() {
-    std::lock_guard stop_lock(stop_mu_);
-    {
-      std::lock_guard lock(mu_);
-      stopping_ = true;
-    }
-    stop_requested_.store(true);
-    cv_.notify_all();
-    if (listener_id_ != 0) {
-      source_.writer->RemoveCommitListener(listener_id_);
-      listener_id_ = 0;
-    }
-    if (thread_.joinable()) thread_.join();
-    // A clean stop stores every position handed over (a write still queued may have made the
-    // last round skip one), so nothing is delivered again after a restart. And queued writes'
-    // callbacks use this relay.
-    WaitForWrites();
-    if (loaded_) {
-      StorePositions();
-      WaitForWrites();
-    }
-  }
-
-  void Notify() {
-    {
-      std::lock_guard lock(mu_);
-      notified_ = true;
-    }
-    cv_.notify_one();
-  }
-
-  bool DeliverOnceForTest() {
-    if (!loaded_) Load();
-    const bool advanced = DeliverRound(/*honor_backoff=*/false).advanced;
-    // What a running relay does over its next rounds: positions stored, then the outbox pruned.
-    WaitForWrites();
-    Prune();
-    WaitForWrites();
-    return advanced;
-  }
-
-  DeliveryStats Stats() const {
-    DeliveryStats stats{delivered_.load(kRelaxed), failures_.load(kRelaxed),
-                        dead_letters_.load(kRelaxed), 0};
-    for (const auto& sub : subs_) stats.backlog = std::max(stats.backlog, LagOf(*sub));
-    return stats;
-  }
-
-  std::int64_t Position(std::string_view name) const {
-    const Sub* sub = Find(name);
-    return sub ? sub->cursor.load(kRelaxed) : -1;
-  }
-  std::int64_t Lag(std::string_view name) const {
-    const Sub* sub = Find(name);
-    return sub ? LagOf(*sub) : -1;
-  }
-
- private:
-  using SteadyTime = std::chrono::steady_clock::time_point;
-
-  struct Sub {
-    std::string name;
-    Delivery delivery = Delivery::kEffect;
-    Store* consumer = nullptr;
-    std::vector<std::string> topics;
-    std::vector<EventSubscriber*> instances;
-    std::atomic<std::int64_t> cursor{0};  // handed over up to here: the next batch starts after it
-    std::atomic<std::int64_t> stored{0};  // committed in the consumer's database up to here
-    std::atomic<bool> storing{false};     // a write of the position is queued
-    // Relay-thread only.
-    std::size_t turn = 0;
-    Millis backoff{0};
-    SteadyTime next_attempt{};
-  };
-
-  struct RoundResult {
-    bool advanced = false;
-    SteadyTime earliest_retry = SteadyTime::max();
-  };
-
-  const Sub* Find(std::string_view name) const {
-    for (const auto& sub : subs_) {
-      if (sub->name == name) return sub.get();
-    }
-    return nullptr;
-  }
-  std::int64_t LagOf(const Sub& sub) const {
-    return std::max<std::int64_t>(0, head_seq_.load(kRelaxed) - sub.cursor.load(kRelaxed));
-  }
-
-  void CarryOver(Sub& sub) {
-    Database& src = source_.readers->ForThisThread();
+// Moves what an older version kept in a producer's database (outbox_cursor,
+// outbox_dead_letters) to the consumer of each subscription.
+void SqliteEventBus::CarryOverOnce() {
+  if (carried_over_) return;
+  carried_over_ = true;
+  for (const auto& [source_name, name, consumer_name] : subscriptions_) {
+    const Service* source = Find(source_name);
+    const Service* consumer = Find(consumer_name);
+    if (source == nullptr || consumer == nullptr) continue;  // Subscribe refused it
+    Database& src = source->readers->ForThisThread();
     std::int64_t legacy_cursor = -1;
     {
       Statement& s = src.Cached("SELECT last_seq FROM outbox_cursor WHERE subscriber = ?1");
-      s.BindText(1, sub.name);
+      s.BindText(1, name);
       if (s.Step()) legacy_cursor = s.Int64(0);
       s.Reset();
     }
@@ -219,331 +111,33 @@ class SqliteEventBus::Relay {
       Statement& s = src.Cached(
           "SELECT event_id, topic, payload, reason, at_ms FROM outbox_dead_letters "
           "WHERE subscriber = ?1");
-      s.BindText(1, sub.name);
+      s.BindText(1, name);
       while (s.Step()) {
-        letters.push_back({source_.service, sub.name, s.Text(0), s.Text(1), s.Text(2), s.Text(3),
+        letters.push_back({source_name, name, s.Text(0), s.Text(1), s.Text(2), s.Text(3),
                            FromUnixMillis(s.Int64(4))});
       }
       s.Reset();
     }
-    if (legacy_cursor < 0 && letters.empty()) return;
+    if (legacy_cursor < 0 && letters.empty()) continue;
     // Consumer first: if the process dies between the two commits, the next start finds the rows
     // in both places and the consumer keeps the larger position.
-    sub.consumer->writer->RunSync([&](Database& db) {
+    consumer->writer->RunSync([&](Database& db) {
       if (legacy_cursor >= 0) {
         db.Cached(kAdvanceSql)
-            .BindText(1, source_.service)
-            .BindText(2, sub.name)
+            .BindText(1, source_name)
+            .BindText(2, name)
             .BindInt64(3, legacy_cursor)
             .Step();
       }
       for (const DeadLetter& l : letters) KeepDeadLetter(db, l);
     });
-    source_.writer->RunSync([&](Database& db) {
-      db.Cached("DELETE FROM outbox_cursor WHERE subscriber = ?1").BindText(1, sub.name).Step();
-      db.Cached("DELETE FROM outbox_dead_letters WHERE subscriber = ?1")
-          .BindText(1, sub.name)
-          .Step();
+    source->writer->RunSync([&](Database& db) {
+      db.Cached("DELETE FROM outbox_cursor WHERE subscriber = ?1").BindText(1, name).Step();
+      db.Cached("DELETE FROM outbox_dead_letters WHERE subscriber = ?1").BindText(1, name).Step();
     });
-    spdlog::info("events: {} on {}: position {} and {} dead letters moved to {}.db", sub.name,
-                 source_.service, legacy_cursor, letters.size(), sub.consumer->service);
+    spdlog::info("events: {} on {}: position {} and {} dead letters moved to {}.db", name,
+                 source_name, legacy_cursor, letters.size(), consumer_name);
   }
-
-  void Run() {
-    std::unique_lock lock(mu_);
-    while (!stopping_) {
-      // Cleared before the round: a commit during the round sets it again and we go round again.
-      notified_ = false;
-      lock.unlock();
-      RoundResult round = DeliverRound(/*honor_backoff=*/true);
-      lock.lock();
-      if (stopping_) break;
-      if (round.advanced || notified_) continue;  // A full batch likely means more is waiting.
-      SteadyTime deadline = std::chrono::steady_clock::now() + options_.poll_interval;
-      deadline = std::min(deadline, round.earliest_retry);
-      cv_.wait_until(lock, deadline, [this] { return stopping_ || notified_; });
-    }
-  }
-
-  RoundResult DeliverRound(bool honor_backoff) {
-    RoundResult result;
-    try {
-      head_seq_.store(ReadHead(source_.readers->ForThisThread()), kRelaxed);
-    } catch (...) {
-      // Only the lag figures depend on it; delivery below reports real read failures.
-    }
-    for (auto& sub : subs_) {
-      if (stop_requested_.load()) break;
-      if (honor_backoff && std::chrono::steady_clock::now() < sub->next_attempt) {
-        result.earliest_retry = std::min(result.earliest_retry, sub->next_attempt);
-        continue;
-      }
-      try {
-        if (DeliverTo(*sub)) result.advanced = true;
-      } catch (...) {
-        RecordFailure(*sub);
-        result.earliest_retry = std::min(result.earliest_retry, sub->next_attempt);
-      }
-    }
-    StorePositions();
-    Prune();
-    return result;
-  }
-
-  // Reads the subscription's next batch and hands it over; false when there was nothing new.
-  bool DeliverTo(Sub& sub) {
-    const std::int64_t cursor = sub.cursor.load(kRelaxed);
-    std::vector<Event> events;
-    std::int64_t last_seq = cursor;
-    Database& db = source_.readers->ForThisThread();
-    Statement& select = db.Cached(kReadBatchSql);
-    select.BindInt64(1, cursor).BindInt64(2, static_cast<std::int64_t>(options_.batch));
-    while (select.Step()) {
-      last_seq = select.Int64(0);
-      std::string_view topic = select.TextView(1);
-      if (std::find(sub.topics.begin(), sub.topics.end(), topic) == sub.topics.end()) continue;
-      events.push_back(Event{source_.service + ":" + std::to_string(last_seq), std::string(topic),
-                             select.Text(2), FromUnixMillis(select.Int64(3))});
-    }
-    select.Reset();
-    if (last_seq == cursor) return false;
-    // Events of other topics are passed over too, so they never hold this position (or pruning)
-    // back.
-    const std::size_t count = events.size();
-    if (!events.empty()) HandleSettingAsideMalformed(sub, events);
-    sub.cursor.store(last_seq, kRelaxed);
-    delivered_.fetch_add(count, kRelaxed);
-    sub.backoff = Millis{0};
-    sub.next_attempt = SteadyTime{};
-    return true;
-  }
-
-  // Hands `events` to one instance, setting aside each event it reports as malformed.
-  void HandleSettingAsideMalformed(Sub& sub, std::vector<Event>& events) {
-    EventSubscriber* instance = sub.instances[sub.turn++ % sub.instances.size()];
-    while (!events.empty()) {
-      try {
-        instance->Handle(events);
-        return;
-      } catch (const MalformedEvent& bad) {
-        const auto it = std::find_if(events.begin(), events.end(),
-                                     [&bad](const Event& e) { return e.id == bad.event_id(); });
-        if (it == events.end()) throw;  // Names no event of this batch: a failure like any other.
-        const DeadLetter letter{source_.service, sub.name,   it->id,      it->topic,
-                                it->payload,     bad.what(), clock_.Now()};
-        sub.consumer->writer->RunSync([&](Database& db) { KeepDeadLetter(db, letter); });
-        spdlog::error("events {}: {} set aside event {} ({}): {}", source_.service, sub.name,
-                      letter.event_id, letter.topic, letter.reason);
-        dead_letters_.fetch_add(1, kRelaxed);
-        events.erase(it);
-      }
-    }
-  }
-
-  // Queues a write of every position handed over but not stored yet: one job per consumer
-  // database, not waited for. The consumer's writer commits it with its next transaction (the next
-  // batch's effect, usually), so acknowledging costs no fsync of its own under load. Until it is
-  // committed a crash means redelivery (at least once), and pruning waits for it.
-  void StorePositions() {
-    std::vector<const Store*> done;
-    for (const auto& first : subs_) {
-      const Store* consumer = first->consumer;
-      if (std::find(done.begin(), done.end(), consumer) != done.end()) continue;
-      done.push_back(consumer);
-      std::vector<std::pair<Sub*, std::int64_t>> writes;
-      for (const auto& sub : subs_) {
-        const std::int64_t cursor = sub->cursor.load(kRelaxed);
-        if (sub->consumer == consumer && cursor > sub->stored.load(kRelaxed) &&
-            !sub->storing.load()) {
-          writes.emplace_back(sub.get(), cursor);
-        }
-      }
-      if (writes.empty()) continue;
-      for (const auto& [sub, cursor] : writes) sub->storing.store(true);
-      BeginWrite();
-      auto job = [this, writes](Database& db) {
-        for (const auto& [sub, cursor] : writes) {
-          db.Cached(kAdvanceSql)
-              .BindText(1, source_.service)
-              .BindText(2, sub->name)
-              .BindInt64(3, cursor)
-              .Step();
-        }
-      };
-      auto stored = [this, writes](std::exception_ptr failure) {
-        for (const auto& [sub, cursor] : writes) {
-          // A failed write is tried again next round (the position is still ahead of `stored`).
-          if (!failure && cursor > sub->stored.load(kRelaxed)) sub->stored.store(cursor, kRelaxed);
-          sub->storing.store(false);
-        }
-        EndWrite();
-      };
-      if (!consumer->writer->TrySubmit(std::move(job), std::move(stored))) {
-        for (const auto& [sub, cursor] : writes) sub->storing.store(false);
-        EndWrite();  // A full queue: tried again next round.
-      }
-    }
-  }
-
-  // Rows every subscription has passed, as stored in its consumer's database, are needed by no
-  // one. Queued on the producer's writer like the positions.
-  void Prune() {
-    if (subs_.empty()) return;
-    std::int64_t upto = INT64_MAX;
-    for (const auto& sub : subs_) upto = std::min(upto, sub->stored.load(kRelaxed));
-    if (upto <= pruned_upto_.load(kRelaxed) || pruning_.exchange(true)) return;
-    BeginWrite();
-    auto job = [upto](Database& db) {
-      db.Cached("DELETE FROM outbox WHERE seq <= ?1").BindInt64(1, upto).Step();
-    };
-    auto pruned = [this, upto](std::exception_ptr failure) {
-      if (!failure) pruned_upto_.store(upto, kRelaxed);  // else: tried again next round
-      pruning_.store(false);
-      EndWrite();
-    };
-    if (!source_.writer->TrySubmit(std::move(job), std::move(pruned))) {
-      pruning_.store(false);
-      EndWrite();
-    }
-  }
-
-  void BeginWrite() {
-    std::lock_guard lock(writes_mu_);
-    ++writes_pending_;
-  }
-  void EndWrite() {
-    // Notified under the lock: a waiter that sees zero may destroy this relay at once.
-    std::lock_guard lock(writes_mu_);
-    --writes_pending_;
-    writes_cv_.notify_all();
-  }
-  // Until every queued position and prune has been committed or has failed. The writers must be
-  // running (the bus stops before them).
-  void WaitForWrites() {
-    std::unique_lock lock(writes_mu_);
-    writes_cv_.wait(lock, [this] { return writes_pending_ == 0; });
-  }
-
-  void RecordFailure(Sub& sub) {
-    failures_.fetch_add(1, kRelaxed);
-    sub.backoff = sub.backoff.count() == 0 ? options_.retry_backoff_initial
-                                           : std::min(options_.retry_backoff_max, sub.backoff * 2);
-    sub.next_attempt = std::chrono::steady_clock::now() + sub.backoff;
-  }
-
-  Store& source_;
-  const Clock& clock_;
-  const Options& options_;
-  std::vector<std::unique_ptr<Sub>> subs_;
-  bool loaded_ = false;
-  std::atomic<std::int64_t> pruned_upto_{0};
-  std::atomic<bool> pruning_{false};
-  std::mutex writes_mu_;
-  std::condition_variable writes_cv_;
-  int writes_pending_ = 0;
-  std::atomic<std::int64_t> head_seq_{0};
-  std::atomic<bool> stop_requested_{false};
-
-  std::mutex stop_mu_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool stopping_ = false;
-  bool notified_ = false;
-  std::thread thread_;
-  storage::GroupCommitWriter::ListenerId listener_id_ = 0;
-
-  std::atomic<std::uint64_t> delivered_{0};
-  std::atomic<std::uint64_t> failures_{0};
-  std::atomic<std::uint64_t> dead_letters_{0};
-};
-
-SqliteEventBus::SqliteEventBus(const Clock& clock, Options options)
-    : clock_(clock), options_(options) {
-  if (options_.batch == 0) throw std::invalid_argument("SqliteEventBus: batch must be positive");
-}
-
-SqliteEventBus::~SqliteEventBus() {
-  Stop();
-}
-
-void SqliteEventBus::AddService(std::string service, storage::GroupCommitWriter& writer,
-                                storage::ReadConnections& readers) {
-  if (started_) throw std::logic_error("SqliteEventBus::AddService after Start()");
-  if (FindStore(service) != nullptr) {
-    throw std::invalid_argument("SqliteEventBus: service " + service + " added twice");
-  }
-  stores_.push_back(std::make_unique<Store>(Store{std::move(service), &writer, &readers}));
-  relays_.push_back(std::make_unique<Relay>(*stores_.back(), clock_, options_));
-}
-
-void SqliteEventBus::Subscribe(Subscription subscription) {
-  if (started_) throw std::logic_error("SqliteEventBus::Subscribe after Start()");
-  if (subscription.subscriber == nullptr) {
-    throw std::invalid_argument("SqliteEventBus::Subscribe: null subscriber");
-  }
-  if (subscription.topics.empty()) {
-    throw std::invalid_argument("SqliteEventBus::Subscribe: no topic");
-  }
-  Relay* relay = FindRelay(subscription.source);
-  Store* consumer = FindStore(subscription.consumer);
-  if (relay == nullptr || consumer == nullptr) {
-    throw std::invalid_argument("SqliteEventBus::Subscribe: unknown service " +
-                                (relay == nullptr ? subscription.source : subscription.consumer));
-  }
-  relay->Add(std::move(subscription), *consumer);
-}
-
-void SqliteEventBus::Start() {
-  if (stopped_) throw std::logic_error("SqliteEventBus: Start() after Stop()");
-  if (started_.exchange(true)) return;
-  for (auto& relay : relays_) relay->Start();
-}
-
-void SqliteEventBus::Stop() {
-  stopped_ = true;
-  for (auto& relay : relays_) relay->Stop();
-}
-
-DeliveryStats SqliteEventBus::Stats(std::string_view source) const {
-  const Relay* relay = FindRelay(source);
-  return relay ? relay->Stats() : DeliveryStats{};
-}
-
-std::vector<DeadLetter> SqliteEventBus::DeadLetters(std::string_view consumer) const {
-  const Store* store = FindStore(consumer);
-  if (store == nullptr) return {};
-  return ReadDeadLetters(store->readers->ForThisThread());
-}
-
-bool SqliteEventBus::DeliverOnceForTest(std::string_view source) {
-  if (started_) throw std::logic_error("SqliteEventBus::DeliverOnceForTest while started");
-  Relay* relay = FindRelay(source);
-  if (relay == nullptr) throw std::invalid_argument("SqliteEventBus: unknown source");
-  return relay->DeliverOnceForTest();
-}
-
-std::int64_t SqliteEventBus::Position(std::string_view source, std::string_view subscriber) const {
-  const Relay* relay = FindRelay(source);
-  return relay ? relay->Position(subscriber) : -1;
-}
-
-std::int64_t SqliteEventBus::Lag(std::string_view source, std::string_view subscriber) const {
-  const Relay* relay = FindRelay(source);
-  return relay ? relay->Lag(subscriber) : -1;
-}
-
-SqliteEventBus::Store* SqliteEventBus::FindStore(std::string_view service) const {
-  for (const auto& store : stores_) {
-    if (store->service == service) return store.get();
-  }
-  return nullptr;
-}
-
-SqliteEventBus::Relay* SqliteEventBus::FindRelay(std::string_view source) const {
-  for (const auto& relay : relays_) {
-    if (relay->source() == source) return relay.get();
-  }
-  return nullptr;
 }
 
 }  // namespace rocketmart::events::sqlite_outbox

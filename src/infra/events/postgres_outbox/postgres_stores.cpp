@@ -1,0 +1,162 @@
+#include "infra/events/postgres_outbox/postgres_stores.hpp"
+
+#include <algorithm>
+#include <stdexcept>
+#include <utility>
+
+#include "infra/async/run.hpp"
+
+namespace rocketmart::events::postgres_outbox {
+namespace {
+
+// One statement on a pooled connection, on the calling thread; throws when it fails (the bus
+// counts a failure and retries after its backoff).
+postgres::Rows Run(postgres::Pool& pool, std::string_view sql, postgres::Params params) {
+  Result<postgres::Rows> rows = async::RunToCompletion(pool.Query(sql, std::move(params)));
+  if (!rows.ok()) {
+    throw std::runtime_error("event outbox on PostgreSQL: " + rows.error().message);
+  }
+  return std::move(rows).value();
+}
+
+}  // namespace
+
+PostgresOutboxSource::PostgresOutboxSource(std::string service, postgres::PoolSettings pool)
+    : service_(std::move(service)), pool_(std::move(pool)) {}
+
+std::int64_t PostgresOutboxSource::SafeHorizon() {
+  std::lock_guard lock(mu_);
+  // H before S: every seq <= H was drawn by a transaction whose id is below S's xmax.
+  const postgres::Rows head = Run(pool_,
+                                  "SELECT CASE WHEN is_called THEN last_value ELSE 0 END "
+                                  "FROM outbox_seq_seq",
+                                  {});
+  const postgres::Rows snapshot = Run(pool_, "SELECT pg_current_snapshot()::text", {});
+  const Horizon fresh{head.Int64(0, 0), std::string(snapshot.Text(0, 0))};
+  auto ended = [this](const Horizon& h) {
+    const postgres::Rows r =
+        Run(pool_,
+            "SELECT NOT EXISTS (SELECT 1 FROM pg_snapshot_xip($1::pg_snapshot) "
+            "AS x WHERE pg_xact_status(x) = 'in progress')",
+            postgres::MakeParams(h.snapshot));
+    return r.Bool(0, 0);
+  };
+  if (!pending_) pending_ = fresh;
+  if (ended(*pending_)) {
+    safe_ = std::max(safe_, pending_->seq);
+    pending_.reset();
+    if (fresh.seq > safe_) {
+      if (ended(fresh)) {
+        safe_ = fresh.seq;
+      } else {
+        pending_ = fresh;
+      }
+    }
+  }
+  return safe_;
+}
+
+std::vector<OutboxRow> PostgresOutboxSource::ReadAfter(std::int64_t after, std::size_t limit) {
+  const std::int64_t horizon = SafeHorizon();
+  std::vector<OutboxRow> out;
+  if (horizon <= after) return out;
+  const postgres::Rows rows =
+      Run(pool_,
+          "SELECT seq, topic, payload, created_at_ms FROM outbox "
+          "WHERE seq > $1 AND seq <= $2 ORDER BY seq LIMIT $3",
+          postgres::MakeParams(after, horizon, static_cast<std::int64_t>(limit)));
+  out.reserve(static_cast<std::size_t>(rows.size()));
+  for (int i = 0; i < rows.size(); ++i) {
+    out.push_back({rows.Int64(i, 0), std::string(rows.Text(i, 1)), std::string(rows.Text(i, 2)),
+                   FromUnixMillis(rows.Int64(i, 3))});
+  }
+  return out;
+}
+
+void PostgresOutboxSource::Prune(std::int64_t upto, std::function<void(std::exception_ptr)> done) {
+  std::exception_ptr failure;
+  try {
+    Run(pool_, "DELETE FROM outbox WHERE seq <= $1", postgres::MakeParams(upto));
+  } catch (...) {
+    failure = std::current_exception();  // left for a later call
+  }
+  done(failure);
+}
+
+std::uint64_t PostgresOutboxSource::Watch(std::function<void()>) {
+  return 1;
+}
+
+void PostgresOutboxSource::Unwatch(std::uint64_t) {}
+
+PostgresConsumerStore::PostgresConsumerStore(std::string service, postgres::PoolSettings pool)
+    : service_(std::move(service)), pool_(std::move(pool)) {}
+
+void PostgresConsumerStore::KeepDeadLetter(const DeadLetter& l) {
+  Run(pool_,
+      "INSERT INTO event_dead_letters "
+      "(source, subscriber, event_id, topic, payload, reason, at_ms) "
+      "VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
+      postgres::MakeParams(l.source, l.subscriber, l.event_id, l.topic, l.payload, l.reason,
+                           ToUnixMillis(l.at)));
+}
+
+std::vector<DeadLetter> PostgresConsumerStore::DeadLetters() {
+  const postgres::Rows rows = Run(pool_,
+                                  "SELECT source, subscriber, event_id, topic, payload, reason, "
+                                  "at_ms FROM event_dead_letters ORDER BY at_ms, id",
+                                  {});
+  std::vector<DeadLetter> out;
+  for (int i = 0; i < rows.size(); ++i) {
+    out.push_back({std::string(rows.Text(i, 0)), std::string(rows.Text(i, 1)),
+                   std::string(rows.Text(i, 2)), std::string(rows.Text(i, 3)),
+                   std::string(rows.Text(i, 4)), std::string(rows.Text(i, 5)),
+                   FromUnixMillis(rows.Int64(i, 6))});
+  }
+  return out;
+}
+
+std::int64_t PostgresConsumerStore::LoadPosition(const std::string& source,
+                                                 const std::string& subscriber) {
+  const postgres::Rows rows =
+      Run(pool_, "SELECT last_seq FROM event_cursors WHERE source = $1 AND subscriber = $2",
+          postgres::MakeParams(source, subscriber));
+  return rows.empty() ? 0 : rows.Int64(0, 0);
+}
+
+bool PostgresConsumerStore::StorePositions(const std::string& source, Positions positions,
+                                           std::function<void(std::exception_ptr)> done) {
+  std::exception_ptr failure;
+  try {
+    // One statement for all of them: unnest of two arrays, in PostgreSQL's array text form.
+    std::string names = "{";
+    std::string seqs = "{";
+    for (std::size_t i = 0; i < positions.size(); ++i) {
+      if (i > 0) {
+        names += ',';
+        seqs += ',';
+      }
+      names += '"';
+      for (char ch : positions[i].first) {
+        if (ch == '"' || ch == '\\') names += '\\';
+        names += ch;
+      }
+      names += '"';
+      seqs += std::to_string(positions[i].second);
+    }
+    names += '}';
+    seqs += '}';
+    Run(pool_,
+        "INSERT INTO event_cursors (source, subscriber, last_seq) "
+        "SELECT $1, s, q FROM unnest($2::text[], $3::bigint[]) AS p (s, q) "
+        "ON CONFLICT (source, subscriber) "
+        "DO UPDATE SET last_seq = GREATEST(event_cursors.last_seq, excluded.last_seq)",
+        postgres::MakeParams(source, names, seqs));
+  } catch (...) {
+    failure = std::current_exception();
+  }
+  done(failure);
+  return true;
+}
+
+}  // namespace rocketmart::events::postgres_outbox
