@@ -18,40 +18,55 @@ namespace {
 
 using rocketmart::testing::RunAwait;
 
+// Runs one operation on a connection and detaches it from the operation's event loop before that
+// loop ends (RunAwait's loop dies with the call: a connection still attached to it would touch a
+// destroyed reactor on its next use or destruction).
+template <class T>
+boost::asio::awaitable<T> DetachedAfter(postgres::Connection& connection,
+                                        boost::asio::awaitable<T> operation) {
+  T result = co_await std::move(operation);
+  connection.Detach();
+  co_return result;
+}
+
+boost::asio::awaitable<Result<std::unique_ptr<postgres::Connection>>> ConnectDetached(
+    postgres::ConnectOptions options) {
+  auto connected = co_await postgres::Connection::Connect(options);
+  if (connected.ok()) (*connected)->Detach();
+  co_return connected;
+}
+
 // A writer of its own (one connection, as another instance of the producing service would have).
 class Writer {
  public:
   explicit Writer(const std::string& conninfo) {
     postgres::ConnectOptions options;
     options.conninfo = conninfo;
-    auto connected = RunAwait(postgres::Connection::Connect(options));
+    auto connected = RunAwait(ConnectDetached(options));
     if (!connected.ok()) throw std::runtime_error(connected.error().message);
     conn_ = std::move(connected).value();
-    conn_->Detach();
   }
   void Execute(const char* sql) {
-    const Status done = RunAwait(conn_->Execute(sql));
-    conn_->Detach();
+    const Status done = RunAwait(DetachedAfter(*conn_, conn_->Execute(sql)));
     ASSERT_TRUE(done.ok()) << sql;
   }
   // The INSERT Append made before the horizon (no transaction id assigned first), for comparison.
   void PlainAppend(const char* payload) {
-    auto rows = RunAwait(conn_->Query(
-        "INSERT INTO outbox (topic, payload, created_at_ms) VALUES ('t', $1, 0) RETURNING seq",
-        postgres::MakeParams(payload)));
-    conn_->Detach();
+    auto rows = RunAwait(DetachedAfter(
+        *conn_, conn_->Query("INSERT INTO outbox (topic, payload, created_at_ms) VALUES ('t', $1, "
+                             "0) RETURNING seq",
+                             postgres::MakeParams(payload))));
     if (!rows.ok()) throw std::runtime_error(rows.error().message);
   }
   bool Claim(const char* subscriber, const char* event_id) {
-    auto claimed =
-        RunAwait(postgres_outbox::ClaimEvent(*conn_, subscriber, event_id, SystemClock().Now()));
-    conn_->Detach();
+    auto claimed = RunAwait(DetachedAfter(
+        *conn_, postgres_outbox::ClaimEvent(*conn_, subscriber, event_id, SystemClock().Now())));
     if (!claimed.ok()) throw std::runtime_error(claimed.error().message);
     return *claimed;
   }
   std::int64_t Append(const char* payload) {
-    auto seq = RunAwait(postgres_outbox::Append(*conn_, "t", payload, SystemClock().Now()));
-    conn_->Detach();
+    auto seq = RunAwait(
+        DetachedAfter(*conn_, postgres_outbox::Append(*conn_, "t", payload, SystemClock().Now())));
     if (!seq.ok()) throw std::runtime_error(seq.error().message);
     return *seq;
   }

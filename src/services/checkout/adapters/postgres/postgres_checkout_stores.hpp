@@ -125,7 +125,9 @@ class PostgresHoldStore final : public HoldStore {
   struct Pending;
   boost::asio::awaitable<void> Drain();
   boost::asio::awaitable<void> RunBatch(std::vector<std::shared_ptr<Pending>> batch);
-  void Finish(const std::shared_ptr<Pending>& pending, Result<Hold> result);
+  // Answers a queued hold and hands the flusher's reference to the caller's executor (the
+  // caller's timer must die there, not on the flusher's thread after the caller's loop is gone).
+  void Finish(std::shared_ptr<Pending>&& pending, Result<Hold> result);
 
   postgres::Pool& pool_;
   const HoldBatching batching_;

@@ -133,13 +133,19 @@ PostgresHoldStore::BatchStats PostgresHoldStore::batch_stats() const {
   return stats_;
 }
 
-void PostgresHoldStore::Finish(const std::shared_ptr<Pending>& pending, Result<Hold> result) {
+void PostgresHoldStore::Finish(std::shared_ptr<Pending>&& pending, Result<Hold> result) {
+  // The flusher gives its reference away: the last owners are the caller's coroutine and the
+  // handler posted to the caller's executor, so the timer (bound to that executor) is destroyed
+  // there, while its io_context lives (or with the handler, when that io_context shuts down).
+  std::shared_ptr<Pending> owned = std::move(pending);
+  const asio::any_io_executor executor = owned->executor;
   std::lock_guard lock(mu_);
-  pending->result.emplace(std::move(result));
-  pending->done = true;
+  owned->result.emplace(std::move(result));
+  owned->done = true;
   // Expiring the timer (rather than cancelling it) also wakes a caller that has not begun to wait.
-  asio::post(pending->executor,
-             [pending] { pending->timer.expires_at(asio::steady_timer::time_point::min()); });
+  asio::post(executor, [owned = std::move(owned)] {
+    owned->timer.expires_at(asio::steady_timer::time_point::min());
+  });
 }
 
 asio::awaitable<Result<Hold>> PostgresHoldStore::PlaceHold(HoldRequest request) {
@@ -192,8 +198,9 @@ asio::awaitable<void> PostgresHoldStore::RunBatch(std::vector<std::shared_ptr<Pe
   std::vector<postgres::Statement> statements;
   for (auto& p : batch) {
     if (p->request.start_by != kNoDeadline && started > p->request.start_by) {
-      Finish(p, MakeError(Errc::kTimeout,
-                          "the purchase waited too long to start; nothing was done, retry"));
+      Finish(std::move(p),
+             MakeError(Errc::kTimeout,
+                       "the purchase waited too long to start; nothing was done, retry"));
       continue;
     }
     statements.push_back(PlaceHoldStatement(p->request));
@@ -217,7 +224,8 @@ asio::awaitable<void> PostgresHoldStore::RunBatch(std::vector<std::shared_ptr<Pe
           ++stats_.batches;
         }
         for (std::size_t i = 0; i < sent.size(); ++i) {
-          Finish(sent[i], PlacedHold(sent[i]->request, (*answers)[i].Int64(0, 0)));
+          Result<Hold> placed = PlacedHold(sent[i]->request, (*answers)[i].Int64(0, 0));
+          Finish(std::move(sent[i]), std::move(placed));
         }
         co_return;
       }
@@ -231,7 +239,7 @@ asio::awaitable<void> PostgresHoldStore::RunBatch(std::vector<std::shared_ptr<Pe
   } catch (const std::exception&) {
     failure = MakeError(Errc::kUnavailable, "the hold could not be placed, retry");
   }
-  for (auto& p : sent) Finish(p, *failure);
+  for (auto& p : sent) Finish(std::move(p), *failure);
 }
 
 // ---- transitions -----------------------------------------------------------------------------
