@@ -237,6 +237,10 @@ class RedisStreamsEventBus::Impl {
   void Start() {
     if (stopped_) throw std::logic_error("RedisStreamsEventBus: Start() after Stop()");
     if (started_.exchange(true)) return;
+    // spdlog's registry is a function-local static inside libspdlog: create it here, before the
+    // threads below race to log first (its guarded initialisation is invisible to TSan, which then
+    // reports the first two loggers as a data race).
+    (void)spdlog::default_logger_raw();
     for (auto& sub : subs_) {
       if (sub->delivery == Delivery::kEffect) {
         EnsureGroup(*sub);  // best effort: a reader creates it when Redis is back
