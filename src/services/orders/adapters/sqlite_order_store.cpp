@@ -277,21 +277,6 @@ bool InsertPaidOrder(Database& db, const PaidOrderEvent& e, const LifecycleOptio
   return true;
 }
 
-std::string_view ScheduledCause(OrderStatus to) {
-  switch (to) {
-    case OrderStatus::kShipping:
-      return "shipped (scheduled)";
-    case OrderStatus::kDelivered:
-      return "delivered (scheduled)";
-    case OrderStatus::kCompleted:
-      return "return window closed (scheduled)";
-    case OrderStatus::kReturned:
-      return "return received (scheduled)";
-    default:
-      return "scheduled";
-  }
-}
-
 }  // namespace
 
 std::span<const storage::Migration> OrdersMigrations() {

@@ -66,4 +66,19 @@ std::optional<Refund> RefundOf(const Order& order) {
   return Refund{RefundStatus::kPending, order.total, std::nullopt};
 }
 
+std::string_view ScheduledCause(OrderStatus to) {
+  switch (to) {
+    case OrderStatus::kShipping:
+      return "shipped (scheduled)";
+    case OrderStatus::kDelivered:
+      return "delivered (scheduled)";
+    case OrderStatus::kCompleted:
+      return "return window closed (scheduled)";
+    case OrderStatus::kReturned:
+      return "return received (scheduled)";
+    default:
+      return "scheduled";
+  }
+}
+
 }  // namespace rocketmart::orders

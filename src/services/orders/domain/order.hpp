@@ -71,6 +71,8 @@ struct AutomaticStep {
 // that are final.
 std::optional<AutomaticStep> NextAutomatic(OrderStatus from, const LifecycleOptions& options);
 bool IsFinal(OrderStatus status);
+// The history line's cause for a step the scheduler took (every store writes the same words).
+std::string_view ScheduledCause(OrderStatus to);
 
 // The refund of a cancelled or returned order, as the orders service knows it. Checkout refunds on
 // order.cancelled / order.returned and reports the provider's confirmation with payment.refunded.

@@ -315,21 +315,6 @@ awaitable<Result<bool>> InsertPaidOrder(Connection& c, const PaidOrderEvent& e,
   co_return true;
 }
 
-std::string_view ScheduledCause(OrderStatus to) {
-  switch (to) {
-    case OrderStatus::kShipping:
-      return "shipped (scheduled)";
-    case OrderStatus::kDelivered:
-      return "delivered (scheduled)";
-    case OrderStatus::kCompleted:
-      return "return window closed (scheduled)";
-    case OrderStatus::kReturned:
-      return "return received (scheduled)";
-    default:
-      return "scheduled";
-  }
-}
-
 // `claimed`: false when the consumer had already processed the event.
 awaitable<Result<bool>> Claim(Connection& c, std::string_view consumer, const std::string& event_id,
                               TimePoint now) {
