@@ -6,7 +6,7 @@
 // declined, sold out...) ends the attempt; an unknown outcome keeps the key for the next click.
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { ApiError, NetworkError, get, newKey, purchase, refreshSession, session } from '../api';
-import { clockSynced, serverNow, syncClock } from '../clock';
+import { clockSynced, resyncClock, serverNow, serverNowEarliest, syncClock } from '../clock';
 import { formatDateTime, formatPrice, t, useLang } from '../i18n';
 import { useLiveStock, type SaleState } from '../stock';
 import { useStore } from '../store';
@@ -89,7 +89,9 @@ export function DropPage({ id }: { id: number }) {
   };
   let state: SaleState = live?.state ?? product.saleState;
   // The countdown opens the sale on the server's clock; the stream confirms it a moment later.
-  if (synced && sale && state === 'upcoming' && now >= Date.parse(sale.startsAt)) state = units === 0 ? 'soldout' : 'live';
+  // Opened on the earliest reading of the server's clock: a click the server would refuse as not
+  // started yet never leaves the page, whatever the round trip of the clock sync was.
+  if (synced && sale && state === 'upcoming' && serverNowEarliest() >= Date.parse(sale.startsAt)) state = units === 0 ? 'soldout' : 'live';
   if (synced && sale && (state === 'live' || state === 'soldout') && now >= Date.parse(sale.endsAt)) state = 'ended';
   if (state === 'live' && units === 0) state = 'soldout';
 
@@ -114,7 +116,10 @@ export function DropPage({ id }: { id: number }) {
       setOutcome({ kind: 'success', order: answer.data });
       attemptKey.current = null;
     } catch (e) {
-      setOutcome(outcomeOf(e));
+      const result = outcomeOf(e);
+      setOutcome(result);
+      // The server says not yet while this page counted it open: its clock moved; measure again.
+      if (result.kind === 'notstarted') void resyncClock();
       // A definite answer ends the attempt; after an unknown one the next click asks again with
       // the same key, and gets the first request's outcome if it did go through.
       if (!(e instanceof NetworkError) && !(e instanceof ApiError && e.status >= 500)) attemptKey.current = null;
