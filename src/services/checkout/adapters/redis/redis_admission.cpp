@@ -196,8 +196,8 @@ return {tonumber(v[1]), rgen, tonumber(v[2])}
 )lua");
 
 // KEYS: epoch, p, m, f, rgen, returns. ARGV: token g, token rgen, random (a new epoch), g start,
-// available, then member, units pairs. Answers {0} when something moved, else {1, was valid,
-// old available, members whose units differed}.
+// available, then member, units pairs. Answers {0} when something moved, else {1, kind (below),
+// old available (-1: none, -2: corrupt), members whose units differed}.
 const redis::Script kFinishRebuild = MakeScript(R"lua(
 local now = now_ms()
 local ep = current_epoch(KEYS[1])
@@ -209,25 +209,31 @@ if was then
   if tonumber(redis.call('GET', KEYS[5]) or '0') ~= tonumber(ARGV[2]) then return {0} end
   if busy(KEYS[6], now) or busy(KEYS[4], now) then return {0} end
 end
+-- What the counters were: 0 valid, 1 not valid in a valid epoch (deleted, corrupted, from
+-- before a restart), 2 no epoch (the data was lost).
+local kind = 0
+if not was then kind = ep and 1 or 2 end
 if not ep then
   local run = string.match(redis.call('INFO', 'server'), 'run_id:(%x+)')
   ep = run .. ':' .. ARGV[3]
   redis.call('SET', KEYS[1], ep)
 end
-local old_a, differ = -1, 0
-if was then
-  old_a = tonumber(redis.call('HGET', KEYS[2], 'a'))
-  local old = {}
-  if redis.call('TYPE', KEYS[3]).ok == 'hash' then
-    local all = redis.call('HGETALL', KEYS[3])
-    for i = 1, #all, 2 do old[all[i]] = tonumber(all[i + 1]) end
-  end
-  for i = 6, #ARGV, 2 do
-    if old[ARGV[i]] ~= tonumber(ARGV[i + 1]) then differ = differ + 1 end
-    old[ARGV[i]] = nil
-  end
-  for _, u in pairs(old) do if u > 0 then differ = differ + 1 end end
+local old_a, differ, t = -1, 0, redis.call('TYPE', KEYS[2]).ok
+if t == 'hash' then
+  old_a = tonumber(redis.call('HGET', KEYS[2], 'a') or '-2')
+elseif t ~= 'none' then
+  old_a = -2
 end
+local old = {}
+if redis.call('TYPE', KEYS[3]).ok == 'hash' then
+  local all = redis.call('HGETALL', KEYS[3])
+  for i = 1, #all, 2 do old[all[i]] = tonumber(all[i + 1]) end
+end
+for i = 6, #ARGV, 2 do
+  if old[ARGV[i]] ~= tonumber(ARGV[i + 1]) then differ = differ + 1 end
+  old[ARGV[i]] = nil
+end
+for _, u in pairs(old) do if u > 0 then differ = differ + 1 end end
 redis.call('DEL', KEYS[2], KEYS[3])
 local newg = tonumber(ARGV[4])
 if was then newg = g + 1 end
@@ -235,9 +241,7 @@ redis.call('HSET', KEYS[2], 'a', ARGV[5], 'g', newg, 'e', ep)
 for i = 6, #ARGV, 1000 do
   redis.call('HSET', KEYS[3], unpack(ARGV, i, math.min(i + 999, #ARGV)))
 end
-local ret = 0
-if was then ret = 1 end
-return {1, ret, old_a, differ}
+return {1, kind, old_a, differ}
 )lua");
 
 std::vector<std::string> EvalCommand(bool eval, const redis::Script& script,
@@ -744,21 +748,31 @@ asio::awaitable<bool> RedisAdmission::FinishRebuild(ProductCounter& counter, Reb
   slot.Seen(snapshot.available);
   // The caller's handle may be another instance's (a test passes one): it shows the value too.
   if (auto* theirs = dynamic_cast<AdmissionSlot*>(&counter)) theirs->Seen(snapshot.available);
-  const bool was_valid = Element(*reply, 1) == 1;
+  const std::int64_t kind = Element(*reply, 1);
   const std::int64_t old_available = Element(*reply, 2);
   const std::int64_t members_differing = Element(*reply, 3);
-  if (!was_valid) {
-    spdlog::info(
-        "checkout: admission counters of product {} rebuilt from the database ({} "
-        "available)",
-        product, snapshot.available);
-  } else if (old_available != snapshot.available || members_differing > 0) {
-    s.drifted.Add();
-    s.drift_units.Add(static_cast<std::uint64_t>(std::llabs(old_available - snapshot.available)));
+  if (kind == 2) {
     spdlog::warn(
-        "checkout: admission drift on product {}: redis said {} available, the database "
-        "{}; {} members' units differed; repaired",
-        product, old_available, snapshot.available, members_differing);
+        "checkout: admission counters of product {} rebuilt from the database after "
+        "redis lost them ({} available)",
+        product, snapshot.available);
+  } else if (old_available != -1 &&
+             (old_available != snapshot.available || members_differing > 0)) {
+    // Counters that were there (valid, or left from before a restart, or corrupt) and wrong.
+    s.drifted.Add();
+    if (old_available >= 0) {
+      s.drift_units.Add(static_cast<std::uint64_t>(std::llabs(old_available - snapshot.available)));
+    }
+    spdlog::warn(
+        "checkout: admission drift on product {}: redis said {} available{}, the "
+        "database {}; {} members' units differed; repaired",
+        product, old_available, kind == 1 ? " (not valid in this epoch)" : "", snapshot.available,
+        members_differing);
+  } else if (old_available == -1) {
+    spdlog::info(
+        "checkout: admission counters of product {} were not in redis (new to it, or "
+        "deleted); rebuilt from the database ({} available)",
+        product, snapshot.available);
   }
   co_return true;
 }
