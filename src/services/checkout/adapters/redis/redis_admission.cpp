@@ -431,6 +431,7 @@ struct RedisAdmission::Shared {
   std::atomic<std::uint64_t> give_backs{0};
   std::atomic<std::int64_t> pending{0};
   std::atomic<std::uint64_t> lost{0};
+  std::atomic<std::int64_t> last_script_warning{-1};  // steady seconds
   metrics::Counter& drifted;
   metrics::Counter& drift_units;
   metrics::Counter& unavailable;
@@ -565,7 +566,14 @@ asio::awaitable<AdmitAnswer> RedisAdmission::Admit(std::int64_t member_id,
   s.unavailable.Add();
   if (!reply.ok()) co_return AdmitAnswer{Unavailable("admission: " + reply.error().message)};
   if (reply->is_error()) {
-    spdlog::warn("checkout: the admission script failed: {}", reply->str);
+    // Once a second at most: a corrupted key fails every purchase of its product until the
+    // reconciler repairs it.
+    const std::int64_t now_s = std::chrono::duration_cast<std::chrono::seconds>(
+                                   std::chrono::steady_clock::now().time_since_epoch())
+                                   .count();
+    if (s.last_script_warning.exchange(now_s) != now_s) {
+      spdlog::warn("checkout: the admission script failed: {}", reply->str);
+    }
     co_return AdmitAnswer{Unavailable("admission: redis refused the script")};
   }
   co_return AdmitAnswer{Unavailable("admission is being rebuilt from the database")};

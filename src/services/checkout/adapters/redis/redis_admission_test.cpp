@@ -17,11 +17,13 @@
 #include <gtest/gtest.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <atomic>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <chrono>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -123,6 +125,7 @@ struct Tally {
   std::mutex mu;
   std::map<std::int64_t, int> paid_by_member;
   std::vector<std::string> unexpected;
+  std::vector<std::int64_t> unavailable_us;  // how long each 503 took to come
 
   void Record(std::int64_t member, const Result<PaidOrder>& r, SteadyClock::duration took) {
     ++attempts;
@@ -146,14 +149,26 @@ struct Tally {
         return;
       case Errc::kUnavailable:
       case Errc::kTimeout:
-      case Errc::kOverloaded:
+      case Errc::kOverloaded: {
         ++unavailable;  // 503 + Retry-After: retryable, never an internal error
+        std::lock_guard lock(mu);
+        unavailable_us.push_back(us);
         return;
+      }
       default: {
         std::lock_guard lock(mu);
         unexpected.push_back(std::string(ErrcName(r.error().code)) + ": " + r.error().message);
       }
     }
+  }
+  // The p-th percentile of the 503s' latencies, in ms (0 without any).
+  double UnavailableMs(double p) {
+    std::lock_guard lock(mu);
+    if (unavailable_us.empty()) return 0;
+    std::vector<std::int64_t> sorted = unavailable_us;
+    std::sort(sorted.begin(), sorted.end());
+    const auto at = static_cast<std::size_t>(p * static_cast<double>(sorted.size() - 1));
+    return static_cast<double>(sorted[at]) / 1000.0;
   }
   int MembersOverLimit(int limit_units) {
     std::lock_guard lock(mu);
@@ -163,15 +178,19 @@ struct Tally {
   }
 };
 
-// One buyer coroutine: takes attempt numbers until `total` (or `stop`), member = n % members.
+// One buyer coroutine: takes attempt numbers until `total` (or `stop`); attempt n is member
+// first + (n / (total / members)) % members.
 asio::awaitable<void> Shopper(CheckoutService& service, Tally& tally, std::atomic<int>& next,
-                              int total, int members, const std::atomic<bool>& stop,
-                              std::chrono::milliseconds pause) {
+                              int total, std::int64_t first, int members,
+                              const std::atomic<bool>& stop, std::chrono::milliseconds pause) {
   for (;;) {
     if (stop.load()) co_return;
     const int n = next.fetch_add(1);
     if (n >= total) co_return;
-    const std::int64_t member = 1 + n % members;
+    // Each member's attempts come one after another, so they run at the same time on both
+    // instances (the limit is raced, not only the stock).
+    const int per_member = std::max(1, total / members);
+    const std::int64_t member = first + (n / per_member) % members;
     std::vector<PurchaseLine> lines = {PurchaseLine{kProduct, 1}};
     const Buyer buyer{member, true};
     std::optional<IdempotencyRequest> no_key;
@@ -185,6 +204,16 @@ asio::awaitable<void> Shopper(CheckoutService& service, Tally& tally, std::atomi
       co_await timer.async_wait(asio::use_awaitable);
     }
   }
+}
+
+// Waits (bounded) until `condition` holds; false when it did not within `bound`.
+bool Within(std::chrono::milliseconds bound, const std::function<bool()>& condition) {
+  const auto deadline = SteadyClock::now() + bound;
+  while (!condition()) {
+    if (SteadyClock::now() > deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  return true;
 }
 
 class RedisAdmissionBattery : public ::testing::Test {
@@ -208,14 +237,17 @@ class RedisAdmissionBattery : public ::testing::Test {
       auto& inst = instances_.emplace_back(
           std::make_unique<Instance>(redis.tcp_url(), prefix_, stores, provider_.get(), catalog_,
                                      clock_, "checkout-" + std::to_string(i)));
-      if (i == 0) ASSERT_TRUE(RunAwait(inst->admission.Start()).ok());
+      if (i == 0) {
+        ASSERT_TRUE(RunAwait(inst->admission.Start()).ok());
+      }
       ASSERT_TRUE(RunAwait(inst->service.Load()).ok());
     }
   }
 
-  // Runs `total` attempts by `members` members on every instance (`per_instance` buyers each),
-  // until done or `stop`.
-  void Sell(Tally& tally, int total, int members, int per_instance, const std::atomic<bool>& stop,
+  // Runs `total` attempts by members first .. first + members - 1 on every instance
+  // (`per_instance` buyers each), until done or `stop`.
+  void Sell(Tally& tally, int total, std::int64_t first, int members, int per_instance,
+            const std::atomic<bool>& stop,
             std::chrono::milliseconds pause = std::chrono::milliseconds(0)) {
     std::atomic<int> next{0};
     std::atomic<int> done{0};
@@ -223,7 +255,7 @@ class RedisAdmissionBattery : public ::testing::Test {
     for (auto& inst : instances_) {
       for (int b = 0; b < per_instance; ++b, ++spawned) {
         asio::co_spawn(inst->loop.executor(),
-                       Shopper(inst->service, tally, next, total, members, stop, pause),
+                       Shopper(inst->service, tally, next, total, first, members, stop, pause),
                        [&done, &tally](std::exception_ptr e) {
                          if (e) {
                            std::lock_guard lock(tally.mu);
@@ -293,7 +325,34 @@ class RedisAdmissionBattery : public ::testing::Test {
       }
     }
   }
+  // Opens a sale of `stock` (limit 1) and buyers on both instances, new members every attempt,
+  // until StopSelling(); returns once 50 are paid (mid-sale).
+  void StartSelling(LocalRedis& redis, std::int64_t stock) {
+    Open(redis, stock, 1);
+    seller_ = std::thread(
+        [this] { Sell(tally_, 1'000'000, 1, 1'000'000, 8, stop_, std::chrono::milliseconds(2)); });
+    ASSERT_TRUE(Within(std::chrono::seconds(20), [&] { return tally_.paid.load() >= 50; }));
+  }
+  void StopSelling() {
+    stop_ = true;
+    if (seller_.joinable()) seller_.join();
+    stop_ = false;
+    WaitForNotifications();
+  }
+  // Sells what is left to other members, then checks the whole sale: exactly the stock sold and
+  // paid, nobody past the limit, only definite or retryable answers, Redis equal to the database.
+  void SellTheRestAndCheck(LocalRedis& redis) {
+    Sell(tally_, 2'000, 2'000'000, 2'000, 8, stop_);
+    WaitForNotifications();
+    EXPECT_TRUE(tally_.unexpected.empty()) << tally_.unexpected.front();
+    EXPECT_EQ(Sold(), stock_);
+    EXPECT_EQ(tally_.paid.load(), stock_);
+    EXPECT_EQ(tally_.MembersOverLimit(1), 0);
+    EXPECT_TRUE(InAgreement(redis));
+    ExpectInvariants();
+  }
   void TearDown() override {
+    StopSelling();
     instances_.clear();  // clients close before their loops stop
   }
 
@@ -305,6 +364,9 @@ class RedisAdmissionBattery : public ::testing::Test {
   std::vector<std::unique_ptr<Instance>> instances_;
   const std::string prefix_ = rocketmart::testing::NewKeyPrefix();
   std::int64_t stock_ = 0;
+  Tally tally_;
+  std::atomic<bool> stop_{false};
+  std::thread seller_;
 };
 
 TEST_F(RedisAdmissionBattery, TwoInstancesSellExactlyTheStockAndNoMemberPastTheLimit) {
@@ -313,7 +375,7 @@ TEST_F(RedisAdmissionBattery, TwoInstancesSellExactlyTheStockAndNoMemberPastTheL
   Tally tally;
   std::atomic<bool> stop{false};
   const auto started = SteadyClock::now();
-  Sell(tally, 10'000, 2'000, 32, stop);
+  Sell(tally, 10'000, 1, 2'000, 32, stop);
   const double seconds = std::chrono::duration<double>(SteadyClock::now() - started).count();
   WaitForNotifications();
   RecordProperty("attempts_per_second", std::to_string(10'000 / seconds));
@@ -332,6 +394,137 @@ TEST_F(RedisAdmissionBattery, TwoInstancesSellExactlyTheStockAndNoMemberPastTheL
   }
   std::printf("sell-out race: 10000 attempts on 2 instances in %.2f s (%.0f/s), %d paid\n", seconds,
               10'000 / seconds, tally.paid.load());
+}
+
+TEST_F(RedisAdmissionBattery, H3ACorruptedCounterIsRepairedByTheNextReconcileNothingOversold) {
+  LocalRedis& redis = rocketmart::testing::SharedLocalRedis();
+  constexpr std::int64_t kStock = 40;
+  Open(redis, kStock, 1);
+  Instance& reconciler = *instances_.front();
+  struct Corruption {
+    const char* name;
+    std::vector<std::string> command;
+    bool drift;        // counted as drift (the counters were there and wrong)
+    bool unavailable;  // purchases answer 503 until the repair
+  };
+  const std::vector<Corruption> corruptions = {
+      {"-5", {"HINCRBY", ProductKey(), "a", "-5"}, true, false},
+      {"deleted", {"DEL", ProductKey()}, false, true},
+      {"wrong type", {"SET", ProductKey(), "garbage"}, true, true},
+      {"+5", {"HINCRBY", ProductKey(), "a", "5"}, true, false},  // last: sells out over it
+  };
+  Tally tally;
+  std::atomic<bool> stop{false};
+  std::int64_t member = 1;
+  for (const Corruption& c : corruptions) {
+    SCOPED_TRACE(c.name);
+    Sell(tally, 6, member, 6, 2, stop);  // some sales before
+    member += 6;
+    WaitForNotifications();
+    ASSERT_TRUE(InAgreement(redis));
+    redis.Command(c.command);
+    const std::uint64_t drift_before = reconciler.Metric("checkout_admission_drift_total");
+    const int unavailable_before = tally.unavailable.load();
+    // Purchases on the corrupted counter (the last one: until sold out and beyond).
+    const int during = std::string(c.name) == "+5" ? 80 : 6;
+    Sell(tally, during, member, during, 2, stop);
+    member += during;
+    WaitForNotifications();
+    if (c.unavailable) {
+      EXPECT_EQ(tally.unavailable.load() - unavailable_before, during);
+    }
+    // The reconciler's next run detects and repairs it.
+    const ReconcileReport report = RunAwait(reconciler.service.Reconcile());
+    EXPECT_EQ(report.rebuilt, 1u);
+    EXPECT_TRUE(InAgreement(redis))
+        << "counter " << Counter(redis) << ", database " << Database().available;
+    EXPECT_EQ(reconciler.Metric("checkout_admission_drift_total") - drift_before,
+              c.drift ? 1u : 0u);
+  }
+  // Sales go on from the repaired counter until the stock is gone.
+  Sell(tally, 20, member, 20, 2, stop);
+  WaitForNotifications();
+  EXPECT_TRUE(tally.unexpected.empty()) << tally.unexpected.front();
+  EXPECT_EQ(Sold(), kStock);
+  EXPECT_EQ(tally.paid.load(), kStock);
+  EXPECT_EQ(tally.MembersOverLimit(1), 0);
+  EXPECT_TRUE(InAgreement(redis));
+  ExpectInvariants();
+  std::uint64_t guard = 0;
+  for (auto& inst : instances_) guard += inst->Metric("checkout_admission_db_rejections_total");
+  RecordProperty("db_guard_refusals", std::to_string(guard));
+}
+
+TEST_F(RedisAdmissionBattery, C4RedisKilledMidSaleAndRestartedFromItsAofOversellsNothing) {
+  spdlog::set_level(spdlog::level::err);  // the outage logs every lost notification
+  rocketmart::testing::LocalRedisOptions options;
+  options.appendonly = true;
+  options.appendfsync = "everysec";
+  LocalRedis redis(options);
+  StartSelling(redis, 300);
+  redis.Kill9();
+  const int paid_at_kill = tally_.paid.load();
+  // The outage is seen (purchases answer 503), then the server comes back on its AOF.
+  EXPECT_TRUE(Within(std::chrono::seconds(10), [&] { return tally_.unavailable.load() >= 20; }));
+  redis.Start();
+  const auto back = SteadyClock::now();
+  // The reconciler's next run sees the restart (a new run id), so every counter is rebuilt from
+  // the database; purchases resume.
+  const ReconcileReport report = RunAwait(instances_.front()->service.Reconcile());
+  (void)report;
+  const int paid_after_reconcile = tally_.paid.load();
+  const bool resumed = Within(std::chrono::seconds(10), [&] {
+    return tally_.paid.load() > paid_after_reconcile || tally_.paid.load() >= stock_;
+  });
+  StopSelling();
+  EXPECT_TRUE(resumed);
+  const bool agreed = ReconcileUntilAgreed(redis, std::chrono::seconds(10));
+  const double to_agreement = std::chrono::duration<double>(SteadyClock::now() - back).count();
+  EXPECT_TRUE(agreed) << "counter " << Counter(redis) << ", database " << Database().available;
+  // What the kill left is sold afterwards, exactly.
+  SellTheRestAndCheck(redis);
+  RecordProperty("paid_at_kill", std::to_string(paid_at_kill));
+  RecordProperty("unavailable_answers", std::to_string(tally_.unavailable.load()));
+  RecordProperty("seconds_to_agreement", std::to_string(to_agreement));
+  std::printf(
+      "C4: killed at %d paid; %d answered 503 (p99 %.1f ms); diff 0 %.2f s after the "
+      "restart\n",
+      paid_at_kill, tally_.unavailable.load(), tally_.UnavailableMs(0.99), to_agreement);
+}
+
+TEST_F(RedisAdmissionBattery, D1RedisStoppedUnderLoadFailsFastAndSalesResumeAfterTheRebuild) {
+  spdlog::set_level(spdlog::level::err);
+  LocalRedis redis;  // no AOF: stopping it loses every counter
+  StartSelling(redis, 300);
+  redis.Stop();
+  const int paid_at_stop = tally_.paid.load();
+  // Down for a while under load: every purchase is refused fast with a 503.
+  EXPECT_TRUE(Within(std::chrono::seconds(20), [&] { return tally_.unavailable.load() >= 500; }));
+  const int paid_while_down = tally_.paid.load() - paid_at_stop;
+  redis.Start();
+  const auto back = SteadyClock::now();
+  // Its data is gone: purchases stay refused (503) until the reconciler rebuilt the counters,
+  // then resume.
+  bool rebuilt = false;
+  const bool resumed = Within(std::chrono::seconds(5), [&] {
+    if (!rebuilt) rebuilt = RunAwait(instances_.front()->service.Reconcile()).rebuilt > 0;
+    return rebuilt && tally_.paid.load() > paid_at_stop + paid_while_down;
+  });
+  const double to_resume = std::chrono::duration<double>(SteadyClock::now() - back).count();
+  StopSelling();
+  EXPECT_TRUE(resumed) << "no sale within 5 s of redis returning";
+  EXPECT_TRUE(ReconcileUntilAgreed(redis, std::chrono::seconds(10)));
+  SellTheRestAndCheck(redis);
+  EXPECT_LE(paid_while_down, 16) << "only purchases admitted before the stop may complete";
+  EXPECT_LE(tally_.UnavailableMs(0.99), 500.0);
+  RecordProperty("unavailable_answers", std::to_string(tally_.unavailable.load()));
+  RecordProperty("unavailable_p99_ms", std::to_string(tally_.UnavailableMs(0.99)));
+  RecordProperty("seconds_to_resume", std::to_string(to_resume));
+  std::printf(
+      "D1: %d answered 503 while down (p50 %.2f ms, p99 %.2f ms, max %.1f ms); sales "
+      "resumed %.2f s after redis returned\n",
+      tally_.unavailable.load(), tally_.UnavailableMs(0.5), tally_.UnavailableMs(0.99),
+      tally_.UnavailableMs(1.0), to_resume);
 }
 
 }  // namespace
