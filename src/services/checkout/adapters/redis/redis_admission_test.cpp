@@ -18,6 +18,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -525,6 +526,61 @@ TEST_F(RedisAdmissionBattery, D1RedisStoppedUnderLoadFailsFastAndSalesResumeAfte
       "resumed %.2f s after redis returned\n",
       tally_.unavailable.load(), tally_.UnavailableMs(0.5), tally_.UnavailableMs(0.99),
       tally_.UnavailableMs(1.0), to_resume);
+}
+
+// The microbenchmark of issue 14 point 6 (recorded, not asserted): sold-out answers per second
+// from one event loop, `concurrent` coroutines asking at once, through Redis (one pipelined
+// connection) and in process.
+asio::awaitable<void> AskSoldOut(Admission& admission, ProductCounter& counter,
+                                 std::atomic<int>& next, int total, std::atomic<int>& wrong) {
+  const std::array<AdmissionLine, 1> line{AdmissionLine{&counter, 1, 1}};
+  while (next.fetch_add(1) < total) {
+    const AdmitAnswer answer = co_await admission.Admit(7, line, "");
+    if (answer.status.ok() || answer.status.error().code != Errc::kSoldOut) ++wrong;
+  }
+}
+
+double SoldOutAnswersPerSecond(Admission& admission, asio::io_context::executor_type loop,
+                               int concurrent, int total) {
+  ProductCounter& counter = admission.Counter(kProduct);
+  std::atomic<int> next{0}, done{0}, wrong{0};
+  const auto started = SteadyClock::now();
+  for (int c = 0; c < concurrent; ++c) {
+    asio::co_spawn(loop, AskSoldOut(admission, counter, next, total, wrong),
+                   [&done](std::exception_ptr) { ++done; });
+  }
+  while (done.load() < concurrent) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  const double seconds = std::chrono::duration<double>(SteadyClock::now() - started).count();
+  EXPECT_EQ(wrong.load(), 0);
+  return total / seconds;
+}
+
+TEST(RedisAdmissionBench, SoldOutAnswersPerSecondThroughRedisAndInProcess) {
+  LocalRedis& server = rocketmart::testing::SharedLocalRedis();
+  redis::IoThread loop("bench-loop");
+  redis::Client client({loop.executor()}, redis::ParseEndpoint(server.tcp_url()).value());
+  metrics::Registry metrics;
+  RedisAdmission shared(client, metrics,
+                        RedisAdmissionOptions{rocketmart::testing::NewKeyPrefix()});
+  ASSERT_TRUE(RunAwait(shared.Start()).ok());
+  InMemoryAdmission local;
+  // A valid product with no stock (a rebuild from an empty snapshot).
+  for (Admission* a : {static_cast<Admission*>(&shared), static_cast<Admission*>(&local)}) {
+    auto token = RunAwait(a->BeginRebuild(a->Counter(kProduct)));
+    ASSERT_TRUE(token.has_value());
+    ASSERT_TRUE(RunAwait(a->FinishRebuild(a->Counter(kProduct), *token, StockSnapshot{kProduct})));
+  }
+  constexpr int kTotal = 20'000;
+  const double redis_one = SoldOutAnswersPerSecond(shared, loop.executor(), 1, kTotal / 4);
+  const double redis_many = SoldOutAnswersPerSecond(shared, loop.executor(), 64, kTotal);
+  const double memory_many = SoldOutAnswersPerSecond(local, loop.executor(), 64, kTotal * 10);
+  RecordProperty("redis_sold_out_per_second_1", std::to_string(redis_one));
+  RecordProperty("redis_sold_out_per_second_64", std::to_string(redis_many));
+  RecordProperty("in_process_sold_out_per_second_64", std::to_string(memory_many));
+  std::printf(
+      "admission on one loop: redis %.0f/s (1 at a time), %.0f/s (64 at once); in process "
+      "%.0f/s (64 at once)\n",
+      redis_one, redis_many, memory_many);
 }
 
 }  // namespace
