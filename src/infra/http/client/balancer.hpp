@@ -1,0 +1,98 @@
+// The endpoint set of one peer with each endpoint's health: least-outstanding-requests picking,
+// consecutive-failure ejection with a doubling cool-down, and a half-open probe after it.
+// Thread-safe: one short mutex around picking and reporting; the set may be updated at any time.
+// Time for cool-downs comes from the injected Clock (tests move a FakeClock).
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <span>
+#include <vector>
+
+#include "core/clock.hpp"
+#include "infra/http/client/endpoint.hpp"
+
+namespace rocketmart::http::client {
+
+struct Connection;  // client.cpp: one keep-alive connection
+
+struct BreakerOptions {
+  // Consecutive failures (connect errors, 5xx, timeouts, resets) that eject an endpoint.
+  std::uint32_t consecutive_failures = 5;
+  // The first cool-down; each ejection that follows a failed probe doubles it, up to the cap.
+  Millis base_ejection{1000};
+  Millis max_ejection{30000};
+};
+
+// One endpoint: identity, health (under Balancer's mutex) and its pool of idle connections
+// (under its own mutex). Shared by the calls using it, so it outlives its removal from the set.
+struct EndpointState {
+  explicit EndpointState(Endpoint e);
+  ~EndpointState();
+  EndpointState(const EndpointState&) = delete;
+  EndpointState& operator=(const EndpointState&) = delete;
+
+  const Endpoint endpoint;
+
+  // Guarded by the Balancer's mutex.
+  std::uint32_t outstanding = 0;
+  std::uint32_t consecutive_failures = 0;
+  std::uint32_t ejections = 0;  // in a row, without a success between them
+  bool ejected = false;         // until a probe succeeds
+  TimePoint ejected_until{};    // the end of the cool-down; then one probe may go (half-open)
+  bool probe_in_flight = false;
+  std::atomic<bool> removed{false};  // no longer in the set (read under pool_mutex too)
+
+  // Idle keep-alive connections of every event loop, most recently used last.
+  std::mutex pool_mutex;
+  std::vector<std::unique_ptr<Connection>> idle;
+};
+
+enum class PickFailure { kNoEndpoints, kAllEjected };
+
+struct Pick {
+  std::shared_ptr<EndpointState> state;  // null when `failure` says why
+  PickFailure failure = PickFailure::kNoEndpoints;
+  Millis retry_after{0};  // kAllEjected: until the first cool-down ends
+  bool probe = false;     // this call is the endpoint's half-open probe
+};
+
+class Balancer final : public EndpointSet {
+ public:
+  Balancer(const Clock& clock, BreakerOptions options);
+
+  void Update(std::vector<Endpoint> endpoints) override;
+
+  // The endpoint with the fewest outstanding calls among those not ejected, preferring ones not
+  // in `tried` (a retry goes elsewhere when it can); ties go round robin. Counts the call as
+  // outstanding until Finish.
+  Pick Choose(std::span<const EndpointState* const> tried);
+  // The end of a call picked by Choose: `failed` for a connect error, a 5xx, a timeout or a
+  // reset. Returns true when this report ejected the endpoint.
+  bool Finish(const Pick& pick, bool failed);
+  // Until the first ejected endpoint may be probed (0 when one may be picked now).
+  Millis RetryAfter() const;
+
+  // Called (outside the lock) with the states that left the set, to close their idle connections.
+  void OnRemoved(std::function<void(std::shared_ptr<EndpointState>)> on_removed) {
+    on_removed_ = std::move(on_removed);
+  }
+  std::vector<std::shared_ptr<EndpointState>> Snapshot() const;
+
+ private:
+  bool Available(EndpointState& s, TimePoint now) const;
+
+  const Clock& clock_;
+  const BreakerOptions options_;
+  mutable std::mutex mutex_;
+  std::vector<std::shared_ptr<EndpointState>> states_;
+  std::size_t next_ = 0;  // round-robin start for ties
+  std::function<void(std::shared_ptr<EndpointState>)> on_removed_;
+};
+
+}  // namespace rocketmart::http::client

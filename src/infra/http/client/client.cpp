@@ -1,0 +1,458 @@
+#include "infra/http/client/client.hpp"
+
+#include <poll.h>
+
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/error.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/write.hpp>
+#include <random>
+
+namespace rocketmart::http::client {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = beast::http;
+using tcp = asio::ip::tcp;
+using SteadyClock = std::chrono::steady_clock;
+using Message = bhttp::request<bhttp::string_body>;
+
+namespace {
+
+constexpr auto kNoThrow = asio::as_tuple(asio::use_awaitable);
+
+// Outcomes of a call, the `outcome` label of http_client_requests_total.
+enum Outcome : std::size_t {
+  kOk,
+  k5xx,
+  kTimedOut,
+  kUnavailableOutcome,
+  kOverloadedOutcome,
+  kEjectedOutcome,
+  kInvalid,
+  kOutcomeCount
+};
+constexpr std::array<const char*, kOutcomeCount> kOutcomeNames = {
+    "ok", "5xx", "timeout", "unavailable", "overloaded", "all_ejected", "invalid_response"};
+
+// Unique across the process: an idle-timer completion closes a connection only if it is still in
+// the same idle period it was armed for (a pointer alone could name a newer connection).
+std::atomic<std::uint64_t> idle_periods{0};
+
+}  // namespace
+
+bool IsTransient(Errc code) noexcept {
+  return code == Errc::kTimeout || code == Errc::kUnavailable || code == Errc::kOverloaded;
+}
+
+struct Client::Shared {
+  std::atomic<std::int64_t> open_connections{0};
+  std::atomic<std::size_t> outstanding{0};
+  std::array<metrics::Counter*, kOutcomeCount> outcomes{};
+  metrics::Counter* retries = nullptr;
+  metrics::Counter* retries_denied = nullptr;
+  metrics::Counter* ejections = nullptr;
+  metrics::Counter* connections_opened = nullptr;
+  metrics::Histogram* latency = nullptr;
+};
+
+struct Connection {
+  Connection(const asio::any_io_executor& executor, std::shared_ptr<Client::Shared> s)
+      : stream(executor),
+        idle_timer(executor),
+        context(&asio::query(executor, asio::execution::context)),
+        shared(std::move(s)) {}
+  ~Connection() {
+    if (counted) shared->open_connections.fetch_sub(1, std::memory_order_relaxed);
+  }
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  void Opened() {
+    counted = true;
+    shared->open_connections.fetch_add(1, std::memory_order_relaxed);
+    shared->connections_opened->Add();
+  }
+  // False when the peer closed it (or sent bytes nobody asked for) while it sat idle.
+  bool StillUsable() {
+    pollfd p{stream.socket().native_handle(), POLLIN | POLLRDHUP, 0};
+    return buffer.size() == 0 && ::poll(&p, 1, 0) == 0;
+  }
+
+  beast::tcp_stream stream;
+  beast::flat_buffer buffer;
+  asio::steady_timer idle_timer;
+  asio::execution_context* context;  // the loop it belongs to
+  std::uint64_t idle_period = 0;
+  bool counted = false;
+  std::shared_ptr<Client::Shared> shared;
+};
+
+EndpointState::EndpointState(Endpoint e) : endpoint(std::move(e)) {}
+EndpointState::~EndpointState() = default;
+
+struct Client::Attempt {
+  enum class Kind {
+    kResponse,            // a complete answer, any status
+    kConnectFailed,       // nothing was sent
+    kLostBeforeResponse,  // the request may have been sent; no byte of an answer came
+    kLostInResponse,      // the answer broke off
+    kTimeout,             // the deadline passed
+    kTooLarge,            // the answer's header or body is over the limit
+    kMalformed,           // not HTTP
+  };
+  Kind kind = Kind::kResponse;
+  Response response;
+  std::string detail;
+};
+
+namespace {
+
+using Kind = Client::Attempt::Kind;
+
+// An idle connection of `state` that belongs to `context`, if there is one still usable.
+std::unique_ptr<Connection> Checkout(EndpointState& state, asio::execution_context* context) {
+  for (;;) {
+    std::unique_ptr<Connection> conn;
+    {
+      std::lock_guard lock(state.pool_mutex);
+      for (auto it = state.idle.rbegin(); it != state.idle.rend(); ++it) {
+        if ((*it)->context == context) {
+          conn = std::move(*it);
+          state.idle.erase(std::next(it).base());
+          break;
+        }
+      }
+    }
+    if (!conn) return nullptr;
+    conn->idle_period = 0;
+    conn->idle_timer.cancel();
+    if (conn->StillUsable()) return conn;
+  }
+}
+
+// Back to the pool after a complete answer; closed instead when the endpoint left the set or its
+// pool is full. The idle timer (on the connection's own loop) closes it after `idle_timeout`.
+void Release(const std::shared_ptr<EndpointState>& state, std::unique_ptr<Connection> conn,
+             std::size_t max_idle, Millis idle_timeout) {
+  conn->stream.expires_never();
+  Connection* raw = conn.get();
+  const std::uint64_t period = idle_periods.fetch_add(1, std::memory_order_relaxed) + 1;
+  raw->idle_period = period;
+  {
+    std::lock_guard lock(state->pool_mutex);
+    if (state->removed.load() || state->idle.size() >= max_idle) return;
+    state->idle.push_back(std::move(conn));
+  }
+  // Only this loop's calls, idle timers and posted closes touch `raw` from here on, and they run
+  // after this function returns.
+  raw->idle_timer.expires_after(idle_timeout);
+  raw->idle_timer.async_wait(
+      [weak = std::weak_ptr<EndpointState>(state), raw, period](boost::system::error_code ec) {
+        if (ec) return;
+        const auto s = weak.lock();
+        if (!s) return;
+        std::unique_ptr<Connection> doomed;
+        std::lock_guard lock(s->pool_mutex);
+        for (auto it = s->idle.begin(); it != s->idle.end(); ++it) {
+          if (it->get() == raw && (*it)->idle_period == period) {
+            doomed = std::move(*it);
+            s->idle.erase(it);
+            break;
+          }
+        }
+      });
+}
+
+// The idle connections of an endpoint that left the set, each closed on its own loop.
+void CloseIdle(const std::shared_ptr<EndpointState>& state) {
+  std::vector<std::unique_ptr<Connection>> idle;
+  {
+    std::lock_guard lock(state->pool_mutex);
+    idle.swap(state->idle);
+  }
+  for (auto& conn : idle) {
+    const auto executor = conn->stream.get_executor();
+    asio::post(executor, [doomed = std::shared_ptr<Connection>(std::move(conn))] {});
+  }
+}
+
+bool IdempotentByDefault(const CallRequest& r) {
+  switch (r.method) {
+    case Method::get:
+    case Method::head:
+    case Method::put:
+    case Method::delete_:
+    case Method::options:
+      return true;
+    default:
+      break;
+  }
+  return std::any_of(r.headers.begin(), r.headers.end(), [](const auto& h) {
+    return beast::iequals(h.first, "idempotency-key") && !h.second.empty();
+  });
+}
+
+// Retry n (1-based) waits in [b/2, b], b = min(base × 2^(n-1), cap): spread, never zero.
+Millis Backoff(std::uint32_t retry, Millis base, Millis cap) {
+  Millis b = base;
+  for (std::uint32_t i = 1; i < retry && b < cap; ++i) b *= 2;
+  b = std::min(b, cap);
+  thread_local std::minstd_rand random{std::random_device{}()};
+  std::uniform_int_distribution<Millis::rep> half(0, b.count() / 2);
+  return b - b / 2 + Millis{half(random)};
+}
+
+// The addresses of `endpoint`: the literal itself, or a lookup bounded by `by`.
+asio::awaitable<std::pair<boost::system::error_code, std::vector<tcp::endpoint>>> Resolve(
+    const asio::any_io_executor& executor, const Endpoint& endpoint, Deadline by) {
+  std::vector<tcp::endpoint> out;
+  boost::system::error_code ec;
+  const auto address = asio::ip::make_address(endpoint.host, ec);
+  if (!ec) {
+    out.emplace_back(address, endpoint.port);
+    co_return std::pair{ec, std::move(out)};
+  }
+  auto resolver = std::make_shared<tcp::resolver>(executor);
+  asio::steady_timer guard(executor);
+  guard.expires_at(by);
+  guard.async_wait([resolver](boost::system::error_code e) {
+    if (!e) resolver->cancel();
+  });
+  const std::string port = std::to_string(endpoint.port);
+  auto [rec, results] = co_await resolver->async_resolve(endpoint.host, port, kNoThrow);
+  guard.cancel();
+  if (rec) {
+    if (rec == asio::error::operation_aborted) rec = beast::error::timeout;
+    co_return std::pair{rec, std::move(out)};
+  }
+  for (const auto& r : results) out.push_back(r.endpoint());
+  co_return std::pair{rec, std::move(out)};
+}
+
+Message BuildMessage(const CallRequest& r) {
+  Message m{r.method, r.target, 11};
+  for (const auto& [name, value] : r.headers) m.insert(name, value);
+  if (!r.request_id.empty()) m.set("X-Request-Id", r.request_id);
+  if (!r.traceparent.empty()) m.set("traceparent", r.traceparent);
+  if (!r.body.empty()) {
+    m.set(bhttp::field::content_type, r.content_type);
+    m.body() = r.body;
+  }
+  m.keep_alive(true);
+  m.prepare_payload();
+  return m;
+}
+
+}  // namespace
+
+Client::Client(ClientOptions options, const Clock& clock, metrics::Registry& registry)
+    : options_(std::move(options)),
+      shared_(std::make_shared<Shared>()),
+      balancer_(clock, options_.breaker),
+      budget_(clock, options_.retry_budget) {
+  options_.max_attempts = std::max<std::uint32_t>(options_.max_attempts, 1);
+  const std::string peer = "peer=\"" + metrics::EscapeLabel(options_.peer) + "\"";
+  Shared& s = *shared_;
+  for (std::size_t i = 0; i < kOutcomeCount; ++i) {
+    s.outcomes[i] =
+        &registry.GetCounter("http_client_requests_total", "Calls to a peer service, by outcome",
+                             peer + ",outcome=\"" + kOutcomeNames[i] + "\"");
+  }
+  s.retries = &registry.GetCounter("http_client_retries_total", "Retries sent to a peer", peer);
+  s.retries_denied = &registry.GetCounter("http_client_retries_denied_total",
+                                          "Retries the retry budget refused", peer);
+  s.ejections = &registry.GetCounter("http_client_ejections_total",
+                                     "Endpoints ejected by the circuit breaker", peer);
+  s.connections_opened = &registry.GetCounter("http_client_connections_opened_total",
+                                              "Connections opened to a peer", peer);
+  s.latency = &registry.GetHistogram("http_client_request_duration_seconds",
+                                     "Calls to a peer, retries included", peer);
+  registry.AddGauge(
+      "http_client_connections_open", "Open connections to a peer", peer, [shared = shared_] {
+        return static_cast<double>(shared->open_connections.load(std::memory_order_relaxed));
+      });
+  balancer_.OnRemoved(&CloseIdle);
+}
+
+Client::~Client() {
+  for (const auto& state : balancer_.Snapshot()) {
+    std::lock_guard lock(state->pool_mutex);
+    state->idle.clear();
+  }
+}
+
+std::size_t Client::open_connections() const {
+  return static_cast<std::size_t>(
+      std::max<std::int64_t>(0, shared_->open_connections.load(std::memory_order_relaxed)));
+}
+
+asio::awaitable<Client::Attempt> Client::Send(const Pick& pick, const CallRequest& request,
+                                              Deadline deadline) {
+  EndpointState& state = *pick.state;
+  const auto executor = co_await asio::this_coro::executor;
+  std::unique_ptr<Connection> conn =
+      Checkout(state, &asio::query(executor, asio::execution::context));
+  if (!conn) {
+    conn = std::make_unique<Connection>(executor, shared_);
+    const Deadline connect_by = std::min(deadline, SteadyClock::now() + options_.connect_timeout);
+    auto [resolve_ec, addresses] = co_await Resolve(executor, state.endpoint, connect_by);
+    boost::system::error_code ec = resolve_ec;
+    if (!ec) {
+      conn->stream.expires_at(connect_by);
+      auto [connect_ec, connected] = co_await conn->stream.async_connect(addresses, kNoThrow);
+      ec = connect_ec;
+    }
+    if (ec) {
+      const bool out_of_time = ec == beast::error::timeout && SteadyClock::now() >= deadline;
+      co_return Attempt{out_of_time ? Kind::kTimeout : Kind::kConnectFailed, {}, ec.message()};
+    }
+    conn->stream.socket().set_option(tcp::no_delay(true), ec);
+    conn->Opened();
+  }
+
+  Message message = BuildMessage(request);
+  message.set(bhttp::field::host, state.endpoint.host + ":" + std::to_string(state.endpoint.port));
+  const auto remaining = std::chrono::ceil<Millis>(deadline - SteadyClock::now());
+  message.set("X-Request-Deadline-Ms", std::to_string(std::max<Millis::rep>(remaining.count(), 1)));
+  conn->stream.expires_at(deadline);
+  auto [write_ec, written] = co_await bhttp::async_write(conn->stream, message, kNoThrow);
+  if (write_ec) {
+    co_return Attempt{
+        write_ec == beast::error::timeout ? Kind::kTimeout : Kind::kLostBeforeResponse,
+        {},
+        write_ec.message()};
+  }
+
+  bhttp::response_parser<bhttp::string_body> parser;
+  parser.header_limit(static_cast<std::uint32_t>(options_.max_response_header_bytes));
+  parser.body_limit(options_.max_response_body_bytes);
+  if (request.method == Method::head) parser.skip(true);
+  auto [read_ec, read] = co_await bhttp::async_read(conn->stream, conn->buffer, parser, kNoThrow);
+  if (read_ec) {
+    Kind kind = Kind::kMalformed;
+    if (read_ec == beast::error::timeout) {
+      kind = Kind::kTimeout;
+    } else if (read_ec == bhttp::error::header_limit || read_ec == bhttp::error::body_limit) {
+      kind = Kind::kTooLarge;
+    } else if (!parser.got_some()) {
+      kind = Kind::kLostBeforeResponse;
+    } else if (read_ec == bhttp::error::partial_message || read_ec == asio::error::eof ||
+               read_ec == asio::error::connection_reset) {
+      kind = Kind::kLostInResponse;
+    }
+    co_return Attempt{kind, {}, read_ec.message()};  // the connection closes here
+  }
+  Response response = parser.release();
+  if (response.keep_alive() && conn->buffer.size() == 0) {
+    Release(pick.state, std::move(conn), options_.max_idle_per_endpoint, options_.idle_timeout);
+  }
+  co_return Attempt{Kind::kResponse, std::move(response), {}};
+}
+
+asio::awaitable<Result<Reply>> Client::Call(CallRequest request) {
+  const auto started = SteadyClock::now();
+  const Deadline deadline =
+      request.deadline == kNoDeadline ? started + options_.default_timeout : request.deadline;
+  Shared& shared = *shared_;
+  const auto finish = [&](Outcome outcome) {
+    shared.outcomes[outcome]->Add();
+    shared.latency->ObserveMicros(static_cast<std::uint64_t>(
+        std::chrono::duration_cast<std::chrono::microseconds>(SteadyClock::now() - started)
+            .count()));
+  };
+  if (deadline <= started) {
+    finish(kTimedOut);
+    co_return MakeError(Errc::kTimeout, "no time left to call " + options_.peer);
+  }
+  if (shared.outstanding.fetch_add(1, std::memory_order_relaxed) >= options_.max_outstanding) {
+    shared.outstanding.fetch_sub(1, std::memory_order_relaxed);
+    finish(kOverloadedOutcome);
+    co_return MakeError(Errc::kOverloaded, "too many calls in flight to " + options_.peer);
+  }
+  struct Outstanding {
+    std::atomic<std::size_t>& n;
+    ~Outstanding() { n.fetch_sub(1, std::memory_order_relaxed); }
+  } outstanding{shared.outstanding};
+  budget_.OnRequest();
+  const bool idempotent = request.idempotent.value_or(IdempotentByDefault(request));
+
+  std::vector<std::shared_ptr<EndpointState>> tried;  // keeps the pointers below unique
+  std::vector<const EndpointState*> tried_ids;
+  Attempt a;
+  std::uint32_t attempts = 0;
+  for (;;) {
+    const Pick pick = balancer_.Choose(tried_ids);
+    if (!pick.state) {
+      if (attempts > 0) break;  // a retry found every endpoint ejected: the last answer stands
+      if (pick.failure == PickFailure::kAllEjected) {
+        finish(kEjectedOutcome);
+        co_return MakeError(Errc::kOverloaded,
+                            "every endpoint of " + options_.peer + " is ejected; retry in " +
+                                std::to_string(pick.retry_after.count()) + " ms");
+      }
+      finish(kUnavailableOutcome);
+      co_return MakeError(Errc::kUnavailable, "no endpoint of " + options_.peer + " is known");
+    }
+    ++attempts;
+    a = co_await Send(pick, request, deadline);
+    const unsigned status = a.kind == Kind::kResponse ? a.response.result_int() : 0;
+    const bool failed = status >= 500 || a.kind == Kind::kConnectFailed ||
+                        a.kind == Kind::kLostBeforeResponse || a.kind == Kind::kLostInResponse ||
+                        a.kind == Kind::kTimeout;
+    if (balancer_.Finish(pick, failed)) shared.ejections->Add();
+    tried.push_back(pick.state);
+    tried_ids.push_back(pick.state.get());
+    const bool retryable =
+        a.kind == Kind::kConnectFailed ||
+        (idempotent &&
+         (a.kind == Kind::kLostBeforeResponse ||
+          (a.kind == Kind::kResponse && (status == 502 || status == 503 || status == 504))));
+    if (!retryable || attempts >= options_.max_attempts) break;
+    const Millis wait = Backoff(attempts, options_.backoff_base, options_.backoff_cap);
+    if (SteadyClock::now() + wait >= deadline) break;
+    if (!budget_.TryRetry()) {
+      shared.retries_denied->Add();
+      break;
+    }
+    shared.retries->Add();
+    const auto executor = co_await asio::this_coro::executor;
+    asio::steady_timer pause(executor, wait);
+    co_await pause.async_wait(kNoThrow);
+  }
+  const std::string& id = tried.back()->endpoint.id;
+  switch (a.kind) {
+    case Kind::kResponse: {
+      finish(a.response.result_int() >= 500 ? k5xx : kOk);
+      co_return Reply{std::move(a.response), id, attempts};
+    }
+    case Kind::kTimeout:
+      finish(kTimedOut);
+      co_return MakeError(Errc::kTimeout, options_.peer + " did not answer within the deadline");
+    case Kind::kTooLarge:
+    case Kind::kMalformed:
+      finish(kInvalid);
+      co_return MakeError(Errc::kInternal,
+                          "invalid answer from " + options_.peer + " (" + id + "): " + a.detail);
+    case Kind::kConnectFailed:
+    case Kind::kLostBeforeResponse:
+    case Kind::kLostInResponse:
+      break;
+  }
+  finish(kUnavailableOutcome);
+  co_return MakeError(Errc::kUnavailable, options_.peer + " (" + id + ") unreachable: " + a.detail);
+}
+
+}  // namespace rocketmart::http::client
