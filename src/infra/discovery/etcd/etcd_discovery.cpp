@@ -65,7 +65,7 @@ Result<std::shared_ptr<EtcdDiscovery>> EtcdDiscovery::Create(asio::any_io_execut
 }
 
 EtcdDiscovery::EtcdDiscovery(asio::any_io_executor executor, EtcdOptions options)
-    : strand_(asio::make_strand(std::move(executor))),
+    : strand_(asio::make_strand(std::move(executor))),  // converted once (Strand)
       options_(std::move(options)),
       range_end_(PrefixRangeEnd(options_.root)),
       client_(strand_, options_),

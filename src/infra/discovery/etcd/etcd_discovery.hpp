@@ -10,7 +10,8 @@
 //
 // Runs on a strand of the executor it is given; callbacks are called there. Watch, Unwatch,
 // Instances and Close may be called from any thread. Lifetime: create with Create(), Start(),
-// and Close() before the executor stops.
+// and Close() before the executor stops; drop the last reference before its io_context is
+// destroyed (its timers and sockets belong to it).
 #pragma once
 
 #include <atomic>

@@ -4,6 +4,7 @@
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -30,7 +31,7 @@ Result<std::shared_ptr<EtcdServiceRegistry>> EtcdServiceRegistry::Create(
 }
 
 EtcdServiceRegistry::EtcdServiceRegistry(asio::any_io_executor executor, EtcdOptions options)
-    : strand_(asio::make_strand(std::move(executor))),
+    : strand_(asio::make_strand(std::move(executor))),  // converted once (Strand)
       options_(std::move(options)),
       client_(strand_, options_),
       wake_(strand_),

@@ -8,7 +8,8 @@
 // Runs on a strand of the executor it is given; Register, Deregister and Close may be called
 // from any thread. Lifetime: create with Create() (shared: its coroutines keep it alive), and
 // call Close() (after Deregister(), or alone when the process is going away anyway) before the
-// executor stops.
+// executor stops; drop the last reference before its io_context is destroyed (its timer and
+// sockets belong to it).
 #pragma once
 
 #include <atomic>

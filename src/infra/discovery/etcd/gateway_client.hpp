@@ -65,7 +65,10 @@ std::optional<std::int64_t> Int64Field(const boost::json::object& object, std::s
 
 class GatewayClient {
  public:
-  using Strand = boost::asio::strand<boost::asio::any_io_executor>;
+  // A strand, held as an any_io_executor made once: every copy (timers, streams, coroutines)
+  // shares that one target, released only with the owner (ThreadSanitizer cannot follow the
+  // fence in the shared target's reference count when its last copy dies on another thread).
+  using Strand = boost::asio::any_io_executor;
   using OnMessage = std::function<bool(GatewayReply)>;  // false: stop the stream
 
   // `options` must have passed ValidateOptions.
