@@ -50,6 +50,9 @@ test_packages=(
   # the PostgreSQL server the postgres_* tests start themselves (tests/support/local_postgres.*):
   # initdb into a temp dir, never the cluster the package may create (kept stopped, see above)
   postgresql-15
+  # the etcd 3.4 the etcd-labelled tests start themselves (tests/support/local_etcd.*: a temp data
+  # dir, free ports); the package's own service is kept stopped like every daemon here
+  etcd-server
 )
 # tests/contract (OpenAPI validator, docs examples) runs on Node.js >= 18 with npm; a Node.js
 # already installed is kept.

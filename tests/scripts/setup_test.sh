@@ -27,10 +27,11 @@ for p in g++ cmake libboost1.81-dev libsqlite3-dev libsodium-dev libspdlog-dev l
   contains "$run_list" "$p" || fail "run lacks $p"
 done
 for p in libgtest-dev libgmock-dev python3-aiosmtpd prometheus nginx wrk python3-locust \
-  libbenchmark-dev clang clang-format postgresql-15; do
+  libbenchmark-dev clang clang-format postgresql-15 etcd-server; do
   contains "$run_list" "$p" && fail "run installs $p (a test or benchmark tool)"
 done
-for p in libgtest-dev libgmock-dev python3-aiosmtpd prometheus clang libclang-rt-14-dev postgresql-15; do
+for p in libgtest-dev libgmock-dev python3-aiosmtpd prometheus clang libclang-rt-14-dev postgresql-15 \
+  etcd-server; do
   contains "$test_list" "$p" || fail "test lacks $p"
 done
 for p in nginx wrk python3-locust; do

@@ -13,19 +13,11 @@
 #include <sstream>
 #include <string>
 
+#include "support/child_process.hpp"
 #include "support/wait.hpp"
 
 namespace rocketmart::testing {
 namespace {
-
-// True while `pid` is a live (not zombie) process.
-bool Alive(pid_t pid) {
-  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
-  if (!stat) return false;
-  std::string pid_field, comm, state;
-  stat >> pid_field >> comm >> state;
-  return state != "Z" && state != "X";
-}
 
 TEST(LocalPostgres, StartsDurableAndServesFreshDatabasesOverSocketAndTcp) {
   LocalPostgres pg;
@@ -61,7 +53,7 @@ TEST(LocalPostgres, Kill9LosesNoCommittedRowAndStartRecovers) {
   pg.QueryValue(db, "CREATE TABLE t (v int); INSERT INTO t VALUES (1), (2)");
   const pid_t old = pg.pid();
   pg.Kill9();
-  EXPECT_FALSE(Alive(old));
+  EXPECT_FALSE(ProcessAlive(old));
   pg.Start();
   EXPECT_EQ(pg.QueryValue(db, "SELECT count(*) FROM t"), "2");
 }
@@ -73,10 +65,10 @@ TEST(LocalPostgres, DestructorStopsTheServerAndRemovesItsDirectory) {
     LocalPostgres pg;
     pid = pg.pid();
     data = pg.data_dir();
-    ASSERT_TRUE(Alive(pid));
+    ASSERT_TRUE(ProcessAlive(pid));
     ASSERT_TRUE(std::filesystem::exists(data));
   }
-  EXPECT_FALSE(Alive(pid));
+  EXPECT_FALSE(ProcessAlive(pid));
   EXPECT_FALSE(std::filesystem::exists(data.parent_path()));
 }
 
@@ -109,7 +101,7 @@ TEST(LocalPostgres, ServerDiesWithATestProcessThatCrashes) {
   std::string data;
   in >> server >> data;
   ASSERT_GT(server, 0) << report;
-  EXPECT_TRUE(WaitUntil([&] { return !Alive(server); }, std::chrono::seconds(10)))
+  EXPECT_TRUE(WaitUntil([&] { return !ProcessAlive(server); }, std::chrono::seconds(10)))
       << "the postmaster outlived its crashed test process";
   // What a crash leaves behind is the directory; this test removes it (the server is gone).
   std::error_code ignored;

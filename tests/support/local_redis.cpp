@@ -4,7 +4,6 @@
 #include <hiredis/hiredis.h>
 #include <netinet/in.h>
 #include <signal.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -16,6 +15,7 @@
 #include <stdexcept>
 #include <thread>
 
+#include "support/child_process.hpp"
 #include "support/free_port.hpp"
 
 namespace rocketmart::testing {
@@ -97,21 +97,8 @@ void LocalRedis::Start() {
         // DEBUG SLEEP and friends, for tests of what a stuck server does
         "--enable-debug-command", "local"};
     args.insert(args.end(), options_.extra_args.begin(), options_.extra_args.end());
-    const pid_t parent = ::getpid();
-    const pid_t pid = ::fork();
-    if (pid < 0) throw std::runtime_error("LocalRedis: fork failed");
-    if (pid == 0) {
-      // Killed by the kernel when the thread that started it ends, whatever the reason.
-      ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-      if (::getppid() != parent) ::_exit(127);  // the parent died before prctl took effect
-      std::vector<char*> argv;
-      for (auto& a : args) argv.push_back(a.data());
-      argv.push_back(nullptr);
-      ::execvp(argv[0], argv.data());
-      ::_exit(127);
-    }
-    pid_ = pid;
-    owner_ = parent;
+    pid_ = SpawnTiedToThisThread(std::move(args));
+    owner_ = ::getpid();
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
     while (std::chrono::steady_clock::now() < deadline) {
       int status = 0;
@@ -138,25 +125,13 @@ void LocalRedis::Start() {
 
 void LocalRedis::Stop() {
   if (!running()) return;
-  ::kill(pid_, SIGTERM);
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  int status = 0;
-  while (::waitpid(pid_, &status, WNOHANG) != pid_) {
-    if (std::chrono::steady_clock::now() > deadline) {
-      ::kill(pid_, SIGKILL);
-      ::waitpid(pid_, &status, 0);
-      break;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(2));  // poll interval
-  }
+  StopChild(pid_, SIGTERM, std::chrono::seconds(10));
   pid_ = -1;
 }
 
 void LocalRedis::Kill9() {
   if (!running()) return;
-  ::kill(pid_, SIGKILL);
-  int status = 0;
-  ::waitpid(pid_, &status, 0);
+  StopChild(pid_, SIGKILL, std::chrono::seconds(10));
   pid_ = -1;
 }
 

@@ -13,19 +13,11 @@
 #include <fstream>
 #include <string>
 
+#include "support/child_process.hpp"
 #include "support/wait.hpp"
 
 namespace rocketmart::testing {
 namespace {
-
-// True while `pid` is a live process (a zombie waiting to be reaped counts as gone).
-bool Alive(pid_t pid) {
-  if (::kill(pid, 0) != 0 && errno == ESRCH) return false;
-  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
-  std::string pid_field, comm, state;
-  if (!(stat >> pid_field >> comm >> state)) return false;
-  return state != "Z" && state != "X";
-}
 
 TEST(LocalRedis, AnswersOnItsSocketAndItsPort) {
   LocalRedis redis;
@@ -79,47 +71,23 @@ TEST(LocalRedis, TheDestructorLeavesNothingRunningAndNoDirectory) {
     LocalRedis redis;
     pid = redis.pid();
     dir = redis.dir();
-    EXPECT_TRUE(Alive(pid));
+    EXPECT_TRUE(ProcessAlive(pid));
   }
-  EXPECT_FALSE(Alive(pid));
+  EXPECT_FALSE(ProcessAlive(pid));
   EXPECT_FALSE(std::filesystem::exists(dir));
 }
 
 TEST(LocalRedis, AKilledTestProcessLeavesNoServerRunning) {
-  int fds[2];
-  ASSERT_EQ(::pipe(fds), 0);
-  const pid_t child = ::fork();
-  ASSERT_GE(child, 0);
-  if (child == 0) {
-    ::close(fds[0]);
-    try {
-      LocalRedis redis;
-      const pid_t server = redis.pid();
-      // The server's pid, then its directory: the parent removes what the killed child cannot.
-      char dir[512] = {};
-      redis.dir().string().copy(dir, sizeof dir - 1);
-      (void)!::write(fds[1], &server, sizeof server);
-      (void)!::write(fds[1], dir, sizeof dir);
-      for (;;) ::pause();  // killed here, destructors never run
-    } catch (...) {
-      ::_exit(3);
-    }
-  }
-  ::close(fds[1]);
-  pid_t server = -1;
-  char dir[512] = {};
-  const bool got = ::read(fds[0], &server, sizeof server) == sizeof server &&
-                   ::read(fds[0], dir, sizeof dir) == sizeof dir;
-  ::close(fds[0]);
-  ::kill(child, SIGKILL);
-  int status = 0;
-  ::waitpid(child, &status, 0);
-  ASSERT_TRUE(got) << "the child never started its server";
-  EXPECT_TRUE(WaitUntil([&] { return !Alive(server); }, std::chrono::seconds(5)))
+  const auto [server, dir] = StartServerInKilledChild([] {
+    auto* server = new LocalRedis();  // never destroyed: its process is killed
+    return std::pair<pid_t, std::filesystem::path>(server->pid(), server->dir());
+  });
+  ASSERT_GT(server, 0) << "the child never started its server";
+  EXPECT_TRUE(WaitUntil([&] { return !ProcessAlive(server); }, std::chrono::seconds(5)))
       << "redis-server " << server << " outlived the test process that started it";
   // What a crashed test process does leave (documented in local_redis.hpp): its directory.
   std::error_code ignored;
-  if (dir[0] != '\0') std::filesystem::remove_all(dir, ignored);
+  std::filesystem::remove_all(dir, ignored);
 }
 
 TEST(LocalRedis, KeyPrefixesAreUnique) {
