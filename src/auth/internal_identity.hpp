@@ -1,0 +1,43 @@
+// The identity the gateway hands a service when the services run apart (issue 15). Clients
+// authenticate to the gateway only (their access token, verified there with the members' key set
+// and the deny-list); the gateway forwards each request with a short-lived internal token in
+// kInternalIdentityHeader, signed with the cluster's internal key (auth.internal_secret), which
+// is never the key that signs members' tokens. A service run on its own accepts identity only from
+// that header: a request that reaches it directly, with a forged, expired or missing internal
+// token, is unauthenticated whatever Authorization or X-User-Id headers it carries.
+//
+// The internal token is a JWT (HS256, auth/jwt.hpp) of type "internal", issuer
+// "rocketmart-gateway", audience "rocketmart-internal", living at most kInternalLifetime and never
+// past the access token it stands for; its jti is the access token's (logs and revocation follow
+// the member's session).
+//
+// Thread-safety: pure functions over a const Keyring.
+#pragma once
+
+#include <chrono>
+#include <string>
+#include <string_view>
+
+#include "auth/identity.hpp"
+#include "auth/jwt.hpp"
+#include "core/clock.hpp"
+#include "core/result.hpp"
+
+namespace rocketmart::auth {
+
+inline constexpr std::string_view kInternalIdentityHeader = "X-Rocketmart-Identity";
+inline constexpr std::string_view kInternalType = "internal";
+inline constexpr std::string_view kInternalIssuer = "rocketmart-gateway";
+inline constexpr std::string_view kInternalAudience = "rocketmart-internal";
+inline constexpr std::chrono::seconds kInternalLifetime{30};
+
+// The internal token for one forwarded request of `identity` (verified by the gateway).
+std::string SignInternalIdentity(const Identity& identity, const Keyring& internal_keys,
+                                 TimePoint now);
+
+// The identity an internal token carries; kUnauthenticated when it is not one the gateway signed
+// with `internal_keys`, has expired, or names no member or role. Never throws.
+Result<Identity> VerifyInternalIdentity(std::string_view token, const Keyring& internal_keys,
+                                        TimePoint now);
+
+}  // namespace rocketmart::auth
