@@ -7,6 +7,9 @@
 #   4. the original's drop scenario at full scale (100 000 members, 1 000 000 attempts, stock
 #      10 000, 20% leave at payment entry, 20% of payments declined by the simulated provider).
 #   5. durable paid orders with storage.synchronous=full, at 64 and at 256 connections.
+#   6. the same on PostgreSQL 15 (every service on a database of its own, fsync and
+#      synchronous_commit on), beside pgbench committing a one-row UPDATE per transaction on the
+#      same server: durable orders at 64 and 256 connections and the drop (BENCH_POSTGRES=0 skips).
 # Every process and temp dir is removed on exit; every step is bounded in time.
 # Usage: bash bench/run.sh [build-dir]   (make bench)
 set -euo pipefail
@@ -21,6 +24,9 @@ DROP_STOCK="${DROP_STOCK:-10000}"
 ORDERS_ATTEMPTS="${ORDERS_ATTEMPTS:-200000}"
 CONNECTIONS="${CONNECTIONS:-64}"
 ORDERS_WIDE_CONNECTIONS="${ORDERS_WIDE_CONNECTIONS:-256}"
+BENCH_POSTGRES="${BENCH_POSTGRES:-1}"
+# shellcheck source=../scripts/lib/local_postgres.sh
+source "$(dirname "$0")/../scripts/lib/local_postgres.sh"
 
 for tool in "$BIN" "$LOAD"; do
   [ -x "$tool" ] || { echo "bench: $tool not built (cmake --build $BUILD_DIR)" >&2; exit 2; }
@@ -32,10 +38,13 @@ NGINX="$(command -v nginx)"
 
 WORK="$(mktemp -d /tmp/rocketmart-bench.XXXXXX)"
 PIDS=()
+PG_WORK=""
 cleanup() {
   for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
   for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
+  local_pg_stop
   rm -rf "$WORK"
+  if [ -n "$PG_WORK" ]; then rm -rf "$PG_WORK"; fi
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -170,6 +179,52 @@ load_run orders-wide 300 --scenario orders --members 1000 --attempts "$ORDERS_AT
   --stock 100000000 --per-member-limit 10000 --connections "$ORDERS_WIDE_CONNECTIONS" --duration 60
 stop_pid "$SERVER_PID"
 
+# 6. PostgreSQL: the same durable orders and drop with every service on its own database, and
+#    pgbench's one-row UPDATE per transaction on the same server as the yardstick.
+PG_DB_N=0
+pg_service_env() {  # -> PG_ENV: fresh databases for the four services
+  PG_ENV=()
+  PG_DB_N=$((PG_DB_N + 1))
+  for service in members catalog checkout orders; do
+    PG_ENV+=("ROCKETMART_${service^^}_DATABASE_URL=$(local_pg_create_db "${service}_$PG_DB_N")")
+  done
+}
+pgbench_run() {  # pgbench_run NAME CONNECTIONS -> $WORK/NAME.tps
+  echo "--- pgbench -n -c $2 -j 2 -T 10 -f one-row-update.sql"
+  timeout 60 pgbench -n -h 127.0.0.1 -p "$LOCAL_PG_PORT" -U rocketmart -c "$2" -j 2 -T 10 \
+    -f "$WORK/one-row-update.sql" pgbench | tee "$WORK/$1.pgbench"
+  awk '/^tps = / {printf "%d", $3}' "$WORK/$1.pgbench" >"$WORK/$1.tps"
+}
+if [ "$BENCH_POSTGRES" = 1 ]; then
+  PG_WORK="$(mktemp -d /tmp/rocketmart-bench-pg.XXXXXX)"
+  local_pg_start "$PG_WORK" max_connections=400 shared_buffers=256MB
+  echo "=== PostgreSQL $("$LOCAL_PG_BIN/postgres" --version | awk '{print $3}') on 127.0.0.1:$LOCAL_PG_PORT (fsync on, synchronous_commit on)"
+  local_pg_create_db pgbench >/dev/null
+  timeout 120 pgbench -q -i -s 10 -h 127.0.0.1 -p "$LOCAL_PG_PORT" -U rocketmart pgbench >/dev/null 2>&1
+  printf '%s\n' '\set aid random(1, 1000000)' \
+    'UPDATE pgbench_accounts SET abalance = abalance + 1 WHERE aid = :aid;' >"$WORK/one-row-update.sql"
+  pgbench_run pgbench "$CONNECTIONS"
+  pgbench_run pgbench-wide "$ORDERS_WIDE_CONNECTIONS"
+
+  pg_service_env
+  start_server pg-orders ROCKETMART_PAYMENT_DECLINE_PERCENT=0 "${PG_ENV[@]}"
+  load_run pg-orders 300 --scenario orders --members 1000 --attempts "$ORDERS_ATTEMPTS" \
+    --stock 100000000 --per-member-limit 10000 --connections "$CONNECTIONS" --duration 60
+  stop_pid "$SERVER_PID"
+
+  pg_service_env
+  start_server pg-orders-wide ROCKETMART_PAYMENT_DECLINE_PERCENT=0 "${PG_ENV[@]}"
+  load_run pg-orders-wide 300 --scenario orders --members 1000 --attempts "$ORDERS_ATTEMPTS" \
+    --stock 100000000 --per-member-limit 10000 --connections "$ORDERS_WIDE_CONNECTIONS" --duration 60
+  stop_pid "$SERVER_PID"
+
+  pg_service_env
+  start_server pg-drop ROCKETMART_PAYMENT_DECLINE_PERCENT=20 "${PG_ENV[@]}"
+  load_run pg-drop 600 --scenario drop --members "$DROP_MEMBERS" --attempts "$DROP_ATTEMPTS" \
+    --stock "$DROP_STOCK" --leave 0.2 --seed 1 --connections "$CONNECTIONS" --duration 300
+  stop_pid "$SERVER_PID"
+fi
+
 # Summary
 N="$(cat "$WORK/nginx.rps")"
 ratio() { python3 -c 'import sys; a,b=sys.argv[1:]; print("%.2f" % (float(a)/float(b)) if a not in ("","n/a") and float(b) else "n/a")' "$1" "$N"; }
@@ -194,4 +249,23 @@ echo "drop: paid=$(json drop paid) sold=$(json drop sold) oversold=$(json drop o
 echo "orders: paid=$(json orders paid) orders=$(json orders orders) checks_ok=$(json orders checks_ok)"
 echo "orders-wide: paid=$(json orders-wide paid) orders=$(json orders-wide orders) checks_ok=$(json orders-wide checks_ok)"
 echo "soldout: checks_ok=$(json soldout-load checks_ok)"
+if [ "$BENCH_POSTGRES" = 1 ]; then
+  of() { python3 -c 'import sys
+try: print("%.2f" % (float(sys.argv[1]) / float(sys.argv[2])))
+except Exception: print("n/a")' "$1" "$2"; }
+  PB="$(cat "$WORK/pgbench.tps")"; PBW="$(cat "$WORK/pgbench-wide.tps")"
+  PO="$(json pg-orders tps)"; POW="$(json pg-orders-wide tps)"; PD="$(json pg-drop tps)"
+  echo
+  echo "================ PostgreSQL sitting (same machine, same run) ================"
+  printf '%-50s %12s %20s %10s\n' "what" "per second" "ratio" "p99"
+  printf '%-50s %12s %20s %10s\n' "pgbench one-row UPDATE, $CONNECTIONS connections" "$PB" "yardstick" "-"
+  printf '%-50s %12s %20s %10s\n' "pgbench one-row UPDATE, $ORDERS_WIDE_CONNECTIONS connections" "$PBW" "yardstick" "-"
+  printf '%-50s %12.0f %20s %10s\n' "durable orders/s on PG, $CONNECTIONS connections" "$PO" "$(of "$PO" "$PB") x pgbench" "$(json pg-orders att_p99_ms)ms"
+  printf '%-50s %12.0f %20s %10s\n' "durable orders/s on PG, $ORDERS_WIDE_CONNECTIONS connections" "$POW" "$(of "$POW" "$PBW") x pgbench" "$(json pg-orders-wide att_p99_ms)ms"
+  printf '%-50s %12.0f %20s %10s\n' "durable orders/s on SQLite FULL (above)" "$OT" "$(of "$PO" "$OT") PG/SQLite" "${O99}ms"
+  printf '%-50s %12.0f %20s %10s\n' "drop on PG: attempts/s (TPS)" "$PD" "$(of "$PD" "$DT") x embedded" "$(json pg-drop att_p99_ms)ms"
+  echo "pg-drop: paid=$(json pg-drop paid) sold=$(json pg-drop sold) oversold=$(json pg-drop oversold) orders=$(json pg-drop orders) captures=$(json pg-drop captures) checks_ok=$(json pg-drop checks_ok)"
+  echo "pg-orders: paid=$(json pg-orders paid) orders=$(json pg-orders orders) checks_ok=$(json pg-orders checks_ok); pg-orders-wide: checks_ok=$(json pg-orders-wide checks_ok)"
+  echo "targets (PostgreSQL): durable paid orders >= 10000/s; the drop >= 0.8x the embedded figure"
+fi
 echo "targets: GET /products/{id} >= 0.6x nginx; sold-out >= 0.5x nginx; drop >= 50000 attempts/s with p99 <= 20 ms; durable orders >= 10000/s"

@@ -1,6 +1,8 @@
 // Read-only looks into a running server's SQLite files, for end-to-end invariant checks
 // (paid holds = captures = orders = sold, conservation of stock). Opens a fresh connection per
-// query so it always sees the latest committed state.
+// query so it always sees the latest committed state. When the scenarios run on PostgreSQL
+// (support/test_engine.hpp), `<data dir>/<service>.db` is that service's PostgreSQL database and
+// the query runs there: the probes use SQL both engines accept.
 #pragma once
 
 #include <sqlite3.h>
@@ -9,6 +11,9 @@
 #include <filesystem>
 #include <stdexcept>
 #include <string>
+
+#include "support/local_postgres.hpp"
+#include "support/test_engine.hpp"
 
 namespace rocketmart::testing {
 
@@ -31,6 +36,7 @@ inline std::int64_t QueryInt(const std::filesystem::path& db, const std::string&
 }
 
 inline std::string QueryText(const std::filesystem::path& db, const std::string& sql) {
+  if (const auto pg = PostgresDatabaseFor(db)) return SharedLocalPostgres().QueryValue(*pg, sql);
   sqlite3* conn = OpenForTest(db, SQLITE_OPEN_READONLY);
   sqlite3_stmt* stmt = nullptr;
   if (sqlite3_prepare_v2(conn, sql.c_str(), -1, &stmt, nullptr) != SQLITE_OK) {
@@ -50,6 +56,10 @@ inline std::string QueryText(const std::filesystem::path& db, const std::string&
 // Writes behind the server's back, for fault-injection tests only (a row no code of this version
 // would write). WAL lets it run beside the server's own writer; it waits for the write lock.
 inline void ExecWrite(const std::filesystem::path& db, const std::string& sql) {
+  if (const auto pg = PostgresDatabaseFor(db)) {
+    SharedLocalPostgres().QueryValue(*pg, sql);
+    return;
+  }
   sqlite3* conn = OpenForTest(db, SQLITE_OPEN_READWRITE);
   char* error = nullptr;
   const int rc = sqlite3_exec(conn, sql.c_str(), nullptr, nullptr, &error);

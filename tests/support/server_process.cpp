@@ -14,6 +14,7 @@
 #include "auth/identity.hpp"
 #include "auth/jwt.hpp"
 #include "auth/secret.hpp"
+#include "support/test_engine.hpp"
 
 namespace rocketmart::testing {
 namespace {
@@ -77,8 +78,23 @@ std::string BinaryPath() {
   return path;
 }
 
+namespace {
+// A command run against a data directory (`--data-dir DIR`) gets that directory's engine
+// environment (support/test_engine.hpp) under the caller's own variables.
+std::map<std::string, std::string> WithEngineEnv(const std::vector<std::string>& argv,
+                                                 const std::map<std::string, std::string>& env) {
+  std::map<std::string, std::string> merged;
+  for (std::size_t i = 0; i + 1 < argv.size(); ++i) {
+    if (argv[i] == "--data-dir") merged = EngineEnv(argv[i + 1]);
+  }
+  for (const auto& [k, v] : env) merged[k] = v;
+  return merged;
+}
+}  // namespace
+
 std::string RunCommand(const std::vector<std::string>& argv,
-                       const std::map<std::string, std::string>& env) {
+                       const std::map<std::string, std::string>& caller_env) {
+  const auto env = WithEngineEnv(argv, caller_env);
   int out[2];
   if (pipe(out) != 0) throw std::runtime_error("pipe failed");
   const pid_t pid = fork();
@@ -107,8 +123,9 @@ std::string RunCommand(const std::vector<std::string>& argv,
 }
 
 CommandResult RunCapture(const std::vector<std::string>& argv,
-                         const std::map<std::string, std::string>& env,
+                         const std::map<std::string, std::string>& caller_env,
                          std::chrono::milliseconds timeout) {
+  const auto env = WithEngineEnv(argv, caller_env);
   // Files, not pipes: nothing to drain while waiting, and the child can never block on output.
   const TempDir dir("capture");
   const auto out_path = dir.path() / "out", err_path = dir.path() / "err";
@@ -193,6 +210,7 @@ void ServerProcess::Start() {
     args.push_back(a);
   }
   for (const auto& a : options_.extra_args) args.push_back(a);
+  const auto engine_env = EngineEnv(data_dir_);  // before fork: it may start PostgreSQL
   const pid_t pid = fork();
   if (pid == 0) {
     dup2(out[1], STDOUT_FILENO);
@@ -208,6 +226,7 @@ void ServerProcess::Start() {
     setenv("ROCKETMART_DEMO_SEED", options_.seed_demo ? "true" : "false", 1);
     setenv("ROCKETMART_LOG_ACCESS_LOG", "false", 1);
     setenv("ROCKETMART_SERVER_ADMIN_PORT", "0", 1);  // Tests run side by side: a free port each.
+    for (const auto& [k, v] : engine_env) setenv(k.c_str(), v.c_str(), 1);
     for (const auto& [k, v] : options_.env) setenv(k.c_str(), v.c_str(), 1);
     auto cargs = CStrings(args);
     execvp(cargs[0], cargs.data());
@@ -219,6 +238,7 @@ void ServerProcess::Start() {
     const Ports ports = ReadPorts(out[0], pid);
     port_ = ports.port;
     admin_port_ = ports.admin_port;
+    CheckServerEngine(data_dir_);
   } catch (...) {
     close(out[0]);
     Kill();

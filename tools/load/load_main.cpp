@@ -11,6 +11,7 @@
 //
 //   rocketmart-load --url http://127.0.0.1:8080 --data-dir ./data --scenario drop
 //       --members 100000 --attempts 1000000 --stock 10000 --connections 64
+#include <libpq-fe.h>
 #include <sqlite3.h>
 
 #include <CLI/CLI.hpp>
@@ -20,17 +21,20 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/json.hpp>
+#include <cctype>
 #include <charconv>
 #include <chrono>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <map>
 #include <optional>
 #include <string>
 #include <thread>
+#include <unordered_set>
 #include <vector>
 
 #include "auth/identity.hpp"
@@ -384,28 +388,44 @@ Reply Blocking(const Shared& sh, bhttp::verb verb, const std::string& target,
 }
 
 // ---------------------------------------------------------------------------------------------
-// Read-back from SQLite (read-only)
+// Read-back (read-only): each service's database where the server keeps it, the SQLite file in
+// the data directory or, when the server was started with ROCKETMART_<SERVICE>_DATABASE_URL, its
+// PostgreSQL database. Checkout's simulated payment provider always keeps its SQLite ledger.
 
 class Db {
  public:
-  explicit Db(const std::filesystem::path& file) {
-    if (sqlite3_open_v2(file.c_str(), &db_, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, nullptr) !=
-        SQLITE_OK) {
+  // `service`'s database: the URL in ROCKETMART_<SERVICE>_DATABASE_URL if set and not sqlite,
+  // else <dir>/<service>.db.
+  Db(const std::filesystem::path& dir, std::string_view service) {
+    std::string env = "ROCKETMART_" + std::string(service) + "_DATABASE_URL";
+    for (char& ch : env) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+    const char* url = std::getenv(env.c_str());
+    if (url != nullptr && *url != '\0' && std::string_view(url).rfind("sqlite", 0) != 0) {
+      pg_ = PQconnectdb(url);
+      if (PQstatus(pg_) != CONNECTION_OK) error_ = PQerrorMessage(pg_);
+      return;
+    }
+    const std::filesystem::path file = dir / (std::string(service) + ".db");
+    if (sqlite3_open_v2(file.c_str(), &db_, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK) {
       error_ = db_ ? sqlite3_errmsg(db_) : "open failed";
     } else {
       sqlite3_busy_timeout(db_, 5000);
     }
   }
-  ~Db() { sqlite3_close(db_); }
+  ~Db() {
+    sqlite3_close(db_);
+    if (pg_ != nullptr) PQfinish(pg_);
+  }
   Db(const Db&) = delete;
   Db& operator=(const Db&) = delete;
   bool ok() const { return error_.empty(); }
   const std::string& error() const { return error_; }
 
-  // Rows of integers (text columns are returned as -1; use Rows for those).
+  // Rows as text (NULL = ""); `sql` has at most one parameter, written `?`.
   std::vector<std::vector<std::string>> Rows(const std::string& sql, std::int64_t param = -1) {
     std::vector<std::vector<std::string>> rows;
     if (!ok()) return rows;
+    if (pg_ != nullptr) return PgRows(sql, param);
     sqlite3_stmt* s = nullptr;
     if (sqlite3_prepare_v2(db_, sql.c_str(), -1, &s, nullptr) != SQLITE_OK) {
       error_ = sqlite3_errmsg(db_);
@@ -432,7 +452,28 @@ class Db {
   }
 
  private:
+  std::vector<std::vector<std::string>> PgRows(std::string sql, std::int64_t param) {
+    std::vector<std::vector<std::string>> rows;
+    if (const auto q = sql.find('?'); q != std::string::npos) sql.replace(q, 1, "$1");
+    const std::string value = std::to_string(param);
+    const char* values[1] = {value.c_str()};
+    PGresult* res = PQexecParams(pg_, sql.c_str(), param >= 0 ? 1 : 0, nullptr,
+                                 param >= 0 ? values : nullptr, nullptr, nullptr, 0);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+      error_ = PQresultErrorMessage(res);
+    } else {
+      for (int r = 0; r < PQntuples(res); ++r) {
+        std::vector<std::string> row;
+        for (int c = 0; c < PQnfields(res); ++c) row.emplace_back(PQgetvalue(res, r, c));
+        rows.push_back(std::move(row));
+      }
+    }
+    PQclear(res);
+    return rows;
+  }
+
   sqlite3* db_ = nullptr;
+  PGconn* pg_ = nullptr;
   std::string error_;
 };
 
@@ -443,19 +484,32 @@ struct Counts {
   std::string error;
 };
 
+// Captured charges of the product's holds: the provider's ledger and checkout's hold lines may
+// live in different engines, so the join is made here.
+std::int64_t CapturesOf(Db& checkout, Db& provider, std::int64_t product_id) {
+  std::unordered_set<std::string> holds;
+  for (auto& row :
+       checkout.Rows("SELECT DISTINCT hold_id FROM hold_lines WHERE product_id = ?", product_id)) {
+    holds.insert(std::move(row[0]));
+  }
+  std::int64_t captures = 0;
+  for (const auto& row : provider.Rows("SELECT hold_id FROM charges WHERE status = 'CAPTURED'")) {
+    captures += holds.contains(row[0]) ? 1 : 0;
+  }
+  return provider.ok() && checkout.ok() ? captures : -1;
+}
+
 Counts ReadCounts(const Shared& sh, const std::filesystem::path& dir, double settle_s) {
   Counts c;
   const std::int64_t p = sh.product_id;
-  Db checkout(dir / "checkout.db");
-  Db orders(dir / "orders.db");
-  const std::string attach = "file:" + (dir / "checkout.db").string() + "?mode=ro";
-  Db provider(dir / "provider.db");
+  Db checkout(dir, "checkout");
+  Db orders(dir, "orders");
+  Db provider(dir, "provider");
   if (!checkout.ok() || !orders.ok() || !provider.ok()) {
     c.error = "cannot open databases: " + checkout.error() + " " + orders.error() + " " +
               provider.error();
     return c;
   }
-  provider.Rows("ATTACH DATABASE '" + attach + "' AS c");
   const auto deadline = Steady::now() + std::chrono::duration<double>(settle_s);
   for (;;) {
     auto inv = checkout.Rows(
@@ -479,19 +533,16 @@ Counts ReadCounts(const Shared& sh, const std::filesystem::path& dir, double set
     c.orders =
         orders.Int("SELECT count(DISTINCT order_id) FROM order_lines WHERE product_id = ?", p);
     c.orders_all = orders.Int("SELECT count(*) FROM orders");
-    c.captures = provider.Int(
-        "SELECT count(*) FROM charges ch JOIN c.hold_lines l ON l.hold_id = ch.hold_id "
-        "WHERE l.product_id = ? AND ch.status = 'CAPTURED'",
-        p);
     Reply r = Blocking(sh, bhttp::verb::get, "/products/" + std::to_string(p), "", "");
     if (r.status == 200) c.http_stock = IntField(r.body, "stock").value_or(-1);
     const bool settled = c.orders == c.payments && c.held == 0 && c.http_stock == c.available;
     if (settled || Steady::now() >= deadline) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
-  if (!checkout.ok()) c.error += "checkout.db: " + checkout.error() + " ";
-  if (!orders.ok()) c.error += "orders.db: " + orders.error() + " ";
-  if (!provider.ok()) c.error += "provider.db: " + provider.error() + " ";
+  c.captures = CapturesOf(checkout, provider, p);
+  if (!checkout.ok()) c.error += "checkout: " + checkout.error() + " ";
+  if (!orders.ok()) c.error += "orders: " + orders.error() + " ";
+  if (!provider.ok()) c.error += "provider: " + provider.error() + " ";
   return c;
 }
 

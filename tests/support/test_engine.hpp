@@ -1,0 +1,42 @@
+// Which storage engine the end-to-end scenarios run the services on. The same e2e test binaries
+// run twice (tests/e2e/CMakeLists.txt): as they are (every service on SQLite in its data
+// directory, the embedded default) and with ROCKETMART_TEST_ENGINE=postgres, where each server's
+// members, catalog, checkout and orders each get a fresh database of their own on the test
+// binary's PostgreSQL (SharedLocalPostgres) through `[<service>.database] url`, exactly as an
+// operator would configure them (docs/postgres.md). The checkout's simulated payment provider
+// stands for an external system and keeps its SQLite ledger in the data directory.
+//
+// A data directory names its databases: a server restarted on the same data directory (Restart,
+// or a second ServerProcess given that directory) finds the same databases, as a restarted
+// process finds its configured databases. The read-only probes of support/db_probe.hpp follow the
+// same map, so `<data dir>/checkout.db` means checkout's PostgreSQL database in that mode.
+//
+// The first call in PostgreSQL mode starts the server (about a second); make it from the test's
+// main thread (LocalPostgres ties its server's life to the thread that started it).
+#pragma once
+
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string>
+
+namespace rocketmart::testing {
+
+// True when the scenarios run on PostgreSQL (ROCKETMART_TEST_ENGINE=postgres).
+bool OnPostgres();
+
+// The environment that points a server on `data_dir` at its databases: empty on SQLite;
+// ROCKETMART_<SERVICE>_DATABASE_URL for the four services on PostgreSQL (created on first use).
+std::map<std::string, std::string> EngineEnv(const std::filesystem::path& data_dir);
+
+// Throws unless a server started on `data_dir` really keeps its services where the engine says:
+// on PostgreSQL, each service's database has its tables and no `<service>.db` SQLite file exists
+// in the data directory (a server that ignored its database URL would otherwise pass every
+// scenario on SQLite). Nothing to check on SQLite.
+void CheckServerEngine(const std::filesystem::path& data_dir);
+
+// `<data dir>/<service>.db` of a data directory served on PostgreSQL: that service's database
+// name on SharedLocalPostgres(). nullopt for SQLite files (every file on SQLite; provider.db).
+std::optional<std::string> PostgresDatabaseFor(const std::filesystem::path& db_file);
+
+}  // namespace rocketmart::testing
