@@ -23,16 +23,6 @@ constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 constexpr std::string_view kWritableSql =
     "SELECT NOT pg_is_in_recovery() AND current_setting('transaction_read_only') = 'off'";
 
-postgres::PoolSettings Settings(const config::DatabaseConfig& config, std::size_t size) {
-  postgres::PoolSettings settings;
-  settings.connect.conninfo = config.url;
-  settings.connect.password = config.password;
-  settings.connect.connect_timeout = std::chrono::milliseconds(config.connect_timeout_ms);
-  settings.connect.statement_timeout = std::chrono::milliseconds(config.statement_timeout_ms);
-  settings.size = size;
-  return settings;
-}
-
 // Start-up: one connection (durability checked as it opens), the migrations, then whether the
 // database takes writes.
 asio::awaitable<Status> Prepare(postgres::Pool& pool, const PostgresDatabase::Migrate& migrate) {
@@ -66,6 +56,16 @@ double Number(const postgres::Rows& rows) {
 
 }  // namespace
 
+postgres::PoolSettings PoolSettingsFor(const config::DatabaseConfig& config, std::size_t size) {
+  postgres::PoolSettings settings;
+  settings.connect.conninfo = config.url;
+  settings.connect.password = config.password;
+  settings.connect.connect_timeout = std::chrono::milliseconds(config.connect_timeout_ms);
+  settings.connect.statement_timeout = std::chrono::milliseconds(config.statement_timeout_ms);
+  settings.size = size;
+  return settings;
+}
+
 struct PostgresDatabase::GaugeRead {
   std::promise<double> value;
 };
@@ -76,13 +76,13 @@ PostgresDatabase::PostgresDatabase(std::string name, std::string key,
     : name_(std::move(name)),
       statement_timeout_(config.statement_timeout_ms),
       pool_(std::make_unique<postgres::Pool>(
-          Settings(config, static_cast<std::size_t>(config.pool_size)))),
-      probe_pool_(std::make_unique<postgres::Pool>(Settings(config, 1))),
-      gauge_pool_(std::make_unique<postgres::Pool>(Settings(config, 1))),
-      outbox_(std::make_unique<events::postgres_outbox::PostgresOutboxSource>(name_,
-                                                                              Settings(config, 2))),
+          PoolSettingsFor(config, static_cast<std::size_t>(config.pool_size)))),
+      probe_pool_(std::make_unique<postgres::Pool>(PoolSettingsFor(config, 1))),
+      gauge_pool_(std::make_unique<postgres::Pool>(PoolSettingsFor(config, 1))),
+      outbox_(std::make_unique<events::postgres_outbox::PostgresOutboxSource>(
+          name_, PoolSettingsFor(config, 2))),
       consumer_(std::make_unique<events::postgres_outbox::PostgresConsumerStore>(
-          name_, Settings(config, 2))),
+          name_, PoolSettingsFor(config, 2))),
       gauge_work_(asio::make_work_guard(gauge_io_)) {
   spdlog::info(
       "{}: PostgreSQL database {} (pool of {}, connect timeout {} ms, statement timeout "

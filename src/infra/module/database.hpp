@@ -99,6 +99,9 @@ class PostgresDatabase {
   std::thread gauge_thread_;
 };
 
+// The pool settings of [<service>.database] (URL, password, timeouts), `size` connections.
+postgres::PoolSettings PoolSettingsFor(const config::DatabaseConfig& config, std::size_t size);
+
 // One of a module's databases: exactly one of the two is set.
 struct Database {
   std::unique_ptr<storage::ServiceDatabase> sqlite;
