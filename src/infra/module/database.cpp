@@ -90,8 +90,13 @@ PostgresDatabase::PostgresDatabase(std::string name, std::string key,
       name_, config.url, config.pool_size, config.connect_timeout_ms, config.statement_timeout_ms);
   const Status prepared = async::RunToCompletion(Prepare(*pool_, migrate));
   if (!prepared.ok()) {
+    // libpq's own words (refused, unknown host, authentication, ...) are in the log line before.
+    const bool unreachable = prepared.error().code == Errc::kUnavailable ||
+                             prepared.error().code == Errc::kTimeout ||
+                             prepared.error().code == Errc::kOverloaded;
     throw std::runtime_error(name_ + " database (" + key + " = " + config.url +
-                             "): " + prepared.error().message);
+                             "): " + prepared.error().message +
+                             (unreachable ? " (the log above says why)" : ""));
   }
   gauge_thread_ = std::thread([this] { gauge_io_.run(); });
   postgres::Pool* pool = pool_.get();
