@@ -234,6 +234,51 @@ TEST(ServeOnPostgres, CheckoutOnPostgresBesideServicesOnSqliteSellsAndOrders) {
   }));
 }
 
+// The database going away while the server runs: /health names the store unwritable (503) within
+// its timeouts, a scrape still answers (the gauges read NaN, none waits past the statement
+// timeout), and both recover when the database is back, without a restart.
+TEST(ServeOnPostgres, HealthAndGaugesFollowTheDatabaseWithoutHanging) {
+  LocalPostgres own;
+  const std::string db = own.NewDatabase("checkout");
+  ServerProcess server({.env = {{"ROCKETMART_CHECKOUT_DATABASE_URL", Url(own, db)},
+                                {"ROCKETMART_CHECKOUT_DATABASE_CONNECT_TIMEOUT_MS", "500"},
+                                {"ROCKETMART_CHECKOUT_DATABASE_STATEMENT_TIMEOUT_MS", "500"}}});
+  HttpClient c(server.port());
+  HttpClient admin(server.admin_port());
+  EXPECT_EQ(HealthyStores(c)["checkout"], "ok");
+  CreateProductOnSale(server, 7, 2);
+  auto scrape = admin.Get("/metrics");
+  ASSERT_EQ(scrape.status, 200);
+  EXPECT_NE(scrape.body.find("checkout_stock_available_units 7"), std::string::npos)
+      << scrape.body.substr(0, 2000);
+  EXPECT_NE(scrape.body.find("postgres_pool_connections{db=\"checkout\",state=\"open\"}"),
+            std::string::npos);
+
+  own.Stop();
+  const auto start = std::chrono::steady_clock::now();
+  auto health = c.Get("/health");
+  const auto health_took = std::chrono::steady_clock::now() - start;
+  EXPECT_EQ(health.status, 503) << health.body;
+  EXPECT_NE(health.body.find("\"checkout\":\"unwritable\""), std::string::npos) << health.body;
+  EXPECT_NE(health.body.find("\"orders\":\"ok\""), std::string::npos) << health.body;
+  EXPECT_LT(health_took, std::chrono::seconds(3));
+  const auto scrape_start = std::chrono::steady_clock::now();
+  scrape = admin.Get("/metrics");
+  const auto scrape_took = std::chrono::steady_clock::now() - scrape_start;
+  ASSERT_EQ(scrape.status, 200);
+  // The registry prints a NaN as `nan` (printf; Prometheus parses it).
+  const std::size_t gauge = scrape.body.find("\ncheckout_stock_available_units ");
+  ASSERT_NE(gauge, std::string::npos) << scrape.body.substr(0, 2000);
+  EXPECT_EQ(scrape.body.substr(gauge + 31, 4), " nan") << scrape.body.substr(gauge, 60);
+  EXPECT_LT(scrape_took, std::chrono::seconds(3));
+
+  own.Start();
+  EXPECT_TRUE(WaitUntil([&] { return c.Get("/health").status == 200; }));
+  EXPECT_TRUE(WaitUntil([&] {
+    return admin.Get("/metrics").body.find("checkout_stock_available_units 7") != std::string::npos;
+  }));
+}
+
 // `rocketmart serve` with the given environment, in a fresh data directory; what it printed and
 // how it ended.
 CommandResult Serve(const std::map<std::string, std::string>& env,
