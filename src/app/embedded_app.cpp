@@ -76,10 +76,13 @@ struct EmbeddedApp::Parts {
     }
     remote_calls.Stop();
     maintenance.Stop();
-    // The bus first, so nothing delivers into a stopped writer; then the writers drain.
+    // The bus first, so nothing delivers into a stopped writer; then the SQLite writers drain
+    // (a PostgreSQL database has nothing to stop: its pools close with its module).
     if (event_bus) event_bus->Stop();
     for (auto it = modules.rbegin(); it != modules.rend(); ++it) (*it)->StopWorkers();
-    for (storage::ServiceDatabase* db : databases) db->writer->Stop();
+    for (module::Database* db : databases) {
+      if (db->sqlite) db->sqlite->writer->Stop();
+    }
   }
 
   config::Config config;
@@ -88,9 +91,9 @@ struct EmbeddedApp::Parts {
   std::optional<lock::FileLock> data_dir_lock;  // Held until the process exits.
 
   // The modules, in the order they are built (each after the modules whose client ports it
-  // calls), and every SQLite database they own, in the order they opened. The catalog's product
-  // directory is made before checkout, which calls it, and bound to the catalog once it exists
-  // (the one cycle between modules).
+  // calls), and every database they own (SQLite or PostgreSQL), in the order they opened. The
+  // catalog's product directory is made before checkout, which calls it, and bound to the catalog
+  // once it exists (the one cycle between modules).
   std::unique_ptr<gateway::GatewayModule> gateway;
   catalog::InProcessProductDirectory product_directory;
   std::unique_ptr<checkout::CheckoutModule> checkout;
@@ -98,8 +101,9 @@ struct EmbeddedApp::Parts {
   std::unique_ptr<orders::OrdersModule> orders;
   std::unique_ptr<members::MembersModule> members;
   std::vector<module::Module*> modules;
-  std::vector<storage::ServiceDatabase*> databases;
+  std::vector<module::Database*> databases;
 
+  // One in-process bus over every service's outbox, whatever engine keeps it.
   std::unique_ptr<events::sqlite_outbox::SqliteEventBus> event_bus;
   // The modules' periodic tasks: the store-only ones on one thread, those that wait for another
   // system (the payment provider) on their own, so a stall there delays no expiry.
@@ -237,15 +241,21 @@ void EmbeddedApp::Start() {
        {static_cast<module::Module*>(p.catalog.get()),
         static_cast<module::Module*>(p.members.get()), static_cast<module::Module*>(p.orders.get()),
         static_cast<module::Module*>(p.checkout.get())}) {
-    for (storage::ServiceDatabase* db : m->Databases()) p.databases.push_back(db);
+    for (module::Database* db : m->Databases()) p.databases.push_back(db);
   }
 
   // Events between the services: every service database is a source (its outbox) and a consumer
-  // (positions, claims, dead letters) on the in-process bus.
+  // (positions, claims, dead letters) on the one in-process bus: a SQLite one by its writer and
+  // readers, a PostgreSQL one by its outbox source and consumer store (services on both engines
+  // may run in one process).
   p.event_bus = std::make_unique<events::sqlite_outbox::SqliteEventBus>(p.clock);
-  for (storage::ServiceDatabase* db : p.databases) {
-    p.event_bus->AddService(db->name, *db->writer, *db->readers);
-    RegisterEventMetrics(p.metrics, *p.event_bus, db->name);
+  for (module::Database* db : p.databases) {
+    if (db->sqlite) {
+      p.event_bus->AddService(db->sqlite->name, *db->sqlite->writer, *db->sqlite->readers);
+    } else {
+      p.event_bus->AddService(db->postgres->outbox(), db->postgres->consumer());
+    }
+    RegisterEventMetrics(p.metrics, *p.event_bus, db->name());
   }
   for (module::Module* m : p.modules) {
     for (const events::Subscription& s : m->Subscriptions()) p.event_bus->Subscribe(s);
@@ -253,7 +263,9 @@ void EmbeddedApp::Start() {
 
   // 2. Load (the writers first: services load through them), 3. the modules' workers, 4. the
   // bus (it delivers into loaded services).
-  for (storage::ServiceDatabase* db : p.databases) db->writer->Start();
+  for (module::Database* db : p.databases) {
+    if (db->sqlite) db->sqlite->writer->Start();
+  }
   for (module::Module* m : p.modules) m->Load();
   for (module::Module* m : p.modules) m->StartWorkers();
   p.event_bus->Start();
@@ -289,9 +301,14 @@ void EmbeddedApp::Start() {
                        return events::sqlite_outbox::PruneProcessedEvents(conn, before, kBatch);
                      };
                      // Awaited, not run synchronously: the hold-expiry sweep shares this thread.
-                     for (storage::ServiceDatabase* db : p.databases) {
+                     for (module::Database* db : p.databases) {
                        for (;;) {
-                         auto pruned = co_await async::Write<std::int64_t>(*db->writer, prune);
+                         Result<std::int64_t> pruned = std::int64_t{0};
+                         if (db->sqlite) {
+                           pruned = co_await async::Write<std::int64_t>(*db->sqlite->writer, prune);
+                         } else {
+                           pruned = co_await db->postgres->PruneProcessedEvents(before, kBatch);
+                         }
                          if (!pruned.ok() || *pruned < kBatch) break;
                        }
                      }

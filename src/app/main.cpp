@@ -14,19 +14,14 @@
 
 #include "app/embedded_app.hpp"
 #include "app/keys.hpp"
+#include "app/tool_stores.hpp"
 #include "auth/identity.hpp"
 #include "auth/jwt.hpp"
 #include "core/clock.hpp"
 #include "core/time_format.hpp"
-#include "infra/async/run.hpp"
 #include "infra/config/config.hpp"
-#include "infra/events/sqlite_outbox/outbox.hpp"
 #include "infra/log/log.hpp"
-#include "infra/storage/group_commit_writer.hpp"
-#include "infra/storage/migrations.hpp"
-#include "infra/storage/read_connections.hpp"
 #include "services/members/adapters/sodium_crypto.hpp"
-#include "services/members/adapters/sqlite_member_repository.hpp"
 
 namespace {
 
@@ -65,6 +60,12 @@ std::optional<config::Config> LoadConfig(
     }
   }
   return std::move(*loaded);
+}
+
+// The tools (token, admin) print their answer on stdout; what the stores log (a PostgreSQL
+// connection refused, ...) goes to stderr, warnings and worse only.
+void ToolLogging() {
+  log::Init("warn", "text");
 }
 
 // "15m", "900s", "2h", "1d" or plain seconds.
@@ -130,8 +131,8 @@ struct TokenFlags {
   bool synthetic = false;
 };
 
-// Who a token is for: a member read from the members database (read-only, safe while the server
-// runs), or a synthetic load-test identity that no real member can ever be.
+// Who a token is for: a member read from the members database, SQLite or PostgreSQL (read-only,
+// safe while the server runs), or a synthetic load-test identity that no real member can ever be.
 struct TokenSubject {
   std::int64_t member_id = 0;
   auth::Role role = auth::Role::kUser;
@@ -161,26 +162,18 @@ std::optional<TokenSubject> ResolveTokenSubject(const config::Config& cfg, const
         stderr, "member ids from 2^53 up are synthetic: ask for one with --synthetic --member N\n");
     return std::nullopt;
   }
-  const std::filesystem::path path = std::filesystem::path(cfg.storage.data_dir) / "members.db";
+  const std::string where = app::MembersDatabaseName(cfg);
   const auto unknown = [&] {
     std::fprintf(stderr,
                  "no member %lld in %s: sign the member up first, or mint a load-test identity "
                  "with --synthetic\n",
-                 static_cast<long long>(t.member), path.c_str());
+                 static_cast<long long>(t.member), where.c_str());
   };
-  if (!std::filesystem::exists(path)) {
-    unknown();
-    return std::nullopt;
-  }
   std::optional<members::MemberRecord> record;
   try {
-    storage::OpenOptions open;
-    open.path = path.string();
-    open.read_only = true;
-    storage::Database db(open);
-    record = members::ReadMemberById(db, t.member);
+    record = app::ReadMember(cfg, t.member);
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "cannot read %s: %s\n", path.c_str(), e.what());
+    std::fprintf(stderr, "cannot read %s: %s\n", where.c_str(), e.what());
     return std::nullopt;
   }
   if (!record) {
@@ -207,6 +200,7 @@ std::optional<TokenSubject> ResolveTokenSubject(const config::Config& cfg, const
 int Token(const CommonFlags& flags, const TokenFlags& t) {
   auto cfg = LoadConfig(flags, {});
   if (!cfg) return 2;
+  ToolLogging();
   const auto ttl = ParseDuration(t.ttl);
   if (!ttl) {
     std::fprintf(stderr, "--ttl must look like 900s, 15m, 2h or 1d (at most 365d)\n");
@@ -243,29 +237,18 @@ int Token(const CommonFlags& flags, const TokenFlags& t) {
 int AdminDeadLetters(const CommonFlags& flags) {
   auto cfg = LoadConfig(flags, {});
   if (!cfg) return 2;
+  ToolLogging();
   try {
-    for (const char* name : {"catalog", "checkout", "orders", "members", "provider"}) {
-      storage::OpenOptions open;
-      open.path =
-          (std::filesystem::path(cfg->storage.data_dir) / (std::string(name) + ".db")).string();
-      open.read_only = true;
-      if (!std::filesystem::exists(open.path)) continue;
-      storage::Database db(open);
-      auto letters = events::sqlite_outbox::ReadDeadLetters(db);
-      for (auto& legacy : events::sqlite_outbox::ReadLegacyDeadLetters(db, name)) {
-        letters.push_back(std::move(legacy));
-      }
-      for (const events::DeadLetter& letter : letters) {
-        const boost::json::object line{{"db", name},
-                                       {"source", letter.source},
-                                       {"subscriber", letter.subscriber},
-                                       {"eventId", letter.event_id},
-                                       {"topic", letter.topic},
-                                       {"reason", letter.reason},
-                                       {"at", FormatRfc3339(letter.at)},
-                                       {"payload", letter.payload}};
-        std::printf("%s\n", boost::json::serialize(line).c_str());
-      }
+    for (const auto& [name, letter] : app::ReadDeadLetters(*cfg)) {
+      const boost::json::object line{{"db", name},
+                                     {"source", letter.source},
+                                     {"subscriber", letter.subscriber},
+                                     {"eventId", letter.event_id},
+                                     {"topic", letter.topic},
+                                     {"reason", letter.reason},
+                                     {"at", FormatRfc3339(letter.at)},
+                                     {"payload", letter.payload}};
+      std::printf("%s\n", boost::json::serialize(line).c_str());
     }
   } catch (const std::exception& e) {
     std::fprintf(stderr, "admin dead-letters: %s\n", e.what());
@@ -310,23 +293,15 @@ int AdminCreate(const CommonFlags& flags, const std::string& email,
     std::fprintf(stderr, "password: %s\n", st.error().message.c_str());
     return 2;
   }
+  ToolLogging();
   try {
-    storage::OpenOptions open;
-    open.path = (std::filesystem::path(cfg->storage.data_dir) / "members.db").string();
-    storage::GroupCommitWriter writer(open);
-    storage::Migrate(writer.Connection(), members::MembersMigrations());
-    writer.Start();
-    open.read_only = true;
-    storage::ReadConnections readers(open);
-    members::SqliteMemberRepository repository(writer, readers);
     members::SodiumPasswordHasher hasher;
     members::NewMember member;
     member.email = email;
     member.password_hash = hasher.HashNow(password);
     member.name = "Administrator";
-    SystemClock clock;
-    auto id = async::RunToCompletion(repository.CreateAdmin(std::move(member), clock.Now()));
-    writer.Stop();
+    // In the members database the configuration names (SQLite or PostgreSQL).
+    auto id = app::CreateAdmin(*cfg, std::move(member));
     if (!id.ok()) {
       std::fprintf(stderr, "admin create: %s\n", id.error().message.c_str());
       return 1;

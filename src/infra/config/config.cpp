@@ -82,6 +82,83 @@ const char* CheckSmtpUrl(std::string_view v) {
                "smtps://host[:port] (implicit TLS)";
 }
 
+// `url` with what may be a password (userinfo after ':', any query parameter named *password*)
+// replaced by "***": for messages about a URL that was refused for holding one.
+std::string RedactUrl(std::string_view url) {
+  std::string out(url);
+  const std::size_t scheme = out.find("://");
+  if (scheme != std::string::npos) {
+    const std::size_t start = scheme + 3;
+    const std::size_t end = std::min(out.find('/', start), out.size());
+    const std::size_t at = out.rfind('@', end);
+    if (at != std::string::npos && at >= start) {
+      const std::size_t colon = out.find(':', start);
+      if (colon != std::string::npos && colon < at) out.replace(colon + 1, at - colon - 1, "***");
+    }
+  }
+  std::size_t pos = out.find('?');
+  while (pos != std::string::npos && pos < out.size()) {
+    const std::size_t name_start = pos + 1;
+    const std::size_t amp = std::min(out.find('&', name_start), out.size());
+    const std::size_t eq = out.find('=', name_start);
+    if (eq != std::string::npos && eq < amp &&
+        out.substr(name_start, eq - name_start).find("password") != std::string::npos) {
+      out.replace(eq + 1, amp - eq - 1, "***");
+    }
+    pos = out.find('&', name_start);
+  }
+  return out;
+}
+
+// [<service>.database] url: empty, sqlite:, or a PostgreSQL URL without a password.
+const char* CheckDatabaseUrl(std::string_view v) {
+  if (v.empty() || v == "sqlite:") return nullptr;
+  constexpr const char* kShape =
+      "must be empty or sqlite: (SQLite in storage.data_dir) or "
+      "postgresql://[user@]host[:port]/dbname[?param=value&...]";
+  std::string_view rest;
+  if (v.starts_with("postgresql://")) {
+    rest = v.substr(13);
+  } else if (v.starts_with("postgres://")) {
+    rest = v.substr(11);
+  } else {
+    return kShape;
+  }
+  const std::size_t slash = rest.find('/');
+  if (slash == std::string_view::npos) return kShape;
+  std::string_view authority = rest.substr(0, slash);
+  const std::string_view path_and_query = rest.substr(slash + 1);
+  const std::size_t question = path_and_query.find('?');
+  const std::string_view dbname = path_and_query.substr(0, question);
+  if (const std::size_t at = authority.rfind('@'); at != std::string_view::npos) {
+    if (authority.substr(0, at).find(':') != std::string_view::npos) {
+      return "must not hold a password (it would be logged): give it in the database's password "
+             "key (or its _file form) instead";
+    }
+    authority = authority.substr(at + 1);
+  }
+  if (authority.empty() || dbname.empty() || v.find('#') != std::string_view::npos ||
+      std::any_of(v.begin(), v.end(),
+                  [](char c) { return c == ' ' || static_cast<unsigned char>(c) < 0x20; })) {
+    return kShape;
+  }
+  if (question != std::string_view::npos) {
+    std::string_view query = path_and_query.substr(question + 1);
+    while (!query.empty()) {
+      const std::size_t amp = query.find('&');
+      const std::string_view param = query.substr(0, amp);
+      const std::string_view name = param.substr(0, param.find('='));
+      if (name.find("password") != std::string_view::npos) {
+        return "must not hold a password (it would be logged): give it in the database's "
+               "password key (or its _file form) instead";
+      }
+      if (amp == std::string_view::npos) break;
+      query = query.substr(amp + 1);
+    }
+  }
+  return nullptr;
+}
+
 #define RM_REF(path) [](Config& c) -> Ref { return &c.path; }
 #define RM_INT(path, lo, hi, desc)                        \
   FieldSpec {                                             \
@@ -107,6 +184,22 @@ const char* CheckSmtpUrl(std::string_view v) {
   FieldSpec {                                                 \
 #path, RM_REF(path), 0, kMaxString, {}, check, true, desc \
   }
+// The five keys of a service's [<service>.database] section.
+#define RM_DATABASE(service)                                                                     \
+  RM_STR_CHECKED(service.database.url, 0, 2048, CheckDatabaseUrl,                                \
+                 "Where " #service " keeps its data: empty or `sqlite:` = `<data_dir>/" #service \
+                 ".db`; `postgresql://[user@]host[:port]/dbname[?...]` = PostgreSQL "            \
+                 "(docs/postgres.md). No password in the URL."),                                 \
+      RM_SECRET(service.database.password, nullptr,                                              \
+                "PostgreSQL: the password of the URL's user; empty = none (trust, peer or "      \
+                "~/.pgpass)."),                                                                  \
+      RM_INT(service.database.pool_size, 1, 256,                                                 \
+             "PostgreSQL: connections " #service " opens to its database at most."),             \
+      RM_INT(service.database.connect_timeout_ms, 100, 60'000,                                   \
+             "PostgreSQL: bound on one connection attempt; start-up fails after it."),           \
+      RM_INT(service.database.statement_timeout_ms, 100, 60'000,                                 \
+             "PostgreSQL: the server cancels a statement running longer (the request answers "   \
+             "503).")
 
 // clang-format off
 const FieldSpec kFields[] = {
@@ -160,6 +253,7 @@ const FieldSpec kFields[] = {
   RM_INT(members.hash_queue, 1, 100'000, "Queued password hashes before 503 OVERLOADED."),
   RM_INT(members.signups_per_ip_per_hour, 1, 1'000'000, "Signups accepted per client address per hour."),
   RM_INT(members.mails_per_ip_per_hour, 1, 1'000'000, "Resend/reset requests per client address per hour."),
+  RM_DATABASE(members),
   RM_ENUM(mail.transport, kMailTransports, "Where mail goes: file (`<data_dir>/mail/*.eml`) or smtp."),
   RM_STR(mail.from, 3, 320, "From header of outgoing mail."),
   RM_STR_CHECKED(mail.smtp_url, 1, 2048, CheckSmtpUrl, "SMTP server: smtp://host:port or smtps://host:port."),
@@ -167,11 +261,14 @@ const FieldSpec kFields[] = {
   RM_STR(mail.smtp_username, 0, 320, "SMTP AUTH user; empty = no AUTH."),
   RM_SECRET(mail.smtp_password, nullptr, "SMTP AUTH password."),
   RM_INT(mail.smtp_timeout_ms, 1000, 300'000, "Timeout of one SMTP submission."),
+  RM_DATABASE(catalog),
+  RM_DATABASE(checkout),
   RM_INT(checkout.hold_ttl_s, 1, 86'400, "Unpaid holds are released after this many seconds."),
   RM_INT(checkout.sweep_interval_ms, 10, 60'000, "How often expired holds are released."),
   RM_INT(checkout.reconcile_interval_s, 1, 86'400, "How often the stock invariant is checked."),
   RM_INT(checkout.idempotency_ttl_s, 60, 2'592'000,
          "How long an Idempotency-Key is remembered after its purchase settled."),
+  RM_DATABASE(orders),
   RM_INT(orders.ship_after_s, 0, 31'536'000, "Paid orders ship after this many seconds."),
   RM_INT(orders.deliver_after_s, 0, 31'536'000, "Shipped orders are delivered after this many seconds."),
   RM_INT(orders.return_window_s, 0, 31'536'000, "Returns are accepted this long after delivery; then the order completes."),
@@ -197,6 +294,7 @@ const FieldSpec kFields[] = {
 #undef RM_STR_CHECKED
 #undef RM_ENUM
 #undef RM_SECRET
+#undef RM_DATABASE
 
 constexpr std::size_t kFieldCount = std::size(kFields);
 constexpr std::string_view kFileSuffix = "_file";
@@ -236,6 +334,13 @@ bool IsKnownSection(std::string_view section) {
   });
 }
 
+// A table inside a section that holds keys (`checkout.database`).
+bool IsKnownTable(std::string_view path) {
+  return std::any_of(std::begin(kFields), std::end(kFields), [&](const FieldSpec& f) {
+    return f.key.size() > path.size() && f.key.starts_with(path) && f.key[path.size()] == '.';
+  });
+}
+
 std::string Quote(std::string_view s) {
   std::string out = "\"";
   for (char c : s.substr(0, 200)) {
@@ -260,7 +365,7 @@ std::string BoundsText(const FieldSpec& f) {
     case Kind::kBool:
       return "true, false";
     case Kind::kString:
-      if (f.secret) return "empty or >= 32 bytes";
+      if (f.secret && f.check == CheckHmacSecret) return "empty or >= 32 bytes";
       return f.min == 0 ? "up to " + std::to_string(f.max) + " bytes"
                         : std::to_string(f.min) + ".." + std::to_string(f.max) + " bytes";
   }
@@ -291,7 +396,9 @@ Status Apply(Config& cfg, const FieldSpec& f, Value value, std::string_view sour
   }
   std::string& s = std::get<std::string>(value);
   // A secret's value never appears in a message, not even partially.
-  const std::string shown = f.secret ? "<hidden>" : Quote(s);
+  // A database URL refused for holding a password shows without it.
+  const std::string shown =
+      f.secret ? "<hidden>" : (f.check == CheckDatabaseUrl ? Quote(RedactUrl(s)) : Quote(s));
   if (!f.choices.empty()) {
     if (std::find(f.choices.begin(), f.choices.end(), s) == f.choices.end()) {
       return Invalid(where + ": " + shown + " is not " + BoundsText(f));
@@ -455,6 +562,40 @@ class Loader {
 constexpr int kLayerFile = 1;
 constexpr int kLayerEnv = 2;
 
+// The keys of `table`, whose path is `prefix` (a section, or a section's sub-table such as
+// [checkout.database]).
+Status ApplyTomlTable(Loader& loader, const std::string& prefix, const toml::table& table,
+                      const std::string& file) {
+  const auto line = [&](const toml::node& n) {
+    return file + ":" + std::to_string(n.source().begin.line);
+  };
+  for (const auto& [name, node] : table) {
+    const std::string key = prefix + "." + std::string(name.str());
+    const std::string source = "file " + line(node);
+    if (const FieldSpec* f = FindField(key)) {
+      auto value = FromToml(*f, node, source);
+      if (!value.ok()) return std::move(value).error();
+      if (auto st = loader.ApplyField(*f, std::move(*value), source, kLayerFile); !st.ok()) {
+        return st;
+      }
+    } else if (const FieldSpec* secret = SecretForFileKey(key)) {
+      const auto* path = node.as_string();
+      if (path == nullptr) {
+        return Invalid(key + " (from " + source + "): expected a string, got " +
+                       std::string(TomlTypeName(node)));
+      }
+      if (auto st = loader.ApplyGenericFile(*secret, path->get(), source, kLayerFile); !st.ok()) {
+        return st;
+      }
+    } else if (const toml::table* sub = node.as_table(); sub != nullptr && IsKnownTable(key)) {
+      if (auto st = ApplyTomlTable(loader, key, *sub, file); !st.ok()) return st;
+    } else {
+      return Invalid("unknown key '" + key + "' in " + line(node));
+    }
+  }
+  return Ok();
+}
+
 Status ApplyToml(Loader& loader, const toml::table& root, const std::string& file) {
   for (const auto& [section_key, section_node] : root) {
     const std::string section(section_key.str());
@@ -471,28 +612,7 @@ Status ApplyToml(Loader& loader, const toml::table& root, const std::string& fil
       return Invalid("'" + section + "' must be a table ([" + section + "]) in " +
                      line(section_node));
     }
-    for (const auto& [name, node] : *table) {
-      const std::string key = section + "." + std::string(name.str());
-      const std::string source = "file " + line(node);
-      if (const FieldSpec* f = FindField(key)) {
-        auto value = FromToml(*f, node, source);
-        if (!value.ok()) return std::move(value).error();
-        if (auto st = loader.ApplyField(*f, std::move(*value), source, kLayerFile); !st.ok()) {
-          return st;
-        }
-      } else if (const FieldSpec* secret = SecretForFileKey(key)) {
-        const auto* path = node.as_string();
-        if (path == nullptr) {
-          return Invalid(key + " (from " + source + "): expected a string, got " +
-                         std::string(TomlTypeName(node)));
-        }
-        if (auto st = loader.ApplyGenericFile(*secret, path->get(), source, kLayerFile); !st.ok()) {
-          return st;
-        }
-      } else {
-        return Invalid("unknown key '" + key + "' in " + line(node));
-      }
-    }
+    if (auto st = ApplyTomlTable(loader, section, *table, file); !st.ok()) return st;
   }
   return Ok();
 }
@@ -533,6 +653,10 @@ std::string ValueText(const FieldSpec& f, Config& cfg) {
 
 }  // namespace
 
+bool IsPostgresUrl(std::string_view url) {
+  return url.starts_with("postgresql://") || url.starts_with("postgres://");
+}
+
 std::string EnvVarName(std::string_view key) {
   std::string out(kEnvPrefix);
   for (char c : key) {
@@ -567,11 +691,10 @@ Status CheckAcrossKeys(const Config& c) {
 // ROCKETMART_* variables that are not configuration: admin create's password, and the test
 // harness's and load tools' own variables.
 constexpr std::string_view kNotConfiguration[] = {
-    "ROCKETMART_ADMIN_PASSWORD", "ROCKETMART_BINARY",
-    "ROCKETMART_SOURCE_DIR",     "ROCKETMART_E2E_SERVER_LOGS",
-    "ROCKETMART_SMTP_LOGS",      "ROCKETMART_NODE_PROJECT",
-    "ROCKETMART_NODE_MODULES",   "ROCKETMART_TOKENS",
-    "ROCKETMART_PRODUCT_ID",     "ROCKETMART_LEAVE"};
+    "ROCKETMART_ADMIN_PASSWORD",  "ROCKETMART_BINARY",     "ROCKETMART_SOURCE_DIR",
+    "ROCKETMART_E2E_SERVER_LOGS", "ROCKETMART_SMTP_LOGS",  "ROCKETMART_NODE_PROJECT",
+    "ROCKETMART_NODE_MODULES",    "ROCKETMART_TOKENS",     "ROCKETMART_PRODUCT_ID",
+    "ROCKETMART_LEAVE",           "ROCKETMART_TEST_ENGINE"};
 
 std::size_t EditDistance(std::string_view a, std::string_view b) {
   std::vector<std::size_t> row(b.size() + 1);

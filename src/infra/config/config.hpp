@@ -79,7 +79,28 @@ struct LogConfig {
   bool access_log = true;
 };
 
+// Where a service keeps its data (docs/postgres.md): one section per service,
+// [<service>.database]. A service never reads another's database.
+struct DatabaseConfig {
+  // "" or "sqlite:" = <storage.data_dir>/<service>.db (SQLite, the embedded default);
+  // postgresql://[user@]host[:port]/dbname[?param=value...] (or postgres://) = PostgreSQL. A
+  // password in the URL is refused: it goes in `password` (a secret).
+  std::string url;
+  std::string password;             // Secret (PostgreSQL only).
+  int pool_size = 8;                // Connections to the database at most (PostgreSQL only).
+  int connect_timeout_ms = 2000;    // Bound on a connection attempt (PostgreSQL only).
+  int statement_timeout_ms = 2000;  // The server cancels a statement after this (PostgreSQL only).
+};
+
+// The engine `url` names.
+bool IsPostgresUrl(std::string_view url);
+
+struct CatalogConfig {
+  DatabaseConfig database;
+};
+
 struct CheckoutConfig {
+  DatabaseConfig database;
   int hold_ttl_s = 600;           // Unpaid holds are released after this.
   int sweep_interval_ms = 1000;   // How often expired holds are looked for.
   int reconcile_interval_s = 60;  // How often the stock invariant is checked.
@@ -88,6 +109,7 @@ struct CheckoutConfig {
 
 // Order lifecycle (docs/orders.md). Each delay counts from the previous transition.
 struct OrdersConfig {
+  DatabaseConfig database;
   int ship_after_s = 86'400;            // PAID -> SHIPPING
   int deliver_after_s = 86'400;         // SHIPPING -> DELIVERED (D+2 from payment)
   int return_window_s = 604'800;        // DELIVERED -> COMPLETED; returns accepted until then
@@ -103,6 +125,7 @@ struct PaymentConfig {
 };
 
 struct MembersConfig {
+  DatabaseConfig database;
   // Links in mails; never the Host header. Empty = derived from server.host and the bound port.
   std::string public_base_url;
   std::string data_key;  // Secret; empty = <storage.data_dir>/secrets/members.key (generated).
@@ -149,6 +172,7 @@ struct Config {
   DemoConfig demo;
   MembersConfig members;
   MailConfig mail;
+  CatalogConfig catalog;
   CheckoutConfig checkout;
   OrdersConfig orders;
   PaymentConfig payment;

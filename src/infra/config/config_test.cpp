@@ -316,6 +316,86 @@ TEST_F(ConfigTest, SecretFromFile) {
   EXPECT_EQ(c.auth.secret, kSecret);
 }
 
+// Issue 13: [<service>.database] per service, by TOML table and by environment variable.
+TEST_F(ConfigTest, EachServiceSelectsItsDatabase) {
+  auto cfg = Load({});
+  ASSERT_TRUE(cfg.ok()) << cfg.error().message;
+  for (const DatabaseConfig* db : {&cfg->members.database, &cfg->catalog.database,
+                                   &cfg->checkout.database, &cfg->orders.database}) {
+    EXPECT_EQ(db->url, "");
+    EXPECT_EQ(db->pool_size, 8);
+    EXPECT_EQ(db->connect_timeout_ms, 2000);
+    EXPECT_EQ(db->statement_timeout_ms, 2000);
+  }
+  const fs::path password = Write("orders.password", "s3cret\n");
+  cfg = LoadToml(
+      "[checkout.database]\nurl = \"postgresql://shop@db.internal:5433/checkout?sslmode=require\"\n"
+      "pool_size = 32\nstatement_timeout_ms = 1500\n"
+      "[catalog]\ndatabase.url = \"sqlite:\"\n"
+      "[orders.database]\nurl = \"postgres://localhost/orders\"\n"
+      "password_file = \"" +
+          password.string() + "\"\n",
+      {{"ROCKETMART_MEMBERS_DATABASE_URL", "postgresql://members@127.0.0.1/members"},
+       {"ROCKETMART_MEMBERS_DATABASE_PASSWORD", "pw"},
+       {"ROCKETMART_MEMBERS_DATABASE_CONNECT_TIMEOUT_MS", "500"}});
+  ASSERT_TRUE(cfg.ok()) << cfg.error().message;
+  EXPECT_EQ(cfg->checkout.database.url,
+            "postgresql://shop@db.internal:5433/checkout?sslmode=require");
+  EXPECT_EQ(cfg->checkout.database.pool_size, 32);
+  EXPECT_EQ(cfg->checkout.database.statement_timeout_ms, 1500);
+  EXPECT_EQ(cfg->catalog.database.url, "sqlite:");
+  EXPECT_EQ(cfg->orders.database.password, "s3cret");
+  EXPECT_EQ(cfg->members.database.url, "postgresql://members@127.0.0.1/members");
+  EXPECT_EQ(cfg->members.database.password, "pw");
+  EXPECT_EQ(cfg->members.database.connect_timeout_ms, 500);
+  EXPECT_TRUE(IsPostgresUrl(cfg->orders.database.url));
+  EXPECT_FALSE(IsPostgresUrl(cfg->catalog.database.url));
+  // The password is a secret: never described, and its file form comes from the environment.
+  EXPECT_THAT(Describe(*cfg), HasSubstr("members.database.password = <set>"));
+  EXPECT_THAT(Describe(*cfg), Not(HasSubstr("s3cret")));
+  cfg = Load({.env = {{"ROCKETMART_CHECKOUT_DATABASE_PASSWORD_FILE", password.string()}}});
+  ASSERT_TRUE(cfg.ok()) << cfg.error().message;
+  EXPECT_EQ(cfg->checkout.database.password, "s3cret");
+  EXPECT_TRUE(UnknownEnvVars({{"ROCKETMART_CHECKOUT_DATABASE_URL", "sqlite:"},
+                              {"ROCKETMART_ORDERS_DATABASE_PASSWORD_FILE", "/x"}})
+                  .empty());
+  EXPECT_THAT(ErrorOf(LoadToml("[checkout.database]\nurll = \"sqlite:\"\n")),
+              HasSubstr("unknown key 'checkout.database.urll'"));
+  EXPECT_THAT(ErrorOf(LoadToml("[checkout.datbase]\nurl = \"sqlite:\"\n")),
+              HasSubstr("unknown key 'checkout.datbase'"));
+}
+
+TEST_F(ConfigTest, ADatabaseUrlIsSqliteOrPostgresWithoutAPassword) {
+  Config cfg;
+  for (const char* good :
+       {"", "sqlite:", "postgresql://db/checkout", "postgres://u@db:5432/checkout",
+        "postgresql://u@%2Frun%2Fpostgresql/checkout",
+        "postgresql://u@[::1]:5432/c?sslmode=disable"}) {
+    EXPECT_TRUE(Set(cfg, "checkout.database.url", good).ok()) << good;
+  }
+  for (const char* bad :
+       {"mysql://db/checkout", "sqlite:/tmp/x.db", "checkout.db", "postgresql://db",
+        "postgresql:///checkout", "postgresql://db/", "host=db dbname=checkout"}) {
+    const Status st = Set(cfg, "checkout.database.url", bad);
+    ASSERT_FALSE(st.ok()) << bad;
+    EXPECT_THAT(st.error().message, HasSubstr("checkout.database.url")) << bad;
+    EXPECT_THAT(st.error().message, HasSubstr("postgresql://[user@]host")) << bad;
+  }
+  for (const char* leaky : {"postgresql://u:hunter2@db/checkout",
+                            "postgresql://db/checkout?sslmode=require&password=hunter2"}) {
+    const Status st = Set(cfg, "orders.database.url", leaky);
+    ASSERT_FALSE(st.ok()) << leaky;
+    EXPECT_THAT(st.error().message, HasSubstr("must not hold a password"));
+    EXPECT_THAT(st.error().message, HasSubstr("orders.database.url"));
+    EXPECT_THAT(st.error().message, Not(HasSubstr("hunter2")));
+  }
+  EXPECT_THAT(ErrorOf(Load({.env = {{"ROCKETMART_CATALOG_DATABASE_POOL_SIZE", "0"}}})),
+              HasSubstr("1..256"));
+  EXPECT_THAT(
+      ErrorOf(Load({.env = {{"ROCKETMART_CATALOG_DATABASE_STATEMENT_TIMEOUT_MS", "60001"}}})),
+      HasSubstr("100..60000"));
+}
+
 TEST_F(ConfigTest, DocsListEveryKey) {
   const std::string docs = RenderDocsMarkdown();
   const std::vector<std::string> keys = Keys();

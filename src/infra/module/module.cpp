@@ -2,12 +2,11 @@
 
 namespace rocketmart::module {
 
-boost::asio::awaitable<std::vector<StoreHealth>> CheckDatabases(
-    std::vector<storage::ServiceDatabase*> databases) {
+boost::asio::awaitable<std::vector<StoreHealth>> CheckDatabases(std::vector<Database*> databases) {
   std::vector<StoreHealth> stores;
-  for (storage::ServiceDatabase* db : databases) {
+  for (Database* db : databases) {
     const bool writable = co_await db->CheckWritable();
-    stores.push_back({db->name, writable});
+    stores.push_back({db->name(), writable});
   }
   co_return stores;
 }

@@ -5,9 +5,10 @@
 //
 // A module's concrete class declares, by type (no lookup by name, no service locator):
 //  - `Stores` and a static `OpenStores(config, metrics)`: the store adapters it keeps its data in,
-//    opened and migrated from its configuration section (step 1 below). The root opens them and
-//    hands them to the constructor, so it decides the order in which stores are checked at start
-//    and could hand in other adapters;
+//    opened and migrated from its configuration section (step 1 below): SQLite or PostgreSQL
+//    adapters by [<service>.database] url (database.hpp). The root opens them and hands them to
+//    the constructor, so it decides the order in which stores are checked at start and could hand
+//    in other adapters;
 //  - its constructor: configuration, clock, metrics, its `Stores`, and the client ports of other
 //    services it calls (`Clients`: interfaces from its own ports/, never another module);
 //  - accessors for the client ports it serves (in-process bindings from its clients/in_process/).
@@ -15,14 +16,16 @@
 //
 // Start, in this order, over all modules (the root drives it; each step for every module before
 // the next step):
-//   1. open + migrate its stores (OpenStores; its SQLite writers are started by the root, which
-//      also hands their outboxes and consumer sides to the event bus)
+//   1. open + migrate its stores (OpenStores; a PostgreSQL store is checked durable and writable
+//      here, before the banner). The root starts the SQLite writers and hands every database's
+//      outbox and consumer side, whatever its engine, to the one in-process event bus
 //   2. Load()            fill memory from its stores (throws when it cannot)
 //   3. StartWorkers()    its own background threads (the mail worker)
 //   4. the root starts the event bus with every module's Subscriptions()
 //   5. RegisterRoutes(), the root starts every module's PeriodicTasks(), then serves
 // Stop, in reverse: stop serving -> stop the periodic tasks -> stop the bus -> StopWorkers() ->
-// the root stops the writers -> the modules are destroyed (databases closed), last built first.
+// the root stops the SQLite writers -> the modules are destroyed (databases and pools closed),
+// last built first.
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
@@ -34,7 +37,7 @@
 
 #include "infra/events/event_bus.hpp"
 #include "infra/http/router.hpp"
-#include "infra/storage/service_database.hpp"
+#include "infra/module/database.hpp"
 
 namespace rocketmart::module {
 
@@ -63,10 +66,10 @@ class Module {
   // The service's name ("catalog"): logs and errors.
   virtual std::string_view Name() const = 0;
 
-  // Its SQLite databases, in the order they opened (empty for a module without one). The root
-  // starts and stops their writers and adds each to the SQLite event bus (its outbox as a source,
-  // its positions and claims as a consumer).
-  virtual std::vector<storage::ServiceDatabase*> Databases() = 0;
+  // Its databases (SQLite or PostgreSQL, database.hpp), in the order they opened (empty for a
+  // module without one). The root starts and stops what they need (SQLite writers) and adds each
+  // to the event bus (its outbox as a source, its positions and claims as a consumer).
+  virtual std::vector<Database*> Databases() = 0;
 
   // Step 2: fills its memory from its stores; their writers run. Start-up only (synchronous).
   virtual void Load() = 0;
@@ -89,9 +92,8 @@ class Module {
   virtual boost::asio::awaitable<std::vector<StoreHealth>> CheckStores() = 0;
 };
 
-// The writability of each database in `databases`, in order (ServiceDatabase::CheckWritable): what
+// The writability of each database in `databases`, in order (Database::CheckWritable): what
 // CheckStores answers for a module whose stores are its databases.
-boost::asio::awaitable<std::vector<StoreHealth>> CheckDatabases(
-    std::vector<storage::ServiceDatabase*> databases);
+boost::asio::awaitable<std::vector<StoreHealth>> CheckDatabases(std::vector<Database*> databases);
 
 }  // namespace rocketmart::module

@@ -226,11 +226,23 @@ asio::awaitable<Result<std::unique_ptr<Connection>>> Connection::Connect(Connect
   const std::string session =
       "-c statement_timeout=" + std::to_string(options.statement_timeout.count());
   // The caller's connection string first (expanded), then what the client insists on.
-  const char* keywords[] = {
-      "dbname",           "options", "application_name", "keepalives_idle", "keepalives_interval",
-      "keepalives_count", nullptr};
-  const char* values[] = {
-      options.conninfo.c_str(), session.c_str(), "rocketmart", "10", "2", "3", nullptr};
+  // A password given apart comes last, so it wins over any in the string.
+  const char* keywords[] = {"dbname",
+                            "options",
+                            "application_name",
+                            "keepalives_idle",
+                            "keepalives_interval",
+                            "keepalives_count",
+                            options.password.empty() ? nullptr : "password",
+                            nullptr};
+  const char* values[] = {options.conninfo.c_str(),
+                          session.c_str(),
+                          "rocketmart",
+                          "10",
+                          "2",
+                          "3",
+                          options.password.empty() ? nullptr : options.password.c_str(),
+                          nullptr};
   PGconn* raw = PQconnectStartParams(keywords, values, 1);
   if (raw == nullptr) throw std::bad_alloc();
   std::unique_ptr<Connection> conn(new Connection(raw, options));

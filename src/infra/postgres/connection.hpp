@@ -38,6 +38,9 @@ struct ConnectOptions {
   // libpq connection string ("host=/run/pg port=5432 dbname=catalog user=...", or a
   // postgresql:// URL).
   std::string conninfo;
+  // The password, kept out of `conninfo` (which may be logged); empty = none (or libpq's own
+  // sources: PGPASSWORD, ~/.pgpass).
+  std::string password;
   std::chrono::milliseconds connect_timeout{2000};
   // The server cancels a statement after this (SET statement_timeout on the session); the client
   // gives up and drops the connection after this plus statement_grace.

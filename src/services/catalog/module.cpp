@@ -2,6 +2,7 @@
 
 #include "services/catalog/adapters/cart_checkout.hpp"
 #include "services/catalog/adapters/http_routes.hpp"
+#include "services/catalog/adapters/postgres/postgres_catalog_store.hpp"
 #include "services/catalog/adapters/sqlite_product_repository.hpp"
 #include "services/catalog/adapters/sqlite_shopping_repository.hpp"
 #include "services/checkout/api/events.hpp"
@@ -11,11 +12,18 @@ namespace rocketmart::catalog {
 CatalogModule::Stores CatalogModule::OpenStores(const config::Config& config,
                                                 metrics::Registry& metrics) {
   Stores stores;
-  stores.db = std::make_unique<storage::ServiceDatabase>("catalog", config.storage,
-                                                         CatalogMigrations(), metrics);
-  stores.products = std::make_unique<SqliteProductRepository>(*stores.db->writer);
-  auto shopping =
-      std::make_shared<SqliteShoppingRepository>(*stores.db->writer, *stores.db->readers);
+  stores.db = module::OpenDatabase("catalog", config.catalog.database, config.storage,
+                                   CatalogMigrations(), MigratePostgresCatalog, metrics);
+  if (module::PostgresDatabase* pg = stores.db.postgres.get()) {
+    stores.products = std::make_unique<PostgresProductRepository>(pg->pool());
+    auto shopping = std::make_shared<PostgresShoppingRepository>(pg->pool());
+    stores.likes = shopping;
+    stores.baskets = shopping;
+    return stores;
+  }
+  storage::ServiceDatabase& db = *stores.db.sqlite;
+  stores.products = std::make_unique<SqliteProductRepository>(*db.writer);
+  auto shopping = std::make_shared<SqliteShoppingRepository>(*db.writer, *db.readers);
   stores.likes = shopping;
   stores.baskets = shopping;
   return stores;

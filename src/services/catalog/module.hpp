@@ -1,7 +1,7 @@
 // The catalog's module (ADR 0008): products and likes (CatalogService), wishlist and cart
-// (ShoppingService) on catalog.db. Calls checkout for live availability and to buy a cart (client
-// ports); consumes checkout's order.paid (paid lines leave the cart). Serves members' LikesClient
-// and WishlistClient.
+// (ShoppingService) on catalog's database (catalog.db, or PostgreSQL by [catalog.database] url).
+// Calls checkout for live availability and to buy a cart (client ports); consumes checkout's
+// order.paid (paid lines leave the cart). Serves members' LikesClient and WishlistClient.
 #pragma once
 
 #include <memory>
@@ -24,9 +24,10 @@ class PaidCartSubscriber;
 
 class CatalogModule final : public module::Module {
  public:
-  // catalog.db and the repositories on it.
+  // catalog's database (SQLite or PostgreSQL, by [catalog.database] url) and the repositories on
+  // it.
   struct Stores {
-    std::unique_ptr<storage::ServiceDatabase> db;
+    module::Database db;
     std::unique_ptr<ProductRepository> products;
     std::shared_ptr<LikeRepository> likes;
     std::shared_ptr<BasketRepository> baskets;
@@ -49,7 +50,7 @@ class CatalogModule final : public module::Module {
   CatalogService& catalog() { return catalog_; }
 
   std::string_view Name() const override { return "catalog"; }
-  std::vector<storage::ServiceDatabase*> Databases() override { return {stores_.db.get()}; }
+  std::vector<module::Database*> Databases() override { return {&stores_.db}; }
   void Load() override;
   void StartWorkers() override {}
   void StopWorkers() override {}

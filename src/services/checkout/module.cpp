@@ -5,7 +5,6 @@
 #include "infra/async/run.hpp"
 #include "services/catalog/api/events.hpp"
 #include "services/checkout/adapters/catalog_subscriber.hpp"
-#include "services/checkout/adapters/embedded_checkout_ports.hpp"
 #include "services/checkout/adapters/http_routes.hpp"
 #include "services/checkout/adapters/order_events_subscriber.hpp"
 #include "services/checkout/adapters/simulated_payment_provider.hpp"
@@ -15,31 +14,43 @@
 namespace rocketmart::checkout {
 namespace {
 
-// What an operator watches during a drop, read at scrape time from checkout.db through the
-// scraping thread's own read-only connection: stock totals (available, held, sold, over the
-// products that are not retired; a series per product would grow with the catalog) and open
-// holds (indexed reads; NaN when a read fails).
-void RegisterGauges(metrics::Registry& registry, storage::ServiceDatabase& db) {
-  storage::ServiceDatabase* checkout = &db;
+// One number at scrape time from checkout's database: SQLite through the scraping thread's own
+// read-only connection, PostgreSQL through the database's gauge reader (at most the statement
+// timeout). NaN when the read fails.
+double ReadNumber(module::Database& db, std::string_view sqlite_sql,
+                  std::string_view postgres_sql) {
+  if (db.sqlite) return db.sqlite->ReadNumber(sqlite_sql);
+  return db.postgres->ReadNumber(std::string(postgres_sql), postgres::Params{});
+}
+
+// What an operator watches during a drop, read at scrape time: stock totals (available, held,
+// sold, over the products that are not retired; a series per product would grow with the
+// catalog) and open holds (indexed reads; NaN when a read fails).
+void RegisterGauges(metrics::Registry& registry, module::Database& db) {
+  module::Database* checkout = &db;
   registry.AddGauge(
       "checkout_stock_available_units",
       "Units on sale not held or sold, summed over products that are not retired", "", [checkout] {
-        return checkout->ReadNumber("SELECT SUM(available) FROM inventory WHERE retired = 0");
+        return ReadNumber(*checkout, "SELECT SUM(available) FROM inventory WHERE retired = 0",
+                          "SELECT SUM(available) FROM inventory WHERE NOT retired");
       });
-  registry.AddGauge(
-      "checkout_stock_held_units", "Units in open holds (awaiting payment), summed over products",
-      "", [checkout] {
-        return checkout->ReadNumber("SELECT SUM(held) FROM inventory WHERE retired = 0");
-      });
-  registry.AddGauge(
-      "checkout_stock_sold_units", "Units sold and not refunded, summed over products", "",
-      [checkout] {
-        return checkout->ReadNumber("SELECT SUM(sold) FROM inventory WHERE retired = 0");
-      });
+  registry.AddGauge("checkout_stock_held_units",
+                    "Units in open holds (awaiting payment), summed over products", "", [checkout] {
+                      return ReadNumber(*checkout,
+                                        "SELECT SUM(held) FROM inventory WHERE retired = 0",
+                                        "SELECT SUM(held) FROM inventory WHERE NOT retired");
+                    });
+  registry.AddGauge("checkout_stock_sold_units",
+                    "Units sold and not refunded, summed over products", "", [checkout] {
+                      return ReadNumber(*checkout,
+                                        "SELECT SUM(sold) FROM inventory WHERE retired = 0",
+                                        "SELECT SUM(sold) FROM inventory WHERE NOT retired");
+                    });
   registry.AddGauge("checkout_holds_open", "Holds awaiting payment (ACTIVE or PAYING)", "",
                     [checkout] {
-                      return checkout->ReadNumber(
-                          "SELECT COUNT(*) FROM holds WHERE status IN ('ACTIVE', 'PAYING')");
+                      constexpr std::string_view kSql =
+                          "SELECT COUNT(*) FROM holds WHERE status IN ('ACTIVE', 'PAYING')";
+                      return ReadNumber(*checkout, kSql, kSql);
                     });
 }
 
@@ -60,20 +71,28 @@ std::vector<module::PeriodicTask> MaintenancePeriodicTasks(CheckoutService& chec
 CheckoutModule::Stores CheckoutModule::OpenStores(const config::Config& config,
                                                   metrics::Registry& metrics) {
   Stores stores;
-  // The simulated processor stands in for an external system: its ledger is WAL + NORMAL, which
-  // survives a killed process (our fault model) without spending a third fsync per purchase. Our
-  // own databases keep storage.synchronous (FULL by default).
-  stores.provider_db = std::make_unique<storage::ServiceDatabase>(
+  // The simulated processor stands in for an external system: its ledger stays SQLite in the data
+  // directory whatever keeps checkout's data, WAL + NORMAL, which survives a killed process (our
+  // fault model) without spending a third fsync per purchase. Our own databases keep
+  // storage.synchronous (FULL by default).
+  stores.provider_db.sqlite = std::make_unique<storage::ServiceDatabase>(
       "provider", config.storage, SimulatedProviderMigrations(), metrics,
       storage::Synchronous::kNormal);
   stores.provider = std::make_unique<SimulatedPaymentProvider>(
-      *stores.provider_db->writer, *stores.provider_db->readers,
+      *stores.provider_db.sqlite->writer, *stores.provider_db.sqlite->readers,
       SimulatedProviderOptions{config.payment.decline_percent / 100.0,
                                static_cast<std::uint64_t>(config.payment.seed),
                                std::chrono::milliseconds(config.payment.latency_ms)});
-  stores.db = std::make_unique<storage::ServiceDatabase>("checkout", config.storage,
-                                                         CheckoutMigrations(), metrics);
-  stores.ports = std::make_unique<EmbeddedCheckoutPorts>(*stores.db->writer, *stores.db->readers);
+  stores.db = module::OpenDatabase("checkout", config.checkout.database, config.storage,
+                                   CheckoutMigrations(), MigratePostgresCheckout, metrics);
+  if (module::PostgresDatabase* pg = stores.db.postgres.get()) {
+    stores.postgres = std::make_unique<PostgresCheckoutStores>(pg->pool());
+  } else {
+    stores.sqlite = std::make_unique<SqliteCheckoutStores>(*stores.db.sqlite->writer,
+                                                           *stores.db.sqlite->readers);
+  }
+  stores.admission = std::make_unique<InMemoryAdmission>();
+  stores.gate = std::make_unique<InMemoryIdempotencyGate>();
   return stores;
 }
 
@@ -84,15 +103,30 @@ CheckoutOptions OptionsFrom(const config::Config& config) {
   options.idempotency_ttl = std::chrono::seconds(config.checkout.idempotency_ttl_s);
   return options;
 }
+
+// Checkout's ports on whichever stores OpenStores chose.
+CheckoutPorts PortsOf(CheckoutModule::Stores& stores, ProductDirectory& catalog) {
+  auto bind = [&](auto& five) {
+    return CheckoutPorts{.stock = five.stock,
+                         .sales = five.sales,
+                         .holds = five.holds,
+                         .refunds = five.refunds,
+                         .idempotency = five.idempotency,
+                         .admission = *stores.admission,
+                         .gate = *stores.gate,
+                         .provider = *stores.provider,
+                         .catalog = catalog};
+  };
+  return stores.postgres ? bind(*stores.postgres) : bind(*stores.sqlite);
+}
 }  // namespace
 
 CheckoutModule::CheckoutModule(const config::Config& config, const Clock& clock,
                                metrics::Registry& metrics, Stores stores, Clients clients)
     : config_(config),
       stores_(std::move(stores)),
-      checkout_(
-          std::make_unique<CheckoutService>(stores_.ports->With(*stores_.provider, clients.catalog),
-                                            clock, metrics, OptionsFrom(config))),
+      checkout_(std::make_unique<CheckoutService>(PortsOf(stores_, clients.catalog), clock, metrics,
+                                                  OptionsFrom(config))),
       availability_(*checkout_),
       cart_checkout_client_(*checkout_),
       payments_client_(*checkout_),
@@ -100,7 +134,7 @@ CheckoutModule::CheckoutModule(const config::Config& config, const Clock& clock,
       product_inventory_subscriber_(std::make_unique<ProductInventorySubscriber>(*checkout_)),
       product_cache_subscriber_(std::make_unique<ProductCacheSubscriber>(*checkout_)),
       order_events_subscriber_(std::make_unique<OrderEventsSubscriber>(*checkout_)) {
-  RegisterGauges(metrics, *stores_.db);
+  RegisterGauges(metrics, stores_.db);
 }
 
 CheckoutModule::~CheckoutModule() = default;

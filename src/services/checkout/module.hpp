@@ -1,10 +1,11 @@
 // The checkout module (ADR 0008): sales, admission, holds, payments and refunds (CheckoutService)
-// on checkout.db, with the simulated card processor's own ledger (provider.db); its maintenance
-// (hold expiry, stale payments, refunds, the reconciler, idempotency retention). Consumes the
-// catalog's product events (inventory rows, and every instance's memory of them) and orders'
-// cancellations and returns (refund, restock). Calls the catalog's product directory. Serves the
-// catalog's AvailabilitySource and CheckoutClient and orders' PaymentsClient and
-// SaleFiguresSource.
+// on checkout's database (checkout.db, or PostgreSQL by [checkout.database] url), with the
+// simulated card processor's own ledger (provider.db, always SQLite: it stands for an external
+// system); its maintenance (hold expiry, stale payments, refunds, the reconciler, idempotency
+// retention). Consumes the catalog's product events (inventory rows, and every instance's memory of
+// them) and orders' cancellations and returns (refund, restock). Calls the catalog's product
+// directory. Serves the catalog's AvailabilitySource and CheckoutClient and orders' PaymentsClient
+// and SaleFiguresSource.
 #pragma once
 
 #include <memory>
@@ -13,7 +14,10 @@
 #include "infra/config/config.hpp"
 #include "infra/metrics/metrics.hpp"
 #include "infra/module/module.hpp"
-#include "services/checkout/adapters/embedded_checkout_ports.hpp"
+#include "services/checkout/adapters/in_memory_admission.hpp"
+#include "services/checkout/adapters/in_memory_idempotency_gate.hpp"
+#include "services/checkout/adapters/postgres/postgres_checkout_stores.hpp"
+#include "services/checkout/adapters/sqlite_checkout_stores.hpp"
 #include "services/checkout/checkout_service.hpp"
 #include "services/checkout/clients/in_process/clients.hpp"
 #include "services/checkout/maintenance.hpp"
@@ -28,15 +32,19 @@ class OrderEventsSubscriber;
 
 class CheckoutModule final : public module::Module {
  public:
-  // The payment provider (the simulated processor, with its ledger in provider.db) and checkout.db
-  // with the stores on it, plus this process's admission and in-flight gate.
+  // The payment provider (the simulated processor, with its ledger in provider.db) and checkout's
+  // database with the stores on it (SQLite or PostgreSQL: one of the two sets), plus this
+  // process's admission and in-flight gate.
   struct Stores {
-    std::unique_ptr<storage::ServiceDatabase> provider_db;
+    module::Database provider_db;
     std::unique_ptr<PaymentProvider> provider;
-    std::unique_ptr<storage::ServiceDatabase> db;
-    std::unique_ptr<EmbeddedCheckoutPorts> ports;
+    module::Database db;
+    std::unique_ptr<SqliteCheckoutStores> sqlite;
+    std::unique_ptr<PostgresCheckoutStores> postgres;
+    std::unique_ptr<InMemoryAdmission> admission;
+    std::unique_ptr<InMemoryIdempotencyGate> gate;
   };
-  // Opens provider.db, then checkout.db.
+  // Opens provider.db, then checkout's database.
   static Stores OpenStores(const config::Config& config, metrics::Registry& metrics);
 
   // The catalog's side of checkout: must outlive the module.
@@ -57,8 +65,8 @@ class CheckoutModule final : public module::Module {
   CheckoutService& checkout() { return *checkout_; }
 
   std::string_view Name() const override { return "checkout"; }
-  std::vector<storage::ServiceDatabase*> Databases() override {
-    return {stores_.provider_db.get(), stores_.db.get()};
+  std::vector<module::Database*> Databases() override {
+    return {&stores_.provider_db, &stores_.db};
   }
   void Load() override;
   void StartWorkers() override {}

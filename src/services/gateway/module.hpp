@@ -35,7 +35,7 @@ class GatewayModule final : public module::Module {
   members::TokenRevoker& token_revoker() { return revoker_; }
 
   std::string_view Name() const override { return "gateway"; }
-  std::vector<storage::ServiceDatabase*> Databases() override { return {}; }
+  std::vector<module::Database*> Databases() override { return {}; }
   void Load() override {}
   void StartWorkers() override {}
   void StopWorkers() override {}

@@ -10,6 +10,7 @@
 #include "services/members/adapters/http_routes.hpp"
 #include "services/members/adapters/in_memory_throttle_store.hpp"
 #include "services/members/adapters/mailers.hpp"
+#include "services/members/adapters/postgres/postgres_member_store.hpp"
 #include "services/members/adapters/sodium_crypto.hpp"
 #include "services/members/adapters/sqlite_member_repository.hpp"
 
@@ -18,8 +19,8 @@ namespace rocketmart::members {
 MembersModule::Stores MembersModule::OpenStores(const config::Config& config, const Clock& clock,
                                                 metrics::Registry& metrics) {
   Stores stores;
-  stores.db = std::make_unique<storage::ServiceDatabase>("members", config.storage,
-                                                         MembersMigrations(), metrics);
+  stores.db = module::OpenDatabase("members", config.members.database, config.storage,
+                                   MembersMigrations(), MigratePostgresMembers, metrics);
   std::string data_key = config.members.data_key;
   if (data_key.empty()) {
     auto loaded = auth::LoadOrCreateSecret(std::filesystem::path(config.storage.data_dir) /
@@ -30,9 +31,14 @@ MembersModule::Stores MembersModule::OpenStores(const config::Config& config, co
   auto cipher = std::make_unique<SodiumFieldCipher>(data_key);
   spdlog::info("members: personal data sealed with {}", cipher->algorithm());
   stores.cipher = std::move(cipher);
-  stores.members =
-      std::make_unique<SqliteMemberRepository>(*stores.db->writer, *stores.db->readers);
-  stores.mail_outbox = std::make_unique<SqliteMailOutbox>(*stores.db->writer, *stores.db->readers);
+  if (module::PostgresDatabase* pg = stores.db.postgres.get()) {
+    stores.members = std::make_unique<PostgresMemberRepository>(pg->pool());
+    stores.mail_outbox = std::make_unique<PostgresMailOutbox>(pg->pool());
+  } else {
+    storage::ServiceDatabase& db = *stores.db.sqlite;
+    stores.members = std::make_unique<SqliteMemberRepository>(*db.writer, *db.readers);
+    stores.mail_outbox = std::make_unique<SqliteMailOutbox>(*db.writer, *db.readers);
+  }
   if (config.mail.transport == "smtp") {
     SmtpOptions smtp;
     smtp.url = config.mail.smtp_url;
@@ -96,7 +102,10 @@ MembersModule::MembersModule(const config::Config& config, const Clock& clock,
       *stores_.mail_outbox, *stores_.cipher, *stores_.mailer, clock,
       [service] { return service->ResolveMailRequests(); }, worker_options);
   MailWorker* worker = mail_worker_.get();
-  stores_.db->writer->AddCommitListener([worker] { worker->Notify(); });
+  // On SQLite each commit wakes the worker; on PostgreSQL (no commit notification to this
+  // process) it finds new mail at its poll interval.
+  if (stores_.db.sqlite)
+    stores_.db.sqlite->writer->AddCommitListener([worker] { worker->Notify(); });
 
   metrics.AddCounterFn("mail_sent_total", "Mails the transport took", "",
                        [worker] { return worker->sent(); });
@@ -148,7 +157,7 @@ std::vector<module::PeriodicTask> MembersModule::PeriodicTasks() {
 }
 
 boost::asio::awaitable<std::vector<module::StoreHealth>> MembersModule::CheckStores() {
-  std::vector<storage::ServiceDatabase*> databases = Databases();
+  std::vector<module::Database*> databases = Databases();
   std::vector<module::StoreHealth> stores = co_await module::CheckDatabases(std::move(databases));
   // The mail directory (file transport) is probed each time: one small file, no fsync.
   if (stores_.mail_dir) {

@@ -29,11 +29,12 @@ class SodiumPasswordHasher;
 
 class MembersModule final : public module::Module {
  public:
-  // members.db (members, sessions, the mail outbox), the key personal data is sealed with, the
+  // members' database (members, sessions, the mail outbox: members.db, or PostgreSQL by
+  // [members.database] url), the key personal data is sealed with, the
   // mail transport (with its directory for the file transport: a store /health reports), and the
   // throttle counters.
   struct Stores {
-    std::unique_ptr<storage::ServiceDatabase> db;
+    module::Database db;
     std::unique_ptr<FieldCipher> cipher;
     std::unique_ptr<MemberRepository> members;
     std::unique_ptr<MailOutbox> mail_outbox;
@@ -41,8 +42,8 @@ class MembersModule final : public module::Module {
     std::optional<std::filesystem::path> mail_dir;  // file transport only
     std::unique_ptr<ThrottleStore> throttles;
   };
-  // Opens members.db, then the data key (members.data_key, else <data_dir>/secrets/members.key),
-  // then the mail transport; throws naming what failed.
+  // Opens members' database, then the data key (members.data_key, else
+  // <data_dir>/secrets/members.key), then the mail transport; throws naming what failed.
   static Stores OpenStores(const config::Config& config, const Clock& clock,
                            metrics::Registry& metrics);
 
@@ -65,7 +66,7 @@ class MembersModule final : public module::Module {
   const SodiumPasswordHasher& password_hasher() const { return *hasher_; }
 
   std::string_view Name() const override { return "members"; }
-  std::vector<storage::ServiceDatabase*> Databases() override { return {stores_.db.get()}; }
+  std::vector<module::Database*> Databases() override { return {&stores_.db}; }
   void Load() override;
   void StartWorkers() override;
   void StopWorkers() override;

@@ -23,9 +23,9 @@ class PaymentRefundedSubscriber;
 
 class OrdersModule final : public module::Module {
  public:
-  // orders.db and the order store on it.
+  // orders' database (SQLite or PostgreSQL, by [orders.database] url) and the order store on it.
   struct Stores {
-    std::unique_ptr<storage::ServiceDatabase> db;
+    module::Database db;
     std::unique_ptr<OrderStore> orders;
   };
   static Stores OpenStores(const config::Config& config, metrics::Registry& metrics);
@@ -44,7 +44,7 @@ class OrdersModule final : public module::Module {
   members::OrdersClient& orders_client() { return orders_client_; }
 
   std::string_view Name() const override { return "orders"; }
-  std::vector<storage::ServiceDatabase*> Databases() override { return {stores_.db.get()}; }
+  std::vector<module::Database*> Databases() override { return {&stores_.db}; }
   void Load() override;
   void StartWorkers() override {}
   void StopWorkers() override {}

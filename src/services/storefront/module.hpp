@@ -33,7 +33,7 @@ class StorefrontModule final : public module::Module {
   ~StorefrontModule() override;
 
   std::string_view Name() const override { return "storefront"; }
-  std::vector<storage::ServiceDatabase*> Databases() override { return {}; }
+  std::vector<module::Database*> Databases() override { return {}; }
   void Load() override {}
   // The stream hub's thread; it posts to the server's threads, so it stops before they go.
   void StartWorkers() override;

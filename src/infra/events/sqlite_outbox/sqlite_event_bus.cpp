@@ -41,6 +41,10 @@ void SqliteEventBus::AddService(std::string service, storage::GroupCommitWriter&
   services_.push_back(std::move(s));
 }
 
+void SqliteEventBus::AddService(OutboxSource& outbox, ConsumerStore& store) {
+  bus_.AddService(outbox, store);  // refuses a service added twice
+}
+
 void SqliteEventBus::Subscribe(Subscription subscription) {
   std::tuple<std::string, std::string, std::string> key{
       subscription.source,

@@ -7,7 +7,10 @@
 // Before issue 12, positions and dead letters were kept in the producer's database; Start (and
 // DeliverOnceForTest) carries them over to their consumer once.
 //
-// In-process only: every producer and consumer database must be added with AddService. See
+// In-process only: every producer and consumer database must be added with AddService. A service
+// whose database another engine keeps (PostgreSQL: postgres_outbox/postgres_stores.hpp) is added
+// by its OutboxSource and ConsumerStore to the same relay, so services on SQLite and PostgreSQL
+// exchange events in one process (the carry-over below concerns SQLite pairs only). See
 // docs/adr/0007-event-port.md for the Redis Streams mapping of the same port.
 //
 // Thread-safety: as EventBus; AddService before Subscribe. Ownership: borrows writers, readers,
@@ -45,6 +48,9 @@ class SqliteEventBus final : public EventBus {
   // its subscriptions keep positions, claims and dead letters (as a consumer). Before Subscribe.
   void AddService(std::string service, storage::GroupCommitWriter& writer,
                   storage::ReadConnections& readers);
+  // A service kept by another engine: its outbox (as a source) and consumer store (positions,
+  // dead letters), borrowed. Before Subscribe.
+  void AddService(OutboxSource& outbox, ConsumerStore& store);
 
   void Subscribe(Subscription subscription) override;
   // Carries positions and dead letters kept by an older version in a producer's database over to
