@@ -41,6 +41,7 @@ struct FieldSpec {
 
 constexpr std::string_view kSynchronous[] = {"full", "normal"};
 constexpr std::string_view kMailTransports[] = {"file", "smtp"};
+constexpr std::string_view kEventTransports[] = {"outbox", "redis-streams"};
 constexpr std::string_view kLogLevels[] = {"trace", "debug", "info", "warn", "error", "off"};
 constexpr std::string_view kLogFormats[] = {"auto", "text", "json"};
 constexpr std::int64_t kMiB = 1024 * 1024;
@@ -73,6 +74,32 @@ const char* CheckTrustedProxies(std::string_view v) {
   return http::TrustedProxies::Parse(v).ok()
              ? nullptr
              : "must be IP addresses or CIDR blocks separated by commas, e.g. 10.0.0.0/8, ::1";
+}
+
+// redis.url: empty (no Redis) or redis://host:port[/db] or unix:///path/to/redis.sock.
+const char* CheckRedisUrl(std::string_view v) {
+  if (v.empty()) return nullptr;
+  constexpr const char* kShape =
+      "must be empty (no Redis) or redis://host:port[/db] or unix:///path/to/redis.sock; the "
+      "password goes in redis.password";
+  if (v.starts_with("unix:///")) return v.size() > 8 ? nullptr : kShape;
+  if (!v.starts_with("redis://")) return kShape;
+  const std::string_view rest = v.substr(8);
+  if (rest.empty() || rest.find('@') != std::string_view::npos) return kShape;
+  return std::any_of(rest.begin(), rest.end(),
+                     [](char c) { return c == ' ' || static_cast<unsigned char>(c) < 0x20; })
+             ? kShape
+             : nullptr;
+}
+
+// discovery.etcd_url: empty (no discovery) or http://host:port of an etcd v3 client endpoint.
+const char* CheckEtcdUrl(std::string_view v) {
+  if (v.empty()) return nullptr;
+  if (!v.starts_with("http://") || v.size() <= 7 ||
+      std::any_of(v.begin(), v.end(), [](char c) { return c == ' ' || c == '@'; })) {
+    return "must be empty (no discovery) or http://host:port (etcd's client URL)";
+  }
+  return nullptr;
 }
 
 const char* CheckSmtpUrl(std::string_view v) {
@@ -237,6 +264,8 @@ const FieldSpec kFields[] = {
   RM_SECRET(auth.secret, CheckHmacSecret, "HMAC signing secret (>= 32 bytes); usually from env."),
   RM_STR(auth.secret_file, 0, kMaxString,
          "Secret file, created if missing; empty = `<data_dir>/secrets/jwt.key`."),
+  RM_SECRET(auth.internal_secret, CheckHmacSecret,
+            "Services run apart (`serve --service`): the key the gateway signs each forwarded request's internal identity with (>= 32 bytes; never auth.secret); required in that mode."),
   RM_ENUM(log.level, kLogLevels, "Minimum log level."),
   RM_ENUM(log.format, kLogFormats, "`json`: one object per line (time, level, msg; access lines add requestId, route, path, status, durationMs, memberId, client, traceId); `text`: for people; `auto`: text on a terminal, else json."),
   RM_BOOL(log.access_log, "Log one line per request."),
@@ -278,6 +307,15 @@ const FieldSpec kFields[] = {
   RM_INT(payment.decline_percent, 0, 100, "Simulated provider: share of charges declined."),
   RM_INT(payment.seed, 0, 2'147'483'647, "Simulated provider: seed of the decline decision."),
   RM_INT(payment.latency_ms, 0, 10'000, "Simulated provider: latency added to each charge."),
+  RM_STR_CHECKED(redis.url, 0, 2048, CheckRedisUrl,
+         "Redis shared by every instance (docs/redis.md): `redis://host:port[/db]` or `unix:///path.sock`; empty = none (in-memory admission, throttles and deny-list: one instance)."),
+  RM_SECRET(redis.password, nullptr, "Redis AUTH password; empty = none."),
+  RM_ENUM(events.transport, kEventTransports,
+          "How events travel between services: `outbox` = relayed in-process from each service's outbox; `redis-streams` = through Redis Streams (needs redis.url; required when services run apart)."),
+  RM_STR_CHECKED(discovery.etcd_url, 0, 2048, CheckEtcdUrl,
+         "Services run apart: etcd's client URL (http://host:port) where instances register and find each other; empty = none."),
+  RM_STR(discovery.advertise_host, 0, 255,
+         "The address other instances reach this one at; empty = server.host (127.0.0.1 for a wildcard host)."),
   RM_SECRET(ops.metrics_token, CheckHmacSecret,
             "Bearer token GET /metrics requires when set (>= 32 bytes; Prometheus `authorization: credentials`)."),
   RM_STR(storefront.assets_dir, 0, kMaxString, "The built storefront (index.html, assets/); empty = the `web` folder next to the binary."),
@@ -681,6 +719,9 @@ namespace {
 
 // Rules between keys, checked once every source is applied.
 Status CheckAcrossKeys(const Config& c) {
+  if (c.events.transport == "redis-streams" && c.redis.url.empty()) {
+    return Invalid("events.transport = \"redis-streams\" needs redis.url");
+  }
   if (c.server.admin_port > 0 && c.server.admin_port == c.server.port) {
     return Invalid("server.admin_port " + std::to_string(c.server.admin_port) +
                    " is also server.port: the admin listener needs a port of its own");

@@ -71,6 +71,8 @@ struct AuthConfig {
   int refresh_ttl_s = 2'592'000;  // Absolute lifetime of a refresh-token family (30 days).
   std::string secret;             // Secret; empty = unset (then the secret file is used).
   std::string secret_file;        // Empty = <storage.data_dir>/secrets/jwt.key (see JwtSecretPath).
+  // Services run apart: the key of the gateway's internal identity (auth/internal_identity.hpp).
+  std::string internal_secret;  // Secret; required with `serve --service`.
 };
 
 struct LogConfig {
@@ -160,6 +162,23 @@ struct StorefrontConfig {
   int stream_heartbeat_s = 15;  // Comment line sent on a quiet stream.
 };
 
+// Redis, shared by every instance of the services that use it (docs/redis.md).
+struct RedisConfig {
+  std::string url;       // Empty = no Redis: the in-memory adapters (one instance).
+  std::string password;  // Secret.
+};
+
+// How events travel between services (ADR 0007, ADR 0041).
+struct EventsConfig {
+  std::string transport = "outbox";  // "outbox" (in-process relay) | "redis-streams"
+};
+
+// Service discovery when the services run apart (ADR 0043).
+struct DiscoveryConfig {
+  std::string etcd_url;        // Empty = none.
+  std::string advertise_host;  // Empty = server.host (127.0.0.1 for a wildcard host).
+};
+
 struct DemoConfig {
   bool seed = true;  // Seed a demo catalog into an empty data directory.
 };
@@ -178,6 +197,9 @@ struct Config {
   PaymentConfig payment;
   OpsConfig ops;
   StorefrontConfig storefront;
+  RedisConfig redis;
+  EventsConfig events;
+  DiscoveryConfig discovery;
 };
 
 struct LoadOptions {

@@ -317,6 +317,37 @@ TEST_F(ConfigTest, SecretFromFile) {
 }
 
 // Issue 13: [<service>.database] per service, by TOML table and by environment variable.
+TEST_F(ConfigTest, RedisEventsAndDiscoveryForSeveralInstances) {
+  auto cfg = Load({});
+  ASSERT_TRUE(cfg.ok()) << cfg.error().message;
+  EXPECT_EQ(cfg->redis.url, "");
+  EXPECT_EQ(cfg->events.transport, "outbox");
+  EXPECT_EQ(cfg->discovery.etcd_url, "");
+  cfg = Load({.env = {{"ROCKETMART_REDIS_URL", "redis://127.0.0.1:6379/2"},
+                      {"ROCKETMART_REDIS_PASSWORD", "pw"},
+                      {"ROCKETMART_EVENTS_TRANSPORT", "redis-streams"},
+                      {"ROCKETMART_DISCOVERY_ETCD_URL", "http://127.0.0.1:2379"},
+                      {"ROCKETMART_AUTH_INTERNAL_SECRET", std::string(32, 'i')}}});
+  ASSERT_TRUE(cfg.ok()) << cfg.error().message;
+  EXPECT_EQ(cfg->redis.url, "redis://127.0.0.1:6379/2");
+  EXPECT_EQ(cfg->redis.password, "pw");
+  EXPECT_EQ(cfg->events.transport, "redis-streams");
+  EXPECT_EQ(cfg->discovery.etcd_url, "http://127.0.0.1:2379");
+  EXPECT_EQ(cfg->auth.internal_secret, std::string(32, 'i'));
+  EXPECT_TRUE(Load({.env = {{"ROCKETMART_REDIS_URL", "unix:///run/redis.sock"}}}).ok());
+  for (const char* bad : {"127.0.0.1:6379", "redis://:pw@host:6379", "http://host", "unix:///"}) {
+    auto refused = Load({.env = {{"ROCKETMART_REDIS_URL", bad}}});
+    ASSERT_FALSE(refused.ok()) << bad;
+    EXPECT_NE(refused.error().message.find("redis.url"), std::string::npos);
+  }
+  auto streams_alone = Load({.env = {{"ROCKETMART_EVENTS_TRANSPORT", "redis-streams"}}});
+  ASSERT_FALSE(streams_alone.ok());
+  EXPECT_NE(streams_alone.error().message.find("needs redis.url"), std::string::npos);
+  EXPECT_FALSE(Load({.env = {{"ROCKETMART_EVENTS_TRANSPORT", "kafka"}}}).ok());
+  EXPECT_FALSE(Load({.env = {{"ROCKETMART_DISCOVERY_ETCD_URL", "etcd:2379"}}}).ok());
+  EXPECT_FALSE(Load({.env = {{"ROCKETMART_AUTH_INTERNAL_SECRET", "short"}}}).ok());
+}
+
 TEST_F(ConfigTest, EachServiceSelectsItsDatabase) {
   auto cfg = Load({});
   ASSERT_TRUE(cfg.ok()) << cfg.error().message;
