@@ -21,6 +21,9 @@ namespace {
 discovery::etcd::EtcdOptions EtcdOptionsFrom(const config::Config& config) {
   discovery::etcd::EtcdOptions options;
   options.endpoint = config.discovery.etcd_url;
+  // ADR 0043: a 2 s lease kept alive every TTL/3, so a killed instance's key goes within ~2 s
+  // (etcd checks expiry every 500 ms): out of its peers' rotation within the 3 s of issue 15.
+  options.lease_ttl = std::chrono::seconds(2);
   return options;
 }
 

@@ -210,7 +210,9 @@ void ServerProcess::Start() {
     args.push_back(a);
   }
   for (const auto& a : options_.extra_args) args.push_back(a);
-  const auto engine_env = EngineEnv(data_dir_);  // before fork: it may start PostgreSQL
+  // Before fork: it may start PostgreSQL.
+  const auto engine_env =
+      options_.engine_env ? EngineEnv(data_dir_) : std::map<std::string, std::string>{};
   const pid_t pid = fork();
   if (pid == 0) {
     dup2(out[1], STDOUT_FILENO);
@@ -238,7 +240,7 @@ void ServerProcess::Start() {
     const Ports ports = ReadPorts(out[0], pid);
     port_ = ports.port;
     admin_port_ = ports.admin_port;
-    CheckServerEngine(data_dir_);
+    if (options_.engine_env) CheckServerEngine(data_dir_);
   } catch (...) {
     close(out[0]);
     Kill();

@@ -27,6 +27,9 @@ struct ServerOptions {
   std::vector<std::string> wrapper;
   // Non-empty: the server's log (stderr) is appended to this file instead of discarded.
   std::filesystem::path log_file;
+  // False: the process gets no database URLs from the test engine (support/test_engine.hpp) and
+  // its data directory is not checked against it (a cluster's processes name their own).
+  bool engine_env = true;
 };
 
 class ServerProcess {
