@@ -94,20 +94,7 @@ std::filesystem::path Cluster::mail_dir() const {
 }
 
 std::string Cluster::Token(std::int64_t n, bool admin, bool verified) const {
-  auth::Keyring keyring;
-  if (!keyring.Add({"k1", kMemberSecret}, true).ok()) throw std::runtime_error("bad key");
-  const auto now = std::chrono::system_clock::now();
-  auth::Claims claims;
-  claims.member_id = auth::SyntheticMemberId(n);
-  claims.role = admin ? "admin" : "user";
-  claims.type = std::string(auth::kAccessType);
-  claims.issued_at = now;
-  claims.not_before = now;
-  claims.expires_at = now + std::chrono::minutes(30);
-  claims.issuer = "rocketmart";
-  claims.audience = "rocketmart-api";
-  claims.email_verified = verified;
-  return auth::Sign(claims, keyring);
+  return SignSyntheticToken(kMemberSecret, n, admin, verified);
 }
 
 std::string Cluster::InternalIdentity(std::int64_t member_id, bool admin,

@@ -291,11 +291,10 @@ void ServerProcess::Restart() {
   Start();
 }
 
-std::string ServerProcess::FastToken(std::int64_t n, bool admin, bool verified) const {
-  auto secret = auth::LoadOrCreateSecret(data_dir_ / "secrets" / "jwt.key");
-  if (!secret.ok()) throw std::runtime_error("no signing key in the data directory");
+std::string SignSyntheticToken(const std::string& secret, std::int64_t n, bool admin,
+                               bool verified) {
   auth::Keyring keyring;
-  if (!keyring.Add({"k1", *secret}, true).ok()) throw std::runtime_error("bad signing key");
+  if (!keyring.Add({"k1", secret}, true).ok()) throw std::runtime_error("bad signing key");
   const auto now = std::chrono::system_clock::now();
   auth::Claims claims;
   claims.member_id = auth::SyntheticMemberId(n);
@@ -308,6 +307,12 @@ std::string ServerProcess::FastToken(std::int64_t n, bool admin, bool verified) 
   claims.audience = "rocketmart-api";
   claims.email_verified = verified;
   return auth::Sign(claims, keyring);
+}
+
+std::string ServerProcess::FastToken(std::int64_t n, bool admin, bool verified) const {
+  auto secret = auth::LoadOrCreateSecret(data_dir_ / "secrets" / "jwt.key");
+  if (!secret.ok()) throw std::runtime_error("no signing key in the data directory");
+  return SignSyntheticToken(*secret, n, admin, verified);
 }
 
 std::string ServerProcess::Token(std::int64_t n, bool admin) const {

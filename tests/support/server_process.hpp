@@ -72,6 +72,11 @@ class ServerProcess {
   std::uint16_t admin_port_ = 0;
 };
 
+// An access token for synthetic identity `n` (30 minutes, the default issuer and audience) signed
+// with `secret` under key id k1: what FastToken and a cluster's tokens are.
+std::string SignSyntheticToken(const std::string& secret, std::int64_t n, bool admin = false,
+                               bool verified = true);
+
 // A command that ran to its end (or was killed at its deadline), with what it printed.
 struct CommandResult {
   int exit_code = -1;  // -signal when killed by one
