@@ -14,6 +14,7 @@
 # deployment runs (docs/cluster.md); only the addresses differ.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=scripts/lib/local_postgres.sh
 . scripts/lib/local_postgres.sh
 
 ACTION="${1:-}"
@@ -130,6 +131,7 @@ down() {
     kill -KILL "$pid" 2>/dev/null || true
     echo "stopped $name"
   done
+  # shellcheck disable=SC2034  # read by local_pg_stop
   LOCAL_PG_DIR="$DIR/postgres"
   local_pg_stop
   echo "stopped postgres"
