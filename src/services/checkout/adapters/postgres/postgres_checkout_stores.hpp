@@ -22,9 +22,10 @@
 // Payments are group-committed too: CompletePayment queues, and a flusher sends up to
 // `max_batch` of them as one transaction in two round trips: BEGIN and a
 // checkout_complete_payment() call per payment (each locks its hold, marks it PAID, writes its
-// payment and ledger rows, or answers why not), then one checkout_sell_held() for the batch (held
-// -> sold, one UPDATE per product with the summed units), the order.paid outbox rows and COMMIT.
-// The hot inventory row is locked by the second round trip only, once per batch. A refusal (no such
+// payment and ledger rows, or answers why not), then the order.paid outbox rows, one
+// checkout_sell_held() for the batch (held -> sold, one UPDATE per product with the summed units)
+// and COMMIT. The hot inventory row is locked last, once per batch, for little more than the
+// commit. A refusal (no such
 // hold, not awaiting payment) writes nothing and answers that payment alone; an unexpected failure
 // of a batch (nothing committed) replays it payment by payment, so only the faulty one fails.
 //

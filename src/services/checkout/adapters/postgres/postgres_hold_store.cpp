@@ -296,10 +296,9 @@ asio::awaitable<Result<std::vector<Result<PaidOrder>>>> PostgresHoldStore::Compl
     if (!settled.ok()) {
       error = std::move(settled).error();
     } else {
-      // Round trip 2: the units sold (one UPDATE per product, summed), order.paid, COMMIT.
+      // Round trip 2: order.paid, the units sold (one UPDATE per product, summed), COMMIT.
       std::vector<std::int64_t> products, quantities;
       std::vector<postgres::Statement> second;
-      second.push_back({kSell, {}});
       std::vector<Result<PaidOrder>> answers;
       answers.reserve(batch.size());
       for (std::size_t i = 0; i < batch.size(); ++i) {
@@ -314,7 +313,10 @@ asio::awaitable<Result<std::vector<Result<PaidOrder>>>> PostgresHoldStore::Compl
         }
         answers.push_back(std::move(done.answer));
       }
-      second.front().params.Add(IntArray(products)).Add(IntArray(quantities));
+      // The hot inventory rows last: locked only for the COMMIT that follows.
+      Params sell;
+      sell.Add(IntArray(products)).Add(IntArray(quantities));
+      second.push_back({kSell, std::move(sell)});
       second.push_back({kCommit, {}});
       auto committed = co_await c.Pipeline(second);
       if (committed.ok()) co_return answers;
