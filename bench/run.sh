@@ -72,6 +72,7 @@ stop_pid() {
 # start_server NAME [ENV=VALUE...] -> sets PORT, SERVER_PID, DATA
 start_server() {
   local name="$1"; shift
+  SERVER_ENV=("$@")
   DATA="$WORK/$name-data"
   mkdir -p "$DATA"
   env ROCKETMART_LOG_ACCESS_LOG=false ROCKETMART_LOG_LEVEL=warn ROCKETMART_SERVER_ADMIN_PORT=0 "$@" \
@@ -93,7 +94,8 @@ load_run() {  # load_run NAME LIMIT_S ARGS... -> RESULT json in $WORK/NAME.json
   local name="$1" limit="$2"; shift 2
   echo "--- rocketmart-load $*"
   local rc=0
-  timeout "$limit" "$LOAD" --url "http://127.0.0.1:$PORT" --data-dir "$DATA" "$@" \
+  # SERVER_ENV: the server's database URLs, so the read-back looks where the server writes.
+  timeout "$limit" env "${SERVER_ENV[@]}" "$LOAD" --url "http://127.0.0.1:$PORT" --data-dir "$DATA" "$@" \
     | tee "$WORK/$name.load" || rc=$?
   sed -n 's/^RESULT //p' "$WORK/$name.load" >"$WORK/$name.json"
   [ "$rc" -eq 0 ] || echo "!!! rocketmart-load $name exited $rc (correctness check failed or timeout)"

@@ -324,7 +324,8 @@ TEST(CartCheckout, ARetiredProductLeavesTheCartAndItsSaleReadsRetired) {
     return read.status == 200 && read.Json().at("state").as_string() == "retired";
   })) << c.Get(sale).body;
   EXPECT_EQ(QueryInt(Checkout(server),
-                     "SELECT retired FROM inventory WHERE product_id = " + std::to_string(product)),
+                     "SELECT CAST(retired AS INTEGER) FROM inventory WHERE product_id = " +
+                         std::to_string(product)),
             1);
   auto buy = c.PostJson("/payment/request",
                         R"({"productId":)" + std::to_string(product) + R"(,"amount":1})", buyer);

@@ -448,6 +448,9 @@ TEST(Drop, KillNineMidSaleLosesNothingAndOversellsNothing) {
       },
       std::chrono::seconds(30)));
   for (const char* db : {"checkout.db", "orders.db", "provider.db", "catalog.db"}) {
+    // SQLite files only: a PostgreSQL database's integrity after a kill is the server's own
+    // crash recovery, checked by the invariants below.
+    if (PostgresDatabaseFor(Db(server, db))) continue;
     EXPECT_EQ(QueryText(Db(server, db), "PRAGMA integrity_check"), "ok") << db;
   }
   EXPECT_EQ(tally.server_errors, 0);
@@ -458,7 +461,7 @@ TEST(Drop, KillNineMidSaleLosesNothingAndOversellsNothing) {
   EXPECT_GE(sold, tally.paid) << "an acknowledged purchase is missing";
   EXPECT_EQ(QueryInt(Db(server, "checkout.db"),
                      "SELECT count(*) FROM (SELECT member_id FROM holds WHERE status = 'PAID' "
-                     "GROUP BY member_id HAVING count(*) > 1)"),
+                     "GROUP BY member_id HAVING count(*) > 1) AS over_limit"),
             0)
       << "a member bought past the limit";
   for (std::int64_t order_id : tally.acknowledged_orders) {

@@ -295,6 +295,8 @@ const FieldSpec kFields[] = {
   RM_INT(checkout.hold_ttl_s, 1, 86'400, "Unpaid holds are released after this many seconds."),
   RM_INT(checkout.sweep_interval_ms, 10, 60'000, "How often expired holds are released."),
   RM_INT(checkout.reconcile_interval_s, 1, 86'400, "How often the stock invariant is checked."),
+  RM_INT(checkout.stale_payment_after_s, 1, 86'400,
+         "A payment still in flight this long (its process died or its database went away mid-payment) is settled from the provider's record: completed or refunded."),
   RM_INT(checkout.idempotency_ttl_s, 60, 2'592'000,
          "How long an Idempotency-Key is remembered after its purchase settled."),
   RM_DATABASE(orders),

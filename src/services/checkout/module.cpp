@@ -101,6 +101,7 @@ CheckoutOptions OptionsFrom(const config::Config& config) {
   CheckoutOptions options;
   options.hold_ttl = std::chrono::seconds(config.checkout.hold_ttl_s);
   options.idempotency_ttl = std::chrono::seconds(config.checkout.idempotency_ttl_s);
+  options.stale_payment_after = std::chrono::seconds(config.checkout.stale_payment_after_s);
   return options;
 }
 

@@ -26,6 +26,10 @@ class PostgresCheckoutStoresFixture final : public CheckoutStoresFixture {
     return CheckoutStores{i.stores.stock, i.stores.sales, i.stores.holds, i.stores.refunds,
                           i.stores.idempotency};
   }
+  // The database's connection string (for the PostgreSQL-only tests' own reads).
+  const std::string& conninfo() const { return conninfo_; }
+  // The first instance's hold store, as its own type (batch statistics).
+  PostgresHoldStore& holds() { return instances_.front().stores.holds; }
 
  private:
   static postgres::PoolSettings Settings(const std::string& conninfo, std::size_t size) {

@@ -1,11 +1,190 @@
 // The HoldStore contract for the PostgreSQL adapter
-// (services/checkout/adapters/postgres/postgres_checkout_stores).
+// (services/checkout/adapters/postgres/postgres_checkout_stores), and what only that adapter
+// promises: payments are group-committed (many purchases' completions in one transaction), and
+// a payment refused or failing inside a batch fails alone.
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+
 #include "contract/checkout/hold_store_contract.hpp"
 #include "contract/checkout/postgres_checkout_stores.hpp"
+#include "services/checkout/api/events.hpp"
 
 namespace rocketmart::checkout::contract {
 
 INSTANTIATE_TEST_SUITE_P(Postgres, HoldStoreContract,
+                         ::testing::Values(&MakePostgresCheckoutStores));
+
+namespace {
+
+namespace asio = boost::asio;
+
+asio::awaitable<void> CompleteInto(HoldStore& holds, std::int64_t hold_id, std::string ref,
+                                   TimePoint now, std::optional<Result<PaidOrder>>& out) {
+  ChargeRecord charge{ChargeOutcome::kCaptured, std::move(ref)};
+  auto paid = co_await holds.CompletePayment(hold_id, std::move(charge), now);
+  out.emplace(std::move(paid));
+}
+
+}  // namespace
+
+class PostgresPaymentBatching : public CheckoutStoresTest {
+ protected:
+  PostgresCheckoutStoresFixture& Fixture() {
+    return dynamic_cast<PostgresCheckoutStoresFixture&>(*fixture_);
+  }
+  postgres::Rows Sql(const std::string& sql) {
+    postgres::PoolSettings settings;
+    settings.connect.conninfo = Fixture().conninfo();
+    settings.size = 1;
+    postgres::Pool pool(settings);
+    auto run = [](postgres::Pool& pool,
+                  std::string sql) -> asio::awaitable<Result<postgres::Rows>> {
+      auto lease = co_await pool.Acquire();
+      if (!lease.ok()) co_return std::move(lease).error();
+      co_return co_await (*lease)->Query(sql);
+    };
+    return Ok(Await(run(pool, sql)));
+  }
+  std::int64_t SqlInt(const std::string& sql) { return Sql(sql).Int64(0, 0); }
+  // `n` holds of one unit, each its own member's, placed in PAYING as a one-shot purchase does.
+  std::vector<std::int64_t> PayingHolds(int n) {
+    std::vector<std::int64_t> ids;
+    for (int i = 0; i < n; ++i) {
+      HoldRequest r = Request(1000 + i);
+      r.pay_now = true;
+      r.worker = "worker-a";
+      r.payment_lease_until = Now() + std::chrono::minutes(1);
+      ids.push_back(Place(std::move(r)).id);
+    }
+    return ids;
+  }
+  // Every payment's completion started together on one event loop, as concurrent requests are.
+  std::vector<Result<PaidOrder>> CompleteTogether(const std::vector<std::int64_t>& ids,
+                                                  const std::string& poisoned_ref = {}) {
+    asio::io_context io;
+    std::vector<std::optional<Result<PaidOrder>>> answers(ids.size());
+    for (std::size_t i = 0; i < ids.size(); ++i) {
+      std::string ref =
+          i == 1 && !poisoned_ref.empty() ? poisoned_ref : "ref-" + std::to_string(ids[i]);
+      asio::co_spawn(io, CompleteInto(A().holds, ids[i], std::move(ref), Now(), answers[i]),
+                     asio::detached);
+    }
+    io.run();
+    std::vector<Result<PaidOrder>> out;
+    for (auto& a : answers) {
+      EXPECT_TRUE(a.has_value());
+      out.push_back(a ? std::move(*a) : MakeError(Errc::kInternal, "not answered"));
+    }
+    return out;
+  }
+  // Transactions that wrote the payments (a row's xmin is its transaction's id).
+  std::int64_t PaymentTransactions() {
+    return SqlInt("SELECT count(DISTINCT xmin::text) FROM payments");
+  }
+};
+
+TEST_P(PostgresPaymentBatching, ConcurrentPaymentsCommitTogetherWithTheirOrderPaidEvents) {
+  constexpr int kPayments = 64;
+  Product(kPayments);
+  const std::vector<std::int64_t> ids = PayingHolds(kPayments);
+  const auto answers = CompleteTogether(ids);
+  std::set<std::int64_t> payment_ids;
+  for (std::size_t i = 0; i < answers.size(); ++i) {
+    const PaidOrder& paid = Ok(answers[i]);
+    EXPECT_EQ(paid.hold_id, ids[i]);
+    EXPECT_EQ(paid.order_id, paid.payment_id);
+    EXPECT_EQ(paid.total, kPrice);
+    ASSERT_EQ(paid.lines.size(), 1u);
+    EXPECT_EQ(paid.lines[0].quantity, 1);
+    payment_ids.insert(paid.payment_id);
+    EXPECT_EQ(StatusOf(ids[i]), HoldStatus::kPaid);
+  }
+  EXPECT_EQ(payment_ids.size(), static_cast<std::size_t>(kPayments));
+  // One transaction per payment before batching; a handful now (the first callers flush alone,
+  // the rest wait for them and go together).
+  EXPECT_LE(PaymentTransactions(), 8) << "payments were not group-committed";
+  const auto stats = Fixture().holds().payment_batch_stats();
+  EXPECT_EQ(stats.holds, static_cast<std::uint64_t>(kPayments));
+  EXPECT_LE(stats.batches, 8u);
+  // Stock moved held -> sold once per payment (summed per product per batch), and each payment
+  // has its order.paid, naming its payment.
+  const StockSnapshot snapshot = Ok(Await(A().stock.Snapshot(kProduct)));
+  EXPECT_EQ(snapshot.available, 0);
+  EXPECT_EQ(SqlInt("SELECT held FROM inventory WHERE product_id = 1"), 0);
+  EXPECT_EQ(SqlInt("SELECT sold FROM inventory WHERE product_id = 1"), kPayments);
+  const postgres::Rows events =
+      Sql("SELECT payload FROM outbox WHERE topic = 'order.paid' ORDER BY seq");
+  ASSERT_EQ(events.size(), kPayments);
+  std::set<std::int64_t> event_payments;
+  for (int i = 0; i < events.size(); ++i) {
+    const api::OrderPaid event = Ok(api::DecodeOrderPaid(events.Text(i, 0)));
+    ASSERT_EQ(event.lines.size(), 1u);
+    EXPECT_EQ(event.lines[0].name, "Drop");
+    event_payments.insert(event.payment_id);
+  }
+  EXPECT_EQ(event_payments, payment_ids);
+  // Completing them again answers the same orders and writes nothing more.
+  const auto again = CompleteTogether(ids);
+  for (std::size_t i = 0; i < again.size(); ++i) {
+    EXPECT_EQ(Ok(again[i]).payment_id, Ok(answers[i]).payment_id);
+  }
+  EXPECT_EQ(SqlInt("SELECT count(*) FROM outbox WHERE topic = 'order.paid'"), kPayments);
+  EXPECT_EQ(SqlInt("SELECT sold FROM inventory WHERE product_id = 1"), kPayments);
+  ExpectInvariants();
+}
+
+TEST_P(PostgresPaymentBatching, ARefusedPaymentInABatchRefusesOnlyItself) {
+  constexpr int kPayments = 32;
+  Product(kPayments);
+  std::vector<std::int64_t> ids = PayingHolds(kPayments);
+  // One hold was declined meanwhile; one id names no hold.
+  Ok(Await(A().holds.ReleaseHold(ids[5], 0, HoldStatus::kPaying, ReleaseReason::kDeclined, Now())));
+  ids.push_back(ids.back() + 1000);
+  const auto answers = CompleteTogether(ids);
+  for (std::size_t i = 0; i < answers.size(); ++i) {
+    if (i == 5) {
+      ASSERT_FALSE(answers[i].ok());
+      EXPECT_EQ(answers[i].error().code, Errc::kHoldNotActive);
+    } else if (i == answers.size() - 1) {
+      ASSERT_FALSE(answers[i].ok());
+      EXPECT_EQ(answers[i].error().code, Errc::kNotFound);
+    } else {
+      EXPECT_TRUE(answers[i].ok()) << "payment " << i;
+    }
+  }
+  EXPECT_EQ(SqlInt("SELECT count(*) FROM payments"), kPayments - 1);
+  EXPECT_LE(PaymentTransactions(), 8);
+  EXPECT_EQ(StatusOf(ids[5]), HoldStatus::kReleased);
+  EXPECT_EQ(Available(), 1) << "the declined hold's unit is back";
+  EXPECT_EQ(SqlInt("SELECT count(*) FROM outbox WHERE topic = 'order.paid'"), kPayments - 1);
+  ExpectInvariants();
+}
+
+TEST_P(PostgresPaymentBatching, AStatementFailingInABatchFailsOnlyItsPayment) {
+  constexpr int kPayments = 16;
+  Product(kPayments);
+  const std::vector<std::int64_t> ids = PayingHolds(kPayments);
+  // A fault the adapter does not expect, for one payment: the server refuses its row.
+  Sql("ALTER TABLE payments ADD CONSTRAINT poisoned CHECK (provider_ref <> 'poison')");
+  const auto answers = CompleteTogether(ids, "poison");
+  for (std::size_t i = 0; i < answers.size(); ++i) {
+    if (i == 1) {
+      ASSERT_FALSE(answers[i].ok());
+      EXPECT_EQ(answers[i].error().code, Errc::kInternal);
+    } else {
+      EXPECT_TRUE(answers[i].ok()) << "payment " << i << " failed with the poisoned one";
+    }
+  }
+  EXPECT_EQ(StatusOf(ids[1]), HoldStatus::kPaying) << "the failed payment left nothing";
+  EXPECT_EQ(SqlInt("SELECT count(*) FROM payments"), kPayments - 1);
+  EXPECT_EQ(SqlInt("SELECT sold FROM inventory WHERE product_id = 1"), kPayments - 1);
+  EXPECT_EQ(SqlInt("SELECT held FROM inventory WHERE product_id = 1"), 1);
+  EXPECT_EQ(SqlInt("SELECT count(*) FROM outbox WHERE topic = 'order.paid'"), kPayments - 1);
+  ExpectInvariants();
+}
+
+INSTANTIATE_TEST_SUITE_P(Postgres, PostgresPaymentBatching,
                          ::testing::Values(&MakePostgresCheckoutStores));
 
 }  // namespace rocketmart::checkout::contract

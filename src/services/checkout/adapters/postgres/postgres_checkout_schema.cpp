@@ -157,6 +157,79 @@ constexpr postgres::Migration kMigrations[] = {
       END;
       $$;
     )sql"},
+    {2, "complete_payment, sell_held: payments completed in batches", R"sql(
+      -- Completes one payment inside the caller's transaction (a batch of them, pipelined). One
+      -- row per line of the hold (product, quantity, price, the product's name for order.paid;
+      -- at least one row), each with the answer: 0 (paid now: o_payment is new), 1 (paid already: its payment), or
+      -- one row of -1 (no such hold) or -2 (the hold is not awaiting payment). The hold's row is
+      -- locked first, as every transition does. The inventory's held -> sold is left to
+      -- checkout_sell_held, once per product for the whole batch, so the hot inventory row is
+      -- locked only at the end of the batch's transaction. No exception block (no
+      -- subtransaction): a refusal writes nothing, and an unexpected error fails the whole
+      -- batch, which the adapter then replays payment by payment.
+      CREATE FUNCTION checkout_complete_payment(p_hold bigint, p_now_ms bigint, p_ref text)
+        RETURNS TABLE (o_answer integer, o_payment bigint, o_member bigint, o_total bigint,
+                       o_paid_at_ms bigint, o_product bigint, o_quantity bigint, o_price bigint,
+                       o_name text)
+        LANGUAGE plpgsql AS $$
+      DECLARE
+        v_status  text;
+        v_member  bigint;
+        v_total   bigint;
+        v_payment bigint;
+        v_paid_at bigint;
+        v_answer  integer;
+      BEGIN
+        SELECT h.status, h.member_id, h.total INTO v_status, v_member, v_total
+          FROM holds h WHERE h.id = p_hold FOR UPDATE;
+        IF NOT FOUND THEN
+          RETURN QUERY SELECT -1, NULL::bigint, NULL::bigint, NULL::bigint, NULL::bigint,
+                              NULL::bigint, NULL::bigint, NULL::bigint, NULL::text;
+          RETURN;
+        END IF;
+        IF v_status = 'PAID' THEN
+          SELECT p.id, p.created_at_ms INTO v_payment, v_paid_at
+            FROM payments p WHERE p.hold_id = p_hold;
+          IF FOUND THEN v_answer := 1; END IF;
+        END IF;
+        IF v_answer IS NULL THEN
+          IF v_status <> 'PAYING' THEN
+            RETURN QUERY SELECT -2, NULL::bigint, NULL::bigint, NULL::bigint, NULL::bigint,
+                                NULL::bigint, NULL::bigint, NULL::bigint, NULL::text;
+            RETURN;
+          END IF;
+          UPDATE holds SET status = 'PAID', resolved_at_ms = p_now_ms WHERE id = p_hold;
+          INSERT INTO stock_ledger (product_id, kind, quantity, hold_id, at_ms)
+          SELECT l.product_id, 'SELL', l.quantity, p_hold, p_now_ms
+            FROM hold_lines l WHERE l.hold_id = p_hold;
+          INSERT INTO payments (hold_id, member_id, amount, provider_ref, status, created_at_ms)
+          VALUES (p_hold, v_member, v_total, p_ref, 'CAPTURED', p_now_ms)
+          RETURNING id INTO v_payment;
+          v_paid_at := p_now_ms;
+          v_answer := 0;
+        END IF;
+        RETURN QUERY
+          SELECT v_answer, v_payment, v_member, v_total, v_paid_at, l.product_id, l.quantity,
+                 l.price, COALESCE(i.name, '')
+            FROM (SELECT 1) AS one LEFT JOIN hold_lines l ON l.hold_id = p_hold
+            LEFT JOIN inventory i ON i.product_id = l.product_id ORDER BY l.product_id;
+      END;
+      $$;
+
+      -- Moves the units of a batch's payments from held to sold, one UPDATE per product (the
+      -- sums), in product order, so two batches lock their products in the same order.
+      CREATE FUNCTION checkout_sell_held(p_products bigint[], p_quantities bigint[])
+        RETURNS void LANGUAGE plpgsql AS $$
+      DECLARE
+        r record;
+      BEGIN
+        FOR r IN SELECT u.p, sum(u.q) AS q FROM unnest(p_products, p_quantities) AS u(p, q)
+                 GROUP BY u.p ORDER BY u.p LOOP
+          UPDATE inventory SET held = held - r.q, sold = sold + r.q WHERE product_id = r.p;
+        END LOOP;
+      END;
+      $$;
+    )sql"},
 };
 
 }  // namespace

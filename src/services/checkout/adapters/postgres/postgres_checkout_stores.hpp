@@ -19,16 +19,25 @@
 // hold's refusal (sold out, limit, key taken) leaves the others of the batch untouched. A deadlock
 // or serialization failure of a batch (nothing of it committed) retries the batch.
 //
+// Payments are group-committed too: CompletePayment queues, and a flusher sends up to
+// `max_batch` of them as one transaction in two round trips: BEGIN and a
+// checkout_complete_payment() call per payment (each locks its hold, marks it PAID, writes its
+// payment and ledger rows, or answers why not), then the order.paid outbox rows, one
+// checkout_sell_held() for the batch (held -> sold, one UPDATE per product with the summed units)
+// and COMMIT. The hot inventory row is locked last, once per batch, for little more than the
+// commit. A refusal (no such
+// hold, not awaiting payment) writes nothing and answers that payment alone; an unexpected failure
+// of a batch (nothing committed) replays it payment by payment, so only the faulty one fails.
+//
 // Every other write is one transaction (postgres::Transact). Start-up loads block the calling
 // thread (start-up only, as the ports say).
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
 #include <cstddef>
-#include <deque>
 #include <memory>
-#include <mutex>
 #include <string>
+#include <vector>
 
 #include "infra/postgres/connection.hpp"
 #include "infra/postgres/pool.hpp"
@@ -75,13 +84,22 @@ class PostgresSaleStore final : public SaleStore {
   postgres::Pool& pool_;
 };
 
-// How PlaceHold batches (docs/postgres.md has the measurements). A batch keeps its products'
-// inventory rows locked until it commits, so batches over one hot product run one after another:
-// more flushers help only across products; while one commits, the next batch fills.
+// How PlaceHold and CompletePayment batch (docs/postgres.md has the measurements). A batch keeps
+// its products' inventory rows locked until it commits, so batches over one hot product run one
+// after another: more flushers help only across products; while one commits, the next batch fills.
 struct HoldBatching {
   std::size_t max_batch = 50;   // holds per pipeline (and per commit; each is a subtransaction)
   std::size_t max_batches = 2;  // pipelines in flight at once (each uses one pooled connection)
+  std::size_t max_payment_batch = 100;  // payments completed per transaction
+  std::size_t max_payment_batches = 2;  // payment transactions in flight at once
 };
+
+namespace postgres_internal {
+template <class Request, class Answer>
+struct Queued;
+template <class Request, class Answer>
+class GroupCommit;
+}  // namespace postgres_internal
 
 class PostgresHoldStore final : public HoldStore {
  public:
@@ -114,27 +132,35 @@ class PostgresHoldStore final : public HoldStore {
                                                           std::int64_t before_id,
                                                           std::size_t limit) override;
 
-  // Holds placed and pipelines committed so far (how well holds are batched).
+  // Holds placed (or payments completed) and the transactions that committed them so far (how
+  // well they are batched).
   struct BatchStats {
     std::uint64_t holds = 0;
     std::uint64_t batches = 0;
   };
   BatchStats batch_stats() const;
+  BatchStats payment_batch_stats() const;
 
  private:
-  struct Pending;
-  boost::asio::awaitable<void> Drain();
-  boost::asio::awaitable<void> RunBatch(std::vector<std::shared_ptr<Pending>> batch);
-  // Answers a queued hold and hands the flusher's reference to the caller's executor (the
-  // caller's timer must die there, not on the flusher's thread after the caller's loop is gone).
-  void Finish(std::shared_ptr<Pending>&& pending, Result<Hold> result);
+  struct PaymentRequest {
+    std::int64_t hold_id = 0;
+    ChargeRecord charge;
+    TimePoint now;
+  };
+  using HoldQueue = postgres_internal::GroupCommit<HoldRequest, Hold>;
+  using PaymentQueue = postgres_internal::GroupCommit<PaymentRequest, PaidOrder>;
+  boost::asio::awaitable<void> RunHoldBatch(
+      std::vector<std::shared_ptr<postgres_internal::Queued<HoldRequest, Hold>>> batch);
+  boost::asio::awaitable<void> RunPaymentBatch(
+      std::vector<std::shared_ptr<postgres_internal::Queued<PaymentRequest, PaidOrder>>> batch);
+  // One transaction completing `batch` (in order): an answer per payment, or why the whole
+  // transaction failed (nothing of it committed, or its outcome unknown).
+  boost::asio::awaitable<Result<std::vector<Result<PaidOrder>>>> CompletePayments(
+      std::vector<PaymentRequest> batch);
 
   postgres::Pool& pool_;
-  const HoldBatching batching_;
-  mutable std::mutex mu_;
-  std::deque<std::shared_ptr<Pending>> queue_;
-  std::size_t flushers_ = 0;
-  BatchStats stats_;
+  std::unique_ptr<HoldQueue> hold_queue_;
+  std::unique_ptr<PaymentQueue> payment_queue_;
 };
 
 class PostgresRefundStore final : public RefundStore {

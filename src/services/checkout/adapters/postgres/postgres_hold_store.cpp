@@ -1,12 +1,8 @@
 #include <algorithm>
-#include <boost/asio/post.hpp>
-#include <boost/asio/redirect_error.hpp>
-#include <boost/asio/steady_timer.hpp>
-#include <boost/asio/this_coro.hpp>
-#include <boost/asio/use_awaitable.hpp>
 
 #include "infra/events/postgres_outbox/outbox.hpp"
 #include "infra/postgres/transaction.hpp"
+#include "services/checkout/adapters/postgres/group_commit.hpp"
 #include "services/checkout/adapters/postgres/postgres_checkout_internal.hpp"
 #include "services/checkout/api/events.hpp"
 
@@ -111,96 +107,42 @@ std::vector<ReleasedUnits> ReadReleased(const Rows& r) {
 
 // ---- placing holds: queued, then pipelined in batches ----------------------------------------
 
-// A queued hold and its caller, woken on the caller's executor (one thread per io_context,
-// docs/adr/0003) when the batch that carried it has an answer.
-struct PostgresHoldStore::Pending {
-  Pending(HoldRequest r, const asio::any_io_executor& ex)
-      : request(std::move(r)), executor(ex), timer(ex) {}
-  HoldRequest request;
-  asio::any_io_executor executor;
-  asio::steady_timer timer;
-  bool done = false;  // under mu_
-  std::optional<Result<Hold>> result;
-};
-
 PostgresHoldStore::PostgresHoldStore(postgres::Pool& pool, HoldBatching batching)
-    : pool_(pool), batching_(batching) {}
+    : pool_(pool),
+      hold_queue_(std::make_unique<HoldQueue>(
+          batching.max_batch, batching.max_batches,
+          [this](HoldQueue::Batch batch) { return RunHoldBatch(std::move(batch)); })),
+      payment_queue_(std::make_unique<PaymentQueue>(
+          batching.max_payment_batch, batching.max_payment_batches,
+          [this](PaymentQueue::Batch batch) { return RunPaymentBatch(std::move(batch)); })) {}
 
 PostgresHoldStore::~PostgresHoldStore() = default;
 
 PostgresHoldStore::BatchStats PostgresHoldStore::batch_stats() const {
-  std::lock_guard lock(mu_);
-  return stats_;
+  const auto stats = hold_queue_->stats();
+  return {stats.items, stats.batches};
 }
 
-void PostgresHoldStore::Finish(std::shared_ptr<Pending>&& pending, Result<Hold> result) {
-  // The flusher gives its reference away: the last owners are the caller's coroutine and the
-  // handler posted to the caller's executor, so the timer (bound to that executor) is destroyed
-  // there, while its io_context lives (or with the handler, when that io_context shuts down).
-  std::shared_ptr<Pending> owned = std::move(pending);
-  const asio::any_io_executor executor = owned->executor;
-  std::lock_guard lock(mu_);
-  owned->result.emplace(std::move(result));
-  owned->done = true;
-  // Expiring the timer (rather than cancelling it) also wakes a caller that has not begun to wait.
-  asio::post(executor, [owned = std::move(owned)] {
-    owned->timer.expires_at(asio::steady_timer::time_point::min());
-  });
+PostgresHoldStore::BatchStats PostgresHoldStore::payment_batch_stats() const {
+  const auto stats = payment_queue_->stats();
+  return {stats.items, stats.batches};
 }
 
 asio::awaitable<Result<Hold>> PostgresHoldStore::PlaceHold(HoldRequest request) {
-  auto executor = co_await asio::this_coro::executor;
-  auto pending = std::make_shared<Pending>(std::move(request), executor);
-  pending->timer.expires_at(asio::steady_timer::time_point::max());
-  bool flush = false;
-  {
-    std::lock_guard lock(mu_);
-    queue_.push_back(pending);
-    if (flushers_ < batching_.max_batches) {
-      ++flushers_;
-      flush = true;
-    }
-  }
-  // This caller sends batches until the queue is empty; otherwise a running flusher takes it.
-  if (flush) co_await Drain();
-  while (true) {
-    {
-      std::lock_guard lock(mu_);
-      if (pending->done) break;
-    }
-    boost::system::error_code ec;
-    co_await pending->timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-  }
-  co_return std::move(*pending->result);
+  co_return co_await hold_queue_->Submit(std::move(request));
 }
 
-asio::awaitable<void> PostgresHoldStore::Drain() {
-  while (true) {
-    std::vector<std::shared_ptr<Pending>> batch;
-    {
-      std::lock_guard lock(mu_);
-      if (queue_.empty()) {
-        --flushers_;
-        break;
-      }
-      const std::size_t n = std::min(queue_.size(), batching_.max_batch);
-      batch.assign(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(n));
-      queue_.erase(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(n));
-    }
-    co_await RunBatch(std::move(batch));
-  }
-}
-
-asio::awaitable<void> PostgresHoldStore::RunBatch(std::vector<std::shared_ptr<Pending>> batch) {
+asio::awaitable<void> PostgresHoldStore::RunHoldBatch(HoldQueue::Batch batch) {
   // A hold whose buyer stopped waiting is not placed (its units stay sellable).
   const auto started = std::chrono::steady_clock::now();
-  std::vector<std::shared_ptr<Pending>> sent;
+  HoldQueue::Batch sent;
   std::vector<postgres::Statement> statements;
   for (auto& p : batch) {
     if (p->request.start_by != kNoDeadline && started > p->request.start_by) {
-      Finish(std::move(p),
-             MakeError(Errc::kTimeout,
-                       "the purchase waited too long to start; nothing was done, retry"));
+      hold_queue_->Finish(
+          std::move(p),
+          MakeError(Errc::kTimeout,
+                    "the purchase waited too long to start; nothing was done, retry"));
       continue;
     }
     statements.push_back(PlaceHoldStatement(p->request));
@@ -218,14 +160,10 @@ asio::awaitable<void> PostgresHoldStore::RunBatch(std::vector<std::shared_ptr<Pe
       // One round trip, one implicit transaction: every hold of the batch commits together.
       auto answers = co_await (*lease)->Pipeline(statements);
       if (answers.ok()) {
-        {
-          std::lock_guard lock(mu_);
-          stats_.holds += sent.size();
-          ++stats_.batches;
-        }
+        hold_queue_->Committed(sent.size());
         for (std::size_t i = 0; i < sent.size(); ++i) {
           Result<Hold> placed = PlacedHold(sent[i]->request, (*answers)[i].Int64(0, 0));
-          Finish(std::move(sent[i]), std::move(placed));
+          hold_queue_->Finish(std::move(sent[i]), std::move(placed));
         }
         co_return;
       }
@@ -239,7 +177,161 @@ asio::awaitable<void> PostgresHoldStore::RunBatch(std::vector<std::shared_ptr<Pe
   } catch (const std::exception&) {
     failure = MakeError(Errc::kUnavailable, "the hold could not be placed, retry");
   }
-  for (auto& p : sent) Finish(std::move(p), *failure);
+  for (auto& p : sent) hold_queue_->Finish(std::move(p), *failure);
+}
+
+// ---- completing payments: queued, then committed in batches ---------------------------------
+
+asio::awaitable<Result<PaidOrder>> PostgresHoldStore::CompletePayment(std::int64_t hold_id,
+                                                                      ChargeRecord charge,
+                                                                      TimePoint now) {
+  PaymentRequest request{hold_id, std::move(charge), now};
+  co_return co_await payment_queue_->Submit(std::move(request));
+}
+
+asio::awaitable<void> PostgresHoldStore::RunPaymentBatch(PaymentQueue::Batch batch) {
+  // Holds are locked in id order, so two batches (or a batch and a resolver) over the same holds
+  // do not deadlock on them.
+  std::stable_sort(batch.begin(), batch.end(), [](const auto& a, const auto& b) {
+    return a->request.hold_id < b->request.hold_id;
+  });
+  std::vector<PaymentRequest> requests;
+  requests.reserve(batch.size());
+  for (const auto& p : batch) requests.push_back(p->request);
+  std::optional<Error> failure;
+  try {
+    auto answers = co_await CompletePayments(std::move(requests));
+    if (answers.ok()) {
+      payment_queue_->Committed(batch.size());
+      for (std::size_t i = 0; i < batch.size(); ++i) {
+        payment_queue_->Finish(std::move(batch[i]), std::move((*answers)[i]));
+      }
+      co_return;
+    }
+    failure = std::move(answers).error();
+  } catch (const std::exception&) {
+    failure = MakeError(Errc::kUnavailable, "the payment could not be recorded, retry");
+  }
+  if (batch.size() > 1 && !postgres::IsTransient(*failure)) {
+    // A statement failed that the batch does not expect (nothing of it committed): each payment
+    // alone, so only the faulty one fails.
+    for (auto& p : batch) {
+      PaymentQueue::Batch one{std::move(p)};
+      co_await RunPaymentBatch(std::move(one));
+    }
+    co_return;
+  }
+  // Nothing committed, or the outcome is unknown (the connection was lost): the holds stay
+  // PAYING or are PAID; a retry or the stale-payment resolver settles them (idempotently).
+  for (auto& p : batch) payment_queue_->Finish(std::move(p), *failure);
+}
+
+namespace {
+
+// The answer of checkout_complete_payment's rows for one payment (and, for a payment made now,
+// its order.paid).
+struct Completed {
+  Result<PaidOrder> answer = MakeError(Errc::kInternal, "no answer");
+  std::optional<api::OrderPaid> event;
+};
+
+Completed ReadCompleted(const Rows& r, std::int64_t hold_id) {
+  Completed out;
+  const std::int64_t answer = r.Int64(0, 0);
+  if (answer == -1) {
+    out.answer = MakeError(Errc::kNotFound, "no such hold");
+    return out;
+  }
+  if (answer == -2) {
+    out.answer = MakeError(Errc::kHoldNotActive, "the hold is not awaiting payment");
+    return out;
+  }
+  PaidOrder order;
+  order.payment_id = order.order_id = r.Int64(0, 1);
+  order.hold_id = hold_id;
+  order.total = r.Int64(0, 3);
+  order.paid_at = FromUnixMillis(r.Int64(0, 4));
+  for (int i = 0; i < r.size(); ++i) {
+    if (r.IsNull(i, 5)) continue;
+    order.lines.push_back({r.Int64(i, 5), r.Int64(i, 6), r.Int64(i, 7)});
+  }
+  if (answer == 0) {
+    api::OrderPaid paid{order.payment_id, order.payment_id, hold_id, r.Int64(0, 2), order.total, {},
+                        order.paid_at};
+    for (int i = 0; i < r.size(); ++i) {
+      if (r.IsNull(i, 5)) continue;
+      paid.lines.push_back(
+          {r.Int64(i, 5), r.Int64(i, 6), r.Int64(i, 7), std::string(r.Text(i, 8))});
+    }
+    out.event = std::move(paid);
+  }
+  out.answer = std::move(order);
+  return out;
+}
+
+}  // namespace
+
+asio::awaitable<Result<std::vector<Result<PaidOrder>>>> PostgresHoldStore::CompletePayments(
+    std::vector<PaymentRequest> batch) {
+  static const std::string kBegin = "BEGIN";
+  static const std::string kComplete =
+      "SELECT * FROM checkout_complete_payment($1::bigint, $2::bigint, $3::text)";
+  static const std::string kSell = "SELECT checkout_sell_held($1::bigint[], $2::bigint[])";
+  static const std::string kCommit = "COMMIT";
+  std::vector<postgres::Statement> first;
+  first.reserve(batch.size() + 1);
+  first.push_back({kBegin, {}});
+  for (const PaymentRequest& r : batch) {
+    Params p;
+    p.Add(r.hold_id).Add(ToUnixMillis(r.now)).Add(r.charge.reference);
+    first.push_back({kComplete, std::move(p)});
+  }
+  for (int attempt = 1;; ++attempt) {
+    auto lease = co_await pool_.Acquire();
+    if (!lease.ok()) co_return std::move(lease).error();
+    Connection& c = **lease;
+    // Round trip 1, inside the transaction: each hold locked and settled, or refused.
+    auto settled = co_await c.Pipeline(first);
+    std::optional<Error> error;
+    if (!settled.ok()) {
+      error = std::move(settled).error();
+    } else {
+      // Round trip 2: order.paid, the units sold (one UPDATE per product, summed), COMMIT.
+      std::vector<std::int64_t> products, quantities;
+      std::vector<postgres::Statement> second;
+      std::vector<Result<PaidOrder>> answers;
+      answers.reserve(batch.size());
+      for (std::size_t i = 0; i < batch.size(); ++i) {
+        Completed done = ReadCompleted((*settled)[i + 1], batch[i].hold_id);
+        if (done.event) {
+          for (const api::OrderPaidLine& line : done.event->lines) {
+            products.push_back(line.product_id);
+            quantities.push_back(line.quantity);
+          }
+          second.push_back(events::postgres_outbox::AppendStatement(
+              api::kOrderPaid, api::Encode(*done.event), done.event->paid_at));
+        }
+        answers.push_back(std::move(done.answer));
+      }
+      // The hot inventory rows last: locked only for the COMMIT that follows.
+      Params sell;
+      sell.Add(IntArray(products)).Add(IntArray(quantities));
+      second.push_back({kSell, std::move(sell)});
+      second.push_back({kCommit, {}});
+      auto committed = co_await c.Pipeline(second);
+      if (committed.ok()) co_return answers;
+      error = std::move(committed).error();
+    }
+    const std::string state = c.last_sqlstate();
+    if (!c.broken() && PQtransactionStatus(c.raw()) != PQTRANS_IDLE) {
+      // A failed ROLLBACK leaves the connection inside a transaction: the pool then drops it.
+      auto rolled_back = co_await c.Execute("ROLLBACK");
+      (void)rolled_back;
+    }
+    // A deadlock or serialization failure aborted the whole batch (nothing committed): again.
+    if (postgres::RetryableState(state) && attempt < postgres::kAttempts) continue;
+    co_return std::move(*error);
+  }
 }
 
 // ---- transitions -----------------------------------------------------------------------------
@@ -293,65 +385,6 @@ asio::awaitable<Result<Hold>> PostgresHoldStore::BeginPayment(
     co_return hold;
   };
   co_return co_await postgres::Transact<Hold>(pool_, std::move(work));
-}
-
-asio::awaitable<Result<PaidOrder>> PostgresHoldStore::CompletePayment(std::int64_t hold_id,
-                                                                      ChargeRecord charge,
-                                                                      TimePoint now) {
-  auto work = [hold_id, charge = std::move(charge),
-               now](Connection& c) -> asio::awaitable<Result<PaidOrder>> {
-    auto read = co_await ReadHold(c, hold_id, true);
-    if (!read.ok()) co_return std::move(read).error();
-    if (!*read) co_return MakeError(Errc::kNotFound, "no such hold");
-    HoldOutcome& outcome = **read;
-    if (outcome.hold.status == HoldStatus::kPaid && outcome.payment_id) {
-      co_return PaidOrder{*outcome.payment_id, *outcome.payment_id,           hold_id,
-                          outcome.hold.total,  std::move(outcome.hold.lines), outcome.paid_at};
-    }
-    if (outcome.hold.status != HoldStatus::kPaying) {
-      co_return MakeError(Errc::kHoldNotActive, "the hold is not awaiting payment");
-    }
-    // One statement: the hold PAID, its units held -> sold (with the products' names for the
-    // order lines), the ledger, the payment.
-    Params p;
-    p.Add(hold_id)
-        .Add(ToUnixMillis(now))
-        .Add(outcome.hold.member_id)
-        .Add(outcome.hold.total)
-        .Add(charge.reference);
-    auto paid_rows = co_await c.Query(
-        "WITH marked AS (UPDATE holds SET status = 'PAID', resolved_at_ms = $2 WHERE id = $1), "
-        "ledger AS (INSERT INTO stock_ledger (product_id, kind, quantity, hold_id, at_ms) "
-        "SELECT product_id, 'SELL', quantity, $1, $2 FROM hold_lines WHERE hold_id = $1), "
-        "inv AS (UPDATE inventory i SET held = i.held - l.quantity, sold = i.sold + l.quantity "
-        "FROM hold_lines l WHERE l.hold_id = $1 AND i.product_id = l.product_id "
-        "RETURNING i.product_id, i.name), "
-        "pay AS (INSERT INTO payments (hold_id, member_id, amount, provider_ref, status, "
-        "created_at_ms) VALUES ($1, $3, $4, $5, 'CAPTURED', $2) RETURNING id) "
-        "SELECT pay.id, inv.product_id, inv.name FROM pay LEFT JOIN inv ON true",
-        std::move(p));
-    if (!paid_rows.ok()) co_return std::move(paid_rows).error();
-    const Rows& rows = *paid_rows;
-    const std::int64_t payment_id = rows.Int64(0, 0);
-    api::OrderPaid paid{payment_id,         payment_id, hold_id, outcome.hold.member_id,
-                        outcome.hold.total, {},         now};
-    paid.lines.reserve(outcome.hold.lines.size());
-    for (const HoldLine& line : outcome.hold.lines) {
-      std::string name;
-      for (int i = 0; i < rows.size(); ++i) {
-        if (!rows.IsNull(i, 1) && rows.Int64(i, 1) == line.product_id) {
-          name = std::string(rows.Text(i, 2));
-        }
-      }
-      paid.lines.push_back({line.product_id, line.quantity, line.price, std::move(name)});
-    }
-    const std::string payload = api::Encode(paid);
-    auto appended = co_await events::postgres_outbox::Append(c, api::kOrderPaid, payload, now);
-    if (!appended.ok()) co_return std::move(appended).error();
-    co_return PaidOrder{
-        payment_id, payment_id, hold_id, outcome.hold.total, std::move(outcome.hold.lines), now};
-  };
-  co_return co_await postgres::Transact<PaidOrder>(pool_, std::move(work));
 }
 
 asio::awaitable<Result<ReleasedUnits>> PostgresHoldStore::ReleaseHold(std::int64_t hold_id,
