@@ -21,6 +21,7 @@
 #include "core/time_format.hpp"
 #include "infra/config/config.hpp"
 #include "infra/log/log.hpp"
+#include "infra/module/redis.hpp"
 #include "services/members/adapters/sodium_crypto.hpp"
 
 namespace {
@@ -108,6 +109,12 @@ int Serve(const CommonFlags& flags, const std::string& port, const std::string& 
   try {
     app.emplace(std::move(*cfg), clock);
     app->Start();
+  } catch (const module::StartRefused& e) {
+    // What the configuration points at cannot be used (Redis unreachable or evicting): exit 2,
+    // as for a configuration error.
+    spdlog::default_logger()->flush();
+    std::fprintf(stderr, "rocketmart: cannot start: %s\n", e.what());
+    return 2;
   } catch (const std::exception& e) {
     // A refused start (port or data directory in use, unwritable store) is one plain line.
     spdlog::default_logger()->flush();
