@@ -233,6 +233,7 @@ boost::asio::awaitable<Status> CheckoutService::RecordProductFacts(ProductFacts 
                                                                    std::string event_id) {
   std::string consumer(kInventoryConsumer);
   const std::int64_t product_id = facts.product_id;
+  const ProductFacts applied = facts;
   auto row = co_await stock_.ApplyProductFacts(std::move(facts), std::move(consumer),
                                                std::move(event_id), clock_.Now());
   if (!row.ok()) co_return row.error();
@@ -251,13 +252,19 @@ boost::asio::awaitable<Status> CheckoutService::RecordProductFacts(ProductFacts 
           product_id);
     }
   }
+  // Read-your-writes on the instance that applied the change: once the row has the new facts,
+  // this instance's purchases use them (its cache refresh may come a moment later; the others'
+  // come through their own refresh).
+  RefreshProductFacts(applied);
   co_return Ok();
 }
 
 void CheckoutService::RefreshProductFacts(const ProductFacts& facts) {
+  // The cache refresh and this instance's effect (RecordProductFacts) both refresh, on the bus's
+  // threads: one at a time, and the version only moves forward, so a redelivered, older or
+  // already applied event changes nothing (Load() set the versions the database had).
+  std::lock_guard lock(refresh_mu_);
   ProductState& p = FindOrCreate(facts.product_id);
-  // One bus thread refreshes; the version only moves forward, so a redelivered or older event
-  // changes nothing (Load() set the versions the database had).
   if (facts.version <= p.catalog_version.load()) return;
   p.price.store(facts.price);
   p.retired.store(facts.retired);

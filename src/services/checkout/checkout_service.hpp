@@ -24,6 +24,7 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <shared_mutex>
 #include <string>
@@ -281,6 +282,7 @@ class CheckoutService {
   const CheckoutOptions options_;
 
   ChangeSignal stock_signal_;
+  std::mutex refresh_mu_;  // RefreshProductFacts: the effect's and the cache refresh's threads
   mutable std::shared_mutex products_mutex_;
   std::unordered_map<std::int64_t, std::unique_ptr<ProductState>> products_;
 
