@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <optional>
+#include <set>
 #include <stdexcept>
 #include <thread>
 
@@ -15,10 +16,13 @@
 #include "app/periodic_tasks.hpp"
 #include "app/startup.hpp"
 #include "infra/async/write.hpp"
+#include "infra/events/redis_streams/redis_streams_event_bus.hpp"
 #include "infra/events/sqlite_outbox/outbox.hpp"
 #include "infra/events/sqlite_outbox/sqlite_event_bus.hpp"
+#include "infra/events/sqlite_outbox/sqlite_stores.hpp"
 #include "infra/http/server.hpp"
 #include "infra/metrics/metrics.hpp"
+#include "infra/module/redis.hpp"
 #include "infra/storage/service_database.hpp"
 #include "services/catalog/clients/in_process/product_directory.hpp"
 #include "services/catalog/module.hpp"
@@ -89,6 +93,8 @@ struct EmbeddedApp::Parts {
   const Clock& clock;
   metrics::Registry metrics;
   std::optional<lock::FileLock> data_dir_lock;  // Held until the process exits.
+  // The process's Redis (redis.url), shared by the modules' adapters: destroyed after them.
+  std::unique_ptr<module::SharedRedis> redis;
 
   // The modules, in the order they are built (each after the modules whose client ports it
   // calls), and every database they own (SQLite or PostgreSQL), in the order they opened. The
@@ -103,8 +109,12 @@ struct EmbeddedApp::Parts {
   std::vector<module::Module*> modules;
   std::vector<module::Database*> databases;
 
-  // One in-process bus over every service's outbox, whatever engine keeps it.
-  std::unique_ptr<events::sqlite_outbox::SqliteEventBus> event_bus;
+  // One bus over every service's outbox, whatever engine keeps it: in process (events.transport
+  // outbox), or through Redis Streams (redis-streams), which reads a SQLite database through the
+  // wrappers below (a PostgreSQL one has its own).
+  std::vector<std::unique_ptr<events::OutboxSource>> sqlite_sources;
+  std::vector<std::unique_ptr<events::ConsumerStore>> sqlite_consumers;
+  std::unique_ptr<events::EventBus> event_bus;
   // The modules' periodic tasks: the store-only ones on one thread, those that wait for another
   // system (the payment provider) on their own, so a stall there delays no expiry.
   PeriodicTasks maintenance{"periodic"};
@@ -173,11 +183,13 @@ void EmbeddedApp::Start() {
   // Who owns what, before anything is written: the data directory (for the process lifetime),
   // then the port. A second server on either refuses here, before the demo seed and the banner.
   p.data_dir_lock = LockDataDirectory(config.storage.data_dir);
+  // Redis (when configured) answers and will not evict, or the start is refused (exit 2).
+  if (!config.redis.url.empty()) p.redis = module::SharedRedis::Open(config.redis);
 
   // The gateway authenticates every request on the listeners.
   p.gateway = std::make_unique<gateway::GatewayModule>(
-      config, p.clock, p.metrics, gateway::GatewayModule::OpenStores(config, p.clock),
-      SigningKeys(config));
+      config, p.clock, p.metrics,
+      gateway::GatewayModule::OpenStores(config, p.clock, p.redis.get()), SigningKeys(config));
   p.server = std::make_unique<http::Server>(ServerOptionsFrom(config), p.router,
                                             p.gateway->authenticator(), p.metrics);
   BindExclusively(*p.server, config.server.port);
@@ -198,8 +210,9 @@ void EmbeddedApp::Start() {
   // 1. Open and migrate every store, in this order: a start-up refused for a store names the
   // first one that cannot write.
   auto catalog_stores = catalog::CatalogModule::OpenStores(config, p.metrics);
-  auto members_stores = members::MembersModule::OpenStores(config, p.clock, p.metrics);
-  auto checkout_stores = checkout::CheckoutModule::OpenStores(config, p.metrics);
+  auto members_stores =
+      members::MembersModule::OpenStores(config, p.clock, p.metrics, p.redis.get());
+  auto checkout_stores = checkout::CheckoutModule::OpenStores(config, p.metrics, p.redis.get());
   auto orders_stores = orders::OrdersModule::OpenStores(config, p.metrics);
 
   // Then the modules, each after those whose client ports it calls, bound in-process.
@@ -245,20 +258,54 @@ void EmbeddedApp::Start() {
   }
 
   // Events between the services: every service database is a source (its outbox) and a consumer
-  // (positions, claims, dead letters) on the one in-process bus: a SQLite one by its writer and
-  // readers, a PostgreSQL one by its outbox source and consumer store (services on both engines
-  // may run in one process).
-  p.event_bus = std::make_unique<events::sqlite_outbox::SqliteEventBus>(p.clock);
-  for (module::Database* db : p.databases) {
-    if (db->sqlite) {
-      p.event_bus->AddService(db->sqlite->name, *db->sqlite->writer, *db->sqlite->readers);
-    } else {
-      p.event_bus->AddService(db->postgres->outbox(), db->postgres->consumer());
+  // (positions, claims, dead letters) on the one bus: a SQLite one by its writer and readers, a
+  // PostgreSQL one by its outbox source and consumer store (services on both engines may run in
+  // one process).
+  events::redis_streams::RedisStreamsEventBus* streams = nullptr;
+  if (config.events.transport == "redis-streams") {
+    events::redis_streams::RedisStreamsEventBusOptions options;
+    options.key_prefix = p.redis->prefix();
+    auto bus = std::make_unique<events::redis_streams::RedisStreamsEventBus>(p.redis->endpoint(),
+                                                                             p.clock, options);
+    for (module::Database* db : p.databases) {
+      if (db->sqlite) {
+        storage::ServiceDatabase& sqlite = *db->sqlite;
+        p.sqlite_sources.push_back(std::make_unique<events::sqlite_outbox::SqliteOutboxSource>(
+            sqlite.name, *sqlite.writer, *sqlite.readers));
+        p.sqlite_consumers.push_back(std::make_unique<events::sqlite_outbox::SqliteConsumerStore>(
+            sqlite.name, *sqlite.writer, *sqlite.readers));
+        bus->AddProducer(*p.sqlite_sources.back());
+        bus->AddConsumer(*p.sqlite_consumers.back());
+      } else {
+        bus->AddProducer(db->postgres->outbox());
+        bus->AddConsumer(db->postgres->consumer());
+      }
     }
-    RegisterEventMetrics(p.metrics, *p.event_bus, db->name());
+    streams = bus.get();
+    p.event_bus = std::move(bus);
+  } else {
+    auto bus = std::make_unique<events::sqlite_outbox::SqliteEventBus>(p.clock);
+    for (module::Database* db : p.databases) {
+      if (db->sqlite) {
+        bus->AddService(db->sqlite->name, *db->sqlite->writer, *db->sqlite->readers);
+      } else {
+        bus->AddService(db->postgres->outbox(), db->postgres->consumer());
+      }
+    }
+    p.event_bus = std::move(bus);
   }
+  for (module::Database* db : p.databases) {
+    RegisterEventMetrics(p.metrics, *p.event_bus, db->name());
+    if (streams) RegisterStreamMetrics(p.metrics, *streams, db->name());
+  }
+  std::set<std::pair<std::string, std::string>> lag_series;
   for (module::Module* m : p.modules) {
-    for (const events::Subscription& s : m->Subscriptions()) p.event_bus->Subscribe(s);
+    for (const events::Subscription& s : m->Subscriptions()) {
+      if (streams && lag_series.emplace(s.source, s.subscriber->Name()).second) {
+        RegisterStreamLagMetric(p.metrics, *streams, s);
+      }
+      p.event_bus->Subscribe(s);
+    }
   }
 
   // 2. Load (the writers first: services load through them), 3. the modules' workers, 4. the
@@ -280,6 +327,11 @@ void EmbeddedApp::Start() {
     for (module::Module* m : p.modules) {
       std::vector<StoreHealth> own = co_await m->CheckStores();
       stores.insert(stores.end(), own.begin(), own.end());
+    }
+    if (p.redis) {
+      // Bounded: an unanswered PING is "unreachable" after 500 ms, a closed port at once.
+      const bool answered = co_await p.redis->Ping(std::chrono::milliseconds(500));
+      stores.push_back(StoreHealth{.name = "redis", .writable = answered, .down = "unreachable"});
     }
     co_return stores;
   };

@@ -16,6 +16,7 @@
 #include "core/change_signal.hpp"
 #include "infra/http/server.hpp"
 #include "infra/metrics/metrics.hpp"
+#include "infra/module/redis.hpp"
 #include "services/gateway/module.hpp"
 #include "services/gateway/proxy/proxy.hpp"
 #include "services/gateway/proxy/route_table.hpp"
@@ -44,12 +45,16 @@ std::optional<http::Method> MethodOf(std::string_view name) {
 
 struct GatewayRoot::Parts {
   Parts(config::Config c, const Clock& clk) : config(std::move(c)), clock(clk) {}
-  ~Parts() { admin.Stop(); }
+  ~Parts() {
+    admin.Stop();
+    if (gateway) gateway->StopWorkers();
+  }
 
   config::Config config;
   const Clock& clock;
   metrics::Registry metrics;
   std::optional<lock::FileLock> data_dir_lock;
+  std::unique_ptr<module::SharedRedis> redis;
   std::unique_ptr<gateway::GatewayModule> gateway;
   std::unique_ptr<ClusterLink> cluster;
   std::vector<std::unique_ptr<gateway::ProxyTarget>> targets;
@@ -75,10 +80,14 @@ void GatewayRoot::Start() {
   auto member_keys = BuildSharedKeyring(config);
   if (!member_keys.ok()) throw std::runtime_error(member_keys.error().message);
   p.data_dir_lock = LockDataDirectory(config.storage.data_dir);
+  // The deny-list every gateway reads, in Redis (members write it); exit 2 when Redis is unusable.
+  p.redis = module::SharedRedis::Open(config.redis);
 
   p.gateway = std::make_unique<gateway::GatewayModule>(
-      config, p.clock, p.metrics, gateway::GatewayModule::OpenStores(config, p.clock),
-      std::move(*member_keys));
+      config, p.clock, p.metrics,
+      gateway::GatewayModule::OpenStores(config, p.clock, p.redis.get()), std::move(*member_keys));
+  // The deny-list's replica, loaded from Redis before anything is served.
+  p.gateway->Load();
   p.server = std::make_unique<http::Server>(ServerOptionsFrom(config), p.router,
                                             p.gateway->authenticator(), p.metrics);
   BindExclusively(*p.server, config.server.port);
@@ -135,11 +144,13 @@ void GatewayRoot::Start() {
       p.router.Add(route->method, route->pattern, route->options, route->handler);
     }
   }
-  StoreCheck no_stores = []() -> boost::asio::awaitable<std::vector<StoreHealth>> {
-    co_return std::vector<StoreHealth>{};
+  StoreCheck redis_only = [&p]() -> boost::asio::awaitable<std::vector<StoreHealth>> {
+    const bool answered = co_await p.redis->Ping(std::chrono::milliseconds(500));
+    co_return std::vector<StoreHealth>{
+        StoreHealth{.name = "redis", .writable = answered, .down = "unreachable"}};
   };
   RegisterOpsRoutes(
-      p.router, [&p] { return p.ready.load(); }, std::move(no_stores));
+      p.router, [&p] { return p.ready.load(); }, std::move(redis_only));
   RegisterBuildInfo(p.metrics);
 
   p.server->SealRoutes();

@@ -23,6 +23,7 @@
 #include "core/time_format.hpp"
 #include "infra/config/config.hpp"
 #include "infra/log/log.hpp"
+#include "infra/module/redis.hpp"
 #include "services/members/adapters/sodium_crypto.hpp"
 
 namespace {
@@ -97,6 +98,12 @@ template <class Root>
 int RunRoot(std::optional<Root>& root) {
   try {
     root->Start();
+  } catch (const module::StartRefused& e) {
+    // What the configuration points at cannot be used (Redis unreachable or evicting): exit 2,
+    // as for a configuration error.
+    spdlog::default_logger()->flush();
+    std::fprintf(stderr, "rocketmart: cannot start: %s\n", e.what());
+    return 2;
   } catch (const std::exception& e) {
     // A refused start (port or data directory in use, unwritable store, a missing cluster key) is
     // one plain line.

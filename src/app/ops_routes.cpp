@@ -19,18 +19,24 @@ void RegisterOpsRoutes(http::Router& router, std::function<bool()> ready, StoreC
         }
         const std::vector<StoreHealth> checked = co_await stores();
         boost::json::object by_name;
-        std::string unwritable;
+        std::string unwritable, unreachable;
         for (const StoreHealth& store : checked) {
-          by_name[store.name] = store.writable ? "ok" : "unwritable";
-          if (!store.writable) unwritable += (unwritable.empty() ? "" : ", ") + store.name;
+          by_name[store.name] = store.writable ? std::string_view("ok") : store.down;
+          if (store.writable) continue;
+          std::string& list = store.down == "unwritable" ? unwritable : unreachable;
+          list += (list.empty() ? "" : ", ") + store.name;
         }
-        if (unwritable.empty()) {
+        if (unwritable.empty() && unreachable.empty()) {
           co_return http::JsonResponse(
               http::Status::ok,
               boost::json::object{{"status", "ok"}, {"stores", std::move(by_name)}});
         }
-        http::Response error = http::ErrorResponse(
-            MakeError(Errc::kUnavailable, "cannot write: " + unwritable, "stores"));
+        std::string why = unwritable.empty() ? "" : "cannot write: " + unwritable;
+        if (!unreachable.empty()) {
+          why += std::string(why.empty() ? "" : "; ") + "cannot reach: " + unreachable;
+        }
+        http::Response error =
+            http::ErrorResponse(MakeError(Errc::kUnavailable, std::move(why), "stores"));
         boost::json::object body = boost::json::parse(error.body()).as_object();
         body["status"] = "unavailable";
         body["stores"] = std::move(by_name);

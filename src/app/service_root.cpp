@@ -23,7 +23,7 @@
 #include "infra/events/sqlite_outbox/sqlite_stores.hpp"
 #include "infra/http/server.hpp"
 #include "infra/metrics/metrics.hpp"
-#include "infra/redis/reply.hpp"
+#include "infra/module/redis.hpp"
 #include "services/catalog/clients/http/clients.hpp"
 #include "services/catalog/module.hpp"
 #include "services/checkout/clients/http/clients.hpp"
@@ -96,6 +96,7 @@ struct ServiceRoot::Parts {
 
   // Peers (etcd, one HTTP client each) and the bindings of the ports the module calls: declared
   // before the module, so they outlive it.
+  std::unique_ptr<module::SharedRedis> redis;  // destroyed after everything that uses it
   std::unique_ptr<ClusterLink> cluster;
   std::unique_ptr<gateway::GatewayModule::Stores> deny_list;  // members: the shared deny-list
   std::unique_ptr<gateway::InProcessTokenRevoker> revoker;
@@ -155,11 +156,10 @@ void ServiceRoot::Start() {
           "key");
     }
   }
-  auto redis_endpoint = redis::ParseEndpoint(config.redis.url);
-  if (!redis_endpoint.ok())
-    throw std::runtime_error("redis.url: " + redis_endpoint.error().message);
-
   p.data_dir_lock = LockDataDirectory(config.storage.data_dir);
+  // Redis answers and will not evict, or the start is refused (exit 2): shared admission
+  // (checkout), throttles (members), the deny-list (members write it), the bus's endpoint.
+  p.redis = module::SharedRedis::Open(config.redis);
 
   // The listeners: identity only from the gateway's internal header.
   p.authenticator = std::make_unique<gateway::InternalIdentityAuthenticator>(
@@ -179,10 +179,10 @@ void ServiceRoot::Start() {
 
   // The stores, then the module with HTTP bindings of the ports it calls.
   if (p.service == "members") {
-    auto stores = members::MembersModule::OpenStores(config, p.clock, p.metrics);
+    auto stores = members::MembersModule::OpenStores(config, p.clock, p.metrics, p.redis.get());
     // The gateway's deny-list store (shared through Redis when the gateway's stores use it).
     p.deny_list = std::make_unique<gateway::GatewayModule::Stores>(
-        gateway::GatewayModule::OpenStores(config, p.clock));
+        gateway::GatewayModule::OpenStores(config, p.clock, p.redis.get()));
     p.revoker = std::make_unique<gateway::InProcessTokenRevoker>(*p.deny_list->denials);
     p.orders_client = std::make_unique<orders::HttpOrdersClient>(cluster.Peer("orders"));
     p.likes_client = std::make_unique<catalog::HttpLikesClient>(cluster.Peer("catalog"));
@@ -211,7 +211,7 @@ void ServiceRoot::Start() {
         catalog::CatalogModule::Clients{.availability = *p.availability,
                                         .checkout = *p.cart_checkout});
   } else if (p.service == "checkout") {
-    auto stores = checkout::CheckoutModule::OpenStores(config, p.metrics);
+    auto stores = checkout::CheckoutModule::OpenStores(config, p.metrics, p.redis.get());
     p.product_directory = std::make_unique<catalog::HttpProductDirectory>(cluster.Peer("catalog"));
     auto module = std::make_unique<checkout::CheckoutModule>(
         config, p.clock, p.metrics, std::move(stores),
@@ -239,7 +239,8 @@ void ServiceRoot::Start() {
   events::redis_streams::RedisStreamsEventBusOptions bus_options;
   bus_options.instance =
       p.service + "@" + AdvertisedHost(config) + ":" + std::to_string(p.server->port());
-  p.event_bus = std::make_unique<events::redis_streams::RedisStreamsEventBus>(*redis_endpoint,
+  bus_options.key_prefix = p.redis->prefix();
+  p.event_bus = std::make_unique<events::redis_streams::RedisStreamsEventBus>(p.redis->endpoint(),
                                                                               p.clock, bus_options);
   for (module::Database* db : p.databases) {
     if (db->sqlite) {
@@ -256,6 +257,7 @@ void ServiceRoot::Start() {
       p.event_bus->AddConsumer(db->postgres->consumer());
     }
     RegisterEventMetrics(p.metrics, *p.event_bus, db->name());
+    RegisterStreamMetrics(p.metrics, *p.event_bus, db->name());
   }
   std::vector<events::Subscription> subscriptions = m.Subscriptions();
   std::set<std::string> sources;
@@ -265,7 +267,13 @@ void ServiceRoot::Start() {
     for (module::Database* db : p.databases) own = own || db->name() == source;
     if (!own) p.event_bus->AddSource(source);
   }
-  for (const events::Subscription& s : subscriptions) p.event_bus->Subscribe(s);
+  std::set<std::pair<std::string, std::string>> lag_series;
+  for (const events::Subscription& s : subscriptions) {
+    if (lag_series.emplace(s.source, s.subscriber->Name()).second) {
+      RegisterStreamLagMetric(p.metrics, *p.event_bus, s);
+    }
+    p.event_bus->Subscribe(s);
+  }
 
   for (module::Database* db : p.databases) {
     if (db->sqlite) db->sqlite->writer->Start();
@@ -287,7 +295,10 @@ void ServiceRoot::Start() {
     }
   }
   StoreCheck check_stores = [&p]() -> boost::asio::awaitable<std::vector<StoreHealth>> {
-    co_return co_await p.module->CheckStores();
+    std::vector<StoreHealth> stores = co_await p.module->CheckStores();
+    const bool answered = co_await p.redis->Ping(std::chrono::milliseconds(500));
+    stores.push_back(StoreHealth{.name = "redis", .writable = answered, .down = "unreachable"});
+    co_return stores;
   };
   RegisterOpsRoutes(
       p.router, [&p] { return p.ready.load(); }, std::move(check_stores));

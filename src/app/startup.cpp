@@ -169,4 +169,34 @@ void AdminListener::Stop() {
   }
 }
 
+void RegisterStreamMetrics(metrics::Registry& metrics,
+                           const events::redis_streams::RedisStreamsEventBus& bus,
+                           const std::string& source) {
+  const std::string labels = "source=\"" + metrics::EscapeLabel(source) + "\"";
+  const events::redis_streams::RedisStreamsEventBus* b = &bus;
+  metrics.AddCounterFn("events_stream_redeliveries_total",
+                       "Stream entries a consumer took over from another (XAUTOCLAIM) or read "
+                       "again from its own pending list",
+                       labels, [b, source] { return b->Reclaimed(source); });
+  metrics.AddCounterFn("events_stream_republished_total",
+                       "Times the relay found the stream behind what it had published (Redis lost "
+                       "entries) and published again from the outbox",
+                       labels, [b, source] { return b->Republished(source); });
+}
+
+void RegisterStreamLagMetric(metrics::Registry& metrics,
+                             const events::redis_streams::RedisStreamsEventBus& bus,
+                             const events::Subscription& subscription) {
+  const std::string subscriber(subscription.subscriber->Name());
+  const std::string labels = "source=\"" + metrics::EscapeLabel(subscription.source) +
+                             "\",subscriber=\"" + metrics::EscapeLabel(subscriber) + "\"";
+  const events::redis_streams::RedisStreamsEventBus* b = &bus;
+  metrics.AddGauge("events_stream_lag_events",
+                   "Events of the source the subscription has not acknowledged (an effect: its "
+                   "consumer group's pending + not yet delivered), as of the bus's last look",
+                   labels, [b, source = subscription.source, subscriber] {
+                     return static_cast<double>(b->Lag(source, subscriber));
+                   });
+}
+
 }  // namespace rocketmart::app

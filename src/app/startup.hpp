@@ -11,6 +11,7 @@
 
 #include "infra/config/config.hpp"
 #include "infra/events/event_bus.hpp"
+#include "infra/events/redis_streams/redis_streams_event_bus.hpp"
 #include "infra/http/server.hpp"
 #include "infra/lock/file_lock.hpp"
 #include "infra/metrics/metrics.hpp"
@@ -45,6 +46,18 @@ void RegisterEventMetrics(metrics::Registry& metrics, const events::EventBus& bu
 // between them). `databases` and `clock` must outlive the task.
 module::PeriodicTask ProcessedEventsRetention(const std::vector<module::Database*>& databases,
                                               const Clock& clock, int ttl_s);
+
+// The Redis Streams bus's own figures (events.transport = redis-streams): per source, entries its
+// consumers took over or read again (redeliveries) and times the relay published again because
+// Redis had lost entries; per subscription, its lag (effects: its group's pending + not yet
+// delivered entries), labelled source and subscriber (once per pair: instances of one effect
+// share a group).
+void RegisterStreamMetrics(metrics::Registry& metrics,
+                           const events::redis_streams::RedisStreamsEventBus& bus,
+                           const std::string& source);
+void RegisterStreamLagMetric(metrics::Registry& metrics,
+                             const events::redis_streams::RedisStreamsEventBus& bus,
+                             const events::Subscription& subscription);
 
 // The admin listener never authenticates members: /metrics checks its own operator token.
 class NoMemberIdentities final : public http::Authenticator {

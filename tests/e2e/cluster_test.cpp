@@ -163,6 +163,11 @@ TEST_F(ClusterTest, AShopperSignsUpBuysAndCancelsThroughTheGateway) {
     return json.as_object().contains("refund") &&
            json.at("refund").at("status").as_string() == "REFUNDED";
   })) << c.Get("/order/" + std::to_string(order), access).body;
+  // Logout on members denies the token at every gateway (the deny-list in Redis).
+  auto logout = c.Request("POST", "/auth/logout", "", {{"Authorization", Bearer(access)}});
+  ASSERT_EQ(logout.status, 204) << logout.body;
+  EXPECT_TRUE(WaitUntil([&] { return c.Get("/order", access).status == 401; }, 3s))
+      << "a logged-out token still works at the gateway";
   auto summary =
       c.Get("/admin/sales/" + std::to_string(product) + "/summary", cluster.Token(1, true));
   ASSERT_EQ(summary.status, 200) << summary.body;

@@ -7,6 +7,7 @@
 #include <string_view>
 
 #include "support/local_postgres.hpp"
+#include "support/local_redis.hpp"
 
 namespace rocketmart::testing {
 namespace {
@@ -17,6 +18,8 @@ struct Databases {
   std::mutex mutex;
   // Canonical data directory -> service -> database name.
   std::map<std::filesystem::path, std::map<std::string, std::string>> by_data_dir;
+  // Canonical data directory -> its Redis key prefix.
+  std::map<std::filesystem::path, std::string> redis_prefix;
 };
 
 Databases& Registry() {
@@ -43,8 +46,31 @@ bool OnPostgres() {
   return engine != nullptr && std::string_view(engine) == "postgres";
 }
 
+bool WithRedis() {
+  const char* redis = std::getenv("ROCKETMART_TEST_REDIS");
+  return redis != nullptr && std::string_view(redis) == "1";
+}
+
+namespace {
+// The key prefix of the server on `data_dir` (a new one for a new directory). Registry locked.
+std::string RedisPrefixLocked(Databases& registry, const std::filesystem::path& data_dir) {
+  std::string& prefix = registry.redis_prefix[Canonical(data_dir)];
+  if (prefix.empty()) prefix = NewKeyPrefix();
+  return prefix;
+}
+}  // namespace
+
 std::map<std::string, std::string> EngineEnv(const std::filesystem::path& data_dir) {
-  if (!OnPostgres()) return {};
+  std::map<std::string, std::string> env;
+  if (WithRedis()) {
+    LocalRedis& redis = SharedLocalRedis();
+    Databases& registry = Registry();
+    std::lock_guard lock(registry.mutex);
+    env["ROCKETMART_REDIS_URL"] = redis.tcp_url();
+    env["ROCKETMART_REDIS_KEY_PREFIX"] = RedisPrefixLocked(registry, data_dir);
+    env["ROCKETMART_EVENTS_TRANSPORT"] = "redis-streams";
+  }
+  if (!OnPostgres()) return env;
   LocalPostgres& server = SharedLocalPostgres();
   Databases& registry = Registry();
   std::lock_guard lock(registry.mutex);
@@ -54,7 +80,6 @@ std::map<std::string, std::string> EngineEnv(const std::filesystem::path& data_d
       names[std::string(service)] = server.NewDatabase(service);
     }
   }
-  std::map<std::string, std::string> env;
   for (const auto& [service, db] : names) {
     env["ROCKETMART_" + Upper(service) + "_DATABASE_URL"] =
         "postgresql://rocketmart@127.0.0.1:" + std::to_string(server.port()) + "/" + db;
@@ -63,6 +88,26 @@ std::map<std::string, std::string> EngineEnv(const std::filesystem::path& data_d
 }
 
 void CheckServerEngine(const std::filesystem::path& data_dir) {
+  if (WithRedis()) {
+    std::string prefix;
+    {
+      Databases& registry = Registry();
+      std::lock_guard lock(registry.mutex);
+      prefix = RedisPrefixLocked(registry, data_dir);
+    }
+    LocalRedis& redis = SharedLocalRedis();
+    // Admission made its epoch (RedisAdmission::Start) and the relays created the streams of the
+    // services' outboxes: a server that ignored redis.url would have neither.
+    if (redis.Command({"EXISTS", prefix + "adm:epoch"}) != "1") {
+      throw std::runtime_error("configured for Redis, the server made no admission epoch under " +
+                               prefix);
+    }
+    // (checkout's effects made their consumer groups on the catalog's stream at the bus's start)
+    if (redis.Command({"TYPE", prefix + "events:catalog"}) != "stream") {
+      throw std::runtime_error("configured for Redis Streams, the server has no stream under " +
+                               prefix);
+    }
+  }
   if (!OnPostgres()) return;
   std::map<std::string, std::string> names;
   {

@@ -11,6 +11,12 @@
 // process finds its configured databases. The read-only probes of support/db_probe.hpp follow the
 // same map, so `<data dir>/checkout.db` means checkout's PostgreSQL database in that mode.
 //
+// With ROCKETMART_TEST_REDIS=1 as well (the `_redis` variants, issue 14), every server also gets
+// the test binary's redis-server (SharedLocalRedis, one per test binary): redis.url, a key prefix
+// of its own per data directory (servers never share counters or streams; a restart on the same
+// directory finds its own) and events.transport = redis-streams, so admission, throttles, the
+// deny-list and the event bus all run through Redis.
+//
 // The first call in PostgreSQL mode starts the server (about a second); make it from the test's
 // main thread (LocalPostgres ties its server's life to the thread that started it).
 #pragma once
@@ -24,6 +30,8 @@ namespace rocketmart::testing {
 
 // True when the scenarios run on PostgreSQL (ROCKETMART_TEST_ENGINE=postgres).
 bool OnPostgres();
+// True when the servers also use Redis (ROCKETMART_TEST_REDIS=1).
+bool WithRedis();
 
 // The environment that points a server on `data_dir` at its databases: empty on SQLite;
 // ROCKETMART_<SERVICE>_DATABASE_URL for the four services on PostgreSQL (created on first use).
@@ -32,7 +40,8 @@ std::map<std::string, std::string> EngineEnv(const std::filesystem::path& data_d
 // Throws unless a server started on `data_dir` really keeps its services where the engine says:
 // on PostgreSQL, each service's database has its tables and no `<service>.db` SQLite file exists
 // in the data directory (a server that ignored its database URL would otherwise pass every
-// scenario on SQLite). Nothing to check on SQLite.
+// scenario on SQLite). Nothing to check on SQLite. With Redis: its admission epoch and the
+// services' event streams exist under the server's key prefix.
 void CheckServerEngine(const std::filesystem::path& data_dir);
 
 // `<data dir>/<service>.db` of a data directory served on PostgreSQL: that service's database

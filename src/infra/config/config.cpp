@@ -92,6 +92,14 @@ const char* CheckRedisUrl(std::string_view v) {
              : nullptr;
 }
 
+// redis.key_prefix: printable, no spaces (it is part of every key and channel name).
+const char* CheckRedisKeyPrefix(std::string_view v) {
+  return std::all_of(v.begin(), v.end(),
+                     [](char c) { return c > ' ' && static_cast<unsigned char>(c) < 0x7f; })
+             ? nullptr
+             : "must be printable ASCII without spaces, e.g. rocketmart:";
+}
+
 // discovery.etcd_url: empty (no discovery) or http://host:port of an etcd v3 client endpoint.
 const char* CheckEtcdUrl(std::string_view v) {
   if (v.empty()) return nullptr;
@@ -312,6 +320,8 @@ const FieldSpec kFields[] = {
   RM_STR_CHECKED(redis.url, 0, 2048, CheckRedisUrl,
          "Redis shared by every instance (docs/redis.md): `redis://host:port[/db]` or `unix:///path.sock`; empty = none (in-memory admission, throttles and deny-list: one instance)."),
   RM_SECRET(redis.password, nullptr, "Redis AUTH password; empty = none."),
+  RM_STR_CHECKED(redis.key_prefix, 1, 128, CheckRedisKeyPrefix,
+         "Before every Redis key, channel and stream of this deployment (`<prefix>adm:*`, `<prefix>events:*`, ...): deployments sharing one Redis keep apart by it."),
   RM_ENUM(events.transport, kEventTransports,
           "How events travel between services: `outbox` = relayed in-process from each service's outbox; `redis-streams` = through Redis Streams (needs redis.url; required when services run apart)."),
   RM_STR_CHECKED(discovery.etcd_url, 0, 2048, CheckEtcdUrl,

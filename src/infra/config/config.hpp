@@ -167,6 +167,9 @@ struct StorefrontConfig {
 struct RedisConfig {
   std::string url;       // Empty = no Redis: the in-memory adapters (one instance).
   std::string password;  // Secret.
+  // Before every key, channel and stream name: several deployments (or test servers) can share
+  // one Redis without sharing counters.
+  std::string key_prefix = "rocketmart:";
 };
 
 // How events travel between services (ADR 0007, ADR 0041).

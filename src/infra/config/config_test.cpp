@@ -343,6 +343,11 @@ TEST_F(ConfigTest, RedisEventsAndDiscoveryForSeveralInstances) {
   auto streams_alone = Load({.env = {{"ROCKETMART_EVENTS_TRANSPORT", "redis-streams"}}});
   ASSERT_FALSE(streams_alone.ok());
   EXPECT_NE(streams_alone.error().message.find("needs redis.url"), std::string::npos);
+  EXPECT_EQ(Load({})->redis.key_prefix, "rocketmart:");
+  EXPECT_EQ(Load({.env = {{"ROCKETMART_REDIS_KEY_PREFIX", "shop-b:"}}})->redis.key_prefix,
+            "shop-b:");
+  EXPECT_FALSE(Load({.env = {{"ROCKETMART_REDIS_KEY_PREFIX", "with space"}}}).ok());
+  EXPECT_FALSE(Load({.env = {{"ROCKETMART_REDIS_KEY_PREFIX", ""}}}).ok());
   EXPECT_FALSE(Load({.env = {{"ROCKETMART_EVENTS_TRANSPORT", "kafka"}}}).ok());
   EXPECT_FALSE(Load({.env = {{"ROCKETMART_DISCOVERY_ETCD_URL", "etcd:2379"}}}).ok());
   EXPECT_FALSE(Load({.env = {{"ROCKETMART_AUTH_INTERNAL_SECRET", "short"}}}).ok());

@@ -53,10 +53,12 @@ struct PeriodicTask {
   std::function<boost::asio::awaitable<void>()> run;
 };
 
-// One store a module writes to (a database, a mail directory) and whether it can now (/health).
+// One store a module writes to (a database, a mail directory; the process's Redis) and whether it
+// can now (/health), and the word /health shows when it cannot.
 struct StoreHealth {
   std::string name;
   bool writable = true;
+  std::string_view down = "unwritable";  // "unreachable" for a server that does not answer
 };
 
 class Module {

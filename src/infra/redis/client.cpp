@@ -139,7 +139,10 @@ asio::awaitable<Status> Client::CheckServer() {
 
 Status Client::CheckServerSync() {
   ReplyResult reply = CommandSync({"PING"});
-  if (!reply.ok()) return reply.error();
+  if (!reply.ok()) {
+    return MakeError(reply.error().code, "redis at " + endpoint_.ToString() +
+                                             " is not reachable: " + reply.error().message);
+  }
   std::promise<Status> done;
   auto future = done.get_future();
   asio::co_spawn(connections_.front()->executor(), CheckServer(),

@@ -42,9 +42,11 @@ TEST(RedisEndpoint, ParsesTheTwoSchemesAndRefusesTheRest) {
   EXPECT_EQ(tcp->port, 7000);
   EXPECT_EQ(ParseEndpoint("redis://h")->port, 6379);
   EXPECT_EQ(ParseEndpoint("redis://h:1/0")->port, 1);
+  EXPECT_EQ(ParseEndpoint("redis://h:1/3")->db, 3);
+  EXPECT_EQ(ParseEndpoint("redis://h:1/3")->ToString(), "redis://h:1/3");
   EXPECT_EQ(ParseEndpoint("unix:///run/redis.sock")->unix_path, "/run/redis.sock");
   for (const char* bad : {"http://h", "redis://", "redis://h:0", "redis://h:70000", "redis://h:x",
-                          "redis://u:p@h", "redis://h/3", "unix://relative"}) {
+                          "redis://u:p@h", "redis://h/16", "redis://h/x", "unix://relative"}) {
     EXPECT_FALSE(ParseEndpoint(bad).ok()) << bad;
   }
 }

@@ -323,6 +323,18 @@ void Connection::Connect() {
   watcher_->Attach();
   redisAsyncSetConnectCallback(ac, &Connection::OnConnect);
   redisAsyncSetDisconnectCallback(ac, &Connection::OnDisconnect);
+  // Log in and pick the database before anything else leaves: queued first, answered first.
+  if (!endpoint_.password.empty()) {
+    const char* argv[] = {"AUTH", endpoint_.password.c_str()};
+    const std::size_t lens[] = {4, endpoint_.password.size()};
+    redisAsyncCommandArgv(ac, &Connection::OnSetupReply, nullptr, 2, argv, lens);
+  }
+  if (endpoint_.db != 0) {
+    const std::string db = std::to_string(endpoint_.db);
+    const char* argv[] = {"SELECT", db.c_str()};
+    const std::size_t lens[] = {6, db.size()};
+    redisAsyncCommandArgv(ac, &Connection::OnSetupReply, nullptr, 2, argv, lens);
+  }
   watcher_->AddWrite();  // the connect completes on the first writable event
   connect_timer_.expires_after(options_.connect_timeout);
   connect_timer_.async_wait([self = shared_from_this(), ac](boost::system::error_code ec) {
@@ -352,6 +364,17 @@ void Connection::OnConnect(const redisAsyncContext* ac, int status) {
   self->connects_.fetch_add(1);
   if (self->on_message_) {
     asio::post(self->executor_, [s = self->shared_from_this()] { s->IssueSubscribe(); });
+  }
+}
+
+void Connection::OnSetupReply(redisAsyncContext* ac, void* reply, void*) {
+  auto* self = static_cast<Connection*>(ac->data);
+  if (self == nullptr || reply == nullptr) return;  // closed or lost: the reconnect sends it again
+  const auto* r = static_cast<redisReply*>(reply);
+  if (r->type == REDIS_REPLY_ERROR) {
+    // The commands behind it answer the server's error (NOAUTH, ...), which their callers report.
+    spdlog::error("redis {}: {} refused AUTH or SELECT: {}", self->name_,
+                  self->endpoint_.ToString(), std::string(r->str, r->len));
   }
 }
 

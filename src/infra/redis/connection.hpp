@@ -149,6 +149,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   static void OnConnect(const redisAsyncContext* ac, int status);
   static void OnDisconnect(const redisAsyncContext* ac, int status);
   static void OnReply(redisAsyncContext* ac, void* reply, void* privdata);
+  static void OnSetupReply(redisAsyncContext* ac, void* reply, void* privdata);
   static void OnSubscriptionReply(redisAsyncContext* ac, void* reply, void* privdata);
 
   enum class State { kIdle, kConnecting, kConnected, kBackingOff, kClosed };

@@ -21,7 +21,7 @@ std::optional<long long> Reply::AsInteger() const {
 
 std::string Endpoint::ToString() const {
   if (!unix_path.empty()) return "unix://" + unix_path;
-  return "redis://" + host + ":" + std::to_string(port);
+  return "redis://" + host + ":" + std::to_string(port) + (db != 0 ? "/" + std::to_string(db) : "");
 }
 
 Result<Endpoint> ParseEndpoint(std::string_view url) {
@@ -40,8 +40,14 @@ Result<Endpoint> ParseEndpoint(std::string_view url) {
   }
   std::string_view rest = url.substr(kRedis.size());
   if (const auto slash = rest.find('/'); slash != std::string_view::npos) {
-    if (rest.substr(slash) != "/" && rest.substr(slash) != "/0") {
-      return MakeError(Errc::kValidationFailed, "a Redis URL may name database 0 only");
+    const std::string_view digits = rest.substr(slash + 1);
+    if (!digits.empty()) {
+      unsigned db = 0;
+      const auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), db);
+      if (ec != std::errc() || end != digits.data() + digits.size() || db > 15) {
+        return MakeError(Errc::kValidationFailed, "a Redis URL's database must be 0..15");
+      }
+      ep.db = static_cast<int>(db);
     }
     rest = rest.substr(0, slash);
   }

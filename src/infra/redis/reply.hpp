@@ -32,11 +32,15 @@ struct Reply {
 // the connection was lost before the answer). Both are transient: a later try may succeed.
 using ReplyResult = Result<Reply>;
 
-// Where the server is: "redis://host[:port]" (port 6379 by default) or "unix:///path/to/socket".
+// Where the server is: "redis://host[:port][/db]" (port 6379, database 0 by default) or
+// "unix:///path/to/socket", and how to log in: every connection sends AUTH `password` (when not
+// empty) and SELECT `db` (when not 0) before anything else.
 struct Endpoint {
   std::string host;
   std::uint16_t port = 6379;
   std::string unix_path;  // non-empty: a unix socket, host and port unused
+  int db = 0;             // 0..15 as Redis configures by default
+  std::string password;   // never in the URL (it would be logged), never in ToString()
 
   std::string ToString() const;
 };

@@ -82,6 +82,8 @@ CheckoutService::CheckoutService(CheckoutPorts ports, const Clock& clock,
                                    "outcome=\"declined\"")),
       rejected_sold_out_(metrics.GetCounter("checkout_purchases_total", "Purchase outcomes",
                                             "outcome=\"sold_out\"")),
+      rejected_unavailable_(metrics.GetCounter("checkout_purchases_total", "Purchase outcomes",
+                                               "outcome=\"unavailable\"")),
       rejected_limit_(
           metrics.GetCounter("checkout_purchases_total", "Purchase outcomes", "outcome=\"limit\"")),
       rejected_window_(metrics.GetCounter("checkout_purchases_total", "Purchase outcomes",
@@ -199,17 +201,8 @@ boost::asio::awaitable<ReconcileReport> CheckoutService::Reconcile() {
       if (p->has_inventory.load()) known.emplace_back(id, p->counter);
     }
   }
-  constexpr int kAttempts = 5;
   for (const auto& [id, counter] : known) {
-    bool applied = false;
-    for (int attempt = 0; attempt < kAttempts && !applied; ++attempt) {
-      if (attempt > 0) co_await Pause(std::chrono::milliseconds(2 * attempt));
-      auto token = co_await admission_.BeginRebuild(*counter);
-      if (!token) continue;
-      auto snapshot = co_await stock_.Snapshot(id);
-      if (!snapshot.ok()) break;
-      applied = co_await admission_.FinishRebuild(*counter, *token, *snapshot);
-    }
+    const bool applied = co_await RebuildCounter(id, *counter);
     if (applied) {
       ++report.rebuilt;
       rebuilds_.Add();
@@ -222,28 +215,66 @@ boost::asio::awaitable<ReconcileReport> CheckoutService::Reconcile() {
   co_return report;
 }
 
+boost::asio::awaitable<bool> CheckoutService::RebuildCounter(std::int64_t product_id,
+                                                             ProductCounter& counter) {
+  constexpr int kAttempts = 5;
+  for (int attempt = 0; attempt < kAttempts; ++attempt) {
+    if (attempt > 0) co_await Pause(std::chrono::milliseconds(2 * attempt));
+    auto token = co_await admission_.BeginRebuild(counter);
+    if (!token) continue;
+    auto snapshot = co_await stock_.Snapshot(product_id);
+    if (!snapshot.ok()) co_return false;
+    if (co_await admission_.FinishRebuild(counter, *token, *snapshot)) co_return true;
+  }
+  co_return false;
+}
+
 boost::asio::awaitable<Status> CheckoutService::RecordProductFacts(ProductFacts facts,
                                                                    std::string event_id) {
   std::string consumer(kInventoryConsumer);
+  const std::int64_t product_id = facts.product_id;
+  const ProductFacts applied = facts;
   auto row = co_await stock_.ApplyProductFacts(std::move(facts), std::move(consumer),
                                                std::move(event_id), clock_.Now());
   if (!row.ok()) co_return row.error();
+  // Shared counters get the product's first stock from here, once across instances: only the
+  // instance whose effect inserted the row (the event is claimed in its transaction) opens them,
+  // by a rebuild from the committed row. Not a Return: a reconciler elsewhere may have rebuilt
+  // the new product meanwhile, and a rebuild of counters that do not exist yet applies only while
+  // they still do not (the first wins), where a Return would add the stock a second time. When it
+  // cannot (Redis down), purchases answer 503 until the reconciler's next run opens them.
+  if (admission_.SharedByInstances() && *row && (*row)->created) {
+    ProductState& p = FindOrCreate(product_id);
+    if (!co_await RebuildCounter(product_id, *p.counter)) {
+      spdlog::warn(
+          "checkout: shared admission counters of new product {} not opened yet; the "
+          "reconciler will",
+          product_id);
+    }
+  }
+  // Read-your-writes on the instance that applied the change: once the row has the new facts,
+  // this instance's purchases use them (its cache refresh may come a moment later; the others'
+  // come through their own refresh).
+  RefreshProductFacts(applied);
   co_return Ok();
 }
 
 void CheckoutService::RefreshProductFacts(const ProductFacts& facts) {
+  // The cache refresh and this instance's effect (RecordProductFacts) both refresh, on the bus's
+  // threads: one at a time, and the version only moves forward, so a redelivered, older or
+  // already applied event changes nothing (Load() set the versions the database had).
+  std::lock_guard lock(refresh_mu_);
   ProductState& p = FindOrCreate(facts.product_id);
-  // One bus thread refreshes; the version only moves forward, so a redelivered or older event
-  // changes nothing (Load() set the versions the database had).
   if (facts.version <= p.catalog_version.load()) return;
   p.price.store(facts.price);
   p.retired.store(facts.retired);
   p.catalog_version.store(facts.version);
-  // The product's first facts open its stock counter: nothing was sold before it had one, and a
-  // restock that came first added its units already. A return to admission: the database row
-  // came first.
-  ReturnBracket bracket(admission_);
-  if (!p.has_inventory.exchange(true)) {
+  // The product's first facts open this instance's own stock counter: nothing was sold before it
+  // had one, and a restock that came first added its units already. A return to admission: the
+  // database row came first. Shared counters got the first stock from the effect that wrote the
+  // row (RecordProductFacts), once for every instance: here only the facts are refreshed.
+  if (!p.has_inventory.exchange(true) && !admission_.SharedByInstances()) {
+    ReturnBracket bracket(admission_);
     const std::array<AdmissionLine, 1> initial{AdmissionLine{p.counter, facts.initial_stock, 0}};
     admission_.Return(0, initial);
   }
@@ -328,8 +359,10 @@ boost::asio::awaitable<Result<CheckoutService::Admitted>> CheckoutService::Admit
                                                    refusal ? std::string_view() : record_key);
     if (answer.key_used) co_return KeyInUse();
     if (!answer.status.ok()) {
-      (answer.status.error().code == Errc::kPurchaseLimitReached ? rejected_limit_
-                                                                 : rejected_sold_out_)
+      const Errc code = answer.status.error().code;
+      (code == Errc::kPurchaseLimitReached                    ? rejected_limit_
+       : code == Errc::kUnavailable || code == Errc::kTimeout ? rejected_unavailable_
+                                                              : rejected_sold_out_)
           .Add();
       co_return std::move(answer.status).error();
     }

@@ -24,6 +24,7 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <shared_mutex>
 #include <string>
@@ -164,7 +165,9 @@ class CheckoutService {
   // product's inventory row once per service (claimed by event id, in the row's transaction); the
   // cache refresh brings this instance's memory (price, retired, stock counter) up to the facts,
   // ignoring facts older than what it has (by the catalog's version). With one process both run,
-  // the effect first.
+  // the effect first. A product's first stock reaches admission once: shared counters
+  // (Admission::SharedByInstances) are opened by the effect that inserted the row, an instance's
+  // own counters by its cache refresh.
   static constexpr std::string_view kInventoryConsumer = "checkout.inventory";
   boost::asio::awaitable<Status> RecordProductFacts(ProductFacts facts, std::string event_id);
   void RefreshProductFacts(const ProductFacts& facts);
@@ -219,6 +222,9 @@ class CheckoutService {
   // Admission lines for units the database gave back.
   AdmittedLines LinesOf(const std::vector<HoldLine>& lines);
   void GiveBack(const ReleasedUnits& released);
+  // Replaces the product's admission counters with the database's (a few attempts while something
+  // is in flight); true when it did.
+  boost::asio::awaitable<bool> RebuildCounter(std::int64_t product_id, ProductCounter& counter);
 
   // Memory checks and admission for every line, all or nothing. kRequestInFlight: the key may
   // have a record (nothing admitted). `check_key` false: record the key without looking.
@@ -276,12 +282,14 @@ class CheckoutService {
   const CheckoutOptions options_;
 
   ChangeSignal stock_signal_;
+  std::mutex refresh_mu_;  // RefreshProductFacts: the effect's and the cache refresh's threads
   mutable std::shared_mutex products_mutex_;
   std::unordered_map<std::int64_t, std::unique_ptr<ProductState>> products_;
 
   metrics::Counter& paid_;
   metrics::Counter& declined_;
   metrics::Counter& rejected_sold_out_;
+  metrics::Counter& rejected_unavailable_;
   metrics::Counter& rejected_limit_;
   metrics::Counter& rejected_window_;
   metrics::Counter& db_guard_rejections_;

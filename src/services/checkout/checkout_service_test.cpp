@@ -656,20 +656,26 @@ TEST_F(CheckoutTest, TheInventoryRowIsWrittenOnceAndEveryInstanceRefreshesItsMem
   ASSERT_TRUE(RunAwait(second.RecordProductFacts(created, "catalog:1")).ok());
   EXPECT_EQ(Query("checkout.db", "SELECT count(*) FROM stock_ledger WHERE kind = 'INIT'"), 1);
   EXPECT_EQ(Available(), 5);
-  // The row alone is not this instance's memory: until the refresh, its stock is unknown.
-  EXPECT_EQ(service_->Available(kProduct), std::nullopt);
+  // The instance that applied the row reads its own write at once; its cache refresh, and a
+  // redelivered one, change nothing more (no second stock).
+  EXPECT_EQ(service_->Available(kProduct), 5);
   service_->RefreshProductFacts(created);
   second.RefreshProductFacts(created);
-  service_->RefreshProductFacts(created);  // redelivered: no second stock
+  service_->RefreshProductFacts(created);
   EXPECT_EQ(service_->Available(kProduct), 5);
   EXPECT_EQ(second.Available(kProduct), 5);
+  OpenSale(1);
 
+  // Another instance learns a change only from its own refresh; the one applying it at once.
+  InstanceMemory third_memory;
+  CheckoutService third(Ports(third_memory), clock_, *metrics_);
+  ASSERT_TRUE(RunAwait(third.Load()).ok());
   const ProductFacts retired{kProduct, kPrice, 5, true, 2, "Sneaker"};
   ASSERT_TRUE(RunAwait(service_->RecordProductFacts(retired, "catalog:2")).ok());
+  EXPECT_EQ(service_->GetSale(kProduct)->state, SaleState::kRetired) << "its own write";
+  EXPECT_EQ(third.GetSale(kProduct)->state, SaleState::kLive) << "not refreshed yet";
   second.RefreshProductFacts(retired);
   second.RefreshProductFacts(created);  // an older version arriving late changes nothing
-  OpenSale(1);
-  EXPECT_EQ(service_->GetSale(kProduct)->state, SaleState::kLive) << "not refreshed yet";
   std::vector<PurchaseLine> lines{{kProduct, 1}};
   EXPECT_EQ(RunAwait(second.Purchase(B(1), lines, std::nullopt)).result.error().code,
             Errc::kNotFound)

@@ -7,6 +7,7 @@
 #include "services/checkout/adapters/catalog_subscriber.hpp"
 #include "services/checkout/adapters/http_routes.hpp"
 #include "services/checkout/adapters/order_events_subscriber.hpp"
+#include "services/checkout/adapters/redis/redis_admission.hpp"
 #include "services/checkout/adapters/simulated_payment_provider.hpp"
 #include "services/checkout/adapters/sqlite_checkout_schema.hpp"
 #include "services/orders/api/events.hpp"
@@ -69,7 +70,8 @@ std::vector<module::PeriodicTask> MaintenancePeriodicTasks(CheckoutService& chec
 }
 
 CheckoutModule::Stores CheckoutModule::OpenStores(const config::Config& config,
-                                                  metrics::Registry& metrics) {
+                                                  metrics::Registry& metrics,
+                                                  module::SharedRedis* redis) {
   Stores stores;
   // The simulated processor stands in for an external system: its ledger stays SQLite in the data
   // directory whatever keeps checkout's data, WAL + NORMAL, which survives a killed process (our
@@ -91,7 +93,20 @@ CheckoutModule::Stores CheckoutModule::OpenStores(const config::Config& config,
     stores.sqlite = std::make_unique<SqliteCheckoutStores>(*stores.db.sqlite->writer,
                                                            *stores.db.sqlite->readers);
   }
-  stores.admission = std::make_unique<InMemoryAdmission>();
+  if (redis != nullptr) {
+    auto shared = std::make_unique<RedisAdmission>(
+        redis->client(), metrics, RedisAdmissionOptions{.prefix = redis->prefix()});
+    RedisAdmission* admission = shared.get();
+    metrics.AddCounterFn(
+        "checkout_admission_notifications_lost_total",
+        "Admission notifications (settle, give-back) given up after their retries: "
+        "the next rebuild repairs what they changed",
+        "", [admission] { return admission->notifications_lost(); });
+    stores.redis_admission = admission;
+    stores.admission = std::move(shared);
+  } else {
+    stores.admission = std::make_unique<InMemoryAdmission>();
+  }
   stores.gate = std::make_unique<InMemoryIdempotencyGate>();
   return stores;
 }
@@ -141,6 +156,13 @@ CheckoutModule::CheckoutModule(const config::Config& config, const Clock& clock,
 CheckoutModule::~CheckoutModule() = default;
 
 void CheckoutModule::Load() {
+  // Shared admission first makes its epoch valid for this Redis run (the load's rebuilds then
+  // fill the counters of every product).
+  if (stores_.redis_admission != nullptr) {
+    if (auto started = async::RunToCompletion(stores_.redis_admission->Start()); !started.ok()) {
+      throw std::runtime_error("checkout: redis admission: " + started.error().message);
+    }
+  }
   if (auto loaded = async::RunToCompletion(checkout_->Load()); !loaded.ok()) {
     throw std::runtime_error("checkout: " + loaded.error().message);
   }

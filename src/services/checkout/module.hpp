@@ -14,6 +14,7 @@
 #include "infra/config/config.hpp"
 #include "infra/metrics/metrics.hpp"
 #include "infra/module/module.hpp"
+#include "infra/module/redis.hpp"
 #include "services/checkout/adapters/in_memory_admission.hpp"
 #include "services/checkout/adapters/in_memory_idempotency_gate.hpp"
 #include "services/checkout/adapters/postgres/postgres_checkout_stores.hpp"
@@ -27,6 +28,7 @@
 namespace rocketmart::checkout {
 
 class ProductInventorySubscriber;
+class RedisAdmission;
 class ProductCacheSubscriber;
 class OrderEventsSubscriber;
 
@@ -41,11 +43,14 @@ class CheckoutModule final : public module::Module {
     module::Database db;
     std::unique_ptr<SqliteCheckoutStores> sqlite;
     std::unique_ptr<PostgresCheckoutStores> postgres;
-    std::unique_ptr<InMemoryAdmission> admission;
+    std::unique_ptr<Admission> admission;
+    RedisAdmission* redis_admission = nullptr;  // `admission` when it is the shared one
     std::unique_ptr<InMemoryIdempotencyGate> gate;
   };
-  // Opens provider.db, then checkout's database.
-  static Stores OpenStores(const config::Config& config, metrics::Registry& metrics);
+  // Opens provider.db, then checkout's database. `redis`: the process's Redis (admission is then
+  // shared by every checkout instance there), or nullptr (in memory, this instance alone).
+  static Stores OpenStores(const config::Config& config, metrics::Registry& metrics,
+                           module::SharedRedis* redis = nullptr);
 
   // The catalog's side of checkout: must outlive the module.
   struct Clients {

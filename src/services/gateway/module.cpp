@@ -1,12 +1,33 @@
 #include "services/gateway/module.hpp"
 
+#include <stdexcept>
+
 #include "services/gateway/adapters/in_memory_token_denylist.hpp"
+#include "services/gateway/adapters/redis/redis_token_denylist.hpp"
 
 namespace rocketmart::gateway {
 
-GatewayModule::Stores GatewayModule::OpenStores(const config::Config&, const Clock& clock) {
+GatewayModule::Stores GatewayModule::OpenStores(const config::Config&, const Clock& clock,
+                                                module::SharedRedis* redis) {
+  if (redis != nullptr) {
+    auto denylist = std::make_shared<RedisTokenDenylist>(redis->client(), redis->executor(), clock,
+                                                         redis->prefix());
+    return Stores{.revoked = denylist, .denials = denylist, .redis = denylist};
+  }
   auto denylist = std::make_shared<InMemoryTokenDenylist>(clock);
   return Stores{.revoked = denylist, .denials = denylist};
+}
+
+void GatewayModule::Load() {
+  if (!stores_.redis) return;
+  stores_.redis->Start();
+  if (!stores_.redis->WaitLoaded(std::chrono::seconds(5))) {
+    throw std::runtime_error("gateway: the token deny-list could not be loaded from redis");
+  }
+}
+
+void GatewayModule::StopWorkers() {
+  if (stores_.redis) stores_.redis->Stop();
 }
 
 namespace {

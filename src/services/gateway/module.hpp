@@ -10,20 +10,26 @@
 #include "infra/config/config.hpp"
 #include "infra/metrics/metrics.hpp"
 #include "infra/module/module.hpp"
+#include "infra/module/redis.hpp"
 #include "services/gateway/clients/in_process/token_revoker.hpp"
 #include "services/gateway/jwt_authenticator.hpp"
 #include "services/gateway/ports/token_denylist.hpp"
 
 namespace rocketmart::gateway {
 
+class RedisTokenDenylist;
+
 class GatewayModule final : public module::Module {
  public:
-  // The deny-list: both sides of one store (in memory embedded; Redis next).
+  // The deny-list: both sides of one store (in memory embedded; with the process's Redis, a local
+  // replica fed by Redis shared by every gateway instance: `redis` then names it).
   struct Stores {
     std::shared_ptr<RevokedTokens> revoked;
     std::shared_ptr<TokenDenials> denials;
+    std::shared_ptr<RedisTokenDenylist> redis;
   };
-  static Stores OpenStores(const config::Config& config, const Clock& clock);
+  static Stores OpenStores(const config::Config& config, const Clock& clock,
+                           module::SharedRedis* redis = nullptr);
 
   // `keyring`: the keys access tokens are signed with (shared with members, which mints them).
   GatewayModule(const config::Config& config, const Clock& clock, metrics::Registry& metrics,
@@ -36,9 +42,11 @@ class GatewayModule final : public module::Module {
 
   std::string_view Name() const override { return "gateway"; }
   std::vector<module::Database*> Databases() override { return {}; }
-  void Load() override {}
+  // With Redis: subscribes and loads the replica (throws when it cannot within 5 s: a gateway
+  // that has not loaded the denials could let a revoked token through).
+  void Load() override;
   void StartWorkers() override {}
-  void StopWorkers() override {}
+  void StopWorkers() override;
   std::vector<events::Subscription> Subscriptions() override { return {}; }
   void RegisterRoutes(http::Router&) override {}
   std::vector<module::PeriodicTask> PeriodicTasks() override { return {}; }

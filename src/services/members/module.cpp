@@ -11,13 +11,15 @@
 #include "services/members/adapters/in_memory_throttle_store.hpp"
 #include "services/members/adapters/mailers.hpp"
 #include "services/members/adapters/postgres/postgres_member_store.hpp"
+#include "services/members/adapters/redis/redis_throttle_store.hpp"
 #include "services/members/adapters/sodium_crypto.hpp"
 #include "services/members/adapters/sqlite_member_repository.hpp"
 
 namespace rocketmart::members {
 
 MembersModule::Stores MembersModule::OpenStores(const config::Config& config, const Clock& clock,
-                                                metrics::Registry& metrics) {
+                                                metrics::Registry& metrics,
+                                                module::SharedRedis* redis) {
   Stores stores;
   stores.db = module::OpenDatabase("members", config.members.database, config.storage,
                                    MembersMigrations(), MigratePostgresMembers, metrics);
@@ -55,8 +57,13 @@ MembersModule::Stores MembersModule::OpenStores(const config::Config& config, co
     }
     stores.mailer = std::make_unique<EmlMailer>(*stores.mail_dir, config.mail.from, clock);
   }
-  // Login, signup and mail throttles (in memory: the embedded adapter of ThrottleStore).
-  stores.throttles = std::make_unique<InMemoryThrottleStore>();
+  // Login, signup and mail throttles: in memory embedded; in the process's Redis, shared by every
+  // members instance, when there is one.
+  if (redis != nullptr) {
+    stores.throttles = std::make_unique<RedisThrottleStore>(redis->client(), redis->prefix());
+  } else {
+    stores.throttles = std::make_unique<InMemoryThrottleStore>();
+  }
   return stores;
 }
 

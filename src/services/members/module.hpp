@@ -13,6 +13,7 @@
 #include "infra/config/config.hpp"
 #include "infra/metrics/metrics.hpp"
 #include "infra/module/module.hpp"
+#include "infra/module/redis.hpp"
 #include "services/members/members_service.hpp"
 #include "services/members/ports/clients.hpp"
 #include "services/members/ports/field_cipher.hpp"
@@ -44,8 +45,9 @@ class MembersModule final : public module::Module {
   };
   // Opens members' database, then the data key (members.data_key, else
   // <data_dir>/secrets/members.key), then the mail transport; throws naming what failed.
+  // `redis`: the process's Redis (the throttles go there), or nullptr.
   static Stores OpenStores(const config::Config& config, const Clock& clock,
-                           metrics::Registry& metrics);
+                           metrics::Registry& metrics, module::SharedRedis* redis = nullptr);
 
   // The gateway's deny-list and my page's other services: each must outlive the module.
   struct Clients {

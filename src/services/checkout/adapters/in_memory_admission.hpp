@@ -20,6 +20,7 @@ namespace rocketmart::checkout {
 class InMemoryAdmission final : public Admission {
  public:
   ProductCounter& Counter(std::int64_t product_id) override;
+  bool SharedByInstances() const override { return false; }
   boost::asio::awaitable<bool> KeyUsed(std::int64_t member_id, std::string_view key) override;
   boost::asio::awaitable<AdmitAnswer> Admit(std::int64_t member_id,
                                             std::span<const AdmissionLine> lines,

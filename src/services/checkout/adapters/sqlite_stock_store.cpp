@@ -73,6 +73,7 @@ boost::asio::awaitable<Result<std::optional<InventoryRow>>> SqliteStockStore::Ap
     read.Step();
     std::optional<InventoryRow> row = ReadInventoryRow(read);
     read.Reset();
+    if (row) row->created = !known;
     return row;
   };
   co_return co_await async::Write<std::optional<InventoryRow>>(writer_, std::move(job));

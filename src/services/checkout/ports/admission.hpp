@@ -75,6 +75,12 @@ class Admission {
   // The product's counters (zero stock until units are returned to it). Any thread.
   virtual ProductCounter& Counter(std::int64_t product_id) = 0;
 
+  // Whether every checkout instance admits against these counters (one Redis) rather than this
+  // instance alone (memory). It decides who returns a product's first stock: to shared counters
+  // exactly once, by the instance whose effect wrote the inventory row; to an instance's own
+  // counters, by that instance when its memory learns of the product.
+  virtual bool SharedByInstances() const = 0;
+
   // Whether the member's key may have a durable record (a false "yes" only costs a read).
   virtual boost::asio::awaitable<bool> KeyUsed(std::int64_t member_id, std::string_view key) = 0;
   // A purchase: see above. `key` empty = no Idempotency-Key. `lines` stays valid until the call

@@ -36,6 +36,9 @@ struct InventoryRow {
   std::int64_t sold = 0;
   bool retired = false;
   std::int64_t catalog_version = 0;  // of the catalog's product event last applied
+  // ApplyProductFacts only: this call inserted the row (the product's first facts), so its initial
+  // stock exists in the database from this commit on.
+  bool created = false;
 };
 
 // What checkout learns about a product from the catalog's events.

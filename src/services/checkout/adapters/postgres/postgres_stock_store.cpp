@@ -59,12 +59,14 @@ asio::awaitable<Result<std::optional<InventoryRow>>> PostgresStockStore::ApplyPr
         "ledger AS (INSERT INTO stock_ledger (product_id, kind, quantity, at_ms) "
         "SELECT product_id, 'INIT', initial, $7 FROM up WHERE inserted) "
         "SELECT product_id, price, initial, restocked, available, held, sold, retired, "
-        "catalog_version FROM up";
+        "catalog_version, inserted FROM up";
     auto rows = co_await c.Query(sql, std::move(p));
     if (!rows.ok()) co_return std::move(rows).error();
     // Stale: claimed (it is handled), nothing changed.
     if (rows->empty()) co_return std::optional<InventoryRow>{};
-    co_return std::optional<InventoryRow>{ReadInventoryRow(*rows, 0)};
+    InventoryRow row = ReadInventoryRow(*rows, 0);
+    row.created = rows->Bool(0, 9);
+    co_return std::optional<InventoryRow>{row};
   };
   co_return co_await postgres::Transact<std::optional<InventoryRow>>(pool_, std::move(work));
 }

@@ -222,12 +222,16 @@ class RedisAdmissionBattery : public ::testing::Test {
   void SetUp() override { spdlog::set_level(spdlog::level::warn); }
 
   // The product and its sale in the database, then the instances (each loads and rebuilds).
-  void Open(LocalRedis& redis, std::int64_t stock, std::int64_t limit, int instances = 2) {
+  // `product_exists` false: only the sale, the product's creation arriving later as an event.
+  void Open(LocalRedis& redis, std::int64_t stock, std::int64_t limit, int instances = 2,
+            bool product_exists = true) {
     contract::CheckoutStores first = db_.Open();
-    auto row = RunAwait(
-        first.stock.ApplyProductFacts(ProductFacts{kProduct, kPrice, stock, false, 1, "Drop"},
-                                      "checkout.inventory", "catalog:1", clock_.Now()));
-    ASSERT_TRUE(row.ok() && row->has_value());
+    if (product_exists) {
+      auto row = RunAwait(
+          first.stock.ApplyProductFacts(ProductFacts{kProduct, kPrice, stock, false, 1, "Drop"},
+                                        "checkout.inventory", "catalog:1", clock_.Now()));
+      ASSERT_TRUE(row.ok() && row->has_value());
+    }
     const Sale sale{clock_.Now() - std::chrono::hours(1), clock_.Now() + std::chrono::hours(1),
                     limit};
     ASSERT_TRUE(RunAwait(first.sales.SaveSale(kProduct, sale, clock_.Now())).ok());
@@ -395,6 +399,48 @@ TEST_F(RedisAdmissionBattery, TwoInstancesSellExactlyTheStockAndNoMemberPastTheL
   }
   std::printf("sell-out race: 10000 attempts on 2 instances in %.2f s (%.0f/s), %d paid\n", seconds,
               10'000 / seconds, tally.paid.load());
+}
+
+// Issue 14: a product created while several instances run gets its first stock in the shared
+// counter once, from the instance whose effect wrote the inventory row, not once per instance
+// whose memory heard of it. And a purchase that shared admission cannot answer yet is counted as
+// unavailable (a 503), not as sold out.
+TEST_F(RedisAdmissionBattery, AProductCreatedWhileInstancesRunGetsItsFirstStockOnce) {
+  LocalRedis& redis = rocketmart::testing::SharedLocalRedis();
+  constexpr std::int64_t kStock = 100;
+  Open(redis, kStock, 1, 2, /*product_exists=*/false);
+  const ProductFacts created{kProduct, kPrice, kStock, false, 1, "Drop"};
+  Instance& early = *instances_[1];
+  // The second instance's memory hears of the product before any effect wrote its row.
+  early.service.RefreshProductFacts(created);
+  WaitForNotifications();
+  const std::vector<PurchaseLine> one = {PurchaseLine{kProduct, 1}};
+  auto too_early = RunAwait(early.service.Purchase(Buyer{9'999'999, true}, one, std::nullopt));
+  ASSERT_FALSE(too_early.result.ok());
+  EXPECT_EQ(too_early.result.error().code, Errc::kUnavailable);
+  EXPECT_EQ(early.Metric("checkout_purchases_total{outcome=\"unavailable\"}"), 1u);
+  EXPECT_EQ(early.Metric("checkout_purchases_total{outcome=\"sold_out\"}"), 0u);
+  // The event's effect at both instances (one writes the row), then every cache refresh.
+  for (auto& inst : instances_) {
+    ASSERT_TRUE(RunAwait(inst->service.RecordProductFacts(created, "catalog:1")).ok());
+  }
+  for (auto& inst : instances_) inst->service.RefreshProductFacts(created);
+  WaitForNotifications();
+  EXPECT_EQ(Counter(redis), std::to_string(kStock)) << "the first stock counted once";
+  EXPECT_TRUE(InAgreement(redis));
+  Tally tally;
+  std::atomic<bool> stop{false};
+  Sell(tally, 2'000, 1, 2'000, 8, stop);
+  WaitForNotifications();
+  EXPECT_TRUE(tally.unexpected.empty()) << tally.unexpected.front();
+  EXPECT_EQ(tally.paid.load(), kStock);
+  EXPECT_EQ(Sold(), kStock);
+  EXPECT_EQ(tally.MembersOverLimit(1), 0);
+  std::uint64_t guard = 0;
+  for (auto& inst : instances_) guard += inst->Metric("checkout_admission_db_rejections_total");
+  EXPECT_EQ(guard, 0u) << "admission let through what the database refused";
+  EXPECT_TRUE(InAgreement(redis));
+  ExpectInvariants();
 }
 
 TEST_F(RedisAdmissionBattery, H3ACorruptedCounterIsRepairedByTheNextReconcileNothingOversold) {
