@@ -18,7 +18,9 @@ CTEST_FLAGS    ?= --output-on-failure --timeout 900 --no-tests=error
 # The tiers that run inside the test process (no server binary): what the sanitizer builds run.
 INPROCESS_LABELS ?= ^(unit|process|contract)$$
 
-.PHONY: all setup setup-run setup-test setup-bench configure build build-only run test test-fast test-sanitize test-tsan test-fuzz bench format check-format clean
+CLUSTER_DIR    ?= ./cluster
+
+.PHONY: all setup setup-run setup-test setup-bench configure build build-only run cluster cluster-down test test-fast test-sanitize test-tsan test-fuzz bench format check-format clean
 
 all: build
 
@@ -47,6 +49,13 @@ build-only:
 
 run: build
 	./$(BUILD_DIR)/rocketmart serve --port $(PORT) --data-dir $(DATA_DIR)
+
+# A local cluster (docs/cluster.md): etcd, PostgreSQL, Redis, CLUSTER_N instances of every service
+# and a gateway on loopback, data under $(CLUSTER_DIR); prints the gateway URL. cluster-down stops it.
+cluster: build
+	@ROCKETMART_BIN=$(BUILD_DIR)/rocketmart bash scripts/cluster.sh up $(CLUSTER_DIR)
+cluster-down:
+	@bash scripts/cluster.sh down $(CLUSTER_DIR)
 
 # Everything: every tier on the release build, then the in-process tiers (unit, process, contract)
 # again under AddressSanitizer + UndefinedBehaviorSanitizer and under ThreadSanitizer, then each

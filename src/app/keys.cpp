@@ -24,4 +24,41 @@ Result<auth::Keyring> BuildKeyring(const config::Config& config) {
   return keyring;
 }
 
+Result<auth::Keyring> BuildSharedKeyring(const config::Config& config) {
+  if (config.auth.secret.empty()) {
+    std::error_code ec;
+    if (config.auth.secret_file.empty()) {
+      return MakeError(
+          Errc::kValidationFailed,
+          "services run apart share one token key: set auth.secret "
+          "(ROCKETMART_AUTH_SECRET or ROCKETMART_AUTH_SECRET_FILE) or auth.secret_file "
+          "to the same key for every process");
+    }
+    if (!std::filesystem::is_regular_file(config.auth.secret_file, ec)) {
+      return MakeError(Errc::kValidationFailed,
+                       "auth.secret_file " + config.auth.secret_file +
+                           " does not exist: services run apart never generate a key of their own");
+    }
+  }
+  return BuildKeyring(config);
+}
+
+Result<auth::Keyring> BuildInternalKeyring(const config::Config& config) {
+  if (config.auth.internal_secret.empty()) {
+    return MakeError(
+        Errc::kValidationFailed,
+        "services run apart need auth.internal_secret (ROCKETMART_AUTH_INTERNAL_SECRET "
+        "or ROCKETMART_AUTH_INTERNAL_SECRET_FILE): the key the gateway signs each "
+        "request's identity with, the same for every process");
+  }
+  if (config.auth.internal_secret == config.auth.secret) {
+    return MakeError(Errc::kValidationFailed, "auth.internal_secret must differ from auth.secret");
+  }
+  auth::Keyring keyring;
+  if (auto st = keyring.Add({"internal", config.auth.internal_secret}, true); !st.ok()) {
+    return st.error();
+  }
+  return keyring;
+}
+
 }  // namespace rocketmart::app

@@ -11,4 +11,14 @@ namespace rocketmart::app {
 
 Result<auth::Keyring> BuildKeyring(const config::Config& config);
 
+// Services run apart (issue 15): the members' token key every process shares. The same sources,
+// but never a key generated for this process: auth.secret, else an existing auth.secret_file;
+// otherwise an error saying what to configure (two instances with keys of their own would refuse
+// each other's tokens).
+Result<auth::Keyring> BuildSharedKeyring(const config::Config& config);
+
+// The key of the gateway's internal identity (auth.internal_secret, kid "internal"): an error when
+// it is unset or equals auth.secret (the members' token key must never sign internal identities).
+Result<auth::Keyring> BuildInternalKeyring(const config::Config& config);
+
 }  // namespace rocketmart::app

@@ -13,7 +13,9 @@
 #include <optional>
 
 #include "app/embedded_app.hpp"
+#include "app/gateway_root.hpp"
 #include "app/keys.hpp"
+#include "app/service_root.hpp"
 #include "app/tool_stores.hpp"
 #include "auth/identity.hpp"
 #include "auth/jwt.hpp"
@@ -91,7 +93,35 @@ std::optional<std::chrono::seconds> ParseDuration(std::string_view text) {
   return std::chrono::seconds(n * scale);
 }
 
-int Serve(const CommonFlags& flags, const std::string& port, const std::string& host) {
+// Starts a root, runs it until SIGTERM, and turns a refused start into one plain line.
+template <class Root>
+int RunRoot(std::optional<Root>& root) {
+  try {
+    root->Start();
+  } catch (const module::StartRefused& e) {
+    // What the configuration points at cannot be used (Redis unreachable or evicting): exit 2,
+    // as for a configuration error.
+    spdlog::default_logger()->flush();
+    std::fprintf(stderr, "rocketmart: cannot start: %s\n", e.what());
+    return 2;
+  } catch (const std::exception& e) {
+    // A refused start (port or data directory in use, unwritable store, a missing cluster key) is
+    // one plain line.
+    spdlog::default_logger()->flush();
+    std::fprintf(stderr, "rocketmart: cannot start: %s\n", e.what());
+    return 1;
+  }
+  try {
+    root->Run();
+  } catch (const std::exception& e) {
+    spdlog::critical("fatal: {}", e.what());
+    return 1;
+  }
+  return 0;
+}
+
+int Serve(const CommonFlags& flags, const std::string& port, const std::string& host,
+          const std::string& service) {
   std::vector<std::pair<std::string, std::string>> overrides;
   if (!port.empty()) overrides.emplace_back("server.port", port);
   if (!host.empty()) overrides.emplace_back("server.host", host);
@@ -105,29 +135,24 @@ int Serve(const CommonFlags& flags, const std::string& port, const std::string& 
   // (/health, db_writer_failures_total), not kill the server in the middle of a transaction.
   std::signal(SIGXFSZ, SIG_IGN);
   SystemClock clock;
-  std::optional<app::EmbeddedApp> app;
   try {
-    app.emplace(std::move(*cfg), clock);
-    app->Start();
-  } catch (const module::StartRefused& e) {
-    // What the configuration points at cannot be used (Redis unreachable or evicting): exit 2,
-    // as for a configuration error.
-    spdlog::default_logger()->flush();
-    std::fprintf(stderr, "rocketmart: cannot start: %s\n", e.what());
-    return 2;
+    if (service.empty()) {
+      std::optional<app::EmbeddedApp> app;
+      app.emplace(std::move(*cfg), clock);
+      return RunRoot(app);
+    }
+    if (service == "gateway") {
+      std::optional<app::GatewayRoot> root;
+      root.emplace(std::move(*cfg), clock);
+      return RunRoot(root);
+    }
+    std::optional<app::ServiceRoot> root;
+    root.emplace(std::move(*cfg), clock, service);
+    return RunRoot(root);
   } catch (const std::exception& e) {
-    // A refused start (port or data directory in use, unwritable store) is one plain line.
-    spdlog::default_logger()->flush();
     std::fprintf(stderr, "rocketmart: cannot start: %s\n", e.what());
     return 1;
   }
-  try {
-    app->Run();
-  } catch (const std::exception& e) {
-    spdlog::critical("fatal: {}", e.what());
-    return 1;
-  }
-  return 0;
 }
 
 struct TokenFlags {
@@ -348,10 +373,16 @@ int main(int argc, char** argv) {
 
   CommonFlags serve_flags;
   std::string port, host;
-  auto* serve = cli.add_subcommand("serve", "Run the embedded all-in-one server");
+  auto* serve = cli.add_subcommand(
+      "serve", "Run the embedded all-in-one server, or one service of a cluster (--service)");
   AddCommonFlags(serve, serve_flags);
   serve->add_option("--port", port, "Listen port (0 picks a free one and prints it)");
   serve->add_option("--host", host, "Listen address");
+  std::string service;
+  serve
+      ->add_option("--service", service,
+                   "Run one service on its own (a cluster: docs/cluster.md) instead of all five")
+      ->check(CLI::IsMember({"gateway", "members", "catalog", "checkout", "orders"}));
 
   CommonFlags token_flags;
   TokenFlags token_options;
@@ -398,7 +429,7 @@ int main(int argc, char** argv) {
     std::printf("%s", config::RenderDocsMarkdown().c_str());
     return 0;
   }
-  if (serve->parsed()) return Serve(serve_flags, port, host);
+  if (serve->parsed()) return Serve(serve_flags, port, host, service);
   if (token->parsed()) return Token(token_flags, token_options);
   if (check->parsed()) return CheckConfig(check_flags);
   if (admin_create->parsed()) return AdminCreate(admin_flags, admin_email, admin_password_file);

@@ -3,10 +3,15 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
 #include <filesystem>
 #include <optional>
 #include <stdexcept>
 #include <system_error>
+
+#include "app/ops_routes.hpp"
+#include "infra/async/write.hpp"
+#include "infra/events/sqlite_outbox/outbox.hpp"
 
 namespace rocketmart::app {
 
@@ -104,6 +109,64 @@ void RegisterEventMetrics(metrics::Registry& metrics, const events::EventBus& bu
   metrics.AddGauge("outbox_backlog_events",
                    "Events appended that the slowest subscriber has not passed yet", labels,
                    [b, source] { return static_cast<double>(b->Stats(source).backlog); });
+}
+
+module::PeriodicTask ProcessedEventsRetention(const std::vector<module::Database*>& databases,
+                                              const Clock& clock, int ttl_s) {
+  return {.name = "processed-events-retention",
+          .every = std::chrono::minutes(10),
+          .run = [&databases, &clock, ttl_s]() -> boost::asio::awaitable<void> {
+            // A relay redelivers only what its subscriber has not passed yet: seconds, not days.
+            const TimePoint before = clock.Now() - std::chrono::seconds(ttl_s);
+            constexpr std::int64_t kBatch = 10'000;
+            auto prune = [before](storage::Database& conn) -> Result<std::int64_t> {
+              return events::sqlite_outbox::PruneProcessedEvents(conn, before, kBatch);
+            };
+            for (module::Database* db : databases) {
+              for (;;) {
+                Result<std::int64_t> pruned = std::int64_t{0};
+                if (db->sqlite) {
+                  pruned = co_await async::Write<std::int64_t>(*db->sqlite->writer, prune);
+                } else {
+                  pruned = co_await db->postgres->PruneProcessedEvents(before, kBatch);
+                }
+                if (!pruned.ok() || *pruned < kBatch) break;
+              }
+            }
+          }};
+}
+
+void AdminListener::Open(const config::Config& config, metrics::Registry& metrics) {
+  if (config.server.admin_port < 0) return;
+  http::ServerOptions admin = ServerOptionsFrom(config);
+  admin.host = config.server.admin_host;
+  admin.port = static_cast<std::uint16_t>(config.server.admin_port);
+  admin.threads = 1;
+  admin.max_connections = 64;
+  admin.handle_signals = false;  // The public server's root takes the signals and stops this one.
+  admin.name = "admin";
+  server_ =
+      std::make_unique<http::Server>(std::move(admin), router_, no_member_identities_, metrics);
+  BindExclusively(*server_, config.server.admin_port);
+  RegisterMetricsRoute(router_, metrics, config.ops.metrics_token);
+}
+
+void AdminListener::Announce(const config::Config& config) {
+  if (!server_) return;
+  server_->SealRoutes();
+  std::printf("rocketmart metrics on http://%s:%u/metrics\n", config.server.admin_host.c_str(),
+              static_cast<unsigned>(server_->port()));
+}
+
+void AdminListener::Start() {
+  if (server_) thread_ = std::thread([this] { server_->Run(); });
+}
+
+void AdminListener::Stop() {
+  if (thread_.joinable()) {
+    server_->Shutdown();
+    thread_.join();
+  }
 }
 
 void RegisterStreamMetrics(metrics::Registry& metrics,

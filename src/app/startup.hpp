@@ -4,7 +4,10 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "infra/config/config.hpp"
 #include "infra/events/event_bus.hpp"
@@ -12,6 +15,7 @@
 #include "infra/http/server.hpp"
 #include "infra/lock/file_lock.hpp"
 #include "infra/metrics/metrics.hpp"
+#include "infra/module/module.hpp"
 
 namespace rocketmart::app {
 
@@ -37,6 +41,12 @@ std::string DefaultPublicBaseUrl(const std::string& host, std::uint16_t port);
 void RegisterEventMetrics(metrics::Registry& metrics, const events::EventBus& bus,
                           const std::string& source);
 
+// The processed-events retention task over `databases` (each database's event claims older than
+// storage.processed_events_ttl_s, in batches, awaited so the sweeps sharing the thread run
+// between them). `databases` and `clock` must outlive the task.
+module::PeriodicTask ProcessedEventsRetention(const std::vector<module::Database*>& databases,
+                                              const Clock& clock, int ttl_s);
+
 // The Redis Streams bus's own figures (events.transport = redis-streams): per source, entries its
 // consumers took over or read again (redeliveries) and times the relay published again because
 // Redis had lost entries; per subscription, its lag (effects: its group's pending + not yet
@@ -55,6 +65,26 @@ class NoMemberIdentities final : public http::Authenticator {
   Result<auth::Identity> Authenticate(std::string_view) const override {
     return MakeError(Errc::kUnauthenticated, "no member tokens here");
   }
+};
+
+// The admin listener (GET /metrics, ops.metrics_token) on server.admin_host:admin_port with a
+// thread of its own, as every root has it (none when server.admin_port is -1). Open() binds it;
+// Start() serves; Stop() (idempotent, also the destructor) drains it. Used by the service and the
+// gateway roots.
+class AdminListener {
+ public:
+  ~AdminListener() { Stop(); }
+  void Open(const config::Config& config, metrics::Registry& metrics);
+  // Seals its routes and prints "rocketmart metrics on http://host:port/metrics".
+  void Announce(const config::Config& config);
+  void Start();
+  void Stop();
+
+ private:
+  NoMemberIdentities no_member_identities_;
+  http::Router router_;
+  std::unique_ptr<http::Server> server_;
+  std::thread thread_;
 };
 
 }  // namespace rocketmart::app

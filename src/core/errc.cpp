@@ -70,4 +70,12 @@ std::string_view ErrcName(Errc code) noexcept {
   return "INTERNAL";
 }
 
+std::optional<Errc> ErrcFromName(std::string_view name) noexcept {
+  for (auto i = static_cast<std::uint16_t>(Errc::kValidationFailed);
+       i <= static_cast<std::uint16_t>(Errc::kInternal); ++i) {
+    if (ErrcName(static_cast<Errc>(i)) == name) return static_cast<Errc>(i);
+  }
+  return std::nullopt;
+}
+
 }  // namespace rocketmart

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string_view>
 
 namespace rocketmart {
@@ -53,5 +54,8 @@ enum class Errc : std::uint16_t {
 
 // The stable UPPER_SNAKE name used on the wire.
 std::string_view ErrcName(Errc code) noexcept;
+// The code a wire name stands for (an answer from another service); nullopt for a name this
+// version does not know.
+std::optional<Errc> ErrcFromName(std::string_view name) noexcept;
 
 }  // namespace rocketmart

@@ -210,7 +210,9 @@ void ServerProcess::Start() {
     args.push_back(a);
   }
   for (const auto& a : options_.extra_args) args.push_back(a);
-  const auto engine_env = EngineEnv(data_dir_);  // before fork: it may start PostgreSQL
+  // Before fork: it may start PostgreSQL.
+  const auto engine_env =
+      options_.engine_env ? EngineEnv(data_dir_) : std::map<std::string, std::string>{};
   const pid_t pid = fork();
   if (pid == 0) {
     dup2(out[1], STDOUT_FILENO);
@@ -238,7 +240,7 @@ void ServerProcess::Start() {
     const Ports ports = ReadPorts(out[0], pid);
     port_ = ports.port;
     admin_port_ = ports.admin_port;
-    CheckServerEngine(data_dir_);
+    if (options_.engine_env) CheckServerEngine(data_dir_);
   } catch (...) {
     close(out[0]);
     Kill();
@@ -289,11 +291,10 @@ void ServerProcess::Restart() {
   Start();
 }
 
-std::string ServerProcess::FastToken(std::int64_t n, bool admin, bool verified) const {
-  auto secret = auth::LoadOrCreateSecret(data_dir_ / "secrets" / "jwt.key");
-  if (!secret.ok()) throw std::runtime_error("no signing key in the data directory");
+std::string SignSyntheticToken(const std::string& secret, std::int64_t n, bool admin,
+                               bool verified) {
   auth::Keyring keyring;
-  if (!keyring.Add({"k1", *secret}, true).ok()) throw std::runtime_error("bad signing key");
+  if (!keyring.Add({"k1", secret}, true).ok()) throw std::runtime_error("bad signing key");
   const auto now = std::chrono::system_clock::now();
   auth::Claims claims;
   claims.member_id = auth::SyntheticMemberId(n);
@@ -306,6 +307,12 @@ std::string ServerProcess::FastToken(std::int64_t n, bool admin, bool verified) 
   claims.audience = "rocketmart-api";
   claims.email_verified = verified;
   return auth::Sign(claims, keyring);
+}
+
+std::string ServerProcess::FastToken(std::int64_t n, bool admin, bool verified) const {
+  auto secret = auth::LoadOrCreateSecret(data_dir_ / "secrets" / "jwt.key");
+  if (!secret.ok()) throw std::runtime_error("no signing key in the data directory");
+  return SignSyntheticToken(*secret, n, admin, verified);
 }
 
 std::string ServerProcess::Token(std::int64_t n, bool admin) const {

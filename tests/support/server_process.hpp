@@ -27,6 +27,9 @@ struct ServerOptions {
   std::vector<std::string> wrapper;
   // Non-empty: the server's log (stderr) is appended to this file instead of discarded.
   std::filesystem::path log_file;
+  // False: the process gets no database URLs from the test engine (support/test_engine.hpp) and
+  // its data directory is not checked against it (a cluster's processes name their own).
+  bool engine_env = true;
 };
 
 class ServerProcess {
@@ -68,6 +71,11 @@ class ServerProcess {
   std::uint16_t port_ = 0;
   std::uint16_t admin_port_ = 0;
 };
+
+// An access token for synthetic identity `n` (30 minutes, the default issuer and audience) signed
+// with `secret` under key id k1: what FastToken and a cluster's tokens are.
+std::string SignSyntheticToken(const std::string& secret, std::int64_t n, bool admin = false,
+                               bool verified = true);
 
 // A command that ran to its end (or was killed at its deadline), with what it printed.
 struct CommandResult {

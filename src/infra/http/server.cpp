@@ -53,6 +53,20 @@ bool IsSafeRequestId(std::string_view id) {
   return true;
 }
 
+// Behind the gateway: the caller's remaining time (X-Request-Deadline-Ms, whole milliseconds)
+// shortens the request's deadline, never lengthens it. A malformed value is ignored.
+void ApplyCallerDeadline(Request& req) {
+  const std::string_view text = req.Header("X-Request-Deadline-Ms");
+  if (text.empty() || text.size() > 9) return;
+  std::int64_t ms = 0;
+  for (char c : text) {
+    if (c < '0' || c > '9') return;
+    ms = ms * 10 + (c - '0');
+  }
+  const auto caller = std::chrono::steady_clock::now() + std::chrono::milliseconds(ms);
+  if (caller < req.deadline) req.deadline = caller;
+}
+
 bool IsJsonContentType(std::string_view ct) {
   const std::size_t semi = ct.find(';');
   std::string_view type = ct.substr(0, semi);
@@ -505,6 +519,7 @@ struct Server::Impl {
                 remote,
                 started + options.request_timeout};
     if (peer_is_proxy) req.client = ForwardedClient(raw, remote);
+    if (!options.identity_header.empty()) ApplyCallerDeadline(req);
     const std::string_view incoming_id = req.Header("X-Request-Id");
     req.request_id = IsSafeRequestId(incoming_id) ? std::string(incoming_id) : NextRequestId(w);
     // A lookup only, unless the caller traces: then its trace continues in our answer and log.
@@ -555,12 +570,14 @@ struct Server::Impl {
       co_return ErrorResponse(MakeError(Errc::kNotFound, "no such route"));
     }
     const Route& route = *match.route;
-    const std::string_view token = BearerToken(req.Header("Authorization"));
+    const bool behind_gateway = !options.identity_header.empty();
+    const std::string_view token = behind_gateway ? req.Header(options.identity_header)
+                                                  : BearerToken(req.Header("Authorization"));
     if (!token.empty()) {
       auto identity = authenticator.Authenticate(token);
       if (identity.ok()) {
         req.identity = std::move(identity.value());
-      } else if (route.options.access != Access::kPublic) {
+      } else if (behind_gateway || route.options.access != Access::kPublic) {
         co_return ErrorResponse(
             MakeError(Errc::kUnauthenticated, "invalid or expired access token"));
       }

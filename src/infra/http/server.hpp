@@ -45,9 +45,16 @@ struct ServerOptions {
   // Peers whose X-Forwarded-For / Forwarded names the client (Request::client). Empty: every
   // request's client is its peer, and the headers are ignored.
   TrustedProxies trusted_proxies;
+  // Where a request's credential is read. Empty (a public server): `Authorization: Bearer`, and an
+  // invalid token on a public route is ignored. Non-empty (a service behind the gateway, issue 15):
+  // the credential is that header's value alone (Authorization is never read), one that does not
+  // authenticate answers 401 on every route, and `X-Request-Deadline-Ms` (the time the gateway
+  // or a peer has left) shortens the request's deadline.
+  std::string identity_header;
 };
 
-// Turns a bearer token into a verified identity. Implemented by the gateway.
+// Turns a credential (a bearer token, or ServerOptions::identity_header's value) into a verified
+// identity. Implemented by the gateway (member tokens) and by the internal identity check.
 class Authenticator {
  public:
   virtual ~Authenticator() = default;

@@ -1,0 +1,50 @@
+// The gateway's forwarding of a request to the service that owns it (issue 15, docs/cluster.md).
+// The gateway's server has already applied its limits (header and body bytes, timeouts), given
+// the request its id and trace, and verified the member's access token (JwtAuthenticator, with
+// the deny-list). A forwarded request carries:
+//   - X-Rocketmart-Identity: the internal identity of the verified member (none for an anonymous
+//     request), signed with auth.internal_secret; the only identity a service accepts;
+//   - X-Forwarded-For: the client as the gateway derived it (server.trusted_proxies), replacing any
+//     the client sent;
+//   - X-Request-Id, traceparent and X-Request-Deadline-Ms (the time left of the request's
+//   deadline);
+//   - the client's other end-to-end headers and body as they came.
+// Never forwarded: Authorization, Cookie-free identity claims a client may try
+// (X-Rocketmart-Identity, X-User-Id, X-Member-Id, X-Forwarded-*, Forwarded, X-Real-IP), hop-by-hop
+// headers.
+//
+// Ordinary answers come back whole (bounded by the client's response limits); the live stock
+// streams (text/event-stream) are passed through chunk by chunk on a connection of their own.
+// No instance available: 503 UNAVAILABLE with Retry-After at once (the ejection cool-down when
+// every instance is ejected). Thread-safe.
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "auth/jwt.hpp"
+#include "core/clock.hpp"
+#include "infra/http/client/client.hpp"
+#include "infra/http/router.hpp"
+
+namespace rocketmart::gateway {
+
+struct ProxyTarget {
+  std::string service;
+  http::client::Client& client;  // ordinary calls: balancing, retries, ejection
+  // The instances known now (streams pick one themselves, round robin).
+  std::function<std::vector<http::client::Endpoint>()> instances;
+  std::atomic<std::uint64_t> next_stream{0};
+};
+
+// A handler that forwards to `target` (which must outlive it); `stream`: the route answers a
+// Server-Sent Events stream.
+http::Handler ForwardTo(ProxyTarget& target, const auth::Keyring& internal_keys, const Clock& clock,
+                        bool stream);
+
+// True for a header the gateway never passes on to a service (see above). Case-insensitive.
+bool IsStrippedRequestHeader(std::string_view name);
+
+}  // namespace rocketmart::gateway
