@@ -17,6 +17,7 @@
 #include "support/http_client.hpp"
 #include "support/server_process.hpp"
 #include "support/temp_dir.hpp"
+#include "support/wait.hpp"
 
 namespace rocketmart::testing {
 namespace {
@@ -167,10 +168,17 @@ TEST(StockStream, BadRequestsAreRefusedBeforeAnyStreamOpens) {
 TEST(StockStream, ResumesFromLastEventIdWithOnlyWhatChanged) {
   ServerProcess server({.seed_demo = true});
   HttpClient c(server.port());
+  // The demo's stock reaches checkout through the catalog's events (later on a server database,
+  // whose relay polls): buy once the sale is live, not when the stream first names the product.
+  ASSERT_TRUE(WaitUntil([&] {
+    auto sale = c.Get("/payment/2/sale");
+    return sale.status == 200 && sale.Json().at("state").as_string() == "live";
+  }));
   SseClient first(server.port(), "/stock/stream?products=1,2");
   ASSERT_TRUE(first.WaitFor("\"productId\":2"));
   const std::uint64_t last = LastEventId(first.received());
-  ASSERT_NE(Buy(c, server.FastToken(7), 2).find("PAID"), std::string::npos);
+  const std::string bought = Buy(c, server.FastToken(7), 2);
+  ASSERT_NE(bought.find("PAID"), std::string::npos) << bought;
   ASSERT_TRUE(first.WaitFor("id: ", 1s));
   SseClient resumed(server.port(), "/stock/stream?products=1,2",
                     "Last-Event-ID: " + std::to_string(last) + "\r\n");
