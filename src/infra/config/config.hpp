@@ -103,11 +103,11 @@ struct CatalogConfig {
 
 struct CheckoutConfig {
   DatabaseConfig database;
-  int hold_ttl_s = 600;           // Unpaid holds are released after this.
-  int sweep_interval_ms = 1000;   // How often expired holds are looked for.
-  int reconcile_interval_s = 60;  // How often the stock invariant is checked.
+  int hold_ttl_s = 600;            // Unpaid holds are released after this.
+  int sweep_interval_ms = 1000;    // How often expired holds are looked for.
+  int reconcile_interval_s = 60;   // How often the stock invariant is checked.
   int stale_payment_after_s = 60;  // A payment in flight this long is settled from the provider.
-  int idempotency_ttl_s = 86400;  // How long a settled purchase's Idempotency-Key is remembered.
+  int idempotency_ttl_s = 86400;   // How long a settled purchase's Idempotency-Key is remembered.
 };
 
 // Order lifecycle (docs/orders.md). Each delay counts from the previous transition.

@@ -43,8 +43,9 @@ postgres::Statement AppendStatement(std::string_view topic, std::string_view pay
 // Records, inside the caller's open transaction, that `consumer` (an effect subscriber's name)
 // processed `event_id`; false when it already had (then the caller applies no effect). A new claim
 // also moves the consumer's position on the event's source past it, in the same transaction (one
-// statement), so after a crash the relay resumes past the effects that committed. Two instances claiming the same event
-// concurrently: the second waits for the first's transaction and then sees the claim.
+// statement), so after a crash the relay resumes past the effects that committed. Two instances
+// claiming the same event concurrently: the second waits for the first's transaction and then sees
+// the claim.
 boost::asio::awaitable<Result<bool>> ClaimEvent(postgres::Connection& connection,
                                                 std::string_view consumer,
                                                 std::string_view event_id, TimePoint now);

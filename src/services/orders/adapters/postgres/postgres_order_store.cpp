@@ -192,7 +192,8 @@ awaitable<Status> AppendHistory(Connection& c, std::int64_t order_id, OrderStatu
                            kind, actor_id);
   auto r = co_await c.Command(
       "INSERT INTO order_history (order_id, seq, status, at_ms, cause, kind, actor_id) "
-      "SELECT $1, COALESCE(MAX(seq), 0) + 1, $2, $3, $4, $5, NULLIF($6::bigint, 0) FROM order_history "
+      "SELECT $1, COALESCE(MAX(seq), 0) + 1, $2, $3, $4, $5, NULLIF($6::bigint, 0) FROM "
+      "order_history "
       "WHERE order_id = $1",
       std::move(params));
   if (!r.ok()) co_return std::move(r).error();
