@@ -20,7 +20,7 @@ INPROCESS_LABELS ?= ^(unit|process|contract)$$
 
 CLUSTER_DIR    ?= ./cluster
 
-.PHONY: all setup setup-run setup-test setup-bench configure build build-only run cluster cluster-down test test-fast test-sanitize test-tsan test-fuzz bench format check-format clean
+.PHONY: all setup setup-run setup-test setup-bench setup-cluster configure build build-only run cluster cluster-down test test-fast test-sanitize test-tsan test-fuzz bench format check-format clean
 
 all: build
 
@@ -33,6 +33,8 @@ setup-test:
 	@bash scripts/setup.sh test
 setup-bench:
 	@bash scripts/setup.sh bench
+setup-cluster:
+	@bash scripts/setup.sh cluster
 
 # Tests and benchmarks are built when their libraries are installed (make test / make bench
 # install them); make build alone needs only the run packages.
@@ -52,7 +54,8 @@ run: build
 
 # A local cluster (docs/cluster.md): etcd, PostgreSQL, Redis, CLUSTER_N instances of every service
 # and a gateway on loopback, data under $(CLUSTER_DIR); prints the gateway URL. cluster-down stops it.
-cluster: build
+cluster: setup-cluster
+	@$(MAKE) --no-print-directory build-only
 	@ROCKETMART_BIN=$(BUILD_DIR)/rocketmart bash scripts/cluster.sh up $(CLUSTER_DIR)
 cluster-down:
 	@bash scripts/cluster.sh down $(CLUSTER_DIR)

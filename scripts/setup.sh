@@ -3,6 +3,7 @@
 #   setup.sh run     build and run the server (make build, make run)
 #   setup.sh test    run + the test tools: GoogleTest, aiosmtpd, promtool, clang (fuzz), ... (make test)
 #   setup.sh bench   run + the benchmark tools: nginx, wrk, locust, Google Benchmark (make bench)
+#   setup.sh cluster run + the servers of a local cluster: PostgreSQL, Redis, etcd (make cluster)
 #   setup.sh all     everything
 # Options (before the group):
 #   --dry-run   print what would be installed, change nothing
@@ -69,8 +70,14 @@ bench_packages=(
   postgresql-15
 )
 
+cluster_packages=(
+  # make cluster (scripts/cluster.sh) starts its own of each, under the cluster's folder; the
+  # packages' own services are kept stopped like every daemon here
+  postgresql-15 redis-server etcd-server python3
+)
+
 usage() {
-  sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//' >&2
+  sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//' >&2
   exit 2
 }
 
@@ -94,7 +101,8 @@ case "$group" in
   run) packages=("${run_packages[@]}") ;;
   test) packages=("${run_packages[@]}" "${test_packages[@]}") ;;
   bench) packages=("${run_packages[@]}" "${bench_packages[@]}") ;;
-  all) packages=("${run_packages[@]}" "${test_packages[@]}" "${bench_packages[@]}") ;;
+  cluster) packages=("${run_packages[@]}" "${cluster_packages[@]}") ;;
+  all) packages=("${run_packages[@]}" "${test_packages[@]}" "${bench_packages[@]}" "${cluster_packages[@]}") ;;
   *) usage ;;
 esac
 # Each package once, in order.

@@ -22,6 +22,7 @@ contains() { grep -qxF "$2" <<<"$1"; }
 run_list="$(bash "$SETUP" --list run)"
 test_list="$(bash "$SETUP" --list test)"
 bench_list="$(bash "$SETUP" --list bench)"
+cluster_list="$(bash "$SETUP" --list cluster)"
 all_list="$(bash "$SETUP" --list all)"
 for p in g++ cmake libboost1.81-dev libsqlite3-dev libsodium-dev libspdlog-dev libpq-dev; do
   contains "$run_list" "$p" || fail "run lacks $p"
@@ -41,12 +42,16 @@ for p in nginx wrk python3-locust libbenchmark-dev postgresql-15; do
   contains "$bench_list" "$p" || fail "bench lacks $p"
 done
 contains "$bench_list" libgtest-dev && fail "bench installs libgtest-dev"
+for p in postgresql-15 redis-server etcd-server g++ cmake; do
+  contains "$cluster_list" "$p" || fail "cluster lacks $p"
+done
+contains "$cluster_list" libgtest-dev && fail "cluster installs libgtest-dev"
 while read -r p; do
   contains "$test_list" "$p" || fail "test lacks run's $p"
   contains "$bench_list" "$p" || fail "bench lacks run's $p"
 done <<<"$run_list"
 while read -r p; do contains "$all_list" "$p" || fail "all lacks $p"; done \
-  <<<"$(printf '%s\n%s\n' "$test_list" "$bench_list")"
+  <<<"$(printf '%s\n%s\n%s\n' "$test_list" "$bench_list" "$cluster_list")"
 [ "$(sort <<<"$all_list" | uniq -d)" = "" ] || fail "all lists a package twice"
 bash "$SETUP" nonsense 2>/dev/null && fail "an unknown group is accepted"
 
@@ -56,6 +61,7 @@ make_plan() { make -n -C "$ROOT" --no-print-directory "$1" 2>/dev/null | grep 's
 [ "$(make_plan run)" = "bash scripts/setup.sh run" ] || fail "make run runs: $(make_plan run)"
 [ "$(make_plan test)" = "bash scripts/setup.sh test" ] || fail "make test runs: $(make_plan test)"
 [ "$(make_plan bench)" = "bash scripts/setup.sh bench" ] || fail "make bench runs: $(make_plan bench)"
+[ "$(make_plan cluster)" = "bash scripts/setup.sh cluster" ] || fail "make cluster runs: $(make_plan cluster)"
 
 # 3. Nothing in the script stops, disables or kills a service by name.
 if grep -nE 'pkill|killall|kill |systemctl +(stop|disable|mask)[^"]*nginx|service +nginx' "$SETUP"; then
