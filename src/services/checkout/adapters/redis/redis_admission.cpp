@@ -288,6 +288,9 @@ class AdmissionSlot final : public ProductCounter {
   void Seen(std::int64_t a) {
     if (a >= 0) available.store(a, std::memory_order_relaxed);
   }
+  // A give-back this instance sends: shown at once (a cancel's unit is visible to the member who
+  // cancelled before Redis answers); the script's reply then sets the value Redis has.
+  void GivenBack(std::int64_t units) { available.fetch_add(units, std::memory_order_relaxed); }
 
   const void* const owner;  // the adapter's shared state it belongs to
 
@@ -629,6 +632,7 @@ void GiveBack(const std::shared_ptr<RedisAdmission::Shared>& shared, std::int64_
   for (const AdmissionLine& line : lines) {
     AdmissionSlot& slot = s.Own(line.counter);
     slots.push_back(&slot);
+    slot.GivenBack(line.quantity);
     n.keys.push_back(slot.p);
     n.keys.push_back(slot.m);
     n.keys.push_back(in_flight ? slot.f : std::string());
