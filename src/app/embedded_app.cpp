@@ -9,7 +9,6 @@
 #include <optional>
 #include <set>
 #include <stdexcept>
-#include <thread>
 
 #include "app/demo_seed.hpp"
 #include "app/keys.hpp"
@@ -17,7 +16,6 @@
 #include "app/periodic_tasks.hpp"
 #include "app/startup.hpp"
 #include "auth/random.hpp"
-#include "infra/async/write.hpp"
 #include "infra/events/redis_streams/redis_streams_event_bus.hpp"
 #include "infra/events/sqlite_outbox/outbox.hpp"
 #include "infra/events/sqlite_outbox/sqlite_event_bus.hpp"
@@ -28,6 +26,7 @@
 #include "infra/storage/service_database.hpp"
 #include "services/catalog/clients/in_process/product_directory.hpp"
 #include "services/catalog/module.hpp"
+#include "services/checkout/clients/in_process/stock_reader.hpp"
 #include "services/checkout/module.hpp"
 #include "services/gateway/module.hpp"
 #include "services/members/module.hpp"
@@ -46,21 +45,7 @@ class CheckoutStockReader final : public storefront::StockReader {
 
   std::optional<storefront::StockReading> Read(std::int64_t product_id) const override {
     if (!catalog_.Exists(product_id)) return std::nullopt;
-    storefront::StockReading reading;
-    reading.figures.product_id = product_id;
-    reading.figures.stock = checkout_.Available(product_id);
-    if (auto sale = checkout_.GetSale(product_id)) {
-      reading.figures.state = sale->state;
-      reading.figures.starts_at = sale->sale.starts_at;
-      reading.figures.ends_at = sale->sale.ends_at;
-      const TimePoint now = clock_.Now();
-      if (now < sale->sale.starts_at) {
-        reading.next_state_change = sale->sale.starts_at;
-      } else if (now < sale->sale.ends_at) {
-        reading.next_state_change = sale->sale.ends_at;
-      }
-    }
-    return reading;
+    return checkout::ReadingOf(checkout_, product_id, clock_.Now());
   }
 
  private:
@@ -105,10 +90,7 @@ struct EmbeddedApp::Parts {
   // destroyed in reverse order of declaration: the modules last built first, their databases
   // closed with them.
   ~Parts() {
-    if (admin_thread.joinable()) {
-      admin_server->Shutdown();
-      admin_thread.join();
-    }
+    admin.Stop();
     remote_calls.Stop();
     maintenance.Stop();
     // The bus first, so nothing delivers into a stopped writer; then the SQLite writers drain
@@ -153,10 +135,7 @@ struct EmbeddedApp::Parts {
 
   // The admin listener (GET /metrics) on its own port and thread; null when server.admin_port
   // is -1.
-  NoMemberIdentities no_member_identities;
-  http::Router admin_router;
-  std::unique_ptr<http::Server> admin_server;
-  std::thread admin_thread;
+  AdminListener admin;
   http::Router router;
   std::unique_ptr<http::Server> server;
   std::atomic<bool> ready{false};
@@ -224,19 +203,7 @@ void EmbeddedApp::Start() {
   p.server = std::make_unique<http::Server>(ServerOptionsFrom(config), p.router,
                                             p.gateway->authenticator(), p.metrics);
   BindExclusively(*p.server, config.server.port);
-  if (config.server.admin_port >= 0) {
-    http::ServerOptions admin = ServerOptionsFrom(config);
-    admin.host = config.server.admin_host;
-    admin.port = static_cast<std::uint16_t>(config.server.admin_port);
-    admin.threads = 1;
-    admin.max_connections = 64;
-    admin.handle_signals = false;  // The public server takes the signals and stops this one.
-    admin.name = "admin";
-    p.admin_server = std::make_unique<http::Server>(std::move(admin), p.admin_router,
-                                                    p.no_member_identities, p.metrics);
-    BindExclusively(*p.admin_server, config.server.admin_port);
-    RegisterMetricsRoute(p.admin_router, p.metrics, config.ops.metrics_token);
-  }
+  p.admin.Open(config, p.metrics);
 
   // 1. Open and migrate every store, in this order: a start-up refused for a store names the
   // first one that cannot write.
@@ -361,9 +328,8 @@ void EmbeddedApp::Start() {
       stores.insert(stores.end(), own.begin(), own.end());
     }
     if (p.redis) {
-      // Bounded: an unanswered PING is "unreachable" after 500 ms, a closed port at once.
-      const bool answered = co_await p.redis->Ping(std::chrono::milliseconds(500));
-      stores.push_back(StoreHealth{.name = "redis", .writable = answered, .down = "unreachable"});
+      StoreHealth redis = co_await p.redis->Health();
+      stores.push_back(std::move(redis));
     }
     co_return stores;
   };
@@ -372,31 +338,8 @@ void EmbeddedApp::Start() {
   RegisterBuildInfo(p.metrics);
 
   std::vector<module::PeriodicTask> tasks;
-  tasks.push_back({.name = "processed-events-retention",
-                   .every = std::chrono::minutes(10),
-                   .run = [&p]() -> boost::asio::awaitable<void> {
-                     // A relay redelivers only what its subscriber has not passed yet: seconds,
-                     // not days.
-                     const TimePoint before =
-                         p.clock.Now() -
-                         std::chrono::seconds(p.config.storage.processed_events_ttl_s);
-                     constexpr std::int64_t kBatch = 10'000;
-                     auto prune = [before](storage::Database& conn) -> Result<std::int64_t> {
-                       return events::sqlite_outbox::PruneProcessedEvents(conn, before, kBatch);
-                     };
-                     // Awaited, not run synchronously: the hold-expiry sweep shares this thread.
-                     for (module::Database* db : p.databases) {
-                       for (;;) {
-                         Result<std::int64_t> pruned = std::int64_t{0};
-                         if (db->sqlite) {
-                           pruned = co_await async::Write<std::int64_t>(*db->sqlite->writer, prune);
-                         } else {
-                           pruned = co_await db->postgres->PruneProcessedEvents(before, kBatch);
-                         }
-                         if (!pruned.ok() || *pruned < kBatch) break;
-                       }
-                     }
-                   }});
+  tasks.push_back(
+      ProcessedEventsRetention(p.databases, p.clock, p.config.storage.processed_events_ttl_s));
   for (module::Module* m : p.modules) {
     for (module::PeriodicTask& t : m->PeriodicTasks()) tasks.push_back(std::move(t));
   }
@@ -406,12 +349,8 @@ void EmbeddedApp::Start() {
 
   // Every route is registered: their metrics series exist before anyone is told we are up.
   p.server->SealRoutes();
-  if (p.admin_server) p.admin_server->SealRoutes();
+  p.admin.Announce(config);
   p.ready = true;
-  if (p.admin_server) {
-    std::printf("rocketmart metrics on http://%s:%u/metrics\n", config.server.admin_host.c_str(),
-                static_cast<unsigned>(p.admin_server->port()));
-  }
   std::printf("rocketmart listening on http://%s:%u\n", config.server.host.c_str(),
               static_cast<unsigned>(p.server->port()));
   std::fflush(stdout);
@@ -425,14 +364,11 @@ std::uint16_t EmbeddedApp::port() const {
 
 void EmbeddedApp::Run() {
   Parts& p = *parts_;
-  if (p.admin_server) p.admin_thread = std::thread([&p] { p.admin_server->Run(); });
+  p.admin.Start();
   p.server->Run();
   p.ready = false;
   // Metrics stay scrapable while the public server drains; then the admin listener stops too.
-  if (p.admin_thread.joinable()) {
-    p.admin_server->Shutdown();
-    p.admin_thread.join();
-  }
+  p.admin.Stop();
 }
 
 void EmbeddedApp::Shutdown() {

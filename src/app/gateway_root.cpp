@@ -145,9 +145,8 @@ void GatewayRoot::Start() {
     }
   }
   StoreCheck redis_only = [&p]() -> boost::asio::awaitable<std::vector<StoreHealth>> {
-    const bool answered = co_await p.redis->Ping(std::chrono::milliseconds(500));
-    co_return std::vector<StoreHealth>{
-        StoreHealth{.name = "redis", .writable = answered, .down = "unreachable"}};
+    StoreHealth redis = co_await p.redis->Health();
+    co_return std::vector<StoreHealth>{std::move(redis)};
   };
   RegisterOpsRoutes(
       p.router, [&p] { return p.ready.load(); }, std::move(redis_only));

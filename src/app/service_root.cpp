@@ -296,8 +296,8 @@ void ServiceRoot::Start() {
   }
   StoreCheck check_stores = [&p]() -> boost::asio::awaitable<std::vector<StoreHealth>> {
     std::vector<StoreHealth> stores = co_await p.module->CheckStores();
-    const bool answered = co_await p.redis->Ping(std::chrono::milliseconds(500));
-    stores.push_back(StoreHealth{.name = "redis", .writable = answered, .down = "unreachable"});
+    StoreHealth redis = co_await p.redis->Health();
+    stores.push_back(std::move(redis));
     co_return stores;
   };
   RegisterOpsRoutes(

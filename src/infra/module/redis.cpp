@@ -41,4 +41,9 @@ boost::asio::awaitable<bool> SharedRedis::Ping(std::chrono::milliseconds timeout
   co_return reply.ok() && !reply->is_error();
 }
 
+boost::asio::awaitable<StoreHealth> SharedRedis::Health() {
+  const bool answered = co_await Ping(std::chrono::milliseconds(500));
+  co_return StoreHealth{.name = "redis", .writable = answered, .down = "unreachable"};
+}
+
 }  // namespace rocketmart::module

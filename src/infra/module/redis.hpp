@@ -17,6 +17,7 @@
 #include <string>
 
 #include "infra/config/config.hpp"
+#include "infra/module/module.hpp"
 #include "infra/redis/client.hpp"
 
 namespace rocketmart::module {
@@ -43,6 +44,9 @@ class SharedRedis {
 
   // GET /health: whether the server answers a PING within `timeout` (at once "no" while the
   // client is reconnecting). Never longer than `timeout`.
+  // Redis as /health lists it: "redis", writable when a PING is answered within 500 ms (at
+  // once "unreachable" while the client reconnects), "unreachable" otherwise.
+  boost::asio::awaitable<StoreHealth> Health();
   boost::asio::awaitable<bool> Ping(std::chrono::milliseconds timeout);
 
  private:

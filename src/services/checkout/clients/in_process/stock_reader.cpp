@@ -2,13 +2,11 @@
 
 namespace rocketmart::checkout {
 
-std::optional<storefront::StockReading> ReadStock(const CheckoutService& checkout,
-                                                  std::int64_t product_id, TimePoint now) {
-  const auto stock = checkout.Available(product_id);
-  if (!stock) return std::nullopt;
+storefront::StockReading ReadingOf(const CheckoutService& checkout, std::int64_t product_id,
+                                   TimePoint now) {
   storefront::StockReading reading;
   reading.figures.product_id = product_id;
-  reading.figures.stock = stock;
+  reading.figures.stock = checkout.Available(product_id);
   if (auto sale = checkout.GetSale(product_id)) {
     reading.figures.state = sale->state;
     reading.figures.starts_at = sale->sale.starts_at;
@@ -20,6 +18,12 @@ std::optional<storefront::StockReading> ReadStock(const CheckoutService& checkou
     }
   }
   return reading;
+}
+
+std::optional<storefront::StockReading> ReadStock(const CheckoutService& checkout,
+                                                  std::int64_t product_id, TimePoint now) {
+  if (!checkout.Available(product_id)) return std::nullopt;
+  return ReadingOf(checkout, product_id, now);
 }
 
 }  // namespace rocketmart::checkout

@@ -10,7 +10,11 @@
 
 namespace rocketmart::checkout {
 
-// The reading of `product_id` at `now`; nullopt when checkout holds no stock for it.
+// The reading of `product_id` at `now` from checkout's memory; its stock is unknown (nullopt)
+// when checkout holds none for it yet.
+storefront::StockReading ReadingOf(const CheckoutService& checkout, std::int64_t product_id,
+                                   TimePoint now);
+// The same, or nullopt when checkout holds no stock for the product.
 std::optional<storefront::StockReading> ReadStock(const CheckoutService& checkout,
                                                   std::int64_t product_id, TimePoint now);
 
