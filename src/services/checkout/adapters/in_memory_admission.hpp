@@ -48,7 +48,7 @@ class InMemoryAdmission final : public Admission {
    public:
     explicit Slot(std::int64_t id) : id_(id) {}
     std::int64_t product_id() const override { return id_; }
-    std::int64_t Available() const override { return counter.available(); }
+    std::optional<std::int64_t> Available() const override { return counter.available(); }
     AdmissionCounter counter;
 
    private:

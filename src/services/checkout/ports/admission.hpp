@@ -47,8 +47,10 @@ class ProductCounter {
  public:
   virtual ~ProductCounter() = default;
   virtual std::int64_t product_id() const = 0;
-  // Units a buyer could be admitted for now (for display; a shared adapter's last known value).
-  virtual std::int64_t Available() const = 0;
+  // Units a buyer could be admitted for now, for display: a shared adapter's last known value,
+  // nullopt until it has seen one (a new product's counters opened by another instance, or not
+  // yet), so a reader shows the product's own figure rather than a false "sold out".
+  virtual std::optional<std::int64_t> Available() const = 0;
 };
 
 struct AdmissionLine {

@@ -284,9 +284,14 @@ class AdmissionSlot final : public ProductCounter {
         m(base + "m:" + std::to_string(id)),
         f(base + "f:" + std::to_string(id)) {}
   std::int64_t product_id() const override { return id_; }
-  std::int64_t Available() const override { return available.load(std::memory_order_relaxed); }
+  std::optional<std::int64_t> Available() const override {
+    if (!known.load(std::memory_order_acquire)) return std::nullopt;
+    return available.load(std::memory_order_relaxed);
+  }
   void Seen(std::int64_t a) {
-    if (a >= 0) available.store(a, std::memory_order_relaxed);
+    if (a < 0) return;
+    available.store(a, std::memory_order_relaxed);
+    known.store(true, std::memory_order_release);
   }
   // A give-back this instance sends: shown at once (a cancel's unit is visible to the member who
   // cancelled before Redis answers); the script's reply then sets the value Redis has.
@@ -300,6 +305,7 @@ class AdmissionSlot final : public ProductCounter {
  public:
   const std::string p, m, f;
   std::atomic<std::int64_t> available{0};
+  std::atomic<bool> known{false};  // a reply has shown the counter's value
   FlightCount flight;
 };
 

@@ -414,6 +414,8 @@ TEST_F(RedisAdmissionBattery, AProductCreatedWhileInstancesRunGetsItsFirstStockO
   // The second instance's memory hears of the product before any effect wrote its row.
   early.service.RefreshProductFacts(created);
   WaitForNotifications();
+  // Its stock is unknown there, not 0: a reader shows the product's own figure, not "sold out".
+  EXPECT_EQ(early.service.Available(kProduct), std::nullopt);
   const std::vector<PurchaseLine> one = {PurchaseLine{kProduct, 1}};
   auto too_early = RunAwait(early.service.Purchase(Buyer{9'999'999, true}, one, std::nullopt));
   ASSERT_FALSE(too_early.result.ok());
@@ -427,6 +429,7 @@ TEST_F(RedisAdmissionBattery, AProductCreatedWhileInstancesRunGetsItsFirstStockO
   for (auto& inst : instances_) inst->service.RefreshProductFacts(created);
   WaitForNotifications();
   EXPECT_EQ(Counter(redis), std::to_string(kStock)) << "the first stock counted once";
+  EXPECT_EQ(instances_[0]->service.Available(kProduct), kStock) << "the opener shows it at once";
   EXPECT_TRUE(InAgreement(redis));
   Tally tally;
   std::atomic<bool> stop{false};
