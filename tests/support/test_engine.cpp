@@ -135,7 +135,10 @@ std::optional<std::string> PostgresDatabaseFor(const std::filesystem::path& db_f
   std::lock_guard lock(registry.mutex);
   const auto dir = registry.by_data_dir.find(Canonical(db_file.parent_path()));
   if (dir == registry.by_data_dir.end()) return std::nullopt;
-  const auto db = dir->second.find(db_file.stem().string());
+  // The simulated payment provider keeps its ledger (table charges) in checkout's database when
+  // checkout is on PostgreSQL.
+  const std::string stem = db_file.stem().string();
+  const auto db = dir->second.find(stem == "provider" ? std::string("checkout") : stem);
   if (db == dir->second.end()) return std::nullopt;
   return db->second;
 }

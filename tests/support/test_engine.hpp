@@ -45,7 +45,8 @@ std::map<std::string, std::string> EngineEnv(const std::filesystem::path& data_d
 void CheckServerEngine(const std::filesystem::path& data_dir);
 
 // `<data dir>/<service>.db` of a data directory served on PostgreSQL: that service's database
-// name on SharedLocalPostgres(). nullopt for SQLite files (every file on SQLite; provider.db).
+// name on SharedLocalPostgres() (provider.db: checkout's, which holds the simulated provider's
+// ledger there). nullopt for SQLite files.
 std::optional<std::string> PostgresDatabaseFor(const std::filesystem::path& db_file);
 
 }  // namespace rocketmart::testing

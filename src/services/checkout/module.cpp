@@ -7,6 +7,7 @@
 #include "services/checkout/adapters/catalog_subscriber.hpp"
 #include "services/checkout/adapters/http_routes.hpp"
 #include "services/checkout/adapters/order_events_subscriber.hpp"
+#include "services/checkout/adapters/postgres/postgres_simulated_ledger.hpp"
 #include "services/checkout/adapters/redis/redis_admission.hpp"
 #include "services/checkout/adapters/simulated_payment_provider.hpp"
 #include "services/checkout/adapters/sqlite_checkout_schema.hpp"
@@ -73,23 +74,35 @@ CheckoutModule::Stores CheckoutModule::OpenStores(const config::Config& config,
                                                   metrics::Registry& metrics,
                                                   module::SharedRedis* redis) {
   Stores stores;
-  // The simulated processor stands in for an external system: its ledger stays SQLite in the data
-  // directory whatever keeps checkout's data, WAL + NORMAL, which survives a killed process (our
-  // fault model) without spending a third fsync per purchase. Our own databases keep
-  // storage.synchronous (FULL by default).
-  stores.provider_db.sqlite = std::make_unique<storage::ServiceDatabase>(
-      "provider", config.storage, SimulatedProviderMigrations(), metrics,
-      storage::Synchronous::kNormal);
-  stores.provider = std::make_unique<SimulatedPaymentProvider>(
-      *stores.provider_db.sqlite->writer, *stores.provider_db.sqlite->readers,
-      SimulatedProviderOptions{config.payment.decline_percent / 100.0,
-                               static_cast<std::uint64_t>(config.payment.seed),
-                               std::chrono::milliseconds(config.payment.latency_ms)});
-  stores.db = module::OpenDatabase("checkout", config.checkout.database, config.storage,
-                                   CheckoutMigrations(), MigratePostgresCheckout, metrics);
-  if (module::PostgresDatabase* pg = stores.db.postgres.get()) {
-    stores.postgres = std::make_unique<PostgresCheckoutStores>(pg->pool());
+  const SimulatedProviderOptions provider_options{
+      config.payment.decline_percent / 100.0, static_cast<std::uint64_t>(config.payment.seed),
+      std::chrono::milliseconds(config.payment.latency_ms)};
+  if (config::IsPostgresUrl(config.checkout.database.url)) {
+    // The simulated processor stands in for an external system that every checkout instance
+    // calls: its ledger is a table of its own in checkout's database, shared by the instances, so
+    // the one that resolves a stale payment or refunds an order sees the charge another made.
+    auto migrate = [](postgres::Connection& c) -> boost::asio::awaitable<Status> {
+      auto checkout = co_await MigratePostgresCheckout(c);
+      if (!checkout.ok()) co_return checkout;
+      co_return co_await MigratePostgresSimulatedLedger(c);
+    };
+    stores.db = module::OpenDatabase("checkout", config.checkout.database, config.storage,
+                                     CheckoutMigrations(), migrate, metrics);
+    postgres::Pool& pool = stores.db.postgres->pool();
+    stores.postgres = std::make_unique<PostgresCheckoutStores>(pool);
+    stores.provider = std::make_unique<SimulatedPaymentProvider>(
+        std::make_unique<PostgresSimulatedLedger>(pool), provider_options);
   } else {
+    // Embedded, its ledger is a SQLite file of its own in the data directory, WAL + NORMAL, which
+    // survives a killed process (our fault model) without spending a third fsync per purchase.
+    // Our own databases keep storage.synchronous (FULL by default).
+    stores.provider_db.sqlite = std::make_unique<storage::ServiceDatabase>(
+        "provider", config.storage, SimulatedProviderMigrations(), metrics,
+        storage::Synchronous::kNormal);
+    stores.provider = std::make_unique<SimulatedPaymentProvider>(
+        *stores.provider_db.sqlite->writer, *stores.provider_db.sqlite->readers, provider_options);
+    stores.db = module::OpenDatabase("checkout", config.checkout.database, config.storage,
+                                     CheckoutMigrations(), MigratePostgresCheckout, metrics);
     stores.sqlite = std::make_unique<SqliteCheckoutStores>(*stores.db.sqlite->writer,
                                                            *stores.db.sqlite->readers);
   }

@@ -1,11 +1,11 @@
 // The checkout module (ADR 0008): sales, admission, holds, payments and refunds (CheckoutService)
 // on checkout's database (checkout.db, or PostgreSQL by [checkout.database] url), with the
-// simulated card processor's own ledger (provider.db, always SQLite: it stands for an external
-// system); its maintenance (hold expiry, stale payments, refunds, the reconciler, idempotency
-// retention). Consumes the catalog's product events (inventory rows, and every instance's memory of
-// them) and orders' cancellations and returns (refund, restock). Calls the catalog's product
-// directory. Serves the catalog's AvailabilitySource and CheckoutClient and orders' PaymentsClient
-// and SaleFiguresSource.
+// simulated card processor's own ledger (it stands for an external system: provider.db embedded, a
+// table of its own shared by the instances when checkout is on PostgreSQL); its maintenance (hold
+// expiry, stale payments, refunds, the reconciler, idempotency retention). Consumes the catalog's
+// product events (inventory rows, and every instance's memory of them) and orders' cancellations
+// and returns (refund, restock). Calls the catalog's product directory. Serves the catalog's
+// AvailabilitySource and CheckoutClient and orders' PaymentsClient and SaleFiguresSource.
 #pragma once
 
 #include <memory>
@@ -34,7 +34,8 @@ class OrderEventsSubscriber;
 
 class CheckoutModule final : public module::Module {
  public:
-  // The payment provider (the simulated processor, with its ledger in provider.db) and checkout's
+  // The payment provider (the simulated processor; its ledger in provider.db, or beside checkout's
+  // data on PostgreSQL, where provider_db stays empty) and checkout's
   // database with the stores on it (SQLite or PostgreSQL: one of the two sets), plus this
   // process's admission and in-flight gate.
   struct Stores {
@@ -47,8 +48,9 @@ class CheckoutModule final : public module::Module {
     RedisAdmission* redis_admission = nullptr;  // `admission` when it is the shared one
     std::unique_ptr<InMemoryIdempotencyGate> gate;
   };
-  // Opens provider.db, then checkout's database. `redis`: the process's Redis (admission is then
-  // shared by every checkout instance there), or nullptr (in memory, this instance alone).
+  // Opens provider.db (SQLite only), then checkout's database. `redis`: the process's Redis
+  // (admission is then shared by every checkout instance there), or nullptr (in memory, this
+  // instance alone).
   static Stores OpenStores(const config::Config& config, metrics::Registry& metrics,
                            module::SharedRedis* redis = nullptr);
 
@@ -71,6 +73,7 @@ class CheckoutModule final : public module::Module {
 
   std::string_view Name() const override { return "checkout"; }
   std::vector<module::Database*> Databases() override {
+    if (!stores_.provider_db.sqlite) return {&stores_.db};
     return {&stores_.provider_db, &stores_.db};
   }
   void Load() override;

@@ -264,8 +264,9 @@ void SellThroughAnOutage(Fault fault, std::chrono::seconds outage) {
   EXPECT_EQ(payments, sold);
   EXPECT_TRUE(WaitUntil(
       [&] {
-        return QueryInt(server.data_dir() / "provider.db",
-                        "SELECT count(*) FROM charges WHERE status = 'CAPTURED'") == payments;
+        // The simulated provider's ledger: beside checkout's data on PostgreSQL.
+        return Count(pg, checkout, "SELECT count(*) FROM charges WHERE status = 'CAPTURED'") ==
+               payments;
       },
       40s))
       << "a charge without a payment (the stale-payment repair runs every 10 s)";

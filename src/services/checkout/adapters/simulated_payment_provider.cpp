@@ -36,11 +36,7 @@ std::optional<ChargeRecord> ReadCharge(storage::Database& db, std::int64_t hold_
   s.BindInt64(1, hold_id);
   std::optional<ChargeRecord> out;
   if (s.Step()) {
-    const std::string_view status = s.TextView(0);
-    ChargeOutcome outcome = status == "CAPTURED"   ? ChargeOutcome::kCaptured
-                            : status == "REFUNDED" ? ChargeOutcome::kRefunded
-                                                   : ChargeOutcome::kDeclined;
-    out = ChargeRecord{outcome, s.Text(1)};
+    out = ChargeRecord{SimulatedOutcome(s.TextView(0)), s.Text(1)};
   }
   s.Reset();
   return out;
@@ -58,6 +54,16 @@ bool SimulatedPaymentProvider::Declines(std::int64_t hold_id) const {
   return static_cast<double>(r >> 11) * 0x1.0p-53 < options_.decline_rate;
 }
 
+ChargeOutcome SimulatedOutcome(std::string_view status) {
+  return status == "CAPTURED"   ? ChargeOutcome::kCaptured
+         : status == "REFUNDED" ? ChargeOutcome::kRefunded
+                                : ChargeOutcome::kDeclined;
+}
+
+std::string SimulatedReference(std::int64_t hold_id) {
+  return "sim_" + std::to_string(hold_id);
+}
+
 boost::asio::awaitable<Result<ChargeRecord>> SimulatedPaymentProvider::Charge(
     std::int64_t hold_id, std::int64_t member_id, std::int64_t amount) {
   if (options_.latency.count() > 0) {
@@ -65,7 +71,26 @@ boost::asio::awaitable<Result<ChargeRecord>> SimulatedPaymentProvider::Charge(
     boost::asio::steady_timer timer(executor, options_.latency);
     co_await timer.async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
   }
-  const bool declined = Declines(hold_id);
+  const ChargeOutcome outcome =
+      Declines(hold_id) ? ChargeOutcome::kDeclined : ChargeOutcome::kCaptured;
+  co_return co_await ledger_->Record(hold_id, member_id, amount, outcome);
+}
+
+boost::asio::awaitable<Result<std::optional<ChargeRecord>>> SimulatedPaymentProvider::Lookup(
+    std::int64_t hold_id) {
+  co_return co_await ledger_->Find(hold_id);
+}
+
+boost::asio::awaitable<Result<ChargeRecord>> SimulatedPaymentProvider::Refund(
+    std::int64_t hold_id) {
+  co_return co_await ledger_->MarkRefunded(hold_id);
+}
+
+boost::asio::awaitable<Result<ChargeRecord>> SqliteSimulatedLedger::Record(std::int64_t hold_id,
+                                                                           std::int64_t member_id,
+                                                                           std::int64_t amount,
+                                                                           ChargeOutcome outcome) {
+  const bool declined = outcome == ChargeOutcome::kDeclined;
   auto job = [hold_id, member_id, amount, declined](storage::Database& db) -> Result<ChargeRecord> {
     auto& s = db.Cached(
         "INSERT OR IGNORE INTO charges (hold_id, member_id, amount, status, reference, "
@@ -75,7 +100,7 @@ boost::asio::awaitable<Result<ChargeRecord>> SimulatedPaymentProvider::Charge(
         .BindInt64(2, member_id)
         .BindInt64(3, amount)
         .BindText(4, declined ? "DECLINED" : "CAPTURED")
-        .BindText(5, "sim_" + std::to_string(hold_id));
+        .BindText(5, SimulatedReference(hold_id));
     s.Step();
     s.Reset();
     return *ReadCharge(db, hold_id);  // the first outcome, whoever wrote it
@@ -83,13 +108,13 @@ boost::asio::awaitable<Result<ChargeRecord>> SimulatedPaymentProvider::Charge(
   co_return co_await async::Write<ChargeRecord>(writer_, std::move(job));
 }
 
-boost::asio::awaitable<Result<std::optional<ChargeRecord>>> SimulatedPaymentProvider::Lookup(
+boost::asio::awaitable<Result<std::optional<ChargeRecord>>> SqliteSimulatedLedger::Find(
     std::int64_t hold_id) {
   // A point read on this thread's reader connection (the provider's ledger is its own file).
   co_return ReadCharge(readers_.ForThisThread(), hold_id);
 }
 
-boost::asio::awaitable<Result<ChargeRecord>> SimulatedPaymentProvider::Refund(
+boost::asio::awaitable<Result<ChargeRecord>> SqliteSimulatedLedger::MarkRefunded(
     std::int64_t hold_id) {
   auto job = [hold_id](storage::Database& db) -> Result<ChargeRecord> {
     auto current = ReadCharge(db, hold_id);
