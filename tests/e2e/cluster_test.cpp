@@ -91,9 +91,7 @@ std::string Bearer(const std::string& token) {
 }
 
 // A checkout instance started for one test and stopped (SIGTERM) at its end, whatever happens.
-// Checkout keeps each product's sale window in memory, loaded at start: an instance started after
-// the sale was set knows it (a sale set later reaches only the instance that set it; see
-// docs/cluster.md, "Known gaps").
+// It loads the sales at start and hears of every later change (sale.changed).
 struct ExtraCheckout {
   explicit ExtraCheckout(Cluster& c) : cluster(c), process(c.AddInstance("checkout")) {}
   ~ExtraCheckout() {
@@ -306,6 +304,31 @@ TEST_F(ClusterTest, ACleanShutdownOfACheckoutInstanceUnderLoadLosesNoRequest) {
   ExtraCheckout second(cluster), third(cluster);
   ServerProcess& extra = third.process;
   ASSERT_TRUE(cluster.WaitForInstances("checkout", 3));
+  // A sale changed through the gateway (one instance takes it) reaches every instance, those
+  // started before the change included: each sells a member 2 units under the raised limit.
+  HttpClient gateway(cluster.gateway_port());
+  const std::string sale_path = "/payment/" + std::to_string(product) + "/sale";
+  auto raised = gateway.PutJson(
+      sale_path,
+      R"({"startsAt":"2020-01-01T00:00:00Z","endsAt":"2099-01-01T00:00:00Z","perMemberLimit":2})",
+      cluster.Token(1, true));
+  ASSERT_EQ(raised.status, 200) << raised.body;
+  const std::string two = R"({"productId":)" + std::to_string(product) + R"(,"amount":2})";
+  for (ServerProcess* instance : {&cluster.instance("checkout"), &second.process, &extra}) {
+    HttpClient direct(instance->port());
+    const std::string identity =
+        cluster.InternalIdentity(auth::SyntheticMemberId(900 + instance->port()));
+    HttpResponse bought;
+    EXPECT_TRUE(WaitUntil(
+        [&] {
+          bought = direct.Request("POST", "/payment/request", two,
+                                  {{"Content-Type", "application/json"},
+                                   {std::string(auth::kInternalIdentityHeader), identity}});
+          return bought.status == 201;
+        },
+        10s))
+        << "instance on port " << instance->port() << ": " << bought.body;
+  }
   Load load;
   load.Start(cluster, product, 4, 1'000'000);
   std::this_thread::sleep_for(500ms);  // the load runs on all three instances

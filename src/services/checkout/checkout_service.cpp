@@ -165,9 +165,7 @@ boost::asio::awaitable<Status> CheckoutService::Load() {
       (void)rebuilt;
     }
   }
-  for (auto& [product_id, sale] : sales_.LoadSales()) {
-    FindOrCreate(product_id).sale.store(std::make_shared<const Sale>(sale));
-  }
+  for (const StoredSale& sale : sales_.LoadSales()) RefreshSale(sale);
   idempotency_.LoadKeys(
       [this](std::int64_t member_id, std::string_view key) { admission_.KeepKey(member_id, key); });
   stock_signal_.Notify();
@@ -278,6 +276,18 @@ void CheckoutService::RefreshProductFacts(const ProductFacts& facts) {
     const std::array<AdmissionLine, 1> initial{AdmissionLine{p.counter, facts.initial_stock, 0}};
     admission_.Return(0, initial);
   }
+  stock_signal_.Notify();
+}
+
+void CheckoutService::RefreshSale(const StoredSale& stored) {
+  // One writer at a time, and the version only moves forward: a redelivered or older event (or
+  // this instance's own write arriving again through the bus) changes nothing. Readers (the
+  // purchase path) load the sale pointer alone, without this lock.
+  std::lock_guard lock(sale_mu_);
+  ProductState& p = FindOrCreate(stored.product_id);
+  if (stored.version <= p.sale_version.load()) return;
+  p.sale.store(std::make_shared<const Sale>(stored.sale));
+  p.sale_version.store(stored.version);
   stock_signal_.Notify();
 }
 
@@ -694,11 +704,12 @@ boost::asio::awaitable<Result<SaleView>> CheckoutService::SetSale(std::int64_t p
     exists = *listed;
   }
   if (!exists) co_return MakeError(Errc::kNotFound, "no such product");
-  auto saved = co_await sales_.SaveSale(product_id, sale, clock_.Now());
-  if (!saved.ok()) co_return std::move(saved).error();
-  ProductState& p = FindOrCreate(product_id);
-  p.sale.store(std::make_shared<const Sale>(sale));
-  stock_signal_.Notify();
+  auto version = co_await sales_.SaveSale(product_id, sale, clock_.Now());
+  if (!version.ok()) co_return std::move(version).error();
+  // Read-your-writes on this instance; the others apply the same write from its sale.changed
+  // event (committed with the row), and so does this one's cache refresh later, to no effect.
+  RefreshSale(StoredSale{product_id, sale, *version});
+  const ProductState& p = FindOrCreate(product_id);
   co_return SaleView{product_id, sale, StateOf(sale, clock_.Now(), KnownStock(p))};
 }
 

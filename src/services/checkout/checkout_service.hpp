@@ -172,6 +172,12 @@ class CheckoutService {
   boost::asio::awaitable<Status> RecordProductFacts(ProductFacts facts, std::string event_id);
   void RefreshProductFacts(const ProductFacts& facts);
 
+  // Checkout's own sale.changed events (bus thread), a cache refresh on every instance: this
+  // instance's memory of the product's sale (window, limit) becomes the event's, unless it already
+  // has that version or a newer one (Load() set the versions the database had; SetSale applies its
+  // own write at once). A sale set or changed on any instance reaches every instance this way.
+  void RefreshSale(const StoredSale& sale);
+
   // Orders events: an order was cancelled or its return was received. Refunds the payment and
   // restocks its units exactly once per payment (by event id and by payment status), then gives
   // the units back to admission and asks the provider to refund (idempotent by hold id). A
@@ -206,6 +212,7 @@ class CheckoutService {
     std::atomic<bool> has_inventory{false};
     std::atomic<std::int64_t> catalog_version{0};
     std::atomic<std::shared_ptr<const Sale>> sale;
+    std::atomic<std::int64_t> sale_version{0};  // of `sale` (SaleStore), written under sale_mu_
   };
   // Admitted lines of one purchase, as admission knows them.
   using AdmittedLines = std::vector<AdmissionLine>;
@@ -283,6 +290,7 @@ class CheckoutService {
 
   ChangeSignal stock_signal_;
   std::mutex refresh_mu_;  // RefreshProductFacts: the effect's and the cache refresh's threads
+  std::mutex sale_mu_;     // RefreshSale: a request's SetSale and the cache refresh's thread
   mutable std::shared_mutex products_mutex_;
   std::unordered_map<std::int64_t, std::unique_ptr<ProductState>> products_;
 

@@ -15,12 +15,15 @@
 #include <set>
 #include <thread>
 
+#include "infra/events/sqlite_outbox/sqlite_event_bus.hpp"
 #include "infra/storage/migrations.hpp"
 #include "infra/storage/read_connections.hpp"
 #include "services/checkout/adapters/in_memory_admission.hpp"
 #include "services/checkout/adapters/in_memory_idempotency_gate.hpp"
+#include "services/checkout/adapters/sale_cache_subscriber.hpp"
 #include "services/checkout/adapters/simulated_payment_provider.hpp"
 #include "services/checkout/adapters/sqlite_checkout_stores.hpp"
+#include "services/checkout/api/events.hpp"
 #include "support/latch.hpp"
 #include "support/run_await.hpp"
 #include "support/temp_dir.hpp"
@@ -689,6 +692,86 @@ TEST_F(CheckoutTest, TheInventoryRowIsWrittenOnceAndEveryInstanceRefreshesItsMem
   restarted.RefreshProductFacts(created);
   EXPECT_EQ(restarted.GetSale(kProduct)->state, SaleState::kRetired);
   EXPECT_EQ(restarted.Available(kProduct), 5);
+}
+
+// Issues 14/15: a sale set or changed on one checkout instance reaches every other instance
+// through checkout's own outbox (sale.changed, a cache refresh on each), as the real bus relays
+// it; the instance that took the request reads its write at once; an older or redelivered event,
+// and a restart, never bring an old window or limit back.
+TEST_F(CheckoutTest, ASaleSetOrChangedOnOneInstanceReachesEveryInstance) {
+  Open();
+  InstanceMemory second_memory;
+  CheckoutService second(Ports(second_memory), clock_, *metrics_);
+  ASSERT_TRUE(RunAwait(second.Load()).ok());
+  CreateProduct(10);
+  second.RefreshProductFacts({kProduct, kPrice, 10, false, 1, "Drop"});
+  SaleCacheSubscriber first_cache(*service_, "checkout.sale_cache.first");
+  SaleCacheSubscriber second_cache(second, "checkout.sale_cache.second");
+  events::sqlite_outbox::SqliteEventBus bus(clock_);
+  bus.AddService("checkout", *checkout_writer_, *checkout_readers_);
+  for (SaleCacheSubscriber* cache : {&first_cache, &second_cache}) {
+    bus.Subscribe({"checkout",
+                   {std::string(api::kSaleChanged)},
+                   "checkout",
+                   events::Delivery::kCacheRefresh,
+                   cache});
+  }
+  auto deliver = [&] {
+    while (bus.DeliverOnceForTest("checkout")) {
+    }
+  };
+  const std::vector<PurchaseLine> one{{kProduct, 1}};
+  const std::vector<PurchaseLine> two{{kProduct, 2}};
+  auto code = [](const Answer<PaidOrder>& a) -> std::string {
+    return a.result.ok() ? "PAID" : std::string(ErrcName(a.result.error().code));
+  };
+
+  // Set on the first instance: there at once, on the second once the event is delivered.
+  OpenSale(1);
+  EXPECT_EQ(service_->GetSale(kProduct)->state, SaleState::kLive);
+  EXPECT_FALSE(second.GetSale(kProduct).has_value()) << "not delivered yet";
+  EXPECT_EQ(code(RunAwait(second.Purchase(B(1), one, std::nullopt))), ErrcName(Errc::kNoSale));
+  deliver();
+  ASSERT_TRUE(second.GetSale(kProduct).has_value());
+  EXPECT_EQ(second.GetSale(kProduct)->state, SaleState::kLive);
+  EXPECT_EQ(second.GetSale(kProduct)->sale.per_member_limit, 1);
+  EXPECT_EQ(code(RunAwait(second.Purchase(B(1), one, std::nullopt))), "PAID");
+  EXPECT_EQ(code(RunAwait(second.Purchase(B(2), two, std::nullopt))),
+            ErrcName(Errc::kPurchaseLimitReached));
+
+  // The limit raised on the second instance reaches the first.
+  const Sale raised{clock_.Now() - std::chrono::hours(1), clock_.Now() + std::chrono::hours(1), 2};
+  ASSERT_TRUE(RunAwait(second.SetSale(kProduct, raised)).ok());
+  EXPECT_EQ(second.GetSale(kProduct)->sale.per_member_limit, 2) << "its own write, at once";
+  EXPECT_EQ(code(RunAwait(service_->Purchase(B(3), two, std::nullopt))),
+            ErrcName(Errc::kPurchaseLimitReached))
+      << "the first has not heard yet";
+  deliver();
+  EXPECT_EQ(service_->GetSale(kProduct)->sale.per_member_limit, 2);
+  EXPECT_EQ(code(RunAwait(service_->Purchase(B(3), two, std::nullopt))), "PAID");
+
+  // The window moved to tomorrow on the first instance closes the sale on the second.
+  const Sale tomorrow{clock_.Now() + std::chrono::hours(24), clock_.Now() + std::chrono::hours(25),
+                      2};
+  ASSERT_TRUE(RunAwait(service_->SetSale(kProduct, tomorrow)).ok());
+  deliver();
+  EXPECT_EQ(second.GetSale(kProduct)->state, SaleState::kUpcoming);
+  EXPECT_EQ(code(RunAwait(second.Purchase(B(4), one, std::nullopt))),
+            ErrcName(Errc::kSaleNotStarted));
+
+  // Older or redelivered events change nothing (versions 1 and 2 are behind 3).
+  second.RefreshSale(StoredSale{kProduct, raised, 2});
+  second.RefreshSale(StoredSale{kProduct, raised, 3});
+  EXPECT_EQ(second.GetSale(kProduct)->state, SaleState::kUpcoming);
+  // A restarted instance starts from the database's version; a late old event changes nothing.
+  InstanceMemory restarted_memory;
+  CheckoutService restarted(Ports(restarted_memory), clock_, *metrics_);
+  ASSERT_TRUE(RunAwait(restarted.Load()).ok());
+  restarted.RefreshSale(StoredSale{kProduct, raised, 2});
+  EXPECT_EQ(restarted.GetSale(kProduct)->state, SaleState::kUpcoming);
+  EXPECT_EQ(ToUnixMillis(restarted.GetSale(kProduct)->sale.starts_at),
+            ToUnixMillis(tomorrow.starts_at));
+  bus.Stop();
 }
 
 TEST_F(CheckoutTest, ASaleSetBeforeTheStockArrivesReadsPreparingNotSoldOut) {

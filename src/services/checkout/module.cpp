@@ -9,8 +9,10 @@
 #include "services/checkout/adapters/order_events_subscriber.hpp"
 #include "services/checkout/adapters/postgres/postgres_simulated_ledger.hpp"
 #include "services/checkout/adapters/redis/redis_admission.hpp"
+#include "services/checkout/adapters/sale_cache_subscriber.hpp"
 #include "services/checkout/adapters/simulated_payment_provider.hpp"
 #include "services/checkout/adapters/sqlite_checkout_schema.hpp"
+#include "services/checkout/api/events.hpp"
 #include "services/orders/api/events.hpp"
 
 namespace rocketmart::checkout {
@@ -162,6 +164,7 @@ CheckoutModule::CheckoutModule(const config::Config& config, const Clock& clock,
       sale_figures_(*checkout_),
       product_inventory_subscriber_(std::make_unique<ProductInventorySubscriber>(*checkout_)),
       product_cache_subscriber_(std::make_unique<ProductCacheSubscriber>(*checkout_)),
+      sale_cache_subscriber_(std::make_unique<SaleCacheSubscriber>(*checkout_)),
       order_events_subscriber_(std::make_unique<OrderEventsSubscriber>(*checkout_)) {
   RegisterGauges(metrics, stores_.db);
 }
@@ -191,6 +194,12 @@ std::vector<events::Subscription> CheckoutModule::Subscriptions() {
            product_inventory_subscriber_.get()},
           {std::string(catalog::api::kSource), product_topics, "checkout", Delivery::kCacheRefresh,
            product_cache_subscriber_.get()},
+          // A sale set or changed on any checkout instance reaches every instance's memory.
+          {std::string(api::kSource),
+           {std::string(api::kSaleChanged)},
+           "checkout",
+           Delivery::kCacheRefresh,
+           sale_cache_subscriber_.get()},
           // Cancelled orders and received returns are refunded and restocked.
           {std::string(orders::api::kSource),
            {std::string(orders::api::kOrderCancelled), std::string(orders::api::kOrderReturned)},

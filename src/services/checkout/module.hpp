@@ -30,6 +30,7 @@ namespace rocketmart::checkout {
 class ProductInventorySubscriber;
 class RedisAdmission;
 class ProductCacheSubscriber;
+class SaleCacheSubscriber;
 class OrderEventsSubscriber;
 
 class CheckoutModule final : public module::Module {
@@ -94,6 +95,7 @@ class CheckoutModule final : public module::Module {
   InProcessSaleFigures sale_figures_;
   std::unique_ptr<ProductInventorySubscriber> product_inventory_subscriber_;
   std::unique_ptr<ProductCacheSubscriber> product_cache_subscriber_;
+  std::unique_ptr<SaleCacheSubscriber> sale_cache_subscriber_;
   std::unique_ptr<OrderEventsSubscriber> order_events_subscriber_;
 };
 

@@ -16,6 +16,7 @@
 
 #include "contract/checkout/contract_support.hpp"
 #include "core/clock.hpp"
+#include "infra/events/event_bus.hpp"
 #include "services/checkout/ports/hold_store.hpp"
 #include "services/checkout/ports/idempotency_store.hpp"
 #include "services/checkout/ports/refund_store.hpp"
@@ -36,6 +37,9 @@ class CheckoutStoresFixture {
  public:
   virtual ~CheckoutStoresFixture() = default;
   virtual CheckoutStores Open() = 0;
+  // Every event the stores appended to checkout's outbox so far (committed), in seq order, read
+  // the way a relay reads them.
+  virtual std::vector<events::Event> Published() = 0;
 };
 
 using CheckoutStoresFactory = std::unique_ptr<CheckoutStoresFixture> (*)();

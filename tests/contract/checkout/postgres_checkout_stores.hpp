@@ -10,6 +10,7 @@
 #include <string>
 
 #include "contract/checkout/checkout_stores_fixture.hpp"
+#include "infra/events/postgres_outbox/outbox.hpp"
 #include "infra/postgres/pool.hpp"
 #include "services/checkout/adapters/postgres/postgres_checkout_stores.hpp"
 #include "support/local_postgres.hpp"
@@ -25,6 +26,20 @@ class PostgresCheckoutStoresFixture final : public CheckoutStoresFixture {
     Instance& i = instances_.emplace_back(conninfo_);
     return CheckoutStores{i.stores.stock, i.stores.sales, i.stores.holds, i.stores.refunds,
                           i.stores.idempotency};
+  }
+  std::vector<events::Event> Published() override {
+    auto read =
+        [](const std::string& conninfo) -> boost::asio::awaitable<std::vector<events::Event>> {
+      postgres::Pool pool(Settings(conninfo, 1));
+      auto lease = co_await pool.Acquire();
+      EXPECT_TRUE(lease.ok());
+      if (!lease.ok()) co_return std::vector<events::Event>{};
+      auto events = co_await events::postgres_outbox::ReadOutbox(**lease, "checkout", 0, 1'000'000);
+      EXPECT_TRUE(events.ok());
+      if (!events.ok()) co_return std::vector<events::Event>{};
+      co_return std::move(*events);
+    };
+    return rocketmart::testing::RunAwait(read(conninfo_));
   }
   // The database's connection string (for the PostgreSQL-only tests' own reads).
   const std::string& conninfo() const { return conninfo_; }

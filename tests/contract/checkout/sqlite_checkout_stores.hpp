@@ -7,6 +7,7 @@
 #include <memory>
 
 #include "contract/checkout/checkout_stores_fixture.hpp"
+#include "infra/events/sqlite_outbox/sqlite_stores.hpp"
 #include "infra/storage/group_commit_writer.hpp"
 #include "infra/storage/migrations.hpp"
 #include "infra/storage/read_connections.hpp"
@@ -28,6 +29,16 @@ class SqliteCheckoutStoresFixture final : public CheckoutStoresFixture {
     Instance& i = instances_.emplace_back(dir_.File("checkout.db"));
     return CheckoutStores{i.stores.stock, i.stores.sales, i.stores.holds, i.stores.refunds,
                           i.stores.idempotency};
+  }
+  std::vector<events::Event> Published() override {
+    Instance& first = instances_.front();
+    events::sqlite_outbox::SqliteOutboxSource outbox("checkout", first.writer, first.readers);
+    std::vector<events::Event> out;
+    for (events::OutboxRow& row : outbox.ReadAfter(0, 1'000'000)) {
+      out.push_back({"checkout:" + std::to_string(row.seq), std::move(row.topic),
+                     std::move(row.payload), row.created_at});
+    }
+    return out;
   }
 
  private:

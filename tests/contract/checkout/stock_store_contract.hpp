@@ -4,12 +4,17 @@
 // The promise: a catalog product event is applied once per event id, on any number of instances,
 // and never over newer facts; restocks add sellable units and are refused for unknown products;
 // the snapshot and the operator's figures agree with what holds and payments did; a sale is the
-// last one saved.
+// last one saved, each write makes the product's next sale version and publishes sale.changed
+// with it in its transaction.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
+#include <map>
+#include <mutex>
 
 #include "contract/checkout/checkout_stores_fixture.hpp"
+#include "services/checkout/api/events.hpp"
 
 namespace rocketmart::checkout::contract {
 
@@ -76,16 +81,61 @@ TEST_P(StockStoreContract, SnapshotAndFiguresAgreeWithHoldsAndPayments) {
   ExpectInvariants();
 }
 
-TEST_P(StockStoreContract, TheLastSaleSavedIsTheSale) {
+TEST_P(StockStoreContract, TheLastSaleSavedIsTheSaleWithTheNextVersion) {
   const Sale first{Now(), Now() + std::chrono::hours(1), 2};
   const Sale second{Now() + std::chrono::hours(1), Now() + std::chrono::hours(3), 5};
-  ASSERT_TRUE(Await(A().sales.SaveSale(kProduct, first, Now())).ok());
-  ASSERT_TRUE(Await(Second().sales.SaveSale(kProduct, second, Now())).ok());
-  const auto sales = A().sales.LoadSales();
-  ASSERT_EQ(sales.size(), 1u);
-  EXPECT_EQ(sales[0].first, kProduct);
-  EXPECT_EQ(sales[0].second.per_member_limit, 5);
-  EXPECT_EQ(ToUnixMillis(sales[0].second.starts_at), ToUnixMillis(second.starts_at));
+  EXPECT_EQ(Ok(Await(A().sales.SaveSale(kProduct, first, Now()))), 1);
+  EXPECT_EQ(Ok(Await(Second().sales.SaveSale(kProduct, second, Now()))), 2);
+  EXPECT_EQ(Ok(Await(A().sales.SaveSale(kProduct + 1, first, Now()))), 1) << "per product";
+  auto sales = A().sales.LoadSales();
+  std::sort(sales.begin(), sales.end(),
+            [](const StoredSale& a, const StoredSale& b) { return a.product_id < b.product_id; });
+  ASSERT_EQ(sales.size(), 2u);
+  EXPECT_EQ(sales[0].product_id, kProduct);
+  EXPECT_EQ(sales[0].version, 2);
+  EXPECT_EQ(sales[0].sale.per_member_limit, 5);
+  EXPECT_EQ(ToUnixMillis(sales[0].sale.starts_at), ToUnixMillis(second.starts_at));
+  EXPECT_EQ(ToUnixMillis(sales[0].sale.ends_at), ToUnixMillis(second.ends_at));
+  EXPECT_EQ(sales[1].version, 1);
+}
+
+// Every checkout instance learns sales from checkout's outbox: each write appends sale.changed,
+// committed with it, carrying the version it made. Writes racing on two instances get distinct
+// versions, and the sale kept is the one the highest version describes.
+TEST_P(StockStoreContract, EverySaleWriteIsPublishedWithTheVersionItMade) {
+  CheckoutStores* instances[] = {&A(), &Second()};
+  constexpr int kWrites = 8;
+  std::mutex mu;
+  std::map<std::int64_t, std::int64_t> limit_by_version;
+  Together(kWrites, [&](int i) {
+    const Sale sale{Now(), Now() + std::chrono::hours(1 + i), 1 + i};
+    const std::int64_t version = Ok(Await(instances[i % 2]->sales.SaveSale(kProduct, sale, Now())));
+    std::lock_guard lock(mu);
+    EXPECT_TRUE(limit_by_version.emplace(version, sale.per_member_limit).second)
+        << "version " << version << " made twice";
+  });
+  ASSERT_EQ(limit_by_version.size(), static_cast<std::size_t>(kWrites));
+  EXPECT_EQ(limit_by_version.begin()->first, 1);
+  EXPECT_EQ(limit_by_version.rbegin()->first, kWrites);
+
+  std::map<std::int64_t, api::SaleChanged> published;
+  for (const events::Event& event : fixture_->Published()) {
+    if (event.topic != api::kSaleChanged) continue;
+    auto changed = api::DecodeSaleChanged(event.payload);
+    ASSERT_TRUE(changed.ok()) << event.payload;
+    EXPECT_EQ(changed->product_id, kProduct);
+    EXPECT_TRUE(published.emplace(changed->version, *changed).second) << event.payload;
+  }
+  ASSERT_EQ(published.size(), limit_by_version.size()) << "one event per write";
+  for (const auto& [version, limit] : limit_by_version) {
+    EXPECT_EQ(published.at(version).per_member_limit, limit) << "version " << version;
+    EXPECT_EQ(ToUnixMillis(published.at(version).ends_at),
+              ToUnixMillis(Now() + std::chrono::hours(limit)));
+  }
+  const auto kept = A().sales.LoadSales();
+  ASSERT_EQ(kept.size(), 1u);
+  EXPECT_EQ(kept[0].version, kWrites);
+  EXPECT_EQ(kept[0].sale.per_member_limit, limit_by_version.at(kWrites));
 }
 
 }  // namespace rocketmart::checkout::contract

@@ -11,6 +11,7 @@
 #include <string>
 
 #include "infra/events/event_bus.hpp"
+#include "services/checkout/adapters/cache_subscriber.hpp"
 #include "services/checkout/checkout_service.hpp"
 
 namespace rocketmart::checkout {
@@ -25,18 +26,12 @@ class ProductInventorySubscriber final : public events::EventSubscriber {
   CheckoutService& checkout_;
 };
 
-class ProductCacheSubscriber final : public events::EventSubscriber {
+class ProductCacheSubscriber final : public CacheSubscriber {
  public:
-  // `name` is this instance's own (several instances each keep a position).
   explicit ProductCacheSubscriber(CheckoutService& checkout,
                                   std::string name = "checkout.product_cache")
-      : checkout_(checkout), name_(std::move(name)) {}
-  std::string_view Name() const override { return name_; }
+      : CacheSubscriber(checkout, std::move(name)) {}
   void Handle(std::span<const events::Event> batch) override;
-
- private:
-  CheckoutService& checkout_;
-  std::string name_;
 };
 
 }  // namespace rocketmart::checkout

@@ -125,6 +125,12 @@ constexpr storage::Migration kMigrations[] = {
       ALTER TABLE payments ADD COLUMN refund_worker TEXT;
       ALTER TABLE payments ADD COLUMN refund_lease_until_ms INTEGER;
     )sql"},
+    // A sale's version (issue 14/15): +1 per write, carried by the sale.changed event written in
+    // the same transaction, so every checkout instance keeps the newest sale whatever order the
+    // events arrive in. Sales from before start at 1 (every instance loads them at start).
+    {9, "sale versions", R"sql(
+      ALTER TABLE sales ADD COLUMN version INTEGER NOT NULL DEFAULT 1;
+    )sql"},
 };
 
 }  // namespace

@@ -46,9 +46,9 @@ class SqliteSaleStore final : public SaleStore {
  public:
   explicit SqliteSaleStore(storage::GroupCommitWriter& writer) : writer_(writer) {}
 
-  std::vector<std::pair<std::int64_t, Sale>> LoadSales() override;
-  boost::asio::awaitable<Status> SaveSale(std::int64_t product_id, Sale sale,
-                                          TimePoint now) override;
+  std::vector<StoredSale> LoadSales() override;
+  boost::asio::awaitable<Result<std::int64_t>> SaveSale(std::int64_t product_id, Sale sale,
+                                                        TimePoint now) override;
 
  private:
   storage::GroupCommitWriter& writer_;

@@ -80,4 +80,28 @@ Result<PaymentRefunded> DecodePaymentRefunded(std::string_view payload) {
   });
 }
 
+std::string Encode(const SaleChanged& event) {
+  boost::json::object o;
+  o["v"] = kSaleChangedVersion;
+  o["productId"] = event.product_id;
+  o["startsAtMs"] = ToUnixMillis(event.starts_at);
+  o["endsAtMs"] = ToUnixMillis(event.ends_at);
+  o["perMemberLimit"] = event.per_member_limit;
+  o["version"] = event.version;
+  o["changedAtMs"] = ToUnixMillis(event.changed_at);
+  return boost::json::serialize(o);
+}
+
+Result<SaleChanged> DecodeSaleChanged(std::string_view payload) {
+  return json::ReadDocument<SaleChanged>(payload, [](FieldReader& r) {
+    r.SchemaVersion("v", kSaleChangedVersion);
+    return SaleChanged{r.RequiredInt("productId", kId).value_or(0),
+                       FromUnixMillis(r.RequiredInt("startsAtMs", kAny).value_or(0)),
+                       FromUnixMillis(r.RequiredInt("endsAtMs", kAny).value_or(0)),
+                       r.RequiredInt("perMemberLimit", kId).value_or(0),
+                       r.RequiredInt("version", kId).value_or(0),
+                       FromUnixMillis(r.RequiredInt("changedAtMs", kAny).value_or(0))};
+  });
+}
+
 }  // namespace rocketmart::checkout::api

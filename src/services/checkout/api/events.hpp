@@ -65,4 +65,23 @@ struct PaymentRefunded {
 std::string Encode(const PaymentRefunded& event);
 Result<PaymentRefunded> DecodePaymentRefunded(std::string_view payload);
 
+// An operator set or changed a product's sale (PUT /payment/{id}/sale), in the transaction of the
+// write. Checkout itself consumes it: every checkout instance refreshes its memory of the sale
+// (a cache refresh). `version` is the sale's own, per product, +1 per write (1 for the first): an
+// older or redelivered event changes nothing an instance already has.
+inline constexpr std::string_view kSaleChanged = "sale.changed";
+inline constexpr std::int64_t kSaleChangedVersion = 1;
+
+struct SaleChanged {
+  std::int64_t product_id = 0;
+  TimePoint starts_at;  // millisecond precision
+  TimePoint ends_at;
+  std::int64_t per_member_limit = 0;
+  std::int64_t version = 0;
+  TimePoint changed_at;
+};
+
+std::string Encode(const SaleChanged& event);
+Result<SaleChanged> DecodeSaleChanged(std::string_view payload);
+
 }  // namespace rocketmart::checkout::api

@@ -109,5 +109,37 @@ TEST(CheckoutEvents, EveryMalformedPaymentRefundedIsAnError) {
   }
 }
 
+TEST(CheckoutEvents, SaleChangedRoundTripsAndEveryMalformedOneIsAnError) {
+  const SaleChanged changed{
+      11, FromUnixMillis(1'700'000'000'000), FromUnixMillis(1'700'000'600'000), 3,
+      4,  FromUnixMillis(1'699'999'999'999)};
+  const std::string payload = Encode(changed);
+  auto decoded = DecodeSaleChanged(payload);
+  ASSERT_TRUE(decoded.ok()) << decoded.error().message;
+  EXPECT_EQ(decoded->product_id, 11);
+  EXPECT_EQ(decoded->starts_at, changed.starts_at);
+  EXPECT_EQ(decoded->ends_at, changed.ends_at);
+  EXPECT_EQ(decoded->per_member_limit, 3);
+  EXPECT_EQ(decoded->version, 4);
+  EXPECT_EQ(decoded->changed_at, changed.changed_at);
+  EXPECT_NE(payload.find(R"("v":1)"), std::string::npos) << payload;
+
+  auto variants = testing::MalformedVariants(payload, {"v"});
+  variants.emplace_back(
+      R"({"v":2,"productId":1,"startsAtMs":1,"endsAtMs":2,"perMemberLimit":1,"version":1,)"
+      R"("changedAtMs":1})");
+  variants.emplace_back(
+      R"({"productId":1,"startsAtMs":1,"endsAtMs":2,"perMemberLimit":0,"version":1,)"
+      R"("changedAtMs":1})");
+  variants.emplace_back(
+      R"({"productId":1,"startsAtMs":1,"endsAtMs":2,"perMemberLimit":1,"version":0,)"
+      R"("changedAtMs":1})");
+  for (const std::string& bad : variants) {
+    Result<SaleChanged> result = MakeError(Errc::kInternal, "not run");
+    EXPECT_NO_THROW(result = DecodeSaleChanged(bad)) << bad;
+    EXPECT_FALSE(result.ok()) << bad;
+  }
+}
+
 }  // namespace
 }  // namespace rocketmart::checkout::api

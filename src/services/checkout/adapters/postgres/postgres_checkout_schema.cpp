@@ -230,6 +230,10 @@ constexpr postgres::Migration kMigrations[] = {
       END;
       $$;
     )sql"},
+    // A sale's version, carried by sale.changed (SQLite migration 9).
+    {3, "sale versions", R"sql(
+      ALTER TABLE sales ADD COLUMN version bigint NOT NULL DEFAULT 1;
+    )sql"},
 };
 
 }  // namespace

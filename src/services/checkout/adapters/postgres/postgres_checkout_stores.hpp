@@ -76,9 +76,9 @@ class PostgresSaleStore final : public SaleStore {
  public:
   explicit PostgresSaleStore(postgres::Pool& pool) : pool_(pool) {}
 
-  std::vector<std::pair<std::int64_t, Sale>> LoadSales() override;
-  boost::asio::awaitable<Status> SaveSale(std::int64_t product_id, Sale sale,
-                                          TimePoint now) override;
+  std::vector<StoredSale> LoadSales() override;
+  boost::asio::awaitable<Result<std::int64_t>> SaveSale(std::int64_t product_id, Sale sale,
+                                                        TimePoint now) override;
 
  private:
   postgres::Pool& pool_;

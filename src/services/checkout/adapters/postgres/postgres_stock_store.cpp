@@ -1,6 +1,7 @@
 #include "infra/events/postgres_outbox/outbox.hpp"
 #include "infra/postgres/transaction.hpp"
 #include "services/checkout/adapters/postgres/postgres_checkout_internal.hpp"
+#include "services/checkout/api/events.hpp"
 
 namespace rocketmart::checkout {
 
@@ -178,34 +179,46 @@ asio::awaitable<Result<std::optional<ProductSaleFigures>>> PostgresStockStore::S
 
 // ---- sales -----------------------------------------------------------------------------------
 
-std::vector<std::pair<std::int64_t, Sale>> PostgresSaleStore::LoadSales() {
+std::vector<StoredSale> PostgresSaleStore::LoadSales() {
   const Rows rows = QueryAtStartUp(
-      pool_, "SELECT product_id, starts_at_ms, ends_at_ms, per_member_limit FROM sales",
+      pool_, "SELECT product_id, starts_at_ms, ends_at_ms, per_member_limit, version FROM sales",
       "loading the sales");
-  std::vector<std::pair<std::int64_t, Sale>> sales;
+  std::vector<StoredSale> sales;
   for (int i = 0; i < rows.size(); ++i) {
-    sales.emplace_back(rows.Int64(i, 0), Sale{FromUnixMillis(rows.Int64(i, 1)),
-                                              FromUnixMillis(rows.Int64(i, 2)), rows.Int64(i, 3)});
+    sales.push_back(
+        {rows.Int64(i, 0),
+         Sale{FromUnixMillis(rows.Int64(i, 1)), FromUnixMillis(rows.Int64(i, 2)), rows.Int64(i, 3)},
+         rows.Int64(i, 4)});
   }
   return sales;
 }
 
-asio::awaitable<Status> PostgresSaleStore::SaveSale(std::int64_t product_id, Sale sale,
-                                                    TimePoint now) {
-  Params p;
-  p.Add(product_id)
-      .Add(ToUnixMillis(sale.starts_at))
-      .Add(ToUnixMillis(sale.ends_at))
-      .Add(sale.per_member_limit)
-      .Add(ToUnixMillis(now));
-  auto rows = co_await QueryOnce(
-      pool_,
-      "INSERT INTO sales (product_id, starts_at_ms, ends_at_ms, per_member_limit, updated_at_ms) "
-      "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (product_id) DO UPDATE SET "
-      "starts_at_ms = $2, ends_at_ms = $3, per_member_limit = $4, updated_at_ms = $5",
-      std::move(p));
-  if (!rows.ok()) co_return std::move(rows).error();
-  co_return Ok();
+asio::awaitable<Result<std::int64_t>> PostgresSaleStore::SaveSale(std::int64_t product_id,
+                                                                  Sale sale, TimePoint now) {
+  // Two writers of one product's sale serialize on its row (the upsert waits for the other's
+  // lock, then increments the version it committed); the event commits with the row.
+  auto work = [product_id, sale, now](Connection& c) -> asio::awaitable<Result<std::int64_t>> {
+    Params p;
+    p.Add(product_id)
+        .Add(ToUnixMillis(sale.starts_at))
+        .Add(ToUnixMillis(sale.ends_at))
+        .Add(sale.per_member_limit)
+        .Add(ToUnixMillis(now));
+    auto rows = co_await c.Query(
+        "INSERT INTO sales (product_id, starts_at_ms, ends_at_ms, per_member_limit, "
+        "updated_at_ms, version) VALUES ($1, $2, $3, $4, $5, 1) ON CONFLICT (product_id) DO "
+        "UPDATE SET starts_at_ms = $2, ends_at_ms = $3, per_member_limit = $4, "
+        "updated_at_ms = $5, version = sales.version + 1 RETURNING version",
+        std::move(p));
+    if (!rows.ok()) co_return std::move(rows).error();
+    const std::int64_t version = rows->Int64(0, 0);
+    const std::string payload = api::Encode(api::SaleChanged{
+        product_id, sale.starts_at, sale.ends_at, sale.per_member_limit, version, now});
+    auto appended = co_await events::postgres_outbox::Append(c, api::kSaleChanged, payload, now);
+    if (!appended.ok()) co_return std::move(appended).error();
+    co_return version;
+  };
+  co_return co_await postgres::Transact<std::int64_t>(pool_, std::move(work));
 }
 
 }  // namespace rocketmart::checkout
