@@ -213,13 +213,25 @@ void CheckoutModule::RegisterRoutes(http::Router& router) {
 }
 
 std::vector<module::PeriodicTask> CheckoutModule::PeriodicTasks() {
-  return MaintenancePeriodicTasks(
+  std::vector<module::PeriodicTask> tasks = MaintenancePeriodicTasks(
       *checkout_, MaintenanceSchedule{
                       .hold_expiry = std::chrono::milliseconds(config_.checkout.sweep_interval_ms),
                       .reconcile = std::chrono::seconds(config_.checkout.reconcile_interval_s),
                       .idempotency_retention = std::chrono::seconds(60),
                       .stale_payments = std::chrono::seconds(10),
                       .pending_refunds = std::chrono::seconds(10)});
+  if (RedisAdmission* shared = stores_.redis_admission) {
+    // Shared counters move with every instance's sales: this instance's stock figures (product
+    // pages, the live stock stream) follow them, one script per 512 products every 500 ms.
+    tasks.push_back({.name = "admission-stock-refresh",
+                     .every = std::chrono::milliseconds(500),
+                     .calls_remote = true,
+                     .run = [this, shared]() -> boost::asio::awaitable<void> {
+                       const std::size_t changed = co_await shared->RefreshAvailable();
+                       if (changed > 0) checkout_->stock_signal().Notify();
+                     }});
+  }
+  return tasks;
 }
 
 boost::asio::awaitable<std::vector<module::StoreHealth>> CheckoutModule::CheckStores() {

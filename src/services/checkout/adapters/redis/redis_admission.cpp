@@ -134,6 +134,16 @@ return out
 )lua");
 
 // KEYS: per line f (or the returns hash). ARGV: instance, deadline ms, then per key seq, count.
+// KEYS: product hashes. Answers each one's available units (-1: none, or not a number).
+const redis::Script kReadAvailable = MakeScript(R"lua(
+local out = {}
+for i, k in ipairs(KEYS) do
+  local ok, a = pcall(redis.call, 'HGET', k, 'a')
+  out[i] = (ok and tonumber(a)) or -1
+end
+return out
+)lua");
+
 const redis::Script kFlight = MakeScript(R"lua(
 local deadline = now_ms() + tonumber(ARGV[2])
 for i = 1, #KEYS do
@@ -288,10 +298,13 @@ class AdmissionSlot final : public ProductCounter {
     if (!known.load(std::memory_order_acquire)) return std::nullopt;
     return available.load(std::memory_order_relaxed);
   }
-  void Seen(std::int64_t a) {
-    if (a < 0) return;
-    available.store(a, std::memory_order_relaxed);
+  // True when the value shown changed (or was unknown).
+  bool Seen(std::int64_t a) {
+    if (a < 0) return false;
+    const bool changed = available.exchange(a, std::memory_order_relaxed) != a ||
+                         !known.load(std::memory_order_acquire);
     known.store(true, std::memory_order_release);
+    return changed;
   }
   // A give-back this instance sends: shown at once (a cancel's unit is visible to the member who
   // cancelled before Redis answers); the script's reply then sets the value Redis has.
@@ -493,15 +506,22 @@ asio::awaitable<std::size_t> RedisAdmission::RefreshAvailable() {
     std::lock_guard lock(shared_->products_mutex);
     for (auto& [id, slot] : shared_->products) slots.push_back(slot.get());
   }
-  std::size_t read = 0;
-  for (AdmissionSlot* slot : slots) {
-    std::vector<std::string> command = {"HGET", slot->p, "a"};
-    redis::ReplyResult reply = co_await shared_->client.Command(std::move(command));
-    if (!reply.ok() || reply->is_error()) continue;
-    slot->Seen(reply->AsInteger().value_or(-1));
-    ++read;
+  // One script per chunk of products (one round trip, not one per product).
+  constexpr std::size_t kChunk = 512;
+  std::size_t changed = 0;
+  for (std::size_t from = 0; from < slots.size(); from += kChunk) {
+    const std::size_t to = std::min(slots.size(), from + kChunk);
+    std::vector<std::string> keys;
+    keys.reserve(to - from);
+    for (std::size_t i = from; i < to; ++i) keys.push_back(slots[i]->p);
+    redis::ReplyResult reply =
+        co_await shared_->client.Eval(kReadAvailable, std::move(keys), std::vector<std::string>{});
+    if (!reply.ok() || reply->is_error()) co_return changed;
+    for (std::size_t i = from; i < to; ++i) {
+      if (slots[i]->Seen(Element(*reply, i - from))) ++changed;
+    }
   }
-  co_return read;
+  co_return changed;
 }
 
 ProductCounter& RedisAdmission::Counter(std::int64_t product_id) {

@@ -91,9 +91,9 @@ class RedisAdmission final : public Admission {
   boost::asio::awaitable<bool> FinishRebuild(ProductCounter& counter, RebuildToken token,
                                              const StockSnapshot& snapshot) override;
 
-  // Reads the stock counter of every product this instance has a handle for, so Available() shows
-  // what other instances did since this one last called Redis (a display refresh; tests).
-  // Answers how many it read.
+  // Reads the stock counter of every product this instance has a handle for (one script per 512
+  // products), so Available() shows what other instances did since this one last called Redis:
+  // the display refresh the checkout module runs every 500 ms. Answers how many values changed.
   boost::asio::awaitable<std::size_t> RefreshAvailable();
 
   // This instance's name in the in-flight hashes.
