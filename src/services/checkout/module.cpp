@@ -9,6 +9,7 @@
 #include "services/checkout/adapters/order_events_subscriber.hpp"
 #include "services/checkout/adapters/postgres/postgres_simulated_ledger.hpp"
 #include "services/checkout/adapters/redis/redis_admission.hpp"
+#include "services/checkout/adapters/redis/redis_idempotency_gate.hpp"
 #include "services/checkout/adapters/sale_cache_subscriber.hpp"
 #include "services/checkout/adapters/simulated_payment_provider.hpp"
 #include "services/checkout/adapters/sqlite_checkout_schema.hpp"
@@ -119,10 +120,15 @@ CheckoutModule::Stores CheckoutModule::OpenStores(const config::Config& config,
         "", [admission] { return admission->notifications_lost(); });
     stores.redis_admission = admission;
     stores.admission = std::move(shared);
+    // A retry that lands on another instance waits for the first there (its subscription is a
+    // connection of its own on the client's loop).
+    stores.gate = std::make_unique<RedisIdempotencyGate>(
+        redis->client(), redis->executor(), metrics,
+        RedisIdempotencyGateOptions{.prefix = redis->prefix()});
   } else {
     stores.admission = std::make_unique<InMemoryAdmission>();
+    stores.gate = std::make_unique<InMemoryIdempotencyGate>();
   }
-  stores.gate = std::make_unique<InMemoryIdempotencyGate>();
   return stores;
 }
 

@@ -47,11 +47,11 @@ class CheckoutModule final : public module::Module {
     std::unique_ptr<PostgresCheckoutStores> postgres;
     std::unique_ptr<Admission> admission;
     RedisAdmission* redis_admission = nullptr;  // `admission` when it is the shared one
-    std::unique_ptr<InMemoryIdempotencyGate> gate;
+    std::unique_ptr<IdempotencyGate> gate;      // in Redis with `redis_admission`
   };
   // Opens provider.db (SQLite only), then checkout's database. `redis`: the process's Redis
-  // (admission is then shared by every checkout instance there), or nullptr (in memory, this
-  // instance alone).
+  // (admission and the idempotency in-flight gate are then shared by every checkout instance
+  // there), or nullptr (in memory, this instance alone).
   static Stores OpenStores(const config::Config& config, metrics::Registry& metrics,
                            module::SharedRedis* redis = nullptr);
 

@@ -4,10 +4,13 @@
 // identical answers; the same key with a different request is refused at once.
 //
 // The gate only orders requests that meet in it. Its in-memory adapter
-// (adapters/in_memory_idempotency_gate) is per instance: a duplicate that lands on another
-// instance is not held here, and still gets the right answer, because the record is claimed in the
-// effect's transaction (exactly one request claims it) and CheckoutService answers a claimed key
-// from the record, waiting (bounded) while its purchase is in flight.
+// (adapters/in_memory_idempotency_gate, the embedded default) is per instance: a duplicate that
+// lands on another instance is not held there. The Redis adapter
+// (adapters/redis/redis_idempotency_gate, chosen with redis.url) is shared by every instance:
+// the duplicate waits for the first wherever it runs. Either way the answer is right, because the
+// record is claimed in the effect's transaction (exactly one request claims it) and
+// CheckoutService answers a claimed key from the record, waiting (bounded) while its purchase is
+// in flight: so an adapter that cannot reach its shared state may answer kFirst (Redis down).
 //
 // Convention: Enter and Wait are awaitable; Leave is a notification that never fails the caller
 // (a duplicate whose wake-up is lost waits out its bound, then reads the record). Thread-safe.
