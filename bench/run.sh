@@ -10,14 +10,32 @@
 #   6. the same on PostgreSQL 15 (every service on a database of its own, fsync and
 #      synchronous_commit on), beside pgbench committing a one-row UPDATE per transaction on the
 #      same server: durable orders at 64 and 256 connections and the drop (BENCH_POSTGRES=0 skips).
+#   7. Redis (a throwaway redis-server: AOF everysec, noeviction) beside it, on PostgreSQL with
+#      redis.url set and events.transport = redis-streams: sold-out answers and the drop through
+#      Redis admission (ratios to sections 3, 4 and 6), redis-benchmark running an EVALSHA of an
+#      admit-like script on the same server (the yardstick), and event delivery commit -> effect
+#      through Redis Streams at EVENTS_RATE (build/events_bench) (BENCH_REDIS=0 skips).
 # Every process and temp dir is removed on exit; every step is bounded in time.
 # Usage: bash bench/run.sh [build-dir]   (make bench)
+# Smaller: BENCH_SMOKE=1 (every section shrunk to a few seconds: a few minutes in all; the numbers
+# are then indicative only), or the size variables below one by one.
 set -euo pipefail
 
 BUILD_DIR="${1:-build}"
 BIN="$BUILD_DIR/rocketmart"
 LOAD="$BUILD_DIR/rocketmart-load"
-WRK_ARGS=(-t1 -c64 -d10s --latency)
+BENCH_SMOKE="${BENCH_SMOKE:-0}"
+if [ "$BENCH_SMOKE" = 1 ]; then
+  WRK_SECONDS="${WRK_SECONDS:-3}"
+  DROP_MEMBERS="${DROP_MEMBERS:-5000}"
+  DROP_ATTEMPTS="${DROP_ATTEMPTS:-20000}"
+  DROP_STOCK="${DROP_STOCK:-1000}"
+  ORDERS_ATTEMPTS="${ORDERS_ATTEMPTS:-5000}"
+  REDIS_BENCH_REQUESTS="${REDIS_BENCH_REQUESTS:-100000}"
+  EVENTS_COUNT="${EVENTS_COUNT:-30000}"
+fi
+WRK_SECONDS="${WRK_SECONDS:-10}"  # each wrk and pgbench run, and the sold-out load's duration
+WRK_ARGS=(-t1 -c64 "-d${WRK_SECONDS}s" --latency)
 DROP_MEMBERS="${DROP_MEMBERS:-100000}"
 DROP_ATTEMPTS="${DROP_ATTEMPTS:-1000000}"
 DROP_STOCK="${DROP_STOCK:-10000}"
@@ -25,13 +43,24 @@ ORDERS_ATTEMPTS="${ORDERS_ATTEMPTS:-200000}"
 CONNECTIONS="${CONNECTIONS:-64}"
 ORDERS_WIDE_CONNECTIONS="${ORDERS_WIDE_CONNECTIONS:-256}"
 BENCH_POSTGRES="${BENCH_POSTGRES:-1}"
+BENCH_REDIS="${BENCH_REDIS:-1}"
+REDIS_BENCH_REQUESTS="${REDIS_BENCH_REQUESTS:-1000000}"  # per redis-benchmark run
+EVENTS_COUNT="${EVENTS_COUNT:-100000}"                   # events_bench: events in the run
+EVENTS_RATE="${EVENTS_RATE:-10000}"                      # events_bench: target events/s
 # shellcheck source=../scripts/lib/local_postgres.sh
 source "$(dirname "$0")/../scripts/lib/local_postgres.sh"
+# shellcheck source=../scripts/lib/local_redis.sh
+source "$(dirname "$0")/../scripts/lib/local_redis.sh"
 
-for tool in "$BIN" "$LOAD"; do
+EVENTS_BENCH="$BUILD_DIR/events_bench"
+tools=("$BIN" "$LOAD")
+if [ "$BENCH_REDIS" = 1 ]; then tools+=("$EVENTS_BENCH"); fi
+for tool in "${tools[@]}"; do
   [ -x "$tool" ] || { echo "bench: $tool not built (cmake --build $BUILD_DIR)" >&2; exit 2; }
 done
-for tool in nginx wrk python3 timeout; do
+tools=(nginx wrk python3 timeout)
+if [ "$BENCH_REDIS" = 1 ]; then tools+=(redis-server redis-cli redis-benchmark); fi
+for tool in "${tools[@]}"; do
   command -v "$tool" >/dev/null || { echo "bench: $tool missing (bash scripts/setup.sh bench)" >&2; exit 2; }
 done
 NGINX="$(command -v nginx)"
@@ -39,12 +68,16 @@ NGINX="$(command -v nginx)"
 WORK="$(mktemp -d /tmp/rocketmart-bench.XXXXXX)"
 PIDS=()
 PG_WORK=""
+REDIS_WORK=""
 cleanup() {
   for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-  for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
+  # SIGKILL after 30 s: one server was seen to ignore a SIGTERM sent right after its start.
+  for p in "${PIDS[@]}"; do stop_pid "$p"; wait "$p" 2>/dev/null || true; done
   local_pg_stop
+  local_redis_stop
   rm -rf "$WORK"
   if [ -n "$PG_WORK" ]; then rm -rf "$PG_WORK"; fi
+  if [ -n "$REDIS_WORK" ]; then rm -rf "$REDIS_WORK"; fi
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -81,7 +114,8 @@ start_server() {
   PIDS+=("$SERVER_PID")
   PORT=""
   for _ in $(seq 1 150); do
-    PORT="$(sed -n 's#^rocketmart listening on http://[^:]*:\([0-9]*\).*#\1#p' "$WORK/$name.out")"
+    # (the file may not exist yet: the background shell opens it)
+    PORT="$(sed -n 's#^rocketmart listening on http://[^:]*:\([0-9]*\).*#\1#p' "$WORK/$name.out" 2>/dev/null || true)"
     [ -n "$PORT" ] && break
     kill -0 "$SERVER_PID" 2>/dev/null || { cat "$WORK/$name.err" >&2; exit 1; }
     sleep 0.1
@@ -100,6 +134,26 @@ load_run() {  # load_run NAME LIMIT_S ARGS... -> RESULT json in $WORK/NAME.json
   sed -n 's/^RESULT //p' "$WORK/$name.load" >"$WORK/$name.json"
   [ "$rc" -eq 0 ] || echo "!!! rocketmart-load $name exited $rc (correctness check failed or timeout)"
   return 0
+}
+
+# soldout_setup NAME: a stock-0 product on the running server, a member's token, and
+# $WORK/NAME.lua for wrk posting /payment/request for it (and one sample answer printed).
+soldout_setup() {
+  local name="$1" product token
+  timeout 60 env "${SERVER_ENV[@]}" "$LOAD" --url "http://127.0.0.1:$PORT" --data-dir "$DATA" \
+    --scenario soldout --setup-only --members 1 --tokens-file "$WORK/$name.tokens" |
+    tee "$WORK/$name-setup.out" ||
+    { echo "bench: the sold-out scenario's setup failed or timed out (above); stopping" >&2; exit 1; }
+  product="$(sed -n 's/^product_id=\([0-9]*\).*/\1/p' "$WORK/$name-setup.out")"
+  token="$(head -1 "$WORK/$name.tokens")"
+  cat >"$WORK/$name.lua" <<EOF
+wrk.method = "POST"
+wrk.body = '{"productId":$product,"amount":1}'
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "Bearer $token"
+EOF
+  echo "sample answer: $(curl -s -X POST -H 'Content-Type: application/json' -H "Authorization: Bearer $token" \
+    -d "{\"productId\":$product,\"amount\":1}" -w ' HTTP %{http_code}' "http://127.0.0.1:$PORT/payment/request")"
 }
 
 json() {  # json NAME FIELD
@@ -145,22 +199,10 @@ start_server reads
 wrk_run health "http://127.0.0.1:$PORT/health"
 curl -sf "http://127.0.0.1:$PORT/products/1" >/dev/null || echo "!!! GET /products/1 is not 200"
 wrk_run product "http://127.0.0.1:$PORT/products/1"
-timeout 60 "$LOAD" --url "http://127.0.0.1:$PORT" --data-dir "$DATA" --scenario soldout \
-  --setup-only --members 1 --tokens-file "$WORK/soldout.tokens" | tee "$WORK/soldout-setup.out" ||
-  { echo "bench: the sold-out scenario's setup failed or timed out (above); stopping" >&2; exit 1; }
-SOLDOUT_PRODUCT="$(sed -n 's/^product_id=\([0-9]*\).*/\1/p' "$WORK/soldout-setup.out")"
-TOKEN="$(head -1 "$WORK/soldout.tokens")"
-cat >"$WORK/soldout.lua" <<EOF
-wrk.method = "POST"
-wrk.body = '{"productId":$SOLDOUT_PRODUCT,"amount":1}'
-wrk.headers["Content-Type"] = "application/json"
-wrk.headers["Authorization"] = "Bearer $TOKEN"
-EOF
-echo "sample answer: $(curl -s -X POST -H 'Content-Type: application/json' -H "Authorization: Bearer $TOKEN" \
-  -d "{\"productId\":$SOLDOUT_PRODUCT,\"amount\":1}" -w ' HTTP %{http_code}' "http://127.0.0.1:$PORT/payment/request")"
+soldout_setup soldout
 wrk_run soldout "http://127.0.0.1:$PORT/payment/request" "$WORK/soldout.lua"
-load_run soldout-load 120 --scenario soldout --members 1000 --attempts 2000000 --duration 10 \
-  --connections "$CONNECTIONS"
+load_run soldout-load 120 --scenario soldout --members 1000 --attempts 2000000 \
+  --duration "$WRK_SECONDS" --connections "$CONNECTIONS"
 stop_pid "$SERVER_PID"
 
 # 4. the original's drop scenario at full scale
@@ -192,8 +234,8 @@ pg_service_env() {  # -> PG_ENV: fresh databases for the four services
   done
 }
 pgbench_run() {  # pgbench_run NAME CONNECTIONS -> $WORK/NAME.tps
-  echo "--- pgbench -n -c $2 -j 2 -T 10 -f one-row-update.sql"
-  timeout 60 pgbench -n -h 127.0.0.1 -p "$LOCAL_PG_PORT" -U rocketmart -c "$2" -j 2 -T 10 \
+  echo "--- pgbench -n -c $2 -j 2 -T $WRK_SECONDS -f one-row-update.sql"
+  timeout 60 pgbench -n -h 127.0.0.1 -p "$LOCAL_PG_PORT" -U rocketmart -c "$2" -j 2 -T "$WRK_SECONDS" \
     -f "$WORK/one-row-update.sql" pgbench | tee "$WORK/$1.pgbench"
   awk '/^tps = / {printf "%d", $3}' "$WORK/$1.pgbench" >"$WORK/$1.tps"
 }
@@ -225,6 +267,90 @@ if [ "$BENCH_POSTGRES" = 1 ]; then
   load_run pg-drop 600 --scenario drop --members "$DROP_MEMBERS" --attempts "$DROP_ATTEMPTS" \
     --stock "$DROP_STOCK" --leave 0.2 --seed 1 --connections "$CONNECTIONS" --duration 300
   stop_pid "$SERVER_PID"
+fi
+
+# 7. Redis: admission and events through a redis-server of our own, the servers on PostgreSQL
+#    (section 6's server when it ran, else one of its own), beside redis-benchmark on the same
+#    server running an admit-like EVALSHA.
+if [ "$BENCH_REDIS" = 1 ]; then
+  REDIS_WORK="$(mktemp -d /tmp/rocketmart-bench-redis.XXXXXX)"
+  local_redis_start "$REDIS_WORK"
+  echo "=== Redis $(redis-server --version | awk '{print $3}') on 127.0.0.1:$LOCAL_REDIS_PORT (appendonly yes, appendfsync everysec, maxmemory-policy noeviction)"
+  if [ -z "$PG_WORK" ]; then
+    PG_WORK="$(mktemp -d /tmp/rocketmart-bench-pg.XXXXXX)"
+    local_pg_start "$PG_WORK" max_connections=400 shared_buffers=256MB
+    echo "=== PostgreSQL $("$LOCAL_PG_BIN/postgres" --version | awk '{print $3}') on 127.0.0.1:$LOCAL_PG_PORT (for the Redis sitting)"
+  fi
+  REDIS_N=0
+  redis_service_env() {  # -> REDIS_ENV: fresh databases, Redis admission and Redis Streams events
+    REDIS_N=$((REDIS_N + 1))
+    pg_service_env
+    REDIS_ENV=("${PG_ENV[@]}" "ROCKETMART_REDIS_URL=$LOCAL_REDIS_URL"
+      "ROCKETMART_REDIS_KEY_PREFIX=bench$REDIS_N:" ROCKETMART_EVENTS_TRANSPORT=redis-streams
+      ROCKETMART_CHECKOUT_RECONCILE_INTERVAL_S=5)
+  }
+
+  # Sold-out answers through Redis admission: the same wrk and rocketmart-load as section 3.
+  redis_service_env
+  start_server redis-reads "${REDIS_ENV[@]}"
+  soldout_setup redis-soldout
+  wrk_run redis-soldout "http://127.0.0.1:$PORT/payment/request" "$WORK/redis-soldout.lua"
+  load_run redis-soldout-load 120 --scenario soldout --members 1000 --attempts 2000000 \
+    --duration "$WRK_SECONDS" --connections "$CONNECTIONS"
+  stop_pid "$SERVER_PID"
+
+  # The drop with Redis admission: the same as sections 4 and 6.
+  redis_service_env
+  start_server redis-drop ROCKETMART_PAYMENT_DECLINE_PERCENT=20 "${REDIS_ENV[@]}"
+  load_run redis-drop 600 --scenario drop --members "$DROP_MEMBERS" --attempts "$DROP_ATTEMPTS" \
+    --stock "$DROP_STOCK" --leave 0.2 --seed 1 --connections "$CONNECTIONS" --duration 300
+  stop_pid "$SERVER_PID"
+
+  # The yardstick: redis-benchmark running, on the same server, a script doing what our Admit
+  # does for one line (src/services/checkout/adapters/redis/redis_admission.cpp): read the epoch
+  # and the product's hash, compare the member's units with the limit and the stock with the
+  # quantity, then decrement the stock, bump the generation and record the member's units. Ours
+  # also adds the Idempotency-Key to a set, reads TIME and writes its in-flight count. The stock is
+  # large enough never to run out; the member is random among 100,000.
+  cat >"$WORK/admit.lua" <<'EOF'
+local ep = redis.call('GET', KEYS[1])
+if not ep then return -1 end
+local v = redis.call('HMGET', KEYS[2], 'a', 'e')
+if v[2] ~= ep then return -1 end
+local q = tonumber(ARGV[2])
+local owned = tonumber(redis.call('HGET', KEYS[3], ARGV[1]) or '0')
+if owned + q > tonumber(ARGV[3]) then return 1 end
+if tonumber(v[1]) < q then return 2 end
+redis.call('HINCRBY', KEYS[2], 'a', -q)
+redis.call('HINCRBY', KEYS[2], 'g', 1)
+redis.call('HINCRBY', KEYS[3], ARGV[1], q)
+return 0
+EOF
+  local_redis_cli SET yardstick:epoch e1 >/dev/null
+  local_redis_cli HSET yardstick:p a 1000000000000 g 1 e e1 >/dev/null
+  ADMIT_SHA="$(local_redis_cli SCRIPT LOAD "$(cat "$WORK/admit.lua")")"
+  echo "sample admit: $(local_redis_cli EVALSHA "$ADMIT_SHA" 3 yardstick:epoch yardstick:p yardstick:m 7 1 1000000000) (0 = admitted)"
+  redis_bench_run() {  # redis_bench_run NAME PIPELINE -> $WORK/NAME.ops
+    echo "--- redis-benchmark -c $CONNECTIONS -n $REDIS_BENCH_REQUESTS -P $2 -r 100000 EVALSHA admit.lua 3 ... __rand_int__ 1 1e9"
+    timeout 300 redis-benchmark -h 127.0.0.1 -p "$LOCAL_REDIS_PORT" -c "$CONNECTIONS" \
+      -n "$REDIS_BENCH_REQUESTS" -P "$2" -r 100000 --csv \
+      EVALSHA "$ADMIT_SHA" 3 yardstick:epoch yardstick:p yardstick:m __rand_int__ 1 1000000000 |
+      tee "$WORK/$1.csv"
+    python3 -c 'import csv,sys
+rows=[r for r in csv.reader(open(sys.argv[1])) if len(r) > 1 and r[0] != "test"]
+print("%d" % float(rows[-1][1]) if rows else "n/a")' "$WORK/$1.csv" >"$WORK/$1.ops"
+  }
+  redis_bench_run evalsha-p1 1
+  redis_bench_run evalsha-p16 16
+  echo "yardstick hash after the runs: $(local_redis_cli HMGET yardstick:p a g | tr '\n' ' ')"
+
+  # Event delivery through Redis Streams: outbox commit -> the consumer's effect committed.
+  echo "--- events_bench --rate $EVENTS_RATE --events $EVENTS_COUNT"
+  rc=0
+  timeout 600 "$EVENTS_BENCH" --redis-url "$LOCAL_REDIS_URL" --rate "$EVENTS_RATE" \
+    --events "$EVENTS_COUNT" --dir "$WORK/events" | tee "$WORK/events.load" || rc=$?
+  sed -n 's/^RESULT //p' "$WORK/events.load" >"$WORK/events.json"
+  [ "$rc" -eq 0 ] || echo "!!! events_bench exited $rc (an event lost or applied twice, or timeout)"
 fi
 
 # Summary
@@ -269,5 +395,32 @@ except Exception: print("n/a")' "$1" "$2"; }
   echo "pg-drop: paid=$(json pg-drop paid) sold=$(json pg-drop sold) oversold=$(json pg-drop oversold) orders=$(json pg-drop orders) captures=$(json pg-drop captures) checks_ok=$(json pg-drop checks_ok)"
   echo "pg-orders: paid=$(json pg-orders paid) orders=$(json pg-orders orders) checks_ok=$(json pg-orders checks_ok); pg-orders-wide: checks_ok=$(json pg-orders-wide checks_ok)"
   echo "targets (PostgreSQL): durable paid orders >= 10000/s; the drop >= 0.8x the embedded figure"
+fi
+if [ "$BENCH_REDIS" = 1 ]; then
+  of() { python3 -c 'import sys
+try: print("%.2f" % (float(sys.argv[1]) / float(sys.argv[2])))
+except Exception: print("n/a")' "$1" "$2"; }
+  num() {  # num VALUE [DECIMALS]
+    python3 -c 'import sys
+try: print("%.*f" % (int(sys.argv[2]), float(sys.argv[1])))
+except Exception: print("n/a")' "$1" "${2:-0}"
+  }
+  RS="$(cat "$WORK/redis-soldout.rps")"; RSL="$(num "$(json redis-soldout-load rps)")"
+  RD="$(num "$(json redis-drop tps)")"; PD="$(json pg-drop tps)"
+  E1="$(cat "$WORK/evalsha-p1.ops")"; E16="$(cat "$WORK/evalsha-p16.ops")"
+  echo
+  echo "================ Redis sitting (PostgreSQL + Redis admission + Redis Streams, same run) ================"
+  printf '%-50s %12s %24s %10s\n' "what" "per second" "ratio" "p99"
+  printf '%-50s %12s %24s %10s\n' "redis-benchmark EVALSHA admit, -c $CONNECTIONS -P 1" "$E1" "yardstick" "-"
+  printf '%-50s %12s %24s %10s\n' "redis-benchmark EVALSHA admit, -c $CONNECTIONS -P 16" "$E16" "yardstick" "-"
+  printf '%-50s %12s %24s %10s\n' "sold-out via Redis (wrk)" "$RS" "$(of "$RS" "$S") x in-process" "$(cat "$WORK/redis-soldout.p99")"
+  printf '%-50s %12s %24s %10s\n' "sold-out via Redis (rocketmart-load)" "$RSL" "$(of "$RSL" "$SL") x in-process" "$(json redis-soldout-load req_p99_ms)ms"
+  printf '%-50s %12s %24s %10s\n' "  the same against the yardstick" "" "$(of "$RSL" "$E1") x -P1, $(of "$RSL" "$E16") x -P16" ""
+  printf '%-50s %12s %24s %10s\n' "drop with Redis admission: attempts/s (TPS)" "$RD" "$(of "$RD" "$DT") x embedded" "$(json redis-drop att_p99_ms)ms"
+  printf '%-50s %12s %24s %10s\n' "  the same against the drop on PG (section 6)" "" "$(of "$RD" "$PD") x PG" ""
+  printf '%-50s %12s %24s %10s\n' "events via Redis Streams, delivered/s" "$(num "$(json events events_per_s)")" "target $EVENTS_RATE/s" "$(num "$(json events lat_p99_ms)" 2)ms"
+  echo "event delivery commit -> effect (ms): p50=$(num "$(json events lat_p50_ms)" 2) p90=$(num "$(json events lat_p90_ms)" 2) p99=$(num "$(json events lat_p99_ms)" 2) max=$(num "$(json events lat_max_ms)" 2); events=$(json events events) applied=$(json events rows) distinct=$(json events distinct) lost=$(json events lost) redelivered=$(json events redelivered) checks_ok=$(json events checks_ok)"
+  echo "redis-drop: paid=$(json redis-drop paid) sold=$(json redis-drop sold) oversold=$(json redis-drop oversold) orders=$(json redis-drop orders) captures=$(json redis-drop captures) checks_ok=$(json redis-drop checks_ok); redis-soldout: checks_ok=$(json redis-soldout-load checks_ok)"
+  echo "targets (Redis): the drop with Redis admission >= 0.7x the embedded figure; event delivery p99 <= 50 ms at 10000 events/s"
 fi
 echo "targets: GET /products/{id} >= 0.6x nginx; sold-out >= 0.5x nginx; drop >= 50000 attempts/s with p99 <= 20 ms; durable orders >= 10000/s"
