@@ -68,6 +68,9 @@ class Cluster {
   ServerProcess& instance(const std::string& service, std::size_t i = 0) {
     return *instances_.at(service).at(i);
   }
+  const ServerProcess& instance(const std::string& service, std::size_t i = 0) const {
+    return *instances_.at(service).at(i);
+  }
   std::size_t instance_count(const std::string& service) const {
     return instances_.at(service).size();
   }

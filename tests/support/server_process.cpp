@@ -343,6 +343,17 @@ void ServerProcess::Restart() {
   Start();
 }
 
+std::vector<std::uint16_t> ServerProcess::AdminPorts() const {
+  if (!cluster_) return {admin_port_};
+  std::vector<std::uint16_t> ports = {admin_port_};
+  for (const std::string& service : kClusterServices) {
+    for (std::size_t i = 0; i < cluster_->instance_count(service); ++i) {
+      ports.push_back(cluster_->instance(service, i).admin_port());
+    }
+  }
+  return ports;
+}
+
 void ServerProcess::RestartOnSamePort() {
   options_.port = port_;
   Restart();

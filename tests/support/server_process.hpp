@@ -68,6 +68,9 @@ class ServerProcess {
   std::uint16_t port() const { return port_; }
   // The admin listener (GET /metrics); the harness starts it on a free port.
   std::uint16_t admin_port() const { return admin_port_; }
+  // Every process's admin listener: {admin_port()} for one process; on a cluster the gateway's
+  // and each service instance's (each process counts only its own work in /metrics).
+  std::vector<std::uint16_t> AdminPorts() const;
   const std::filesystem::path& data_dir() const { return data_dir_; }
   pid_t pid() const { return pid_; }
 
