@@ -377,6 +377,7 @@ TEST(Lifecycle, SigtermDrainsAndExitsCleanlyAndDataSurvivesRestart) {
 }
 
 TEST(Lifecycle, DemoCatalogIsSeededIntoAnEmptyDataDirectoryOnce) {
+  if (OnCluster()) GTEST_SKIP() << kNoDemoSeedOnCluster;
   ServerOptions options;
   options.seed_demo = true;
   ServerProcess server(options);

@@ -516,6 +516,7 @@ std::map<std::string, std::string> ReadDemoAccounts(const std::filesystem::path&
 }
 
 TEST(MembersDemo, TheDemoAccountsAreRealWithPasswordsGeneratedPerDataDirectory) {
+  if (OnCluster()) GTEST_SKIP() << kNoDemoSeedOnCluster;
   ServerOptions options;
   options.seed_demo = true;
   ServerProcess server(options);

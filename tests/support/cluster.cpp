@@ -1,6 +1,9 @@
 #include "support/cluster.hpp"
 
 #include <cstdlib>
+#include <exception>
+#include <functional>
+#include <mutex>
 #include <stdexcept>
 #include <thread>
 
@@ -23,9 +26,56 @@ std::string Upper(std::string s) {
   return s;
 }
 
+// Runs every task on a thread of its own and waits for all; rethrows the first failure. Starting
+// and stopping a cluster's processes side by side keeps a cluster per test affordable.
+void RunSideBySide(const std::vector<std::function<void()>>& tasks) {
+  std::vector<std::exception_ptr> failures(tasks.size());
+  std::vector<std::thread> threads;
+  for (std::size_t i = 0; i < tasks.size(); ++i) {
+    threads.emplace_back([&, i] {
+      try {
+        tasks[i]();
+      } catch (...) {
+        failures[i] = std::current_exception();
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  for (const auto& failure : failures) {
+    if (failure) std::rethrow_exception(failure);
+  }
+}
+
 }  // namespace
 
+ClusterOptions ScenarioClusterOptions() {
+  ClusterOptions options;
+  const char* spec = std::getenv("ROCKETMART_TEST_CLUSTER");
+  std::string rest = spec != nullptr ? spec : "";
+  while (!rest.empty()) {
+    const auto comma = rest.find(',');
+    const std::string item = rest.substr(0, comma);
+    rest = comma == std::string::npos ? "" : rest.substr(comma + 1);
+    const auto eq = item.find('=');
+    if (eq == std::string::npos) throw std::runtime_error("ROCKETMART_TEST_CLUSTER: " + item);
+    const std::string name = item.substr(0, eq);
+    const int count = std::stoi(item.substr(eq + 1));
+    if (name == "gateways") {
+      options.gateways = count;
+    } else {
+      options.instances[name] = count;
+    }
+  }
+  return options;
+}
+
 Cluster::Cluster(ClusterOptions options) : options_(std::move(options)) {
+  if (options_.dir.empty()) {
+    own_dir_.emplace("cluster");
+    dir_ = own_dir_->path();
+  } else {
+    dir_ = options_.dir;
+  }
   etcd_ = std::make_unique<LocalEtcd>();
   redis_ = std::make_unique<LocalRedis>();
   LocalPostgres& pg = SharedLocalPostgres();
@@ -38,47 +88,112 @@ Cluster::Cluster(ClusterOptions options) : options_(std::move(options)) {
       // Services believe the client address the gateway reports (throttles, access log).
       {"ROCKETMART_SERVER_TRUSTED_PROXIES", "127.0.0.1/32"},
   };
-  for (const std::string& service : kClusterServices) {
-    env_["ROCKETMART_" + Upper(service) + "_DATABASE_URL"] =
-        "postgresql://rocketmart@127.0.0.1:" + std::to_string(pg.port()) + "/" +
-        pg.NewDatabase(service);
+  std::vector<std::string> databases(kClusterServices.size());
+  std::vector<std::function<void()>> create;
+  for (std::size_t i = 0; i < kClusterServices.size(); ++i) {
+    create.emplace_back([&, i] { databases[i] = pg.NewDatabase(kClusterServices[i]); });
+  }
+  RunSideBySide(create);
+  for (std::size_t i = 0; i < kClusterServices.size(); ++i) {
+    env_["ROCKETMART_" + Upper(kClusterServices[i]) + "_DATABASE_URL"] =
+        "postgresql://rocketmart@127.0.0.1:" + std::to_string(pg.port()) + "/" + databases[i];
   }
   for (const auto& [k, v] : options_.env) env_[k] = v;
 
   for (int i = 0; i < options_.gateways; ++i) gateways_.push_back(Start("gateway"));
-  // Mailed links point at the (first) gateway, as a deployment's public URL would.
-  env_["ROCKETMART_MEMBERS_PUBLIC_BASE_URL"] =
-      "http://127.0.0.1:" + std::to_string(gateways_.front()->port());
+  // Mailed links point at the (first) gateway, as a deployment's public URL would (unless the
+  // caller named one).
+  env_.try_emplace("ROCKETMART_MEMBERS_PUBLIC_BASE_URL",
+                   "http://127.0.0.1:" + std::to_string(gateways_.front()->port()));
+  // The services side by side: each finds the others through etcd, none waits for another.
+  std::vector<std::function<void()>> start;
   for (const std::string& service : kClusterServices) {
     const int count = options_.instances.contains(service) ? options_.instances.at(service) : 1;
-    for (int i = 0; i < count; ++i) instances_[service].push_back(Start(service));
+    auto& list = instances_[service];
+    list.resize(static_cast<std::size_t>(count));
+    for (auto& slot : list) {
+      const int n = started_[service]++;
+      start.emplace_back([this, &slot, service, n] { slot = Start(service, n); });
+    }
   }
+  RunSideBySide(start);
+  WaitForAll();
+}
+
+void Cluster::ForEachInstance(const std::function<void(ServerProcess&)>& action) {
+  std::vector<std::function<void()>> tasks;
+  for (auto& [service, list] : instances_) {
+    for (auto& process : list) {
+      if (process) tasks.emplace_back([&action, p = process.get()] { action(*p); });
+    }
+  }
+  RunSideBySide(tasks);
+}
+
+void Cluster::WaitForAll() const {
   for (const std::string& service : kClusterServices) {
-    if (!WaitForInstances(service, static_cast<int>(instances_[service].size()))) {
+    if (!WaitForInstances(service, static_cast<int>(instances_.at(service).size()))) {
       throw std::runtime_error("the gateways do not see every " + service + " instance");
     }
   }
 }
 
+int Cluster::TerminateAll(std::chrono::milliseconds timeout) {
+  int first_failure = 0;
+  const auto note = [&](int status) {
+    if (first_failure == 0) first_failure = status;
+  };
+  std::mutex mutex;
+  ForEachInstance([&](ServerProcess& process) {
+    const int status = process.Terminate(timeout);
+    std::lock_guard lock(mutex);
+    note(status);
+  });
+  for (auto& g : gateways_) note(g->Terminate(timeout));
+  return first_failure;
+}
+
+void Cluster::KillAll() {
+  for (auto& g : gateways_) g->Kill();
+  for (auto& [service, list] : instances_) {
+    for (auto& process : list) process->Kill();
+  }
+}
+
+void Cluster::RestartAll() {
+  // Restart() kills a process still running first.
+  ForEachInstance([](ServerProcess& process) { process.Restart(); });
+  for (auto& g : gateways_) g->RestartOnSamePort();
+  WaitForAll();
+}
+
 Cluster::~Cluster() {
-  // The services first (they deregister), then the gateways; etcd and Redis last.
-  for (auto it = kClusterServices.rbegin(); it != kClusterServices.rend(); ++it) {
-    for (auto& process : instances_[*it]) {
-      if (process) process->Terminate(std::chrono::seconds(10));
-    }
+  // The services first (each deregisters, then drains), then the gateways; etcd and Redis last.
+  try {
+    ForEachInstance([](ServerProcess& process) { process.Terminate(std::chrono::seconds(10)); });
+  } catch (...) {
+    // Terminate does not throw; a thread that could not start leaves its process to its handle.
   }
   for (auto& g : gateways_) g->Terminate(std::chrono::seconds(10));
 }
 
 std::unique_ptr<ServerProcess> Cluster::Start(const std::string& service) {
-  const int n = started_[service]++;
+  return Start(service, started_[service]++);
+}
+
+std::unique_ptr<ServerProcess> Cluster::Start(const std::string& service, int n) {
   ServerOptions options;
-  options.data_dir = dir_.path() / (service + "-" + std::to_string(n));
+  options.data_dir = dir_ / (service + "-" + std::to_string(n));
   options.extra_args = {"--service", service};
+  for (const std::string& arg : options_.extra_args) options.extra_args.push_back(arg);
   options.env = env_;
+  options.seed_demo = options_.seed_demo;
   options.engine_env = false;
-  if (std::getenv("ROCKETMART_E2E_SERVER_LOGS")) {
-    options.log_file = dir_.path() / (service + "-" + std::to_string(n) + ".log");
+  options.follow_topology = false;
+  if (!options_.log_file.empty()) {
+    options.log_file = options_.log_file;
+  } else if (std::getenv("ROCKETMART_E2E_SERVER_LOGS")) {
+    options.log_file = dir_ / (service + "-" + std::to_string(n) + ".log");
   }
   return std::make_unique<ServerProcess>(std::move(options));
 }

@@ -21,8 +21,10 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -39,7 +41,19 @@ struct ClusterOptions {
   int gateways = 1;
   // More ROCKETMART_* variables for every process (e.g. checkout's decline rate).
   std::map<std::string, std::string> env;
+  // More command-line arguments for every process, and the demo seed (ServerOptions).
+  std::vector<std::string> extra_args;
+  bool seed_demo = false;
+  // Non-empty: every process appends its log (stderr) to this one file.
+  std::filesystem::path log_file;
+  // The folder the processes' data directories go in; empty = a temporary one, removed after.
+  std::filesystem::path dir;
 };
+
+// The cluster the e2e scenarios run on with ROCKETMART_TEST_TOPOLOGY=cluster (ServerProcess):
+// one instance of each service unless ROCKETMART_TEST_CLUSTER says otherwise, e.g.
+// "checkout=2,orders=2,gateways=2".
+ClusterOptions ScenarioClusterOptions();
 
 class Cluster {
  public:
@@ -54,12 +68,25 @@ class Cluster {
   ServerProcess& instance(const std::string& service, std::size_t i = 0) {
     return *instances_.at(service).at(i);
   }
+  const ServerProcess& instance(const std::string& service, std::size_t i = 0) const {
+    return *instances_.at(service).at(i);
+  }
   std::size_t instance_count(const std::string& service) const {
     return instances_.at(service).size();
   }
   // Starts one more instance of `service` and returns it once it listens.
   ServerProcess& AddInstance(const std::string& service);
 
+  // Every process: SIGTERM (services first, then gateways); the first non-zero exit status, or 0.
+  int TerminateAll(std::chrono::milliseconds timeout = std::chrono::seconds(20));
+  // Every process: SIGKILL, as a crash of the whole application tier would.
+  void KillAll();
+  // Starts every process again on its data directory (services first, the gateways on their
+  // ports again) and returns once every gateway sees every instance. etcd, Redis and PostgreSQL
+  // stay up.
+  void RestartAll();
+
+  const std::filesystem::path& dir() const { return dir_; }
   LocalEtcd& etcd() { return *etcd_; }
   LocalRedis& redis() { return *redis_; }
   // Where the (first) members instance writes its mails (.eml files).
@@ -81,9 +108,14 @@ class Cluster {
 
  private:
   std::unique_ptr<ServerProcess> Start(const std::string& service);
+  std::unique_ptr<ServerProcess> Start(const std::string& service, int n);  // data dir <service>-n
+  void WaitForAll() const;
+  // Runs `action` on every service instance side by side (each on a thread of its own).
+  void ForEachInstance(const std::function<void(ServerProcess&)>& action);
 
   ClusterOptions options_;
-  TempDir dir_{"cluster"};
+  std::optional<TempDir> own_dir_;  // when options_.dir is empty
+  std::filesystem::path dir_;
   std::unique_ptr<LocalEtcd> etcd_;
   std::unique_ptr<LocalRedis> redis_;
   std::map<std::string, std::string> env_;

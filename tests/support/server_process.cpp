@@ -14,6 +14,7 @@
 #include "auth/identity.hpp"
 #include "auth/jwt.hpp"
 #include "auth/secret.hpp"
+#include "support/cluster.hpp"
 #include "support/test_engine.hpp"
 
 namespace rocketmart::testing {
@@ -197,11 +198,53 @@ ServerProcess::~ServerProcess() {
   if (pid_ > 0) {
     Terminate(std::chrono::seconds(10));
   }
+  cluster_.reset();
+}
+
+bool OnCluster() {
+  const char* topology = std::getenv("ROCKETMART_TEST_TOPOLOGY");
+  return topology != nullptr && std::string_view(topology) == "cluster";
+}
+
+void ServerProcess::StartCluster() {
+  if (!cluster_) {
+    ClusterOptions options = ScenarioClusterOptions();
+    options.dir = data_dir_;
+    for (const auto& [k, v] : options_.env) options.env[k] = v;
+    options.extra_args = options_.extra_args;
+    options.seed_demo = options_.seed_demo;
+    options.log_file = options_.log_file;
+    cluster_ = std::make_unique<Cluster>(std::move(options));
+    std::map<std::string, std::string> command_env = cluster_->env();
+    command_env["ROCKETMART_DEMO_SEED"] = options_.seed_demo ? "true" : "false";
+    RegisterClusterDataDir(data_dir_, command_env);
+    // What a scenario reads in an embedded data directory, where the cluster keeps it.
+    const std::filesystem::path members = cluster_->instance("members").data_dir();
+    const std::filesystem::path checkout = cluster_->instance("checkout").data_dir();
+    for (const auto& [link, target] : std::map<std::string, std::filesystem::path>{
+             {"mail", members / "mail"},
+             {"demo-accounts.env", members / "demo-accounts.env"},
+             {"provider.db", checkout / "provider.db"}}) {
+      std::error_code ec;
+      std::filesystem::create_symlink(target.lexically_relative(data_dir_), data_dir_ / link, ec);
+    }
+  } else {
+    cluster_->RestartAll();
+  }
+  port_ = cluster_->gateway_port();
+  admin_port_ = cluster_->gateway().admin_port();
+  pid_ = cluster_->gateway().pid();
 }
 
 void ServerProcess::Start() {
+  if (options_.follow_topology && OnCluster()) {
+    StartCluster();
+    return;
+  }
   int out[2];
-  if (pipe(out) != 0) throw std::runtime_error("pipe failed");
+  // Close-on-exec: a server started meanwhile from another thread (a cluster starts its processes
+  // side by side) must not inherit this one's pipe (dup2 below clears the flag on stdout).
+  if (pipe2(out, O_CLOEXEC) != 0) throw std::runtime_error("pipe failed");
   std::vector<std::string> args = options_.wrapper;
   for (const std::string& a :
        {BinaryPath(), std::string("serve"), std::string("--port"), std::to_string(options_.port),
@@ -274,12 +317,21 @@ int ServerProcess::WaitExit(std::chrono::milliseconds timeout) {
 
 int ServerProcess::Terminate(std::chrono::milliseconds timeout) {
   if (pid_ <= 0) return 0;
+  if (cluster_) {
+    pid_ = -1;
+    return cluster_->TerminateAll(timeout);
+  }
   kill(pid_, SIGTERM);
   return WaitExit(timeout);
 }
 
 void ServerProcess::Kill() {
   if (pid_ <= 0) return;
+  if (cluster_) {
+    cluster_->KillAll();
+    pid_ = -1;
+    return;
+  }
   kill(pid_, SIGKILL);
   int status = 0;
   waitpid(pid_, &status, 0);
@@ -289,6 +341,22 @@ void ServerProcess::Kill() {
 void ServerProcess::Restart() {
   if (pid_ > 0) Kill();
   Start();
+}
+
+std::vector<std::uint16_t> ServerProcess::AdminPorts() const {
+  if (!cluster_) return {admin_port_};
+  std::vector<std::uint16_t> ports = {admin_port_};
+  for (const std::string& service : kClusterServices) {
+    for (std::size_t i = 0; i < cluster_->instance_count(service); ++i) {
+      ports.push_back(cluster_->instance(service, i).admin_port());
+    }
+  }
+  return ports;
+}
+
+void ServerProcess::RestartOnSamePort() {
+  options_.port = port_;
+  Restart();
 }
 
 std::string SignSyntheticToken(const std::string& secret, std::int64_t n, bool admin,
@@ -310,6 +378,7 @@ std::string SignSyntheticToken(const std::string& secret, std::int64_t n, bool a
 }
 
 std::string ServerProcess::FastToken(std::int64_t n, bool admin, bool verified) const {
+  if (cluster_) return cluster_->Token(n, admin, verified);
   auto secret = auth::LoadOrCreateSecret(data_dir_ / "secrets" / "jwt.key");
   if (!secret.ok()) throw std::runtime_error("no signing key in the data directory");
   return SignSyntheticToken(*secret, n, admin, verified);

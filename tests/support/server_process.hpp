@@ -1,6 +1,18 @@
 // Starts the real rocketmart binary for end-to-end tests: a fresh data directory, port 0, the port
 // read back from the "listening on" line. The destructor kills the process (SIGTERM, then SIGKILL)
 // and removes the data directory, so every test cleans up what it started.
+//
+// With ROCKETMART_TEST_TOPOLOGY=cluster (the `_cluster` variants of the e2e scenarios) a
+// ServerProcess is a local cluster instead (support/cluster.hpp: etcd, Redis, PostgreSQL, one
+// gateway and the four services apart, ScenarioClusterOptions()) behind the same handle: port() and
+// admin_port() are the gateway's, tokens are signed with the cluster's key (Token() through the CLI
+// with the cluster's configuration), options.env and seed_demo go to every process. data_dir() is
+// the folder that holds every process's data directory, and reads like an embedded one where it
+// can: `mail` and `demo-accounts.env` are the (first) members instance's, `provider.db` the
+// (first) checkout instance's payment ledger, `<service>.db` in the probes of support/db_probe.hpp
+// is that service's PostgreSQL database, and a command run with `--data-dir` it gets the cluster's
+// configuration (keys, database URLs). Terminate(), Kill() and Restart() act on every process of
+// the cluster (the gateway restarts on its port); etcd, Redis and PostgreSQL stay up.
 #pragma once
 
 #include <sys/types.h>
@@ -9,6 +21,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -30,7 +43,20 @@ struct ServerOptions {
   // False: the process gets no database URLs from the test engine (support/test_engine.hpp) and
   // its data directory is not checked against it (a cluster's processes name their own).
   bool engine_env = true;
+  // False: one process whatever ROCKETMART_TEST_TOPOLOGY says (a cluster's own processes).
+  bool follow_topology = true;
 };
+
+class Cluster;
+
+// True when the e2e scenarios' servers are local clusters (ROCKETMART_TEST_TOPOLOGY=cluster).
+bool OnCluster();
+// Why a scenario that needs the demo seed skips on a cluster: seeding is the embedded process's
+// (src/app/embedded_app.cpp, SeedDemo spans catalog, checkout and members); a service process
+// ignores demo.seed.
+inline constexpr const char* kNoDemoSeedOnCluster =
+    "the demo seed runs only in the embedded process (SeedDemo spans catalog, checkout and "
+    "members); `serve --service` ignores demo.seed";
 
 class ServerProcess {
  public:
@@ -42,6 +68,9 @@ class ServerProcess {
   std::uint16_t port() const { return port_; }
   // The admin listener (GET /metrics); the harness starts it on a free port.
   std::uint16_t admin_port() const { return admin_port_; }
+  // Every process's admin listener: {admin_port()} for one process; on a cluster the gateway's
+  // and each service instance's (each process counts only its own work in /metrics).
+  std::vector<std::uint16_t> AdminPorts() const;
   const std::filesystem::path& data_dir() const { return data_dir_; }
   pid_t pid() const { return pid_; }
 
@@ -51,6 +80,8 @@ class ServerProcess {
   void Kill();
   // Starts again on the same data directory (after Kill/Terminate).
   void Restart();
+  // The same, listening on the port it had (0 when it never listened).
+  void RestartOnSamePort();
 
   // A token for synthetic load-test identity `n` (member id 2^53 + n, auth::SyntheticMemberId):
   // no real member has it, so tests need no signup. Minted by `rocketmart token --synthetic`
@@ -62,6 +93,7 @@ class ServerProcess {
 
  private:
   void Start();
+  void StartCluster();
   int WaitExit(std::chrono::milliseconds timeout);
 
   ServerOptions options_;
@@ -70,6 +102,7 @@ class ServerProcess {
   pid_t pid_ = -1;
   std::uint16_t port_ = 0;
   std::uint16_t admin_port_ = 0;
+  std::unique_ptr<Cluster> cluster_;  // OnCluster(): what this handle stands for
 };
 
 // An access token for synthetic identity `n` (30 minutes, the default issuer and audience) signed

@@ -20,6 +20,8 @@ struct Databases {
   std::map<std::filesystem::path, std::map<std::string, std::string>> by_data_dir;
   // Canonical data directory -> its Redis key prefix.
   std::map<std::filesystem::path, std::string> redis_prefix;
+  // Canonical folder of a local cluster -> the environment its processes got.
+  std::map<std::filesystem::path, std::map<std::string, std::string>> cluster_env;
 };
 
 Databases& Registry() {
@@ -60,7 +62,20 @@ std::string RedisPrefixLocked(Databases& registry, const std::filesystem::path& 
 }
 }  // namespace
 
+void RegisterClusterDataDir(const std::filesystem::path& dir,
+                            const std::map<std::string, std::string>& env) {
+  Databases& registry = Registry();
+  std::lock_guard lock(registry.mutex);
+  registry.cluster_env[Canonical(dir)] = env;
+}
+
 std::map<std::string, std::string> EngineEnv(const std::filesystem::path& data_dir) {
+  {
+    Databases& registry = Registry();
+    std::lock_guard lock(registry.mutex);
+    const auto cluster = registry.cluster_env.find(Canonical(data_dir));
+    if (cluster != registry.cluster_env.end()) return cluster->second;
+  }
   std::map<std::string, std::string> env;
   if (WithRedis()) {
     LocalRedis& redis = SharedLocalRedis();
@@ -130,9 +145,17 @@ void CheckServerEngine(const std::filesystem::path& data_dir) {
 }
 
 std::optional<std::string> PostgresDatabaseFor(const std::filesystem::path& db_file) {
-  if (!OnPostgres() || db_file.extension() != ".db") return std::nullopt;
+  if (db_file.extension() != ".db") return std::nullopt;
   Databases& registry = Registry();
   std::lock_guard lock(registry.mutex);
+  const auto cluster = registry.cluster_env.find(Canonical(db_file.parent_path()));
+  if (cluster != registry.cluster_env.end()) {
+    const auto url =
+        cluster->second.find("ROCKETMART_" + Upper(db_file.stem().string()) + "_DATABASE_URL");
+    if (url == cluster->second.end()) return std::nullopt;
+    return url->second.substr(url->second.rfind('/') + 1);
+  }
+  if (!OnPostgres()) return std::nullopt;
   const auto dir = registry.by_data_dir.find(Canonical(db_file.parent_path()));
   if (dir == registry.by_data_dir.end()) return std::nullopt;
   // The simulated payment provider keeps its ledger (table charges) in checkout's database when

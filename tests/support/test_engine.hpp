@@ -44,6 +44,13 @@ std::map<std::string, std::string> EngineEnv(const std::filesystem::path& data_d
 // services' event streams exist under the server's key prefix.
 void CheckServerEngine(const std::filesystem::path& data_dir);
 
+// A local cluster's folder (ServerProcess with ROCKETMART_TEST_TOPOLOGY=cluster) and the
+// configuration its processes got: EngineEnv of that folder is `env` (a command run with
+// `--data-dir` it reaches the cluster's databases with its keys), and `<folder>/<service>.db` is
+// the service's PostgreSQL database named in `env`.
+void RegisterClusterDataDir(const std::filesystem::path& dir,
+                            const std::map<std::string, std::string>& env);
+
 // `<data dir>/<service>.db` of a data directory served on PostgreSQL: that service's database
 // name on SharedLocalPostgres() (provider.db: checkout's, which holds the simulated provider's
 // ledger there). nullopt for SQLite files.

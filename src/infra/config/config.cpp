@@ -744,10 +744,11 @@ Status CheckAcrossKeys(const Config& c) {
 // ROCKETMART_* variables that are not configuration: admin create's password, and the test
 // harness's and load tools' own variables.
 constexpr std::string_view kNotConfiguration[] = {
-    "ROCKETMART_ADMIN_PASSWORD",  "ROCKETMART_BINARY",     "ROCKETMART_SOURCE_DIR",
-    "ROCKETMART_E2E_SERVER_LOGS", "ROCKETMART_SMTP_LOGS",  "ROCKETMART_NODE_PROJECT",
-    "ROCKETMART_NODE_MODULES",    "ROCKETMART_TOKENS",     "ROCKETMART_PRODUCT_ID",
-    "ROCKETMART_LEAVE",           "ROCKETMART_TEST_ENGINE"};
+    "ROCKETMART_ADMIN_PASSWORD",  "ROCKETMART_BINARY",      "ROCKETMART_SOURCE_DIR",
+    "ROCKETMART_E2E_SERVER_LOGS", "ROCKETMART_SMTP_LOGS",   "ROCKETMART_NODE_PROJECT",
+    "ROCKETMART_NODE_MODULES",    "ROCKETMART_TOKENS",      "ROCKETMART_PRODUCT_ID",
+    "ROCKETMART_LEAVE",           "ROCKETMART_TEST_ENGINE", "ROCKETMART_TEST_REDIS",
+    "ROCKETMART_TEST_TOPOLOGY",   "ROCKETMART_TEST_CLUSTER"};
 
 std::size_t EditDistance(std::string_view a, std::string_view b) {
   std::vector<std::size_t> row(b.size() + 1);
