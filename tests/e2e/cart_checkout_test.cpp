@@ -65,12 +65,15 @@ TEST(CartCheckout, BuysEveryLineInOneOrderAndEmptiesTheCart) {
   EXPECT_EQ(checked_out.ErrorCode(), "CART_ALREADY_CHECKED_OUT");
   EXPECT_EQ(checked_out.Json().at("error").at("details").at("orderId").as_int64(), order_id);
   // (After the order.paid cart cleanup ran: an edit in the payment's millisecond would be taken
-  // for a bought line.)
-  ASSERT_TRUE(WaitUntil([&] {
-    return QueryInt(server.data_dir() / "catalog.db",
-                    "SELECT last_seq FROM event_cursors WHERE source = 'checkout' AND "
-                    "subscriber = 'catalog.cart'") >= 1;
-  }));
+  // for a bought line. On the in-process bus its cursor says so; over Redis Streams the emptied
+  // cart awaited above is the cleanup's only trace.)
+  if (!WithRedis() && !OnCluster()) {
+    ASSERT_TRUE(WaitUntil([&] {
+      return QueryInt(server.data_dir() / "catalog.db",
+                      "SELECT last_seq FROM event_cursors WHERE source = 'checkout' AND "
+                      "subscriber = 'catalog.cart'") >= 1;
+    }));
+  }
   PutInCart(c, buyer, a, 1);
   ASSERT_EQ(c.Delete("/cart/items/" + std::to_string(a), buyer).status, 200);
   EXPECT_EQ(c.PostJson("/cart/checkout", "", buyer).ErrorCode(), "CONFLICT");
@@ -323,10 +326,13 @@ TEST(CartCheckout, ARetiredProductLeavesTheCartAndItsSaleReadsRetired) {
     auto read = c.Get(sale);
     return read.status == 200 && read.Json().at("state").as_string() == "retired";
   })) << c.Get(sale).body;
-  EXPECT_EQ(QueryInt(Checkout(server),
-                     "SELECT CAST(retired AS INTEGER) FROM inventory WHERE product_id = " +
-                         std::to_string(product)),
-            1);
+  // Apart, the memory (a cache refresh) and the row (the effect) are two consumers: either may
+  // come first.
+  EXPECT_TRUE(WaitUntil([&] {
+    return QueryInt(Checkout(server),
+                    "SELECT CAST(retired AS INTEGER) FROM inventory WHERE product_id = " +
+                        std::to_string(product)) == 1;
+  }));
   auto buy = c.PostJson("/payment/request",
                         R"({"productId":)" + std::to_string(product) + R"(,"amount":1})", buyer);
   EXPECT_EQ(buy.ErrorCode(), "NOT_FOUND");

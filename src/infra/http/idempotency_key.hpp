@@ -7,6 +7,7 @@
 
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "core/result.hpp"
 #include "infra/http/types.hpp"
@@ -14,6 +15,13 @@
 namespace rocketmart::http {
 
 inline constexpr std::size_t kMaxIdempotencyKeyBytes = 255;
+
+// A service calling another on a request's behalf may send, beside the Idempotency-Key, the
+// fingerprint of the request it protects (64 lowercase hex digits) when the body it sends cannot
+// be the same on a retry (a cart checkout's retry finds the cart already emptied). The gateway
+// strips every X-Rocketmart-* header a client sends.
+inline constexpr std::string_view kVouchedFingerprintHeader =
+    "X-Rocketmart-Idempotency-Fingerprint";
 
 struct IdempotencyKey {
   std::string key;

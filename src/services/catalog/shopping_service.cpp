@@ -6,12 +6,14 @@
 namespace rocketmart::catalog {
 namespace {
 
-// A purchase key no client can send (an Idempotency-Key is printable ASCII without spaces) and no
-// other checkout draws: 128 random bits, so it is unique across restarts and instances.
+// The purchase key of a checkout the client sent no key for: 128 random bits, so no other
+// checkout draws it (across restarts and instances) and no client guesses it. A valid
+// Idempotency-Key (printable ASCII, no spaces): when the services run apart it travels to checkout
+// as one, over HTTP.
 std::string NewCartCheckoutKey() {
   std::random_device random;
   char key[48];
-  std::snprintf(key, sizeof key, "cart %08x%08x%08x%08x", random(), random(), random(), random());
+  std::snprintf(key, sizeof key, "cart:%08x%08x%08x%08x", random(), random(), random(), random());
   return key;
 }
 

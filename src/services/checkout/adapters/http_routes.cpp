@@ -23,6 +23,25 @@ Result<std::optional<IdempotencyRequest>> ReadIdempotency(const Request& req) {
       IdempotencyRequest{std::move((*header)->key), std::move((*header)->fingerprint)}};
 }
 
+// The fingerprint the cart's CheckoutClient vouches for (X-Rocketmart-Idempotency-Fingerprint:
+// 64 lowercase hex digits) in place of the body's: a retried cart checkout finds the cart emptied
+// by its first attempt, so its body names no line, yet it is the same request. It only decides
+// which of the member's own answers the member's own key replays, and the gateway strips every
+// X-Rocketmart-* header a client sends.
+Status ReadVouchedFingerprint(const Request& req, std::optional<IdempotencyRequest>& idem) {
+  const std::string_view vouched = req.Header(http::kVouchedFingerprintHeader);
+  if (vouched.empty()) return Ok();
+  const bool hex = vouched.size() == 64 &&
+                   vouched.find_first_not_of("0123456789abcdef") == std::string_view::npos;
+  if (!hex || !idem) {
+    return MakeError(Errc::kValidationFailed,
+                     std::string(http::kVouchedFingerprintHeader) +
+                         " must be 64 lowercase hex digits, beside an Idempotency-Key");
+  }
+  idem->request_hash = std::string(vouched);
+  return Ok();
+}
+
 Result<PurchaseLine> ReadLine(std::string_view body) {
   auto object = json::ParseObject(body);
   if (!object.ok()) return object.error();
@@ -35,13 +54,15 @@ Result<PurchaseLine> ReadLine(std::string_view body) {
 
 // POST /payment/purchases: {"lines":[{"productId":1,"quantity":2},...]}, every object strict.
 // The count of lines and a product named twice are the service's rules (ValidateLines).
-Result<std::vector<PurchaseLine>> ReadLines(std::string_view body) {
+// `keyed`: an empty list is passed on (the service answers a known key from its record first, so
+// the retry of a cart checkout whose cart is gone replays; an unknown key gets the same refusal).
+Result<std::vector<PurchaseLine>> ReadLines(std::string_view body, bool keyed) {
   auto object = json::ParseObject(body);
   if (!object.ok()) return object.error();
   json::FieldReader r(*object);
   const boost::json::array* array = r.RequiredArray("lines");
   if (auto st = r.Finish(); !st.ok()) return st.error();
-  if (array->empty() || array->size() > kMaxLinesPerPurchase) {
+  if ((array->empty() && !keyed) || array->size() > kMaxLinesPerPurchase) {
     return MakeError(Errc::kValidationFailed,
                      "lines must hold 1 to " + std::to_string(kMaxLinesPerPurchase) + " lines",
                      "lines");
@@ -242,7 +263,10 @@ void RegisterRoutes(http::Router& router, CheckoutService& checkout) {
              [&checkout](Request& req) -> awaitable<Response> {
                auto idem = ReadIdempotency(req);
                if (!idem.ok()) co_return http::ErrorResponse(idem.error());
-               auto lines = ReadLines(req.Body());
+               if (auto vouched = ReadVouchedFingerprint(req, *idem); !vouched.ok()) {
+                 co_return http::ErrorResponse(vouched.error());
+               }
+               auto lines = ReadLines(req.Body(), idem->has_value());
                if (!lines.ok()) co_return http::ErrorResponse(lines.error());
                auto answer = co_await checkout.Purchase(BuyerOf(req), std::move(*lines),
                                                         std::move(*idem), req.deadline);

@@ -218,7 +218,9 @@ asio::awaitable<Response> ForwardStream(ProxyTarget& target, const auth::Keyring
 }  // namespace
 
 bool IsStrippedRequestHeader(std::string_view name) {
-  return IEquals(name, "authorization") || IEquals(name, auth::kInternalIdentityHeader) ||
+  // Every X-Rocketmart-* header is the services' own (the internal identity, a vouched
+  // idempotency fingerprint): a client never sets one.
+  return IEquals(name, "authorization") || IStartsWith(name, "x-rocketmart-") ||
          IEquals(name, "x-user-id") || IEquals(name, "x-member-id") ||
          IStartsWith(name, "x-forwarded-") || IEquals(name, "forwarded") ||
          IEquals(name, "x-real-ip");

@@ -4,6 +4,7 @@
 #include <string>
 
 #include "infra/http/client/json_fields.hpp"
+#include "infra/http/idempotency_key.hpp"
 
 namespace rocketmart::checkout {
 
@@ -65,9 +66,13 @@ boost::asio::awaitable<catalog::CheckoutAnswer> HttpCheckoutClient::Purchase(
       .target = "/payment/purchases",
       .body = boost::json::serialize(boost::json::object{{"lines", std::move(json_lines)}}),
       .deadline = start_by};
-  // Checkout fingerprints the body it receives; the same lines make the same body, so a retry
-  // with the cart's key replays the first answer.
-  if (key) request.headers.emplace_back("Idempotency-Key", key->key);
+  // Checkout would fingerprint the body it receives; a retry with the cart's key replays the
+  // first answer because the fingerprint sent is the cart checkout's, whatever lines are left.
+  if (key) {
+    request.headers.emplace_back("Idempotency-Key", key->key);
+    // The cart's fingerprint, not this body's: a retry's cart may be empty already.
+    request.headers.emplace_back(std::string(http::kVouchedFingerprintHeader), key->fingerprint);
+  }
   const auth::Identity as = client::PeerCaller::Member(member_id, email_verified);
   auto reply = co_await checkout_.Call(std::move(request), as);
   if (!reply.ok()) co_return catalog::CheckoutAnswer{std::move(reply).error(), false};
