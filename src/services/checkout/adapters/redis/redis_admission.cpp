@@ -514,8 +514,9 @@ asio::awaitable<std::size_t> RedisAdmission::RefreshAvailable() {
     std::vector<std::string> keys;
     keys.reserve(to - from);
     for (std::size_t i = from; i < to; ++i) keys.push_back(slots[i]->p);
+    std::vector<std::string> no_args;
     redis::ReplyResult reply =
-        co_await shared_->client.Eval(kReadAvailable, std::move(keys), std::vector<std::string>{});
+        co_await shared_->client.Eval(kReadAvailable, std::move(keys), std::move(no_args));
     if (!reply.ok() || reply->is_error()) co_return changed;
     for (std::size_t i = from; i < to; ++i) {
       if (slots[i]->Seen(Element(*reply, i - from))) ++changed;
