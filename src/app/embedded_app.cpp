@@ -202,6 +202,7 @@ void EmbeddedApp::Start() {
       gateway::GatewayModule::OpenStores(config, p.clock, p.redis.get()), SigningKeys(config));
   p.server = std::make_unique<http::Server>(ServerOptionsFrom(config), p.router,
                                             p.gateway->authenticator(), p.metrics);
+  p.server->SetGate(p.gateway->gate());  // the rate limits ([gateway])
   BindExclusively(*p.server, config.server.port);
   p.admin.Open(config, p.metrics);
 

@@ -90,6 +90,7 @@ void GatewayRoot::Start() {
   p.gateway->Load();
   p.server = std::make_unique<http::Server>(ServerOptionsFrom(config), p.router,
                                             p.gateway->authenticator(), p.metrics);
+  p.server->SetGate(p.gateway->gate());  // the rate limits ([gateway])
   BindExclusively(*p.server, config.server.port);
   p.admin.Open(config, p.metrics);
 

@@ -12,7 +12,7 @@ using boost::asio::awaitable;
 
 void RegisterOpsRoutes(http::Router& router, std::function<bool()> ready, StoreCheck stores) {
   router.Add(
-      http::Method::get, "/health", {},
+      http::Method::get, "/health", {.exempt_from_limits = true},
       [ready, stores](http::Request&) -> awaitable<http::Response> {
         if (!ready()) {
           co_return http::ErrorResponse(MakeError(Errc::kUnavailable, "starting or stopping"));
@@ -42,7 +42,7 @@ void RegisterOpsRoutes(http::Router& router, std::function<bool()> ready, StoreC
         body["stores"] = std::move(by_name);
         co_return http::JsonResponse(http::Status::service_unavailable, body);
       });
-  router.Add(http::Method::get, "/openapi.json", {},
+  router.Add(http::Method::get, "/openapi.json", {.exempt_from_limits = true},
              [](http::Request&) -> awaitable<http::Response> {
                co_return http::JsonText(http::Status::ok, kOpenApiDocument);
              });
@@ -62,7 +62,7 @@ bool TokenMatches(std::string_view authorization, const std::string& token) {
 }  // namespace
 
 void RegisterMetricsRoute(http::Router& router, metrics::Registry& metrics, std::string token) {
-  router.Add(http::Method::get, "/metrics", {},
+  router.Add(http::Method::get, "/metrics", {.exempt_from_limits = true},
              [&metrics, token = std::move(token)](http::Request& req) -> awaitable<http::Response> {
                if (!token.empty() && !TokenMatches(req.Header("Authorization"), token)) {
                  http::Response res = http::ErrorResponse(

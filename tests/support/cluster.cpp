@@ -87,6 +87,10 @@ Cluster::Cluster(ClusterOptions options) : options_(std::move(options)) {
       {"ROCKETMART_DISCOVERY_ETCD_URL", etcd_->endpoint()},
       // Services believe the client address the gateway reports (throttles, access log).
       {"ROCKETMART_SERVER_TRUSTED_PROXIES", "127.0.0.1/32"},
+      // The tests' load comes from 127.0.0.1, many members at machine speed: no rate limits at
+      // the gateways.
+      {"ROCKETMART_GATEWAY_RATE_PER_IP_PER_S", "0"},
+      {"ROCKETMART_GATEWAY_RATE_PER_MEMBER_PER_S", "0"},
   };
   std::vector<std::string> databases(kClusterServices.size());
   std::vector<std::function<void()>> create;

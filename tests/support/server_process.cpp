@@ -271,6 +271,11 @@ void ServerProcess::Start() {
     setenv("ROCKETMART_DEMO_SEED", options_.seed_demo ? "true" : "false", 1);
     setenv("ROCKETMART_LOG_ACCESS_LOG", "false", 1);
     setenv("ROCKETMART_SERVER_ADMIN_PORT", "0", 1);  // Tests run side by side: a free port each.
+    // The gateway's rate limits (on by default) off: every e2e test's traffic comes from
+    // 127.0.0.1, and many drive one member (an admin setting up, a buyer polling) far faster than
+    // a person. A test of the limits sets them (tests/e2e/rate_limit_test.cpp).
+    setenv("ROCKETMART_GATEWAY_RATE_PER_IP_PER_S", "0", 1);
+    setenv("ROCKETMART_GATEWAY_RATE_PER_MEMBER_PER_S", "0", 1);
     for (const auto& [k, v] : engine_env) setenv(k.c_str(), v.c_str(), 1);
     for (const auto& [k, v] : options_.env) setenv(k.c_str(), v.c_str(), 1);
     auto cargs = CStrings(args);

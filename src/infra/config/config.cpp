@@ -255,6 +255,12 @@ const FieldSpec kFields[] = {
          "separated by commas (e.g. `10.0.0.0/8, ::1`); the client is the rightmost address that is "
          "not one of them. Empty = trust nobody: the client is the socket peer. Throttles and the "
          "access log use the client."),
+  RM_INT(gateway.rate_per_member_per_s, 0, 100'000,
+         "Requests per second a member (a valid access token) may make, sustained; more answer 429 RATE_LIMITED with Retry-After. 0 = no per-member limit. Shared through Redis when redis.url is set."),
+  RM_INT(gateway.burst_per_member, 1, 100'000, "Requests a member may make at once after a pause (the bucket size; the rate refills it)."),
+  RM_INT(gateway.rate_per_ip_per_s, 0, 100'000,
+         "Requests per second one client address may make, sustained (IPv6: per /64; the client a trusted proxy reports, see server.trusted_proxies); more answer 429 RATE_LIMITED. Raise it when many customers share an address (mobile carriers, offices). 0 = no per-address limit."),
+  RM_INT(gateway.burst_per_ip, 1, 100'000, "Requests one client address may make at once after a pause."),
   RM_STR(storage.data_dir, 1, kMaxString, "Directory for the database and generated secrets."),
   RM_ENUM(storage.synchronous, kSynchronous, "SQLite durability: full survives power loss."),
   RM_INT(storage.writer_max_batch, 1, 10'000, "Most writes committed in one transaction."),

@@ -53,6 +53,16 @@ struct ServerConfig {
   std::string trusted_proxies;
 };
 
+// The gateway's request rate limits (docs/config.md, docs/redis.md): GCRA per member (requests
+// with a valid access token) and per client address; shared through Redis when redis.url is set.
+// A rate of 0 turns that limit off.
+struct GatewayConfig {
+  int rate_per_member_per_s = 10;
+  int burst_per_member = 20;
+  int rate_per_ip_per_s = 100;
+  int burst_per_ip = 200;
+};
+
 struct StorageConfig {
   std::string data_dir = "./data";
   std::string synchronous = "full";  // "full" | "normal" (SQLite PRAGMA synchronous).
@@ -189,6 +199,7 @@ struct DemoConfig {
 
 struct Config {
   ServerConfig server;
+  GatewayConfig gateway;
   StorageConfig storage;
   AuthConfig auth;
   LogConfig log;

@@ -186,6 +186,7 @@ struct Server::Impl {
   const Router& router;
   const Authenticator& authenticator;
   metrics::Registry& registry;
+  const RequestGate* gate = nullptr;
   std::vector<std::unique_ptr<Worker>> workers;
   std::vector<RouteMetrics> route_metrics;
   bool routes_sealed = false;
@@ -573,14 +574,23 @@ struct Server::Impl {
     const bool behind_gateway = !options.identity_header.empty();
     const std::string_view token = behind_gateway ? req.Header(options.identity_header)
                                                   : BearerToken(req.Header("Authorization"));
+    bool bad_credential = false;
     if (!token.empty()) {
       auto identity = authenticator.Authenticate(token);
       if (identity.ok()) {
         req.identity = std::move(identity.value());
       } else if (behind_gateway || route.options.access != Access::kPublic) {
-        co_return ErrorResponse(
-            MakeError(Errc::kUnauthenticated, "invalid or expired access token"));
+        bad_credential = true;
       }
+    }
+    // Admission (rate limits) before anything else happens: a refused request reaches nothing.
+    if (gate != nullptr && !route.options.exempt_from_limits) {
+      std::optional<Response> refusal;
+      if (!gate->AdmitNow(req, refusal)) refusal = co_await gate->Admit(req);
+      if (refusal) co_return std::move(*refusal);
+    }
+    if (bad_credential) {
+      co_return ErrorResponse(MakeError(Errc::kUnauthenticated, "invalid or expired access token"));
     }
     if (route.options.access != Access::kPublic && !req.identity) {
       Response res = ErrorResponse(MakeError(Errc::kUnauthenticated, "access token required"));
@@ -772,6 +782,10 @@ void Server::Run() {
   for (auto& w : im.workers) w->ioc.stop();
   for (auto& t : threads) t.join();
   spdlog::info("shutdown: server stopped");
+}
+
+void Server::SetGate(const RequestGate* gate) {
+  impl_->gate = gate;
 }
 
 void Server::Shutdown() {

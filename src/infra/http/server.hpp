@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -61,6 +62,20 @@ class Authenticator {
   virtual Result<auth::Identity> Authenticate(std::string_view bearer_token) const = 0;
 };
 
+// Admission control before a route's handler (the gateway's rate limits, issue 15): asked once
+// per request, after its credential was read (Request::identity set when it was valid; an invalid
+// one is refused after the gate, so it counts too) and before the route's own checks. Routes with
+// RouteOptions::exempt_from_limits are never asked. Thread-safe.
+class RequestGate {
+ public:
+  virtual ~RequestGate() = default;
+  // Decided without suspending (the hot path: no coroutine frame): true, with `refusal` set to
+  // the answer when the request is refused; false when the gate must wait (then await Admit).
+  virtual bool AdmitNow(const Request& req, std::optional<Response>& refusal) const = 0;
+  // nullopt: go ahead; otherwise the answer.
+  virtual boost::asio::awaitable<std::optional<Response>> Admit(const Request& req) const = 0;
+};
+
 class Server {
  public:
   Server(ServerOptions options, const Router& router, const Authenticator& authenticator,
@@ -84,6 +99,8 @@ class Server {
   void Run();
   // Thread-safe and idempotent.
   void Shutdown();
+  // Before Run(): every request of a route not exempt passes `gate` (which outlives the server).
+  void SetGate(const RequestGate* gate);
 
   std::size_t active_connections() const { return active_connections_.load(); }
 

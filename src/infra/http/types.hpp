@@ -107,6 +107,9 @@ struct RouteOptions {
   // Web pages only: any query is accepted and left to the page (a link shared with tracking
   // parameters must still open), and `query` is not checked.
   bool page = false;
+  // Never asked of the server's RequestGate (the gateway's rate limits): health checks, metrics
+  // and the storefront's static files, which cost nothing and must answer under any load.
+  bool exempt_from_limits = false;
 };
 
 // Response helpers. Every JSON answer goes through these so headers are uniform.

@@ -2,7 +2,9 @@
 
 #include <stdexcept>
 
+#include "services/gateway/adapters/in_memory_rate_limiter.hpp"
 #include "services/gateway/adapters/in_memory_token_denylist.hpp"
+#include "services/gateway/adapters/redis/redis_rate_limiter.hpp"
 #include "services/gateway/adapters/redis/redis_token_denylist.hpp"
 
 namespace rocketmart::gateway {
@@ -12,10 +14,15 @@ GatewayModule::Stores GatewayModule::OpenStores(const config::Config&, const Clo
   if (redis != nullptr) {
     auto denylist = std::make_shared<RedisTokenDenylist>(redis->client(), redis->executor(), clock,
                                                          redis->prefix());
-    return Stores{.revoked = denylist, .denials = denylist, .redis = denylist};
+    return Stores{.revoked = denylist,
+                  .denials = denylist,
+                  .redis = denylist,
+                  .limiter = std::make_shared<RedisRateLimiter>(redis->client(), redis->prefix())};
   }
   auto denylist = std::make_shared<InMemoryTokenDenylist>(clock);
-  return Stores{.revoked = denylist, .denials = denylist};
+  return Stores{.revoked = denylist,
+                .denials = denylist,
+                .limiter = std::make_shared<InMemoryRateLimiter>(clock)};
 }
 
 void GatewayModule::Load() {
@@ -38,6 +45,13 @@ auth::VerifyOptions VerifyOptionsFrom(const config::Config& config) {
   options.leeway = std::chrono::seconds(config.auth.leeway_s);
   return options;
 }
+
+RateLimits RateLimitsFrom(const config::Config& config) {
+  const config::GatewayConfig& g = config.gateway;
+  return RateLimits{
+      .per_member = {.per_second = g.rate_per_member_per_s, .burst = g.burst_per_member},
+      .per_address = {.per_second = g.rate_per_ip_per_s, .burst = g.burst_per_ip}};
+}
 }  // namespace
 
 GatewayModule::GatewayModule(const config::Config& config, const Clock& clock,
@@ -45,6 +59,11 @@ GatewayModule::GatewayModule(const config::Config& config, const Clock& clock,
     : stores_(std::move(stores)),
       authenticator_(std::move(keyring), VerifyOptionsFrom(config), *stores_.revoked, clock,
                      metrics),
-      revoker_(*stores_.denials) {}
+      revoker_(*stores_.denials) {
+  const RateLimits limits = RateLimitsFrom(config);
+  if (limits.any() && stores_.limiter) {
+    gate_ = std::make_unique<RateLimitGate>(*stores_.limiter, limits, metrics);
+  }
+}
 
 }  // namespace rocketmart::gateway

@@ -1,6 +1,7 @@
-// The gateway's module (ADR 0008): the bearer-token authenticator every request passes and the
-// token deny-list it checks. No database, routes, events or maintenance of its own. Serves
-// members' TokenRevoker (in-process binding to the deny-list).
+// The gateway's module (ADR 0008): the bearer-token authenticator every request passes, the
+// token deny-list it checks, and the request rate limits (gate(): per member and per client
+// address, [gateway] in the configuration). No database, routes, events or maintenance of its own.
+// Serves members' TokenRevoker (in-process binding to the deny-list).
 #pragma once
 
 #include <memory>
@@ -13,7 +14,9 @@
 #include "infra/module/redis.hpp"
 #include "services/gateway/clients/in_process/token_revoker.hpp"
 #include "services/gateway/jwt_authenticator.hpp"
+#include "services/gateway/ports/request_rate_limiter.hpp"
 #include "services/gateway/ports/token_denylist.hpp"
+#include "services/gateway/rate_limit_gate.hpp"
 
 namespace rocketmart::gateway {
 
@@ -27,6 +30,8 @@ class GatewayModule final : public module::Module {
     std::shared_ptr<RevokedTokens> revoked;
     std::shared_ptr<TokenDenials> denials;
     std::shared_ptr<RedisTokenDenylist> redis;
+    // The rate limits' counters: in memory, or in the process's Redis (shared by every gateway).
+    std::shared_ptr<RequestRateLimiter> limiter;
   };
   static Stores OpenStores(const config::Config& config, const Clock& clock,
                            module::SharedRedis* redis = nullptr);
@@ -39,6 +44,9 @@ class GatewayModule final : public module::Module {
   const http::Authenticator& authenticator() const { return authenticator_; }
   // Served: members' TokenRevoker, bound in-process to the deny-list.
   members::TokenRevoker& token_revoker() { return revoker_; }
+  // The rate limits every public request passes (http::Server::SetGate); nullptr when both
+  // limits are off.
+  const http::RequestGate* gate() const { return gate_.get(); }
 
   std::string_view Name() const override { return "gateway"; }
   std::vector<module::Database*> Databases() override { return {}; }
@@ -58,6 +66,7 @@ class GatewayModule final : public module::Module {
   Stores stores_;
   JwtAuthenticator authenticator_;
   InProcessTokenRevoker revoker_;
+  std::unique_ptr<RateLimitGate> gate_;
 };
 
 }  // namespace rocketmart::gateway

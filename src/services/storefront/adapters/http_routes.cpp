@@ -50,13 +50,13 @@ http::Response NotBuilt() {
 
 void RegisterPageRoutes(http::Router& router, std::shared_ptr<const StaticAssets> assets) {
   for (std::string_view path : kPageRoutes) {
-    router.Add(http::Method::get, std::string(path), {.page = true},
+    router.Add(http::Method::get, std::string(path), {.page = true, .exempt_from_limits = true},
                [assets](http::Request& req) -> awaitable<http::Response> {
                  if (!assets) co_return NotBuilt();
                  co_return StaticAssets::Answer(assets->index(), req);
                });
   }
-  router.Add(http::Method::get, "/assets/{file}", {},
+  router.Add(http::Method::get, "/assets/{file}", {.exempt_from_limits = true},
              [assets](http::Request& req) -> awaitable<http::Response> {
                if (!assets) co_return NotBuilt();
                std::string_view name;
