@@ -59,7 +59,8 @@ start_server() {
   DATA="$WORK/$name-data"
   mkdir -p "$DATA"
   env ROCKETMART_LOG_ACCESS_LOG=false ROCKETMART_LOG_LEVEL=warn ROCKETMART_STOREFRONT_ASSETS_DIR="$WEB" \
-    ROCKETMART_SERVER_ADMIN_PORT=0 "$@" \
+    ROCKETMART_SERVER_ADMIN_PORT=0 ROCKETMART_GATEWAY_RATE_PER_MEMBER_PER_S=0 \
+    ROCKETMART_GATEWAY_RATE_PER_IP_PER_S=0 "$@" \
     "$BIN" serve --port 0 --host 127.0.0.1 --data-dir "$DATA" >"$WORK/$name.out" 2>"$WORK/$name.err" &
   PIDS+=("$!")
   PORT=""
