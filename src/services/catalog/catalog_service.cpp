@@ -99,20 +99,36 @@ CatalogService::CatalogService(ProductRepository& repository, LikeRepository& li
       clock_(clock) {}
 
 void CatalogService::Load() {
-  for (Product& p : repository_.LoadAll()) Publish(p);
+  for (Product& p : repository_.LoadAll()) Publish(std::move(p));
   likes_.Load(like_repository_.LoadLikes());
 }
 
-void CatalogService::Publish(const Product& product) {
+void CatalogService::Publish(Product product, bool details) {
   std::unique_lock lock(mutex_);
   auto& version = versions_[product.id];
   if (version >= product.version) return;
   version = product.version;
+  const auto shown = products_.find(product.id);
   if (product.retired) {
-    products_.erase(product.id);
-  } else {
-    products_[product.id] = std::make_shared<const Product>(product);
+    if (shown != products_.end()) products_.erase(shown);
+    return;
   }
+  if (!details && shown != products_.end()) {
+    product.description = shown->second->description;
+    product.image_url = shown->second->image_url;
+    product.created_at = shown->second->created_at;
+  }
+  const std::int64_t id = product.id;
+  products_[id] = std::make_shared<const Product>(std::move(product));
+}
+
+void CatalogService::RefreshProduct(Product product, bool details) {
+  Publish(std::move(product), details);
+}
+
+void CatalogService::RefreshLike(std::int64_t member_id, std::int64_t product_id,
+                                 const LikeChange& change) {
+  likes_.Refresh(member_id, product_id, change);
 }
 
 std::shared_ptr<const Product> CatalogService::Find(std::int64_t id) const {

@@ -8,9 +8,13 @@
 // products are still shown, with sale state "unknown" (a list filtered by sale state answers
 // kUnavailable instead: it cannot be computed).
 //
+// Every instance shows every instance's writes: the one that took a write shows it at once
+// (read-your-writes), the others when catalog's product.* and like.changed events reach them (a
+// cache refresh on every instance, RefreshProduct / RefreshLike).
+//
 // Thread-safety: all methods may be called concurrently. The view is guarded by a shared_mutex;
-// writers publish a product only if its version is newer than the one shown, so concurrent updates
-// settle on the last committed version whatever order their coroutines resume in.
+// writers and refreshes publish a product only if its version is newer than the one shown, so
+// concurrent updates settle on the last committed version whatever order they arrive in.
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
@@ -76,6 +80,16 @@ class CatalogService {
   // Loads every product (and like) from the repositories. Start-up only (synchronous).
   void Load();
 
+  // Cache refreshes from catalog's own events (every instance's writes, this one's included; see
+  // adapters/catalog_cache_subscriber.hpp). Both keep the newest only: an older or redelivered
+  // change, or this instance's own write seen again, changes nothing.
+  // A product as committed (retired: it leaves the view). `details` false: the event carried no
+  // description, image or dates (written by an older version), which are then kept from the
+  // product shown (empty for one this instance never saw).
+  void RefreshProduct(Product product, bool details);
+  // A committed like change, delivered in the product's sequence order.
+  void RefreshLike(std::int64_t member_id, std::int64_t product_id, const LikeChange& change);
+
   // Likes are idempotent (kLike twice keeps one like); kToggle is the original's POST.
   // kNotFound for unknown or retired products.
   boost::asio::awaitable<Result<LikeState>> ChangeLike(std::int64_t member_id,
@@ -101,7 +115,7 @@ class CatalogService {
   std::size_t size() const;
 
  private:
-  void Publish(const Product& product);
+  void Publish(Product product, bool details = true);
   std::shared_ptr<const Product> Find(std::int64_t id) const;
   // `availability` null: checkout's figures could not be read (sale state kUnknown).
   ProductView View(const Product& product, std::int64_t member_id,

@@ -1,10 +1,12 @@
 #include "services/catalog/module.hpp"
 
 #include "services/catalog/adapters/cart_checkout.hpp"
+#include "services/catalog/adapters/catalog_cache_subscriber.hpp"
 #include "services/catalog/adapters/http_routes.hpp"
 #include "services/catalog/adapters/postgres/postgres_catalog_store.hpp"
 #include "services/catalog/adapters/sqlite_product_repository.hpp"
 #include "services/catalog/adapters/sqlite_shopping_repository.hpp"
+#include "services/catalog/api/events.hpp"
 #include "services/checkout/api/events.hpp"
 
 namespace rocketmart::catalog {
@@ -35,7 +37,8 @@ CatalogModule::CatalogModule(const Clock& clock, Stores stores, Clients clients)
       shopping_(catalog_, *stores_.baskets, clients.checkout, clock),
       likes_client_(catalog_),
       wishlist_client_(shopping_),
-      paid_cart_subscriber_(std::make_unique<PaidCartSubscriber>(shopping_)) {}
+      paid_cart_subscriber_(std::make_unique<PaidCartSubscriber>(shopping_)),
+      cache_subscriber_(std::make_unique<CatalogCacheSubscriber>(catalog_)) {}
 
 CatalogModule::~CatalogModule() = default;
 
@@ -49,7 +52,10 @@ std::vector<events::Subscription> CatalogModule::Subscriptions() {
            {std::string(checkout::api::kOrderPaid)},
            "catalog",
            events::Delivery::kEffect,
-           paid_cart_subscriber_.get()}};
+           paid_cart_subscriber_.get()},
+          // Every catalog instance's products and likes reach every instance's memory.
+          {std::string(api::kSource), CatalogCacheSubscriber::Topics(), "catalog",
+           events::Delivery::kCacheRefresh, cache_subscriber_.get()}};
 }
 
 void CatalogModule::RegisterRoutes(http::Router& router) {

@@ -1,7 +1,9 @@
 // The catalog's module (ADR 0008): products and likes (CatalogService), wishlist and cart
 // (ShoppingService) on catalog's database (catalog.db, or PostgreSQL by [catalog.database] url).
 // Calls checkout for live availability and to buy a cart (client ports); consumes checkout's
-// order.paid (paid lines leave the cart). Serves members' LikesClient and WishlistClient.
+// order.paid (paid lines leave the cart) and, on every instance, its own product.* and
+// like.changed (the in-memory view follows every instance's writes). Serves members' LikesClient
+// and WishlistClient.
 #pragma once
 
 #include <memory>
@@ -21,6 +23,7 @@
 namespace rocketmart::catalog {
 
 class PaidCartSubscriber;
+class CatalogCacheSubscriber;
 
 class CatalogModule final : public module::Module {
  public:
@@ -66,6 +69,7 @@ class CatalogModule final : public module::Module {
   InProcessLikesClient likes_client_;
   InProcessWishlistClient wishlist_client_;
   std::unique_ptr<PaidCartSubscriber> paid_cart_subscriber_;
+  std::unique_ptr<CatalogCacheSubscriber> cache_subscriber_;
 };
 
 }  // namespace rocketmart::catalog

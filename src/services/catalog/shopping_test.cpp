@@ -158,7 +158,7 @@ TEST_F(ShoppingTest, ConcurrentLikesAndUnlikesKeepCountsExact) {
 
 TEST(LikeIndexTest, OutOfOrderResumesKeepTheNewestCommittedState) {
   LikeIndex index;
-  index.Load({{1, 10}});
+  index.Load(LikeSnapshot{{{1, 10}}, {{10, 1, 4}}});  // member 1 likes product 10, as of seq 4
   // Two changes by member 1 in flight; the later-committed unlike (seq 6) resumes first.
   index.Begin(1, 10);
   index.Begin(1, 10);
@@ -167,7 +167,19 @@ TEST(LikeIndexTest, OutOfOrderResumesKeepTheNewestCommittedState) {
   index.Apply(1, 10, LikeChange{1, true, 5});  // older: must not resurrect the like or the count
   EXPECT_FALSE(index.Liked(1, 10));
   EXPECT_EQ(index.Count(10), 0);
-  EXPECT_EQ(index.LikeEntries(), 0u);  // nothing in flight and unliked: dropped
+  // Nothing in flight and unliked, but the event feed has not passed seq 6 yet: a late, older
+  // "liked" event must still find the entry.
+  EXPECT_EQ(index.LikeEntries(), 1u);
+  index.Refresh(1, 10, LikeChange{1, true, 5});
+  EXPECT_FALSE(index.Liked(1, 10));
+  EXPECT_EQ(index.Count(10), 0);
+  index.Refresh(1, 10, LikeChange{0, false, 6});
+  EXPECT_EQ(index.LikeEntries(), 0u) << "settled: dropped";
+  index.Refresh(1, 10, LikeChange{1, true, 5});  // redelivered after it was dropped
+  EXPECT_FALSE(index.Liked(1, 10));
+  index.Refresh(1, 10, LikeChange{1, true, 3});  // older than the snapshot
+  EXPECT_FALSE(index.Liked(1, 10));
+  EXPECT_EQ(index.Count(10), 0);
   // An abandoned change leaves the state as it was.
   index.Begin(2, 10);
   index.Abandon(2, 10);
@@ -177,6 +189,25 @@ TEST(LikeIndexTest, OutOfOrderResumesKeepTheNewestCommittedState) {
   index.Apply(2, 10, LikeChange{1, true, 7});
   EXPECT_TRUE(index.Liked(2, 10));
   EXPECT_EQ(index.Count(10), 1);
+}
+
+// Another instance's changes arrive only through the feed: a member's like appears and goes, the
+// count follows the newest sequence number, and this instance's own change seen again is a no-op.
+TEST(LikeIndexTest, TheEventFeedBringsOtherInstancesChanges) {
+  LikeIndex index;
+  index.Load(LikeSnapshot{});
+  index.Refresh(3, 20, LikeChange{1, true, 1});
+  EXPECT_TRUE(index.Liked(3, 20));
+  EXPECT_EQ(index.Count(20), 1);
+  index.Begin(4, 20);  // this instance's own like, seq 2
+  index.Apply(4, 20, LikeChange{2, true, 2});
+  index.Refresh(3, 20, LikeChange{1, false, 3});
+  EXPECT_FALSE(index.Liked(3, 20));
+  EXPECT_EQ(index.Count(20), 1);
+  index.Refresh(4, 20, LikeChange{2, true, 2});  // its own, late: older than the count's seq 3
+  EXPECT_EQ(index.Count(20), 1);
+  EXPECT_TRUE(index.Liked(4, 20));
+  EXPECT_EQ(index.LikeEntries(), 1u) << "member 3's settled unlike is dropped";
 }
 
 TEST_F(ShoppingTest, WishlistIsBoundedAndOneMembersListIsTheirs) {

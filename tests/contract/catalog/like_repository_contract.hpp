@@ -6,7 +6,8 @@
 // across every instance over the same store (so an in-memory view fed by several instances can
 // keep the newest). Counts stay exact under parallel changes. Unknown or retired products cannot
 // be changed (kNotFound); likes of a product retired later stay. LikedBy lists a member's own
-// likes, most recent first, up to the limit; LoadLikes every like; both read the latest commit.
+// likes, most recent first, up to the limit; LoadLikes every like with each product's count and
+// latest sequence number (one snapshot); both read the latest commit.
 #pragma once
 
 #include <map>
@@ -35,7 +36,7 @@ class LikeRepositoryContract : public CatalogContractTest {
     return out;
   }
   std::set<std::pair<std::int64_t, std::int64_t>> AllLikes(CatalogStoreInstance& instance) {
-    const auto loaded = instance.likes().LoadLikes();
+    const auto loaded = instance.likes().LoadLikes().likes;
     std::set<std::pair<std::int64_t, std::int64_t>> out(loaded.begin(), loaded.end());
     EXPECT_EQ(out.size(), loaded.size()) << "a like loaded twice";
     return out;
@@ -159,12 +160,17 @@ TEST_P(LikeRepositoryContract, ParallelChangesFromTwoInstancesKeepCountsExact) {
   });
   ASSERT_EQ(failures.load(), 0);
   const auto stored = AllLikes(*other_);
+  // The snapshot's counts and sequence numbers are the last committed change's.
+  std::map<std::int64_t, ProductLikes> snapshot;
+  for (const ProductLikes& p : store_->likes().LoadLikes().products) snapshot[p.product_id] = p;
   for (const std::int64_t product : products) {
     const auto& changes = by_product[product];
     if (changes.empty()) continue;
     std::int64_t rows = 0;
     for (const auto& like : stored) rows += like.second == product ? 1 : 0;
     EXPECT_EQ(changes.rbegin()->second.change.likes, rows) << "product " << product;
+    EXPECT_EQ(snapshot[product].likes, rows) << "product " << product;
+    EXPECT_EQ(snapshot[product].seq, changes.rbegin()->first) << "product " << product;
     std::map<std::int64_t, bool> last_by_member;
     for (const auto& [seq, answered] : changes) {
       last_by_member[answered.member] = answered.change.liked;

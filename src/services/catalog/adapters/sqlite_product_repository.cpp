@@ -2,6 +2,7 @@
 
 #include "infra/async/write.hpp"
 #include "infra/events/sqlite_outbox/outbox.hpp"
+#include "services/catalog/adapters/event_payloads.hpp"
 #include "services/catalog/api/events.hpp"
 
 namespace rocketmart::catalog {
@@ -99,11 +100,6 @@ std::optional<Product> Find(storage::Database& db, std::int64_t id) {
   return out;
 }
 
-std::string EventPayload(const Product& p) {
-  return api::Encode(
-      api::ProductEvent{p.id, p.name, p.price, p.initial_stock, p.retired, p.version});
-}
-
 void Store(storage::Database& db, const Product& p) {
   auto& stmt = db.Cached(
       "UPDATE products SET name = ?, description = ?, price = ?, image_url = ?, retired = ?, "
@@ -142,7 +138,7 @@ boost::asio::awaitable<Result<Product>> SqliteProductRepository::Insert(Product 
     stmt.Step();
     stmt.Reset();
     product.id = db.LastInsertRowId();
-    events::sqlite_outbox::Append(db, api::kProductCreated, EventPayload(product),
+    events::sqlite_outbox::Append(db, api::kProductCreated, ProductEventPayload(product),
                                   product.created_at);
     return product;
   };
@@ -157,7 +153,7 @@ boost::asio::awaitable<Result<Product>> SqliteProductRepository::Update(std::int
     if (!product || product->retired) return MakeError(Errc::kNotFound, "no such product");
     if (!ApplyChanges(*product, changes, now)) return *product;
     Store(db, *product);
-    events::sqlite_outbox::Append(db, api::kProductUpdated, EventPayload(*product), now);
+    events::sqlite_outbox::Append(db, api::kProductUpdated, ProductEventPayload(*product), now);
     return *product;
   };
   co_return co_await async::Write<Product>(writer_, std::move(job));
@@ -176,7 +172,7 @@ boost::asio::awaitable<Result<Product>> SqliteProductRepository::Retire(std::int
     // same transaction. Likes stay (history; they no longer show anywhere).
     db.Cached("DELETE FROM cart_items WHERE product_id = ?").BindInt64(1, id).Step();
     db.Cached("DELETE FROM wishlist WHERE product_id = ?").BindInt64(1, id).Step();
-    events::sqlite_outbox::Append(db, api::kProductRetired, EventPayload(*product), now);
+    events::sqlite_outbox::Append(db, api::kProductRetired, ProductEventPayload(*product), now);
     return *product;
   };
   co_return co_await async::Write<Product>(writer_, std::move(job));

@@ -3,6 +3,8 @@
 #include <string>
 
 #include "infra/async/write.hpp"
+#include "infra/events/sqlite_outbox/outbox.hpp"
+#include "services/catalog/adapters/event_payloads.hpp"
 
 namespace rocketmart::catalog {
 namespace {
@@ -100,16 +102,27 @@ boost::asio::awaitable<Result<LikeChange>> SqliteShoppingRepository::ChangeLike(
       change.seq = static_cast<std::uint64_t>(count.Int64(1));
     }
     count.Reset();
+    // Every committed change is published (even one that found the like as asked: every sequence
+    // number then reaches every instance, which lets their indexes forget settled unlikes).
+    events::sqlite_outbox::Append(db, api::kLikeChanged,
+                                  LikeChangedPayload(member_id, product_id, change), now);
     return change;
   };
   co_return co_await async::Write<LikeChange>(writer_, std::move(job));
 }
 
-std::vector<std::pair<std::int64_t, std::int64_t>> SqliteShoppingRepository::LoadLikes() {
-  std::vector<std::pair<std::int64_t, std::int64_t>> out;
+LikeSnapshot SqliteShoppingRepository::LoadLikes() {
+  LikeSnapshot out;
   writer_.RunSync([&out](storage::Database& db) {
-    auto stmt = db.Prepare("SELECT member_id, product_id FROM likes");
-    while (stmt.Step()) out.emplace_back(stmt.Int64(0), stmt.Int64(1));
+    // On the writer: no like change commits between the two reads.
+    auto products = db.Prepare(
+        "SELECT id, like_count, like_seq FROM products WHERE like_count > 0 OR like_seq > 0");
+    while (products.Step()) {
+      out.products.push_back(ProductLikes{products.Int64(0), products.Int64(1),
+                                          static_cast<std::uint64_t>(products.Int64(2))});
+    }
+    auto likes = db.Prepare("SELECT member_id, product_id FROM likes");
+    while (likes.Step()) out.likes.emplace_back(likes.Int64(0), likes.Int64(1));
   });
   return out;
 }

@@ -24,7 +24,7 @@ class SqliteShoppingRepository final : public LikeRepository, public BasketRepos
                                                         TimePoint now) override;
   boost::asio::awaitable<Result<std::vector<Like>>> LikedBy(std::int64_t member_id,
                                                             std::size_t limit) override;
-  std::vector<std::pair<std::int64_t, std::int64_t>> LoadLikes() override;
+  LikeSnapshot LoadLikes() override;
 
   boost::asio::awaitable<Result<StoredLine>> AddToWishlist(std::int64_t member_id,
                                                            std::int64_t product_id,

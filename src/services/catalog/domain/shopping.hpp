@@ -5,6 +5,8 @@
 #include <cstdint>
 #include <optional>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "core/clock.hpp"
 #include "core/result.hpp"
@@ -48,6 +50,19 @@ struct LikeChange {
   std::int64_t likes = 0;  // the product's count after this change committed
   bool liked = false;      // the member's like after this change
   std::uint64_t seq = 0;
+};
+
+// What an in-memory view of likes starts from, read as one snapshot: every (member_id, product_id)
+// like, and the count and latest sequence number of every product whose likes ever changed. A
+// change committed after the snapshot carries a larger sequence number.
+struct ProductLikes {
+  std::int64_t product_id = 0;
+  std::int64_t likes = 0;
+  std::uint64_t seq = 0;
+};
+struct LikeSnapshot {
+  std::vector<std::pair<std::int64_t, std::int64_t>> likes;
+  std::vector<ProductLikes> products;
 };
 
 // One of a member's likes.

@@ -27,13 +27,14 @@ class LikeRepository {
  public:
   virtual ~LikeRepository() = default;
   // Idempotent like/unlike (or toggle) of one product by one member, with the product's count
-  // updated in the same transaction. kConflict when the member already has kMaxLikesPerMember.
+  // updated in the same transaction, and like.changed (catalog's api/) appended to the outbox in
+  // it, for every committed change. kConflict when the member already has kMaxLikesPerMember.
   virtual boost::asio::awaitable<Result<LikeChange>> ChangeLike(std::int64_t member_id,
                                                                 std::int64_t product_id, LikeOp op,
                                                                 TimePoint now) = 0;
-  // Every (member_id, product_id) like. Start-up only: synchronous by design, called once before
-  // serving.
-  virtual std::vector<std::pair<std::int64_t, std::int64_t>> LoadLikes() = 0;
+  // Every (member_id, product_id) like, with each product's count and sequence number, as one
+  // consistent snapshot. Start-up only: synchronous by design, called once before serving.
+  virtual LikeSnapshot LoadLikes() = 0;
   // The member's likes (of live and retired products), most recent first, at most `limit`. Reads
   // the latest committed state.
   virtual boost::asio::awaitable<Result<std::vector<Like>>> LikedBy(std::int64_t member_id,

@@ -6,6 +6,7 @@
 #include "infra/events/postgres_outbox/outbox.hpp"
 #include "infra/postgres/migrations.hpp"
 #include "infra/postgres/transaction.hpp"
+#include "services/catalog/adapters/event_payloads.hpp"
 #include "services/catalog/api/events.hpp"
 
 namespace rocketmart::catalog {
@@ -88,11 +89,6 @@ Product ReadProduct(const Rows& r, int row) {
   return p;
 }
 
-std::string EventPayload(const Product& p) {
-  return api::Encode(
-      api::ProductEvent{p.id, p.name, p.price, p.initial_stock, p.retired, p.version});
-}
-
 Error NoSuchProduct() {
   return MakeError(Errc::kNotFound, "no such product", "productId");
 }
@@ -121,7 +117,7 @@ asio::awaitable<Status> Store(Connection& c, const Product& p) {
 
 asio::awaitable<Status> Publish(Connection& c, std::string_view topic, const Product& p,
                                 TimePoint now) {
-  const std::string payload = EventPayload(p);
+  const std::string payload = ProductEventPayload(p);
   auto seq = co_await events::postgres_outbox::Append(c, topic, payload, now);
   if (!seq.ok()) co_return std::move(seq).error();
   co_return Ok();
@@ -369,21 +365,35 @@ asio::awaitable<Result<LikeChange>> PostgresShoppingRepository::ChangeLike(std::
     change.liked = like;
     change.likes = counted->Int64(0, 0);
     change.seq = static_cast<std::uint64_t>(counted->Int64(0, 1));
+    // Every committed change is published (see sqlite_shopping_repository.cpp).
+    const std::string payload = LikeChangedPayload(member_id, product_id, change);
+    auto appended = co_await events::postgres_outbox::Append(c, api::kLikeChanged, payload, now);
+    if (!appended.ok()) co_return std::move(appended).error();
     co_return change;
   };
   co_return co_await postgres::Transact<LikeChange>(pool_, std::move(work));
 }
 
-std::vector<std::pair<std::int64_t, std::int64_t>> PostgresShoppingRepository::LoadLikes() {
-  using Pairs = std::vector<std::pair<std::int64_t, std::int64_t>>;
-  auto load = [](postgres::Pool& pool) -> asio::awaitable<Result<Pairs>> {
+LikeSnapshot PostgresShoppingRepository::LoadLikes() {
+  auto load = [](postgres::Pool& pool) -> asio::awaitable<Result<LikeSnapshot>> {
     auto lease = co_await pool.Acquire();
     if (!lease.ok()) co_return std::move(lease).error();
-    auto rows = co_await (*lease)->Query("SELECT member_id, product_id FROM likes");
+    // One statement, one snapshot: the likes and the counts and sequence numbers they add up to
+    // (a product's row comes once per like, or once with no member when it has none).
+    auto rows = co_await (*lease)->Query(
+        "SELECT p.id, p.like_count, p.like_seq, l.member_id FROM products p "
+        "LEFT JOIN likes l ON l.product_id = p.id "
+        "WHERE p.like_count > 0 OR p.like_seq > 0 ORDER BY p.id");
     if (!rows.ok()) co_return std::move(rows).error();
-    Pairs out;
-    out.reserve(static_cast<std::size_t>(rows->size()));
-    for (int i = 0; i < rows->size(); ++i) out.emplace_back(rows->Int64(i, 0), rows->Int64(i, 1));
+    LikeSnapshot out;
+    for (int i = 0; i < rows->size(); ++i) {
+      const std::int64_t product_id = rows->Int64(i, 0);
+      if (out.products.empty() || out.products.back().product_id != product_id) {
+        out.products.push_back(ProductLikes{product_id, rows->Int64(i, 1),
+                                            static_cast<std::uint64_t>(rows->Int64(i, 2))});
+      }
+      if (!rows->IsNull(i, 3)) out.likes.emplace_back(rows->Int64(i, 3), product_id);
+    }
     co_return out;
   };
   return RunAtStartUp(load(pool_));
