@@ -15,7 +15,6 @@
 #include "app/ops_routes.hpp"
 #include "app/periodic_tasks.hpp"
 #include "app/startup.hpp"
-#include "auth/random.hpp"
 #include "infra/events/redis_streams/redis_streams_event_bus.hpp"
 #include "infra/events/sqlite_outbox/outbox.hpp"
 #include "infra/events/sqlite_outbox/sqlite_event_bus.hpp"
@@ -53,35 +52,6 @@ class CheckoutStockReader final : public storefront::StockReader {
   const checkout::CheckoutService& checkout_;
   const Clock& clock_;
 };
-
-// The name this process's Redis Streams consumers carry, kept across restarts in the data
-// directory (which one process holds at a time): a process killed mid-batch takes back what its
-// consumers left pending the moment it restarts (XREADGROUP from 0), where a new name per process
-// left those entries waiting claim_idle (30 s) for another consumer to reclaim them.
-namespace {
-std::string StableInstanceName(const std::filesystem::path& data_dir) {
-  const std::filesystem::path file = data_dir / "instance.id";
-  std::string id;
-  if (std::FILE* in = std::fopen(file.c_str(), "r")) {
-    char buf[64] = {};
-    if (std::fgets(buf, sizeof buf, in) != nullptr) id = buf;
-    std::fclose(in);
-    while (!id.empty() && (id.back() == '\n' || id.back() == '\r')) id.pop_back();
-  }
-  if (id.empty()) {
-    id = auth::RandomHex(8);
-    const std::filesystem::path temp = data_dir / "instance.id.tmp";
-    std::FILE* out = std::fopen(temp.c_str(), "w");
-    if (out == nullptr || std::fputs((id + "\n").c_str(), out) < 0 || std::fclose(out) != 0) {
-      throw std::runtime_error("cannot write " + temp.string());
-    }
-    std::filesystem::rename(temp, file);
-  }
-  char host[256] = {};
-  gethostname(host, sizeof host - 1);
-  return std::string(host) + ":" + id;
-}
-}  // namespace
 
 struct EmbeddedApp::Parts {
   Parts(config::Config c, const Clock& clk) : config(std::move(c)), clock(clk) {}
@@ -217,7 +187,8 @@ void EmbeddedApp::Start() {
   // Then the modules, each after those whose client ports it calls, bound in-process.
   p.checkout = std::make_unique<checkout::CheckoutModule>(
       config, p.clock, p.metrics, std::move(checkout_stores),
-      checkout::CheckoutModule::Clients{.catalog = p.product_directory});
+      checkout::CheckoutModule::Clients{.catalog = p.product_directory},
+      StableInstanceName(config.storage.data_dir));
   p.catalog = std::make_unique<catalog::CatalogModule>(
       p.clock, std::move(catalog_stores),
       catalog::CatalogModule::Clients{.availability = p.checkout->availability(),

@@ -215,7 +215,8 @@ void ServiceRoot::Start() {
     p.product_directory = std::make_unique<catalog::HttpProductDirectory>(cluster.Peer("catalog"));
     auto module = std::make_unique<checkout::CheckoutModule>(
         config, p.clock, p.metrics, std::move(stores),
-        checkout::CheckoutModule::Clients{.catalog = *p.product_directory});
+        checkout::CheckoutModule::Clients{.catalog = *p.product_directory},
+        StableInstanceName(config.storage.data_dir));
     checkout::CheckoutService& checkout = module->checkout();
     p.module = std::move(module);
     p.stock_reader = std::make_unique<checkout::InProcessStockReader>(checkout, p.clock);
@@ -237,8 +238,9 @@ void ServiceRoot::Start() {
   // Events: the module's outbox relayed to its stream; the sources it subscribes to are relayed by
   // their own processes.
   events::redis_streams::RedisStreamsEventBusOptions bus_options;
-  bus_options.instance =
-      p.service + "@" + AdvertisedHost(config) + ":" + std::to_string(p.server->port());
+  // Named after the data directory, not the port: a restart (a new port) takes back at once what
+  // its killed predecessor's consumers had read and not acknowledged (StableInstanceName).
+  bus_options.instance = p.service + "@" + StableInstanceName(config.storage.data_dir);
   bus_options.key_prefix = p.redis->prefix();
   p.event_bus = std::make_unique<events::redis_streams::RedisStreamsEventBus>(p.redis->endpoint(),
                                                                               p.clock, bus_options);

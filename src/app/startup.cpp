@@ -10,6 +10,7 @@
 #include <system_error>
 
 #include "app/ops_routes.hpp"
+#include "auth/random.hpp"
 #include "infra/async/write.hpp"
 #include "infra/events/sqlite_outbox/outbox.hpp"
 
@@ -39,6 +40,31 @@ lock::FileLock LockDataDirectory(const std::string& dir) {
   }
   held->SetNote("pid " + std::to_string(::getpid()));
   return std::move(*held);
+}
+
+std::string StableInstanceName(const std::string& data_dir) {
+  const std::filesystem::path file = std::filesystem::path(data_dir) / "instance.id";
+  std::string id;
+  if (std::FILE* in = std::fopen(file.c_str(), "r")) {
+    char buf[64] = {};
+    if (std::fgets(buf, sizeof buf, in) != nullptr) id = buf;
+    std::fclose(in);
+    while (!id.empty() && (id.back() == '\n' || id.back() == '\r')) id.pop_back();
+  }
+  if (id.empty()) {
+    // Written aside and renamed: a crash leaves the old file, none, or the whole new one (an
+    // empty one after a power loss is replaced like a missing one).
+    id = auth::RandomHex(8);
+    const std::filesystem::path temp = std::filesystem::path(data_dir) / "instance.id.tmp";
+    std::FILE* out = std::fopen(temp.c_str(), "w");
+    if (out == nullptr || std::fputs((id + "\n").c_str(), out) < 0 || std::fclose(out) != 0) {
+      throw std::runtime_error("cannot write " + temp.string());
+    }
+    std::filesystem::rename(temp, file);
+  }
+  char host[256] = {};
+  ::gethostname(host, sizeof host - 1);
+  return std::string(host) + ":" + id;
 }
 
 // The check and the binds run under an flock keyed by the port number (not host:port, since

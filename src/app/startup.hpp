@@ -25,6 +25,18 @@ namespace rocketmart::app {
 // SIGKILL. Creates the directory; throws std::runtime_error saying why it cannot.
 lock::FileLock LockDataDirectory(const std::string& dir);
 
+// This data directory's instance name, kept across restarts in <data_dir>/instance.id (a random
+// hex string written once; the directory belongs to one process at a time, LockDataDirectory):
+// "<hostname>:<id>", unique per data directory, the same after a SIGKILL and restart. It names the
+// process's Redis Streams consumers, so a restarted process takes back at once (XREADGROUP from 0)
+// what its killed predecessor had read and not acknowledged, instead of leaving it to another
+// instance's XAUTOCLAIM after claim_idle; and checkout's worker on the payments and refunds it
+// leases, so a restart settles what its own previous run left PAYING and only that (never another
+// live instance's payment in flight). Call after LockDataDirectory. Throws std::runtime_error when
+// the file cannot be written. Copying a data directory copies its name: give a copy a fresh one
+// by deleting instance.id.
+std::string StableInstanceName(const std::string& data_dir);
+
 // Binds `server` so that two processes starting at the same moment on one port cannot both pass
 // its in-use check and then both bind with SO_REUSEPORT.
 void BindExclusively(http::Server& server, int port);

@@ -7,6 +7,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <boost/json.hpp>
 #include <chrono>
@@ -370,6 +371,85 @@ TEST_F(ClusterTest, AKilledCheckoutInstanceLeavesTheRotationWithin3Seconds) {
   // purchase is never sent twice without its Idempotency-Key); everything after went elsewhere.
   EXPECT_GT(load.served.load(), 0);
   EXPECT_LE(load.lost.load(), 2) << (load.losses.empty() ? "" : load.losses.front());
+}
+
+// Each instance's names come from its data directory (instance.id), not from its port: a process
+// SIGKILLed and restarted on the same directory is the same consumer in Redis (it takes back at
+// once what it had read and not acknowledged; a new name per restart left that to another
+// instance's XAUTOCLAIM after claim_idle, 30 s) and the same worker on checkout's payment leases
+// (its restart settles what it left PAYING, and only that: with one name for every instance, a
+// restarted instance released another's payment in flight, whose charge then went through with no
+// sale, battery C1-lite).
+TEST_F(ClusterTest, ARestartedInstanceKeepsItsNamesAndNoTwoInstancesShareOne) {
+  Cluster& cluster = *cluster_;
+  const std::int64_t product = CreateProductOnSale(cluster, 100, 10);
+  ExtraCheckout second(cluster);
+  ASSERT_TRUE(cluster.WaitForInstances("checkout", 2));
+  const std::string url = cluster.env().at("ROCKETMART_CHECKOUT_DATABASE_URL");
+  const std::string checkout_db = url.substr(url.rfind('/') + 1);
+  // A purchase made on one checkout instance (asked directly, as the gateway would); the name its
+  // payment was leased under.
+  int member = 400'000;
+  auto payer_of_a_purchase_on = [&](ServerProcess& instance) {
+    HttpClient direct(instance.port());
+    HttpResponse bought;
+    EXPECT_TRUE(WaitUntil([&] {
+      bought = direct.Request("POST", "/payment/request",
+                              R"({"productId":)" + std::to_string(product) + R"(,"amount":1})",
+                              {{"Content-Type", "application/json"},
+                               {std::string(auth::kInternalIdentityHeader),
+                                cluster.InternalIdentity(auth::SyntheticMemberId(++member))}});
+      return bought.status == 201;
+    })) << bought.status
+        << " " << bought.body;
+    if (bought.status != 201) return std::string();
+    return SharedLocalPostgres().QueryValue(
+        checkout_db,
+        "SELECT h.payer FROM holds h JOIN payments p ON p.hold_id = h.id WHERE p.id = " +
+            std::to_string(bought.Json().at("orderId").as_int64()));
+  };
+  ServerProcess& first = cluster.instance("checkout", 0);
+  const std::string first_name = payer_of_a_purchase_on(first);
+  const std::string second_name = payer_of_a_purchase_on(second.process);
+  EXPECT_FALSE(first_name.empty());
+  EXPECT_NE(first_name, second_name) << "two checkout instances lease payments under one name";
+  first.Kill();
+  first.Restart();
+  ASSERT_TRUE(cluster.WaitForInstances("checkout", 2));
+  EXPECT_EQ(payer_of_a_purchase_on(first), first_name) << "a restart changed the worker's name";
+
+  // Orders' consumers of checkout's events: the same set of names after a restart.
+  auto consumers = [&] {
+    std::string names;
+    const std::string info = cluster.redis().Command(
+        {"XINFO", "CONSUMERS", "rocketmart:events:checkout", "orders.order_paid"});
+    std::istringstream lines(info);
+    std::string line;
+    bool next_is_name = false;
+    std::vector<std::string> found;
+    while (std::getline(lines, line)) {
+      if (next_is_name) found.push_back(line);
+      next_is_name = line == "name";
+    }
+    std::sort(found.begin(), found.end());
+    for (const std::string& n : found) names += n + " ";
+    return names;
+  };
+  const std::string before = consumers();
+  EXPECT_FALSE(before.empty()) << "orders consumes checkout's order.paid in a group";
+  ServerProcess& orders = cluster.instance("orders", 0);
+  orders.Kill();
+  orders.Restart();
+  ASSERT_TRUE(cluster.WaitForInstances("orders", 1));
+  payer_of_a_purchase_on(first);  // an order.paid for the restarted consumer to read
+  std::string after;
+  EXPECT_FALSE(WaitUntil(
+      [&] {
+        after = consumers();
+        return after != before;
+      },
+      3s))
+      << "a restarted orders instance consumes under a new name: " << before << "-> " << after;
 }
 
 }  // namespace

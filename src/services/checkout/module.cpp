@@ -133,8 +133,9 @@ CheckoutModule::Stores CheckoutModule::OpenStores(const config::Config& config,
 }
 
 namespace {
-CheckoutOptions OptionsFrom(const config::Config& config) {
+CheckoutOptions OptionsFrom(const config::Config& config, std::string instance) {
   CheckoutOptions options;
+  options.worker = std::move(instance);
   options.hold_ttl = std::chrono::seconds(config.checkout.hold_ttl_s);
   options.idempotency_ttl = std::chrono::seconds(config.checkout.idempotency_ttl_s);
   options.stale_payment_after = std::chrono::seconds(config.checkout.stale_payment_after_s);
@@ -159,11 +160,12 @@ CheckoutPorts PortsOf(CheckoutModule::Stores& stores, ProductDirectory& catalog)
 }  // namespace
 
 CheckoutModule::CheckoutModule(const config::Config& config, const Clock& clock,
-                               metrics::Registry& metrics, Stores stores, Clients clients)
+                               metrics::Registry& metrics, Stores stores, Clients clients,
+                               std::string instance)
     : config_(config),
       stores_(std::move(stores)),
       checkout_(std::make_unique<CheckoutService>(PortsOf(stores_, clients.catalog), clock, metrics,
-                                                  OptionsFrom(config))),
+                                                  OptionsFrom(config, std::move(instance)))),
       availability_(*checkout_),
       cart_checkout_client_(*checkout_),
       payments_client_(*checkout_),

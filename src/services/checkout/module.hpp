@@ -60,8 +60,11 @@ class CheckoutModule final : public module::Module {
     ProductDirectory& catalog;
   };
 
+  // `instance`: this instance's name on the payments and refunds it leases (CheckoutOptions::
+  // worker): stable across its restarts and unique among the instances sharing the database (the
+  // composition root's StableInstanceName); a restart settles at once what it left PAYING.
   CheckoutModule(const config::Config& config, const Clock& clock, metrics::Registry& metrics,
-                 Stores stores, Clients clients);
+                 Stores stores, Clients clients, std::string instance);
   ~CheckoutModule() override;
 
   // Served: the catalog's product views and cart, orders' read-your-writes and sale summary.

@@ -65,14 +65,14 @@ class World {
 
   // A bus relaying the producer (when `relay`) and consuming for "consumer".
   std::unique_ptr<RedisStreamsEventBus> NewBus(std::string instance, bool relay = true,
-                                               std::size_t batch = 100) {
+                                               std::size_t batch = 100, Millis claim_idle = 200ms) {
     auto bus = std::make_unique<RedisStreamsEventBus>(
         redis::ParseEndpoint(server_.unix_url()).value(), clock_,
         RedisStreamsEventBusOptions{.instance = std::move(instance),
                                     .batch = batch,
                                     .poll_interval = 50ms,
                                     .block = 200ms,
-                                    .claim_idle = 200ms,
+                                    .claim_idle = claim_idle,
                                     .claim_interval = 50ms,
                                     .max_deliveries = 1000,
                                     .retry_backoff_initial = 20ms,
@@ -232,6 +232,65 @@ TEST(RedisStreamsBattery, C6ConsumersKilledAfterTheirCommitBeforeTheirAckLoseNot
   EXPECT_GE(fatal_done.size(), 90u) << "about 10% of the events killed an instance";
   EXPECT_GE(handed.Redelivered(), 50) << "redeliveries observed";
   EXPECT_GE(reclaimed, 50u) << "taken over from dead consumers (XAUTOCLAIM)";
+}
+
+// What the composition roots rely on by naming consumers after the data directory (issue 15,
+// C1-lite): an instance killed between its commit and its ack, restarted under the same name,
+// takes its pending entries back at once; under another name they wait claim_idle (here 60 s)
+// for XAUTOCLAIM.
+TEST(RedisStreamsBattery, AConsumerKilledAndRestartedUnderItsNameTakesBackItsPendingAtOnce) {
+  LocalRedis server;
+  World world(server);
+  constexpr Millis kClaimIdle = 60s;
+  auto relay = world.NewBus("relay");
+  relay->Start();
+  world.Publish(0, 20);
+  std::mutex mu;
+  std::condition_variable cv;
+  bool died = false;
+  Effect dying(world, [&](std::span<const Event>) {
+    std::lock_guard lock(mu);
+    died = true;
+    cv.notify_all();
+    throw std::runtime_error("killed after the commit, before the ack");
+  });
+  auto victim = world.NewBus("orders@host:1", /*relay=*/false, 100, kClaimIdle);
+  victim->Subscribe(EffectOn(dying));
+  victim->Start();
+  {
+    std::unique_lock lock(mu);
+    ASSERT_TRUE(cv.wait_for(lock, 10s, [&] { return died; }));
+  }
+  victim->Stop();  // in its retry backoff: the batch stays pending under its name
+  victim.reset();
+  auto pending = [&] { return server.Command({"XPENDING", "events:producer", "effects"}); };
+  ASSERT_EQ(pending().rfind("0\n", 0), std::string::npos) << "the victim left entries pending";
+
+  Handed handed;
+  Effect healthy(world, [&](std::span<const Event> batch) { handed.Add(batch); });
+  {
+    // Another name (a restart that took a new one): the entries are not its to read yet.
+    auto other = world.NewBus("orders@host:2", /*relay=*/false, 100, kClaimIdle);
+    other->Subscribe(EffectOn(healthy));
+    other->Start();
+    std::this_thread::sleep_for(1s);
+    other->Stop();
+    EXPECT_TRUE(handed.times.empty()) << "taken before claim_idle";
+  }
+  const auto restarted = std::chrono::steady_clock::now();
+  auto again = world.NewBus("orders@host:1", /*relay=*/false, 100, kClaimIdle);
+  again->Subscribe(EffectOn(healthy));
+  again->Start();
+  EXPECT_TRUE(WaitUntil([&] { return pending().rfind("0\n", 0) == 0; }, 10s)) << pending();
+  const auto took = std::chrono::steady_clock::now() - restarted;
+  EXPECT_LT(took, 10s) << "well before claim_idle (60 s)";
+  again->Stop();
+  relay->Stop();
+  EXPECT_TRUE(world.AllAppliedOnce(20))
+      << "every event applied once (the claims absorb the replay)";
+  EXPECT_EQ(handed.times.size(), 20u);
+  std::printf("restart under its name: its pending entries back after %lld ms\n",
+              static_cast<long long>(std::chrono::duration_cast<Millis>(took).count()));
 }
 
 TEST(RedisStreamsBattery, D6RedisDownWhileEventsAreAppendedEverythingIsDeliveredOnceItReturns) {
