@@ -220,11 +220,8 @@ void ServerProcess::StartCluster() {
     RegisterClusterDataDir(data_dir_, command_env);
     // What a scenario reads in an embedded data directory, where the cluster keeps it.
     const std::filesystem::path members = cluster_->instance("members").data_dir();
-    const std::filesystem::path checkout = cluster_->instance("checkout").data_dir();
     for (const auto& [link, target] : std::map<std::string, std::filesystem::path>{
-             {"mail", members / "mail"},
-             {"demo-accounts.env", members / "demo-accounts.env"},
-             {"provider.db", checkout / "provider.db"}}) {
+             {"mail", members / "mail"}, {"demo-accounts.env", members / "demo-accounts.env"}}) {
       std::error_code ec;
       std::filesystem::create_symlink(target.lexically_relative(data_dir_), data_dir_ / link, ec);
     }

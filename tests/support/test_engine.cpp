@@ -149,19 +149,19 @@ std::optional<std::string> PostgresDatabaseFor(const std::filesystem::path& db_f
   Databases& registry = Registry();
   std::lock_guard lock(registry.mutex);
   const auto cluster = registry.cluster_env.find(Canonical(db_file.parent_path()));
+  // The simulated payment provider keeps its ledger (table charges) in checkout's database when
+  // checkout is on PostgreSQL.
+  const std::string stem = db_file.stem().string();
+  const std::string service = stem == "provider" ? std::string("checkout") : stem;
   if (cluster != registry.cluster_env.end()) {
-    const auto url =
-        cluster->second.find("ROCKETMART_" + Upper(db_file.stem().string()) + "_DATABASE_URL");
+    const auto url = cluster->second.find("ROCKETMART_" + Upper(service) + "_DATABASE_URL");
     if (url == cluster->second.end()) return std::nullopt;
     return url->second.substr(url->second.rfind('/') + 1);
   }
   if (!OnPostgres()) return std::nullopt;
   const auto dir = registry.by_data_dir.find(Canonical(db_file.parent_path()));
   if (dir == registry.by_data_dir.end()) return std::nullopt;
-  // The simulated payment provider keeps its ledger (table charges) in checkout's database when
-  // checkout is on PostgreSQL.
-  const std::string stem = db_file.stem().string();
-  const auto db = dir->second.find(stem == "provider" ? std::string("checkout") : stem);
+  const auto db = dir->second.find(service);
   if (db == dir->second.end()) return std::nullopt;
   return db->second;
 }

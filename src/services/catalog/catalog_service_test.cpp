@@ -211,9 +211,14 @@ class TwoCatalogInstancesTest : public CatalogServiceTest {
     replay.AddService("catalog", *writer_, *readers_);
     replay.Subscribe({"catalog", CatalogCacheSubscriber::Topics(), "catalog",
                       events::Delivery::kCacheRefresh, &cache});
+    // What the outbox still holds (the first bus prunes what its subscribers passed) is replayed
+    // in full; the rest the third instance loaded from the database.
+    auto& count = readers_->ForThisThread().Cached("SELECT count(*) FROM outbox");
+    const std::uint64_t held = count.Step() ? static_cast<std::uint64_t>(count.Int64(0)) : 0;
+    count.Reset();
     while (replay.DeliverOnceForTest("catalog")) {
     }
-    EXPECT_GT(replay.Stats("catalog").delivered, 0u) << "nothing was replayed";
+    EXPECT_EQ(replay.Stats("catalog").delivered, held) << "the outbox was not replayed in full";
     replay.Stop();
     check(third);
   }
