@@ -16,12 +16,10 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
-#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <set>
 #include <string>
 #include <thread>
@@ -30,6 +28,7 @@
 #include "support/db_probe.hpp"
 #include "support/http_client.hpp"
 #include "support/local_postgres.hpp"
+#include "support/sale_buyers.hpp"
 #include "support/server_process.hpp"
 #include "support/shop.hpp"
 #include "support/wait.hpp"
@@ -52,13 +51,6 @@ constexpr auto kRetryPause = 50ms;
 constexpr int kHoldTtlS = 5;
 constexpr int kStalePaymentAfterS = 5;
 
-struct Answer {
-  Steady::time_point sent;
-  Steady::duration took;
-  int status = 0;
-  bool retry_after = false;
-};
-
 // Four databases on `pg` and the environment that points a server at them.
 struct ServiceDatabases {
   explicit ServiceDatabases(LocalPostgres& pg) {
@@ -76,85 +68,10 @@ struct ServiceDatabases {
 };
 
 // Many members buying one unit each until told to stop; every answer recorded.
-class Buyers {
+class Buyers : public SaleBuyers {
  public:
-  Buyers(ServerProcess& server, std::int64_t product) : server_(server), product_(product) {
-    for (int m = 1; m <= kMembers; ++m) tokens_.push_back(server.FastToken(1000 + m));
-    for (int t = 0; t < kBuyers; ++t) threads_.emplace_back([this] { Run(); });
-  }
-  ~Buyers() { Stop(); }
-
-  void Stop() {
-    stop_ = true;
-    for (auto& t : threads_) {
-      if (t.joinable()) t.join();
-    }
-  }
-  int sales() const { return sales_.load(); }
-  bool sold_out() const { return sold_out_.load(); }
-  std::vector<Answer> answers() const {
-    std::lock_guard lock(mutex_);
-    return answers_;
-  }
-  std::set<std::int64_t> acknowledged() const {
-    std::lock_guard lock(mutex_);
-    return acknowledged_;
-  }
-  // Sales whose 201 was sent at or after `t`.
-  int SalesSince(Steady::time_point t) const {
-    std::lock_guard lock(mutex_);
-    return static_cast<int>(std::count_if(answers_.begin(), answers_.end(), [&](const Answer& a) {
-      return a.status == 201 && a.sent >= t;
-    }));
-  }
-
- private:
-  void Run() {
-    auto client = std::make_unique<HttpClient>(server_.port());
-    const std::string body = R"({"productId":)" + std::to_string(product_) + R"(,"amount":1})";
-    int member = -1;  // a member keeps asking until the answer is definite (201 or 4xx)
-    while (!stop_) {
-      if (member < 0) member = next_member_.fetch_add(1);
-      if (member >= kMembers) break;
-      Answer a;
-      a.sent = Steady::now();
-      HttpResponse r;
-      try {
-        r = client->PostJson("/payment/request", body, tokens_[static_cast<std::size_t>(member)]);
-      } catch (const std::exception&) {
-        r.status = -1;  // the connection broke: counted as an indefinite answer
-        client = std::make_unique<HttpClient>(server_.port());
-      }
-      a.took = Steady::now() - a.sent;
-      a.status = r.status;
-      a.retry_after = !r.Header("Retry-After").empty();
-      std::lock_guard lock(mutex_);
-      answers_.push_back(a);
-      if (r.status == 201) {
-        acknowledged_.insert(r.Json().at("orderId").as_int64());
-        sales_.fetch_add(1);
-      }
-      if (r.status == 409 && r.ErrorCode() == "SOLD_OUT") sold_out_ = true;
-      if (r.status == 503 || r.status < 0) {
-        // A customer told to come back does, soon (the test is more eager than Retry-After).
-        std::this_thread::sleep_for(kRetryPause);
-      } else {
-        member = -1;
-      }
-    }
-  }
-
-  ServerProcess& server_;
-  const std::int64_t product_;
-  std::vector<std::string> tokens_;
-  std::atomic<bool> stop_{false};
-  std::atomic<int> next_member_{0};
-  std::atomic<int> sales_{0};
-  std::atomic<bool> sold_out_{false};
-  mutable std::mutex mutex_;
-  std::vector<Answer> answers_;
-  std::set<std::int64_t> acknowledged_;
-  std::vector<std::thread> threads_;
+  Buyers(ServerProcess& server, std::int64_t product)
+      : SaleBuyers(server, product, 1001, kMembers, kBuyers, kRetryPause) {}
 };
 
 std::int64_t Count(LocalPostgres& pg, const std::string& db, const std::string& sql) {
@@ -204,7 +121,7 @@ void SellThroughAnOutage(Fault fault, std::chrono::seconds outage) {
   int missing_retry_after = 0;
   std::vector<double> outage_ms;
   double slowest_ms = 0;
-  for (const Answer& a : buyers.answers()) {
+  for (const SaleAnswer& a : buyers.answers()) {
     ++statuses[a.status];
     if (a.status == 503 && !a.retry_after) ++missing_retry_after;
     const double ms = std::chrono::duration<double, std::milli>(a.took).count();
