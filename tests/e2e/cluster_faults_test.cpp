@@ -323,8 +323,11 @@ TEST_F(ClusterFaults, C1LiteInstancesKilledAndRestartedDuringADropLoseAndOversel
   std::mutex mu;
   std::map<int, std::int64_t> paid;  // member -> order id
   std::set<int> unknown;
-  std::map<int, int> statuses;
-  auto attempt = [&](HttpClient& c, int member) -> int {
+  std::map<std::string, int> statuses;
+  // True when the answer is definite: a 201, or a refusal that is final. No answer, a 5xx, or 409
+  // REQUEST_IN_FLIGHT (the key's purchase is still running, e.g. its instance died mid-payment and
+  // another settles it) says "ask again with the same key".
+  auto attempt = [&](HttpClient& c, int member) -> bool {
     HttpResponse r;
     try {
       r = c.PostJson("/payment/request", body, cluster.Token(200'000 + member),
@@ -332,19 +335,22 @@ TEST_F(ClusterFaults, C1LiteInstancesKilledAndRestartedDuringADropLoseAndOversel
     } catch (const std::exception& e) {
       r.status = 0;
     }
+    const std::string code = r.status == 0 ? "" : r.ErrorCode();
     std::lock_guard lock(mu);
-    ++statuses[r.status];
+    ++statuses[std::to_string(r.status) + (code.empty() ? "" : " " + code)];
     if (r.status == 201) {
       const std::int64_t order = r.Json().at("orderId").as_int64();
       auto [it, fresh] = paid.emplace(member, order);
       EXPECT_TRUE(fresh || it->second == order) << "member " << member << " paid twice";
       unknown.erase(member);
-    } else if (r.status == 0 || r.status >= 500) {
-      unknown.insert(member);
-    } else {
-      unknown.erase(member);
+      return true;
     }
-    return r.status;
+    if (r.status == 0 || r.status >= 500 || code == "REQUEST_IN_FLIGHT") {
+      unknown.insert(member);
+      return false;
+    }
+    unknown.erase(member);
+    return true;
   };
   std::vector<std::thread> buyers;
   for (int t = 0; t < 8; ++t) {
@@ -388,8 +394,7 @@ TEST_F(ClusterFaults, C1LiteInstancesKilledAndRestartedDuringADropLoseAndOversel
     EXPECT_TRUE(WaitUntil(
         [&] {
           for (int member : std::set<int>(pending)) {
-            const int status = attempt(c, member);
-            if (status != 0 && status < 500) pending.erase(member);
+            if (attempt(c, member)) pending.erase(member);
           }
           return pending.empty();
         },
@@ -401,9 +406,7 @@ TEST_F(ClusterFaults, C1LiteInstancesKilledAndRestartedDuringADropLoseAndOversel
         kills, next_member.load() - 1, paid.size(), unknown_after_chaos);
   }
   std::string seen;
-  for (const auto& [status, n] : statuses) {
-    seen += " " + std::to_string(status) + "x" + std::to_string(n);
-  }
+  for (const auto& [status, n] : statuses) seen += " [" + status + "] x" + std::to_string(n);
   std::printf("[cluster C1-lite] answers:%s\n", seen.c_str());
   EXPECT_GT(kills, 5);
   EXPECT_LE(static_cast<std::int64_t>(paid.size()), kStock);
