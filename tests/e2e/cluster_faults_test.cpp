@@ -36,15 +36,8 @@ namespace {
 
 using namespace std::chrono_literals;
 
-std::string DatabaseOf(Cluster& cluster, const std::string& service) {
-  std::string upper = service;
-  for (char& ch : upper) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
-  const std::string url = cluster.env().at("ROCKETMART_" + upper + "_DATABASE_URL");
-  return url.substr(url.rfind('/') + 1);
-}
-
 std::int64_t Count(Cluster& cluster, const std::string& service, const std::string& sql) {
-  const std::string text = SharedLocalPostgres().QueryValue(DatabaseOf(cluster, service), sql);
+  const std::string text = SharedLocalPostgres().QueryValue(cluster.DatabaseName(service), sql);
   return text.empty() ? -1 : std::stoll(text);
 }
 
@@ -122,7 +115,7 @@ void ExpectSettled(Cluster& cluster, std::int64_t product, std::int64_t stock) {
             sold)
       << "a charge without a payment (or a payment without its charge)";
   const std::string ids = SharedLocalPostgres().QueryValue(
-      DatabaseOf(cluster, "checkout"),
+      cluster.DatabaseName("checkout"),
       "SELECT COALESCE(string_agg(id::text, ','), '0') FROM (" + payments_of_product + ") x");
   EXPECT_TRUE(WaitUntil(
       [&] {

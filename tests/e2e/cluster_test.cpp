@@ -54,8 +54,7 @@ std::int64_t CreateProductOnSale(Cluster& cluster, std::int64_t stock, std::int6
   // Apart, "live" is the checkout instance's memory (the catalog event's cache refresh); the
   // inventory row is the event's effect, a separate consumer that may commit a moment later
   // (docs/cluster.md, "Known gaps"). A purchase before it answers SOLD_OUT.
-  const std::string url = cluster.env().at("ROCKETMART_CHECKOUT_DATABASE_URL");
-  const std::string db = url.substr(url.rfind('/') + 1);
+  const std::string db = cluster.DatabaseName("checkout");
   EXPECT_TRUE(WaitUntil([&] {
     return SharedLocalPostgres().QueryValue(
                db, "SELECT count(*) FROM inventory WHERE product_id = " + std::to_string(id)) ==
@@ -385,8 +384,7 @@ TEST_F(ClusterTest, ARestartedInstanceKeepsItsNamesAndNoTwoInstancesShareOne) {
   const std::int64_t product = CreateProductOnSale(cluster, 100, 10);
   ExtraCheckout second(cluster);
   ASSERT_TRUE(cluster.WaitForInstances("checkout", 2));
-  const std::string url = cluster.env().at("ROCKETMART_CHECKOUT_DATABASE_URL");
-  const std::string checkout_db = url.substr(url.rfind('/') + 1);
+  const std::string checkout_db = cluster.DatabaseName("checkout");
   // A purchase made on one checkout instance (asked directly, as the gateway would); the name its
   // payment was leased under.
   int member = 400'000;

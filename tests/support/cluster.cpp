@@ -1,5 +1,6 @@
 #include "support/cluster.hpp"
 
+#include <cctype>
 #include <cstdlib>
 #include <exception>
 #include <functional>
@@ -206,6 +207,13 @@ ServerProcess& Cluster::AddInstance(const std::string& service) {
   auto& list = instances_[service];
   list.push_back(Start(service));
   return *list.back();
+}
+
+std::string Cluster::DatabaseName(const std::string& service) const {
+  std::string upper = service;
+  for (char& ch : upper) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+  const std::string url = env_.at("ROCKETMART_" + upper + "_DATABASE_URL");
+  return url.substr(url.rfind('/') + 1);
 }
 
 std::filesystem::path Cluster::mail_dir() const {

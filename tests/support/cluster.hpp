@@ -93,6 +93,8 @@ class Cluster {
   std::filesystem::path mail_dir() const;
   // The environment every process of the cluster gets (keys, URLs, databases).
   const std::map<std::string, std::string>& env() const { return env_; }
+  // The name of `service`'s database on SharedLocalPostgres() ("checkout", "orders", ...).
+  std::string DatabaseName(const std::string& service) const;
 
   // An access token for synthetic identity `n` signed with the cluster's member key.
   std::string Token(std::int64_t n, bool admin = false, bool verified = true) const;
