@@ -112,13 +112,8 @@ CheckoutModule::Stores CheckoutModule::OpenStores(const config::Config& config,
   if (redis != nullptr) {
     auto shared = std::make_unique<RedisAdmission>(
         redis->client(), metrics, RedisAdmissionOptions{.prefix = redis->prefix()});
-    RedisAdmission* admission = shared.get();
-    metrics.AddCounterFn(
-        "checkout_admission_notifications_lost_total",
-        "Admission notifications (settle, give-back) given up after their retries: "
-        "the next rebuild repairs what they changed",
-        "", [admission] { return admission->notifications_lost(); });
-    stores.redis_admission = admission;
+    // (The adapter registers its own counters, notifications lost included.)
+    stores.redis_admission = shared.get();
     stores.admission = std::move(shared);
     // A retry that lands on another instance waits for the first there (its subscription is a
     // connection of its own on the client's loop).
