@@ -57,11 +57,15 @@ struct Claim {
   bool claimed = false;  // false: Redis did not answer Enter (kFirst without a claim)
 };
 
+// One Wait in progress. Completions of its checks and messages may hold it after Wait returned
+// (on another connection's thread, after the waiting loop is gone), so it owns nothing bound to
+// that loop: the timer lives in Wait's frame and is reached only while `finished` is false.
 struct Waiter {
   std::shared_ptr<Claim> claim;
-  std::shared_ptr<asio::steady_timer> timer;
-  bool woken = false;     // guarded by Shared::mutex
-  bool finished = false;  // Wait returned: never post to its executor again
+  asio::any_io_executor executor;       // Wait's; posted to only while !finished
+  asio::steady_timer* timer = nullptr;  // in Wait's frame; valid only while !finished
+  bool woken = false;                   // guarded by Shared::mutex
+  bool finished = false;                // Wait returned (or its frame was destroyed)
 };
 
 std::string Hex(std::uint64_t v) {
@@ -97,16 +101,20 @@ struct RedisIdempotencyGate::Shared : std::enable_shared_from_this<Shared> {
     return Hex(rng()) + Hex(rng());
   }
 
-  // Wakes one waiter (from any thread): its timer is cancelled on its own executor.
-  void WakeLocked(Waiter& w) {
-    if (w.woken || w.finished) return;
-    w.woken = true;
-    asio::post(w.timer->get_executor(), [timer = w.timer] { timer->cancel(); });
+  // Wakes one waiter (from any thread): its timer is cancelled on its own executor, unless Wait
+  // finished meanwhile.
+  void WakeLocked(const std::shared_ptr<Waiter>& w) {
+    if (w->woken || w->finished) return;
+    w->woken = true;
+    asio::post(w->executor, [self = shared_from_this(), w] {
+      std::lock_guard lock(self->mutex);
+      if (!w->finished) w->timer->cancel();
+    });
   }
   void WakeToken(const std::string& token) {
     std::lock_guard lock(mutex);
     auto [from, to] = waiters.equal_range(token);
-    for (auto it = from; it != to; ++it) WakeLocked(*it->second);
+    for (auto it = from; it != to; ++it) WakeLocked(it->second);
   }
 
   // Looks at the waiter's claim; wakes it when the claim is gone or another's. A transport failure
@@ -119,7 +127,7 @@ struct RedisIdempotencyGate::Shared : std::enable_shared_from_this<Shared> {
                         if (!reply.ok() || reply->is_error()) return;
                         if (!reply->is_nil() && reply->str == waiter->claim->token) return;
                         std::lock_guard lock(self->mutex);
-                        self->WakeLocked(*waiter);
+                        self->WakeLocked(waiter);
                       });
   }
   // After a (re)subscription: a message sent meanwhile may be lost, so every waiter looks again.
@@ -280,10 +288,31 @@ asio::awaitable<bool> RedisIdempotencyGate::Wait(const Ticket& ticket,
   if (!claim) co_return false;
   if (!claim->claimed) co_return true;  // no claim to wait for
   const auto deadline = std::chrono::steady_clock::now() + timeout;
+  const auto executor = co_await asio::this_coro::executor;
+  asio::steady_timer timer(executor);
   auto waiter = std::make_shared<Waiter>();
   waiter->claim = claim;
-  const auto executor = co_await asio::this_coro::executor;
-  waiter->timer = std::make_shared<asio::steady_timer>(executor);
+  waiter->executor = executor;
+  waiter->timer = &timer;
+  // Unregisters the waiter when Wait returns or its frame is destroyed unfinished (its loop
+  // stopped): declared after the timer, so it runs while the timer still exists.
+  struct Unregister {
+    Shared& shared;
+    const std::shared_ptr<Waiter>& waiter;
+    ~Unregister() {
+      std::lock_guard lock(shared.mutex);
+      waiter->finished = true;
+      waiter->timer = nullptr;
+      waiter->executor = {};
+      auto [from, to] = shared.waiters.equal_range(waiter->claim->token);
+      for (auto it = from; it != to; ++it) {
+        if (it->second == waiter) {
+          shared.waiters.erase(it);
+          break;
+        }
+      }
+    }
+  } unregister{*shared_, waiter};
   {
     std::lock_guard lock(shared_->mutex);
     shared_->waiters.emplace(claim->token, waiter);
@@ -304,8 +333,8 @@ asio::awaitable<bool> RedisIdempotencyGate::Wait(const Ticket& ticket,
     }
     const auto now = std::chrono::steady_clock::now();
     if (now >= deadline) break;
-    waiter->timer->expires_at(std::min(deadline, now + interval));
-    co_await waiter->timer->async_wait(asio::as_tuple(asio::use_awaitable));
+    timer.expires_at(std::min(deadline, now + interval));
+    co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
     {
       std::lock_guard lock(shared_->mutex);
       if (waiter->woken) {
@@ -316,15 +345,6 @@ asio::awaitable<bool> RedisIdempotencyGate::Wait(const Ticket& ticket,
     if (std::chrono::steady_clock::now() >= deadline) break;
     shared_->Check(waiter);  // a claim that expired (a dead instance) publishes nothing
     interval = std::min(interval * 2, shared_->options.poll_max);
-  }
-  std::lock_guard lock(shared_->mutex);
-  waiter->finished = true;
-  auto [from, to] = shared_->waiters.equal_range(claim->token);
-  for (auto it = from; it != to; ++it) {
-    if (it->second == waiter) {
-      shared_->waiters.erase(it);
-      break;
-    }
   }
   co_return left;
 }
