@@ -3,6 +3,7 @@
 #include <filesystem>
 
 #include "auth/secret.hpp"
+#include "core/time_format.hpp"
 
 namespace rocketmart::app {
 
@@ -18,6 +19,24 @@ Result<auth::Keyring> BuildKeyring(const config::Config& config) {
     secret = std::move(*loaded);
   }
   auth::Keyring keyring;
+  if (!config.auth.previous_key_id.empty()) {
+    // Rotation (battery G2, docs/operations.md): the retiring key verifies until its grace ends.
+    if (config.auth.previous_secret == secret) {
+      return MakeError(Errc::kValidationFailed,
+                       "auth.previous_secret is the current signing key: a rotation needs a new "
+                       "auth.secret (or secret file)");
+    }
+    const auto until = ParseRfc3339(config.auth.previous_key_until);
+    if (!until) {
+      return MakeError(Errc::kValidationFailed,
+                       "auth.previous_key_until must be an RFC 3339 instant");
+    }
+    if (auto st =
+            keyring.Add({config.auth.previous_key_id, config.auth.previous_secret, *until}, false);
+        !st.ok()) {
+      return st.error();
+    }
+  }
   if (auto st = keyring.Add({config.auth.key_id, std::move(secret)}, true); !st.ok()) {
     return st.error();
   }

@@ -24,7 +24,8 @@ namespace rocketmart::auth {
 struct Keyring::Entry {
   std::string kid;
   std::string secret;
-  std::string header_b64;      // Encoded once: every token signed with this key shares the header.
+  std::string header_b64;  // Encoded once: every token signed with this key shares the header.
+  TimePoint verify_until = TimePoint::max();  // A retiring key's end (SigningKey::verify_until).
   EVP_MAC_CTX* mac = nullptr;  // Initialised with the key; duplicated per use (cheaper than init).
 
   Entry() = default;
@@ -331,9 +332,14 @@ Result<void> Keyring::Add(SigningKey key, bool active) {
   if (Contains(key.kid)) {
     return MakeError(Errc::kValidationFailed, "duplicate key id '" + key.kid + "'");
   }
+  if (active && key.verify_until) {
+    return MakeError(Errc::kValidationFailed,
+                     "the signing key '" + key.kid + "' cannot have an end (only a retiring key)");
+  }
   auto entry = std::make_shared<Entry>();
   entry->kid = std::move(key.kid);
   entry->secret = std::move(key.secret);
+  if (key.verify_until) entry->verify_until = *key.verify_until;
   std::string header = R"({"alg":"HS256","typ":"JWT","kid":")";
   header += entry->kid;  // ValidKid guarantees no escaping is needed.
   header += "\"}";
@@ -484,6 +490,8 @@ Result<Claims> Verify(std::string_view token, const Keyring& keyring, const Veri
     if (kid.kind != Kind::kString) return Fail("bad kid");
     key = keyring.Find(kid.str);
     if (key == nullptr) return Fail("unknown kid");
+    // A retired key's tokens end with its grace period, whatever their own `exp` says.
+    if (now >= key->verify_until) return Fail("retired kid");
     // Every key in the ring is HS256, so the algorithm is pinned by construction.
   }
 

@@ -21,6 +21,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -44,6 +45,9 @@ inline constexpr std::string_view kRefreshType = "refresh";
 struct SigningKey {
   std::string kid;     // 1..64 chars of [A-Za-z0-9._-]; appears in the token header.
   std::string secret;  // Raw key bytes, at least kMinSecretBytes.
+  // A retiring key (rotation, battery G2): tokens signed with it verify only before this instant.
+  // Never set on the active key.
+  std::optional<TimePoint> verify_until;
 };
 
 struct Claims;
@@ -53,7 +57,8 @@ struct VerifyOptions;
 class Keyring {
  public:
   // Adds an HS256 key. `active` makes it the signing key (the previous active key stays as
-  // verify-only). Rejects (kValidationFailed) short secrets, malformed or duplicate kids.
+  // verify-only). Rejects (kValidationFailed) short secrets, malformed or duplicate kids, and an
+  // active key with a verify_until.
   Result<void> Add(SigningKey key, bool active);
   // Removes a key; tokens signed with it stop verifying. The active key cannot be removed (returns
   // false): activate its successor first.

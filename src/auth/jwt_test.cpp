@@ -393,6 +393,38 @@ TEST(JwtTest, KeyRotation) {
   EXPECT_THROW((void)Sign(AccessClaims(), verify_only), std::logic_error);
 }
 
+// Battery G2: after a rotation the retiring key's tokens verify until its grace ends, then answer
+// "retired kid" even though their own exp lies later; new tokens carry only the new key.
+TEST(JwtTest, ARetiringKeyVerifiesOnlyUntilItsGraceEnds) {
+  Keyring before;
+  ASSERT_TRUE(before.Add({"k1", kSecret}, true).ok());
+  Claims long_lived = AccessClaims();
+  long_lived.expires_at = kNow + seconds{86'400};
+  const std::string old_token = Sign(long_lived, before);
+
+  const TimePoint grace_end = kNow + seconds{600};
+  Keyring after;
+  ASSERT_TRUE(after.Add({"k1", kSecret, grace_end}, false).ok());
+  ASSERT_TRUE(after.Add({"k2", kOtherSecret}, true).ok());
+  const std::string new_token = Sign(AccessClaims(), after);
+  EXPECT_EQ(*Base64UrlDecode(new_token.substr(0, new_token.find('.'))),
+            R"({"alg":"HS256","typ":"JWT","kid":"k2"})");
+
+  EXPECT_TRUE(Verify(old_token, after, Options(), kNow).ok());
+  EXPECT_TRUE(Verify(old_token, after, Options(), grace_end - seconds{1}).ok());
+  auto at_end = Verify(old_token, after, Options(), grace_end);
+  ASSERT_FALSE(at_end.ok());
+  EXPECT_EQ(at_end.error().code, Errc::kUnauthenticated);
+  EXPECT_EQ(at_end.error().message, "retired kid");
+  EXPECT_TRUE(Verify(new_token, after, Options(), grace_end).ok());
+
+  // The signing key has no end: a ring that would stop verifying its own tokens is refused.
+  Keyring wrong;
+  auto ending_active = wrong.Add({"k2", kOtherSecret, grace_end}, true);
+  ASSERT_FALSE(ending_active.ok());
+  EXPECT_EQ(ending_active.error().code, Errc::kValidationFailed);
+}
+
 TEST(JwtTest, KeyringRejectsBadKeys) {
   Keyring ring;
   auto short_key = ring.Add({"k1", std::string(31, 'x')}, true);

@@ -14,6 +14,8 @@
 #include <sstream>
 #include <thread>
 
+#include "auth/base64url.hpp"
+#include "core/time_format.hpp"
 #include "support/http_client.hpp"
 #include "support/server_process.hpp"
 #include "support/shop.hpp"
@@ -565,6 +567,82 @@ TEST(MembersDemo, TheDemoAccountsAreRealWithPasswordsGeneratedPerDataDirectory) 
                                              {"password", demo["DEMO_ADMIN_PASSWORD"]}}))
                 .status,
             200);
+}
+
+// The key id in a token's header.
+std::string KidOf(const std::string& token) {
+  const auto header = auth::Base64UrlDecode(token.substr(0, token.find('.')));
+  if (!header) return "";
+  return std::string(boost::json::parse(*header).at("kid").as_string());
+}
+
+// Battery G2 through the real binary: a server signing with k1 is restarted on k2 with k1 as the
+// retiring key. k1's access tokens keep working during the grace period, the session's refresh
+// token too (it is opaque: no key), and new tokens carry only k2; once the grace period is over
+// (the same directory started with an end in the past), k1's tokens answer 401 and k2's keep
+// working.
+TEST(MembersKeys, ARotatedKeysTokensWorkUntilTheGraceEndsAndNewTokensCarryTheNewKey) {
+  if (OnCluster()) GTEST_SKIP() << kNoDemoSeedOnCluster;
+  TempDir dir;
+  const std::string k1_secret(64, 'a'), k2_secret(64, 'b');
+  auto login = [](HttpClient& c, std::map<std::string, std::string>& demo) {
+    auto r = c.PostJson("/auth/login", boost::json::serialize(boost::json::object{
+                                           {"email", demo["DEMO_BUYER_EMAIL"]},
+                                           {"password", demo["DEMO_BUYER_PASSWORD"]}}));
+    EXPECT_EQ(r.status, 200) << r.body;
+    return r.status == 200 ? r.Json().as_object() : boost::json::object{};
+  };
+  auto text = [](const boost::json::object& o, const char* name) {
+    return std::string(o.at(name).as_string());
+  };
+
+  std::string k1_access, k1_refresh;
+  std::map<std::string, std::string> demo;
+  {
+    ServerProcess k1(
+        {.env = {{"ROCKETMART_AUTH_SECRET", k1_secret}, {"ROCKETMART_AUTH_KEY_ID", "k1"}},
+         .data_dir = dir.path(),
+         .seed_demo = true});
+    demo = ReadDemoAccounts(dir.path());
+    HttpClient c(k1.port());
+    const auto tokens = login(c, demo);
+    k1_access = text(tokens, "accessToken");
+    k1_refresh = text(tokens, "refreshToken");
+    EXPECT_EQ(KidOf(k1_access), "k1");
+    EXPECT_EQ(c.Get("/member/me", k1_access).status, 200);
+  }
+
+  std::map<std::string, std::string> rotated = {
+      {"ROCKETMART_AUTH_SECRET", k2_secret},
+      {"ROCKETMART_AUTH_KEY_ID", "k2"},
+      {"ROCKETMART_AUTH_PREVIOUS_KEY_ID", "k1"},
+      {"ROCKETMART_AUTH_PREVIOUS_SECRET", k1_secret},
+      {"ROCKETMART_AUTH_PREVIOUS_KEY_UNTIL",
+       FormatRfc3339(std::chrono::system_clock::now() + std::chrono::hours(1))}};
+  std::string k2_access;
+  {
+    ServerProcess during({.env = rotated, .data_dir = dir.path(), .seed_demo = true});
+    HttpClient c(during.port());
+    EXPECT_EQ(c.Get("/member/me", k1_access).status, 200);  // in its grace period
+    const auto fresh = login(c, demo);
+    k2_access = text(fresh, "accessToken");
+    EXPECT_EQ(KidOf(k2_access), "k2");
+    // A refresh token is opaque (a database record, no key): the session from before the
+    // rotation goes on, and the access token it returns is signed with k2.
+    auto refreshed = c.PostJson(
+        "/auth/refresh", boost::json::serialize(boost::json::object{{"refreshToken", k1_refresh}}));
+    ASSERT_EQ(refreshed.status, 200) << refreshed.body;
+    EXPECT_EQ(KidOf(text(refreshed.Json().as_object(), "accessToken")), "k2");
+    EXPECT_EQ(c.Get("/member/me", k2_access).status, 200);
+  }
+
+  rotated["ROCKETMART_AUTH_PREVIOUS_KEY_UNTIL"] =
+      FormatRfc3339(std::chrono::system_clock::now() - std::chrono::seconds(1));
+  ServerProcess after({.env = rotated, .data_dir = dir.path(), .seed_demo = true});
+  HttpClient c(after.port());
+  auto refused = c.Get("/member/me", k1_access);
+  EXPECT_EQ(refused.status, 401) << refused.body;
+  EXPECT_EQ(c.Get("/member/me", k2_access).status, 200);
 }
 
 }  // namespace

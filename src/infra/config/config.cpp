@@ -13,6 +13,7 @@
 #include <variant>
 
 #include "core/http_url.hpp"
+#include "core/time_format.hpp"
 #include "infra/http/client_address.hpp"
 
 extern char**
@@ -54,6 +55,12 @@ const char* CheckKeyId(std::string_view v) {
            c == '_' || c == '-';
   });
   return ok ? nullptr : "must use only the characters [A-Za-z0-9._-]";
+}
+
+const char* CheckRfc3339(std::string_view v) {
+  return v.empty() || ParseRfc3339(v)
+             ? nullptr
+             : "must be an RFC 3339 UTC instant, e.g. 2026-12-01T12:00:00Z";
 }
 
 const char* CheckHmacSecret(std::string_view v) {
@@ -278,6 +285,12 @@ const FieldSpec kFields[] = {
   RM_SECRET(auth.secret, CheckHmacSecret, "HMAC signing secret (>= 32 bytes); usually from env."),
   RM_STR(auth.secret_file, 0, kMaxString,
          "Secret file, created if missing; empty = `<data_dir>/secrets/jwt.key`."),
+  RM_STR_CHECKED(auth.previous_key_id, 0, 64, CheckKeyId,
+         "Key rotation (docs/operations.md): the `kid` of the key being retired; its tokens still verify until auth.previous_key_until, new ones are signed with auth.key_id. Empty = no previous key."),
+  RM_SECRET(auth.previous_secret, CheckHmacSecret,
+            "Key rotation: the retiring key's secret (its old auth.secret); required with auth.previous_key_id."),
+  RM_STR_CHECKED(auth.previous_key_until, 0, 64, CheckRfc3339,
+         "Key rotation: the instant (RFC 3339, e.g. `2026-12-01T12:00:00Z`) from which tokens signed with the previous key answer 401; required with auth.previous_key_id."),
   RM_SECRET(auth.internal_secret, CheckHmacSecret,
             "Services run apart (`serve --service`): the key the gateway signs each forwarded request's internal identity with (>= 32 bytes; never auth.secret); required in that mode."),
   RM_ENUM(log.level, kLogLevels, "Minimum log level."),
@@ -739,6 +752,21 @@ namespace {
 Status CheckAcrossKeys(const Config& c) {
   if (c.events.transport == "redis-streams" && c.redis.url.empty()) {
     return Invalid("events.transport = \"redis-streams\" needs redis.url");
+  }
+  const bool any_previous = !c.auth.previous_key_id.empty() || !c.auth.previous_secret.empty() ||
+                            !c.auth.previous_key_until.empty();
+  if (any_previous && (c.auth.previous_key_id.empty() || c.auth.previous_secret.empty() ||
+                       c.auth.previous_key_until.empty())) {
+    return Invalid(
+        "key rotation needs all three of auth.previous_key_id, auth.previous_secret and "
+        "auth.previous_key_until");
+  }
+  if (any_previous && c.auth.previous_key_id == c.auth.key_id) {
+    return Invalid(
+        "auth.previous_key_id must differ from auth.key_id (the new key needs its own id)");
+  }
+  if (any_previous && c.auth.previous_secret == c.auth.secret) {
+    return Invalid("auth.previous_secret equals auth.secret: a rotation needs a new secret");
   }
   if (c.server.admin_port > 0 && c.server.admin_port == c.server.port) {
     return Invalid("server.admin_port " + std::to_string(c.server.admin_port) +

@@ -81,6 +81,10 @@ struct AuthConfig {
   int refresh_ttl_s = 2'592'000;  // Absolute lifetime of a refresh-token family (30 days).
   std::string secret;             // Secret; empty = unset (then the secret file is used).
   std::string secret_file;        // Empty = <storage.data_dir>/secrets/jwt.key (see JwtSecretPath).
+  // Key rotation (battery G2): the retiring key, verify-only until previous_key_until (RFC 3339).
+  std::string previous_key_id;
+  std::string previous_secret;  // Secret.
+  std::string previous_key_until;
   // Services run apart: the key of the gateway's internal identity (auth/internal_identity.hpp).
   std::string internal_secret;  // Secret; required with `serve --service`.
 };

@@ -563,4 +563,35 @@ TEST_F(ConfigTest, TheAdminListenerNeedsAPortOfItsOwn) {
 }
 
 }  // namespace
+TEST_F(ConfigTest, AKeyRotationNamesTheRetiringKeyItsSecretAndItsEnd) {
+  const std::string old_secret(32, 'o'), new_secret(32, 'n');
+  const std::map<std::string, std::string> env = {{"ROCKETMART_AUTH_SECRET", new_secret},
+                                                  {"ROCKETMART_AUTH_PREVIOUS_SECRET", old_secret}};
+  auto cfg = LoadToml(
+      "[auth]\nkey_id = \"k2\"\nprevious_key_id = \"k1\"\n"
+      "previous_key_until = \"2026-12-01T12:00:00Z\"\n",
+      env);
+  ASSERT_TRUE(cfg.ok()) << ErrorOf(cfg);
+  EXPECT_EQ(cfg->auth.previous_key_id, "k1");
+  EXPECT_EQ(cfg->auth.previous_secret, old_secret);
+  EXPECT_EQ(cfg->auth.previous_key_until, "2026-12-01T12:00:00Z");
+
+  // Any one of the three without the others, a reused id or secret, or a bad instant: refused.
+  EXPECT_THAT(ErrorOf(LoadToml("[auth]\nprevious_key_id = \"k0\"\n", env)),
+              HasSubstr("needs all three"));
+  EXPECT_THAT(ErrorOf(LoadToml("[auth]\nkey_id = \"k1\"\nprevious_key_id = \"k1\"\n"
+                               "previous_key_until = \"2026-12-01T12:00:00Z\"\n",
+                               env)),
+              HasSubstr("must differ from auth.key_id"));
+  EXPECT_THAT(ErrorOf(LoadToml("[auth]\nkey_id = \"k2\"\nprevious_key_id = \"k1\"\n"
+                               "previous_key_until = \"2026-12-01T12:00:00Z\"\n",
+                               {{"ROCKETMART_AUTH_SECRET", new_secret},
+                                {"ROCKETMART_AUTH_PREVIOUS_SECRET", new_secret}})),
+              HasSubstr("a rotation needs a new secret"));
+  EXPECT_THAT(ErrorOf(LoadToml("[auth]\nkey_id = \"k2\"\nprevious_key_id = \"k1\"\n"
+                               "previous_key_until = \"tomorrow\"\n",
+                               env)),
+              HasSubstr("RFC 3339"));
+}
+
 }  // namespace rocketmart::config
