@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <boost/json/parse.hpp>
+#include <cctype>
 #include <cstdio>
 #include <stdexcept>
 #include <thread>
@@ -127,8 +128,13 @@ void GatewayRoot::Start() {
       options.body = http::BodyRule::kJson;
       options.page = true;
       const bool stream = std::string_view(path).ends_with("/stream");
-      p.router.Add(*method, std::string(path), std::move(options),
-                   gateway::ForwardTo(target, p.cluster->internal_keys(), p.clock, stream));
+      std::string upper(name);
+      for (char& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+      const gateway::RevokedTokens* catch_up =
+          gateway::EndsSessions(upper, path) ? &p.gateway->revoked_tokens() : nullptr;
+      p.router.Add(
+          *method, std::string(path), std::move(options),
+          gateway::ForwardTo(target, p.cluster->internal_keys(), p.clock, stream, catch_up));
       ++forwarded;
     }
   }

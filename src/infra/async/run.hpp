@@ -28,4 +28,12 @@ T RunToCompletion(boost::asio::awaitable<T> task) {
   return std::move(*out);
 }
 
+inline void RunToCompletion(boost::asio::awaitable<void> task) {
+  boost::asio::io_context ioc;
+  std::exception_ptr failure;
+  boost::asio::co_spawn(ioc, std::move(task), [&failure](std::exception_ptr e) { failure = e; });
+  ioc.run();
+  if (failure) std::rethrow_exception(failure);
+}
+
 }  // namespace rocketmart::async

@@ -40,6 +40,8 @@ class GatewayModule final : public module::Module {
   GatewayModule(const config::Config& config, const Clock& clock, metrics::Registry& metrics,
                 Stores stores, auth::Keyring keyring);
 
+  // The deny-list's read side (the gateway's proxy catches it up after session-ending answers).
+  const RevokedTokens& revoked_tokens() const { return *stores_.revoked; }
   // What the servers authenticate members with.
   const http::Authenticator& authenticator() const { return authenticator_; }
   // Served: members' TokenRevoker, bound in-process to the deny-list.

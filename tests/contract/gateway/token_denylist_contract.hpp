@@ -6,7 +6,8 @@
 // propagation bound; a token denial covers that jti only, a family denial every jti
 // "<family>.<anything>" of that member only, an "issued before" instant every earlier iat of that
 // member and never moves back; denials are idempotent and outlive the pruning of others until
-// they expire; parallel denials from many writers all land.
+// they expire; parallel denials from many writers all land; after CatchUp on an instance, every
+// denial completed before on any instance is in its answers at once.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -154,6 +155,25 @@ TEST_P(TokenDenylistContract, EveryInstanceOverTheStoreRefusesADeniedToken) {
       },
       fixture_->propagation()));
   EXPECT_FALSE(b.revoked.IsRevoked(7, "fam.b", now));
+}
+
+// The barrier: once CatchUp returned on an instance, every denial another instance completed
+// before is in its answers, with no waiting (a logout recorded by members is enforced by the
+// gateway that relays its answer from the client's next request on). Many rounds: without the
+// barrier, a read right after another instance's denial loses the race now and then.
+TEST_P(TokenDenylistContract, AfterCatchUpEveryEarlierDenialOfAnyInstanceIsInTheAnswers) {
+  DenylistInstance a = fixture_->Open();
+  DenylistInstance b = fixture_->Open();
+  const TimePoint now = Now();
+  for (int round = 0; round < 200; ++round) {
+    const std::string family = "cu" + std::to_string(round);
+    DenyFamily(a, 11, family, Later());
+    async::RunToCompletion(b.revoked.CatchUp(fixture_->propagation()));
+    ASSERT_TRUE(b.revoked.IsRevoked(11, family + ".x", now)) << "round " << round;
+    InvalidateBefore(b, 12 + round, now + std::chrono::seconds{1});
+    async::RunToCompletion(a.revoked.CatchUp(fixture_->propagation()));
+    ASSERT_TRUE(a.revoked.IsRevoked(12 + round, "y.z", now)) << "round " << round;
+  }
 }
 
 // Concurrency: writers released together on two instances, readers checking meanwhile. Every

@@ -22,6 +22,10 @@ class InMemoryTokenDenylist final : public RevokedTokens, public TokenDenials {
 
   bool IsRevoked(std::int64_t member_id, std::string_view token_id,
                  TimePoint issued_at) const override;
+  // One store in this process: every completed denial is already in the answers.
+  boost::asio::awaitable<void> CatchUp(std::chrono::milliseconds /*bound*/) const override {
+    co_return;
+  }
   boost::asio::awaitable<Status> DenyToken(std::int64_t member_id, std::string token_id,
                                            TimePoint expires_at) override;
   boost::asio::awaitable<Status> DenyFamily(std::int64_t member_id, std::string family_id,

@@ -12,11 +12,16 @@
 //  - RevokedTokens (read): the check every authenticated request pays. Answered from process
 //    memory (a shared adapter keeps a local replica its store feeds), so it never blocks and
 //    never fails. A denial is kept at least until its `expires_at` (the latest expiry a token it
-//    covers can have); after that the token is refused by its own `exp` anyway.
+//    covers can have); after that the token is refused by its own `exp` anyway. CatchUp is the
+//    read side's barrier: when it returns, every denial completed (on any instance) before it was
+//    called is in this instance's answers, so the client whose logout another process recorded
+//    is refused at once by the gateway that relayed it (bounded: with the store down it returns
+//    after `bound`, and the propagation bound applies).
 // Thread-safe.
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
+#include <chrono>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -32,6 +37,7 @@ class RevokedTokens {
   // True when the access token (member, jti, iat) was denied.
   virtual bool IsRevoked(std::int64_t member_id, std::string_view token_id,
                          TimePoint issued_at) const = 0;
+  virtual boost::asio::awaitable<void> CatchUp(std::chrono::milliseconds bound) const = 0;
 };
 
 class TokenDenials {

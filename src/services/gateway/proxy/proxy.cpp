@@ -227,10 +227,18 @@ bool IsStrippedRequestHeader(std::string_view name) {
 }
 
 http::Handler ForwardTo(ProxyTarget& target, const auth::Keyring& internal_keys, const Clock& clock,
-                        bool stream) {
+                        bool stream, const RevokedTokens* catch_up) {
   if (stream) {
     return [&target, &internal_keys, &clock](http::Request& req) -> asio::awaitable<Response> {
       co_return co_await ForwardStream(target, internal_keys, clock, req);
+    };
+  }
+  if (catch_up != nullptr) {
+    return [&target, &internal_keys, &clock,
+            catch_up](http::Request& req) -> asio::awaitable<Response> {
+      Response response = co_await Forward(target, internal_keys, clock, req);
+      co_await catch_up->CatchUp(kDenylistCatchUp);
+      co_return response;
     };
   }
   return [&target, &internal_keys, &clock](http::Request& req) -> asio::awaitable<Response> {

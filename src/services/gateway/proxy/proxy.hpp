@@ -20,6 +20,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <functional>
 #include <string>
 #include <vector>
@@ -28,6 +29,7 @@
 #include "core/clock.hpp"
 #include "infra/http/client/client.hpp"
 #include "infra/http/router.hpp"
+#include "services/gateway/ports/token_denylist.hpp"
 
 namespace rocketmart::gateway {
 
@@ -40,9 +42,14 @@ struct ProxyTarget {
 };
 
 // A handler that forwards to `target` (which must outlive it); `stream`: the route answers a
-// Server-Sent Events stream.
+// Server-Sent Events stream. `catch_up` (a route that EndsSessions): the answer is held until
+// that deny-list replica caught up (at most kDenylistCatchUp), so a logout relayed here is
+// enforced here from the next request on.
 http::Handler ForwardTo(ProxyTarget& target, const auth::Keyring& internal_keys, const Clock& clock,
-                        bool stream);
+                        bool stream, const RevokedTokens* catch_up = nullptr);
+
+// The deny-list's propagation bound (issue 14): how long a session-ending answer waits at most.
+inline constexpr std::chrono::milliseconds kDenylistCatchUp{1000};
 
 // True for a header the gateway never passes on to a service (see above). Case-insensitive.
 bool IsStrippedRequestHeader(std::string_view name);

@@ -37,4 +37,12 @@ std::optional<std::string_view> OwnerOf(std::string_view path) {
   return std::nullopt;
 }
 
+bool EndsSessions(std::string_view method, std::string_view path) {
+  if (method == "POST") {
+    return path == "/auth/refresh" || path == "/auth/logout" || path == "/auth/logout-all" ||
+           path == "/member/reset-password";
+  }
+  return method == "PUT" && path == "/member/update-password";
+}
+
 }  // namespace rocketmart::gateway

@@ -14,4 +14,10 @@ namespace rocketmart::gateway {
 // route pattern ("/products/{id}") or a concrete path ("/products/7"). Pure; thread-safe.
 std::optional<std::string_view> OwnerOf(std::string_view path);
 
+// True for the routes whose answer may come after members denied access tokens (logout,
+// logout-all, a refresh token's reuse, a password change or reset): the gateway that relays the
+// answer first catches its deny-list replica up (RevokedTokens::CatchUp), so the client is refused
+// at once on the next request, not a moment later. `method` upper case, `path` a route pattern.
+bool EndsSessions(std::string_view method, std::string_view path);
+
 }  // namespace rocketmart::gateway

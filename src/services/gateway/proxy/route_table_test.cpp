@@ -37,6 +37,18 @@ TEST(RouteTable, WholeSegmentsOnlyAndTheGatewaysOwn) {
   }
 }
 
+TEST(RouteTable, TheRoutesThatEndSessionsAreCaughtUpOn) {
+  for (const char* path :
+       {"/auth/refresh", "/auth/logout", "/auth/logout-all", "/member/reset-password"}) {
+    EXPECT_TRUE(EndsSessions("POST", path)) << path;
+  }
+  EXPECT_TRUE(EndsSessions("PUT", "/member/update-password"));
+  EXPECT_FALSE(EndsSessions("GET", "/member/reset-password"));  // the page, not the reset
+  EXPECT_FALSE(EndsSessions("POST", "/auth/login"));
+  EXPECT_FALSE(EndsSessions("PUT", "/member/update-profile"));
+  EXPECT_FALSE(EndsSessions("POST", "/payment/request"));
+}
+
 TEST(ProxyHeaders, IdentityAndAddressClaimsFromClientsAreStripped) {
   for (const char* name : {"Authorization", "x-rocketmart-identity", "X-User-Id", "X-Member-Id",
                            "X-Forwarded-For", "x-forwarded-host", "Forwarded", "X-Real-IP"}) {

@@ -2,12 +2,18 @@
 
 #include <spdlog/spdlog.h>
 
+#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <charconv>
+#include <cstdio>
 #include <future>
 #include <optional>
+#include <random>
 #include <thread>
 #include <vector>
 
@@ -62,7 +68,24 @@ Status Done(const redis::ReplyResult& reply) {
   return Ok();
 }
 
+std::string RandomHex() {
+  std::random_device rd;
+  char buf[17];
+  std::snprintf(buf, sizeof buf, "%08x%08x", rd(), rd());
+  return buf;
+}
+
 }  // namespace
+
+// A CatchUp waiting for its marker. The subscription's thread marks it seen and cancels its timer
+// on the waiting loop; the timer lives in CatchUp's frame and is reached only while !finished.
+struct RedisTokenDenylist::Marker {
+  std::mutex mutex;
+  asio::any_io_executor executor;
+  asio::steady_timer* timer = nullptr;
+  bool seen = false;
+  bool finished = false;
+};
 
 RedisTokenDenylist::RedisTokenDenylist(redis::Client& client,
                                        asio::io_context::executor_type executor, const Clock& clock,
@@ -71,6 +94,7 @@ RedisTokenDenylist::RedisTokenDenylist(redis::Client& client,
       executor_(executor),
       clock_(clock),
       prefix_(std::move(prefix)),
+      marker_base_(RandomHex()),
       replica_(clock) {}
 
 RedisTokenDenylist::~RedisTokenDenylist() {
@@ -148,8 +172,26 @@ asio::awaitable<void> RedisTokenDenylist::Reload() {
 }
 
 void RedisTokenDenylist::Apply(const std::string& message) {
-  // t|<member>|<expires ms>|<jti>, f|<member>|<expires ms>|<family>, b|<member>|<instant ms>
+  // t|<member>|<expires ms>|<jti>, f|<member>|<expires ms>|<family>, b|<member>|<instant ms>,
+  // m|<nonce> (a CatchUp's marker: everything before it was applied above)
   if (message.size() < 2 || message[1] != '|') return;
+  if (message[0] == 'm') {
+    std::shared_ptr<Marker> marker;
+    {
+      std::lock_guard lock(markers_mutex_);
+      auto it = markers_.find(message.substr(2));
+      if (it == markers_.end()) return;  // another instance's, or given up
+      marker = it->second;
+    }
+    std::lock_guard lock(marker->mutex);
+    if (marker->finished || marker->seen) return;
+    marker->seen = true;
+    asio::post(marker->executor, [marker] {
+      std::lock_guard lock(marker->mutex);
+      if (!marker->finished) marker->timer->cancel();
+    });
+    return;
+  }
   const auto rest = MemberAnd(std::string_view(message).substr(2));
   if (!rest) return;
   const auto [member, tail] = *rest;
@@ -174,6 +216,48 @@ void RedisTokenDenylist::Apply(const std::string& message) {
 bool RedisTokenDenylist::IsRevoked(std::int64_t member_id, std::string_view token_id,
                                    TimePoint issued_at) const {
   return replica_.IsRevoked(member_id, token_id, issued_at);
+}
+
+asio::awaitable<void> RedisTokenDenylist::CatchUp(std::chrono::milliseconds bound) const {
+  if (!loaded_.load()) co_return;  // no replica yet: nothing served, nothing to catch up on
+  const std::string nonce =
+      marker_base_ + "." + std::to_string(next_marker_.fetch_add(1, std::memory_order_relaxed));
+  const auto executor = co_await asio::this_coro::executor;
+  asio::steady_timer timer(executor, bound);
+  auto marker = std::make_shared<Marker>();
+  marker->executor = executor;
+  marker->timer = &timer;
+  {
+    std::lock_guard lock(markers_mutex_);
+    markers_.emplace(nonce, marker);
+  }
+  // However the frame ends (returned, or destroyed with its loop): unregistered before the timer
+  // goes, so no wake-up reaches a timer that is gone.
+  struct Unregister {
+    const RedisTokenDenylist& self;
+    const std::string& nonce;
+    const std::shared_ptr<Marker>& marker;
+    ~Unregister() {
+      {
+        std::lock_guard lock(self.markers_mutex_);
+        self.markers_.erase(nonce);
+      }
+      std::lock_guard lock(marker->mutex);
+      marker->finished = true;
+      marker->timer = nullptr;
+      marker->executor = {};
+    }
+  } unregister{*this, nonce, marker};
+  std::vector<std::string> publish = {"PUBLISH", prefix_ + "deny:feed", "m|" + nonce};
+  const redis::ReplyResult reply = co_await client_.Command(std::move(publish));
+  // Published to nobody (our subscription is down): it reloads when it is back. Not published:
+  // Redis is down and the propagation bound applies.
+  if (!reply.ok() || reply->is_error() || reply->integer == 0) co_return;
+  {
+    std::lock_guard lock(marker->mutex);
+    if (marker->seen) co_return;
+  }
+  co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
 }
 
 asio::awaitable<Status> RedisTokenDenylist::DenyToken(std::int64_t member_id, std::string token_id,

@@ -27,7 +27,9 @@
 #include <boost/asio/io_context.hpp>
 #include <chrono>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <unordered_map>
 
 #include "infra/redis/client.hpp"
 #include "services/gateway/adapters/in_memory_token_denylist.hpp"
@@ -52,6 +54,10 @@ class RedisTokenDenylist final : public RevokedTokens, public TokenDenials {
 
   bool IsRevoked(std::int64_t member_id, std::string_view token_id,
                  TimePoint issued_at) const override;
+  // Publishes a marker on the feed and waits until this instance's subscription delivers it: Redis
+  // delivers a channel's messages in order, so every denial published before (by any instance,
+  // e.g. members recording the logout it answered) has been applied by then.
+  boost::asio::awaitable<void> CatchUp(std::chrono::milliseconds bound) const override;
   boost::asio::awaitable<Status> DenyToken(std::int64_t member_id, std::string token_id,
                                            TimePoint expires_at) override;
   boost::asio::awaitable<Status> DenyFamily(std::int64_t member_id, std::string family_id,
@@ -72,6 +78,11 @@ class RedisTokenDenylist final : public RevokedTokens, public TokenDenials {
   const std::string prefix_;
   InMemoryTokenDenylist replica_;
   std::shared_ptr<redis::Connection> subscriber_;
+  struct Marker;  // one CatchUp in progress
+  mutable std::mutex markers_mutex_;
+  mutable std::unordered_map<std::string, std::shared_ptr<Marker>> markers_;  // by nonce
+  mutable std::atomic<std::uint64_t> next_marker_{0};
+  const std::string marker_base_;  // random per instance: markers of other gateways never match
   std::atomic<std::uint64_t> reloads_{0};
   std::atomic<bool> loaded_{false};
 };
