@@ -641,6 +641,18 @@ class RedisStreamsEventBus::Impl {
     std::vector<Entry> entries = ParseEntries(reply->elements[1], sub.source->name);
     if (entries.empty()) return entries;
     sub.source->reclaimed.fetch_add(entries.size(), kRelaxed);
+    return SetAsideOverDelivered(r, std::move(entries));
+  }
+
+  // Of `entries` (in id order, pending under `r`'s consumer name, just handed to it by XAUTOCLAIM
+  // or read again from its own pending list: either counts a delivery), those handed out more than
+  // max_deliveries times without an acknowledgement are set aside as dead letters and
+  // acknowledged; returns the others. An entry whose handling kills the process every time thus
+  // stops coming back, whether another instance takes it over or the same one restarts under its
+  // name.
+  std::vector<Entry> SetAsideOverDelivered(Reader& r, std::vector<Entry> entries) {
+    if (entries.empty()) return entries;
+    Sub& sub = *r.sub;
     auto counts = Command({"XPENDING", sub.source->key, sub.name, entries.front().id,
                            entries.back().id, std::to_string(entries.size()), r.consumer});
     if (!Usable(counts, "XPENDING")) return entries;
@@ -689,6 +701,7 @@ class RedisStreamsEventBus::Impl {
           entries = ParseRead(*reply, sub.source->name);
           if (entries.empty()) own_pending = false;
           sub.source->reclaimed.fetch_add(entries.size(), kRelaxed);
+          entries = SetAsideOverDelivered(r, std::move(entries));
         }
       } else if (SteadyClock::now() >= next_claim) {
         entries = Reclaim(r, cursor);

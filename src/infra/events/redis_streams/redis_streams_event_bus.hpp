@@ -16,7 +16,7 @@
 //   A consumer first reads its own pending entries (a restart under the same name), and every
 //   claim_interval takes over entries another consumer left pending longer than claim_idle
 //   (XAUTOCLAIM: a dead or hung instance); an entry handed out more than max_deliveries times
-//   without an acknowledgement is set aside as a dead letter. A missing group (Redis lost it) is
+//   without an acknowledgement, by either path, is set aside as a dead letter. A missing group (Redis lost it) is
 //   created again from the start of the stream: the effect's claims make the replay harmless.
 // - A cache refresh reads the stream on its own (XREAD, no group) from a position in memory, set
 //   at Start() to the stream's last id.
