@@ -337,6 +337,7 @@ TEST(RedisStreamsBattery, AnEntryHandedOutTooOftenIsSetAsideWhenItsConsumerResta
   EXPECT_TRUE(WaitUntil([&] { return pending().rfind("0\n", 0) == 0; }, 10s)) << pending();
   const auto letters = restarted->DeadLetters("consumer");
   const auto stats = restarted->Stats("producer");
+  const auto dead_lettered = restarted->DeadLettered("producer", "effects");
   restarted->Stop();
   relay->Stop();
   {
@@ -349,6 +350,7 @@ TEST(RedisStreamsBattery, AnEntryHandedOutTooOftenIsSetAsideWhenItsConsumerResta
   EXPECT_EQ(letters[0].subscriber, "effects");
   EXPECT_NE(letters[0].reason.find("handed out 4 times"), std::string::npos) << letters[0].reason;
   EXPECT_EQ(stats.dead_letters, 1u);
+  EXPECT_EQ(dead_lettered, 1u);
   EXPECT_EQ(world.Effects(), (std::map<std::string, int>{{"p1", 1}}));
 }
 

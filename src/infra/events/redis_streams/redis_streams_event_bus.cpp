@@ -142,7 +142,8 @@ struct RedisStreamsEventBus::Sub {
   std::vector<std::string> topics;
   std::vector<EventSubscriber*> instances;
   std::atomic<std::int64_t> lag{0};
-  std::atomic<std::int64_t> position{0};  // a cache refresh: the last seq handed over
+  std::atomic<std::int64_t> position{0};       // a cache refresh: the last seq handed over
+  std::atomic<std::uint64_t> dead_letters{0};  // set aside by this process since Start()
 
   bool Wants(const std::string& topic) const {
     return std::find(topics.begin(), topics.end(), topic) != topics.end();
@@ -337,12 +338,22 @@ class RedisStreamsEventBus::Impl {
   }
 
   std::int64_t Lag(std::string_view source, std::string_view subscriber) const {
+    const Sub* sub = FindSub(source, subscriber);
+    return sub ? sub->lag.load(kRelaxed) : -1;
+  }
+
+  std::uint64_t DeadLettered(std::string_view source, std::string_view subscriber) const {
+    const Sub* sub = FindSub(source, subscriber);
+    return sub ? sub->dead_letters.load(kRelaxed) : 0;
+  }
+
+  const Sub* FindSub(std::string_view source, std::string_view subscriber) const {
     const Source* s = Find(source);
-    if (s == nullptr) return -1;
+    if (s == nullptr) return nullptr;
     for (const Sub* sub : s->subs) {
-      if (sub->name == subscriber) return sub->lag.load(kRelaxed);
+      if (sub->name == subscriber) return sub;
     }
-    return -1;
+    return nullptr;
   }
 
   Source* Find(std::string_view name) const {
@@ -600,6 +611,7 @@ class RedisStreamsEventBus::Impl {
     spdlog::error("events redis {}: {} set aside event {} ({}): {}", letter.source,
                   letter.subscriber, letter.event_id, letter.topic, letter.reason);
     r.sub->source->dead_letters.fetch_add(1, kRelaxed);
+    r.sub->dead_letters.fetch_add(1, kRelaxed);
     return true;
   }
 
@@ -821,6 +833,11 @@ std::vector<DeadLetter> RedisStreamsEventBus::DeadLetters(std::string_view consu
 
 std::int64_t RedisStreamsEventBus::Lag(std::string_view source, std::string_view subscriber) const {
   return impl_->Lag(source, subscriber);
+}
+
+std::uint64_t RedisStreamsEventBus::DeadLettered(std::string_view source,
+                                                 std::string_view subscriber) const {
+  return impl_->DeadLettered(source, subscriber);
 }
 
 std::uint64_t RedisStreamsEventBus::Reclaimed(std::string_view source) const {
