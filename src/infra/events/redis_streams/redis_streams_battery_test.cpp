@@ -354,6 +354,42 @@ TEST(RedisStreamsBattery, AnEntryHandedOutTooOftenIsSetAsideWhenItsConsumerResta
   EXPECT_EQ(world.Effects(), (std::map<std::string, int>{{"p1", 1}}));
 }
 
+// Issue 15: an instance loads its cache from its database, then starts the bus; a cache refresh
+// must see every event appended after the load began, including one appended before Start().
+TEST(RedisStreamsBattery, ACacheRefreshSeesAnEventAppendedBetweenItsSubscriptionAndStart) {
+  LocalRedis server;
+  World world(server);
+  const std::string key = "events:producer";
+  auto add = [&](const std::string& id, const std::string& payload) {
+    server.Command({"XADD", key, id, "topic", "t", "payload", payload, "at", "0"});
+  };
+  add("1-0", "before");  // already in the database the cache loads
+  Handed handed;
+  class Cache final : public EventSubscriber {
+   public:
+    explicit Cache(Handed& handed) : handed_(handed) {}
+    std::string_view Name() const override { return "cache"; }
+    void Handle(std::span<const Event> batch) override { handed_.Add(batch); }
+
+   private:
+    Handed& handed_;
+  } cache(handed);
+  auto bus = world.NewBus("cache-instance", /*relay=*/false);
+  // The composition root subscribes, then loads the cache, then starts the bus.
+  bus->Subscribe(Subscription{"producer", {"t"}, "consumer", Delivery::kCacheRefresh, &cache});
+  add("2-0", "during the load");  // committed after the load read its row
+  bus->Start();
+  add("3-0", "after");
+  EXPECT_TRUE(WaitUntil([&] {
+    std::lock_guard lock(handed.mu);
+    return handed.times.count("producer:3") == 1;
+  }));
+  bus->Stop();
+  std::lock_guard lock(handed.mu);
+  EXPECT_EQ(handed.times.count("producer:2"), 1u) << "the change made during the load was missed";
+  EXPECT_EQ(handed.times.count("producer:1"), 0u) << "what the load saw is not replayed";
+}
+
 TEST(RedisStreamsBattery, D6RedisDownWhileEventsAreAppendedEverythingIsDeliveredOnceItReturns) {
   LocalRedis server(rocketmart::testing::LocalRedisOptions{.appendonly = true});
   World world(server);

@@ -231,6 +231,13 @@ class RedisStreamsEventBus::Impl {
     sub->consumer = consumer;
     sub->topics = std::move(s.topics);
     sub->instances.push_back(s.subscriber);
+    if (sub->delivery == Delivery::kCacheRefresh) {
+      // A cache refresh starts after what the stream holds now, before the instance loads its
+      // state from its database (composition roots subscribe first): an event appended while it
+      // loads, or before Start(), is read, not skipped. Unknown (Redis down): from the start,
+      // replays are harmless.
+      if (auto last = StreamLastSeq(*source)) sub->position = *last;
+    }
     source->subs.push_back(sub.get());
     subs_.push_back(std::move(sub));
   }
@@ -243,12 +250,9 @@ class RedisStreamsEventBus::Impl {
     // reports the first two loggers as a data race).
     (void)spdlog::default_logger_raw();
     for (auto& sub : subs_) {
+      // (A cache refresh's position was taken when it subscribed.)
       if (sub->delivery == Delivery::kEffect) {
         EnsureGroup(*sub);  // best effort: a reader creates it when Redis is back
-      } else {
-        // A cache refresh starts after what the stream holds now: the instance loaded its state
-        // from its database before. Unknown (Redis down): from the start, replays are harmless.
-        if (auto last = StreamLastSeq(*sub->source)) sub->position = *last;
       }
       for (EventSubscriber* instance : sub->instances) {
         auto reader = std::make_unique<Reader>();

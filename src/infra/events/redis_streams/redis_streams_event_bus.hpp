@@ -20,7 +20,9 @@
 //   (Redis lost it) is created again from the start of the stream: the effect's claims make the
 //   replay harmless.
 // - A cache refresh reads the stream on its own (XREAD, no group) from a position in memory, set
-//   at Start() to the stream's last id.
+//   at Subscribe() to the stream's last id: subscribe before loading the state it refreshes, so
+//   nothing appended during the load or before Start() is skipped (from the start when Redis
+//   cannot be reached then).
 // - A subscriber's MalformedEvent sets that event aside in the consumer's store (ConsumerStore)
 //   and acknowledges it; any other throw retries the same batch after a backoff (the entries are
 //   kept pending and re-owned, XCLAIM JUSTID, so another instance does not take them meanwhile).
