@@ -273,7 +273,7 @@ void EmbeddedApp::Start() {
   for (module::Module* m : p.modules) {
     for (const events::Subscription& s : m->Subscriptions()) {
       if (streams && lag_series.emplace(s.source, s.subscriber->Name()).second) {
-        RegisterStreamLagMetric(p.metrics, *streams, s);
+        RegisterStreamSubscriptionMetrics(p.metrics, *streams, s);
       }
       p.event_bus->Subscribe(s);
     }

@@ -272,7 +272,7 @@ void ServiceRoot::Start() {
   std::set<std::pair<std::string, std::string>> lag_series;
   for (const events::Subscription& s : subscriptions) {
     if (lag_series.emplace(s.source, s.subscriber->Name()).second) {
-      RegisterStreamLagMetric(p.metrics, *p.event_bus, s);
+      RegisterStreamSubscriptionMetrics(p.metrics, *p.event_bus, s);
     }
     p.event_bus->Subscribe(s);
   }

@@ -210,9 +210,9 @@ void RegisterStreamMetrics(metrics::Registry& metrics,
                        labels, [b, source] { return b->Republished(source); });
 }
 
-void RegisterStreamLagMetric(metrics::Registry& metrics,
-                             const events::redis_streams::RedisStreamsEventBus& bus,
-                             const events::Subscription& subscription) {
+void RegisterStreamSubscriptionMetrics(metrics::Registry& metrics,
+                                       const events::redis_streams::RedisStreamsEventBus& bus,
+                                       const events::Subscription& subscription) {
   const std::string subscriber(subscription.subscriber->Name());
   const std::string labels = "source=\"" + metrics::EscapeLabel(subscription.source) +
                              "\",subscriber=\"" + metrics::EscapeLabel(subscriber) + "\"";
@@ -223,6 +223,14 @@ void RegisterStreamLagMetric(metrics::Registry& metrics,
                    labels, [b, source = subscription.source, subscriber] {
                      return static_cast<double>(b->Lag(source, subscriber));
                    });
+  // By the consuming process, whichever service's stream it is (outbox_dead_letters_total counts
+  // only the process's own sources).
+  metrics.AddCounterFn("events_stream_dead_letters_total",
+                       "Events of the source this process set aside as dead letters for the "
+                       "subscription (malformed, or handed out more than max_deliveries times)",
+                       labels, [b, source = subscription.source, subscriber] {
+                         return b->DeadLettered(source, subscriber);
+                       });
 }
 
 }  // namespace rocketmart::app

@@ -61,15 +61,16 @@ module::PeriodicTask ProcessedEventsRetention(const std::vector<module::Database
 
 // The Redis Streams bus's own figures (events.transport = redis-streams): per source, entries its
 // consumers took over or read again (redeliveries) and times the relay published again because
-// Redis had lost entries; per subscription, its lag (effects: its group's pending + not yet
-// delivered entries), labelled source and subscriber (once per pair: instances of one effect
-// share a group).
+// Redis had lost entries; per subscription, labelled source and subscriber (once per pair:
+// instances of one effect share a group), its lag (effects: its group's pending + not yet
+// delivered entries) and the dead letters this process set aside for it, whichever service's
+// stream the source is.
 void RegisterStreamMetrics(metrics::Registry& metrics,
                            const events::redis_streams::RedisStreamsEventBus& bus,
                            const std::string& source);
-void RegisterStreamLagMetric(metrics::Registry& metrics,
-                             const events::redis_streams::RedisStreamsEventBus& bus,
-                             const events::Subscription& subscription);
+void RegisterStreamSubscriptionMetrics(metrics::Registry& metrics,
+                                       const events::redis_streams::RedisStreamsEventBus& bus,
+                                       const events::Subscription& subscription);
 
 // The admin listener never authenticates members: /metrics checks its own operator token.
 class NoMemberIdentities final : public http::Authenticator {

@@ -65,7 +65,8 @@ class World {
 
   // A bus relaying the producer (when `relay`) and consuming for "consumer".
   std::unique_ptr<RedisStreamsEventBus> NewBus(std::string instance, bool relay = true,
-                                               std::size_t batch = 100, Millis claim_idle = 200ms) {
+                                               std::size_t batch = 100, Millis claim_idle = 200ms,
+                                               int max_deliveries = 1000) {
     auto bus = std::make_unique<RedisStreamsEventBus>(
         redis::ParseEndpoint(server_.unix_url()).value(), clock_,
         RedisStreamsEventBusOptions{.instance = std::move(instance),
@@ -74,7 +75,7 @@ class World {
                                     .block = 200ms,
                                     .claim_idle = claim_idle,
                                     .claim_interval = 50ms,
-                                    .max_deliveries = 1000,
+                                    .max_deliveries = max_deliveries,
                                     .retry_backoff_initial = 20ms,
                                     .retry_backoff_max = 200ms,
                                     .housekeeping_interval = 50ms,
@@ -291,6 +292,102 @@ TEST(RedisStreamsBattery, AConsumerKilledAndRestartedUnderItsNameTakesBackItsPen
   EXPECT_EQ(handed.times.size(), 20u);
   std::printf("restart under its name: its pending entries back after %lld ms\n",
               static_cast<long long>(std::chrono::duration_cast<Millis>(took).count()));
+}
+
+// Issue 15: an entry whose handling kills the process every time, under a consumer name that is
+// stable across restarts, comes back from that name's own pending list at each restart (not
+// through XAUTOCLAIM): past max_deliveries it is set aside as a dead letter there too, never handed
+// to the subscriber again. The crashes are simulated by reading as that consumer and never
+// acknowledging (each read counts a delivery, as a consumer that died mid-batch did).
+TEST(RedisStreamsBattery, AnEntryHandedOutTooOftenIsSetAsideWhenItsConsumerRestartsUnderItsName) {
+  LocalRedis server;
+  World world(server);
+  constexpr int kMaxDeliveries = 3;
+  const std::string key = "events:producer";
+  const std::string consumer = "orders@host:1/0";  // instance "orders@host:1", its first reader
+  auto relay = world.NewBus("relay");
+  relay->Start();
+  auto stream_ends_at = [&](const std::string& id) {
+    return WaitUntil([&] {
+      return server.Command({"XREVRANGE", key, "+", "-", "COUNT", "1"}).rfind(id, 0) == 0;
+    });
+  };
+  ASSERT_EQ(server.Command({"XGROUP", "CREATE", key, "effects", "0", "MKSTREAM"}), "OK");
+  // The poison entry: handed out kMaxDeliveries times to that consumer, never acknowledged; the
+  // restart below is its kMaxDeliveries+1-th.
+  world.Publish(0, 1);
+  ASSERT_TRUE(stream_ends_at("1-0"));
+  server.Command({"XREADGROUP", "GROUP", "effects", consumer, "STREAMS", key, ">"});
+  for (int i = 1; i < kMaxDeliveries; ++i) {
+    server.Command({"XREADGROUP", "GROUP", "effects", consumer, "STREAMS", key, "0"});
+  }
+  // A second entry it was handed once: still within max_deliveries, handed over after the restart.
+  world.Publish(1, 2);
+  ASSERT_TRUE(stream_ends_at("2-0"));
+  server.Command({"XREADGROUP", "GROUP", "effects", consumer, "STREAMS", key, ">"});
+  auto pending = [&] { return server.Command({"XPENDING", key, "effects"}); };
+  ASSERT_EQ(pending().rfind("2\n", 0), 0u) << pending();
+
+  Handed handed;
+  Effect healthy(world, [&](std::span<const Event> batch) { handed.Add(batch); });
+  // claim_idle 60 s: only the restart's read of its own pending list can bring the entries back.
+  auto restarted = world.NewBus("orders@host:1", /*relay=*/false, 100, 60s, kMaxDeliveries);
+  restarted->Subscribe(EffectOn(healthy));
+  restarted->Start();
+  EXPECT_TRUE(WaitUntil([&] { return pending().rfind("0\n", 0) == 0; }, 10s)) << pending();
+  const auto letters = restarted->DeadLetters("consumer");
+  const auto stats = restarted->Stats("producer");
+  const auto dead_lettered = restarted->DeadLettered("producer", "effects");
+  restarted->Stop();
+  relay->Stop();
+  {
+    std::lock_guard lock(handed.mu);
+    EXPECT_EQ(handed.times.count("producer:1"), 0u) << "the poison entry was handed over again";
+    EXPECT_EQ(handed.times.count("producer:2"), 1u) << "the other entry was not handed over";
+  }
+  ASSERT_EQ(letters.size(), 1u);
+  EXPECT_EQ(letters[0].event_id, "producer:1");
+  EXPECT_EQ(letters[0].subscriber, "effects");
+  EXPECT_NE(letters[0].reason.find("handed out 4 times"), std::string::npos) << letters[0].reason;
+  EXPECT_EQ(stats.dead_letters, 1u);
+  EXPECT_EQ(dead_lettered, 1u);
+  EXPECT_EQ(world.Effects(), (std::map<std::string, int>{{"p1", 1}}));
+}
+
+// Issue 15: an instance loads its cache from its database, then starts the bus; a cache refresh
+// must see every event appended after the load began, including one appended before Start().
+TEST(RedisStreamsBattery, ACacheRefreshSeesAnEventAppendedBetweenItsSubscriptionAndStart) {
+  LocalRedis server;
+  World world(server);
+  const std::string key = "events:producer";
+  auto add = [&](const std::string& id, const std::string& payload) {
+    server.Command({"XADD", key, id, "topic", "t", "payload", payload, "at", "0"});
+  };
+  add("1-0", "before");  // already in the database the cache loads
+  Handed handed;
+  class Cache final : public EventSubscriber {
+   public:
+    explicit Cache(Handed& handed) : handed_(handed) {}
+    std::string_view Name() const override { return "cache"; }
+    void Handle(std::span<const Event> batch) override { handed_.Add(batch); }
+
+   private:
+    Handed& handed_;
+  } cache(handed);
+  auto bus = world.NewBus("cache-instance", /*relay=*/false);
+  // The composition root subscribes, then loads the cache, then starts the bus.
+  bus->Subscribe(Subscription{"producer", {"t"}, "consumer", Delivery::kCacheRefresh, &cache});
+  add("2-0", "during the load");  // committed after the load read its row
+  bus->Start();
+  add("3-0", "after");
+  EXPECT_TRUE(WaitUntil([&] {
+    std::lock_guard lock(handed.mu);
+    return handed.times.count("producer:3") == 1;
+  }));
+  bus->Stop();
+  std::lock_guard lock(handed.mu);
+  EXPECT_EQ(handed.times.count("producer:2"), 1u) << "the change made during the load was missed";
+  EXPECT_EQ(handed.times.count("producer:1"), 0u) << "what the load saw is not replayed";
 }
 
 TEST(RedisStreamsBattery, D6RedisDownWhileEventsAreAppendedEverythingIsDeliveredOnceItReturns) {

@@ -142,7 +142,8 @@ struct RedisStreamsEventBus::Sub {
   std::vector<std::string> topics;
   std::vector<EventSubscriber*> instances;
   std::atomic<std::int64_t> lag{0};
-  std::atomic<std::int64_t> position{0};  // a cache refresh: the last seq handed over
+  std::atomic<std::int64_t> position{0};       // a cache refresh: the last seq handed over
+  std::atomic<std::uint64_t> dead_letters{0};  // set aside by this process since Start()
 
   bool Wants(const std::string& topic) const {
     return std::find(topics.begin(), topics.end(), topic) != topics.end();
@@ -230,6 +231,13 @@ class RedisStreamsEventBus::Impl {
     sub->consumer = consumer;
     sub->topics = std::move(s.topics);
     sub->instances.push_back(s.subscriber);
+    if (sub->delivery == Delivery::kCacheRefresh) {
+      // A cache refresh starts after what the stream holds now, before the instance loads its
+      // state from its database (composition roots subscribe first): an event appended while it
+      // loads, or before Start(), is read, not skipped. Unknown (Redis down): from the start,
+      // replays are harmless.
+      if (auto last = StreamLastSeq(*source)) sub->position = *last;
+    }
     source->subs.push_back(sub.get());
     subs_.push_back(std::move(sub));
   }
@@ -242,12 +250,9 @@ class RedisStreamsEventBus::Impl {
     // reports the first two loggers as a data race).
     (void)spdlog::default_logger_raw();
     for (auto& sub : subs_) {
+      // (A cache refresh's position was taken when it subscribed.)
       if (sub->delivery == Delivery::kEffect) {
         EnsureGroup(*sub);  // best effort: a reader creates it when Redis is back
-      } else {
-        // A cache refresh starts after what the stream holds now: the instance loaded its state
-        // from its database before. Unknown (Redis down): from the start, replays are harmless.
-        if (auto last = StreamLastSeq(*sub->source)) sub->position = *last;
       }
       for (EventSubscriber* instance : sub->instances) {
         auto reader = std::make_unique<Reader>();
@@ -337,12 +342,22 @@ class RedisStreamsEventBus::Impl {
   }
 
   std::int64_t Lag(std::string_view source, std::string_view subscriber) const {
+    const Sub* sub = FindSub(source, subscriber);
+    return sub ? sub->lag.load(kRelaxed) : -1;
+  }
+
+  std::uint64_t DeadLettered(std::string_view source, std::string_view subscriber) const {
+    const Sub* sub = FindSub(source, subscriber);
+    return sub ? sub->dead_letters.load(kRelaxed) : 0;
+  }
+
+  const Sub* FindSub(std::string_view source, std::string_view subscriber) const {
     const Source* s = Find(source);
-    if (s == nullptr) return -1;
+    if (s == nullptr) return nullptr;
     for (const Sub* sub : s->subs) {
-      if (sub->name == subscriber) return sub->lag.load(kRelaxed);
+      if (sub->name == subscriber) return sub;
     }
-    return -1;
+    return nullptr;
   }
 
   Source* Find(std::string_view name) const {
@@ -600,6 +615,7 @@ class RedisStreamsEventBus::Impl {
     spdlog::error("events redis {}: {} set aside event {} ({}): {}", letter.source,
                   letter.subscriber, letter.event_id, letter.topic, letter.reason);
     r.sub->source->dead_letters.fetch_add(1, kRelaxed);
+    r.sub->dead_letters.fetch_add(1, kRelaxed);
     return true;
   }
 
@@ -641,6 +657,18 @@ class RedisStreamsEventBus::Impl {
     std::vector<Entry> entries = ParseEntries(reply->elements[1], sub.source->name);
     if (entries.empty()) return entries;
     sub.source->reclaimed.fetch_add(entries.size(), kRelaxed);
+    return SetAsideOverDelivered(r, std::move(entries));
+  }
+
+  // Of `entries` (in id order, pending under `r`'s consumer name, just handed to it by XAUTOCLAIM
+  // or read again from its own pending list: either counts a delivery), those handed out more than
+  // max_deliveries times without an acknowledgement are set aside as dead letters and
+  // acknowledged; returns the others. An entry whose handling kills the process every time thus
+  // stops coming back, whether another instance takes it over or the same one restarts under its
+  // name.
+  std::vector<Entry> SetAsideOverDelivered(Reader& r, std::vector<Entry> entries) {
+    if (entries.empty()) return entries;
+    Sub& sub = *r.sub;
     auto counts = Command({"XPENDING", sub.source->key, sub.name, entries.front().id,
                            entries.back().id, std::to_string(entries.size()), r.consumer});
     if (!Usable(counts, "XPENDING")) return entries;
@@ -689,6 +717,7 @@ class RedisStreamsEventBus::Impl {
           entries = ParseRead(*reply, sub.source->name);
           if (entries.empty()) own_pending = false;
           sub.source->reclaimed.fetch_add(entries.size(), kRelaxed);
+          entries = SetAsideOverDelivered(r, std::move(entries));
         }
       } else if (SteadyClock::now() >= next_claim) {
         entries = Reclaim(r, cursor);
@@ -808,6 +837,11 @@ std::vector<DeadLetter> RedisStreamsEventBus::DeadLetters(std::string_view consu
 
 std::int64_t RedisStreamsEventBus::Lag(std::string_view source, std::string_view subscriber) const {
   return impl_->Lag(source, subscriber);
+}
+
+std::uint64_t RedisStreamsEventBus::DeadLettered(std::string_view source,
+                                                 std::string_view subscriber) const {
+  return impl_->DeadLettered(source, subscriber);
 }
 
 std::uint64_t RedisStreamsEventBus::Reclaimed(std::string_view source) const {

@@ -16,10 +16,13 @@
 //   A consumer first reads its own pending entries (a restart under the same name), and every
 //   claim_interval takes over entries another consumer left pending longer than claim_idle
 //   (XAUTOCLAIM: a dead or hung instance); an entry handed out more than max_deliveries times
-//   without an acknowledgement is set aside as a dead letter. A missing group (Redis lost it) is
-//   created again from the start of the stream: the effect's claims make the replay harmless.
+//   without an acknowledgement, by either path, is set aside as a dead letter. A missing group
+//   (Redis lost it) is created again from the start of the stream: the effect's claims make the
+//   replay harmless.
 // - A cache refresh reads the stream on its own (XREAD, no group) from a position in memory, set
-//   at Start() to the stream's last id.
+//   at Subscribe() to the stream's last id: subscribe before loading the state it refreshes, so
+//   nothing appended during the load or before Start() is skipped (from the start when Redis
+//   cannot be reached then).
 // - A subscriber's MalformedEvent sets that event aside in the consumer's store (ConsumerStore)
 //   and acknowledges it; any other throw retries the same batch after a backoff (the entries are
 //   kept pending and re-owned, XCLAIM JUSTID, so another instance does not take them meanwhile).
@@ -92,6 +95,10 @@ class RedisStreamsEventBus final : public EventBus {
   // not yet delivered; a cache refresh: after its position), as of the last housekeeping; -1 for
   // an unknown subscription.
   std::int64_t Lag(std::string_view source, std::string_view subscriber) const;
+  // Events of `source` this process set aside as dead letters for the subscription (a
+  // MalformedEvent, or more than max_deliveries hand-outs) since Start(), whether or not this
+  // process relays `source`; 0 for an unknown subscription.
+  std::uint64_t DeadLettered(std::string_view source, std::string_view subscriber) const;
   // Entries this bus's consumers took over from another consumer (XAUTOCLAIM) or read again from
   // their own pending list: redeliveries.
   std::uint64_t Reclaimed(std::string_view source) const;
