@@ -17,11 +17,8 @@ WORK="$(mktemp -d /tmp/rocketmart-cluster-test.XXXXXX)"
 chmod 0755 "$WORK"
 DIR="$WORK/cluster"
 SEEN="$WORK/seen.pids" # every pid this test saw started: "name pid"
-failures=0
-fail() {
-  echo "FAIL: $*" >&2
-  failures=$((failures + 1))
-}
+# shellcheck source=tests/scripts/lib/checks.sh
+. "$(dirname "$0")/lib/checks.sh"
 
 # A process is running when it exists and is not a zombie waiting for its parent.
 running() {
@@ -146,8 +143,4 @@ left="$(pgrep -af -- "$DIR" || true)"
 ROCKETMART_BIN="$BIN" bash "$CLUSTER" down "$DIR" >/dev/null 2>&1 || fail "a second down failed"
 
 echo "cluster_script_test: $((SECONDS - started_at)) s"
-if [ "$failures" -ne 0 ]; then
-  echo "cluster_script_test: $failures failure(s)" >&2
-  exit 1
-fi
-echo "cluster_script_test: OK"
+finish cluster_script_test
