@@ -41,6 +41,8 @@ test_packages=(
   libgtest-dev libgmock-dev
   # the real SMTP server of the mail tests, promtool for the metrics test, sqlite3 and curl
   python3 python3-aiosmtpd prometheus sqlite3 curl procps
+  # deploy_files reads deploy/compose.yaml (its systemd-analyze check runs where systemd is)
+  python3-yaml
   # make check-format, the setup script's own lint, the fuzz targets (libFuzzer ships with
   # clang's runtime libraries)
   clang-format shellcheck clang libclang-rt-14-dev

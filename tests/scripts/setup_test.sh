@@ -11,11 +11,8 @@ ROOT="${1:-$(cd "$(dirname "$0")/../.." && pwd)}"
 SETUP="$ROOT/scripts/setup.sh"
 WORK="$(mktemp -d /tmp/rocketmart-setup-test.XXXXXX)"
 trap 'rm -rf "$WORK"' EXIT
-failures=0
-fail() {
-  echo "FAIL: $*" >&2
-  failures=$((failures + 1))
-}
+# shellcheck source=tests/scripts/lib/checks.sh
+. "$(dirname "$0")/lib/checks.sh"
 contains() { grep -qxF "$2" <<<"$1"; }
 
 # 1. The groups: build/run needs no test or benchmark tool; tests and benchmarks add theirs.
@@ -201,8 +198,4 @@ run_setup --dry-run test || fail "dry run failed"
 [ ! -s "$LOG" ] || fail "a dry run called: $(cat "$LOG")"
 grep -q "would run apt-get update, then install: .*libgtest-dev" "$WORK/out" || fail "dry run output: $(cat "$WORK/out")"
 
-if [ "$failures" -ne 0 ]; then
-  echo "$failures failure(s)" >&2
-  exit 1
-fi
-echo "setup.sh: all checks passed"
+finish setup.sh
