@@ -37,6 +37,10 @@ class StalledProvider final : public checkout::PaymentProvider {
     Block();
     co_return std::optional<ChargeRecord>{};
   }
+  awaitable<Result<std::optional<ChargeRecord>>> Void(std::int64_t) override {
+    Block();
+    co_return std::optional<ChargeRecord>{};
+  }
   awaitable<Result<ChargeRecord>> Refund(std::int64_t hold_id) override {
     Block();
     co_return ChargeRecord{ChargeOutcome::kRefunded, "ref-" + std::to_string(hold_id)};

@@ -757,7 +757,9 @@ boost::asio::awaitable<std::size_t> CheckoutService::ResolveStalePayments(bool a
       std::move(worker), now, now + options_.stale_payment_after, at_startup, options_.sweep_batch);
   if (!claimed.ok()) co_return 0;
   for (const std::int64_t hold_id : *claimed) {
-    auto record = co_await provider_.Lookup(hold_id);
+    // Void, not Lookup: the instance that took the payment may only be slow, its charge still on
+    // the way; voided first, that charge is declined instead of captured for a released hold.
+    auto record = co_await provider_.Void(hold_id);
     if (!record.ok()) {
       spdlog::warn("checkout: the provider could not say what happened to hold {}: {}", hold_id,
                    record.error().message);
@@ -768,7 +770,8 @@ boost::asio::awaitable<std::size_t> CheckoutService::ResolveStalePayments(bool a
       auto paid = co_await holds_.CompletePayment(hold_id, **record, clock_.Now());
       if (paid.ok()) paid_.Add();
     } else {
-      // The provider never charged (or declined): nothing was taken, give the stock back.
+      // The provider never charged (and never will now) or declined: nothing was taken, give the
+      // stock back.
       const ReleaseReason reason = *record ? ReleaseReason::kDeclined : ReleaseReason::kRecovered;
       ReturnBracket bracket(admission_);
       auto released =

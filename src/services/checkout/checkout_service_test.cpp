@@ -88,7 +88,8 @@ class CheckoutTest : public ::testing::Test {
     ASSERT_TRUE(RunAwait(service_->Load()).ok());
   }
 
-  CheckoutPorts Ports(InstanceMemory& memory) {
+  // An instance's ports over the fixture's stores; `provider` defaults to the fixture's.
+  CheckoutPorts Ports(InstanceMemory& memory, PaymentProvider* provider = nullptr) {
     return CheckoutPorts{.stock = stores_->stock,
                          .sales = stores_->sales,
                          .holds = stores_->holds,
@@ -96,7 +97,7 @@ class CheckoutTest : public ::testing::Test {
                          .idempotency = stores_->idempotency,
                          .admission = memory.admission,
                          .gate = memory.gate,
-                         .provider = *provider_,
+                         .provider = provider != nullptr ? *provider : *provider_,
                          .catalog = catalog_};
   }
 
@@ -908,6 +909,32 @@ TEST_F(CheckoutTest, RestockIsBoundedPerRequestAndOverTheProductsLife) {
   ExpectInvariants();
 }
 
+// A provider whose Charge stalls until released (a slow instance; the payment still in flight).
+class StallingProvider final : public PaymentProvider {
+ public:
+  explicit StallingProvider(PaymentProvider& inner) : inner_(inner) {}
+  boost::asio::awaitable<Result<ChargeRecord>> Charge(std::int64_t hold_id, std::int64_t member_id,
+                                                      std::int64_t amount) override {
+    entered.Open();
+    release.Wait();
+    co_return co_await inner_.Charge(hold_id, member_id, amount);
+  }
+  boost::asio::awaitable<Result<std::optional<ChargeRecord>>> Lookup(
+      std::int64_t hold_id) override {
+    co_return co_await inner_.Lookup(hold_id);
+  }
+  boost::asio::awaitable<Result<std::optional<ChargeRecord>>> Void(std::int64_t hold_id) override {
+    co_return co_await inner_.Void(hold_id);
+  }
+  boost::asio::awaitable<Result<ChargeRecord>> Refund(std::int64_t hold_id) override {
+    co_return co_await inner_.Refund(hold_id);
+  }
+  testing::Gate entered, release;
+
+ private:
+  PaymentProvider& inner_;
+};
+
 // Issue 12 point 4: idempotency is answered from the store, never from one instance's memory. A
 // retry that lands on another instance (its own admission and in-flight gate, which never saw the
 // key) waits, bounded, while the first purchase is truly in flight, answers REQUEST_IN_FLIGHT only
@@ -917,41 +944,9 @@ TEST_F(CheckoutTest, ARetryOnAnotherInstanceIsAnsweredFromTheDurableRecord) {
   Open();
   CreateProduct(10);
   OpenSale(1);
-  // The provider of the first instance stalls in Charge until released.
-  class StallingProvider final : public PaymentProvider {
-   public:
-    explicit StallingProvider(PaymentProvider& inner) : inner_(inner) {}
-    boost::asio::awaitable<Result<ChargeRecord>> Charge(std::int64_t hold_id,
-                                                        std::int64_t member_id,
-                                                        std::int64_t amount) override {
-      entered.Open();
-      release.Wait();
-      co_return co_await inner_.Charge(hold_id, member_id, amount);
-    }
-    boost::asio::awaitable<Result<std::optional<ChargeRecord>>> Lookup(
-        std::int64_t hold_id) override {
-      co_return co_await inner_.Lookup(hold_id);
-    }
-    boost::asio::awaitable<Result<ChargeRecord>> Refund(std::int64_t hold_id) override {
-      co_return co_await inner_.Refund(hold_id);
-    }
-    testing::Gate entered, release;
-
-   private:
-    PaymentProvider& inner_;
-  };
   StallingProvider stalling(*provider_);
   InstanceMemory first_memory, second_memory;
-  CheckoutService first(CheckoutPorts{.stock = stores_->stock,
-                                      .sales = stores_->sales,
-                                      .holds = stores_->holds,
-                                      .refunds = stores_->refunds,
-                                      .idempotency = stores_->idempotency,
-                                      .admission = first_memory.admission,
-                                      .gate = first_memory.gate,
-                                      .provider = stalling,
-                                      .catalog = catalog_},
-                        clock_, *metrics_);
+  CheckoutService first(Ports(first_memory, &stalling), clock_, *metrics_);
   CheckoutOptions short_wait;
   short_wait.duplicate_wait = std::chrono::milliseconds(200);
   CheckoutService second(Ports(second_memory), clock_, *metrics_, short_wait);
@@ -992,6 +987,47 @@ TEST_F(CheckoutTest, ARetryOnAnotherInstanceIsAnsweredFromTheDurableRecord) {
   ExpectInvariants();
 }
 
+// A stale payment is settled without racing a charge that is only slow: the instance that took
+// the payment stalls in Charge past its payment lease; another instance settles it (voids the hold
+// at the provider, gives the unit back); the stalled charge then completes and is declined. No
+// money is taken for a hold given back (C1-lite once found 299 captured charges for 298 sold).
+TEST_F(CheckoutTest, AStalePaymentIsVoidedSoAChargeStillInFlightCapturesNothing) {
+  Open();
+  CreateProduct(10);
+  OpenSale(1);
+  StallingProvider stalling(*provider_);
+  InstanceMemory slow_memory, resolver_memory;
+  CheckoutService slow(Ports(slow_memory, &stalling), clock_, *metrics_);
+  CheckoutService resolver(Ports(resolver_memory), clock_, *metrics_);
+  ASSERT_TRUE(RunAwait(slow.Load()).ok());
+  ASSERT_TRUE(RunAwait(resolver.Load()).ok());
+  slow.RefreshProductFacts({kProduct, kPrice, 10, false, 1, "Drop"});
+  resolver.RefreshProductFacts({kProduct, kPrice, 10, false, 1, "Drop"});
+
+  const std::vector<PurchaseLine> one{{kProduct, 1}};
+  Answer<PaidOrder> original{MakeError(Errc::kInternal, "not answered")};
+  std::thread buyer([&] { original = RunAwait(slow.Purchase(B(7), one, std::nullopt)); });
+  if (!stalling.entered.Wait(std::chrono::seconds(5))) {
+    stalling.release.Open();
+    buyer.join();
+    FAIL() << "the purchase never reached the provider";
+  }
+  // The payment lease (stale_payment_after, 60 s by default) runs out while the charge is slow.
+  clock_.Advance(std::chrono::seconds(61));
+  EXPECT_EQ(RunAwait(resolver.ResolveStalePayments(false)), 1u);
+  EXPECT_EQ(Holds("RELEASED"), 1);
+  EXPECT_EQ(Available(), 10) << "the unit is given back";
+
+  stalling.release.Open();
+  buyer.join();
+  ASSERT_FALSE(original.result.ok()) << "a purchase whose hold was given back cannot be paid";
+  EXPECT_EQ(original.result.error().code, Errc::kPaymentDeclined);
+  EXPECT_EQ(Captures(), 0) << "money taken for a hold given back";
+  EXPECT_EQ(Sold(), 0);
+  EXPECT_EQ(Available(), 10);
+  ExpectInvariants();
+}
+
 // Issue 12 point 4: maintenance claims its work. Two instances over one database run hold expiry,
 // stale-payment resolution and refund retries at the same moment: each hold expires once, each
 // stale payment is looked up and settled once, each pending refund is asked for once more.
@@ -1010,6 +1046,11 @@ TEST_F(CheckoutTest, TwoInstancesRunMaintenanceTogetherAndActOnEachItemOnce) {
         std::int64_t hold_id) override {
       Count(lookups_, hold_id);
       co_return co_await inner_.Lookup(hold_id);
+    }
+    boost::asio::awaitable<Result<std::optional<ChargeRecord>>> Void(
+        std::int64_t hold_id) override {
+      Count(lookups_, hold_id);  // asked what happened, as a Lookup
+      co_return co_await inner_.Void(hold_id);
     }
     boost::asio::awaitable<Result<ChargeRecord>> Refund(std::int64_t hold_id) override {
       Count(refunds_, hold_id);

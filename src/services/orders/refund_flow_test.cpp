@@ -54,6 +54,9 @@ class FakeProvider final : public checkout::PaymentProvider {
     co_return std::optional<ChargeRecord>{
         ChargeRecord{it->second, "ref-" + std::to_string(hold_id)}};
   }
+  awaitable<Result<std::optional<ChargeRecord>>> Void(std::int64_t hold_id) override {
+    co_return co_await Lookup(hold_id);  // these tests never void a hold
+  }
   awaitable<Result<ChargeRecord>> Refund(std::int64_t hold_id) override {
     std::lock_guard lock(mu_);
     ++refund_calls_;

@@ -5,7 +5,10 @@
 // or from a second client of the same provider) answers the first outcome and reference; Lookup
 // tells what was recorded for a hold (nothing before its charge); a refund of a captured charge is
 // answered the same when repeated; a refund of a hold never charged is kNotFound, of a declined
-// charge kConflict.
+// charge kConflict; Void closes a hold: before any charge it records that none will be (a later
+// charge, from any client, answers kDeclined and captures nothing), after a charge it answers that
+// charge and changes nothing, and a void and a charge racing each other leave exactly one of the
+// two.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -64,6 +67,56 @@ TEST_P(PaymentProviderContract, AChargeRepeatedInParallelOnTwoClientsAnswersOneO
 
 TEST_P(PaymentProviderContract, LookupKnowsNothingOfAHoldNeverCharged) {
   EXPECT_FALSE(Ok(Await(fixture_->Open().Lookup(99))).has_value());
+}
+
+TEST_P(PaymentProviderContract, AVoidedHoldIsNeverChargedAndAChargedOneStaysCharged) {
+  PaymentProvider& a = fixture_->Open();
+  PaymentProvider& b = fixture_->Open();
+  EXPECT_FALSE(Ok(Await(a.Void(61))).has_value()) << "never charged: void";
+  EXPECT_FALSE(Ok(Await(b.Void(61))).has_value()) << "voided again: still void";
+  auto late = Ok(Await(b.Charge(61, 7, 1000)));
+  EXPECT_EQ(late.outcome, ChargeOutcome::kDeclined) << "a charge after the void takes nothing";
+  auto after = Ok(Await(a.Lookup(61)));
+  ASSERT_TRUE(after.has_value());
+  EXPECT_NE(after->outcome, ChargeOutcome::kCaptured);
+  EXPECT_EQ(Await(a.Refund(61)).error().code, Errc::kConflict) << "nothing to refund";
+
+  auto charged = Ok(Await(a.Charge(62, 7, 1000)));
+  ASSERT_EQ(charged.outcome, ChargeOutcome::kCaptured);
+  auto voided = Ok(Await(b.Void(62)));
+  ASSERT_TRUE(voided.has_value()) << "the charge came first: the void answers it";
+  EXPECT_EQ(voided->outcome, ChargeOutcome::kCaptured);
+  EXPECT_EQ(voided->reference, charged.reference);
+  EXPECT_EQ(Ok(Await(b.Lookup(62)))->outcome, ChargeOutcome::kCaptured);
+}
+
+// A void and a charge of the same hold released together on two clients: either the charge
+// captured and the void answers it, or the void won and the charge was declined.
+TEST_P(PaymentProviderContract, AVoidRacingAChargeLeavesExactlyOneOfThem) {
+  PaymentProvider& a = fixture_->Open();
+  PaymentProvider& b = fixture_->Open();
+  for (std::int64_t hold = 1000; hold < 1040; ++hold) {
+    std::barrier start(2);
+    Result<ChargeRecord> charge = MakeError(Errc::kInternal, "not run");
+    Result<std::optional<ChargeRecord>> voided = MakeError(Errc::kInternal, "not run");
+    std::thread charger([&] {
+      start.arrive_and_wait();
+      charge = Await(a.Charge(hold, 7, 1000));
+    });
+    std::thread voider([&] {
+      start.arrive_and_wait();
+      voided = Await(b.Void(hold));
+    });
+    charger.join();
+    voider.join();
+    ASSERT_TRUE(charge.ok() && voided.ok()) << hold;
+    if (charge->outcome == ChargeOutcome::kCaptured) {
+      ASSERT_TRUE(voided->has_value()) << "captured, yet the void says never charged: " << hold;
+      EXPECT_EQ((*voided)->reference, charge->reference);
+    } else {
+      EXPECT_FALSE(voided->has_value()) << hold;
+    }
+  }
 }
 
 TEST_P(PaymentProviderContract, ARefundRepeatedAnswersTheSameAndLookupSeesIt) {

@@ -81,6 +81,11 @@ boost::asio::awaitable<Result<std::optional<ChargeRecord>>> SimulatedPaymentProv
   co_return co_await ledger_->Find(hold_id);
 }
 
+boost::asio::awaitable<Result<std::optional<ChargeRecord>>> SimulatedPaymentProvider::Void(
+    std::int64_t hold_id) {
+  co_return co_await ledger_->Void(hold_id);
+}
+
 boost::asio::awaitable<Result<ChargeRecord>> SimulatedPaymentProvider::Refund(
     std::int64_t hold_id) {
   co_return co_await ledger_->MarkRefunded(hold_id);
@@ -112,6 +117,25 @@ boost::asio::awaitable<Result<std::optional<ChargeRecord>>> SqliteSimulatedLedge
     std::int64_t hold_id) {
   // A point read on this thread's reader connection (the provider's ledger is its own file).
   co_return ReadCharge(readers_.ForThisThread(), hold_id);
+}
+
+boost::asio::awaitable<Result<std::optional<ChargeRecord>>> SqliteSimulatedLedger::Void(
+    std::int64_t hold_id) {
+  auto job = [hold_id](storage::Database& db) -> Result<std::optional<ChargeRecord>> {
+    auto& s = db.Cached(
+        "INSERT OR IGNORE INTO charges (hold_id, member_id, amount, status, reference, "
+        "created_at_ms) VALUES (?, 0, 0, 'VOIDED', ?, strftime('%s','now') * 1000)");
+    s.BindInt64(1, hold_id).BindText(2, SimulatedReference(hold_id));
+    s.Step();
+    s.Reset();
+    auto& status = db.Cached("SELECT status FROM charges WHERE hold_id = ?");
+    status.BindInt64(1, hold_id);
+    const bool voided = status.Step() && status.TextView(0) == "VOIDED";
+    status.Reset();
+    if (voided) return std::optional<ChargeRecord>{};
+    return ReadCharge(db, hold_id);
+  };
+  co_return co_await async::Write<std::optional<ChargeRecord>>(writer_, std::move(job));
 }
 
 boost::asio::awaitable<Result<ChargeRecord>> SqliteSimulatedLedger::MarkRefunded(

@@ -46,6 +46,10 @@ class SimulatedLedger {
                                                               ChargeOutcome outcome) = 0;
   virtual boost::asio::awaitable<Result<std::optional<ChargeRecord>>> Find(
       std::int64_t hold_id) = 0;
+  // Records VOIDED for the hold unless an outcome is recorded (the first writer wins, as Record);
+  // answers the earlier charge, or nullopt when the hold is VOIDED.
+  virtual boost::asio::awaitable<Result<std::optional<ChargeRecord>>> Void(
+      std::int64_t hold_id) = 0;
   // A captured charge becomes refunded (a refunded one is answered as it is); kNotFound for a
   // hold never charged, kConflict for a declined charge.
   virtual boost::asio::awaitable<Result<ChargeRecord>> MarkRefunded(std::int64_t hold_id) = 0;
@@ -53,7 +57,8 @@ class SimulatedLedger {
 
 // The reference the simulated processor gives a hold's charge.
 std::string SimulatedReference(std::int64_t hold_id);
-// The outcome a ledger row's status (CAPTURED, REFUNDED, DECLINED) records.
+// The outcome a ledger row's status (CAPTURED, REFUNDED, DECLINED, VOIDED) records: a VOIDED
+// hold answers a late Charge as declined.
 ChargeOutcome SimulatedOutcome(std::string_view status);
 
 std::span<const storage::Migration> SimulatedProviderMigrations();
@@ -68,6 +73,7 @@ class SqliteSimulatedLedger final : public SimulatedLedger {
                                                       std::int64_t amount,
                                                       ChargeOutcome outcome) override;
   boost::asio::awaitable<Result<std::optional<ChargeRecord>>> Find(std::int64_t hold_id) override;
+  boost::asio::awaitable<Result<std::optional<ChargeRecord>>> Void(std::int64_t hold_id) override;
   boost::asio::awaitable<Result<ChargeRecord>> MarkRefunded(std::int64_t hold_id) override;
 
  private:
@@ -89,6 +95,7 @@ class SimulatedPaymentProvider final : public PaymentProvider {
   boost::asio::awaitable<Result<ChargeRecord>> Charge(std::int64_t hold_id, std::int64_t member_id,
                                                       std::int64_t amount) override;
   boost::asio::awaitable<Result<std::optional<ChargeRecord>>> Lookup(std::int64_t hold_id) override;
+  boost::asio::awaitable<Result<std::optional<ChargeRecord>>> Void(std::int64_t hold_id) override;
   boost::asio::awaitable<Result<ChargeRecord>> Refund(std::int64_t hold_id) override;
 
   // Deterministic decision, exposed for tests.

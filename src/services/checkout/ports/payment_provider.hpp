@@ -35,6 +35,13 @@ class PaymentProvider {
   // What the provider recorded for this hold; nullopt when it never charged it.
   virtual boost::asio::awaitable<Result<std::optional<ChargeRecord>>> Lookup(
       std::int64_t hold_id) = 0;
+  // Closes the hold at the provider: unless a charge is recorded, records that none will be, so a
+  // Charge still in flight (an instance that stalled past its payment lease) answers kDeclined
+  // instead of capturing money for a hold already given back. Answers the charge recorded before,
+  // or nullopt when the hold is void (now or before). What a processor's "cancel the payment"
+  // is; settling a stale payment from a plain Lookup would race such a charge.
+  virtual boost::asio::awaitable<Result<std::optional<ChargeRecord>>> Void(
+      std::int64_t hold_id) = 0;
   // Refunds a captured charge; repeating it answers the refunded record again. kNotFound for a
   // hold never charged, kConflict for a declined charge.
   virtual boost::asio::awaitable<Result<ChargeRecord>> Refund(std::int64_t hold_id) = 0;

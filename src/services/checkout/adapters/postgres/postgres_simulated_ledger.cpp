@@ -24,6 +24,12 @@ constexpr postgres::Migration kMigrations[] = {
         refunded_at_ms bigint
       );
     )sql"},
+    // A stale payment's resolver closes the hold at the provider (PaymentProvider::Void).
+    {2, "voided charges", R"sql(
+      ALTER TABLE charges DROP CONSTRAINT charges_status_check;
+      ALTER TABLE charges ADD CONSTRAINT charges_status_check
+        CHECK (status IN ('CAPTURED', 'DECLINED', 'REFUNDED', 'VOIDED'));
+    )sql"},
 };
 
 std::int64_t NowMillis() {
@@ -86,6 +92,31 @@ asio::awaitable<Result<std::optional<ChargeRecord>>> PostgresSimulatedLedger::Fi
   auto lease = co_await pool_.Acquire();
   if (!lease.ok()) co_return std::move(lease).error();
   co_return co_await Read(**lease, hold_id);
+}
+
+asio::awaitable<Result<std::optional<ChargeRecord>>> PostgresSimulatedLedger::Void(
+    std::int64_t hold_id) {
+  auto lease = co_await pool_.Acquire();
+  if (!lease.ok()) co_return std::move(lease).error();
+  Connection& c = **lease;
+  Params p;
+  p.Add(hold_id).Add(SimulatedReference(hold_id)).Add(NowMillis());
+  auto inserted = co_await c.Query(
+      "INSERT INTO charges (hold_id, member_id, amount, status, reference, created_at_ms) "
+      "VALUES ($1, 0, 0, 'VOIDED', $2, $3) ON CONFLICT (hold_id) DO NOTHING RETURNING hold_id",
+      std::move(p));
+  if (!inserted.ok()) co_return std::move(inserted).error();
+  if (!inserted->empty()) co_return std::optional<ChargeRecord>{};
+  // Recorded first by a charge (or another void): a new statement's snapshot sees it.
+  Params q;
+  q.Add(hold_id);
+  auto rows =
+      co_await c.Query("SELECT status, reference FROM charges WHERE hold_id = $1", std::move(q));
+  if (!rows.ok()) co_return std::move(rows).error();
+  if (rows->empty())
+    co_return MakeError(Errc::kUnavailable, "the provider lost a charge it recorded");
+  if (rows->Text(0, 0) == "VOIDED") co_return std::optional<ChargeRecord>{};
+  co_return std::optional<ChargeRecord>{RecordOf(*rows)};
 }
 
 asio::awaitable<Result<ChargeRecord>> PostgresSimulatedLedger::MarkRefunded(std::int64_t hold_id) {

@@ -23,6 +23,7 @@ class PostgresSimulatedLedger final : public SimulatedLedger {
                                                       std::int64_t amount,
                                                       ChargeOutcome outcome) override;
   boost::asio::awaitable<Result<std::optional<ChargeRecord>>> Find(std::int64_t hold_id) override;
+  boost::asio::awaitable<Result<std::optional<ChargeRecord>>> Void(std::int64_t hold_id) override;
   boost::asio::awaitable<Result<ChargeRecord>> MarkRefunded(std::int64_t hold_id) override;
 
  private:
