@@ -197,8 +197,14 @@ std::unique_ptr<ServerProcess> Cluster::Start(const std::string& service, int n)
   options.follow_topology = false;
   if (!options_.log_file.empty()) {
     options.log_file = options_.log_file;
-  } else if (std::getenv("ROCKETMART_E2E_SERVER_LOGS")) {
-    options.log_file = dir_ / (service + "-" + std::to_string(n) + ".log");
+  } else if (const char* logs = std::getenv("ROCKETMART_E2E_SERVER_LOGS")) {
+    // A directory that exists keeps the logs after the cluster is gone (named by its folder).
+    std::error_code ec;
+    const std::filesystem::path kept(logs);
+    const std::string name = service + "-" + std::to_string(n) + ".log";
+    options.log_file = std::filesystem::is_directory(kept, ec)
+                           ? kept / (dir_.filename().string() + "-" + name)
+                           : dir_ / name;
   }
   return std::make_unique<ServerProcess>(std::move(options));
 }

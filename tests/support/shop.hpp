@@ -1,5 +1,6 @@
 // End-to-end test setup shared by the suites: an admin creates a product, opens its sale, and the
-// test waits until checkout's stock for it is visible (it arrives through the catalog's event).
+// test waits until checkout's stock for it is visible (it arrives through the catalog's event), on
+// every instance when the server is a cluster.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -12,6 +13,19 @@
 #include "support/wait.hpp"
 
 namespace rocketmart::testing {
+
+// True when `read` holds on every instance that may answer it: once embedded; on a cluster, eight
+// reads in a row (the gateway's balancer breaks ties round robin, so consecutive reads reach each
+// of up to four instances of a service twice). A write reaches the other instances' caches
+// through events, tens to hundreds of milliseconds later.
+template <class Read>
+bool SeenByEveryInstance(Read read) {
+  const int reads = OnCluster() ? 8 : 1;
+  for (int i = 0; i < reads; ++i) {
+    if (!read()) return false;
+  }
+  return true;
+}
 
 inline std::int64_t CreateProductOnSale(ServerProcess& server, std::int64_t stock,
                                         std::int64_t per_member_limit, bool open_sale = true,
@@ -33,15 +47,19 @@ inline std::int64_t CreateProductOnSale(ServerProcess& server, std::int64_t stoc
     EXPECT_EQ(sale.status, 200) << sale.body;
   }
   EXPECT_TRUE(WaitUntil([&] {
-    auto p = c.Get("/products/" + std::to_string(id));
-    return p.status == 200 && p.Json().at("stock").as_int64() == stock;
+    return SeenByEveryInstance([&] {
+      auto p = c.Get("/products/" + std::to_string(id));
+      return p.status == 200 && p.Json().at("stock").as_int64() == stock;
+    });
   }));
   if (open_sale && stock > 0) {
     // Checkout learns the stock from the catalog's event; until then its sale reads "preparing" and
     // a purchase answers 503. "live" means the stock has arrived and a purchase can be admitted.
     EXPECT_TRUE(WaitUntil([&] {
-      auto s = c.Get("/payment/" + std::to_string(id) + "/sale");
-      return s.status == 200 && s.Json().at("state").as_string() == "live";
+      return SeenByEveryInstance([&] {
+        auto s = c.Get("/payment/" + std::to_string(id) + "/sale");
+        return s.status == 200 && s.Json().at("state").as_string() == "live";
+      });
     }));
   }
   return id;
