@@ -15,10 +15,15 @@
 #      Redis admission (ratios to sections 3, 4 and 6), redis-benchmark running an EVALSHA of an
 #      admit-like script on the same server (the yardstick), and event delivery commit -> effect
 #      through Redis Streams at EVENTS_RATE (build/events_bench) (BENCH_REDIS=0 skips).
+#   8. the local cluster (scripts/cluster.sh: etcd, PostgreSQL, Redis, CLUSTER_N instances of each
+#      service, CLUSTER_GATEWAYS gateways; 1 and 1 by default on 2 cores): section 4's drop and
+#      section 3's sold-out answers through the gateway, beside the embedded drop (section 4) and
+#      nginx (section 1) of the same sitting (BENCH_CLUSTER=0 skips).
 # Every process and temp dir is removed on exit; every step is bounded in time.
 # Usage: bash bench/run.sh [build-dir]   (make bench)
 # Smaller: BENCH_SMOKE=1 (every section shrunk to a few seconds: a few minutes in all; the numbers
-# are then indicative only), or the size variables below one by one.
+# are then indicative only), or the size variables below one by one. BENCH_ONLY=4,8 runs only
+# the sections listed (2 and 3 go together; 8 brings 1 and 4 along, its yardsticks).
 set -euo pipefail
 
 BUILD_DIR="${1:-build}"
@@ -44,6 +49,22 @@ CONNECTIONS="${CONNECTIONS:-64}"
 ORDERS_WIDE_CONNECTIONS="${ORDERS_WIDE_CONNECTIONS:-256}"
 BENCH_POSTGRES="${BENCH_POSTGRES:-1}"
 BENCH_REDIS="${BENCH_REDIS:-1}"
+BENCH_CLUSTER="${BENCH_CLUSTER:-1}"
+CLUSTER_N="${CLUSTER_N:-1}"                # section 8: instances of each service
+CLUSTER_GATEWAYS="${CLUSTER_GATEWAYS:-1}"  # section 8: gateways (the load goes to the first)
+BENCH_ONLY="${BENCH_ONLY:-}"               # e.g. 8 or 4,6: only these sections (empty: all)
+if [ -n "$BENCH_ONLY" ] && [[ ",$BENCH_ONLY," == *,8,* ]] && [ "$BENCH_CLUSTER" = 1 ]; then
+  BENCH_ONLY="$BENCH_ONLY,1,4"  # the cluster's figures are read beside nginx and the embedded drop
+fi
+want() {  # want N...: is one of these sections to run?
+  [ -z "$BENCH_ONLY" ] && return 0
+  local n
+  for n in "$@"; do [[ ",$BENCH_ONLY," == *,$n,* ]] && return 0; done
+  return 1
+}
+if ! want 6; then BENCH_POSTGRES=0; fi
+if ! want 7; then BENCH_REDIS=0; fi
+if ! want 8; then BENCH_CLUSTER=0; fi
 REDIS_BENCH_REQUESTS="${REDIS_BENCH_REQUESTS:-1000000}"  # per redis-benchmark run
 EVENTS_COUNT="${EVENTS_COUNT:-100000}"                   # events_bench: events in the run
 EVENTS_RATE="${EVENTS_RATE:-10000}"                      # events_bench: target events/s
@@ -60,6 +81,7 @@ for tool in "${tools[@]}"; do
 done
 tools=(nginx wrk python3 timeout)
 if [ "$BENCH_REDIS" = 1 ]; then tools+=(redis-server redis-cli redis-benchmark); fi
+if [ "$BENCH_CLUSTER" = 1 ]; then tools+=(etcd redis-server redis-cli psql); fi
 for tool in "${tools[@]}"; do
   command -v "$tool" >/dev/null || { echo "bench: $tool missing (bash scripts/setup.sh bench)" >&2; exit 2; }
 done
@@ -69,7 +91,13 @@ WORK="$(mktemp -d /tmp/rocketmart-bench.XXXXXX)"
 PIDS=()
 PG_WORK=""
 REDIS_WORK=""
+CLUSTER_WORK=""
+CLUSTER_SH="$(dirname "$0")/../scripts/cluster.sh"
 cleanup() {
+  if [ -n "$CLUSTER_WORK" ]; then
+    bash "$CLUSTER_SH" down "$CLUSTER_WORK" >/dev/null 2>&1 || true
+    rm -rf "$CLUSTER_WORK"
+  fi
   for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
   # SIGKILL after 30 s: one server was seen to ignore a SIGTERM sent right after its start.
   for p in "${PIDS[@]}"; do stop_pid "$p"; wait "$p" 2>/dev/null || true; done
@@ -169,10 +197,11 @@ echo "machine: $(nproc) cores, $(uname -srm), $(date -u +%FT%TZ)"
 echo "nginx: $("$NGINX" -v 2>&1)"
 
 # 1. nginx
-NGX="$WORK/nginx"
-mkdir -p "$NGX/logs"
-NGX_PORT="$(free_port)"
-cat >"$NGX/nginx.conf" <<EOF
+if want 1; then
+  NGX="$WORK/nginx"
+  mkdir -p "$NGX/logs"
+  NGX_PORT="$(free_port)"
+  cat >"$NGX/nginx.conf" <<EOF
 worker_processes auto;
 daemon off;
 pid $NGX/nginx.pid;
@@ -189,42 +218,49 @@ http {
   }
 }
 EOF
-"$NGINX" -p "$NGX" -c "$NGX/nginx.conf" -e "$NGX/logs/error.log" &
-NGX_PID=$!
-PIDS+=("$NGX_PID")
-for _ in $(seq 1 50); do curl -sf "http://127.0.0.1:$NGX_PORT/" >/dev/null && break; sleep 0.1; done
-echo "=== nginx on 127.0.0.1:$NGX_PORT"
-wrk_run nginx "http://127.0.0.1:$NGX_PORT/"
-stop_pid "$NGX_PID"
+  "$NGINX" -p "$NGX" -c "$NGX/nginx.conf" -e "$NGX/logs/error.log" &
+  NGX_PID=$!
+  PIDS+=("$NGX_PID")
+  for _ in $(seq 1 50); do curl -sf "http://127.0.0.1:$NGX_PORT/" >/dev/null && break; sleep 0.1; done
+  echo "=== nginx on 127.0.0.1:$NGX_PORT"
+  wrk_run nginx "http://127.0.0.1:$NGX_PORT/"
+  stop_pid "$NGX_PID"
+fi
 
 # 2-3. rocketmart reads and sold-out answers
-start_server reads
-wrk_run health "http://127.0.0.1:$PORT/health"
-curl -sf "http://127.0.0.1:$PORT/products/1" >/dev/null || echo "!!! GET /products/1 is not 200"
-wrk_run product "http://127.0.0.1:$PORT/products/1"
-soldout_setup soldout
-wrk_run soldout "http://127.0.0.1:$PORT/payment/request" "$WORK/soldout.lua"
-load_run soldout-load 120 --scenario soldout --members 1000 --attempts 2000000 \
-  --duration "$WRK_SECONDS" --connections "$CONNECTIONS"
-stop_pid "$SERVER_PID"
+if want 2 3; then
+  start_server reads
+  wrk_run health "http://127.0.0.1:$PORT/health"
+  curl -sf "http://127.0.0.1:$PORT/products/1" >/dev/null || echo "!!! GET /products/1 is not 200"
+  wrk_run product "http://127.0.0.1:$PORT/products/1"
+  soldout_setup soldout
+  wrk_run soldout "http://127.0.0.1:$PORT/payment/request" "$WORK/soldout.lua"
+  load_run soldout-load 120 --scenario soldout --members 1000 --attempts 2000000 \
+    --duration "$WRK_SECONDS" --connections "$CONNECTIONS"
+  stop_pid "$SERVER_PID"
+fi
 
 # 4. the original's drop scenario at full scale
-start_server drop ROCKETMART_PAYMENT_DECLINE_PERCENT=20
-load_run drop 600 --scenario drop --members "$DROP_MEMBERS" --attempts "$DROP_ATTEMPTS" \
-  --stock "$DROP_STOCK" --leave 0.2 --seed 1 --connections "$CONNECTIONS" --duration 300
-stop_pid "$SERVER_PID"
+if want 4; then
+  start_server drop ROCKETMART_PAYMENT_DECLINE_PERCENT=20
+  load_run drop 600 --scenario drop --members "$DROP_MEMBERS" --attempts "$DROP_ATTEMPTS" \
+    --stock "$DROP_STOCK" --leave 0.2 --seed 1 --connections "$CONNECTIONS" --duration 300
+  stop_pid "$SERVER_PID"
+fi
 
 # 5. durable orders, synchronous=FULL
-start_server orders ROCKETMART_STORAGE_SYNCHRONOUS=full ROCKETMART_PAYMENT_DECLINE_PERCENT=0
-load_run orders 300 --scenario orders --members 1000 --attempts "$ORDERS_ATTEMPTS" \
-  --stock 100000000 --per-member-limit 10000 --connections "$CONNECTIONS" --duration 60
-stop_pid "$SERVER_PID"
+if want 5; then
+  start_server orders ROCKETMART_STORAGE_SYNCHRONOUS=full ROCKETMART_PAYMENT_DECLINE_PERCENT=0
+  load_run orders 300 --scenario orders --members 1000 --attempts "$ORDERS_ATTEMPTS" \
+    --stock 100000000 --per-member-limit 10000 --connections "$CONNECTIONS" --duration 60
+  stop_pid "$SERVER_PID"
 
-# 5b. the same with more requests in flight: bigger group commits per fsync
-start_server orders-wide ROCKETMART_STORAGE_SYNCHRONOUS=full ROCKETMART_PAYMENT_DECLINE_PERCENT=0
-load_run orders-wide 300 --scenario orders --members 1000 --attempts "$ORDERS_ATTEMPTS" \
-  --stock 100000000 --per-member-limit 10000 --connections "$ORDERS_WIDE_CONNECTIONS" --duration 60
-stop_pid "$SERVER_PID"
+  # 5b. the same with more requests in flight: bigger group commits per fsync
+  start_server orders-wide ROCKETMART_STORAGE_SYNCHRONOUS=full ROCKETMART_PAYMENT_DECLINE_PERCENT=0
+  load_run orders-wide 300 --scenario orders --members 1000 --attempts "$ORDERS_ATTEMPTS" \
+    --stock 100000000 --per-member-limit 10000 --connections "$ORDERS_WIDE_CONNECTIONS" --duration 60
+  stop_pid "$SERVER_PID"
+fi
 
 # 6. PostgreSQL: the same durable orders and drop with every service on its own database, and
 #    pgbench's one-row UPDATE per transaction on the same server as the yardstick.
@@ -356,61 +392,106 @@ print("%d" % float(rows[-1][1]) if rows else "n/a")' "$WORK/$1.csv" >"$WORK/$1.o
   [ "$rc" -eq 0 ] || echo "!!! events_bench exited $rc (an event lost or applied twice, or timeout)"
 fi
 
+# 8. The local cluster (scripts/cluster.sh, docs/cluster.md): every service in a process of its
+#    own on PostgreSQL, events on Redis Streams, admission in Redis, discovery in etcd; section 4's
+#    drop and section 3's sold-out answers through its (first) gateway, read beside the embedded
+#    drop and nginx of this sitting.
+if [ "$BENCH_CLUSTER" = 1 ]; then
+  CLUSTER_WORK="$(mktemp -d /tmp/rocketmart-bench-cluster.XXXXXX)"
+  chmod 0755 "$CLUSTER_WORK"  # PostgreSQL runs as its own user below it (secrets/ stays 0700)
+  echo "=== local cluster: CLUSTER_N=$CLUSTER_N instance(s) of each service," \
+    "CLUSTER_GATEWAYS=$CLUSTER_GATEWAYS gateway(s), in $CLUSTER_WORK"
+  # Every process inherits these: the gateways' rate limits off for the load (one address, few
+  # tokens, as start_server does), section 4's declined payments, quiet logs.
+  if timeout 300 env CLUSTER_N="$CLUSTER_N" CLUSTER_GATEWAYS="$CLUSTER_GATEWAYS" \
+    ROCKETMART_BIN="$(realpath "$BIN")" ROCKETMART_LOG_ACCESS_LOG=false ROCKETMART_LOG_LEVEL=warn \
+    ROCKETMART_GATEWAY_RATE_PER_MEMBER_PER_S=0 ROCKETMART_GATEWAY_RATE_PER_IP_PER_S=0 \
+    ROCKETMART_PAYMENT_DECLINE_PERCENT=20 bash "$CLUSTER_SH" up "$CLUSTER_WORK"; then
+    echo "processes: $(awk '{printf "%s ", $1}' "$CLUSTER_WORK/pids")"
+    # The tools get the cluster's variables (its keys, and its databases where the load's
+    # read-back looks), the members instance's data directory and the first gateway's port.
+    mapfile -t SERVER_ENV < <(sed -n 's/^export //p' "$CLUSTER_WORK/cluster.env")
+    DATA="$CLUSTER_WORK/members-0"
+    GATEWAY_URL="$(cat "$CLUSTER_WORK/gateway.url")"
+    PORT="${GATEWAY_URL##*:}"
+    load_run cluster-drop 600 --scenario drop --members "$DROP_MEMBERS" --attempts "$DROP_ATTEMPTS" \
+      --stock "$DROP_STOCK" --leave 0.2 --seed 1 --connections "$CONNECTIONS" --duration 300
+    soldout_setup cluster-soldout
+    wrk_run cluster-soldout "http://127.0.0.1:$PORT/payment/request" "$WORK/cluster-soldout.lua"
+    load_run cluster-soldout-load 120 --scenario soldout --members 1000 --attempts 2000000 \
+      --duration "$WRK_SECONDS" --connections "$CONNECTIONS"
+  else
+    echo "!!! the cluster did not start; its logs:"
+    tail -n 5 "$CLUSTER_WORK"/*.log || true
+  fi
+  bash "$CLUSTER_SH" down "$CLUSTER_WORK" >/dev/null
+  rm -rf "$CLUSTER_WORK"
+  CLUSTER_WORK=""
+fi
+
 # Summary
-N="$(cat "$WORK/nginx.rps")"
-ratio() { python3 -c 'import sys; a,b=sys.argv[1:]; print("%.2f" % (float(a)/float(b)) if a not in ("","n/a") and float(b) else "n/a")' "$1" "$N"; }
-H="$(cat "$WORK/health.rps")"; P="$(cat "$WORK/product.rps")"; S="$(cat "$WORK/soldout.rps")"
-SL="$(json soldout-load rps)"
-DT="$(json drop tps)"; DR="$(json drop rps)"; D99="$(json drop att_p99_ms)"
-OT="$(json orders tps)"; O99="$(json orders att_p99_ms)"
-OWT="$(json orders-wide tps)"; OW99="$(json orders-wide att_p99_ms)"
+val() { cat "$WORK/$1" 2>/dev/null || echo n/a; }  # val FILE: a figure, n/a when its section did not run
+of() {  # of A B: A / B, two decimals
+  python3 -c 'import sys
+try: print("%.2f" % (float(sys.argv[1]) / float(sys.argv[2])))
+except Exception: print("n/a")' "$1" "$2"
+}
+num() {  # num VALUE [DECIMALS]
+  python3 -c 'import sys
+try: print("%.*f" % (int(sys.argv[2]), float(sys.argv[1])))
+except Exception: print("n/a")' "$1" "${2:-0}"
+}
+N="$(val nginx.rps)"
+ratio() { of "$1" "$N"; }
+row() {  # row WHAT VALUE RATIO P99: one line of the first table, left out when it did not run
+  [ "$2" = n/a ] || printf '%-44s %12s %10s %12s\n' "$1" "$2" "$3" "$4"
+}
+H="$(val health.rps)"; P="$(val product.rps)"; S="$(val soldout.rps)"
+SL="$(num "$(json soldout-load rps)")"
+DT="$(num "$(json drop tps)")"; DR="$(num "$(json drop rps)")"; D99="$(json drop att_p99_ms)"
+OT="$(num "$(json orders tps)")"; O99="$(json orders att_p99_ms)"
+OWT="$(num "$(json orders-wide tps)")"; OW99="$(json orders-wide att_p99_ms)"
 echo
 echo "================ summary (wrk ${WRK_ARGS[*]}; rocketmart-load -c $CONNECTIONS, 1 thread) ================"
 printf '%-44s %12s %10s %12s\n' "what" "per second" "x nginx" "p99"
-printf '%-44s %12s %10s %12s\n' "nginx return 200 \"ok\"" "$N" "1.00" "$(cat "$WORK/nginx.p99")"
-printf '%-44s %12s %10s %12s\n' "rocketmart GET /health" "$H" "$(ratio "$H")" "$(cat "$WORK/health.p99")"
-printf '%-44s %12s %10s %12s\n' "rocketmart GET /products/1" "$P" "$(ratio "$P")" "$(cat "$WORK/product.p99")"
-printf '%-44s %12s %10s %12s\n' "sold-out POST /payment/request (wrk)" "$S" "$(ratio "$S")" "$(cat "$WORK/soldout.p99")"
-printf '%-44s %12.0f %10s %12s\n' "sold-out (rocketmart-load)" "$SL" "$(ratio "$SL")" "$(json soldout-load req_p99_ms)ms"
-printf '%-44s %12.0f %10s %12s\n' "drop: attempts/s (TPS)" "$DT" "$(ratio "$DT")" "${D99}ms"
-printf '%-44s %12.0f %10s %12s\n' "drop: requests/s" "$DR" "$(ratio "$DR")" "$(json drop req_p99_ms)ms"
-printf '%-44s %12.0f %10s %12s\n' "durable orders/s (synchronous=FULL)" "$OT" "$(ratio "$OT")" "${O99}ms"
-printf '%-44s %12.0f %10s %12s\n' "durable orders/s, $ORDERS_WIDE_CONNECTIONS connections" "$OWT" "$(ratio "$OWT")" "${OW99}ms"
-echo "drop: paid=$(json drop paid) sold=$(json drop sold) oversold=$(json drop oversold) orders=$(json drop orders) checks_ok=$(json drop checks_ok)"
-echo "orders: paid=$(json orders paid) orders=$(json orders orders) checks_ok=$(json orders checks_ok)"
-echo "orders-wide: paid=$(json orders-wide paid) orders=$(json orders-wide orders) checks_ok=$(json orders-wide checks_ok)"
-echo "soldout: checks_ok=$(json soldout-load checks_ok)"
+row "nginx return 200 \"ok\"" "$N" "1.00" "$(val nginx.p99)"
+row "rocketmart GET /health" "$H" "$(ratio "$H")" "$(val health.p99)"
+row "rocketmart GET /products/1" "$P" "$(ratio "$P")" "$(val product.p99)"
+row "sold-out POST /payment/request (wrk)" "$S" "$(ratio "$S")" "$(val soldout.p99)"
+row "sold-out (rocketmart-load)" "$SL" "$(ratio "$SL")" "$(json soldout-load req_p99_ms)ms"
+row "drop: attempts/s (TPS)" "$DT" "$(ratio "$DT")" "${D99}ms"
+row "drop: requests/s" "$DR" "$(ratio "$DR")" "$(json drop req_p99_ms)ms"
+row "durable orders/s (synchronous=FULL)" "$OT" "$(ratio "$OT")" "${O99}ms"
+row "durable orders/s, $ORDERS_WIDE_CONNECTIONS connections" "$OWT" "$(ratio "$OWT")" "${OW99}ms"
+if want 4; then
+  echo "drop: paid=$(json drop paid) sold=$(json drop sold) oversold=$(json drop oversold) orders=$(json drop orders) checks_ok=$(json drop checks_ok)"
+fi
+if want 5; then
+  echo "orders: paid=$(json orders paid) orders=$(json orders orders) checks_ok=$(json orders checks_ok)"
+  echo "orders-wide: paid=$(json orders-wide paid) orders=$(json orders-wide orders) checks_ok=$(json orders-wide checks_ok)"
+fi
+if want 2 3; then echo "soldout: checks_ok=$(json soldout-load checks_ok)"; fi
 if [ "$BENCH_POSTGRES" = 1 ]; then
-  of() { python3 -c 'import sys
-try: print("%.2f" % (float(sys.argv[1]) / float(sys.argv[2])))
-except Exception: print("n/a")' "$1" "$2"; }
-  PB="$(cat "$WORK/pgbench.tps")"; PBW="$(cat "$WORK/pgbench-wide.tps")"
-  PO="$(json pg-orders tps)"; POW="$(json pg-orders-wide tps)"; PD="$(json pg-drop tps)"
+  PB="$(val pgbench.tps)"; PBW="$(val pgbench-wide.tps)"
+  PO="$(num "$(json pg-orders tps)")"; POW="$(num "$(json pg-orders-wide tps)")"
+  PD="$(num "$(json pg-drop tps)")"
   echo
   echo "================ PostgreSQL sitting (same machine, same run) ================"
   printf '%-50s %12s %20s %10s\n' "what" "per second" "ratio" "p99"
   printf '%-50s %12s %20s %10s\n' "pgbench one-row UPDATE, $CONNECTIONS connections" "$PB" "yardstick" "-"
   printf '%-50s %12s %20s %10s\n' "pgbench one-row UPDATE, $ORDERS_WIDE_CONNECTIONS connections" "$PBW" "yardstick" "-"
-  printf '%-50s %12.0f %20s %10s\n' "durable orders/s on PG, $CONNECTIONS connections" "$PO" "$(of "$PO" "$PB") x pgbench" "$(json pg-orders att_p99_ms)ms"
-  printf '%-50s %12.0f %20s %10s\n' "durable orders/s on PG, $ORDERS_WIDE_CONNECTIONS connections" "$POW" "$(of "$POW" "$PBW") x pgbench" "$(json pg-orders-wide att_p99_ms)ms"
-  printf '%-50s %12.0f %20s %10s\n' "durable orders/s on SQLite FULL (above)" "$OT" "$(of "$PO" "$OT") PG/SQLite" "${O99}ms"
-  printf '%-50s %12.0f %20s %10s\n' "drop on PG: attempts/s (TPS)" "$PD" "$(of "$PD" "$DT") x embedded" "$(json pg-drop att_p99_ms)ms"
+  printf '%-50s %12s %20s %10s\n' "durable orders/s on PG, $CONNECTIONS connections" "$PO" "$(of "$PO" "$PB") x pgbench" "$(json pg-orders att_p99_ms)ms"
+  printf '%-50s %12s %20s %10s\n' "durable orders/s on PG, $ORDERS_WIDE_CONNECTIONS connections" "$POW" "$(of "$POW" "$PBW") x pgbench" "$(json pg-orders-wide att_p99_ms)ms"
+  printf '%-50s %12s %20s %10s\n' "durable orders/s on SQLite FULL (above)" "$OT" "$(of "$PO" "$OT") PG/SQLite" "${O99}ms"
+  printf '%-50s %12s %20s %10s\n' "drop on PG: attempts/s (TPS)" "$PD" "$(of "$PD" "$DT") x embedded" "$(json pg-drop att_p99_ms)ms"
   echo "pg-drop: paid=$(json pg-drop paid) sold=$(json pg-drop sold) oversold=$(json pg-drop oversold) orders=$(json pg-drop orders) captures=$(json pg-drop captures) checks_ok=$(json pg-drop checks_ok)"
   echo "pg-orders: paid=$(json pg-orders paid) orders=$(json pg-orders orders) checks_ok=$(json pg-orders checks_ok); pg-orders-wide: checks_ok=$(json pg-orders-wide checks_ok)"
   echo "targets (PostgreSQL): durable paid orders >= 10000/s; the drop >= 0.8x the embedded figure"
 fi
 if [ "$BENCH_REDIS" = 1 ]; then
-  of() { python3 -c 'import sys
-try: print("%.2f" % (float(sys.argv[1]) / float(sys.argv[2])))
-except Exception: print("n/a")' "$1" "$2"; }
-  num() {  # num VALUE [DECIMALS]
-    python3 -c 'import sys
-try: print("%.*f" % (int(sys.argv[2]), float(sys.argv[1])))
-except Exception: print("n/a")' "$1" "${2:-0}"
-  }
-  RS="$(cat "$WORK/redis-soldout.rps")"; RSL="$(num "$(json redis-soldout-load rps)")"
+  RS="$(val redis-soldout.rps)"; RSL="$(num "$(json redis-soldout-load rps)")"
   RD="$(num "$(json redis-drop tps)")"; PD="$(json pg-drop tps)"
-  E1="$(cat "$WORK/evalsha-p1.ops")"; E16="$(cat "$WORK/evalsha-p16.ops")"
+  E1="$(val evalsha-p1.ops)"; E16="$(val evalsha-p16.ops)"
   echo
   echo "================ Redis sitting (PostgreSQL + Redis admission + Redis Streams, same run) ================"
   printf '%-50s %12s %24s %10s\n' "what" "per second" "ratio" "p99"
@@ -425,5 +506,27 @@ except Exception: print("n/a")' "$1" "${2:-0}"
   echo "event delivery commit -> effect (ms): p50=$(num "$(json events lat_p50_ms)" 2) p90=$(num "$(json events lat_p90_ms)" 2) p99=$(num "$(json events lat_p99_ms)" 2) max=$(num "$(json events lat_max_ms)" 2); events=$(json events events) applied=$(json events rows) distinct=$(json events distinct) lost=$(json events lost) redelivered=$(json events redelivered) checks_ok=$(json events checks_ok)"
   echo "redis-drop: paid=$(json redis-drop paid) sold=$(json redis-drop sold) oversold=$(json redis-drop oversold) orders=$(json redis-drop orders) captures=$(json redis-drop captures) checks_ok=$(json redis-drop checks_ok); redis-soldout: checks_ok=$(json redis-soldout-load checks_ok)"
   echo "targets (Redis): the drop with Redis admission >= 0.7x the embedded figure; event delivery p99 <= 50 ms at 10000 events/s"
+fi
+if [ "$BENCH_CLUSTER" = 1 ]; then
+  CD="$(num "$(json cluster-drop tps)")"; CR="$(num "$(json cluster-drop rps)")"
+  CS="$(val cluster-soldout.rps)"; CSL="$(num "$(json cluster-soldout-load rps)")"
+  echo
+  echo "================ cluster sitting (scripts/cluster.sh, CLUSTER_N=$CLUSTER_N, CLUSTER_GATEWAYS=$CLUSTER_GATEWAYS; through the gateway, same run) ================"
+  printf '%-50s %12s %20s %10s\n' "what" "per second" "ratio" "p99"
+  printf '%-50s %12s %20s %10s\n' "embedded drop (section 4): attempts/s (TPS)" "$DT" "yardstick" "${D99}ms"
+  printf '%-50s %12s %20s %10s\n' "drop via the gateway: attempts/s (TPS)" "$CD" "$(of "$CD" "$DT") x embedded" "$(json cluster-drop att_p99_ms)ms"
+  printf '%-50s %12s %20s %10s\n' "drop via the gateway: requests/s" "$CR" "$(of "$CR" "$DR") x embedded" "$(json cluster-drop req_p99_ms)ms"
+  printf '%-50s %12s %20s %10s\n' "nginx return 200 \"ok\" (section 1)" "$N" "yardstick" "$(val nginx.p99)"
+  printf '%-50s %12s %20s %10s\n' "sold-out via the gateway (wrk)" "$CS" "$(of "$CS" "$N") x nginx" "$(val cluster-soldout.p99)"
+  printf '%-50s %12s %20s %10s\n' "sold-out via the gateway (rocketmart-load)" "$CSL" "$(of "$CSL" "$N") x nginx" "$(json cluster-soldout-load req_p99_ms)ms"
+  cd_count() { echo "$1=$(json cluster-drop "$2")"; }
+  echo "cluster-drop: $(cd_count attempts attempts) $(cd_count paid paid) $(cd_count sold sold)" \
+    "$(cd_count oversold oversold) $(cd_count over-limit limit) $(cd_count declined declined)" \
+    "$(cd_count left left) $(cd_count other-4xx other_4xx) $(cd_count 5xx server_errors)" \
+    "$(cd_count transport-errors transport_errors) $(cd_count orders orders)" \
+    "$(cd_count payments payments) $(cd_count captures captures) $(cd_count checks_ok checks_ok)"
+  echo "embedded drop, same sitting: attempts=$(json drop attempts) paid=$(json drop paid) oversold=$(json drop oversold) over-limit=$(json drop limit) 5xx=$(json drop server_errors) checks_ok=$(json drop checks_ok)"
+  echo "cluster sold-out: answers=$(json cluster-soldout-load attempts) sold_out=$(json cluster-soldout-load sold_out) 5xx=$(json cluster-soldout-load server_errors) checks_ok=$(json cluster-soldout-load checks_ok)"
+  echo "targets (cluster, printed, not asserted): the drop via the gateway >= 0.4x the embedded figure; the gateway's sold-out path >= 0.3x nginx"
 fi
 echo "targets: GET /products/{id} >= 0.6x nginx; sold-out >= 0.5x nginx; drop >= 50000 attempts/s with p99 <= 20 ms; durable orders >= 10000/s"

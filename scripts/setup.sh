@@ -70,6 +70,8 @@ bench_packages=(
   redis-server redis-tools
   # the PostgreSQL the benchmark starts beside SQLite (same way as the tests)
   postgresql-15
+  # section 8's local cluster (scripts/cluster.sh): its etcd
+  etcd-server
 )
 
 cluster_packages=(

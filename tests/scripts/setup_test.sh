@@ -35,7 +35,7 @@ done
 for p in nginx wrk python3-locust; do
   contains "$test_list" "$p" && fail "test installs $p (a benchmark tool)"
 done
-for p in nginx wrk python3-locust libbenchmark-dev postgresql-15; do
+for p in nginx wrk python3-locust libbenchmark-dev postgresql-15 etcd-server; do
   contains "$bench_list" "$p" || fail "bench lacks $p"
 done
 contains "$bench_list" libgtest-dev && fail "bench installs libgtest-dev"

@@ -390,14 +390,17 @@ Reply Blocking(const Shared& sh, bhttp::verb verb, const std::string& target,
 // ---------------------------------------------------------------------------------------------
 // Read-back (read-only): each service's database where the server keeps it, the SQLite file in
 // the data directory or, when the server was started with ROCKETMART_<SERVICE>_DATABASE_URL, its
-// PostgreSQL database. Checkout's simulated payment provider always keeps its SQLite ledger.
+// PostgreSQL database. Checkout's simulated payment provider keeps its ledger where checkout
+// keeps its data: <dir>/provider.db beside SQLite, a table (charges) in checkout's PostgreSQL
+// database otherwise (docs/postgres.md).
 
 class Db {
  public:
-  // `service`'s database: the URL in ROCKETMART_<SERVICE>_DATABASE_URL if set and not sqlite,
-  // else <dir>/<service>.db.
-  Db(const std::filesystem::path& dir, std::string_view service) {
-    std::string env = "ROCKETMART_" + std::string(service) + "_DATABASE_URL";
+  // `service`'s database: the URL in ROCKETMART_<URL_OF>_DATABASE_URL (`url_of` defaults to
+  // `service`) if set and not sqlite, else <dir>/<service>.db.
+  Db(const std::filesystem::path& dir, std::string_view service, std::string_view url_of = {}) {
+    std::string env =
+        "ROCKETMART_" + std::string(url_of.empty() ? service : url_of) + "_DATABASE_URL";
     for (char& ch : env) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
     const char* url = std::getenv(env.c_str());
     if (url != nullptr && *url != '\0' && std::string_view(url).rfind("sqlite", 0) != 0) {
@@ -504,7 +507,7 @@ Counts ReadCounts(const Shared& sh, const std::filesystem::path& dir, double set
   const std::int64_t p = sh.product_id;
   Db checkout(dir, "checkout");
   Db orders(dir, "orders");
-  Db provider(dir, "provider");
+  Db provider(dir, "provider", "checkout");
   if (!checkout.ok() || !orders.ok() || !provider.ok()) {
     c.error = "cannot open databases: " + checkout.error() + " " + orders.error() + " " +
               provider.error();

@@ -257,6 +257,20 @@ TEST_F(EtcdDiscoveryTest, ARegistrantKilledWithSigkillIsGoneWithinTheTtlPlusOneS
   std::cout << "figure: SIGKILL -> gone " << gone_ms << " ms (TTL " << kTtl.count() << " s)\n";
 }
 
+TEST_F(EtcdDiscoveryTest, TheLeaseIsKeptAliveEveryThirdOfItsTtlNotBackToBack) {
+  auto& registry = NewRegistry();
+  ASSERT_TRUE(registry.Register(Make("orders", "orders-1", 8084)).ok());
+  ASSERT_TRUE(WaitUntil([&] { return registry.listed(); }, std::chrono::seconds(5)));
+  const auto lease = registry.lease_id();
+  const std::uint64_t before = registry.keepalives();
+  std::this_thread::sleep_for(kTtl);  // one TTL: one keep-alive every 667 ms, 3 in all
+  const std::uint64_t during = registry.keepalives() - before;
+  EXPECT_EQ(registry.lease_id(), lease) << "the lease was lost: not kept alive in time";
+  EXPECT_GE(during, 2u) << "kept alive too rarely";
+  EXPECT_LE(during, 4u) << during << " keep-alives in one " << kTtl.count()
+                        << " s TTL (one every third of it expected)";
+}
+
 TEST_F(EtcdDiscoveryTest, TwoServicesWatchersSeeOnlyTheirOwnInstances) {
   auto& discovery = StartDiscovery();
   Seen catalog, orders;

@@ -44,6 +44,8 @@ class EtcdServiceRegistry final : public ServiceRegistry,
   // registry knows.
   std::int64_t lease_id() const { return lease_id_.load(); }
   std::uint64_t grants() const { return grants_.load(); }
+  // Keep-alives etcd accepted so far (one every third of the lease's TTL).
+  std::uint64_t keepalives() const { return keepalives_.load(); }
   bool listed() const { return listed_.load(); }
 
  private:
@@ -74,6 +76,7 @@ class EtcdServiceRegistry final : public ServiceRegistry,
   std::atomic<bool> stopped_{false};
   std::atomic<std::int64_t> lease_id_{0};
   std::atomic<std::uint64_t> grants_{0};
+  std::atomic<std::uint64_t> keepalives_{0};
   std::atomic<bool> listed_{false};
 };
 
