@@ -76,8 +76,9 @@ bench_packages=(
 
 cluster_packages=(
   # make cluster (scripts/cluster.sh) starts its own of each, under the cluster's folder; the
-  # packages' own services are kept stopped like every daemon here
-  postgresql-15 redis-server etcd-server python3
+  # packages' own services are kept stopped like every daemon here; curl and redis-tools are
+  # what the script waits on them with
+  postgresql-15 redis-server redis-tools etcd-server python3 curl
 )
 
 usage() {
