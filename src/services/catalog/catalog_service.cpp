@@ -103,7 +103,7 @@ void CatalogService::Load() {
   likes_.Load(like_repository_.LoadLikes());
 }
 
-void CatalogService::Publish(Product product, bool details) {
+void CatalogService::Publish(Product product, bool details) const {
   std::unique_lock lock(mutex_);
   auto& version = versions_[product.id];
   if (version >= product.version) return;
@@ -142,6 +142,27 @@ bool CatalogService::Exists(std::int64_t id) const {
   return products_.contains(id);
 }
 
+boost::asio::awaitable<Result<std::shared_ptr<const Product>>> CatalogService::Lookup(
+    std::int64_t id) const {
+  if (auto known = Find(id)) co_return known;
+  {
+    std::shared_lock lock(mutex_);
+    // Seen and retired since: nothing to ask.
+    if (versions_.contains(id)) co_return std::shared_ptr<const Product>{};
+  }
+  auto stored = co_await repository_.Find(id);
+  if (!stored.ok()) co_return std::move(stored).error();
+  if (!*stored || (*stored)->retired) co_return std::shared_ptr<const Product>{};
+  Publish(std::move(**stored), true);
+  co_return Find(id);
+}
+
+boost::asio::awaitable<Result<bool>> CatalogService::Knows(std::int64_t id) const {
+  auto found = co_await Lookup(id);
+  if (!found.ok()) co_return std::move(found).error();
+  co_return *found != nullptr;
+}
+
 ProductView CatalogService::View(const Product& product, std::int64_t member_id,
                                  const ProductAvailability* availability, TimePoint now) const {
   ProductView view{product, product.initial_stock};
@@ -171,7 +192,9 @@ boost::asio::awaitable<Result<LikeState>> CatalogService::ChangeLike(std::int64_
                                                                      std::int64_t product_id,
                                                                      LikeOp op) {
   if (member_id <= 0) co_return MakeError(Errc::kUnauthenticated, "a member is required");
-  if (!Exists(product_id)) co_return MakeError(Errc::kNotFound, "no such product");
+  auto known = co_await Knows(product_id);
+  if (!known.ok()) co_return std::move(known).error();
+  if (!*known) co_return MakeError(Errc::kNotFound, "no such product");
   likes_.Begin(member_id, product_id);
   std::optional<Result<LikeChange>> change;
   try {
@@ -237,8 +260,10 @@ boost::asio::awaitable<Status> CatalogService::Retire(std::int64_t id) {
 
 boost::asio::awaitable<std::optional<ProductView>> CatalogService::Get(
     std::int64_t id, std::int64_t member_id) const {
-  const std::shared_ptr<const Product> product = Find(id);
-  if (!product) co_return std::nullopt;
+  // A database that cannot answer a miss reads as unknown (the view has no error to carry).
+  auto found = co_await Lookup(id);
+  if (!found.ok() || !*found) co_return std::nullopt;
+  const std::shared_ptr<const Product> product = std::move(*found);
   co_return co_await ViewOne(*product, member_id);
 }
 

@@ -104,6 +104,10 @@ class CatalogService {
 
   // Is the product live (known and not retired)? Memory only.
   bool Exists(std::int64_t id) const;
+  // The same, asking the database when this instance has not heard of the product: another
+  // instance may have created it a moment ago, its event still on the way. An error when the
+  // database cannot say.
+  boost::asio::awaitable<Result<bool>> Knows(std::int64_t id) const;
   // member_id 0 = anonymous (no likedByMe). nullopt for unknown or retired products.
   boost::asio::awaitable<std::optional<ProductView>> Get(std::int64_t id,
                                                          std::int64_t member_id = 0) const;
@@ -115,8 +119,12 @@ class CatalogService {
   std::size_t size() const;
 
  private:
-  void Publish(Product product, bool details = true);
+  // Writes the memory (a cache of the database: const readers fill it on a miss).
+  void Publish(Product product, bool details = true) const;
   std::shared_ptr<const Product> Find(std::int64_t id) const;
+  // Find, then on a miss the database (kept in memory; versioned, so a newer event wins).
+  // nullptr for unknown or retired ids.
+  boost::asio::awaitable<Result<std::shared_ptr<const Product>>> Lookup(std::int64_t id) const;
   // `availability` null: checkout's figures could not be read (sale state kUnknown).
   ProductView View(const Product& product, std::int64_t member_id,
                    const ProductAvailability* availability, TimePoint now) const;
@@ -129,8 +137,8 @@ class CatalogService {
   const Clock& clock_;
   LikeIndex likes_;
   mutable std::shared_mutex mutex_;
-  std::map<std::int64_t, std::shared_ptr<const Product>> products_;  // live (not retired) only
-  std::map<std::int64_t, std::int64_t> versions_;                    // every id ever seen
+  mutable std::map<std::int64_t, std::shared_ptr<const Product>> products_;  // live only
+  mutable std::map<std::int64_t, std::int64_t> versions_;                    // every id ever seen
 };
 
 }  // namespace rocketmart::catalog

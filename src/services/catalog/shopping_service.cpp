@@ -90,9 +90,9 @@ boost::asio::awaitable<Result<BasketLine>> ShoppingService::AddToWishlist(std::i
                                                                           std::int64_t product_id,
                                                                           std::int64_t quantity) {
   if (auto st = ValidateLineQuantity(quantity); !st.ok()) co_return st.error();
-  if (!catalog_.Exists(product_id)) {
-    co_return MakeError(Errc::kNotFound, "no such product", "productId");
-  }
+  auto known = co_await catalog_.Knows(product_id);
+  if (!known.ok()) co_return std::move(known).error();
+  if (!*known) co_return MakeError(Errc::kNotFound, "no such product", "productId");
   auto stored = co_await repository_.AddToWishlist(member_id, product_id, quantity, clock_.Now());
   if (!stored.ok()) co_return stored.error();
   auto view = co_await catalog_.Get(product_id);
@@ -114,9 +114,9 @@ boost::asio::awaitable<Result<BasketView>> ShoppingService::SetCartQuantity(std:
                                                                             std::int64_t product_id,
                                                                             std::int64_t quantity) {
   if (auto st = ValidateLineQuantity(quantity); !st.ok()) co_return st.error();
-  if (!catalog_.Exists(product_id)) {
-    co_return MakeError(Errc::kNotFound, "no such product", "productId");
-  }
+  auto known = co_await catalog_.Knows(product_id);
+  if (!known.ok()) co_return std::move(known).error();
+  if (!*known) co_return MakeError(Errc::kNotFound, "no such product", "productId");
   auto stored = co_await repository_.SetCartLine(member_id, product_id, quantity, clock_.Now());
   if (!stored.ok()) co_return stored.error();
   co_return co_await Cart(member_id);

@@ -110,6 +110,23 @@ TEST_P(ProductRepositoryContract, RetireKeepsTheProductRetiredWithANewVersion) {
   ExpectSameProduct(*Loaded(*other_, created->id), expected);
 }
 
+TEST_P(ProductRepositoryContract, FindAnswersTheStoredProductRetiredOnesIncluded) {
+  auto created = Await(store_->products().Insert(Draft("Alpha")));
+  ASSERT_TRUE(created.ok());
+  auto found = Await(other_->products().Find(created->id));
+  ASSERT_TRUE(found.ok());
+  ASSERT_TRUE(found->has_value()) << "another instance finds what one inserted";
+  ExpectSameProduct(**found, *created);
+  ASSERT_TRUE(Await(store_->products().Retire(created->id, At(3))).ok());
+  auto retired = Await(other_->products().Find(created->id));
+  ASSERT_TRUE(retired.ok() && retired->has_value());
+  EXPECT_TRUE((*retired)->retired);
+  EXPECT_EQ((*retired)->version, 2);
+  auto unknown = Await(other_->products().Find(created->id + 1000));
+  ASSERT_TRUE(unknown.ok());
+  EXPECT_FALSE(unknown->has_value());
+}
+
 TEST_P(ProductRepositoryContract, UnknownAndRetiredProductsAreNotFoundForUpdateAndRetire) {
   const std::int64_t id = NewProduct();
   RetireProduct(id);

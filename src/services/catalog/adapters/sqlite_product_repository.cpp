@@ -90,7 +90,7 @@ Product ReadProduct(const storage::Statement& s) {
   return p;
 }
 
-std::optional<Product> Find(storage::Database& db, std::int64_t id) {
+std::optional<Product> FindStored(storage::Database& db, std::int64_t id) {
   static const std::string sql = std::string(kSelectColumns) + " WHERE id = ?";
   auto& stmt = db.Cached(sql);
   stmt.BindInt64(1, id);
@@ -149,7 +149,7 @@ boost::asio::awaitable<Result<Product>> SqliteProductRepository::Update(std::int
                                                                         ProductChanges changes,
                                                                         TimePoint now) {
   auto job = [id, changes = std::move(changes), now](storage::Database& db) -> Result<Product> {
-    auto product = Find(db, id);
+    auto product = FindStored(db, id);
     if (!product || product->retired) return MakeError(Errc::kNotFound, "no such product");
     if (!ApplyChanges(*product, changes, now)) return *product;
     Store(db, *product);
@@ -162,7 +162,7 @@ boost::asio::awaitable<Result<Product>> SqliteProductRepository::Update(std::int
 boost::asio::awaitable<Result<Product>> SqliteProductRepository::Retire(std::int64_t id,
                                                                         TimePoint now) {
   auto job = [id, now](storage::Database& db) -> Result<Product> {
-    auto product = Find(db, id);
+    auto product = FindStored(db, id);
     if (!product || product->retired) return MakeError(Errc::kNotFound, "no such product");
     product->retired = true;
     product->updated_at = now;
@@ -176,6 +176,15 @@ boost::asio::awaitable<Result<Product>> SqliteProductRepository::Retire(std::int
     return *product;
   };
   co_return co_await async::Write<Product>(writer_, std::move(job));
+}
+
+boost::asio::awaitable<Result<std::optional<Product>>> SqliteProductRepository::Find(
+    std::int64_t id) {
+  // On the writer: a miss is rare (embedded, the one instance wrote every product it serves).
+  auto job = [id](storage::Database& db) -> Result<std::optional<Product>> {
+    return FindStored(db, id);
+  };
+  co_return co_await async::Write<std::optional<Product>>(writer_, std::move(job));
 }
 
 std::vector<Product> SqliteProductRepository::LoadAll() {

@@ -22,6 +22,7 @@ class SqliteProductRepository final : public ProductRepository {
                                                  TimePoint now) override;
   boost::asio::awaitable<Result<Product>> Retire(std::int64_t id, TimePoint now) override;
   std::vector<Product> LoadAll() override;
+  boost::asio::awaitable<Result<std::optional<Product>>> Find(std::int64_t id) override;
 
  private:
   storage::GroupCommitWriter& writer_;

@@ -2,10 +2,13 @@
 // promises are checked, through this interface only, by
 // tests/contract/catalog/product_repository_contract.hpp. Writes are coroutines that complete only
 // after the change (and its event) committed; several instances may share one store (their writes
-// serialize in it). The catalog serves reads from memory, so the only read is the start-up load.
+// serialize in it). The catalog serves reads from memory: the start-up load, and Find for a product
+// an instance has not heard of yet (another instance created it a moment ago).
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
+#include <cstdint>
+#include <optional>
 #include <vector>
 
 #include "core/result.hpp"
@@ -27,6 +30,8 @@ class ProductRepository {
   // Every product ever stored, retired ones included, by id. Start-up only: synchronous by design,
   // called once before serving.
   virtual std::vector<Product> LoadAll() = 0;
+  // The stored product (retired ones included), nullopt for an id never stored.
+  virtual boost::asio::awaitable<Result<std::optional<Product>>> Find(std::int64_t id) = 0;
 };
 
 }  // namespace rocketmart::catalog

@@ -292,6 +292,18 @@ asio::awaitable<Result<Product>> PostgresProductRepository::Retire(std::int64_t 
   co_return co_await postgres::Transact<Product>(pool_, std::move(work));
 }
 
+asio::awaitable<Result<std::optional<Product>>> PostgresProductRepository::Find(std::int64_t id) {
+  auto lease = co_await pool_.Acquire();
+  if (!lease.ok()) co_return std::move(lease).error();
+  static const std::string sql = std::string(kSelectProduct) + " WHERE id = $1";
+  auto params = MakeParams(id);
+  auto rows = co_await (*lease)->Query(sql, std::move(params));
+  if (!rows.ok()) co_return std::move(rows).error();
+  std::optional<Product> out;
+  if (!rows->empty()) out = ReadProduct(*rows, 0);
+  co_return out;
+}
+
 std::vector<Product> PostgresProductRepository::LoadAll() {
   auto load = [](postgres::Pool& pool) -> asio::awaitable<Result<std::vector<Product>>> {
     auto lease = co_await pool.Acquire();

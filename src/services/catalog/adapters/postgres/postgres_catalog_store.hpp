@@ -34,6 +34,7 @@ class PostgresProductRepository final : public ProductRepository {
                                                  TimePoint now) override;
   boost::asio::awaitable<Result<Product>> Retire(std::int64_t id, TimePoint now) override;
   std::vector<Product> LoadAll() override;
+  boost::asio::awaitable<Result<std::optional<Product>>> Find(std::int64_t id) override;
 
  private:
   postgres::Pool& pool_;
