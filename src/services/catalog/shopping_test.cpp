@@ -67,7 +67,7 @@ class ShoppingTest : public ::testing::Test {
   }
 
   std::optional<ProductView> Get(std::int64_t id, std::int64_t member = 0) {
-    return RunAwait(catalog_->Get(id, member));
+    return RunAwait(catalog_->Get(id, member)).value();
   }
   Result<ListPage> List(const ListQuery& q) { return RunAwait(catalog_->List(q)); }
   BasketView Wishlist(std::int64_t member) {
