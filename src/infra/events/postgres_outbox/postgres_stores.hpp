@@ -6,11 +6,11 @@
 // Commit order (docs/adr/0042-postgres-client.md, "The outbox relay and commit order"): several
 // connections append concurrently, so a row with a lower seq may commit after one with a higher
 // seq. ReadAfter never returns a row above a seq that may still commit: it reads only up to a
-// horizon H, the sequence's last value read *before* a snapshot S was taken, and only once every
-// transaction S saw in progress has ended. Append assigns its transaction id before drawing the
-// seq, so a transaction that drew a seq <= H had an id below S's xmax and was either finished or in
-// progress in S; once those ended, every row <= H is committed (visible) or rolled back (never will
-// be). The horizon is re-taken each call; while the oldest one still waits for a transaction, it is
+// horizon H, the sequence's last value read *before* the relay takes a transaction id of its own
+// and then a snapshot S, and only once every transaction S saw running has ended. Append assigns
+// its transaction id before drawing the seq, so a transaction that drew a seq <= H had an id below
+// the relay's and was either finished or listed running in S; once those ended, every row <= H is
+// committed (visible) or rolled back (never will be). The horizon is re-taken each call; while the oldest one still waits for a transaction, it is
 // kept (a newer one would wait as long), so a steady stream of writers cannot starve the relay.
 //
 // Thread-safety: as the interfaces (a mutex guards the horizon). Each object owns a small pool of
