@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <stdexcept>
 
@@ -11,6 +12,12 @@
 #include "infra/async/run.hpp"
 
 namespace rocketmart::app {
+
+namespace {
+// The seed runs before the server serves, with no request to take a deadline from: its own bound
+// for a sale's check that the product exists (in-process, answered from memory).
+constexpr Millis kSeedCallTimeout{5000};
+}  // namespace
 
 std::vector<std::int64_t> SeedDemoCatalog(catalog::CatalogService& catalog,
                                           checkout::CheckoutService& checkout, TimePoint now) {
@@ -38,7 +45,8 @@ std::vector<std::int64_t> SeedDemoCatalog(catalog::CatalogService& catalog,
     const std::int64_t id = created->product.id;
     const checkout::Sale sale{now - std::chrono::minutes(1), now + std::chrono::hours(24 * 30),
                               product.per_member_limit};
-    auto opened = async::RunToCompletion(checkout.SetSale(id, sale));
+    const Deadline deadline = std::chrono::steady_clock::now() + kSeedCallTimeout;
+    auto opened = async::RunToCompletion(checkout.SetSale(id, sale, deadline));
     if (!opened.ok()) throw std::runtime_error("demo sale failed: " + opened.error().message);
     ids.push_back(id);
   }

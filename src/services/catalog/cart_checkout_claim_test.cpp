@@ -102,8 +102,8 @@ class CartClaimTest : public ::testing::Test {
         RunAwait(checkout_->RecordProductFacts(facts, "product-" + std::to_string(id))).ok());
     checkout_->RefreshProductFacts(facts);
     const TimePoint start = clock_.Now() + starts_in;
-    auto sale = RunAwait(
-        checkout_->SetSale(id, checkout::Sale{start, start + std::chrono::hours(24), 1000}));
+    auto sale = RunAwait(checkout_->SetSale(
+        id, checkout::Sale{start, start + std::chrono::hours(24), 1000}, kNoDeadline));
     EXPECT_TRUE(sale.ok());
     return id;
   }

@@ -3,7 +3,7 @@
 namespace rocketmart::catalog {
 
 boost::asio::awaitable<Result<std::vector<members::LikedProduct>>> InProcessLikesClient::Likes(
-    std::int64_t member_id, std::size_t limit) {
+    std::int64_t member_id, std::size_t limit, Deadline /*unused: no wait*/) {
   auto likes = co_await catalog_.LikedBy(member_id, limit);
   if (!likes.ok()) co_return likes.error();
   std::vector<members::LikedProduct> out;
@@ -12,7 +12,8 @@ boost::asio::awaitable<Result<std::vector<members::LikedProduct>>> InProcessLike
 }
 
 boost::asio::awaitable<Result<std::vector<members::WishlistEntry>>>
-InProcessWishlistClient::Wishlist(std::int64_t member_id, std::size_t limit) {
+InProcessWishlistClient::Wishlist(std::int64_t member_id, std::size_t limit,
+                                  Deadline /*unused: no wait*/) {
   auto wishlist = co_await shopping_.Wishlist(member_id);
   if (!wishlist.ok()) co_return wishlist.error();
   std::vector<members::WishlistEntry> out;
