@@ -16,6 +16,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <string>
 #include <thread>
 #include <vector>
@@ -81,6 +82,9 @@ class RecordingPeer {
     router_.Add(http::Method::get, "/order", {.query = {"limit"}}, answer(orders));
     router_.Add(http::Method::get, "/payment/purchases/{id}", {}, answer(paid));
     router_.Add(http::Method::get, "/payment/{id}/figures", {}, answer(figures));
+    boost::json::object availability{{"items", boost::json::array{{{"stock", 5}}}}};
+    router_.Add(http::Method::get, "/payment/availability", {.query = {"ids"}},
+                answer(availability));
 
     server_ = std::make_unique<http::Server>(testing::LoopbackServerOptions("recording-peer"),
                                              router_, auth_, registry_);
@@ -181,6 +185,13 @@ class PeerClientDeadlinesTest : public ::testing::Test {
            auto r = co_await figures_.Figures(7, d);
            co_return StatusOf(r);
          }});
+    calls.push_back({"checkout AvailabilitySource::Availability",
+                     [this](Deadline d) -> asio::awaitable<Status> {
+                       const std::vector<std::int64_t> ids{7};
+                       const std::span<const std::int64_t> asked(ids);
+                       auto r = co_await availability_.Availability(asked, d);
+                       co_return StatusOf(r);
+                     }});
     return calls;
   }
 
@@ -202,6 +213,7 @@ class PeerClientDeadlinesTest : public ::testing::Test {
   orders::HttpOrdersClient orders_{caller_};
   checkout::HttpPaymentsClient payments_{caller_};
   checkout::HttpSaleFigures figures_{caller_};
+  checkout::HttpAvailability availability_{caller_};
 };
 
 TEST_F(PeerClientDeadlinesTest, EachCallTellsThePeerAtMostTheTimeItsDeadlineHadLeft) {

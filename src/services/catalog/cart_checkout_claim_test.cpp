@@ -90,7 +90,7 @@ class CartClaimTest : public ::testing::Test {
   // A product in the catalog, known to checkout, on sale from `starts_in` from now.
   std::int64_t Product(std::int64_t stock,
                        std::chrono::seconds starts_in = std::chrono::seconds(-60)) {
-    auto created = RunAwait(catalog_->Create({"Drop", "", 1000, "", stock}));
+    auto created = RunAwait(catalog_->Create({"Drop", "", 1000, "", stock}, kNoDeadline));
     EXPECT_TRUE(created.ok());
     const std::int64_t id = created->product.id;
     checkout::ProductFacts facts;
@@ -109,11 +109,11 @@ class CartClaimTest : public ::testing::Test {
   }
 
   void Put(std::int64_t member, std::int64_t product, std::int64_t quantity) {
-    ASSERT_TRUE(RunAwait(shopping_->SetCartQuantity(member, product, quantity)).ok());
+    ASSERT_TRUE(RunAwait(shopping_->SetCartQuantity(member, product, quantity, kNoDeadline)).ok());
   }
 
   BasketView Cart(std::int64_t member) {
-    auto cart = RunAwait(shopping_->Cart(member));
+    auto cart = RunAwait(shopping_->Cart(member, kNoDeadline));
     EXPECT_TRUE(cart.ok());
     return cart.ok() ? *cart : BasketView{};
   }

@@ -12,9 +12,8 @@ boost::asio::awaitable<Result<std::vector<members::LikedProduct>>> InProcessLike
 }
 
 boost::asio::awaitable<Result<std::vector<members::WishlistEntry>>>
-InProcessWishlistClient::Wishlist(std::int64_t member_id, std::size_t limit,
-                                  Deadline /*unused: no wait*/) {
-  auto wishlist = co_await shopping_.Wishlist(member_id);
+InProcessWishlistClient::Wishlist(std::int64_t member_id, std::size_t limit, Deadline deadline) {
+  auto wishlist = co_await shopping_.Wishlist(member_id, deadline);
   if (!wishlist.ok()) co_return wishlist.error();
   std::vector<members::WishlistEntry> out;
   for (const auto& line : wishlist->items) {

@@ -1,8 +1,8 @@
 // How members reach the catalog in one process: my page's likes and wishlist, bound in-process
 // to the catalog's services (members' LikesClient and WishlistClient ports). Distributed, members
 // call GET /products/likes and GET /products/wishlist with the member's own bearer token instead
-// (docs/ARCHITECTURE.md, "Client ports and their routes"). They wait for no other process and
-// ignore the request's deadline.
+// (docs/ARCHITECTURE.md, "Client ports and their routes"). They wait for no other process; the
+// wishlist passes the request's deadline on to the catalog's read of checkout's figures.
 #pragma once
 
 #include "services/catalog/catalog_service.hpp"

@@ -22,7 +22,7 @@ constexpr std::size_t kIdsPerCall = 100;
 }  // namespace
 
 boost::asio::awaitable<Result<std::vector<catalog::ProductAvailability>>>
-HttpAvailability::Availability(std::span<const std::int64_t> product_ids) {
+HttpAvailability::Availability(std::span<const std::int64_t> product_ids, Deadline deadline) {
   std::vector<catalog::ProductAvailability> out;
   out.reserve(product_ids.size());
   for (std::size_t from = 0; from < product_ids.size(); from += kIdsPerCall) {
@@ -33,7 +33,7 @@ HttpAvailability::Availability(std::span<const std::int64_t> product_ids) {
       target += std::to_string(chunk[i]);
     }
     const auth::Identity as = client::PeerCaller::Service();
-    auto body = co_await checkout_.GetJson(target, as, kNoDeadline);
+    auto body = co_await checkout_.GetJson(target, as, deadline);
     if (!body.ok()) co_return std::move(body).error();
     const boost::json::array* items = ArrayField(*body, "items");
     if (!items || items->size() != chunk.size()) co_return Unreadable("an availability");

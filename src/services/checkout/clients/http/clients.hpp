@@ -25,7 +25,7 @@ class HttpAvailability final : public catalog::AvailabilitySource {
  public:
   explicit HttpAvailability(http::client::PeerCaller& checkout) : checkout_(checkout) {}
   boost::asio::awaitable<Result<std::vector<catalog::ProductAvailability>>> Availability(
-      std::span<const std::int64_t> product_ids) override;
+      std::span<const std::int64_t> product_ids, Deadline deadline) override;
 
  private:
   http::client::PeerCaller& checkout_;

@@ -26,7 +26,8 @@ boost::asio::awaitable<catalog::CheckoutAnswer> InProcessCheckoutClient::Purchas
 }
 
 boost::asio::awaitable<Result<std::vector<catalog::ProductAvailability>>>
-InProcessAvailability::Availability(std::span<const std::int64_t> product_ids) {
+InProcessAvailability::Availability(std::span<const std::int64_t> product_ids,
+                                    Deadline /*unused: no wait*/) {
   std::vector<catalog::ProductAvailability> out;
   out.reserve(product_ids.size());
   for (const std::int64_t id : product_ids) {

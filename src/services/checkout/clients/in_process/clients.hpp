@@ -37,7 +37,7 @@ class InProcessAvailability final : public catalog::AvailabilitySource {
  public:
   explicit InProcessAvailability(const CheckoutService& checkout) : checkout_(checkout) {}
   boost::asio::awaitable<Result<std::vector<catalog::ProductAvailability>>> Availability(
-      std::span<const std::int64_t> product_ids) override;
+      std::span<const std::int64_t> product_ids, Deadline deadline) override;
 
  private:
   const CheckoutService& checkout_;
