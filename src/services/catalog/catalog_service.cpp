@@ -261,23 +261,28 @@ boost::asio::awaitable<Status> CatalogService::Retire(std::int64_t id) {
   co_return Ok();
 }
 
-boost::asio::awaitable<std::optional<ProductView>> CatalogService::Get(std::int64_t id,
-                                                                       std::int64_t member_id,
-                                                                       Deadline deadline) const {
-  // A database that cannot answer a miss reads as unknown (the view has no error to carry).
+boost::asio::awaitable<Result<std::optional<ProductView>>> CatalogService::Get(
+    std::int64_t id, std::int64_t member_id, Deadline deadline) const {
   auto found = co_await Lookup(id);
-  if (!found.ok() || !*found) co_return std::nullopt;
+  if (!found.ok()) co_return std::move(found).error();
+  if (!*found) co_return std::optional<ProductView>{};
   const std::shared_ptr<const Product> product = std::move(*found);
-  co_return co_await ViewOne(*product, member_id, deadline);
+  // Named first (ADR 0003 rule 2: no co_await inside an argument list).
+  ProductView view = co_await ViewOne(*product, member_id, deadline);
+  co_return std::optional<ProductView>(std::move(view));
 }
 
-boost::asio::awaitable<std::vector<std::optional<ProductView>>> CatalogService::Views(
+boost::asio::awaitable<Result<std::vector<std::optional<ProductView>>>> CatalogService::Views(
     std::span<const std::int64_t> ids, std::int64_t member_id, Deadline deadline) const {
   std::vector<std::shared_ptr<const Product>> products;
   std::vector<std::int64_t> live;  // the ids still in the catalog, asked for in one read
   products.reserve(ids.size());
   for (const std::int64_t id : ids) {
-    products.push_back(Find(id));
+    // A basket line names a product that existed when it was written (retiring deletes the
+    // lines); a miss is one another instance created a moment ago, or one just retired.
+    auto found = co_await Lookup(id);
+    if (!found.ok()) co_return std::move(found).error();
+    products.push_back(std::move(*found));
     if (products.back()) live.push_back(id);
   }
   const std::span<const std::int64_t> asked(live);
@@ -293,7 +298,7 @@ boost::asio::awaitable<std::vector<std::optional<ProductView>>> CatalogService::
     }
     out.emplace_back(View(*product, member_id, At(read, next++, live.size()), now));
   }
-  co_return out;
+  co_return std::move(out);
 }
 
 std::size_t CatalogService::size() const {

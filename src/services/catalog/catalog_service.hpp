@@ -110,12 +110,15 @@ class CatalogService {
   // instance may have created it a moment ago, its event still on the way. An error when the
   // database cannot say.
   boost::asio::awaitable<Result<bool>> Knows(std::int64_t id) const;
-  // member_id 0 = anonymous (no likedByMe). nullopt for unknown or retired products.
-  boost::asio::awaitable<std::optional<ProductView>> Get(std::int64_t id, std::int64_t member_id,
-                                                         Deadline deadline) const;
+  // member_id 0 = anonymous (no likedByMe). nullopt for unknown or retired products; an error
+  // when this instance has not heard of the product and the database cannot say (Lookup).
+  boost::asio::awaitable<Result<std::optional<ProductView>>> Get(std::int64_t id,
+                                                                 std::int64_t member_id,
+                                                                 Deadline deadline) const;
   // Several products with one availability read (a basket): one entry per id, in order, nullopt
-  // for unknown or retired ones. `ids` stays valid until the call completes.
-  boost::asio::awaitable<std::vector<std::optional<ProductView>>> Views(
+  // for unknown or retired ones; misses are looked up like Get's. `ids` stays valid until the
+  // call completes.
+  boost::asio::awaitable<Result<std::vector<std::optional<ProductView>>>> Views(
       std::span<const std::int64_t> ids, std::int64_t member_id, Deadline deadline) const;
   boost::asio::awaitable<Result<ListPage>> List(ListQuery query, Deadline deadline) const;
   std::size_t size() const;

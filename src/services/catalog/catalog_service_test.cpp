@@ -46,7 +46,7 @@ class CatalogServiceTest : public ::testing::Test {
   }
 
   std::optional<ProductView> Get(std::int64_t id) {
-    return RunAwait(service_->Get(id, 0, kNoDeadline));
+    return RunAwait(service_->Get(id, 0, kNoDeadline)).value();
   }
   Result<ListPage> List(const ListQuery& q) { return RunAwait(service_->List(q, kNoDeadline)); }
 
@@ -199,7 +199,7 @@ class TwoCatalogInstancesTest : public CatalogServiceTest {
   }
   static std::optional<ProductView> GetOn(CatalogService& on, std::int64_t id,
                                           std::int64_t member = 0) {
-    return RunAwait(on.Get(id, member, kNoDeadline));
+    return RunAwait(on.Get(id, member, kNoDeadline)).value();
   }
   // Runs `check` on a third instance that loads the store now and then gets every event still in
   // the outbox replayed onto it, from the start.
@@ -334,6 +334,23 @@ TEST_F(TwoCatalogInstancesTest, AProductCreatedOnTheOtherInstanceIsFoundBeforeIt
   EXPECT_EQ(after->product.name, "Comet");
   EXPECT_EQ(after->likes, 1);
   EXPECT_FALSE(GetOn(*second_, gone->product.id));
+}
+
+// A basket (cart or wishlist) line written through one instance and read through another:
+// the line's product is looked up like a product page's, not dropped from the basket.
+TEST_F(TwoCatalogInstancesTest, ABasketShowsAProductCreatedOnTheOtherInstanceBeforeItsEvent) {
+  auto created = RunAwait(service_->Create({"Quasar", "", 700, "", 4}, kNoDeadline));
+  ASSERT_TRUE(created.ok());
+  const std::int64_t id = created->product.id;
+  ASSERT_FALSE(second_->Exists(id)) << "no event delivered";
+  const std::vector<std::int64_t> ids = {id, id + 1000};
+  auto views = RunAwait(second_->Views(ids, 0, kNoDeadline));
+  ASSERT_TRUE(views.ok());
+  ASSERT_EQ(views->size(), 2u);
+  ASSERT_TRUE((*views)[0]) << "a product in the database left out of the basket";
+  EXPECT_EQ((*views)[0]->product.name, "Quasar");
+  EXPECT_EQ((*views)[0]->product.price, 700);
+  EXPECT_FALSE((*views)[1]) << "an id that never existed";
 }
 
 TEST_F(TwoCatalogInstancesTest, ConcurrentLikesOnBothInstancesKeepCountsExactOnBoth) {

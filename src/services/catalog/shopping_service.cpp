@@ -67,12 +67,13 @@ boost::asio::awaitable<Result<BasketView>> ShoppingService::Read(Basket basket,
   for (const StoredLine& line : *lines) ids.push_back(line.product_id);
   const std::span<const std::int64_t> asked(ids);
   auto views = co_await catalog_.Views(asked, 0, deadline);
+  if (!views.ok()) co_return std::move(views).error();
   BasketView view;
   for (std::size_t i = 0; i < lines->size(); ++i) {
     // Retiring a product deletes its lines in the same transaction; this only skips the instant
     // between that commit and the in-memory catalog catching up.
-    if (!views[i]) continue;
-    BasketLine joined = Join((*lines)[i], *views[i]);
+    if (!(*views)[i]) continue;
+    BasketLine joined = Join((*lines)[i], *(*views)[i]);
     view.total += joined.line_total;
     view.items.push_back(std::move(joined));
   }
@@ -100,8 +101,9 @@ boost::asio::awaitable<Result<BasketLine>> ShoppingService::AddToWishlist(std::i
   auto stored = co_await repository_.AddToWishlist(member_id, product_id, quantity, clock_.Now());
   if (!stored.ok()) co_return stored.error();
   auto view = co_await catalog_.Get(product_id, 0, deadline);
-  if (!view) co_return MakeError(Errc::kNotFound, "no such product", "productId");
-  co_return Join(*stored, *view);
+  if (!view.ok()) co_return std::move(view).error();
+  if (!*view) co_return MakeError(Errc::kNotFound, "no such product", "productId");
+  co_return Join(*stored, **view);
 }
 
 boost::asio::awaitable<Status> ShoppingService::RemoveFromWishlist(std::int64_t member_id,

@@ -67,7 +67,7 @@ class ShoppingTest : public ::testing::Test {
   }
 
   std::optional<ProductView> Get(std::int64_t id, std::int64_t member = 0) {
-    return RunAwait(catalog_->Get(id, member, kNoDeadline));
+    return RunAwait(catalog_->Get(id, member, kNoDeadline)).value();
   }
   Result<ListPage> List(const ListQuery& q) { return RunAwait(catalog_->List(q, kNoDeadline)); }
   BasketView Wishlist(std::int64_t member) {
@@ -427,7 +427,8 @@ TEST_F(ShoppingTest, EveryProductReadAsksCheckoutsFiguresByTheRequestsDeadline) 
   changes.price = 800;
   ASSERT_TRUE(RunAwait(catalog_->Update(p, changes, at(2))).ok());
   EXPECT_EQ(asked_by(), at(2));
-  ASSERT_TRUE(RunAwait(catalog_->Get(p, 0, at(3))));
+  auto got = RunAwait(catalog_->Get(p, 0, at(3)));
+  ASSERT_TRUE(got.ok() && *got);
   EXPECT_EQ(asked_by(), at(3));
   ASSERT_TRUE(RunAwait(catalog_->List(ListQuery{}, at(4))).ok());
   EXPECT_EQ(asked_by(), at(4));

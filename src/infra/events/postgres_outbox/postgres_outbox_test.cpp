@@ -2,6 +2,7 @@
 // writers commit out of seq order, and the relay never moves past a seq that may still commit.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <memory>
@@ -64,6 +65,15 @@ class Writer {
     if (!claimed.ok()) throw std::runtime_error(claimed.error().message);
     return *claimed;
   }
+  // BEGIN, an append as one pipelined statement (as a batching store makes it), COMMIT.
+  void PipelinedAppend(const char* payload) {
+    const std::vector<postgres::Statement> statements = {
+        {"BEGIN", {}},
+        postgres_outbox::AppendStatement("t", payload, SystemClock().Now()),
+        {"COMMIT", {}}};
+    auto done = RunAwait(DetachedAfter(*conn_, conn_->Pipeline(statements)));
+    if (!done.ok()) throw std::runtime_error(done.error().message);
+  }
   std::int64_t Append(const char* payload) {
     auto seq = RunAwait(
         DetachedAfter(*conn_, postgres_outbox::Append(*conn_, "t", payload, SystemClock().Now())));
@@ -124,6 +134,40 @@ TEST(PostgresOutboxSource, ARolledBackAppendHoldsNothingBack) {
   aborted.Execute("ROLLBACK");
   for (const std::string& p : ReadAsRelay(source, cursor)) seen.push_back(p);
   EXPECT_EQ(seen, (std::vector<std::string>{"kept"}));
+}
+
+// The relay of this process wakes when a transaction here that appended commits, not at its
+// next poll; a rolled-back append, a transaction without one and an open one wake nothing.
+TEST(PostgresOutboxSource, ACommitThatAppendedWakesTheRelayOfThisProcessAtOnce) {
+  const std::string conninfo = NewOutbox();
+  PostgresOutboxSource source("producer", rocketmart::testing::InstancePool(conninfo, 2));
+  std::atomic<int> wakes{0};
+  const std::uint64_t watch = source.Watch([&] { ++wakes; });
+  Writer writer(conninfo);
+
+  writer.Execute("BEGIN");
+  writer.Append("one");
+  EXPECT_EQ(wakes.load(), 0) << "woken before the commit";
+  writer.Execute("COMMIT");
+  EXPECT_EQ(wakes.load(), 1);
+
+  writer.Execute("BEGIN");
+  writer.Append("rolled back");
+  writer.Execute("ROLLBACK");
+  EXPECT_EQ(wakes.load(), 1);
+
+  writer.Append("two");  // a transaction of its own
+  EXPECT_EQ(wakes.load(), 2);
+  writer.PipelinedAppend("three");
+  EXPECT_EQ(wakes.load(), 3);
+  writer.Execute("BEGIN; SELECT 1; COMMIT");
+  EXPECT_EQ(wakes.load(), 3) << "a commit without an append";
+
+  source.Unwatch(watch);
+  writer.Append("four");
+  EXPECT_EQ(wakes.load(), 3);
+  std::int64_t cursor = 0;
+  EXPECT_EQ(ReadAsRelay(source, cursor), (std::vector<std::string>{"one", "two", "three", "four"}));
 }
 
 TEST(PostgresOutboxSource, ASteadyStreamOfOpenWritersDoesNotStarveTheRelay) {

@@ -22,7 +22,9 @@ postgres::Rows Run(postgres::Pool& pool, std::string_view sql, postgres::Params 
 }  // namespace
 
 PostgresOutboxSource::PostgresOutboxSource(std::string service, postgres::PoolSettings pool)
-    : service_(std::move(service)), pool_(std::move(pool)) {}
+    : service_(std::move(service)),
+      pool_(std::move(pool)),
+      commits_(postgres::OutboxCommits::For(pool_.settings().connect.conninfo)) {}
 
 std::int64_t PostgresOutboxSource::SafeHorizon() {
   std::lock_guard lock(mu_);
@@ -83,11 +85,13 @@ void PostgresOutboxSource::Prune(std::int64_t upto, std::function<void(std::exce
   done(failure);
 }
 
-std::uint64_t PostgresOutboxSource::Watch(std::function<void()>) {
-  return 1;
+std::uint64_t PostgresOutboxSource::Watch(std::function<void()> wake) {
+  return commits_->Listen(std::move(wake));
 }
 
-void PostgresOutboxSource::Unwatch(std::uint64_t) {}
+void PostgresOutboxSource::Unwatch(std::uint64_t id) {
+  commits_->Unlisten(id);
+}
 
 PostgresConsumerStore::PostgresConsumerStore(std::string service, postgres::PoolSettings pool)
     : service_(std::move(service)), pool_(std::move(pool)) {}

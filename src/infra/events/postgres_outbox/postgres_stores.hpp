@@ -39,7 +39,8 @@ class PostgresOutboxSource final : public OutboxSource {
   // The safe horizon (SafeHorizon).
   std::int64_t Head() override { return SafeHorizon(); }
   void Prune(std::int64_t upto, std::function<void(std::exception_ptr)> done) override;
-  // No commit notification crosses processes here: the bus polls (its poll interval).
+  // Wakes on this process's commits that appended to the outbox (postgres::OutboxCommits);
+  // other processes' commits are found by the bus's poll (its poll interval).
   std::uint64_t Watch(std::function<void()> wake) override;
   void Unwatch(std::uint64_t id) override;
 
@@ -54,6 +55,7 @@ class PostgresOutboxSource final : public OutboxSource {
 
   std::string service_;
   postgres::Pool pool_;
+  std::shared_ptr<postgres::OutboxCommits> commits_;
   std::mutex mu_;
   std::int64_t safe_ = 0;
   std::optional<Horizon> pending_;

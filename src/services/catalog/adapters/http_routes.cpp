@@ -190,8 +190,9 @@ void RegisterRoutes(http::Router& router, CatalogService& catalog, ProductDecora
     auto id = req.IdParam("id");
     if (!id.ok()) co_return http::ErrorResponse(id.error());
     auto view = co_await catalog.Get(*id, req.MemberId(), req.deadline);
-    if (!view) co_return http::ErrorResponse(MakeError(Errc::kNotFound, "no such product"));
-    co_return http::JsonResponse(http::Status::ok, product_json(*view));
+    if (!view.ok()) co_return http::ErrorResponse(view.error());
+    if (!*view) co_return http::ErrorResponse(MakeError(Errc::kNotFound, "no such product"));
+    co_return http::JsonResponse(http::Status::ok, product_json(**view));
   };
   router.Add(http::Method::get, "/products/{id}", {}, get_one);
   router.Add(http::Method::get, "/products/detail/{id}", {}, get_one);
