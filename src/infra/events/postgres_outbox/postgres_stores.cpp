@@ -1,7 +1,9 @@
 #include "infra/events/postgres_outbox/postgres_stores.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <stdexcept>
+#include <thread>
 #include <utility>
 
 #include "infra/async/run.hpp"
@@ -25,6 +27,15 @@ PostgresOutboxSource::PostgresOutboxSource(std::string service, postgres::PoolSe
     : service_(std::move(service)),
       pool_(std::move(pool)),
       commits_(postgres::OutboxCommits::For(pool_.settings().connect.conninfo)) {}
+
+namespace {
+
+// SafeHorizon's looks at a fresh horizon's running transactions before it is left pending: at
+// most kSettleLooks x kSettlePause of the relay thread per round.
+constexpr int kSettleLooks = 10;
+constexpr std::chrono::milliseconds kSettlePause{2};
+
+}  // namespace
 
 std::int64_t PostgresOutboxSource::SafeHorizon() {
   std::lock_guard lock(mu_);
@@ -58,11 +69,17 @@ std::int64_t PostgresOutboxSource::SafeHorizon() {
   Run(pool_, "SELECT pg_current_xact_id()", {});
   const postgres::Rows snapshot = Run(pool_, "SELECT pg_current_snapshot()::text", {});
   const Horizon fresh{h, std::string(snapshot.Text(0, 0))};
-  if (ended(fresh)) {
-    safe_ = fresh.seq;
-  } else {
-    pending_ = fresh;
+  // A transaction running at the snapshot, in any database of the server (ids are server-wide),
+  // holds the rows back; no commit of ours tells when it ends. Most last a few milliseconds: look
+  // again a few times before leaving it to the next look (the bus polls every 200 ms).
+  for (int look = 0; look < kSettleLooks; ++look) {
+    if (ended(fresh)) {
+      safe_ = fresh.seq;
+      return safe_;
+    }
+    std::this_thread::sleep_for(kSettlePause);
   }
+  pending_ = fresh;
   return safe_;
 }
 
