@@ -10,8 +10,9 @@
 // and then a snapshot S, and only once every transaction S saw running has ended. Append assigns
 // its transaction id before drawing the seq, so a transaction that drew a seq <= H had an id below
 // the relay's and was either finished or listed running in S; once those ended, every row <= H is
-// committed (visible) or rolled back (never will be). The horizon is re-taken each call; while the oldest one still waits for a transaction, it is
-// kept (a newer one would wait as long), so a steady stream of writers cannot starve the relay.
+// committed (visible) or rolled back (never will be). The horizon is re-taken each call; while the
+// oldest one still waits for a transaction, it is kept (a newer one would wait as long), so a
+// steady stream of writers cannot starve the relay.
 //
 // Thread-safety: as the interfaces (a mutex guards the horizon). Each object owns a small pool of
 // its own and runs the calls on the calling thread (a bus thread, never a server thread).
