@@ -205,7 +205,6 @@ TEST(PostgresOutboxSource, EveryCommittedRowIsReadOnceWhileWritersCommitConcurre
   constexpr int kWriters = 4;
   constexpr int kAppends = 1500;
   PostgresOutboxSource source("producer", rocketmart::testing::InstancePool(conninfo, 2));
-  std::atomic<int> done{0};
   std::vector<std::thread> writers;
   for (int w = 0; w < kWriters; ++w) {
     writers.emplace_back([&, w] {
@@ -213,22 +212,22 @@ TEST(PostgresOutboxSource, EveryCommittedRowIsReadOnceWhileWritersCommitConcurre
       for (int i = 0; i < kAppends; ++i) {
         writer.Append((std::to_string(w) + ":" + std::to_string(i)).c_str());
       }
-      ++done;
     });
   }
   std::int64_t cursor = 0;
   std::set<std::string> seen;
   std::size_t read = 0;
-  for (;;) {
-    // Every writer finished before this read: an empty read means nothing is left.
-    const bool finished = done.load() == kWriters;
-    const std::vector<std::string> got = ReadAsRelay(source, cursor);
-    for (const std::string& p : got) {
+  // Until the relay has moved past the last seq (no append rolls back, so the seqs run 1..N
+  // without a gap): a row it skipped is then missing from `seen`, a row still held back is not.
+  constexpr std::int64_t kLast = kWriters * kAppends;
+  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (cursor < kLast && std::chrono::steady_clock::now() < give_up) {
+    for (const std::string& p : ReadAsRelay(source, cursor)) {
       seen.insert(p);
       ++read;
     }
-    if (finished && got.empty()) break;
   }
+  EXPECT_EQ(cursor, kLast) << "the relay never reached the last row";
   for (auto& t : writers) t.join();
   EXPECT_EQ(read, seen.size()) << "a row read twice";
   EXPECT_EQ(seen.size(), static_cast<std::size_t>(kWriters * kAppends))
