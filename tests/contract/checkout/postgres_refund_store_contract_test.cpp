@@ -48,16 +48,17 @@ TEST_P(PostgresLockOrder, RefundsReleasesAndPurchasesOfOneMemberOnTwoInstancesNe
     to_refund.push_back(PaidHold(7).payment_id);
     to_release.push_back(Place(two_lines(7)).id);
   }
+  CheckoutStores& second = Second();  // opened here, not lazily by two threads at once
   const int before = DeadlocksLogged();
   Together(3, [&](int worker) {
     for (int i = 0; i < kRounds; ++i) {
       if (worker == 0) {
-        Place(i % 2 == 0 ? Request(7) : two_lines(7), &Second());
+        Place(i % 2 == 0 ? Request(7) : two_lines(7), &second);
       } else if (worker == 1) {
         EXPECT_TRUE(Refund(A(), to_refund[i], "orders:cancel-" + std::to_string(i)));
       } else {
-        Ok(Await(Second().holds.ReleaseHold(to_release[i], 7, HoldStatus::kActive,
-                                            ReleaseReason::kCancelled, Now())));
+        Ok(Await(second.holds.ReleaseHold(to_release[i], 7, HoldStatus::kActive,
+                                          ReleaseReason::kCancelled, Now())));
       }
     }
   });

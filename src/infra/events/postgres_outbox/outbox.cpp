@@ -50,10 +50,14 @@ constexpr postgres::Migration kMigrations[] = {
 
 // The transaction id is assigned (pg_current_xact_id) before the seq is drawn (the default of the
 // row the CTE yields): the relay's horizon relies on it (postgres_stores.hpp).
+// The transaction id first, then the seq (the relay's horizon relies on that order: ADR 0042).
+// MATERIALIZED and the filter on its column make the planner run the CTE before the row's
+// nextval: a plain `WITH tx AS (SELECT pg_current_xact_id())` whose column nothing reads is
+// inlined and dropped (EXPLAIN VERBOSE shows only nextval), and the id came after the seq.
 constexpr std::string_view kAppend =
-    "WITH tx AS (SELECT pg_current_xact_id() AS id) "
+    "WITH tx AS MATERIALIZED (SELECT pg_current_xact_id() AS id) "
     "INSERT INTO outbox (topic, payload, created_at_ms) SELECT $1::text, $2::text, $3::bigint FROM "
-    "tx RETURNING seq";
+    "tx WHERE tx.id IS NOT NULL RETURNING seq";
 
 postgres::Params AppendParams(std::string_view topic, std::string_view payload, TimePoint now) {
   postgres::Params p;

@@ -76,6 +76,15 @@ class Writer {
     auto done = RunAwait(DetachedAfter(*conn_, conn_->Pipeline(statements)));
     if (!done.ok()) throw std::runtime_error(done.error().message);
   }
+  // The server's plan of one statement, every line joined.
+  std::string Explain(const postgres::Statement& statement) {
+    auto rows = RunAwait(
+        DetachedAfter(*conn_, conn_->Query("EXPLAIN VERBOSE " + statement.sql, statement.params)));
+    if (!rows.ok()) throw std::runtime_error(rows.error().message);
+    std::string plan;
+    for (int i = 0; i < rows->size(); ++i) plan += std::string(rows->Text(i, 0)) + "\n";
+    return plan;
+  }
   std::int64_t Append(const char* payload) {
     auto seq = RunAwait(
         DetachedAfter(*conn_, postgres_outbox::Append(*conn_, "t", payload, SystemClock().Now())));
@@ -200,6 +209,22 @@ TEST(PostgresOutboxSource, ASteadyStreamOfOpenWritersDoesNotStarveTheRelay) {
 // writer running with a newer id was in no list, so the horizon passed its row and the relay
 // skipped it for ever (40-240 of 6,000 rows per run before the fix; found as acknowledged orders
 // missing on a cluster with two checkout instances).
+// The horizon's premise: an append takes its transaction id before it draws its seq. The plan
+// must run the id's CTE and draw the seq over its row; a CTE whose column nothing read was
+// inlined away, and the seq was drawn first.
+TEST(PostgresOutboxSource, AnAppendTakesItsTransactionIdBeforeItDrawsItsSeq) {
+  const std::string conninfo = NewOutbox();
+  Writer writer(conninfo);
+  const std::string plan =
+      writer.Explain(postgres_outbox::AppendStatement("t", "p", SystemClock().Now()));
+  const auto id = plan.find("pg_current_xact_id()");
+  const auto seq = plan.find("nextval(");
+  ASSERT_NE(id, std::string::npos) << plan;
+  ASSERT_NE(seq, std::string::npos) << plan;
+  EXPECT_NE(plan.find("CTE Scan on tx"), std::string::npos) << plan;
+  EXPECT_LT(id, seq) << "the id's CTE runs below (before) the scan that draws the seq:\n" << plan;
+}
+
 TEST(PostgresOutboxSource, EveryCommittedRowIsReadOnceWhileWritersCommitConcurrently) {
   const std::string conninfo = NewOutbox();
   constexpr int kWriters = 4;
