@@ -11,15 +11,17 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core/error.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/read.hpp>
-#include <boost/beast/http/write.hpp>
+#include <charconv>
 #include <deque>
 #include <random>
+#include <string_view>
 
 namespace rocketmart::http::client {
 
@@ -28,7 +30,6 @@ namespace beast = boost::beast;
 namespace bhttp = beast::http;
 using tcp = asio::ip::tcp;
 using SteadyClock = std::chrono::steady_clock;
-using Message = bhttp::request<bhttp::string_body>;
 
 namespace {
 
@@ -95,6 +96,7 @@ struct Connection {
 
   beast::tcp_stream stream;
   beast::flat_buffer buffer;
+  std::string head;  // the request head being written, kept for its capacity
   asio::steady_timer idle_timer;
   asio::execution_context* context;  // the loop it belongs to
   std::uint64_t idle_period = 0;
@@ -325,18 +327,64 @@ asio::awaitable<std::pair<boost::system::error_code, std::vector<tcp::endpoint>>
   co_return std::pair{rec, std::move(out)};
 }
 
-Message BuildMessage(const CallRequest& r) {
-  Message m{r.method, r.target, 11};
-  for (const auto& [name, value] : r.headers) m.insert(name, value);
-  if (!r.request_id.empty()) m.set("X-Request-Id", r.request_id);
-  if (!r.traceparent.empty()) m.set("traceparent", r.traceparent);
-  if (!r.body.empty()) {
-    m.set(bhttp::field::content_type, r.content_type);
-    m.body() = r.body;
+// The parts of a request this client writes itself (AppendHead): the same names in
+// `CallRequest::headers` are left out (case-insensitive).
+bool IsOwnHeader(std::string_view name, const CallRequest& r) {
+  return beast::iequals(name, "host") || beast::iequals(name, "content-length") ||
+         beast::iequals(name, "transfer-encoding") || beast::iequals(name, "connection") ||
+         beast::iequals(name, "x-request-deadline-ms") ||
+         (!r.request_id.empty() && beast::iequals(name, "x-request-id")) ||
+         (!r.traceparent.empty() && beast::iequals(name, "traceparent")) ||
+         (!r.body.empty() && beast::iequals(name, "content-type"));
+}
+
+// Text that would end a header line early (request splitting): such a header is not sent.
+bool BreaksLine(std::string_view text) {
+  return text.find_first_of(std::string_view("\r\n\0", 3)) != std::string_view::npos;
+}
+
+void AppendNumber(std::string& out, std::int64_t n) {
+  char digits[24];
+  const auto end = std::to_chars(digits, digits + sizeof digits, n).ptr;
+  out.append(digits, end);
+}
+
+void AppendField(std::string& out, std::string_view name, std::string_view value) {
+  out.append(name).append(": ").append(value).append("\r\n");
+}
+
+// The head of `r` for `to` as HTTP/1.1 keep-alive, appended to `out` (the connection's buffer, so
+// a call allocates nothing here once it has grown): the request line, the caller's headers, Host,
+// X-Request-Id and traceparent when given, the remaining time, Content-Type with a body, and
+// Content-Length as Beast's prepare_payload sets it (a body, or a POST, PUT or OPTIONS).
+void AppendHead(std::string& out, const CallRequest& r, const Endpoint& to, Millis remaining) {
+  out.append(bhttp::to_string(r.method)).append(" ").append(r.target).append(" HTTP/1.1\r\n");
+  for (const auto& [name, value] : r.headers) {
+    if (IsOwnHeader(name, r) || BreaksLine(name) || BreaksLine(value) || name.empty()) continue;
+    AppendField(out, name, value);
   }
-  m.keep_alive(true);
-  m.prepare_payload();
-  return m;
+  out.append("Host: ").append(to.host).append(":");
+  AppendNumber(out, to.port);
+  out.append("\r\n");
+  if (!r.request_id.empty() && !BreaksLine(r.request_id)) {
+    AppendField(out, "X-Request-Id", r.request_id);
+  }
+  if (!r.traceparent.empty() && !BreaksLine(r.traceparent)) {
+    AppendField(out, "traceparent", r.traceparent);
+  }
+  out.append("X-Request-Deadline-Ms: ");
+  AppendNumber(out, std::max<Millis::rep>(remaining.count(), 1));
+  out.append("\r\n");
+  if (!r.body.empty() && !BreaksLine(r.content_type)) {
+    AppendField(out, "Content-Type", r.content_type);
+  }
+  if (!r.body.empty() || r.method == Method::post || r.method == Method::put ||
+      r.method == Method::options) {
+    out.append("Content-Length: ");
+    AppendNumber(out, static_cast<std::int64_t>(r.body.size()));
+    out.append("\r\n");
+  }
+  out.append("\r\n");
 }
 
 }  // namespace
@@ -440,12 +488,13 @@ asio::awaitable<Client::Attempt> Client::Send(const Pick& pick, const CallReques
     conn->Opened();
   }
 
-  Message message = BuildMessage(request);
-  message.set(bhttp::field::host, state.endpoint.host + ":" + std::to_string(state.endpoint.port));
-  const auto remaining = std::chrono::ceil<Millis>(deadline - SteadyClock::now());
-  message.set("X-Request-Deadline-Ms", std::to_string(std::max<Millis::rep>(remaining.count(), 1)));
+  conn->head.clear();
+  AppendHead(conn->head, request, state.endpoint,
+             std::chrono::ceil<Millis>(deadline - SteadyClock::now()));
   conn->stream.expires_at(deadline);
-  auto [write_ec, written] = co_await bhttp::async_write(conn->stream, message, kNoThrow);
+  const std::array<asio::const_buffer, 2> message{asio::buffer(conn->head),
+                                                  asio::buffer(request.body)};
+  auto [write_ec, written] = co_await asio::async_write(conn->stream, message, kNoThrow);
   if (write_ec) {
     co_return Attempt{
         write_ec == beast::error::timeout ? Kind::kTimeout : Kind::kLostBeforeResponse,

@@ -93,6 +93,8 @@ class Peer {
       o["request_id"] = std::string(r.Header("X-Request-Id"));
       o["body"] = std::string(r.Body());
       o["peer"] = name_;
+      o["injected"] = std::string(r.Header("X-Injected"));
+      o["caller"] = std::string(r.Header("X-Caller"));
       co_return JsonResponse(Status::ok, o);
     });
     router_.Add(Method::get, "/big", RouteOptions{.query = {"bytes"}},
@@ -535,6 +537,33 @@ TEST_F(HttpClientTest, TheRemainingTimeTheTraceAndTheRequestIdGoToThePeer) {
             "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01");
   EXPECT_EQ(echo.at("request_id").as_string(), "req-42");
   EXPECT_EQ(echo.at("body").as_string(), R"({"x":1})");
+}
+
+// The head the client writes itself: the caller's headers cannot replace its framing, Host or
+// remaining time, nor add a line of their own.
+TEST_F(HttpClientTest, TheCallersHeadersCannotChangeTheFramingOrSplitTheRequest) {
+  Peer peer("a");
+  Relay relay(peer.port(), Relay::Mode::kForward);
+  Make().endpoints().Update({relay.endpoint("a")});
+  CallRequest r = Post("/echo", R"({"n":1})");
+  r.headers = {{"Content-Length", "2"},
+               {"Host", "elsewhere.example"},
+               {"X-Request-Deadline-Ms", "999999"},
+               {"X-Caller", "kept"},
+               {"X-Split", "x\r\nX-Injected: yes"},
+               {"X-Injected\r\nX-Other", "yes"}};
+  for (int i = 0; i < 2; ++i) {  // the second on the same connection: the framing held
+    const auto reply = Call(r);
+    ASSERT_TRUE(reply.ok()) << reply.error().message;
+    ASSERT_EQ(reply->response.result_int(), 200U) << reply->response.body();
+    const auto echo = boost::json::parse(reply->response.body()).as_object();
+    EXPECT_EQ(echo.at("body").as_string(), R"({"n":1})");
+    EXPECT_EQ(echo.at("caller").as_string(), "kept");
+    EXPECT_EQ(echo.at("injected").as_string(), "");
+    EXPECT_LE(std::stoi(std::string(echo.at("deadline_ms").as_string())), 5000);
+  }
+  EXPECT_EQ(peer.echo_.load(), 2);
+  EXPECT_EQ(relay.accepted(), 1);
 }
 
 TEST_F(HttpClientTest, ACallIsRetriedOnAnotherEndpointAfterConnectionRefused) {
