@@ -471,7 +471,8 @@ TEST_F(HttpClientTest, AWaitForAConnectionEndsAtTheDeadlineOrWithTheSlotOfAClose
   std::promise<Result<Reply>> slow, waiting;
   auto call = [](Client& client, CallRequest r,
                  std::promise<Result<Reply>>& out) -> asio::awaitable<void> {
-    out.set_value(co_await client.Call(std::move(r)));
+    auto reply = co_await client.Call(std::move(r));
+    out.set_value(std::move(reply));
   };
   asio::co_spawn(loop.context(), call(*client, Get("/slow?ms=400"), slow), asio::detached);
   asio::co_spawn(loop.context(), call(*client, Get("/ok", Millis{100}), waiting), asio::detached);
