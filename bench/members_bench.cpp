@@ -40,22 +40,22 @@ class NullRevoker final : public TokenRevoker {
 // My page is not measured: its other services answer "unavailable".
 class NoOrders final : public OrdersClient {
  public:
-  boost::asio::awaitable<Result<std::vector<OrderSummary>>> RecentOrders(std::int64_t,
-                                                                         std::size_t) override {
+  boost::asio::awaitable<Result<std::vector<OrderSummary>>> RecentOrders(std::int64_t, std::size_t,
+                                                                         Deadline) override {
     co_return MakeError(Errc::kUnavailable, "not bound in the benchmark");
   }
 };
 class NoWishlist final : public WishlistClient {
  public:
-  boost::asio::awaitable<Result<std::vector<WishlistEntry>>> Wishlist(std::int64_t,
-                                                                      std::size_t) override {
+  boost::asio::awaitable<Result<std::vector<WishlistEntry>>> Wishlist(std::int64_t, std::size_t,
+                                                                      Deadline) override {
     co_return MakeError(Errc::kUnavailable, "not bound in the benchmark");
   }
 };
 class NoLikes final : public LikesClient {
  public:
-  boost::asio::awaitable<Result<std::vector<LikedProduct>>> Likes(std::int64_t,
-                                                                  std::size_t) override {
+  boost::asio::awaitable<Result<std::vector<LikedProduct>>> Likes(std::int64_t, std::size_t,
+                                                                  Deadline) override {
     co_return MakeError(Errc::kUnavailable, "not bound in the benchmark");
   }
 };

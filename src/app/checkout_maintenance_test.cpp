@@ -84,7 +84,7 @@ TEST(CheckoutMaintenance, AStalledProviderDoesNotDelayAnExpiryThatIsDue) {
   service.RefreshProductFacts(facts);
   const checkout::Sale sale{clock.Now() - std::chrono::hours(1),
                             clock.Now() + std::chrono::hours(2), 5};
-  ASSERT_TRUE(RunAwait(service.SetSale(1, sale)).ok());
+  ASSERT_TRUE(RunAwait(service.SetSale(1, sale, kNoDeadline)).ok());
   // A hold the buyer walks away from (due in 600 s), and a payment another instance started and
   // left: its lease is over, so the resolver takes it and asks the stalled provider.
   std::vector<checkout::PurchaseLine> one{{1, 1}};

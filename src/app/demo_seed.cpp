@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <stdexcept>
 
@@ -11,6 +12,12 @@
 #include "infra/async/run.hpp"
 
 namespace rocketmart::app {
+
+namespace {
+// The seed runs before the server serves, with no request to take a deadline from: its own bound
+// for what a product's creation and its sale ask other services (in-process: answered from memory).
+constexpr Millis kSeedCallTimeout{5000};
+}  // namespace
 
 std::vector<std::int64_t> SeedDemoCatalog(catalog::CatalogService& catalog,
                                           checkout::CheckoutService& checkout, TimePoint now) {
@@ -33,12 +40,13 @@ std::vector<std::int64_t> SeedDemoCatalog(catalog::CatalogService& catalog,
       {{"Launch Tee", "Everyday tee.", 29000, "", 5000}, 10},
   };
   for (const auto& product : products) {
-    auto created = async::RunToCompletion(catalog.Create(product.draft));
+    const Deadline deadline = std::chrono::steady_clock::now() + kSeedCallTimeout;
+    auto created = async::RunToCompletion(catalog.Create(product.draft, deadline));
     if (!created.ok()) throw std::runtime_error("demo seed failed: " + created.error().message);
     const std::int64_t id = created->product.id;
     const checkout::Sale sale{now - std::chrono::minutes(1), now + std::chrono::hours(24 * 30),
                               product.per_member_limit};
-    auto opened = async::RunToCompletion(checkout.SetSale(id, sale));
+    auto opened = async::RunToCompletion(checkout.SetSale(id, sale, deadline));
     if (!opened.ok()) throw std::runtime_error("demo sale failed: " + opened.error().message);
     ids.push_back(id);
   }

@@ -102,9 +102,11 @@ void GatewayRoot::Start() {
     const std::string service(name);
     ClusterLink* cluster = p.cluster.get();
     auto& target = p.targets.emplace_back(new gateway::ProxyTarget{
-        .service = service, .client = cluster->Client(service), .instances = [cluster, service] {
-          return cluster->Endpoints(service);
-        }});
+        .service = service,
+        .client = cluster->Client(service),
+        .instances = [cluster, service] { return cluster->Endpoints(service); },
+        // The catalog's likes and products are per-instance views (kept current by events).
+        .member_affinity = service == "catalog"});
     by_service[service] = target.get();
   }
 

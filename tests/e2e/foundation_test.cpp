@@ -9,6 +9,7 @@
 
 #include "support/http_client.hpp"
 #include "support/server_process.hpp"
+#include "support/shop.hpp"
 #include "support/temp_dir.hpp"
 
 namespace rocketmart::testing {
@@ -112,17 +113,21 @@ TEST_F(Foundation, AdminCreatesUpdatesListsAndRetiresProducts) {
   EXPECT_EQ(updated.Json().at("price").as_int64(), 99000);
   EXPECT_EQ(updated.Json().at("name").as_string(), "Rocket");
 
-  auto list = c.Get("/products?limit=100");
-  ASSERT_EQ(list.status, 200);
-  bool found = false;
-  const auto list_body = list.Json();
-  for (const auto& item : list_body.at("items").as_array()) {
-    if (item.at("id").as_int64() == id) found = true;
-  }
-  EXPECT_TRUE(found);
+  // Listed (on a cluster, every catalog instance lists it once its event arrived).
+  EXPECT_TRUE(ConvergesOnEveryInstance([&] {
+    auto list = c.Get("/products?limit=100");
+    EXPECT_EQ(list.status, 200);
+    bool found = false;
+    const auto list_body = list.Json();
+    for (const auto& item : list_body.at("items").as_array()) {
+      if (item.at("id").as_int64() == id) found = true;
+    }
+    return found;
+  }));
 
   EXPECT_EQ(c.Delete("/products/" + std::to_string(id), admin_).status, 204);
-  EXPECT_EQ(c.Get("/products/" + std::to_string(id)).ErrorCode(), "NOT_FOUND");
+  EXPECT_TRUE(ConvergesOnEveryInstance(
+      [&] { return c.Get("/products/" + std::to_string(id)).ErrorCode() == "NOT_FOUND"; }));
   EXPECT_EQ(c.Delete("/products/" + std::to_string(id), admin_).ErrorCode(), "NOT_FOUND");
 }
 
@@ -134,22 +139,28 @@ TEST_F(Foundation, PaginationWithStableCursorsAndSorting) {
     ids.push_back(CreateProduct(c, tag + std::to_string(i), 1000 + (i * 37) % 5 * 100));
   }
   std::vector<std::int64_t> seen;
-  std::string cursor;
-  for (int page = 0; page < 10; ++page) {
-    auto r = c.Get("/products?limit=3&sort=price&q=" + tag +
-                   (cursor.empty() ? "" : "&cursor=" + cursor));
-    ASSERT_EQ(r.status, 200) << r.body;
-    auto body = r.Json().as_object();
-    std::int64_t last_price = -1;
-    for (const auto& item : body.at("items").as_array()) {
-      seen.push_back(item.at("id").as_int64());
-      EXPECT_GE(item.at("price").as_int64(), last_price);
-      last_price = item.at("price").as_int64();
+  // Every page through the cursor (on a cluster, once every catalog instance lists them all).
+  EXPECT_TRUE(ConvergesOnEveryInstance([&] {
+    seen.clear();
+    std::string cursor;
+    for (int page = 0; page < 10; ++page) {
+      auto r = c.Get("/products?limit=3&sort=price&q=" + tag +
+                     (cursor.empty() ? "" : "&cursor=" + cursor));
+      EXPECT_EQ(r.status, 200) << r.body;
+      if (r.status != 200) return false;
+      auto body = r.Json().as_object();
+      std::int64_t last_price = -1;
+      for (const auto& item : body.at("items").as_array()) {
+        seen.push_back(item.at("id").as_int64());
+        EXPECT_GE(item.at("price").as_int64(), last_price);
+        last_price = item.at("price").as_int64();
+      }
+      if (body.at("nextCursor").is_null()) break;
+      cursor = std::string(body.at("nextCursor").as_string());
     }
-    if (body.at("nextCursor").is_null()) break;
-    cursor = std::string(body.at("nextCursor").as_string());
-  }
-  std::sort(seen.begin(), seen.end());
+    std::sort(seen.begin(), seen.end());
+    return seen == ids;
+  }));
   EXPECT_EQ(seen, ids);
 }
 
@@ -239,8 +250,16 @@ TEST_F(Foundation, BadInputGetsClear4xxAndChangesNothing) {
       {"PATCH", pid, "", "", 405, "METHOD_NOT_ALLOWED"},
       {"DELETE", "/products", "", "", 405, "METHOD_NOT_ALLOWED"},
   };
-  const std::string before = c.Get(pid).body;
-  const std::string list_before = c.Get("/products?limit=100").body;
+  // What every instance shows before (on a cluster, once the products above reached them all).
+  std::string before = c.Get(pid).body;
+  std::string list_before = c.Get("/products?limit=100").body;
+  EXPECT_TRUE(ConvergesOnEveryInstance([&] {
+    std::string product = c.Get(pid).body, list = c.Get("/products?limit=100").body;
+    const bool same = product == before && list == list_before;
+    before = std::move(product);
+    list_before = std::move(list);
+    return same;
+  }));
   for (const auto& bc : cases) {
     std::map<std::string, std::string> headers = {{"Authorization", "Bearer " + admin_}};
     if (!bc.content_type.empty()) headers["Content-Type"] = bc.content_type;
@@ -446,11 +465,12 @@ TEST(Limits, ConnectionsBeyondTheMaximumAreRefused) {
   ServerOptions options;
   options.env = {{"ROCKETMART_SERVER_MAX_CONNECTIONS", "2"}, {"ROCKETMART_SERVER_THREADS", "1"}};
   ServerProcess server(options);
-  HttpClient first(server.port()), second(server.port());
+  const std::uint16_t port = server.public_port();  // one listener's limit
+  HttpClient first(port), second(port);
   ASSERT_EQ(first.Get("/health").status, 200);
   ASSERT_EQ(second.Get("/health").status, 200);
   // A third connection is accepted and closed at once, without an answer.
-  EXPECT_EQ(SendRaw(server.port(), "GET /health HTTP/1.1\r\nHost: x\r\n\r\n", 3000), "");
+  EXPECT_EQ(SendRaw(port, "GET /health HTTP/1.1\r\nHost: x\r\n\r\n", 3000), "");
   EXPECT_EQ(first.Get("/health").status, 200);
 }
 

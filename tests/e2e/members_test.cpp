@@ -869,7 +869,7 @@ std::string Between(const std::string& text, const std::string& open, const std:
 TEST(MembersLinks, EveryMailedLinkOpensAPageThatConfirmsWithAPost) {
   ServerProcess server;  // members.public_base_url not set; 127.0.0.1 on a port picked at start
   HttpClient c(server.port());
-  const std::string base = "http://127.0.0.1:" + std::to_string(server.port());
+  const std::string base = "http://127.0.0.1:" + std::to_string(server.public_port());
   const std::string email = "links@example.com";
   const auto mail_to = [&](std::size_t nth) {
     std::string found;

@@ -63,6 +63,7 @@ class Cluster {
   Cluster& operator=(const Cluster&) = delete;
 
   std::uint16_t gateway_port(std::size_t i = 0) const { return gateways_.at(i)->port(); }
+  std::size_t gateway_count() const { return gateways_.size(); }
   ServerProcess& gateway(std::size_t i = 0) { return *gateways_.at(i); }
   // Instance `i` of `service` ("members", "catalog", "checkout", "orders").
   ServerProcess& instance(const std::string& service, std::size_t i = 0) {

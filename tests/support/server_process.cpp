@@ -345,6 +345,11 @@ void ServerProcess::Restart() {
   Start();
 }
 
+std::uint16_t ServerProcess::port() const {
+  if (!cluster_ || cluster_->gateway_count() < 2) return port_;
+  return cluster_->gateway_port(next_gateway_.fetch_add(1) % cluster_->gateway_count());
+}
+
 std::vector<std::uint16_t> ServerProcess::AdminPorts() const {
   if (!cluster_) return {admin_port_};
   std::vector<std::uint16_t> ports = {admin_port_};

@@ -17,6 +17,7 @@
 
 #include <sys/types.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
@@ -65,7 +66,12 @@ class ServerProcess {
   ServerProcess(const ServerProcess&) = delete;
   ServerProcess& operator=(const ServerProcess&) = delete;
 
-  std::uint16_t port() const { return port_; }
+  // The server's port; on a cluster with several gateways, each call the next gateway's (round
+  // robin), so the clients a scenario makes spread over every gateway as a load balancer would.
+  std::uint16_t port() const;
+  // Always the same port: the first gateway's on a cluster (the public base URL mailed links
+  // carry), for a test about one listener (its connection limit, its links).
+  std::uint16_t public_port() const { return port_; }
   // The admin listener (GET /metrics); the harness starts it on a free port.
   std::uint16_t admin_port() const { return admin_port_; }
   // Every process's admin listener: {admin_port()} for one process; on a cluster the gateway's
@@ -101,6 +107,7 @@ class ServerProcess {
   std::filesystem::path data_dir_;
   pid_t pid_ = -1;
   std::uint16_t port_ = 0;
+  mutable std::atomic<std::size_t> next_gateway_{0};
   std::uint16_t admin_port_ = 0;
   std::unique_ptr<Cluster> cluster_;  // OnCluster(): what this handle stands for
 };

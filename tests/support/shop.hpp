@@ -27,6 +27,17 @@ bool SeenByEveryInstance(Read read) {
   return true;
 }
 
+// What the consistency model promises about `read`, a view that a write by someone else changes
+// (another member's like, an admin's price): embedded, it holds at once; on a cluster, every
+// instance holds it within a bounded time (WaitUntil's), as the write's event reaches it. A
+// member's own writes need no wait: the gateway sends the member's catalog requests to one
+// instance (docs/adr/0045).
+template <class Read>
+bool ConvergesOnEveryInstance(Read read) {
+  if (!OnCluster()) return read();
+  return WaitUntil([&] { return SeenByEveryInstance(read); });
+}
+
 inline std::int64_t CreateProductOnSale(ServerProcess& server, std::int64_t stock,
                                         std::int64_t per_member_limit, bool open_sale = true,
                                         std::int64_t price = 129000) {

@@ -8,6 +8,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <cctype>
 #include <charconv>
 #include <utility>
 
@@ -133,10 +134,39 @@ Error Unavailable() {
   return MakeError(Errc::kUnavailable, "the database is unavailable, retry shortly");
 }
 
+// A script whose last statement is ROLLBACK or ABORT (any case).
+bool EndsInRollback(std::string_view sql) {
+  while (!sql.empty() &&
+         (std::isspace(static_cast<unsigned char>(sql.back())) || sql.back() == ';'))
+    sql.remove_suffix(1);
+  const auto ends_with = [&](std::string_view word) {
+    if (sql.size() < word.size()) return false;
+    const std::string_view tail = sql.substr(sql.size() - word.size());
+    for (std::size_t i = 0; i < word.size(); ++i) {
+      if (std::toupper(static_cast<unsigned char>(tail[i])) != word[i]) return false;
+    }
+    return true;
+  };
+  return ends_with("ROLLBACK") || ends_with("ABORT");
+}
+
 }  // namespace
 
 Connection::Connection(PGconn* conn, ConnectOptions options)
-    : conn_(conn), options_(std::move(options)) {}
+    : conn_(conn),
+      options_(std::move(options)),
+      outbox_commits_(OutboxCommits::For(options_.conninfo)) {}
+
+void Connection::Settle(bool ok) {
+  if (!outbox_appended_) return;
+  if (!ok) {
+    outbox_appended_ = false;  // an error aborts the transaction: nothing of it will commit
+    return;
+  }
+  if (PQtransactionStatus(conn_) != PQTRANS_IDLE) return;  // still inside the transaction
+  outbox_appended_ = false;
+  outbox_commits_->Announce();
+}
 
 Connection::~Connection() {
   io_.reset();
@@ -365,7 +395,9 @@ asio::awaitable<Result<Rows>> Connection::Query(std::string_view sql, Params par
   }
   auto flushed = co_await Flush(deadline);
   if (!flushed.ok()) co_return std::move(flushed).error();
-  co_return co_await Collect(deadline);
+  auto rows = co_await Collect(deadline);
+  Settle(rows.ok());
+  co_return rows;
 }
 
 asio::awaitable<Result<Rows>> Connection::Query(std::string_view sql) {
@@ -389,6 +421,8 @@ asio::awaitable<Status> Connection::Execute(std::string_view sql) {
   auto flushed = co_await Flush(deadline);
   if (!flushed.ok()) co_return std::move(flushed).error();
   auto rows = co_await Collect(deadline);
+  // A ROLLBACK that succeeds leaves the connection idle too, with nothing committed.
+  Settle(rows.ok() && !EndsInRollback(sql));
   if (!rows.ok()) co_return std::move(rows).error();
   co_return Ok();
 }
@@ -401,6 +435,7 @@ asio::awaitable<Result<std::vector<Rows>>> Connection::Pipeline(
   const auto deadline = Deadline();
   if (PQenterPipelineMode(conn_) == 0) co_return Fail(Errc::kUnavailable, "pipeline mode");
   for (const Statement& s : statements) {
+    if (s.appends_outbox) outbox_appended_ = true;
     const auto values = s.params.Pointers();
     if (PQsendQueryParams(conn_, s.sql.c_str(), static_cast<int>(values.size()), nullptr,
                           values.data(), nullptr, nullptr, 0) == 0) {
@@ -435,6 +470,7 @@ asio::awaitable<Result<std::vector<Rows>>> Connection::Pipeline(
     }
   }
   if (PQexitPipelineMode(conn_) == 0) co_return Fail(Errc::kUnavailable, "pipeline exit");
+  Settle(!failure);
   if (failure) co_return std::move(*failure);
   co_return out;
 }

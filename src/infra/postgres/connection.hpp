@@ -31,6 +31,7 @@
 #include <vector>
 
 #include "core/result.hpp"
+#include "infra/postgres/outbox_commits.hpp"
 
 namespace rocketmart::postgres {
 
@@ -110,6 +111,9 @@ Params MakeParams(const Values&... values) {
 struct Statement {
   std::string sql;
   Params params;
+  // The statement appends to the database's outbox: its transaction's commit is announced
+  // (OutboxCommits).
+  bool appends_outbox = false;
 };
 
 class Connection {
@@ -139,6 +143,9 @@ class Connection {
   // Checks, without blocking, that an idle connection's server has not closed it (a restarted
   // server sends a termination notice and closes the socket).
   bool LooksAlive();
+  // The open transaction appended to the outbox: when it commits, OutboxCommits::For(this
+  // database) announces it. Forgotten when a statement fails (the transaction cannot commit).
+  void MarkOutboxAppend() { outbox_appended_ = true; }
   // The SQLSTATE of the last failed statement ("" when none).
   const std::string& last_sqlstate() const { return last_sqlstate_; }
   // Releases the socket from the executor it was last used on (the pool calls it on check-in).
@@ -162,11 +169,15 @@ class Connection {
   Error Fail(Errc code, std::string_view what);
   Error FromResult(const PGresult* result);
   std::chrono::steady_clock::time_point Deadline() const;
+  // After each statement or pipeline: announces a commit that follows MarkOutboxAppend.
+  void Settle(bool ok);
 
   PGconn* conn_ = nullptr;
   ConnectOptions options_;
   std::unique_ptr<Io> io_;
   bool broken_ = false;
+  bool outbox_appended_ = false;
+  std::shared_ptr<OutboxCommits> outbox_commits_;  // of this database
   std::string last_sqlstate_;
 };
 

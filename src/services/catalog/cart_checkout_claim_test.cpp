@@ -90,7 +90,7 @@ class CartClaimTest : public ::testing::Test {
   // A product in the catalog, known to checkout, on sale from `starts_in` from now.
   std::int64_t Product(std::int64_t stock,
                        std::chrono::seconds starts_in = std::chrono::seconds(-60)) {
-    auto created = RunAwait(catalog_->Create({"Drop", "", 1000, "", stock}));
+    auto created = RunAwait(catalog_->Create({"Drop", "", 1000, "", stock}, kNoDeadline));
     EXPECT_TRUE(created.ok());
     const std::int64_t id = created->product.id;
     checkout::ProductFacts facts;
@@ -102,18 +102,18 @@ class CartClaimTest : public ::testing::Test {
         RunAwait(checkout_->RecordProductFacts(facts, "product-" + std::to_string(id))).ok());
     checkout_->RefreshProductFacts(facts);
     const TimePoint start = clock_.Now() + starts_in;
-    auto sale = RunAwait(
-        checkout_->SetSale(id, checkout::Sale{start, start + std::chrono::hours(24), 1000}));
+    auto sale = RunAwait(checkout_->SetSale(
+        id, checkout::Sale{start, start + std::chrono::hours(24), 1000}, kNoDeadline));
     EXPECT_TRUE(sale.ok());
     return id;
   }
 
   void Put(std::int64_t member, std::int64_t product, std::int64_t quantity) {
-    ASSERT_TRUE(RunAwait(shopping_->SetCartQuantity(member, product, quantity)).ok());
+    ASSERT_TRUE(RunAwait(shopping_->SetCartQuantity(member, product, quantity, kNoDeadline)).ok());
   }
 
   BasketView Cart(std::int64_t member) {
-    auto cart = RunAwait(shopping_->Cart(member));
+    auto cart = RunAwait(shopping_->Cart(member, kNoDeadline));
     EXPECT_TRUE(cart.ok());
     return cart.ok() ? *cart : BasketView{};
   }

@@ -181,10 +181,11 @@ ProductView CatalogService::View(const Product& product, std::int64_t member_id,
 }
 
 boost::asio::awaitable<ProductView> CatalogService::ViewOne(const Product& product,
-                                                            std::int64_t member_id) const {
+                                                            std::int64_t member_id,
+                                                            Deadline deadline) const {
   const std::int64_t id = product.id;
   const std::span<const std::int64_t> ids(&id, 1);
-  auto read = co_await availability_.Availability(ids);
+  auto read = co_await availability_.Availability(ids, deadline);
   co_return View(product, member_id, At(read, 0, 1), clock_.Now());
 }
 
@@ -220,7 +221,8 @@ boost::asio::awaitable<Result<std::vector<Like>>> CatalogService::LikedBy(std::i
   co_return co_await like_repository_.LikedBy(member_id, limit);
 }
 
-boost::asio::awaitable<Result<ProductView>> CatalogService::Create(ProductDraft draft) {
+boost::asio::awaitable<Result<ProductView>> CatalogService::Create(ProductDraft draft,
+                                                                   Deadline deadline) {
   if (auto st = ValidateDraft(draft); !st.ok()) co_return st.error();
   if (size() >= kMaxProducts) {
     co_return MakeError(Errc::kConflict, "the catalog is full");
@@ -239,16 +241,17 @@ boost::asio::awaitable<Result<ProductView>> CatalogService::Create(ProductDraft 
   auto stored = co_await repository_.Insert(std::move(product));
   if (!stored.ok()) co_return stored.error();
   Publish(*stored);
-  co_return co_await ViewOne(*stored, 0);
+  co_return co_await ViewOne(*stored, 0, deadline);
 }
 
 boost::asio::awaitable<Result<ProductView>> CatalogService::Update(std::int64_t id,
-                                                                   ProductChanges changes) {
+                                                                   ProductChanges changes,
+                                                                   Deadline deadline) {
   if (auto st = ValidateChanges(changes); !st.ok()) co_return st.error();
   auto stored = co_await repository_.Update(id, std::move(changes), clock_.Now());
   if (!stored.ok()) co_return stored.error();
   Publish(*stored);
-  co_return co_await ViewOne(*stored, 0);
+  co_return co_await ViewOne(*stored, 0, deadline);
 }
 
 boost::asio::awaitable<Status> CatalogService::Retire(std::int64_t id) {
@@ -258,26 +261,32 @@ boost::asio::awaitable<Status> CatalogService::Retire(std::int64_t id) {
   co_return Ok();
 }
 
-boost::asio::awaitable<std::optional<ProductView>> CatalogService::Get(
-    std::int64_t id, std::int64_t member_id) const {
-  // A database that cannot answer a miss reads as unknown (the view has no error to carry).
+boost::asio::awaitable<Result<std::optional<ProductView>>> CatalogService::Get(
+    std::int64_t id, std::int64_t member_id, Deadline deadline) const {
   auto found = co_await Lookup(id);
-  if (!found.ok() || !*found) co_return std::nullopt;
+  if (!found.ok()) co_return std::move(found).error();
+  if (!*found) co_return std::optional<ProductView>{};
   const std::shared_ptr<const Product> product = std::move(*found);
-  co_return co_await ViewOne(*product, member_id);
+  // Named first (ADR 0003 rule 2: no co_await inside an argument list).
+  ProductView view = co_await ViewOne(*product, member_id, deadline);
+  co_return std::optional<ProductView>(std::move(view));
 }
 
-boost::asio::awaitable<std::vector<std::optional<ProductView>>> CatalogService::Views(
-    std::span<const std::int64_t> ids, std::int64_t member_id) const {
+boost::asio::awaitable<Result<std::vector<std::optional<ProductView>>>> CatalogService::Views(
+    std::span<const std::int64_t> ids, std::int64_t member_id, Deadline deadline) const {
   std::vector<std::shared_ptr<const Product>> products;
   std::vector<std::int64_t> live;  // the ids still in the catalog, asked for in one read
   products.reserve(ids.size());
   for (const std::int64_t id : ids) {
-    products.push_back(Find(id));
+    // A basket line names a product that existed when it was written (retiring deletes the
+    // lines); a miss is one another instance created a moment ago, or one just retired.
+    auto found = co_await Lookup(id);
+    if (!found.ok()) co_return std::move(found).error();
+    products.push_back(std::move(*found));
     if (products.back()) live.push_back(id);
   }
   const std::span<const std::int64_t> asked(live);
-  auto read = co_await availability_.Availability(asked);
+  auto read = co_await availability_.Availability(asked, deadline);
   const TimePoint now = clock_.Now();
   std::vector<std::optional<ProductView>> out;
   out.reserve(ids.size());
@@ -289,7 +298,7 @@ boost::asio::awaitable<std::vector<std::optional<ProductView>>> CatalogService::
     }
     out.emplace_back(View(*product, member_id, At(read, next++, live.size()), now));
   }
-  co_return out;
+  co_return std::move(out);
 }
 
 std::size_t CatalogService::size() const {
@@ -297,7 +306,8 @@ std::size_t CatalogService::size() const {
   return products_.size();
 }
 
-boost::asio::awaitable<Result<ListPage>> CatalogService::List(ListQuery query) const {
+boost::asio::awaitable<Result<ListPage>> CatalogService::List(ListQuery query,
+                                                              Deadline deadline) const {
   std::optional<CursorKey> after;
   if (!query.cursor.empty()) {
     after = DecodeCursor(query.cursor, query.sort);
@@ -321,7 +331,7 @@ boost::asio::awaitable<Result<ListPage>> CatalogService::List(ListQuery query) c
     ids.reserve(matches.size());
     for (const auto& p : matches) ids.push_back(p->id);
     const std::span<const std::int64_t> asked(ids);
-    auto read = co_await availability_.Availability(asked);
+    auto read = co_await availability_.Availability(asked, deadline);
     if (!read.ok() || read->size() != ids.size()) {
       co_return MakeError(Errc::kUnavailable,
                           "sale states cannot be read right now; retry, or list without saleState",
@@ -393,7 +403,8 @@ boost::asio::awaitable<Result<ListPage>> CatalogService::List(ListQuery query) c
     ids.reserve(take);
     for (const Candidate& c : candidates) ids.push_back(c.product->id);
     const std::span<const std::int64_t> asked(ids);
-    Result<std::vector<ProductAvailability>> read = co_await availability_.Availability(asked);
+    Result<std::vector<ProductAvailability>> read =
+        co_await availability_.Availability(asked, deadline);
     page_figures.emplace(std::move(read));
   }
   const TimePoint now = clock_.Now();

@@ -98,8 +98,10 @@ class CatalogService {
   boost::asio::awaitable<Result<std::vector<Like>>> LikedBy(std::int64_t member_id,
                                                             std::size_t limit) const;
 
-  boost::asio::awaitable<Result<ProductView>> Create(ProductDraft draft);
-  boost::asio::awaitable<Result<ProductView>> Update(std::int64_t id, ProductChanges changes);
+  // Reads (and a write's answer) ask checkout's figures by `deadline`, the request's.
+  boost::asio::awaitable<Result<ProductView>> Create(ProductDraft draft, Deadline deadline);
+  boost::asio::awaitable<Result<ProductView>> Update(std::int64_t id, ProductChanges changes,
+                                                     Deadline deadline);
   boost::asio::awaitable<Status> Retire(std::int64_t id);
 
   // Is the product live (known and not retired)? Memory only.
@@ -108,14 +110,17 @@ class CatalogService {
   // instance may have created it a moment ago, its event still on the way. An error when the
   // database cannot say.
   boost::asio::awaitable<Result<bool>> Knows(std::int64_t id) const;
-  // member_id 0 = anonymous (no likedByMe). nullopt for unknown or retired products.
-  boost::asio::awaitable<std::optional<ProductView>> Get(std::int64_t id,
-                                                         std::int64_t member_id = 0) const;
+  // member_id 0 = anonymous (no likedByMe). nullopt for unknown or retired products; an error
+  // when this instance has not heard of the product and the database cannot say (Lookup).
+  boost::asio::awaitable<Result<std::optional<ProductView>>> Get(std::int64_t id,
+                                                                 std::int64_t member_id,
+                                                                 Deadline deadline) const;
   // Several products with one availability read (a basket): one entry per id, in order, nullopt
-  // for unknown or retired ones. `ids` stays valid until the call completes.
-  boost::asio::awaitable<std::vector<std::optional<ProductView>>> Views(
-      std::span<const std::int64_t> ids, std::int64_t member_id = 0) const;
-  boost::asio::awaitable<Result<ListPage>> List(ListQuery query) const;
+  // for unknown or retired ones; misses are looked up like Get's. `ids` stays valid until the
+  // call completes.
+  boost::asio::awaitable<Result<std::vector<std::optional<ProductView>>>> Views(
+      std::span<const std::int64_t> ids, std::int64_t member_id, Deadline deadline) const;
+  boost::asio::awaitable<Result<ListPage>> List(ListQuery query, Deadline deadline) const;
   std::size_t size() const;
 
  private:
@@ -129,7 +134,8 @@ class CatalogService {
   ProductView View(const Product& product, std::int64_t member_id,
                    const ProductAvailability* availability, TimePoint now) const;
   // One product with its figures read on their own (a write's answer).
-  boost::asio::awaitable<ProductView> ViewOne(const Product& product, std::int64_t member_id) const;
+  boost::asio::awaitable<ProductView> ViewOne(const Product& product, std::int64_t member_id,
+                                              Deadline deadline) const;
 
   ProductRepository& repository_;
   LikeRepository& like_repository_;

@@ -45,11 +45,13 @@ class CatalogServiceTest : public ::testing::Test {
     service_->Load();
   }
 
-  std::optional<ProductView> Get(std::int64_t id) { return RunAwait(service_->Get(id)); }
-  Result<ListPage> List(const ListQuery& q) { return RunAwait(service_->List(q)); }
+  std::optional<ProductView> Get(std::int64_t id) {
+    return RunAwait(service_->Get(id, 0, kNoDeadline)).value();
+  }
+  Result<ListPage> List(const ListQuery& q) { return RunAwait(service_->List(q, kNoDeadline)); }
 
   ProductView Create(std::string name, std::int64_t price) {
-    auto r = RunAwait(service_->Create({std::move(name), "", price, "", 10}));
+    auto r = RunAwait(service_->Create({std::move(name), "", price, "", 10}, kNoDeadline));
     EXPECT_TRUE(r.ok());
     return *r;
   }
@@ -82,12 +84,12 @@ TEST_F(CatalogServiceTest, UpdatesBumpVersionAndUnknownIdsAreNotFound) {
   clock_.Advance(std::chrono::seconds(5));
   ProductChanges changes;
   changes.price = 250;
-  auto updated = RunAwait(service_->Update(a.product.id, changes));
+  auto updated = RunAwait(service_->Update(a.product.id, changes, kNoDeadline));
   ASSERT_TRUE(updated.ok());
   EXPECT_EQ(updated->product.price, 250);
   EXPECT_EQ(updated->product.version, 2);
   EXPECT_EQ(updated->product.updated_at, clock_.Now());
-  auto missing = RunAwait(service_->Update(9999, changes));
+  auto missing = RunAwait(service_->Update(9999, changes, kNoDeadline));
   ASSERT_FALSE(missing.ok());
   EXPECT_EQ(missing.error().code, Errc::kNotFound);
 }
@@ -100,7 +102,7 @@ TEST_F(CatalogServiceTest, ConcurrentUpdatesNeverLoseOneAnother) {
       for (int i = 0; i < 25; ++i) {
         ProductChanges changes;
         changes.price = t * 1000 + i;
-        auto r = RunAwait(service_->Update(a.product.id, changes));
+        auto r = RunAwait(service_->Update(a.product.id, changes, kNoDeadline));
         ASSERT_TRUE(r.ok());
       }
     });
@@ -197,7 +199,7 @@ class TwoCatalogInstancesTest : public CatalogServiceTest {
   }
   static std::optional<ProductView> GetOn(CatalogService& on, std::int64_t id,
                                           std::int64_t member = 0) {
-    return RunAwait(on.Get(id, member));
+    return RunAwait(on.Get(id, member, kNoDeadline)).value();
   }
   // Runs `check` on a third instance that loads the store now and then gets every event still in
   // the outbox replayed onto it, from the start.
@@ -223,7 +225,7 @@ class TwoCatalogInstancesTest : public CatalogServiceTest {
     check(third);
   }
   static std::vector<std::int64_t> Listed(CatalogService& on, ListQuery q) {
-    auto page = RunAwait(on.List(std::move(q)));
+    auto page = RunAwait(on.List(std::move(q), kNoDeadline));
     EXPECT_TRUE(page.ok());
     std::vector<std::int64_t> ids;
     if (page.ok()) {
@@ -242,8 +244,8 @@ class TwoCatalogInstancesTest : public CatalogServiceTest {
 
 TEST_F(TwoCatalogInstancesTest, AProductCreatedUpdatedOrRetiredOnOneInstanceReachesTheOther) {
   // Created on the first: there at once, on the second once delivered, with every field.
-  auto created =
-      RunAwait(service_->Create({"Rocket", "Two\nlines", 1200, "https://img.example/r.png", 10}));
+  auto created = RunAwait(service_->Create(
+      {"Rocket", "Two\nlines", 1200, "https://img.example/r.png", 10}, kNoDeadline));
   ASSERT_TRUE(created.ok());
   const std::int64_t id = created->product.id;
   ASSERT_TRUE(Get(id));
@@ -269,7 +271,7 @@ TEST_F(TwoCatalogInstancesTest, AProductCreatedUpdatedOrRetiredOnOneInstanceReac
   ProductChanges changes;
   changes.price = 900;
   changes.name = "Rocket II";
-  ASSERT_TRUE(RunAwait(second_->Update(id, changes)).ok());
+  ASSERT_TRUE(RunAwait(second_->Update(id, changes, kNoDeadline)).ok());
   EXPECT_EQ(GetOn(*second_, id)->product.price, 900) << "its own write, at once";
   EXPECT_EQ(Get(id)->product.price, 1200) << "the first has not heard yet";
   Deliver();
@@ -307,7 +309,7 @@ TEST_F(TwoCatalogInstancesTest, AProductCreatedUpdatedOrRetiredOnOneInstanceReac
 // the sale an operator set right after the product's creation). A product retired before this
 // instance ever heard of it stays unknown; the event, arriving later, changes nothing.
 TEST_F(TwoCatalogInstancesTest, AProductCreatedOnTheOtherInstanceIsFoundBeforeItsEvent) {
-  auto created = RunAwait(service_->Create({"Comet", "", 900, "", 5}));
+  auto created = RunAwait(service_->Create({"Comet", "", 900, "", 5}, kNoDeadline));
   ASSERT_TRUE(created.ok());
   const std::int64_t id = created->product.id;
   ASSERT_FALSE(second_->Exists(id)) << "no event delivered";
@@ -318,7 +320,7 @@ TEST_F(TwoCatalogInstancesTest, AProductCreatedOnTheOtherInstanceIsFoundBeforeIt
   EXPECT_TRUE(second_->Exists(id)) << "kept in memory";
   EXPECT_TRUE(RunAwait(second_->ChangeLike(7, id, LikeOp::kLike)).ok());
 
-  auto gone = RunAwait(service_->Create({"Nebula", "", 100, "", 1}));
+  auto gone = RunAwait(service_->Create({"Nebula", "", 100, "", 1}, kNoDeadline));
   ASSERT_TRUE(gone.ok());
   ASSERT_TRUE(RunAwait(service_->Retire(gone->product.id)).ok());
   EXPECT_FALSE(GetOn(*second_, gone->product.id));
@@ -332,6 +334,23 @@ TEST_F(TwoCatalogInstancesTest, AProductCreatedOnTheOtherInstanceIsFoundBeforeIt
   EXPECT_EQ(after->product.name, "Comet");
   EXPECT_EQ(after->likes, 1);
   EXPECT_FALSE(GetOn(*second_, gone->product.id));
+}
+
+// A basket (cart or wishlist) line written through one instance and read through another:
+// the line's product is looked up like a product page's, not dropped from the basket.
+TEST_F(TwoCatalogInstancesTest, ABasketShowsAProductCreatedOnTheOtherInstanceBeforeItsEvent) {
+  auto created = RunAwait(service_->Create({"Quasar", "", 700, "", 4}, kNoDeadline));
+  ASSERT_TRUE(created.ok());
+  const std::int64_t id = created->product.id;
+  ASSERT_FALSE(second_->Exists(id)) << "no event delivered";
+  const std::vector<std::int64_t> ids = {id, id + 1000};
+  auto views = RunAwait(second_->Views(ids, 0, kNoDeadline));
+  ASSERT_TRUE(views.ok());
+  ASSERT_EQ(views->size(), 2u);
+  ASSERT_TRUE((*views)[0]) << "a product in the database left out of the basket";
+  EXPECT_EQ((*views)[0]->product.name, "Quasar");
+  EXPECT_EQ((*views)[0]->product.price, 700);
+  EXPECT_FALSE((*views)[1]) << "an id that never existed";
 }
 
 TEST_F(TwoCatalogInstancesTest, ConcurrentLikesOnBothInstancesKeepCountsExactOnBoth) {

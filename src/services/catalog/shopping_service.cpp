@@ -58,46 +58,52 @@ BasketLine Join(const StoredLine& line, const ProductView& view) {
 }  // namespace
 
 boost::asio::awaitable<Result<BasketView>> ShoppingService::Read(Basket basket,
-                                                                 std::int64_t member_id) const {
+                                                                 std::int64_t member_id,
+                                                                 Deadline deadline) const {
   auto lines = co_await repository_.Lines(basket, member_id);
   if (!lines.ok()) co_return lines.error();
   std::vector<std::int64_t> ids;
   ids.reserve(lines->size());
   for (const StoredLine& line : *lines) ids.push_back(line.product_id);
   const std::span<const std::int64_t> asked(ids);
-  auto views = co_await catalog_.Views(asked);
+  auto views = co_await catalog_.Views(asked, 0, deadline);
+  if (!views.ok()) co_return std::move(views).error();
   BasketView view;
   for (std::size_t i = 0; i < lines->size(); ++i) {
     // Retiring a product deletes its lines in the same transaction; this only skips the instant
     // between that commit and the in-memory catalog catching up.
-    if (!views[i]) continue;
-    BasketLine joined = Join((*lines)[i], *views[i]);
+    if (!(*views)[i]) continue;
+    BasketLine joined = Join((*lines)[i], *(*views)[i]);
     view.total += joined.line_total;
     view.items.push_back(std::move(joined));
   }
   co_return view;
 }
 
-boost::asio::awaitable<Result<BasketView>> ShoppingService::Wishlist(std::int64_t member_id) const {
-  co_return co_await Read(Basket::kWishlist, member_id);
+boost::asio::awaitable<Result<BasketView>> ShoppingService::Wishlist(std::int64_t member_id,
+                                                                     Deadline deadline) const {
+  co_return co_await Read(Basket::kWishlist, member_id, deadline);
 }
 
-boost::asio::awaitable<Result<BasketView>> ShoppingService::Cart(std::int64_t member_id) const {
-  co_return co_await Read(Basket::kCart, member_id);
+boost::asio::awaitable<Result<BasketView>> ShoppingService::Cart(std::int64_t member_id,
+                                                                 Deadline deadline) const {
+  co_return co_await Read(Basket::kCart, member_id, deadline);
 }
 
 boost::asio::awaitable<Result<BasketLine>> ShoppingService::AddToWishlist(std::int64_t member_id,
                                                                           std::int64_t product_id,
-                                                                          std::int64_t quantity) {
+                                                                          std::int64_t quantity,
+                                                                          Deadline deadline) {
   if (auto st = ValidateLineQuantity(quantity); !st.ok()) co_return st.error();
   auto known = co_await catalog_.Knows(product_id);
   if (!known.ok()) co_return std::move(known).error();
   if (!*known) co_return MakeError(Errc::kNotFound, "no such product", "productId");
   auto stored = co_await repository_.AddToWishlist(member_id, product_id, quantity, clock_.Now());
   if (!stored.ok()) co_return stored.error();
-  auto view = co_await catalog_.Get(product_id);
-  if (!view) co_return MakeError(Errc::kNotFound, "no such product", "productId");
-  co_return Join(*stored, *view);
+  auto view = co_await catalog_.Get(product_id, 0, deadline);
+  if (!view.ok()) co_return std::move(view).error();
+  if (!*view) co_return MakeError(Errc::kNotFound, "no such product", "productId");
+  co_return Join(*stored, **view);
 }
 
 boost::asio::awaitable<Status> ShoppingService::RemoveFromWishlist(std::int64_t member_id,
@@ -112,23 +118,25 @@ boost::asio::awaitable<Status> ShoppingService::RemoveFromWishlist(std::int64_t 
 
 boost::asio::awaitable<Result<BasketView>> ShoppingService::SetCartQuantity(std::int64_t member_id,
                                                                             std::int64_t product_id,
-                                                                            std::int64_t quantity) {
+                                                                            std::int64_t quantity,
+                                                                            Deadline deadline) {
   if (auto st = ValidateLineQuantity(quantity); !st.ok()) co_return st.error();
   auto known = co_await catalog_.Knows(product_id);
   if (!known.ok()) co_return std::move(known).error();
   if (!*known) co_return MakeError(Errc::kNotFound, "no such product", "productId");
   auto stored = co_await repository_.SetCartLine(member_id, product_id, quantity, clock_.Now());
   if (!stored.ok()) co_return stored.error();
-  co_return co_await Cart(member_id);
+  co_return co_await Cart(member_id, deadline);
 }
 
-boost::asio::awaitable<Result<BasketView>> ShoppingService::RemoveFromCart(
-    std::int64_t member_id, std::int64_t product_id) {
+boost::asio::awaitable<Result<BasketView>> ShoppingService::RemoveFromCart(std::int64_t member_id,
+                                                                           std::int64_t product_id,
+                                                                           Deadline deadline) {
   std::vector<std::int64_t> ids{product_id};
   auto removed = co_await repository_.Remove(Basket::kCart, member_id, std::move(ids), false);
   if (!removed.ok()) co_return removed.error();
   if (*removed == 0) co_return MakeError(Errc::kNotFound, "the product is not in your cart");
-  co_return co_await Cart(member_id);
+  co_return co_await Cart(member_id, deadline);
 }
 
 boost::asio::awaitable<Status> ShoppingService::ClearCart(std::int64_t member_id) {
@@ -167,7 +175,7 @@ boost::asio::awaitable<CartCheckoutOutcome> ShoppingService::CheckoutCart(
   std::vector<CheckoutLine> lines;
   if (claimed) {
     // A cart that cannot be read now leaves the claim open: the retry joins it.
-    auto cart = co_await Cart(member_id);
+    auto cart = co_await Cart(member_id, start_by);
     if (!cart.ok()) co_return CartCheckoutOutcome{CheckoutAnswer{cart.error()}};
     for (const BasketLine& line : cart->items) lines.push_back({line.product_id, line.quantity});
   }

@@ -68,23 +68,28 @@ class ShoppingService {
   // The member's wishlist, joined with the live products. An error only when the lines cannot be
   // read (the repository's outage); products whose figures cannot be read show sale state
   // "unknown".
-  boost::asio::awaitable<Result<BasketView>> Wishlist(std::int64_t member_id) const;
+  // `deadline` (the request's) bounds reading checkout's figures, here and below.
+  boost::asio::awaitable<Result<BasketView>> Wishlist(std::int64_t member_id,
+                                                      Deadline deadline) const;
   // Returns the line after the change.
   boost::asio::awaitable<Result<BasketLine>> AddToWishlist(std::int64_t member_id,
                                                            std::int64_t product_id,
-                                                           std::int64_t quantity);
+                                                           std::int64_t quantity,
+                                                           Deadline deadline);
   // kNotFound when the product is not in the member's wishlist.
   boost::asio::awaitable<Status> RemoveFromWishlist(std::int64_t member_id,
                                                     std::int64_t product_id);
 
-  boost::asio::awaitable<Result<BasketView>> Cart(std::int64_t member_id) const;
+  boost::asio::awaitable<Result<BasketView>> Cart(std::int64_t member_id, Deadline deadline) const;
   // Sets the line's quantity; returns the cart after the change.
   boost::asio::awaitable<Result<BasketView>> SetCartQuantity(std::int64_t member_id,
                                                              std::int64_t product_id,
-                                                             std::int64_t quantity);
+                                                             std::int64_t quantity,
+                                                             Deadline deadline);
   // kNotFound when the product is not in the member's cart; returns the cart after the change.
   boost::asio::awaitable<Result<BasketView>> RemoveFromCart(std::int64_t member_id,
-                                                            std::int64_t product_id);
+                                                            std::int64_t product_id,
+                                                            Deadline deadline);
   boost::asio::awaitable<Status> ClearCart(std::int64_t member_id);
   // For checkout (cart checkout, order.paid): drops these lines, ignoring ones already gone.
   boost::asio::awaitable<Result<std::int64_t>> RemoveCartLines(std::int64_t member_id,
@@ -110,7 +115,8 @@ class ShoppingService {
                                                            Deadline start_by = kNoDeadline);
 
  private:
-  boost::asio::awaitable<Result<BasketView>> Read(Basket basket, std::int64_t member_id) const;
+  boost::asio::awaitable<Result<BasketView>> Read(Basket basket, std::int64_t member_id,
+                                                  Deadline deadline) const;
 
   const CatalogService& catalog_;
   BasketRepository& repository_;

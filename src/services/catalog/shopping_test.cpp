@@ -52,7 +52,7 @@ class ShoppingTest : public ::testing::Test {
   }
 
   std::int64_t Create(std::string name, std::int64_t price = 1000) {
-    auto r = RunAwait(catalog_->Create({std::move(name), "", price, "", 10}));
+    auto r = RunAwait(catalog_->Create({std::move(name), "", price, "", 10}, kNoDeadline));
     EXPECT_TRUE(r.ok());
     return r->product.id;
   }
@@ -67,16 +67,16 @@ class ShoppingTest : public ::testing::Test {
   }
 
   std::optional<ProductView> Get(std::int64_t id, std::int64_t member = 0) {
-    return RunAwait(catalog_->Get(id, member));
+    return RunAwait(catalog_->Get(id, member, kNoDeadline)).value();
   }
-  Result<ListPage> List(const ListQuery& q) { return RunAwait(catalog_->List(q)); }
+  Result<ListPage> List(const ListQuery& q) { return RunAwait(catalog_->List(q, kNoDeadline)); }
   BasketView Wishlist(std::int64_t member) {
-    auto r = RunAwait(shopping_->Wishlist(member));
+    auto r = RunAwait(shopping_->Wishlist(member, kNoDeadline));
     EXPECT_TRUE(r.ok());
     return r.ok() ? *r : BasketView{};
   }
   BasketView Cart(std::int64_t member) {
-    auto r = RunAwait(shopping_->Cart(member));
+    auto r = RunAwait(shopping_->Cart(member, kNoDeadline));
     EXPECT_TRUE(r.ok());
     return r.ok() ? *r : BasketView{};
   }
@@ -212,14 +212,17 @@ TEST(LikeIndexTest, TheEventFeedBringsOtherInstancesChanges) {
 
 TEST_F(ShoppingTest, WishlistIsBoundedAndOneMembersListIsTheirs) {
   for (int i = 0; i < kWishlistMaxItems; ++i) {
-    ASSERT_TRUE(RunAwait(shopping_->AddToWishlist(6, Create("w" + std::to_string(i)), 1)).ok());
+    ASSERT_TRUE(
+        RunAwait(shopping_->AddToWishlist(6, Create("w" + std::to_string(i)), 1, kNoDeadline))
+            .ok());
   }
   const auto extra = Create("extra");
-  auto refused = RunAwait(shopping_->AddToWishlist(6, extra, 1));
+  auto refused = RunAwait(shopping_->AddToWishlist(6, extra, 1, kNoDeadline));
   ASSERT_FALSE(refused.ok());
   EXPECT_EQ(refused.error().code, Errc::kConflict);
   EXPECT_EQ(Wishlist(6).items.size(), static_cast<std::size_t>(kWishlistMaxItems));
-  EXPECT_TRUE(RunAwait(shopping_->AddToWishlist(7, extra, 1)).ok());  // another member: own list
+  EXPECT_TRUE(RunAwait(shopping_->AddToWishlist(7, extra, 1, kNoDeadline))
+                  .ok());  // another member: own list
   EXPECT_EQ(Wishlist(7).items.size(), 1u);
 }
 
@@ -288,7 +291,7 @@ TEST_F(ShoppingTest, WithoutCheckoutsFiguresProductsShowAnUnknownSaleState) {
   const TimePoint start = clock_.Now() - std::chrono::hours(1);
   availability_.sales[p] = SaleInfo{start, start + std::chrono::hours(2), 1};
   availability_.stock[p] = 3;
-  ASSERT_TRUE(RunAwait(shopping_->SetCartQuantity(5, p, 2)).ok());
+  ASSERT_TRUE(RunAwait(shopping_->SetCartQuantity(5, p, 2, kNoDeadline)).ok());
   ASSERT_EQ(Get(p)->sale_state, SaleState::kLive);
   availability_.failing = true;
   const auto view = Get(p, 7);
@@ -339,7 +342,8 @@ TEST_F(ShoppingTest, ConcurrentWishlistAddsNeverDuplicate) {
   std::vector<std::thread> threads;
   for (int t = 0; t < 8; ++t) {
     threads.emplace_back([&] {
-      for (int i = 0; i < 5; ++i) ASSERT_TRUE(RunAwait(shopping_->AddToWishlist(3, p, 2)).ok());
+      for (int i = 0; i < 5; ++i)
+        ASSERT_TRUE(RunAwait(shopping_->AddToWishlist(3, p, 2, kNoDeadline)).ok());
     });
   }
   for (auto& t : threads) t.join();
@@ -349,12 +353,13 @@ TEST_F(ShoppingTest, ConcurrentWishlistAddsNeverDuplicate) {
   EXPECT_EQ(list.items[0].quantity, 80);
   EXPECT_EQ(list.items[0].line_total, 80 * 700);
   // Over the bound: refused, nothing changed.
-  EXPECT_EQ(RunAwait(shopping_->AddToWishlist(3, p, 20)).error().code, Errc::kValidationFailed);
+  EXPECT_EQ(RunAwait(shopping_->AddToWishlist(3, p, 20, kNoDeadline)).error().code,
+            Errc::kValidationFailed);
   EXPECT_EQ(Wishlist(3).items[0].quantity, 80);
   // The current price is shown, not a snapshot.
   ProductChanges changes;
   changes.price = 900;
-  ASSERT_TRUE(RunAwait(catalog_->Update(p, changes)).ok());
+  ASSERT_TRUE(RunAwait(catalog_->Update(p, changes, kNoDeadline)).ok());
   EXPECT_EQ(Wishlist(3).items[0].price, 900);
   EXPECT_TRUE(Wishlist(4).items.empty());  // another member sees nothing
   EXPECT_EQ(RunAwait(shopping_->RemoveFromWishlist(4, p)).error().code, Errc::kNotFound);
@@ -365,34 +370,37 @@ TEST_F(ShoppingTest, ConcurrentWishlistAddsNeverDuplicate) {
 TEST_F(ShoppingTest, CartRulesAndBadInputChangeNothing) {
   const auto a = Create("A", 100);
   const auto b = Create("B", 250);
-  ASSERT_TRUE(RunAwait(shopping_->SetCartQuantity(5, a, 2)).ok());
-  auto cart = RunAwait(shopping_->SetCartQuantity(5, b, 3));
+  ASSERT_TRUE(RunAwait(shopping_->SetCartQuantity(5, a, 2, kNoDeadline)).ok());
+  auto cart = RunAwait(shopping_->SetCartQuantity(5, b, 3, kNoDeadline));
   ASSERT_TRUE(cart.ok());
   EXPECT_EQ(cart->total, 2 * 100 + 3 * 250);
   ASSERT_EQ(cart->items.size(), 2u);
   EXPECT_EQ(cart->items[0].product_id, a);
   EXPECT_EQ(cart->items[1].stock, 10);
-  cart = RunAwait(shopping_->SetCartQuantity(5, a, 1));  // sets, not adds
+  cart = RunAwait(shopping_->SetCartQuantity(5, a, 1, kNoDeadline));  // sets, not adds
   EXPECT_EQ(cart->items[0].quantity, 1);
   for (std::int64_t bad : {0, -1, 100}) {
-    EXPECT_EQ(RunAwait(shopping_->SetCartQuantity(5, a, bad)).error().code,
+    EXPECT_EQ(RunAwait(shopping_->SetCartQuantity(5, a, bad, kNoDeadline)).error().code,
               Errc::kValidationFailed);
   }
-  EXPECT_EQ(RunAwait(shopping_->SetCartQuantity(5, 999999, 1)).error().code, Errc::kNotFound);
-  EXPECT_EQ(RunAwait(shopping_->RemoveFromCart(5, 999999)).error().code, Errc::kNotFound);
+  EXPECT_EQ(RunAwait(shopping_->SetCartQuantity(5, 999999, 1, kNoDeadline)).error().code,
+            Errc::kNotFound);
+  EXPECT_EQ(RunAwait(shopping_->RemoveFromCart(5, 999999, kNoDeadline)).error().code,
+            Errc::kNotFound);
   EXPECT_EQ(Cart(5).total, 1 * 100 + 3 * 250);
   // At most kCartMaxLines lines.
   std::vector<std::int64_t> more;
   for (int i = 0; i < kCartMaxLines - 2; ++i) {
     more.push_back(Create("m" + std::to_string(i)));
-    ASSERT_TRUE(RunAwait(shopping_->SetCartQuantity(5, more.back(), 1)).ok());
+    ASSERT_TRUE(RunAwait(shopping_->SetCartQuantity(5, more.back(), 1, kNoDeadline)).ok());
   }
   const auto extra = Create("extra");
-  auto full = RunAwait(shopping_->SetCartQuantity(5, extra, 1));
+  auto full = RunAwait(shopping_->SetCartQuantity(5, extra, 1, kNoDeadline));
   ASSERT_FALSE(full.ok());
   EXPECT_EQ(full.error().code, Errc::kConflict);
   EXPECT_EQ(Cart(5).items.size(), static_cast<std::size_t>(kCartMaxLines));
-  EXPECT_TRUE(RunAwait(shopping_->SetCartQuantity(5, a, 4)).ok());  // existing line still editable
+  EXPECT_TRUE(RunAwait(shopping_->SetCartQuantity(5, a, 4, kNoDeadline))
+                  .ok());  // existing line still editable
   // Retiring a product removes its lines; clearing empties the cart.
   ASSERT_TRUE(RunAwait(catalog_->Retire(b)).ok());
   EXPECT_EQ(Sql("SELECT COUNT(*) FROM cart_items WHERE product_id = " + std::to_string(b)), 0);
@@ -401,6 +409,39 @@ TEST_F(ShoppingTest, CartRulesAndBadInputChangeNothing) {
   EXPECT_EQ(*RunAwait(shopping_->RemoveCartLines(5, paid)), 2);
   ASSERT_TRUE(RunAwait(shopping_->ClearCart(5)).ok());
   EXPECT_TRUE(Cart(5).items.empty());
+}
+
+// Issue 15: when the services run apart checkout's figures are an HTTP call; every product read
+// asks them by the request's deadline (one distinct deadline per read here).
+TEST_F(ShoppingTest, EveryProductReadAsksCheckoutsFiguresByTheRequestsDeadline) {
+  const auto at = [](int ms) { return Deadline{std::chrono::milliseconds(ms)}; };
+  const auto asked_by = [this] {
+    std::lock_guard lock(availability_.mu);
+    return availability_.asked_by;
+  };
+  auto created = RunAwait(catalog_->Create({"Comet", "", 900, "", 5}, at(1)));
+  ASSERT_TRUE(created.ok());
+  EXPECT_EQ(asked_by(), at(1));
+  const std::int64_t p = created->product.id;
+  ProductChanges changes;
+  changes.price = 800;
+  ASSERT_TRUE(RunAwait(catalog_->Update(p, changes, at(2))).ok());
+  EXPECT_EQ(asked_by(), at(2));
+  auto got = RunAwait(catalog_->Get(p, 0, at(3)));
+  ASSERT_TRUE(got.ok() && *got);
+  EXPECT_EQ(asked_by(), at(3));
+  ASSERT_TRUE(RunAwait(catalog_->List(ListQuery{}, at(4))).ok());
+  EXPECT_EQ(asked_by(), at(4));
+  ASSERT_TRUE(RunAwait(shopping_->AddToWishlist(5, p, 1, at(5))).ok());
+  EXPECT_EQ(asked_by(), at(5));
+  ASSERT_TRUE(RunAwait(shopping_->Wishlist(5, at(6))).ok());
+  EXPECT_EQ(asked_by(), at(6));
+  ASSERT_TRUE(RunAwait(shopping_->SetCartQuantity(5, p, 2, at(7))).ok());
+  EXPECT_EQ(asked_by(), at(7));
+  ASSERT_TRUE(RunAwait(shopping_->Cart(5, at(8))).ok());
+  EXPECT_EQ(asked_by(), at(8));
+  ASSERT_TRUE(RunAwait(shopping_->RemoveFromCart(5, p, at(9))).ok());
+  EXPECT_EQ(asked_by(), at(9));
 }
 
 }  // namespace

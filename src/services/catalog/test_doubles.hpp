@@ -11,12 +11,13 @@
 namespace rocketmart::catalog {
 
 // Sale windows and stock set by the test; `failing` makes every read answer kUnavailable (a
-// projection that is not warm, an unreachable checkout).
+// projection that is not warm, an unreachable checkout). Records the deadline of the last read.
 class FakeAvailability final : public AvailabilitySource {
  public:
   boost::asio::awaitable<Result<std::vector<ProductAvailability>>> Availability(
-      std::span<const std::int64_t> product_ids) override {
+      std::span<const std::int64_t> product_ids, Deadline deadline) override {
     std::lock_guard lock(mu);
+    asked_by = deadline;
     if (failing) co_return MakeError(Errc::kUnavailable, "checkout's figures are not available");
     std::vector<ProductAvailability> out;
     for (const std::int64_t id : product_ids) {
@@ -31,6 +32,7 @@ class FakeAvailability final : public AvailabilitySource {
   std::map<std::int64_t, SaleInfo> sales;
   std::map<std::int64_t, std::int64_t> stock;
   bool failing = false;
+  Deadline asked_by{};
 };
 
 // A checkout that cannot be reached: every purchase answers kUnavailable.

@@ -693,13 +693,13 @@ boost::asio::awaitable<Result<CheckoutService::HoldPage>> CheckoutService::OpenH
 }
 
 boost::asio::awaitable<Result<SaleView>> CheckoutService::SetSale(std::int64_t product_id,
-                                                                  Sale sale) {
+                                                                  Sale sale, Deadline deadline) {
   if (auto st = ValidateSale(sale); !st.ok()) co_return st.error();
   const ProductState* known = Find(product_id);
   bool exists = known && known->has_inventory.load() && !known->retired.load();
   if (!exists) {
     // Checkout has not heard of the product yet (or only of its retirement): the catalog knows.
-    auto listed = co_await catalog_.Exists(product_id);
+    auto listed = co_await catalog_.Exists(product_id, deadline);
     if (!listed.ok()) co_return std::move(listed).error();
     exists = *listed;
   }

@@ -142,8 +142,10 @@ class CheckoutService {
   boost::asio::awaitable<Result<HoldPage>> OpenHolds(std::int64_t member_id, std::int64_t before_id,
                                                      std::size_t limit);
 
-  // Admin.
-  boost::asio::awaitable<Result<SaleView>> SetSale(std::int64_t product_id, Sale sale);
+  // Admin. `deadline` (the operator's request's) bounds asking the catalog about a product checkout
+  // has not heard of yet.
+  boost::asio::awaitable<Result<SaleView>> SetSale(std::int64_t product_id, Sale sale,
+                                                   Deadline deadline);
   boost::asio::awaitable<Result<InventoryRow>> Restock(std::int64_t product_id,
                                                        std::int64_t quantity);
   std::optional<SaleView> GetSale(std::int64_t product_id) const;

@@ -37,22 +37,29 @@ constexpr std::int64_t kProduct = 1;
 constexpr std::int64_t kPrice = 1000;
 
 // The catalog's product directory as these tests need it: the products the catalog has listed.
+// Records the deadline it was last asked by.
 class ListedProducts final : public ProductDirectory {
  public:
   void Add(std::int64_t id) {
     std::lock_guard lock(mutex_);
     ids_.insert(id);
   }
-  boost::asio::awaitable<Result<bool>> Exists(std::int64_t product_id) override {
+  boost::asio::awaitable<Result<bool>> Exists(std::int64_t product_id, Deadline deadline) override {
     if (down) co_return MakeError(Errc::kUnavailable, "the catalog cannot be asked");
     std::lock_guard lock(mutex_);
+    asked_by_ = deadline;
     co_return ids_.contains(product_id);
+  }
+  Deadline asked_by() {
+    std::lock_guard lock(mutex_);
+    return asked_by_;
   }
   std::atomic<bool> down{false};
 
  private:
   std::mutex mutex_;
   std::set<std::int64_t> ids_;
+  Deadline asked_by_{};
 };
 
 // One checkout instance's own memory: its admission and in-flight gate.
@@ -122,8 +129,10 @@ class CheckoutTest : public ::testing::Test {
     ProductEvent({product, kPrice, stock, false, 1}, "catalog:" + std::to_string(product));
   }
   void OpenSale(std::int64_t limit, std::int64_t product = kProduct) {
-    auto r = RunAwait(service_->SetSale(product, {clock_.Now() - std::chrono::hours(1),
-                                                  clock_.Now() + std::chrono::hours(1), limit}));
+    auto r = RunAwait(service_->SetSale(
+        product,
+        {clock_.Now() - std::chrono::hours(1), clock_.Now() + std::chrono::hours(1), limit},
+        kNoDeadline));
     ASSERT_TRUE(r.ok());
   }
 
@@ -515,7 +524,8 @@ TEST_F(CheckoutTest, WindowAndVerificationChecksComeFirstAndChangeNothing) {
   EXPECT_EQ(RunAwait(service_->Purchase(B(1), lines, std::nullopt)).result.error().code,
             Errc::kNoSale);
   auto r = RunAwait(service_->SetSale(
-      kProduct, {clock_.Now() + std::chrono::minutes(5), clock_.Now() + std::chrono::hours(1), 1}));
+      kProduct, {clock_.Now() + std::chrono::minutes(5), clock_.Now() + std::chrono::hours(1), 1},
+      kNoDeadline));
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(service_->GetSale(kProduct)->state, SaleState::kUpcoming);
   EXPECT_EQ(RunAwait(service_->Purchase(B(1), lines, std::nullopt)).result.error().code,
@@ -742,7 +752,7 @@ TEST_F(CheckoutTest, ASaleSetOrChangedOnOneInstanceReachesEveryInstance) {
 
   // The limit raised on the second instance reaches the first.
   const Sale raised{clock_.Now() - std::chrono::hours(1), clock_.Now() + std::chrono::hours(1), 2};
-  ASSERT_TRUE(RunAwait(second.SetSale(kProduct, raised)).ok());
+  ASSERT_TRUE(RunAwait(second.SetSale(kProduct, raised, kNoDeadline)).ok());
   EXPECT_EQ(second.GetSale(kProduct)->sale.per_member_limit, 2) << "its own write, at once";
   EXPECT_EQ(code(RunAwait(service_->Purchase(B(3), two, std::nullopt))),
             ErrcName(Errc::kPurchaseLimitReached))
@@ -754,7 +764,7 @@ TEST_F(CheckoutTest, ASaleSetOrChangedOnOneInstanceReachesEveryInstance) {
   // The window moved to tomorrow on the first instance closes the sale on the second.
   const Sale tomorrow{clock_.Now() + std::chrono::hours(24), clock_.Now() + std::chrono::hours(25),
                       2};
-  ASSERT_TRUE(RunAwait(service_->SetSale(kProduct, tomorrow)).ok());
+  ASSERT_TRUE(RunAwait(service_->SetSale(kProduct, tomorrow, kNoDeadline)).ok());
   deliver();
   EXPECT_EQ(second.GetSale(kProduct)->state, SaleState::kUpcoming);
   EXPECT_EQ(code(RunAwait(second.Purchase(B(4), one, std::nullopt))),
@@ -1182,14 +1192,17 @@ TEST_F(CheckoutTest, ASaleTheCatalogCannotConfirmIsRefusedAndNotSaved) {
   catalog_.Add(kProduct);
   catalog_.down = true;
   const Sale sale{clock_.Now(), clock_.Now() + std::chrono::hours(1), 1};
-  auto refused = RunAwait(service_->SetSale(kProduct, sale));
+  auto refused = RunAwait(service_->SetSale(kProduct, sale, kNoDeadline));
   ASSERT_FALSE(refused.ok());
   EXPECT_EQ(refused.error().code, Errc::kUnavailable);
   EXPECT_FALSE(service_->GetSale(kProduct).has_value());
   EXPECT_EQ(Query("checkout.db", "SELECT count(*) FROM sales"), 0);
   catalog_.down = false;
-  EXPECT_TRUE(RunAwait(service_->SetSale(kProduct, sale)).ok());
-  EXPECT_EQ(RunAwait(service_->SetSale(99, sale)).error().code, Errc::kNotFound);
+  // The catalog is asked by the operator's request's deadline.
+  const Deadline by = std::chrono::steady_clock::now() + std::chrono::milliseconds(1234);
+  EXPECT_TRUE(RunAwait(service_->SetSale(kProduct, sale, by)).ok());
+  EXPECT_EQ(catalog_.asked_by(), by);
+  EXPECT_EQ(RunAwait(service_->SetSale(99, sale, kNoDeadline)).error().code, Errc::kNotFound);
 }
 
 // Issue 12 point 4: the reconciler rebuilds admission's counters from the database (brief §2.8),

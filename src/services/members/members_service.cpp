@@ -571,17 +571,17 @@ awaitable<Result<ProfileView>> MembersService::UpdateProfile(std::int64_t member
   co_return View(*stored);
 }
 
-awaitable<Result<MyPageView>> MembersService::MyPage(std::int64_t member_id) {
+awaitable<Result<MyPageView>> MembersService::MyPage(std::int64_t member_id, Deadline deadline) {
   auto profile = co_await Me(member_id);
   if (!profile.ok()) co_return profile.error();
   MyPageView page;
   page.profile = std::move(*profile);
   // A section whose service fails is "unavailable"; the page itself still answers.
-  auto orders = co_await orders_.RecentOrders(member_id, kMyPageLimit);
+  auto orders = co_await orders_.RecentOrders(member_id, kMyPageLimit, deadline);
   if (orders.ok()) page.orders.items = std::move(*orders);
-  auto wishlist = co_await wishlist_.Wishlist(member_id, kMyPageLimit);
+  auto wishlist = co_await wishlist_.Wishlist(member_id, kMyPageLimit, deadline);
   if (wishlist.ok()) page.wishlist.items = std::move(*wishlist);
-  auto likes = co_await likes_.Likes(member_id, kMyPageLimit);
+  auto likes = co_await likes_.Likes(member_id, kMyPageLimit, deadline);
   if (likes.ok()) page.likes.items = std::move(*likes);
   co_return page;
 }

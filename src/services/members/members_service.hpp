@@ -165,7 +165,9 @@ class MembersService {
   boost::asio::awaitable<Result<ProfileView>> Me(std::int64_t member_id);
   boost::asio::awaitable<Result<ProfileView>> UpdateProfile(std::int64_t member_id,
                                                             ProfileChanges changes);
-  boost::asio::awaitable<Result<MyPageView>> MyPage(std::int64_t member_id);
+  // The profile with the orders, wishlist and likes sections, each asked of its service by
+  // `deadline` (the member's request's, passed on to the peers when they run apart).
+  boost::asio::awaitable<Result<MyPageView>> MyPage(std::int64_t member_id, Deadline deadline);
 
   // The admin's members list: newest first, below `before_id` (0 = from the newest), optionally
   // only those whose email or name starts with `q` (ASCII case ignored). next_before_id is 0 on

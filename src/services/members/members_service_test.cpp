@@ -86,32 +86,39 @@ class CapturingMailer final : public Mailer {
 };
 
 // My page's other services: answers set by the test (members reads them through client ports).
+// Each records the deadline it was last asked by.
 class FakeOrders final : public OrdersClient {
  public:
-  boost::asio::awaitable<Result<std::vector<OrderSummary>>> RecentOrders(std::int64_t,
-                                                                         std::size_t) override {
+  boost::asio::awaitable<Result<std::vector<OrderSummary>>> RecentOrders(
+      std::int64_t, std::size_t, Deadline deadline) override {
+    asked_by = deadline;
     if (!up) co_return MakeError(Errc::kUnavailable, "orders down");
     co_return std::vector<OrderSummary>{{41, "PAID", 1200, TimePoint{}}};
   }
   bool up = true;
+  Deadline asked_by{};
 };
 class FakeWishlist final : public WishlistClient {
  public:
-  boost::asio::awaitable<Result<std::vector<WishlistEntry>>> Wishlist(std::int64_t,
-                                                                      std::size_t) override {
+  boost::asio::awaitable<Result<std::vector<WishlistEntry>>> Wishlist(std::int64_t, std::size_t,
+                                                                      Deadline deadline) override {
+    asked_by = deadline;
     if (!up) co_return MakeError(Errc::kUnavailable, "catalog down");
     co_return std::vector<WishlistEntry>{{7, 2}};
   }
   bool up = true;
+  Deadline asked_by{};
 };
 class FakeLikes final : public LikesClient {
  public:
-  boost::asio::awaitable<Result<std::vector<LikedProduct>>> Likes(std::int64_t,
-                                                                  std::size_t) override {
+  boost::asio::awaitable<Result<std::vector<LikedProduct>>> Likes(std::int64_t, std::size_t,
+                                                                  Deadline deadline) override {
+    asked_by = deadline;
     if (!up) co_return MakeError(Errc::kUnavailable, "catalog down");
     co_return std::vector<LikedProduct>{{7}, {9}};
   }
   bool up = true;
+  Deadline asked_by{};
 };
 
 HasherOptions FastHasher() {
@@ -685,8 +692,13 @@ TEST_F(MembersServiceTest, ProfileUpdateValidatesAndSeals) {
 
 TEST_F(MembersServiceTest, MyPageShowsEachSectionItsServiceAnswersAndMarksTheOthersUnavailable) {
   const std::int64_t id = Member("ned@example.com");
-  auto page = RunAwait(service_->MyPage(id));
+  const Deadline by = std::chrono::steady_clock::now() + std::chrono::milliseconds(1234);
+  auto page = RunAwait(service_->MyPage(id, by));
   ASSERT_TRUE(page.ok());
+  // Every section is asked of its service by the member's request's deadline.
+  EXPECT_EQ(orders_.asked_by, by);
+  EXPECT_EQ(wishlist_.asked_by, by);
+  EXPECT_EQ(likes_.asked_by, by);
   EXPECT_EQ(page->profile.email, "ned@example.com");
   ASSERT_TRUE(page->orders.items);
   EXPECT_EQ(page->orders.items->at(0).id, 41);
@@ -696,12 +708,12 @@ TEST_F(MembersServiceTest, MyPageShowsEachSectionItsServiceAnswersAndMarksTheOth
   // One service down: its section is "unavailable", the page and the other sections answer.
   orders_.up = false;
   likes_.up = false;
-  page = RunAwait(service_->MyPage(id));
+  page = RunAwait(service_->MyPage(id, by));
   ASSERT_TRUE(page.ok());
   EXPECT_FALSE(page->orders.items);
   EXPECT_TRUE(page->wishlist.items);
   EXPECT_FALSE(page->likes.items);
-  EXPECT_EQ(RunAwait(service_->MyPage(id + 1000)).error().code, Errc::kNotFound);
+  EXPECT_EQ(RunAwait(service_->MyPage(id + 1000, by)).error().code, Errc::kNotFound);
 }
 
 TEST_F(MembersServiceTest, MailSurvivesAnSmtpOutageWithBackoff) {

@@ -70,8 +70,9 @@ boost::asio::awaitable<Result<OrderPage>> OrdersService::ListForMember(std::int6
 }
 
 boost::asio::awaitable<Result<bool>> OrdersService::CreateFromCheckout(std::int64_t member_id,
-                                                                       std::int64_t order_id) {
-  auto paid = co_await payments_.PaidOrder(order_id);
+                                                                       std::int64_t order_id,
+                                                                       Deadline deadline) {
+  auto paid = co_await payments_.PaidOrder(order_id, deadline);
   if (!paid.ok()) co_return paid.error();
   // Another member's payment stays unknown to this member (and is not created for them).
   if (!*paid || (*paid)->member_id != member_id) co_return false;
@@ -81,11 +82,12 @@ boost::asio::awaitable<Result<bool>> OrdersService::CreateFromCheckout(std::int6
 }
 
 boost::asio::awaitable<Result<Order>> OrdersService::GetForMember(std::int64_t member_id,
-                                                                  std::int64_t order_id) {
+                                                                  std::int64_t order_id,
+                                                                  Deadline deadline) {
   auto order = co_await store_.Find(order_id);
   if (!order.ok()) co_return order.error();
   if (!*order) {
-    auto created = co_await CreateFromCheckout(member_id, order_id);
+    auto created = co_await CreateFromCheckout(member_id, order_id, deadline);
     if (!created.ok()) co_return created.error();
     if (*created) {
       order = co_await store_.Find(order_id);
@@ -99,11 +101,11 @@ boost::asio::awaitable<Result<Order>> OrdersService::GetForMember(std::int64_t m
 }
 
 boost::asio::awaitable<Result<Order>> OrdersService::ChangeOwnOrder(
-    std::int64_t member_id, std::int64_t order_id,
+    std::int64_t member_id, std::int64_t order_id, Deadline deadline,
     std::function<boost::asio::awaitable<Result<Order>>()> change) {
   auto first = co_await change();
   if (first.ok() || first.error().code != Errc::kNotFound) co_return first;
-  auto created = co_await CreateFromCheckout(member_id, order_id);
+  auto created = co_await CreateFromCheckout(member_id, order_id, deadline);
   if (!created.ok()) co_return created.error();
   if (!*created) co_return first;
   auto again = co_await change();
@@ -111,20 +113,22 @@ boost::asio::awaitable<Result<Order>> OrdersService::ChangeOwnOrder(
 }
 
 boost::asio::awaitable<Result<Order>> OrdersService::Cancel(std::int64_t member_id,
-                                                            std::int64_t order_id) {
+                                                            std::int64_t order_id,
+                                                            Deadline deadline) {
   std::function<boost::asio::awaitable<Result<Order>>()> cancel = [this, member_id, order_id] {
     return store_.Cancel(order_id, member_id, clock_.Now());
   };
-  co_return co_await ChangeOwnOrder(member_id, order_id, std::move(cancel));
+  co_return co_await ChangeOwnOrder(member_id, order_id, deadline, std::move(cancel));
 }
 
 boost::asio::awaitable<Result<Order>> OrdersService::RequestReturn(std::int64_t member_id,
-                                                                   std::int64_t order_id) {
+                                                                   std::int64_t order_id,
+                                                                   Deadline deadline) {
   // A just-paid order created here is not returnable yet: ORDER_NOT_RETURNABLE, not NOT_FOUND.
   std::function<boost::asio::awaitable<Result<Order>>()> request = [this, member_id, order_id] {
     return store_.RequestReturn(order_id, member_id, clock_.Now());
   };
-  co_return co_await ChangeOwnOrder(member_id, order_id, std::move(request));
+  co_return co_await ChangeOwnOrder(member_id, order_id, deadline, std::move(request));
 }
 
 boost::asio::awaitable<std::size_t> OrdersService::RunSchedulerOnce() {
@@ -173,8 +177,9 @@ boost::asio::awaitable<Result<Order>> OrdersService::SetHold(std::int64_t order_
   co_return co_await store_.SetHold(order_id, hold, std::move(reason), actor_id, now);
 }
 
-boost::asio::awaitable<Result<SaleSummary>> OrdersService::Summary(std::int64_t product_id) {
-  auto figures = co_await figures_.Figures(product_id);
+boost::asio::awaitable<Result<SaleSummary>> OrdersService::Summary(std::int64_t product_id,
+                                                                   Deadline deadline) {
+  auto figures = co_await figures_.Figures(product_id, deadline);
   if (!figures.ok()) co_return figures.error();
   auto tally = co_await store_.TallyForProduct(product_id);
   if (!tally.ok()) co_return tally.error();

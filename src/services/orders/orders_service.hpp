@@ -77,11 +77,14 @@ class OrdersService {
   // Another member's order answers kNotFound, exactly like a missing one. The member's own order
   // is there as soon as its purchase answered: when its order.paid event has not arrived yet, the
   // order is created from checkout's record (PaymentsClient) by the same idempotent path the event
-  // takes (read-your-writes). kUnavailable when checkout cannot be asked.
-  boost::asio::awaitable<Result<Order>> GetForMember(std::int64_t member_id, std::int64_t order_id);
-  boost::asio::awaitable<Result<Order>> Cancel(std::int64_t member_id, std::int64_t order_id);
-  boost::asio::awaitable<Result<Order>> RequestReturn(std::int64_t member_id,
-                                                      std::int64_t order_id);
+  // takes (read-your-writes). kUnavailable when checkout cannot be asked, kTimeout when it did not
+  // answer by `deadline` (the member's request's, passed on to checkout).
+  boost::asio::awaitable<Result<Order>> GetForMember(std::int64_t member_id, std::int64_t order_id,
+                                                     Deadline deadline);
+  boost::asio::awaitable<Result<Order>> Cancel(std::int64_t member_id, std::int64_t order_id,
+                                               Deadline deadline);
+  boost::asio::awaitable<Result<Order>> RequestReturn(std::int64_t member_id, std::int64_t order_id,
+                                                      Deadline deadline);
 
   // The scheduler: one batch of due transitions in one transaction; returns how many applied
   // (0 also when the store is overloaded: the next run retries). Call until it returns less than
@@ -100,17 +103,18 @@ class OrdersService {
   // kNotFound when neither checkout nor the orders know the product (a product created a moment
   // ago is unknown until its stock reaches checkout through the catalog's event); kUnavailable
   // when checkout cannot be asked.
-  boost::asio::awaitable<Result<SaleSummary>> Summary(std::int64_t product_id);
+  // `deadline`: the operator's request's, passed on to checkout.
+  boost::asio::awaitable<Result<SaleSummary>> Summary(std::int64_t product_id, Deadline deadline);
 
  private:
   // The member's order `order_id` is missing here: creates it from checkout's record if checkout
   // has that payment and it is the member's. True when the order now exists for the member.
   boost::asio::awaitable<Result<bool>> CreateFromCheckout(std::int64_t member_id,
-                                                          std::int64_t order_id);
+                                                          std::int64_t order_id, Deadline deadline);
   // A member's change of their order (cancel, return); when the order is missing, creates it from
   // checkout's record and tries once more.
   boost::asio::awaitable<Result<Order>> ChangeOwnOrder(
-      std::int64_t member_id, std::int64_t order_id,
+      std::int64_t member_id, std::int64_t order_id, Deadline deadline,
       std::function<boost::asio::awaitable<Result<Order>>()> change);
 
   OrderStore& store_;

@@ -103,12 +103,12 @@ TEST_F(OrdersTest, CancelBeforeShippingEmitsOneEventAndStopsTheSchedule) {
   Instance i(Path(), clock_);
   std::vector<PaidOrderEvent> events{Paid(1, 10, clock_.Now())};
   i.Record(events);
-  auto cancelled = async::RunToCompletion(i.service->Cancel(10, 1));
+  auto cancelled = async::RunToCompletion(i.service->Cancel(10, 1, kNoDeadline));
   ASSERT_TRUE(cancelled.ok()) << cancelled.error().message;
   EXPECT_EQ(cancelled->status, OrderStatus::kCancelled);
   EXPECT_FALSE(cancelled->next.has_value());
   EXPECT_EQ(cancelled->history.back().cause, "cancelled by the member");
-  auto again = async::RunToCompletion(i.service->Cancel(10, 1));
+  auto again = async::RunToCompletion(i.service->Cancel(10, 1, kNoDeadline));
   ASSERT_FALSE(again.ok());
   EXPECT_EQ(again.error().code, Errc::kOrderNotCancellable);
   clock_.Advance(10 * kDay);
@@ -126,7 +126,7 @@ TEST_F(OrdersTest, ReturnInsideTheWindowIsReceivedAfterTheConfiguredDelay) {
   clock_.Advance(kDay);
   i.Drain();
   clock_.Advance(7 * kDay - 1ms);  // the last millisecond of the window
-  auto requested = async::RunToCompletion(i.service->RequestReturn(10, 1));
+  auto requested = async::RunToCompletion(i.service->RequestReturn(10, 1, kNoDeadline));
   ASSERT_TRUE(requested.ok()) << requested.error().message;
   EXPECT_EQ(requested->status, OrderStatus::kReturnRequested);
   EXPECT_EQ(Count(Path(), "SELECT COUNT(*) FROM outbox"), 0);  // nothing refunded before receipt
@@ -162,28 +162,32 @@ TEST_F(OrdersTest, BadRequestsAreRefusedWithCodesAndChangeNothing) {
     EXPECT_EQ(after.history.size(), before.history.size());
   };
   // Another member's order looks exactly like a missing one.
-  expect_refused(async::RunToCompletion(i.service->Cancel(11, 1)), Errc::kNotFound, 1);
-  expect_refused(async::RunToCompletion(i.service->RequestReturn(11, 1)), Errc::kNotFound, 1);
-  EXPECT_EQ(async::RunToCompletion(i.service->Cancel(10, 999)).error().code, Errc::kNotFound);
-  EXPECT_FALSE(async::RunToCompletion(i.service->GetForMember(11, 1)).ok());
+  expect_refused(async::RunToCompletion(i.service->Cancel(11, 1, kNoDeadline)), Errc::kNotFound, 1);
+  expect_refused(async::RunToCompletion(i.service->RequestReturn(11, 1, kNoDeadline)),
+                 Errc::kNotFound, 1);
+  EXPECT_EQ(async::RunToCompletion(i.service->Cancel(10, 999, kNoDeadline)).error().code,
+            Errc::kNotFound);
+  EXPECT_FALSE(async::RunToCompletion(i.service->GetForMember(11, 1, kNoDeadline)).ok());
   // Not yet delivered: not returnable.
-  expect_refused(async::RunToCompletion(i.service->RequestReturn(10, 1)), Errc::kOrderNotReturnable,
-                 1);
+  expect_refused(async::RunToCompletion(i.service->RequestReturn(10, 1, kNoDeadline)),
+                 Errc::kOrderNotReturnable, 1);
   clock_.Advance(kDay);
   i.Drain();
   // Shipped: too late to cancel.
-  expect_refused(async::RunToCompletion(i.service->Cancel(10, 1)), Errc::kOrderNotCancellable, 1);
+  expect_refused(async::RunToCompletion(i.service->Cancel(10, 1, kNoDeadline)),
+                 Errc::kOrderNotCancellable, 1);
   clock_.Advance(kDay);
   i.Drain();
   // Delivered, window over but the scheduler has not completed it yet: still closed.
   clock_.Advance(7 * kDay);
-  expect_refused(async::RunToCompletion(i.service->RequestReturn(10, 1)), Errc::kReturnWindowClosed,
-                 1);
+  expect_refused(async::RunToCompletion(i.service->RequestReturn(10, 1, kNoDeadline)),
+                 Errc::kReturnWindowClosed, 1);
   i.Drain();
   EXPECT_EQ(Get(i, 1).status, OrderStatus::kCompleted);
-  expect_refused(async::RunToCompletion(i.service->RequestReturn(10, 1)), Errc::kReturnWindowClosed,
-                 1);
-  expect_refused(async::RunToCompletion(i.service->Cancel(10, 1)), Errc::kOrderNotCancellable, 1);
+  expect_refused(async::RunToCompletion(i.service->RequestReturn(10, 1, kNoDeadline)),
+                 Errc::kReturnWindowClosed, 1);
+  expect_refused(async::RunToCompletion(i.service->Cancel(10, 1, kNoDeadline)),
+                 Errc::kOrderNotCancellable, 1);
   EXPECT_EQ(Count(Path(), "SELECT COUNT(*) FROM outbox"), 0);
 }
 
@@ -228,7 +232,7 @@ TEST_F(OrdersTest, OperatorHoldsAdvancesAndReleasesWithReasons) {
   EXPECT_EQ(Await(i.service->ListForAdmin(by_product))->items.size(), 1u);
   by_product.product_id = 9;
   EXPECT_EQ(Await(i.service->ListForAdmin(by_product))->items.size(), 0u);
-  const auto summary = Await(i.service->Summary(7));
+  const auto summary = Await(i.service->Summary(7, kNoDeadline));
   ASSERT_TRUE(summary.ok());
   EXPECT_EQ(summary->orders.at(OrderStatus::kDelivered).units, 2);
   EXPECT_FALSE(summary->checkout.has_value());
@@ -237,8 +241,8 @@ TEST_F(OrdersTest, OperatorHoldsAdvancesAndReleasesWithReasons) {
 // Checkout's figures for the products it knows (in-memory stand-in for the port).
 class KnownProducts final : public SaleFiguresSource {
  public:
-  boost::asio::awaitable<Result<std::optional<SaleFigures>>> Figures(
-      std::int64_t product_id) override {
+  boost::asio::awaitable<Result<std::optional<SaleFigures>>> Figures(std::int64_t product_id,
+                                                                     Deadline) override {
     std::optional<SaleFigures> out;
     if (product_id == 42) out = SaleFigures{.available = 5};
     co_return out;
@@ -249,35 +253,40 @@ TEST_F(OrdersTest, TheSummaryOfAProductNobodyKnowsIsNotFound) {
   KnownProducts figures;
   Instance i(Path(), clock_, {}, 1000, &figures);
   // Neither checkout nor the orders know product 9.
-  auto missing = Await(i.service->Summary(9));
+  auto missing = Await(i.service->Summary(9, kNoDeadline));
   ASSERT_FALSE(missing.ok());
   EXPECT_EQ(missing.error().code, Errc::kNotFound);
   // Checkout knows 42, which has no orders yet: a summary of zeros.
-  auto known = Await(i.service->Summary(42));
+  auto known = Await(i.service->Summary(42, kNoDeadline));
   ASSERT_TRUE(known.ok());
   EXPECT_EQ(known->checkout->available, 5);
   EXPECT_TRUE(known->orders.empty());
   // Orders of product 7 exist although checkout does not report it: still summarised.
   std::vector<PaidOrderEvent> events{Paid(1, 10, clock_.Now())};
   i.Record(events);
-  auto ordered = Await(i.service->Summary(7));
+  auto ordered = Await(i.service->Summary(7, kNoDeadline));
   ASSERT_TRUE(ordered.ok());
   EXPECT_EQ(ordered->orders.at(OrderStatus::kPaid).units, 2);
 }
 
 // Checkout cannot be asked (distributed, its HTTP client failed): both client ports answer
-// kUnavailable.
+// kUnavailable. Records the deadline each call was given.
 class CheckoutDown final : public PaymentsClient, public SaleFiguresSource {
  public:
-  boost::asio::awaitable<Result<std::optional<PaidOrderEvent>>> PaidOrder(std::int64_t) override {
+  boost::asio::awaitable<Result<std::optional<PaidOrderEvent>>> PaidOrder(
+      std::int64_t, Deadline deadline) override {
     ++asked;
+    deadlines.push_back(deadline);
     co_return MakeError(Errc::kUnavailable, "checkout did not answer");
   }
-  boost::asio::awaitable<Result<std::optional<SaleFigures>>> Figures(std::int64_t) override {
+  boost::asio::awaitable<Result<std::optional<SaleFigures>>> Figures(std::int64_t,
+                                                                     Deadline deadline) override {
     ++asked;
+    deadlines.push_back(deadline);
     co_return MakeError(Errc::kUnavailable, "checkout did not answer");
   }
   std::atomic<int> asked{0};
+  std::vector<Deadline> deadlines;  // the calls run one at a time on the test's thread
 };
 
 // A client port that fails makes the request answer 503 UNAVAILABLE (kUnavailable), never 500,
@@ -296,16 +305,19 @@ TEST_F(OrdersTest, ACheckoutThatCannotBeAskedAnswersUnavailableAndChangesNothing
   std::vector<PaidOrderEvent> events{Paid(1, 10, clock_.Now())};
   ASSERT_EQ(*Await(service.OnOrdersPaid(events)), 1u);
 
-  // An order the orders service does not have: checkout would have to be asked.
-  EXPECT_EQ(Await(service.GetForMember(10, 2)).error().code, Errc::kUnavailable);
-  EXPECT_EQ(Await(service.Cancel(10, 2)).error().code, Errc::kUnavailable);
-  EXPECT_EQ(Await(service.RequestReturn(10, 2)).error().code, Errc::kUnavailable);
-  EXPECT_EQ(Await(service.Summary(7)).error().code, Errc::kUnavailable);
+  // An order the orders service does not have: checkout would have to be asked, by the
+  // request's deadline.
+  const Deadline by = std::chrono::steady_clock::now() + std::chrono::milliseconds(1234);
+  EXPECT_EQ(Await(service.GetForMember(10, 2, by)).error().code, Errc::kUnavailable);
+  EXPECT_EQ(Await(service.Cancel(10, 2, by)).error().code, Errc::kUnavailable);
+  EXPECT_EQ(Await(service.RequestReturn(10, 2, by)).error().code, Errc::kUnavailable);
+  EXPECT_EQ(Await(service.Summary(7, by)).error().code, Errc::kUnavailable);
   EXPECT_EQ(checkout.asked.load(), 4);
+  EXPECT_EQ(checkout.deadlines, std::vector<Deadline>(4, by));
   // The orders it has answer without asking checkout.
-  EXPECT_TRUE(Await(service.GetForMember(10, 1)).ok());
+  EXPECT_TRUE(Await(service.GetForMember(10, 1, by)).ok());
   EXPECT_EQ(Await(service.ListForMember(10, 0, 20))->items.size(), 1u);
-  EXPECT_EQ(Await(service.Cancel(10, 1))->status, OrderStatus::kCancelled);
+  EXPECT_EQ(Await(service.Cancel(10, 1, by))->status, OrderStatus::kCancelled);
   EXPECT_EQ(checkout.asked.load(), 4);
   EXPECT_EQ(Count(Path(), "SELECT COUNT(*) FROM orders"), 1) << "nothing created";
   writer.Stop();
@@ -384,7 +396,7 @@ TEST_F(OrdersTest, CancelRacingTheShippingTransitionEndsInExactlyOneState) {
   std::thread scheduler([&] { i.Drain(); });
   std::thread member([&] {
     for (int id = kOrders; id >= 1; --id) {
-      auto r = async::RunToCompletion(i.service->Cancel(10, id));
+      auto r = async::RunToCompletion(i.service->Cancel(10, id, kNoDeadline));
       if (r.ok()) {
         ++cancelled;
       } else {
@@ -487,7 +499,7 @@ TEST_F(OrdersTest, AdminListFiltersByMemberCountsCheaplyAndNamesTheActor) {
   EXPECT_FALSE(Await(i.service->ListForAdmin(by_product))->total) << "not counted without a scan";
 
   // The kept counts follow the scheduler and a cancel.
-  ASSERT_TRUE(async::RunToCompletion(i.service->Cancel(11, 2)).ok());
+  ASSERT_TRUE(async::RunToCompletion(i.service->Cancel(11, 2, kNoDeadline)).ok());
   clock_.Advance(10 * kDay);
   i.Drain();
   EXPECT_EQ(Count(Path(),

@@ -21,10 +21,12 @@ namespace rocketmart::orders::test_support {
 // behaviour is under test; refund_flow_test.cpp binds the real checkout).
 class CheckoutKnowsNothing final : public PaymentsClient, public SaleFiguresSource {
  public:
-  boost::asio::awaitable<Result<std::optional<PaidOrderEvent>>> PaidOrder(std::int64_t) override {
+  boost::asio::awaitable<Result<std::optional<PaidOrderEvent>>> PaidOrder(std::int64_t,
+                                                                          Deadline) override {
     co_return std::optional<PaidOrderEvent>{};
   }
-  boost::asio::awaitable<Result<std::optional<SaleFigures>>> Figures(std::int64_t) override {
+  boost::asio::awaitable<Result<std::optional<SaleFigures>>> Figures(std::int64_t,
+                                                                     Deadline) override {
     co_return std::optional<SaleFigures>{};
   }
 };

@@ -89,7 +89,7 @@ class FakeProvider final : public checkout::PaymentProvider {
 // The per-sale summary is not what these tests look at.
 class NoSaleFigures final : public SaleFiguresSource {
  public:
-  awaitable<Result<std::optional<SaleFigures>>> Figures(std::int64_t) override {
+  awaitable<Result<std::optional<SaleFigures>>> Figures(std::int64_t, Deadline) override {
     co_return std::optional<SaleFigures>{};
   }
 };
@@ -150,7 +150,7 @@ class RefundFlowTest : public ::testing::Test {
     ProductEvent({kProduct, kPrice, 100, false, 1}, "catalog:1");
     const TimePoint now = clock_.Now();
     checkout::Sale sale{now - std::chrono::hours(1), now + 30 * kDay, 10};
-    ASSERT_TRUE(async::RunToCompletion(checkout_->SetSale(kProduct, sale)).ok());
+    ASSERT_TRUE(async::RunToCompletion(checkout_->SetSale(kProduct, sale, kNoDeadline)).ok());
   }
 
   // A catalog product event as the bus delivers it in one process: effect, then cache refresh.
@@ -238,13 +238,15 @@ TEST_F(RefundFlowTest, AnOrderIsReadAndCancelledBeforeItsEventAndTheEventChanges
   const std::int64_t cancel_first = Buy(3, 1);
   ASSERT_EQ(orders_db_->Count("SELECT COUNT(*) FROM orders"), 0) << "no event was delivered";
   // Another member: not found, and nothing is created for them.
-  EXPECT_EQ(async::RunToCompletion(orders_->GetForMember(4, read_first)).error().code,
+  EXPECT_EQ(async::RunToCompletion(orders_->GetForMember(4, read_first, kNoDeadline)).error().code,
             Errc::kNotFound);
-  EXPECT_EQ(async::RunToCompletion(orders_->Cancel(4, cancel_first)).error().code, Errc::kNotFound);
-  EXPECT_EQ(async::RunToCompletion(orders_->GetForMember(3, 987654)).error().code, Errc::kNotFound);
+  EXPECT_EQ(async::RunToCompletion(orders_->Cancel(4, cancel_first, kNoDeadline)).error().code,
+            Errc::kNotFound);
+  EXPECT_EQ(async::RunToCompletion(orders_->GetForMember(3, 987654, kNoDeadline)).error().code,
+            Errc::kNotFound);
   EXPECT_EQ(orders_db_->Count("SELECT COUNT(*) FROM orders"), 0);
 
-  auto read = async::RunToCompletion(orders_->GetForMember(3, read_first));
+  auto read = async::RunToCompletion(orders_->GetForMember(3, read_first, kNoDeadline));
   ASSERT_TRUE(read.ok()) << read.error().message;
   EXPECT_EQ(read->status, OrderStatus::kPaid);
   EXPECT_EQ(read->total, 2 * kPrice);
@@ -254,10 +256,10 @@ TEST_F(RefundFlowTest, AnOrderIsReadAndCancelledBeforeItsEventAndTheEventChanges
   EXPECT_EQ(read->history.size(), 1u);
   ASSERT_TRUE(read->next.has_value());
   EXPECT_EQ(read->next->to, OrderStatus::kShipping);
-  auto cancelled = async::RunToCompletion(orders_->Cancel(3, read_first));
+  auto cancelled = async::RunToCompletion(orders_->Cancel(3, read_first, kNoDeadline));
   ASSERT_TRUE(cancelled.ok());
   EXPECT_EQ(cancelled->status, OrderStatus::kCancelled);
-  auto cancelled_at_once = async::RunToCompletion(orders_->Cancel(3, cancel_first));
+  auto cancelled_at_once = async::RunToCompletion(orders_->Cancel(3, cancel_first, kNoDeadline));
   ASSERT_TRUE(cancelled_at_once.ok()) << cancelled_at_once.error().message;
   EXPECT_EQ(cancelled_at_once->history.size(), 2u);
 
@@ -267,7 +269,7 @@ TEST_F(RefundFlowTest, AnOrderIsReadAndCancelledBeforeItsEventAndTheEventChanges
   EXPECT_EQ(orders_db_->Count("SELECT COUNT(*) FROM order_history"), 4);
   EXPECT_EQ(orders_db_->Count("SELECT COUNT(*) FROM order_lines"), 2);
   for (std::int64_t id : {read_first, cancel_first}) {
-    auto order = async::RunToCompletion(orders_->GetForMember(3, id));
+    auto order = async::RunToCompletion(orders_->GetForMember(3, id, kNoDeadline));
     ASSERT_TRUE(order.ok());
     EXPECT_EQ(order->status, OrderStatus::kCancelled);
     EXPECT_EQ(order->history.size(), 2u);
@@ -293,11 +295,11 @@ TEST_F(RefundFlowTest, OrderLinesCarryTheProductNameAndOldEventsWithoutOneStillD
   });
   DeliverPaid();
   EXPECT_EQ(bus_.Stats("checkout").dead_letters, 0u);
-  auto named_order = async::RunToCompletion(orders_->GetForMember(5, id));
+  auto named_order = async::RunToCompletion(orders_->GetForMember(5, id, kNoDeadline));
   ASSERT_TRUE(named_order.ok());
   ASSERT_EQ(named_order->lines.size(), 1u);
   EXPECT_EQ(named_order->lines[0].name, "Sneaker");
-  auto old_order = async::RunToCompletion(orders_->GetForMember(6, 9001));
+  auto old_order = async::RunToCompletion(orders_->GetForMember(6, 9001, kNoDeadline));
   ASSERT_TRUE(old_order.ok());
   ASSERT_EQ(old_order->lines.size(), 1u);
   EXPECT_EQ(old_order->lines[0].name, "");
@@ -311,12 +313,12 @@ TEST_F(RefundFlowTest, RefundsAndRestocksEqualCancelsPlusReceivedReturnsEvenWhen
   ASSERT_EQ(checkout_->Available(kProduct), 80);
   // Three cancels before shipping.
   for (int k = 0; k < 3; ++k) {
-    ASSERT_TRUE(async::RunToCompletion(orders_->Cancel(k + 1, ids[k])).ok());
+    ASSERT_TRUE(async::RunToCompletion(orders_->Cancel(k + 1, ids[k], kNoDeadline)).ok());
   }
   Walk(kDay);  // the rest ship
   Walk(kDay);  // and are delivered
   for (int k = 3; k < 5; ++k) {
-    ASSERT_TRUE(async::RunToCompletion(orders_->RequestReturn(k + 1, ids[k])).ok());
+    ASSERT_TRUE(async::RunToCompletion(orders_->RequestReturn(k + 1, ids[k], kNoDeadline)).ok());
   }
   DeliverOrderEvents();
   // A requested return is not refunded before it is received.
@@ -367,13 +369,13 @@ TEST_F(RefundFlowTest, ACancelledOrderShowsItsRefundPendingThenConfirmed) {
   const std::int64_t id = Buy(4, 3);
   DeliverPaid();
   auto read = [&] {
-    auto order = async::RunToCompletion(orders_->GetForMember(4, id));
+    auto order = async::RunToCompletion(orders_->GetForMember(4, id, kNoDeadline));
     EXPECT_TRUE(order.ok());
     return RefundOf(*order);
   };
   EXPECT_FALSE(read().has_value()) << "a paid order has no refund";
   provider_.FailRefunds(true);
-  ASSERT_TRUE(async::RunToCompletion(orders_->Cancel(4, id)).ok());
+  ASSERT_TRUE(async::RunToCompletion(orders_->Cancel(4, id, kNoDeadline)).ok());
   ASSERT_TRUE(read().has_value());
   EXPECT_EQ(read()->status, RefundStatus::kPending);
   EXPECT_EQ(read()->amount, 3 * kPrice);
@@ -405,7 +407,7 @@ TEST_F(RefundFlowTest, AFailedProviderRefundStaysPendingUntilRetried) {
   const std::int64_t id = Buy(1, 3);
   DeliverPaid();
   provider_.FailRefunds(true);
-  ASSERT_TRUE(async::RunToCompletion(orders_->Cancel(1, id)).ok());
+  ASSERT_TRUE(async::RunToCompletion(orders_->Cancel(1, id, kNoDeadline)).ok());
   DeliverOrderEvents();
   // Stock is back at once; the money is owed.
   EXPECT_EQ(checkout_->Available(kProduct), 100);

@@ -70,6 +70,7 @@ boost::asio::awaitable<Status> Migrate(postgres::Connection& connection) {
 boost::asio::awaitable<Result<std::int64_t>> Append(postgres::Connection& connection,
                                                     std::string_view topic,
                                                     std::string_view payload, TimePoint now) {
+  connection.MarkOutboxAppend();  // the relay here reads it as soon as it commits
   auto rows = co_await connection.Query(kAppend, AppendParams(topic, payload, now));
   if (!rows.ok()) co_return std::move(rows).error();
   co_return rows->Int64(0, 0);
@@ -77,7 +78,7 @@ boost::asio::awaitable<Result<std::int64_t>> Append(postgres::Connection& connec
 
 postgres::Statement AppendStatement(std::string_view topic, std::string_view payload,
                                     TimePoint now) {
-  return {std::string(kAppend), AppendParams(topic, payload, now)};
+  return {std::string(kAppend), AppendParams(topic, payload, now), /*appends_outbox=*/true};
 }
 
 boost::asio::awaitable<Result<bool>> ClaimEvent(postgres::Connection& connection,

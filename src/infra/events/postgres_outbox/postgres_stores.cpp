@@ -22,36 +22,46 @@ postgres::Rows Run(postgres::Pool& pool, std::string_view sql, postgres::Params 
 }  // namespace
 
 PostgresOutboxSource::PostgresOutboxSource(std::string service, postgres::PoolSettings pool)
-    : service_(std::move(service)), pool_(std::move(pool)) {}
+    : service_(std::move(service)),
+      pool_(std::move(pool)),
+      commits_(postgres::OutboxCommits::For(pool_.settings().connect.conninfo)) {}
 
 std::int64_t PostgresOutboxSource::SafeHorizon() {
   std::lock_guard lock(mu_);
-  // H before S: every seq <= H was drawn by a transaction whose id is below S's xmax.
+  // Ended for every later snapshot: absent from the running set of a snapshot taken now (not
+  // pg_xact_status: the commit log says "committed" a moment before the server takes the
+  // transaction out of its running set, when a read does not see its rows yet).
+  auto ended = [this](const Horizon& h) {
+    const postgres::Rows r =
+        Run(pool_,
+            "SELECT NOT EXISTS (SELECT 1 FROM pg_snapshot_xip($1::pg_snapshot) AS x "
+            "WHERE NOT pg_visible_in_snapshot(x, pg_current_snapshot()))",
+            postgres::MakeParams(h.snapshot));
+    return r.Bool(0, 0);
+  };
+  if (pending_) {
+    if (!ended(*pending_)) return safe_;  // kept: a newer horizon would wait as long
+    safe_ = std::max(safe_, pending_->seq);
+    pending_.reset();
+  }
   const postgres::Rows head = Run(pool_,
                                   "SELECT CASE WHEN is_called THEN last_value ELSE 0 END "
                                   "FROM outbox_seq_seq",
                                   {});
+  const std::int64_t h = head.Int64(0, 0);
+  if (h <= safe_) return safe_;  // nothing new: no transaction id spent on an idle look
+  // H, then a transaction id of our own, committed before the snapshot: every transaction that
+  // drew a seq <= H took its id before ours (Append takes it first), and a snapshot taken after
+  // ours ended lists every still-running id below ours. (A snapshot's own bound is the newest
+  // *completed* id + 1: a transaction running with a newer id than that is in no list, and the
+  // relay moved past its row: EveryCommittedRowIsReadOnceWhileWritersCommitConcurrently.)
+  Run(pool_, "SELECT pg_current_xact_id()", {});
   const postgres::Rows snapshot = Run(pool_, "SELECT pg_current_snapshot()::text", {});
-  const Horizon fresh{head.Int64(0, 0), std::string(snapshot.Text(0, 0))};
-  auto ended = [this](const Horizon& h) {
-    const postgres::Rows r =
-        Run(pool_,
-            "SELECT NOT EXISTS (SELECT 1 FROM pg_snapshot_xip($1::pg_snapshot) "
-            "AS x WHERE pg_xact_status(x) = 'in progress')",
-            postgres::MakeParams(h.snapshot));
-    return r.Bool(0, 0);
-  };
-  if (!pending_) pending_ = fresh;
-  if (ended(*pending_)) {
-    safe_ = std::max(safe_, pending_->seq);
-    pending_.reset();
-    if (fresh.seq > safe_) {
-      if (ended(fresh)) {
-        safe_ = fresh.seq;
-      } else {
-        pending_ = fresh;
-      }
-    }
+  const Horizon fresh{h, std::string(snapshot.Text(0, 0))};
+  if (ended(fresh)) {
+    safe_ = fresh.seq;
+  } else {
+    pending_ = fresh;
   }
   return safe_;
 }
@@ -83,11 +93,13 @@ void PostgresOutboxSource::Prune(std::int64_t upto, std::function<void(std::exce
   done(failure);
 }
 
-std::uint64_t PostgresOutboxSource::Watch(std::function<void()>) {
-  return 1;
+std::uint64_t PostgresOutboxSource::Watch(std::function<void()> wake) {
+  return commits_->Listen(std::move(wake));
 }
 
-void PostgresOutboxSource::Unwatch(std::uint64_t) {}
+void PostgresOutboxSource::Unwatch(std::uint64_t id) {
+  commits_->Unlisten(id);
+}
 
 PostgresConsumerStore::PostgresConsumerStore(std::string service, postgres::PoolSettings pool)
     : service_(std::move(service)), pool_(std::move(pool)) {}

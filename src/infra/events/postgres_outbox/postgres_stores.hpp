@@ -6,11 +6,11 @@
 // Commit order (docs/adr/0042-postgres-client.md, "The outbox relay and commit order"): several
 // connections append concurrently, so a row with a lower seq may commit after one with a higher
 // seq. ReadAfter never returns a row above a seq that may still commit: it reads only up to a
-// horizon H, the sequence's last value read *before* a snapshot S was taken, and only once every
-// transaction S saw in progress has ended. Append assigns its transaction id before drawing the
-// seq, so a transaction that drew a seq <= H had an id below S's xmax and was either finished or in
-// progress in S; once those ended, every row <= H is committed (visible) or rolled back (never will
-// be). The horizon is re-taken each call; while the oldest one still waits for a transaction, it is
+// horizon H, the sequence's last value read *before* the relay takes a transaction id of its own
+// and then a snapshot S, and only once every transaction S saw running has ended. Append assigns
+// its transaction id before drawing the seq, so a transaction that drew a seq <= H had an id below
+// the relay's and was either finished or listed running in S; once those ended, every row <= H is
+// committed (visible) or rolled back (never will be). The horizon is re-taken each call; while the oldest one still waits for a transaction, it is
 // kept (a newer one would wait as long), so a steady stream of writers cannot starve the relay.
 //
 // Thread-safety: as the interfaces (a mutex guards the horizon). Each object owns a small pool of
@@ -39,7 +39,8 @@ class PostgresOutboxSource final : public OutboxSource {
   // The safe horizon (SafeHorizon).
   std::int64_t Head() override { return SafeHorizon(); }
   void Prune(std::int64_t upto, std::function<void(std::exception_ptr)> done) override;
-  // No commit notification crosses processes here: the bus polls (its poll interval).
+  // Wakes on this process's commits that appended to the outbox (postgres::OutboxCommits);
+  // other processes' commits are found by the bus's poll (its poll interval).
   std::uint64_t Watch(std::function<void()> wake) override;
   void Unwatch(std::uint64_t id) override;
 
@@ -54,6 +55,7 @@ class PostgresOutboxSource final : public OutboxSource {
 
   std::string service_;
   postgres::Pool pool_;
+  std::shared_ptr<postgres::OutboxCommits> commits_;
   std::mutex mu_;
   std::int64_t safe_ = 0;
   std::optional<Horizon> pending_;

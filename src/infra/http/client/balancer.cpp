@@ -5,6 +5,31 @@
 
 namespace rocketmart::http::client {
 
+namespace {
+
+std::uint64_t Fnv1a(std::string_view bytes) {
+  std::uint64_t h = 0xcbf29ce484222325ULL;
+  for (const char c : bytes) {
+    h ^= static_cast<unsigned char>(c);
+    h *= 0x100000001b3ULL;
+  }
+  return h;
+}
+
+// splitmix64's finalizer: a key's score on an endpoint, well spread whatever the inputs.
+std::uint64_t Score(std::uint64_t affinity, std::uint64_t id_hash) {
+  std::uint64_t z = affinity ^ id_hash;
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return z ^ (z >> 31);
+}
+
+}  // namespace
+
+std::uint64_t EndpointIdHash(std::string_view id) {
+  return Fnv1a(id);
+}
+
 Balancer::Balancer(const Clock& clock, BreakerOptions options) : clock_(clock), options_(options) {}
 
 void Balancer::Update(std::vector<Endpoint> endpoints) {
@@ -39,7 +64,7 @@ bool Balancer::Available(EndpointState& s, TimePoint now) const {
   return now >= s.ejected_until && !s.probe_in_flight;
 }
 
-Pick Balancer::Choose(std::span<const EndpointState* const> tried) {
+Pick Balancer::Choose(std::span<const EndpointState* const> tried, std::uint64_t affinity) {
   const TimePoint now = clock_.Now();
   std::lock_guard lock(mutex_);
   Pick pick;
@@ -51,7 +76,13 @@ Pick Balancer::Choose(std::span<const EndpointState* const> tried) {
       EndpointState& s = *states_[(next_ + i) % n];
       if (!Available(s, now)) continue;
       if (pass == 0 && std::find(tried.begin(), tried.end(), &s) != tried.end()) continue;
-      if (best == nullptr || s.outstanding < best->outstanding) best = &s;
+      if (best == nullptr) {
+        best = &s;
+      } else if (affinity != 0) {
+        if (Score(affinity, s.id_hash) > Score(affinity, best->id_hash)) best = &s;
+      } else if (s.outstanding < best->outstanding) {
+        best = &s;
+      }
     }
   }
   if (best == nullptr) {

@@ -1,5 +1,6 @@
-// The endpoint set of one peer with each endpoint's health: least-outstanding-requests picking,
-// consecutive-failure ejection with a doubling cool-down, and a half-open probe after it.
+// The endpoint set of one peer with each endpoint's health: least-outstanding-requests picking
+// (or, for a call with an affinity key, rendezvous hashing: docs/adr/0045), consecutive-failure
+// ejection with a doubling cool-down, and a half-open probe after it.
 // Thread-safe: one short mutex around picking and reporting; the set may be updated at any time.
 // Time for cool-downs comes from the injected Clock (tests move a FakeClock).
 #pragma once
@@ -12,6 +13,7 @@
 #include <mutex>
 #include <optional>
 #include <span>
+#include <string_view>
 #include <vector>
 
 #include "core/clock.hpp"
@@ -20,6 +22,9 @@
 namespace rocketmart::http::client {
 
 struct LoopPool;  // client.cpp: one event loop's connections to one endpoint
+
+// EndpointState::id_hash of an endpoint id.
+std::uint64_t EndpointIdHash(std::string_view id);
 
 struct BreakerOptions {
   // Consecutive failures (connect errors, 5xx, timeouts, resets) that eject an endpoint.
@@ -39,6 +44,9 @@ struct EndpointState {
   EndpointState& operator=(const EndpointState&) = delete;
 
   const Endpoint endpoint;
+  // A hash of endpoint.id that every process computes alike (FNV-1a): an affinity key's ranking
+  // of the endpoints is then the same on every gateway.
+  const std::uint64_t id_hash;
 
   // Guarded by the Balancer's mutex.
   std::uint32_t outstanding = 0;
@@ -73,7 +81,11 @@ class Balancer final : public EndpointSet {
   // The endpoint with the fewest outstanding calls among those not ejected, preferring ones not
   // in `tried` (a retry goes elsewhere when it can); ties go round robin. Counts the call as
   // outstanding until Finish.
-  Pick Choose(std::span<const EndpointState* const> tried);
+  // `affinity` != 0 (e.g. a member id): instead the available endpoint that ranks highest for
+  // that key (rendezvous hashing), so a key's calls keep going to one endpoint while it is
+  // available, every balancer with the same set agrees on it, and when the set changes only the
+  // keys of the endpoints that came or went move.
+  Pick Choose(std::span<const EndpointState* const> tried, std::uint64_t affinity = 0);
   // The end of a call picked by Choose: `failed` for a connect error, a 5xx, a timeout or a
   // reset. Returns true when this report ejected the endpoint.
   bool Finish(const Pick& pick, bool failed);

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <map>
 
 #include "infra/http/client/client.hpp"
@@ -183,6 +184,105 @@ TEST(Balancer, UpdateKeepsTheHealthOfEndpointsThatStayAndDropsTheOthers) {
   EXPECT_EQ(removed, (std::vector<std::string>{"a", "b", "c"}));
   b.Update({});
   EXPECT_EQ(b.Choose({}).failure, PickFailure::kNoEndpoints);
+}
+
+// Which endpoint each of the keys 1..kKeys goes to (the call finished at once).
+constexpr std::uint64_t kKeys = 600;
+std::map<std::uint64_t, std::string> Placement(Balancer& b) {
+  std::map<std::uint64_t, std::string> out;
+  for (std::uint64_t key = 1; key <= kKeys; ++key) {
+    const Pick p = b.Choose({}, key);
+    EXPECT_TRUE(p.state);
+    if (!p.state) continue;
+    out[key] = p.state->endpoint.id;
+    b.Finish(p, false);
+  }
+  return out;
+}
+
+TEST(Balancer, AnAffinityKeyStaysOnOneEndpointAndEveryBalancerAgreesWhichOne) {
+  FakeClock clock;
+  Balancer first(clock, Breaker());
+  Balancer second(clock, Breaker());  // another gateway, told of the set in another order
+  first.Update(Three());
+  auto reversed = Three();
+  std::reverse(reversed.begin(), reversed.end());
+  second.Update(reversed);
+
+  const auto placed = Placement(first);
+  EXPECT_EQ(Placement(first), placed) << "a key moved with nothing changed";
+  EXPECT_EQ(Placement(second), placed) << "two balancers disagree";
+  // Outstanding calls do not move a key (least-outstanding is for calls without one).
+  std::vector<Pick> open;
+  for (int i = 0; i < 5; ++i) open.push_back(first.Choose({}, 1));
+  for (const Pick& p : open) EXPECT_EQ(p.state->endpoint.id, placed.at(1));
+  for (const Pick& p : open) first.Finish(p, false);
+
+  std::map<std::string, int> per_endpoint;
+  for (const auto& [key, id] : placed) ++per_endpoint[id];
+  ASSERT_EQ(per_endpoint.size(), 3u);
+  for (const auto& [id, keys] : per_endpoint) {
+    EXPECT_GT(keys, static_cast<int>(kKeys) / 5) << id << " gets too few keys";
+  }
+}
+
+TEST(Balancer, WhenAnEndpointGoesOrIsEjectedOnlyItsKeysMove) {
+  FakeClock clock;
+  Balancer b(clock, Breaker());
+  b.Update(Three());
+  const auto before = Placement(b);
+
+  // b leaves the set: its keys spread over a and c, every other key stays.
+  b.Update({{"a", "127.0.0.1", 1}, {"c", "127.0.0.1", 3}});
+  const auto without_b = Placement(b);
+  for (const auto& [key, id] : before) {
+    if (id == "b") {
+      EXPECT_NE(without_b.at(key), "b");
+    } else {
+      EXPECT_EQ(without_b.at(key), id) << "key " << key << " moved";
+    }
+  }
+
+  // Back again: every key returns to where it was.
+  b.Update(Three());
+  EXPECT_EQ(Placement(b), before);
+
+  // a is ejected: only a's keys move, and they come back after a's probe succeeds.
+  std::uint64_t on_a = 0;
+  for (const auto& [key, id] : before) {
+    if (id == "a") on_a = key;
+  }
+  ASSERT_NE(on_a, 0u);
+  for (int i = 0; i < 3; ++i) b.Finish(b.Choose({}, on_a), true);
+  const auto while_ejected = Placement(b);
+  for (const auto& [key, id] : before) {
+    if (id == "a") {
+      EXPECT_NE(while_ejected.at(key), "a");
+    } else {
+      EXPECT_EQ(while_ejected.at(key), id) << "key " << key << " moved";
+    }
+  }
+  clock.Advance(std::chrono::milliseconds(1000));
+  const Pick probe = b.Choose({}, on_a);
+  ASSERT_TRUE(probe.state);
+  EXPECT_EQ(probe.state->endpoint.id, "a");
+  EXPECT_TRUE(probe.probe);
+  b.Finish(probe, false);
+  EXPECT_EQ(Placement(b), before);
+}
+
+TEST(Balancer, ARetryOfAKeyedCallGoesElsewhere) {
+  FakeClock clock;
+  Balancer b(clock, Breaker());
+  b.Update(Three());
+  const Pick first = b.Choose({}, 42);
+  ASSERT_TRUE(first.state);
+  const EndpointState* tried[] = {first.state.get()};
+  const Pick retry = b.Choose(tried, 42);
+  ASSERT_TRUE(retry.state);
+  EXPECT_NE(retry.state.get(), first.state.get());
+  b.Finish(first, true);
+  b.Finish(retry, false);
 }
 
 TEST(RetryBudget, AllowsTheFloorPlusTheRatioOfTheWindowsRequests) {

@@ -124,7 +124,8 @@ struct LoopPool {
   std::deque<Waiter*> waiters;                    // oldest first
 };
 
-EndpointState::EndpointState(Endpoint e) : endpoint(std::move(e)) {}
+EndpointState::EndpointState(Endpoint e)
+    : endpoint(std::move(e)), id_hash(EndpointIdHash(endpoint.id)) {}
 EndpointState::~EndpointState() = default;
 
 struct Client::Attempt {
@@ -561,7 +562,7 @@ asio::awaitable<Result<Reply>> Client::Call(CallRequest request) {
   Attempt a;
   std::uint32_t attempts = 0;
   for (;;) {
-    const Pick pick = balancer_.Choose(tried_ids);
+    const Pick pick = balancer_.Choose(tried_ids, request.affinity);
     if (!pick.state) {
       if (attempts > 0) break;  // a retry found every endpoint ejected: the last answer stands
       if (pick.failure == PickFailure::kAllEjected) {

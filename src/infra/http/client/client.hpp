@@ -97,6 +97,9 @@ struct CallRequest {
   std::optional<bool> idempotent;   // unset: by method, or an Idempotency-Key header
   std::string request_id;           // X-Request-Id for the peer, when not empty
   std::string traceparent;          // W3C traceparent for the peer, when not empty
+  // Not 0: calls with the same key go to the same endpoint while it is available (Balancer::
+  // Choose); a retry still goes elsewhere.
+  std::uint64_t affinity = 0;
 };
 
 struct Reply {

@@ -34,6 +34,7 @@
 #include "support/free_port.hpp"
 #include "support/http_client.hpp"
 #include "support/latch.hpp"
+#include "support/loopback_server.hpp"
 #include "support/wait.hpp"
 
 namespace rocketmart::http::client {
@@ -109,15 +110,8 @@ class Peer {
       res.set("X-Padding", std::string(32 * 1024, 'p'));
       co_return res;
     });
-    ServerOptions options;
-    options.host = "127.0.0.1";
-    options.port = 0;
-    options.threads = 1;
-    options.access_log = false;
-    options.handle_signals = false;
-    options.shutdown_grace = std::chrono::milliseconds{2000};
-    options.name = "peer-" + name_;
-    server_ = std::make_unique<Server>(options, router_, auth_, registry_);
+    server_ = std::make_unique<Server>(testing::LoopbackServerOptions("peer-" + name_), router_,
+                                       auth_, registry_);
     server_->Bind();
     thread_ = std::thread([this] { server_->Run(); });
   }

@@ -38,16 +38,18 @@ boost::asio::awaitable<Result<boost::json::object>> PeerCaller::Json(CallRequest
 }
 
 boost::asio::awaitable<Result<boost::json::object>> PeerCaller::GetJson(std::string target,
-                                                                        auth::Identity as) {
+                                                                        auth::Identity as,
+                                                                        Deadline deadline) {
   CallRequest request;
   request.method = Method::get;
   request.target = std::move(target);
+  request.deadline = deadline;
   co_return co_await Json(std::move(request), as);
 }
 
 boost::asio::awaitable<Result<std::optional<boost::json::object>>> PeerCaller::FindJson(
-    std::string target, auth::Identity as) {
-  auto body = co_await GetJson(std::move(target), std::move(as));
+    std::string target, auth::Identity as, Deadline deadline) {
+  auto body = co_await GetJson(std::move(target), std::move(as), deadline);
   if (body.ok()) co_return std::optional<boost::json::object>(std::move(*body));
   if (body.error().code == Errc::kNotFound) co_return std::optional<boost::json::object>();
   co_return std::move(body).error();

@@ -4,7 +4,8 @@
 // bindings in src/services/<callee>/clients/http/ build on.
 //
 //   PeerCaller catalog{client, internal_keys, clock};
-//   auto body = co_await catalog.Json({.method = Method::get, .target = "/products/7"},
+//   auto body = co_await catalog.Json({.method = Method::get, .target = "/products/7",
+//                                      .deadline = request.deadline},
 //                                     PeerCaller::Member(member_id));
 //
 // Answers: a 2xx with a JSON object body is the object; any other answer is an Error: the code of
@@ -48,13 +49,15 @@ class PeerCaller {
   boost::asio::awaitable<Result<boost::json::object>> Json(CallRequest request,
                                                            const auth::Identity& as);
 
-  // GET `target` as `as`, answered as Json() answers.
-  boost::asio::awaitable<Result<boost::json::object>> GetJson(std::string target,
-                                                              auth::Identity as);
+  // GET `target` as `as` by `deadline` (the caller's request's: the call stops there, the peer is
+  // told the time left), answered as Json() answers.
+  boost::asio::awaitable<Result<boost::json::object>> GetJson(std::string target, auth::Identity as,
+                                                              Deadline deadline);
 
   // The same, with a 404 NOT_FOUND answered as nullopt (a lookup of something that may not exist).
   boost::asio::awaitable<Result<std::optional<boost::json::object>>> FindJson(std::string target,
-                                                                              auth::Identity as);
+                                                                              auth::Identity as,
+                                                                              Deadline deadline);
 
   Client& client() { return client_; }
 

@@ -174,7 +174,7 @@ void RegisterRoutes(http::Router& router, CatalogService& catalog, ProductDecora
       [&catalog, product_json](Request& req) -> awaitable<Response> {
         auto query = ParseListQuery(req);
         if (!query.ok()) co_return http::ErrorResponse(query.error());
-        auto page = co_await catalog.List(std::move(*query));
+        auto page = co_await catalog.List(std::move(*query), req.deadline);
         if (!page.ok()) co_return http::ErrorResponse(page.error());
         boost::json::array items;
         items.reserve(page->items.size());
@@ -189,9 +189,10 @@ void RegisterRoutes(http::Router& router, CatalogService& catalog, ProductDecora
   auto get_one = [&catalog, product_json](Request& req) -> awaitable<Response> {
     auto id = req.IdParam("id");
     if (!id.ok()) co_return http::ErrorResponse(id.error());
-    auto view = co_await catalog.Get(*id, req.MemberId());
-    if (!view) co_return http::ErrorResponse(MakeError(Errc::kNotFound, "no such product"));
-    co_return http::JsonResponse(http::Status::ok, product_json(*view));
+    auto view = co_await catalog.Get(*id, req.MemberId(), req.deadline);
+    if (!view.ok()) co_return http::ErrorResponse(view.error());
+    if (!*view) co_return http::ErrorResponse(MakeError(Errc::kNotFound, "no such product"));
+    co_return http::JsonResponse(http::Status::ok, product_json(**view));
   };
   router.Add(http::Method::get, "/products/{id}", {}, get_one);
   router.Add(http::Method::get, "/products/detail/{id}", {}, get_one);
@@ -200,7 +201,7 @@ void RegisterRoutes(http::Router& router, CatalogService& catalog, ProductDecora
              [&catalog, product_json](Request& req) -> awaitable<Response> {
                auto draft = ParseDraft(req.Body());
                if (!draft.ok()) co_return http::ErrorResponse(draft.error());
-               auto created = co_await catalog.Create(std::move(*draft));
+               auto created = co_await catalog.Create(std::move(*draft), req.deadline);
                if (!created.ok()) co_return http::ErrorResponse(created.error());
                Response res = http::JsonResponse(http::Status::created, product_json(*created));
                res.set(http::beast_http::field::location,
@@ -214,7 +215,7 @@ void RegisterRoutes(http::Router& router, CatalogService& catalog, ProductDecora
                if (!id.ok()) co_return http::ErrorResponse(id.error());
                auto changes = ParseChanges(req.Body());
                if (!changes.ok()) co_return http::ErrorResponse(changes.error());
-               auto updated = co_await catalog.Update(*id, std::move(*changes));
+               auto updated = co_await catalog.Update(*id, std::move(*changes), req.deadline);
                if (!updated.ok()) co_return http::ErrorResponse(updated.error());
                co_return http::JsonResponse(http::Status::ok, product_json(*updated));
              });
@@ -305,7 +306,7 @@ void RegisterShoppingRoutes(http::Router& router, ShoppingService& shopping) {
 
   router.Add(http::Method::get, "/products/wishlist", member,
              [&shopping](Request& req) -> awaitable<Response> {
-               auto wishlist = co_await shopping.Wishlist(req.MemberId());
+               auto wishlist = co_await shopping.Wishlist(req.MemberId(), req.deadline);
                if (!wishlist.ok()) co_return http::ErrorResponse(wishlist.error());
                co_return http::JsonResponse(http::Status::ok, BasketJson(*wishlist));
              });
@@ -314,7 +315,7 @@ void RegisterShoppingRoutes(http::Router& router, ShoppingService& shopping) {
                auto wish = ParseWish(req.Body());
                if (!wish.ok()) co_return http::ErrorResponse(wish.error());
                auto line = co_await shopping.AddToWishlist(req.MemberId(), wish->product_id,
-                                                           wish->quantity);
+                                                           wish->quantity, req.deadline);
                if (!line.ok()) co_return http::ErrorResponse(line.error());
                co_return http::JsonResponse(http::Status::ok, BasketLineJson(*line));
              });
@@ -328,7 +329,7 @@ void RegisterShoppingRoutes(http::Router& router, ShoppingService& shopping) {
              });
 
   router.Add(http::Method::get, "/cart", member, [&shopping](Request& req) -> awaitable<Response> {
-    auto cart = co_await shopping.Cart(req.MemberId());
+    auto cart = co_await shopping.Cart(req.MemberId(), req.deadline);
     if (!cart.ok()) co_return http::ErrorResponse(cart.error());
     co_return http::JsonResponse(http::Status::ok, BasketJson(*cart));
   });
@@ -338,7 +339,8 @@ void RegisterShoppingRoutes(http::Router& router, ShoppingService& shopping) {
                if (!id.ok()) co_return http::ErrorResponse(id.error());
                auto quantity = ParseQuantity(req.Body());
                if (!quantity.ok()) co_return http::ErrorResponse(quantity.error());
-               auto cart = co_await shopping.SetCartQuantity(req.MemberId(), *id, *quantity);
+               auto cart =
+                   co_await shopping.SetCartQuantity(req.MemberId(), *id, *quantity, req.deadline);
                if (!cart.ok()) co_return http::ErrorResponse(cart.error());
                co_return http::JsonResponse(http::Status::ok, BasketJson(*cart));
              });
@@ -346,7 +348,7 @@ void RegisterShoppingRoutes(http::Router& router, ShoppingService& shopping) {
              [&shopping](Request& req) -> awaitable<Response> {
                auto id = req.IdParam("productId");
                if (!id.ok()) co_return http::ErrorResponse(id.error());
-               auto cart = co_await shopping.RemoveFromCart(req.MemberId(), *id);
+               auto cart = co_await shopping.RemoveFromCart(req.MemberId(), *id, req.deadline);
                if (!cart.ok()) co_return http::ErrorResponse(cart.error());
                co_return http::JsonResponse(http::Status::ok, BasketJson(*cart));
              });

@@ -10,7 +10,9 @@
 // One call per request (a page, a basket, one product), for every product of it at once. An error
 // (kUnavailable: a projection not yet warm, a feed that fell silent) is not the request's failure:
 // the catalog still answers, with those products' sale state "unknown" (CatalogService::View).
-// Implementations are thread-safe.
+// `deadline` is the request's (no default: every caller decides): a binding that calls checkout
+// over HTTP stops there and passes the time left on (X-Request-Deadline-Ms); the in-process
+// binding answers from memory and ignores it. Implementations are thread-safe.
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
@@ -19,6 +21,7 @@
 #include <span>
 #include <vector>
 
+#include "core/clock.hpp"
 #include "core/result.hpp"
 #include "services/catalog/domain/shopping.hpp"
 
@@ -36,7 +39,7 @@ class AvailabilitySource {
   virtual ~AvailabilitySource() = default;
   // One entry per id, in the order given. `product_ids` stays valid until the call completes.
   virtual boost::asio::awaitable<Result<std::vector<ProductAvailability>>> Availability(
-      std::span<const std::int64_t> product_ids) = 0;
+      std::span<const std::int64_t> product_ids, Deadline deadline) = 0;
 };
 
 }  // namespace rocketmart::catalog

@@ -216,7 +216,7 @@ void RegisterRoutes(http::Router& router, CheckoutService& checkout) {
                if (!id.ok()) co_return http::ErrorResponse(id.error());
                auto sale = ReadSale(req.Body());
                if (!sale.ok()) co_return http::ErrorResponse(sale.error());
-               auto view = co_await checkout.SetSale(*id, *sale);
+               auto view = co_await checkout.SetSale(*id, *sale, req.deadline);
                if (!view.ok()) co_return http::ErrorResponse(view.error());
                co_return http::JsonResponse(http::Status::ok, SaleJson(*view));
              });

@@ -4,11 +4,16 @@
 // service's memory; distributed, an HTTP client of the catalog (GET /products/{id}). Awaitable and
 // able to fail: kUnavailable when the catalog cannot be asked (the operator's request answers 503,
 // nothing saved).
+//
+// `deadline` is the operator's request's (never kNoDeadline by accident: every caller decides):
+// the HTTP binding stops at it and passes the time left to the catalog (X-Request-Deadline-Ms);
+// the in-process binding answers from memory, waits for nothing, and ignores it.
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
 #include <cstdint>
 
+#include "core/clock.hpp"
 #include "core/result.hpp"
 
 namespace rocketmart::checkout {
@@ -16,7 +21,8 @@ namespace rocketmart::checkout {
 class ProductDirectory {
  public:
   virtual ~ProductDirectory() = default;
-  virtual boost::asio::awaitable<Result<bool>> Exists(std::int64_t product_id) = 0;
+  virtual boost::asio::awaitable<Result<bool>> Exists(std::int64_t product_id,
+                                                      Deadline deadline) = 0;
 };
 
 }  // namespace rocketmart::checkout

@@ -112,6 +112,7 @@ asio::awaitable<Response> Forward(ProxyTarget& target, const auth::Keyring& keys
   CopyRequestHeaders(req, call.headers);
   AddIdentity(req, keys, clock, call.headers);
   call.deadline = req.deadline;
+  if (target.member_affinity) call.affinity = static_cast<std::uint64_t>(req.MemberId());
   call.request_id = req.request_id;
   if (req.trace) call.traceparent = req.trace->Traceparent();
   auto reply = co_await target.client.Call(std::move(call));

@@ -38,6 +38,10 @@ struct ProxyTarget {
   http::client::Client& client;  // ordinary calls: balancing, retries, ejection
   // The instances known now (streams pick one themselves, round robin).
   std::function<std::vector<http::client::Endpoint>()> instances;
+  // A member's requests all go to one instance while it is available (docs/adr/0045), so what
+  // they wrote there (a like, a basket line) is in what they read next: the service keeps
+  // per-instance views that other instances learn of by events.
+  bool member_affinity = false;
   std::atomic<std::uint64_t> next_stream{0};
 };
 

@@ -320,7 +320,7 @@ void RegisterRoutes(http::Router& router, MembersService& members) {
 
   router.Add(http::Method::get, "/member/mypage", kMember,
              [&members](Request& req) -> awaitable<Response> {
-               auto page = co_await members.MyPage(req.MemberId());
+               auto page = co_await members.MyPage(req.MemberId(), req.deadline);
                if (!page.ok()) co_return Error(page.error());
                boost::json::object o;
                o["profile"] = ProfileJson(page->profile);

@@ -178,7 +178,7 @@ void RegisterRoutes(http::Router& router, OrdersService& orders) {
       http::Method::get, "/order/{id}", member, [&orders](Request& req) -> awaitable<Response> {
         auto id = req.IdParam("id");
         if (!id.ok()) co_return http::ErrorResponse(id.error());
-        auto order = co_await orders.GetForMember(req.MemberId(), *id);
+        auto order = co_await orders.GetForMember(req.MemberId(), *id, req.deadline);
         if (!order.ok()) co_return http::ErrorResponse(order.error());
         co_return http::JsonResponse(http::Status::ok, OrderJson(*order, true, IsAdmin(req)));
       });
@@ -186,7 +186,7 @@ void RegisterRoutes(http::Router& router, OrdersService& orders) {
              [&orders](Request& req) -> awaitable<Response> {
                auto id = req.IdParam("id");
                if (!id.ok()) co_return http::ErrorResponse(id.error());
-               auto order = co_await orders.Cancel(req.MemberId(), *id);
+               auto order = co_await orders.Cancel(req.MemberId(), *id, req.deadline);
                if (!order.ok()) co_return http::ErrorResponse(order.error());
                co_return http::JsonResponse(http::Status::ok, OrderJson(*order, true));
              });
@@ -195,7 +195,7 @@ void RegisterRoutes(http::Router& router, OrdersService& orders) {
              [&orders](Request& req) -> awaitable<Response> {
                auto id = req.IdParam("id");
                if (!id.ok()) co_return http::ErrorResponse(id.error());
-               auto order = co_await orders.RequestReturn(req.MemberId(), *id);
+               auto order = co_await orders.RequestReturn(req.MemberId(), *id, req.deadline);
                if (!order.ok()) co_return http::ErrorResponse(order.error());
                co_return http::JsonResponse(http::Status::ok, OrderJson(*order, true));
              });
@@ -241,7 +241,7 @@ void RegisterRoutes(http::Router& router, OrdersService& orders) {
              [&orders](Request& req) -> awaitable<Response> {
                auto id = req.IdParam("productId");
                if (!id.ok()) co_return http::ErrorResponse(id.error());
-               auto summary = co_await orders.Summary(*id);
+               auto summary = co_await orders.Summary(*id, req.deadline);
                if (!summary.ok()) co_return http::ErrorResponse(summary.error());
                co_return http::JsonResponse(http::Status::ok, SummaryJson(*summary));
              });

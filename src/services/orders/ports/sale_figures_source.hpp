@@ -3,12 +3,17 @@
 // Bound in the composition root (in-process: CheckoutService); distributed, an HTTP client of
 // checkout: the call is awaitable and may fail (kUnavailable when checkout cannot be asked, which
 // the summary answers 503 UNAVAILABLE). Orders never reads checkout's tables.
+//
+// `deadline` is the operator's request's (no default: every caller decides): the HTTP binding
+// stops at it and passes the time left to checkout (X-Request-Deadline-Ms); the in-process binding
+// reads checkout's store directly, waits for no other process, and ignores it.
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
 #include <cstdint>
 #include <optional>
 
+#include "core/clock.hpp"
 #include "core/result.hpp"
 
 namespace rocketmart::orders {
@@ -27,7 +32,7 @@ class SaleFiguresSource {
   virtual ~SaleFiguresSource() = default;
   // nullopt for a product checkout does not know. Thread-safe.
   virtual boost::asio::awaitable<Result<std::optional<SaleFigures>>> Figures(
-      std::int64_t product_id) = 0;
+      std::int64_t product_id, Deadline deadline) = 0;
 };
 
 }  // namespace rocketmart::orders

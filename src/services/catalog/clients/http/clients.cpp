@@ -17,20 +17,21 @@ namespace {
 constexpr std::size_t kMaxLikesPage = 100;
 }  // namespace
 
-boost::asio::awaitable<Result<bool>> HttpProductDirectory::Exists(std::int64_t product_id) {
+boost::asio::awaitable<Result<bool>> HttpProductDirectory::Exists(std::int64_t product_id,
+                                                                  Deadline deadline) {
   const std::string target = "/products/" + std::to_string(product_id);
   const auth::Identity as = client::PeerCaller::Service();
-  auto found = co_await catalog_.FindJson(target, as);
+  auto found = co_await catalog_.FindJson(target, as, deadline);
   if (!found.ok()) co_return std::move(found).error();
   co_return found->has_value();
 }
 
 boost::asio::awaitable<Result<std::vector<members::LikedProduct>>> HttpLikesClient::Likes(
-    std::int64_t member_id, std::size_t limit) {
+    std::int64_t member_id, std::size_t limit, Deadline deadline) {
   limit = std::clamp<std::size_t>(limit, 1, kMaxLikesPage);
   const std::string target = "/products/likes?limit=" + std::to_string(limit);
   const auth::Identity as = client::PeerCaller::Member(member_id);
-  auto body = co_await catalog_.GetJson(target, as);
+  auto body = co_await catalog_.GetJson(target, as, deadline);
   if (!body.ok()) co_return std::move(body).error();
   const boost::json::array* items = ArrayField(*body, "items");
   if (!items) co_return Unreadable("likes");
@@ -44,10 +45,10 @@ boost::asio::awaitable<Result<std::vector<members::LikedProduct>>> HttpLikesClie
 }
 
 boost::asio::awaitable<Result<std::vector<members::WishlistEntry>>> HttpWishlistClient::Wishlist(
-    std::int64_t member_id, std::size_t limit) {
+    std::int64_t member_id, std::size_t limit, Deadline deadline) {
   const std::string target = "/products/wishlist";
   const auth::Identity as = client::PeerCaller::Member(member_id);
-  auto body = co_await catalog_.GetJson(target, as);
+  auto body = co_await catalog_.GetJson(target, as, deadline);
   if (!body.ok()) co_return std::move(body).error();
   const boost::json::array* items = ArrayField(*body, "items");
   if (!items) co_return Unreadable("a wishlist");

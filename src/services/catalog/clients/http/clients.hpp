@@ -4,6 +4,8 @@
 //   checkout::ProductDirectory  GET /products/{id}          (as the service)
 //   members::LikesClient        GET /products/likes?limit=N (as the member)
 //   members::WishlistClient     GET /products/wishlist      (as the member)
+// Each call is bounded by the deadline it is given (the caller's request's), whose time left goes
+// to the catalog as X-Request-Deadline-Ms; one already passed fails with kTimeout, unsent.
 // Every failure is a value (kUnavailable / kTimeout when the catalog cannot answer). Thread-safe.
 #pragma once
 
@@ -16,7 +18,7 @@ namespace rocketmart::catalog {
 class HttpProductDirectory final : public checkout::ProductDirectory {
  public:
   explicit HttpProductDirectory(http::client::PeerCaller& catalog) : catalog_(catalog) {}
-  boost::asio::awaitable<Result<bool>> Exists(std::int64_t product_id) override;
+  boost::asio::awaitable<Result<bool>> Exists(std::int64_t product_id, Deadline deadline) override;
 
  private:
   http::client::PeerCaller& catalog_;
@@ -26,7 +28,7 @@ class HttpLikesClient final : public members::LikesClient {
  public:
   explicit HttpLikesClient(http::client::PeerCaller& catalog) : catalog_(catalog) {}
   boost::asio::awaitable<Result<std::vector<members::LikedProduct>>> Likes(
-      std::int64_t member_id, std::size_t limit) override;
+      std::int64_t member_id, std::size_t limit, Deadline deadline) override;
 
  private:
   http::client::PeerCaller& catalog_;
@@ -36,7 +38,7 @@ class HttpWishlistClient final : public members::WishlistClient {
  public:
   explicit HttpWishlistClient(http::client::PeerCaller& catalog) : catalog_(catalog) {}
   boost::asio::awaitable<Result<std::vector<members::WishlistEntry>>> Wishlist(
-      std::int64_t member_id, std::size_t limit) override;
+      std::int64_t member_id, std::size_t limit, Deadline deadline) override;
 
  private:
   http::client::PeerCaller& catalog_;

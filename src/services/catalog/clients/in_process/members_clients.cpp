@@ -3,7 +3,7 @@
 namespace rocketmart::catalog {
 
 boost::asio::awaitable<Result<std::vector<members::LikedProduct>>> InProcessLikesClient::Likes(
-    std::int64_t member_id, std::size_t limit) {
+    std::int64_t member_id, std::size_t limit, Deadline /*unused: no wait*/) {
   auto likes = co_await catalog_.LikedBy(member_id, limit);
   if (!likes.ok()) co_return likes.error();
   std::vector<members::LikedProduct> out;
@@ -12,8 +12,8 @@ boost::asio::awaitable<Result<std::vector<members::LikedProduct>>> InProcessLike
 }
 
 boost::asio::awaitable<Result<std::vector<members::WishlistEntry>>>
-InProcessWishlistClient::Wishlist(std::int64_t member_id, std::size_t limit) {
-  auto wishlist = co_await shopping_.Wishlist(member_id);
+InProcessWishlistClient::Wishlist(std::int64_t member_id, std::size_t limit, Deadline deadline) {
+  auto wishlist = co_await shopping_.Wishlist(member_id, deadline);
   if (!wishlist.ok()) co_return wishlist.error();
   std::vector<members::WishlistEntry> out;
   for (const auto& line : wishlist->items) {

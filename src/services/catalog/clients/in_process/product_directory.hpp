@@ -19,7 +19,8 @@ class InProcessProductDirectory final : public checkout::ProductDirectory {
  public:
   void Bind(const CatalogService& catalog) { catalog_.store(&catalog, std::memory_order_release); }
 
-  boost::asio::awaitable<Result<bool>> Exists(std::int64_t product_id) override {
+  boost::asio::awaitable<Result<bool>> Exists(std::int64_t product_id,
+                                              Deadline /*unused: no wait*/) override {
     const CatalogService* catalog = catalog_.load(std::memory_order_acquire);
     if (catalog == nullptr)
       co_return MakeError(Errc::kUnavailable, "the catalog is not up yet; retry");

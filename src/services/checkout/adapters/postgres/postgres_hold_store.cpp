@@ -72,12 +72,20 @@ Result<Hold> PlacedHold(const HoldRequest& r, std::int64_t answer) {
 // Releases the holds selected by the CTE `due` (id, member_id; its parameters are $1 and $2):
 // marks them $3 with reason $4 at $5, returns their units to `available` and the members' units,
 // writes the ledger; answers their lines (hold_id, member_id, product_id, quantity, price).
+// Rows are locked in the order every transaction on them keeps (checkout_place_hold's): the holds
+// (`due`), then their products' inventory rows in product order (the init plan over `locked`,
+// evaluated before `lines` yields a row, so before any UPDATE that reads it), then the members'
+// units. Without it a release and a purchase of the same member and product deadlocked.
 std::string ReleaseSql(std::string_view due) {
-  return "WITH due AS (" + std::string(due) +
-         "), marked AS (UPDATE holds h SET status = $3, release_reason = $4, resolved_at_ms = $5 "
+  return "WITH due AS MATERIALIZED (" + std::string(due) +
+         "), locked AS MATERIALIZED (SELECT i.product_id FROM inventory i WHERE i.product_id IN "
+         "(SELECT l.product_id FROM hold_lines l JOIN due ON due.id = l.hold_id) "
+         "ORDER BY i.product_id FOR UPDATE OF i), "
+         "marked AS (UPDATE holds h SET status = $3, release_reason = $4, resolved_at_ms = $5 "
          "FROM due WHERE h.id = due.id RETURNING h.id, h.member_id), "
          "lines AS (SELECT l.hold_id, m.member_id, l.product_id, l.quantity, l.price "
-         "FROM hold_lines l JOIN marked m ON m.id = l.hold_id), "
+         "FROM hold_lines l JOIN marked m ON m.id = l.hold_id "
+         "WHERE (SELECT count(*) FROM locked) >= 0), "
          "inv AS (UPDATE inventory i SET available = i.available + s.q, held = i.held - s.q "
          "FROM (SELECT product_id, sum(quantity)::bigint AS q FROM lines GROUP BY product_id) s "
          "WHERE i.product_id = s.product_id RETURNING 1), "

@@ -41,7 +41,14 @@ asio::awaitable<Result<std::optional<RefundedPayment>>> PostgresRefundStore::Ref
     Params q;
     q.Add(r.hold_id).Add(r.member_id).Add(ToUnixMillis(now));
     auto lines = co_await c.Query(
-        "WITH l AS (SELECT product_id, quantity, price FROM hold_lines WHERE hold_id = $1), "
+        // The lock order of every transaction on these rows (checkout_place_hold's): the
+        // inventory rows in product order (the init plan over `locked`, evaluated before `l`
+        // yields a row, so before either UPDATE), then the member's units.
+        "WITH locked AS MATERIALIZED (SELECT i.product_id FROM inventory i WHERE i.product_id IN "
+        "(SELECT product_id FROM hold_lines WHERE hold_id = $1) ORDER BY i.product_id "
+        "FOR UPDATE OF i), "
+        "l AS (SELECT product_id, quantity, price FROM hold_lines WHERE hold_id = $1 "
+        "AND (SELECT count(*) FROM locked) >= 0), "
         "inv AS (UPDATE inventory i SET sold = i.sold - l.quantity, "
         "available = i.available + l.quantity, refunded = i.refunded + l.quantity FROM l "
         "WHERE i.product_id = l.product_id), "

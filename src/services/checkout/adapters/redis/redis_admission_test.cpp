@@ -59,7 +59,7 @@ constexpr std::int64_t kPrice = 1000;
 
 class Catalog final : public ProductDirectory {
  public:
-  boost::asio::awaitable<Result<bool>> Exists(std::int64_t) override { co_return true; }
+  boost::asio::awaitable<Result<bool>> Exists(std::int64_t, Deadline) override { co_return true; }
 };
 
 // The payment provider both instances call (one service outside checkout).

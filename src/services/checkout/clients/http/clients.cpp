@@ -22,7 +22,7 @@ constexpr std::size_t kIdsPerCall = 100;
 }  // namespace
 
 boost::asio::awaitable<Result<std::vector<catalog::ProductAvailability>>>
-HttpAvailability::Availability(std::span<const std::int64_t> product_ids) {
+HttpAvailability::Availability(std::span<const std::int64_t> product_ids, Deadline deadline) {
   std::vector<catalog::ProductAvailability> out;
   out.reserve(product_ids.size());
   for (std::size_t from = 0; from < product_ids.size(); from += kIdsPerCall) {
@@ -33,7 +33,7 @@ HttpAvailability::Availability(std::span<const std::int64_t> product_ids) {
       target += std::to_string(chunk[i]);
     }
     const auth::Identity as = client::PeerCaller::Service();
-    auto body = co_await checkout_.GetJson(target, as);
+    auto body = co_await checkout_.GetJson(target, as, deadline);
     if (!body.ok()) co_return std::move(body).error();
     const boost::json::array* items = ArrayField(*body, "items");
     if (!items || items->size() != chunk.size()) co_return Unreadable("an availability");
@@ -105,10 +105,10 @@ boost::asio::awaitable<catalog::CheckoutAnswer> HttpCheckoutClient::Purchase(
 }
 
 boost::asio::awaitable<Result<std::optional<orders::PaidOrderEvent>>> HttpPaymentsClient::PaidOrder(
-    std::int64_t order_id) {
+    std::int64_t order_id, Deadline deadline) {
   const std::string target = "/payment/purchases/" + std::to_string(order_id);
   const auth::Identity as = client::PeerCaller::Service();
-  auto found = co_await checkout_.FindJson(target, as);
+  auto found = co_await checkout_.FindJson(target, as, deadline);
   if (!found.ok()) co_return std::move(found).error();
   if (!*found) co_return std::optional<orders::PaidOrderEvent>{};
   const boost::json::object* body = &**found;
@@ -140,10 +140,10 @@ boost::asio::awaitable<Result<std::optional<orders::PaidOrderEvent>>> HttpPaymen
 }
 
 boost::asio::awaitable<Result<std::optional<orders::SaleFigures>>> HttpSaleFigures::Figures(
-    std::int64_t product_id) {
+    std::int64_t product_id, Deadline deadline) {
   const std::string target = "/payment/" + std::to_string(product_id) + "/figures";
   const auth::Identity as = client::PeerCaller::Service();
-  auto found = co_await checkout_.FindJson(target, as);
+  auto found = co_await checkout_.FindJson(target, as, deadline);
   if (!found.ok()) co_return std::move(found).error();
   if (!*found) co_return std::optional<orders::SaleFigures>{};
   const boost::json::object* body = &**found;

@@ -7,6 +7,8 @@
 //                                Idempotency-Key and start-by deadline)
 //   orders::PaymentsClient       GET /payment/purchases/{paymentId} (as the service: admin)
 //   orders::SaleFiguresSource    GET /payment/{productId}/figures   (as the service: admin)
+// Each call is bounded by the deadline it is given (the caller's request's), whose time left goes
+// to checkout as X-Request-Deadline-Ms; one already passed fails with kTimeout, unsent.
 // Every failure is a value: kUnavailable / kTimeout when checkout cannot answer (the caller's
 // request answers 503, or shows its section "unavailable"). Thread-safe.
 #pragma once
@@ -23,7 +25,7 @@ class HttpAvailability final : public catalog::AvailabilitySource {
  public:
   explicit HttpAvailability(http::client::PeerCaller& checkout) : checkout_(checkout) {}
   boost::asio::awaitable<Result<std::vector<catalog::ProductAvailability>>> Availability(
-      std::span<const std::int64_t> product_ids) override;
+      std::span<const std::int64_t> product_ids, Deadline deadline) override;
 
  private:
   http::client::PeerCaller& checkout_;
@@ -46,7 +48,7 @@ class HttpPaymentsClient final : public orders::PaymentsClient {
  public:
   explicit HttpPaymentsClient(http::client::PeerCaller& checkout) : checkout_(checkout) {}
   boost::asio::awaitable<Result<std::optional<orders::PaidOrderEvent>>> PaidOrder(
-      std::int64_t order_id) override;
+      std::int64_t order_id, Deadline deadline) override;
 
  private:
   http::client::PeerCaller& checkout_;
@@ -56,7 +58,7 @@ class HttpSaleFigures final : public orders::SaleFiguresSource {
  public:
   explicit HttpSaleFigures(http::client::PeerCaller& checkout) : checkout_(checkout) {}
   boost::asio::awaitable<Result<std::optional<orders::SaleFigures>>> Figures(
-      std::int64_t product_id) override;
+      std::int64_t product_id, Deadline deadline) override;
 
  private:
   http::client::PeerCaller& checkout_;

@@ -26,7 +26,8 @@ boost::asio::awaitable<catalog::CheckoutAnswer> InProcessCheckoutClient::Purchas
 }
 
 boost::asio::awaitable<Result<std::vector<catalog::ProductAvailability>>>
-InProcessAvailability::Availability(std::span<const std::int64_t> product_ids) {
+InProcessAvailability::Availability(std::span<const std::int64_t> product_ids,
+                                    Deadline /*unused: no wait*/) {
   std::vector<catalog::ProductAvailability> out;
   out.reserve(product_ids.size());
   for (const std::int64_t id : product_ids) {
@@ -41,7 +42,7 @@ InProcessAvailability::Availability(std::span<const std::int64_t> product_ids) {
 }
 
 boost::asio::awaitable<Result<std::optional<orders::PaidOrderEvent>>>
-InProcessPaymentsClient::PaidOrder(std::int64_t order_id) {
+InProcessPaymentsClient::PaidOrder(std::int64_t order_id, Deadline /*unused: no wait*/) {
   auto found = co_await checkout_.FindPaidPurchase(order_id);
   if (!found.ok()) co_return std::move(found).error();
   auto& paid = *found;
@@ -60,7 +61,7 @@ InProcessPaymentsClient::PaidOrder(std::int64_t order_id) {
 }
 
 boost::asio::awaitable<Result<std::optional<orders::SaleFigures>>> InProcessSaleFigures::Figures(
-    std::int64_t product_id) {
+    std::int64_t product_id, Deadline /*unused: no wait*/) {
   auto read = co_await checkout_.SaleFigures(product_id);
   if (!read.ok()) co_return read.error();
   std::optional<orders::SaleFigures> out;

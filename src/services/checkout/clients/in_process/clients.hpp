@@ -4,7 +4,8 @@
 // tests that wire real services together the same way. Distributed, each becomes an HTTP client of
 // checkout's routes (POST /payment/request, GET /payment/availability, GET
 // /payment/purchases/{paymentId}, GET /payment/{productId}/figures; docs/ARCHITECTURE.md) or, for
-// the catalog's availability, a projection of checkout's events, behind the same port.
+// the catalog's availability, a projection of checkout's events, behind the same port. These
+// wait for no other process: the deadlines their ports take are ignored here.
 #pragma once
 
 #include "services/catalog/ports/availability_source.hpp"
@@ -36,7 +37,7 @@ class InProcessAvailability final : public catalog::AvailabilitySource {
  public:
   explicit InProcessAvailability(const CheckoutService& checkout) : checkout_(checkout) {}
   boost::asio::awaitable<Result<std::vector<catalog::ProductAvailability>>> Availability(
-      std::span<const std::int64_t> product_ids) override;
+      std::span<const std::int64_t> product_ids, Deadline deadline) override;
 
  private:
   const CheckoutService& checkout_;
@@ -48,7 +49,7 @@ class InProcessPaymentsClient final : public orders::PaymentsClient {
  public:
   explicit InProcessPaymentsClient(CheckoutService& checkout) : checkout_(checkout) {}
   boost::asio::awaitable<Result<std::optional<orders::PaidOrderEvent>>> PaidOrder(
-      std::int64_t order_id) override;
+      std::int64_t order_id, Deadline deadline) override;
 
  private:
   CheckoutService& checkout_;
@@ -60,7 +61,7 @@ class InProcessSaleFigures final : public orders::SaleFiguresSource {
  public:
   explicit InProcessSaleFigures(CheckoutService& checkout) : checkout_(checkout) {}
   boost::asio::awaitable<Result<std::optional<orders::SaleFigures>>> Figures(
-      std::int64_t product_id) override;
+      std::int64_t product_id, Deadline deadline) override;
 
  private:
   CheckoutService& checkout_;

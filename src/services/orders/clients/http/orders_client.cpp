@@ -15,11 +15,11 @@ constexpr std::size_t kMaxPage = 100;
 }  // namespace
 
 boost::asio::awaitable<Result<std::vector<members::OrderSummary>>> HttpOrdersClient::RecentOrders(
-    std::int64_t member_id, std::size_t limit) {
+    std::int64_t member_id, std::size_t limit, Deadline deadline) {
   limit = std::clamp<std::size_t>(limit, 1, kMaxPage);
   const std::string target = "/order?limit=" + std::to_string(limit);
   const auth::Identity as = client::PeerCaller::Member(member_id);
-  auto body = co_await orders_.GetJson(target, as);
+  auto body = co_await orders_.GetJson(target, as, deadline);
   if (!body.ok()) co_return std::move(body).error();
   const boost::json::array* items = client::ArrayField(*body, "items");
   if (!items) co_return client::Unreadable("orders");

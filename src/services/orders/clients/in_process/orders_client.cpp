@@ -3,7 +3,8 @@
 namespace rocketmart::orders {
 
 boost::asio::awaitable<Result<std::vector<members::OrderSummary>>>
-InProcessOrdersClient::RecentOrders(std::int64_t member_id, std::size_t limit) {
+InProcessOrdersClient::RecentOrders(std::int64_t member_id, std::size_t limit,
+                                    Deadline /*unused: no wait*/) {
   auto page = co_await orders_.ListForMember(member_id, 0, limit);
   if (!page.ok()) co_return page.error();
   std::vector<members::OrderSummary> out;
