@@ -84,6 +84,8 @@ http::client::PeerCaller& ClusterLink::Peer(const std::string& service) {
   // budget at most: the request that made it is answered by then anyway.
   options.default_timeout =
       std::chrono::milliseconds(std::min(config_.server.request_timeout_ms, 5000));
+  options.max_connections_per_loop = static_cast<std::size_t>(config_.peers.connections_per_loop);
+  options.idle_timeout = std::chrono::milliseconds(config_.peers.idle_timeout_ms);
   peer.client = std::make_unique<http::client::Client>(options, clock_, metrics_);
   peer.caller = std::make_unique<http::client::PeerCaller>(*peer.client, internal_keys_, clock_);
   http::client::Client* client = peer.client.get();

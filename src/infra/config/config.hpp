@@ -197,6 +197,14 @@ struct DiscoveryConfig {
   std::string advertise_host;  // Empty = server.host (127.0.0.1 for a wildcard host).
 };
 
+// Calls between services run apart (ADR 0044): the service client's keep-alive pools. Each event
+// loop of a process keeps its own connections to each instance of a peer.
+struct PeersConfig {
+  int connections_per_loop = 256;  // per instance of a peer; at the limit a call waits for one
+  int idle_timeout_ms = 15000;     // an idle connection closes after this (below the peer's
+                                   // server.idle_timeout_ms, so the caller closes first)
+};
+
 struct DemoConfig {
   bool seed = true;  // Seed a demo catalog into an empty data directory.
 };
@@ -219,6 +227,7 @@ struct Config {
   RedisConfig redis;
   EventsConfig events;
   DiscoveryConfig discovery;
+  PeersConfig peers;
 };
 
 struct LoadOptions {

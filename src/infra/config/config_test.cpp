@@ -317,6 +317,21 @@ TEST_F(ConfigTest, SecretFromFile) {
 }
 
 // Issue 13: [<service>.database] per service, by TOML table and by environment variable.
+TEST_F(ConfigTest, PeerConnectionPoolLimits) {
+  auto cfg = Load({});
+  ASSERT_TRUE(cfg.ok()) << cfg.error().message;
+  EXPECT_EQ(cfg->peers.connections_per_loop, 256);
+  EXPECT_EQ(cfg->peers.idle_timeout_ms, 15000);
+  cfg = Load({.env = {{"ROCKETMART_PEERS_CONNECTIONS_PER_LOOP", "64"},
+                      {"ROCKETMART_PEERS_IDLE_TIMEOUT_MS", "5000"}}});
+  ASSERT_TRUE(cfg.ok()) << cfg.error().message;
+  EXPECT_EQ(cfg->peers.connections_per_loop, 64);
+  EXPECT_EQ(cfg->peers.idle_timeout_ms, 5000);
+  const auto zero = Load({.env = {{"ROCKETMART_PEERS_CONNECTIONS_PER_LOOP", "0"}}});
+  ASSERT_FALSE(zero.ok());
+  EXPECT_NE(zero.error().message.find("peers.connections_per_loop"), std::string::npos);
+}
+
 TEST_F(ConfigTest, RedisEventsAndDiscoveryForSeveralInstances) {
   auto cfg = Load({});
   ASSERT_TRUE(cfg.ok()) << cfg.error().message;

@@ -21,7 +21,7 @@
 
 namespace rocketmart::http::client {
 
-struct Connection;  // client.cpp: one keep-alive connection
+struct LoopPool;  // client.cpp: one event loop's connections to one endpoint
 
 // EndpointState::id_hash of an endpoint id.
 std::uint64_t EndpointIdHash(std::string_view id);
@@ -34,8 +34,9 @@ struct BreakerOptions {
   Millis max_ejection{30000};
 };
 
-// One endpoint: identity, health (under Balancer's mutex) and its pool of idle connections
-// (under its own mutex). Shared by the calls using it, so it outlives its removal from the set.
+// One endpoint: identity, health (under Balancer's mutex) and its connection pools, one per event
+// loop that called it (under its own mutex). Shared by the calls using it, so it outlives its
+// removal from the set.
 struct EndpointState {
   explicit EndpointState(Endpoint e);
   ~EndpointState();
@@ -56,9 +57,10 @@ struct EndpointState {
   bool probe_in_flight = false;
   std::atomic<bool> removed{false};  // no longer in the set (read under pool_mutex too)
 
-  // Idle keep-alive connections of every event loop, most recently used last.
+  // One pool per event loop (a connection never changes loops); created on a loop's first call
+  // and kept while the endpoint lives, so a pool's address is stable.
   std::mutex pool_mutex;
-  std::vector<std::unique_ptr<Connection>> idle;
+  std::vector<std::unique_ptr<LoopPool>> pools;
 };
 
 enum class PickFailure { kNoEndpoints, kAllEjected };

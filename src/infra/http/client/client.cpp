@@ -11,14 +11,17 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core/error.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/read.hpp>
-#include <boost/beast/http/write.hpp>
+#include <charconv>
+#include <deque>
 #include <random>
+#include <string_view>
 
 namespace rocketmart::http::client {
 
@@ -27,7 +30,6 @@ namespace beast = boost::beast;
 namespace bhttp = beast::http;
 using tcp = asio::ip::tcp;
 using SteadyClock = std::chrono::steady_clock;
-using Message = bhttp::request<bhttp::string_body>;
 
 namespace {
 
@@ -65,6 +67,7 @@ struct Client::Shared {
   metrics::Counter* retries_denied = nullptr;
   metrics::Counter* ejections = nullptr;
   metrics::Counter* connections_opened = nullptr;
+  metrics::Counter* connection_waits = nullptr;
   metrics::Histogram* latency = nullptr;
 };
 
@@ -93,11 +96,32 @@ struct Connection {
 
   beast::tcp_stream stream;
   beast::flat_buffer buffer;
+  std::string head;  // the request head being written, kept for its capacity
   asio::steady_timer idle_timer;
   asio::execution_context* context;  // the loop it belongs to
   std::uint64_t idle_period = 0;
   bool counted = false;
   std::shared_ptr<Client::Shared> shared;
+};
+
+// A call of a loop waiting for a connection of that loop (its limit reached): a release hands it
+// a connection, or a discarded connection hands it the freed slot; the timer ends the wait at the
+// call's deadline. Lives in the waiting call's frame; touched only on that loop.
+struct Waiter {
+  explicit Waiter(const asio::any_io_executor& executor) : timer(executor) {}
+  asio::steady_timer timer;
+  std::unique_ptr<Connection> conn;  // a connection handed over
+  bool granted = false;              // a slot handed over: open a new connection
+};
+
+// One event loop's connections to one endpoint, under the endpoint's pool_mutex. Invariant:
+// `waiters` is empty whenever `idle` is not (a release serves a waiter before the idle list).
+struct LoopPool {
+  explicit LoopPool(asio::execution_context* c) : context(c) {}
+  asio::execution_context* const context;
+  std::vector<std::unique_ptr<Connection>> idle;  // most recently used last
+  std::size_t open = 0;                           // in use, idle or connecting
+  std::deque<Waiter*> waiters;                    // oldest first
 };
 
 EndpointState::EndpointState(Endpoint e)
@@ -113,6 +137,7 @@ struct Client::Attempt {
     kTimeout,             // the deadline passed
     kTooLarge,            // the answer's header or body is over the limit
     kMalformed,           // not HTTP
+    kNoConnection,        // the deadline passed waiting for a connection of this loop
   };
   Kind kind = Kind::kResponse;
   Response response;
@@ -123,58 +148,114 @@ namespace {
 
 using Kind = Client::Attempt::Kind;
 
-// An idle connection of `state` that belongs to `context`, if there is one still usable.
-std::unique_ptr<Connection> Checkout(EndpointState& state, asio::execution_context* context) {
+// The pool of `context` at `state` (created on the loop's first call). Under pool_mutex.
+LoopPool& PoolOf(EndpointState& state, asio::execution_context* context) {
+  for (const auto& pool : state.pools) {
+    if (pool->context == context) return *pool;
+  }
+  return *state.pools.emplace_back(std::make_unique<LoopPool>(context));
+}
+
+// A slot of `pool` freed (its connection closed or never opened): it goes to the oldest waiter,
+// which opens a connection in its place, else the pool has one connection less. Under
+// pool_mutex, on the pool's loop (or with no waiter possible).
+void FreeSlot(LoopPool& pool) {
+  if (pool.waiters.empty()) {
+    --pool.open;
+    return;
+  }
+  Waiter* waiter = pool.waiters.front();
+  pool.waiters.pop_front();
+  waiter->granted = true;
+  waiter->timer.cancel();
+}
+
+// The slot a call holds in its loop's pool while it uses (or opens) a connection; freed on every
+// path that does not give the connection back.
+struct Slot {
+  EndpointState* state = nullptr;
+  LoopPool* pool = nullptr;
+  Slot() = default;
+  Slot(const Slot&) = delete;
+  Slot& operator=(const Slot&) = delete;
+  ~Slot() {
+    if (pool == nullptr) return;
+    std::lock_guard lock(state->pool_mutex);
+    FreeSlot(*pool);
+  }
+};
+
+// What a call gets from its loop's pool without waiting.
+enum class Take { kIdle, kSlot, kWait };
+
+// The most recently used idle connection of `pool` that is still usable, else a slot to open one
+// (under the limit), else kWait (the caller queues `waiter` under the same lock).
+Take TakeFromPool(EndpointState& state, LoopPool& pool, std::size_t max_connections,
+                  std::unique_ptr<Connection>& conn, Waiter* waiter) {
   for (;;) {
-    std::unique_ptr<Connection> conn;
     {
       std::lock_guard lock(state.pool_mutex);
-      for (auto it = state.idle.rbegin(); it != state.idle.rend(); ++it) {
-        if ((*it)->context == context) {
-          conn = std::move(*it);
-          state.idle.erase(std::next(it).base());
-          break;
+      if (pool.idle.empty()) {
+        if (pool.open < max_connections) {
+          ++pool.open;
+          return Take::kSlot;
         }
+        if (waiter != nullptr) pool.waiters.push_back(waiter);
+        return Take::kWait;
       }
+      conn = std::move(pool.idle.back());
+      pool.idle.pop_back();
     }
-    if (!conn) return nullptr;
     conn->idle_period = 0;
     conn->idle_timer.cancel();
-    if (conn->StillUsable()) return conn;
+    if (conn->StillUsable()) return Take::kIdle;
+    conn.reset();  // the peer closed it while it sat idle: its slot is free again
+    std::lock_guard lock(state.pool_mutex);
+    FreeSlot(pool);
   }
 }
 
-// Back to the pool after a complete answer; closed instead when the endpoint left the set or its
-// pool is full. The idle timer (on the connection's own loop) closes it after `idle_timeout`.
-void Release(const std::shared_ptr<EndpointState>& state, std::unique_ptr<Connection> conn,
-             std::size_t max_idle, Millis idle_timeout) {
+// After a complete answer that allows keep-alive: to the oldest call of this loop waiting for a
+// connection, else idle in the pool until `idle_timeout` (the timer runs on the connection's own
+// loop). False when the endpoint left the set (the caller closes it and frees its slot).
+bool Release(const std::shared_ptr<EndpointState>& state, LoopPool& pool,
+             std::unique_ptr<Connection>& conn, Millis idle_timeout) {
   conn->stream.expires_never();
   Connection* raw = conn.get();
   const std::uint64_t period = idle_periods.fetch_add(1, std::memory_order_relaxed) + 1;
-  raw->idle_period = period;
   {
     std::lock_guard lock(state->pool_mutex);
-    if (state->removed.load() || state->idle.size() >= max_idle) return;
-    state->idle.push_back(std::move(conn));
+    if (state->removed.load()) return false;
+    if (!pool.waiters.empty()) {
+      Waiter* waiter = pool.waiters.front();
+      pool.waiters.pop_front();
+      waiter->conn = std::move(conn);
+      waiter->timer.cancel();
+      return true;
+    }
+    raw->idle_period = period;
+    pool.idle.push_back(std::move(conn));
   }
   // Only this loop's calls, idle timers and posted closes touch `raw` from here on, and they run
   // after this function returns.
   raw->idle_timer.expires_after(idle_timeout);
-  raw->idle_timer.async_wait(
-      [weak = std::weak_ptr<EndpointState>(state), raw, period](boost::system::error_code ec) {
-        if (ec) return;
-        const auto s = weak.lock();
-        if (!s) return;
-        std::unique_ptr<Connection> doomed;
-        std::lock_guard lock(s->pool_mutex);
-        for (auto it = s->idle.begin(); it != s->idle.end(); ++it) {
-          if (it->get() == raw && (*it)->idle_period == period) {
-            doomed = std::move(*it);
-            s->idle.erase(it);
-            break;
-          }
-        }
-      });
+  raw->idle_timer.async_wait([weak = std::weak_ptr<EndpointState>(state), pool = &pool, raw,
+                              period](boost::system::error_code ec) {
+    if (ec) return;
+    const auto s = weak.lock();
+    if (!s) return;
+    std::unique_ptr<Connection> doomed;
+    std::lock_guard lock(s->pool_mutex);
+    for (auto it = pool->idle.begin(); it != pool->idle.end(); ++it) {
+      if (it->get() == raw && (*it)->idle_period == period) {
+        doomed = std::move(*it);
+        pool->idle.erase(it);
+        FreeSlot(*pool);
+        break;
+      }
+    }
+  });
+  return true;
 }
 
 // The idle connections of an endpoint that left the set, each closed on its own loop.
@@ -182,7 +263,11 @@ void CloseIdle(const std::shared_ptr<EndpointState>& state) {
   std::vector<std::unique_ptr<Connection>> idle;
   {
     std::lock_guard lock(state->pool_mutex);
-    idle.swap(state->idle);
+    for (auto& pool : state->pools) {
+      pool->open -= pool->idle.size();  // no waiter while there are idle connections
+      for (auto& conn : pool->idle) idle.push_back(std::move(conn));
+      pool->idle.clear();
+    }
   }
   for (auto& conn : idle) {
     const auto executor = conn->stream.get_executor();
@@ -243,18 +328,64 @@ asio::awaitable<std::pair<boost::system::error_code, std::vector<tcp::endpoint>>
   co_return std::pair{rec, std::move(out)};
 }
 
-Message BuildMessage(const CallRequest& r) {
-  Message m{r.method, r.target, 11};
-  for (const auto& [name, value] : r.headers) m.insert(name, value);
-  if (!r.request_id.empty()) m.set("X-Request-Id", r.request_id);
-  if (!r.traceparent.empty()) m.set("traceparent", r.traceparent);
-  if (!r.body.empty()) {
-    m.set(bhttp::field::content_type, r.content_type);
-    m.body() = r.body;
+// The parts of a request this client writes itself (AppendHead): the same names in
+// `CallRequest::headers` are left out (case-insensitive).
+bool IsOwnHeader(std::string_view name, const CallRequest& r) {
+  return beast::iequals(name, "host") || beast::iequals(name, "content-length") ||
+         beast::iequals(name, "transfer-encoding") || beast::iequals(name, "connection") ||
+         beast::iequals(name, "x-request-deadline-ms") ||
+         (!r.request_id.empty() && beast::iequals(name, "x-request-id")) ||
+         (!r.traceparent.empty() && beast::iequals(name, "traceparent")) ||
+         (!r.body.empty() && beast::iequals(name, "content-type"));
+}
+
+// Text that would end a header line early (request splitting): such a header is not sent.
+bool BreaksLine(std::string_view text) {
+  return text.find_first_of(std::string_view("\r\n\0", 3)) != std::string_view::npos;
+}
+
+void AppendNumber(std::string& out, std::int64_t n) {
+  char digits[24];
+  const auto end = std::to_chars(digits, digits + sizeof digits, n).ptr;
+  out.append(digits, end);
+}
+
+void AppendField(std::string& out, std::string_view name, std::string_view value) {
+  out.append(name).append(": ").append(value).append("\r\n");
+}
+
+// The head of `r` for `to` as HTTP/1.1 keep-alive, appended to `out` (the connection's buffer, so
+// a call allocates nothing here once it has grown): the request line, the caller's headers, Host,
+// X-Request-Id and traceparent when given, the remaining time, Content-Type with a body, and
+// Content-Length as Beast's prepare_payload sets it (a body, or a POST, PUT or OPTIONS).
+void AppendHead(std::string& out, const CallRequest& r, const Endpoint& to, Millis remaining) {
+  out.append(bhttp::to_string(r.method)).append(" ").append(r.target).append(" HTTP/1.1\r\n");
+  for (const auto& [name, value] : r.headers) {
+    if (IsOwnHeader(name, r) || BreaksLine(name) || BreaksLine(value) || name.empty()) continue;
+    AppendField(out, name, value);
   }
-  m.keep_alive(true);
-  m.prepare_payload();
-  return m;
+  out.append("Host: ").append(to.host).append(":");
+  AppendNumber(out, to.port);
+  out.append("\r\n");
+  if (!r.request_id.empty() && !BreaksLine(r.request_id)) {
+    AppendField(out, "X-Request-Id", r.request_id);
+  }
+  if (!r.traceparent.empty() && !BreaksLine(r.traceparent)) {
+    AppendField(out, "traceparent", r.traceparent);
+  }
+  out.append("X-Request-Deadline-Ms: ");
+  AppendNumber(out, std::max<Millis::rep>(remaining.count(), 1));
+  out.append("\r\n");
+  if (!r.body.empty() && !BreaksLine(r.content_type)) {
+    AppendField(out, "Content-Type", r.content_type);
+  }
+  if (!r.body.empty() || r.method == Method::post || r.method == Method::put ||
+      r.method == Method::options) {
+    out.append("Content-Length: ");
+    AppendNumber(out, static_cast<std::int64_t>(r.body.size()));
+    out.append("\r\n");
+  }
+  out.append("\r\n");
 }
 
 }  // namespace
@@ -279,6 +410,9 @@ Client::Client(ClientOptions options, const Clock& clock, metrics::Registry& reg
                                      "Endpoints ejected by the circuit breaker", peer);
   s.connections_opened = &registry.GetCounter("http_client_connections_opened_total",
                                               "Connections opened to a peer", peer);
+  s.connection_waits = &registry.GetCounter(
+      "http_client_connection_waits_total",
+      "Calls that waited for a connection: their loop had max_connections_per_loop open", peer);
   s.latency = &registry.GetHistogram("http_client_request_duration_seconds",
                                      "Calls to a peer, retries included", peer);
   registry.AddGauge(
@@ -291,7 +425,7 @@ Client::Client(ClientOptions options, const Clock& clock, metrics::Registry& reg
 Client::~Client() {
   for (const auto& state : balancer_.Snapshot()) {
     std::lock_guard lock(state->pool_mutex);
-    state->idle.clear();
+    for (auto& pool : state->pools) pool->idle.clear();
   }
 }
 
@@ -304,9 +438,40 @@ asio::awaitable<Client::Attempt> Client::Send(const Pick& pick, const CallReques
                                               Deadline deadline) {
   EndpointState& state = *pick.state;
   const auto executor = co_await asio::this_coro::executor;
-  std::unique_ptr<Connection> conn =
-      Checkout(state, &asio::query(executor, asio::execution::context));
-  if (!conn) {
+  LoopPool* pool = nullptr;
+  {
+    std::lock_guard lock(state.pool_mutex);
+    pool = &PoolOf(state, &asio::query(executor, asio::execution::context));
+  }
+  Slot slot;  // declared before the connection: the connection closes before its slot is freed
+  std::unique_ptr<Connection> conn;
+  Take take = TakeFromPool(state, *pool, options_.max_connections_per_loop, conn, nullptr);
+  if (take == Take::kWait) {
+    // Every connection this loop may have to the endpoint is busy: wait for one (or for a slot)
+    // until the deadline rather than open more.
+    shared_->connection_waits->Add();
+    Waiter waiter(executor);
+    take = TakeFromPool(state, *pool, options_.max_connections_per_loop, conn, &waiter);
+    if (take == Take::kWait) {
+      waiter.timer.expires_at(deadline);
+      co_await waiter.timer.async_wait(kNoThrow);
+      std::lock_guard lock(state.pool_mutex);
+      if (waiter.conn) {
+        conn = std::move(waiter.conn);
+        take = Take::kIdle;
+      } else if (waiter.granted) {
+        take = Take::kSlot;
+      } else {
+        pool->waiters.erase(std::find(pool->waiters.begin(), pool->waiters.end(), &waiter));
+      }
+    }
+    if (take == Take::kWait) {
+      co_return Attempt{Kind::kNoConnection, {}, "every connection of this loop stayed busy"};
+    }
+  }
+  slot.state = &state;
+  slot.pool = pool;
+  if (take == Take::kSlot) {
     conn = std::make_unique<Connection>(executor, shared_);
     const Deadline connect_by = std::min(deadline, SteadyClock::now() + options_.connect_timeout);
     auto [resolve_ec, addresses] = co_await Resolve(executor, state.endpoint, connect_by);
@@ -324,12 +489,13 @@ asio::awaitable<Client::Attempt> Client::Send(const Pick& pick, const CallReques
     conn->Opened();
   }
 
-  Message message = BuildMessage(request);
-  message.set(bhttp::field::host, state.endpoint.host + ":" + std::to_string(state.endpoint.port));
-  const auto remaining = std::chrono::ceil<Millis>(deadline - SteadyClock::now());
-  message.set("X-Request-Deadline-Ms", std::to_string(std::max<Millis::rep>(remaining.count(), 1)));
+  conn->head.clear();
+  AppendHead(conn->head, request, state.endpoint,
+             std::chrono::ceil<Millis>(deadline - SteadyClock::now()));
   conn->stream.expires_at(deadline);
-  auto [write_ec, written] = co_await bhttp::async_write(conn->stream, message, kNoThrow);
+  const std::array<asio::const_buffer, 2> message{asio::buffer(conn->head),
+                                                  asio::buffer(request.body)};
+  auto [write_ec, written] = co_await asio::async_write(conn->stream, message, kNoThrow);
   if (write_ec) {
     co_return Attempt{
         write_ec == beast::error::timeout ? Kind::kTimeout : Kind::kLostBeforeResponse,
@@ -357,8 +523,9 @@ asio::awaitable<Client::Attempt> Client::Send(const Pick& pick, const CallReques
     co_return Attempt{kind, {}, read_ec.message()};  // the connection closes here
   }
   Response response = parser.release();
-  if (response.keep_alive() && conn->buffer.size() == 0) {
-    Release(pick.state, std::move(conn), options_.max_idle_per_endpoint, options_.idle_timeout);
+  if (response.keep_alive() && conn->buffer.size() == 0 &&
+      Release(pick.state, *pool, conn, options_.idle_timeout)) {
+    slot.pool = nullptr;  // the slot went with the connection
   }
   co_return Attempt{Kind::kResponse, std::move(response), {}};
 }
@@ -410,6 +577,7 @@ asio::awaitable<Result<Reply>> Client::Call(CallRequest request) {
     ++attempts;
     a = co_await Send(pick, request, deadline);
     const unsigned status = a.kind == Kind::kResponse ? a.response.result_int() : 0;
+    // kNoConnection is this process's own limit, not the endpoint's failure.
     const bool failed = status >= 500 || a.kind == Kind::kConnectFailed ||
                         a.kind == Kind::kLostBeforeResponse || a.kind == Kind::kLostInResponse ||
                         a.kind == Kind::kTimeout;
@@ -442,6 +610,10 @@ asio::awaitable<Result<Reply>> Client::Call(CallRequest request) {
     case Kind::kTimeout:
       finish(kTimedOut);
       co_return MakeError(Errc::kTimeout, options_.peer + " did not answer within the deadline");
+    case Kind::kNoConnection:
+      finish(kTimedOut);
+      co_return MakeError(Errc::kTimeout, "no connection to " + options_.peer +
+                                              " came free within the deadline (" + a.detail + ")");
     case Kind::kTooLarge:
     case Kind::kMalformed:
       finish(kInvalid);

@@ -8,10 +8,15 @@
 //                                                   .deadline = request.deadline});
 //
 // What a call promises:
-// - Keep-alive pool per endpoint: a connection goes back to the pool only after a complete
-//   response that allows keep-alive; one that broke, timed out or was closed by the peer is
-//   discarded (checked before each reuse); idle ones close after `idle_timeout`. At most
-//   `max_idle_per_endpoint` idle connections are kept per endpoint.
+// - Keep-alive pool per endpoint and event loop: a connection goes back to its loop's pool only
+//   after a complete response that allows keep-alive; one that broke, timed out or was closed by
+//   the peer is discarded (checked before each reuse). A returned connection goes first to a call
+//   of that loop waiting for one, else it waits idle (most recently used first) until
+//   `idle_timeout` closes it: the pool grows to the loop's concurrency and shrinks by time, never
+//   by dropping a healthy connection. A loop opens at most `max_connections_per_loop` connections
+//   to one endpoint (in use, idle or connecting); at that limit a call waits, within its
+//   deadline, for one of them (kTimeout when none comes back in time). Open connections of the
+//   process: at most endpoints × loops × `max_connections_per_loop`.
 // - One deadline per call (the caller's; `default_timeout` when it gives none) bounds resolve,
 //   connect, write, read, backoff and retries together. When it passes the call answers
 //   kTimeout and the connection is closed (never reused half-read). The remaining time goes to the
@@ -70,7 +75,8 @@ struct ClientOptions {
   Millis default_timeout{5000};
   Millis connect_timeout{500};  // per connect, within the deadline: a dead host yields to a retry
   Millis idle_timeout{15000};   // below the server's idle timeout (60 s), so we close first
-  std::size_t max_idle_per_endpoint = 32;
+  // Connections one event loop keeps to one endpoint (in use, idle or connecting).
+  std::size_t max_connections_per_loop = 256;
   std::size_t max_outstanding = 1024;  // calls in flight for the peer
   std::size_t max_response_header_bytes = 16 * 1024;
   std::size_t max_response_body_bytes = 1024 * 1024;

@@ -94,6 +94,8 @@ class Peer {
       o["request_id"] = std::string(r.Header("X-Request-Id"));
       o["body"] = std::string(r.Body());
       o["peer"] = name_;
+      o["injected"] = std::string(r.Header("X-Injected"));
+      o["caller"] = std::string(r.Header("X-Caller"));
       co_return JsonResponse(Status::ok, o);
     });
     router_.Add(Method::get, "/big", RouteOptions{.query = {"bytes"}},
@@ -388,6 +390,111 @@ TEST_F(HttpClientTest, IdleConnectionsCloseAfterTheIdleTimeout) {
   EXPECT_EQ(relay.accepted(), 2);
 }
 
+// `n` calls of GET `target` at once on `loop`; returns how many answered 200.
+int ConcurrentCalls(Client& client, asio::io_context& loop, int n, const std::string& target,
+                    Millis timeout = Millis{5000}) {
+  std::atomic<int> ok{0};
+  testing::Counter finished;
+  auto one = [](Client& client, std::string target, Millis timeout, std::atomic<int>& ok,
+                testing::Counter& finished) -> asio::awaitable<void> {
+    const auto reply = co_await client.Call(Get(std::move(target), timeout));
+    if (reply.ok() && reply->response.result_int() == 200) ++ok;
+    finished.Add();
+  };
+  for (int i = 0; i < n; ++i) {
+    asio::co_spawn(loop, one(client, target, timeout, ok, finished), asio::detached);
+  }
+  EXPECT_TRUE(finished.WaitFor(n, std::chrono::seconds{30}));
+  return ok.load();
+}
+
+// The pool of one loop grows to the loop's concurrency and keeps it: bursts of concurrent calls
+// and sequential calls after them open no connection beyond the largest burst, however many
+// idle connections another loop holds to the same endpoint.
+TEST_F(HttpClientTest, ALoopOpensNoMoreConnectionsThanItsConcurrencyAcrossBursts) {
+  Peer peer("a");
+  Relay relay(peer.port(), Relay::Mode::kForward);
+  Make().endpoints().Update({relay.endpoint("a")});
+  constexpr int kOtherLoop = 40;
+  constexpr int kBurst = 48;
+  EXPECT_EQ(ConcurrentCalls(*client, second.context(), kOtherLoop, "/slow?ms=50"), kOtherLoop);
+  const int other = relay.accepted();
+  EXPECT_LE(other, kOtherLoop);
+  for (int round = 0; round < 10; ++round) {
+    EXPECT_EQ(ConcurrentCalls(*client, loop.context(), kBurst, "/slow?ms=20"), kBurst);
+  }
+  for (int i = 0; i < 100; ++i) {
+    const auto reply = Call(Get("/ok"));
+    ASSERT_TRUE(reply.ok()) << reply.error().message;
+  }
+  EXPECT_EQ(peer.slow_.load(), kOtherLoop + 10 * kBurst);
+  EXPECT_EQ(peer.ok_.load(), 100);
+  EXPECT_LE(relay.accepted(), other + kBurst) << "connections were opened per call, not reused";
+  EXPECT_EQ(Metric(registry, "http_client_connections_opened_total{peer=\"test\"}"),
+            static_cast<std::uint64_t>(relay.accepted()));
+  EXPECT_EQ(client->open_connections(), static_cast<std::size_t>(relay.accepted()))
+      << "every connection opened is still pooled (the idle timeout is 15 s)";
+}
+
+TEST_F(HttpClientTest, ALoopAtItsConnectionLimitWaitsForAConnectionInsteadOfOpeningOne) {
+  Peer peer("a");
+  Relay relay(peer.port(), Relay::Mode::kForward);
+  ClientOptions options;
+  options.max_connections_per_loop = 4;
+  Make(options).endpoints().Update({relay.endpoint("a")});
+  EXPECT_EQ(ConcurrentCalls(*client, loop.context(), 20, "/slow?ms=30"), 20);
+  EXPECT_EQ(peer.slow_.load(), 20);
+  EXPECT_EQ(relay.accepted(), 4);
+  EXPECT_EQ(client->open_connections(), 4U);
+  EXPECT_EQ(Metric(registry, "http_client_connection_waits_total{peer=\"test\"}"), 16U);
+  // Another loop has a limit of its own.
+  EXPECT_EQ(ConcurrentCalls(*client, second.context(), 6, "/slow?ms=30"), 6);
+  EXPECT_EQ(relay.accepted(), 8);
+}
+
+// A waiting call ends at its deadline (a timeout that does not count against the endpoint), and
+// a connection that is closed instead of returned hands its slot to the next waiting call.
+TEST_F(HttpClientTest, AWaitForAConnectionEndsAtTheDeadlineOrWithTheSlotOfAClosedOne) {
+  Peer peer("a");
+  Relay relay(peer.port(), Relay::Mode::kForward);
+  ClientOptions options;
+  options.max_connections_per_loop = 1;
+  options.breaker.consecutive_failures = 1;
+  Make(options).endpoints().Update({relay.endpoint("a")});
+
+  std::promise<Result<Reply>> slow, waiting;
+  auto call = [](Client& client, CallRequest r,
+                 std::promise<Result<Reply>>& out) -> asio::awaitable<void> {
+    auto reply = co_await client.Call(std::move(r));
+    out.set_value(std::move(reply));
+  };
+  asio::co_spawn(loop.context(), call(*client, Get("/slow?ms=400"), slow), asio::detached);
+  asio::co_spawn(loop.context(), call(*client, Get("/ok", Millis{100}), waiting), asio::detached);
+  const auto late = waiting.get_future().get();
+  ASSERT_FALSE(late.ok());
+  EXPECT_EQ(late.error().code, Errc::kTimeout);
+  EXPECT_EQ(peer.ok_.load(), 0);
+  const auto answered = slow.get_future().get();
+  ASSERT_TRUE(answered.ok()) << answered.error().message;
+  EXPECT_EQ(client->RetryAfter(), Millis{0}) << "our own wait ejected the endpoint";
+  EXPECT_EQ(relay.accepted(), 1);
+
+  // The holder times out (its connection is closed, never reused half-read): the waiting call
+  // gets its slot and opens a new connection.
+  std::promise<Result<Reply>> cut, next;
+  asio::co_spawn(loop.context(), call(*client, Get("/slow?ms=400", Millis{100}), cut),
+                 asio::detached);
+  asio::co_spawn(loop.context(), call(*client, Get("/ok"), next), asio::detached);
+  const auto timed_out = cut.get_future().get();
+  ASSERT_FALSE(timed_out.ok());
+  EXPECT_EQ(timed_out.error().code, Errc::kTimeout);
+  const auto served = next.get_future().get();
+  ASSERT_TRUE(served.ok()) << served.error().message;
+  EXPECT_EQ(served->response.body(), "ok:a");
+  EXPECT_EQ(relay.accepted(), 2);
+  EXPECT_EQ(client->open_connections(), 1U);
+}
+
 TEST_F(HttpClientTest, ASlowPeerTimesOutAtTheDeadlineAndItsConnectionIsNotReused) {
   Peer peer("a");
   Relay relay(peer.port(), Relay::Mode::kForward);
@@ -425,6 +532,33 @@ TEST_F(HttpClientTest, TheRemainingTimeTheTraceAndTheRequestIdGoToThePeer) {
             "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01");
   EXPECT_EQ(echo.at("request_id").as_string(), "req-42");
   EXPECT_EQ(echo.at("body").as_string(), R"({"x":1})");
+}
+
+// The head the client writes itself: the caller's headers cannot replace its framing, Host or
+// remaining time, nor add a line of their own.
+TEST_F(HttpClientTest, TheCallersHeadersCannotChangeTheFramingOrSplitTheRequest) {
+  Peer peer("a");
+  Relay relay(peer.port(), Relay::Mode::kForward);
+  Make().endpoints().Update({relay.endpoint("a")});
+  CallRequest r = Post("/echo", R"({"n":1})");
+  r.headers = {{"Content-Length", "2"},
+               {"Host", "elsewhere.example"},
+               {"X-Request-Deadline-Ms", "999999"},
+               {"X-Caller", "kept"},
+               {"X-Split", "x\r\nX-Injected: yes"},
+               {"X-Injected\r\nX-Other", "yes"}};
+  for (int i = 0; i < 2; ++i) {  // the second on the same connection: the framing held
+    const auto reply = Call(r);
+    ASSERT_TRUE(reply.ok()) << reply.error().message;
+    ASSERT_EQ(reply->response.result_int(), 200U) << reply->response.body();
+    const auto echo = boost::json::parse(reply->response.body()).as_object();
+    EXPECT_EQ(echo.at("body").as_string(), R"({"n":1})");
+    EXPECT_EQ(echo.at("caller").as_string(), "kept");
+    EXPECT_EQ(echo.at("injected").as_string(), "");
+    EXPECT_LE(std::stoi(std::string(echo.at("deadline_ms").as_string())), 5000);
+  }
+  EXPECT_EQ(peer.echo_.load(), 2);
+  EXPECT_EQ(relay.accepted(), 1);
 }
 
 TEST_F(HttpClientTest, ACallIsRetriedOnAnotherEndpointAfterConnectionRefused) {

@@ -10,6 +10,7 @@
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/http/buffer_body.hpp>
+#include <iterator>
 #include <memory>
 
 #include "auth/internal_identity.hpp"
@@ -71,6 +72,8 @@ Response Unavailable(const Error& error, Millis retry_after) {
 
 void CopyRequestHeaders(const http::Request& req,
                         std::vector<std::pair<std::string, std::string>>& out) {
+  out.reserve(out.size() + static_cast<std::size_t>(std::distance(req.raw.begin(), req.raw.end())) +
+              2);  // and the identity and X-Forwarded-For (AddIdentity)
   for (const auto& field : req.raw) {
     const std::string_view name = field.name_string();
     if (IsHopByHop(name) || IsStrippedRequestHeader(name) || IEquals(name, "content-type") ||
@@ -104,7 +107,7 @@ asio::awaitable<Response> Forward(ProxyTarget& target, const auth::Keyring& keys
   client::CallRequest call;
   call.method = req.raw.method();
   call.target = std::string(req.raw.target());
-  call.body = req.raw.body();
+  call.body = std::move(req.raw.body());  // the server has no use for it after the handler
   call.content_type = std::string(req.Header("Content-Type"));
   CopyRequestHeaders(req, call.headers);
   AddIdentity(req, keys, clock, call.headers);
@@ -117,10 +120,15 @@ asio::awaitable<Response> Forward(ProxyTarget& target, const auth::Keyring& keys
     spdlog::debug("rid={} {}: {}", req.request_id, target.service, reply.error().message);
     co_return Unavailable(reply.error(), target.client.RetryAfter());
   }
-  client::Response& upstream = reply->response;
-  Response res{upstream.result(), 11};
-  CopyResponseHeaders(upstream, res);
-  res.body() = std::move(upstream.body());
+  // The service's answer itself goes back (no header or body copied), without the headers that
+  // are each hop's own (the server sets framing, keep-alive, X-Request-Id and traceparent).
+  Response res = std::move(reply->response);
+  for (auto it = res.begin(); it != res.end();) {
+    const std::string_view name = it->name_string();
+    it = IsHopByHop(name) || IsOwnResponseHeader(name) ? res.erase(it) : std::next(it);
+  }
+  res.version(11);
+  res.reason({});  // the standard phrase of the status, not the service's
   res.prepare_payload();
   co_return res;
 }
