@@ -39,13 +39,6 @@ using http::Request;
 using http::Response;
 using SteadyClock = std::chrono::steady_clock;
 
-class NoAuthentication final : public http::Authenticator {
- public:
-  Result<auth::Identity> Authenticate(std::string_view) const override {
-    return MakeError(Errc::kUnauthenticated, "no tokens here");
-  }
-};
-
 // The routes the HTTP bindings call, each answering a body of the real route's shape, on a real
 // server. Records the X-Request-Deadline-Ms of every request it receives.
 class RecordingPeer {
@@ -110,7 +103,7 @@ class RecordingPeer {
   }
 
   http::Router router_;
-  NoAuthentication auth_;
+  http::NoMemberIdentities auth_;
   metrics::Registry registry_;
   mutable std::mutex mutex_;
   std::vector<std::string> deadlines_;

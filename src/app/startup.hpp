@@ -72,14 +72,6 @@ void RegisterStreamSubscriptionMetrics(metrics::Registry& metrics,
                                        const events::redis_streams::RedisStreamsEventBus& bus,
                                        const events::Subscription& subscription);
 
-// The admin listener never authenticates members: /metrics checks its own operator token.
-class NoMemberIdentities final : public http::Authenticator {
- public:
-  Result<auth::Identity> Authenticate(std::string_view) const override {
-    return MakeError(Errc::kUnauthenticated, "no member tokens here");
-  }
-};
-
 // The admin listener (GET /metrics, ops.metrics_token) on server.admin_host:admin_port with a
 // thread of its own, as every root has it (none when server.admin_port is -1). Open() binds it;
 // Start() serves; Stop() (idempotent, also the destructor) drains it. Used by the service and the
@@ -94,7 +86,7 @@ class AdminListener {
   void Stop();
 
  private:
-  NoMemberIdentities no_member_identities_;
+  http::NoMemberIdentities no_member_identities_;  // /metrics checks its own token
   http::Router router_;
   std::unique_ptr<http::Server> server_;
   std::thread thread_;

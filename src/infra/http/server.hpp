@@ -62,6 +62,15 @@ class Authenticator {
   virtual Result<auth::Identity> Authenticate(std::string_view bearer_token) const = 0;
 };
 
+// A listener that serves no member (the admin listener, whose /metrics checks its own operator
+// token; a test's stand-in peer): every credential is refused, so member routes answer 401.
+class NoMemberIdentities final : public Authenticator {
+ public:
+  Result<auth::Identity> Authenticate(std::string_view) const override {
+    return MakeError(Errc::kUnauthenticated, "no member tokens here");
+  }
+};
+
 // Admission control before a route's handler (the gateway's rate limits, issue 15): asked once
 // per request, after its credential was read (Request::identity set when it was valid; an invalid
 // one is refused after the gate, so it counts too) and before the route's own checks. Routes with

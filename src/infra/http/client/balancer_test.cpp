@@ -226,6 +226,19 @@ TEST(Balancer, AnAffinityKeyStaysOnOneEndpointAndEveryBalancerAgreesWhichOne) {
   }
 }
 
+// Every key placed on `gone` before has moved, and every other key stayed where it was.
+void ExpectOnlyTheKeysOfMoved(const std::map<std::uint64_t, std::string>& before,
+                              const std::map<std::uint64_t, std::string>& after,
+                              const std::string& gone) {
+  for (const auto& [key, id] : before) {
+    if (id == gone) {
+      EXPECT_NE(after.at(key), gone);
+    } else {
+      EXPECT_EQ(after.at(key), id) << "key " << key << " moved";
+    }
+  }
+}
+
 TEST(Balancer, WhenAnEndpointGoesOrIsEjectedOnlyItsKeysMove) {
   FakeClock clock;
   Balancer b(clock, Breaker());
@@ -234,14 +247,7 @@ TEST(Balancer, WhenAnEndpointGoesOrIsEjectedOnlyItsKeysMove) {
 
   // b leaves the set: its keys spread over a and c, every other key stays.
   b.Update({{"a", "127.0.0.1", 1}, {"c", "127.0.0.1", 3}});
-  const auto without_b = Placement(b);
-  for (const auto& [key, id] : before) {
-    if (id == "b") {
-      EXPECT_NE(without_b.at(key), "b");
-    } else {
-      EXPECT_EQ(without_b.at(key), id) << "key " << key << " moved";
-    }
-  }
+  ExpectOnlyTheKeysOfMoved(before, Placement(b), "b");
 
   // Back again: every key returns to where it was.
   b.Update(Three());
@@ -254,14 +260,7 @@ TEST(Balancer, WhenAnEndpointGoesOrIsEjectedOnlyItsKeysMove) {
   }
   ASSERT_NE(on_a, 0u);
   for (int i = 0; i < 3; ++i) b.Finish(b.Choose({}, on_a), true);
-  const auto while_ejected = Placement(b);
-  for (const auto& [key, id] : before) {
-    if (id == "a") {
-      EXPECT_NE(while_ejected.at(key), "a");
-    } else {
-      EXPECT_EQ(while_ejected.at(key), id) << "key " << key << " moved";
-    }
-  }
+  ExpectOnlyTheKeysOfMoved(before, Placement(b), "a");
   clock.Advance(std::chrono::milliseconds(1000));
   const Pick probe = b.Choose({}, on_a);
   ASSERT_TRUE(probe.state);

@@ -45,13 +45,6 @@ using tcp = asio::ip::tcp;
 using SteadyClock = std::chrono::steady_clock;
 constexpr auto kNoThrow = asio::as_tuple(asio::use_awaitable);
 
-class NoAuthentication final : public Authenticator {
- public:
-  Result<auth::Identity> Authenticate(std::string_view) const override {
-    return MakeError(Errc::kUnauthenticated, "no tokens here");
-  }
-};
-
 asio::awaitable<void> Pause(std::chrono::milliseconds d) {
   const auto executor = co_await asio::this_coro::executor;
   asio::steady_timer timer(executor, d);
@@ -129,7 +122,7 @@ class Peer {
  private:
   std::string name_;
   Router router_;
-  NoAuthentication auth_;
+  http::NoMemberIdentities auth_;
   metrics::Registry registry_;
   std::atomic<bool> failing_{true};
   std::unique_ptr<Server> server_;
