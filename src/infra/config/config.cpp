@@ -326,6 +326,8 @@ const FieldSpec kFields[] = {
          "A payment still in flight this long (its process died or its database went away mid-payment) is settled from the provider's record: completed or refunded."),
   RM_INT(checkout.idempotency_ttl_s, 60, 2'592'000,
          "How long an Idempotency-Key is remembered after its purchase settled."),
+  RM_INT(checkout.sold_out_recheck_ms, 0, 10'000,
+         "With Redis admission: how long a product Redis showed sold out is answered sold out from memory, without a round trip (units given back on another instance are sold after at most this long; 0 = ask Redis every time)."),
   RM_DATABASE(orders),
   RM_INT(orders.ship_after_s, 0, 31'536'000, "Paid orders ship after this many seconds."),
   RM_INT(orders.deliver_after_s, 0, 31'536'000, "Shipped orders are delivered after this many seconds."),

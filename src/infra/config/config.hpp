@@ -122,6 +122,7 @@ struct CheckoutConfig {
   int reconcile_interval_s = 60;   // How often the stock invariant is checked.
   int stale_payment_after_s = 60;  // A payment in flight this long is settled from the provider.
   int idempotency_ttl_s = 86400;   // How long a settled purchase's Idempotency-Key is remembered.
+  int sold_out_recheck_ms = 100;   // Redis admission: sold out answered from memory this long.
 };
 
 // Order lifecycle (docs/orders.md). Each delay counts from the previous transition.

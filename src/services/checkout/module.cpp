@@ -111,7 +111,10 @@ CheckoutModule::Stores CheckoutModule::OpenStores(const config::Config& config,
   }
   if (redis != nullptr) {
     auto shared = std::make_unique<RedisAdmission>(
-        redis->client(), metrics, RedisAdmissionOptions{.prefix = redis->prefix()});
+        redis->client(), metrics,
+        RedisAdmissionOptions{
+            .prefix = redis->prefix(),
+            .sold_out_recheck = std::chrono::milliseconds(config.checkout.sold_out_recheck_ms)});
     // (The adapter registers its own counters, notifications lost included.)
     stores.redis_admission = shared.get();
     stores.admission = std::move(shared);

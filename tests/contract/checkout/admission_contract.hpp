@@ -128,6 +128,41 @@ TEST_P(AdmissionContract, AWithdrawalGivesUnitsAndKeyBack) {
   EXPECT_TRUE(Await(a_->Admit(7, line, "")).status.ok()) << "the member's unit came back too";
 }
 
+TEST_P(AdmissionContract, SoldOutIsAnsweredBeforeTheMembersLimit) {
+  Stock(*a_, 1);
+  ASSERT_TRUE(Await(a_->Admit(7, Line(*a_, 1, 1), "")).status.ok());
+  a_->Settle(Line(*a_, 1, 1));
+  EXPECT_EQ(Await(a_->Admit(7, Line(*a_, 1, 1), "")).status.error().code, Errc::kSoldOut)
+      << "nothing is left for anyone: that comes before this member's limit";
+  Stock(*a_, 1);
+  EXPECT_EQ(Await(a_->Admit(7, Line(*a_, 1, 1), "")).status.error().code,
+            Errc::kPurchaseLimitReached);
+}
+
+TEST_P(AdmissionContract, UnitsGivenBackAfterASoldOutAnswerAreAdmittedOnEveryInstance) {
+  Stock(*a_, 1);
+  Admission& b = fixture_->Open();
+  const auto line = Line(*a_, 1, 1);
+  ASSERT_TRUE(Await(a_->Admit(7, line, "")).status.ok());
+  a_->Settle(line);
+  ASSERT_EQ(Await(a_->Admit(8, Line(*a_, 1, 1), "")).status.error().code, Errc::kSoldOut);
+  ASSERT_EQ(Await(b.Admit(8, Line(b, 1, 1), "")).status.error().code, Errc::kSoldOut);
+  // This instance gives the unit back: admitted here, and on the other once it saw the counters.
+  a_->BeginReturn();
+  a_->Return(7, line);
+  a_->EndReturn();
+  fixture_->Sync();
+  EXPECT_TRUE(Await(b.Admit(8, Line(b, 1, 1), "")).status.ok());
+  b.Settle(Line(b, 1, 1));
+  ASSERT_EQ(Await(a_->Admit(9, Line(*a_, 1, 1), "")).status.error().code, Errc::kSoldOut);
+  // The other instance gives it back: admitted here too.
+  b.BeginReturn();
+  b.Return(8, Line(b, 1, 1));
+  b.EndReturn();
+  fixture_->Sync();
+  EXPECT_TRUE(Await(a_->Admit(9, Line(*a_, 1, 1), "")).status.ok());
+}
+
 TEST_P(AdmissionContract, AUsedKeyAdmitsNothingAgainOnAnyInstance) {
   Stock(*a_, 10);
   Admission& b = fixture_->Open();

@@ -4,6 +4,9 @@ namespace rocketmart::checkout {
 
 Status AdmissionCounter::Admit(std::int64_t member_id, std::int64_t quantity,
                                std::int64_t per_member_limit) {
+  // Sold out is everyone's answer, so it comes first and takes no lock: a sold-out storm costs
+  // one atomic load per attempt.
+  if (available_.load(std::memory_order_acquire) <= 0) return MakeError(Errc::kSoldOut, "sold out");
   std::lock_guard lock(members_mutex_);
   auto it = member_units_.find(member_id);
   const std::int64_t owned = it == member_units_.end() ? 0 : it->second;

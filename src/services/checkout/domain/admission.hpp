@@ -2,7 +2,7 @@
 // member holds or paid — with the rules of admission and no I/O. The in-memory Admission adapter
 // keeps one per product (adapters/in_memory_admission).
 //
-// Admit() answers the per-member limit and the stock question in one step (check and decrement
+// Admit() answers the stock question and the per-member limit in one step (check and decrement
 // together), so a sold-out storm is answered from memory. It is a filter, not the truth: the
 // durable hold's guarded UPDATE decides, and a hold that fails there gives its admission back.
 // Admitted units are "in flight" until Settle() (the hold committed) or Withdraw(); a rebuild
@@ -26,8 +26,8 @@ class AdmissionCounter {
  public:
   explicit AdmissionCounter(std::int64_t available = 0) : available_(available) {}
 
-  // Order of answers: per-member limit, then sold out / insufficient stock. A refusal changes
-  // nothing.
+  // Order of answers: sold out, then the per-member limit, then insufficient stock. A refusal
+  // changes nothing.
   Status Admit(std::int64_t member_id, std::int64_t quantity, std::int64_t per_member_limit);
   // An admitted line reached the database.
   void Settle() { in_flight_.fetch_sub(1, std::memory_order_acq_rel); }

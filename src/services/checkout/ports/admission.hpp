@@ -6,10 +6,15 @@
 //
 // Admission is a filter, not the truth: HoldStore's guarded UPDATEs decide, and a purchase the
 // database refuses gives its admission back. What the filter promises:
-//  - Admit is one atomic step for all lines of a purchase: per line the member's units + q within
-//    the line's limit, then stock >= q, decremented together; all lines or none. Parallel callers,
-//    on any number of instances, are never admitted past the stock nor past a member's limit.
-//  - A refusal changes nothing. A refusal costs no I/O in the in-memory adapter.
+//  - Admit is one atomic step for all lines of a purchase: per line, in line order, stock > 0
+//    (else sold out), the member's units + q within the line's limit, then stock >= q; decremented
+//    together; all lines or none. Parallel callers, on any number of instances, are never admitted
+//    past the stock nor past a member's limit.
+//  - A refusal changes nothing. A refusal costs no I/O in the in-memory adapter. A shared adapter
+//    answers "sold out" from memory for a short while after the shared counters showed the first
+//    line's product sold out (docs/adr/0047): units given back on another instance are admitted
+//    here once that while is over (or sooner, when this instance sees the counters again); units
+//    given back here are admitted at once.
 //  - Keys: a key is "used" from the moment a request with it is admitted (or claims it, paying a
 //    hold) until it is released (the request left no record) or forgotten (with its record).
 //    KeyUsed tells whether a member's key may have a durable record: if not, the caller need not

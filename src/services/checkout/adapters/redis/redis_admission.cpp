@@ -115,9 +115,9 @@ for i = 1, n do
   if v[2] ~= ep then return {-1} end
   local avail, q = tonumber(v[1]), tonumber(ARGV[a + 1])
   out[i + 1] = avail
+  if avail <= 0 then out[1] = 2 return out end
   local owned = tonumber(redis.call('HGET', KEYS[k + 2], member) or '0')
   if owned + q > tonumber(ARGV[a + 2]) then out[1] = 1 return out end
-  if avail <= 0 then out[1] = 2 return out end
   if avail < q then out[1] = 3 return out end
 end
 if kf ~= '' and redis.call('SADD', KEYS[2], kf) == 0 then out[1] = 4 return out end
@@ -301,6 +301,7 @@ class AdmissionSlot final : public ProductCounter {
   // True when the value shown changed (or was unknown).
   bool Seen(std::int64_t a) {
     if (a < 0) return false;
+    if (a > 0) InStock();
     const bool changed = available.exchange(a, std::memory_order_relaxed) != a ||
                          !known.load(std::memory_order_acquire);
     known.store(true, std::memory_order_release);
@@ -308,7 +309,30 @@ class AdmissionSlot final : public ProductCounter {
   }
   // A give-back this instance sends: shown at once (a cancel's unit is visible to the member who
   // cancelled before Redis answers); the script's reply then sets the value Redis has.
-  void GivenBack(std::int64_t units) { available.fetch_add(units, std::memory_order_relaxed); }
+  void GivenBack(std::int64_t units) {
+    available.fetch_add(units, std::memory_order_relaxed);
+    InStock();
+  }
+
+  // The sold-out mark (see the header). `stock_seen` moves whenever stock is seen or given back,
+  // so a sold-out reply to a script sent before that cannot set the mark after it.
+  bool SoldOutAt(std::int64_t now_us) const {
+    return now_us < sold_out_until_us.load(std::memory_order_acquire);
+  }
+  std::uint64_t StockSeen() const { return stock_seen.load(std::memory_order_acquire); }
+  void MarkSoldOut(std::uint64_t stock_seen_before, std::int64_t until_us) {
+    if (stock_seen.load(std::memory_order_acquire) != stock_seen_before) return;
+    sold_out_until_us.store(until_us, std::memory_order_release);
+    // InStock may have run between the check and the store: it bumped the count first, so
+    // seeing it here undoes the mark; a later InStock clears it itself.
+    if (stock_seen.load(std::memory_order_acquire) != stock_seen_before) {
+      sold_out_until_us.store(0, std::memory_order_release);
+    }
+  }
+  void InStock() {
+    stock_seen.fetch_add(1, std::memory_order_acq_rel);
+    sold_out_until_us.store(0, std::memory_order_release);
+  }
 
   const void* const owner;  // the adapter's shared state it belongs to
 
@@ -320,12 +344,15 @@ class AdmissionSlot final : public ProductCounter {
   std::atomic<std::int64_t> available{0};
   std::atomic<bool> known{false};  // a reply has shown the counter's value
   FlightCount flight;
+  std::atomic<std::int64_t> sold_out_until_us{0};  // clock micros; 0: not marked
+  std::atomic<std::uint64_t> stock_seen{0};
 };
 
 struct RedisAdmission::Shared {
   Shared(redis::Client& c, metrics::Registry& metrics, RedisAdmissionOptions o)
       : client(c),
         options(std::move(o)),
+        clock(options.clock != nullptr ? *options.clock : system_clock),
         base(options.prefix + "adm:"),
         epoch(base + "epoch"),
         rgen(base + "rgen"),
@@ -441,8 +468,15 @@ struct RedisAdmission::Shared {
     Send(self, std::move(conn), std::make_shared<Notification>(std::move(n)), false);
   }
 
+  std::int64_t NowMicros() const {
+    return std::chrono::duration_cast<std::chrono::microseconds>(clock.Now().time_since_epoch())
+        .count();
+  }
+
   redis::Client& client;
   const RedisAdmissionOptions options;
+  SystemClock system_clock;
+  const Clock& clock;
   const std::string base, epoch, rgen, returns, keys;
   std::string instance;
   std::mutex rng_mutex;
@@ -541,8 +575,19 @@ asio::awaitable<AdmitAnswer> RedisAdmission::Admit(std::int64_t member_id,
                                                    std::span<const AdmissionLine> lines,
                                                    std::string_view key) {
   Shared& s = *shared_;
+  // The first line's product was sold out a moment ago: the script would answer that first.
+  const bool recheck = s.options.sold_out_recheck.count() > 0;
+  std::int64_t now_us = 0;
+  if (recheck && !lines.empty()) {
+    now_us = s.NowMicros();
+    if (s.Own(lines.front().counter).SoldOutAt(now_us)) {
+      co_return AdmitAnswer{MakeError(Errc::kSoldOut, "sold out")};
+    }
+  }
   std::vector<AdmissionSlot*> slots;
   slots.reserve(lines.size());
+  std::vector<std::uint64_t> stock_seen;
+  if (recheck) stock_seen.reserve(lines.size());
   std::vector<std::string> keys;
   keys.reserve(2 + 3 * lines.size());
   keys.push_back(s.epoch);
@@ -556,6 +601,7 @@ asio::awaitable<AdmitAnswer> RedisAdmission::Admit(std::int64_t member_id,
   for (const AdmissionLine& line : lines) {
     AdmissionSlot& slot = s.Own(line.counter);
     slots.push_back(&slot);
+    if (recheck) stock_seen.push_back(slot.StockSeen());
     // Counted before the script runs: the count it writes includes this admission.
     const FlightCount::Value v = slot.flight.Add();
     keys.push_back(slot.p);
@@ -584,8 +630,16 @@ asio::awaitable<AdmitAnswer> RedisAdmission::Admit(std::int64_t member_id,
     case 1:
       co_return AdmitAnswer{
           MakeError(Errc::kPurchaseLimitReached, "the per-member limit of this sale is reached")};
-    case 2:
+    case 2: {
+      // The script stops at the sold-out line: its figure is the reply's last element.
+      const std::size_t line = reply->elements.size() - 2;
+      if (recheck && line < slots.size()) {
+        const auto recheck_us =
+            std::chrono::duration_cast<std::chrono::microseconds>(s.options.sold_out_recheck);
+        slots[line]->MarkSoldOut(stock_seen[line], now_us + recheck_us.count());
+      }
       co_return AdmitAnswer{MakeError(Errc::kSoldOut, "sold out")};
+    }
     case 3:
       co_return AdmitAnswer{MakeError(Errc::kInsufficientStock, "fewer units left than requested")};
     case 4:

@@ -35,6 +35,13 @@
 // off), never admits without the filter. Notifications are sent without waiting and retried a few
 // times; one that is lost leaves a drift the next rebuild repairs.
 //
+// Sold out from memory: once a reply showed a product's counter at 0 or below, an Admit whose first
+// line is that product answers kSoldOut without a round trip for options.sold_out_recheck. The
+// script answers sold out before anything else of a line, so the answer is the one it would give
+// for the state it last saw; a give-back on another instance is admitted here after at most that
+// while (or at the next reply or 500 ms refresh that shows stock), one of this instance's own at
+// once.
+//
 // Counter(id).Available() is the last value a script reply showed this instance (for display).
 // Thread-safe.
 #pragma once
@@ -45,6 +52,7 @@
 #include <memory>
 #include <string>
 
+#include "core/clock.hpp"
 #include "infra/metrics/metrics.hpp"
 #include "infra/redis/client.hpp"
 #include "services/checkout/ports/admission.hpp"
@@ -57,6 +65,11 @@ struct RedisAdmissionOptions {
   std::chrono::milliseconds in_flight_deadline{30'000};
   int notify_attempts = 4;  // sends of one notification before it is given up (counted)
   std::chrono::milliseconds notify_retry{100};  // first pause between sends; doubles
+  // How long a product the counters showed sold out is answered "sold out" from memory, without
+  // a round trip (docs/adr/0047); 0: every attempt asks Redis. Units given back by this instance
+  // end it at once, and so does any reply or refresh that shows stock.
+  std::chrono::milliseconds sold_out_recheck{100};
+  const Clock* clock = nullptr;  // nullptr: the system clock
 };
 
 class RedisAdmission final : public Admission {

@@ -45,6 +45,7 @@
 #include "support/local_redis.hpp"
 #include "support/run_await.hpp"
 #include "support/temp_dir.hpp"
+#include "support/wait.hpp"
 
 namespace rocketmart::checkout {
 namespace {
@@ -577,6 +578,89 @@ TEST_F(RedisAdmissionBattery, D1RedisStoppedUnderLoadFailsFastAndSalesResumeAfte
       tally_.UnavailableMs(1.0), to_resume);
 }
 
+// How many EVALSHA calls the server has answered (INFO commandstats).
+std::int64_t EvalshaCalls(redis::Client& client) {
+  const redis::ReplyResult info = client.CommandSync({"INFO", "commandstats"});
+  if (!info.ok() || info->is_error()) return -1;
+  const auto at = info->str.find("cmdstat_evalsha:calls=");
+  if (at == std::string::npos) return 0;
+  return std::stoll(info->str.substr(at + std::string_view("cmdstat_evalsha:calls=").size()));
+}
+
+// docs/adr/0047: a sold-out answer is repeated from memory for sold_out_recheck, so a sold-out
+// storm costs no round trip; units another instance gives back meanwhile are sold once it is over.
+TEST(RedisAdmissionSoldOutMark, ASoldOutProductIsAnsweredFromMemoryUntilTheRecheck) {
+  for (const auto recheck : {std::chrono::milliseconds(100), std::chrono::milliseconds(0)}) {
+    SCOPED_TRACE(recheck.count());
+    LocalRedis& server = rocketmart::testing::SharedLocalRedis();
+    FakeClock clock;
+    const std::string prefix = rocketmart::testing::NewKeyPrefix();
+    redis::IoThread loop("mark-loop");
+    redis::Client client({loop.executor()}, redis::ParseEndpoint(server.tcp_url()).value());
+    metrics::Registry metrics;
+    RedisAdmission a(
+        client, metrics,
+        RedisAdmissionOptions{.prefix = prefix, .sold_out_recheck = recheck, .clock = &clock});
+    RedisAdmission b(
+        client, metrics,
+        RedisAdmissionOptions{.prefix = prefix, .sold_out_recheck = recheck, .clock = &clock});
+    ASSERT_TRUE(RunAwait(a.Start()).ok());
+    auto token = RunAwait(a.BeginRebuild(a.Counter(kProduct)));
+    ASSERT_TRUE(token.has_value());
+    ASSERT_TRUE(
+        RunAwait(a.FinishRebuild(a.Counter(kProduct), *token, StockSnapshot{kProduct, 1, {}})));
+    const std::array<AdmissionLine, 1> line_a{AdmissionLine{&a.Counter(kProduct), 1, 1}};
+    const std::array<AdmissionLine, 1> line_b{AdmissionLine{&b.Counter(kProduct), 1, 1}};
+    ASSERT_TRUE(RunAwait(b.Admit(7, line_b, "")).status.ok());
+    b.Settle(line_b);
+    ASSERT_EQ(RunAwait(a.Admit(8, line_a, "")).status.error().code, Errc::kSoldOut);
+
+    // The other instance gives its unit back; this one has not seen the counters since.
+    b.BeginReturn();
+    b.Return(7, line_b);
+    b.EndReturn();
+    ASSERT_TRUE(rocketmart::testing::WaitUntil([&] { return b.notifications_pending() == 0; }));
+    const std::int64_t calls_before = EvalshaCalls(client);
+    const AdmitAnswer within = RunAwait(a.Admit(8, line_a, ""));
+    const std::int64_t calls_within = EvalshaCalls(client) - calls_before;
+    if (recheck.count() > 0) {
+      EXPECT_EQ(within.status.error().code, Errc::kSoldOut) << "answered from memory";
+      EXPECT_EQ(calls_within, 0) << "no script ran for it";
+      clock.Advance(recheck - std::chrono::milliseconds(1));
+      EXPECT_EQ(RunAwait(a.Admit(8, line_a, "")).status.error().code, Errc::kSoldOut);
+      EXPECT_EQ(EvalshaCalls(client) - calls_before, 0);
+      clock.Advance(std::chrono::milliseconds(1));
+      EXPECT_TRUE(RunAwait(a.Admit(8, line_a, "")).status.ok()) << "the recheck sees the unit";
+    } else {
+      EXPECT_TRUE(within.status.ok()) << "without the mark every attempt asks redis";
+      EXPECT_EQ(calls_within, 1);
+    }
+  }
+}
+
+TEST(RedisAdmissionSoldOutMark, UnitsThisInstanceGivesBackEndTheMarkAtOnce) {
+  LocalRedis& server = rocketmart::testing::SharedLocalRedis();
+  FakeClock clock;
+  redis::IoThread loop("mark-loop");
+  redis::Client client({loop.executor()}, redis::ParseEndpoint(server.tcp_url()).value());
+  metrics::Registry metrics;
+  RedisAdmission a(client, metrics,
+                   RedisAdmissionOptions{.prefix = rocketmart::testing::NewKeyPrefix(),
+                                         .sold_out_recheck = std::chrono::seconds(10),
+                                         .clock = &clock});
+  ASSERT_TRUE(RunAwait(a.Start()).ok());
+  auto token = RunAwait(a.BeginRebuild(a.Counter(kProduct)));
+  ASSERT_TRUE(token.has_value());
+  ASSERT_TRUE(
+      RunAwait(a.FinishRebuild(a.Counter(kProduct), *token, StockSnapshot{kProduct, 1, {}})));
+  const std::array<AdmissionLine, 1> line{AdmissionLine{&a.Counter(kProduct), 1, 1}};
+  ASSERT_TRUE(RunAwait(a.Admit(7, line, "")).status.ok());
+  ASSERT_EQ(RunAwait(a.Admit(8, line, "")).status.error().code, Errc::kSoldOut);
+  a.Withdraw(7, line, "");  // the hold failed: the unit comes back here
+  ASSERT_TRUE(rocketmart::testing::WaitUntil([&] { return a.notifications_pending() == 0; }));
+  EXPECT_TRUE(RunAwait(a.Admit(8, line, "")).status.ok()) << "no wait for the recheck";
+}
+
 // The microbenchmark of issue 14 point 6 (recorded, not asserted): sold-out answers per second
 // from one event loop, `concurrent` coroutines asking at once, through Redis (one pipelined
 // connection) and in process.
@@ -609,8 +693,11 @@ TEST(RedisAdmissionBench, SoldOutAnswersPerSecondThroughRedisAndInProcess) {
   redis::IoThread loop("bench-loop");
   redis::Client client({loop.executor()}, redis::ParseEndpoint(server.tcp_url()).value());
   metrics::Registry metrics;
+  // Every answer through Redis (no sold-out mark), and with the mark (docs/adr/0047).
+  const std::string prefix = rocketmart::testing::NewKeyPrefix();
   RedisAdmission shared(client, metrics,
-                        RedisAdmissionOptions{rocketmart::testing::NewKeyPrefix()});
+                        RedisAdmissionOptions{.prefix = prefix, .sold_out_recheck = {}});
+  RedisAdmission marked(client, metrics, RedisAdmissionOptions{.prefix = prefix});
   ASSERT_TRUE(RunAwait(shared.Start()).ok());
   InMemoryAdmission local;
   // A valid product with no stock (a rebuild from an empty snapshot).
@@ -622,14 +709,16 @@ TEST(RedisAdmissionBench, SoldOutAnswersPerSecondThroughRedisAndInProcess) {
   constexpr int kTotal = 20'000;
   const double redis_one = SoldOutAnswersPerSecond(shared, loop.executor(), 1, kTotal / 4);
   const double redis_many = SoldOutAnswersPerSecond(shared, loop.executor(), 64, kTotal);
+  const double marked_many = SoldOutAnswersPerSecond(marked, loop.executor(), 64, kTotal * 10);
   const double memory_many = SoldOutAnswersPerSecond(local, loop.executor(), 64, kTotal * 10);
   RecordProperty("redis_sold_out_per_second_1", std::to_string(redis_one));
   RecordProperty("redis_sold_out_per_second_64", std::to_string(redis_many));
+  RecordProperty("redis_marked_sold_out_per_second_64", std::to_string(marked_many));
   RecordProperty("in_process_sold_out_per_second_64", std::to_string(memory_many));
   std::printf(
-      "admission on one loop: redis %.0f/s (1 at a time), %.0f/s (64 at once); in process "
-      "%.0f/s (64 at once)\n",
-      redis_one, redis_many, memory_many);
+      "admission on one loop: redis %.0f/s (1 at a time), %.0f/s (64 at once), with the "
+      "sold-out mark %.0f/s (64 at once); in process %.0f/s (64 at once)\n",
+      redis_one, redis_many, marked_many, memory_many);
 }
 
 }  // namespace
