@@ -394,6 +394,25 @@ boost::asio::awaitable<Result<CheckoutService::Admitted>> CheckoutService::Admit
   co_return out;
 }
 
+boost::asio::awaitable<bool> CheckoutService::SoldOutBeforeTheGate(
+    const Buyer& buyer, const std::vector<PurchaseLine>& lines, const IdempotencyRequest& idem) {
+  // Admit's checks before admission, in its order, for the first line; admission answers that
+  // line first whatever the lines after it are.
+  if (lines.empty() || !buyer.email_verified || !ValidateLines(lines).ok()) co_return false;
+  ProductState* p = Find(lines.front().product_id);
+  if (!p || !p->has_inventory.load() || p->retired.load()) co_return false;
+  const auto sale = p->sale.load();
+  if (!sale || !CheckWindow(sale.get(), clock_.Now()).ok()) co_return false;
+  if (!admission_.SoldOutInMemory(*p->counter)) co_return false;
+  // The key: a request holding it (its answer may be a purchase) or a record to replay.
+  const bool held = co_await gate_.Held(buyer.member_id, idem.key);
+  if (held) co_return false;
+  const bool used = co_await admission_.KeyUsed(buyer.member_id, idem.key);
+  if (used) co_return false;
+  rejected_sold_out_.Add();
+  co_return true;
+}
+
 boost::asio::awaitable<Result<PaidOrder>> CheckoutService::PayAndSettle(Hold hold) {
   auto charge = co_await provider_.Charge(hold.id, hold.member_id, hold.total);
   if (!charge.ok()) {
@@ -569,6 +588,8 @@ boost::asio::awaitable<Answer<PaidOrder>> CheckoutService::Purchase(
     auto result = co_await PurchaseOnce(buyer, lines, std::nullopt, start_by, true);
     co_return Answer<PaidOrder>{std::move(result)};
   }
+  const bool sold_out = co_await SoldOutBeforeTheGate(buyer, lines, *idem);
+  if (sold_out) co_return Answer<PaidOrder>{MakeError(Errc::kSoldOut, "sold out")};
   Execute<PaidOrder> execute = [this, buyer, &lines, start_by](std::optional<IdempotencyTag> tag,
                                                                bool check_key) {
     return PurchaseOnce(buyer, lines, std::move(tag), start_by, check_key);
@@ -616,6 +637,8 @@ boost::asio::awaitable<Answer<Hold>> CheckoutService::CreateHold(
     auto result = co_await PlaceHoldOnce(buyer, lines, std::nullopt, start_by, true);
     co_return Answer<Hold>{std::move(result)};
   }
+  const bool sold_out = co_await SoldOutBeforeTheGate(buyer, lines, *idem);
+  if (sold_out) co_return Answer<Hold>{MakeError(Errc::kSoldOut, "sold out")};
   Execute<Hold> execute = [this, buyer, &lines, start_by](std::optional<IdempotencyTag> tag,
                                                           bool check_key) {
     return PlaceHoldOnce(buyer, lines, std::move(tag), start_by, check_key);

@@ -242,6 +242,14 @@ class CheckoutService {
                                                  TimePoint now, std::string_view key,
                                                  bool check_key);
 
+  // A keyed purchase whose first line's product admission holds sold out in memory, and whose key
+  // is neither in the gate nor may have a record: true when it is answered SOLD_OUT without
+  // entering the gate (what Admit would answer; docs/adr/0047). Any other check that would refuse
+  // it first leaves it to the whole path.
+  boost::asio::awaitable<bool> SoldOutBeforeTheGate(const Buyer& buyer,
+                                                    const std::vector<PurchaseLine>& lines,
+                                                    const IdempotencyRequest& idem);
+
   boost::asio::awaitable<Result<PaidOrder>> PayAndSettle(Hold hold);
   boost::asio::awaitable<Result<PaidOrder>> PurchaseOnce(Buyer buyer,
                                                          const std::vector<PurchaseLine>& lines,

@@ -27,6 +27,7 @@
 #include "support/latch.hpp"
 #include "support/run_await.hpp"
 #include "support/temp_dir.hpp"
+#include "support/wait.hpp"
 
 namespace rocketmart::checkout {
 namespace {
@@ -995,6 +996,91 @@ TEST_F(CheckoutTest, ARetryOnAnotherInstanceIsAnsweredFromTheDurableRecord) {
   EXPECT_EQ(Query("checkout.db", "SELECT count(*) FROM holds"), 1);
   EXPECT_EQ(Sold(), 1);
   ExpectInvariants();
+}
+
+// The gate the service uses, counting who enters it.
+class CountingGate final : public IdempotencyGate {
+ public:
+  boost::asio::awaitable<Ticket> Enter(std::int64_t member_id, const std::string& key,
+                                       const std::string& request_hash) override {
+    ++entered;
+    return inner.Enter(member_id, key, request_hash);
+  }
+  boost::asio::awaitable<bool> Held(std::int64_t member_id, const std::string& key) override {
+    return inner.Held(member_id, key);
+  }
+  void Leave(std::int64_t member_id, const std::string& key, const Ticket& ticket) override {
+    inner.Leave(member_id, key, ticket);
+  }
+  boost::asio::awaitable<bool> Wait(const Ticket& ticket,
+                                    std::chrono::milliseconds timeout) override {
+    return inner.Wait(ticket, timeout);
+  }
+  InMemoryIdempotencyGate inner;
+  std::atomic<int> entered{0};
+};
+
+// docs/adr/0047: a keyed attempt on a product admission holds sold out in memory, with a key no
+// request holds and no record has, is answered SOLD_OUT without entering the gate; a key with a
+// record still replays (or is refused for another body), and a key a request holds waits for it.
+TEST_F(CheckoutTest, AKeyedSoldOutAttemptSkipsTheGateUnlessItsKeyIsHeldOrRecorded) {
+  Open();
+  CreateProduct(1);
+  OpenSale(1);
+  InstanceMemory memory;
+  CountingGate gate;
+  CheckoutService service(CheckoutPorts{.stock = stores_->stock,
+                                        .sales = stores_->sales,
+                                        .holds = stores_->holds,
+                                        .refunds = stores_->refunds,
+                                        .idempotency = stores_->idempotency,
+                                        .admission = memory.admission,
+                                        .gate = gate,
+                                        .provider = *provider_,
+                                        .catalog = catalog_},
+                          clock_, *metrics_);
+  ASSERT_TRUE(RunAwait(service.Load()).ok());
+  service.RefreshProductFacts({kProduct, kPrice, 1, false, 1, "Drop"});
+  const std::vector<PurchaseLine> one{{kProduct, 1}};
+
+  const IdempotencyRequest paid_key{"key-paid", "hash"};
+  auto paid = RunAwait(service.Purchase(B(7), one, paid_key));
+  ASSERT_TRUE(paid.result.ok()) << paid.result.error().message;
+  EXPECT_EQ(gate.entered.load(), 1);
+
+  auto sold_out = RunAwait(service.Purchase(B(8), one, IdempotencyRequest{"key-8", "hash"}));
+  EXPECT_EQ(sold_out.result.error().code, Errc::kSoldOut);
+  auto hold = RunAwait(service.CreateHold(B(9), one, IdempotencyRequest{"key-9", "hash"}));
+  EXPECT_EQ(hold.result.error().code, Errc::kSoldOut);
+  EXPECT_EQ(gate.entered.load(), 1) << "neither entered the gate";
+
+  auto replay = RunAwait(service.Purchase(B(7), one, paid_key));
+  ASSERT_TRUE(replay.result.ok()) << "a retry of the paid purchase replays it, sold out or not";
+  EXPECT_TRUE(replay.replayed);
+  EXPECT_EQ(replay.result->order_id, paid.result->order_id);
+  auto reused = RunAwait(service.Purchase(B(7), one, IdempotencyRequest{"key-paid", "other"}));
+  EXPECT_EQ(reused.result.error().code, Errc::kIdempotencyKeyReused);
+  EXPECT_EQ(gate.entered.load(), 3);
+
+  // A request holds key-10: the attempt with it waits for that one instead of answering at once.
+  auto ticket = RunAwait(gate.inner.Enter(10, "key-10", "hash"));
+  ASSERT_EQ(ticket.role, IdempotencyGate::Role::kFirst);
+  std::atomic<bool> answered{false};
+  Answer<PaidOrder> waited{MakeError(Errc::kInternal, "not answered")};
+  std::thread waiter([&] {
+    waited = RunAwait(service.Purchase(B(10), one, IdempotencyRequest{"key-10", "hash"}));
+    answered = true;
+  });
+  const bool went_to_the_gate =
+      rocketmart::testing::WaitUntil([&] { return gate.entered.load() >= 4; });
+  const bool answered_while_held = answered.load();
+  gate.inner.Leave(10, "key-10", ticket);  // the holder ends with no record
+  waiter.join();
+  EXPECT_TRUE(went_to_the_gate);
+  EXPECT_FALSE(answered_while_held);
+  EXPECT_EQ(waited.result.error().code, Errc::kSoldOut);
+  EXPECT_EQ(Charges(), 1);
+  EXPECT_EQ(Sold(), 1);
 }
 
 // A stale payment is settled without racing a charge that is only slow: the instance that took

@@ -1,13 +1,14 @@
 // Contract of IdempotencyGate (services/checkout/ports/idempotency_gate.hpp), checked only through
 // the port.
 //
-// The promise: of N parallel requests entering with one member's key and request, exactly one is
-// first and the others are duplicates; the same key with another request is a mismatch while the
-// first is in flight; a duplicate's wait ends when the first leaves (or at its bound, answering
-// false); after the first left, the key enters first again, and a late Leave of an old ticket
-// never releases a newer request. A gate shared by instances (Redis) keeps all of this across
-// instances: a duplicate entering a second instance while the first holds the key on the first
-// instance waits for it there; a gate of one instance (in memory) orders only what meets in it.
+// The promise: a key is held from its first request's Enter until that request leaves; of N
+// parallel requests entering with one member's key and request, exactly one is first and the others
+// are duplicates; the same key with another request is a mismatch while the first is in flight; a
+// duplicate's wait ends when the first leaves (or at its bound, answering false); after the first
+// left, the key enters first again, and a late Leave of an old ticket never releases a newer
+// request. A gate shared by instances (Redis) keeps all of this across instances: a duplicate
+// entering a second instance while the first holds the key on the first instance waits for it
+// there; a gate of one instance (in memory) orders only what meets in it.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -86,6 +87,22 @@ TEST_P(IdempotencyGateContract, AnotherRequestWithTheKeyIsAMismatchWhileTheFirst
   const auto again = Await(gate_->Enter(7, "k", "other"));
   EXPECT_EQ(again.role, Role::kFirst) << "a key whose first left enters first again";
   gate_->Leave(7, "k", again);
+}
+
+TEST_P(IdempotencyGateContract, AKeyIsHeldFromTheFirstEnterUntilItLeaves) {
+  EXPECT_FALSE(Await(gate_->Held(7, "k")));
+  const auto first = Await(gate_->Enter(7, "k", "hash"));
+  ASSERT_EQ(first.role, Role::kFirst);
+  EXPECT_TRUE(Await(gate_->Held(7, "k")));
+  EXPECT_FALSE(Await(gate_->Held(8, "k"))) << "keys are per member";
+  EXPECT_FALSE(Await(gate_->Held(7, "k2")));
+  IdempotencyGate& other = fixture_->Open();
+  EXPECT_EQ(Await(other.Held(7, "k")), fixture_->SharedByInstances())
+      << "another instance sees it when the gate is shared";
+  gate_->Leave(7, "k", first);
+  fixture_->Sync();
+  EXPECT_FALSE(Await(gate_->Held(7, "k")));
+  EXPECT_FALSE(Await(other.Held(7, "k")));
 }
 
 TEST_P(IdempotencyGateContract, ALateLeaveOfAnOldTicketNeverReleasesANewerRequest) {

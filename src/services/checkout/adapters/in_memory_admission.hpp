@@ -22,6 +22,9 @@ class InMemoryAdmission final : public Admission {
   ProductCounter& Counter(std::int64_t product_id) override;
   bool SharedByInstances() const override { return false; }
   boost::asio::awaitable<bool> KeyUsed(std::int64_t member_id, std::string_view key) override;
+  bool SoldOutInMemory(ProductCounter& counter) override {
+    return static_cast<Slot&>(counter).counter.available() <= 0;
+  }
   boost::asio::awaitable<AdmitAnswer> Admit(std::int64_t member_id,
                                             std::span<const AdmissionLine> lines,
                                             std::string_view key) override;

@@ -27,6 +27,13 @@ boost::asio::awaitable<IdempotencyGate::Ticket> InMemoryIdempotencyGate::Enter(
   co_return ticket;
 }
 
+boost::asio::awaitable<bool> InMemoryIdempotencyGate::Held(std::int64_t member_id,
+                                                           const std::string& key) {
+  const std::string map_key = MapKey(member_id, key);
+  std::lock_guard lock(mutex_);
+  co_return entries_.contains(map_key);
+}
+
 void InMemoryIdempotencyGate::Leave(std::int64_t member_id, const std::string& key,
                                     const Ticket& ticket) {
   auto entry = std::static_pointer_cast<Entry>(ticket.entry);

@@ -18,6 +18,7 @@ class InMemoryIdempotencyGate final : public IdempotencyGate {
  public:
   boost::asio::awaitable<Ticket> Enter(std::int64_t member_id, const std::string& key,
                                        const std::string& request_hash) override;
+  boost::asio::awaitable<bool> Held(std::int64_t member_id, const std::string& key) override;
   void Leave(std::int64_t member_id, const std::string& key, const Ticket& ticket) override;
   boost::asio::awaitable<bool> Wait(const Ticket& ticket,
                                     std::chrono::milliseconds timeout) override;

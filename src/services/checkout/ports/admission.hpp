@@ -90,6 +90,10 @@ class Admission {
 
   // Whether the member's key may have a durable record (a false "yes" only costs a read).
   virtual boost::asio::awaitable<bool> KeyUsed(std::int64_t member_id, std::string_view key) = 0;
+  // Whether Admit would answer kSoldOut from memory now for a purchase whose first line is
+  // `counter`'s product (no call made): the in-memory counter at 0, a shared adapter's sold-out
+  // mark. False says nothing.
+  virtual bool SoldOutInMemory(ProductCounter& counter) = 0;
   // A purchase: see above. `key` empty = no Idempotency-Key. `lines` stays valid until the call
   // completes.
   virtual boost::asio::awaitable<AdmitAnswer> Admit(std::int64_t member_id,

@@ -37,6 +37,9 @@ class IdempotencyGate {
   // in flight with another request.
   virtual boost::asio::awaitable<Ticket> Enter(std::int64_t member_id, const std::string& key,
                                                const std::string& request_hash) = 0;
+  // Whether a request with the member's key is in the gate now (on every instance the gate
+  // sees). A gate that cannot tell answers true.
+  virtual boost::asio::awaitable<bool> Held(std::int64_t member_id, const std::string& key) = 0;
   // The first request finished (whatever its outcome): wake its duplicates.
   virtual void Leave(std::int64_t member_id, const std::string& key, const Ticket& ticket) = 0;
   // Waits until the first request of `ticket` left, or `timeout` passed. True when it left.

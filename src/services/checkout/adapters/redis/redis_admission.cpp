@@ -563,6 +563,11 @@ ProductCounter& RedisAdmission::Counter(std::int64_t product_id) {
   return shared_->Slot(product_id);
 }
 
+bool RedisAdmission::SoldOutInMemory(ProductCounter& counter) {
+  Shared& s = *shared_;
+  return s.options.sold_out_recheck.count() > 0 && s.Own(&counter).SoldOutAt(s.NowMicros());
+}
+
 asio::awaitable<bool> RedisAdmission::KeyUsed(std::int64_t member_id, std::string_view key) {
   std::vector<std::string> command = {"SISMEMBER", shared_->keys, KeyField(member_id, key)};
   redis::ReplyResult reply = co_await shared_->client.Command(std::move(command));

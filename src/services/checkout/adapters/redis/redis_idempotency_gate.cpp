@@ -269,6 +269,15 @@ asio::awaitable<IdempotencyGate::Ticket> RedisIdempotencyGate::Enter(
   }
 }
 
+asio::awaitable<bool> RedisIdempotencyGate::Held(std::int64_t member_id, const std::string& key) {
+  std::vector<std::string> command = {"EXISTS",
+                                      shared_->base + std::to_string(member_id) + ':' + key};
+  const redis::ReplyResult reply = co_await shared_->client.Command(std::move(command));
+  // Unknown: held (the caller then goes through the gate, which decides).
+  if (!reply.ok() || reply->is_error()) co_return true;
+  co_return reply->integer != 0;
+}
+
 void RedisIdempotencyGate::Leave(std::int64_t /*member_id*/, const std::string& /*key*/,
                                  const Ticket& ticket) {
   auto claim = std::static_pointer_cast<Claim>(ticket.entry);
