@@ -2,6 +2,7 @@
 
 #include <filesystem>
 
+#include "auth/internal_identity.hpp"
 #include "auth/secret.hpp"
 #include "core/time_format.hpp"
 
@@ -73,9 +74,15 @@ Result<auth::Keyring> BuildInternalKeyring(const config::Config& config) {
   if (config.auth.internal_secret == config.auth.secret) {
     return MakeError(Errc::kValidationFailed, "auth.internal_secret must differ from auth.secret");
   }
-  auth::Keyring keyring;
-  if (auto st = keyring.Add({"internal", config.auth.internal_secret}, true); !st.ok()) {
-    return st.error();
+  if (config.auth.internal_accepted_secret == config.auth.secret) {
+    return MakeError(Errc::kValidationFailed,
+                     "auth.internal_accepted_secret must differ from auth.secret");
+  }
+  auto keyring =
+      auth::InternalKeyring(config.auth.internal_secret, config.auth.internal_accepted_secret);
+  if (!keyring.ok()) {
+    return MakeError(Errc::kValidationFailed,
+                     "auth.internal_accepted_secret: " + keyring.error().message);
   }
   return keyring;
 }

@@ -17,8 +17,10 @@ Result<auth::Keyring> BuildKeyring(const config::Config& config);
 // each other's tokens).
 Result<auth::Keyring> BuildSharedKeyring(const config::Config& config);
 
-// The key of the gateway's internal identity (auth.internal_secret, kid "internal"): an error when
-// it is unset or equals auth.secret (the members' token key must never sign internal identities).
+// The keys of the gateway's internal identity (auth.internal_secret signs, and
+// auth.internal_accepted_secret is accepted during a rotation; auth::InternalKeyring): an error
+// when the first is unset or either equals auth.secret (the members' token key must never sign
+// internal identities).
 Result<auth::Keyring> BuildInternalKeyring(const config::Config& config);
 
 }  // namespace rocketmart::app

@@ -1,8 +1,50 @@
 #include "auth/internal_identity.hpp"
 
+#include <openssl/sha.h>
+
 #include <algorithm>
+#include <cstdio>
 
 namespace rocketmart::auth {
+
+namespace {
+
+// "internal-" and 12 hex digits of SHA-256 over a label and the secret: the same in every process,
+// and nothing an attacker can use to guess the secret.
+std::string InternalKid(std::string_view secret) {
+  std::string input = "rocketmart internal key id\n";
+  input.append(secret);
+  unsigned char digest[SHA256_DIGEST_LENGTH];
+  ::SHA256(reinterpret_cast<const unsigned char*>(input.data()), input.size(), digest);
+  std::string kid = "internal-";
+  char hex[3];
+  for (int i = 0; i < 6; ++i) {
+    std::snprintf(hex, sizeof hex, "%02x", digest[i]);
+    kid += hex;
+  }
+  return kid;
+}
+
+}  // namespace
+
+Result<Keyring> InternalKeyring(std::string_view signing_secret, std::string_view accepted_secret) {
+  if (!accepted_secret.empty() && accepted_secret == signing_secret) {
+    return MakeError(Errc::kValidationFailed,
+                     "the accepted internal key is the signing one: during a rotation they differ");
+  }
+  Keyring keyring;
+  if (!accepted_secret.empty()) {
+    if (auto st = keyring.Add({InternalKid(accepted_secret), std::string(accepted_secret)}, false);
+        !st.ok()) {
+      return st.error();
+    }
+  }
+  if (auto st = keyring.Add({InternalKid(signing_secret), std::string(signing_secret)}, true);
+      !st.ok()) {
+    return st.error();
+  }
+  return keyring;
+}
 
 std::string SignInternalIdentity(const Identity& identity, const Keyring& internal_keys,
                                  TimePoint now) {

@@ -31,6 +31,13 @@ inline constexpr std::string_view kInternalIssuer = "rocketmart-gateway";
 inline constexpr std::string_view kInternalAudience = "rocketmart-internal";
 inline constexpr std::chrono::seconds kInternalLifetime{30};
 
+// The cluster's internal key set: `signing_secret` signs (and verifies), `accepted_secret` (may be
+// empty) only verifies, so the key can be rotated with no request refused while processes restart
+// one by one (docs/cluster.md "Rotating the internal key"). Each key's kid is derived from its
+// secret (a SHA-256 prefix, not the secret), so every process names the same key alike with no
+// setting. kValidationFailed: a secret under 32 bytes, or the two the same.
+Result<Keyring> InternalKeyring(std::string_view signing_secret, std::string_view accepted_secret);
+
 // The internal token for one forwarded request of `identity` (verified by the gateway).
 std::string SignInternalIdentity(const Identity& identity, const Keyring& internal_keys,
                                  TimePoint now);

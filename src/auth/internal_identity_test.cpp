@@ -2,6 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <string>
+#include <utility>
+#include <vector>
+
 namespace rocketmart::auth {
 namespace {
 
@@ -31,6 +35,41 @@ TEST(InternalIdentity, RoundTripsTheIdentity) {
 TEST(InternalIdentity, AnotherKeyIsRefused) {
   const std::string token = SignInternalIdentity(Member(), Ring(std::string(32, 'k')), kNow);
   EXPECT_FALSE(VerifyInternalIdentity(token, Ring(std::string(32, 'x')), kNow).ok());
+}
+
+// A rotation with every process restarted in turn: 1. all learn the new key (accepted), still
+// signing with the old; 2. all sign with the new, accepting the old; 3. the old is dropped. At
+// every moment, whatever a process of the step before or after signs, a process of this step
+// accepts.
+TEST(InternalIdentity, TheKeyRotatesInThreeStepsWithNoRequestRefused) {
+  const std::string old_key(32, 'o'), new_key(32, 'n');
+  std::vector<Keyring> steps;
+  for (const auto& [signing, accepted] : std::vector<std::pair<std::string, std::string>>{
+           {old_key, ""}, {old_key, new_key}, {new_key, old_key}, {new_key, ""}}) {
+    auto ring = InternalKeyring(signing, accepted);
+    ASSERT_TRUE(ring.ok()) << ring.error().message;
+    steps.push_back(std::move(*ring));
+  }
+  for (std::size_t step = 0; step + 1 < steps.size(); ++step) {
+    for (const std::size_t signer : {step, step + 1}) {
+      for (const std::size_t verifier : {step, step + 1}) {
+        const std::string token = SignInternalIdentity(Member(), steps[signer], kNow);
+        EXPECT_TRUE(VerifyInternalIdentity(token, steps[verifier], kNow).ok())
+            << "signed at step " << signer << ", verified at step " << verifier;
+      }
+    }
+  }
+  // Skipping a step refuses: the old key alone does not accept the new one, nor the reverse.
+  EXPECT_FALSE(
+      VerifyInternalIdentity(SignInternalIdentity(Member(), steps[3], kNow), steps[0], kNow).ok());
+  EXPECT_FALSE(
+      VerifyInternalIdentity(SignInternalIdentity(Member(), steps[0], kNow), steps[3], kNow).ok());
+  EXPECT_EQ(InternalKeyring(old_key, old_key).error().code, Errc::kValidationFailed);
+  EXPECT_EQ(InternalKeyring(old_key, "short").error().code, Errc::kValidationFailed);
+  auto first = InternalKeyring(old_key, "");
+  auto again = InternalKeyring(old_key, "");
+  EXPECT_EQ(first->active_kid(), again->active_kid()) << "every process names the key alike";
+  EXPECT_EQ(first->active_kid().find(old_key), std::string::npos);
 }
 
 TEST(InternalIdentity, ExpiresAfterItsShortLifeOrWithItsAccessToken) {

@@ -232,13 +232,13 @@ std::string Cluster::Token(std::int64_t n, bool admin, bool verified) const {
 
 std::string Cluster::InternalIdentity(std::int64_t member_id, bool admin,
                                       std::chrono::seconds age) const {
-  auth::Keyring keyring;
-  if (!keyring.Add({"internal", kInternalSecret}, true).ok()) throw std::runtime_error("bad key");
+  auto keyring = auth::InternalKeyring(kInternalSecret, "");
+  if (!keyring.ok()) throw std::runtime_error("bad key: " + keyring.error().message);
   auth::Identity identity;
   identity.member_id = member_id;
   identity.role = admin ? auth::Role::kAdmin : auth::Role::kUser;
   identity.email_verified = true;
-  return auth::SignInternalIdentity(identity, keyring, std::chrono::system_clock::now() - age);
+  return auth::SignInternalIdentity(identity, *keyring, std::chrono::system_clock::now() - age);
 }
 
 int Cluster::KnownInstances(std::size_t gateway, const std::string& service) const {

@@ -293,6 +293,8 @@ const FieldSpec kFields[] = {
          "Key rotation: the instant (RFC 3339, e.g. `2026-12-01T12:00:00Z`) from which tokens signed with the previous key answer 401; required with auth.previous_key_id."),
   RM_SECRET(auth.internal_secret, CheckHmacSecret,
             "Services run apart (`serve --service`): the key the gateway signs each forwarded request's internal identity with (>= 32 bytes; never auth.secret); required in that mode."),
+  RM_SECRET(auth.internal_accepted_secret, CheckHmacSecret,
+            "Rotating the internal key (docs/cluster.md): a second internal key every process accepts but never signs with: the new key while processes learn it, then the old one while they switch. Empty = none."),
   RM_ENUM(log.level, kLogLevels, "Minimum log level."),
   RM_ENUM(log.format, kLogFormats, "`json`: one object per line (time, level, msg; access lines add requestId, route, path, status, durationMs, memberId, client, traceId); `text`: for people; `auto`: text on a terminal, else json."),
   RM_BOOL(log.access_log, "Log one line per request."),

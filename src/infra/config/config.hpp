@@ -87,6 +87,8 @@ struct AuthConfig {
   std::string previous_key_until;
   // Services run apart: the key of the gateway's internal identity (auth/internal_identity.hpp).
   std::string internal_secret;  // Secret; required with `serve --service`.
+  // Internal key rotation: a second internal key accepted, never used to sign (docs/cluster.md).
+  std::string internal_accepted_secret;  // Secret; empty = none.
 };
 
 struct LogConfig {
