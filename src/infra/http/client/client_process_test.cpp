@@ -83,7 +83,8 @@ class Peer {
     // for as long as a test needs, or one that never answers.
     router_.Add(Method::get, "/held", {}, [this](Request&) -> asio::awaitable<Response> {
       ++held_;
-      while (!released_.load()) co_await Pause(std::chrono::milliseconds{1});
+      const std::chrono::milliseconds tick(1);
+      while (!released_.load()) co_await Pause(tick);
       co_return TextResponse(Status::ok, "held:" + name_, "text/plain");
     });
     router_.Add(Method::post, "/echo", {}, [this](Request& r) -> asio::awaitable<Response> {
