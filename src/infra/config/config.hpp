@@ -206,6 +206,9 @@ struct PeersConfig {
   int connections_per_loop = 256;  // per instance of a peer; at the limit a call waits for one
   int idle_timeout_ms = 15000;     // an idle connection closes after this (below the peer's
                                    // server.idle_timeout_ms, so the caller closes first)
+  // A timeout counts against a peer instance (ejection) only when the attempt had this long
+  // before the caller's deadline (ADR 0044).
+  int min_attempt_for_ejection_ms = 500;
 };
 
 struct DemoConfig {

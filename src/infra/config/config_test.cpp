@@ -322,11 +322,14 @@ TEST_F(ConfigTest, PeerConnectionPoolLimits) {
   ASSERT_TRUE(cfg.ok()) << cfg.error().message;
   EXPECT_EQ(cfg->peers.connections_per_loop, 256);
   EXPECT_EQ(cfg->peers.idle_timeout_ms, 15000);
+  EXPECT_EQ(cfg->peers.min_attempt_for_ejection_ms, 500);
   cfg = Load({.env = {{"ROCKETMART_PEERS_CONNECTIONS_PER_LOOP", "64"},
-                      {"ROCKETMART_PEERS_IDLE_TIMEOUT_MS", "5000"}}});
+                      {"ROCKETMART_PEERS_IDLE_TIMEOUT_MS", "5000"},
+                      {"ROCKETMART_PEERS_MIN_ATTEMPT_FOR_EJECTION_MS", "250"}}});
   ASSERT_TRUE(cfg.ok()) << cfg.error().message;
   EXPECT_EQ(cfg->peers.connections_per_loop, 64);
   EXPECT_EQ(cfg->peers.idle_timeout_ms, 5000);
+  EXPECT_EQ(cfg->peers.min_attempt_for_ejection_ms, 250);
   const auto zero = Load({.env = {{"ROCKETMART_PEERS_CONNECTIONS_PER_LOOP", "0"}}});
   ASSERT_FALSE(zero.ok());
   EXPECT_NE(zero.error().message.find("peers.connections_per_loop"), std::string::npos);

@@ -106,14 +106,15 @@ Pick Balancer::Choose(std::span<const EndpointState* const> tried, std::uint64_t
   return pick;
 }
 
-bool Balancer::Finish(const Pick& pick, bool failed) {
+bool Balancer::Finish(const Pick& pick, Verdict verdict) {
   EndpointState& s = *pick.state;
   const TimePoint now = clock_.Now();
   std::lock_guard lock(mutex_);
   --s.outstanding;
   if (pick.probe) s.probe_in_flight = false;
+  if (verdict == Verdict::kInconclusive) return false;
   if (s.ejected && !pick.probe) return false;  // began before the ejection: the probe decides
-  if (!failed) {
+  if (verdict == Verdict::kHealthy) {
     s.consecutive_failures = 0;
     s.ejections = 0;
     s.ejected = false;

@@ -65,6 +65,17 @@ struct EndpointState {
 
 enum class PickFailure { kNoEndpoints, kAllEjected };
 
+// What the end of a call says about its endpoint's health.
+enum class Verdict {
+  kHealthy,  // an answer below 500 (the streak of failures ends; a probe restores the endpoint)
+  kFailed,   // a connect error, a 5xx, a timeout of a fair attempt, a connection lost
+  // Nothing either way: a timeout of an attempt the caller's deadline cut too short to judge the
+  // endpoint by (ADR 0044), a wait for this process's own connection limit. The streak of
+  // failures stays as it was; a probe that ends so leaves the endpoint ejected and the next call
+  // after the cool-down probes again.
+  kInconclusive,
+};
+
 struct Pick {
   std::shared_ptr<EndpointState> state;  // null when `failure` says why
   PickFailure failure = PickFailure::kNoEndpoints;
@@ -86,9 +97,12 @@ class Balancer final : public EndpointSet {
   // available, every balancer with the same set agrees on it, and when the set changes only the
   // keys of the endpoints that came or went move.
   Pick Choose(std::span<const EndpointState* const> tried, std::uint64_t affinity = 0);
-  // The end of a call picked by Choose: `failed` for a connect error, a 5xx, a timeout or a
-  // reset. Returns true when this report ejected the endpoint.
-  bool Finish(const Pick& pick, bool failed);
+  // The end of a call picked by Choose, with what it says of the endpoint. Returns true when this
+  // report ejected the endpoint.
+  bool Finish(const Pick& pick, Verdict verdict);
+  bool Finish(const Pick& pick, bool failed) {
+    return Finish(pick, failed ? Verdict::kFailed : Verdict::kHealthy);
+  }
   // Until the first ejected endpoint may be probed (0 when one may be picked now).
   Millis RetryAfter() const;
 

@@ -111,6 +111,33 @@ TEST(Balancer, ConsecutiveFailuresEjectThenAProbeLetsTheEndpointBack) {
   EXPECT_EQ(b.RetryAfter(), Millis{0});
 }
 
+// A timeout cut short by the caller's deadline (or a wait for this process's own connection
+// limit) says nothing about the endpoint: it neither adds to nor ends a streak of failures, and a
+// probe that ends so decides nothing, so the next call after the cool-down probes again.
+TEST(Balancer, AnInconclusiveEndNeitherCountsNorEndsAStreakNorDecidesAProbe) {
+  FakeClock clock;
+  Balancer b(clock, Breaker());
+  b.Update({{"a", "127.0.0.1", 1}});
+  for (int i = 0; i < 10; ++i) EXPECT_FALSE(b.Finish(b.Choose({}), Verdict::kInconclusive));
+  EXPECT_EQ(b.RetryAfter(), Millis{0});
+  EXPECT_FALSE(b.Finish(b.Choose({}), Verdict::kFailed));
+  EXPECT_FALSE(b.Finish(b.Choose({}), Verdict::kFailed));
+  EXPECT_FALSE(b.Finish(b.Choose({}), Verdict::kInconclusive));  // the streak stays at two
+  EXPECT_TRUE(b.Finish(b.Choose({}), Verdict::kFailed));         // the third in a row
+
+  clock.Advance(std::chrono::milliseconds{1000});
+  const Pick probe = b.Choose({});
+  ASSERT_TRUE(probe.probe);
+  EXPECT_FALSE(b.Finish(probe, Verdict::kInconclusive));
+  EXPECT_EQ(b.RetryAfter(), Millis{0}) << "the cool-down is over: the next call may probe";
+  const Pick again = b.Choose({});
+  ASSERT_TRUE(again.state);
+  EXPECT_TRUE(again.probe) << "still ejected: an inconclusive probe did not let it back";
+  EXPECT_FALSE(b.Choose({}).state) << "one probe at a time";
+  EXPECT_TRUE(b.Finish(again, Verdict::kFailed));
+  EXPECT_EQ(b.RetryAfter(), Millis{2000}) << "a failed probe after it doubles the cool-down";
+}
+
 TEST(Balancer, AFailedProbeDoublesTheCoolDownUpToTheCap) {
   FakeClock clock;
   Balancer b(clock, Breaker());

@@ -575,13 +575,22 @@ asio::awaitable<Result<Reply>> Client::Call(CallRequest request) {
       co_return MakeError(Errc::kUnavailable, "no endpoint of " + options_.peer + " is known");
     }
     ++attempts;
+    const auto attempt_started = SteadyClock::now();
     a = co_await Send(pick, request, deadline);
     const unsigned status = a.kind == Kind::kResponse ? a.response.result_int() : 0;
-    // kNoConnection is this process's own limit, not the endpoint's failure.
-    const bool failed = status >= 500 || a.kind == Kind::kConnectFailed ||
-                        a.kind == Kind::kLostBeforeResponse || a.kind == Kind::kLostInResponse ||
-                        a.kind == Kind::kTimeout;
-    if (balancer_.Finish(pick, failed)) shared.ejections->Add();
+    Verdict verdict = Verdict::kHealthy;
+    if (status >= 500 || a.kind == Kind::kConnectFailed || a.kind == Kind::kLostBeforeResponse ||
+        a.kind == Kind::kLostInResponse) {
+      verdict = Verdict::kFailed;
+    } else if (a.kind == Kind::kTimeout) {
+      // Only an attempt given a fair time judges the endpoint, not the caller's short deadline.
+      verdict = deadline - attempt_started >= options_.min_attempt_for_ejection
+                    ? Verdict::kFailed
+                    : Verdict::kInconclusive;
+    } else if (a.kind == Kind::kNoConnection) {
+      verdict = Verdict::kInconclusive;  // this process's own connection limit
+    }
+    if (balancer_.Finish(pick, verdict)) shared.ejections->Add();
     tried.push_back(pick.state);
     tried_ids.push_back(pick.state.get());
     const bool retryable =

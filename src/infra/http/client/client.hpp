@@ -30,7 +30,10 @@
 //   exponential backoff, within the deadline, `max_attempts` and the retry budget.
 // - Breaker per endpoint: `consecutive_failures` failures (connect errors, 5xx, timeouts, resets)
 //   eject it for a cool-down that doubles after each failed half-open probe (capped). With every
-//   endpoint ejected a call fails at once with kOverloaded (RetryAfter() says for how long).
+//   endpoint ejected a call fails at once with kOverloaded (RetryAfter() says for how long). A
+//   timeout is a failure only when the attempt had `min_attempt_for_ejection` or more before the
+//   deadline; a shorter one counts neither way, so callers with little time left cannot eject a
+//   healthy endpoint.
 // - Limits: response header and body size (kInternal: the peer misbehaves, not retried), calls
 //   outstanding for the peer (kOverloaded at once).
 //
@@ -83,6 +86,10 @@ struct ClientOptions {
   std::uint32_t max_attempts = 3;  // first attempt + retries
   Millis backoff_base{25};         // retry n waits in [b/2, b], b = min(base × 2^(n-1), cap)
   Millis backoff_cap{250};
+  // A timeout counts against the endpoint (breaker, ejection) only when the attempt was given at
+  // least this long from its start to the call's deadline: a caller's short deadline says nothing
+  // about the endpoint's health (ADR 0044). Shorter attempts are still sent.
+  Millis min_attempt_for_ejection{500};
   BreakerOptions breaker;
   RetryBudgetOptions retry_budget;
 };

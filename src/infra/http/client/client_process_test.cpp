@@ -79,6 +79,14 @@ class Peer {
       if (failing_.load()) co_return ErrorResponse(MakeError(Errc::kUnavailable, "flaky"));
       co_return TextResponse(Status::ok, "flaky:" + name_, "text/plain");
     });
+    // Answers only once Release() was called: a peer that is slower than a caller's deadline
+    // for as long as a test needs, or one that never answers.
+    router_.Add(Method::get, "/held", {}, [this](Request&) -> asio::awaitable<Response> {
+      ++held_;
+      const std::chrono::milliseconds tick(1);
+      while (!released_.load()) co_await Pause(tick);
+      co_return TextResponse(Status::ok, "held:" + name_, "text/plain");
+    });
     router_.Add(Method::post, "/echo", {}, [this](Request& r) -> asio::awaitable<Response> {
       ++echo_;
       boost::json::object o;
@@ -109,6 +117,7 @@ class Peer {
     thread_ = std::thread([this] { server_->Run(); });
   }
   ~Peer() {
+    released_ = true;
     server_->Shutdown();
     thread_.join();
   }
@@ -116,8 +125,9 @@ class Peer {
   Endpoint endpoint() const { return {name_, "127.0.0.1", server_->port()}; }
   std::uint16_t port() const { return server_->port(); }
   void SetFailing(bool failing) { failing_ = failing; }
+  void Release() { released_ = true; }
 
-  std::atomic<int> ok_{0}, slow_{0}, fail_{0}, flaky_{0}, echo_{0}, big_{0};
+  std::atomic<int> ok_{0}, slow_{0}, fail_{0}, flaky_{0}, echo_{0}, big_{0}, held_{0};
 
  private:
   std::string name_;
@@ -125,6 +135,7 @@ class Peer {
   http::NoMemberIdentities auth_;
   metrics::Registry registry_;
   std::atomic<bool> failing_{true};
+  std::atomic<bool> released_{false};
   std::unique_ptr<Server> server_;
   std::thread thread_;
 };
@@ -683,6 +694,50 @@ TEST_F(HttpClientTest, FailuresEjectAnEndpointCallsThenFailFastAndAProbeLetsItBa
   }
   EXPECT_EQ(flaky.flaky_.load(), 7);
   EXPECT_EQ(client->RetryAfter(), Millis{0});
+}
+
+// Callers with a few milliseconds left cannot eject a healthy endpoint: their timeouts say
+// nothing of it (ADR 0044, min_attempt_for_ejection). The peer holds every answer until the test
+// releases it, so each short call surely times out; once released the endpoint answers at once.
+// The same number of calls given the fair time against a peer that never answers still ejects it.
+TEST_F(HttpClientTest, ShortCallerDeadlinesNeverEjectAHealthyEndpoint) {
+  Peer held("held");
+  Make().endpoints().Update({held.endpoint()});
+  constexpr int kCalls = 20;  // four times the 5 consecutive failures that eject
+  for (int i = 0; i < kCalls; ++i) {
+    const auto reply = Call(Get("/held", Millis{1 + i % 5}));
+    ASSERT_FALSE(reply.ok());
+    EXPECT_EQ(reply.error().code, Errc::kTimeout) << "call " << i << ": " << reply.error().message;
+  }
+  EXPECT_EQ(Metric(registry, "http_client_ejections_total{peer=\"test\"}"), 0U);
+  EXPECT_EQ(Metric(registry, "http_client_requests_total{peer=\"test\",outcome=\"timeout\"}"),
+            static_cast<std::uint64_t>(kCalls));
+  EXPECT_EQ(client->RetryAfter(), Millis{0});
+  EXPECT_GT(held.held_.load(), 0) << "short calls are still sent";
+  held.Release();
+  const auto served = Call(Get("/held"));
+  ASSERT_TRUE(served.ok()) << served.error().message;
+  EXPECT_EQ(served->response.body(), "held:held");
+}
+
+TEST_F(HttpClientTest, TimeoutsOfFairAttemptsStillEjectAPeerThatNeverAnswers) {
+  Peer mute("mute");
+  ClientOptions options;
+  Make(options).endpoints().Update({mute.endpoint()});
+  const int calls = static_cast<int>(options.breaker.consecutive_failures);
+  // At once, each given a little more than the fair time: the test takes one timeout, not five.
+  EXPECT_EQ(ConcurrentCalls(*client, loop.context(), calls, "/held",
+                            options.min_attempt_for_ejection + Millis{100}),
+            0);
+  EXPECT_EQ(Metric(registry, "http_client_requests_total{peer=\"test\",outcome=\"timeout\"}"),
+            static_cast<std::uint64_t>(calls));
+  EXPECT_EQ(Metric(registry, "http_client_ejections_total{peer=\"test\"}"), 1U);
+  const auto refused = Call(Get("/held"));
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().code, Errc::kOverloaded) << refused.error().message;
+  EXPECT_EQ(mute.held_.load(), calls) << "the ejected endpoint got nothing more";
+  EXPECT_EQ(client->RetryAfter(), Millis{1000});
+  mute.Release();
 }
 
 TEST_F(HttpClientTest, EndpointUpdatesWhileCallsAreInFlightOnTwoLoops) {
