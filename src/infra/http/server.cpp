@@ -379,13 +379,15 @@ struct Server::Impl {
       RawRequest& raw = parser.get();
       std::string request_id;
       StreamBody stream;
+      bool stream_ends = false;
       Response res = co_await Dispatch(w, raw, remote, peer_is_proxy, match, std::move(params),
-                                       request_id, stream);
+                                       request_id, stream, stream_ends);
       if (stream) {
         // HEAD gets the head only.
         if (raw.method() == Method::head)
           stream = [](StreamWriter&) -> asio::awaitable<void> { co_return; };
-        co_await Stream(state, head, std::move(res), request_id, raw.version(), std::move(stream));
+        co_await Stream(state, head, std::move(res), request_id, raw.version(), std::move(stream),
+                        stream_ends);
         break;
       }
       const bool keep_alive = raw.keep_alive() && !draining.load(std::memory_order_relaxed);
@@ -437,6 +439,7 @@ struct Server::Impl {
     }
     bool closed() const override { return closed_; }
     void OnClose(std::function<void()> on_close) override { on_close_ = std::move(on_close); }
+    void Abort() override { Close(); }  // the session then closes the socket: no last chunk
 
     void WatchForClose() {
       state_.socket->async_read_some(asio::buffer(discard_),
@@ -469,8 +472,9 @@ struct Server::Impl {
 
   // Sends the head of a streaming answer, runs the stream, then ends the body.
   asio::awaitable<void> Stream(Worker::SessionState& state, std::string& head, Response res,
-                               std::string_view request_id, unsigned version, StreamBody body) {
-    state.streaming = true;
+                               std::string_view request_id, unsigned version, StreamBody body,
+                               bool ends) {
+    state.streaming = !ends;  // one that ends by itself is let finish by a drain
     const bool chunked = version >= 11;
     res.keep_alive(false);
     res.erase(beast_http::field::content_length);
@@ -478,13 +482,14 @@ struct Server::Impl {
     res.body().clear();
     auto ec = co_await Write(state, head, res, request_id, options.idle_timeout);
     state.deadline = kNoDeadline;
-    if (ec || draining.load(std::memory_order_relaxed)) co_return;
+    if (ec || (!ends && draining.load(std::memory_order_relaxed))) co_return;
     SocketStreamWriter writer(state, options.idle_timeout, chunked);
     writer.WatchForClose();
     try {
       co_await body(writer);
     } catch (const std::exception& e) {
       spdlog::error("rid={} stream failed: {}", request_id, e.what());
+      writer.Abort();
     }
     if (!writer.closed() && chunked) {
       static constexpr std::string_view kLastChunk = "0\r\n\r\n";
@@ -506,7 +511,7 @@ struct Server::Impl {
   asio::awaitable<Response> Dispatch(
       Worker& w, RawRequest& raw, const asio::ip::address& remote, bool peer_is_proxy,
       const Match& match, std::vector<std::pair<std::string_view, std::string_view>> params,
-      std::string& request_id, StreamBody& stream) {
+      std::string& request_id, StreamBody& stream, bool& stream_ends) {
     const auto started = std::chrono::steady_clock::now();
     const std::string_view target = raw.target();
     const std::size_t q = target.find('?');
@@ -555,6 +560,7 @@ struct Server::Impl {
     }
     request_id = std::move(req.request_id);
     stream = std::move(req.stream);
+    stream_ends = req.stream_ends;
     co_return res;
   }
 
