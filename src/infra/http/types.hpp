@@ -40,7 +40,8 @@ enum class Access {
 // the stream on the connection's own coroutine, which holds no thread while it waits. The
 // connection ends when the stream returns (after the last chunk), the client goes away, a write
 // does not finish within the idle timeout, the stream aborts, or the server drains (a stream with
-// Request::stream_ends is let finish within the shutdown grace instead).
+// Request::stream_ends is let finish within the shutdown grace instead). A stream_ends answer to
+// an HTTP/1.1 keep-alive request keeps the connection when it ended well (the last chunk went).
 class StreamWriter {
  public:
   virtual ~StreamWriter() = default;

@@ -19,7 +19,8 @@
 // the body follows chunk by chunk as the service sends it, one 16 KiB piece in memory, on the
 // pooled connection (back to the pool when the body ended, closed when it was abandoned). A
 // service failing mid-body cuts the client's connection (never a well-formed truncated answer)
-// and counts against that instance. The client's connection closes after a streamed answer.
+// and counts against that instance. The client's keep-alive connection stays open after a
+// streamed answer that ended well.
 // The live stock streams (text/event-stream) are passed through chunk by chunk on a connection
 // of their own.
 // No instance available: 503 UNAVAILABLE with Retry-After at once (the ejection cool-down when

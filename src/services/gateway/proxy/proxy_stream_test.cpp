@@ -103,6 +103,7 @@ class Peer {
   }
 
   const std::string big = Pattern(kBig);
+  const std::string medium = Pattern(2 * kPart);
   testing::Gate gate;                  // /gated sends its second part once the test opens it
   testing::Counter closed_by_gateway;  // /hang saw the gateway close the connection
 
@@ -137,6 +138,8 @@ class Peer {
       }
       if (path == "/big") {
         if (!SendAll(fd, Head(kBig)) || !SendAll(fd, big)) return Close(fd);
+      } else if (path == "/medium") {
+        if (!SendAll(fd, Head(2 * kPart)) || !SendAll(fd, medium)) return Close(fd);
       } else if (path == "/small") {
         const std::string body = R"({"ok":true})";
         if (!SendAll(fd, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: " +
@@ -200,9 +203,9 @@ class RawClient {
     fd_ = -1;
   }
 
-  bool Get(const std::string& path) {
-    return connected_ &&
-           SendAll(fd_, "GET " + path + " HTTP/1.1\r\nHost: gateway\r\nConnection: close\r\n\r\n");
+  bool Get(const std::string& path, bool keep_alive = false) {
+    return connected_ && SendAll(fd_, "GET " + path + " HTTP/1.1\r\nHost: gateway\r\n" +
+                                          (keep_alive ? "" : "Connection: close\r\n") + "\r\n");
   }
   // Reads until what came contains `needle` after the head; false at the end or the time bound.
   bool ReadUntilBody(char needle) {
@@ -220,6 +223,9 @@ class RawClient {
     }
     return !timed_out;
   }
+
+  // Reads until `received` holds a whole answer; false if the connection or the time ended first.
+  bool ReadAnswer();
 
   std::string received;
   bool timed_out = false;
@@ -242,13 +248,15 @@ class RawClient {
 struct Parsed {
   boost::system::error_code ec;
   bhttp::response<bhttp::string_body> response;
+  std::size_t used = 0;  // the bytes of `raw` the answer took
 };
 Parsed Parse(const std::string& raw) {
   bhttp::response_parser<bhttp::string_body> parser;
   parser.eager(true);
   parser.body_limit(boost::none);
   Parsed out;
-  std::size_t used = parser.put(boost::asio::buffer(raw), out.ec);
+  const std::size_t used = parser.put(boost::asio::buffer(raw), out.ec);
+  out.used = used;
   if (!out.ec && used == raw.size() && !parser.is_done()) parser.put_eof(out.ec);
   if (out.ec == bhttp::error::need_more || (!out.ec && !parser.is_done())) {
     out.ec = bhttp::error::partial_message;
@@ -257,12 +265,19 @@ Parsed Parse(const std::string& raw) {
   return out;
 }
 
+bool RawClient::ReadAnswer() {
+  while (Parse(received).ec) {
+    if (!ReadSome()) return false;
+  }
+  return true;
+}
+
 class ProxyStreamTest : public ::testing::Test {
  protected:
   ProxyStreamTest() {
     EXPECT_TRUE(keys_.Add({"k1", std::string(32, 'k'), std::nullopt}, true).ok());
     client_.endpoints().Update({{"svc-1", "127.0.0.1", peer_.port()}});
-    for (const char* path : {"/big", "/small", "/gated", "/dies", "/hang"}) {
+    for (const char* path : {"/big", "/medium", "/small", "/gated", "/dies", "/hang"}) {
       router_.Add(http::Method::get, path, {}, ForwardTo(target_, keys_, clock_, false));
     }
     server_ = std::make_unique<http::Server>(testing::LoopbackServerOptions("gateway"), router_,
@@ -384,6 +399,30 @@ TEST_F(ProxyStreamTest, ClientGoingAwayMidBodyClosesTheServiceConnection) {
   ASSERT_TRUE(next.ReadToEnd());
   EXPECT_FALSE(Parse(next.received).ec);
   EXPECT_NE(peer_.ConnectionOf(1), peer_.ConnectionOf(0));
+}
+
+TEST_F(ProxyStreamTest, AStreamedAnswerThatEndedWellKeepsTheClientsConnection) {
+  RawClient c(server_->port());
+  ASSERT_TRUE(c.Get("/medium", /*keep_alive=*/true));
+  ASSERT_TRUE(c.ReadAnswer()) << (c.timed_out ? "read timed out" : "connection ended");
+  const Parsed first = Parse(c.received);
+  EXPECT_EQ(first.response["Transfer-Encoding"], "chunked");  // it was streamed
+  EXPECT_TRUE(first.response.body() == peer_.medium) << "the body differs from the service's";
+  c.received.clear();
+  ASSERT_TRUE(c.Get("/small", /*keep_alive=*/true));
+  ASSERT_TRUE(c.ReadAnswer()) << "the gateway closed the client's connection after the stream";
+  EXPECT_EQ(Parse(c.received).response.body(), R"({"ok":true})");
+
+  // A next request sent while the answer streams (pipelined) is kept and answered after it.
+  c.received.clear();
+  ASSERT_TRUE(c.Get("/medium", /*keep_alive=*/true));
+  ASSERT_TRUE(c.Get("/small", /*keep_alive=*/true));
+  ASSERT_TRUE(c.ReadAnswer());
+  const Parsed streamed = Parse(c.received);
+  EXPECT_TRUE(streamed.response.body() == peer_.medium);
+  c.received.erase(0, streamed.used);
+  ASSERT_TRUE(c.ReadAnswer()) << "the pipelined request got no answer";
+  EXPECT_EQ(Parse(c.received).response.body(), R"({"ok":true})");
 }
 
 }  // namespace
