@@ -379,14 +379,23 @@ struct Server::Impl {
       RawRequest& raw = parser.get();
       std::string request_id;
       StreamBody stream;
+      bool stream_ends = false;
       Response res = co_await Dispatch(w, raw, remote, peer_is_proxy, match, std::move(params),
-                                       request_id, stream);
+                                       request_id, stream, stream_ends);
       if (stream) {
         // HEAD gets the head only.
         if (raw.method() == Method::head)
           stream = [](StreamWriter&) -> asio::awaitable<void> { co_return; };
-        co_await Stream(state, head, std::move(res), request_id, raw.version(), std::move(stream));
-        break;
+        // A stream that ends by itself may keep the connection (HTTP/1.1, not HEAD: its empty
+        // stream still ends with a last chunk), with what the client sent meanwhile in `buffer`.
+        const bool may_keep =
+            stream_ends && raw.keep_alive() && raw.version() >= 11 && raw.method() != Method::head;
+        const bool kept =
+            co_await Stream(state, head, std::move(res), request_id, raw.version(),
+                            std::move(stream), stream_ends, may_keep ? &buffer : nullptr);
+        if (!kept) break;
+        first = false;
+        continue;
       }
       const bool keep_alive = raw.keep_alive() && !draining.load(std::memory_order_relaxed);
       res.keep_alive(keep_alive);
@@ -414,12 +423,14 @@ struct Server::Impl {
 
   // The connection's side of a StreamWriter: chunked framing (HTTP/1.1) or raw bytes until close
   // (HTTP/1.0), each write bounded by the idle timeout, and a read that notices the client
-  // leaving (or the sweeper/drain cancelling the socket) while the stream waits.
+  // leaving (or the sweeper/drain cancelling the socket) while the stream waits. With `keep` (a
+  // stream that ends, on a connection that stays), bytes the client sends meanwhile are its next
+  // request: kept there, they stop the watch instead of ending the stream.
   class SocketStreamWriter final : public StreamWriter {
    public:
     SocketStreamWriter(Worker::SessionState& state, std::chrono::milliseconds write_timeout,
-                       bool chunked)
-        : state_(state), write_timeout_(write_timeout), chunked_(chunked) {}
+                       bool chunked, beast::flat_buffer* keep)
+        : state_(state), write_timeout_(write_timeout), chunked_(chunked), keep_(keep) {}
 
     asio::awaitable<bool> Write(std::string_view data) override {
       if (closed_ || data.empty()) co_return !closed_;
@@ -437,18 +448,30 @@ struct Server::Impl {
     }
     bool closed() const override { return closed_; }
     void OnClose(std::function<void()> on_close) override { on_close_ = std::move(on_close); }
+    void Abort() override { Close(); }  // the session then closes the socket: no last chunk
 
     void WatchForClose() {
-      state_.socket->async_read_some(asio::buffer(discard_),
-                                     [this](const boost::system::error_code&, std::size_t) {
-                                       watching_ = false;
-                                       // A client says nothing on an event stream: data or an error
-                                       // both end it.
-                                       Close();
-                                     });
+      const auto into = keep_ != nullptr ? keep_->prepare(4096) : asio::buffer(discard_);
+      state_.socket->async_read_some(
+          into, [this](const boost::system::error_code& ec, std::size_t n) {
+            watching_ = false;
+            if (keep_ != nullptr && !ec) {
+              keep_->commit(n);  // the next request, read early: the stream goes on
+              return;
+            }
+            // A client says nothing on an event stream: data or an error both end it.
+            if (!stopping_) Close();
+          });
       watching_ = true;
     }
     bool watching() const { return watching_; }
+    // Ends the watch of a stream that ended well, leaving the connection open.
+    void StopWatching() {
+      if (!watching_) return;
+      stopping_ = true;
+      boost::system::error_code ignored;
+      state_.socket->cancel(ignored);
+    }
     void Close() {
       if (closed_) return;
       closed_ = true;
@@ -461,41 +484,59 @@ struct Server::Impl {
     Worker::SessionState& state_;
     std::chrono::milliseconds write_timeout_;
     bool chunked_;
+    beast::flat_buffer* keep_;
     bool closed_ = false;
     bool watching_ = false;
+    bool stopping_ = false;
     std::function<void()> on_close_;
     std::array<char, 64> discard_{};
   };
 
-  // Sends the head of a streaming answer, runs the stream, then ends the body.
-  asio::awaitable<void> Stream(Worker::SessionState& state, std::string& head, Response res,
-                               std::string_view request_id, unsigned version, StreamBody body) {
-    state.streaming = true;
+  // Sends the head of a streaming answer, runs the stream, then ends the body. True when the
+  // connection stays for a next request: `keep` (the session's read buffer) was given, the stream
+  // ended well and the server is not draining.
+  asio::awaitable<bool> Stream(Worker::SessionState& state, std::string& head, Response res,
+                               std::string_view request_id, unsigned version, StreamBody body,
+                               bool ends, beast::flat_buffer* keep) {
+    state.streaming = !ends;  // one that ends by itself is let finish by a drain
     const bool chunked = version >= 11;
-    res.keep_alive(false);
+    res.keep_alive(keep != nullptr);
     res.erase(beast_http::field::content_length);
     if (chunked) res.set(beast_http::field::transfer_encoding, "chunked");
     res.body().clear();
     auto ec = co_await Write(state, head, res, request_id, options.idle_timeout);
     state.deadline = kNoDeadline;
-    if (ec || draining.load(std::memory_order_relaxed)) co_return;
-    SocketStreamWriter writer(state, options.idle_timeout, chunked);
+    if (ec || (!ends && draining.load(std::memory_order_relaxed))) co_return false;
+    SocketStreamWriter writer(state, options.idle_timeout, chunked, keep);
     writer.WatchForClose();
     try {
       co_await body(writer);
     } catch (const std::exception& e) {
       spdlog::error("rid={} stream failed: {}", request_id, e.what());
+      writer.Abort();
     }
+    bool ended_well = false;
     if (!writer.closed() && chunked) {
       static constexpr std::string_view kLastChunk = "0\r\n\r\n";
       ExpireIn(state, options.idle_timeout);
-      co_await asio::async_write(*state.socket, asio::buffer(kLastChunk), kNoThrow);
+      auto [end_ec, end_written] =
+          co_await asio::async_write(*state.socket, asio::buffer(kLastChunk), kNoThrow);
+      state.deadline = kNoDeadline;
+      ended_well = !end_ec;
     }
     writer.OnClose({});
-    writer.Close();
+    const bool kept = keep != nullptr && ended_well && !writer.closed() &&
+                      !draining.load(std::memory_order_relaxed);
+    if (kept) {
+      writer.StopWatching();
+    } else {
+      writer.Close();
+    }
     // The close watcher's read holds a reference to `writer`: wait until it has completed.
     while (writer.watching())
       co_await asio::post(state.socket->get_executor(), asio::use_awaitable);
+    state.streaming = false;
+    co_return kept && !writer.closed();
   }
 
   std::string NextRequestId(Worker& w) {
@@ -506,7 +547,7 @@ struct Server::Impl {
   asio::awaitable<Response> Dispatch(
       Worker& w, RawRequest& raw, const asio::ip::address& remote, bool peer_is_proxy,
       const Match& match, std::vector<std::pair<std::string_view, std::string_view>> params,
-      std::string& request_id, StreamBody& stream) {
+      std::string& request_id, StreamBody& stream, bool& stream_ends) {
     const auto started = std::chrono::steady_clock::now();
     const std::string_view target = raw.target();
     const std::size_t q = target.find('?');
@@ -555,6 +596,7 @@ struct Server::Impl {
     }
     request_id = std::move(req.request_id);
     stream = std::move(req.stream);
+    stream_ends = req.stream_ends;
     co_return res;
   }
 

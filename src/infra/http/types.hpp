@@ -34,11 +34,14 @@ enum class Access {
   kAdmin,   // a valid access token with role admin
 };
 
-// A long-lived answer sent in pieces (Server-Sent Events). A handler that streams sets
-// Request::stream and returns the head (status and headers, empty body); the server writes the
-// head with chunked framing and then runs the stream on the connection's own coroutine, which
-// holds no thread while it waits. The connection ends when the stream returns, the client goes
-// away, a write does not finish within the idle timeout, or the server drains.
+// An answer sent in pieces: a long-lived one (Server-Sent Events) or a long body passed on as it
+// comes (the gateway, ADR 0046). A handler that streams sets Request::stream and returns the head
+// (status and headers, empty body); the server writes the head with chunked framing and then runs
+// the stream on the connection's own coroutine, which holds no thread while it waits. The
+// connection ends when the stream returns (after the last chunk), the client goes away, a write
+// does not finish within the idle timeout, the stream aborts, or the server drains (a stream with
+// Request::stream_ends is let finish within the shutdown grace instead). A stream_ends answer to
+// an HTTP/1.1 keep-alive request keeps the connection when it ended well (the last chunk went).
 class StreamWriter {
  public:
   virtual ~StreamWriter() = default;
@@ -48,6 +51,9 @@ class StreamWriter {
   // `on_close` runs once, on the connection's thread, when the client goes away or the server
   // drains: a stream waiting on a timer cancels it there.
   virtual void OnClose(std::function<void()> on_close) = 0;
+  // Cuts the connection without the last chunk: the client sees an incomplete answer, never a
+  // well-formed truncated one (what was passed on broke off). A stream that throws is aborted.
+  virtual void Abort() = 0;
 };
 using StreamBody = std::function<boost::asio::awaitable<void>(StreamWriter&)>;
 
@@ -68,6 +74,9 @@ struct Request {
   std::optional<TraceContext> trace;
   // Set by a streaming handler (see StreamWriter); empty for ordinary answers.
   StreamBody stream{};
+  // The stream ends by itself (a body of some length, not an event stream): a drain lets it
+  // finish rather than cut it.
+  bool stream_ends = false;
 
   std::string_view Header(std::string_view name) const;
   std::string_view Body() const { return raw.body(); }

@@ -137,6 +137,7 @@ class RecordingWriter final : public http::StreamWriter {
   }
   bool closed() const override { return closed_; }
   void OnClose(std::function<void()> on_close) override { on_close_ = std::move(on_close); }
+  void Abort() override { Close(); }
   void Close() {  // on the connection's thread
     closed_ = true;
     if (on_close_) on_close_();

@@ -15,6 +15,7 @@
 #include <boost/beast/core/error.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/buffer_body.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/read.hpp>
@@ -68,6 +69,7 @@ struct Client::Shared {
   metrics::Counter* ejections = nullptr;
   metrics::Counter* connections_opened = nullptr;
   metrics::Counter* connection_waits = nullptr;
+  metrics::Counter* bodies_cut = nullptr;
   metrics::Histogram* latency = nullptr;
 };
 
@@ -124,6 +126,8 @@ struct LoopPool {
   std::deque<Waiter*> waiters;                    // oldest first
 };
 
+class StreamedBody;
+
 EndpointState::EndpointState(Endpoint e)
     : endpoint(std::move(e)), id_hash(EndpointIdHash(endpoint.id)) {}
 EndpointState::~EndpointState() = default;
@@ -142,11 +146,24 @@ struct Client::Attempt {
   Kind kind = Kind::kResponse;
   Response response;
   std::string detail;
+  std::shared_ptr<StreamedBody> body;  // kResponse whose body follows (Send's `whole_up_to`)
 };
 
 namespace {
 
 using Kind = Client::Attempt::Kind;
+
+// What a read of an answer that failed with `ec` means; `got_some`: a byte of it had come.
+Kind ReadFailure(const boost::system::error_code& ec, bool got_some) {
+  if (ec == beast::error::timeout) return Kind::kTimeout;
+  if (ec == bhttp::error::header_limit || ec == bhttp::error::body_limit) return Kind::kTooLarge;
+  if (!got_some) return Kind::kLostBeforeResponse;
+  if (ec == bhttp::error::partial_message || ec == asio::error::eof ||
+      ec == asio::error::connection_reset) {
+    return Kind::kLostInResponse;
+  }
+  return Kind::kMalformed;
+}
 
 // The pool of `context` at `state` (created on the loop's first call). Under pool_mutex.
 LoopPool& PoolOf(EndpointState& state, asio::execution_context* context) {
@@ -178,10 +195,12 @@ struct Slot {
   Slot() = default;
   Slot(const Slot&) = delete;
   Slot& operator=(const Slot&) = delete;
-  ~Slot() {
+  ~Slot() { Free(); }
+  void Free() {
     if (pool == nullptr) return;
     std::lock_guard lock(state->pool_mutex);
     FreeSlot(*pool);
+    pool = nullptr;
   }
 };
 
@@ -390,6 +409,121 @@ void AppendHead(std::string& out, const CallRequest& r, const Endpoint& to, Mill
 
 }  // namespace
 
+// A body read after its head (BodyReader): owns the call's connection and its slot in the loop's
+// pool until the body ends; then the call's end (balancer report, outstanding count) happens.
+class StreamedBody final : public BodyReader {
+ public:
+  StreamedBody(std::shared_ptr<Client::Shared> shared, Pick pick, Deadline deadline,
+               Millis idle_timeout, const std::string& peer)
+      : shared_(std::move(shared)),
+        pick_(std::move(pick)),
+        deadline_(deadline),
+        idle_timeout_(idle_timeout),
+        where_(peer + " (" + pick_.state->endpoint.id + ")") {}
+  ~StreamedBody() override {
+    conn_.reset();  // dropped before its end: closed, before its slot is freed
+    slot_.Free();
+    End(false);  // not the endpoint's failure (a body that ended or failed has ended already)
+  }
+  StreamedBody(const StreamedBody&) = delete;
+  StreamedBody& operator=(const StreamedBody&) = delete;
+
+  // Takes the call's connection, its slot and the parser that has read the head.
+  void Take(std::unique_ptr<Connection>& conn, Slot& slot,
+            bhttp::response_parser<bhttp::string_body>&& head_parser) {
+    conn_ = std::move(conn);
+    slot_.state = slot.state;
+    slot_.pool = slot.pool;
+    slot.pool = nullptr;
+    parser_.emplace(std::move(head_parser));
+    parser_->body_limit(boost::none);  // bounded memory, not bounded size
+  }
+  const Response::header_type& head() { return parser_->get().base(); }
+  // The call ends with the body (Client::Call): `failed` is what the head alone says (a 5xx),
+  // `outstanding` whether this body holds the call's place in max_outstanding.
+  void Adopt(Balancer& balancer, bool failed, bool outstanding) {
+    balancer_ = &balancer;
+    failed_ = failed;
+    outstanding_ = outstanding;
+  }
+
+  asio::awaitable<Result<std::size_t>> Read(std::span<char> into) override {
+    if (error_) co_return *error_;
+    if (done_) co_return std::size_t{0};
+    auto& parser = *parser_;
+    for (;;) {
+      parser.get().body().data = into.data();
+      parser.get().body().size = into.size();
+      conn_->stream.expires_at(deadline_);
+      auto [read_ec, read] =
+          co_await bhttp::async_read_some(conn_->stream, conn_->buffer, parser, kNoThrow);
+      const std::size_t got = into.size() - parser.get().body().size;
+      if (read_ec && read_ec != bhttp::error::need_buffer) co_return Fail(read_ec);
+      if (parser.is_done()) Finish();
+      if (got > 0 || done_) co_return got;
+    }
+  }
+
+  void Cancel() override {
+    cancelled_ = true;
+    if (conn_) conn_->stream.cancel();
+  }
+
+ private:
+  // The whole body came: the connection goes back to its pool when the answer allows it.
+  void Finish() {
+    done_ = true;
+    if (parser_->keep_alive() && conn_->buffer.size() == 0 &&
+        Release(pick_.state, *slot_.pool, conn_, idle_timeout_)) {
+      slot_.pool = nullptr;  // the slot went with the connection
+    } else {
+      conn_.reset();
+      slot_.Free();
+    }
+    End(failed_);
+  }
+
+  // The body broke off (or was cancelled): the connection is closed, never reused half-read.
+  Error Fail(const boost::system::error_code& ec) {
+    conn_.reset();
+    slot_.Free();
+    if (cancelled_) {
+      error_ = MakeError(Errc::kUnavailable, "the answer of " + where_ + " was abandoned");
+    } else if (ec == beast::error::timeout) {
+      error_ = MakeError(Errc::kTimeout, where_ + " did not finish its answer within the deadline");
+    } else if (ReadFailure(ec, true) == Kind::kMalformed) {
+      error_ = MakeError(Errc::kInternal, "invalid answer from " + where_ + ": " + ec.message());
+    } else {
+      error_ = MakeError(Errc::kUnavailable, where_ + " cut its answer: " + ec.message());
+    }
+    if (!cancelled_) shared_->bodies_cut->Add();
+    End(!cancelled_);
+    return *error_;
+  }
+
+  void End(bool failed) {
+    if (balancer_ != nullptr && balancer_->Finish(pick_, failed)) shared_->ejections->Add();
+    balancer_ = nullptr;
+    if (outstanding_) shared_->outstanding.fetch_sub(1, std::memory_order_relaxed);
+    outstanding_ = false;
+  }
+
+  std::shared_ptr<Client::Shared> shared_;
+  Pick pick_;  // keeps the endpoint and its pools alive
+  Deadline deadline_;
+  Millis idle_timeout_;
+  std::string where_;
+  Balancer* balancer_ = nullptr;
+  bool failed_ = false;
+  bool outstanding_ = false;
+  Slot slot_;
+  std::unique_ptr<Connection> conn_;  // after slot_: closed before its slot is freed
+  std::optional<bhttp::response_parser<bhttp::buffer_body>> parser_;
+  std::optional<Error> error_;
+  bool done_ = false;
+  bool cancelled_ = false;
+};
+
 Client::Client(ClientOptions options, const Clock& clock, metrics::Registry& registry)
     : options_(std::move(options)),
       shared_(std::make_shared<Shared>()),
@@ -413,6 +547,9 @@ Client::Client(ClientOptions options, const Clock& clock, metrics::Registry& reg
   s.connection_waits = &registry.GetCounter(
       "http_client_connection_waits_total",
       "Calls that waited for a connection: their loop had max_connections_per_loop open", peer);
+  s.bodies_cut = &registry.GetCounter(
+      "http_client_bodies_cut_total",
+      "Streamed answers that broke off mid-body (peer closed, malformed, deadline)", peer);
   s.latency = &registry.GetHistogram("http_client_request_duration_seconds",
                                      "Calls to a peer, retries included", peer);
   registry.AddGauge(
@@ -435,7 +572,7 @@ std::size_t Client::open_connections() const {
 }
 
 asio::awaitable<Client::Attempt> Client::Send(const Pick& pick, const CallRequest& request,
-                                              Deadline deadline) {
+                                              Deadline deadline, std::size_t whole_up_to) {
   EndpointState& state = *pick.state;
   const auto executor = co_await asio::this_coro::executor;
   LoopPool* pool = nullptr;
@@ -505,22 +642,45 @@ asio::awaitable<Client::Attempt> Client::Send(const Pick& pick, const CallReques
 
   bhttp::response_parser<bhttp::string_body> parser;
   parser.header_limit(static_cast<std::uint32_t>(options_.max_response_header_bytes));
-  parser.body_limit(options_.max_response_body_bytes);
+  // A caller that takes long bodies streamed reads whole only those within both limits.
+  const bool may_stream = whole_up_to != kAlwaysWhole;
+  whole_up_to = std::min(whole_up_to, options_.max_response_body_bytes);
+  if (may_stream) {
+    parser.body_limit(boost::none);  // a longer one is streamed, not refused
+  } else {
+    parser.body_limit(options_.max_response_body_bytes);
+  }
   if (request.method == Method::head) parser.skip(true);
-  auto [read_ec, read] = co_await bhttp::async_read(conn->stream, conn->buffer, parser, kNoThrow);
-  if (read_ec) {
-    Kind kind = Kind::kMalformed;
-    if (read_ec == beast::error::timeout) {
-      kind = Kind::kTimeout;
-    } else if (read_ec == bhttp::error::header_limit || read_ec == bhttp::error::body_limit) {
-      kind = Kind::kTooLarge;
-    } else if (!parser.got_some()) {
-      kind = Kind::kLostBeforeResponse;
-    } else if (read_ec == bhttp::error::partial_message || read_ec == asio::error::eof ||
-               read_ec == asio::error::connection_reset) {
-      kind = Kind::kLostInResponse;
+  auto [head_ec, head_read] =
+      co_await bhttp::async_read_header(conn->stream, conn->buffer, parser, kNoThrow);
+  boost::system::error_code ec = head_ec;
+  if (!ec && !parser.is_done()) {
+    const auto length = parser.content_length();
+    if (may_stream && (!length || *length > whole_up_to)) {
+      // A long body (or one of unknown length): the head goes back now, the body follows.
+      auto body = std::make_shared<StreamedBody>(shared_, pick, deadline, options_.idle_timeout,
+                                                 options_.peer);
+      body->Take(conn, slot, std::move(parser));
+      Attempt streamed{Kind::kResponse, Response{body->head()}, {}};
+      streamed.body = std::move(body);
+      co_return streamed;
     }
-    co_return Attempt{kind, {}, read_ec.message()};  // the connection closes here
+    // A short body came with its head almost always: parsed where it is, read only if it did not.
+    while (!parser.is_done() && conn->buffer.size() > 0) {
+      const std::size_t used = parser.put(conn->buffer.data(), ec);
+      conn->buffer.consume(used);
+      if (ec || used == 0) break;
+    }
+    if (ec == bhttp::error::need_more) ec = {};
+    if (!ec && !parser.is_done()) {
+      auto [body_ec, body_read] =
+          co_await bhttp::async_read(conn->stream, conn->buffer, parser, kNoThrow);
+      ec = body_ec;
+    }
+  }
+  if (ec) {
+    // The connection closes here.
+    co_return Attempt{ReadFailure(ec, parser.got_some()), {}, ec.message()};
   }
   Response response = parser.release();
   if (response.keep_alive() && conn->buffer.size() == 0 &&
@@ -530,7 +690,7 @@ asio::awaitable<Client::Attempt> Client::Send(const Pick& pick, const CallReques
   co_return Attempt{Kind::kResponse, std::move(response), {}};
 }
 
-asio::awaitable<Result<Reply>> Client::Call(CallRequest request) {
+asio::awaitable<Result<Reply>> Client::Call(CallRequest request, std::size_t whole_up_to) {
   const auto started = SteadyClock::now();
   const Deadline deadline =
       request.deadline == kNoDeadline ? started + options_.default_timeout : request.deadline;
@@ -552,7 +712,10 @@ asio::awaitable<Result<Reply>> Client::Call(CallRequest request) {
   }
   struct Outstanding {
     std::atomic<std::size_t>& n;
-    ~Outstanding() { n.fetch_sub(1, std::memory_order_relaxed); }
+    bool held = true;  // false once a streamed body holds it (StreamedBody::Adopt)
+    ~Outstanding() {
+      if (held) n.fetch_sub(1, std::memory_order_relaxed);
+    }
   } outstanding{shared.outstanding};
   budget_.OnRequest();
   const bool idempotent = request.idempotent.value_or(IdempotentByDefault(request));
@@ -576,7 +739,7 @@ asio::awaitable<Result<Reply>> Client::Call(CallRequest request) {
     }
     ++attempts;
     const auto attempt_started = SteadyClock::now();
-    a = co_await Send(pick, request, deadline);
+    a = co_await Send(pick, request, deadline, whole_up_to);
     const unsigned status = a.kind == Kind::kResponse ? a.response.result_int() : 0;
     Verdict verdict = Verdict::kHealthy;
     if (status >= 500 || a.kind == Kind::kConnectFailed || a.kind == Kind::kLostBeforeResponse ||
@@ -590,7 +753,6 @@ asio::awaitable<Result<Reply>> Client::Call(CallRequest request) {
     } else if (a.kind == Kind::kNoConnection) {
       verdict = Verdict::kInconclusive;  // this process's own connection limit
     }
-    if (balancer_.Finish(pick, verdict)) shared.ejections->Add();
     tried.push_back(pick.state);
     tried_ids.push_back(pick.state.get());
     const bool retryable =
@@ -598,13 +760,22 @@ asio::awaitable<Result<Reply>> Client::Call(CallRequest request) {
         (idempotent &&
          (a.kind == Kind::kLostBeforeResponse ||
           (a.kind == Kind::kResponse && (status == 502 || status == 503 || status == 504))));
-    if (!retryable || attempts >= options_.max_attempts) break;
-    const Millis wait = Backoff(attempts, options_.backoff_base, options_.backoff_cap);
-    if (SteadyClock::now() + wait >= deadline) break;
-    if (!budget_.TryRetry()) {
+    bool again = retryable && attempts < options_.max_attempts;
+    const Millis wait =
+        again ? Backoff(attempts, options_.backoff_base, options_.backoff_cap) : Millis{0};
+    if (again && SteadyClock::now() + wait >= deadline) again = false;
+    if (again && !budget_.TryRetry()) {
       shared.retries_denied->Add();
-      break;
+      again = false;
     }
+    if (a.body && !again) {
+      // The answer's body follows: the call ends with it (StreamedBody).
+      a.body->Adopt(balancer_, verdict == Verdict::kFailed, true);
+      outstanding.held = false;
+    } else if (balancer_.Finish(pick, verdict)) {
+      shared.ejections->Add();
+    }
+    if (!again) break;
     shared.retries->Add();
     const auto executor = co_await asio::this_coro::executor;
     asio::steady_timer pause(executor, wait);
@@ -614,7 +785,7 @@ asio::awaitable<Result<Reply>> Client::Call(CallRequest request) {
   switch (a.kind) {
     case Kind::kResponse: {
       finish(a.response.result_int() >= 500 ? k5xx : kOk);
-      co_return Reply{std::move(a.response), id, attempts};
+      co_return Reply{std::move(a.response), id, attempts, std::move(a.body)};
     }
     case Kind::kTimeout:
       finish(kTimedOut);

@@ -36,6 +36,9 @@
 //   healthy endpoint.
 // - Limits: response header and body size (kInternal: the peer misbehaves, not retried), calls
 //   outstanding for the peer (kOverloaded at once).
+// - Streamed bodies (the gateway, ADR 0046): a caller that passes `whole_up_to` gets a long
+//   answer as soon as its head arrived and reads the body through a BodyReader, in bounded
+//   memory; the connection stays the call's until the body ends (see BodyReader).
 //
 // Errors are values (Result), never exceptions: kTimeout, kUnavailable (no endpoint, connect
 // failure, connection lost), kOverloaded (all ejected, too many outstanding) are transient
@@ -57,6 +60,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <utility>
 #include <vector>
@@ -109,11 +113,37 @@ struct CallRequest {
   std::uint64_t affinity = 0;
 };
 
+// The rest of an answer's body, read piece by piece (Client::Call with `whole_up_to`). Its head
+// is already in Reply::response. The reader holds the call's connection: read to the end, the
+// connection goes back to its pool (when the answer allows keep-alive); a reader dropped before
+// the end, or a read that fails, closes it (never reused half-read). The call's deadline bounds
+// every read. The call counts as outstanding at its endpoint until the body ends, and a body that
+// breaks off (the peer closed mid-body, a malformed chunk, the deadline) counts against the
+// endpoint as a failure (breaker). Use and drop it on the loop that made the call, before the
+// Client goes.
+class BodyReader {
+ public:
+  virtual ~BodyReader() = default;
+  // The next bytes of the body, at most into.size() (> 0); 0 at the end. Errors: kTimeout (the
+  // deadline passed), kUnavailable (the peer cut the answer, or Cancel), kInternal (not HTTP).
+  // After an error or the end every read answers the same.
+  virtual boost::asio::awaitable<Result<std::size_t>> Read(std::span<char> into) = 0;
+  // Ends a Read in progress with kUnavailable and closes the connection (whoever wanted the body
+  // went away); not counted against the endpoint.
+  virtual void Cancel() = 0;
+};
+
 struct Reply {
   Response response;
   std::string endpoint_id;  // the endpoint that answered
   std::uint32_t attempts = 1;
+  // Null: response.body() is the whole body. Set (only with `whole_up_to`): the body follows
+  // here, response.body() is empty.
+  std::shared_ptr<BodyReader> body;
 };
+
+// Call's default: every body is read whole (within max_response_body_bytes).
+inline constexpr std::size_t kAlwaysWhole = static_cast<std::size_t>(-1);
 
 // kTimeout, kUnavailable, kOverloaded: trying again later may work.
 bool IsTransient(Errc code) noexcept;
@@ -128,7 +158,13 @@ class Client {
   // The set the calls balance over (feed it from discovery or configuration).
   EndpointSet& endpoints() { return balancer_; }
 
-  boost::asio::awaitable<Result<Reply>> Call(CallRequest request);
+  // `whole_up_to`: an answer whose body is declared (Content-Length) at most this long (and
+  // within max_response_body_bytes) is read whole, as by default; a longer one, or one of unknown
+  // length (chunked, until close), comes back as soon as its head has arrived, with Reply::body to
+  // read the rest (no size limit: the reader's caller bounds its memory). Retries happen only
+  // before a head arrived.
+  boost::asio::awaitable<Result<Reply>> Call(CallRequest request,
+                                             std::size_t whole_up_to = kAlwaysWhole);
 
   // Until the first ejected endpoint may be probed again; 0 when an endpoint is available.
   Millis RetryAfter() const { return balancer_.RetryAfter(); }
@@ -141,7 +177,7 @@ class Client {
 
  private:
   boost::asio::awaitable<Attempt> Send(const Pick& pick, const CallRequest& request,
-                                       Deadline deadline);
+                                       Deadline deadline, std::size_t whole_up_to);
 
   ClientOptions options_;
   std::shared_ptr<Shared> shared_;  // counters the metrics registry reads after we are gone

@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <array>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/this_coro.hpp>
@@ -28,6 +29,14 @@ using http::Response;
 namespace {
 
 constexpr auto kNoThrow = asio::as_tuple(asio::use_awaitable);
+
+// An answer whose body is declared at most this long is read whole and answered as one write
+// (every JSON answer of the API: a full list page is a few KiB); a longer one, or one of unknown
+// length, is streamed (ADR 0046). 64 KiB bounds what one answer in flight holds in memory here;
+// below it, one read from the service almost always brings head and body together.
+constexpr std::size_t kWholeUpTo = 64 * 1024;
+// The piece a streamed body is passed on in: the socket's read size, one piece in memory.
+constexpr std::size_t kPiece = 16 * 1024;
 
 bool IEquals(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
@@ -102,6 +111,29 @@ void CopyResponseHeaders(const Message& from, Response& to) {
   }
 }
 
+// The body of a service's answer, passed to the client as it comes: one piece of kPiece bytes in
+// memory at a time. The client going away cancels the read from the service (the connection to
+// it is closed, not reused); the service failing mid-body (cut, malformed, the deadline) cuts
+// the client's connection, so the client never takes a truncated answer for a whole one.
+http::StreamBody PassOn(std::shared_ptr<client::BodyReader> body) {
+  return [body = std::move(body)](http::StreamWriter& writer) -> asio::awaitable<void> {
+    writer.OnClose([body] { body->Cancel(); });
+    std::array<char, kPiece> piece;
+    while (!writer.closed()) {
+      const Result<std::size_t> got = co_await body->Read(piece);
+      if (!got.ok()) {
+        writer.Abort();
+        break;
+      }
+      if (*got == 0) break;  // the whole body: the server ends the answer
+      const std::string_view data(piece.data(), *got);
+      const bool sent = co_await writer.Write(data);
+      if (!sent) break;
+    }
+    writer.OnClose({});
+  };
+}
+
 asio::awaitable<Response> Forward(ProxyTarget& target, const auth::Keyring& keys,
                                   const Clock& clock, http::Request& req) {
   client::CallRequest call;
@@ -115,7 +147,7 @@ asio::awaitable<Response> Forward(ProxyTarget& target, const auth::Keyring& keys
   if (target.member_affinity) call.affinity = static_cast<std::uint64_t>(req.MemberId());
   call.request_id = req.request_id;
   if (req.trace) call.traceparent = req.trace->Traceparent();
-  auto reply = co_await target.client.Call(std::move(call));
+  auto reply = co_await target.client.Call(std::move(call), kWholeUpTo);
   if (!reply.ok()) {
     spdlog::debug("rid={} {}: {}", req.request_id, target.service, reply.error().message);
     co_return Unavailable(reply.error(), target.client.RetryAfter());
@@ -129,6 +161,12 @@ asio::awaitable<Response> Forward(ProxyTarget& target, const auth::Keyring& keys
   }
   res.version(11);
   res.reason({});  // the standard phrase of the status, not the service's
+  if (reply->body) {
+    // A long body: the head goes to the client now, the body piece by piece as it comes.
+    req.stream = PassOn(std::move(reply->body));
+    req.stream_ends = true;
+    co_return res;
+  }
   res.prepare_payload();
   co_return res;
 }

@@ -13,8 +13,16 @@
 // (X-Rocketmart-Identity, X-User-Id, X-Member-Id, X-Forwarded-*, Forwarded, X-Real-IP), hop-by-hop
 // headers.
 //
-// Ordinary answers come back whole (bounded by the client's response limits); the live stock
-// streams (text/event-stream) are passed through chunk by chunk on a connection of their own.
+// Ordinary answers: the service's head is read first. A body declared at most 64 KiB long (every
+// JSON answer of the API) is read whole and answered in one write, as fast as before; a longer
+// one, or one of unknown length, is streamed (ADR 0046): the head goes to the client at once and
+// the body follows chunk by chunk as the service sends it, one 16 KiB piece in memory, on the
+// pooled connection (back to the pool when the body ended, closed when it was abandoned). A
+// service failing mid-body cuts the client's connection (never a well-formed truncated answer)
+// and counts against that instance. The client's keep-alive connection stays open after a
+// streamed answer that ended well.
+// The live stock streams (text/event-stream) are passed through chunk by chunk on a connection
+// of their own.
 // No instance available: 503 UNAVAILABLE with Retry-After at once (the ejection cool-down when
 // every instance is ejected). Thread-safe.
 #pragma once
