@@ -86,6 +86,7 @@ http::client::PeerCaller& ClusterLink::Peer(const std::string& service) {
       std::chrono::milliseconds(std::min(config_.server.request_timeout_ms, 5000));
   options.max_connections_per_loop = static_cast<std::size_t>(config_.peers.connections_per_loop);
   options.idle_timeout = std::chrono::milliseconds(config_.peers.idle_timeout_ms);
+  options.max_outstanding = static_cast<std::size_t>(config_.peers.max_in_flight);
   options.min_attempt_for_ejection =
       std::chrono::milliseconds(config_.peers.min_attempt_for_ejection_ms);
   peer.client = std::make_unique<http::client::Client>(options, clock_, metrics_);

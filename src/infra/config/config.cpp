@@ -355,6 +355,8 @@ const FieldSpec kFields[] = {
          "Services run apart: connections each I/O thread keeps at most to one instance of a peer service (in use, idle or opening); at the limit a call waits for one within its deadline. Open connections to a peer <= its instances x server.threads x this."),
   RM_INT(peers.idle_timeout_ms, 100, 3'600'000,
          "Services run apart: a connection to a peer service closes after this long idle (keep it below the peers' server.idle_timeout_ms)."),
+  RM_INT(peers.max_in_flight, 1, 1'000'000,
+         "Services run apart: calls in flight from this process to one peer service (all its instances) at most; one more is refused at once, which the gateway answers 503 UNAVAILABLE with Retry-After (load shedding: a slow service is not buried under a queue)."),
   RM_INT(peers.min_attempt_for_ejection_ms, 1, 120'000,
          "Services run apart: a call to a peer instance that times out counts against it (5 in a row eject it for a cool-down) only when the attempt had at least this long before the caller's deadline; a shorter one is still sent, and its timeout counts neither way."),
   RM_SECRET(ops.metrics_token, CheckHmacSecret,

@@ -209,6 +209,9 @@ struct PeersConfig {
   // A timeout counts against a peer instance (ejection) only when the attempt had this long
   // before the caller's deadline (ADR 0044).
   int min_attempt_for_ejection_ms = 500;
+  // Calls in flight to one peer service at most (all its instances); beyond, a call is refused at
+  // once (503 UNAVAILABLE with Retry-After through the gateway): the gateway's load shedding.
+  int max_in_flight = 1024;
 };
 
 struct DemoConfig {

@@ -323,13 +323,16 @@ TEST_F(ConfigTest, PeerConnectionPoolLimits) {
   EXPECT_EQ(cfg->peers.connections_per_loop, 256);
   EXPECT_EQ(cfg->peers.idle_timeout_ms, 15000);
   EXPECT_EQ(cfg->peers.min_attempt_for_ejection_ms, 500);
+  EXPECT_EQ(cfg->peers.max_in_flight, 1024);
   cfg = Load({.env = {{"ROCKETMART_PEERS_CONNECTIONS_PER_LOOP", "64"},
+                      {"ROCKETMART_PEERS_MAX_IN_FLIGHT", "300"},
                       {"ROCKETMART_PEERS_IDLE_TIMEOUT_MS", "5000"},
                       {"ROCKETMART_PEERS_MIN_ATTEMPT_FOR_EJECTION_MS", "250"}}});
   ASSERT_TRUE(cfg.ok()) << cfg.error().message;
   EXPECT_EQ(cfg->peers.connections_per_loop, 64);
   EXPECT_EQ(cfg->peers.idle_timeout_ms, 5000);
   EXPECT_EQ(cfg->peers.min_attempt_for_ejection_ms, 250);
+  EXPECT_EQ(cfg->peers.max_in_flight, 300);
   const auto zero = Load({.env = {{"ROCKETMART_PEERS_CONNECTIONS_PER_LOOP", "0"}}});
   ASSERT_FALSE(zero.ok());
   EXPECT_NE(zero.error().message.find("peers.connections_per_loop"), std::string::npos);
