@@ -7,7 +7,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstdlib>
+#include <exception>
 #include <stdexcept>
 #include <thread>
 
@@ -19,6 +21,26 @@
 
 namespace rocketmart::testing {
 namespace {
+
+// An exception that escapes a test's worker thread (an HttpClient whose request failed twice, say)
+// ends the process through std::terminate, and ctest then shows only "Subprocess aborted". Say
+// what it was first, so the run's log tells why.
+[[noreturn]] void ReportAndAbort() {
+  if (const std::exception_ptr current = std::current_exception()) {
+    try {
+      std::rethrow_exception(current);
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "terminate: uncaught exception: %s\n", e.what());
+    } catch (...) {
+      std::fprintf(stderr, "terminate: uncaught exception of an unknown type\n");
+    }
+  } else {
+    std::fprintf(stderr, "terminate called without an exception\n");
+  }
+  std::fflush(stderr);
+  std::abort();
+}
+const std::terminate_handler kPreviousTerminate = std::set_terminate(ReportAndAbort);
 
 std::vector<char*> CStrings(std::vector<std::string>& strings) {
   std::vector<char*> out;
