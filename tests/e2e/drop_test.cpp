@@ -419,6 +419,19 @@ TEST(Drop, KillNineMidSaleLosesNothingAndOversellsNothing) {
   std::atomic<bool> stop{false};
   std::atomic<std::uint16_t> port{server.port()};
   std::vector<std::thread> threads;
+  // A restart that throws (a process that cannot start again) fails the test and unwinds: the
+  // buyers stop and are joined first, so the server's handle then stops every process it started
+  // (a joinable thread destroyed would abort the test and leave the cluster running).
+  struct StopAndJoin {
+    std::atomic<bool>& stop;
+    std::vector<std::thread>& threads;
+    ~StopAndJoin() {
+      stop = true;
+      for (auto& th : threads) {
+        if (th.joinable()) th.join();
+      }
+    }
+  } stop_and_join{stop, threads};
   for (int t = 0; t < 16; ++t) {
     threads.emplace_back([&, t] {
       std::mt19937 rng(static_cast<unsigned>(t));
@@ -445,7 +458,11 @@ TEST(Drop, KillNineMidSaleLosesNothingAndOversellsNothing) {
           }
           ++responses;
         } catch (const std::exception&) {
-          // The server died under us: an unknown outcome, resolved by the invariants below.
+          // The server died under us: an unknown outcome, resolved by the invariants below. A
+          // pause before the next connection: thousands of connects a second to the port while
+          // it is restarted on it would sooner or later take that port as their own source port
+          // (a self-connected socket), and the restart could not bind it.
+          std::this_thread::sleep_for(std::chrono::milliseconds(20));
         }
       }
     });
