@@ -73,6 +73,11 @@ http::client::Client& ClusterLink::Client(const std::string& service) {
   return Peer(service).client();
 }
 
+void ClusterLink::DropIdleConnections() {
+  std::lock_guard lock(mutex_);
+  for (auto& [service, peer] : peers_) peer.client->DropIdleConnections();
+}
+
 http::client::PeerCaller& ClusterLink::Peer(const std::string& service) {
   std::lock_guard lock(mutex_);
   auto it = peers_.find(service);

@@ -45,6 +45,9 @@ class ClusterLink {
   ClusterLink(const ClusterLink&) = delete;
   ClusterLink& operator=(const ClusterLink&) = delete;
 
+  // Closes every client's idle pooled connections: after the server's Run() returned, before the
+  // server (whose loops they belong to) is destroyed.
+  void DropIdleConnections();
   // The client of `service` (made on first use; its endpoints follow etcd from then on).
   http::client::Client& Client(const std::string& service);
   // A caller of `service` signing the internal identity (for the client bindings).

@@ -180,6 +180,7 @@ void GatewayRoot::Run() {
   p.admin.Start();
   p.server->Run();
   p.ready = false;
+  if (p.cluster) p.cluster->DropIdleConnections();  // they belong to the server's loops
   p.admin.Stop();  // metrics stayed scrapable while the public server drained
 }
 

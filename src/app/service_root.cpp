@@ -347,6 +347,7 @@ void ServiceRoot::Run() {
   p.signals_thread = std::thread([&p] { p.signals_io.run(); });
   p.server->Run();
   p.ready = false;
+  if (p.cluster) p.cluster->DropIdleConnections();  // they belong to the server's loops
   signals.cancel();
   p.signals_io.stop();
   if (p.signals_thread.joinable()) p.signals_thread.join();

@@ -560,6 +560,10 @@ Client::Client(ClientOptions options, const Clock& clock, metrics::Registry& reg
 }
 
 Client::~Client() {
+  DropIdleConnections();
+}
+
+void Client::DropIdleConnections() {
   for (const auto& state : balancer_.Snapshot()) {
     std::lock_guard lock(state->pool_mutex);
     for (auto& pool : state->pools) pool->idle.clear();

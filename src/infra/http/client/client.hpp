@@ -152,6 +152,10 @@ class Client {
  public:
   Client(ClientOptions options, const Clock& clock, metrics::Registry& metrics);
   ~Client();
+  // Closes every idle pooled connection. Their timers and sockets belong to the event loops that
+  // opened them: call it once those loops stopped and before their io_contexts are destroyed (a
+  // server's, after Run() returned). ~Client does it again, harmlessly.
+  void DropIdleConnections();
   Client(const Client&) = delete;
   Client& operator=(const Client&) = delete;
 

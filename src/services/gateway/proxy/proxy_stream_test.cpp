@@ -288,6 +288,8 @@ class ProxyStreamTest : public ::testing::Test {
   ~ProxyStreamTest() override {
     server_->Shutdown();
     thread_.join();
+    // The client's idle connections belong to the server's loops: closed before they go.
+    client_.DropIdleConnections();
     server_.reset();  // its streams end before the client goes
   }
 
