@@ -385,7 +385,18 @@ std::vector<std::uint16_t> ServerProcess::AdminPorts() const {
 
 void ServerProcess::RestartOnSamePort() {
   options_.port = port_;
-  Restart();
+  // The port was free a moment ago, but until the new process binds it any socket of the machine
+  // may take it as its own source port (other tests' connections, in a parallel run), and the
+  // start then fails to bind. Such a socket is short-lived: try again for a few seconds.
+  for (int attempt = 1;; ++attempt) {
+    try {
+      Restart();
+      return;
+    } catch (const std::runtime_error&) {
+      if (attempt == 10) throw;
+      std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    }
+  }
 }
 
 std::string SignSyntheticToken(const std::string& secret, std::int64_t n, bool admin,
