@@ -236,14 +236,39 @@ TEST_P(HoldStoreContract, OnlyTheOwnerPaysOrCancelsAnActiveHoldBeforeItsExpiry) 
   auto cancel = Await(
       A().holds.ReleaseHold(hold.id, 8, HoldStatus::kActive, ReleaseReason::kCancelled, Now()));
   ASSERT_FALSE(cancel.ok());
+  EXPECT_EQ(cancel.error().code, Errc::kNotFound) << "another member's hold is not theirs to see";
   EXPECT_EQ(StatusOf(hold.id), HoldStatus::kActive);
-  Ok(Await(
-      A().holds.ReleaseHold(hold.id, 7, HoldStatus::kActive, ReleaseReason::kCancelled, Now())));
+  auto missing = Await(A().holds.ReleaseHold(hold.id + 1000, 0, HoldStatus::kActive,
+                                             ReleaseReason::kCancelled, Now()));
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.error().code, Errc::kNotFound);
+  auto released = Await(
+      A().holds.ReleaseHold(hold.id, 7, HoldStatus::kActive, ReleaseReason::kCancelled, Now()));
+  ASSERT_TRUE(released.ok()) << released.error().message;
+  EXPECT_EQ(released->member_id, 7);
+  ASSERT_EQ(released->lines.size(), hold.lines.size());
+  EXPECT_EQ(released->lines.front().product_id, hold.lines.front().product_id);
+  EXPECT_EQ(released->lines.front().quantity, hold.lines.front().quantity);
   auto twice = Await(
       A().holds.ReleaseHold(hold.id, 7, HoldStatus::kActive, ReleaseReason::kCancelled, Now()));
   ASSERT_FALSE(twice.ok());
   EXPECT_EQ(twice.error().code, Errc::kHoldNotActive);
   EXPECT_EQ(Available(), 3);
+  ExpectInvariants();
+}
+
+TEST_P(HoldStoreContract, AnExpiredHoldIsNotReleasedAgain) {
+  Product(3);
+  const Hold hold = Place(Request(7));
+  auto expired = Await(A().holds.ExpireDue(Now() + std::chrono::minutes(11), 10));
+  ASSERT_TRUE(expired.ok()) << expired.error().message;
+  ASSERT_EQ(expired->size(), 1u);
+  auto release = Await(
+      A().holds.ReleaseHold(hold.id, 7, HoldStatus::kActive, ReleaseReason::kCancelled, Now()));
+  ASSERT_FALSE(release.ok());
+  EXPECT_EQ(release.error().code, Errc::kHoldExpired);
+  EXPECT_EQ(StatusOf(hold.id), HoldStatus::kExpired);
+  EXPECT_EQ(Available(), 3) << "its units came back once";
   ExpectInvariants();
 }
 

@@ -400,32 +400,47 @@ asio::awaitable<Result<ReleasedUnits>> PostgresHoldStore::ReleaseHold(std::int64
                                                                       HoldStatus from,
                                                                       ReleaseReason reason,
                                                                       TimePoint now) {
-  auto work = [hold_id, member_id, from, reason,
-               now](Connection& c) -> asio::awaitable<Result<ReleasedUnits>> {
-    auto read = co_await ReadHold(c, hold_id, true);
-    if (!read.ok()) co_return std::move(read).error();
-    if (!*read || (member_id != 0 && (*read)->hold.member_id != member_id)) {
-      co_return MakeError(Errc::kNotFound, "no such hold");
-    }
-    if ((*read)->hold.status != from) {
-      if ((*read)->hold.status == HoldStatus::kExpired) {
-        co_return MakeError(Errc::kHoldExpired, "the hold already expired");
-      }
-      co_return MakeError(Errc::kHoldNotActive, "the hold is already paid or released");
-    }
-    static const std::string sql =
-        ReleaseSql("SELECT id, member_id FROM holds WHERE id = $1 AND status = $2");
+  // One statement, its own transaction: one round trip, so the product's inventory row (every
+  // purchase of a drop updates it) is locked only while the server runs it and commits. It was
+  // BEGIN, a locking read, the release, COMMIT: the row stayed locked across a round trip to this
+  // process and back, and on a busy machine every purchase queued behind it (issue 15's drop).
+  // The guards (the hold's id, status and member) are re-checked on the row's latest version
+  // (FOR UPDATE); when nothing was released, a plain read says why.
+  static const std::string sql = ReleaseSql(
+      "SELECT id, member_id FROM holds WHERE id = $1 AND status = $2 "
+      "AND ($6::bigint = 0 OR member_id = $6::bigint) FOR UPDATE");
+  for (int attempt = 1;; ++attempt) {
     Params p;
     p.Add(hold_id)
         .Add(HoldStatusName(from))
         .Add(HoldStatusName(HoldStatus::kReleased))
         .Add(ReleaseReasonName(reason))
-        .Add(ToUnixMillis(now));
-    auto released = co_await c.Query(sql, std::move(p));
-    if (!released.ok()) co_return std::move(released).error();
-    co_return ReleasedUnits{(*read)->hold.member_id, std::move((*read)->hold.lines)};
-  };
-  co_return co_await postgres::Transact<ReleasedUnits>(pool_, std::move(work));
+        .Add(ToUnixMillis(now))
+        .Add(member_id);
+    auto lease = co_await pool_.Acquire();
+    if (!lease.ok()) co_return std::move(lease).error();
+    auto released = co_await (*lease)->Query(sql, std::move(p));
+    if (!released.ok()) {
+      // A deadlock aborted the statement alone (nothing of it committed): again.
+      if (postgres::RetryableState((*lease)->last_sqlstate()) && attempt < postgres::kAttempts) {
+        continue;
+      }
+      co_return std::move(released).error();
+    }
+    std::vector<ReleasedUnits> units = ReadReleased(*released);
+    if (!units.empty()) co_return std::move(units.front());
+    auto read = co_await ReadHold(**lease, hold_id, false);
+    if (!read.ok()) co_return std::move(read).error();
+    if (!*read || (member_id != 0 && (*read)->hold.member_id != member_id)) {
+      co_return MakeError(Errc::kNotFound, "no such hold");
+    }
+    const HoldStatus now_status = (*read)->hold.status;
+    if (now_status == from && attempt < postgres::kAttempts) continue;  // moved back meanwhile
+    if (now_status == HoldStatus::kExpired) {
+      co_return MakeError(Errc::kHoldExpired, "the hold already expired");
+    }
+    co_return MakeError(Errc::kHoldNotActive, "the hold is already paid or released");
+  }
 }
 
 asio::awaitable<Result<std::vector<ReleasedUnits>>> PostgresHoldStore::ExpireDue(
