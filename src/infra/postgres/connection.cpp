@@ -388,16 +388,58 @@ asio::awaitable<Result<Rows>> Connection::Query(std::string_view sql, Params par
   co_await Attach();
   const auto deadline = Deadline();
   const std::string text(sql);
-  const auto values = params.Pointers();
-  if (PQsendQueryParams(conn_, text.c_str(), static_cast<int>(values.size()), nullptr,
-                        values.data(), nullptr, nullptr, 0) == 0) {
-    co_return Fail(Errc::kUnavailable, "send failed");
+  std::string name = PreparedName(text);
+  if (name.empty()) {
+    name = NewPreparedName(text, params.size());
+    if (!name.empty()) {
+      // Prepared on its own first (one round trip, once per connection): outside pipeline mode
+      // libpq takes one query at a time.
+      if (PQsendPrepare(conn_, name.c_str(), text.c_str(), static_cast<int>(params.size()),
+                        nullptr) == 0) {
+        co_return Fail(Errc::kUnavailable, "send failed");
+      }
+      auto flushed = co_await Flush(deadline);
+      if (!flushed.ok()) co_return std::move(flushed).error();
+      auto prepared = co_await Collect(deadline);
+      if (!prepared.ok()) {
+        Settle(false);
+        co_return std::move(prepared).error();
+      }
+      prepared_.emplace(text, name);
+    }
   }
+  if (!SendStatement(text, params, name, false)) co_return Fail(Errc::kUnavailable, "send failed");
   auto flushed = co_await Flush(deadline);
   if (!flushed.ok()) co_return std::move(flushed).error();
   auto rows = co_await Collect(deadline);
   Settle(rows.ok());
   co_return rows;
+}
+
+const std::string& Connection::PreparedName(const std::string& sql) const {
+  static const std::string kNone;
+  const auto found = prepared_.find(sql);
+  return found == prepared_.end() ? kNone : found->second;
+}
+
+std::string Connection::NewPreparedName(const std::string& sql, std::size_t params) const {
+  // BEGIN, COMMIT and other statements without parameters stay unnamed: little to save.
+  if (params == 0 || prepared_.size() >= kMaxPrepared || prepared_.contains(sql)) return {};
+  return "rm" + std::to_string(prepared_.size());
+}
+
+bool Connection::SendStatement(const std::string& sql, const Params& params,
+                               const std::string& name, bool prepare) {
+  const auto values = params.Pointers();
+  const int count = static_cast<int>(values.size());
+  if (name.empty()) {
+    return PQsendQueryParams(conn_, sql.c_str(), count, nullptr, values.data(), nullptr, nullptr,
+                             0) != 0;
+  }
+  if (prepare && PQsendPrepare(conn_, name.c_str(), sql.c_str(), count, nullptr) == 0) {
+    return false;
+  }
+  return PQsendQueryPrepared(conn_, name.c_str(), count, values.data(), nullptr, nullptr, 0) != 0;
 }
 
 asio::awaitable<Result<Rows>> Connection::Query(std::string_view sql) {
@@ -434,11 +476,25 @@ asio::awaitable<Result<std::vector<Rows>>> Connection::Pipeline(
   co_await Attach();
   const auto deadline = Deadline();
   if (PQenterPipelineMode(conn_) == 0) co_return Fail(Errc::kUnavailable, "pipeline mode");
-  for (const Statement& s : statements) {
+  // A statement not prepared yet is prepared in the pipeline, just before its first use (a
+  // batch's repeats of it use that name); its name is kept only if the server accepted it.
+  std::unordered_map<std::string, std::string> preparing;
+  std::vector<const std::string*> prepare_before(statements.size(), nullptr);
+  for (std::size_t i = 0; i < statements.size(); ++i) {
+    const Statement& s = statements[i];
     if (s.appends_outbox) outbox_appended_ = true;
-    const auto values = s.params.Pointers();
-    if (PQsendQueryParams(conn_, s.sql.c_str(), static_cast<int>(values.size()), nullptr,
-                          values.data(), nullptr, nullptr, 0) == 0) {
+    std::string name = PreparedName(s.sql);
+    bool prepare = false;
+    if (name.empty()) {
+      if (const auto pending = preparing.find(s.sql); pending != preparing.end()) {
+        name = pending->second;
+      } else if (prepared_.size() + preparing.size() < kMaxPrepared && s.params.size() > 0) {
+        name = "rm" + std::to_string(prepared_.size() + preparing.size());
+        prepare = true;
+        prepare_before[i] = &preparing.emplace(s.sql, name).first->second;
+      }
+    }
+    if (!SendStatement(s.sql, s.params, name, prepare)) {
       co_return Fail(Errc::kUnavailable, "send failed");
     }
   }
@@ -452,6 +508,16 @@ asio::awaitable<Result<std::vector<Rows>>> Connection::Pipeline(
   // Each statement's results and a null after them (a statement after an error answers
   // PGRES_PIPELINE_ABORTED); then the sync.
   for (std::size_t i = 0; i < statements.size(); ++i) {
+    if (prepare_before[i] != nullptr) {
+      auto prepared = co_await Collect(deadline);
+      if (prepared.ok()) {
+        prepared_.emplace(statements[i].sql, *prepare_before[i]);
+      } else if (broken_) {
+        co_return std::move(prepared).error();
+      } else if (!failure) {
+        failure = std::move(prepared).error();
+      }
+    }
     auto rows = co_await Collect(deadline);
     if (rows.ok()) {
       out.push_back(std::move(*rows));

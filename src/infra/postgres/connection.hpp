@@ -28,6 +28,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "core/result.hpp"
@@ -171,6 +172,14 @@ class Connection {
   std::chrono::steady_clock::time_point Deadline() const;
   // After each statement or pipeline: announces a commit that follows MarkOutboxAppend.
   void Settle(bool ok);
+  // The name `sql` is prepared under on this connection ("" when it is not, or never will be).
+  const std::string& PreparedName(const std::string& sql) const;
+  // A name for `sql` to prepare under now, or "" (no parameters, or the cache is full).
+  std::string NewPreparedName(const std::string& sql, std::size_t params) const;
+  // Sends one statement: EXECUTE of its prepared name, after a Parse of it when `prepare` is set;
+  // the unnamed statement when `name` is "". False when libpq refused to queue it.
+  bool SendStatement(const std::string& sql, const Params& params, const std::string& name,
+                     bool prepare);
 
   PGconn* conn_ = nullptr;
   ConnectOptions options_;
@@ -179,6 +188,12 @@ class Connection {
   bool outbox_appended_ = false;
   std::shared_ptr<OutboxCommits> outbox_commits_;  // of this database
   std::string last_sqlstate_;
+  // Statements with parameters are prepared once per connection (named, on first use) and then
+  // only bound and executed: the server parses, analyses and plans them once instead of on every
+  // call (a third of the server's CPU in issue 15's drop went to that). Bounded: past
+  // kMaxPrepared distinct statements, the rest go unnamed as before.
+  static constexpr std::size_t kMaxPrepared = 256;
+  std::unordered_map<std::string, std::string> prepared_;
 };
 
 // Refuses a server that does not make commits durable (battery H4): fsync off, or

@@ -395,6 +395,62 @@ TEST(PostgresClient, PipelineIsAtomicAndOneRoundTrip) {
   EXPECT_EQ(Sql(pool, "SELECT 5").Int64(0, 0), 5);  // the connection left pipeline mode cleanly
 }
 
+// Statements with parameters are prepared once per connection, in Query and in a pipeline (a
+// batch's repeats share one name); a statement the server refused, or a prepare an earlier error
+// aborted, is not remembered, and the same text works once it can.
+TEST(PostgresClient, StatementsArePreparedOncePerConnection) {
+  auto& pg = SharedLocalPostgres();
+  const auto db = pg.NewDatabase("prepared");
+  Pool pool(Settings(pg.ConnectionString(db), 1));  // one connection: every call shares it
+  Sql(pool, "CREATE TABLE t (id int PRIMARY KEY, n int NOT NULL)");
+  auto prepared = [&pool] {
+    return Sql(pool, "SELECT count(*) FROM pg_prepared_statements").Int64(0, 0);
+  };
+  EXPECT_EQ(prepared(), 0) << "a statement without parameters stays unnamed";
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(Sql(pool, "SELECT $1::int + 1", MakeParams(std::int64_t{i})).Int64(0, 0), i + 1);
+  }
+  EXPECT_EQ(prepared(), 1);
+  auto pipeline = [](Pool& pool, std::vector<Statement> statements) -> asio::awaitable<Status> {
+    auto lease = co_await pool.Acquire();
+    auto r = co_await (*lease)->Pipeline(statements);
+    if (!r.ok()) co_return std::move(r).error();
+    co_return Ok();
+  };
+  const std::string insert = "INSERT INTO t VALUES ($1, $2)";
+  std::vector<Statement> batch;
+  for (int i = 0; i < 5; ++i)
+    batch.push_back({insert, MakeParams(std::int64_t{i}, std::int64_t{i})});
+  ASSERT_TRUE(RunAwait(pipeline(pool, batch)).ok());
+  EXPECT_EQ(prepared(), 2) << "five uses of one text in a pipeline: one prepared statement";
+  // An error before a new statement aborts its prepare: nothing is remembered for it, and the
+  // next pipeline prepares it again.
+  const std::string update = "UPDATE t SET n = n + $1 WHERE id = $2";
+  std::vector<Statement> failing = {{insert, MakeParams(std::int64_t{0}, std::int64_t{0})},
+                                    {update, MakeParams(std::int64_t{1}, std::int64_t{1})}};
+  EXPECT_FALSE(RunAwait(pipeline(pool, failing)).ok()) << "a duplicate key";
+  EXPECT_EQ(prepared(), 2);
+  std::vector<Statement> fine = {{update, MakeParams(std::int64_t{10}, std::int64_t{1})},
+                                 {update, MakeParams(std::int64_t{10}, std::int64_t{1})}};
+  ASSERT_TRUE(RunAwait(pipeline(pool, fine)).ok());
+  EXPECT_EQ(prepared(), 3);
+  EXPECT_EQ(Sql(pool, "SELECT n FROM t WHERE id = $1", MakeParams(std::int64_t{1})).Int64(0, 0),
+            21);
+  // A text the server refuses is not remembered; the connection goes on.
+  auto refused = [](Pool& pool) -> asio::awaitable<Result<Rows>> {
+    auto lease = co_await pool.Acquire();
+    co_return co_await (*lease)->Query("SELECT $1::int FROM no_such_table",
+                                       MakeParams(std::int64_t{1}));
+  };
+  EXPECT_FALSE(RunAwait(refused(pool)).ok());
+  Sql(pool, "CREATE TABLE no_such_table (x int)");
+  Sql(pool, "INSERT INTO no_such_table VALUES (1)");
+  auto later = RunAwait(refused(pool));
+  ASSERT_TRUE(later.ok()) << later.error().message;
+  EXPECT_EQ(later->Int64(0, 0), 1);
+  EXPECT_EQ(prepared(), 5) << "the refused text, prepared once the server could";
+}
+
 // Not a timed assertion: prints one connection's durable insert rate, one commit per row vs one
 // pipelined transaction per 100 rows (the group-commit shape).
 TEST(PostgresClient, MeasureOneByOneVersusPipelined) {
