@@ -313,6 +313,29 @@ std::optional<SaleView> CheckoutService::GetSale(std::int64_t product_id) const 
   return SaleView{product_id, *sale, state};
 }
 
+CheckoutService::LineCheck CheckoutService::CheckLine(const PurchaseLine& line,
+                                                      TimePoint now) const {
+  LineCheck check;
+  ProductState* p = Find(line.product_id);
+  if (p && !p->has_inventory.load() && p->sale.load() && !p->retired.load()) {
+    // The catalog knows the product and its sale is set, but the catalog's event carrying its
+    // stock has not arrived yet (milliseconds after creation): a retry will succeed.
+    check.refusal =
+        MakeError(Errc::kUnavailable, "this product's stock is still being set up; retry");
+  } else if (!p || !p->has_inventory.load() || p->retired.load()) {
+    check.refusal = MakeError(Errc::kNotFound, "no such product");
+  } else {
+    check.sale = p->sale.load();
+    if (auto st = CheckWindow(check.sale.get(), now); !st.ok()) {
+      check.refusal = st.error();
+      check.by_window = true;
+    } else {
+      check.product = p;
+    }
+  }
+  return check;
+}
+
 boost::asio::awaitable<Result<CheckoutService::Admitted>> CheckoutService::Admit(
     const Buyer& buyer, const std::vector<PurchaseLine>& lines, TimePoint now, std::string_view key,
     bool check_key) {
@@ -343,23 +366,14 @@ boost::asio::awaitable<Result<CheckoutService::Admitted>> CheckoutService::Admit
   std::size_t refused = lines.size();
   std::optional<Error> refusal;
   for (std::size_t i = 0; i < lines.size() && !refusal; ++i) {
-    ProductState* p = Find(lines[i].product_id);
-    if (p && !p->has_inventory.load() && p->sale.load() && !p->retired.load()) {
-      // The catalog knows the product and its sale is set, but the catalog's event carrying its
-      // stock has not arrived yet (milliseconds after creation): a retry will succeed.
-      refusal = MakeError(Errc::kUnavailable, "this product's stock is still being set up; retry");
-    } else if (!p || !p->has_inventory.load() || p->retired.load()) {
-      refusal = MakeError(Errc::kNotFound, "no such product");
-    } else {
-      auto sale = p->sale.load();
-      if (auto st = CheckWindow(sale.get(), now); !st.ok()) {
-        refusal = st.error();
-        rejected_window_.Add();
-      } else {
-        admit[i] = AdmissionLine{p->counter, lines[i].quantity, sale->per_member_limit};
-        continue;
-      }
+    LineCheck check = CheckLine(lines[i], now);
+    if (!check.refusal) {
+      admit[i] =
+          AdmissionLine{check.product->counter, lines[i].quantity, check.sale->per_member_limit};
+      continue;
     }
+    if (check.by_window) rejected_window_.Add();
+    refusal = std::move(check.refusal);
     refused = i;
   }
   const auto admitted_lines = admit.first(refused);
@@ -399,11 +413,8 @@ boost::asio::awaitable<bool> CheckoutService::SoldOutBeforeTheGate(
   // Admit's checks before admission, in its order, for the first line; admission answers that
   // line first whatever the lines after it are.
   if (lines.empty() || !buyer.email_verified || !ValidateLines(lines).ok()) co_return false;
-  ProductState* p = Find(lines.front().product_id);
-  if (!p || !p->has_inventory.load() || p->retired.load()) co_return false;
-  const auto sale = p->sale.load();
-  if (!sale || !CheckWindow(sale.get(), clock_.Now()).ok()) co_return false;
-  if (!admission_.SoldOutInMemory(*p->counter)) co_return false;
+  const LineCheck first = CheckLine(lines.front(), clock_.Now());
+  if (first.refusal || !admission_.SoldOutInMemory(*first.product->counter)) co_return false;
   // The key: a request holding it (its answer may be a purchase) or a record to replay.
   const bool held = co_await gate_.Held(buyer.member_id, idem.key);
   if (held) co_return false;

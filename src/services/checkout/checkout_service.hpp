@@ -235,6 +235,17 @@ class CheckoutService {
   // is in flight); true when it did.
   boost::asio::awaitable<bool> RebuildCounter(std::int64_t product_id, ProductCounter& counter);
 
+  // Admit's memory checks of one line, in its order: the product known, its stock set up, not
+  // retired, its sale's window open. Admit and SoldOutBeforeTheGate both use it, so the early
+  // sold-out answer is never given to a line Admit would refuse for another reason.
+  struct LineCheck {
+    ProductState* product = nullptr;
+    std::shared_ptr<const Sale> sale;
+    std::optional<Error> refusal;  // set: the line is refused with it
+    bool by_window = false;        // the refusal is the sale window's
+  };
+  LineCheck CheckLine(const PurchaseLine& line, TimePoint now) const;
+
   // Memory checks and admission for every line, all or nothing. kRequestInFlight: the key may
   // have a record (nothing admitted). `check_key` false: record the key without looking.
   boost::asio::awaitable<Result<Admitted>> Admit(const Buyer& buyer,
