@@ -26,6 +26,13 @@ asio::awaitable<void> CompleteInto(HoldStore& holds, std::int64_t hold_id, std::
   out.emplace(std::move(paid));
 }
 
+asio::awaitable<void> ReleaseInto(HoldStore& holds, std::int64_t hold_id, std::int64_t member_id,
+                                  TimePoint now, std::optional<Result<ReleasedUnits>>& out) {
+  auto released = co_await holds.ReleaseHold(hold_id, member_id, HoldStatus::kActive,
+                                             ReleaseReason::kCancelled, now);
+  out.emplace(std::move(released));
+}
+
 }  // namespace
 
 class PostgresPaymentBatching : public CheckoutStoresTest {
@@ -186,5 +193,64 @@ TEST_P(PostgresPaymentBatching, AStatementFailingInABatchFailsOnlyItsPayment) {
 
 INSTANTIATE_TEST_SUITE_P(Postgres, PostgresPaymentBatching,
                          ::testing::Values(&MakePostgresCheckoutStores));
+
+// Cancels of one product's holds arriving together are released in a few transactions (the
+// product's inventory row locked once per batch), and each is answered as alone: a repeat finds
+// the hold released, another member's cancel finds no hold and changes nothing.
+TEST_P(PostgresPaymentBatching, ConcurrentReleasesCommitTogetherAndEachIsAnsweredAlone) {
+  constexpr int kHolds = 64;
+  Product(kHolds);
+  std::vector<std::int64_t> ids;
+  for (int i = 0; i < kHolds; ++i) ids.push_back(Place(Request(1000 + i)).id);
+  struct Call {
+    std::int64_t hold_id;
+    std::int64_t member_id;
+  };
+  std::vector<Call> calls;
+  for (int i = 0; i < kHolds; ++i) calls.push_back({ids[i], 1000 + i});
+  calls[kHolds - 1].member_id = 1;  // someone else's hold: refused, still held
+  calls.push_back({ids[0], 1000});  // the same cancel twice: one releases
+  asio::io_context io;
+  std::vector<std::optional<Result<ReleasedUnits>>> answers(calls.size());
+  for (std::size_t i = 0; i < calls.size(); ++i) {
+    asio::co_spawn(io,
+                   ReleaseInto(A().holds, calls[i].hold_id, calls[i].member_id, Now(), answers[i]),
+                   asio::detached);
+  }
+  io.run();
+  int released = 0;
+  int not_active = 0;
+  for (std::size_t i = 0; i < calls.size(); ++i) {
+    ASSERT_TRUE(answers[i].has_value());
+    const Result<ReleasedUnits>& a = *answers[i];
+    if (i == static_cast<std::size_t>(kHolds - 1)) {
+      ASSERT_FALSE(a.ok());
+      EXPECT_EQ(a.error().code, Errc::kNotFound);
+      continue;
+    }
+    if (a.ok()) {
+      ++released;
+      EXPECT_EQ(a->member_id, calls[i].member_id);
+      ASSERT_EQ(a->lines.size(), 1u);
+      EXPECT_EQ(a->lines[0].product_id, kProduct);
+      EXPECT_EQ(a->lines[0].quantity, 1);
+    } else {
+      EXPECT_EQ(a.error().code, Errc::kHoldNotActive);
+      EXPECT_EQ(calls[i].hold_id, ids[0]) << "only the repeated cancel finds nothing to release";
+      ++not_active;
+    }
+  }
+  EXPECT_EQ(released, kHolds - 1);
+  EXPECT_EQ(not_active, 1);
+  EXPECT_EQ(StatusOf(ids[kHolds - 1]), HoldStatus::kActive);
+  EXPECT_EQ(Ok(Await(A().stock.Snapshot(kProduct))).available, kHolds - 1);
+  EXPECT_EQ(SqlInt("SELECT count(*) FROM stock_ledger WHERE kind = 'RELEASE'"), kHolds - 1);
+  EXPECT_LE(SqlInt("SELECT count(DISTINCT xmin::text) FROM stock_ledger WHERE kind = 'RELEASE'"), 8)
+      << "releases were not group-committed";
+  const auto stats = Fixture().holds().release_batch_stats();
+  EXPECT_EQ(stats.holds, calls.size());
+  EXPECT_LE(stats.batches, 8u);
+  ExpectInvariants();
+}
 
 }  // namespace rocketmart::checkout::contract

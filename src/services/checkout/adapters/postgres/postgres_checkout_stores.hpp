@@ -29,6 +29,12 @@
 // hold, not awaiting payment) writes nothing and answers that payment alone; an unexpected failure
 // of a batch (nothing committed) replays it payment by payment, so only the faulty one fails.
 //
+// Releases by id (a cancel, a declined payment) are group-committed the same way: a flusher sends
+// up to `max_release_batch` of them as one pipeline, one implicit transaction: the batch's holds
+// locked in id order, then one guarded release statement per hold (each locks its products'
+// inventory rows, in the order every transaction keeps: holds first). The inventory row of a drop's
+// product is locked once per batch, never across a round trip.
+//
 // Every other write is one transaction (postgres::Transact). Start-up loads block the calling
 // thread (start-up only, as the ports say).
 #pragma once
@@ -92,6 +98,8 @@ struct HoldBatching {
   std::size_t max_batches = 2;  // pipelines in flight at once (each uses one pooled connection)
   std::size_t max_payment_batch = 100;  // payments completed per transaction
   std::size_t max_payment_batches = 2;  // payment transactions in flight at once
+  std::size_t max_release_batch = 50;   // holds released per transaction (cancels, declines)
+  std::size_t max_release_batches = 2;  // release transactions in flight at once
 };
 
 namespace postgres_internal {
@@ -140,6 +148,7 @@ class PostgresHoldStore final : public HoldStore {
   };
   BatchStats batch_stats() const;
   BatchStats payment_batch_stats() const;
+  BatchStats release_batch_stats() const;
 
  private:
   struct PaymentRequest {
@@ -147,8 +156,17 @@ class PostgresHoldStore final : public HoldStore {
     ChargeRecord charge;
     TimePoint now;
   };
+  struct ReleaseRequest {
+    std::int64_t hold_id = 0;
+    std::int64_t member_id = 0;
+    HoldStatus from = HoldStatus::kActive;
+    ReleaseReason reason = ReleaseReason::kCancelled;
+    TimePoint now;
+  };
   using HoldQueue = postgres_internal::GroupCommit<HoldRequest, Hold>;
   using PaymentQueue = postgres_internal::GroupCommit<PaymentRequest, PaidOrder>;
+  // nullopt: nothing released (the guards refused it; a read says why).
+  using ReleaseQueue = postgres_internal::GroupCommit<ReleaseRequest, std::optional<ReleasedUnits>>;
   boost::asio::awaitable<void> RunHoldBatch(
       std::vector<std::shared_ptr<postgres_internal::Queued<HoldRequest, Hold>>> batch);
   boost::asio::awaitable<void> RunPaymentBatch(
@@ -157,10 +175,15 @@ class PostgresHoldStore final : public HoldStore {
   // transaction failed (nothing of it committed, or its outcome unknown).
   boost::asio::awaitable<Result<std::vector<Result<PaidOrder>>>> CompletePayments(
       std::vector<PaymentRequest> batch);
+  boost::asio::awaitable<void> RunReleaseBatch(
+      std::vector<
+          std::shared_ptr<postgres_internal::Queued<ReleaseRequest, std::optional<ReleasedUnits>>>>
+          batch);
 
   postgres::Pool& pool_;
   std::unique_ptr<HoldQueue> hold_queue_;
   std::unique_ptr<PaymentQueue> payment_queue_;
+  std::unique_ptr<ReleaseQueue> release_queue_;
 };
 
 class PostgresRefundStore final : public RefundStore {

@@ -122,7 +122,10 @@ PostgresHoldStore::PostgresHoldStore(postgres::Pool& pool, HoldBatching batching
           [this](HoldQueue::Batch batch) { return RunHoldBatch(std::move(batch)); })),
       payment_queue_(std::make_unique<PaymentQueue>(
           batching.max_payment_batch, batching.max_payment_batches,
-          [this](PaymentQueue::Batch batch) { return RunPaymentBatch(std::move(batch)); })) {}
+          [this](PaymentQueue::Batch batch) { return RunPaymentBatch(std::move(batch)); })),
+      release_queue_(std::make_unique<ReleaseQueue>(
+          batching.max_release_batch, batching.max_release_batches,
+          [this](ReleaseQueue::Batch batch) { return RunReleaseBatch(std::move(batch)); })) {}
 
 PostgresHoldStore::~PostgresHoldStore() = default;
 
@@ -133,6 +136,11 @@ PostgresHoldStore::BatchStats PostgresHoldStore::batch_stats() const {
 
 PostgresHoldStore::BatchStats PostgresHoldStore::payment_batch_stats() const {
   const auto stats = payment_queue_->stats();
+  return {stats.items, stats.batches};
+}
+
+PostgresHoldStore::BatchStats PostgresHoldStore::release_batch_stats() const {
+  const auto stats = release_queue_->stats();
   return {stats.items, stats.batches};
 }
 
@@ -400,47 +408,86 @@ asio::awaitable<Result<ReleasedUnits>> PostgresHoldStore::ReleaseHold(std::int64
                                                                       HoldStatus from,
                                                                       ReleaseReason reason,
                                                                       TimePoint now) {
-  // One statement, its own transaction: one round trip, so the product's inventory row (every
-  // purchase of a drop updates it) is locked only while the server runs it and commits. It was
-  // BEGIN, a locking read, the release, COMMIT: the row stayed locked across a round trip to this
-  // process and back, and on a busy machine every purchase queued behind it (issue 15's drop).
-  // The guards (the hold's id, status and member) are re-checked on the row's latest version
-  // (FOR UPDATE); when nothing was released, a plain read says why.
-  static const std::string sql = ReleaseSql(
-      "SELECT id, member_id FROM holds WHERE id = $1 AND status = $2 "
-      "AND ($6::bigint = 0 OR member_id = $6::bigint) FOR UPDATE");
   for (int attempt = 1;; ++attempt) {
-    Params p;
-    p.Add(hold_id)
-        .Add(HoldStatusName(from))
-        .Add(HoldStatusName(HoldStatus::kReleased))
-        .Add(ReleaseReasonName(reason))
-        .Add(ToUnixMillis(now))
-        .Add(member_id);
+    ReleaseRequest request{hold_id, member_id, from, reason, now};
+    auto released = co_await release_queue_->Submit(std::move(request));
+    if (!released.ok()) co_return std::move(released).error();
+    if (*released) co_return std::move(**released);
+    // Nothing released: why (outside the batch's transaction, which has committed).
     auto lease = co_await pool_.Acquire();
     if (!lease.ok()) co_return std::move(lease).error();
-    auto released = co_await (*lease)->Query(sql, std::move(p));
-    if (!released.ok()) {
-      // A deadlock aborted the statement alone (nothing of it committed): again.
-      if (postgres::RetryableState((*lease)->last_sqlstate()) && attempt < postgres::kAttempts) {
-        continue;
-      }
-      co_return std::move(released).error();
-    }
-    std::vector<ReleasedUnits> units = ReadReleased(*released);
-    if (!units.empty()) co_return std::move(units.front());
     auto read = co_await ReadHold(**lease, hold_id, false);
     if (!read.ok()) co_return std::move(read).error();
     if (!*read || (member_id != 0 && (*read)->hold.member_id != member_id)) {
       co_return MakeError(Errc::kNotFound, "no such hold");
     }
-    const HoldStatus now_status = (*read)->hold.status;
-    if (now_status == from && attempt < postgres::kAttempts) continue;  // moved back meanwhile
-    if (now_status == HoldStatus::kExpired) {
+    const HoldStatus status = (*read)->hold.status;
+    if (status == from && attempt < postgres::kAttempts) continue;  // moved back meanwhile
+    if (status == HoldStatus::kExpired) {
       co_return MakeError(Errc::kHoldExpired, "the hold already expired");
     }
     co_return MakeError(Errc::kHoldNotActive, "the hold is already paid or released");
   }
+}
+
+asio::awaitable<void> PostgresHoldStore::RunReleaseBatch(ReleaseQueue::Batch batch) {
+  // One statement per hold, its own guards (id, status, member) re-checked on the row's latest
+  // version (FOR UPDATE).
+  static const std::string release = ReleaseSql(
+      "SELECT id, member_id FROM holds WHERE id = $1 AND status = $2 "
+      "AND ($6::bigint = 0 OR member_id = $6::bigint) FOR UPDATE");
+  static const std::string lock_holds =
+      "SELECT id FROM holds WHERE id = ANY($1::bigint[]) ORDER BY id FOR UPDATE";
+  std::vector<std::int64_t> ids;
+  ids.reserve(batch.size());
+  for (const auto& p : batch) ids.push_back(p->request.hold_id);
+  std::vector<postgres::Statement> statements;
+  statements.reserve(batch.size() + 1);
+  Params locked;
+  locked.Add(IntArray(ids));
+  statements.push_back({lock_holds, std::move(locked)});
+  for (const auto& p : batch) {
+    const ReleaseRequest& r = p->request;
+    Params params;
+    params.Add(r.hold_id)
+        .Add(HoldStatusName(r.from))
+        .Add(HoldStatusName(HoldStatus::kReleased))
+        .Add(ReleaseReasonName(r.reason))
+        .Add(ToUnixMillis(r.now))
+        .Add(r.member_id);
+    statements.push_back({release, std::move(params)});
+  }
+  std::optional<Error> failure;
+  try {
+    for (int attempt = 1;; ++attempt) {
+      auto lease = co_await pool_.Acquire();
+      if (!lease.ok()) {
+        failure = std::move(lease).error();
+        break;
+      }
+      // One round trip, one implicit transaction: every release of the batch commits together.
+      auto answers = co_await (*lease)->Pipeline(statements);
+      if (answers.ok()) {
+        release_queue_->Committed(batch.size());
+        for (std::size_t i = 0; i < batch.size(); ++i) {
+          std::vector<ReleasedUnits> units = ReadReleased((*answers)[i + 1]);
+          std::optional<ReleasedUnits> answer;
+          if (!units.empty()) answer = std::move(units.front());
+          release_queue_->Finish(std::move(batch[i]), std::move(answer));
+        }
+        co_return;
+      }
+      // A deadlock or serialization failure aborted the whole batch (nothing committed): again.
+      if (postgres::RetryableState((*lease)->last_sqlstate()) && attempt < postgres::kAttempts) {
+        continue;
+      }
+      failure = std::move(answers).error();
+      break;
+    }
+  } catch (const std::exception&) {
+    failure = MakeError(Errc::kUnavailable, "the hold could not be released, retry");
+  }
+  for (auto& p : batch) release_queue_->Finish(std::move(p), *failure);
 }
 
 asio::awaitable<Result<std::vector<ReleasedUnits>>> PostgresHoldStore::ExpireDue(
