@@ -416,10 +416,8 @@ boost::asio::awaitable<bool> CheckoutService::SoldOutBeforeTheGate(
   const LineCheck first = CheckLine(lines.front(), clock_.Now());
   if (first.refusal || !admission_.SoldOutInMemory(*first.product->counter)) co_return false;
   // The key: a request holding it (its answer may be a purchase) or a record to replay.
-  const bool held = co_await gate_.Held(buyer.member_id, idem.key);
-  if (held) co_return false;
-  const bool used = co_await admission_.KeyUsed(buyer.member_id, idem.key);
-  if (used) co_return false;
+  const bool matters = co_await admission_.KeyHeldOrUsed(buyer.member_id, idem.key, gate_);
+  if (matters) co_return false;
   rejected_sold_out_.Add();
   co_return true;
 }

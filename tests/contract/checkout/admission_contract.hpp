@@ -20,6 +20,8 @@
 
 #include "contract/checkout/contract_support.hpp"
 #include "services/checkout/ports/admission.hpp"
+#include "services/checkout/ports/idempotency_gate.hpp"
+#include "support/wait.hpp"
 
 namespace rocketmart::checkout::contract {
 
@@ -33,6 +35,9 @@ class AdmissionFixture {
   // and every instance's Available() shows the counters as they are: a shared adapter sends
   // notifications in the background and caches what it last saw. Nothing to wait for in memory.
   virtual void Sync() {}
+  // The idempotency gate a checkout instance pairs with the first instance's admission (same
+  // storage: memory, or the same Redis client).
+  virtual IdempotencyGate& Gate() = 0;
 };
 
 using AdmissionFactory = std::unique_ptr<AdmissionFixture> (*)();
@@ -60,6 +65,26 @@ class AdmissionContract : public ::testing::TestWithParam<AdmissionFactory> {
   std::unique_ptr<AdmissionFixture> fixture_;
   Admission* a_ = nullptr;
 };
+
+// What a sold-out answer from memory asks before it skips the gate: a key matters while a request
+// holds it in the gate, and while it may have a record (from the admission that recorded it until
+// it is released), for its member only.
+TEST_P(AdmissionContract, AKeyMattersWhileHeldInTheGateOrRecorded) {
+  Stock(*a_, 5);
+  IdempotencyGate& gate = fixture_->Gate();
+  EXPECT_FALSE(Await(a_->KeyHeldOrUsed(7, "k1", gate))) << "a fresh key";
+  const IdempotencyGate::Ticket ticket = Await(gate.Enter(7, "k1", "hash"));
+  EXPECT_TRUE(Await(a_->KeyHeldOrUsed(7, "k1", gate))) << "held by a request in flight";
+  EXPECT_FALSE(Await(a_->KeyHeldOrUsed(8, "k1", gate))) << "another member's key is another key";
+  const auto line = Line(*a_, 1, 5);
+  ASSERT_TRUE(Await(a_->Admit(7, line, "k1")).status.ok());
+  gate.Leave(7, "k1", ticket);
+  ASSERT_TRUE(rocketmart::testing::WaitUntil([&] { return !Await(gate.Held(7, "k1")); }));
+  EXPECT_TRUE(Await(a_->KeyHeldOrUsed(7, "k1", gate))) << "recorded: it may have a record";
+  a_->Withdraw(7, line, "k1");  // the request left no record: its key is released
+  fixture_->Sync();
+  EXPECT_FALSE(Await(a_->KeyHeldOrUsed(7, "k1", gate)));
+}
 
 TEST_P(AdmissionContract, NeverAdmitsMoreThanTheStockUnderParallelCalls) {
   Stock(*a_, 30);

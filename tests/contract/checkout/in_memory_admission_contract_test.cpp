@@ -4,6 +4,7 @@
 // A shared adapter (Redis) opens a second client.
 #include "contract/checkout/admission_contract.hpp"
 #include "services/checkout/adapters/in_memory_admission.hpp"
+#include "services/checkout/adapters/in_memory_idempotency_gate.hpp"
 
 namespace rocketmart::checkout::contract {
 namespace {
@@ -11,9 +12,11 @@ namespace {
 class InMemoryAdmissionFixture final : public AdmissionFixture {
  public:
   Admission& Open() override { return admission_; }
+  IdempotencyGate& Gate() override { return gate_; }
 
  private:
   InMemoryAdmission admission_;
+  InMemoryIdempotencyGate gate_;
 };
 
 std::unique_ptr<AdmissionFixture> MakeInMemoryAdmission() {

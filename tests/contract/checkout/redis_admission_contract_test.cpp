@@ -13,6 +13,7 @@
 #include "infra/metrics/metrics.hpp"
 #include "infra/redis/client.hpp"
 #include "services/checkout/adapters/redis/redis_admission.hpp"
+#include "services/checkout/adapters/redis/redis_idempotency_gate.hpp"
 #include "support/local_redis.hpp"
 
 namespace rocketmart::checkout::contract {
@@ -29,6 +30,18 @@ class RedisAdmissionFixture final : public AdmissionFixture {
     }
     instances_.push_back(std::move(instance));
     return instances_.back()->admission;
+  }
+
+  // On the first instance's client, as checkout's composition root pairs them (KeyHeldOrUsed
+  // then reads the claim in its own script).
+  IdempotencyGate& Gate() override {
+    if (!gate_) {
+      Instance& first = *instances_.front();
+      gate_ =
+          std::make_unique<RedisIdempotencyGate>(first.client, first.loop.executor(), first.metrics,
+                                                 RedisIdempotencyGateOptions{.prefix = prefix_});
+    }
+    return *gate_;
   }
 
   void Sync() override {
@@ -60,6 +73,7 @@ class RedisAdmissionFixture final : public AdmissionFixture {
   };
   const std::string prefix_ = rocketmart::testing::NewKeyPrefix();
   std::vector<std::unique_ptr<Instance>> instances_;
+  std::unique_ptr<RedisIdempotencyGate> gate_;  // after the instances it uses: destroyed first
 };
 
 std::unique_ptr<AdmissionFixture> MakeRedisAdmission() {

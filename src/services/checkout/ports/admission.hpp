@@ -41,6 +41,7 @@
 #include <string_view>
 
 #include "core/result.hpp"
+#include "services/checkout/ports/idempotency_gate.hpp"
 #include "services/checkout/ports/idempotency_store.hpp"
 #include "services/checkout/ports/stock_store.hpp"
 
@@ -90,6 +91,16 @@ class Admission {
 
   // Whether the member's key may have a durable record (a false "yes" only costs a read).
   virtual boost::asio::awaitable<bool> KeyUsed(std::int64_t member_id, std::string_view key) = 0;
+  // Whether the member's key matters before a sold-out answer from memory: a request holds it in
+  // `gate`, or it may have a durable record. The gate is asked first, then KeyUsed: an original
+  // request records its key before it leaves the gate, so it is seen by one or the other. A shared
+  // adapter whose `gate` keeps its claims on the same server asks both in one atomic call.
+  virtual boost::asio::awaitable<bool> KeyHeldOrUsed(std::int64_t member_id, const std::string& key,
+                                                     IdempotencyGate& gate) {
+    const bool held = co_await gate.Held(member_id, key);
+    if (held) co_return true;
+    co_return co_await KeyUsed(member_id, key);
+  }
   // Whether Admit would answer kSoldOut from memory now for a purchase whose first line is
   // `counter`'s product (no call made): the in-memory counter at 0, a shared adapter's sold-out
   // mark. False says nothing.

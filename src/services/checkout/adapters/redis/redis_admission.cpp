@@ -11,6 +11,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include "services/checkout/adapters/redis/redis_idempotency_gate.hpp"
+
 namespace rocketmart::checkout {
 namespace {
 
@@ -135,6 +137,13 @@ return out
 
 // KEYS: per line f (or the returns hash). ARGV: instance, deadline ms, then per key seq, count.
 // KEYS: product hashes. Answers each one's available units (-1: none, or not a number).
+// KeyHeldOrUsed: KEYS[1] the gate's claim, KEYS[2] the recorded keys; ARGV[1] the key's field.
+// The claim first, in one atomic step with the record (ports/admission.hpp).
+const redis::Script kKeyHeldOrUsed = MakeScript(R"lua(
+if redis.call('EXISTS', KEYS[1]) == 1 then return 1 end
+return redis.call('SISMEMBER', KEYS[2], ARGV[1])
+)lua");
+
 const redis::Script kReadAvailable = MakeScript(R"lua(
 local out = {}
 for i, k in ipairs(KEYS) do
@@ -572,6 +581,21 @@ asio::awaitable<bool> RedisAdmission::KeyUsed(std::int64_t member_id, std::strin
   std::vector<std::string> command = {"SISMEMBER", shared_->keys, KeyField(member_id, key)};
   redis::ReplyResult reply = co_await shared_->client.Command(std::move(command));
   // Unknown: "may have a record" (a false yes only costs the caller a read).
+  if (!reply.ok() || reply->is_error()) co_return true;
+  co_return reply->integer != 0;
+}
+
+asio::awaitable<bool> RedisAdmission::KeyHeldOrUsed(std::int64_t member_id, const std::string& key,
+                                                    IdempotencyGate& gate) {
+  auto* redis_gate = dynamic_cast<RedisIdempotencyGate*>(&gate);
+  if (redis_gate == nullptr || &redis_gate->client() != &shared_->client) {
+    co_return co_await Admission::KeyHeldOrUsed(member_id, key, gate);
+  }
+  std::vector<std::string> keys = {redis_gate->ClaimKey(member_id, key), shared_->keys};
+  std::vector<std::string> args = {KeyField(member_id, key)};
+  redis::ReplyResult reply =
+      co_await shared_->client.Eval(kKeyHeldOrUsed, std::move(keys), std::move(args));
+  // Unknown: it matters (the caller then goes through the gate, which decides).
   if (!reply.ok() || reply->is_error()) co_return true;
   co_return reply->integer != 0;
 }

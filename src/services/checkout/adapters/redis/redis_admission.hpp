@@ -86,6 +86,9 @@ class RedisAdmission final : public Admission {
   ProductCounter& Counter(std::int64_t product_id) override;
   bool SharedByInstances() const override { return true; }
   boost::asio::awaitable<bool> KeyUsed(std::int64_t member_id, std::string_view key) override;
+  // With a RedisIdempotencyGate on the same client: one script reads the claim, then the key.
+  boost::asio::awaitable<bool> KeyHeldOrUsed(std::int64_t member_id, const std::string& key,
+                                             IdempotencyGate& gate) override;
   bool SoldOutInMemory(ProductCounter& counter) override;
   boost::asio::awaitable<AdmitAnswer> Admit(std::int64_t member_id,
                                             std::span<const AdmissionLine> lines,

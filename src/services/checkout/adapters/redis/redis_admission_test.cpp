@@ -40,6 +40,7 @@
 #include "infra/storage/read_connections.hpp"
 #include "services/checkout/adapters/in_memory_admission.hpp"
 #include "services/checkout/adapters/in_memory_idempotency_gate.hpp"
+#include "services/checkout/adapters/redis/redis_idempotency_gate.hpp"
 #include "services/checkout/adapters/simulated_payment_provider.hpp"
 #include "services/checkout/checkout_service.hpp"
 #include "support/local_redis.hpp"
@@ -636,6 +637,35 @@ TEST(RedisAdmissionSoldOutMark, ASoldOutProductIsAnsweredFromMemoryUntilTheReche
       EXPECT_EQ(calls_within, 1);
     }
   }
+}
+
+// A keyed sold-out attempt asks whether its key matters in one round trip: one script reads the
+// gate's claim and the recorded keys. A gate on another client (another server, in principle)
+// is asked apart, as the port's default does.
+TEST(RedisAdmissionKeyHeldOrUsed, OneScriptWhenTheGateSharesTheClient) {
+  LocalRedis& server = rocketmart::testing::SharedLocalRedis();
+  redis::IoThread loop("key-loop");
+  redis::Client client({loop.executor()}, redis::ParseEndpoint(server.tcp_url()).value());
+  redis::Client other({loop.executor()}, redis::ParseEndpoint(server.tcp_url()).value());
+  metrics::Registry metrics;
+  const std::string prefix = rocketmart::testing::NewKeyPrefix();
+  RedisAdmission a(client, metrics, RedisAdmissionOptions{.prefix = prefix});
+  ASSERT_TRUE(RunAwait(a.Start()).ok());
+  RedisIdempotencyGate gate(client, loop.executor(), metrics,
+                            RedisIdempotencyGateOptions{.prefix = prefix});
+  RedisIdempotencyGate apart(other, loop.executor(), metrics,
+                             RedisIdempotencyGateOptions{.prefix = prefix});
+  const auto ticket = RunAwait(gate.Enter(7, "held", "h"));
+  for (const bool shared : {true, false}) {
+    SCOPED_TRACE(shared);
+    IdempotencyGate& g = shared ? static_cast<IdempotencyGate&>(gate) : apart;
+    const std::int64_t before = EvalshaCalls(client);
+    EXPECT_TRUE(RunAwait(a.KeyHeldOrUsed(7, "held", g)));
+    EXPECT_FALSE(RunAwait(a.KeyHeldOrUsed(7, "fresh", g)));
+    EXPECT_EQ(EvalshaCalls(client) - before, shared ? 2 : 0);
+  }
+  gate.Leave(7, "held", ticket);
+  ASSERT_TRUE(rocketmart::testing::WaitUntil([&] { return gate.leaves_pending() == 0; }));
 }
 
 TEST(RedisAdmissionSoldOutMark, UnitsThisInstanceGivesBackEndTheMarkAtOnce) {

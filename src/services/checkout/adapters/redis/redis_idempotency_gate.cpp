@@ -236,7 +236,7 @@ std::uint64_t RedisIdempotencyGate::unavailable() const {
 asio::awaitable<IdempotencyGate::Ticket> RedisIdempotencyGate::Enter(
     std::int64_t member_id, const std::string& key, const std::string& request_hash) {
   auto claim = std::make_shared<Claim>();
-  claim->key = shared_->base + std::to_string(member_id) + ':' + key;
+  claim->key = ClaimKey(member_id, key);
   claim->token = shared_->Token();
   std::vector<std::string> keys = {claim->key};
   std::vector<std::string> args = {claim->token, request_hash, shared_->ttl};
@@ -269,9 +269,16 @@ asio::awaitable<IdempotencyGate::Ticket> RedisIdempotencyGate::Enter(
   }
 }
 
+std::string RedisIdempotencyGate::ClaimKey(std::int64_t member_id, const std::string& key) const {
+  return shared_->base + std::to_string(member_id) + ':' + key;
+}
+
+const redis::Client& RedisIdempotencyGate::client() const {
+  return shared_->client;
+}
+
 asio::awaitable<bool> RedisIdempotencyGate::Held(std::int64_t member_id, const std::string& key) {
-  std::vector<std::string> command = {"EXISTS",
-                                      shared_->base + std::to_string(member_id) + ':' + key};
+  std::vector<std::string> command = {"EXISTS", ClaimKey(member_id, key)};
   const redis::ReplyResult reply = co_await shared_->client.Command(std::move(command));
   // Unknown: held (the caller then goes through the gate, which decides).
   if (!reply.ok() || reply->is_error()) co_return true;

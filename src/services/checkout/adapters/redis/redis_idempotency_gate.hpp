@@ -66,6 +66,11 @@ class RedisIdempotencyGate final : public IdempotencyGate {
   boost::asio::awaitable<bool> Wait(const Ticket& ticket,
                                     std::chrono::milliseconds timeout) override;
 
+  // The Redis key of a member's claim, and the client the gate runs its commands on (so another
+  // adapter on the same server may read a claim in its own script: RedisAdmission).
+  std::string ClaimKey(std::int64_t member_id, const std::string& key) const;
+  const redis::Client& client() const;
+
   // Whether the channel's subscription is confirmed (a Leave's message then reaches this
   // instance); tests wait for it before measuring wake-ups.
   bool subscribed() const;
