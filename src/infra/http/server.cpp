@@ -187,6 +187,7 @@ struct Server::Impl {
   const Authenticator& authenticator;
   metrics::Registry& registry;
   const RequestGate* gate = nullptr;
+  std::vector<std::function<void()>> drained_hooks;
   std::vector<std::unique_ptr<Worker>> workers;
   std::vector<RouteMetrics> route_metrics;
   bool routes_sealed = false;
@@ -245,6 +246,11 @@ struct Server::Impl {
   asio::awaitable<void> Sweep(Worker& w) {
     const auto interval = SweepInterval();
     for (;;) {
+      // Drained (also when the drain began before this loop ran): the hooks, and the loop may end.
+      if (draining.load(std::memory_order_relaxed) && w.sessions.empty()) {
+        for (const auto& hook : drained_hooks) hook();
+        co_return;
+      }
       // An idle server must not wake up just to find nothing to sweep.
       w.sweeper_parked = w.sessions.empty();
       if (w.sweeper_parked) {
@@ -254,7 +260,7 @@ struct Server::Impl {
       }
       auto [ec] = co_await w.sweeper.async_wait(kNoThrow);
       w.sweeper_parked = false;
-      if (draining.load(std::memory_order_relaxed) && w.sessions.empty()) co_return;
+      if (draining.load(std::memory_order_relaxed) && w.sessions.empty()) continue;
       const auto now = Worker::Clock::now();
       for (Worker::SessionState* s : w.sessions) {
         if (s->deadline <= now) {
@@ -828,6 +834,16 @@ void Server::Run() {
 
 void Server::SetGate(const RequestGate* gate) {
   impl_->gate = gate;
+}
+
+std::vector<asio::io_context::executor_type> Server::loop_executors() const {
+  std::vector<asio::io_context::executor_type> out;
+  for (const auto& w : impl_->workers) out.push_back(w->ioc.get_executor());
+  return out;
+}
+
+void Server::OnLoopDrained(std::function<void()> hook) {
+  impl_->drained_hooks.push_back(std::move(hook));
 }
 
 void Server::Shutdown() {

@@ -11,9 +11,11 @@
 #pragma once
 
 #include <atomic>
+#include <boost/asio/io_context.hpp>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -110,6 +112,14 @@ class Server {
   void Shutdown();
   // Before Run(): every request of a route not exempt passes `gate` (which outlives the server).
   void SetGate(const RequestGate* gate);
+  // After Bind(): the executors of the worker loops (one thread each while Run() runs). Objects a
+  // caller puts on them (a Redis connection per loop) must be destroyed before the server is.
+  std::vector<boost::asio::io_context::executor_type> loop_executors() const;
+  // Before Run(): `hook` runs on each worker loop's thread once that loop has drained (shutdown
+  // began and its last connection closed), so what the caller keeps on the loop (a connection
+  // waiting for replies) can be closed there and the loop can end. Not run for a loop the grace
+  // period stopped.
+  void OnLoopDrained(std::function<void()> hook);
 
   std::size_t active_connections() const { return active_connections_.load(); }
 
