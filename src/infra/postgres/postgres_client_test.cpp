@@ -439,8 +439,8 @@ TEST(PostgresClient, StatementsArePreparedOncePerConnection) {
   // A text the server refuses is not remembered; the connection goes on.
   auto refused = [](Pool& pool) -> asio::awaitable<Result<Rows>> {
     auto lease = co_await pool.Acquire();
-    co_return co_await (*lease)->Query("SELECT $1::int FROM no_such_table",
-                                       MakeParams(std::int64_t{1}));
+    Params one = MakeParams(std::int64_t{1});  // named before the co_await (ADR 0003)
+    co_return co_await (*lease)->Query("SELECT $1::int FROM no_such_table", std::move(one));
   };
   EXPECT_FALSE(RunAwait(refused(pool)).ok());
   Sql(pool, "CREATE TABLE no_such_table (x int)");
