@@ -78,6 +78,15 @@ void ClusterLink::DropIdleConnections() {
   for (auto& [service, peer] : peers_) peer.client->DropIdleConnections();
 }
 
+void ClusterLink::DropIdleConnectionsOfThisLoop(
+    const std::vector<boost::asio::io_context::executor_type>& loops) {
+  for (const auto& loop : loops) {
+    if (!loop.running_in_this_thread()) continue;
+    std::lock_guard lock(mutex_);
+    for (auto& [service, peer] : peers_) peer.client->DropIdleConnectionsOf(&loop.context());
+  }
+}
+
 http::client::PeerCaller& ClusterLink::Peer(const std::string& service) {
   std::lock_guard lock(mutex_);
   auto it = peers_.find(service);

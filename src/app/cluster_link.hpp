@@ -48,6 +48,10 @@ class ClusterLink {
   // Closes every client's idle pooled connections: after the server's Run() returned, before the
   // server (whose loops they belong to) is destroyed.
   void DropIdleConnections();
+  // Those of the one of `loops` the calling thread runs, as that loop drains
+  // (http::Server::OnLoopDrained): their idle timers would hold it until the grace period ends.
+  void DropIdleConnectionsOfThisLoop(
+      const std::vector<boost::asio::io_context::executor_type>& loops);
   // The client of `service` (made on first use; its endpoints follow etcd from then on).
   http::client::Client& Client(const std::string& service);
   // A caller of `service` signing the internal identity (for the client bindings).

@@ -93,6 +93,11 @@ void GatewayRoot::Start() {
                                             p.gateway->authenticator(), p.metrics);
   p.server->SetGate(p.gateway->gate());  // the rate limits ([gateway])
   BindExclusively(*p.server, config.server.port);
+  // Idle pooled connections to the services: their idle timers would hold a draining loop until
+  // the grace period ends.
+  p.server->OnLoopDrained([&p, loops = p.server->loop_executors()] {
+    if (p.cluster) p.cluster->DropIdleConnectionsOfThisLoop(loops);
+  });
   p.admin.Open(config, p.metrics);
 
   p.cluster =

@@ -86,6 +86,9 @@ struct ServiceRoot::Parts {
       signals_io.stop();
       signals_thread.join();
     }
+    // The server (its loops) goes before the client: the client lets go of its loops' connections
+    // first (a start that failed before Run() never ran them).
+    if (redis) redis->ReleaseLoops();
   }
 
   config::Config config;
@@ -171,6 +174,15 @@ void ServiceRoot::Start() {
   p.server =
       std::make_unique<http::Server>(std::move(options), p.router, *p.authenticator, p.metrics);
   BindExclusively(*p.server, config.server.port);
+  // Commands from the request path go over a Redis connection of their own loop (no hop to the
+  // Redis thread and back: the drop's sold-out answers, admission, the gate); each is closed as
+  // its loop drains, and let go once the loops stopped (Run, ~Parts).
+  p.redis->ServeLoops(p.server->loop_executors());
+  p.server->OnLoopDrained([&p, loops = p.server->loop_executors()] {
+    p.redis->LoopDrained();
+    // Idle pooled connections to peers: their idle timers would hold the loop until the grace.
+    if (p.cluster) p.cluster->DropIdleConnectionsOfThisLoop(loops);
+  });
   p.admin.Open(config, p.metrics);
 
   p.cluster =
@@ -348,6 +360,7 @@ void ServiceRoot::Run() {
   p.server->Run();
   p.ready = false;
   if (p.cluster) p.cluster->DropIdleConnections();  // they belong to the server's loops
+  p.redis->ReleaseLoops();                          // so do these
   signals.cancel();
   p.signals_io.stop();
   if (p.signals_thread.joinable()) p.signals_thread.join();

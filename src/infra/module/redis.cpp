@@ -17,6 +17,14 @@ SharedRedis::~SharedRedis() {
   client_.reset();  // before the I/O thread stops
 }
 
+void SharedRedis::ServeLoops(std::vector<redis::Client::Executor> loops) {
+  redis::ClientOptions options;
+  auto served = std::make_unique<redis::Client>(std::move(loops), io_.executor(), endpoint_,
+                                                options, "shared");
+  client_->Close();
+  client_ = std::move(served);
+}
+
 std::unique_ptr<SharedRedis> SharedRedis::Open(const config::RedisConfig& config) {
   auto endpoint = redis::ParseEndpoint(config.url);
   if (!endpoint.ok()) {

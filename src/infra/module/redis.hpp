@@ -1,5 +1,6 @@
 // The process's Redis (issue 14, docs/redis.md): with `redis.url` set, one client on one I/O
-// thread, shared by every adapter that can share a connection: checkout's admission, members'
+// thread (a service run apart also gives it its server's loops: ServeLoops), shared by every
+// adapter that can share a connection: checkout's admission, members'
 // throttles, the gateway's deny-list (its writes and reloads; its pub/sub subscription is a
 // connection of its own on the same thread, since a subscribed connection takes no other command).
 // The Redis Streams bus keeps its own thread and connections: each of its consumers blocks in
@@ -15,6 +16,7 @@
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include "infra/config/config.hpp"
 #include "infra/module/module.hpp"
@@ -36,6 +38,13 @@ class SharedRedis {
   ~SharedRedis();
 
   redis::Client& client() { return *client_; }
+  // Before any adapter takes client(): commands awaited on `loops` (a server's workers) go over a
+  // connection of that loop, no thread hop; every other caller keeps the I/O thread's. Then
+  // LoopDrained on each loop as it drains (the server's OnLoopDrained), and ReleaseLoops once the
+  // loops stopped and before they are destroyed.
+  void ServeLoops(std::vector<redis::Client::Executor> loops);
+  void LoopDrained() { client_->CloseOnThisThread(); }
+  void ReleaseLoops() { client_->ReleaseLoops(); }
   // The client's loop: for a connection of an adapter's own (a subscription).
   redis::Client::Executor executor() { return io_.executor(); }
   const redis::Endpoint& endpoint() const { return endpoint_; }

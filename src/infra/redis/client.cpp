@@ -51,24 +51,65 @@ Client::Client(std::vector<Executor> executors, Endpoint endpoint, ClientOptions
   }
 }
 
+Client::Client(std::vector<Executor> loops, Executor others, Endpoint endpoint,
+               ClientOptions options, std::string name)
+    : endpoint_(std::move(endpoint)), options_(options), loops_(std::move(loops)) {
+  for (std::size_t i = 0; i < loops_.size(); ++i) {
+    loop_connections_.push_back(
+        Connection::Create(loops_[i], endpoint_, options_, name + "-loop-" + std::to_string(i)));
+    loop_connections_.back()->Start();
+  }
+  others_ = Connection::Create(others, endpoint_, options_, name + "-others");
+  others_->Start();
+  connections_.push_back(others_);
+}
+
 Client::~Client() {
   Close();
 }
 
+namespace {
+
+// Closes `c` and waits (bounded: the loop may have stopped already) until the close ran on its
+// loop, so its hiredis context is freed there, before the loop goes.
+void CloseAndWait(Connection& c) {
+  c.Close();
+  if (c.executor().running_in_this_thread()) return;
+  auto closed = std::make_shared<std::promise<void>>();
+  auto future = closed->get_future();
+  asio::post(c.executor(), [closed] { closed->set_value(); });
+  future.wait_for(std::chrono::seconds(1));
+}
+
+}  // namespace
+
 void Client::Close() {
-  for (auto& c : connections_) {
-    c->Close();
-    if (c->executor().running_in_this_thread()) continue;
-    // Waits (bounded: the loop may have stopped already) until the close ran on the loop, so the
-    // hiredis contexts are freed there, before the loop goes.
-    auto closed = std::make_shared<std::promise<void>>();
-    auto future = closed->get_future();
-    asio::post(c->executor(), [closed] { closed->set_value(); });
-    future.wait_for(std::chrono::seconds(1));
+  if (!loops_released_.load()) {
+    for (auto& c : loop_connections_) CloseAndWait(*c);
+  }
+  for (auto& c : connections_) CloseAndWait(*c);
+}
+
+void Client::CloseOnThisThread() {
+  if (loops_released_.load()) return;
+  for (std::size_t i = 0; i < loops_.size(); ++i) {
+    if (loops_[i].running_in_this_thread()) loop_connections_[i]->Close();
   }
 }
 
+void Client::ReleaseLoops() {
+  if (loops_released_.exchange(true)) return;
+  // Nothing runs on the loops now: no caller holds one of their connections, and a handler a
+  // stopped loop still queues keeps its connection until the loop is destroyed.
+  loop_connections_.clear();
+}
+
 Connection& Client::ConnectionForThisThread() {
+  if (!loops_released_.load(std::memory_order_acquire)) {
+    for (std::size_t i = 0; i < loops_.size(); ++i) {
+      if (loops_[i].running_in_this_thread()) return *loop_connections_[i];
+    }
+  }
   for (auto& c : connections_) {
     if (c->executor().running_in_this_thread()) return *c;
   }

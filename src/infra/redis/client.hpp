@@ -49,6 +49,13 @@ class Client {
 
   Client(std::vector<Executor> executors, Endpoint endpoint, ClientOptions options = {},
          std::string name = "client");
+  // One connection per loop of `loops` (a server's worker loops: a command awaited there makes no
+  // thread hop) and one on `others` for every other caller (maintenance threads, a test). The
+  // loops' connections are closed by CloseOnThisThread (each on its loop, as the loop drains) and
+  // let go by ReleaseLoops (after the loops stopped, before they are destroyed); `others` then
+  // serves everyone.
+  Client(std::vector<Executor> loops, Executor others, Endpoint endpoint,
+         ClientOptions options = {}, std::string name = "client");
   ~Client();
   Client(const Client&) = delete;
   Client& operator=(const Client&) = delete;
@@ -68,6 +75,12 @@ class Client {
 
   // Fails what is in flight and stops reconnecting. Idempotent.
   void Close();
+  // On one of `loops`: closes that loop's connection (later commands from it fail fast).
+  void CloseOnThisThread();
+  // Once `loops` stopped running, before they are destroyed: the client forgets their
+  // connections (what a stopped loop still holds goes with it) and sends everything over the
+  // `others` connection. Idempotent.
+  void ReleaseLoops();
 
   const Endpoint& endpoint() const { return endpoint_; }
   const ClientOptions& options() const { return options_; }
@@ -79,6 +92,11 @@ class Client {
   ClientOptions options_;
   std::vector<std::shared_ptr<Connection>> connections_;
   std::atomic<std::size_t> next_{0};
+  // The per-loop form: loops_[i]'s connection is loop_connections_[i]; `others_` serves the rest.
+  std::vector<Executor> loops_;
+  std::vector<std::shared_ptr<Connection>> loop_connections_;
+  std::shared_ptr<Connection> others_;
+  std::atomic<bool> loops_released_{false};
 };
 
 // One io_context run by one named thread, for code that has no loop of its own (an event bus, a

@@ -6,9 +6,12 @@
 
 #include <gtest/gtest.h>
 
+#include <array>
 #include <atomic>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
 #include <boost/asio/use_future.hpp>
 #include <chrono>
 #include <future>
@@ -105,6 +108,51 @@ TEST(RedisClient, PipelinesCommandsFromItsOwnLoopAndFromOtherThreads) {
   for (auto& t : threads) t.join();
   EXPECT_EQ(ok.load(), kOnLoop + 1000);
   EXPECT_EQ(Cmd(client, {"GET", "n"})->str, std::to_string(kOnLoop + 1000));
+}
+
+// The per-loop form a service's server uses: a command awaited on one of the loops goes over that
+// loop's connection (no hop), any other caller over the `others` connection; once each loop's
+// connection is closed there, nothing keeps the loop running, and after ReleaseLoops the loops
+// can be destroyed before the client, which still serves other callers.
+TEST(RedisClient, LoopConnectionsServeTheirLoopsAndAreLetGoBeforeTheLoopsGo) {
+  LocalRedis server;
+  IoThread others("redis-others");
+  auto loops = std::make_unique<std::array<asio::io_context, 2>>();
+  auto guards = std::make_unique<std::vector<asio::executor_work_guard<Client::Executor>>>();
+  std::vector<Client::Executor> executors;
+  for (auto& loop : *loops) {
+    executors.push_back(loop.get_executor());
+    guards->push_back(asio::make_work_guard(loop));
+  }
+  auto client = std::make_unique<Client>(executors, others.executor(), Tcp(server));
+  std::vector<std::future<void>> ran;
+  for (auto& loop : *loops) ran.push_back(std::async(std::launch::async, [&loop] { loop.run(); }));
+  for (std::size_t i = 0; i < executors.size(); ++i) {
+    std::promise<std::pair<std::string, bool>> answer;
+    asio::co_spawn(
+        executors[i],
+        [&]() -> asio::awaitable<void> {
+          std::vector<std::string> args = {"INCR", "n"};
+          ReplyResult r = co_await client->Command(std::move(args));
+          answer.set_value({client->ConnectionForThisThread().name(), r.ok()});
+        },
+        asio::detached);
+    const auto [name, ok] = answer.get_future().get();
+    EXPECT_TRUE(ok);
+    EXPECT_EQ(name, "client-loop-" + std::to_string(i)) << "the loop's own connection";
+  }
+  EXPECT_EQ(client->ConnectionForThisThread().name(), "client-others");
+  EXPECT_EQ(client->CommandSync({"INCR", "n"})->integer, 3);
+  // Each loop drains: its connection is closed there; with the work guards gone the loops end.
+  for (auto& loop : *loops) asio::post(loop, [&client] { client->CloseOnThisThread(); });
+  guards.reset();
+  for (auto& r : ran) {
+    ASSERT_EQ(r.wait_for(10s), std::future_status::ready) << "a closed connection kept its loop";
+  }
+  client->ReleaseLoops();
+  loops.reset();  // the loops go before the client
+  EXPECT_EQ(client->CommandSync({"INCR", "n"})->integer, 4) << "the others' connection serves";
+  client.reset();
 }
 
 TEST(RedisClient, ACommandTheServerDoesNotAnswerTimesOutWithinTheTimeoutAndTheClientRecovers) {

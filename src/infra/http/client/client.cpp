@@ -570,6 +570,15 @@ void Client::DropIdleConnections() {
   }
 }
 
+void Client::DropIdleConnectionsOf(asio::execution_context* loop) {
+  for (const auto& state : balancer_.Snapshot()) {
+    std::lock_guard lock(state->pool_mutex);
+    for (auto& pool : state->pools) {
+      if (pool->context == loop) pool->idle.clear();
+    }
+  }
+}
+
 std::size_t Client::open_connections() const {
   return static_cast<std::size_t>(
       std::max<std::int64_t>(0, shared_->open_connections.load(std::memory_order_relaxed)));

@@ -156,6 +156,9 @@ class Client {
   // opened them: call it once those loops stopped and before their io_contexts are destroyed (a
   // server's, after Run() returned). ~Client does it again, harmlessly.
   void DropIdleConnections();
+  // The same for the idle connections of one event loop, on that loop's thread while it runs (a
+  // server's loop as it drains: their idle timers would keep it running until the grace period).
+  void DropIdleConnectionsOf(boost::asio::execution_context* loop);
   Client(const Client&) = delete;
   Client& operator=(const Client&) = delete;
 
