@@ -431,11 +431,11 @@ asio::awaitable<Result<ReleasedUnits>> PostgresHoldStore::ReleaseHold(std::int64
 }
 
 asio::awaitable<void> PostgresHoldStore::RunReleaseBatch(ReleaseQueue::Batch batch) {
-  // One statement per hold, its own guards (id, status, member) re-checked on the row's latest
-  // version (FOR UPDATE).
-  static const std::string release = ReleaseSql(
-      "SELECT id, member_id FROM holds WHERE id = $1 AND status = $2 "
-      "AND ($6::bigint = 0 OR member_id = $6::bigint) FOR UPDATE");
+  // One call per hold, its own guards (id, status, member) re-checked on the row's latest
+  // version (FOR UPDATE), every row reached by its key (migration 4).
+  static const std::string release =
+      "SELECT * FROM checkout_release_hold($1::bigint, $2::text, $3::text, $4::text, $5::bigint, "
+      "$6::bigint)";
   static const std::string lock_holds =
       "SELECT id FROM holds WHERE id = ANY($1::bigint[]) ORDER BY id FOR UPDATE";
   std::vector<std::int64_t> ids;
