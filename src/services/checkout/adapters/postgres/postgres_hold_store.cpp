@@ -111,6 +111,27 @@ std::vector<ReleasedUnits> ReadReleased(const Rows& r) {
   return out;
 }
 
+// Sends one batch as one pipeline (one round trip, one implicit transaction) on a pooled
+// connection. A deadlock or serialization failure aborted all of it (nothing committed): it is
+// sent again, up to postgres::kAttempts times. `failed` is the answer when the send threw.
+asio::awaitable<Result<std::vector<Rows>>> SendBatch(
+    postgres::Pool& pool, const std::vector<postgres::Statement>& statements,
+    std::string_view failed) {
+  try {
+    for (int attempt = 1;; ++attempt) {
+      auto lease = co_await pool.Acquire();
+      if (!lease.ok()) co_return std::move(lease).error();
+      auto answers = co_await (*lease)->Pipeline(statements);
+      if (answers.ok() || !postgres::RetryableState((*lease)->last_sqlstate()) ||
+          attempt >= postgres::kAttempts) {
+        co_return answers;
+      }
+    }
+  } catch (const std::exception&) {
+  }
+  co_return MakeError(Errc::kUnavailable, std::string(failed));
+}
+
 }  // namespace
 
 // ---- placing holds: queued, then pipelined in batches ----------------------------------------
@@ -165,35 +186,17 @@ asio::awaitable<void> PostgresHoldStore::RunHoldBatch(HoldQueue::Batch batch) {
     sent.push_back(std::move(p));
   }
   if (sent.empty()) co_return;
-  std::optional<Error> failure;
-  try {
-    for (int attempt = 1;; ++attempt) {
-      auto lease = co_await pool_.Acquire();
-      if (!lease.ok()) {
-        failure = std::move(lease).error();
-        break;
-      }
-      // One round trip, one implicit transaction: every hold of the batch commits together.
-      auto answers = co_await (*lease)->Pipeline(statements);
-      if (answers.ok()) {
-        hold_queue_->Committed(sent.size());
-        for (std::size_t i = 0; i < sent.size(); ++i) {
-          Result<Hold> placed = PlacedHold(sent[i]->request, (*answers)[i].Int64(0, 0));
-          hold_queue_->Finish(std::move(sent[i]), std::move(placed));
-        }
-        co_return;
-      }
-      // A deadlock or serialization failure aborted the whole batch (nothing committed): again.
-      if (postgres::RetryableState((*lease)->last_sqlstate()) && attempt < postgres::kAttempts) {
-        continue;
-      }
-      failure = std::move(answers).error();
-      break;
-    }
-  } catch (const std::exception&) {
-    failure = MakeError(Errc::kUnavailable, "the hold could not be placed, retry");
+  // One round trip, one implicit transaction: every hold of the batch commits together.
+  auto answers = co_await SendBatch(pool_, statements, "the hold could not be placed, retry");
+  if (!answers.ok()) {
+    for (auto& p : sent) hold_queue_->Finish(std::move(p), answers.error());
+    co_return;
   }
-  for (auto& p : sent) hold_queue_->Finish(std::move(p), *failure);
+  hold_queue_->Committed(sent.size());
+  for (std::size_t i = 0; i < sent.size(); ++i) {
+    Result<Hold> placed = PlacedHold(sent[i]->request, (*answers)[i].Int64(0, 0));
+    hold_queue_->Finish(std::move(sent[i]), std::move(placed));
+  }
 }
 
 // ---- completing payments: queued, then committed in batches ---------------------------------
@@ -457,37 +460,19 @@ asio::awaitable<void> PostgresHoldStore::RunReleaseBatch(ReleaseQueue::Batch bat
         .Add(r.member_id);
     statements.push_back({release, std::move(params)});
   }
-  std::optional<Error> failure;
-  try {
-    for (int attempt = 1;; ++attempt) {
-      auto lease = co_await pool_.Acquire();
-      if (!lease.ok()) {
-        failure = std::move(lease).error();
-        break;
-      }
-      // One round trip, one implicit transaction: every release of the batch commits together.
-      auto answers = co_await (*lease)->Pipeline(statements);
-      if (answers.ok()) {
-        release_queue_->Committed(batch.size());
-        for (std::size_t i = 0; i < batch.size(); ++i) {
-          std::vector<ReleasedUnits> units = ReadReleased((*answers)[i + 1]);
-          std::optional<ReleasedUnits> answer;
-          if (!units.empty()) answer = std::move(units.front());
-          release_queue_->Finish(std::move(batch[i]), std::move(answer));
-        }
-        co_return;
-      }
-      // A deadlock or serialization failure aborted the whole batch (nothing committed): again.
-      if (postgres::RetryableState((*lease)->last_sqlstate()) && attempt < postgres::kAttempts) {
-        continue;
-      }
-      failure = std::move(answers).error();
-      break;
-    }
-  } catch (const std::exception&) {
-    failure = MakeError(Errc::kUnavailable, "the hold could not be released, retry");
+  // One round trip, one implicit transaction: every release of the batch commits together.
+  auto answers = co_await SendBatch(pool_, statements, "the hold could not be released, retry");
+  if (!answers.ok()) {
+    for (auto& p : batch) release_queue_->Finish(std::move(p), answers.error());
+    co_return;
   }
-  for (auto& p : batch) release_queue_->Finish(std::move(p), *failure);
+  release_queue_->Committed(batch.size());
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    std::vector<ReleasedUnits> units = ReadReleased((*answers)[i + 1]);
+    std::optional<ReleasedUnits> answer;
+    if (!units.empty()) answer = std::move(units.front());
+    release_queue_->Finish(std::move(batch[i]), std::move(answer));
+  }
 }
 
 asio::awaitable<Result<std::vector<ReleasedUnits>>> PostgresHoldStore::ExpireDue(
