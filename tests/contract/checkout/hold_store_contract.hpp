@@ -272,4 +272,45 @@ TEST_P(HoldStoreContract, AnExpiredHoldIsNotReleasedAgain) {
   ExpectInvariants();
 }
 
+TEST_P(HoldStoreContract, BeginningAPaymentClaimsItsKeyAndARefusalClaimsNothing) {
+  Product(3);
+  const Hold first = Place(Request(7));
+  const Hold second = Place(Request(7));
+  const IdempotencyTag tag{"pay-key", "hash-1", "pay"};
+  auto other = Await(A().holds.BeginPayment(first.id, 8, Now(), tag, "w", Now()));
+  ASSERT_FALSE(other.ok());
+  EXPECT_EQ(other.error().code, Errc::kNotFound);
+  EXPECT_FALSE(Ok(Await(A().idempotency.Find(8, tag.key))).has_value())
+      << "a refused request claims no key";
+  auto late =
+      Await(A().holds.BeginPayment(first.id, 7, Now() + std::chrono::minutes(11), tag, "w", Now()));
+  ASSERT_FALSE(late.ok());
+  EXPECT_EQ(late.error().code, Errc::kHoldExpired);
+  EXPECT_FALSE(Ok(Await(A().idempotency.Find(7, tag.key))).has_value());
+
+  auto begun = Await(A().holds.BeginPayment(first.id, 7, Now(), tag, "w", Now()));
+  ASSERT_TRUE(begun.ok()) << begun.error().message;
+  EXPECT_EQ(begun->id, first.id);
+  EXPECT_EQ(begun->member_id, 7);
+  EXPECT_EQ(begun->status, HoldStatus::kPaying);
+  EXPECT_EQ(begun->total, first.total);
+  ASSERT_EQ(begun->lines.size(), first.lines.size());
+  EXPECT_EQ(begun->lines.front().product_id, first.lines.front().product_id);
+  EXPECT_EQ(begun->lines.front().quantity, first.lines.front().quantity);
+  EXPECT_EQ(StatusOf(first.id), HoldStatus::kPaying);
+  auto recorded = Ok(Await(A().idempotency.Find(7, tag.key)));
+  ASSERT_TRUE(recorded.has_value());
+  EXPECT_EQ(recorded->hold_id, first.id);
+  EXPECT_EQ(recorded->request_hash, tag.request_hash);
+
+  auto reused = Await(A().holds.BeginPayment(second.id, 7, Now(), tag, "w", Now()));
+  ASSERT_FALSE(reused.ok());
+  EXPECT_EQ(reused.error().code, Errc::kRequestInFlight);
+  EXPECT_EQ(StatusOf(second.id), HoldStatus::kActive) << "the key's holder decides, not a reuse";
+  auto again = Await(A().holds.BeginPayment(first.id, 7, Now(), std::nullopt, "w", Now()));
+  ASSERT_FALSE(again.ok());
+  EXPECT_EQ(again.error().code, Errc::kHoldNotActive);
+  ExpectInvariants();
+}
+
 }  // namespace rocketmart::checkout::contract

@@ -5,6 +5,7 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
+#include <map>
 
 #include "contract/checkout/hold_store_contract.hpp"
 #include "contract/checkout/postgres_checkout_stores.hpp"
@@ -33,6 +34,15 @@ asio::awaitable<void> ReleaseInto(HoldStore& holds, std::int64_t hold_id, std::i
   out.emplace(std::move(released));
 }
 
+asio::awaitable<void> BeginInto(HoldStore& holds, std::int64_t hold_id, std::int64_t member_id,
+                                std::optional<IdempotencyTag> tag, TimePoint now,
+                                std::optional<Result<Hold>>& out) {
+  auto lease_until = now + std::chrono::minutes(1);
+  auto begun =
+      co_await holds.BeginPayment(hold_id, member_id, now, std::move(tag), "worker-a", lease_until);
+  out.emplace(std::move(begun));
+}
+
 }  // namespace
 
 class PostgresPaymentBatching : public CheckoutStoresTest {
@@ -54,6 +64,12 @@ class PostgresPaymentBatching : public CheckoutStoresTest {
     return Ok(Await(run(pool, sql)));
   }
   std::int64_t SqlInt(const std::string& sql) { return Sql(sql).Int64(0, 0); }
+  // `n` holds of one unit, member 1000 + i's the i-th, ACTIVE (awaiting payment).
+  std::vector<std::int64_t> ActiveHolds(int n) {
+    std::vector<std::int64_t> ids;
+    for (int i = 0; i < n; ++i) ids.push_back(Place(Request(1000 + i)).id);
+    return ids;
+  }
   // `n` holds of one unit, each its own member's, placed in PAYING as a one-shot purchase does.
   std::vector<std::int64_t> PayingHolds(int n) {
     std::vector<std::int64_t> ids;
@@ -200,8 +216,7 @@ INSTANTIATE_TEST_SUITE_P(Postgres, PostgresPaymentBatching,
 TEST_P(PostgresPaymentBatching, ConcurrentReleasesCommitTogetherAndEachIsAnsweredAlone) {
   constexpr int kHolds = 64;
   Product(kHolds);
-  std::vector<std::int64_t> ids;
-  for (int i = 0; i < kHolds; ++i) ids.push_back(Place(Request(1000 + i)).id);
+  const std::vector<std::int64_t> ids = ActiveHolds(kHolds);
   struct Call {
     std::int64_t hold_id;
     std::int64_t member_id;
@@ -248,6 +263,62 @@ TEST_P(PostgresPaymentBatching, ConcurrentReleasesCommitTogetherAndEachIsAnswere
   EXPECT_LE(SqlInt("SELECT count(DISTINCT xmin::text) FROM stock_ledger WHERE kind = 'RELEASE'"), 8)
       << "releases were not group-committed";
   const auto stats = Fixture().holds().release_batch_stats();
+  EXPECT_EQ(stats.holds, calls.size());
+  EXPECT_LE(stats.batches, 8u);
+  ExpectInvariants();
+}
+
+TEST_P(PostgresPaymentBatching, ConcurrentBeginsCommitTogetherAndEachIsAnsweredAlone) {
+  constexpr int kHolds = 64;
+  Product(kHolds);
+  const std::vector<std::int64_t> ids = ActiveHolds(kHolds);
+  struct Call {
+    std::int64_t hold_id;
+    std::int64_t member_id;
+    std::string key;
+  };
+  std::vector<Call> calls;
+  for (int i = 0; i < kHolds; ++i) calls.push_back({ids[i], 1000 + i, "k" + std::to_string(i)});
+  calls[kHolds - 1].member_id = 1;           // someone else's hold: refused, its key unclaimed
+  calls.push_back({ids[0], 1000, "again"});  // the same hold twice: one begins
+  calls.push_back({ids[1], 1001, "k1"});     // the same key twice: one claims it
+  asio::io_context io;
+  std::vector<std::optional<Result<Hold>>> answers(calls.size());
+  for (std::size_t i = 0; i < calls.size(); ++i) {
+    IdempotencyTag tag{calls[i].key, "hash", "pay"};
+    asio::co_spawn(
+        io, BeginInto(A().holds, calls[i].hold_id, calls[i].member_id, tag, Now(), answers[i]),
+        asio::detached);
+  }
+  io.run();
+  int begun = 0;
+  std::map<Errc, int> refused;
+  for (std::size_t i = 0; i < calls.size(); ++i) {
+    ASSERT_TRUE(answers[i].has_value());
+    const Result<Hold>& a = *answers[i];
+    if (a.ok()) {
+      ++begun;
+      EXPECT_EQ(a->id, calls[i].hold_id);
+      EXPECT_EQ(a->member_id, calls[i].member_id);
+      EXPECT_EQ(a->status, HoldStatus::kPaying);
+      ASSERT_EQ(a->lines.size(), 1u);
+      EXPECT_EQ(a->lines[0].product_id, kProduct);
+    } else {
+      ++refused[a.error().code];
+    }
+  }
+  EXPECT_EQ(begun, kHolds - 1);
+  EXPECT_EQ(refused[Errc::kNotFound], 1);
+  EXPECT_EQ(refused[Errc::kHoldNotActive] + refused[Errc::kRequestInFlight], 2);
+  EXPECT_EQ(refused[Errc::kRequestInFlight], 1) << "the key twice: one claims it";
+  EXPECT_EQ(StatusOf(ids[kHolds - 1]), HoldStatus::kActive);
+  EXPECT_FALSE(Ok(Await(A().idempotency.Find(1, calls[kHolds - 1].key))).has_value());
+  EXPECT_EQ(SqlInt("SELECT count(*) FROM holds WHERE status = 'PAYING'"), kHolds - 1);
+  EXPECT_EQ(SqlInt("SELECT count(*) FROM idempotency"), kHolds - 1)
+      << "the key of every begun payment, and of no refused one";
+  EXPECT_LE(SqlInt("SELECT count(DISTINCT xmin::text) FROM holds WHERE status = 'PAYING'"), 8)
+      << "payments were not begun in batches";
+  const auto stats = Fixture().holds().begin_batch_stats();
   EXPECT_EQ(stats.holds, calls.size());
   EXPECT_LE(stats.batches, 8u);
   ExpectInvariants();

@@ -274,6 +274,120 @@ constexpr postgres::Migration kMigrations[] = {
       END;
       $$;
     )sql"},
+    {5, "begin_payment: payments begun in batches; a paid hold's lines reach inventory by key",
+     R"sql(
+      -- Begins one payment inside the caller's transaction (a batch of them, pipelined): claims
+      -- the idempotency key first (a retry is answered in flight before any refusal its first
+      -- request caused), locks the hold, and marks it PAYING under p_worker's lease when it is
+      -- p_member's, ACTIVE and not yet due. Answers one row per line of the hold (at least one
+      -- row), each with o_answer 0 (begun), or one row of -1 (the key is in use), -2 (no such
+      -- hold of p_member's), -3 (the hold expired) or -4 (paid or released already). No
+      -- exception block (no subtransaction): a refusal deletes the key it claimed, so a refused
+      -- request claims nothing, as the rollback of a transaction of its own did.
+      CREATE FUNCTION checkout_begin_payment(p_hold bigint, p_member bigint, p_now_ms bigint,
+                                             p_key text, p_request_hash text, p_operation text,
+                                             p_worker text, p_lease_until_ms bigint)
+        RETURNS TABLE (o_answer integer, o_total bigint, o_created_at_ms bigint,
+                       o_expires_at_ms bigint, o_product bigint, o_quantity bigint,
+                       o_price bigint)
+        LANGUAGE plpgsql AS $$
+      DECLARE
+        v_member  bigint;
+        v_status  text;
+        v_total   bigint;
+        v_created bigint;
+        v_expires bigint;
+        v_answer  integer := 0;
+      BEGIN
+        IF p_key IS NOT NULL THEN
+          INSERT INTO idempotency (member_id, key, request_hash, operation, hold_id, created_at_ms)
+          VALUES (p_member, p_key, p_request_hash, p_operation, p_hold, p_now_ms)
+          ON CONFLICT DO NOTHING;
+          IF NOT FOUND THEN
+            RETURN QUERY SELECT -1, NULL::bigint, NULL::bigint, NULL::bigint, NULL::bigint,
+                                NULL::bigint, NULL::bigint;
+            RETURN;
+          END IF;
+        END IF;
+        SELECT h.member_id, h.status, h.total, h.created_at_ms, h.expires_at_ms
+          INTO v_member, v_status, v_total, v_created, v_expires
+          FROM holds h WHERE h.id = p_hold FOR UPDATE;
+        IF NOT FOUND OR v_member <> p_member THEN
+          v_answer := -2;
+        ELSIF v_status = 'EXPIRED' OR (v_status = 'ACTIVE' AND p_now_ms >= v_expires) THEN
+          v_answer := -3;
+        ELSIF v_status <> 'ACTIVE' THEN
+          v_answer := -4;
+        END IF;
+        IF v_answer <> 0 THEN
+          IF p_key IS NOT NULL THEN
+            DELETE FROM idempotency WHERE member_id = p_member AND key = p_key;
+          END IF;
+          RETURN QUERY SELECT v_answer, NULL::bigint, NULL::bigint, NULL::bigint, NULL::bigint,
+                              NULL::bigint, NULL::bigint;
+          RETURN;
+        END IF;
+        UPDATE holds SET status = 'PAYING', payer = p_worker, payment_lease_until_ms = p_lease_until_ms
+         WHERE id = p_hold;
+        RETURN QUERY SELECT 0, v_total, v_created, v_expires, hl.product_id, hl.quantity, hl.price
+                       FROM hold_lines hl WHERE hl.hold_id = p_hold ORDER BY hl.product_id;
+      END;
+      $$;
+
+      -- checkout_complete_payment of migration 2, its answer's product names read by key: the
+      -- join it replaces was planned, before the tables had statistics, as a hash join over a
+      -- sequential scan of inventory, whose drop row's dead versions every payment then walked.
+      CREATE OR REPLACE FUNCTION checkout_complete_payment(p_hold bigint, p_now_ms bigint,
+                                                           p_ref text)
+        RETURNS TABLE (o_answer integer, o_payment bigint, o_member bigint, o_total bigint,
+                       o_paid_at_ms bigint, o_product bigint, o_quantity bigint, o_price bigint,
+                       o_name text)
+        LANGUAGE plpgsql AS $$
+      DECLARE
+        v_status  text;
+        v_member  bigint;
+        v_total   bigint;
+        v_payment bigint;
+        v_paid_at bigint;
+        v_answer  integer;
+      BEGIN
+        SELECT h.status, h.member_id, h.total INTO v_status, v_member, v_total
+          FROM holds h WHERE h.id = p_hold FOR UPDATE;
+        IF NOT FOUND THEN
+          RETURN QUERY SELECT -1, NULL::bigint, NULL::bigint, NULL::bigint, NULL::bigint,
+                              NULL::bigint, NULL::bigint, NULL::bigint, NULL::text;
+          RETURN;
+        END IF;
+        IF v_status = 'PAID' THEN
+          SELECT p.id, p.created_at_ms INTO v_payment, v_paid_at
+            FROM payments p WHERE p.hold_id = p_hold;
+          IF FOUND THEN v_answer := 1; END IF;
+        END IF;
+        IF v_answer IS NULL THEN
+          IF v_status <> 'PAYING' THEN
+            RETURN QUERY SELECT -2, NULL::bigint, NULL::bigint, NULL::bigint, NULL::bigint,
+                                NULL::bigint, NULL::bigint, NULL::bigint, NULL::text;
+            RETURN;
+          END IF;
+          UPDATE holds SET status = 'PAID', resolved_at_ms = p_now_ms WHERE id = p_hold;
+          INSERT INTO stock_ledger (product_id, kind, quantity, hold_id, at_ms)
+          SELECT l.product_id, 'SELL', l.quantity, p_hold, p_now_ms
+            FROM hold_lines l WHERE l.hold_id = p_hold;
+          INSERT INTO payments (hold_id, member_id, amount, provider_ref, status, created_at_ms)
+          VALUES (p_hold, v_member, v_total, p_ref, 'CAPTURED', p_now_ms)
+          RETURNING id INTO v_payment;
+          v_paid_at := p_now_ms;
+          v_answer := 0;
+        END IF;
+        RETURN QUERY
+          SELECT v_answer, v_payment, v_member, v_total, v_paid_at, l.product_id, l.quantity,
+                 l.price,
+                 COALESCE((SELECT i.name FROM inventory i WHERE i.product_id = l.product_id), '')
+            FROM (SELECT 1) AS one LEFT JOIN hold_lines l ON l.hold_id = p_hold
+           ORDER BY l.product_id;
+      END;
+      $$;
+    )sql"},
 };
 
 }  // namespace

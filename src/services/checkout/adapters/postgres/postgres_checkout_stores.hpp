@@ -29,6 +29,10 @@
 // hold, not awaiting payment) writes nothing and answers that payment alone; an unexpected failure
 // of a batch (nothing committed) replays it payment by payment, so only the faulty one fails.
 //
+// Payments are begun (ACTIVE -> PAYING, the key claimed) in batches too: a flusher sends up to
+// `max_begin_batch` checkout_begin_payment() calls, in hold id order, as one pipeline, one
+// implicit transaction; a refusal deletes the key it claimed and leaves the others untouched.
+//
 // Releases by id (a cancel, a declined payment) are group-committed the same way: a flusher sends
 // up to `max_release_batch` of them as one pipeline, one implicit transaction: the batch's holds
 // locked in id order, then one guarded release statement per hold (each locks its products'
@@ -42,6 +46,7 @@
 #include <boost/asio/awaitable.hpp>
 #include <cstddef>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -100,6 +105,8 @@ struct HoldBatching {
   std::size_t max_payment_batches = 2;  // payment transactions in flight at once
   std::size_t max_release_batch = 50;   // holds released per transaction (cancels, declines)
   std::size_t max_release_batches = 2;  // release transactions in flight at once
+  std::size_t max_begin_batch = 50;     // payments begun per transaction
+  std::size_t max_begin_batches = 2;    // begin transactions in flight at once
 };
 
 namespace postgres_internal {
@@ -149,6 +156,7 @@ class PostgresHoldStore final : public HoldStore {
   BatchStats batch_stats() const;
   BatchStats payment_batch_stats() const;
   BatchStats release_batch_stats() const;
+  BatchStats begin_batch_stats() const;
 
  private:
   struct PaymentRequest {
@@ -163,10 +171,19 @@ class PostgresHoldStore final : public HoldStore {
     ReleaseReason reason = ReleaseReason::kCancelled;
     TimePoint now;
   };
+  struct BeginRequest {
+    std::int64_t hold_id = 0;
+    std::int64_t member_id = 0;
+    TimePoint now;
+    std::optional<IdempotencyTag> idempotency;
+    std::string worker;
+    TimePoint lease_until;
+  };
   using HoldQueue = postgres_internal::GroupCommit<HoldRequest, Hold>;
   using PaymentQueue = postgres_internal::GroupCommit<PaymentRequest, PaidOrder>;
   // nullopt: nothing released (the guards refused it; a read says why).
   using ReleaseQueue = postgres_internal::GroupCommit<ReleaseRequest, std::optional<ReleasedUnits>>;
+  using BeginQueue = postgres_internal::GroupCommit<BeginRequest, Hold>;
   boost::asio::awaitable<void> RunHoldBatch(
       std::vector<std::shared_ptr<postgres_internal::Queued<HoldRequest, Hold>>> batch);
   boost::asio::awaitable<void> RunPaymentBatch(
@@ -180,10 +197,14 @@ class PostgresHoldStore final : public HoldStore {
           std::shared_ptr<postgres_internal::Queued<ReleaseRequest, std::optional<ReleasedUnits>>>>
           batch);
 
+  boost::asio::awaitable<void> RunBeginBatch(
+      std::vector<std::shared_ptr<postgres_internal::Queued<BeginRequest, Hold>>> batch);
+
   postgres::Pool& pool_;
   std::unique_ptr<HoldQueue> hold_queue_;
   std::unique_ptr<PaymentQueue> payment_queue_;
   std::unique_ptr<ReleaseQueue> release_queue_;
+  std::unique_ptr<BeginQueue> begin_queue_;
 };
 
 class PostgresRefundStore final : public RefundStore {

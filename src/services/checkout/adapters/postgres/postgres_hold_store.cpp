@@ -132,6 +132,25 @@ asio::awaitable<Result<std::vector<Rows>>> SendBatch(
   co_return MakeError(Errc::kUnavailable, std::string(failed));
 }
 
+// Sends `statements` as one batch (SendBatch) and answers each request of `batch` with
+// `answer(request, rows)`, its rows being the statement at its index after `lead` leading ones;
+// a failed batch (nothing of it committed, or its outcome unknown) answers each with the failure.
+template <class Queue, class AnswerFn>
+asio::awaitable<void> SendAndAnswer(postgres::Pool& pool, Queue& queue, typename Queue::Batch batch,
+                                    const std::vector<postgres::Statement>& statements,
+                                    std::size_t lead, std::string_view failed, AnswerFn answer) {
+  auto answers = co_await SendBatch(pool, statements, failed);
+  if (!answers.ok()) {
+    for (auto& p : batch) queue.Finish(std::move(p), answers.error());
+    co_return;
+  }
+  queue.Committed(batch.size());
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    auto result = answer(batch[i]->request, (*answers)[i + lead]);
+    queue.Finish(std::move(batch[i]), std::move(result));
+  }
+}
+
 }  // namespace
 
 // ---- placing holds: queued, then pipelined in batches ----------------------------------------
@@ -146,7 +165,10 @@ PostgresHoldStore::PostgresHoldStore(postgres::Pool& pool, HoldBatching batching
           [this](PaymentQueue::Batch batch) { return RunPaymentBatch(std::move(batch)); })),
       release_queue_(std::make_unique<ReleaseQueue>(
           batching.max_release_batch, batching.max_release_batches,
-          [this](ReleaseQueue::Batch batch) { return RunReleaseBatch(std::move(batch)); })) {}
+          [this](ReleaseQueue::Batch batch) { return RunReleaseBatch(std::move(batch)); })),
+      begin_queue_(std::make_unique<BeginQueue>(
+          batching.max_begin_batch, batching.max_begin_batches,
+          [this](BeginQueue::Batch batch) { return RunBeginBatch(std::move(batch)); })) {}
 
 PostgresHoldStore::~PostgresHoldStore() = default;
 
@@ -162,6 +184,11 @@ PostgresHoldStore::BatchStats PostgresHoldStore::payment_batch_stats() const {
 
 PostgresHoldStore::BatchStats PostgresHoldStore::release_batch_stats() const {
   const auto stats = release_queue_->stats();
+  return {stats.items, stats.batches};
+}
+
+PostgresHoldStore::BatchStats PostgresHoldStore::begin_batch_stats() const {
+  const auto stats = begin_queue_->stats();
   return {stats.items, stats.batches};
 }
 
@@ -187,16 +214,11 @@ asio::awaitable<void> PostgresHoldStore::RunHoldBatch(HoldQueue::Batch batch) {
   }
   if (sent.empty()) co_return;
   // One round trip, one implicit transaction: every hold of the batch commits together.
-  auto answers = co_await SendBatch(pool_, statements, "the hold could not be placed, retry");
-  if (!answers.ok()) {
-    for (auto& p : sent) hold_queue_->Finish(std::move(p), answers.error());
-    co_return;
-  }
-  hold_queue_->Committed(sent.size());
-  for (std::size_t i = 0; i < sent.size(); ++i) {
-    Result<Hold> placed = PlacedHold(sent[i]->request, (*answers)[i].Int64(0, 0));
-    hold_queue_->Finish(std::move(sent[i]), std::move(placed));
-  }
+  auto placed = [](const HoldRequest& r, const Rows& rows) {
+    return PlacedHold(r, rows.Int64(0, 0));
+  };
+  co_await SendAndAnswer(pool_, *hold_queue_, std::move(sent), statements, 0,
+                         "the hold could not be placed, retry", placed);
 }
 
 // ---- completing payments: queued, then committed in batches ---------------------------------
@@ -358,52 +380,71 @@ asio::awaitable<Result<std::vector<Result<PaidOrder>>>> PostgresHoldStore::Compl
 asio::awaitable<Result<Hold>> PostgresHoldStore::BeginPayment(
     std::int64_t hold_id, std::int64_t member_id, TimePoint now,
     std::optional<IdempotencyTag> idempotency, std::string worker, TimePoint lease_until) {
-  auto work = [hold_id, member_id, now, idempotency = std::move(idempotency),
-               worker = std::move(worker),
-               lease_until](Connection& c) -> asio::awaitable<Result<Hold>> {
-    // The key first: a retry is answered in flight before any refusal its first request caused
-    // (a concurrent first request with the key: this waits for its commit, then sees it).
-    if (idempotency) {
-      Params p;
-      p.Add(member_id)
-          .Add(idempotency->key)
-          .Add(idempotency->request_hash)
-          .Add(idempotency->operation)
-          .Add(hold_id)
-          .Add(ToUnixMillis(now));
-      auto claimed = co_await c.Query(
-          "INSERT INTO idempotency (member_id, key, request_hash, operation, hold_id, "
-          "created_at_ms) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
-          std::move(p));
-      if (!claimed.ok()) co_return std::move(claimed).error();
-      if (claimed->affected() == 0) {
-        co_return MakeError(Errc::kRequestInFlight, "idempotency key in use");
-      }
+  BeginRequest request{hold_id,           member_id,  now, std::move(idempotency),
+                       std::move(worker), lease_until};
+  co_return co_await begin_queue_->Submit(std::move(request));
+}
+
+namespace {
+
+// The answer of checkout_begin_payment's rows for `r`: the hold, now PAYING, or why not.
+Result<Hold> BegunHold(std::int64_t hold_id, std::int64_t member_id, const Rows& r) {
+  switch (r.Int64(0, 0)) {
+    case 0:
+      break;
+    case -1:
+      return MakeError(Errc::kRequestInFlight, "idempotency key in use");
+    case -2:
+      return MakeError(Errc::kNotFound, "no such hold");
+    case -3:
+      return MakeError(Errc::kHoldExpired, "the hold expired; nothing was charged");
+    default:
+      return MakeError(Errc::kHoldNotActive, "the hold is already paid or released");
+  }
+  Hold hold;
+  hold.id = hold_id;
+  hold.member_id = member_id;
+  hold.status = HoldStatus::kPaying;
+  hold.total = r.Int64(0, 1);
+  hold.created_at = FromUnixMillis(r.Int64(0, 2));
+  hold.expires_at = FromUnixMillis(r.Int64(0, 3));
+  for (int i = 0; i < r.size(); ++i) {
+    if (r.IsNull(i, 4)) continue;
+    hold.lines.push_back({r.Int64(i, 4), r.Int64(i, 5), r.Int64(i, 6)});
+  }
+  return hold;
+}
+
+}  // namespace
+
+asio::awaitable<void> PostgresHoldStore::RunBeginBatch(BeginQueue::Batch batch) {
+  // Holds are locked in id order, as a batch of payments locks them (no deadlock between them).
+  static const std::string begin =
+      "SELECT * FROM checkout_begin_payment($1::bigint, $2::bigint, $3::bigint, $4::text, "
+      "$5::text, $6::text, $7::text, $8::bigint)";
+  std::stable_sort(batch.begin(), batch.end(), [](const auto& a, const auto& b) {
+    return a->request.hold_id < b->request.hold_id;
+  });
+  std::vector<postgres::Statement> statements;
+  statements.reserve(batch.size());
+  for (const auto& p : batch) {
+    const BeginRequest& r = p->request;
+    Params params;
+    params.Add(r.hold_id).Add(r.member_id).Add(ToUnixMillis(r.now));
+    if (r.idempotency) {
+      params.Add(r.idempotency->key).Add(r.idempotency->request_hash).Add(r.idempotency->operation);
+    } else {
+      params.AddNull().AddNull().AddNull();
     }
-    auto outcome = co_await ReadHold(c, hold_id, true);
-    if (!outcome.ok()) co_return std::move(outcome).error();
-    if (!*outcome || (*outcome)->hold.member_id != member_id) {
-      co_return MakeError(Errc::kNotFound, "no such hold");
-    }
-    Hold hold = std::move((*outcome)->hold);
-    if (hold.status == HoldStatus::kExpired ||
-        (hold.status == HoldStatus::kActive && now >= hold.expires_at)) {
-      co_return MakeError(Errc::kHoldExpired, "the hold expired; nothing was charged");
-    }
-    if (hold.status != HoldStatus::kActive) {
-      co_return MakeError(Errc::kHoldNotActive, "the hold is already paid or released");
-    }
-    Params p;
-    p.Add(worker).Add(ToUnixMillis(lease_until)).Add(hold_id);
-    auto marked = co_await c.Query(
-        "UPDATE holds SET status = 'PAYING', payer = $1, payment_lease_until_ms = $2 "
-        "WHERE id = $3 AND status = 'ACTIVE'",
-        std::move(p));
-    if (!marked.ok()) co_return std::move(marked).error();
-    hold.status = HoldStatus::kPaying;
-    co_return hold;
+    params.Add(r.worker).Add(ToUnixMillis(r.lease_until));
+    statements.push_back({begin, std::move(params)});
+  }
+  // One round trip, one implicit transaction: every payment of the batch begins together.
+  auto begun = [](const BeginRequest& r, const Rows& rows) {
+    return BegunHold(r.hold_id, r.member_id, rows);
   };
-  co_return co_await postgres::Transact<Hold>(pool_, std::move(work));
+  co_await SendAndAnswer(pool_, *begin_queue_, std::move(batch), statements, 0,
+                         "the payment could not be begun, retry", begun);
 }
 
 asio::awaitable<Result<ReleasedUnits>> PostgresHoldStore::ReleaseHold(std::int64_t hold_id,
@@ -461,18 +502,15 @@ asio::awaitable<void> PostgresHoldStore::RunReleaseBatch(ReleaseQueue::Batch bat
     statements.push_back({release, std::move(params)});
   }
   // One round trip, one implicit transaction: every release of the batch commits together.
-  auto answers = co_await SendBatch(pool_, statements, "the hold could not be released, retry");
-  if (!answers.ok()) {
-    for (auto& p : batch) release_queue_->Finish(std::move(p), answers.error());
-    co_return;
-  }
-  release_queue_->Committed(batch.size());
-  for (std::size_t i = 0; i < batch.size(); ++i) {
-    std::vector<ReleasedUnits> units = ReadReleased((*answers)[i + 1]);
+  auto released = [](const ReleaseRequest&,
+                     const Rows& rows) -> Result<std::optional<ReleasedUnits>> {
+    std::vector<ReleasedUnits> units = ReadReleased(rows);
     std::optional<ReleasedUnits> answer;
     if (!units.empty()) answer = std::move(units.front());
-    release_queue_->Finish(std::move(batch[i]), std::move(answer));
-  }
+    return answer;
+  };
+  co_await SendAndAnswer(pool_, *release_queue_, std::move(batch), statements, 1,
+                         "the hold could not be released, retry", released);
 }
 
 asio::awaitable<Result<std::vector<ReleasedUnits>>> PostgresHoldStore::ExpireDue(
