@@ -50,6 +50,41 @@ TEST_P(HoldStoreContract, ARefusedHoldChangesNothing) {
   ExpectInvariants();
 }
 
+// A hold over two products refused at its second line (sold out, then the member's limit) gives
+// back what its first line took: stock, units and its key are as before.
+TEST_P(HoldStoreContract, AHoldRefusedAtItsSecondLineChangesNothing) {
+  constexpr std::int64_t kOther = kProduct + 1;
+  Product(5);
+  Product(1, kOther);
+  Place(Request(7, 1, 2, kOther));  // member 7 has 1 of kOther (limit 2); kOther is sold out
+  auto two_lines = [&](std::int64_t other_quantity, std::string key) {
+    HoldRequest r = Request(7, 2, 10);
+    r.lines.push_back({kOther, other_quantity, kPrice});
+    r.per_member_limits[kOther] = 2;
+    r.idempotency = IdempotencyTag{std::move(key), "hash", "hold"};
+    return r;
+  };
+  auto sold_out = Await(A().holds.PlaceHold(two_lines(1, "k-sold-out")));
+  ASSERT_FALSE(sold_out.ok());
+  EXPECT_EQ(sold_out.error().code, Errc::kSoldOut);
+  Ok(Await(A().stock.Restock(kOther, 5, Now())));
+  auto over_limit = Await(A().holds.PlaceHold(two_lines(2, "k-limit")));
+  ASSERT_FALSE(over_limit.ok());
+  EXPECT_EQ(over_limit.error().code, Errc::kPurchaseLimitReached);
+  const StockSnapshot first = Ok(Await(A().stock.Snapshot(kProduct)));
+  EXPECT_EQ(first.available, 5);
+  EXPECT_TRUE(first.member_units.empty());
+  const StockSnapshot other = Ok(Await(A().stock.Snapshot(kOther)));
+  EXPECT_EQ(other.available, 5);
+  EXPECT_EQ(other.member_units.at(7), 1);
+  EXPECT_FALSE(Ok(Await(A().idempotency.Find(7, "k-sold-out"))).has_value());
+  EXPECT_FALSE(Ok(Await(A().idempotency.Find(7, "k-limit"))).has_value());
+  auto fits = Await(A().holds.PlaceHold(two_lines(1, "k-limit")));
+  ASSERT_TRUE(fits.ok()) << fits.error().message;
+  EXPECT_EQ(Ok(Await(A().stock.Snapshot(kOther))).member_units.at(7), 2);
+  ExpectInvariants();
+}
+
 TEST_P(HoldStoreContract, GuardedStockNeverGoesNegativeUnderParallelHoldsOnTwoInstances) {
   constexpr int kStock = 25;
   constexpr int kThreads = 8;

@@ -388,6 +388,92 @@ constexpr postgres::Migration kMigrations[] = {
       END;
       $$;
     )sql"},
+    {6, "place_hold without a subtransaction", R"sql(
+      -- checkout_place_hold of migration 1, its answers unchanged, without the exception block:
+      -- a refusal now undoes what it wrote (the stock and units taken, the key claimed) itself.
+      -- Why: a hold that waited for the drop row's lock inside its subtransaction locked the
+      -- row's latest version before updating it (READ COMMITTED's re-check), and that lock
+      -- stayed on every later version as a key-share lock of the waiting subtransaction, so each
+      -- later hold of the batch (another subtransaction) created a MultiXact to update the row.
+      -- Resolving those MultiXacts took a fifth of checkout's database CPU during a drop.
+      CREATE OR REPLACE FUNCTION checkout_place_hold(
+          p_member bigint, p_products bigint[], p_quantities bigint[], p_prices bigint[],
+          p_limits bigint[], p_pay_now boolean, p_payer text, p_lease_until_ms bigint,
+          p_now_ms bigint, p_expires_at_ms bigint, p_key text, p_request_hash text,
+          p_operation text)
+        RETURNS bigint LANGUAGE plpgsql AS $$
+      DECLARE
+        v_id     bigint := nextval(pg_get_serial_sequence('holds', 'id'));
+        v_total  bigint := 0;
+        v_order  integer[];
+        v_lines  integer;
+        v_stock  integer := 0;  -- lines (in product order) whose stock is taken
+        v_units  integer := 0;  -- lines whose units are counted against the member's limit
+        v_answer bigint := 0;
+        i        integer;
+        k        integer;
+      BEGIN
+        IF p_key IS NOT NULL THEN
+          INSERT INTO idempotency (member_id, key, request_hash, operation, hold_id,
+                                   created_at_ms)
+          VALUES (p_member, p_key, p_request_hash, p_operation, v_id, p_now_ms)
+          ON CONFLICT DO NOTHING;
+          IF NOT FOUND THEN RETURN -1; END IF;
+        END IF;
+        SELECT array_agg(u.ord::integer ORDER BY u.product) INTO v_order
+          FROM unnest(p_products) WITH ORDINALITY AS u(product, ord);
+        v_lines := coalesce(array_length(v_order, 1), 0);
+        FOR k IN 1 .. v_lines LOOP
+          i := v_order[k];
+          -- The truth about stock: this UPDATE cannot take more than is available.
+          UPDATE inventory SET available = available - p_quantities[i],
+                               held = held + p_quantities[i]
+           WHERE product_id = p_products[i] AND available >= p_quantities[i] AND NOT retired;
+          IF NOT FOUND THEN v_answer := -2; EXIT; END IF;
+          v_stock := k;
+          IF p_quantities[i] > p_limits[i] THEN v_answer := -3; EXIT; END IF;
+          INSERT INTO member_units AS m (product_id, member_id, units)
+          VALUES (p_products[i], p_member, p_quantities[i])
+          ON CONFLICT (product_id, member_id) DO UPDATE SET units = m.units + excluded.units
+           WHERE m.units + excluded.units <= p_limits[i];
+          IF NOT FOUND THEN v_answer := -3; EXIT; END IF;
+          v_units := k;
+          v_total := v_total + p_quantities[i] * p_prices[i];
+        END LOOP;
+        IF v_answer <> 0 THEN
+          -- A refused request changes nothing: its stock, units and key are given back (a
+          -- member's row left at 0 units is deleted: no row means none).
+          FOR k IN 1 .. v_stock LOOP
+            i := v_order[k];
+            UPDATE inventory SET available = available + p_quantities[i],
+                                 held = held - p_quantities[i]
+             WHERE product_id = p_products[i];
+          END LOOP;
+          FOR k IN 1 .. v_units LOOP
+            i := v_order[k];
+            UPDATE member_units SET units = units - p_quantities[i]
+             WHERE product_id = p_products[i] AND member_id = p_member;
+            DELETE FROM member_units
+             WHERE product_id = p_products[i] AND member_id = p_member AND units = 0;
+          END LOOP;
+          IF p_key IS NOT NULL THEN
+            DELETE FROM idempotency WHERE member_id = p_member AND key = p_key;
+          END IF;
+          RETURN v_answer;
+        END IF;
+        INSERT INTO holds (id, member_id, status, total, created_at_ms, expires_at_ms, payer,
+                           payment_lease_until_ms)
+        VALUES (v_id, p_member, CASE WHEN p_pay_now THEN 'PAYING' ELSE 'ACTIVE' END, v_total,
+                p_now_ms, p_expires_at_ms, CASE WHEN p_pay_now THEN p_payer END,
+                CASE WHEN p_pay_now THEN p_lease_until_ms END);
+        INSERT INTO hold_lines (hold_id, product_id, quantity, price)
+        SELECT v_id, u.p, u.q, u.pr FROM unnest(p_products, p_quantities, p_prices) AS u(p, q, pr);
+        INSERT INTO stock_ledger (product_id, kind, quantity, hold_id, at_ms)
+        SELECT u.p, 'HOLD', u.q, v_id, p_now_ms FROM unnest(p_products, p_quantities) AS u(p, q);
+        RETURN v_id;
+      END;
+      $$;
+    )sql"},
 };
 
 }  // namespace
