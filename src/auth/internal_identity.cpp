@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <unordered_map>
 
 namespace rocketmart::auth {
 
@@ -63,13 +64,54 @@ std::string SignInternalIdentity(const Identity& identity, const Keyring& intern
   return Sign(claims, internal_keys);
 }
 
+namespace {
+
+constexpr std::chrono::seconds kInternalLeeway{
+    5};  // the gateway and the service share a host or a LAN
+
+struct SignedForMember {
+  Identity identity;
+  std::uint64_t key = 0;  // Keyring::active_key_serial
+  TimePoint signed_at;
+  std::string token;
+};
+
+bool SameIdentity(const Identity& a, const Identity& b) {
+  return a.member_id == b.member_id && a.role == b.role && a.token_id == b.token_id &&
+         a.expires_at == b.expires_at && a.email_verified == b.email_verified;
+}
+
+}  // namespace
+
+std::string SignInternalIdentityReusing(const Identity& identity, const Keyring& internal_keys,
+                                        TimePoint now) {
+  constexpr std::size_t kMembers = 4096;
+  thread_local std::unordered_map<std::int64_t, SignedForMember> signed_tokens;
+  const std::uint64_t key = internal_keys.active_key_serial();
+  if (const auto hit = signed_tokens.find(identity.member_id); hit != signed_tokens.end()) {
+    const SignedForMember& last = hit->second;
+    if (last.key == key && now >= last.signed_at && now - last.signed_at < kInternalReuse &&
+        SameIdentity(last.identity, identity)) {
+      return last.token;
+    }
+  }
+  if (signed_tokens.size() >= kMembers) signed_tokens.clear();
+  std::string token = SignInternalIdentity(identity, internal_keys, now);
+  signed_tokens.insert_or_assign(identity.member_id, SignedForMember{identity, key, now, token});
+  return token;
+}
+
+bool InternalIdentityExpired(const Identity& identity, TimePoint now) {
+  return now > identity.expires_at + kInternalLeeway;
+}
+
 Result<Identity> VerifyInternalIdentity(std::string_view token, const Keyring& internal_keys,
                                         TimePoint now) {
   VerifyOptions options;
   options.issuer = std::string(kInternalIssuer);
   options.audience = std::string(kInternalAudience);
   options.expected_type = std::string(kInternalType);
-  options.leeway = std::chrono::seconds(5);  // the gateway and the service share a host or a LAN
+  options.leeway = kInternalLeeway;
   auto claims = Verify(token, internal_keys, options, now);
   if (!claims.ok()) return std::move(claims).error();
   if (claims->member_id <= 0) return MakeError(Errc::kUnauthenticated, "bad sub");

@@ -11,7 +11,8 @@
 // past the access token it stands for; its jti is the access token's (logs and revocation follow
 // the member's session).
 //
-// Thread-safety: pure functions over a const Keyring.
+// Thread-safety: functions over a const Keyring; SignInternalIdentityReusing keeps a per-thread
+// cache.
 #pragma once
 
 #include <chrono>
@@ -45,6 +46,22 @@ std::string SignInternalIdentity(const Identity& identity, const Keyring& intern
 // The identity an internal token carries; kUnauthenticated when it is not one the gateway signed
 // with `internal_keys`, has expired, or names no member or role. Never throws.
 Result<Identity> VerifyInternalIdentity(std::string_view token, const Keyring& internal_keys,
+                                        TimePoint now);
+
+// True once the internal token that carried `identity` (VerifyInternalIdentity) has expired, with
+// the leeway verification allows: what a service checks again when it reuses a verification.
+bool InternalIdentityExpired(const Identity& identity, TimePoint now);
+
+// How long the gateway sends one signed internal token again for the same identity and key: a
+// drop's buyer sends many requests a second, and signing (JSON, base64, HMAC) each was a visible
+// part of a sold-out answer; a service then verifies the token once (its verification cache).
+// A reused token still has at least kInternalLifetime - kInternalReuse to live.
+inline constexpr std::chrono::seconds kInternalReuse{10};
+
+// SignInternalIdentity, reusing the token this thread last signed for the same identity (member,
+// role, access token id and expiry, email flag) with the same active key when it was signed less
+// than kInternalReuse before `now`. Per thread, no lock; bounded.
+std::string SignInternalIdentityReusing(const Identity& identity, const Keyring& internal_keys,
                                         TimePoint now);
 
 }  // namespace rocketmart::auth

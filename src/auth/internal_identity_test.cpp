@@ -32,6 +32,48 @@ TEST(InternalIdentity, RoundTripsTheIdentity) {
   EXPECT_EQ(id->expires_at, kNow + kInternalLifetime);
 }
 
+// The gateway sends one signed token for an identity for a while (a drop's buyer sends many
+// requests a second); a change of identity, of key, or the reuse window's end signs afresh.
+TEST(InternalIdentity, TheGatewayReusesATokenForTheSameIdentityAndKeyForAWhile) {
+  const Keyring ring = Ring(std::string(32, 'k'));
+  const std::string first = SignInternalIdentityReusing(Member(), ring, kNow);
+  EXPECT_EQ(SignInternalIdentityReusing(Member(), ring, kNow + std::chrono::seconds(9)), first);
+  const TimePoint later = kNow + kInternalReuse;
+  const std::string fresh = SignInternalIdentityReusing(Member(), ring, later);
+  EXPECT_NE(fresh, first);
+  auto verified = VerifyInternalIdentity(fresh, ring, later);
+  ASSERT_TRUE(verified.ok()) << verified.error().message;
+  EXPECT_EQ(verified->expires_at, later + kInternalLifetime);
+
+  Identity user = Member();
+  user.role = Role::kUser;
+  EXPECT_NE(SignInternalIdentityReusing(user, ring, later), fresh) << "another role";
+  Identity other_session = Member();
+  other_session.token_id = "jti-2";
+  auto session =
+      VerifyInternalIdentity(SignInternalIdentityReusing(other_session, ring, later), ring, later);
+  ASSERT_TRUE(session.ok());
+  EXPECT_EQ(session->token_id, "jti-2");
+  // Another key under the same kid: what it signs verifies with it, not with the first.
+  const Keyring rotated = Ring(std::string(32, 'x'));
+  const std::string with_rotated = SignInternalIdentityReusing(Member(), rotated, later);
+  EXPECT_TRUE(VerifyInternalIdentity(with_rotated, rotated, later).ok());
+  EXPECT_FALSE(VerifyInternalIdentity(with_rotated, ring, later).ok());
+}
+
+// A service reusing a verification checks expiry as verification does (5 s of leeway).
+TEST(InternalIdentity, AReusedVerificationExpiresWithItsToken) {
+  const Keyring ring = Ring(std::string(32, 'k'));
+  auto id = VerifyInternalIdentity(SignInternalIdentity(Member(), ring, kNow), ring, kNow);
+  ASSERT_TRUE(id.ok());
+  const TimePoint expiry = kNow + kInternalLifetime;
+  EXPECT_FALSE(InternalIdentityExpired(*id, expiry + std::chrono::seconds(5)));
+  EXPECT_TRUE(InternalIdentityExpired(*id, expiry + std::chrono::seconds(6)));
+  EXPECT_FALSE(VerifyInternalIdentity(SignInternalIdentity(Member(), ring, kNow), ring,
+                                      expiry + std::chrono::seconds(6))
+                   .ok());
+}
+
 TEST(InternalIdentity, AnotherKeyIsRefused) {
   const std::string token = SignInternalIdentity(Member(), Ring(std::string(32, 'k')), kNow);
   EXPECT_FALSE(VerifyInternalIdentity(token, Ring(std::string(32, 'x')), kNow).ok());

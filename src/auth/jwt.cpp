@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <boost/json/basic_parser_impl.hpp>
 #include <charconv>
 #include <cstring>
@@ -21,12 +22,20 @@ namespace rocketmart::auth {
 // ---------------------------------------------------------------------------------------------
 // Keys
 
+namespace {
+std::uint64_t NextKeySerial() {
+  static std::atomic<std::uint64_t> next{1};
+  return next.fetch_add(1);
+}
+}  // namespace
+
 struct Keyring::Entry {
   std::string kid;
   std::string secret;
   std::string header_b64;  // Encoded once: every token signed with this key shares the header.
   TimePoint verify_until = TimePoint::max();  // A retiring key's end (SigningKey::verify_until).
   EVP_MAC_CTX* mac = nullptr;  // Initialised with the key; duplicated per use (cheaper than init).
+  std::uint64_t serial = NextKeySerial();  // Keyring::active_key_serial
 
   Entry() = default;
   Entry(const Entry&) = delete;
@@ -377,6 +386,10 @@ bool Keyring::Contains(std::string_view kid) const {
 
 std::string_view Keyring::active_kid() const {
   return active_ >= 0 ? std::string_view(entries_[active_]->kid) : std::string_view();
+}
+
+std::uint64_t Keyring::active_key_serial() const {
+  return active_ >= 0 ? entries_[active_]->serial : 0;
 }
 
 std::size_t Keyring::size() const {

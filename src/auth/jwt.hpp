@@ -67,6 +67,9 @@ class Keyring {
   bool Contains(std::string_view kid) const;
   bool has_active() const { return active_ >= 0; }
   std::string_view active_kid() const;
+  // Names the signing key's material for caches of what it signed: unique in the process (a key
+  // added again, or another key under the same kid, gets another), 0 with no active key.
+  std::uint64_t active_key_serial() const;
   std::size_t size() const;
 
   struct Entry;  // Key material plus a prepared HMAC context; defined in jwt.cpp.

@@ -17,11 +17,18 @@ InternalIdentityAuthenticator::InternalIdentityAuthenticator(auth::Keyring inter
 
 Result<auth::Identity> InternalIdentityAuthenticator::Authenticate(
     std::string_view internal_token) const {
-  auto identity = auth::VerifyInternalIdentity(internal_token, keys_, clock_.Now());
+  const TimePoint now = clock_.Now();
+  if (const auth::Identity* known = verified_.Find(internal_token)) {
+    if (!auth::InternalIdentityExpired(*known, now)) return *known;
+    verified_.Erase(internal_token);
+  }
+  auto identity = auth::VerifyInternalIdentity(internal_token, keys_, now);
   if (!identity.ok()) {
     rejected_.Add();
     spdlog::debug("internal identity rejected: {}", identity.error().message);
+    return identity;
   }
+  verified_.Insert(internal_token, *identity);
   return identity;
 }
 

@@ -6,6 +6,7 @@
 #pragma once
 
 #include "auth/jwt.hpp"
+#include "auth/verified_token_cache.hpp"
 #include "core/clock.hpp"
 #include "infra/http/server.hpp"
 #include "infra/metrics/metrics.hpp"
@@ -21,6 +22,8 @@ class InternalIdentityAuthenticator final : public http::Authenticator {
 
  private:
   const auth::Keyring keys_;
+  // The gateway sends one token for a while (auth::kInternalReuse): verified once per thread.
+  const auth::VerifiedTokenCache<auth::Identity> verified_;
   const Clock& clock_;
   metrics::Counter& rejected_;
 };

@@ -9,6 +9,7 @@
 #include <string_view>
 
 #include "auth/jwt.hpp"
+#include "auth/verified_token_cache.hpp"
 #include "core/clock.hpp"
 #include "infra/http/server.hpp"
 #include "infra/metrics/metrics.hpp"
@@ -24,9 +25,7 @@ class JwtAuthenticator final : public http::Authenticator {
   Result<auth::Identity> Authenticate(std::string_view bearer_token) const override;
 
  private:
-  // Keys this object's entries in the per-thread cache of verified tokens (never reused, unlike
-  // an address).
-  const std::uint64_t cache_id_;
+  const auth::VerifiedTokenCache<auth::Claims> verified_;
   const RevokedTokens& revoked_;
   const auth::Keyring keyring_;
   const auth::VerifyOptions options_;

@@ -10,11 +10,13 @@
 #include <thread>
 #include <vector>
 
+#include "auth/internal_identity.hpp"
 #include "auth/jwt.hpp"
 #include "core/clock.hpp"
 #include "infra/async/run.hpp"
 #include "infra/metrics/metrics.hpp"
 #include "services/gateway/adapters/in_memory_token_denylist.hpp"
+#include "services/gateway/internal_authenticator.hpp"
 
 namespace rocketmart::gateway {
 namespace {
@@ -192,6 +194,30 @@ TEST_F(JwtAuthenticatorTest, ManyDistinctTokensStayCorrectPastTheCacheBound) {
     ASSERT_TRUE(id.ok());
     ASSERT_EQ(id->member_id, member);
   }
+}
+
+// A service verifies the gateway's internal token once per thread and reuses it: still refused
+// the moment a fresh verification would refuse it (expiry), and a forged one never verifies.
+TEST_F(JwtAuthenticatorTest, AServiceReusesAnInternalVerificationUntilTheTokenExpires) {
+  auto keys = auth::InternalKeyring(std::string(32, 'i'), "");
+  ASSERT_TRUE(keys.ok());
+  InternalIdentityAuthenticator authn(*keys, clock_, metrics_);
+  const auth::Identity member{7, auth::Role::kUser, "jti", clock_.Now() + seconds{900}, true};
+  const std::string token = auth::SignInternalIdentity(member, *keys, clock_.Now());
+  ASSERT_TRUE(authn.Authenticate(token).ok());
+  auto cached = authn.Authenticate(token);
+  ASSERT_TRUE(cached.ok());
+  EXPECT_EQ(cached->member_id, 7);
+  EXPECT_EQ(cached->token_id, "jti");
+  clock_.Advance(auth::kInternalLifetime + seconds{5});
+  EXPECT_TRUE(authn.Authenticate(token).ok());  // inside the leeway
+  clock_.Advance(seconds{1});
+  EXPECT_FALSE(authn.Authenticate(token).ok());
+  EXPECT_FALSE(authn.Authenticate(token).ok());  // and stays refused
+  std::string forged = auth::SignInternalIdentity(member, *keys, clock_.Now());
+  char& in_signature = forged[forged.size() - 10];
+  in_signature = in_signature == 'A' ? 'B' : 'A';
+  EXPECT_FALSE(authn.Authenticate(forged).ok());
 }
 
 }  // namespace

@@ -98,7 +98,7 @@ void AddIdentity(const http::Request& req, const auth::Keyring& keys, const Cloc
                  std::vector<std::pair<std::string, std::string>>& headers) {
   if (req.identity) {
     headers.emplace_back(std::string(auth::kInternalIdentityHeader),
-                         auth::SignInternalIdentity(*req.identity, keys, clock.Now()));
+                         auth::SignInternalIdentityReusing(*req.identity, keys, clock.Now()));
   }
   headers.emplace_back("X-Forwarded-For", req.client.to_string());
 }
