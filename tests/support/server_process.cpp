@@ -72,7 +72,23 @@ Ports ReadPorts(int fd, pid_t pid) {
     const int ready = poll(&p, 1, 200);
     if (ready > 0) {
       const ssize_t n = read(fd, buf, sizeof buf);
-      if (n <= 0) break;
+      if (n <= 0) {
+        // Its output closed before it listened: it is exiting. Say how, for the test's log.
+        const int pidfd = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
+        if (pidfd >= 0) {
+          pollfd exited{pidfd, POLLIN, 0};
+          poll(&exited, 1, 5000);  // the exit event, or 5 s
+          close(pidfd);
+        }
+        int status = 0;
+        if (waitpid(pid, &status, WNOHANG) == pid) {
+          const std::string how = WIFSIGNALED(status)
+                                      ? "killed by signal " + std::to_string(WTERMSIG(status))
+                                      : "exit status " + std::to_string(WEXITSTATUS(status));
+          throw std::runtime_error("server exited during start-up (" + how + "): " + seen);
+        }
+        break;
+      }
       seen.append(buf, static_cast<std::size_t>(n));
       const auto pos = seen.find("rocketmart listening on http://");
       if (pos != std::string::npos && seen.find('\n', pos) != std::string::npos) {
