@@ -69,35 +69,6 @@ Result<Hold> PlacedHold(const HoldRequest& r, std::int64_t answer) {
   return hold;
 }
 
-// Releases the holds selected by the CTE `due` (id, member_id; its parameters are $1 and $2):
-// marks them $3 with reason $4 at $5, returns their units to `available` and the members' units,
-// writes the ledger; answers their lines (hold_id, member_id, product_id, quantity, price).
-// Rows are locked in the order every transaction on them keeps (checkout_place_hold's): the holds
-// (`due`), then their products' inventory rows in product order (the init plan over `locked`,
-// evaluated before `lines` yields a row, so before any UPDATE that reads it), then the members'
-// units. Without it a release and a purchase of the same member and product deadlocked.
-std::string ReleaseSql(std::string_view due) {
-  return "WITH due AS MATERIALIZED (" + std::string(due) +
-         "), locked AS MATERIALIZED (SELECT i.product_id FROM inventory i WHERE i.product_id IN "
-         "(SELECT l.product_id FROM hold_lines l JOIN due ON due.id = l.hold_id) "
-         "ORDER BY i.product_id FOR UPDATE OF i), "
-         "marked AS (UPDATE holds h SET status = $3, release_reason = $4, resolved_at_ms = $5 "
-         "FROM due WHERE h.id = due.id RETURNING h.id, h.member_id), "
-         "lines AS (SELECT l.hold_id, m.member_id, l.product_id, l.quantity, l.price "
-         "FROM hold_lines l JOIN marked m ON m.id = l.hold_id "
-         "WHERE (SELECT count(*) FROM locked) >= 0), "
-         "inv AS (UPDATE inventory i SET available = i.available + s.q, held = i.held - s.q "
-         "FROM (SELECT product_id, sum(quantity)::bigint AS q FROM lines GROUP BY product_id) s "
-         "WHERE i.product_id = s.product_id RETURNING 1), "
-         "units AS (UPDATE member_units u SET units = u.units - s.q FROM (SELECT product_id, "
-         "member_id, sum(quantity)::bigint AS q FROM lines GROUP BY product_id, member_id) s "
-         "WHERE u.product_id = s.product_id AND u.member_id = s.member_id RETURNING 1), "
-         "ledger AS (INSERT INTO stock_ledger (product_id, kind, quantity, hold_id, at_ms) "
-         "SELECT product_id, 'RELEASE', quantity, hold_id, $5 FROM lines RETURNING 1) "
-         "SELECT hold_id, member_id, product_id, quantity, price FROM lines "
-         "ORDER BY hold_id, product_id";
-}
-
 std::vector<ReleasedUnits> ReadReleased(const Rows& r) {
   std::vector<ReleasedUnits> out;
   std::int64_t current = 0;
@@ -517,10 +488,15 @@ asio::awaitable<Result<std::vector<ReleasedUnits>>> PostgresHoldStore::ExpireDue
     TimePoint now, std::size_t limit) {
   auto work = [now, limit](Connection& c) -> asio::awaitable<Result<std::vector<ReleasedUnits>>> {
     // One statement: the due holds are chosen and locked (SKIP LOCKED: a hold another sweeper,
-    // a payment or a cancel holds is left to it) and released together.
-    static const std::string sql = ReleaseSql(
-        "SELECT id, member_id FROM holds WHERE status = 'ACTIVE' AND expires_at_ms <= $1 "
-        "ORDER BY expires_at_ms, id LIMIT $2 FOR UPDATE SKIP LOCKED");
+    // a payment or a cancel holds is left to it), then each released by checkout_release_hold
+    // (migration 4: every row reached by its key; the set-based statement this replaces was
+    // planned as full scans of member_units and inventory, which grow with a drop's buyers).
+    static const std::string sql =
+        "SELECT r.o_hold, r.o_member, r.o_product, r.o_quantity, r.o_price FROM ("
+        "SELECT id FROM holds WHERE status = 'ACTIVE' AND expires_at_ms <= $1 "
+        "ORDER BY expires_at_ms, id LIMIT $2 FOR UPDATE SKIP LOCKED) due "
+        "CROSS JOIN LATERAL checkout_release_hold(due.id, 'ACTIVE', $3, $4, $5, 0) r "
+        "ORDER BY r.o_hold, r.o_product";
     Params p;
     p.Add(ToUnixMillis(now))
         .Add(static_cast<std::int64_t>(limit))
