@@ -390,7 +390,7 @@ asio::awaitable<Result<Rows>> Connection::Query(std::string_view sql, Params par
   const std::string text(sql);
   std::string name = PreparedName(text);
   if (name.empty()) {
-    name = NewPreparedName(text, params.size());
+    name = NewPreparedName(params.size(), 0);
     if (!name.empty()) {
       // Prepared on its own first (one round trip, once per connection): outside pipeline mode
       // libpq takes one query at a time.
@@ -422,10 +422,11 @@ const std::string& Connection::PreparedName(const std::string& sql) const {
   return found == prepared_.end() ? kNone : found->second;
 }
 
-std::string Connection::NewPreparedName(const std::string& sql, std::size_t params) const {
+std::string Connection::NewPreparedName(std::size_t params, std::size_t pending) const {
   // BEGIN, COMMIT and other statements without parameters stay unnamed: little to save.
-  if (params == 0 || prepared_.size() >= kMaxPrepared || prepared_.contains(sql)) return {};
-  return "rm" + std::to_string(prepared_.size());
+  const std::size_t taken = prepared_.size() + pending;
+  if (params == 0 || taken >= kMaxPrepared) return {};
+  return "rm" + std::to_string(taken);
 }
 
 bool Connection::SendStatement(const std::string& sql, const Params& params,
@@ -488,8 +489,7 @@ asio::awaitable<Result<std::vector<Rows>>> Connection::Pipeline(
     if (name.empty()) {
       if (const auto pending = preparing.find(s.sql); pending != preparing.end()) {
         name = pending->second;
-      } else if (prepared_.size() + preparing.size() < kMaxPrepared && s.params.size() > 0) {
-        name = "rm" + std::to_string(prepared_.size() + preparing.size());
+      } else if (name = NewPreparedName(s.params.size(), preparing.size()); !name.empty()) {
         prepare = true;
         prepare_before[i] = &preparing.emplace(s.sql, name).first->second;
       }

@@ -174,8 +174,9 @@ class Connection {
   void Settle(bool ok);
   // The name `sql` is prepared under on this connection ("" when it is not, or never will be).
   const std::string& PreparedName(const std::string& sql) const;
-  // A name for `sql` to prepare under now, or "" (no parameters, or the cache is full).
-  std::string NewPreparedName(const std::string& sql, std::size_t params) const;
+  // A name to prepare a statement of `params` parameters under now, after `pending` others of the
+  // same pipeline, or "" (no parameters, or the cache is full). Only for a statement not prepared.
+  std::string NewPreparedName(std::size_t params, std::size_t pending) const;
   // Sends one statement: EXECUTE of its prepared name, after a Parse of it when `prepare` is set;
   // the unnamed statement when `name` is "". False when libpq refused to queue it.
   bool SendStatement(const std::string& sql, const Params& params, const std::string& name,
