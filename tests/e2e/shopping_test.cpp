@@ -7,6 +7,7 @@
 #include <random>
 #include <thread>
 
+#include "core/time_format.hpp"
 #include "support/http_client.hpp"
 #include "support/server_process.hpp"
 #include "support/shop.hpp"
@@ -112,12 +113,15 @@ TEST_F(Shopping, AMembersOwnLikesAreListedMostRecentFirstRetiredProductsIncluded
   const boost::json::value body = r.Json();
   const auto& items = body.at("items").as_array();
   std::vector<std::int64_t> ids;
-  std::string previous = "9999";
+  // Compared as instants, not as text: "...:00Z" is earlier than "...:00.001Z" (milliseconds
+  // are written only when not zero).
+  TimePoint previous = TimePoint::max();
   for (const auto& item : items) {
     ids.push_back(item.at("productId").as_int64());
-    const std::string at(item.at("likedAt").as_string());
-    EXPECT_LE(at, previous) << "most recent first";
-    previous = at;
+    const std::optional<TimePoint> at = ParseRfc3339(item.at("likedAt").as_string());
+    ASSERT_TRUE(at.has_value()) << item.at("likedAt").as_string();
+    EXPECT_LE(*at, previous) << "most recent first";
+    previous = *at;
   }
   std::sort(ids.begin(), ids.end());
   EXPECT_EQ(ids, liked) << "the member's own likes only, the retired product's included";
