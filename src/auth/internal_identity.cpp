@@ -6,6 +6,8 @@
 #include <cstdio>
 #include <unordered_map>
 
+#include "auth/verified_token_cache.hpp"
+
 namespace rocketmart::auth {
 
 namespace {
@@ -66,8 +68,8 @@ std::string SignInternalIdentity(const Identity& identity, const Keyring& intern
 
 namespace {
 
-constexpr std::chrono::seconds kInternalLeeway{
-    5};  // the gateway and the service share a host or a LAN
+// The gateway and the service share a host or a LAN: little clock skew.
+constexpr std::chrono::seconds kInternalLeeway{5};
 
 struct SignedForMember {
   Identity identity;
@@ -85,7 +87,6 @@ bool SameIdentity(const Identity& a, const Identity& b) {
 
 std::string SignInternalIdentityReusing(const Identity& identity, const Keyring& internal_keys,
                                         TimePoint now) {
-  constexpr std::size_t kMembers = 4096;
   thread_local std::unordered_map<std::int64_t, SignedForMember> signed_tokens;
   const std::uint64_t key = internal_keys.active_key_serial();
   if (const auto hit = signed_tokens.find(identity.member_id); hit != signed_tokens.end()) {
@@ -95,7 +96,7 @@ std::string SignInternalIdentityReusing(const Identity& identity, const Keyring&
       return last.token;
     }
   }
-  if (signed_tokens.size() >= kMembers) signed_tokens.clear();
+  if (signed_tokens.size() >= kTokenCacheEntries) signed_tokens.clear();
   std::string token = SignInternalIdentity(identity, internal_keys, now);
   signed_tokens.insert_or_assign(identity.member_id, SignedForMember{identity, key, now, token});
   return token;

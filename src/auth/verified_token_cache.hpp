@@ -18,10 +18,13 @@
 
 namespace rocketmart::auth {
 
+// Entries per thread of each token cache (this one, and the gateway's signed internal tokens).
+inline constexpr std::size_t kTokenCacheEntries = 4096;
+
 template <class Value>
 class VerifiedTokenCache {
  public:
-  static constexpr std::size_t kEntries = 4096;
+  static constexpr std::size_t kEntries = kTokenCacheEntries;
 
   VerifiedTokenCache() : owner_(next_owner_.fetch_add(1)) {}
 
