@@ -78,6 +78,15 @@ struct SignedForMember {
   std::string token;
 };
 
+// The start of the window of kInternalReuse (counted from the epoch) that holds `now`: a token is
+// signed as of its window's start, so every thread of every gateway signs the same bytes for an
+// identity within a window, and a service verifies them once (its verification cache).
+TimePoint ReuseWindowStart(TimePoint now) {
+  const auto since_epoch = now.time_since_epoch();
+  return TimePoint(since_epoch -
+                   since_epoch % std::chrono::duration_cast<TimePoint::duration>(kInternalReuse));
+}
+
 bool SameIdentity(const Identity& a, const Identity& b) {
   return a.member_id == b.member_id && a.role == b.role && a.token_id == b.token_id &&
          a.expires_at == b.expires_at && a.email_verified == b.email_verified;
@@ -89,16 +98,16 @@ std::string SignInternalIdentityReusing(const Identity& identity, const Keyring&
                                         TimePoint now) {
   thread_local std::unordered_map<std::int64_t, SignedForMember> signed_tokens;
   const std::uint64_t key = internal_keys.active_key_serial();
+  const TimePoint window = ReuseWindowStart(now);
   if (const auto hit = signed_tokens.find(identity.member_id); hit != signed_tokens.end()) {
     const SignedForMember& last = hit->second;
-    if (last.key == key && now >= last.signed_at && now - last.signed_at < kInternalReuse &&
-        SameIdentity(last.identity, identity)) {
+    if (last.key == key && last.signed_at == window && SameIdentity(last.identity, identity)) {
       return last.token;
     }
   }
   if (signed_tokens.size() >= kTokenCacheEntries) signed_tokens.clear();
-  std::string token = SignInternalIdentity(identity, internal_keys, now);
-  signed_tokens.insert_or_assign(identity.member_id, SignedForMember{identity, key, now, token});
+  std::string token = SignInternalIdentity(identity, internal_keys, window);
+  signed_tokens.insert_or_assign(identity.member_id, SignedForMember{identity, key, window, token});
   return token;
 }
 

@@ -58,9 +58,11 @@ bool InternalIdentityExpired(const Identity& identity, TimePoint now);
 // A reused token still has at least kInternalLifetime - kInternalReuse to live.
 inline constexpr std::chrono::seconds kInternalReuse{10};
 
-// SignInternalIdentity, reusing the token this thread last signed for the same identity (member,
-// role, access token id and expiry, email flag) with the same active key when it was signed less
-// than kInternalReuse before `now`. Per thread, no lock; bounded.
+// SignInternalIdentity as of the start of the window of kInternalReuse (from the epoch) that
+// holds `now`: the same identity (member, role, access token id and expiry, email flag) and key
+// give the same token for the whole window, on any thread of any gateway, so a service verifies
+// it once. Reuses the token this thread last signed for the member when it is that one. Per
+// thread, no lock; bounded.
 std::string SignInternalIdentityReusing(const Identity& identity, const Keyring& internal_keys,
                                         TimePoint now);
 

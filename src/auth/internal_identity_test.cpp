@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -59,6 +60,21 @@ TEST(InternalIdentity, TheGatewayReusesATokenForTheSameIdentityAndKeyForAWhile) 
   const std::string with_rotated = SignInternalIdentityReusing(Member(), rotated, later);
   EXPECT_TRUE(VerifyInternalIdentity(with_rotated, rotated, later).ok());
   EXPECT_FALSE(VerifyInternalIdentity(with_rotated, ring, later).ok());
+}
+
+// Tokens are signed as of their reuse window's start: two threads (or two gateways) signing for
+// one identity within a window send the same bytes, so a service verifies them once.
+TEST(InternalIdentity, OneIdentitySignsTheSameTokenOnEveryThreadWithinAWindow) {
+  const Keyring ring = Ring(std::string(32, 'k'));
+  const TimePoint inside = kNow + std::chrono::milliseconds(7'250);
+  const std::string here = SignInternalIdentityReusing(Member(), ring, inside);
+  std::string there;
+  std::thread([&] { there = SignInternalIdentityReusing(Member(), ring, kNow); }).join();
+  EXPECT_EQ(here, there);
+  auto verified = VerifyInternalIdentity(here, ring, inside);
+  ASSERT_TRUE(verified.ok()) << verified.error().message;
+  EXPECT_EQ(verified->expires_at, kNow + kInternalLifetime) << "signed as of the window's start";
+  EXPECT_GE(verified->expires_at - inside, kInternalLifetime - kInternalReuse);
 }
 
 // A service reusing a verification checks expiry as verification does (5 s of leeway).

@@ -167,6 +167,25 @@ TEST(JwtTest, CraftedValidTokenVerifies) {
   ASSERT_TRUE(out.ok()) << out.error().message;
 }
 
+// The HMAC is built on OpenSSL's SHA-256 (jwt.cpp, InitHmacStates): its signatures must be
+// OpenSSL's HMAC-SHA256 for every key length, including a key of exactly one SHA-256 block and
+// keys longer than a block, which RFC 2104 hashes first.
+TEST(JwtTest, SignaturesAreHmacSha256ForEveryKeyLength) {
+  for (const std::size_t length : {32, 63, 64, 65, 100, 200}) {
+    std::string secret(length, '\0');
+    for (std::size_t i = 0; i < length; ++i) secret[i] = static_cast<char>(i * 37 + 11);
+    Keyring ring;
+    ASSERT_TRUE(ring.Add({"k1", secret}, true).ok());
+    const std::string token = Sign(AccessClaims(), ring);
+    const auto dot = token.rfind('.');
+    ASSERT_NE(dot, std::string::npos);
+    EXPECT_EQ(token.substr(dot + 1), HmacB64(token.substr(0, dot), secret)) << length;
+    EXPECT_TRUE(Verify(Craft(Header(), Payload(), secret), ring, Options(), kNow).ok()) << length;
+    EXPECT_FALSE(Verify(Craft(Header(), Payload(), secret + "x"), ring, Options(), kNow).ok())
+        << length;
+  }
+}
+
 TEST(JwtTest, RefreshTokenVerifiesOnlyAsRefresh) {
   const Keyring ring = Ring();
   Claims c = AccessClaims();
