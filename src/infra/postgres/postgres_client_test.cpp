@@ -359,7 +359,9 @@ TEST(PostgresClient, TransactRollsBackOnErrorAndRetriesADeadlock) {
   asio::co_spawn(ioc, side(pool, 2, 1, attempts, committed), asio::detached);
   ioc.run();
   EXPECT_EQ(committed.load(), 2);
-  EXPECT_EQ(attempts.load(), 3);  // the loser ran twice
+  // The loser ran again at least once. Its retry can lose a second deadlock to the same winner
+  // (seen once under ASan's timing: 4 attempts, both committed), which Transact also retries.
+  EXPECT_GE(attempts.load(), 3);
   EXPECT_EQ(Sql(pool, "SELECT sum(v) FROM t").Int64(0, 0), 4);
 }
 
