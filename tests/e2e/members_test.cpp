@@ -17,6 +17,7 @@
 #include "auth/base64url.hpp"
 #include "core/time_format.hpp"
 #include "support/http_client.hpp"
+#include "support/mail_folder.hpp"
 #include "support/server_process.hpp"
 #include "support/shop.hpp"
 #include "support/smtp_server.hpp"
@@ -56,24 +57,13 @@ class Members : public ::testing::Test {
 
   // The newest mail to `to` in the .eml sink (waits, bounded, for the mail worker).
   static std::string MailTo(const std::string& to, std::size_t nth = 1) {
-    std::vector<std::pair<std::filesystem::file_time_type, std::string>> found;
+    std::vector<std::string> found;
     const bool arrived = WaitUntil([&] {
-      found.clear();
-      std::error_code ec;
-      for (const auto& e : std::filesystem::directory_iterator(server_->data_dir() / "mail", ec)) {
-        if (e.path().extension() != ".eml") continue;
-        std::ifstream in(e.path(), std::ios::binary);
-        std::stringstream ss;
-        ss << in.rdbuf();
-        if (ss.str().find("\r\nTo: " + to + "\r\n") != std::string::npos) {
-          found.emplace_back(e.last_write_time(), ss.str());
-        }
-      }
+      found = MailsIn(server_->data_dir() / "mail", to);
       return found.size() >= nth;
     });
     if (!arrived) return "";
-    std::sort(found.begin(), found.end());
-    return found.back().second;
+    return found.back();
   }
   static std::string TokenOf(const std::string& link) {
     return link.substr(link.find("token=") + 6);
@@ -780,34 +770,32 @@ TEST(MembersLogs, SecretsNeverReachTheLog) {
                         .log_file = log_file});
   HttpClient c(server.port());
   std::vector<std::string> secrets = {kPassword, "a new secret phrase", "wrong guess here"};
-  const auto mails = [&] {
-    std::vector<std::string> out;
-    std::error_code ec;
-    for (const auto& e : std::filesystem::directory_iterator(server.data_dir() / "mail", ec)) {
-      std::ifstream in(e.path(), std::ios::binary);
-      std::stringstream ss;
-      ss << in.rdbuf();
-      out.push_back(PlainTextPart(ss.str()));
-    }
-    return out;
-  };
   const auto link_tokens = [&](const std::string& path) {
     std::vector<std::string> out;
-    for (const auto& m : mails()) {
-      const std::string link = FindLink(m, path);
+    for (const auto& mail : MailsIn(server.data_dir() / "mail")) {
+      const std::string link = FindLink(PlainTextPart(mail), path);
       if (!link.empty()) out.push_back(link.substr(link.find("token=") + 6));
     }
     return out;
+  };
+  // Waits until `n` links to `path` were mailed and returns their tokens from that same read.
+  const auto wait_for_link_tokens = [&](const std::string& path, std::size_t n) {
+    std::vector<std::string> tokens;
+    EXPECT_TRUE(WaitUntil([&] {
+      tokens = link_tokens(path);
+      return tokens.size() == n;
+    })) << path;
+    return tokens;
   };
   const std::string email = "secret@example.com";
   ASSERT_EQ(
       c.PostJson("/member/signup", Json({{"email", email}, {"password", kPassword}, {"name", "S"}}))
           .status,
       202);
-  ASSERT_TRUE(WaitUntil([&] { return link_tokens("/member/verify?token=").size() == 1; }));
+  ASSERT_EQ(wait_for_link_tokens("/member/verify?token=", 1).size(), 1u);
   ASSERT_EQ(c.PostJson("/member/resend-verification", Json({{"email", email}})).status, 202);
-  ASSERT_TRUE(WaitUntil([&] { return link_tokens("/member/verify?token=").size() == 2; }));
-  const auto verify_tokens = link_tokens("/member/verify?token=");
+  const auto verify_tokens = wait_for_link_tokens("/member/verify?token=", 2);
+  ASSERT_EQ(verify_tokens.size(), 2u);
   for (const auto& t : verify_tokens) secrets.push_back(t);
   for (const auto& t : verify_tokens) {  // one is current
     c.Get("/member/verify?token=" + t);
@@ -829,8 +817,9 @@ TEST(MembersLogs, SecretsNeverReachTheLog) {
   secrets.push_back(std::string(refreshed.Json().at("refreshToken").as_string()));
   EXPECT_EQ(c.Get("/member/me", secrets.back() + "x").status, 401);
   ASSERT_EQ(c.PostJson("/member/find-password", Json({{"email", email}})).status, 202);
-  ASSERT_TRUE(WaitUntil([&] { return link_tokens("/member/reset-password?token=").size() == 1; }));
-  const std::string reset = link_tokens("/member/reset-password?token=")[0];
+  const auto reset_tokens = wait_for_link_tokens("/member/reset-password?token=", 1);
+  ASSERT_EQ(reset_tokens.size(), 1u);
+  const std::string reset = reset_tokens[0];
   secrets.push_back(reset);
   EXPECT_EQ(c.PostJson("/member/reset-password",
                        Json({{"token", reset}, {"newPassword", "a new secret phrase"}}))
@@ -888,19 +877,9 @@ TEST(MembersLinks, EveryMailedLinkOpensAPageThatConfirmsWithAPost) {
   const auto mail_to = [&](std::size_t nth) {
     std::string found;
     EXPECT_TRUE(WaitUntil([&] {
-      std::vector<std::pair<std::filesystem::file_time_type, std::string>> all;
-      std::error_code ec;
-      for (const auto& e : std::filesystem::directory_iterator(server.data_dir() / "mail", ec)) {
-        std::ifstream in(e.path(), std::ios::binary);
-        std::stringstream ss;
-        ss << in.rdbuf();
-        if (ss.str().find("\r\nTo: " + email + "\r\n") != std::string::npos) {
-          all.emplace_back(e.last_write_time(), PlainTextPart(ss.str()));
-        }
-      }
+      const auto all = MailsIn(server.data_dir() / "mail", email);
       if (all.size() < nth) return false;
-      std::sort(all.begin(), all.end());
-      found = all[nth - 1].second;
+      found = PlainTextPart(all[nth - 1]);
       return true;
     }));
     return found;

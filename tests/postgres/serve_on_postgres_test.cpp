@@ -21,6 +21,7 @@
 #include "support/free_port.hpp"
 #include "support/http_client.hpp"
 #include "support/local_postgres.hpp"
+#include "support/mail_folder.hpp"
 #include "support/server_process.hpp"
 #include "support/shop.hpp"
 #include "support/smtp_server.hpp"
@@ -55,14 +56,8 @@ std::string Json(std::initializer_list<std::pair<const char*, std::string>> fiel
 std::string MailTo(const fs::path& data_dir, const std::string& to) {
   std::string found;
   WaitUntil([&] {
-    std::error_code ec;
-    for (const auto& e : fs::directory_iterator(data_dir / "mail", ec)) {
-      if (e.path().extension() != ".eml") continue;
-      std::ifstream in(e.path(), std::ios::binary);
-      std::stringstream ss;
-      ss << in.rdbuf();
-      if (ss.str().find("\r\nTo: " + to + "\r\n") != std::string::npos) found = ss.str();
-    }
+    const auto mails = MailsIn(data_dir / "mail", to);
+    if (!mails.empty()) found = mails.back();
     return !found.empty();
   });
   return found;
