@@ -18,6 +18,7 @@
 #include "infra/http/server.hpp"
 #include "infra/metrics/metrics.hpp"
 #include "infra/module/redis.hpp"
+#include "services/checkout/clients/redis/purchase_keys.hpp"
 #include "services/gateway/module.hpp"
 #include "services/gateway/proxy/proxy.hpp"
 #include "services/gateway/proxy/route_table.hpp"
@@ -47,6 +48,7 @@ std::optional<http::Method> MethodOf(std::string_view name) {
 struct GatewayRoot::Parts {
   Parts(config::Config c, const Clock& clk) : config(std::move(c)), clock(clk) {}
   ~Parts() {
+    if (checkout_keys_redis) checkout_keys_redis->ReleaseLoops();
     admin.Stop();
     if (gateway) gateway->StopWorkers();
   }
@@ -56,6 +58,10 @@ struct GatewayRoot::Parts {
   metrics::Registry metrics;
   std::optional<lock::FileLock> data_dir_lock;
   std::unique_ptr<module::SharedRedis> redis;
+  // Checkout's key state, read from the request path over a connection per server loop (no hop
+  // to the Redis thread), so a keyed sold-out answer is repeated here (docs/adr/0049).
+  std::unique_ptr<module::SharedRedis> checkout_keys_redis;
+  std::unique_ptr<checkout::RedisPurchaseKeys> purchase_keys;
   std::unique_ptr<gateway::GatewayModule> gateway;
   std::unique_ptr<ClusterLink> cluster;
   std::vector<std::unique_ptr<gateway::ProxyTarget>> targets;
@@ -93,10 +99,17 @@ void GatewayRoot::Start() {
                                             p.gateway->authenticator(), p.metrics);
   p.server->SetGate(p.gateway->gate());  // the rate limits ([gateway])
   BindExclusively(*p.server, config.server.port);
-  // Idle pooled connections to the services: their idle timers would hold a draining loop until
-  // the grace period ends.
+  // Its own SharedRedis: the deny-list's took client() before the server's loops existed, so it
+  // cannot serve them (SharedRedis::ServeLoops must come before any adapter takes the client).
+  p.checkout_keys_redis = module::SharedRedis::Open(config.redis);
+  p.checkout_keys_redis->ServeLoops(p.server->loop_executors());
+  p.purchase_keys = std::make_unique<checkout::RedisPurchaseKeys>(p.checkout_keys_redis->client(),
+                                                                  p.checkout_keys_redis->prefix());
+  // Idle pooled connections to the services (and the key checks' Redis connection of each loop):
+  // their timers would hold a draining loop until the grace period ends.
   p.server->OnLoopDrained([&p, loops = p.server->loop_executors()] {
     if (p.cluster) p.cluster->DropIdleConnectionsOfThisLoop(loops);
+    p.checkout_keys_redis->LoopDrained();
   });
   p.admin.Open(config, p.metrics);
 
@@ -112,6 +125,13 @@ void GatewayRoot::Start() {
         .instances = [cluster, service] { return cluster->Endpoints(service); },
         // The catalog's likes and products are per-instance views (kept current by events).
         .member_affinity = service == "catalog"});
+    // Checkout's sold-out answers, repeated here (docs/adr/0048); to a purchase with an
+    // Idempotency-Key once checkout's state says the key is unused (docs/adr/0049).
+    target->shared_answers = std::make_unique<gateway::SharedAnswers>(&p.metrics.GetCounter(
+        "gateway_shared_answers_total",
+        "Answers the gateway repeated itself from a service's shared answer (docs/adr/0048)",
+        "service=\"" + service + "\""));
+    if (service == "checkout") target->purchase_keys = p.purchase_keys.get();
     by_service[service] = target.get();
   }
 
@@ -185,6 +205,7 @@ void GatewayRoot::Run() {
   p.admin.Start();
   p.server->Run();
   p.ready = false;
+  p.checkout_keys_redis->ReleaseLoops();            // the loops stopped
   if (p.cluster) p.cluster->DropIdleConnections();  // they belong to the server's loops
   p.admin.Stop();  // metrics stayed scrapable while the public server drained
 }

@@ -21,9 +21,9 @@ std::string Sha256Hex(std::string_view data) {
 
 }  // namespace
 
-Result<std::optional<IdempotencyKey>> ReadIdempotencyKey(const Request& req) {
+Result<std::optional<std::string_view>> IdempotencyKeyOf(const Request& req) {
   const auto it = req.raw.find("Idempotency-Key");
-  if (it == req.raw.end()) return std::optional<IdempotencyKey>{};
+  if (it == req.raw.end()) return std::optional<std::string_view>{};
   const std::string_view key = it->value();
   if (key.empty() || key.size() > kMaxIdempotencyKeyBytes) {
     return MakeError(Errc::kValidationFailed, "Idempotency-Key must be 1 to 255 characters",
@@ -35,10 +35,17 @@ Result<std::optional<IdempotencyKey>> ReadIdempotencyKey(const Request& req) {
                        "Idempotency-Key");
     }
   }
+  return std::optional<std::string_view>{key};
+}
+
+Result<std::optional<IdempotencyKey>> ReadIdempotencyKey(const Request& req) {
+  auto key = IdempotencyKeyOf(req);
+  if (!key.ok()) return std::move(key).error();
+  if (!*key) return std::optional<IdempotencyKey>{};
   std::string fingerprint;
   fingerprint.append(req.raw.method_string()).append(" ").append(req.path).append("\n");
   fingerprint.append(req.Body());
-  return std::optional<IdempotencyKey>{IdempotencyKey{std::string(key), Sha256Hex(fingerprint)}};
+  return std::optional<IdempotencyKey>{IdempotencyKey{std::string(**key), Sha256Hex(fingerprint)}};
 }
 
 }  // namespace rocketmart::http

@@ -31,5 +31,7 @@ struct IdempotencyKey {
 // nullopt when the header is absent; kValidationFailed when it is empty, longer than 255 bytes or
 // not printable ASCII.
 Result<std::optional<IdempotencyKey>> ReadIdempotencyKey(const Request& req);
+// The same check without the fingerprint: the key as the request holds it (valid while `req` is).
+Result<std::optional<std::string_view>> IdempotencyKeyOf(const Request& req);
 
 }  // namespace rocketmart::http

@@ -27,6 +27,12 @@ using Response = beast_http::response<beast_http::string_body>;
 using Status = beast_http::status;
 using Method = beast_http::verb;
 
+// On a service's answer to the gateway only (docs/adr/0048): the gateway may give this same answer
+// itself, for this many milliseconds, to the same request (method, target, Content-Type, body) from
+// any member with a verified email and the same role who sends no Idempotency-Key. Never reaches a
+// client: the gateway removes it.
+inline constexpr std::string_view kSharedAnswerHeader = "X-Rocketmart-Shared-For-Ms";
+
 // Who may call a route. The server enforces it before the handler runs.
 enum class Access {
   kPublic,  // anyone; a valid token is still read (likedByMe), an invalid one is ignored

@@ -61,6 +61,19 @@ class ReturnBracket {
   Admission& admission_;
 };
 
+template <class T>
+bool IsSoldOut(const Result<T>& result) {
+  return !result.ok() && result.error().code == Errc::kSoldOut;
+}
+
+// SOLD_OUT, shared with any verified member's same request for `shared_for` (Answer::shared_for).
+template <class T>
+Answer<T> SoldOutAnswer(std::chrono::microseconds shared_for) {
+  Answer<T> answer{MakeError(Errc::kSoldOut, "sold out")};
+  answer.shared_for = shared_for;
+  return answer;
+}
+
 }  // namespace
 
 CheckoutService::CheckoutService(CheckoutPorts ports, const Clock& clock,
@@ -422,6 +435,22 @@ boost::asio::awaitable<bool> CheckoutService::SoldOutBeforeTheGate(
   co_return true;
 }
 
+std::chrono::microseconds CheckoutService::SharedSoldOutFor(const Buyer& buyer,
+                                                            const std::vector<PurchaseLine>& lines,
+                                                            bool sold_out) {
+  using std::chrono::microseconds;
+  if (!sold_out) return {};
+  // Admit's checks before admission, as in SoldOutBeforeTheGate: a sold-out answer from the mark
+  // depends on nothing else of the member's (the limit is checked after it).
+  if (lines.empty() || !buyer.email_verified || !ValidateLines(lines).ok()) return {};
+  const TimePoint now = clock_.Now();
+  const LineCheck first = CheckLine(lines.front(), now);
+  if (first.refusal) return {};
+  const microseconds mark = admission_.SoldOutMarkLeft(*first.product->counter);
+  const auto window = std::chrono::duration_cast<microseconds>(first.sale->ends_at - now);
+  return std::max(microseconds{0}, std::min(mark, window));
+}
+
 boost::asio::awaitable<Result<PaidOrder>> CheckoutService::PayAndSettle(Hold hold) {
   auto charge = co_await provider_.Charge(hold.id, hold.member_id, hold.total);
   if (!charge.ok()) {
@@ -595,10 +624,12 @@ boost::asio::awaitable<Answer<PaidOrder>> CheckoutService::Purchase(
     Deadline start_by) {
   if (!idem) {
     auto result = co_await PurchaseOnce(buyer, lines, std::nullopt, start_by, true);
-    co_return Answer<PaidOrder>{std::move(result)};
+    Answer<PaidOrder> answer{std::move(result)};
+    answer.shared_for = SharedSoldOutFor(buyer, lines, IsSoldOut(answer.result));
+    co_return answer;
   }
   const bool sold_out = co_await SoldOutBeforeTheGate(buyer, lines, *idem);
-  if (sold_out) co_return Answer<PaidOrder>{MakeError(Errc::kSoldOut, "sold out")};
+  if (sold_out) co_return SoldOutAnswer<PaidOrder>(SharedSoldOutFor(buyer, lines, true));
   Execute<PaidOrder> execute = [this, buyer, &lines, start_by](std::optional<IdempotencyTag> tag,
                                                                bool check_key) {
     return PurchaseOnce(buyer, lines, std::move(tag), start_by, check_key);
@@ -644,10 +675,12 @@ boost::asio::awaitable<Answer<Hold>> CheckoutService::CreateHold(
     Deadline start_by) {
   if (!idem) {
     auto result = co_await PlaceHoldOnce(buyer, lines, std::nullopt, start_by, true);
-    co_return Answer<Hold>{std::move(result)};
+    Answer<Hold> answer{std::move(result)};
+    answer.shared_for = SharedSoldOutFor(buyer, lines, IsSoldOut(answer.result));
+    co_return answer;
   }
   const bool sold_out = co_await SoldOutBeforeTheGate(buyer, lines, *idem);
-  if (sold_out) co_return Answer<Hold>{MakeError(Errc::kSoldOut, "sold out")};
+  if (sold_out) co_return SoldOutAnswer<Hold>(SharedSoldOutFor(buyer, lines, true));
   Execute<Hold> execute = [this, buyer, &lines, start_by](std::optional<IdempotencyTag> tag,
                                                           bool check_key) {
     return PlaceHoldOnce(buyer, lines, std::move(tag), start_by, check_key);

@@ -97,6 +97,11 @@ template <class T>
 struct Answer {
   Result<T> result;
   bool replayed = false;
+  // Set on a sold-out answer that admission gave from its sold-out mark: the same request (lines)
+  // from any verified member, without an Idempotency-Key or with one checkout has nothing for, is
+  // answered the same for at least this long unless units come back here, so a gateway may
+  // repeat it (docs/adr/0048; to a keyed request once it found the key unused, docs/adr/0049).
+  std::chrono::microseconds shared_for{0};
 };
 
 struct SaleView {
@@ -260,6 +265,12 @@ class CheckoutService {
   boost::asio::awaitable<bool> SoldOutBeforeTheGate(const Buyer& buyer,
                                                     const std::vector<PurchaseLine>& lines,
                                                     const IdempotencyRequest& idem);
+  // For an answer (`sold_out`: it is kSoldOut): how long the same lines from any verified
+  // member are answered kSoldOut from memory as it was (Answer::shared_for): the first line's
+  // checks pass, and admission's sold-out mark has time left before the sale's window ends. Zero
+  // otherwise.
+  std::chrono::microseconds SharedSoldOutFor(const Buyer& buyer,
+                                             const std::vector<PurchaseLine>& lines, bool sold_out);
 
   boost::asio::awaitable<Result<PaidOrder>> PayAndSettle(Hold hold);
   boost::asio::awaitable<Result<PaidOrder>> PurchaseOnce(Buyer buyer,

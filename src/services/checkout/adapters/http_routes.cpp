@@ -3,6 +3,7 @@
 #include <boost/json.hpp>
 #include <charconv>
 
+#include "auth/internal_identity.hpp"
 #include "core/time_format.hpp"
 #include "infra/http/idempotency_key.hpp"
 #include "infra/json/json.hpp"
@@ -89,6 +90,49 @@ Buyer BuyerOf(const Request& req) {
 Response WithReplayMark(Response res, bool replayed) {
   if (replayed) res.set("Idempotent-Replayed", "true");
   return res;
+}
+
+// A sold-out answer the gateway may repeat itself (Answer::shared_for, docs/adr/0048 and 0049):
+// said only to a gateway (the request carries an internal identity), in whole milliseconds,
+// rounded down.
+template <class T>
+Response WithShareMark(Response res, const Request& req, const Answer<T>& answer) {
+  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(answer.shared_for).count();
+  if (ms > 0 && !req.Header(auth::kInternalIdentityHeader).empty()) {
+    res.set(http::kSharedAnswerHeader, std::to_string(ms));
+  }
+  return res;
+}
+
+// The HTTP answer to a purchase or a hold: 201 with `to_json` of what it made, or its error
+// (marked as everyone's for a gateway when it is, WithShareMark); a replay is marked as one.
+template <class T, class ToJson>
+Response AnswerOf(const Request& req, const Answer<T>& answer, ToJson to_json) {
+  if (!answer.result.ok()) {
+    return WithReplayMark(WithShareMark(http::ErrorResponse(answer.result.error()), req, answer),
+                          answer.replayed);
+  }
+  return WithReplayMark(http::JsonResponse(http::Status::created, to_json(*answer.result)),
+                        answer.replayed);
+}
+
+// A purchase or a hold of one product (POST /payment/request, /payment/holds): the
+// Idempotency-Key and the line, then `operation` of the service, answered by AnswerOf.
+template <class T>
+using LinesOperation = awaitable<Answer<T>> (CheckoutService::*)(Buyer, std::vector<PurchaseLine>,
+                                                                 std::optional<IdempotencyRequest>,
+                                                                 Deadline);
+template <class T, class ToJson>
+awaitable<Response> OneProduct(CheckoutService& checkout, LinesOperation<T> operation, Request& req,
+                               ToJson to_json) {
+  auto idem = ReadIdempotency(req);
+  if (!idem.ok()) co_return http::ErrorResponse(idem.error());
+  auto line = ReadLine(req.Body());
+  if (!line.ok()) co_return http::ErrorResponse(line.error());
+  std::vector<PurchaseLine> lines{*line};
+  auto answer = co_await (checkout.*operation)(BuyerOf(req), std::move(lines), std::move(*idem),
+                                               req.deadline);
+  co_return AnswerOf(req, answer, to_json);
 }
 
 boost::json::object PaidJson(const PaidOrder& paid) {
@@ -240,22 +284,11 @@ void RegisterRoutes(http::Router& router, CheckoutService& checkout) {
                                                                 {"restocked", row->restocked}});
              });
 
-  router.Add(
-      http::Method::post, "/payment/request", member,
-      [&checkout](Request& req) -> awaitable<Response> {
-        auto idem = ReadIdempotency(req);
-        if (!idem.ok()) co_return http::ErrorResponse(idem.error());
-        auto line = ReadLine(req.Body());
-        if (!line.ok()) co_return http::ErrorResponse(line.error());
-        std::vector<PurchaseLine> lines{*line};
-        auto answer = co_await checkout.Purchase(BuyerOf(req), std::move(lines), std::move(*idem),
-                                                 req.deadline);
-        if (!answer.result.ok()) {
-          co_return WithReplayMark(http::ErrorResponse(answer.result.error()), answer.replayed);
-        }
-        co_return WithReplayMark(
-            http::JsonResponse(http::Status::created, PaidJson(*answer.result)), answer.replayed);
-      });
+  router.Add(http::Method::post, "/payment/request", member,
+             [&checkout](Request& req) -> awaitable<Response> {
+               return OneProduct<PaidOrder>(checkout, &CheckoutService::Purchase, req,
+                                            [](const PaidOrder& made) { return PaidJson(made); });
+             });
 
   // Several products in one purchase: the route the cart's CheckoutClient calls when the services
   // run apart (in one process the in-process binding calls Purchase directly).
@@ -270,31 +303,15 @@ void RegisterRoutes(http::Router& router, CheckoutService& checkout) {
                if (!lines.ok()) co_return http::ErrorResponse(lines.error());
                auto answer = co_await checkout.Purchase(BuyerOf(req), std::move(*lines),
                                                         std::move(*idem), req.deadline);
-               if (!answer.result.ok()) {
-                 co_return WithReplayMark(http::ErrorResponse(answer.result.error()),
-                                          answer.replayed);
-               }
-               co_return WithReplayMark(
-                   http::JsonResponse(http::Status::created, PaidLinesJson(*answer.result)),
-                   answer.replayed);
+               co_return AnswerOf(req, answer,
+                                  [](const auto& made) { return PaidLinesJson(made); });
              });
 
-  router.Add(
-      http::Method::post, "/payment/holds", member,
-      [&checkout](Request& req) -> awaitable<Response> {
-        auto idem = ReadIdempotency(req);
-        if (!idem.ok()) co_return http::ErrorResponse(idem.error());
-        auto line = ReadLine(req.Body());
-        if (!line.ok()) co_return http::ErrorResponse(line.error());
-        std::vector<PurchaseLine> lines{*line};
-        auto answer = co_await checkout.CreateHold(BuyerOf(req), std::move(lines), std::move(*idem),
-                                                   req.deadline);
-        if (!answer.result.ok()) {
-          co_return WithReplayMark(http::ErrorResponse(answer.result.error()), answer.replayed);
-        }
-        co_return WithReplayMark(
-            http::JsonResponse(http::Status::created, HoldJson(*answer.result)), answer.replayed);
-      });
+  router.Add(http::Method::post, "/payment/holds", member,
+             [&checkout](Request& req) -> awaitable<Response> {
+               return OneProduct<Hold>(checkout, &CheckoutService::CreateHold, req,
+                                       [](const Hold& made) { return HoldJson(made); });
+             });
 
   router.Add(http::Method::post, "/payment/holds/{id}/pay",
              {.access = http::Access::kMember, .body = http::BodyRule::kNone},

@@ -35,6 +35,7 @@
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <span>
@@ -105,6 +106,15 @@ class Admission {
   // `counter`'s product (no call made): the in-memory counter at 0, a shared adapter's sold-out
   // mark. False says nothing.
   virtual bool SoldOutInMemory(ProductCounter& counter) = 0;
+  // How long Admit may go on answering kSoldOut from memory for `counter`'s product without
+  // asking anyone: what is left of a shared adapter's sold-out mark (units given back on another
+  // instance may stay unseen here that long anyway). Zero: no such bound (an exact counter in
+  // this process can change at any moment). The gateway repeats an unkeyed sold-out answer for
+  // at most this long (docs/adr/0048).
+  virtual std::chrono::microseconds SoldOutMarkLeft(ProductCounter& counter) {
+    (void)counter;
+    return {};
+  }
   // A purchase: see above. `key` empty = no Idempotency-Key. `lines` stays valid until the call
   // completes.
   virtual boost::asio::awaitable<AdmitAnswer> Admit(std::int64_t member_id,

@@ -63,9 +63,11 @@ bool IsHopByHop(std::string_view name) {
   return false;
 }
 
-// Set by the gateway itself on the way out (the server adds X-Request-Id and traceparent).
+// Set by the gateway itself on the way out (the server adds X-Request-Id and traceparent), or
+// meant for it alone (a shared answer's mark).
 bool IsOwnResponseHeader(std::string_view name) {
-  return IEquals(name, "x-request-id") || IEquals(name, "traceparent");
+  return IEquals(name, "x-request-id") || IEquals(name, "traceparent") ||
+         IEquals(name, http::kSharedAnswerHeader);
 }
 
 Response Unavailable(const Error& error, Millis retry_after) {
@@ -136,6 +138,23 @@ http::StreamBody PassOn(std::shared_ptr<client::BodyReader> body) {
 
 asio::awaitable<Response> Forward(ProxyTarget& target, const auth::Keyring& keys,
                                   const Clock& clock, http::Request& req) {
+  std::optional<SharedAnswers::Ask> ask;
+  if (target.shared_answers) {
+    ask = target.shared_answers->Begin(req, clock.Now(), target.purchase_keys != nullptr);
+    std::optional<Response> held;
+    if (ask) held = target.shared_answers->Find(*ask);
+    if (held && !ask->idempotency_key.empty()) {
+      // The key may replay a purchase, or its first request may be in flight: only a key checkout
+      // has nothing for gets the answer everyone gets.
+      const bool unused =
+          co_await target.purchase_keys->Unused(req.MemberId(), ask->idempotency_key);
+      if (!unused) held.reset();
+    }
+    if (held) {
+      target.shared_answers->Gave();
+      co_return std::move(*held);
+    }
+  }
   client::CallRequest call;
   call.method = req.raw.method();
   call.target = std::string(req.raw.target());
@@ -155,19 +174,24 @@ asio::awaitable<Response> Forward(ProxyTarget& target, const auth::Keyring& keys
   // The service's answer itself goes back (no header or body copied), without the headers that
   // are each hop's own (the server sets framing, keep-alive, X-Request-Id and traceparent).
   Response res = std::move(reply->response);
+  const Millis shared_for = SharedAnswers::MarkOf(res);
   for (auto it = res.begin(); it != res.end();) {
     const std::string_view name = it->name_string();
     it = IsHopByHop(name) || IsOwnResponseHeader(name) ? res.erase(it) : std::next(it);
   }
   res.version(11);
   res.reason({});  // the standard phrase of the status, not the service's
+  const SharedAnswers::Ask* asked = ask ? &*ask : nullptr;
   if (reply->body) {
     // A long body: the head goes to the client now, the body piece by piece as it comes.
+    if (target.shared_answers)
+      target.shared_answers->Learn(asked, req.raw.method(), Millis{0}, res);
     req.stream = PassOn(std::move(reply->body));
     req.stream_ends = true;
     co_return res;
   }
   res.prepare_payload();
+  if (target.shared_answers) target.shared_answers->Learn(asked, req.raw.method(), shared_for, res);
   co_return res;
 }
 

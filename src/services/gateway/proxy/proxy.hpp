@@ -23,6 +23,9 @@
 // streamed answer that ended well.
 // The live stock streams (text/event-stream) are passed through chunk by chunk on a connection
 // of their own.
+// An answer a service marks as everyone's for a while (checkout's sold-out answer to a purchase
+// without an Idempotency-Key) is repeated here to the same request, without the round trip, for
+// at most that long (SharedAnswers, docs/adr/0048); the mark never reaches a client.
 // No instance available: 503 UNAVAILABLE with Retry-After at once (the ejection cool-down when
 // every instance is ejected). Thread-safe.
 #pragma once
@@ -30,6 +33,7 @@
 #include <atomic>
 #include <chrono>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -37,7 +41,9 @@
 #include "core/clock.hpp"
 #include "infra/http/client/client.hpp"
 #include "infra/http/router.hpp"
+#include "services/gateway/ports/purchase_keys.hpp"
 #include "services/gateway/ports/token_denylist.hpp"
+#include "services/gateway/proxy/shared_answers.hpp"
 
 namespace rocketmart::gateway {
 
@@ -50,6 +56,12 @@ struct ProxyTarget {
   // they wrote there (a like, a basket line) is in what they read next: the service keeps
   // per-instance views that other instances learn of by events.
   bool member_affinity = false;
+  // Answers the service marked as everyone's for a while, given here without the round trip
+  // (docs/adr/0048); null: every request is forwarded.
+  std::unique_ptr<SharedAnswers> shared_answers;
+  // With shared_answers: requests with an Idempotency-Key are answered from it too, each once this
+  // says checkout has nothing for its key (docs/adr/0049); null: they are all forwarded.
+  PurchaseKeys* purchase_keys = nullptr;
   std::atomic<std::uint64_t> next_stream{0};
 };
 

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "services/checkout/adapters/redis/redis_idempotency_gate.hpp"
+#include "services/checkout/adapters/redis/redis_key_state.hpp"
 
 namespace rocketmart::checkout {
 namespace {
@@ -137,15 +138,6 @@ return out
 
 // KEYS: per line f (or the returns hash). ARGV: instance, deadline ms, then per key seq, count.
 // KEYS: product hashes. Answers each one's available units (-1: none, or not a number).
-// KeyHeldOrUsed: KEYS[1] the gate's claim, KEYS[2] the recorded keys; ARGV[1] the key's field.
-// The claim first, in one atomic step with the record (ports/admission.hpp). Without the prelude:
-// a sold-out answer to a keyed attempt runs it, and defining the prelude's functions on every
-// call was 15% of its cost in Redis (1.98 against 1.68 us a call, redis-benchmark).
-const redis::Script kKeyHeldOrUsed(R"lua(
-if redis.call('EXISTS', KEYS[1]) == 1 then return 1 end
-return redis.call('SISMEMBER', KEYS[2], ARGV[1])
-)lua");
-
 const redis::Script kReadAvailable(R"lua(
 local out = {}
 for i, k in ipairs(KEYS) do
@@ -278,13 +270,6 @@ std::vector<std::string> EvalCommand(bool eval, const redis::Script& script,
   return out;
 }
 
-std::string KeyField(std::int64_t member_id, std::string_view key) {
-  std::string f = std::to_string(member_id);
-  f += ':';
-  f.append(key);
-  return f;
-}
-
 std::int64_t Element(const redis::Reply& reply, std::size_t i) {
   if (i >= reply.elements.size()) return -1;
   return reply.elements[i].AsInteger().value_or(-1);
@@ -330,6 +315,10 @@ class AdmissionSlot final : public ProductCounter {
   bool SoldOutAt(std::int64_t now_us) const {
     return now_us < sold_out_until_us.load(std::memory_order_acquire);
   }
+  // The mark's time left at `now_us` (0: not marked).
+  std::int64_t SoldOutLeftAt(std::int64_t now_us) const {
+    return std::max<std::int64_t>(0, sold_out_until_us.load(std::memory_order_acquire) - now_us);
+  }
   std::uint64_t StockSeen() const { return stock_seen.load(std::memory_order_acquire); }
   void MarkSoldOut(std::uint64_t stock_seen_before, std::int64_t until_us) {
     if (stock_seen.load(std::memory_order_acquire) != stock_seen_before) return;
@@ -365,10 +354,10 @@ struct RedisAdmission::Shared {
         options(std::move(o)),
         clock(options.clock != nullptr ? *options.clock : system_clock),
         base(options.prefix + "adm:"),
-        epoch(base + "epoch"),
+        epoch(AdmissionEpochKey(options.prefix)),
         rgen(base + "rgen"),
         returns(base + "returns"),
-        keys(base + "keys"),
+        keys(AdmissionKeysSet(options.prefix)),
         drifted(metrics.GetCounter(
             "checkout_admission_drift_total",
             "Rebuilds that found Redis's admission counters differing from the database")),
@@ -579,8 +568,15 @@ bool RedisAdmission::SoldOutInMemory(ProductCounter& counter) {
   return s.options.sold_out_recheck.count() > 0 && s.Own(&counter).SoldOutAt(s.NowMicros());
 }
 
+std::chrono::microseconds RedisAdmission::SoldOutMarkLeft(ProductCounter& counter) {
+  Shared& s = *shared_;
+  if (s.options.sold_out_recheck.count() <= 0) return {};
+  return std::chrono::microseconds(s.Own(&counter).SoldOutLeftAt(s.NowMicros()));
+}
+
 asio::awaitable<bool> RedisAdmission::KeyUsed(std::int64_t member_id, std::string_view key) {
-  std::vector<std::string> command = {"SISMEMBER", shared_->keys, KeyField(member_id, key)};
+  std::vector<std::string> command = {"SISMEMBER", shared_->keys,
+                                      AdmissionKeyField(member_id, key)};
   redis::ReplyResult reply = co_await shared_->client.Command(std::move(command));
   // Unknown: "may have a record" (a false yes only costs the caller a read).
   if (!reply.ok() || reply->is_error()) co_return true;
@@ -593,13 +589,9 @@ asio::awaitable<bool> RedisAdmission::KeyHeldOrUsed(std::int64_t member_id, cons
   if (redis_gate == nullptr || &redis_gate->client() != &shared_->client) {
     co_return co_await Admission::KeyHeldOrUsed(member_id, key, gate);
   }
-  std::vector<std::string> keys = {redis_gate->ClaimKey(member_id, key), shared_->keys};
-  std::vector<std::string> args = {KeyField(member_id, key)};
-  redis::ReplyResult reply =
-      co_await shared_->client.Eval(kKeyHeldOrUsed, std::move(keys), std::move(args));
-  // Unknown: it matters (the caller then goes through the gate, which decides).
-  if (!reply.ok() || reply->is_error()) co_return true;
-  co_return reply->integer != 0;
+  co_return co_await KeyHeldOrUsedInRedis(shared_->client, redis_gate->ClaimKey(member_id, key),
+                                          shared_->keys, shared_->epoch,
+                                          AdmissionKeyField(member_id, key));
 }
 
 asio::awaitable<AdmitAnswer> RedisAdmission::Admit(std::int64_t member_id,
@@ -626,7 +618,7 @@ asio::awaitable<AdmitAnswer> RedisAdmission::Admit(std::int64_t member_id,
   std::vector<std::string> args;
   args.reserve(4 + 4 * lines.size());
   args.push_back(std::to_string(member_id));
-  args.push_back(key.empty() ? std::string() : KeyField(member_id, key));
+  args.push_back(key.empty() ? std::string() : AdmissionKeyField(member_id, key));
   args.push_back(s.instance);
   args.push_back(s.Deadline());
   for (const AdmissionLine& line : lines) {
@@ -735,7 +727,7 @@ void GiveBack(const std::shared_ptr<RedisAdmission::Shared>& shared, std::int64_
   n.script = &kGiveBack;
   n.keys = {s.epoch, s.keys, s.DoneKey(), s.rgen};
   n.args = {std::to_string(member_id),
-            key.empty() ? std::string() : KeyField(member_id, key),
+            key.empty() ? std::string() : AdmissionKeyField(member_id, key),
             s.instance,
             s.Deadline(),
             s.GenerationStart(),
@@ -792,7 +784,7 @@ void RedisAdmission::EndReturn() {
 }
 
 asio::awaitable<bool> RedisAdmission::ClaimKey(std::int64_t member_id, std::string_view key) {
-  std::vector<std::string> command = {"SADD", shared_->keys, KeyField(member_id, key)};
+  std::vector<std::string> command = {"SADD", shared_->keys, AdmissionKeyField(member_id, key)};
   redis::ReplyResult reply = co_await shared_->client.Command(std::move(command));
   // Unknown: "used" (the caller answers from the record, or goes on without the claim when
   // there is none: the database's record decides).
@@ -802,7 +794,7 @@ asio::awaitable<bool> RedisAdmission::ClaimKey(std::int64_t member_id, std::stri
 
 void RedisAdmission::ReleaseKey(std::int64_t member_id, std::string_view key) {
   Shared::Notification n;
-  n.args = {"SREM", shared_->keys, KeyField(member_id, key)};
+  n.args = {"SREM", shared_->keys, AdmissionKeyField(member_id, key)};
   shared_->Notify(shared_, std::move(n));
 }
 
@@ -812,7 +804,7 @@ void RedisAdmission::ForgetKeys(std::span<const IdempotencyKeyRef> keys) {
     Shared::Notification n;
     n.args = {"SREM", shared_->keys};
     for (std::size_t j = i; j < std::min(keys.size(), i + kChunk); ++j) {
-      n.args.push_back(KeyField(keys[j].member_id, keys[j].key));
+      n.args.push_back(AdmissionKeyField(keys[j].member_id, keys[j].key));
     }
     shared_->Notify(shared_, std::move(n));
   }
@@ -820,7 +812,7 @@ void RedisAdmission::ForgetKeys(std::span<const IdempotencyKeyRef> keys) {
 
 void RedisAdmission::KeepKey(std::int64_t member_id, std::string_view key) {
   Shared::Notification n;
-  n.args = {"SADD", shared_->keys, KeyField(member_id, key)};
+  n.args = {"SADD", shared_->keys, AdmissionKeyField(member_id, key)};
   shared_->Notify(shared_, std::move(n));
 }
 

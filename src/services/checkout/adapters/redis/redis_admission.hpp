@@ -90,6 +90,7 @@ class RedisAdmission final : public Admission {
   boost::asio::awaitable<bool> KeyHeldOrUsed(std::int64_t member_id, const std::string& key,
                                              IdempotencyGate& gate) override;
   bool SoldOutInMemory(ProductCounter& counter) override;
+  std::chrono::microseconds SoldOutMarkLeft(ProductCounter& counter) override;
   boost::asio::awaitable<AdmitAnswer> Admit(std::int64_t member_id,
                                             std::span<const AdmissionLine> lines,
                                             std::string_view key) override;

@@ -43,6 +43,7 @@
 #include "services/checkout/adapters/redis/redis_idempotency_gate.hpp"
 #include "services/checkout/adapters/simulated_payment_provider.hpp"
 #include "services/checkout/checkout_service.hpp"
+#include "services/checkout/clients/redis/purchase_keys.hpp"
 #include "support/local_redis.hpp"
 #include "support/run_await.hpp"
 #include "support/temp_dir.hpp"
@@ -749,6 +750,60 @@ TEST(RedisAdmissionBench, SoldOutAnswersPerSecondThroughRedisAndInProcess) {
       "admission on one loop: redis %.0f/s (1 at a time), %.0f/s (64 at once), with the "
       "sold-out mark %.0f/s (64 at once); in process %.0f/s (64 at once)\n",
       redis_one, redis_many, marked_many, memory_many);
+}
+
+}  // namespace
+}  // namespace rocketmart::checkout
+
+namespace rocketmart::checkout {
+namespace {
+
+// The gateway's PurchaseKeys bound to checkout's Redis state (docs/adr/0049): a key is unused
+// only when no request holds it, no record of it may exist and the Redis holds checkout's
+// admission (its epoch); Redis stopped, it is not unused either. Checkout's own KeyHeldOrUsed
+// reads the same script, so the two always agree.
+TEST(RedisPurchaseKeys, AKeyIsUnusedOnlyWhenCheckoutsRedisHasNothingForIt) {
+  LocalRedis server;
+  redis::IoThread loop("purchase-keys-loop");
+  redis::Client client({loop.executor()}, redis::ParseEndpoint(server.tcp_url()).value());
+  metrics::Registry metrics;
+  const std::string prefix = rocketmart::testing::NewKeyPrefix();
+  RedisPurchaseKeys keys(client, prefix);
+  EXPECT_FALSE(RunAwait(keys.Unused(7, "fresh"))) << "a Redis without checkout's admission";
+
+  RedisAdmission admission(client, metrics, RedisAdmissionOptions{.prefix = prefix});
+  ASSERT_TRUE(RunAwait(admission.Start()).ok());
+  EXPECT_TRUE(RunAwait(keys.Unused(7, "fresh")));
+  RedisPurchaseKeys other_prefix(client, rocketmart::testing::NewKeyPrefix());
+  EXPECT_FALSE(RunAwait(other_prefix.Unused(7, "fresh"))) << "another deployment's prefix";
+
+  // Held by a request in flight (the in-flight gate's claim): not unused, for that member only.
+  RedisIdempotencyGate gate(client, loop.executor(), metrics,
+                            RedisIdempotencyGateOptions{.prefix = prefix});
+  const auto ticket = RunAwait(gate.Enter(7, "held", "h"));
+  EXPECT_FALSE(RunAwait(keys.Unused(7, "held")));
+  EXPECT_TRUE(RunAwait(keys.Unused(8, "held")));
+  EXPECT_TRUE(RunAwait(admission.KeyHeldOrUsed(7, "held", gate)));
+
+  // Recorded (it may have a durable record): not unused, even once its request left the gate.
+  ASSERT_TRUE(RunAwait(admission.ClaimKey(7, "recorded")));
+  EXPECT_FALSE(RunAwait(keys.Unused(7, "recorded")));
+  EXPECT_TRUE(RunAwait(admission.KeyHeldOrUsed(7, "recorded", gate)));
+  gate.Leave(7, "held", ticket);
+  ASSERT_TRUE(rocketmart::testing::WaitUntil([&] { return gate.leaves_pending() == 0; }));
+  EXPECT_FALSE(RunAwait(keys.Unused(7, "recorded")));
+  EXPECT_FALSE(RunAwait(admission.KeyHeldOrUsed(7, "fresh", gate)));
+
+  // The admission's state lost (FLUSHALL, a restart without AOF): nothing is unused any more.
+  ASSERT_TRUE(RunAwait(client.Command({"FLUSHALL"})).ok());
+  EXPECT_FALSE(RunAwait(keys.Unused(7, "fresh")));
+  EXPECT_TRUE(RunAwait(admission.KeyHeldOrUsed(7, "fresh", gate)));
+
+  // Redis stopped: unknown, so not unused.
+  ASSERT_TRUE(RunAwait(admission.Start()).ok());
+  ASSERT_TRUE(RunAwait(keys.Unused(7, "fresh")));
+  server.Stop();
+  EXPECT_FALSE(RunAwait(keys.Unused(7, "fresh")));
 }
 
 }  // namespace

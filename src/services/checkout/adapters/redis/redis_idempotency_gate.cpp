@@ -17,6 +17,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include "services/checkout/adapters/redis/redis_key_state.hpp"
+
 namespace rocketmart::checkout {
 namespace {
 
@@ -270,7 +272,7 @@ asio::awaitable<IdempotencyGate::Ticket> RedisIdempotencyGate::Enter(
 }
 
 std::string RedisIdempotencyGate::ClaimKey(std::int64_t member_id, const std::string& key) const {
-  return shared_->base + std::to_string(member_id) + ':' + key;
+  return IdempotencyClaimKey(shared_->options.prefix, member_id, key);
 }
 
 const redis::Client& RedisIdempotencyGate::client() const {
