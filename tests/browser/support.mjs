@@ -199,6 +199,43 @@ export async function loggedInContext(browser, server, tokens, options = {}) {
   return context;
 }
 
+/**
+ * Makes every page of `context` note, by its own clock, when its live stock last turned to each
+ * figure (a unit given back and sold again moves the time of 0 on). A MutationObserver on the page
+ * takes the time of the DOM change itself, not of a test's poll noticing it (Playwright's waits
+ * back off to 500 ms between looks, and twenty pages share one DevTools pipe). The clock is
+ * performance.timeOrigin + performance.now(), the base Resource Timing uses too, untouched by a
+ * page whose Date.now is shifted (browser_drop's slow device clock).
+ */
+export async function recordStockShown(context) {
+  await context.addInitScript(() => {
+    const shownAt = (window.__stockShownAt = {});
+    let last = null;
+    const look = () => {
+      const figure = document.querySelector('[data-testid=stock]')?.getAttribute('data-stock');
+      if (figure && figure !== last) shownAt[figure] = performance.timeOrigin + performance.now();
+      last = figure ?? last;
+    };
+    new MutationObserver(look).observe(document, { subtree: true, childList: true, attributes: true, attributeFilter: ['data-stock'] });
+  });
+}
+
+/** When `page`'s live stock last turned to `figure` (see recordStockShown), waiting until it has. */
+export async function stockShownAt(page, figure, { timeout = 30_000 } = {}) {
+  const handle = await page.waitForFunction((f) => window.__stockShownAt?.[f] ?? false, String(figure), { timeout });
+  return handle.jsonValue();
+}
+
+/** When each purchase answered 201 reached `page`, by the page's clock (Resource Timing). */
+export function purchasesAnsweredAt(page) {
+  return page.evaluate(() =>
+    performance
+      .getEntriesByType('resource')
+      .filter((e) => new URL(e.name).pathname === '/payment/request' && e.responseStatus === 201)
+      .map((e) => performance.timeOrigin + e.responseEnd),
+  );
+}
+
 const axeSource = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
 
 /** axe-core on the page as it is now; returns the serious and critical violations. */
