@@ -362,7 +362,8 @@ TEST_F(Foundation, AmbiguousFramingIsRefusedAndTheConnectionClosed) {
     const std::string answer = SendRaw(server_->port(), fc.request, 3000);
     EXPECT_EQ(answer.rfind("HTTP/1.1 400 Bad Request\r\n", 0), 0u) << fc.name << ": " << answer;
     EXPECT_NE(answer.find("Connection: close"), std::string::npos) << fc.name << ": " << answer;
-    EXPECT_EQ(answer.find("404"), std::string::npos)
+    // The smuggled GET's own answer; a bare "404" may be in the random X-Request-Id.
+    EXPECT_EQ(answer.find("HTTP/1.1 404"), std::string::npos)
         << fc.name << ": the body was read as a request";
     EXPECT_EQ(answer.find("HTTP/1.1", 1), std::string::npos) << fc.name << ": a second answer";
   }
