@@ -220,6 +220,32 @@ export async function recordStockShown(context) {
   });
 }
 
+/**
+ * Makes every page of `context` note, by its own clock (as recordStockShown), each text its sale
+ * countdown showed, in order: a test can then ask what a page showed without having polled it at
+ * that moment (a countdown of seconds may be gone before a busy DevTools pipe looks).
+ */
+export async function recordCountdownShown(context) {
+  await context.addInitScript(() => {
+    const shown = (window.__countdownShown = []);
+    const look = () => {
+      const text = document.querySelector('[data-testid=countdown]')?.textContent;
+      if (text && text !== shown.at(-1)?.text) shown.push({ text, at: performance.timeOrigin + performance.now() });
+    };
+    new MutationObserver(look).observe(document, { subtree: true, childList: true, characterData: true });
+  });
+}
+
+/** When `page`'s countdown first showed a text matching `pattern` (see recordCountdownShown), waiting until it has. */
+export async function countdownShownAt(page, pattern, { timeout = 30_000 } = {}) {
+  const handle = await page.waitForFunction(
+    (source) => window.__countdownShown?.find((s) => new RegExp(source).test(s.text))?.at ?? false,
+    pattern.source,
+    { timeout },
+  );
+  return handle.jsonValue();
+}
+
 /** When `page`'s live stock last turned to `figure` (see recordStockShown), waiting until it has. */
 export async function stockShownAt(page, figure, { timeout = 30_000 } = {}) {
   const handle = await page.waitForFunction((f) => window.__stockShownAt?.[f] ?? false, String(figure), { timeout });
