@@ -32,7 +32,9 @@ after(async () => {
 });
 
 test('countdown on the server clock, live stock, one buy, the order number without a reload', async () => {
-  const drop = await createDrop(server, admin.accessToken, { stock: 5, startsInMs: 4000 });
+  // Far enough ahead that two contexts and two pages are up before it opens on a busy machine
+  // (CI saw the page load take more than 4 s).
+  const drop = await createDrop(server, admin.accessToken, { stock: 5, startsInMs: 10_000 });
   const buyer = await createMember(server, 'buyer@example.com');
   const watcher = await createMember(server, 'watcher@example.com');
 
@@ -55,14 +57,15 @@ test('countdown on the server clock, live stock, one buy, the order number witho
   assert.equal(await buy.isDisabled(), true, 'the buy button waits for the sale');
   assert.equal((await buy.textContent()).trim(), 'Not started yet');
   await page.locator('[data-testid=countdown][data-synced=true]').waitFor();
+  const atMost = Math.ceil((drop.startsAt - Date.now()) / 1000) + 1; // before the read: it only falls
   const shown = await page.getByTestId('countdown').textContent();
   const [h, m, s] = shown.split(':').map(Number);
   const secondsLeft = h * 3600 + m * 60 + s;
-  assert.ok(secondsLeft >= 1 && secondsLeft <= 6, `countdown shows ${shown}: corrected by the server's clock`);
+  assert.ok(secondsLeft >= 1 && secondsLeft <= atMost, `countdown shows ${shown} (at most ${atMost} s left): corrected by the server's clock`);
   assert.equal(await page.getByTestId('stock').getAttribute('data-stock'), '5');
 
   // The sale opens on the server's clock; the button becomes usable by itself.
-  await eventually(async () => !(await buy.isDisabled()), { timeoutMs: 8000, message: 'the sale to open' });
+  await eventually(async () => !(await buy.isDisabled()), { timeoutMs: 15_000, message: 'the sale to open' });
   const opened = Date.now();
   assert.ok(opened >= drop.startsAt - 300, `the button opened ${drop.startsAt - opened} ms early`);
   await buy.click();
@@ -110,7 +113,7 @@ test('a double click and a lost answer that the page retries make one order', as
   });
   await page.goto(`/drop/${drop.id}`);
   const buy = page.getByTestId('buy');
-  await eventually(async () => !(await buy.isDisabled()), { timeoutMs: 6000, message: 'the sale to open' });
+  await eventually(async () => !(await buy.isDisabled()), { timeoutMs: 15_000, message: 'the sale to open' });
   await buy.dblclick();
   await page.getByTestId('order-id').waitFor({ timeout: 10_000 });
 
