@@ -142,6 +142,10 @@ CheckoutService::ProductState& CheckoutService::FindOrCreate(std::int64_t produc
 
 void CheckoutService::ApplyInventoryRow(const InventoryRow& row) {
   ProductState& p = FindOrCreate(row.product_id);
+  {
+    std::lock_guard lock(refresh_mu_);
+    p.row_written = true;
+  }
   p.price.store(row.price);
   p.retired.store(row.retired);
   p.catalog_version.store(row.catalog_version);
@@ -265,26 +269,40 @@ boost::asio::awaitable<Status> CheckoutService::RecordProductFacts(ProductFacts 
   }
   // Read-your-writes on the instance that applied the change: once the row has the new facts,
   // this instance's purchases use them (its cache refresh may come a moment later; the others'
-  // come through their own refresh).
-  RefreshProductFacts(applied);
+  // come through their own refresh). A duplicate or stale event (no row answered) was applied
+  // by a committed transaction too: the row is there either way.
+  RefreshFacts(applied, true);
   co_return Ok();
 }
 
 void CheckoutService::RefreshProductFacts(const ProductFacts& facts) {
+  RefreshFacts(facts, false);
+}
+
+void CheckoutService::RefreshFacts(const ProductFacts& facts, bool row_written) {
   // The cache refresh and this instance's effect (RecordProductFacts) both refresh, on the bus's
   // threads: one at a time, and the version only moves forward, so a redelivered, older or
   // already applied event changes nothing (Load() set the versions the database had).
   std::lock_guard lock(refresh_mu_);
   ProductState& p = FindOrCreate(facts.product_id);
-  if (facts.version <= p.catalog_version.load()) return;
-  p.price.store(facts.price);
-  p.retired.store(facts.retired);
-  p.catalog_version.store(facts.version);
-  // The product's first facts open this instance's own stock counter: nothing was sold before it
-  // had one, and a restock that came first added its units already. A return to admission: the
-  // database row came first. Shared counters got the first stock from the effect that wrote the
-  // row (RecordProductFacts), once for every instance: here only the facts are refreshed.
-  if (!p.has_inventory.exchange(true) && !admission_.SharedByInstances()) {
+  const bool newer = facts.version > p.catalog_version.load();
+  const bool learned_row = row_written && !p.row_written;
+  if (!newer && !learned_row) return;
+  if (newer) {
+    p.price.store(facts.price);
+    p.retired.store(facts.retired);
+    p.catalog_version.store(facts.version);
+  }
+  p.row_written = p.row_written || row_written;
+  if (admission_.SharedByInstances()) {
+    // Shared counters got the first stock from the effect that wrote the row, once for every
+    // instance (RecordProductFacts): here only the facts are refreshed. Until the counters are
+    // open, shared admission answers that the product is not ready.
+    p.has_inventory.store(true);
+  } else if (p.row_written && p.catalog_version.load() > 0 && !p.has_inventory.exchange(true)) {
+    // The product's first facts and its row open this instance's own stock counter: nothing was
+    // sold before it had one, and a restock that came first added its units already. A return to
+    // admission: the database row came first.
     ReturnBracket bracket(admission_);
     const std::array<AdmissionLine, 1> initial{AdmissionLine{p.counter, facts.initial_stock, 0}};
     admission_.Return(0, initial);

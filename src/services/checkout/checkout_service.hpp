@@ -171,10 +171,12 @@ class CheckoutService {
   // Catalog events (bus thread). Two consumers of the same events: the effect writes the
   // product's inventory row once per service (claimed by event id, in the row's transaction); the
   // cache refresh brings this instance's memory (price, retired, stock counter) up to the facts,
-  // ignoring facts older than what it has (by the catalog's version). With one process both run,
-  // the effect first. A product's first stock reaches admission once: shared counters
-  // (Admission::SharedByInstances) are opened by the effect that inserted the row, an instance's
-  // own counters by its cache refresh.
+  // ignoring facts older than what it has (by the catalog's version). The two run on their own
+  // consumers, in either order. A product's first stock reaches admission once: shared counters
+  // (Admission::SharedByInstances) are opened by the effect that inserted the row; an instance's
+  // own counters once it has both the facts and word that the row is in the database (its own
+  // effect's answer, or Load()), whichever comes second. Before that, purchases of the product
+  // answer 503 "still being set up" and its sale reads `preparing`, never sold out.
   static constexpr std::string_view kInventoryConsumer = "checkout.inventory";
   boost::asio::awaitable<Status> RecordProductFacts(ProductFacts facts, std::string event_id);
   void RefreshProductFacts(const ProductFacts& facts);
@@ -217,6 +219,10 @@ class CheckoutService {
     std::atomic<std::int64_t> price{0};
     std::atomic<bool> retired{false};
     std::atomic<bool> has_inventory{false};
+    // The product's inventory row is known to be in the database (Load(), or an effect that wrote
+    // or had already written it): an instance's own counter opens only then, or a purchase it
+    // admitted would find no row and be refused as sold out. Written under refresh_mu_.
+    bool row_written = false;
     std::atomic<std::int64_t> catalog_version{0};
     std::atomic<std::shared_ptr<const Sale>> sale;
     std::atomic<std::int64_t> sale_version{0};  // of `sale` (SaleStore), written under sale_mu_
@@ -233,6 +239,8 @@ class CheckoutService {
   // Units left, or nullopt until the product's inventory event has arrived.
   static std::optional<std::int64_t> KnownStock(const ProductState& p);
   void ApplyInventoryRow(const InventoryRow& row);
+  // RefreshProductFacts, and the effect's word that the row is written (`row_written`).
+  void RefreshFacts(const ProductFacts& facts, bool row_written);
   // Admission lines for units the database gave back.
   AdmittedLines LinesOf(const std::vector<HoldLine>& lines);
   void GiveBack(const ReleasedUnits& released);

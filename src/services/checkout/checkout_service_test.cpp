@@ -706,6 +706,35 @@ TEST_F(CheckoutTest, TheInventoryRowIsWrittenOnceAndEveryInstanceRefreshesItsMem
   EXPECT_EQ(restarted.Available(kProduct), 5);
 }
 
+// The catalog's event reaches checkout by two consumers that run in either order. A cache refresh
+// that comes before the effect has written the inventory row opens no stock: a purchase admitted
+// then would find no row and be refused as sold out (seen once on PostgreSQL, a new product of 10
+// answering SOLD_OUT). Until the row is written the sale reads preparing and a purchase is asked
+// to retry; the effect's answer opens the stock, once.
+TEST_F(CheckoutTest, ACacheRefreshBeforeTheInventoryRowIsWrittenOpensNoStock) {
+  Open();
+  catalog_.Add(kProduct);
+  const ProductFacts created{kProduct, kPrice, 5, false, 1, "Drop"};
+  service_->RefreshProductFacts(created);
+  OpenSale(1);
+  EXPECT_EQ(service_->Available(kProduct), std::nullopt);
+  EXPECT_EQ(service_->GetSale(kProduct)->state, SaleState::kPreparing);
+  const std::vector<PurchaseLine> one{{kProduct, 1}};
+  auto early = RunAwait(service_->Purchase(B(1), one, std::nullopt));
+  ASSERT_FALSE(early.result.ok());
+  EXPECT_EQ(early.result.error().code, Errc::kUnavailable) << early.result.error().message;
+
+  ASSERT_TRUE(RunAwait(service_->RecordProductFacts(created, "catalog:1")).ok());
+  EXPECT_EQ(service_->Available(kProduct), 5);
+  EXPECT_EQ(service_->GetSale(kProduct)->state, SaleState::kLive);
+  service_->RefreshProductFacts(created);  // redelivered: no second stock
+  EXPECT_EQ(service_->Available(kProduct), 5);
+  auto bought = RunAwait(service_->Purchase(B(1), one, std::nullopt));
+  ASSERT_TRUE(bought.result.ok()) << bought.result.error().message;
+  EXPECT_EQ(service_->Available(kProduct), 4);
+  EXPECT_EQ(Available(), 4);
+}
+
 // Issues 14/15: a sale set or changed on one checkout instance reaches every other instance
 // through checkout's own outbox (sale.changed, a cache refresh on each), as the real bus relays
 // it; the instance that took the request reads its write at once; an older or redelivered event,
