@@ -101,7 +101,7 @@ TEST(LocalPostgres, ServerDiesWithATestProcessThatCrashes) {
   std::string data;
   in >> server >> data;
   ASSERT_GT(server, 0) << report;
-  EXPECT_TRUE(WaitUntil([&] { return !ProcessAlive(server); }, std::chrono::seconds(10)))
+  EXPECT_TRUE(WaitUntil([pid = server] { return !ProcessAlive(pid); }, std::chrono::seconds(10)))
       << "the postmaster outlived its crashed test process";
   // What a crash leaves behind is the directory; this test removes it (the server is gone).
   std::error_code ignored;

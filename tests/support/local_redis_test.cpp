@@ -83,7 +83,7 @@ TEST(LocalRedis, AKilledTestProcessLeavesNoServerRunning) {
     return std::pair<pid_t, std::filesystem::path>(server->pid(), server->dir());
   });
   ASSERT_GT(server, 0) << "the child never started its server";
-  EXPECT_TRUE(WaitUntil([&] { return !ProcessAlive(server); }, std::chrono::seconds(5)))
+  EXPECT_TRUE(WaitUntil([pid = server] { return !ProcessAlive(pid); }, std::chrono::seconds(5)))
       << "redis-server " << server << " outlived the test process that started it";
   // What a crashed test process does leave (documented in local_redis.hpp): its directory.
   std::error_code ignored;

@@ -46,7 +46,7 @@ void SqliteEventBus::AddService(OutboxSource& outbox, ConsumerStore& store) {
 }
 
 void SqliteEventBus::Subscribe(Subscription subscription) {
-  std::tuple<std::string, std::string, std::string> key{
+  SubscriptionNames key{
       subscription.source,
       subscription.subscriber ? std::string(subscription.subscriber->Name()) : std::string(),
       subscription.consumer};
@@ -98,7 +98,10 @@ const SqliteEventBus::Service* SqliteEventBus::Find(std::string_view name) const
 void SqliteEventBus::CarryOverOnce() {
   if (carried_over_) return;
   carried_over_ = true;
-  for (const auto& [source_name, name, consumer_name] : subscriptions_) {
+  for (const SubscriptionNames& subscription : subscriptions_) {
+    const std::string& source_name = subscription.source;
+    const std::string& name = subscription.subscriber;
+    const std::string& consumer_name = subscription.consumer;
     const Service* source = Find(source_name);
     const Service* consumer = Find(consumer_name);
     if (source == nullptr || consumer == nullptr) continue;  // Subscribe refused it

@@ -21,7 +21,6 @@
 #include <memory>
 #include <string>
 #include <string_view>
-#include <tuple>
 #include <vector>
 
 #include "core/clock.hpp"
@@ -79,8 +78,12 @@ class SqliteEventBus final : public EventBus {
   void CarryOverOnce();
 
   std::vector<std::unique_ptr<Service>> services_;
-  // (source, subscriber, consumer) of every subscription, for the carry-over.
-  std::vector<std::tuple<std::string, std::string, std::string>> subscriptions_;
+  // Every subscription's names, for the carry-over.
+  struct SubscriptionNames {
+    std::string source, subscriber, consumer;
+    bool operator==(const SubscriptionNames&) const = default;
+  };
+  std::vector<SubscriptionNames> subscriptions_;
   bool carried_over_ = false;
   OutboxEventBus bus_;  // last: stopped and destroyed before the stores it borrows
 };
