@@ -43,8 +43,8 @@ test_packages=(
   python3 python3-aiosmtpd prometheus sqlite3 curl procps
   # deploy_files reads deploy/compose.yaml (its systemd-analyze check runs where systemd is)
   python3-yaml
-  # make check-format, the setup script's own lint, the fuzz targets (libFuzzer ships with
-  # clang's runtime libraries)
+  # make check-format, the setup script's own lint, the sanitizer builds and the fuzz targets
+  # (clang; its sanitizer runtimes and libFuzzer ship in clang's runtime libraries)
   clang-format shellcheck clang libclang-rt-14-dev
   # the storefront's browser tests (tests/browser: playwright-core drives Debian's chromium)
   chromium
