@@ -174,9 +174,10 @@ class CheckoutService {
   // ignoring facts older than what it has (by the catalog's version). The two run on their own
   // consumers, in either order. A product's first stock reaches admission once: shared counters
   // (Admission::SharedByInstances) are opened by the effect that inserted the row; an instance's
-  // own counters once it has both the facts and word that the row is in the database (its own
-  // effect's answer, or Load()), whichever comes second. Before that, purchases of the product
-  // answer 503 "still being set up" and its sale reads `preparing`, never sold out.
+  // own counters (in-memory admission: one instance) once it has both the facts and word that
+  // the row is in the database (its own effect's answer, or Load()), whichever comes second.
+  // Before that, purchases of the product answer 503 "still being set up" and its sale reads
+  // `preparing`, never sold out.
   static constexpr std::string_view kInventoryConsumer = "checkout.inventory";
   boost::asio::awaitable<Status> RecordProductFacts(ProductFacts facts, std::string event_id);
   void RefreshProductFacts(const ProductFacts& facts);

@@ -745,6 +745,11 @@ TEST_F(CheckoutTest, ASaleSetOrChangedOnOneInstanceReachesEveryInstance) {
   CheckoutService second(Ports(second_memory), clock_, *metrics_);
   ASSERT_TRUE(RunAwait(second.Load()).ok());
   CreateProduct(10);
+  // The product's event at the second instance too: the effect (a duplicate there, the row is
+  // written) and the cache refresh, which open its own stock.
+  ASSERT_TRUE(RunAwait(second.RecordProductFacts({kProduct, kPrice, 10, false, 1, "Drop"},
+                                                 "catalog:" + std::to_string(kProduct)))
+                  .ok());
   second.RefreshProductFacts({kProduct, kPrice, 10, false, 1, "Drop"});
   SaleCacheSubscriber first_cache(*service_, "checkout.sale_cache.first");
   SaleCacheSubscriber second_cache(second, "checkout.sale_cache.second");
