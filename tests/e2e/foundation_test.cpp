@@ -255,7 +255,8 @@ TEST_F(Foundation, BadInputGetsClear4xxAndChangesNothing) {
   // same answers may also come from instances that are all still behind).
   auto lists_the_product = [&](const HttpResponse& list) {
     if (list.status != 200) return false;
-    for (const auto& item : list.Json().at("items").as_array()) {
+    const boost::json::value body = list.Json();  // alive for the loop, not a temporary
+    for (const auto& item : body.at("items").as_array()) {
       if (item.at("id").as_int64() == id) return true;
     }
     return false;
